@@ -1,0 +1,24 @@
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace common {
+
+// Raw 32-byte HMAC-SHA256 of `message` under `key` (both arbitrary bytes).
+std::string HmacSha256(std::string_view key, std::string_view message);
+// Constant-time equality (length mismatch returns false without early exit on content).
+bool ConstantTimeEqual(std::string_view a, std::string_view b) noexcept;
+// Cryptographically random bytes (OpenSSL RAND_bytes); throws Error{kInternal} on failure.
+std::string RandomBytes(std::size_t n);
+
+// API keys at rest, exactly as the original stores them (spec original.md 3.3):
+// lower-case hex of nonce(12) || AES-GCM ciphertext+tag(16); nonce = 8-byte big-endian Unix
+// nanoseconds + 4 random bytes; no AAD; AES-128/192/256 chosen by key length (16/24/32 bytes).
+// Throws Error{kInvalidArgument} for a bad key length.
+std::string EncryptApiKey(std::string_view aes_key, std::string_view plaintext);
+// Inverse of EncryptApiKey. Throws Error{kInvalidArgument} on bad hex, too short input (<= 12
+// bytes), bad key length, or authentication failure.
+std::string DecryptApiKey(std::string_view aes_key, std::string_view stored_hex);
+
+}  // namespace common
