@@ -1,1 +1,170 @@
-// TODO: implementation pending
+#include "common/crypto.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "common/error.hpp"
+#include "common/hex.hpp"
+
+namespace common {
+namespace {
+
+constexpr std::size_t kNonceSize = 12;
+constexpr std::size_t kTagSize = 16;
+
+struct CipherCtxDeleter {
+  void operator()(EVP_CIPHER_CTX* ctx) const noexcept { EVP_CIPHER_CTX_free(ctx); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
+
+const EVP_CIPHER* GcmCipherForKey(std::string_view key) {
+  switch (key.size()) {
+    case 16: return EVP_aes_128_gcm();
+    case 24: return EVP_aes_192_gcm();
+    case 32: return EVP_aes_256_gcm();
+    default: break;
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "invalid AES key length " + std::to_string(key.size()) +
+                  " bytes: want 16, 24 or 32");
+}
+
+const unsigned char* Bytes(std::string_view s) noexcept {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+unsigned char* Bytes(std::string& s) noexcept { return reinterpret_cast<unsigned char*>(s.data()); }
+
+CipherCtx NewCtx() {
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  if (!ctx) throw Error(ErrorCode::kInternal, "EVP_CIPHER_CTX_new failed");
+  return ctx;
+}
+
+}  // namespace
+
+std::string HmacSha256(std::string_view key, std::string_view message) {
+  std::string out(EVP_MAX_MD_SIZE, '\0');
+  unsigned int len = 0;
+  // HMAC() with an empty key needs a non-null pointer.
+  static const unsigned char kEmpty = 0;
+  const unsigned char* key_ptr = key.empty() ? &kEmpty : Bytes(key);
+  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()), Bytes(message), message.size(),
+           Bytes(out), &len) == nullptr) {
+    throw Error(ErrorCode::kInternal, "HMAC-SHA256 failed");
+  }
+  out.resize(len);
+  return out;
+}
+
+bool ConstantTimeEqual(std::string_view a, std::string_view b) noexcept {
+  // Compare over the longer length so the work does not depend on where contents differ.
+  const std::size_t n = a.size() > b.size() ? a.size() : b.size();
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const auto y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff = static_cast<unsigned char>(diff | (x ^ y));
+  }
+  return diff == 0;
+}
+
+std::string RandomBytes(std::size_t n) {
+  std::string out(n, '\0');
+  if (n == 0) return out;
+  if (RAND_bytes(Bytes(out), static_cast<int>(n)) != 1) {
+    throw Error(ErrorCode::kInternal, "random number generator failed");
+  }
+  return out;
+}
+
+std::string EncryptApiKey(std::string_view aes_key, std::string_view plaintext) {
+  const EVP_CIPHER* cipher = GcmCipherForKey(aes_key);
+
+  std::string nonce(kNonceSize, '\0');
+  const auto now_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  for (int i = 0; i < 8; ++i) {
+    nonce[static_cast<std::size_t>(i)] = static_cast<char>((now_ns >> (56 - 8 * i)) & 0xff);
+  }
+  const std::string random = RandomBytes(4);
+  nonce.replace(8, 4, random);
+
+  CipherCtx ctx = NewCtx();
+  std::string out = nonce;
+  out.resize(kNonceSize + plaintext.size() + kTagSize);
+  int len = 0;
+  int total = 0;
+  if (EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kNonceSize),
+                          nullptr) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(aes_key), Bytes(nonce)) != 1) {
+    throw Error(ErrorCode::kInternal, "AES-GCM initialisation failed");
+  }
+  if (!plaintext.empty() &&
+      EVP_EncryptUpdate(ctx.get(), Bytes(out) + kNonceSize, &len, Bytes(plaintext),
+                        static_cast<int>(plaintext.size())) != 1) {
+    throw Error(ErrorCode::kInternal, "AES-GCM encryption failed");
+  }
+  total = len;
+  if (EVP_EncryptFinal_ex(ctx.get(), Bytes(out) + kNonceSize + total, &len) != 1) {
+    throw Error(ErrorCode::kInternal, "AES-GCM encryption failed");
+  }
+  total += len;
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagSize),
+                          Bytes(out) + kNonceSize + total) != 1) {
+    throw Error(ErrorCode::kInternal, "AES-GCM tag failed");
+  }
+  out.resize(kNonceSize + static_cast<std::size_t>(total) + kTagSize);
+  return HexEncode(out);
+}
+
+std::string DecryptApiKey(std::string_view aes_key, std::string_view stored_hex) {
+  const EVP_CIPHER* cipher = GcmCipherForKey(aes_key);
+  const std::optional<std::string> raw = HexDecode(stored_hex);
+  if (!raw) throw Error(ErrorCode::kInvalidArgument, "encrypted API key is not valid hex");
+  if (raw->size() <= kNonceSize) {
+    throw Error(ErrorCode::kInvalidArgument, "encrypted API key is too short");
+  }
+  if (raw->size() < kNonceSize + kTagSize) {
+    throw Error(ErrorCode::kInvalidArgument, "decrypt API key: message authentication failed");
+  }
+  const std::string_view data(*raw);
+  const std::string_view nonce = data.substr(0, kNonceSize);
+  const std::string_view body = data.substr(kNonceSize, data.size() - kNonceSize - kTagSize);
+  std::string tag(data.substr(data.size() - kTagSize));
+
+  CipherCtx ctx = NewCtx();
+  std::string out(body.size(), '\0');
+  int len = 0;
+  int total = 0;
+  if (EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1 ||
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(kNonceSize),
+                          nullptr) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, Bytes(aes_key), Bytes(nonce)) != 1) {
+    throw Error(ErrorCode::kInternal, "AES-GCM initialisation failed");
+  }
+  if (!body.empty() && EVP_DecryptUpdate(ctx.get(), Bytes(out), &len, Bytes(body),
+                                         static_cast<int>(body.size())) != 1) {
+    throw Error(ErrorCode::kInvalidArgument, "decrypt API key: message authentication failed");
+  }
+  total = len;
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagSize),
+                          tag.data()) != 1) {
+    throw Error(ErrorCode::kInternal, "AES-GCM tag failed");
+  }
+  if (EVP_DecryptFinal_ex(ctx.get(), Bytes(out) + total, &len) != 1) {
+    throw Error(ErrorCode::kInvalidArgument, "decrypt API key: message authentication failed");
+  }
+  total += len;
+  out.resize(static_cast<std::size_t>(total));
+  return out;
+}
+
+}  // namespace common
