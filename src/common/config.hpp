@@ -21,6 +21,7 @@ struct SettingSpec {
   std::vector<std::string> env;   // env names in precedence order (prefixed name, then aliases)
   bool secret = false;            // redacted in Describe()
   bool boolean = false;           // "--key" alone means true; "--key=false" allowed
+  bool list = false;              // flag may be repeated; uses are joined with "," (else last wins)
 };
 
 // Environment lookup (injected so tests do not touch the process environment).

@@ -13,11 +13,13 @@
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include "common/asio.hpp"  // first: the one way Asio comes in
+
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
-#include "common/asio.hpp"
 #include "common/error.hpp"
 
 namespace common {
@@ -107,13 +109,9 @@ void WithStream(Connection& c, Fn&& fn) {
 // ------------------------------------------------------------------------------------------------
 
 void HttpCancel::Cancel() {
-  std::function<void()> abort;
-  {
-    std::lock_guard lock(mutex_);
-    cancelled_ = true;
-    abort = abort_;
-  }
-  if (abort) abort();
+  std::lock_guard lock(mutex_);  // abort_ only posts, so calling it under the lock is fine
+  cancelled_ = true;
+  if (abort_) abort_();
 }
 
 bool HttpCancel::Cancelled() const {
@@ -236,7 +234,10 @@ struct HttpClient::Impl {
     c->secure.emplace(std::move(*c->plain), *tls);
     c->plain.reset();
     SSL* native = c->secure->native_handle();
-    if (!IsIpAddress(verify_name) && SSL_set_tlsext_host_name(native, verify_name.c_str()) != 1) {
+    // SSL_set_tlsext_host_name is a macro with a C cast; call the control function directly.
+    if (!IsIpAddress(verify_name) &&
+        SSL_ctrl(native, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                 const_cast<char*>(verify_name.c_str())) != 1) {
       throw Error(ErrorCode::kUnavailable, OpenSslError("cannot set TLS server name"));
     }
     if (!options.insecure_skip_tls_verify) {
@@ -330,6 +331,7 @@ struct HttpClient::Impl {
       res = parser.release();
       HttpResponse out = ToResponse(res.base());
       out.body = std::move(res.body());
+      if (cancel != nullptr) cancel->Detach();
       if (res.keep_alive()) GiveBack(std::move(c));
       return out;
     }
@@ -387,6 +389,7 @@ struct HttpClient::Impl {
           Fail(r, ec, "read");
         }
       }
+      if (cancel != nullptr) cancel->Detach();
       if (parser.get().keep_alive()) GiveBack(std::move(c));
       return out;
     }

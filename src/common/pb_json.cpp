@@ -1,1 +1,130 @@
-// TODO: implementation pending
+#include "common/pb_json.hpp"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "common/error.hpp"
+
+namespace common {
+namespace {
+
+google::protobuf::Value JsonToValue(const nlohmann::json& j) {
+  google::protobuf::Value v;
+  switch (j.type()) {
+    case nlohmann::json::value_t::null:
+    case nlohmann::json::value_t::discarded:
+      v.set_null_value(google::protobuf::NULL_VALUE);
+      break;
+    case nlohmann::json::value_t::boolean:
+      v.set_bool_value(j.get<bool>());
+      break;
+    case nlohmann::json::value_t::number_integer:
+      v.set_number_value(static_cast<double>(j.get<std::int64_t>()));
+      break;
+    case nlohmann::json::value_t::number_unsigned:
+      v.set_number_value(static_cast<double>(j.get<std::uint64_t>()));
+      break;
+    case nlohmann::json::value_t::number_float:
+      v.set_number_value(j.get<double>());
+      break;
+    case nlohmann::json::value_t::string:
+      v.set_string_value(j.get<std::string>());
+      break;
+    case nlohmann::json::value_t::array: {
+      auto* list = v.mutable_list_value();
+      for (const auto& item : j) *list->add_values() = JsonToValue(item);
+      break;
+    }
+    case nlohmann::json::value_t::object:
+      *v.mutable_struct_value() = JsonToStruct(j);
+      break;
+    case nlohmann::json::value_t::binary:
+      throw Error(ErrorCode::kInvalidArgument, "binary JSON values are not supported");
+  }
+  return v;
+}
+
+}  // namespace
+
+google::protobuf::Struct JsonToStruct(const nlohmann::json& object) {
+  if (!object.is_object()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                std::string("expected a JSON object, got ") + object.type_name());
+  }
+  google::protobuf::Struct s;
+  auto* fields = s.mutable_fields();
+  for (const auto& [key, value] : object.items()) (*fields)[key] = JsonToValue(value);
+  return s;
+}
+
+nlohmann::json ValueToJson(const google::protobuf::Value& v) {
+  switch (v.kind_case()) {
+    case google::protobuf::Value::kNullValue:
+    case google::protobuf::Value::KIND_NOT_SET:
+      return nullptr;
+    case google::protobuf::Value::kBoolValue:
+      return v.bool_value();
+    case google::protobuf::Value::kNumberValue: {
+      const double d = v.number_value();
+      constexpr double kMaxExact = 9007199254740992.0;  // 2^53
+      if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) <= kMaxExact) {
+        return static_cast<std::int64_t>(d);
+      }
+      return d;
+    }
+    case google::protobuf::Value::kStringValue:
+      return v.string_value();
+    case google::protobuf::Value::kStructValue:
+      return StructToJson(v.struct_value());
+    case google::protobuf::Value::kListValue: {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& item : v.list_value().values()) arr.push_back(ValueToJson(item));
+      return arr;
+    }
+  }
+  return nullptr;
+}
+
+nlohmann::json StructToJson(const google::protobuf::Struct& s) {
+  nlohmann::json obj = nlohmann::json::object();
+  for (const auto& [key, value] : s.fields()) obj[key] = ValueToJson(value);
+  return obj;
+}
+
+google::protobuf::Timestamp ToTimestamp(SystemTime t) {
+  const std::int64_t ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  std::int64_t secs = ns / 1'000'000'000;
+  std::int64_t nanos = ns % 1'000'000'000;
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    secs -= 1;
+  }
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(secs);
+  ts.set_nanos(static_cast<std::int32_t>(nanos));
+  return ts;
+}
+
+SystemTime FromTimestamp(const google::protobuf::Timestamp& ts) {
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
+      std::chrono::seconds(ts.seconds()) + std::chrono::nanoseconds(ts.nanos())));
+}
+
+std::string MessageToProtoJson(const google::protobuf::Message& message, bool multiline) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.add_whitespace = false;
+  std::string out;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) {
+    throw Error(ErrorCode::kInternal, "protojson: " + std::string(status.message()));
+  }
+  if (!multiline) return out;
+  // Go's protojson multi-line form: two-space indentation, fields in declaration order.
+  return nlohmann::ordered_json::parse(out).dump(2);
+}
+
+}  // namespace common

@@ -136,7 +136,6 @@ std::string Base64(std::string_view data);
 std::string PercentDecode(std::string_view text, bool plus_is_space);
 // Multi-document YAML (or JSON) to JSON values.
 std::vector<Json> YamlToJson(std::string_view text);
-std::string JsonToYaml(const Json& value);
 
 // Writes `content` to `path` atomically (temp file + rename).
 void WriteFileAtomically(const std::string& path, const std::string& content);

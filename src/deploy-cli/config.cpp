@@ -1,0 +1,371 @@
+#include "deploy-cli/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <variant>
+
+#include "common/time.hpp"
+
+#ifndef DEPLOY_DEFAULT_SERVER
+#define DEPLOY_DEFAULT_SERVER "localhost:9090"
+#endif
+#ifndef DEPLOY_DEFAULT_OWNER
+#define DEPLOY_DEFAULT_OWNER ""
+#endif
+#ifndef DEPLOY_DEFAULT_OTEL_COLLECTOR
+#define DEPLOY_DEFAULT_OTEL_COLLECTOR ""
+#endif
+#ifndef DEPLOY_DEFAULT_TRACING_DASHBOARD
+#define DEPLOY_DEFAULT_TRACING_DASHBOARD ""
+#endif
+#ifndef DEPLOY_VERSION
+#define DEPLOY_VERSION "unknown-unknown"
+#endif
+
+namespace deploy_cli {
+
+std::string DefaultDeployServer() { return DEPLOY_DEFAULT_SERVER; }
+std::string DefaultOwner() { return DEPLOY_DEFAULT_OWNER; }
+std::string DefaultOtelCollector() { return DEPLOY_DEFAULT_OTEL_COLLECTOR; }
+std::string DefaultTracingDashboard() { return DEPLOY_DEFAULT_TRACING_DASHBOARD; }
+std::string Version() { return DEPLOY_VERSION; }
+
+namespace {
+
+using Member = std::variant<std::string Options::*, bool Options::*,
+                            std::chrono::nanoseconds Options::*, std::vector<std::string> Options::*>;
+
+struct Flag {
+  std::string_view name;
+  std::string_view env;
+  Member member;
+  std::string_view help;
+};
+
+const std::vector<Flag>& Flags() {
+  static const std::vector<Flag> flags = {
+      {"actions", "ACTIONS", &Options::actions,
+       "Use GitHub Actions compatible error and warning messages."},
+      {"apikey", "APIKEY", &Options::apikey, "NAIS Deploy API key (hex)."},
+      {"cluster", "CLUSTER", &Options::cluster, "NAIS cluster to deploy into."},
+      {"deploy-server", "DEPLOY_SERVER", &Options::deploy_server,
+       "gRPC server host:port, or http(s)://host:port for the HTTP API."},
+      {"dry-run", "DRY_RUN", &Options::dry_run,
+       "Run templating, but don't actually make any requests."},
+      {"environment", "ENVIRONMENT", &Options::environment,
+       "Environment for GitHub deployment. Autodetected from nais.yaml if not specified."},
+      {"github-bearer-token", "GITHUB_BEARER_TOKEN", &Options::github_bearer_token,
+       "Bearer token for the GitHub OIDC token request URL."},
+      {"github-token-url", "GITHUB_TOKEN_URL", &Options::github_token_url,
+       "GitHub OIDC token request URL."},
+      {"grpc-authentication", "GRPC_AUTHENTICATION", &Options::grpc_authentication,
+       "Use team API key (or GitHub token) to authenticate requests."},
+      {"grpc-use-tls", "GRPC_USE_TLS", &Options::grpc_use_tls,
+       "Use encrypted connection for gRPC calls."},
+      {"otel-collector-endpoint", "OTEL_COLLECTOR_ENDPOINT", &Options::otel_collector_endpoint,
+       "OpenTelemetry collector endpoint."},
+      {"output", "OUTPUT", &Options::output,
+       "Output format: text (log lines) or json (one JSON object per status on stdout)."},
+      {"owner", "OWNER", &Options::owner, "Owner of GitHub repository."},
+      {"print-payload", "PRINT_PAYLOAD", &Options::print_payload,
+       "Print templated resources to standard output."},
+      {"quiet", "QUIET", &Options::quiet,
+       "Suppress printing of informational messages except errors."},
+      {"repository", "REPOSITORY", &Options::repository, "Name of GitHub repository."},
+      {"resource", "RESOURCE", &Options::resources,
+       "File with Kubernetes resource. Can be specified multiple times."},
+      {"retry", "RETRY", &Options::retry, "Retry deploy when encountering transient errors."},
+      {"strict-vars", "STRICT_VARS", &Options::strict_vars,
+       "Fail when a template refers to a variable that is not defined."},
+      {"team", "TEAM", &Options::team,
+       "Team making the deployment. Auto-detected from nais.yaml if possible."},
+      {"timeout", "TIMEOUT", &Options::timeout, "Time to wait for successful deployment."},
+      {"traceparent", "TRACEPARENT", &Options::traceparent,
+       "The W3C Trace Context traceparent value for the workflow run."},
+      {"tracing-dashboard-url", "TRACING_DASHBOARD_URL", &Options::tracing_dashboard_url,
+       "Base URL to the tracing dashboard onto which the trace ID can be appended."},
+      {"var", "VAR", &Options::vars,
+       "Template variable in the form KEY=VALUE. Can be specified multiple times."},
+      {"vars", "VARS", &Options::vars_file, "File containing template variables."},
+      {"wait", "WAIT", &Options::wait,
+       "Block until deployment reaches final state (success, failure, error)."},
+      {"workload-image", "WORKLOAD_IMAGE", &Options::workload_image,
+       "Use this image in a companion Image resource."},
+      {"workload-name", "WORKLOAD_NAME", &Options::workload_name,
+       "Name of workload if no resource specified."},
+  };
+  return flags;
+}
+
+std::string Trim(std::string_view s) {
+  const auto* ws = " \t\r\n\v\f";
+  const auto begin = s.find_first_not_of(ws);
+  if (begin == std::string_view::npos) return "";
+  const auto end = s.find_last_not_of(ws);
+  return std::string(s.substr(begin, end - begin + 1));
+}
+
+std::vector<std::string> SplitComma(std::string_view s, bool trim) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto pos = s.find(',', start);
+    auto part = s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start);
+    std::string value = trim ? Trim(part) : std::string(part);
+    if (!value.empty()) parts.push_back(std::move(value));
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return parts;
+}
+
+const Flag* FindFlag(std::string_view name) {
+  for (const auto& flag : Flags()) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
+}
+
+void ApplyEnv(Options& options, const Flag& flag, const std::string& value) {
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_reference_t<decltype(options.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          options.*member = value;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (auto b = ParseGoBool(value)) options.*member = *b;
+        } else if constexpr (std::is_same_v<T, std::chrono::nanoseconds>) {
+          if (auto d = common::ParseGoDuration(value)) options.*member = *d;
+        } else {
+          options.*member = SplitComma(value, true);
+        }
+      },
+      flag.member);
+}
+
+std::string TypeName(const Flag& flag) {
+  return std::visit(
+      [](auto member) -> std::string {
+        using T = std::remove_reference_t<decltype(Options{}.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) return "string";
+        if constexpr (std::is_same_v<T, bool>) return "";
+        if constexpr (std::is_same_v<T, std::chrono::nanoseconds>) return "duration";
+        return "strings";
+      },
+      flag.member);
+}
+
+std::string DefaultText(const Flag& flag) {
+  const Options defaults;
+  return std::visit(
+      [&](auto member) -> std::string {
+        using T = std::remove_reference_t<decltype(defaults.*member)>;
+        const auto& value = defaults.*member;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return value.empty() ? "" : fmt::format("\"{}\"", value);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return value ? "true" : "";
+        } else if constexpr (std::is_same_v<T, std::chrono::nanoseconds>) {
+          return common::FormatGoDuration(value);
+        } else {
+          return "";
+        }
+      },
+      flag.member);
+}
+
+}  // namespace
+
+std::optional<bool> ParseGoBool(std::string_view text) {
+  static constexpr std::string_view kTrue[] = {"1", "t", "T", "TRUE", "true", "True"};
+  static constexpr std::string_view kFalse[] = {"0", "f", "F", "FALSE", "false", "False"};
+  if (std::find(std::begin(kTrue), std::end(kTrue), text) != std::end(kTrue)) return true;
+  if (std::find(std::begin(kFalse), std::end(kFalse), text) != std::end(kFalse)) return false;
+  return std::nullopt;
+}
+
+ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLookup& env) {
+  ParseResult result;
+  Options& options = result.options;
+  for (const auto& flag : Flags()) {
+    if (auto value = env(std::string(flag.env))) ApplyEnv(options, flag, *value);
+  }
+
+  std::vector<std::string_view> lists_seen;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      result.positional.insert(result.positional.end(), args.begin() + static_cast<long>(i) + 1,
+                               args.end());
+      break;
+    }
+    if (arg == "-h" || arg == "--help" || arg == "-help") {
+      result.help = true;
+      continue;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      result.positional.push_back(arg);
+      continue;
+    }
+    if (arg[1] != '-') {
+      result.error = fmt::format("unknown shorthand flag: '{}' in {}", arg[1], arg);
+      return result;
+    }
+    std::string_view body = std::string_view(arg).substr(2);
+    std::optional<std::string> inline_value;
+    if (const auto eq = body.find('='); eq != std::string_view::npos) {
+      inline_value = std::string(body.substr(eq + 1));
+      body = body.substr(0, eq);
+    }
+    const Flag* flag = FindFlag(body);
+    if (flag == nullptr) {
+      result.error = fmt::format("unknown flag: --{}", body);
+      return result;
+    }
+    const bool is_bool = std::holds_alternative<bool Options::*>(flag->member);
+    std::string value;
+    if (inline_value) {
+      value = *inline_value;
+    } else if (is_bool) {
+      value = "true";
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      result.error = fmt::format("flag needs an argument: --{}", flag->name);
+      return result;
+    }
+    std::visit(
+        [&](auto member) {
+          using T = std::remove_reference_t<decltype(options.*member)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            options.*member = value;
+          } else if constexpr (std::is_same_v<T, bool>) {
+            if (auto b = ParseGoBool(value)) {
+              options.*member = *b;
+            } else {
+              result.error = fmt::format(
+                  "invalid argument \"{}\" for \"--{}\" flag: strconv.ParseBool: parsing \"{}\": "
+                  "invalid syntax",
+                  value, flag->name, value);
+            }
+          } else if constexpr (std::is_same_v<T, std::chrono::nanoseconds>) {
+            if (auto d = common::ParseGoDuration(value)) {
+              options.*member = *d;
+            } else {
+              result.error =
+                  fmt::format("invalid argument \"{}\" for \"--{}\" flag: time: invalid duration "
+                              "\"{}\"",
+                              value, flag->name, value);
+            }
+          } else {
+            auto& list = options.*member;
+            if (std::find(lists_seen.begin(), lists_seen.end(), flag->name) == lists_seen.end()) {
+              lists_seen.push_back(flag->name);
+              list.clear();
+            }
+            for (auto& part : SplitComma(value, false)) list.push_back(std::move(part));
+          }
+        },
+        flag->member);
+    if (!result.error.empty()) return result;
+  }
+
+  if (options.owner.empty() || options.repository.empty()) {
+    options.owner.clear();
+    options.repository.clear();
+  }
+  return result;
+}
+
+std::string Usage() {
+  std::string out =
+      "deploy prepares and submits Kubernetes resources to a NAIS cluster.\n\n"
+      "Usage: deploy [flags]\n\n"
+      "Every flag can also be given as an environment variable (shown in parentheses);\n"
+      "a flag on the command line wins over the environment.\n\n"
+      "Flags:\n";
+  std::vector<std::pair<std::string, std::string>> rows;
+  std::size_t width = 0;
+  for (const auto& flag : Flags()) {
+    std::string left = fmt::format("      --{}", flag.name);
+    if (auto type = TypeName(flag); !type.empty()) left += " " + type;
+    std::string right = fmt::format("{} (env {})", flag.help, flag.env);
+    if (auto def = DefaultText(flag); !def.empty()) right += fmt::format(" (default {})", def);
+    width = std::max(width, left.size());
+    rows.emplace_back(std::move(left), std::move(right));
+  }
+  rows.emplace_back("  -h, --help", "Show this help.");
+  for (const auto& [left, right] : rows) {
+    out += fmt::format("{:<{}}   {}\n", left, width, right);
+  }
+  out +=
+      "\nExit codes: 0 success, 1 deployment failed, 2 deployment error, 3 inactive,\n"
+      "4 request rejected, 5 status unavailable, 6 invocation failure, 7 internal error,\n"
+      "8 template error, 9 timeout.\n";
+  return out;
+}
+
+std::optional<std::string> GoHexDecode(std::string_view text, std::string* error) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 2);
+  // Go checks the pairs first and reports odd length only when every full pair was valid.
+  std::size_t i = 0;
+  for (; i + 1 < text.size(); i += 2) {
+    const int hi = nibble(text[i]);
+    const int lo = nibble(text[i + 1]);
+    const char bad = hi < 0 ? text[i] : (lo < 0 ? text[i + 1] : '\0');
+    if (hi < 0 || lo < 0) {
+      if (error) {
+        const auto code = static_cast<unsigned char>(bad);
+        *error = code >= 0x20 && code < 0x7f
+                     ? fmt::format("encoding/hex: invalid byte: U+{:04X} '{}'", code, bad)
+                     : fmt::format("encoding/hex: invalid byte: U+{:04X}", code);
+      }
+      return std::nullopt;
+    }
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  if (i < text.size()) {
+    if (nibble(text[i]) < 0) {
+      if (error) {
+        const auto code = static_cast<unsigned char>(text[i]);
+        *error = fmt::format("encoding/hex: invalid byte: U+{:04X} '{}'", code, text[i]);
+      }
+      return std::nullopt;
+    }
+    if (error) *error = "encoding/hex: odd length hex string";
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> Validate(const Options& options) {
+  if (options.resources.empty() && options.workload_name.empty()) {
+    return "at least one Kubernetes resource is required to make sense of the deployment";
+  }
+  if (!options.workload_name.empty() && options.workload_image.empty()) {
+    return "workload-image is required when using workload-name";
+  }
+  if (options.cluster.empty()) {
+    return "cluster required; see reference section in the documentation for available "
+           "environments";
+  }
+  if (options.apikey.empty() &&
+      (options.github_token_url.empty() || options.github_bearer_token.empty())) {
+    return "Github token or API key required";
+  }
+  if (!GoHexDecode(options.apikey, nullptr)) return "API key must be a hex encoded string";
+  if (options.output != "text" && options.output != "json") {
+    return fmt::format("unknown output format \"{}\"; want text or json", options.output);
+  }
+  return std::nullopt;
+}
+
+}  // namespace deploy_cli

@@ -1,0 +1,87 @@
+#pragma once
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace deploy_cli {
+
+// Environment lookup; nullopt = not set (set-but-empty is a value, as Go's os.LookupEnv).
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+// Built-in defaults; the organisation-specific ones are build-time options (CMake cache
+// variables DEPLOY_DEFAULT_*), see the README.
+std::string DefaultDeployServer();
+std::string DefaultOwner();
+std::string DefaultOtelCollector();
+std::string DefaultTracingDashboard();
+// "<date>-<revision>", the value of the deploy.nais.io/client-version annotation.
+std::string Version();
+
+inline constexpr std::chrono::seconds kRetryInterval{5};
+
+// Every flag of spec original.md 5.1 (plus our additions at the end).
+struct Options {
+  std::string apikey;
+  bool actions = false;
+  std::string cluster;
+  std::string deploy_server = DefaultDeployServer();
+  bool dry_run = false;
+  std::string environment;
+  std::string github_token_url;
+  std::string github_bearer_token;
+  bool grpc_authentication = true;
+  bool grpc_use_tls = true;
+  std::string otel_collector_endpoint = DefaultOtelCollector();
+  std::string owner = DefaultOwner();
+  bool print_payload = false;
+  bool quiet = false;
+  std::string repository;
+  std::vector<std::string> resources;
+  bool retry = true;
+  std::string team;
+  std::string traceparent;
+  std::chrono::nanoseconds timeout = std::chrono::minutes(10);
+  std::string tracing_dashboard_url = DefaultTracingDashboard();
+  std::vector<std::string> vars;  // --var KEY=VALUE or KEY
+  std::string vars_file;          // --vars
+  bool wait = false;
+  std::string workload_image;
+  std::string workload_name;
+  // Additions (not in the original).
+  std::string output = "text";  // text | json
+  bool strict_vars = false;     // missing template variables are errors
+};
+
+struct ParseResult {
+  Options options;
+  bool help = false;                   // -h / --help given
+  std::string error;                   // non-empty: a usage error (pflag wording)
+  std::vector<std::string> positional; // arguments that are not flags (ignored, warned)
+};
+
+// Parses the command line (without argv[0]) the way spf13/pflag does, on top of defaults taken
+// from the environment (flag > environment > built-in default):
+//   --name=value, --name value, boolean --name / --name=false, `--` ends flags, lists may be
+//   repeated and are comma-split; the first command-line use of a list replaces the env value.
+// Environment: booleans via Go strconv.ParseBool (invalid -> default), durations via Go syntax
+// (invalid -> default), lists split on ',' with parts trimmed (empty parts dropped).
+// Afterwards: if owner or repository is empty, both are cleared.
+ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLookup& env);
+
+// Help text: one line per flag with its environment variable and default.
+std::string Usage();
+
+// Go strconv.ParseBool: 1 t T TRUE true True 0 f F FALSE false False.
+std::optional<bool> ParseGoBool(std::string_view text);
+
+// Spec 5.2; the first failing rule's message, or nullopt.
+std::optional<std::string> Validate(const Options& options);
+
+// Go encoding/hex.DecodeString with its error texts ("encoding/hex: odd length hex string",
+// "encoding/hex: invalid byte: U+006D 'm'"). Returns the bytes or sets `error`.
+std::optional<std::string> GoHexDecode(std::string_view text, std::string* error);
+
+}  // namespace deploy_cli

@@ -1,0 +1,351 @@
+#include "deploy-cli/manifest/prepare.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "common/pb_json.hpp"
+#include "common/yaml_json.hpp"
+#include "deploy-cli/exit_code.hpp"
+#include "deploy-cli/template/handlebars.hpp"
+
+namespace deploy_cli {
+
+namespace {
+
+std::string GoErrno(int err) {
+  std::string text = std::strerror(err);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+// Go's name for a JSON value's type in unmarshal errors.
+std::string JsonKind(const nlohmann::json& value) {
+  if (value.is_number()) return "number";
+  if (value.is_string()) return "string";
+  if (value.is_boolean()) return "bool";
+  if (value.is_array()) return "array";
+  if (value.is_object()) return "object";
+  return "null";
+}
+
+std::string ReplaceNewlines(std::string text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\n') {
+      out += ": ";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string StringAt(const nlohmann::json& doc, std::initializer_list<const char*> path) {
+  const nlohmann::json* node = &doc;
+  for (const char* key : path) {
+    if (!node->is_object()) return "";
+    auto it = node->find(key);
+    if (it == node->end()) return "";
+    node = &*it;
+  }
+  return node->is_string() ? node->get<std::string>() : "";
+}
+
+}  // namespace
+
+std::string ReadFileOrThrow(const std::string& path, int exit_code, const std::string& prefix) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    throw CliError(static_cast<ExitCode>(exit_code),
+                   fmt::format("{}open file: open {}: {}", prefix, path, GoErrno(err)));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) {
+    throw CliError(static_cast<ExitCode>(exit_code),
+                   fmt::format("{}open file: read {}: input/output error", prefix, path));
+  }
+  return buffer.str();
+}
+
+nlohmann::json LoadTemplateVariables(const Options& options, Logger& log) {
+  nlohmann::json vars = nlohmann::json::object();
+  if (!options.vars_file.empty()) {
+    const std::string prefix = "load template variables: " + options.vars_file + ": ";
+    const std::string text =
+        ReadFileOrThrow(options.vars_file, static_cast<int>(ExitCode::kInvocationFailure), prefix);
+    std::vector<nlohmann::json> docs;
+    try {
+      docs = common::YamlDocumentsToJson(text);
+    } catch (const std::exception& e) {
+      throw CliError(ExitCode::kInvocationFailure, prefix + e.what());
+    }
+    if (!docs.empty()) {
+      if (!docs.front().is_object()) {
+        throw CliError(ExitCode::kInvocationFailure,
+                       prefix + fmt::format("error unmarshaling JSON: json: cannot unmarshal {} "
+                                            "into Go value of type map[string]interface {{}}",
+                                            JsonKind(docs.front())));
+      }
+      vars = docs.front();
+    }
+  }
+  for (const std::string& entry : options.vars) {
+    const auto eq = entry.find('=');
+    std::string key = entry.substr(0, eq);
+    nlohmann::json value = eq == std::string::npos ? nlohmann::json(true)
+                                                   : nlohmann::json(entry.substr(eq + 1));
+    if (auto it = vars.find(key); it != vars.end()) {
+      log.Warn(fmt::format("Overwriting template variable '{}'; previous value was '{}'", key,
+                           Stringify(*it)));
+    }
+    log.Info(fmt::format("Setting template variable '{}' to '{}'", key, Stringify(value)));
+    vars[key] = std::move(value);
+  }
+  return vars;
+}
+
+std::vector<nlohmann::json> LoadResourceFile(const std::string& path, const nlohmann::json& vars,
+                                             bool strict_vars) {
+  std::string text =
+      ReadFileOrThrow(path, static_cast<int>(ExitCode::kTemplateError), path + ": ");
+  if (vars.is_object() && !vars.empty()) {
+    try {
+      text = RenderTemplate(text, vars, strict_vars);
+    } catch (const TemplateError& e) {
+      throw CliError(ExitCode::kTemplateError,
+                     fmt::format("{}: {}: {}", path,
+                                 e.IsParseError() ? "parse template file" : "execute template",
+                                 ReplaceNewlines(e.what())));
+    }
+  }
+  try {
+    return common::YamlDocumentsToJson(text);
+  } catch (const std::exception& e) {
+    throw CliError(ExitCode::kTemplateError, fmt::format("{}: {}", path, e.what()));
+  }
+}
+
+std::string DetectTeam(const std::vector<nlohmann::json>& documents, std::size_t files) {
+  for (std::size_t i = 0; i < files && i < documents.size(); ++i) {
+    if (auto team = StringAt(documents[i], {"metadata", "labels", "team"}); !team.empty()) {
+      return team;
+    }
+    if (auto ns = StringAt(documents[i], {"metadata", "namespace"}); !ns.empty()) return ns;
+  }
+  return "";
+}
+
+std::string DetectEnvironment(const std::vector<nlohmann::json>& documents, std::size_t files,
+                              const std::string& cluster) {
+  std::set<std::string> namespaces;
+  for (std::size_t i = 0; i < files && i < documents.size(); ++i) {
+    namespaces.insert(StringAt(documents[i], {"metadata", "namespace"}));
+  }
+  if (namespaces.size() == 1 && !namespaces.begin()->empty()) {
+    return cluster + ":" + *namespaces.begin();
+  }
+  return cluster;
+}
+
+nlohmann::json ImageResource(const std::string& name, const std::string& team,
+                             const std::string& image) {
+  return nlohmann::json{{"apiVersion", "nais.io/v1"},
+                        {"kind", "Image"},
+                        {"metadata", {{"name", name}, {"namespace", team}}},
+                        {"spec", {{"image", image}}},
+                        {"status", nlohmann::json::object()}};
+}
+
+std::map<std::string, std::string> EnvironmentAnnotations(const EnvLookup& env) {
+  std::map<std::string, std::string> annotations;
+  const auto actor = env("GITHUB_ACTOR");
+  const auto sha = env("GITHUB_SHA");
+  const auto build_url = env("BUILD_URL");
+  const auto git_commit = env("GIT_COMMIT");
+  if (actor) annotations["deploy.nais.io/github-actor"] = *actor;
+  if (sha) annotations["deploy.nais.io/github-sha"] = *sha;
+  if (build_url) annotations["deploy.nais.io/build-url"] = *build_url;
+  if (git_commit) annotations["deploy.nais.io/git-commit"] = *git_commit;
+  annotations["deploy.nais.io/client-version"] = Version();
+  std::string run_url;
+  const auto server = env("GITHUB_SERVER_URL");
+  const auto repository = env("GITHUB_REPOSITORY");
+  const auto run_id = env("GITHUB_RUN_ID");
+  if (server && repository && run_id) {
+    run_url = fmt::format("{}/{}/actions/runs/{}", *server, *repository, *run_id);
+    annotations["deploy.nais.io/github-workflow-run-url"] = run_url;
+  }
+  const std::string commit = sha && !sha->empty() ? *sha : git_commit.value_or("");
+  const std::string url = !run_url.empty() ? run_url : build_url.value_or("");
+  if (!commit.empty() && !url.empty()) {
+    annotations["kubernetes.io/change-cause"] = fmt::format("nais deploy: commit {}: {}", commit, url);
+  }
+  return annotations;
+}
+
+nlohmann::json InjectAnnotations(const nlohmann::json& resource,
+                                 const std::map<std::string, std::string>& annotations) {
+  if (!resource.is_object()) {
+    throw std::runtime_error(fmt::format(
+        "json: cannot unmarshal {} into Go value of type map[string]json.RawMessage",
+        JsonKind(resource)));
+  }
+  auto meta_it = resource.find("metadata");
+  if (meta_it == resource.end()) {
+    throw std::runtime_error("error in metadata field: unexpected end of JSON input");
+  }
+  const nlohmann::json& meta = *meta_it;
+  if (!meta.is_object() && !meta.is_null()) {
+    throw std::runtime_error(fmt::format(
+        "error in metadata field: json: cannot unmarshal {} into Go value of type v1.ObjectMeta",
+        JsonKind(meta)));
+  }
+  // Round trip through ObjectMeta: known fields only, omitempty, creationTimestamp always.
+  static const std::set<std::string> kStringFields = {
+      "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion"};
+  static const std::set<std::string> kOtherFields = {
+      "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences",
+      "finalizers", "managedFields"};
+  nlohmann::json out = nlohmann::json::object();
+  out["creationTimestamp"] = nullptr;
+  if (meta.is_object()) {
+    for (const auto& [key, value] : meta.items()) {
+      auto type_error = [&](const std::string& field, const nlohmann::json& v) {
+        return std::runtime_error(fmt::format(
+            "error in metadata field: json: cannot unmarshal {} into Go struct field "
+            "ObjectMeta.{} of type string",
+            JsonKind(v), field));
+      };
+      if (kStringFields.count(key)) {
+        if (value.is_null()) continue;
+        if (!value.is_string()) throw type_error(key, value);
+        if (!value.get<std::string>().empty()) out[key] = value;
+      } else if (key == "labels" || key == "annotations") {
+        if (value.is_null()) continue;
+        if (!value.is_object()) {
+          throw std::runtime_error(fmt::format(
+              "error in metadata field: json: cannot unmarshal {} into Go struct field "
+              "ObjectMeta.{} of type map[string]string",
+              JsonKind(value), key));
+        }
+        for (const auto& [k, v] : value.items()) {
+          if (!v.is_string() && !v.is_null()) throw type_error(key, v);
+        }
+        nlohmann::json cleaned = nlohmann::json::object();
+        for (const auto& [k, v] : value.items()) cleaned[k] = v.is_null() ? "" : v;
+        if (!cleaned.empty()) out[key] = cleaned;
+      } else if (key == "creationTimestamp") {
+        out[key] = value;
+      } else if (kOtherFields.count(key)) {
+        if (value.is_null()) continue;
+        if ((value.is_array() || value.is_object()) && value.empty()) continue;
+        if (value.is_number() && value == 0) continue;
+        out[key] = value;
+      }
+      // Unknown metadata keys are dropped, as the ObjectMeta decoding of the original does.
+    }
+  }
+  nlohmann::json merged = out.value("annotations", nlohmann::json::object());
+  for (const auto& [key, value] : annotations) merged[key] = value;
+  if (!merged.empty()) out["annotations"] = merged;
+  nlohmann::json result = resource;
+  result["metadata"] = out;
+  return result;
+}
+
+pb::DeploymentRequest Prepare(Options& options, const EnvLookup& env, Logger& log,
+                              common::SystemTime now, common::SystemTime deadline) {
+  const nlohmann::json vars = LoadTemplateVariables(options, log);
+
+  std::vector<nlohmann::json> resources;
+  for (const std::string& path : options.resources) {
+    auto docs = LoadResourceFile(path, vars, options.strict_vars);
+    for (auto& doc : docs) resources.push_back(std::move(doc));
+  }
+
+  const std::size_t files = options.resources.size();
+  if (options.team.empty()) {
+    log.Info("Team not explicitly specified; attempting auto-detection...");
+    options.team = DetectTeam(resources, files);
+    if (options.team.empty()) {
+      throw CliError(ExitCode::kInvocationFailure,
+                     "no team specified, and unable to auto-detect from nais.yaml");
+    }
+    log.Info(fmt::format("Detected team \"{}\"", options.team));
+  }
+  if (options.environment.empty()) {
+    log.Info("Environment not explicitly specified; attempting auto-detection...");
+    options.environment = DetectEnvironment(resources, files, options.cluster);
+    log.Info(fmt::format("Detected environment '{}'", options.environment));
+  }
+
+  if (!options.workload_image.empty()) {
+    std::string name = options.workload_name;
+    if (name.empty()) {
+      std::vector<std::string> names;
+      for (const auto& doc : resources) {
+        const std::string api_version = StringAt(doc, {"apiVersion"});
+        const std::string kind = StringAt(doc, {"kind"});
+        if (api_version.rfind("nais.io", 0) == 0 && (kind == "Application" || kind == "Naisjob")) {
+          names.push_back(StringAt(doc, {"metadata", "name"}));
+        }
+      }
+      if (names.size() == 1) {
+        name = names.front();
+      } else {
+        log.Warn(fmt::format(
+            "workload-image given but {} workloads (Application/Naisjob) found; specify "
+            "--workload-name to create the Image resource",
+            names.size()));
+      }
+    }
+    if (!name.empty()) {
+      resources.insert(resources.begin(), ImageResource(name, options.team, options.workload_image));
+    }
+  }
+
+  const auto annotations = EnvironmentAnnotations(env);
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    try {
+      resources[i] = InjectAnnotations(resources[i], annotations);
+    } catch (const std::runtime_error& e) {
+      throw CliError(ExitCode::kInternalError,
+                     fmt::format("inject annotations in resource {}: {}", i, e.what()));
+    }
+  }
+
+  pb::DeploymentRequest request;
+  try {
+    for (const auto& resource : resources) {
+      *request.mutable_kubernetes()->add_resources() = common::JsonToStruct(resource);
+    }
+  } catch (const std::exception& e) {
+    throw CliError(ExitCode::kInvocationFailure, e.what());
+  }
+  request.set_cluster(options.cluster);
+  *request.mutable_deadline() = common::ToTimestamp(deadline);
+  *request.mutable_time() = common::ToTimestamp(now);
+  request.set_gitrefsha(env("GITHUB_SHA").value_or(""));
+  request.set_githubenvironment(options.environment);
+  request.mutable_repository()->set_owner(options.owner);
+  request.mutable_repository()->set_name(options.repository);
+  request.set_team(options.team);
+  const auto server = env("GITHUB_SERVER_URL");
+  const auto repository = env("GITHUB_REPOSITORY");
+  const auto run_id = env("GITHUB_RUN_ID");
+  if (server && repository && run_id) {
+    request.set_triggerurl(fmt::format("{}/{}/actions/runs/{}", *server, *repository, *run_id));
+  }
+  request.set_deployerusername(env("GITHUB_ACTOR").value_or(""));
+  return request;
+}
+
+}  // namespace deploy_cli

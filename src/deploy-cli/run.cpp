@@ -1,0 +1,380 @@
+#include "deploy-cli/run.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.hpp"
+#include "common/grpc_error.hpp"
+#include "common/hex.hpp"
+#include "common/pb_json.hpp"
+#include "common/state.hpp"
+#include "deploy-cli/exit_code.hpp"
+#include "deploy-cli/log.hpp"
+#include "deploy-cli/manifest/prepare.hpp"
+
+namespace deploy_cli {
+
+void RealSleeper::Sleep(std::chrono::nanoseconds duration) {
+  if (duration > std::chrono::nanoseconds::zero()) std::this_thread::sleep_for(duration);
+}
+
+std::string GoTimeString(common::SystemTime t, bool with_fraction) {
+  const auto since_epoch = t.time_since_epoch();
+  const auto secs = std::chrono::floor<std::chrono::seconds>(since_epoch);
+  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count();
+  const std::time_t tt = static_cast<std::time_t>(secs.count());
+  std::tm tm{};
+  localtime_r(&tt, &tm);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+  std::string out = date;
+  if (with_fraction && nanos != 0) {
+    std::string frac = fmt::format("{:09d}", nanos);
+    while (!frac.empty() && frac.back() == '0') frac.pop_back();
+    out += "." + frac;
+  }
+  char zone[64];
+  std::strftime(zone, sizeof zone, " %z %Z", &tm);
+  return out + zone;
+}
+
+namespace {
+
+bool Retriable(const RpcStatus& status) {
+  return status.code == grpc::StatusCode::UNAVAILABLE || status.code == grpc::StatusCode::INTERNAL;
+}
+
+std::string FormatRpc(const RpcStatus& status) {
+  return fmt::format("{}: {}", common::GoCodeName(status.code), status.message);
+}
+
+// The markdown job summary appended to $GITHUB_STEP_SUMMARY.
+class Summary {
+ public:
+  explicit Summary(const EnvLookup& env) {
+    const auto path = env("GITHUB_STEP_SUMMARY");
+    auto enabled = env("NAIS_DEPLOY_SUMMARY").value_or("");
+    std::transform(enabled.begin(), enabled.end(), enabled.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!path || path->empty() || enabled == "false") return;
+    // Append only to a file that exists, as os.OpenFile(O_APPEND|O_WRONLY) without O_CREATE.
+    if (!std::ifstream(*path).good()) return;
+    file_.open(*path, std::ios::app);
+  }
+  void Line(const std::string& text) {
+    if (file_.is_open()) file_ << text << '\n' << std::flush;
+  }
+
+ private:
+  std::ofstream file_;
+};
+
+struct Trace {
+  std::string trace_id;
+  std::string parent;  // W3C traceparent for the request
+};
+
+Trace MakeTrace(const std::string& traceparent) {
+  Trace trace;
+  // 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>
+  if (traceparent.size() == 55 && traceparent[2] == '-' && traceparent[35] == '-' &&
+      traceparent[52] == '-' && common::HexDecode(traceparent.substr(3, 32))) {
+    trace.trace_id = traceparent.substr(3, 32);
+  } else {
+    trace.trace_id = common::HexEncode(common::RandomBytes(16));
+  }
+  trace.parent = fmt::format("00-{}-{}-01", trace.trace_id, common::HexEncode(common::RandomBytes(8)));
+  return trace;
+}
+
+class Deployment {
+ public:
+  Deployment(Options& options, const Ports& ports, Logger& log)
+      : options_(options), ports_(ports), log_(log) {}
+
+  int Execute();
+
+ private:
+  bool Expired() const { return ports_.clock.Now() >= deadline_; }
+  void SleepRetryInterval() {
+    const auto remaining = deadline_ - ports_.clock.Now();
+    ports_.sleeper.Sleep(std::min<std::chrono::nanoseconds>(kRetryInterval, remaining));
+  }
+  template <typename Fn>
+  RpcStatus RetryUnavailable(Fn&& fn) {
+    while (true) {
+      RpcStatus status = fn();
+      if (!options_.retry || !Retriable(status) || Expired()) return status;
+      log_.Warn(fmt::format("{} (retrying in {}...)", FormatRpc(status),
+                            common::FormatGoDuration(kRetryInterval)));
+      SleepRetryInterval();
+      if (Expired()) return {grpc::StatusCode::DEADLINE_EXCEEDED, "context deadline exceeded"};
+    }
+  }
+  void SendDeploymentRequest();
+  void LogStatus(const pb::DeploymentStatus& status);
+  void FinalSummary(const pb::DeploymentStatus& status);
+  int ExitForState(const pb::DeploymentStatus& status);
+  [[noreturn]] void Timeout() {
+    summary_->Line("❌ timeout");
+    throw CliError(ExitCode::kTimeout, "deployment timed out: context deadline exceeded");
+  }
+
+  Options& options_;
+  const Ports& ports_;
+  Logger& log_;
+  common::SystemTime start_;
+  common::SystemTime deadline_;
+  pb::DeploymentRequest request_;
+  pb::DeploymentStatus status_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Summary> summary_;
+};
+
+void Deployment::LogStatus(const pb::DeploymentStatus& status) {
+  const std::string line =
+      fmt::format("Status: {}: {}", common::StateName(status.state()), status.message());
+  if (status.state() == pb::failure || status.state() == pb::error) {
+    log_.Error(line);
+  } else {
+    log_.Info(line);
+  }
+  if (options_.output == "json") {
+    nlohmann::json object = {{"id", request_.id()},
+                             {"state", common::StateName(status.state())},
+                             {"message", status.message()}};
+    if (status.has_time()) object["time"] = common::FormatRfc3339Nano(common::FromTimestamp(status.time()));
+    ports_.out << object.dump() << '\n' << std::flush;
+  }
+}
+
+void Deployment::FinalSummary(const pb::DeploymentStatus& status) {
+  const char* emoji = common::IsErrorState(status.state())     ? "❌"
+                      : status.state() == pb::success ? "✅"
+                                                              : "❓";
+  summary_->Line(fmt::format("* Finished at: {}",
+                             GoTimeString(status.has_time() ? common::FromTimestamp(status.time())
+                                                            : ports_.clock.Now())));
+  summary_->Line("");
+  summary_->Line(fmt::format("{} Final status: *{}* / {}", emoji,
+                             common::StateName(status.state()), status.message()));
+}
+
+int Deployment::ExitForState(const pb::DeploymentStatus& status) {
+  switch (status.state()) {
+    case pb::error:
+      throw CliError(ExitCode::kDeploymentError, "deployment system encountered an error");
+    case pb::failure: throw CliError(ExitCode::kDeploymentFailure, "deployment failed");
+    case pb::inactive: throw CliError(ExitCode::kDeploymentInactive, "deployment has been stopped");
+    default: return static_cast<int>(ExitCode::kSuccess);
+  }
+}
+
+void Deployment::SendDeploymentRequest() {
+  log_.Info(fmt::format("Sending deployment request to NAIS deploy at {}...", options_.deploy_server));
+  const RpcStatus status = RetryUnavailable([this] {
+    status_.Clear();
+    return transport_->Deploy(request_, deadline_, status_);
+  });
+  if (!status.Ok()) {
+    if (Expired()) {
+      throw CliError(ExitCode::kTimeout, "deployment timed out: context deadline exceeded");
+    }
+    if (status.code == grpc::StatusCode::UNAUTHENTICATED) {
+      const std::string suffix = ":" + options_.team;
+      const std::string& env = options_.environment;
+      if (env.size() < suffix.size() || env.compare(env.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        log_.Warn(fmt::format("hint: team \"{}\" does not match namespace in \"{}\"", options_.team,
+                              options_.environment));
+      }
+    }
+    throw CliError(ExitCode::kNoDeployment, FormatRpc(status));
+  }
+  log_.Info(fmt::format(
+      "Deployment request accepted by NAIS deploy and dispatched to cluster '{}'.",
+      status_.request().cluster()));
+  request_.set_id(status_.request().id());
+}
+
+int Deployment::Execute() {
+  start_ = ports_.clock.Now();
+  deadline_ = start_ + std::chrono::duration_cast<common::SystemTime::duration>(options_.timeout);
+  log_.Info(fmt::format("NAIS deploy {}", Version()));
+
+  if (auto problem = Validate(options_)) {
+    if (!options_.dry_run) throw CliError(ExitCode::kInvocationFailure, *problem);
+    log_.Warn(*problem);
+  }
+
+  request_ = Prepare(options_, ports_.env, log_, start_, deadline_);
+
+  TransportConfig config;
+  config.server = options_.deploy_server;
+  config.use_tls = options_.grpc_use_tls;
+  config.authentication = options_.grpc_authentication;
+  config.team = options_.team;
+  config.clock = &ports_.clock;
+  if (options_.grpc_authentication) {
+    if (!options_.github_token_url.empty() && !options_.github_bearer_token.empty()) {
+      config.token_url = options_.github_token_url;
+      config.bearer_token = options_.github_bearer_token;
+    } else {
+      std::string error;
+      auto key = GoHexDecode(options_.apikey, &error);
+      if (!key) {
+        throw CliError(ExitCode::kInvocationFailure, "API key must be a hex encoded string: " + error);
+      }
+      config.api_key = *key;
+    }
+  }
+  try {
+    transport_ = ports_.transport_factory(config);
+  } catch (const CliError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CliError(ExitCode::kInvocationFailure, fmt::format("connect to NAIS deploy: {}", e.what()));
+  }
+
+  if (options_.print_payload) {
+    ports_.out << common::MessageToProtoJson(request_, true) << '\n' << std::flush;
+  }
+  if (options_.dry_run) return static_cast<int>(ExitCode::kSuccess);
+
+  const Trace trace = MakeTrace(options_.traceparent);
+  request_.set_traceparent(trace.parent);
+
+  SendDeploymentRequest();
+
+  const std::string trace_url = options_.tracing_dashboard_url + trace.trace_id;
+  log_.Info("Deployment information:");
+  log_.Info("---");
+  log_.Info(fmt::format("id...........: {}", request_.id()));
+  log_.Info(fmt::format("traces......: {}", trace_url));
+  log_.Info(fmt::format("deadline.....: {}", GoTimeString(deadline_)));
+  log_.Info("---");
+
+  summary_ = std::make_unique<Summary>(ports_.env);
+  summary_->Line("## 🚀 NAIS deploy");
+  summary_->Line("");
+  summary_->Line(fmt::format("* Detailed trace: [{}]({})", trace.trace_id, trace_url));
+  summary_->Line(fmt::format("* Request ID: {}", request_.id()));
+  summary_->Line(fmt::format("* Started at: {}", GoTimeString(ports_.clock.Now(), false)));
+  summary_->Line(fmt::format("* Deadline: {}", GoTimeString(deadline_, false)));
+
+  if (common::IsFinished(status_.state()) || !options_.wait) {
+    FinalSummary(status_);
+    LogStatus(status_);
+    return common::IsFinished(status_.state()) ? ExitForState(status_)
+                                                : static_cast<int>(ExitCode::kSuccess);
+  }
+
+  log_.Info("Waiting for deployment to complete...");
+  bool connection_lost = false;
+  while (!Expired()) {
+    std::unique_ptr<StatusStream> stream;
+    RpcStatus open = RetryUnavailable([&] {
+      stream.reset();
+      RpcStatus result = transport_->OpenStatus(request_, deadline_, stream);
+      if (!result.Ok()) connection_lost = true;
+      return result;
+    });
+    if (!open.Ok()) {
+      if (Expired()) break;
+      summary_->Line("❌ lost connection to NAIS deploy");
+      throw CliError(ExitCode::kUnavailable,
+                     fmt::format("rpc error: code = {} desc = {}", common::GoCodeName(open.code),
+                                 open.message));
+    }
+    bool received = false;
+    while (!Expired()) {
+      pb::DeploymentStatus status;
+      const RpcStatus recv = stream->Recv(status);
+      if (!recv.Ok()) {
+        connection_lost = true;
+        if (Expired()) break;
+        if (options_.retry && Retriable(recv)) {
+          log_.Warn(FormatRpc(recv));
+          // A stream that breaks before delivering anything is not reopened in a tight loop.
+          if (!received) SleepRetryInterval();
+          break;
+        }
+        summary_->Line("❌ lost connection to NAIS deploy");
+        throw CliError(ExitCode::kUnavailable, FormatRpc(recv));
+      }
+      if (connection_lost) {
+        log_.Info("Connection to NAIS deploy re-established.");
+        connection_lost = false;
+      }
+      received = true;
+      status_ = status;
+      LogStatus(status);
+      if (status.state() == pb::inactive) {
+        log_.Warn("NAIS deploy has been restarted. Re-sending deployment request...");
+        try {
+          SendDeploymentRequest();
+        } catch (const CliError&) {
+          summary_->Line("❌ lost connection to NAIS deploy");
+          throw;
+        }
+        // Deliberate fix (spec 11.8): follow the new deployment ID on a new stream.
+        log_.Info(fmt::format("Following new deployment ID {}", request_.id()));
+        break;
+      }
+      if (common::IsFinished(status.state())) {
+        FinalSummary(status);
+        return ExitForState(status);
+      }
+    }
+  }
+  Timeout();
+}
+
+}  // namespace
+
+int Run(Options options, const Ports& ports) {
+  Logger log(ports.err, ports.clock);
+  log.Configure(options.actions, options.quiet);
+  try {
+    Deployment deployment(options, ports, log);
+    return deployment.Execute();
+  } catch (const CliError& e) {
+    if (e.Code() == ExitCode::kInvocationFailure) ports.err << Usage();
+    log.Error(fmt::format("fatal: {}", e.what()));
+    return static_cast<int>(e.Code());
+  } catch (const std::exception& e) {
+    log.Error(fmt::format("fatal: {}", e.what()));
+    return static_cast<int>(ExitCode::kInternalError);
+  }
+}
+
+int RunCommandLine(const std::vector<std::string>& args, const Ports& ports) {
+  ParseResult parsed = ParseCommandLine(args, ports.env);
+  if (parsed.help) {
+    ports.err << Usage();
+    return 0;
+  }
+  if (!parsed.error.empty()) {
+    ports.err << Usage();
+    Logger log(ports.err, ports.clock);
+    log.Configure(parsed.options.actions, false);
+    log.Error(fmt::format("fatal: {}", parsed.error));
+    return static_cast<int>(ExitCode::kInvocationFailure);
+  }
+  if (!parsed.positional.empty()) {
+    Logger log(ports.err, ports.clock);
+    log.Configure(parsed.options.actions, parsed.options.quiet);
+    for (const auto& arg : parsed.positional) {
+      log.Warn(fmt::format("ignoring argument \"{}\": the deploy command takes only flags", arg));
+    }
+  }
+  return Run(std::move(parsed.options), ports);
+}
+
+}  // namespace deploy_cli

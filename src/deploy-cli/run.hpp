@@ -1,0 +1,46 @@
+#pragma once
+#include <chrono>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/time.hpp"
+#include "deploy-cli/config.hpp"
+#include "deploy-cli/transport/transport.hpp"
+
+namespace deploy_cli {
+
+class Sleeper {
+ public:
+  virtual ~Sleeper() = default;
+  virtual void Sleep(std::chrono::nanoseconds duration) = 0;
+};
+
+class RealSleeper final : public Sleeper {
+ public:
+  void Sleep(std::chrono::nanoseconds duration) override;
+};
+
+// Everything the CLI touches outside itself.
+struct Ports {
+  const common::Clock& clock;
+  Sleeper& sleeper;
+  EnvLookup env;
+  TransportFactory transport_factory;
+  std::ostream& out;  // --print-payload, --output json
+  std::ostream& err;  // log lines
+};
+
+// Runs one deployment with parsed options; returns the process exit code (spec 5.5). Never
+// throws: failures end with the `fatal: <message>` log line (preceded by the usage text for
+// exit 6).
+int Run(Options options, const Ports& ports);
+
+// Parses args (without argv[0]) with the environment of `ports`, handles --help and usage
+// errors (exit 6, or 0 for help), then calls Run.
+int RunCommandLine(const std::vector<std::string>& args, const Ports& ports);
+
+// Go's time.Time.String() in local time: "2006-01-02 15:04:05.999999999 -0700 MST".
+std::string GoTimeString(common::SystemTime t, bool with_fraction = true);
+
+}  // namespace deploy_cli

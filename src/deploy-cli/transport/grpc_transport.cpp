@@ -1,0 +1,120 @@
+#include "deploy-cli/transport/grpc_transport.hpp"
+
+#include <grpcpp/grpcpp.h>
+
+#include "common/crypto.hpp"
+#include "common/hex.hpp"
+#include "deploy-cli/exit_code.hpp"
+#include "deploy-cli/transport/http_transport.hpp"
+#include "deployment.grpc.pb.h"
+
+namespace deploy_cli {
+
+ApiKeyMetadata MakeApiKeyMetadata(std::string_view key_bytes, std::string_view team,
+                                  common::SystemTime now) {
+  ApiKeyMetadata metadata;
+  metadata.timestamp = common::FormatRfc3339Nano(now);
+  metadata.authorization = common::HexEncode(common::HmacSha256(key_bytes, metadata.timestamp));
+  metadata.team = std::string(team);
+  return metadata;
+}
+
+namespace {
+
+RpcStatus FromGrpc(const grpc::Status& status) {
+  return RpcStatus{status.error_code(), status.error_message()};
+}
+
+class GrpcStatusStream final : public StatusStream {
+ public:
+  GrpcStatusStream(std::unique_ptr<grpc::ClientContext> context, pb::Deploy::Stub& stub,
+                   const pb::DeploymentRequest& request)
+      : context_(std::move(context)), reader_(stub.Status(context_.get(), request)) {}
+
+  ~GrpcStatusStream() override {
+    if (!finished_) {
+      context_->TryCancel();
+      pb::DeploymentStatus drain;
+      while (reader_->Read(&drain)) {
+      }
+      (void)reader_->Finish();
+    }
+  }
+  GrpcStatusStream(const GrpcStatusStream&) = delete;
+  GrpcStatusStream& operator=(const GrpcStatusStream&) = delete;
+
+  RpcStatus Recv(pb::DeploymentStatus& status) override {
+    if (finished_) return final_;
+    if (reader_->Read(&status)) return {};
+    finished_ = true;
+    const grpc::Status result = reader_->Finish();
+    final_ = result.ok() ? RpcStatus{grpc::StatusCode::UNKNOWN, "EOF"} : FromGrpc(result);
+    return final_;
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReader<pb::DeploymentStatus>> reader_;
+  bool finished_ = false;
+  RpcStatus final_;
+};
+
+class GrpcTransport final : public Transport {
+ public:
+  explicit GrpcTransport(const TransportConfig& config) : config_(config) {
+    std::shared_ptr<grpc::ChannelCredentials> credentials =
+        config.use_tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                       : grpc::InsecureChannelCredentials();
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 15000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+    channel_ = grpc::CreateCustomChannel(config.server, credentials, args);
+    if (!channel_) throw CliError(ExitCode::kInvocationFailure, "connect to NAIS deploy: no channel");
+    stub_ = pb::Deploy::NewStub(channel_);
+  }
+
+  RpcStatus Deploy(const pb::DeploymentRequest& request, common::SystemTime deadline,
+                   pb::DeploymentStatus& response) override {
+    grpc::ClientContext context;
+    Prepare(context, deadline);
+    return FromGrpc(stub_->Deploy(&context, request, &response));
+  }
+
+  RpcStatus OpenStatus(const pb::DeploymentRequest& request, common::SystemTime deadline,
+                       std::unique_ptr<StatusStream>& stream) override {
+    auto context = std::make_unique<grpc::ClientContext>();
+    Prepare(*context, deadline);
+    stream = std::make_unique<GrpcStatusStream>(std::move(context), *stub_, request);
+    return {};
+  }
+
+ private:
+  void Prepare(grpc::ClientContext& context, common::SystemTime deadline) {
+    context.set_deadline(deadline);
+    if (!config_.authentication) return;
+    const common::Clock& clock = *config_.clock;
+    const ApiKeyMetadata metadata = MakeApiKeyMetadata(config_.api_key, config_.team, clock.Now());
+    context.AddMetadata("timestamp", metadata.timestamp);
+    context.AddMetadata("authorization", metadata.authorization);
+    context.AddMetadata("team", metadata.team);
+  }
+
+  TransportConfig config_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::Deploy::Stub> stub_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> MakeGrpcTransport(const TransportConfig& config) {
+  return std::make_unique<GrpcTransport>(config);
+}
+
+std::unique_ptr<Transport> MakeTransport(const TransportConfig& config) {
+  if (config.server.rfind("http://", 0) == 0 || config.server.rfind("https://", 0) == 0) {
+    return MakeHttpTransport(config);
+  }
+  return MakeGrpcTransport(config);
+}
+
+}  // namespace deploy_cli

@@ -1,0 +1,63 @@
+#pragma once
+#include <grpcpp/support/status_code_enum.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/time.hpp"
+#include "deployment.pb.h"
+
+namespace deploy_cli {
+
+// Outcome of one call, with gRPC's codes (the HTTP transport maps its answers onto them).
+struct RpcStatus {
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string message;
+  bool Ok() const noexcept { return code == grpc::StatusCode::OK; }
+};
+
+// An open Status stream.
+class StatusStream {
+ public:
+  virtual ~StatusStream() = default;
+  // Blocks for the next status. A stream that the server ends cleanly reports
+  // {Unknown, "EOF"} (what grpc-go's io.EOF looks like to the original).
+  virtual RpcStatus Recv(pb::DeploymentStatus& status) = 0;
+};
+
+// The CLI's view of hookd: pb.Deploy/Deploy and pb.Deploy/Status.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual RpcStatus Deploy(const pb::DeploymentRequest& request, common::SystemTime deadline,
+                           pb::DeploymentStatus& response) = 0;
+  virtual RpcStatus OpenStatus(const pb::DeploymentRequest& request, common::SystemTime deadline,
+                               std::unique_ptr<StatusStream>& stream) = 0;
+};
+
+struct TransportConfig {
+  std::string server;          // host:port (gRPC) or http(s)://host:port (HTTP API)
+  bool use_tls = true;
+  bool authentication = true;
+  std::string api_key;         // decoded key bytes (API-key HMAC)
+  std::string team;            // metadata `team`
+  std::string token_url;       // GitHub OIDC (both set -> JWT credentials)
+  std::string bearer_token;
+  const common::Clock* clock = nullptr;
+};
+
+// Creates the transport; throws CliError (exit 6 `connect to NAIS deploy: ...`) on failure.
+using TransportFactory = std::function<std::unique_ptr<Transport>(const TransportConfig&)>;
+
+// The per-RPC API-key metadata of spec 2.3.2: timestamp (RFC3339Nano), authorization
+// (hex HMAC-SHA256 of the timestamp under the key bytes), team.
+struct ApiKeyMetadata {
+  std::string timestamp;
+  std::string authorization;
+  std::string team;
+};
+ApiKeyMetadata MakeApiKeyMetadata(std::string_view key_bytes, std::string_view team,
+                                  common::SystemTime now);
+
+}  // namespace deploy_cli

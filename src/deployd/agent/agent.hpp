@@ -1,0 +1,36 @@
+#pragma once
+// The running deployd: hookd stream -> bounded worker pool -> RunDeployment -> status reporter.
+#include <memory>
+#include <string>
+
+#include "deployd/agent/hookd_client.hpp"
+#include "deployd/kube/apply.hpp"
+#include "deployd/kube/kubeconfig.hpp"
+
+namespace deployd::agent {
+
+struct AgentOptions {
+  HookdOptions hookd;
+  kube::KubeConfig kube;
+  kube::ApplyOptions apply;
+  int max_concurrent_deployments = 16;
+  std::string metrics_listen_address = "127.0.0.1:8081";
+  std::string metrics_path = "/metrics";
+  std::chrono::milliseconds status_flush_interval{5000};
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);  // binds the metrics listener; throws common::Error
+  ~Agent();
+  // Blocks until Stop() (from another thread or a signal handler thread).
+  void Run();
+  void Stop();
+  int MetricsPort() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace deployd::agent

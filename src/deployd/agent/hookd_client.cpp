@@ -1,0 +1,106 @@
+#include "deployd/agent/hookd_client.hpp"
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "common/backoff.hpp"
+#include "common/pb_json.hpp"
+#include "deployment.grpc.pb.h"
+
+namespace deployd::agent {
+
+struct HookdClient::Impl {
+  HookdOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Dispatch::Stub> stub;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  grpc::ClientContext* active = nullptr;
+
+  explicit Impl(HookdOptions o) : options(std::move(o)) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive.count()));
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+    auto creds = options.use_tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
+                                 : grpc::InsecureChannelCredentials();
+    channel = grpc::CreateCustomChannel(options.server, creds, args);
+    stub = pb::Dispatch::NewStub(channel);
+  }
+
+  void Prepare(grpc::ClientContext& context) const {
+    if (options.authentication) context.AddMetadata("authorization", options.key);
+  }
+};
+
+HookdClient::HookdClient(HookdOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+HookdClient::~HookdClient() { Stop(); }
+
+void HookdClient::Stop() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->stopping = true;
+  if (impl_->active != nullptr) impl_->active->TryCancel();
+  impl_->wake.notify_all();
+}
+
+void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& on_request) {
+  std::mt19937_64 random{std::random_device{}()};
+  int failures = 0;
+  for (;;) {
+    grpc::ClientContext context;
+    impl_->Prepare(context);
+    {
+      std::lock_guard lock(impl_->mutex);
+      if (impl_->stopping) return;
+      impl_->active = &context;
+    }
+    pb::GetDeploymentOpts opts;
+    opts.set_cluster(impl_->options.cluster);
+    *opts.mutable_startuptime() = common::ToTimestamp(impl_->options.startup_time);
+    spdlog::info("connecting to hookd at {} as cluster {}", impl_->options.server,
+                 impl_->options.cluster);
+    auto reader = impl_->stub->Deployments(&context, opts);
+    pb::DeploymentRequest request;
+    bool got_any = false;
+    connected_ = true;
+    while (reader->Read(&request)) {
+      got_any = true;
+      failures = 0;
+      spdlog::info("received deployment request {} for team {}", request.id(), request.team());
+      on_request(request);
+    }
+    connected_ = false;
+    auto status = reader->Finish();
+    {
+      std::lock_guard lock(impl_->mutex);
+      impl_->active = nullptr;
+      if (impl_->stopping) return;
+    }
+    if (!got_any) ++failures;
+    spdlog::warn("deployment stream from hookd ended: {} ({})", status.error_message(),
+                 static_cast<int>(status.error_code()));
+    auto delay = common::WithJitter(
+        common::BackoffDelay(std::max(failures - 1, 0), impl_->options.backoff_base,
+                             impl_->options.backoff_cap),
+        random());
+    std::unique_lock lock(impl_->mutex);
+    impl_->wake.wait_for(lock, delay, [this] { return impl_->stopping; });
+  }
+}
+
+RpcResult HookdClient::ReportStatus(const pb::DeploymentStatus& status) {
+  grpc::ClientContext context;
+  impl_->Prepare(context);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  pb::ReportStatusOpts reply;
+  auto result = impl_->stub->ReportStatus(&context, status, &reply);
+  return RpcResult{static_cast<int>(result.error_code()), result.error_message()};
+}
+
+}  // namespace deployd::agent

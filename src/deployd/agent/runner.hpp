@@ -1,0 +1,64 @@
+#pragma once
+// Processing one deployment request (original.md 4.3): decode, order, annotate, apply each
+// resource as the team, report statuses, end with success or failure.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+#include "deployment.pb.h"
+
+namespace deployd::agent {
+
+inline constexpr const char* kCorrelationAnnotation = "nais.io/deploymentCorrelationID";
+inline constexpr const char* kAllSavedMessage =
+    "All resources saved to Kubernetes; waiting for completion";
+
+// "system:serviceaccount:<team>:serviceuser-<team>"
+std::string TeamServiceAccount(const std::string& team);
+// "<first error> (total of <N> errors)"
+std::string FailureSummary(const std::string& first_error, std::size_t count);
+
+class StatusSink {
+ public:
+  virtual ~StatusSink() = default;
+  virtual void Report(pb::DeploymentStatus status) = 0;
+};
+
+// A rollout verdict for one resource (phase 2 fills this in with watchers).
+struct Verdict {
+  pb::DeploymentState state = pb::DeploymentState::success;
+  std::string message;
+};
+
+// Kubernetes as one team sees it. Errors are common::Error whose message is the text the original
+// prints after "<identifier>: ".
+class TeamCluster {
+ public:
+  virtual ~TeamCluster() = default;
+  virtual nlohmann::json Apply(const nlohmann::json& object) = 0;
+  // Blocks until the resource's rollout is judged or the deadline passes. nullopt: nothing to
+  // wait for (the resource is done once written).
+  virtual std::optional<Verdict> AwaitRollout(const nlohmann::json& applied,
+                                              common::SystemTime deadline) {
+    (void)applied;
+    (void)deadline;
+    return std::nullopt;
+  }
+};
+
+class ClusterFactory {
+ public:
+  virtual ~ClusterFactory() = default;
+  virtual std::unique_ptr<TeamCluster> ForTeam(const std::string& team) = 0;
+};
+
+// Stable order: Namespaces, then CustomResourceDefinitions, then the rest as given.
+std::vector<nlohmann::json> OrderForApply(std::vector<nlohmann::json> resources);
+
+void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& clusters,
+                   StatusSink& sink, const common::Clock& clock);
+
+}  // namespace deployd::agent

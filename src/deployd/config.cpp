@@ -1,0 +1,95 @@
+#include "deployd/config.hpp"
+
+#include <charconv>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+
+namespace deployd {
+
+std::vector<common::SettingSpec> Settings() {
+  auto env = [](const std::string& key) {
+    std::string name = "DEPLOYD_";
+    for (char c : key) name.push_back(c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(c)));
+    return name;
+  };
+  auto spec = [&](std::string key, std::string def, std::string help, bool boolean = false,
+                  std::vector<std::string> aliases = {}, bool secret = false) {
+    common::SettingSpec s;
+    s.env.push_back(env(key));
+    for (auto& a : aliases) s.env.push_back(a);
+    s.key = std::move(key);
+    s.default_value = std::move(def);
+    s.help = std::move(help);
+    s.boolean = boolean;
+    s.secret = secret;
+    return s;
+  };
+  return {
+      spec("cluster", "local", "Apply changes only within this cluster."),
+      spec("grpc.authentication", "false", "Use token authentication on gRPC connection.", true),
+      spec("grpc.use-tls", "false", "Use secure connection when connecting to gRPC server.", true),
+      spec("grpc.server", "127.0.0.1:9090", "gRPC server endpoint on hookd."),
+      spec("hookd-key", "", "Pre-shared key used for authentication with hookd.", false,
+           {"HOOKD_KEY"}, true),
+      spec("log-format", "text", "Log format, either 'json' or 'text'."),
+      spec("log-level", "debug", "Logging verbosity level."),
+      spec("metrics-listen-address", "127.0.0.1:8081", "Serve metrics on this address."),
+      spec("metrics-path", "/metrics", "Serve metrics on this endpoint."),
+      spec("otel-exporter-otlp-endpoint", "", "OpenTelemetry collector endpoint (unused).", false,
+           {"OTEL_EXPORTER_OTLP_ENDPOINT"}),
+      spec("kubeconfig", "",
+           "Path to a kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)."),
+      spec("apply-mode", "server-side-apply",
+           "How resources are written: server-side-apply or create-or-update (the original's)."),
+      spec("apply-force", "true", "Force server-side apply conflicts (take over fields).", true),
+      spec("max-concurrent-deployments", "16", "Deployments processed at the same time."),
+  };
+}
+
+agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config, const common::EnvLookup& env,
+                                   common::SystemTime startup_time) {
+  agent::AgentOptions o;
+  o.hookd.cluster = config.Get("cluster");
+  o.hookd.server = config.Get("grpc.server");
+  o.hookd.authentication = config.GetBool("grpc.authentication");
+  o.hookd.use_tls = config.GetBool("grpc.use-tls");
+  o.hookd.key = config.Get("hookd-key");
+  o.hookd.startup_time = startup_time;
+  if (o.hookd.authentication && o.hookd.key.empty()) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "authenticated gRPC calls enabled, but --hookd-key is not specified");
+  }
+  o.metrics_listen_address = config.Get("metrics-listen-address");
+  o.metrics_path = config.Get("metrics-path");
+  o.apply.mode = kube::ParseApplyMode(config.Get("apply-mode"));
+  o.apply.force = config.GetBool("apply-force");
+  const auto& n = config.Get("max-concurrent-deployments");
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(n.data(), n.data() + n.size(), value);
+  if (ec != std::errc() || ptr != n.data() + n.size() || value < 1) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        fmt::format("invalid value \"{}\" for max-concurrent-deployments: want a "
+                                    "positive integer",
+                                    n));
+  }
+  o.max_concurrent_deployments = value;
+  o.kube = kube::ResolveKubeConfig(config.Get("kubeconfig"), env);
+  return o;
+}
+
+std::string FindConfigFile(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return explicit_path;
+  for (const char* dir : {".", "/etc"}) {
+    for (const char* ext : {"yaml", "yml", "json"}) {
+      auto path = fmt::format("{}/deployd.{}", dir, ext);
+      std::error_code ec;
+      if (std::filesystem::is_regular_file(path, ec)) return path;
+    }
+  }
+  return "";
+}
+
+}  // namespace deployd

@@ -1,0 +1,71 @@
+#pragma once
+// Writing one manifest as the team: REST mapping, server-side apply or create-or-update, and the
+// original's rewriting of strict decoding errors (original.md 4.3-4.4, kube-api.md 2).
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "deployd/kube/discovery.hpp"
+
+namespace deployd::kube {
+
+class KubeClient;
+
+struct ObjectRef {
+  std::string api_version;
+  std::string group;
+  std::string version;
+  std::string kind;
+  std::string name;
+  std::string namespace_;
+};
+
+ObjectRef RefOf(const nlohmann::json& object);
+// Go's GroupVersionKind.String(): "apps/v1, Kind=Deployment"; core group "/v1, Kind=ConfigMap".
+std::string GvkString(const ObjectRef& ref);
+// "<g>/<v>, Kind=<k>[, Namespace=<ns>], Name=<n>" (original.md 4.3b).
+std::string Identifier(const ObjectRef& ref);
+
+std::string CollectionPath(const ApiResource& resource, const std::string& ns);
+std::string ObjectPath(const ApiResource& resource, const std::string& ns, const std::string& name);
+
+// If `message` contains "strict decoding error:" (or the apply variant "error strict decoding
+// patch:"), returns the original's multi-line rewrite with the documentation link for `gvk`
+// (GvkString form); otherwise returns `message` unchanged.
+std::string RewriteStrictDecodingError(const std::string& message, const std::string& gvk);
+
+enum class ApplyMode { kServerSide, kCreateOrUpdate };
+// "server-side-apply" | "create-or-update"; throws common::Error{kInvalidArgument} otherwise.
+ApplyMode ParseApplyMode(const std::string& text);
+
+struct ApplyOptions {
+  ApplyMode mode = ApplyMode::kServerSide;
+  bool force = true;
+  std::string field_manager = "deployd";
+};
+
+struct ApplyResult {
+  nlohmann::json object;  // as stored by the API server
+  ApiResource resource;
+  std::string namespace_;  // effective namespace ("" for cluster-scoped)
+};
+
+class Applier {
+ public:
+  Applier(KubeClient& client, Discovery& discovery, ApplyOptions options)
+      : client_(client), discovery_(discovery), options_(std::move(options)) {}
+
+  // Writes `object` impersonating `user`. A namespaced kind without metadata.namespace goes to
+  // `default_namespace`. Throws common::Error whose message is what the original prints after
+  // "<identifier>: ", e.g. `creating resource: <api error>`,
+  // `unable to discover resource using REST mapper: no matches for kind ...`.
+  ApplyResult Apply(const nlohmann::json& object, const std::string& user,
+                    const std::string& default_namespace);
+
+ private:
+  KubeClient& client_;
+  Discovery& discovery_;
+  ApplyOptions options_;
+};
+
+}  // namespace deployd::kube

@@ -1,0 +1,61 @@
+#pragma once
+// API discovery: aggregated (apidiscovery.k8s.io/v2) first, legacy per-group-version fallback;
+// cached, refreshed once when a kind is unknown (kube-api.md 1.1-1.5).
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace deployd::kube {
+
+class KubeClient;
+
+struct ApiResource {
+  std::string group;
+  std::string version;
+  std::string kind;
+  std::string plural;
+  bool namespaced = false;
+};
+
+// group/version key: "v1", "apps/v1".
+std::string GroupVersion(const std::string& group, const std::string& version);
+// "apps/v1" -> {"apps","v1"}; "v1" -> {"","v1"}.
+std::pair<std::string, std::string> SplitApiVersion(const std::string& api_version);
+
+// Pure parsers (unit tested).
+// Aggregated document (from /api or /apis) -> resources per group-version; stale versions left out.
+std::map<std::string, std::vector<ApiResource>> ParseAggregatedDiscovery(const nlohmann::json& doc);
+// Legacy APIResourceList -> resources (subresources skipped).
+std::vector<ApiResource> ParseResourceList(const nlohmann::json& doc);
+// true if the Content-Type names the aggregated format (parameters in any order).
+bool IsAggregatedContentType(const std::string& content_type);
+// Finds kind in a list (exact, then lower-cased match).
+std::optional<ApiResource> FindKind(const std::vector<ApiResource>& resources, const std::string& kind);
+
+// Thread-safe cache shared by all deployments. Every request carries the caller's impersonation.
+class Discovery {
+ public:
+  explicit Discovery(KubeClient& client) : client_(client) {}
+
+  // Throws common::Error{kNotFound} `no matches for kind "<Kind>" in version "<g/v>"` after one
+  // refresh, and ApiError/common::Error for failing discovery calls.
+  ApiResource Resolve(const std::string& api_version, const std::string& kind,
+                      const std::string& impersonate_user);
+  void Invalidate();
+
+ private:
+  std::optional<ApiResource> Cached(const std::string& gv, const std::string& kind);
+  void Refresh(const std::string& group, const std::string& version, const std::string& user);
+
+  KubeClient& client_;
+  std::mutex mutex_;
+  std::map<std::string, std::vector<ApiResource>> by_group_version_;
+  bool aggregated_loaded_ = false;
+  std::optional<bool> aggregated_supported_;
+};
+
+}  // namespace deployd::kube

@@ -1,0 +1,192 @@
+#include "deployd/kube/kube_client.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/backoff.hpp"
+
+namespace deployd::kube {
+namespace {
+
+using common::ErrorCode;
+
+ErrorCode CodeForStatus(int status) {
+  switch (status) {
+    case 400: case 422: return ErrorCode::kInvalidArgument;
+    case 401: return ErrorCode::kUnauthenticated;
+    case 403: return ErrorCode::kPermissionDenied;
+    case 404: return ErrorCode::kNotFound;
+    case 409: return ErrorCode::kConflict;
+    case 429: case 503: return ErrorCode::kUnavailable;
+    case 504: return ErrorCode::kDeadlineExceeded;
+    default: return ErrorCode::kInternal;
+  }
+}
+
+std::string GenericReason(int status) {
+  switch (status) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 415: return "UnsupportedMediaType";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    case 503: return "ServiceUnavailable";
+    case 504: return "Timeout";
+    default: return status >= 500 ? "InternalError" : "";
+  }
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+ApiError::ApiError(int http_status, std::string reason, const std::string& message, bool is_status,
+                   int retry_after_seconds)
+    : common::Error(CodeForStatus(http_status), message),
+      http_status_(http_status),
+      reason_(std::move(reason)),
+      is_status_(is_status),
+      retry_after_seconds_(retry_after_seconds) {}
+
+ApiError ParseApiError(const common::HttpResponse& response) {
+  int retry_after = 0;
+  auto header = response.Header("Retry-After");
+  if (!header.empty()) {
+    try {
+      retry_after = std::stoi(header);
+    } catch (const std::exception&) {
+      retry_after = 0;
+    }
+  }
+  if (response.Header("Content-Type").rfind("application/json", 0) == 0) {
+    auto body = nlohmann::json::parse(response.body, nullptr, false);
+    if (body.is_object() && body.value("kind", "") == "Status") {
+      int code = body.value("code", response.status);
+      if (code == 0) code = response.status;
+      if (retry_after == 0 && body.contains("details") && body["details"].is_object()) {
+        retry_after = body["details"].value("retryAfterSeconds", 0);
+      }
+      return ApiError(code, body.value("reason", ""), body.value("message", ""), true, retry_after);
+    }
+  }
+  std::string message;
+  switch (response.status) {
+    case 404: message = "the server could not find the requested resource"; break;
+    case 401: message = "Unauthorized"; break;
+    default: {
+      auto text = Trim(response.body);
+      message = text.empty()
+                    ? fmt::format("the server responded with status {}", response.status)
+                    : fmt::format("an error on the server (\"{}\") has prevented the request from succeeding",
+                                  text);
+    }
+  }
+  return ApiError(response.status, GenericReason(response.status), message, false, retry_after);
+}
+
+KubeClient::KubeClient(KubeConfig config) : config_(std::move(config)) {
+  common::HttpClientOptions options;
+  options.base_url = config_.server;
+  options.ca_pem = config_.ca_pem;
+  options.client_cert_pem = config_.client_cert_pem;
+  options.client_key_pem = config_.client_key_pem;
+  options.tls_server_name = config_.tls_server_name;
+  options.insecure_skip_tls_verify = config_.insecure_skip_tls_verify;
+  options.user_agent = "deployd";
+  options.max_idle_connections = 16;
+  http_ = std::make_unique<common::HttpClient>(options);
+  sleep_ = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+}
+
+KubeClient::~KubeClient() = default;
+
+std::string KubeClient::BearerToken() {
+  if (!config_.token.empty()) return config_.token;
+  if (config_.token_file.empty()) return "";
+  std::lock_guard lock(token_mutex_);
+  auto now = std::chrono::steady_clock::now();
+  if (file_token_.empty() || now - token_read_ > std::chrono::minutes(1)) {
+    std::ifstream in(config_.token_file);
+    if (!in) {
+      throw common::Error(ErrorCode::kUnauthenticated,
+                          fmt::format("cannot read token file {}", config_.token_file));
+    }
+    std::ostringstream out;
+    out << in.rdbuf();
+    file_token_ = Trim(out.str());
+    token_read_ = now;
+  }
+  return file_token_;
+}
+
+common::HttpResponse KubeClient::Call(const KubeCall& call) {
+  common::HttpRequest request;
+  request.method = call.method;
+  request.target = call.path;
+  request.headers.push_back({"Accept", call.accept});
+  auto token = BearerToken();
+  if (!token.empty()) request.headers.push_back({"Authorization", "Bearer " + token});
+  if (!call.impersonate_user.empty()) {
+    request.headers.push_back({"Impersonate-User", call.impersonate_user});
+  }
+  if (!call.body.empty() || !call.content_type.empty()) {
+    request.headers.push_back({"Content-Type", call.content_type.empty() ? "application/json"
+                                                                          : call.content_type});
+    request.body = call.body;
+  }
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  for (int attempt = 0;; ++attempt) {
+    bool last = attempt + 1 >= max_attempts_;
+    common::HttpResponse response;
+    try {
+      response = http_->Send(request);
+    } catch (const common::Error& e) {
+      if (last || e.Code() == ErrorCode::kInvalidArgument) throw;
+      auto delay = common::WithJitter(
+          common::BackoffDelay(attempt, std::chrono::milliseconds(200), std::chrono::seconds(5)),
+          random());
+      spdlog::warn("kubernetes {} {}: {}; retrying in {} ms", call.method, call.path, e.what(),
+                   delay.count());
+      sleep_(delay);
+      continue;
+    }
+    if (response.status < 400) return response;
+    auto error = ParseApiError(response);
+    bool transient = error.HttpStatus() == 429 || error.HttpStatus() == 503 ||
+                     error.HttpStatus() == 504 || error.Reason() == "ServerTimeout";
+    if (!transient || last) throw error;
+    auto delay = error.RetryAfterSeconds() > 0
+                     ? std::chrono::milliseconds(std::chrono::seconds(error.RetryAfterSeconds()))
+                     : common::WithJitter(common::BackoffDelay(attempt, std::chrono::milliseconds(200),
+                                                               std::chrono::seconds(5)),
+                                          random());
+    spdlog::warn("kubernetes {} {}: {} {}; retrying in {} ms", call.method, call.path,
+                 error.HttpStatus(), error.what(), delay.count());
+    sleep_(delay);
+  }
+}
+
+nlohmann::json KubeClient::CallJson(const KubeCall& call) {
+  auto response = Call(call);
+  auto body = nlohmann::json::parse(response.body, nullptr, false);
+  if (body.is_discarded()) {
+    throw common::Error(ErrorCode::kInternal,
+                        fmt::format("{} {}: response is not JSON", call.method, call.path));
+  }
+  return body;
+}
+
+}  // namespace deployd::kube

@@ -1,0 +1,81 @@
+#pragma once
+// REST client for the Kubernetes API: credentials, impersonation, Status error parsing, retries
+// of transient failures. Blocking; safe to share between threads.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/http_client.hpp"
+#include "deployd/kube/kubeconfig.hpp"
+
+namespace deployd::kube {
+
+// An API answer with status >= 400. what() is the message the user sees: the Status message, or
+// for non-Status bodies the client-go generic text (plain 404: "the server could not find the
+// requested resource").
+class ApiError : public common::Error {
+ public:
+  ApiError(int http_status, std::string reason, const std::string& message, bool is_status,
+           int retry_after_seconds = 0);
+  int HttpStatus() const noexcept { return http_status_; }
+  const std::string& Reason() const noexcept { return reason_; }
+  // false for a plain-text 404 (unknown path / type not served), true for a Status object.
+  bool IsStatus() const noexcept { return is_status_; }
+  int RetryAfterSeconds() const noexcept { return retry_after_seconds_; }
+  bool IsNotFoundObject() const noexcept { return http_status_ == 404 && is_status_; }
+
+ private:
+  int http_status_;
+  std::string reason_;
+  bool is_status_;
+  int retry_after_seconds_;
+};
+
+// Turns an error response into an ApiError (pure; unit tested).
+ApiError ParseApiError(const common::HttpResponse& response);
+
+struct KubeCall {
+  std::string method = "GET";
+  std::string path;                 // path and query
+  std::string impersonate_user;     // Impersonate-User when non-empty
+  std::string body;
+  std::string content_type;         // for bodies
+  std::string accept = "application/json";
+};
+
+// A request log line a test can look at (method, path, impersonated user).
+using CallObserver = std::function<void(const KubeCall&, int status)>;
+
+class KubeClient {
+ public:
+  explicit KubeClient(KubeConfig config);
+  ~KubeClient();
+
+  // Sends and returns the response; throws ApiError for status >= 400 and common::Error for
+  // transport failures. Retries (capped backoff) 429 (Retry-After), 503, 504, 500 ServerTimeout
+  // and broken connections, at most `max_attempts` times in total.
+  common::HttpResponse Call(const KubeCall& call);
+  nlohmann::json CallJson(const KubeCall& call);
+
+  const KubeConfig& Config() const { return config_; }
+  void SetMaxAttempts(int attempts) { max_attempts_ = attempts; }
+  void SetSleep(std::function<void(std::chrono::milliseconds)> sleep) { sleep_ = std::move(sleep); }
+
+ private:
+  std::string BearerToken();
+
+  KubeConfig config_;
+  std::unique_ptr<common::HttpClient> http_;
+  std::mutex token_mutex_;
+  std::string file_token_;
+  std::chrono::steady_clock::time_point token_read_{};
+  int max_attempts_ = 5;
+  std::function<void(std::chrono::milliseconds)> sleep_;
+};
+
+}  // namespace deployd::kube

@@ -1,0 +1,174 @@
+#include "deployd/kube/kubeconfig.hpp"
+
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+
+namespace deployd::kube {
+namespace {
+
+using common::Error;
+using common::ErrorCode;
+
+std::string ReadWholeFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kInvalidArgument, fmt::format("cannot read {} {}", what, path));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string Base64Decode(const std::string& text, const std::string& what) {
+  std::string clean;
+  for (char c : text) {
+    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') clean.push_back(c);
+  }
+  if (clean.size() % 4 != 0) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: invalid base64", what));
+  }
+  std::vector<unsigned char> out(clean.size() / 4 * 3 + 1);
+  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(clean.data()),
+                          static_cast<int>(clean.size()));
+  if (n < 0) throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: invalid base64", what));
+  std::size_t len = static_cast<std::size_t>(n);
+  // EVP_DecodeBlock counts padding bytes as output; drop them.
+  if (!clean.empty() && clean.back() == '=') --len;
+  if (clean.size() > 1 && clean[clean.size() - 2] == '=') --len;
+  return std::string(reinterpret_cast<const char*>(out.data()), len);
+}
+
+std::string Str(const YAML::Node& node, const char* key) {
+  if (!node || !node.IsMap()) return "";
+  auto v = node[key];
+  if (!v || !v.IsScalar()) return "";
+  return v.as<std::string>();
+}
+
+bool Bool(const YAML::Node& node, const char* key) {
+  auto s = Str(node, key);
+  return s == "true" || s == "True" || s == "TRUE" || s == "1";
+}
+
+YAML::Node FindNamed(const YAML::Node& list, const std::string& name, const char* inner) {
+  if (!list || !list.IsSequence()) return YAML::Node();
+  for (const auto& item : list) {
+    if (Str(item, "name") == name) return item[inner];
+  }
+  return YAML::Node();
+}
+
+std::string Resolve(const std::string& dir, const std::string& path) {
+  if (path.empty() || path.front() == '/' || dir.empty()) return path;
+  return dir + "/" + path;
+}
+
+// "-data" field wins over the file field.
+std::string DataOrFile(const YAML::Node& node, const char* data_key, const char* file_key,
+                       const std::string& dir, const std::string& what) {
+  auto data = Str(node, data_key);
+  if (!data.empty()) return Base64Decode(data, what);
+  auto file = Str(node, file_key);
+  if (!file.empty()) return ReadWholeFile(Resolve(dir, file), what);
+  return "";
+}
+
+}  // namespace
+
+KubeConfig ParseKubeconfig(const std::string& text, const std::string& path,
+                           const std::string& context) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("kubeconfig {}: {}", path, e.what()));
+  }
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+  std::string ctx_name = context.empty() ? Str(root, "current-context") : context;
+  if (ctx_name.empty()) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("kubeconfig {}: no current-context", path));
+  }
+  auto ctx = FindNamed(root["contexts"], ctx_name, "context");
+  if (!ctx) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("kubeconfig {}: context \"{}\" not found", path, ctx_name));
+  }
+  auto cluster_name = Str(ctx, "cluster");
+  auto cluster = FindNamed(root["clusters"], cluster_name, "cluster");
+  if (!cluster) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("kubeconfig {}: cluster \"{}\" not found", path, cluster_name));
+  }
+  auto user_name = Str(ctx, "user");
+  YAML::Node user = FindNamed(root["users"], user_name, "user");
+  if (!user_name.empty() && !user) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("kubeconfig {}: user \"{}\" not found", path, user_name));
+  }
+
+  KubeConfig c;
+  c.source = fmt::format("kubeconfig {} context {}", path, ctx_name);
+  c.server = Str(cluster, "server");
+  if (c.server.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("kubeconfig {}: cluster \"{}\" has no server", path, cluster_name));
+  }
+  c.insecure_skip_tls_verify = Bool(cluster, "insecure-skip-tls-verify");
+  c.tls_server_name = Str(cluster, "tls-server-name");
+  c.ca_pem = DataOrFile(cluster, "certificate-authority-data", "certificate-authority", dir,
+                        "certificate authority");
+  c.namespace_ = Str(ctx, "namespace");
+  if (user) {
+    c.token = Str(user, "token");
+    auto token_file = Str(user, "tokenFile");
+    if (c.token.empty() && !token_file.empty()) c.token_file = Resolve(dir, token_file);
+    c.client_cert_pem = DataOrFile(user, "client-certificate-data", "client-certificate", dir,
+                                   "client certificate");
+    c.client_key_pem = DataOrFile(user, "client-key-data", "client-key", dir, "client key");
+  }
+  return c;
+}
+
+KubeConfig LoadKubeconfigFile(const std::string& path, const std::string& context) {
+  return ParseKubeconfig(ReadWholeFile(path, "kubeconfig"), path, context);
+}
+
+std::optional<KubeConfig> LoadInCluster(const EnvFn& env, const std::string& sa_dir) {
+  auto host = env("KUBERNETES_SERVICE_HOST");
+  auto port = env("KUBERNETES_SERVICE_PORT");
+  if (!host || !port || host->empty() || port->empty()) return std::nullopt;
+  KubeConfig c;
+  c.source = "in-cluster";
+  bool ipv6 = host->find(':') != std::string::npos;
+  c.server = fmt::format("https://{}:{}", ipv6 ? "[" + *host + "]" : *host, *port);
+  c.token_file = sa_dir + "/token";
+  c.ca_pem = ReadWholeFile(sa_dir + "/ca.crt", "in-cluster CA");
+  std::ifstream ns(sa_dir + "/namespace");
+  if (ns) std::getline(ns, c.namespace_);
+  return c;
+}
+
+KubeConfig ResolveKubeConfig(const std::string& flag_path, const EnvFn& env) {
+  if (!flag_path.empty()) return LoadKubeconfigFile(flag_path);
+  if (auto in_cluster = LoadInCluster(env)) return *in_cluster;
+  auto list = env("KUBECONFIG");
+  if (list && !list->empty()) {
+    std::string first = list->substr(0, list->find(':'));
+    return LoadKubeconfigFile(first);
+  }
+  auto home = env("HOME");
+  if (!home || home->empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "no Kubernetes configuration: not in a cluster, no --kubeconfig, $KUBECONFIG or $HOME");
+  }
+  return LoadKubeconfigFile(*home + "/.kube/config");
+}
+
+}  // namespace deployd::kube

@@ -1,0 +1,120 @@
+#include "hookd/app.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "common/error.hpp"
+#include "hookd/dispatch/dispatcher.hpp"
+#include "hookd/dispatch/hub.hpp"
+#include "hookd/grpc/server.hpp"
+#include "hookd/store/migrate.hpp"
+#include "hookd/store/pool.hpp"
+#include "hookd/store/store.hpp"
+#include "hookd/worker_pool.hpp"
+
+namespace hookd {
+namespace {
+constexpr std::size_t kDatabaseConnections = 4;
+constexpr std::size_t kWorkerThreads = 6;
+constexpr auto kSweepInterval = std::chrono::seconds(1);
+constexpr int kWakeEverySweeps = 30;
+}  // namespace
+
+struct App::Impl {
+  explicit Impl(Config c)
+      : config(std::move(c)),
+        pool(config.database_url, kDatabaseConnections),
+        store(pool, config.database_encryption_key),
+        dispatcher(store, hub, clusters, clock),
+        workers(kWorkerThreads) {
+    dispatcher.SetStaticClusters(config.clusters);
+    dispatcher.SetClusterRedirects(config.cluster_migration_redirect);
+  }
+
+  void SweepLoop() {
+    int ticks = 0;
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      stop_signal.wait_for(lock, kSweepInterval, [this] { return stopping; });
+      if (stopping) break;
+      lock.unlock();
+      try {
+        dispatcher.ExpireQueued();
+      } catch (const std::exception& e) {
+        spdlog::warn("expiring queued deployments: {}", e.what());
+      }
+      // A stream whose queue read failed (database down) gets another chance.
+      if (++ticks % kWakeEverySweeps == 0) {
+        for (const auto& cluster : clusters.Connected()) clusters.Wake(cluster);
+      }
+      lock.lock();
+    }
+  }
+
+  Config config;
+  common::SystemClock clock;
+  store::ConnectionPool pool;
+  store::Store store;
+  dispatch::StatusHub hub;
+  dispatch::ClusterRegistry clusters;
+  dispatch::Dispatcher dispatcher;
+  WorkerPool workers;
+  std::unique_ptr<grpcapi::GrpcServer> grpc;
+  int grpc_port = 0;
+  int http_port = 0;
+
+  std::mutex mutex;
+  std::condition_variable stop_signal;
+  bool stopping = false;
+  std::thread sweeper;
+  bool started = false;
+};
+
+App::App(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+
+App::~App() { Stop(); }
+
+void App::Start() {
+  auto& c = impl_->config;
+  {
+    auto conn = store::ConnectWithRetry(c.database_url, c.database_connect_timeout,
+                                        std::chrono::seconds(3));
+    int applied = store::Migrate(*conn);
+    spdlog::info("database schema at version {} ({} migrations applied now)",
+                 store::SchemaVersion(*conn), applied);
+  }
+  grpcapi::GrpcOptions options;
+  options.address = c.grpc_address;
+  options.cli_authentication = c.grpc_cli_authentication;
+  options.deployd_authentication = c.grpc_deployd_authentication;
+  options.deployd_keys = c.deployd_keys;
+  options.keepalive_interval = c.grpc_keepalive_interval;
+  options.tls_cert_file = c.grpc_tls_cert_file;
+  options.tls_key_file = c.grpc_tls_key_file;
+  impl_->grpc = std::make_unique<grpcapi::GrpcServer>(impl_->dispatcher, impl_->workers, options);
+  impl_->grpc_port = impl_->grpc->Start();
+  impl_->sweeper = std::thread([this] { impl_->SweepLoop(); });
+  impl_->started = true;
+}
+
+void App::Stop() {
+  if (!impl_->started) return;
+  impl_->started = false;
+  spdlog::info("shutting down");
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->stop_signal.notify_all();
+  if (impl_->sweeper.joinable()) impl_->sweeper.join();
+  if (impl_->grpc) impl_->grpc->Shutdown(impl_->config.shutdown_grace);
+  impl_->workers.Join();
+}
+
+int App::GrpcPort() const { return impl_->grpc_port; }
+int App::HttpPort() const { return impl_->http_port; }
+
+}  // namespace hookd

@@ -1,0 +1,61 @@
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.hpp"
+
+namespace hookd {
+
+// The effective configuration of hookd (spec original.md 6.1 plus our additions).
+struct Config {
+  std::string base_url;
+  std::string listen_address;
+  std::string log_format;
+  std::string log_level;
+  std::string log_link_formatter;  // "" (our HTML page), "GCP" or "KIBANA"
+  std::string provision_key;       // raw bytes (hex-decoded); empty disables provisioning
+  std::string metrics_path;
+  std::string otel_endpoint;
+  std::string grpc_address;
+  bool grpc_deployd_authentication = false;
+  bool grpc_cli_authentication = false;
+  std::chrono::milliseconds grpc_keepalive_interval{15000};
+  std::string grpc_tls_cert_file;
+  std::string grpc_tls_key_file;
+  std::string database_encryption_key;  // raw bytes (hex-decoded)
+  std::string database_url;
+  std::chrono::milliseconds database_connect_timeout{300000};
+  std::vector<std::string> deployd_keys;
+  std::vector<std::string> frontend_keys;
+  std::vector<std::string> google_allowed_domains;
+  std::map<std::string, std::string> google_cluster_projects;
+  bool nais_api_insecure_connection = false;
+  std::string nais_api_address;
+  std::map<std::string, std::string> cluster_migration_redirect;
+  std::vector<std::string> clusters;
+  std::size_t max_request_body_bytes = 0;
+  std::string github_jwks_url;
+  std::string github_issuer;
+  std::chrono::milliseconds shutdown_grace{10000};
+};
+
+// Every setting with its flag, HOOKD_* variable, aliases and default.
+std::vector<common::SettingSpec> HookdSettings();
+
+// Converts resolved settings into a validated Config. Throws common::Error{kInvalidArgument}
+// with a message naming the bad value.
+Config BuildConfig(const common::LayeredConfig& settings);
+
+struct LoadResult {
+  std::optional<Config> config;  // nullopt: exit with exit_code (help, usage error)
+  int exit_code = 0;
+  std::string effective;  // redacted "key=value ..." description for the start-up log
+};
+// Parses argv (incl. --config <file>) and the environment. Usage errors print to stderr.
+LoadResult LoadConfig(int argc, const char* const* argv, const common::EnvLookup& env);
+
+}  // namespace hookd

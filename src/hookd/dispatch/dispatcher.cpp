@@ -1,0 +1,175 @@
+#include "hookd/dispatch/dispatcher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/error.hpp"
+#include "common/pb_json.hpp"
+#include "common/state.hpp"
+#include "common/uuid.hpp"
+
+namespace hookd::dispatch {
+namespace {
+
+std::string StringField(const google::protobuf::Struct& s, const std::string& key) {
+  auto it = s.fields().find(key);
+  if (it == s.fields().end() || it->second.kind_case() != google::protobuf::Value::kStringValue) {
+    return "";
+  }
+  return it->second.string_value();
+}
+
+}  // namespace
+
+std::vector<store::ResourceRow> ParseResources(const pb::DeploymentRequest& request) {
+  std::vector<store::ResourceRow> out;
+  const auto& resources = request.kubernetes().resources();
+  for (int i = 0; i < resources.size(); ++i) {
+    const auto& resource = resources.Get(i);
+    store::ResourceRow row;
+    row.index = i;
+    row.kind = StringField(resource, "kind");
+    if (row.kind.empty()) {
+      throw common::Error(common::ErrorCode::kInvalidArgument,
+                          "invalid Kubernetes resources in request: resource " +
+                              std::to_string(i + 1) + ": decoding payload: Object 'Kind' is missing in '" +
+                              common::StructToJson(resource).dump() + "'");
+    }
+    const std::string api_version = StringField(resource, "apiVersion");
+    auto slash = api_version.find('/');
+    if (slash == std::string::npos) {
+      row.version = api_version;
+    } else {
+      row.group = api_version.substr(0, slash);
+      row.version = api_version.substr(slash + 1);
+    }
+    auto metadata = resource.fields().find("metadata");
+    if (metadata != resource.fields().end() && metadata->second.has_struct_value()) {
+      row.name = StringField(metadata->second.struct_value(), "name");
+      row.ns = StringField(metadata->second.struct_value(), "namespace");
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+pb::DeploymentStatus ToWireStatus(const store::StatusRow& row) {
+  pb::DeploymentStatus status;
+  status.mutable_request()->set_id(row.deployment_id);
+  *status.mutable_time() = common::ToTimestamp(row.created);
+  status.set_state(row.state);
+  status.set_message(row.message);
+  return status;
+}
+
+Dispatcher::Dispatcher(store::Store& store, StatusHub& hub, ClusterRegistry& clusters,
+                       const common::Clock& clock)
+    : store_(store), hub_(hub), clusters_(clusters), clock_(clock) {}
+
+void Dispatcher::SetStaticClusters(std::vector<std::string> clusters) {
+  static_clusters_ = std::move(clusters);
+}
+
+void Dispatcher::SetClusterRedirects(std::map<std::string, std::string> redirects) {
+  redirects_ = std::move(redirects);
+}
+
+std::vector<std::string> Dispatcher::KnownClusters() {
+  std::set<std::string> known(static_clusters_.begin(), static_clusters_.end());
+  for (auto& c : clusters_.Connected()) known.insert(std::move(c));
+  for (auto& c : store_.SeenClusters()) known.insert(std::move(c));
+  return {known.begin(), known.end()};
+}
+
+pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request) {
+  // Any client-supplied ID is ignored (as the original does).
+  request.set_id(common::NewUuidV4());
+  if (auto it = redirects_.find(request.cluster()); it != redirects_.end()) {
+    spdlog::info("redirecting deployment for cluster {} to {}", it->first, it->second);
+    request.set_cluster(it->second);
+  }
+  auto resources = ParseResources(request);
+
+  const auto now = clock_.Now();
+  common::SystemTime created = now;
+  if (request.has_time() && (request.time().seconds() != 0 || request.time().nanos() != 0)) {
+    created = common::FromTimestamp(request.time());
+  }
+  common::SystemTime deadline = now + kDefaultDeadline;
+  if (request.has_deadline() &&
+      (request.deadline().seconds() != 0 || request.deadline().nanos() != 0)) {
+    deadline = common::FromTimestamp(request.deadline());
+  }
+
+  store::StatusRow row;
+  try {
+    row = store_.CreateDeployment(request, resources, created, deadline,
+                                  std::string(common::kQueuedMessage));
+  } catch (const std::exception& e) {
+    spdlog::error("unable to store deployment {}: {}", request.id(), e.what());
+    throw common::Error(common::ErrorCode::kUnavailable,
+                        "database is unavailable; try again later");
+  }
+  spdlog::info("deployment {} for team {} queued for cluster {}", request.id(), request.team(),
+               request.cluster());
+
+  auto event = std::make_shared<StatusEvent>();
+  event->status_id = row.id;
+  event->status = ToWireStatus(row);
+  hub_.Publish(event);
+  clusters_.Wake(request.cluster());
+
+  pb::DeploymentStatus reply = ToWireStatus(row);
+  *reply.mutable_request() = std::move(request);
+  return reply;
+}
+
+store::StatusRow Dispatcher::HandleStatus(const std::string& deployment_id,
+                                          pb::DeploymentState state, const std::string& message,
+                                          common::SystemTime time) {
+  store::StatusRow row;
+  try {
+    row = store_.WriteStatus(deployment_id, state, message, time);
+  } catch (const common::Error& e) {
+    if (e.Code() == common::ErrorCode::kFailedPrecondition) throw;
+    throw common::Error(common::ErrorCode::kUnavailable,
+                        std::string("write deployment status to database: ") + e.what());
+  } catch (const std::exception& e) {
+    throw common::Error(common::ErrorCode::kUnavailable,
+                        std::string("write deployment status to database: ") + e.what());
+  }
+  auto event = std::make_shared<StatusEvent>();
+  event->status_id = row.id;
+  event->status = ToWireStatus(row);
+  hub_.Publish(event);
+  if (common::IsFinished(state)) {
+    spdlog::info("Deployment finished: {} {}: {}", deployment_id, row.state_name, message);
+  }
+  return row;
+}
+
+int Dispatcher::InvalidateHistoric(const std::string& cluster, common::SystemTime startup) {
+  auto historic = store_.HistoricDeployments(cluster, startup);
+  for (const auto& deployment : historic) {
+    spdlog::info("invalidating deployment {} of cluster {}: deployd restarted", deployment.id,
+                 cluster);
+    HandleStatus(deployment.id, pb::inactive, std::string(common::kInactiveMessage), clock_.Now());
+  }
+  return static_cast<int>(historic.size());
+}
+
+int Dispatcher::ExpireQueued() {
+  auto expired = store_.TakeExpired(clock_.Now());
+  for (const auto& entry : expired) {
+    const auto& request = entry.request;
+    HandleStatus(request.id(), pb::error,
+                 "deadline passed before a deployd for cluster '" + request.cluster() +
+                     "' picked up the deployment (cluster offline)",
+                 clock_.Now());
+  }
+  return static_cast<int>(expired.size());
+}
+
+}  // namespace hookd::dispatch

@@ -1,0 +1,70 @@
+#pragma once
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/time.hpp"
+#include "deployment.pb.h"
+#include "hookd/dispatch/hub.hpp"
+#include "hookd/store/store.hpp"
+
+namespace hookd::dispatch {
+
+// Resource identifiers of a request, in order. Throws common::Error{kInvalidArgument}
+// `invalid Kubernetes resources in request: resource <n>: decoding payload: <reason>`.
+std::vector<store::ResourceRow> ParseResources(const pb::DeploymentRequest& request);
+
+// The transport-neutral core of hookd: accepting deployments, storing statuses and fanning them
+// out, invalidating lost deployments, expiring the durable queue. Blocking (database): call it
+// from worker threads. Errors are common::Error with the user-facing message.
+class Dispatcher {
+ public:
+  Dispatcher(store::Store& store, StatusHub& hub, ClusterRegistry& clusters,
+             const common::Clock& clock);
+
+  // Fixed clusters (--clusters) that are always known, and --cluster-migration-redirect.
+  void SetStaticClusters(std::vector<std::string> clusters);
+  void SetClusterRedirects(std::map<std::string, std::string> redirects);
+
+  // Accepts a deployment: new ID, stored with its resources and the `queued` status in one
+  // transaction, queued durably for its cluster, handed to the cluster's stream if connected.
+  // Returns the queued status carrying the full request.
+  pb::DeploymentStatus Deploy(pb::DeploymentRequest request);
+
+  // Stores a status and fans it out. Unknown deployment -> kFailedPrecondition; database down
+  // -> kUnavailable `write deployment status to database: <err>`.
+  store::StatusRow HandleStatus(const std::string& deployment_id, pb::DeploymentState state,
+                                const std::string& message, common::SystemTime time);
+
+  // Deployments of `cluster` created before `startup` that were handed out but never finished
+  // become `inactive` ("Deployment has been lost."). Returns how many.
+  int InvalidateHistoric(const std::string& cluster, common::SystemTime startup);
+
+  // Queue entries past their deadline end as `error`. Returns how many.
+  int ExpireQueued();
+
+  // Known clusters: --clusters, every cluster that ever connected, and the connected ones.
+  std::vector<std::string> KnownClusters();
+
+  store::Store& Store() { return store_; }
+  StatusHub& Hub() { return hub_; }
+  ClusterRegistry& Clusters() { return clusters_; }
+  const common::Clock& Clock() const { return clock_; }
+
+  // Queue deadline for requests without one (the original's HTTP API used now + 30 min).
+  static constexpr std::chrono::minutes kDefaultDeadline{30};
+
+ private:
+  store::Store& store_;
+  StatusHub& hub_;
+  ClusterRegistry& clusters_;
+  const common::Clock& clock_;
+  std::vector<std::string> static_clusters_;
+  std::map<std::string, std::string> redirects_;
+};
+
+// Status as sent on the wire: request carries only the deployment ID (like the original).
+pb::DeploymentStatus ToWireStatus(const store::StatusRow& row);
+
+}  // namespace hookd::dispatch

@@ -1,0 +1,73 @@
+#pragma once
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "deployment.pb.h"
+
+namespace hookd::dispatch {
+
+// One stored status, as fanned out to waiting Status streams.
+struct StatusEvent {
+  std::string status_id;  // deployment_status.id, used to drop duplicates
+  pb::DeploymentStatus status;  // request carries the deployment ID
+};
+using StatusEventPtr = std::shared_ptr<const StatusEvent>;
+
+// A waiting Status stream. OnStatus must never block (it is called from whoever stored the
+// status); a subscriber that cannot keep up ends itself.
+class StatusSubscriber {
+ public:
+  virtual ~StatusSubscriber() = default;
+  virtual void OnStatus(const StatusEventPtr& event) = 0;
+  virtual void OnShutdown() = 0;
+};
+
+// Fan-out of statuses to the subscribers of one deployment ID (not to everyone).
+class StatusHub {
+ public:
+  void Subscribe(const std::string& deployment_id, std::shared_ptr<StatusSubscriber> subscriber);
+  void Unsubscribe(const std::string& deployment_id, const StatusSubscriber* subscriber);
+  void Publish(const StatusEventPtr& event);
+  std::size_t SubscriberCount() const;
+  // Tells every subscriber that hookd is going away.
+  void ShutdownAll();
+
+ private:
+  mutable std::mutex mutex_;
+  std::multimap<std::string, std::shared_ptr<StatusSubscriber>> subscribers_;
+};
+
+// The deployd stream of one cluster.
+class ClusterConnection {
+ public:
+  virtual ~ClusterConnection() = default;
+  // New work may be queued for this cluster: look at the queue. Never blocks.
+  virtual void Wake() = 0;
+  // A newer connection for the same cluster took over: end this stream.
+  virtual void Replace() = 0;
+  virtual void OnShutdown() = 0;
+};
+
+// cluster -> connected deployd stream. A second connection for a cluster replaces the first,
+// so a half-open connection never locks a cluster out.
+class ClusterRegistry {
+ public:
+  void Register(const std::string& cluster, std::shared_ptr<ClusterConnection> connection);
+  // Removes `connection` if it is still the registered one for `cluster`.
+  void Unregister(const std::string& cluster, const ClusterConnection* connection);
+  // Wakes the cluster's stream; false when no deployd of that cluster is connected here.
+  bool Wake(const std::string& cluster);
+  bool IsConnected(const std::string& cluster) const;
+  std::vector<std::string> Connected() const;
+  void ShutdownAll();
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<ClusterConnection>> connections_;
+};
+
+}  // namespace hookd::dispatch

@@ -1,0 +1,616 @@
+#include "hookd/grpc/server.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "common/grpc_error.hpp"
+#include "common/pb_json.hpp"
+#include "common/state.hpp"
+#include "deployment.grpc.pb.h"
+#include "hookd/grpc/auth.hpp"
+
+namespace hookd::grpcapi {
+namespace {
+
+Metadata CopyMetadata(const grpc::CallbackServerContext* context) {
+  Metadata out;
+  for (const auto& [key, value] : context->client_metadata()) {
+    out.emplace(std::string(key.data(), key.size()), std::string(value.data(), value.size()));
+  }
+  return out;
+}
+
+// What the services share.
+struct Shared {
+  Shared(dispatch::Dispatcher& d, WorkerPool& w, GrpcOptions o)
+      : dispatcher(d), workers(w), options(std::move(o)) {}
+  dispatch::Dispatcher& dispatcher;
+  WorkerPool& workers;
+  GrpcOptions options;
+
+  KeyLookup Keys() {
+    return [this](const std::string& team) { return dispatcher.Store().ApiKeys(team); };
+  }
+};
+
+// A reactor may be torn down by gRPC (OnDone) while another thread still works with it, and a
+// reaction may run inline inside StartWrite/Finish. So: a recursive mutex guards the state, and
+// the reactor owns itself through `self_` until OnDone, which hands that last reference to a
+// worker thread instead of destroying the object inside a gRPC callback.
+template <class Derived>
+class SelfOwned : public std::enable_shared_from_this<Derived> {
+ protected:
+  void Own() { self_ = this->shared_from_this(); }
+  void Release(WorkerPool& workers) {
+    std::shared_ptr<Derived> self = std::move(self_);
+    workers.Post([self = std::move(self)]() mutable { self.reset(); });
+  }
+
+ private:
+  std::shared_ptr<Derived> self_;
+};
+
+bool IsExpired(const grpc::CallbackServerContext* context) {
+  return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
+}
+
+// ---------------------------------------------------------------------------------------------
+// pb.Deploy/Status: subscribes before reading history, sends the newest stored status and then
+// every new one, ends after a final status.
+class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>,
+                           public dispatch::StatusSubscriber,
+                           public SelfOwned<StatusStream> {
+ public:
+  StatusStream(Shared& shared, grpc::CallbackServerContext* context,
+               const pb::DeploymentRequest& request)
+      : shared_(shared), metadata_(CopyMetadata(context)), request_(request) {}
+
+  void Begin() {
+    Own();
+    shared_.workers.Post([self = shared_from_this()] { self->Prepare(); });
+  }
+
+  void OnStatus(const dispatch::StatusEventPtr& event) override {
+    std::lock_guard lock(mutex_);
+    if (finishing_) return;
+    if (!ready_) {
+      pending_.push_back(event);
+      if (pending_.size() > shared_.options.status_buffer) Overflow();
+      return;
+    }
+    if (!seen_.insert(event->status_id).second) return;
+    Enqueue(event->status);
+    MaybeWrite();
+  }
+
+  void OnShutdown() override {
+    std::lock_guard lock(mutex_);
+    FinishOnce({grpc::StatusCode::UNAVAILABLE, "hookd is shutting down"});
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mutex_);
+    writing_ = false;
+    if (finishing_) {
+      FinishNow();
+      return;
+    }
+    if (!ok) {
+      FinishOnce({grpc::StatusCode::CANCELLED, "status stream closed"});
+      return;
+    }
+    const bool final_state = common::IsFinished(queue_.front().state());
+    queue_.pop_front();
+    if (final_state) {
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
+    MaybeWrite();
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mutex_);
+    FinishOnce({grpc::StatusCode::CANCELLED, "client went away"});
+  }
+
+  void OnDone() override {
+    bool subscribed = false;
+    {
+      std::lock_guard lock(mutex_);
+      subscribed = subscribed_;
+      done_ = true;
+    }
+    if (subscribed) shared_.dispatcher.Hub().Unsubscribe(request_.id(), this);
+    Release(shared_.workers);
+  }
+
+ private:
+  void Prepare() {
+    const std::string& id = request_.id();
+    if (shared_.options.cli_authentication) {
+      auto auth = CheckApiKey(metadata_, shared_.Keys(), shared_.dispatcher.Clock(), true);
+      if (!auth.status.ok()) return Fail(auth.status);
+      if (!request_.team().empty()) {
+        if (auto status = CheckTeamMatches(auth.team, request_.team()); !status.ok()) {
+          return Fail(status);
+        }
+      }
+      authenticated_team_ = auth.team;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (finishing_) return;
+      subscribed_ = true;
+    }
+    // Subscribe first, then read history: nothing stored in between can be missed.
+    shared_.dispatcher.Hub().Subscribe(id, shared_from_this());
+    {
+      std::lock_guard lock(mutex_);
+      if (done_) {
+        shared_.dispatcher.Hub().Unsubscribe(id, this);
+        return;
+      }
+    }
+    std::vector<store::StatusRow> history;
+    try {
+      auto deployment = shared_.dispatcher.Store().Deployment(id);
+      if (!deployment) {
+        return Fail({grpc::StatusCode::NOT_FOUND, "deployment '" + id + "' not found"});
+      }
+      if (shared_.options.cli_authentication && deployment->team != authenticated_team_) {
+        return Fail({grpc::StatusCode::PERMISSION_DENIED,
+                     "deployment '" + id + "' does not belong to team \"" + authenticated_team_ +
+                         "\""});
+      }
+      history = shared_.dispatcher.Store().Statuses(id);
+    } catch (const std::exception& e) {
+      spdlog::error("reading statuses of deployment {}: {}", id, e.what());
+      return Fail({grpc::StatusCode::UNAVAILABLE,
+                   "unable to determine deployment status; database is unavailable"});
+    }
+    std::lock_guard lock(mutex_);
+    if (finishing_) return;
+    for (const auto& row : history) seen_.insert(row.id);
+    if (!history.empty()) Enqueue(dispatch::ToWireStatus(history.front()));
+    for (const auto& event : pending_) {
+      if (finishing_) break;
+      if (seen_.insert(event->status_id).second) Enqueue(event->status);
+    }
+    pending_.clear();
+    ready_ = true;
+    MaybeWrite();
+  }
+
+  void Fail(const grpc::Status& status) {
+    std::lock_guard lock(mutex_);
+    FinishOnce(status);
+  }
+
+  void Enqueue(const pb::DeploymentStatus& status) {
+    if (final_queued_) return;
+    queue_.push_back(status);
+    if (common::IsFinished(status.state())) final_queued_ = true;
+    if (queue_.size() > shared_.options.status_buffer) Overflow();
+  }
+
+  void Overflow() {
+    spdlog::warn("status stream of deployment {} is too slow; ending it", request_.id());
+    FinishOnce({grpc::StatusCode::UNAVAILABLE,
+                "status stream cannot keep up: more than " +
+                    std::to_string(shared_.options.status_buffer) +
+                    " statuses waiting; reconnect"});
+  }
+
+  void MaybeWrite() {
+    if (writing_ || finishing_ || queue_.empty()) return;
+    writing_ = true;
+    StartWrite(&queue_.front());
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    if (finishing_) return;
+    finishing_ = true;
+    final_status_ = status;
+    if (!writing_) FinishNow();
+  }
+
+  void FinishNow() {
+    if (finish_called_) return;
+    finish_called_ = true;
+    Finish(final_status_);
+  }
+
+  Shared& shared_;
+  const Metadata metadata_;
+  const pb::DeploymentRequest request_;
+  std::string authenticated_team_;
+
+  std::recursive_mutex mutex_;
+  bool done_ = false;
+  bool subscribed_ = false;
+  bool ready_ = false;
+  bool writing_ = false;
+  bool final_queued_ = false;
+  bool finishing_ = false;
+  bool finish_called_ = false;
+  grpc::Status final_status_;
+  std::vector<dispatch::StatusEventPtr> pending_;  // arrived before history was read
+  std::set<std::string> seen_;                     // status IDs already sent or skipped
+  std::deque<pb::DeploymentStatus> queue_;
+};
+
+class DeployService final : public pb::Deploy::CallbackService {
+ public:
+  explicit DeployService(Shared& shared) : shared_(shared) {}
+
+  grpc::ServerUnaryReactor* Deploy(grpc::CallbackServerContext* context,
+                                   const pb::DeploymentRequest* request,
+                                   pb::DeploymentStatus* reply) override {
+    auto* reactor = context->DefaultReactor();
+    shared_.workers.Post([this, context, request, reply, reactor,
+                          metadata = CopyMetadata(context)] {
+      reactor->Finish(HandleDeploy(context, metadata, *request, *reply));
+    });
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<pb::DeploymentStatus>* Status(
+      grpc::CallbackServerContext* context, const pb::DeploymentRequest* request) override {
+    auto stream = std::make_shared<StatusStream>(shared_, context, *request);
+    stream->Begin();
+    return stream.get();
+  }
+
+ private:
+  grpc::Status HandleDeploy(const grpc::CallbackServerContext* context, const Metadata& metadata,
+                            const pb::DeploymentRequest& request, pb::DeploymentStatus& reply) {
+    try {
+      if (IsExpired(context)) {
+        return {grpc::StatusCode::DEADLINE_EXCEEDED,
+                "deployment request timed out while you were waiting"};
+      }
+      if (shared_.options.cli_authentication) {
+        auto auth = CheckApiKey(metadata, shared_.Keys(), shared_.dispatcher.Clock(), false);
+        if (!auth.status.ok()) return auth.status;
+        if (auto status = CheckTeamMatches(auth.team, request.team()); !status.ok()) {
+          return status;
+        }
+      }
+      reply = shared_.dispatcher.Deploy(request);
+      return grpc::Status::OK;
+    } catch (const common::Error& e) {
+      return common::ToGrpcStatus(e);
+    } catch (...) {
+      return common::CurrentExceptionToGrpcStatus();
+    }
+  }
+
+  Shared& shared_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// pb.Dispatch/Deployments: the stream of one deployd. Delivers the cluster's durable queue.
+class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentRequest>,
+                             public dispatch::ClusterConnection,
+                             public SelfOwned<DispatchStream> {
+ public:
+  DispatchStream(Shared& shared, grpc::CallbackServerContext* context,
+                 const pb::GetDeploymentOpts& opts)
+      : shared_(shared),
+        metadata_(CopyMetadata(context)),
+        cluster_(opts.cluster()),
+        startup_(common::FromTimestamp(opts.startuptime())),
+        peer_(context->peer()) {}
+
+  void Begin() {
+    Own();
+    if (shared_.options.deployd_authentication) {
+      auto status = CheckPreSharedKey(metadata_, shared_.options.deployd_keys);
+      if (!status.ok()) {
+        std::lock_guard lock(mutex_);
+        FinishOnce(status);
+        return;
+      }
+    }
+    shared_.workers.Post([self = shared_from_this()] { self->Prepare(); });
+  }
+
+  void Wake() override {
+    std::lock_guard lock(mutex_);
+    if (finishing_) return;
+    if (!ready_ || pumping_) {
+      pump_again_ = true;
+      return;
+    }
+    pumping_ = true;
+    shared_.workers.Post([self = shared_from_this()] { self->Pump(); });
+  }
+
+  void Replace() override {
+    spdlog::info("a newer deployd connection for cluster {} replaces the one from {}", cluster_,
+                 peer_);
+    std::lock_guard lock(mutex_);
+    FinishOnce({grpc::StatusCode::ABORTED,
+                "replaced by a newer connection for cluster '" + cluster_ + "'"});
+  }
+
+  void OnShutdown() override {
+    std::lock_guard lock(mutex_);
+    FinishOnce({grpc::StatusCode::UNAVAILABLE, "hookd is shutting down"});
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mutex_);
+    writing_ = false;
+    if (ok && !outbox_.empty()) {
+      std::string id = outbox_.front().id();
+      outbox_.pop_front();
+      shared_.workers.Post([self = shared_from_this(), id] { self->Delivered(id); });
+    }
+    if (finishing_) {
+      FinishNow();
+      return;
+    }
+    if (!ok) {
+      FinishOnce({grpc::StatusCode::CANCELLED, "deployment stream closed"});
+      return;
+    }
+    MaybeWrite();
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mutex_);
+    FinishOnce({grpc::StatusCode::CANCELLED, "deployd went away"});
+  }
+
+  void OnDone() override {
+    bool registered = false;
+    {
+      std::lock_guard lock(mutex_);
+      registered = registered_;
+      done_ = true;
+    }
+    if (registered) {
+      shared_.dispatcher.Clusters().Unregister(cluster_, this);
+      spdlog::info("deployd for cluster {} disconnected ({})", cluster_, peer_);
+    }
+    Release(shared_.workers);
+  }
+
+ private:
+  void Prepare() {
+    {
+      std::lock_guard lock(mutex_);
+      if (finishing_) return;
+      registered_ = true;
+    }
+    shared_.dispatcher.Clusters().Register(cluster_, shared_from_this());
+    {
+      std::lock_guard lock(mutex_);
+      if (done_) {
+        shared_.dispatcher.Clusters().Unregister(cluster_, this);
+        return;
+      }
+    }
+    spdlog::info("deployd for cluster {} connected ({}, started {})", cluster_, peer_,
+                 common::FormatRfc3339Nano(startup_));
+    try {
+      shared_.dispatcher.Store().TouchCluster(cluster_, shared_.dispatcher.Clock().Now());
+      shared_.dispatcher.InvalidateHistoric(cluster_, startup_);
+    } catch (const std::exception& e) {
+      spdlog::error("invalidating historic deployments of cluster {}: {}", cluster_, e.what());
+      std::lock_guard lock(mutex_);
+      FinishOnce({grpc::StatusCode::UNAVAILABLE, e.what()});
+      return;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      ready_ = true;
+    }
+    Wake();
+  }
+
+  void Pump() {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        pump_again_ = false;
+        if (finishing_) {
+          pumping_ = false;
+          return;
+        }
+      }
+      std::vector<store::QueuedRequest> queued;
+      try {
+        queued = shared_.dispatcher.Store().QueuedRequests(cluster_);
+      } catch (const std::exception& e) {
+        // The sweeper wakes every stream periodically, so this is retried.
+        spdlog::error("reading the queue of cluster {}: {}", cluster_, e.what());
+      }
+      const auto now = shared_.dispatcher.Clock().Now();
+      std::lock_guard lock(mutex_);
+      for (auto& entry : queued) {
+        if (entry.deadline <= now) continue;  // the sweeper ends it as `error`
+        if (!handed_out_.insert(entry.request.id()).second) continue;
+        spdlog::info("sending deployment {} to cluster {}", entry.request.id(), cluster_);
+        outbox_.push_back(std::move(entry.request));
+      }
+      MaybeWrite();
+      if (!pump_again_ || finishing_) {
+        pumping_ = false;
+        return;
+      }
+    }
+  }
+
+  void Delivered(const std::string& id) {
+    try {
+      shared_.dispatcher.Store().MarkDelivered(id);
+    } catch (const std::exception& e) {
+      spdlog::error("marking deployment {} delivered: {}", id, e.what());
+    }
+  }
+
+  void MaybeWrite() {
+    if (writing_ || finishing_ || outbox_.empty()) return;
+    writing_ = true;
+    StartWrite(&outbox_.front());
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    if (finishing_) return;
+    finishing_ = true;
+    final_status_ = status;
+    if (!writing_) FinishNow();
+  }
+
+  void FinishNow() {
+    if (finish_called_) return;
+    finish_called_ = true;
+    Finish(final_status_);
+  }
+
+  Shared& shared_;
+  const Metadata metadata_;
+  const std::string cluster_;
+  const common::SystemTime startup_;
+  const std::string peer_;
+
+  std::recursive_mutex mutex_;
+  bool done_ = false;
+  bool registered_ = false;
+  bool ready_ = false;
+  bool pumping_ = false;
+  bool pump_again_ = false;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finish_called_ = false;
+  grpc::Status final_status_;
+  std::set<std::string> handed_out_;  // IDs taken from the queue on this stream
+  std::deque<pb::DeploymentRequest> outbox_;
+};
+
+class DispatchService final : public pb::Dispatch::CallbackService {
+ public:
+  explicit DispatchService(Shared& shared) : shared_(shared) {}
+
+  grpc::ServerWriteReactor<pb::DeploymentRequest>* Deployments(
+      grpc::CallbackServerContext* context, const pb::GetDeploymentOpts* opts) override {
+    auto stream = std::make_shared<DispatchStream>(shared_, context, *opts);
+    stream->Begin();
+    return stream.get();
+  }
+
+  grpc::ServerUnaryReactor* ReportStatus(grpc::CallbackServerContext* context,
+                                         const pb::DeploymentStatus* status,
+                                         pb::ReportStatusOpts* /*reply*/) override {
+    auto* reactor = context->DefaultReactor();
+    if (shared_.options.deployd_authentication) {
+      auto auth = CheckPreSharedKey(CopyMetadata(context), shared_.options.deployd_keys);
+      if (!auth.ok()) {
+        reactor->Finish(auth);
+        return reactor;
+      }
+    }
+    shared_.workers.Post([this, status, reactor] { reactor->Finish(Handle(*status)); });
+    return reactor;
+  }
+
+ private:
+  grpc::Status Handle(const pb::DeploymentStatus& status) {
+    try {
+      auto time = shared_.dispatcher.Clock().Now();
+      if (status.has_time() && (status.time().seconds() != 0 || status.time().nanos() != 0)) {
+        time = common::FromTimestamp(status.time());
+      }
+      shared_.dispatcher.HandleStatus(status.request().id(), status.state(), status.message(),
+                                      time);
+      return grpc::Status::OK;
+    } catch (const common::Error& e) {
+      return common::ToGrpcStatus(e);
+    } catch (...) {
+      return common::CurrentExceptionToGrpcStatus();
+    }
+  }
+
+  Shared& shared_;
+};
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw common::Error(common::ErrorCode::kInvalidArgument, "cannot read " + path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace
+
+struct GrpcServer::Impl {
+  Impl(dispatch::Dispatcher& d, WorkerPool& w, GrpcOptions o)
+      : shared(d, w, std::move(o)), deploy(shared), dispatch(shared) {}
+  Shared shared;
+  DeployService deploy;
+  DispatchService dispatch;
+  std::unique_ptr<grpc::Server> server;
+};
+
+GrpcServer::GrpcServer(dispatch::Dispatcher& dispatcher, WorkerPool& workers, GrpcOptions options)
+    : impl_(std::make_unique<Impl>(dispatcher, workers, std::move(options))) {}
+
+GrpcServer::~GrpcServer() {
+  if (impl_->server) Shutdown(std::chrono::milliseconds(0));
+}
+
+int GrpcServer::Start() {
+  const auto& options = impl_->shared.options;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back(
+        {ReadWholeFile(options.tls_key_file), ReadWholeFile(options.tls_cert_file)});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
+  int port = 0;
+  builder.AddListeningPort(options.address, credentials, &port);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(options.keepalive_interval.count()));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.RegisterService(&impl_->deploy);
+  builder.RegisterService(&impl_->dispatch);
+  impl_->server = builder.BuildAndStart();
+  if (!impl_->server || port == 0) {
+    impl_->server.reset();
+    throw common::Error(common::ErrorCode::kUnavailable,
+                        "unable to listen for gRPC on " + options.address);
+  }
+  spdlog::info("gRPC server listening on {} (port {})", options.address, port);
+  return port;
+}
+
+void GrpcServer::Shutdown(std::chrono::milliseconds grace) {
+  if (!impl_->server) return;
+  auto* health = impl_->server->GetHealthCheckService();
+  if (health != nullptr) health->Shutdown();
+  impl_->shared.dispatcher.Clusters().ShutdownAll();
+  impl_->shared.dispatcher.Hub().ShutdownAll();
+  impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
+  impl_->server->Wait();
+  impl_->server.reset();
+}
+
+}  // namespace hookd::grpcapi

@@ -1,0 +1,46 @@
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hookd/dispatch/dispatcher.hpp"
+#include "hookd/worker_pool.hpp"
+
+namespace hookd::grpcapi {
+
+struct GrpcOptions {
+  std::string address = "127.0.0.1:9090";
+  bool cli_authentication = false;
+  bool deployd_authentication = false;
+  std::vector<std::string> deployd_keys;
+  std::chrono::milliseconds keepalive_interval{15000};
+  // Optional TLS on the listener (PEM files); plaintext h2c when both are empty.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Statuses a Status stream may have waiting before it is ended with UNAVAILABLE.
+  std::size_t status_buffer = 64;
+};
+
+// The gRPC listener with pb.Deploy and pb.Dispatch (callback API: streams hold no thread).
+class GrpcServer {
+ public:
+  GrpcServer(dispatch::Dispatcher& dispatcher, WorkerPool& workers, GrpcOptions options);
+  ~GrpcServer();
+  GrpcServer(const GrpcServer&) = delete;
+  GrpcServer& operator=(const GrpcServer&) = delete;
+
+  // Binds and starts serving. Returns the bound port. Throws common::Error{kUnavailable} when
+  // the address cannot be bound.
+  int Start();
+  // Ends every open stream (deployd and CLIs reconnect elsewhere), then shuts down, cancelling
+  // whatever is still running after `grace`. Call from a non-gRPC thread.
+  void Shutdown(std::chrono::milliseconds grace);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hookd::grpcapi

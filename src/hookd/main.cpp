@@ -1,0 +1,55 @@
+// hookd: the relay server. Parses configuration, sets up logging and signals, runs App.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+#include <string>
+
+#include "common/error.hpp"
+#include "common/logging.hpp"
+#include "hookd/app.hpp"
+#include "hookd/config.hpp"
+
+namespace {
+constexpr int kExitGrpcServe = 114;  // the original's exit code when gRPC cannot serve
+}
+
+int main(int argc, char** argv) {
+  auto loaded = hookd::LoadConfig(argc, argv, common::ProcessEnv());
+  if (!loaded.config) return loaded.exit_code;
+  const auto& config = *loaded.config;
+  try {
+    common::SetupLogging(config.log_format, config.log_level, "hookd");
+  } catch (const common::Error& e) {
+    std::fprintf(stderr, "hookd: %s\n", e.what());
+    return 1;
+  }
+  spdlog::info("hookd starting; configuration: {}", loaded.effective);
+
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  hookd::App app(config);
+  try {
+    app.Start();
+  } catch (const common::Error& e) {
+    spdlog::critical("Fatal error: {}", e.what());
+    if (std::string(e.what()).rfind("unable to listen for gRPC", 0) == 0) return kExitGrpcServe;
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::critical("Fatal error: {}", e.what());
+    return 1;
+  }
+  spdlog::info("hookd ready: gRPC on port {}", app.GrpcPort());
+
+  int received = 0;
+  sigwait(&signals, &received);
+  spdlog::info("received signal {}, shutting down", strsignal(received));
+  app.Stop();
+  spdlog::info("hookd stopped");
+  return 0;
+}

@@ -1,0 +1,75 @@
+#include "hookd/store/pool.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "common/error.hpp"
+
+namespace hookd::store {
+
+ConnectionPool::ConnectionPool(std::string url, std::size_t size,
+                               std::chrono::milliseconds acquire_timeout)
+    : url_(std::move(url)), acquire_timeout_(acquire_timeout), free_slots_(size) {}
+
+ConnectionPool::~ConnectionPool() = default;
+
+void ConnectionPool::With(const std::function<void(pqxx::connection&)>& work) {
+  std::unique_ptr<pqxx::connection> conn;
+  {
+    std::unique_lock lock(mutex_);
+    if (!available_.wait_for(lock, acquire_timeout_, [this] { return free_slots_ > 0; })) {
+      throw common::Error(common::ErrorCode::kUnavailable,
+                          "database is busy: no connection became free in time");
+    }
+    --free_slots_;
+    if (!idle_.empty()) {
+      conn = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  // Give the slot back on every path; keep the connection only when it is still usable.
+  auto release = [this, &conn] {
+    std::lock_guard lock(mutex_);
+    if (conn && conn->is_open()) idle_.push_back(std::move(conn));
+    ++free_slots_;
+    available_.notify_one();
+  };
+  try {
+    if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(url_);
+    work(*conn);
+  } catch (const pqxx::broken_connection& e) {
+    conn.reset();
+    release();
+    throw common::Error(common::ErrorCode::kUnavailable,
+                        std::string("database connection failed: ") + e.what());
+  } catch (...) {
+    release();
+    throw;
+  }
+  release();
+}
+
+std::unique_ptr<pqxx::connection> ConnectWithRetry(const std::string& url,
+                                                   std::chrono::nanoseconds timeout,
+                                                   std::chrono::nanoseconds interval) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    try {
+      return std::make_unique<pqxx::connection>(url);
+    } catch (const std::exception& e) {
+      std::string error = e.what();
+      while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+      if (std::chrono::steady_clock::now() + interval > deadline) {
+        throw common::Error(common::ErrorCode::kUnavailable,
+                            "unable to connect to database: " + error);
+      }
+      spdlog::warn("unable to connect to database: {}; retrying in {} ms", error,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(interval).count());
+      std::this_thread::sleep_for(interval);
+    }
+  }
+}
+
+}  // namespace hookd::store

@@ -1,0 +1,47 @@
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <pqxx/connection>
+
+namespace hookd::store {
+
+// A small pool of Postgres connections. libpqxx connections are not thread-safe, so each call
+// borrows one exclusively. Broken connections are dropped and re-opened on the next use, so hookd
+// recovers by itself when Postgres comes back. Call only from worker threads (it blocks).
+class ConnectionPool {
+ public:
+  ConnectionPool(std::string url, std::size_t size,
+                 std::chrono::milliseconds acquire_timeout = std::chrono::seconds(10));
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // Runs `work` with a borrowed connection. Connection failures (Postgres down, connection lost)
+  // are thrown as common::Error{kUnavailable}; other exceptions pass through unchanged.
+  void With(const std::function<void(pqxx::connection&)>& work);
+
+  const std::string& Url() const { return url_; }
+
+ private:
+  std::string url_;
+  std::chrono::milliseconds acquire_timeout_;
+  std::mutex mutex_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::size_t free_slots_;
+};
+
+// Connects to `url`, retrying every `interval` until `timeout` has passed (spec 3.1).
+// Throws common::Error{kUnavailable} with the last connection error on timeout.
+std::unique_ptr<pqxx::connection> ConnectWithRetry(const std::string& url,
+                                                   std::chrono::nanoseconds timeout,
+                                                   std::chrono::nanoseconds interval);
+
+}  // namespace hookd::store

@@ -1,0 +1,320 @@
+#include "hookd/store/store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <pqxx/pqxx>
+
+#include "common/crypto.hpp"
+#include "common/error.hpp"
+#include "common/hex.hpp"
+#include "common/state.hpp"
+#include "common/uuid.hpp"
+
+namespace hookd::store {
+namespace {
+
+// Timestamps cross the wire as RFC 3339 text (Postgres parses it) and come back as integer
+// microseconds since the epoch, so no time zone or locale setting of the session matters.
+std::string Ts(common::SystemTime t) { return common::FormatRfc3339Nano(t); }
+
+const char* const kMicros = "(EXTRACT(EPOCH FROM {}) * 1000000)::bigint";
+
+std::string Micros(const std::string& column) {
+  std::string out = kMicros;
+  return out.replace(out.find("{}"), 2, column);
+}
+
+common::SystemTime FromMicros(const pqxx::field& f) {
+  return common::SystemTime(std::chrono::duration_cast<common::SystemTime::duration>(
+      std::chrono::microseconds(f.as<long long>())));
+}
+
+std::optional<std::string> OptString(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<std::string>();
+}
+
+const std::string kDeploymentColumns = "id, team, " + Micros("created") +
+                                       ", github_id, github_repository, cluster, state";
+
+DeploymentRow ToDeployment(const pqxx::row& r) {
+  DeploymentRow d;
+  d.id = r[0].as<std::string>();
+  d.team = r[1].as<std::string>();
+  d.created = FromMicros(r[2]);
+  if (!r[3].is_null()) d.github_id = r[3].as<long long>();
+  d.github_repository = OptString(r[4]);
+  d.cluster = OptString(r[5]);
+  d.state = OptString(r[6]);
+  return d;
+}
+
+const std::string kStatusColumns = "id, deployment_id, status, message, " + Micros("created");
+
+StatusRow ToStatus(const pqxx::row& r) {
+  StatusRow s;
+  s.id = r[0].as<std::string>();
+  s.deployment_id = r[1].as<std::string>();
+  s.state_name = r[2].as<std::string>();
+  // The original maps unknown names to value 0 (success); we keep that for compatibility.
+  s.state = common::ParseStateName(s.state_name).value_or(pb::success);
+  s.message = r[3].as<std::string>();
+  s.created = FromMicros(r[4]);
+  return s;
+}
+
+const std::string kQueueColumns = "encode(request, 'hex'), " + Micros("deadline") + ", " +
+                                  Micros("created");
+
+QueuedRequest ToQueued(const pqxx::row& r) {
+  QueuedRequest q;
+  auto bytes = common::HexDecode(r[0].as<std::string>()).value_or("");
+  if (!q.request.ParseFromString(bytes)) {
+    throw common::Error(common::ErrorCode::kInternal, "corrupt queued deployment request");
+  }
+  q.deadline = FromMicros(r[1]);
+  q.created = FromMicros(r[2]);
+  return q;
+}
+
+StatusRow InsertStatus(pqxx::work& tx, const std::string& deployment_id, pb::DeploymentState state,
+                       const std::string& message, common::SystemTime created) {
+  StatusRow s;
+  s.id = common::NewUuidV4();
+  s.deployment_id = deployment_id;
+  s.state = state;
+  s.state_name = common::StateName(state);
+  s.message = message;
+  // Stored with microsecond precision: keep the in-memory copy identical to what reads return.
+  s.created = std::chrono::time_point_cast<std::chrono::microseconds>(created);
+  tx.exec_params(
+      "INSERT INTO deployment_status (id, deployment_id, status, message, created) "
+      "VALUES ($1, $2, $3, $4, $5::timestamptz)",
+      s.id, deployment_id, s.state_name, message, Ts(s.created));
+  tx.exec_params("UPDATE deployment SET state = $1 WHERE id = $2", s.state_name, deployment_id);
+  return s;
+}
+
+}  // namespace
+
+Store::Store(ConnectionPool& pool, std::string encryption_key)
+    : pool_(pool), encryption_key_(std::move(encryption_key)) {}
+
+std::vector<ApiKey> Store::ApiKeys(const std::string& team) {
+  std::vector<ApiKey> keys;
+  bool any = false;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result = tx.exec_params("SELECT key, team, " + Micros("created") + ", " +
+                                     Micros("COALESCE(expires, 'epoch'::timestamptz)") +
+                                     " FROM apikey WHERE team = $1 ORDER BY expires DESC",
+                                 team);
+    any = !result.empty();
+    for (const auto& row : result) {
+      try {
+        ApiKey key;
+        key.key = common::DecryptApiKey(encryption_key_, row[0].as<std::string>());
+        key.team = row[1].as<std::string>();
+        key.created = FromMicros(row[2]);
+        key.expires = FromMicros(row[3]);
+        keys.push_back(std::move(key));
+      } catch (const common::Error& e) {
+        spdlog::warn("unable to decrypt an API key of team {}: {}", team, e.what());
+      }
+    }
+  });
+  if (!any) throw common::Error(common::ErrorCode::kNotFound, "database row not found");
+  return keys;
+}
+
+void Store::RotateApiKey(const std::string& team, const std::string& key) {
+  const std::string stored = common::EncryptApiKey(encryption_key_, key);
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    tx.exec_params("UPDATE apikey SET expires = NOW() WHERE expires > NOW() AND team = $1", team);
+    tx.exec_params(
+        "INSERT INTO apikey (key, team, created, expires) "
+        "VALUES ($1, $2, NOW(), NOW() + MAKE_INTERVAL(years := 5))",
+        stored, team);
+    tx.commit();
+  });
+}
+
+StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
+                                  const std::vector<ResourceRow>& resources,
+                                  common::SystemTime created, common::SystemTime deadline,
+                                  const std::string& queued_message) {
+  std::string repository;
+  if (request.has_repository() && !request.repository().owner().empty() &&
+      !request.repository().name().empty()) {
+    repository = request.repository().owner() + "/" + request.repository().name();
+  }
+  std::string payload;
+  request.SerializeToString(&payload);
+  StatusRow status;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "INSERT INTO deployment (id, team, created, github_id, github_repository, cluster) "
+        "VALUES ($1, $2, $3::timestamptz, NULL, NULLIF($4, ''), $5) "
+        "ON CONFLICT (id) DO UPDATE SET github_id = EXCLUDED.github_id, "
+        "github_repository = EXCLUDED.github_repository",
+        request.id(), request.team(), Ts(created), repository, request.cluster());
+    for (const auto& r : resources) {
+      tx.exec_params(
+          "INSERT INTO deployment_resource (id, deployment_id, \"index\", \"group\", version, "
+          "kind, name, namespace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+          common::NewUuidV4(), request.id(), r.index, r.group, r.version, r.kind, r.name, r.ns);
+    }
+    tx.exec_params(
+        "INSERT INTO deployment_queue (deployment_id, cluster, request, deadline, created) "
+        "VALUES ($1, $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz)",
+        request.id(), request.cluster(), common::HexEncode(payload), Ts(deadline), Ts(created));
+    status = InsertStatus(tx, request.id(), pb::queued, queued_message, created);
+    tx.commit();
+  });
+  return status;
+}
+
+StatusRow Store::WriteStatus(const std::string& deployment_id, pb::DeploymentState state,
+                             const std::string& message, common::SystemTime created) {
+  StatusRow status;
+  try {
+    pool_.With([&](pqxx::connection& conn) {
+      pqxx::work tx(conn);
+      status = InsertStatus(tx, deployment_id, state, message, created);
+      tx.commit();
+    });
+  } catch (const pqxx::foreign_key_violation& e) {
+    std::string text = e.what();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    throw common::Error(common::ErrorCode::kFailedPrecondition, text);
+  }
+  return status;
+}
+
+std::optional<DeploymentRow> Store::Deployment(const std::string& id) {
+  std::optional<DeploymentRow> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result =
+        tx.exec_params("SELECT " + kDeploymentColumns + " FROM deployment WHERE id = $1", id);
+    if (!result.empty()) out = ToDeployment(result[0]);
+  });
+  return out;
+}
+
+std::vector<ResourceRow> Store::Resources(const std::string& deployment_id) {
+  std::vector<ResourceRow> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result = tx.exec_params(
+        "SELECT \"index\", \"group\", version, kind, name, namespace FROM deployment_resource "
+        "WHERE deployment_id = $1 ORDER BY \"index\" ASC",
+        deployment_id);
+    for (const auto& r : result) {
+      out.push_back(ResourceRow{r[0].as<int>(), r[1].as<std::string>(), r[2].as<std::string>(),
+                                r[3].as<std::string>(), r[4].as<std::string>(),
+                                r[5].as<std::string>()});
+    }
+  });
+  return out;
+}
+
+std::vector<StatusRow> Store::Statuses(const std::string& deployment_id) {
+  std::vector<StatusRow> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result = tx.exec_params("SELECT " + kStatusColumns +
+                                     " FROM deployment_status WHERE deployment_id = $1 "
+                                     "ORDER BY created DESC, id DESC",
+                                 deployment_id);
+    for (const auto& r : result) out.push_back(ToStatus(r));
+  });
+  return out;
+}
+
+std::vector<DeploymentRow> Store::HistoricDeployments(const std::string& cluster,
+                                                      common::SystemTime before) {
+  std::vector<DeploymentRow> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result = tx.exec_params(
+        "SELECT " + kDeploymentColumns +
+            " FROM deployment WHERE cluster = $1 AND created < $2::timestamptz "
+            "AND (state = 'in_progress' OR state = 'queued') "
+            "AND NOT EXISTS (SELECT 1 FROM deployment_queue q WHERE q.deployment_id = deployment.id)",
+        cluster, Ts(before));
+    for (const auto& r : result) out.push_back(ToDeployment(r));
+  });
+  return out;
+}
+
+std::vector<QueuedRequest> Store::QueuedRequests(const std::string& cluster) {
+  std::vector<QueuedRequest> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result = tx.exec_params("SELECT " + kQueueColumns +
+                                     " FROM deployment_queue WHERE cluster = $1 "
+                                     "ORDER BY created ASC, deployment_id ASC",
+                                 cluster);
+    for (const auto& r : result) out.push_back(ToQueued(r));
+  });
+  return out;
+}
+
+bool Store::MarkDelivered(const std::string& deployment_id) {
+  bool removed = false;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    auto result =
+        tx.exec_params("DELETE FROM deployment_queue WHERE deployment_id = $1", deployment_id);
+    removed = result.affected_rows() > 0;
+    tx.commit();
+  });
+  return removed;
+}
+
+std::vector<QueuedRequest> Store::TakeExpired(common::SystemTime now) {
+  std::vector<QueuedRequest> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    auto result = tx.exec_params("DELETE FROM deployment_queue WHERE deadline <= $1::timestamptz "
+                                 "RETURNING " + kQueueColumns,
+                                 Ts(now));
+    for (const auto& r : result) out.push_back(ToQueued(r));
+    tx.commit();
+  });
+  return out;
+}
+
+void Store::TouchCluster(const std::string& cluster, common::SystemTime now) {
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "INSERT INTO cluster (name, last_seen) VALUES ($1, $2::timestamptz) "
+        "ON CONFLICT (name) DO UPDATE SET last_seen = EXCLUDED.last_seen",
+        cluster, Ts(now));
+    tx.commit();
+  });
+}
+
+std::vector<std::string> Store::SeenClusters() {
+  std::vector<std::string> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    for (const auto& r : tx.exec("SELECT name FROM cluster ORDER BY name")) {
+      out.push_back(r[0].as<std::string>());
+    }
+  });
+  return out;
+}
+
+void Store::Ping() {
+  pool_.With([](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    tx.exec("SELECT 1");
+  });
+}
+
+}  // namespace hookd::store

@@ -1,0 +1,105 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/time.hpp"
+#include "deployment.pb.h"
+#include "hookd/store/pool.hpp"
+
+namespace hookd::store {
+
+struct ApiKey {
+  std::string key;  // raw (decrypted) key bytes
+  std::string team;
+  common::SystemTime created;
+  common::SystemTime expires;
+};
+
+struct DeploymentRow {
+  std::string id;
+  std::string team;
+  common::SystemTime created;
+  std::optional<long long> github_id;
+  std::optional<std::string> github_repository;
+  std::optional<std::string> cluster;
+  std::optional<std::string> state;
+};
+
+struct ResourceRow {
+  int index = 0;
+  std::string group;
+  std::string version;
+  std::string kind;
+  std::string name;
+  std::string ns;
+};
+
+struct StatusRow {
+  std::string id;
+  std::string deployment_id;
+  pb::DeploymentState state = pb::success;
+  std::string state_name;  // as stored
+  std::string message;
+  common::SystemTime created;
+};
+
+struct QueuedRequest {
+  pb::DeploymentRequest request;
+  common::SystemTime deadline;
+  common::SystemTime created;
+};
+
+// Everything hookd keeps in Postgres. Every method blocks: call from worker threads only.
+// Errors: common::Error{kNotFound} where documented, common::Error{kUnavailable} when the
+// database cannot be reached, other pqxx exceptions pass through.
+class Store {
+ public:
+  Store(ConnectionPool& pool, std::string encryption_key);
+
+  // Keys of a team, newest expiry first, decrypted. Throws kNotFound when the team has no rows.
+  // Rows that cannot be decrypted are skipped (logged).
+  std::vector<ApiKey> ApiKeys(const std::string& team);
+  // Expires the team's current keys and inserts `key` valid for 5 years, in one transaction.
+  void RotateApiKey(const std::string& team, const std::string& key);
+
+  // Deploy: one transaction writes the deployment, its resources, the queue entry (serialized
+  // request, deadline) and the `queued` status, and sets deployment.state. Returns the status.
+  StatusRow CreateDeployment(const pb::DeploymentRequest& request,
+                             const std::vector<ResourceRow>& resources,
+                             common::SystemTime created, common::SystemTime deadline,
+                             const std::string& queued_message);
+  // Inserts a status and updates deployment.state in one transaction. An unknown deployment
+  // throws Error{kFailedPrecondition} with the database message.
+  StatusRow WriteStatus(const std::string& deployment_id, pb::DeploymentState state,
+                        const std::string& message, common::SystemTime created);
+
+  std::optional<DeploymentRow> Deployment(const std::string& id);
+  std::vector<ResourceRow> Resources(const std::string& deployment_id);
+  // Newest first (created DESC).
+  std::vector<StatusRow> Statuses(const std::string& deployment_id);
+  // Deployments of `cluster` created before `before` whose state is queued/in_progress, except
+  // queued ones still waiting in the durable queue (those are delivered instead).
+  std::vector<DeploymentRow> HistoricDeployments(const std::string& cluster,
+                                                 common::SystemTime before);
+
+  // Undelivered requests of a cluster, oldest first.
+  std::vector<QueuedRequest> QueuedRequests(const std::string& cluster);
+  // Removes a request from the queue after it was handed to deployd. true if it was there.
+  bool MarkDelivered(const std::string& deployment_id);
+  // Removes and returns queue entries whose deadline is <= now (any cluster).
+  std::vector<QueuedRequest> TakeExpired(common::SystemTime now);
+
+  // Known clusters: every cluster whose deployd has connected at least once.
+  void TouchCluster(const std::string& cluster, common::SystemTime now);
+  std::vector<std::string> SeenClusters();
+
+  // SELECT 1 (for readiness).
+  void Ping();
+
+ private:
+  ConnectionPool& pool_;
+  std::string encryption_key_;
+};
+
+}  // namespace hookd::store

@@ -1,0 +1,249 @@
+// The main job through gRPC: Deploy -> deployd stream -> ReportStatus -> Status stream.
+#include <gtest/gtest.h>
+
+#include "common/state.hpp"
+#include "fake_deployd.hpp"
+#include "harness.hpp"
+#include "hookd/store/pool.hpp"
+#include "hookd/store/store.hpp"
+
+namespace {
+
+using namespace hookdtest;
+using namespace std::chrono_literals;
+
+struct StatusReader {
+  StatusReader(pb::Deploy::Stub& stub, const pb::DeploymentRequest& request, const std::string& key,
+               const std::string& team) {
+    if (!key.empty()) SignApiKey(context, key, team);
+    SetDeadline(context, 20s);
+    reader = stub.Status(&context, request);
+  }
+  std::optional<pb::DeploymentStatus> Next() {
+    pb::DeploymentStatus status;
+    if (!reader->Read(&status)) return std::nullopt;
+    return status;
+  }
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<pb::DeploymentStatus>> reader;
+};
+
+class GrpcFlow : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!db_.Available()) GTEST_SKIP() << "no test database";
+    hookd_ = std::make_unique<Hookd>(db_.Url());
+    key_ = ProvisionKey(db_.Url(), "aura");
+    deploy_ = pb::Deploy::NewStub(hookd_->Channel());
+  }
+
+  grpc::Status Deploy(const pb::DeploymentRequest& request, pb::DeploymentStatus& reply,
+                      const std::string& team = "aura") {
+    grpc::ClientContext context;
+    SignApiKey(context, key_, team);
+    SetDeadline(context, 10s);
+    return deploy_->Deploy(&context, request, &reply);
+  }
+
+  testsupport::TestDatabase db_;
+  std::unique_ptr<Hookd> hookd_;
+  std::string key_;
+  std::unique_ptr<pb::Deploy::Stub> deploy_;
+};
+
+TEST_F(GrpcFlow, DeployIsDeliveredAndStatusesStreamUntilFinal) {
+  FakeDeployd deployd(hookd_->Channel(), "dev", kDeploydKey);
+  auto request = ConfigMapRequest("aura", "dev", "foo");
+  request.set_id("client-chosen-id-is-ignored");
+  pb::DeploymentStatus queued;
+  auto status = Deploy(request, queued);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(queued.state(), pb::queued);
+  EXPECT_EQ(queued.message(), common::kQueuedMessage);
+  const std::string id = queued.request().id();
+  EXPECT_NE(id, "client-chosen-id-is-ignored");
+  EXPECT_EQ(id.size(), 36u);
+  EXPECT_EQ(queued.request().team(), "aura");
+  EXPECT_EQ(queued.request().kubernetes().resources_size(), 1);
+
+  auto delivered = deployd.Next();
+  ASSERT_TRUE(delivered.has_value());
+  EXPECT_EQ(delivered->id(), id);
+  EXPECT_EQ(delivered->cluster(), "dev");
+  EXPECT_EQ(delivered->gitrefsha(), "abc123");
+  ASSERT_EQ(delivered->kubernetes().resources_size(), 1);
+  EXPECT_EQ(delivered->kubernetes().resources(0).fields().at("kind").string_value(), "ConfigMap");
+
+  StatusReader reader(*deploy_, queued.request(), key_, "aura");
+  auto first = reader.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->state(), pb::queued);
+  EXPECT_EQ(first->request().id(), id);
+
+  ASSERT_TRUE(deployd.Report(id, pb::in_progress, "applying").ok());
+  auto second = reader.Next();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->state(), pb::in_progress);
+  EXPECT_EQ(second->message(), "applying");
+
+  ASSERT_TRUE(deployd.Report(id, pb::success, std::string(common::kSuccessMessage)).ok());
+  auto third = reader.Next();
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->state(), pb::success);
+  EXPECT_FALSE(reader.Next().has_value());  // the server ends the stream after a final status
+  auto end = reader.reader->Finish();
+  EXPECT_TRUE(end.ok()) << end.error_message();
+
+  // Stored: deployment row with state, resources, three statuses.
+  hookd::store::ConnectionPool pool(db_.Url(), 1);
+  hookd::store::Store store(pool, "");
+  auto row = store.Deployment(id);
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->state.value_or(""), "success");
+  EXPECT_EQ(row->cluster.value_or(""), "dev");
+  EXPECT_EQ(row->github_repository.value_or(""), "navikt/app");
+  auto resources = store.Resources(id);
+  ASSERT_EQ(resources.size(), 1u);
+  EXPECT_EQ(resources[0].kind, "ConfigMap");
+  EXPECT_EQ(resources[0].version, "v1");
+  EXPECT_EQ(resources[0].group, "");
+  EXPECT_EQ(resources[0].name, "foo");
+  EXPECT_EQ(resources[0].ns, "aura");
+  EXPECT_EQ(store.Statuses(id).size(), 3u);
+}
+
+TEST_F(GrpcFlow, StatusOfFinishedDeploymentSendsFinalStatusAndEnds) {
+  FakeDeployd deployd(hookd_->Channel(), "dev", kDeploydKey);
+  pb::DeploymentStatus queued;
+  ASSERT_TRUE(Deploy(ConfigMapRequest("aura", "dev", "foo"), queued).ok());
+  ASSERT_TRUE(deployd.Next().has_value());
+  ASSERT_TRUE(deployd.Report(queued.request().id(), pb::failure, "broken").ok());
+  StatusReader reader(*deploy_, queued.request(), key_, "aura");
+  auto only = reader.Next();
+  ASSERT_TRUE(only.has_value());
+  EXPECT_EQ(only->state(), pb::failure);
+  EXPECT_EQ(only->message(), "broken");
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_TRUE(reader.reader->Finish().ok());
+}
+
+TEST_F(GrpcFlow, StatusOfUnknownDeploymentIsNotFound) {
+  pb::DeploymentRequest request;
+  request.set_id("00000000-0000-4000-8000-000000000000");
+  request.set_team("aura");
+  StatusReader reader(*deploy_, request, key_, "aura");
+  EXPECT_FALSE(reader.Next().has_value());
+  auto status = reader.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "deployment '00000000-0000-4000-8000-000000000000' not found");
+}
+
+TEST_F(GrpcFlow, OfflineClusterKeepsDeploymentQueuedUntilDeploydConnects) {
+  pb::DeploymentStatus queued;
+  ASSERT_TRUE(Deploy(ConfigMapRequest("aura", "later", "foo"), queued).ok());
+  EXPECT_EQ(queued.state(), pb::queued);
+  // deployd starts after the deployment was made: it must still get it (not invalidate it).
+  FakeDeployd deployd(hookd_->Channel(), "later", kDeploydKey);
+  auto delivered = deployd.Next();
+  ASSERT_TRUE(delivered.has_value());
+  EXPECT_EQ(delivered->id(), queued.request().id());
+  // Delivered once only: a reconnect does not send it again.
+  auto again = deployd.Next(500ms);
+  EXPECT_FALSE(again.has_value());
+}
+
+TEST_F(GrpcFlow, ReconnectInvalidatesDeploymentsHandedToThePreviousDeployd) {
+  pb::DeploymentStatus queued;
+  {
+    FakeDeployd deployd(hookd_->Channel(), "dev", kDeploydKey);
+    ASSERT_TRUE(Deploy(ConfigMapRequest("aura", "dev", "foo"), queued).ok());
+    ASSERT_TRUE(deployd.Next().has_value());
+    ASSERT_TRUE(deployd.Report(queued.request().id(), pb::in_progress, "working").ok());
+  }
+  StatusReader reader(*deploy_, queued.request(), key_, "aura");
+  auto current = reader.Next();
+  ASSERT_TRUE(current.has_value());
+  EXPECT_EQ(current->state(), pb::in_progress);
+  // Wait until the delivery has been recorded, then restart "deployd".
+  std::this_thread::sleep_for(300ms);
+  FakeDeployd restarted(hookd_->Channel(), "dev", kDeploydKey,
+                        std::chrono::system_clock::now());
+  auto lost = reader.Next();
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(lost->state(), pb::inactive);
+  EXPECT_EQ(lost->message(), "Deployment has been lost.");
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_FALSE(restarted.Next(500ms).has_value());  // not re-delivered
+}
+
+TEST_F(GrpcFlow, SecondDeploydForSameClusterReplacesTheFirst) {
+  FakeDeployd first(hookd_->Channel(), "dev", kDeploydKey);
+  std::this_thread::sleep_for(300ms);
+  FakeDeployd second(hookd_->Channel(), "dev", kDeploydKey);
+  auto ended = first.Ended();
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(ended->error_message(), "replaced by a newer connection for cluster 'dev'");
+  pb::DeploymentStatus queued;
+  ASSERT_TRUE(Deploy(ConfigMapRequest("aura", "dev", "foo"), queued).ok());
+  auto delivered = second.Next();
+  ASSERT_TRUE(delivered.has_value());
+  EXPECT_EQ(delivered->id(), queued.request().id());
+}
+
+TEST_F(GrpcFlow, QueuedDeploymentEndsAsErrorAtItsDeadline) {
+  auto request = ConfigMapRequest("aura", "offline", "foo");
+  *request.mutable_deadline() = common::ToTimestamp(std::chrono::system_clock::now() + 1s);
+  pb::DeploymentStatus queued;
+  ASSERT_TRUE(Deploy(request, queued).ok());
+  StatusReader reader(*deploy_, queued.request(), key_, "aura");
+  auto first = reader.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->state(), pb::queued);
+  auto expired = reader.Next();
+  ASSERT_TRUE(expired.has_value());
+  EXPECT_EQ(expired->state(), pb::error);
+  EXPECT_EQ(expired->message(),
+            "deadline passed before a deployd for cluster 'offline' picked up the deployment "
+            "(cluster offline)");
+  EXPECT_FALSE(reader.Next().has_value());
+}
+
+TEST_F(GrpcFlow, InvalidResourceIsRejectedWithoutWritingAnything) {
+  auto request = ConfigMapRequest("aura", "dev", "foo");
+  *request.mutable_kubernetes()->add_resources() =
+      common::JsonToStruct(nlohmann::json{{"apiVersion", "v1"}});
+  pb::DeploymentStatus reply;
+  auto status = Deploy(request, reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "invalid Kubernetes resources in request: resource 2: decoding payload: Object "
+            "'Kind' is missing in '{\"apiVersion\":\"v1\"}'");
+}
+
+TEST_F(GrpcFlow, ReportStatusForUnknownDeploymentIsFailedPrecondition) {
+  FakeDeployd deployd(hookd_->Channel(), "dev", kDeploydKey);
+  auto status = deployd.Report("does-not-exist", pb::success, "x");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(status.error_message().find("foreign key"), std::string::npos)
+      << status.error_message();
+}
+
+TEST_F(GrpcFlow, SlowStatusSubscriberDoesNotBlockReporting) {
+  FakeDeployd deployd(hookd_->Channel(), "dev", kDeploydKey);
+  pb::DeploymentStatus queued;
+  ASSERT_TRUE(Deploy(ConfigMapRequest("aura", "dev", "foo"), queued).ok());
+  ASSERT_TRUE(deployd.Next().has_value());
+  // A subscriber that never reads. ReportStatus must stay fast regardless.
+  StatusReader idle(*deploy_, queued.request(), key_, "aura");
+  for (int i = 0; i < 200; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    ASSERT_TRUE(deployd.Report(queued.request().id(), pb::in_progress,
+                               "line " + std::to_string(i) + std::string(2000, 'x'))
+                    .ok());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  }
+  idle.context.TryCancel();
+}
+
+}  // namespace

@@ -1,0 +1,49 @@
+#pragma once
+// In-process hookd on a private database, and gRPC clients that speak like the original CLI
+// (API-key metadata, spec 2.3.2) and deployd (pre-shared key, spec 2.3.1).
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "deployment.grpc.pb.h"
+#include "hookd/app.hpp"
+#include "hookd/config.hpp"
+#include "support/postgres.hpp"
+
+namespace hookdtest {
+
+inline const std::string kEncryptionKeyHex =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+inline const std::string kDeploydKey = "deployd-secret";
+
+// Defaults of every setting, then the given overrides.
+hookd::Config TestConfig(const std::string& database_url, bool cli_auth, bool deployd_auth);
+
+class Hookd {
+ public:
+  explicit Hookd(const std::string& database_url, bool cli_auth = true, bool deployd_auth = true);
+  ~Hookd();
+  std::string Target() const { return "127.0.0.1:" + std::to_string(app_->GrpcPort()); }
+  std::shared_ptr<grpc::Channel> Channel();
+  hookd::App& App() { return *app_; }
+
+ private:
+  std::unique_ptr<hookd::App> app_;
+};
+
+// Adds API-key metadata: timestamp, authorization = hex(HMAC(key, timestamp)), team.
+void SignApiKey(grpc::ClientContext& context, const std::string& key, const std::string& team,
+                std::chrono::system_clock::time_point at = std::chrono::system_clock::now());
+
+// Stores a key for a team (as the original does: encrypted, valid 5 years). Returns the raw key.
+std::string ProvisionKey(const std::string& database_url, const std::string& team);
+
+// A DeploymentRequest with one ConfigMap.
+pb::DeploymentRequest ConfigMapRequest(const std::string& team, const std::string& cluster,
+                                       const std::string& name);
+
+void SetDeadline(grpc::ClientContext& context, std::chrono::milliseconds in);
+
+}  // namespace hookdtest

@@ -1,0 +1,2077 @@
+// kube-sim request handling: authentication, RBAC, impersonation, discovery routes, objects
+// (create/get/list/update/patch/apply/delete), watch, tables, reviews and the control API.
+#include <algorithm>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "state.hpp"
+
+namespace kubesim {
+namespace {
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kAggregatedType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+constexpr const char* kTableType = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : path) {
+    if (c == '/') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+HttpResponse JsonResponse(int status, const Json& body, const std::string& type = kJson) {
+  HttpResponse r;
+  r.status = status;
+  r.SetHeader("Content-Type", type);
+  r.SetHeader("Cache-Control", "no-cache, private");
+  r.body = body.dump();
+  return r;
+}
+
+HttpResponse TextNotFound() {
+  HttpResponse r;
+  r.status = 404;
+  r.SetHeader("Content-Type", "text/plain; charset=utf-8");
+  r.SetHeader("X-Content-Type-Options", "nosniff");
+  r.body = "404 page not found\n";
+  return r;
+}
+
+HttpResponse ErrorResponse(const ApiError& e) {
+  HttpResponse r = JsonResponse(e.code, e.status);
+  for (const auto& [k, v] : e.headers) r.SetHeader(k, v);
+  return r;
+}
+
+std::string ForbiddenReason(const Identity& who, const Attributes& a) {
+  if (!a.resource_request) return "User \"" + who.user + "\" cannot " + a.verb + " path \"" + a.path + "\"";
+  std::string res = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
+  std::string out = "User \"" + who.user + "\" cannot " + a.verb + " resource \"" + res +
+                    "\" in API group \"" + a.group + "\"";
+  out += a.ns.empty() ? " at the cluster scope" : " in the namespace \"" + a.ns + "\"";
+  return out;
+}
+
+ApiError ForbiddenError(const Identity& who, const Attributes& a) {
+  std::string reason = ForbiddenReason(who, a);
+  Json details = Json::object();
+  std::string qualified;
+  if (a.resource_request) {
+    qualified = a.group.empty() ? a.resource : a.resource + "." + a.group;
+    if (!a.name.empty()) details["name"] = a.name;
+    if (!a.group.empty()) details["group"] = a.group;
+    details["kind"] = a.resource;
+  }
+  std::string msg;
+  if (qualified.empty()) {
+    msg = "forbidden: " + reason;
+  } else if (a.name.empty()) {
+    msg = qualified + " is forbidden: " + reason;
+  } else {
+    msg = qualified + " \"" + a.name + "\" is forbidden: " + reason;
+  }
+  return MakeError(403, "Forbidden", msg, details);
+}
+
+bool MatchUrl(const std::string& pattern, const std::string& path) {
+  if (pattern == "*") return true;
+  if (!pattern.empty() && pattern.back() == '*') return StartsWith(path, pattern.substr(0, pattern.size() - 1));
+  return pattern == path;
+}
+
+bool AcceptsTable(const HttpRequest& req) {
+  std::string accept = req.Header("accept");
+  return accept.find("as=Table") != std::string::npos;
+}
+
+bool AcceptsAggregated(const HttpRequest& req) {
+  std::string accept = req.Header("accept");
+  return accept.find("as=APIGroupDiscoveryList") != std::string::npos &&
+         accept.find("g=apidiscovery.k8s.io") != std::string::npos &&
+         accept.find("v=v2") != std::string::npos;
+}
+
+// Accept must allow JSON (or anything).
+bool AcceptsJson(const HttpRequest& req) {
+  std::string accept = req.Header("accept");
+  if (accept.empty()) return true;
+  return accept.find("application/json") != std::string::npos ||
+         accept.find("*/*") != std::string::npos || accept.find("application/*") != std::string::npos;
+}
+
+std::string HumanDuration(std::chrono::seconds d) {
+  long long s = d.count();
+  if (s < 0) s = 0;
+  char buf[32];
+  if (s < 120) {
+    std::snprintf(buf, sizeof buf, "%llds", s);
+  } else if (s < 600) {
+    std::snprintf(buf, sizeof buf, "%lldm%llds", s / 60, s % 60);
+  } else if (s < 3 * 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm", s / 60);
+  } else if (s < 8 * 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh%lldm", s / 3600, (s % 3600) / 60);
+  } else if (s < 48 * 3600) {
+    std::snprintf(buf, sizeof buf, "%lldh", s / 3600);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldd", s / 86400);
+  }
+  return buf;
+}
+
+std::chrono::system_clock::time_point ParseTime(const std::string& t) {
+  std::tm tm{};
+  if (strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return std::chrono::system_clock::now();
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+// ---- selectors ---------------------------------------------------------------------------------
+
+struct LabelRequirement {
+  std::string key;
+  std::string op;  // "=", "!=", "in", "notin", "exists", "!"
+  std::vector<std::string> values;
+};
+
+std::string Trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return "";
+  auto e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> SplitTopLevel(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  int depth = 0;
+  for (char c : s) {
+    if (c == '(') depth++;
+    if (c == ')') depth--;
+    if (c == ',' && depth == 0) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  if (!cur.empty() || !out.empty()) out.push_back(cur);
+  return out;
+}
+
+std::vector<LabelRequirement> ParseLabelSelector(const std::string& text) {
+  std::vector<LabelRequirement> out;
+  static const std::regex kSet(R"(^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$)");
+  for (const auto& raw : SplitTopLevel(text)) {
+    std::string part = Trim(raw);
+    if (part.empty()) continue;
+    LabelRequirement r;
+    std::smatch m;
+    if (std::regex_match(part, m, kSet)) {
+      r.key = m[1].str();
+      r.op = m[2].str();
+      std::stringstream ss(m[3].str());
+      std::string v;
+      while (std::getline(ss, v, ',')) r.values.push_back(Trim(v));
+    } else if (auto p = part.find("!="); p != std::string::npos) {
+      r.key = Trim(part.substr(0, p));
+      r.op = "!=";
+      r.values = {Trim(part.substr(p + 2))};
+    } else if (auto q = part.find("=="); q != std::string::npos) {
+      r.key = Trim(part.substr(0, q));
+      r.op = "=";
+      r.values = {Trim(part.substr(q + 2))};
+    } else if (auto e = part.find('='); e != std::string::npos) {
+      r.key = Trim(part.substr(0, e));
+      r.op = "=";
+      r.values = {Trim(part.substr(e + 1))};
+    } else if (part[0] == '!') {
+      r.key = Trim(part.substr(1));
+      r.op = "!";
+    } else {
+      r.key = part;
+      r.op = "exists";
+    }
+    if (r.key.empty()) throw BadRequestError("unable to parse requirement: found '" + part + "'");
+    out.push_back(r);
+  }
+  return out;
+}
+
+bool MatchLabels(const std::vector<LabelRequirement>& reqs, const Json& object) {
+  const Json* labels = nullptr;
+  if (object.contains("metadata") && object["metadata"].contains("labels")) labels = &object["metadata"]["labels"];
+  for (const auto& r : reqs) {
+    bool has = labels != nullptr && labels->contains(r.key);
+    std::string val = has && (*labels)[r.key].is_string() ? (*labels)[r.key].get<std::string>() : "";
+    if (r.op == "=" && (!has || val != r.values[0])) return false;
+    if (r.op == "!=" && has && val == r.values[0]) return false;
+    if (r.op == "in" && (!has || !Contains(r.values, val))) return false;
+    if (r.op == "notin" && has && Contains(r.values, val)) return false;
+    if (r.op == "exists" && !has) return false;
+    if (r.op == "!" && has) return false;
+  }
+  return true;
+}
+
+struct FieldRequirement {
+  std::string field;
+  bool negate = false;
+  std::string value;
+};
+
+std::vector<FieldRequirement> ParseFieldSelector(const std::string& text, const ResourceType& rt) {
+  static const std::set<std::string> kCommon{"metadata.name", "metadata.namespace"};
+  static const std::set<std::string> kEvent{"involvedObject.kind", "involvedObject.namespace",
+                                            "involvedObject.name", "involvedObject.uid",
+                                            "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                                            "involvedObject.fieldPath", "reason", "reportingComponent",
+                                            "source", "type"};
+  static const std::set<std::string> kPod{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+                                          "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                                          "status.podIP", "status.nominatedNodeName"};
+  std::vector<FieldRequirement> out;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    part = Trim(part);
+    if (part.empty()) continue;
+    FieldRequirement r;
+    std::size_t p;
+    if ((p = part.find("!=")) != std::string::npos) {
+      r.field = part.substr(0, p);
+      r.negate = true;
+      r.value = part.substr(p + 2);
+    } else if ((p = part.find("==")) != std::string::npos) {
+      r.field = part.substr(0, p);
+      r.value = part.substr(p + 2);
+    } else if ((p = part.find('=')) != std::string::npos) {
+      r.field = part.substr(0, p);
+      r.value = part.substr(p + 1);
+    } else {
+      throw BadRequestError("invalid selector: '" + text + "'; can't understand '" + part + "'");
+    }
+    bool ok = kCommon.count(r.field) != 0 ||
+              (rt.plural == "events" && kEvent.count(r.field) != 0) ||
+              (rt.plural == "pods" && rt.group.empty() && kPod.count(r.field) != 0) ||
+              (rt.plural == "namespaces" && r.field == "status.phase") ||
+              (rt.plural == "secrets" && r.field == "type") ||
+              (rt.plural == "jobs" && r.field == "status.successful") ||
+              (rt.plural == "replicasets" && r.field == "status.replicas");
+    if (!ok) throw BadRequestError("field label not supported: " + r.field);
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::string FieldValue(const Json& object, const std::string& field) {
+  if (field == "source") {
+    if (object.contains("source") && object["source"].contains("component")) {
+      return object["source"]["component"].get<std::string>();
+    }
+    return "";
+  }
+  const Json* cur = &object;
+  std::stringstream ss(field);
+  std::string part;
+  while (std::getline(ss, part, '.')) {
+    if (!cur->is_object() || !cur->contains(part)) return "";
+    cur = &(*cur)[part];
+  }
+  if (cur->is_string()) return cur->get<std::string>();
+  if (cur->is_null()) return "";
+  return cur->dump();
+}
+
+bool MatchFields(const std::vector<FieldRequirement>& reqs, const Json& object) {
+  for (const auto& r : reqs) {
+    bool eq = FieldValue(object, r.field) == r.value;
+    if (eq == r.negate) return false;
+  }
+  return true;
+}
+
+// ---- validation --------------------------------------------------------------------------------
+
+const char* kSubdomainMsg =
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
+    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const char* kLabelMsg =
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const char* kDns1035Msg =
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+
+std::string GoQuote(const std::string& s) { return Json(s).dump(); }
+
+std::vector<FieldError> ValidateName(const ResourceType& rt, const std::string& name) {
+  static const std::regex kSubdomain(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
+  static const std::regex kLabel(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?)");
+  static const std::regex kDns1035(R"([a-z]([-a-z0-9]*[a-z0-9])?)");
+  std::vector<FieldError> errs;
+  if (name.empty()) {
+    errs.push_back({"FieldValueRequired", "metadata.name", "Required value: name or generateName is required"});
+    return errs;
+  }
+  if (rt.plural == "namespaces" && rt.group.empty()) {
+    if (name.size() > 63) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
+    if (!std::regex_match(name, kLabel)) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": " + kLabelMsg});
+  } else if (rt.plural == "services" && rt.group.empty()) {
+    if (!std::regex_match(name, kDns1035)) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": " + kDns1035Msg});
+  } else {
+    if (name.size() > 253) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": must be no more than 253 characters"});
+    if (!std::regex_match(name, kSubdomain)) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": " + kSubdomainMsg});
+  }
+  return errs;
+}
+
+std::string GoMapString(const Json& labels) {
+  // map[string]string{"app":"x"}
+  std::string out = "map[string]string{";
+  bool first = true;
+  for (auto it = labels.begin(); it != labels.end(); ++it) {
+    out += (first ? "" : ", ") + GoQuote(it.key()) + ":" + (it.value().is_string() ? GoQuote(it.value().get<std::string>()) : it.value().dump());
+    first = false;
+  }
+  return out + "}";
+}
+
+std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, const Json* old) {
+  std::vector<FieldError> errs = ValidateName(rt, obj["metadata"].value("name", ""));
+  if (obj["metadata"].contains("labels")) {
+    static const std::regex kLabelValue(R"(^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$)");
+    for (auto it = obj["metadata"]["labels"].begin(); it != obj["metadata"]["labels"].end(); ++it) {
+      if (!it.value().is_string()) continue;
+      std::string v = it.value().get<std::string>();
+      std::string field = "metadata.labels";
+      if (v.size() > 63) errs.push_back({"FieldValueInvalid", field, "Invalid value: " + GoQuote(v) + ": must be no more than 63 characters"});
+      else if (!std::regex_match(v, kLabelValue))
+        errs.push_back({"FieldValueInvalid", field, "Invalid value: " + GoQuote(v) + ": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"});
+    }
+  }
+  bool workload = rt.group == "apps" && (rt.plural == "deployments" || rt.plural == "statefulsets" ||
+                                         rt.plural == "daemonsets" || rt.plural == "replicasets");
+  bool job = rt.group == "batch" && rt.plural == "jobs";
+  if (workload || job) {
+    const Json spec = obj.value("spec", Json::object());
+    const Json tmpl = spec.value("template", Json::object());
+    if (workload) {
+      if (!spec.contains("selector") || spec["selector"].is_null()) {
+        errs.push_back({"FieldValueRequired", "spec.selector", "Required value"});
+      } else {
+        Json match = spec["selector"].value("matchLabels", Json::object());
+        Json labels = tmpl.value("metadata", Json::object()).value("labels", Json::object());
+        bool ok = !match.empty();
+        for (auto it = match.begin(); it != match.end(); ++it) {
+          if (!labels.contains(it.key()) || labels[it.key()] != it.value()) ok = false;
+        }
+        if (!ok) {
+          errs.push_back({"FieldValueInvalid", "spec.template.metadata.labels",
+                          "Invalid value: " + GoMapString(labels) + ": `selector` does not match template `labels`"});
+        }
+        if (old != nullptr && old->contains("spec") && (*old)["spec"].contains("selector") &&
+            (*old)["spec"]["selector"] != spec["selector"]) {
+          errs.push_back({"FieldValueInvalid", "spec.selector",
+                          "Invalid value: v1.LabelSelector{MatchLabels:" + GoMapString(match) +
+                              ", MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"});
+        }
+      }
+    }
+    const Json pod = tmpl.value("spec", Json::object());
+    const Json containers = pod.value("containers", Json::array());
+    if (!containers.is_array() || containers.empty()) {
+      errs.push_back({"FieldValueRequired", "spec.template.spec.containers", "Required value"});
+    } else {
+      for (std::size_t i = 0; i < containers.size(); ++i) {
+        std::string base = "spec.template.spec.containers[" + std::to_string(i) + "]";
+        if (containers[i].value("name", "").empty()) errs.push_back({"FieldValueRequired", base + ".name", "Required value"});
+        if (containers[i].value("image", "").empty()) errs.push_back({"FieldValueRequired", base + ".image", "Required value"});
+      }
+    }
+  }
+  return errs;
+}
+
+// ---- CRD schema validation ---------------------------------------------------------------------
+
+std::string JsonTypeName(const Json& v) {
+  if (v.is_string()) return "string";
+  if (v.is_boolean()) return "boolean";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "integer";
+  if (v.is_number()) return "number";
+  if (v.is_array()) return "array";
+  if (v.is_object()) return "object";
+  return "null";
+}
+
+std::string GoValue(const Json& v) {
+  if (v.is_string()) return GoQuote(v.get<std::string>());
+  return v.dump();
+}
+
+// Validates `value` against a structural schema. Unknown fields are collected (for pruning and
+// strict validation) unless x-kubernetes-preserve-unknown-fields.
+void SchemaCheck(const Json& schema, Json& value, const std::string& path,
+                 std::vector<FieldError>& errs, std::vector<std::string>& unknown, bool prune) {
+  if (!schema.is_object()) return;
+  if (value.is_null()) {
+    if (!schema.value("nullable", false) && schema.contains("type")) {
+      errs.push_back({"FieldValueTypeInvalid", path, "Invalid value: \"null\": " + path + " in body must be of type " + schema["type"].get<std::string>() + ": \"null\""});
+    }
+    return;
+  }
+  if (schema.value("x-kubernetes-int-or-string", false)) {
+    if (!value.is_string() && !value.is_number_integer()) {
+      errs.push_back({"FieldValueTypeInvalid", path, "Invalid value: " + GoQuote(JsonTypeName(value)) + ": " + path + " in body must be of type integer-or-string: " + GoQuote(JsonTypeName(value))});
+    }
+    return;
+  }
+  std::string type = schema.value("type", "");
+  std::string actual = JsonTypeName(value);
+  bool type_ok = type.empty() || type == actual || (type == "number" && actual == "integer");
+  if (!type_ok) {
+    errs.push_back({"FieldValueTypeInvalid", path, "Invalid value: " + GoQuote(actual) + ": " + path + " in body must be of type " + type + ": " + GoQuote(actual)});
+    return;
+  }
+  if (schema.contains("enum")) {
+    bool found = false;
+    for (const auto& e : schema["enum"]) found = found || e == value;
+    if (!found) {
+      std::string allowed;
+      for (const auto& e : schema["enum"]) allowed += (allowed.empty() ? "" : ", ") + GoValue(e);
+      errs.push_back({"FieldValueNotSupported", path, "Unsupported value: " + GoValue(value) + ": supported values: " + allowed});
+    }
+  }
+  if (value.is_number() && schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
+    errs.push_back({"FieldValueInvalid", path, "Invalid value: " + value.dump() + ": " + path + " in body should be greater than or equal to " + schema["minimum"].dump()});
+  }
+  if (value.is_number() && schema.contains("maximum") && value.get<double>() > schema["maximum"].get<double>()) {
+    errs.push_back({"FieldValueInvalid", path, "Invalid value: " + value.dump() + ": " + path + " in body should be less than or equal to " + schema["maximum"].dump()});
+  }
+  if (value.is_object()) {
+    const Json props = schema.value("properties", Json::object());
+    if (schema.contains("required")) {
+      for (const auto& r : schema["required"]) {
+        if (!value.contains(r.get<std::string>())) {
+          errs.push_back({"FieldValueRequired", path.empty() ? r.get<std::string>() : path + "." + r.get<std::string>(), "Required value"});
+        }
+      }
+    }
+    bool preserve = schema.value("x-kubernetes-preserve-unknown-fields", false);
+    std::vector<std::string> drop;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      if (path.empty() && (it.key() == "apiVersion" || it.key() == "kind" || it.key() == "metadata")) continue;
+      std::string child = path.empty() ? it.key() : path + "." + it.key();
+      if (props.contains(it.key())) {
+        SchemaCheck(props[it.key()], it.value(), child, errs, unknown, prune);
+      } else if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object()) {
+        SchemaCheck(schema["additionalProperties"], it.value(), child, errs, unknown, prune);
+      } else if (!preserve && !(schema.contains("additionalProperties") && schema["additionalProperties"] == true)) {
+        unknown.push_back(child);
+        drop.push_back(it.key());
+      }
+    }
+    if (prune) for (const auto& d : drop) value.erase(d);
+  }
+  if (value.is_array() && schema.contains("items")) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      SchemaCheck(schema["items"], value[i], path + "[" + std::to_string(i) + "]", errs, unknown, prune);
+    }
+  }
+}
+
+}  // namespace
+
+// ---- State -------------------------------------------------------------------------------------
+
+Json* Api::State::Lookup(const ResourceType& rt, const std::string& ns, const std::string& name) {
+  auto it = objects.find(Key(rt.group, rt.plural, ns, name));
+  return it == objects.end() ? nullptr : &it->second;
+}
+
+Json& Api::State::Commit(const ResourceType& rt, Json object, const std::string& type) {
+  ++rv;
+  object["metadata"]["resourceVersion"] = std::to_string(rv);
+  std::string ns = object["metadata"].value("namespace", "");
+  std::string key = Key(rt.group, rt.plural, ns, object["metadata"]["name"].get<std::string>());
+  Json previous;
+  auto it = objects.find(key);
+  if (it != objects.end()) previous = it->second;
+  Json& stored = objects[key];
+  stored = std::move(object);
+  history.push_back({rv, rt.group, rt.plural, ns, type, stored, previous});
+  while (history.size() > options.history_limit) {
+    compacted_rv = history.front().rv;
+    history.pop_front();
+  }
+  cv.notify_all();
+  return stored;
+}
+
+void Api::State::Remove(const ResourceType& rt, const std::string& ns, const std::string& name) {
+  auto it = objects.find(Key(rt.group, rt.plural, ns, name));
+  if (it == objects.end()) return;
+  ++rv;
+  Json last = it->second;
+  last["metadata"]["resourceVersion"] = std::to_string(rv);
+  history.push_back({rv, rt.group, rt.plural, ns, "DELETED", last, it->second});
+  objects.erase(it);
+  while (history.size() > options.history_limit) {
+    compacted_rv = history.front().rv;
+    history.pop_front();
+  }
+  cv.notify_all();
+}
+
+bool Api::State::Authorize(const Identity& who, const Attributes& a) const {
+  for (const auto& r : rules) {
+    bool subject = Contains(r.users, who.user);
+    for (const auto& g : who.groups) subject = subject || Contains(r.groups, g);
+    if (!subject) continue;
+    if (!(Contains(r.verbs, "*") || Contains(r.verbs, a.verb))) continue;
+    if (!a.resource_request) {
+      bool ok = false;
+      for (const auto& u : r.non_resource_urls) ok = ok || MatchUrl(u, a.path);
+      if (ok) return true;
+      continue;
+    }
+    if (!r.namespaces.empty() && (a.ns.empty() || !Contains(r.namespaces, a.ns))) continue;
+    if (!(Contains(r.api_groups, "*") || Contains(r.api_groups, a.group))) continue;
+    std::string combined = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
+    bool res_ok = false;
+    for (const auto& res : r.resources) {
+      res_ok = res_ok || res == "*" || res == combined || res == a.resource + "/*" ||
+               (!a.subresource.empty() && res == "*/" + a.subresource);
+    }
+    if (!res_ok) continue;
+    if (!r.resource_names.empty() && !Contains(r.resource_names, a.name)) continue;
+    return true;
+  }
+  return false;
+}
+
+void Api::State::InstallDefaultRbac() {
+  rules.clear();
+  Rule admin;
+  admin.groups = {"system:masters"};
+  admin.verbs = {"*"};
+  admin.api_groups = {"*"};
+  admin.resources = {"*"};
+  admin.non_resource_urls = {"*"};
+  rules.push_back(admin);
+  Rule deployd;
+  deployd.users = {"system:serviceaccount:nais-system:deployd"};
+  deployd.verbs = {"impersonate"};
+  deployd.api_groups = {""};
+  deployd.resources = {"serviceaccounts"};
+  rules.push_back(deployd);
+  for (const auto& team : options.teams) {
+    Rule t;
+    t.users = {"system:serviceaccount:" + team + ":serviceuser-" + team};
+    t.namespaces = {team};
+    t.verbs = {"*"};
+    t.api_groups = {"*"};
+    t.resources = {"*"};
+    rules.push_back(t);
+  }
+  Rule discovery;
+  discovery.groups = {"system:authenticated"};
+  discovery.verbs = {"get"};
+  discovery.non_resource_urls = {"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*",
+                                 "/version", "/version/", "/healthz", "/livez", "/readyz"};
+  rules.push_back(discovery);
+  Rule reviews;
+  reviews.groups = {"system:authenticated"};
+  reviews.verbs = {"create"};
+  reviews.api_groups = {"authorization.k8s.io", "authentication.k8s.io"};
+  reviews.resources = {"selfsubjectaccessreviews", "selfsubjectrulesreviews", "selfsubjectreviews"};
+  rules.push_back(reviews);
+  Rule public_info;
+  public_info.groups = {"system:authenticated", "system:unauthenticated"};
+  public_info.verbs = {"get"};
+  public_info.non_resource_urls = {"/version", "/version/", "/healthz", "/livez", "/readyz"};
+  rules.push_back(public_info);
+}
+
+namespace {
+
+using State = Api::State;
+
+struct Ctx {
+  State& s;
+  HttpRequest& req;
+  Identity who;
+  Attributes attrs;
+  const ResourceType* rt = nullptr;
+  std::string ns;  // storage namespace ("" for cluster-scoped types)
+};
+
+Json Output(const ResourceType& rt, Json obj) {
+  obj["apiVersion"] = rt.GroupVersion();
+  obj["kind"] = rt.kind;
+  return obj;
+}
+
+Json ParseBody(const HttpRequest& req) {
+  if (req.body.empty()) throw BadRequestError("the body of the request was empty");
+  try {
+    auto docs = YamlToJson(req.body);
+    if (docs.size() != 1 || !docs[0].is_object()) {
+      throw BadRequestError("the body of the request must be a single object");
+    }
+    return docs[0];
+  } catch (const std::invalid_argument& e) {
+    throw BadRequestError(std::string("couldn't get version/kind; json parse error: ") + e.what());
+  }
+}
+
+std::string FieldManagerOf(const HttpRequest& req) {
+  std::string m = req.Query("fieldManager");
+  if (!m.empty()) return m;
+  std::string ua = req.Header("user-agent");
+  auto slash = ua.find('/');
+  return ua.substr(0, slash);
+}
+
+bool DryRun(const HttpRequest& req) {
+  if (!req.HasQuery("dryRun")) return false;
+  std::string v = req.Query("dryRun");
+  if (v != "All") {
+    throw MakeError(422, "Invalid", "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: " + GoQuote(v) + ": supported values: \"All\"");
+  }
+  return true;
+}
+
+void CheckNamespace(Ctx& c) {
+  if (!c.rt->namespaced) return;
+  Json* ns = c.s.objects.count(State::Key("", "namespaces", "", c.ns)) ? &c.s.objects[State::Key("", "namespaces", "", c.ns)] : nullptr;
+  if (ns == nullptr) {
+    throw MakeError(404, "NotFound", "namespaces \"" + c.ns + "\" not found", {{"name", c.ns}, {"kind", "namespaces"}});
+  }
+  if ((*ns)["metadata"].contains("deletionTimestamp")) {
+    std::string name = c.attrs.name;
+    ApiError e = MakeError(403, "Forbidden",
+                           c.rt->QualifiedResource() + " \"" + name + "\" is forbidden: unable to create new content in namespace " + c.ns + " because it is being terminated",
+                           {{"name", name}, {"group", c.rt->group}, {"kind", c.rt->plural},
+                            {"causes", {{{"reason", "NamespaceTerminating"}, {"message", "namespace " + c.ns + " is being terminated"}, {"field", "metadata.namespace"}}}}});
+    throw e;
+  }
+}
+
+bool StatusSubresourceWrite(const Ctx& c) { return c.attrs.subresource == "status"; }
+
+Json Stripped(Json obj) {
+  obj["metadata"].erase("resourceVersion");
+  obj["metadata"].erase("managedFields");
+  return obj;
+}
+
+bool GenerationChanged(const ResourceType& rt, const Json& old, const Json& now) {
+  auto get = [](const Json& o, const char* k) { return o.contains(k) ? o[k] : Json(); };
+  switch (rt.generation) {
+    case GenerationMode::kNone:
+      return false;
+    case GenerationMode::kSpec:
+      return get(old, "spec") != get(now, "spec");
+    case GenerationMode::kSpecOrAnnotations:
+      return get(old, "spec") != get(now, "spec") ||
+             get(old["metadata"], "annotations") != get(now["metadata"], "annotations");
+    case GenerationMode::kNonMetadata: {
+      Json a = old, b = now;
+      a.erase("metadata");
+      b.erase("metadata");
+      if (rt.status_subresource) {
+        a.erase("status");
+        b.erase("status");
+      }
+      return a != b;
+    }
+  }
+  return false;
+}
+
+// Sets the managedFields entry of (manager, operation, subresource).
+void SetManagerEntry(Json& obj, const std::string& manager, const std::string& operation,
+                     const std::string& api_version, const std::string& subresource,
+                     const Json& fields) {
+  Json& mf = obj["metadata"]["managedFields"];
+  if (!mf.is_array()) mf = Json::array();
+  Json entry{{"manager", manager}, {"operation", operation}, {"apiVersion", api_version},
+             {"time", NowRfc3339()}, {"fieldsType", "FieldsV1"}, {"fieldsV1", fields}};
+  if (!subresource.empty()) entry["subresource"] = subresource;
+  for (auto& e : mf) {
+    if (e.value("manager", "") == manager && e.value("operation", "") == operation &&
+        e.value("subresource", "") == subresource) {
+      e = entry;
+      return;
+    }
+  }
+  mf.push_back(entry);
+}
+
+// Drops owned paths that no longer exist, and empty entries.
+void PruneManagers(Json& obj, bool assoc) {
+  Json& mf = obj["metadata"]["managedFields"];
+  if (!mf.is_array()) return;
+  Json all = FieldSet(obj, assoc, true);
+  Json out = Json::array();
+  for (auto& e : mf) {
+    e["fieldsV1"] = FieldSetIntersection(e.value("fieldsV1", Json::object()), all);
+    if (!FieldSetEmpty(e["fieldsV1"])) out.push_back(e);
+  }
+  if (out.empty()) {
+    obj["metadata"].erase("managedFields");
+  } else {
+    mf = out;
+  }
+}
+
+// An Update-operation write by `manager`: takes the changed fields from everybody else.
+void RecordUpdate(const ResourceType& rt, const Json& before, Json& after, const std::string& manager,
+                  const std::string& subresource) {
+  bool assoc = rt.builtin;
+  Json changed = ChangedFields(before, after, assoc, true);
+  Json& mf = after["metadata"]["managedFields"];
+  Json mine = Json::object();
+  if (mf.is_array()) {
+    for (auto& e : mf) {
+      bool self = e.value("manager", "") == manager && e.value("operation", "") == "Update" &&
+                  e.value("subresource", "") == subresource;
+      if (self) {
+        mine = e.value("fieldsV1", Json::object());
+      } else {
+        e["fieldsV1"] = FieldSetDifference(e.value("fieldsV1", Json::object()), changed);
+      }
+    }
+  }
+  if (!FieldSetEmpty(changed) || !FieldSetEmpty(mine)) {
+    SetManagerEntry(after, manager, "Update", rt.GroupVersion(), subresource, FieldSetUnion(mine, changed));
+  }
+  PruneManagers(after, assoc);
+}
+
+// Validates against the CRD schema; prunes unknown fields (Warn/Ignore), or fails (Strict).
+void ValidateCustom(Ctx& c, Json& obj, bool apply, HttpResponse* warnings_to) {
+  if (c.rt->builtin || c.rt->schema.is_null()) return;
+  std::vector<FieldError> errs;
+  std::vector<std::string> unknown;
+  std::string mode = c.req.Query("fieldValidation");
+  if (mode.empty()) mode = "Warn";
+  Json copy = obj;
+  SchemaCheck(c.rt->schema, copy, "", errs, unknown, true);
+  if (!unknown.empty() && mode == "Strict") {
+    std::string list;
+    for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + std::string("unknown field ") + GoQuote(u);
+    if (apply) throw BadRequestError("error strict decoding patch: " + list);
+    throw BadRequestError(c.rt->kind + " in version " + GoQuote(c.rt->version) + " cannot be handled as a " +
+                          c.rt->kind + ": strict decoding error: " + list);
+  }
+  if (!unknown.empty() && mode == "Warn" && warnings_to != nullptr) {
+    for (const auto& u : unknown) {
+      warnings_to->headers.emplace_back("Warning", "299 - " + GoQuote("unknown field " + GoQuote(u)));
+    }
+  }
+  if (!errs.empty()) {
+    throw InvalidError(c.rt->QualifiedKind(), c.rt->group, c.rt->kind, obj["metadata"].value("name", ""), errs);
+  }
+  obj = copy;
+}
+
+void CheckValid(Ctx& c, const Json& obj, const Json* old) {
+  auto errs = ValidateObject(*c.rt, obj, old);
+  if (!errs.empty()) {
+    throw InvalidError(c.rt->QualifiedKind(), c.rt->group, c.rt->kind, obj["metadata"].value("name", ""), errs);
+  }
+}
+
+// Normalises metadata.namespace/name of a body against the URL.
+void FixIdentity(Ctx& c, Json& body, bool apply) {
+  if (!body.contains("metadata") || !body["metadata"].is_object()) body["metadata"] = Json::object();
+  Json& meta = body["metadata"];
+  if (c.rt->namespaced) {
+    std::string bns = meta.value("namespace", "");
+    if (!bns.empty() && bns != c.ns) {
+      throw BadRequestError("the namespace of the provided object does not match the namespace sent on the request");
+    }
+    meta["namespace"] = c.ns;
+  } else {
+    meta.erase("namespace");
+  }
+  if (!c.attrs.name.empty()) {
+    std::string bname = meta.value("name", "");
+    if (bname.empty() && !apply) {
+      meta["name"] = c.attrs.name;
+    } else if (bname != c.attrs.name) {
+      throw BadRequestError("the name of the object (" + bname + ") does not match the name on the URL (" + c.attrs.name + ")");
+    }
+  }
+}
+
+Json Table(const Ctx& c, const std::vector<Json>& objs, std::uint64_t rv) {
+  const ResourceType& rt = *c.rt;
+  Json cols = Json::array();
+  auto col = [&](const char* name, const char* type, const char* format, const char* desc, int prio = 0) {
+    cols.push_back({{"name", name}, {"type", type}, {"format", format}, {"description", desc}, {"priority", prio}});
+  };
+  col("Name", "string", "name", "Name must be unique within a namespace.");
+  std::string key = rt.group + "/" + rt.plural;
+  if (key == "apps/deployments") {
+    col("Ready", "string", "", "Number of the pod with ready state");
+    col("Up-to-date", "string", "", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.");
+    col("Available", "string", "", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.");
+  } else if (key == "/pods") {
+    col("Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.");
+    col("Status", "string", "", "The aggregate status of the containers in this pod.");
+    col("Restarts", "string", "", "The number of times the containers in this pod have been restarted.");
+  } else if (key == "/configmaps") {
+    col("Data", "string", "", "Data contains the configuration data.");
+  } else if (key == "/namespaces") {
+    col("Status", "string", "", "The status of the namespace");
+  } else if (key == "batch/jobs") {
+    col("Status", "string", "", "Status of the job.");
+    col("Completions", "string", "", "The desired number of successfully finished pods the job should be run with.");
+  }
+  col("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.");
+  std::string include = c.req.Query("includeObject");
+  Json rows = Json::array();
+  auto now = std::chrono::system_clock::now();
+  for (const auto& o : objs) {
+    const Json& meta = o["metadata"];
+    Json cells = Json::array({meta.value("name", "")});
+    const Json st = o.value("status", Json::object());
+    const Json sp = o.value("spec", Json::object());
+    if (key == "apps/deployments") {
+      cells.push_back(std::to_string(st.value("readyReplicas", 0)) + "/" + std::to_string(sp.value("replicas", 1)));
+      cells.push_back(st.value("updatedReplicas", 0));
+      cells.push_back(st.value("availableReplicas", 0));
+    } else if (key == "/pods") {
+      int ready = 0, total = 0, restarts = 0;
+      std::string reason = st.value("phase", "Pending");
+      for (const auto& cs : st.value("containerStatuses", Json::array())) {
+        total++;
+        if (cs.value("ready", false)) ready++;
+        restarts += cs.value("restartCount", 0);
+        if (cs.contains("state") && cs["state"].contains("waiting")) reason = cs["state"]["waiting"].value("reason", reason);
+      }
+      if (total == 0) total = static_cast<int>(sp.value("containers", Json::array()).size());
+      cells.push_back(std::to_string(ready) + "/" + std::to_string(total));
+      cells.push_back(reason);
+      cells.push_back(std::to_string(restarts));
+    } else if (key == "/configmaps") {
+      cells.push_back(o.value("data", Json::object()).size() + o.value("binaryData", Json::object()).size());
+    } else if (key == "/namespaces") {
+      cells.push_back(st.value("phase", "Active"));
+    } else if (key == "batch/jobs") {
+      std::string status = "Running";
+      for (const auto& cond : st.value("conditions", Json::array())) {
+        if (cond.value("status", "") == "True" && cond.value("type", "") == "Complete") status = "Complete";
+        if (cond.value("status", "") == "True" && cond.value("type", "") == "Failed") status = "Failed";
+      }
+      cells.push_back(status);
+      cells.push_back(std::to_string(st.value("succeeded", 0)) + "/" + std::to_string(sp.value("completions", 1)));
+    }
+    auto created = ParseTime(meta.value("creationTimestamp", ""));
+    cells.push_back(HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - created)));
+    Json row{{"cells", cells}};
+    if (include == "Object") {
+      row["object"] = Output(rt, o);
+    } else if (include != "None") {
+      row["object"] = {{"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", meta}};
+    }
+    rows.push_back(row);
+  }
+  return Json{{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"},
+              {"metadata", {{"resourceVersion", std::to_string(rv)}}},
+              {"columnDefinitions", cols}, {"rows", rows}};
+}
+
+HttpResponse ObjectResponse(const Ctx& c, int code, const Json& obj) {
+  if (AcceptsTable(c.req)) return JsonResponse(code, Table(c, {obj}, c.s.rv), kTableType);
+  return JsonResponse(code, Output(*c.rt, obj));
+}
+
+// ---- object operations ---------------------------------------------------------------------------
+
+void AfterCommit(Ctx& c, const Json& stored) {
+  if (c.rt->group == "apiextensions.k8s.io" && c.rt->plural == "customresourcedefinitions") {
+    try {
+      c.s.registry.InstallCrd(stored);
+    } catch (const std::exception& e) {
+      spdlog::warn("CRD {} not installed: {}", stored["metadata"].value("name", ""), e.what());
+    }
+  }
+}
+
+// Sets the established conditions of a CRD.
+void CrdStatus(Json& crd) {
+  std::string now = NowRfc3339();
+  crd["status"] = {
+      {"acceptedNames", crd["spec"]["names"]},
+      {"conditions",
+       {{{"type", "NamesAccepted"}, {"status", "True"}, {"reason", "NoConflicts"}, {"message", "no conflicts found"}, {"lastTransitionTime", now}},
+        {{"type", "Established"}, {"status", "True"}, {"reason", "InitialNamesAccepted"}, {"message", "the initial names have been accepted"}, {"lastTransitionTime", now}}}},
+      {"storedVersions", Json::array()}};
+  for (const auto& v : crd["spec"].value("versions", Json::array())) {
+    if (v.value("storage", false)) crd["status"]["storedVersions"].push_back(v["name"]);
+  }
+}
+
+HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply, const Json& apply_set) {
+  HttpResponse warnings;
+  bool dry = DryRun(c.req);
+  FixIdentity(c, body, apply);
+  Json& meta = body["metadata"];
+  std::string name = meta.value("name", "");
+  if (name.empty() && meta.contains("generateName") && meta["generateName"].is_string()) {
+    static const char* kAlnum = "bcdfghjklmnpqrstvwxz2456789";
+    std::string suffix;
+    std::random_device rd;
+    for (int i = 0; i < 5; ++i) suffix.push_back(kAlnum[rd() % 27]);
+    name = meta["generateName"].get<std::string>() + suffix;
+    meta["name"] = name;
+  }
+  c.attrs.name = name;
+  CheckNamespace(c);
+  ValidateCustom(c, body, apply, &warnings);
+  CheckValid(c, body, nullptr);
+  if (c.s.Lookup(*c.rt, c.ns, name) != nullptr) throw AlreadyExistsError(*c.rt, name);
+  for (const char* k : {"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
+                        "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) {
+    meta.erase(k);
+  }
+  meta["uid"] = NewUid();
+  meta["creationTimestamp"] = NowRfc3339();
+  if (c.rt->generation != GenerationMode::kNone) meta["generation"] = 1;
+  body["apiVersion"] = c.rt->GroupVersion();
+  body["kind"] = c.rt->kind;
+  if (c.rt->status_subresource) body.erase("status");
+  std::string key = c.rt->group + "/" + c.rt->plural;
+  if (key == "/namespaces") {
+    meta["labels"]["kubernetes.io/metadata.name"] = name;
+    body["spec"]["finalizers"] = {"kubernetes"};
+    body["status"] = {{"phase", "Active"}};
+  }
+  if (key == "apiextensions.k8s.io/customresourcedefinitions") CrdStatus(body);
+  if (apply) {
+    SetManagerEntry(body, manager, "Apply", c.rt->GroupVersion(), "", apply_set);
+  } else {
+    SetManagerEntry(body, manager, "Update", c.rt->GroupVersion(), "", FieldSet(body, c.rt->builtin, false));
+  }
+  PruneManagers(body, c.rt->builtin);
+  if (dry) {
+    HttpResponse r = ObjectResponse(c, 201, body);
+    for (auto& h : warnings.headers) r.headers.push_back(h);
+    return r;
+  }
+  Json& stored = c.s.Commit(*c.rt, body, "ADDED");
+  AfterCommit(c, stored);
+  HttpResponse r = ObjectResponse(c, 201, stored);
+  for (auto& h : warnings.headers) r.headers.push_back(h);
+  return r;
+}
+
+// Persists `next` (a changed copy of `old`) as an update; handles no-ops, generation, finalizers.
+HttpResponse FinishUpdate(Ctx& c, const Json& old, Json next, const HttpResponse& warnings) {
+  bool dry = DryRun(c.req);
+  Json& meta = next["metadata"];
+  meta["uid"] = old["metadata"]["uid"];
+  meta["creationTimestamp"] = old["metadata"]["creationTimestamp"];
+  meta["name"] = old["metadata"]["name"];
+  if (old["metadata"].contains("namespace")) meta["namespace"] = old["metadata"]["namespace"];
+  if (old["metadata"].contains("deletionTimestamp")) {
+    meta["deletionTimestamp"] = old["metadata"]["deletionTimestamp"];
+    meta["deletionGracePeriodSeconds"] = old["metadata"]["deletionGracePeriodSeconds"];
+  } else {
+    meta.erase("deletionTimestamp");
+    meta.erase("deletionGracePeriodSeconds");
+  }
+  next["apiVersion"] = old["apiVersion"];
+  next["kind"] = c.rt->kind;
+  if (old["metadata"].contains("generation")) {
+    std::int64_t gen = old["metadata"]["generation"].get<std::int64_t>();
+    meta["generation"] = GenerationChanged(*c.rt, old, next) ? gen + 1 : gen;
+  } else {
+    meta.erase("generation");
+  }
+  meta["resourceVersion"] = old["metadata"]["resourceVersion"];
+  if (Stripped(next) == Stripped(old)) {
+    HttpResponse r = ObjectResponse(c, 200, old);
+    for (auto& h : warnings.headers) r.headers.push_back(h);
+    return r;
+  }
+  if (dry) {
+    HttpResponse r = ObjectResponse(c, 200, next);
+    for (auto& h : warnings.headers) r.headers.push_back(h);
+    return r;
+  }
+  bool finalize = meta.contains("deletionTimestamp") &&
+                  (!meta.contains("finalizers") || meta["finalizers"].empty());
+  Json stored = c.s.Commit(*c.rt, next, "MODIFIED");
+  AfterCommit(c, stored);
+  if (finalize) c.s.Remove(*c.rt, c.ns, stored["metadata"]["name"].get<std::string>());
+  HttpResponse r = ObjectResponse(c, 200, stored);
+  for (auto& h : warnings.headers) r.headers.push_back(h);
+  return r;
+}
+
+void CheckResourceVersion(Ctx& c, const Json& body, const Json& old, bool required_for_cr) {
+  std::string want = body.contains("metadata") ? body["metadata"].value("resourceVersion", "") : "";
+  if (want.empty()) {
+    if (required_for_cr && !c.rt->builtin) {
+      std::string name = old["metadata"]["name"].get<std::string>();
+      throw MakeError(422, "Invalid",
+                      c.rt->QualifiedResource() + " \"" + name + "\" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update",
+                      {{"name", name}, {"group", c.rt->group}, {"kind", c.rt->kind},
+                       {"causes", {{{"reason", "FieldValueInvalid"}, {"message", "Invalid value: 0: must be specified for an update"}, {"field", "metadata.resourceVersion"}}}}});
+    }
+    return;
+  }
+  if (want != old["metadata"].value("resourceVersion", "")) throw ConflictError(*c.rt, old["metadata"]["name"].get<std::string>());
+}
+
+HttpResponse DoUpdate(Ctx& c) {
+  Json body = ParseBody(c.req);
+  std::string gv = body.value("apiVersion", "");
+  if (!gv.empty() && gv != c.rt->GroupVersion()) {
+    throw BadRequestError("the API version in the data (" + gv + ") does not match the expected API version (" + c.rt->GroupVersion() + ")");
+  }
+  FixIdentity(c, body, false);
+  Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
+  Json old = *existing;
+  CheckResourceVersion(c, body, old, true);
+  HttpResponse warnings;
+  Json next;
+  std::string manager = FieldManagerOf(c.req);
+  if (StatusSubresourceWrite(c)) {
+    next = old;
+    if (body.contains("status")) next["status"] = body["status"]; else next.erase("status");
+  } else {
+    next = body;
+    if (old["metadata"].contains("managedFields")) next["metadata"]["managedFields"] = old["metadata"]["managedFields"];
+    else next["metadata"].erase("managedFields");
+    if (c.rt->status_subresource) {
+      if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
+    }
+    ValidateCustom(c, next, false, &warnings);
+    CheckValid(c, next, &old);
+  }
+  RecordUpdate(*c.rt, old, next, manager, c.attrs.subresource);
+  return FinishUpdate(c, old, next, warnings);
+}
+
+std::string ConflictManager(const Json& entry) {
+  std::string m = GoQuote(entry.value("manager", ""));
+  if (!entry.value("subresource", "").empty()) m += " with subresource " + GoQuote(entry["subresource"].get<std::string>());
+  if (entry.value("operation", "") == "Update") m += " using " + entry.value("apiVersion", "");
+  return m;
+}
+
+HttpResponse DoApply(Ctx& c) {
+  std::string manager = c.req.Query("fieldManager");
+  if (manager.empty()) {
+    throw MakeError(422, "Invalid",
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                    {{"group", "meta.k8s.io"}, {"kind", "PatchOptions"},
+                     {"causes", {{{"reason", "FieldValueRequired"}, {"message", "Required value: is required for apply patch"}, {"field", "fieldManager"}}}}});
+  }
+  bool force = c.req.Query("force") == "true" || c.req.Query("force") == "1";
+  Json applied = ParseBody(c.req);
+  std::string gv = applied.value("apiVersion", "");
+  if (gv != c.rt->GroupVersion()) {
+    throw BadRequestError("Incorrect version specified in apply patch. Specified patch version: " + gv + ", expected: " + c.rt->GroupVersion());
+  }
+  if (!applied.contains("kind") || !applied["kind"].is_string() || applied["kind"].get<std::string>().empty()) {
+    throw BadRequestError("Object 'Kind' is missing in '" + c.req.body + "'");
+  }
+  if (applied.contains("metadata") && applied["metadata"].contains("managedFields")) {
+    throw BadRequestError("metadata.managedFields must be nil");
+  }
+  FixIdentity(c, applied, true);
+  bool status_write = StatusSubresourceWrite(c);
+  if (c.rt->status_subresource && !status_write) applied.erase("status");
+  HttpResponse warnings;
+  ValidateCustom(c, applied, true, &warnings);
+  bool assoc = c.rt->builtin;
+  Json applied_set = FieldSet(applied, assoc, status_write);
+
+  Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  if (existing == nullptr) {
+    if (status_write) throw NotFoundError(*c.rt, c.attrs.name);
+    Attributes create = c.attrs;
+    create.verb = "create";
+    if (!c.s.Authorize(c.who, create)) throw ForbiddenError(c.who, create);
+    return DoCreate(c, applied, manager, true, applied_set);
+  }
+  Json old = *existing;
+  CheckResourceVersion(c, applied, old, false);
+  Json next = old;
+  Json entries = old["metadata"].value("managedFields", Json::array());
+  std::string subresource = status_write ? "status" : "";
+  // Conflicts with every other manager.
+  std::vector<std::pair<std::size_t, std::vector<std::string>>> conflicts;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const Json& e = entries[i];
+    if (e.value("manager", "") == manager && e.value("operation", "") == "Apply" &&
+        e.value("subresource", "") == subresource) continue;
+    Json overlap = FieldSetIntersection(applied_set, e.value("fieldsV1", Json::object()));
+    for (const auto& leaf : FieldSetLeaves(overlap)) {
+      const Json* a = ValueAt(applied, leaf);
+      const Json* l = ValueAt(old, leaf);
+      if (a == nullptr || l == nullptr || *a != *l) conflicts.emplace_back(i, leaf);
+    }
+  }
+  if (!conflicts.empty() && !force) {
+    Json causes = Json::array();
+    std::map<std::string, std::vector<std::string>> by_manager;
+    for (const auto& [i, leaf] : conflicts) {
+      std::string m = ConflictManager(entries[i]);
+      causes.push_back({{"reason", "FieldManagerConflict"}, {"message", "conflict with " + m}, {"field", FieldPathString(leaf)}});
+      by_manager[m].push_back(FieldPathString(leaf));
+    }
+    std::string msg;
+    if (conflicts.size() == 1) {
+      msg = "Apply failed with 1 conflict: conflict with " + ConflictManager(entries[conflicts[0].first]) + ": " + FieldPathString(conflicts[0].second);
+    } else {
+      msg = "Apply failed with " + std::to_string(conflicts.size()) + " conflicts: ";
+      bool first = true;
+      for (const auto& [m, paths] : by_manager) {
+        msg += (first ? "" : "\n") + std::string("conflicts with ") + m + ":";
+        for (const auto& p : paths) msg += "\n- " + p;
+        first = false;
+      }
+    }
+    throw MakeError(409, "Conflict", msg, {{"causes", causes}});
+  }
+  // Take the conflicting fields from their owners (force).
+  Json others = Json::object();
+  Json previous_mine = Json::object();
+  for (auto& e : entries) {
+    bool self = e.value("manager", "") == manager && e.value("operation", "") == "Apply" &&
+                e.value("subresource", "") == subresource;
+    if (self) {
+      previous_mine = e.value("fieldsV1", Json::object());
+      continue;
+    }
+    Json taken = Json::object();
+    Json overlap = FieldSetIntersection(applied_set, e.value("fieldsV1", Json::object()));
+    for (const auto& leaf : FieldSetLeaves(overlap)) {
+      const Json* a = ValueAt(applied, leaf);
+      const Json* l = ValueAt(old, leaf);
+      if (a == nullptr || l == nullptr || *a != *l) {
+        Json one = Json::object();
+        Json* node = &one;
+        for (const auto& p : leaf) node = &((*node)[p] = Json::object());
+        taken = FieldSetUnion(taken, one);
+      }
+    }
+    e["fieldsV1"] = FieldSetDifference(e.value("fieldsV1", Json::object()), taken);
+    others = FieldSetUnion(others, e["fieldsV1"]);
+  }
+  next["metadata"]["managedFields"] = entries;
+  Json merge_body = applied;
+  merge_body.erase("apiVersion");
+  merge_body.erase("kind");
+  if (status_write) {
+    Json st = merge_body.value("status", Json::object());
+    merge_body = Json{{"status", st}};
+  }
+  ApplyMerge(next, merge_body, assoc);
+  Json removed = FieldSetDifference(FieldSetDifference(previous_mine, applied_set), others);
+  for (const auto& leaf : FieldSetLeaves(removed)) RemoveAt(next, leaf);
+  SetManagerEntry(next, manager, "Apply", c.rt->GroupVersion(), subresource, applied_set);
+  PruneManagers(next, assoc);
+  if (!status_write) {
+    ValidateCustom(c, next, true, nullptr);
+    CheckValid(c, next, &old);
+  }
+  // A no-op keeps the old managedFields (timestamps) too.
+  Json cmp_next = next, cmp_old = old;
+  for (auto* o : {&cmp_next, &cmp_old}) {
+    for (auto& e : (*o)["metadata"]["managedFields"]) e.erase("time");
+  }
+  if (cmp_next["metadata"].value("managedFields", Json()) == cmp_old["metadata"].value("managedFields", Json()) &&
+      Stripped(next) == Stripped(old)) {
+    return ObjectResponse(c, 200, old);
+  }
+  return FinishUpdate(c, old, next, warnings);
+}
+
+HttpResponse DoPatch(Ctx& c) {
+  std::string type = c.req.Header("content-type");
+  auto semi = type.find(';');
+  if (semi != std::string::npos) type = type.substr(0, semi);
+  type = Trim(type);
+  if (type == "application/apply-patch+yaml" || type == "application/apply-patch+cbor") return DoApply(c);
+  if (c.req.HasQuery("force")) {
+    throw MakeError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
+                    {{"group", "meta.k8s.io"}, {"kind", "PatchOptions"},
+                     {"causes", {{{"reason", "FieldValueForbidden"}, {"message", "Forbidden: may not be specified for non-apply patch"}, {"field", "force"}}}}});
+  }
+  bool merge = type == "application/merge-patch+json" ||
+               (type == "application/strategic-merge-patch+json" && c.rt->builtin);
+  bool jsonpatch = type == "application/json-patch+json";
+  if (!merge && !jsonpatch) {
+    std::string accepted = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
+    if (c.rt->builtin) accepted += ", application/strategic-merge-patch+json";
+    throw MakeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: " + accepted);
+  }
+  Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
+  Json old = *existing;
+  Json patch;
+  try {
+    patch = Json::parse(c.req.body);
+  } catch (const Json::exception& e) {
+    throw BadRequestError(std::string("error decoding patch: ") + e.what());
+  }
+  Json next = old;
+  if (merge) {
+    if (!patch.is_object()) throw BadRequestError("error decoding patch: the patch must be an object");
+    if (patch.contains("metadata") && patch["metadata"].contains("resourceVersion") &&
+        !patch["metadata"]["resourceVersion"].is_null()) {
+      CheckResourceVersion(c, patch, old, false);
+    }
+    MergePatch(next, patch);
+  } else {
+    try {
+      next = old.patch(patch);
+    } catch (const Json::exception& e) {
+      throw MakeError(422, "Invalid", std::string("the server rejected our request due to an error in our request: ") + e.what());
+    }
+  }
+  if (StatusSubresourceWrite(c)) {
+    Json only = old;
+    if (next.contains("status")) only["status"] = next["status"]; else only.erase("status");
+    next = only;
+  } else if (c.rt->status_subresource) {
+    if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
+  }
+  next["metadata"]["managedFields"] = old["metadata"].value("managedFields", Json::array());
+  HttpResponse warnings;
+  if (!StatusSubresourceWrite(c)) {
+    ValidateCustom(c, next, false, &warnings);
+    CheckValid(c, next, &old);
+  }
+  RecordUpdate(*c.rt, old, next, FieldManagerOf(c.req), c.attrs.subresource);
+  return FinishUpdate(c, old, next, warnings);
+}
+
+void RemoveNamespaceContents(State& s, const std::string& ns) {
+  std::vector<std::tuple<std::string, std::string, std::string>> doomed;
+  for (const auto& [key, obj] : s.objects) {
+    if (obj["metadata"].value("namespace", "") == ns) {
+      auto p1 = key.find('|');
+      auto p2 = key.find('|', p1 + 1);
+      doomed.emplace_back(key.substr(0, p1), key.substr(p1 + 1, p2 - p1 - 1), obj["metadata"]["name"].get<std::string>());
+    }
+  }
+  for (const auto& [g, plural, name] : doomed) {
+    auto versions = s.registry.Versions(g, plural);
+    if (!versions.empty()) s.Remove(*versions[0], ns, name);
+  }
+}
+
+HttpResponse DoDelete(Ctx& c) {
+  Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
+  bool dry = DryRun(c.req);
+  Json old = *existing;
+  if (!c.req.body.empty()) {
+    try {
+      Json opts = Json::parse(c.req.body);
+      if (opts.contains("preconditions")) {
+        const Json& pre = opts["preconditions"];
+        if (pre.contains("resourceVersion") && pre["resourceVersion"].is_string() &&
+            pre["resourceVersion"] != old["metadata"]["resourceVersion"]) {
+          throw ConflictError(*c.rt, c.attrs.name);
+        }
+        if (pre.contains("uid") && pre["uid"].is_string() && pre["uid"] != old["metadata"]["uid"]) {
+          throw MakeError(409, "Conflict", "Operation cannot be fulfilled on " + c.rt->QualifiedResource() + " \"" + c.attrs.name +
+                                               "\": Precondition failed: UID in precondition: " + pre["uid"].get<std::string>() +
+                                               ", UID in object meta: " + old["metadata"]["uid"].get<std::string>(),
+                          {{"name", c.attrs.name}, {"group", c.rt->group}, {"kind", c.rt->plural}});
+        }
+      }
+    } catch (const Json::exception&) {
+      // DeleteOptions are optional.
+    }
+  }
+  const Json& meta = old["metadata"];
+  if (meta.contains("finalizers") && !meta["finalizers"].empty()) {
+    if (meta.contains("deletionTimestamp")) return ObjectResponse(c, 200, old);
+    Json next = old;
+    next["metadata"]["deletionTimestamp"] = NowRfc3339();
+    next["metadata"]["deletionGracePeriodSeconds"] = 0;
+    if (next["metadata"].contains("generation")) next["metadata"]["generation"] = next["metadata"]["generation"].get<std::int64_t>() + 1;
+    if (dry) return ObjectResponse(c, 200, next);
+    Json stored = c.s.Commit(*c.rt, next, "MODIFIED");
+    return ObjectResponse(c, 200, stored);
+  }
+  if (dry) return JsonResponse(200, Output(*c.rt, old));
+  if (c.rt->group == "apiextensions.k8s.io" && c.rt->plural == "customresourcedefinitions") {
+    const Json& spec = old["spec"];
+    auto versions = c.s.registry.Versions(spec["group"].get<std::string>(), spec["names"]["plural"].get<std::string>());
+    if (!versions.empty()) {
+      std::vector<std::pair<std::string, std::string>> doomed;
+      std::string prefix = State::Key(versions[0]->group, versions[0]->plural, "", "");
+      prefix = prefix.substr(0, prefix.size() - 2);
+      for (const auto& [key, obj] : c.s.objects) {
+        if (StartsWith(key, prefix + "|")) doomed.emplace_back(obj["metadata"].value("namespace", ""), obj["metadata"]["name"].get<std::string>());
+      }
+      ResourceType rt = *versions[0];
+      for (const auto& [ns, name] : doomed) c.s.Remove(rt, ns, name);
+    }
+    c.s.registry.RemoveCrd(old);
+  }
+  if (c.rt->group.empty() && c.rt->plural == "namespaces") RemoveNamespaceContents(c.s, c.attrs.name);
+  c.s.Remove(*c.rt, c.ns, c.attrs.name);
+  Json details{{"name", c.attrs.name}, {"kind", c.rt->plural}, {"uid", meta["uid"]}};
+  if (!c.rt->group.empty()) details["group"] = c.rt->group;
+  return JsonResponse(200, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()},
+                                {"status", "Success"}, {"details", details}});
+}
+
+std::vector<Json> Matching(Ctx& c) {
+  auto labels = ParseLabelSelector(c.req.Query("labelSelector"));
+  auto fields = ParseFieldSelector(c.req.Query("fieldSelector"), *c.rt);
+  std::vector<Json> out;
+  std::string prefix = c.rt->group + "|" + c.rt->plural + "|";
+  for (auto it = c.s.objects.lower_bound(prefix); it != c.s.objects.end() && StartsWith(it->first, prefix); ++it) {
+    const Json& o = it->second;
+    if (!c.ns.empty() && o["metadata"].value("namespace", "") != c.ns) continue;
+    if (!MatchLabels(labels, o) || !MatchFields(fields, o)) continue;
+    out.push_back(o);
+  }
+  return out;
+}
+
+HttpResponse DoList(Ctx& c) {
+  auto items = Matching(c);
+  if (AcceptsTable(c.req)) return JsonResponse(200, Table(c, items, c.s.rv), kTableType);
+  Json arr = Json::array();
+  for (auto& o : items) {
+    if (c.rt->builtin) {
+      o.erase("apiVersion");
+      o.erase("kind");
+    } else {
+      o["apiVersion"] = c.rt->GroupVersion();
+    }
+    arr.push_back(std::move(o));
+  }
+  return JsonResponse(200, Json{{"kind", c.rt->kind + "List"}, {"apiVersion", c.rt->GroupVersion()},
+                                {"metadata", {{"resourceVersion", std::to_string(c.s.rv)}}},
+                                {"items", arr}});
+}
+
+// ---- watch ---------------------------------------------------------------------------------------
+
+struct WatchJob {
+  State* s = nullptr;
+  ResourceType rt;
+  std::string ns;
+  std::vector<LabelRequirement> labels;
+  std::vector<FieldRequirement> fields;
+  bool bookmarks = false;
+  bool table = false;
+  HttpRequest req;
+  std::uint64_t start = 0;
+  std::uint64_t wait_for_rv = 0;  // > 0: the requested RV is in the future
+  std::vector<Json> initial;
+  Json error;  // a Status to send as an ERROR event, then close
+  std::chrono::steady_clock::time_point deadline;
+};
+
+std::string EventLine(const WatchJob& job, const std::string& type, const Json& object) {
+  Json obj;
+  if (type == "ERROR" || type == "BOOKMARK") {
+    obj = object;
+  } else if (job.table) {
+    Identity none;
+    Ctx c{*job.s, const_cast<HttpRequest&>(job.req), none, Attributes{}, &job.rt, job.ns};
+    obj = Table(c, {object}, 0);
+    obj["metadata"]["resourceVersion"] = object["metadata"].value("resourceVersion", "");
+  } else {
+    obj = Output(job.rt, object);
+  }
+  return Json{{"type", type}, {"object", obj}}.dump() + "\n";
+}
+
+void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
+  State& s = *job->s;
+  for (const auto& o : job->initial) {
+    if (!sink.Write(EventLine(*job, "ADDED", o))) return;
+  }
+  if (!job->error.is_null()) {
+    sink.Write(EventLine(*job, "ERROR", job->error));
+    return;
+  }
+  std::uint64_t last = job->start;
+  if (job->wait_for_rv > 0) {
+    std::unique_lock lock(s.mu);
+    bool reached = s.cv.wait_for(lock, std::chrono::seconds(3), [&] { return s.rv >= job->wait_for_rv; });
+    if (!reached) {
+      Json err = StatusBody(504, "Timeout", "Timeout: Too large resource version: " + std::to_string(job->wait_for_rv) + ", current: " + std::to_string(s.rv),
+                            {{"causes", {{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}}}, {"retryAfterSeconds", 1}});
+      lock.unlock();
+      sink.Write(EventLine(*job, "ERROR", err));
+      return;
+    }
+  }
+  auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(s.options.bookmark_interval_seconds));
+  auto last_bookmark = std::chrono::steady_clock::now();
+  for (;;) {
+    std::vector<std::pair<std::string, Json>> out;
+    {
+      std::unique_lock lock(s.mu);
+      auto now = std::chrono::steady_clock::now();
+      if (now >= job->deadline) return;
+      auto wait = std::min<std::chrono::steady_clock::duration>(job->deadline - now, std::chrono::milliseconds(250));
+      s.cv.wait_for(lock, wait, [&] { return s.rv > last; });
+      if (!s.history.empty() && s.history.front().rv > last + 1 && last < s.compacted_rv) {
+        Json err = StatusBody(410, "Expired", "too old resource version: " + std::to_string(last) + " (" + std::to_string(s.compacted_rv) + ")");
+        lock.unlock();
+        sink.Write(EventLine(*job, "ERROR", err));
+        return;
+      }
+      auto it = s.history.end();
+      while (it != s.history.begin() && std::prev(it)->rv > last) --it;
+      for (; it != s.history.end(); ++it) {
+        const WatchEvent& ev = *it;
+        if (ev.group != job->rt.group || ev.plural != job->rt.plural) continue;
+        if (!job->ns.empty() && ev.ns != job->ns) continue;
+        bool now_match = MatchLabels(job->labels, ev.object) && MatchFields(job->fields, ev.object);
+        bool was_match = !ev.previous.is_null() && MatchLabels(job->labels, ev.previous) && MatchFields(job->fields, ev.previous);
+        std::string type = ev.type;
+        if (ev.type == "MODIFIED") {
+          if (now_match && !was_match) type = "ADDED";
+          else if (!now_match && was_match) type = "DELETED";
+          else if (!now_match) continue;
+        } else if (!now_match) {
+          continue;
+        }
+        Json obj = ev.object;
+        if (type == "DELETED" && ev.type == "MODIFIED") obj = ev.object;
+        out.emplace_back(type, obj);
+      }
+      last = s.rv;
+    }
+    for (const auto& [type, obj] : out) {
+      if (!sink.Write(EventLine(*job, type, obj))) return;
+    }
+    if (sink.PeerClosed()) return;
+    auto now = std::chrono::steady_clock::now();
+    if (job->bookmarks && s.options.bookmark_interval_seconds > 0 && now - last_bookmark >= interval) {
+      last_bookmark = now;
+      Json bm{{"kind", job->rt.kind}, {"apiVersion", job->rt.GroupVersion()},
+              {"metadata", {{"resourceVersion", std::to_string(last)}, {"creationTimestamp", nullptr}}}};
+      if (!sink.Write(EventLine(*job, "BOOKMARK", bm))) return;
+    }
+  }
+}
+
+HttpResponse DoWatch(Ctx& c) {
+  if (c.req.Query("sendInitialEvents") == "true") {
+    throw MakeError(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
+                    {{"group", "meta.k8s.io"}, {"kind", "ListOptions"},
+                     {"causes", {{{"reason", "FieldValueForbidden"}, {"message", "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"}, {"field", "sendInitialEvents"}}}}});
+  }
+  auto job = std::make_shared<WatchJob>();
+  job->s = &c.s;
+  job->rt = *c.rt;
+  job->ns = c.ns;
+  job->labels = ParseLabelSelector(c.req.Query("labelSelector"));
+  job->fields = ParseFieldSelector(c.req.Query("fieldSelector"), *c.rt);
+  job->bookmarks = c.req.Query("allowWatchBookmarks") == "true" || c.req.Query("allowWatchBookmarks") == "1";
+  job->table = AcceptsTable(c.req);
+  job->req = c.req;
+  std::string rv = c.req.Query("resourceVersion");
+  if (rv.empty() || rv == "0") {
+    job->initial = Matching(c);
+    job->start = c.s.rv;
+  } else {
+    std::uint64_t n = 0;
+    try {
+      std::size_t used = 0;
+      n = std::stoull(rv, &used);
+      if (used != rv.size()) throw std::invalid_argument("rv");
+    } catch (const std::exception&) {
+      throw MakeError(400, "BadRequest", "invalid resource version: " + rv);
+    }
+    if (n < c.s.compacted_rv) {
+      job->error = StatusBody(410, "Expired", "too old resource version: " + rv + " (" + std::to_string(c.s.compacted_rv) + ")");
+    } else if (n > c.s.rv) {
+      job->wait_for_rv = n;
+    }
+    job->start = n;
+  }
+  double timeout = 1800;
+  if (c.req.HasQuery("timeoutSeconds")) {
+    try {
+      timeout = std::stod(c.req.Query("timeoutSeconds"));
+    } catch (const std::exception&) {
+      throw BadRequestError("invalid timeoutSeconds");
+    }
+  }
+  job->deadline = std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout));
+  HttpResponse r;
+  r.SetHeader("Content-Type", job->table ? kTableType : kJson);
+  r.SetHeader("Cache-Control", "no-cache, private");
+  r.stream = [job](StreamSink& sink) { RunWatch(job, sink); };
+  return r;
+}
+
+// ---- reviews ---------------------------------------------------------------------------------------
+
+Json UserInfo(const Identity& who) {
+  Json u{{"username", who.user}, {"groups", who.groups}};
+  if (!who.uid.empty()) u["uid"] = who.uid;
+  if (!who.extra.empty()) u["extra"] = who.extra;
+  return u;
+}
+
+HttpResponse DoReview(Ctx& c) {
+  Json body = ParseBody(c.req);
+  Json out = Output(*c.rt, body);
+  out["metadata"] = {{"creationTimestamp", nullptr}};
+  if (c.rt->plural == "selfsubjectreviews") {
+    out["status"] = {{"userInfo", UserInfo(c.who)}};
+  } else if (c.rt->plural == "selfsubjectaccessreviews") {
+    Attributes a;
+    const Json spec = body.value("spec", Json::object());
+    if (spec.contains("resourceAttributes")) {
+      const Json& ra = spec["resourceAttributes"];
+      a.resource_request = true;
+      a.verb = ra.value("verb", "");
+      a.group = ra.value("group", "");
+      a.resource = ra.value("resource", "");
+      a.subresource = ra.value("subresource", "");
+      a.ns = ra.value("namespace", "");
+      a.name = ra.value("name", "");
+    } else if (spec.contains("nonResourceAttributes")) {
+      a.verb = spec["nonResourceAttributes"].value("verb", "");
+      a.path = spec["nonResourceAttributes"].value("path", "");
+    } else {
+      throw InvalidError("SelfSubjectAccessReview.authorization.k8s.io", "authorization.k8s.io", "SelfSubjectAccessReview", "",
+                         {{"FieldValueRequired", "spec.resourceAttributes", "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified"}});
+    }
+    out["status"] = {{"allowed", c.s.Authorize(c.who, a)}};
+  } else {
+    std::string ns = body.value("spec", Json::object()).value("namespace", "");
+    Json resource_rules = Json::array(), non_resource_rules = Json::array();
+    for (const auto& r : c.s.rules) {
+      bool subject = Contains(r.users, c.who.user);
+      for (const auto& g : c.who.groups) subject = subject || Contains(r.groups, g);
+      if (!subject) continue;
+      if (!r.resources.empty() && (r.namespaces.empty() || Contains(r.namespaces, ns))) {
+        Json rr{{"verbs", r.verbs}, {"apiGroups", r.api_groups}, {"resources", r.resources}};
+        if (!r.resource_names.empty()) rr["resourceNames"] = r.resource_names;
+        resource_rules.push_back(rr);
+      }
+      if (!r.non_resource_urls.empty()) non_resource_rules.push_back({{"verbs", r.verbs}, {"nonResourceURLs", r.non_resource_urls}});
+    }
+    out["status"] = {{"resourceRules", resource_rules}, {"nonResourceRules", non_resource_rules}, {"incomplete", false}};
+  }
+  return JsonResponse(201, out);
+}
+
+// ---- authentication and impersonation ----------------------------------------------------------
+
+std::string ObjectRefString(const std::string& kind, const std::string& ns, const std::string& name,
+                            const std::string& field_path) {
+  // Go's %v of a v1.ObjectReference: {Kind Namespace Name UID APIVersion ResourceVersion FieldPath}
+  return "{" + kind + " " + ns + " " + name + "    " + field_path + "}";
+}
+
+Identity Impersonate(State& s, const HttpRequest& req, const Identity& real) {
+  std::string user = req.Header("impersonate-user");
+  std::vector<std::string> groups = req.Headers("impersonate-group");
+  std::string uid = req.Header("impersonate-uid");
+  std::vector<std::pair<std::string, std::string>> extras;
+  for (const auto& [k, v] : req.headers) {
+    if (StartsWith(k, "impersonate-extra-")) extras.emplace_back(PercentDecode(k.substr(18), false), v);
+  }
+  if (user.empty() && groups.empty() && uid.empty() && extras.empty()) return real;
+  std::vector<std::string> refs;
+  std::vector<Attributes> checks;
+  std::string sa_ns, sa_name;
+  if (!user.empty()) {
+    Attributes a;
+    a.verb = "impersonate";
+    a.resource_request = true;
+    static const std::regex kSa("^system:serviceaccount:([^:]+):([^:]+)$");
+    std::smatch m;
+    if (std::regex_match(user, m, kSa)) {
+      sa_ns = m[1].str();
+      sa_name = m[2].str();
+      a.resource = "serviceaccounts";
+      a.ns = sa_ns;
+      a.name = sa_name;
+      refs.push_back(ObjectRefString("ServiceAccount", sa_ns, sa_name, ""));
+    } else {
+      a.resource = "users";
+      a.name = user;
+      refs.push_back(ObjectRefString("User", "", user, ""));
+    }
+    checks.push_back(a);
+  }
+  for (const auto& g : groups) {
+    Attributes a;
+    a.verb = "impersonate";
+    a.resource_request = true;
+    a.resource = "groups";
+    a.name = g;
+    checks.push_back(a);
+    refs.push_back(ObjectRefString("Group", "", g, ""));
+  }
+  for (const auto& [k, v] : extras) {
+    Attributes a;
+    a.verb = "impersonate";
+    a.resource_request = true;
+    a.group = "authentication.k8s.io";
+    a.resource = "userextras";
+    a.subresource = k;
+    a.name = v;
+    checks.push_back(a);
+    refs.push_back(ObjectRefString("UserExtra", "", v, k));
+  }
+  if (!uid.empty()) {
+    Attributes a;
+    a.verb = "impersonate";
+    a.resource_request = true;
+    a.group = "authentication.k8s.io";
+    a.resource = "uids";
+    a.name = uid;
+    checks.push_back(a);
+    refs.push_back(ObjectRefString("UID", "", uid, ""));
+  }
+  if (user.empty()) {
+    std::string list;
+    for (const auto& r : refs) list += (list.empty() ? "" : " ") + r;
+    throw BadRequestError("requested [" + list + "] without impersonating a user");
+  }
+  for (const auto& a : checks) {
+    if (!s.Authorize(real, a)) throw ForbiddenError(real, a);
+  }
+  Identity out;
+  out.user = user;
+  out.uid = uid;
+  out.groups = groups;
+  if (groups.empty() && !sa_ns.empty()) {
+    out.groups = {"system:serviceaccounts", "system:serviceaccounts:" + sa_ns};
+  }
+  if (user == "system:anonymous") {
+    if (!Contains(out.groups, "system:unauthenticated")) out.groups.push_back("system:unauthenticated");
+  } else if (!Contains(out.groups, "system:authenticated") && !Contains(out.groups, "system:unauthenticated")) {
+    out.groups.push_back("system:authenticated");
+  }
+  for (const auto& [k, v] : extras) out.extra[k].push_back(v);
+  return out;
+}
+
+std::optional<Identity> Authenticate(State& s, const HttpRequest& req) {
+  std::string auth = req.Header("authorization");
+  if (auth.empty()) return Identity{"system:anonymous", {"system:unauthenticated"}, "", {}};
+  if (auth.size() > 7 && (StartsWith(auth, "Bearer ") || StartsWith(auth, "bearer "))) {
+    auto it = s.tokens.find(Trim(auth.substr(7)));
+    if (it != s.tokens.end()) return it->second;
+  }
+  return std::nullopt;
+}
+
+ApiError Unauthorized() { return MakeError(401, "Unauthorized", "Unauthorized"); }
+
+std::optional<HttpResponse> InjectedFault(State& s, const HttpRequest& req) {
+  for (auto it = s.faults.begin(); it != s.faults.end(); ++it) {
+    Fault& f = *it;
+    if (!f.method.empty() && f.method != "*" && f.method != req.method) continue;
+    if (!MatchUrl(f.path, req.path)) continue;
+    std::string reason = f.reason;
+    std::string message = f.message;
+    if (reason.empty()) {
+      switch (f.code) {
+        case 429: reason = "TooManyRequests"; break;
+        case 409: reason = "Conflict"; break;
+        case 500: reason = "InternalError"; break;
+        case 503: reason = "ServiceUnavailable"; break;
+        case 504: reason = "Timeout"; break;
+        default: break;
+      }
+    }
+    if (message.empty()) {
+      switch (f.code) {
+        case 429: message = "Too many requests, please try again later."; break;
+        case 409: message = "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again"; break;
+        case 500: message = "Internal error occurred: injected fault"; break;
+        case 503: message = "the server is currently unable to handle the request"; break;
+        default: message = "injected fault"; break;
+      }
+    }
+    Json details;
+    if (f.retry_after_seconds > 0) details = {{"retryAfterSeconds", f.retry_after_seconds}};
+    HttpResponse r = JsonResponse(f.code, StatusBody(f.code, reason, message, details));
+    if (f.retry_after_seconds > 0) r.SetHeader("Retry-After", std::to_string(f.retry_after_seconds));
+    if (--f.count <= 0) s.faults.erase(it);
+    return r;
+  }
+  return std::nullopt;
+}
+
+HttpResponse Discovery(State& s, const HttpRequest& req, const std::vector<std::string>& parts) {
+  bool aggregated = AcceptsAggregated(req);
+  auto agg = [&](bool core) {
+    Json body = s.registry.Aggregated(core);
+    HttpResponse r = JsonResponse(200, body, kAggregatedType);
+    std::size_t h = std::hash<std::string>{}(r.body);
+    r.SetHeader("ETag", "\"" + std::to_string(h) + "\"");
+    r.SetHeader("Vary", "Accept");
+    r.SetHeader("Cache-Control", "public");
+    return r;
+  };
+  if (parts.size() == 1 && parts[0] == "api") return aggregated ? agg(true) : JsonResponse(200, s.registry.CoreVersions());
+  if (parts.size() == 1 && parts[0] == "apis") return aggregated ? agg(false) : JsonResponse(200, s.registry.GroupList());
+  if (parts.size() == 2 && parts[0] == "api") {
+    auto l = s.registry.ResourceList("", parts[1]);
+    return l ? JsonResponse(200, *l) : TextNotFound();
+  }
+  if (parts.size() == 2 && parts[0] == "apis") {
+    auto g = s.registry.Group(parts[1]);
+    if (!g) return TextNotFound();
+    (*g)["kind"] = "APIGroup";
+    (*g)["apiVersion"] = "v1";
+    return JsonResponse(200, *g);
+  }
+  if (parts.size() == 3 && parts[0] == "apis") {
+    auto l = s.registry.ResourceList(parts[1], parts[2]);
+    return l ? JsonResponse(200, *l) : TextNotFound();
+  }
+  return TextNotFound();
+}
+
+HttpResponse NonResource(State& s, const HttpRequest& req, const std::vector<std::string>& parts) {
+  const std::string& p = req.path;
+  if (p == "/version" || p == "/version/") {
+    const std::string& v = s.options.git_version;
+    auto dot1 = v.find('.');
+    auto dot2 = v.find('.', dot1 + 1);
+    return JsonResponse(200, Json{{"major", v.substr(1, dot1 - 1)}, {"minor", v.substr(dot1 + 1, dot2 - dot1 - 1)},
+                                  {"gitVersion", v}, {"gitCommit", "0000000000000000000000000000000000000000"},
+                                  {"gitTreeState", "clean"}, {"buildDate", "2026-01-01T00:00:00Z"},
+                                  {"goVersion", "go1.23.6"}, {"compiler", "gc"}, {"platform", "linux/amd64"}});
+  }
+  if (p == "/healthz" || p == "/livez" || p == "/readyz") {
+    HttpResponse r;
+    r.SetHeader("Content-Type", "text/plain; charset=utf-8");
+    r.body = "ok";
+    return r;
+  }
+  if (!parts.empty() && (parts[0] == "api" || parts[0] == "apis")) return Discovery(s, req, parts);
+  if (p == "/openapi/v3" || p == "/openapi/v3/") return JsonResponse(200, s.registry.OpenApiRoot());
+  if (StartsWith(p, "/openapi/v3/")) {
+    auto doc = s.registry.OpenApiDoc(p.substr(12));
+    return doc ? JsonResponse(200, *doc) : TextNotFound();
+  }
+  if (p == "/") {
+    return JsonResponse(200, Json{{"paths", {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"}}});
+  }
+  return TextNotFound();
+}
+
+std::string Lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& lock, Identity& who_out) {
+  (void)lock;
+  auto real = Authenticate(s, req);
+  if (!real) throw Unauthorized();
+  who_out = *real;
+  if (auto fault = InjectedFault(s, req)) return *fault;
+  Identity who = Impersonate(s, req, *real);
+  who_out = who;
+  auto parts = SplitPath(req.path);
+  bool resource_request = (parts.size() >= 3 && parts[0] == "api") || (parts.size() >= 4 && parts[0] == "apis");
+  Attributes a;
+  if (!resource_request) {
+    a.verb = Lower(req.method);
+    a.path = req.path;
+    if (!s.Authorize(who, a)) throw ForbiddenError(who, a);
+    return NonResource(s, req, parts);
+  }
+  a.resource_request = true;
+  std::size_t i = 0;
+  if (parts[0] == "api") {
+    a.version = parts[1];
+    i = 2;
+  } else {
+    a.group = parts[1];
+    a.version = parts[2];
+    i = 3;
+  }
+  std::vector<std::string> rest(parts.begin() + static_cast<std::ptrdiff_t>(i), parts.end());
+  if (rest[0] == "namespaces" && rest.size() > 1) {
+    a.ns = rest[1];
+    if (rest.size() > 2 && rest[2] != "status" && rest[2] != "finalize") rest.erase(rest.begin(), rest.begin() + 2);
+  }
+  a.resource = rest[0];
+  if (rest.size() >= 2) a.name = rest[1];
+  if (rest.size() >= 3) a.subresource = rest[2];
+  bool watch = req.Query("watch") == "1" || req.Query("watch") == "true";
+  const std::string& m = req.method;
+  if (m == "GET" || m == "HEAD") a.verb = a.name.empty() ? (watch ? "watch" : "list") : "get";
+  else if (m == "POST") a.verb = "create";
+  else if (m == "PUT") a.verb = "update";
+  else if (m == "PATCH") a.verb = "patch";
+  else if (m == "DELETE") a.verb = a.name.empty() ? "deletecollection" : "delete";
+  else a.verb = Lower(m);
+  if (!s.Authorize(who, a)) throw ForbiddenError(who, a);
+
+  const ResourceType* rt = s.registry.Find(a.group, a.version, a.resource);
+  if (rt == nullptr || rest.size() > 3) return TextNotFound();
+  if (!a.subresource.empty() && !(a.subresource == "status" && rt->status_subresource)) return TextNotFound();
+  bool is_namespace_object = rt->group.empty() && rt->plural == "namespaces";
+  if (!rt->namespaced && !is_namespace_object && !a.ns.empty()) return TextNotFound();
+  if (rt->namespaced && a.ns.empty() && !(a.verb == "list" || a.verb == "watch")) return TextNotFound();
+  if (rt->create_only && a.verb != "create") return TextNotFound();
+  if (!AcceptsJson(req)) {
+    throw MakeError(406, "NotAcceptable", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf");
+  }
+  Ctx c{s, req, who, a, rt, rt->namespaced ? a.ns : ""};
+  if (rt->create_only) return DoReview(c);
+  if (a.verb == "get") {
+    Json* o = s.Lookup(*rt, c.ns, a.name);
+    if (o == nullptr) throw NotFoundError(*rt, a.name);
+    return ObjectResponse(c, 200, *o);
+  }
+  if (a.verb == "list") return DoList(c);
+  if (a.verb == "watch") return DoWatch(c);
+  if (a.verb == "create") {
+    if (!a.name.empty()) {
+      throw MakeError(405, "MethodNotAllowed", "POST is not supported on resources of kind \"" + rt->QualifiedResource() + "\"",
+                      {{"group", rt->group}, {"kind", rt->plural}});
+    }
+    Json body = ParseBody(req);
+    std::string gv = body.value("apiVersion", "");
+    if (!gv.empty() && gv != rt->GroupVersion()) {
+      throw BadRequestError("the API version in the data (" + gv + ") does not match the expected API version (" + rt->GroupVersion() + ")");
+    }
+    return DoCreate(c, body, FieldManagerOf(req), false, Json());
+  }
+  if (a.verb == "update") return DoUpdate(c);
+  if (a.verb == "patch") return DoPatch(c);
+  if (a.verb == "delete") return DoDelete(c);
+  if (a.verb == "deletecollection") {
+    auto items = Matching(c);
+    for (const auto& o : items) {
+      Ctx one = c;
+      one.attrs.name = o["metadata"]["name"].get<std::string>();
+      one.ns = o["metadata"].value("namespace", "");
+      DoDelete(one);
+    }
+    return JsonResponse(200, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}});
+  }
+  throw MakeError(405, "MethodNotAllowed", m + " is not supported on resources of kind \"" + rt->QualifiedResource() + "\"");
+}
+
+// ---- control API (/_sim/...) ---------------------------------------------------------------------
+
+Rule RuleFromJson(const Json& j) {
+  Rule r;
+  auto list = [&](const char* k) { return j.contains(k) ? j[k].get<std::vector<std::string>>() : std::vector<std::string>{}; };
+  r.users = list("users");
+  r.groups = list("groups");
+  r.namespaces = list("namespaces");
+  r.verbs = list("verbs");
+  r.api_groups = list("apiGroups");
+  r.resources = list("resources");
+  r.resource_names = list("resourceNames");
+  r.non_resource_urls = list("nonResourceURLs");
+  return r;
+}
+
+Json RuleToJson(const Rule& r) {
+  return Json{{"users", r.users}, {"groups", r.groups}, {"namespaces", r.namespaces}, {"verbs", r.verbs},
+              {"apiGroups", r.api_groups}, {"resources", r.resources}, {"resourceNames", r.resource_names},
+              {"nonResourceURLs", r.non_resource_urls}};
+}
+
+HttpResponse Control(State& s, HttpRequest& req) {
+  auto who = Authenticate(s, req);
+  if (!who || who->user == "system:anonymous") throw Unauthorized();
+  if (!Contains(who->groups, "system:masters")) {
+    Attributes a;
+    a.verb = Lower(req.method);
+    a.path = req.path;
+    throw ForbiddenError(*who, a);
+  }
+  const std::string& p = req.path;
+  const std::string& m = req.method;
+  if (p == "/_sim/requests" && m == "GET") {
+    std::size_t since = req.HasQuery("since") ? std::stoul(req.Query("since")) : 0;
+    Json items = Json::array();
+    for (const auto& e : s.request_log) {
+      if (e["seq"].get<std::size_t>() >= since) items.push_back(e);
+    }
+    return JsonResponse(200, Json{{"items", items}, {"next", s.request_log.size()}});
+  }
+  if (p == "/_sim/requests" && m == "DELETE") {
+    s.request_log.clear();
+    return JsonResponse(200, Json::object());
+  }
+  if (p == "/_sim/faults" && m == "POST") {
+    Json j = Json::parse(req.body);
+    Fault f;
+    f.method = j.value("method", "");
+    f.path = j.value("path", "*");
+    f.count = j.value("count", 1);
+    f.code = j.value("code", 500);
+    f.reason = j.value("reason", "");
+    f.message = j.value("message", "");
+    f.retry_after_seconds = j.value("retryAfterSeconds", f.code == 429 ? 1 : 0);
+    s.faults.push_back(f);
+    return JsonResponse(201, j);
+  }
+  if (p == "/_sim/faults" && m == "DELETE") {
+    s.faults.clear();
+    return JsonResponse(200, Json::object());
+  }
+  if (p == "/_sim/compact" && m == "POST") {
+    s.history.clear();
+    s.compacted_rv = s.rv;
+    s.cv.notify_all();
+    return JsonResponse(200, Json{{"compactedResourceVersion", std::to_string(s.rv)}});
+  }
+  if (p == "/_sim/rbac" && m == "GET") {
+    Json rules = Json::array();
+    for (const auto& r : s.rules) rules.push_back(RuleToJson(r));
+    return JsonResponse(200, Json{{"rules", rules}});
+  }
+  if (p == "/_sim/rbac" && m == "POST") {
+    s.rules.push_back(RuleFromJson(Json::parse(req.body)));
+    return JsonResponse(201, Json::object());
+  }
+  if (p == "/_sim/rbac" && m == "PUT") {
+    s.rules.clear();
+    for (const auto& r : Json::parse(req.body).at("rules")) s.rules.push_back(RuleFromJson(r));
+    return JsonResponse(200, Json::object());
+  }
+  if (p == "/_sim/rbac/reset" && m == "POST") {
+    s.InstallDefaultRbac();
+    return JsonResponse(200, Json::object());
+  }
+  if (p == "/_sim/state" && m == "GET") {
+    return JsonResponse(200, Json{{"resourceVersion", std::to_string(s.rv)}, {"compactedResourceVersion", std::to_string(s.compacted_rv)}});
+  }
+  return TextNotFound();
+}
+
+}  // namespace
+
+// ---- Api -------------------------------------------------------------------------------------------
+
+Api::Api(Options options) : state_(std::make_unique<State>()) {
+  State& s = *state_;
+  s.options = std::move(options);
+  s.InstallDefaultRbac();
+  std::lock_guard lock(s.mu);
+  auto make = [&](const std::string& group, const std::string& version, const std::string& plural, Json obj) {
+    const ResourceType* rt = s.registry.Find(group, version, plural);
+    Json& meta = obj["metadata"];
+    meta["uid"] = NewUid();
+    meta["creationTimestamp"] = NowRfc3339();
+    if (rt->generation != GenerationMode::kNone) meta["generation"] = 1;
+    obj["apiVersion"] = rt->GroupVersion();
+    obj["kind"] = rt->kind;
+    SetManagerEntry(obj, "kube-apiserver", "Update", rt->GroupVersion(), "", FieldSet(obj, rt->builtin, true));
+    Json& stored = s.Commit(*rt, obj, "ADDED");
+    if (plural == "customresourcedefinitions") s.registry.InstallCrd(stored);
+  };
+  std::vector<std::string> namespaces{"default", "kube-system", "kube-public", "kube-node-lease", "nais-system"};
+  for (const auto& t : s.options.teams) {
+    if (!Contains(namespaces, t)) namespaces.push_back(t);
+  }
+  for (const auto& ns : namespaces) {
+    make("", "v1", "namespaces", Json{{"metadata", {{"name", ns}, {"labels", {{"kubernetes.io/metadata.name", ns}}}}},
+                                      {"spec", {{"finalizers", {"kubernetes"}}}}, {"status", {{"phase", "Active"}}}});
+  }
+  make("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "deployd"}, {"namespace", "nais-system"}}}});
+  for (const auto& t : s.options.teams) {
+    make("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "serviceuser-" + t}, {"namespace", t}}}});
+  }
+  for (const auto& [name, text] : EmbeddedCrds()) {
+    for (auto& doc : YamlToJson(text)) {
+      CrdStatus(doc);
+      make("apiextensions.k8s.io", "v1", "customresourcedefinitions", doc);
+    }
+  }
+}
+
+Api::~Api() = default;
+
+void Api::AddToken(const std::string& token, Identity identity) {
+  std::lock_guard lock(state_->mu);
+  state_->tokens[token] = std::move(identity);
+}
+
+void Api::StartControllers() {
+  state_->controllers = std::make_unique<Controllers>(*state_);
+  state_->controllers->Start();
+}
+
+HttpResponse Api::Handle(HttpRequest& req) {
+  State& s = *state_;
+  std::unique_lock lock(s.mu);
+  if (StartsWith(req.path, "/_sim/")) {
+    try {
+      return Control(s, req);
+    } catch (const ApiError& e) {
+      return ErrorResponse(e);
+    } catch (const std::exception& e) {
+      return ErrorResponse(BadRequestError(e.what()));
+    }
+  }
+  Identity who;
+  HttpResponse res;
+  try {
+    res = Process(s, req, lock, who);
+  } catch (const ApiError& e) {
+    res = ErrorResponse(e);
+  }
+  Json headers = Json::object();
+  for (const auto& [k, v] : req.headers) {
+    headers[k].push_back(k == "authorization" ? std::string("<redacted>") : v);
+  }
+  Json entry{{"seq", s.request_log.size()}, {"time", FormatRfc3339Micro(std::chrono::system_clock::now())},
+             {"method", req.method}, {"path", req.path}, {"query", req.raw_query}, {"headers", headers},
+             {"body", req.body}, {"user", who.user}, {"status", res.status}};
+  s.request_log.push_back(std::move(entry));
+  spdlog::debug("{} {} -> {} ({})", req.method, req.target, res.status, who.user);
+  return res;
+}
+
+}  // namespace kubesim

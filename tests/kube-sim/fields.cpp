@@ -1,0 +1,290 @@
+// managedFields: FieldsV1 sets, server-side apply merging, merge patch.
+#include <algorithm>
+#include <set>
+
+#include "internal.hpp"
+
+namespace kubesim {
+namespace {
+
+const std::set<std::string> kUntrackedMeta{"name",          "namespace",         "uid",
+                                           "resourceVersion", "generation",      "creationTimestamp",
+                                           "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds",
+                                           "selfLink"};
+
+bool IsKeyedList(const Json& arr, bool assoc) {
+  if (!assoc || !arr.is_array() || arr.empty()) return false;
+  return std::all_of(arr.begin(), arr.end(), [](const Json& e) {
+    return e.is_object() && e.contains("name") && e["name"].is_string();
+  });
+}
+
+std::string KeyOf(const Json& element) {
+  return "k:" + Json{{"name", element["name"]}}.dump();
+}
+
+Json ValueSet(const Json& v, bool assoc) {
+  Json node = Json::object();
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) node["f:" + it.key()] = ValueSet(it.value(), assoc);
+  } else if (IsKeyedList(v, assoc)) {
+    for (const auto& e : v) {
+      Json child = ValueSet(e, assoc);
+      child["."] = Json::object();
+      node[KeyOf(e)] = child;
+    }
+  }
+  return node;
+}
+
+void Leaves(const Json& node, std::vector<std::string>& prefix,
+            std::vector<std::vector<std::string>>& out) {
+  if (node.empty()) {
+    if (!prefix.empty()) out.push_back(prefix);
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    prefix.push_back(it.key());
+    if (it.key() == ".") {
+      out.push_back(prefix);
+    } else {
+      Leaves(it.value(), prefix, out);
+    }
+    prefix.pop_back();
+  }
+}
+
+void Insert(Json& set, const std::vector<std::string>& path) {
+  Json* node = &set;
+  for (const auto& p : path) {
+    if (!node->contains(p)) (*node)[p] = Json::object();
+    node = &(*node)[p];
+  }
+}
+
+bool Contains(const Json& set, const std::vector<std::string>& path) {
+  const Json* node = &set;
+  for (const auto& p : path) {
+    if (!node->is_object() || !node->contains(p)) return false;
+    node = &(*node)[p];
+  }
+  // Only a leaf (or "." element) counts as owned.
+  return node->empty();
+}
+
+Json* FindElement(Json& arr, const std::string& key) {
+  if (!arr.is_array()) return nullptr;
+  Json want = Json::parse(key.substr(2));
+  for (auto& e : arr) {
+    if (!e.is_object()) continue;
+    bool match = true;
+    for (auto it = want.begin(); it != want.end(); ++it) {
+      if (!e.contains(it.key()) || e[it.key()] != it.value()) match = false;
+    }
+    if (match) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Json FieldSet(const Json& object, bool assoc_lists, bool include_status) {
+  Json node = Json::object();
+  if (!object.is_object()) return node;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "apiVersion" || k == "kind") continue;
+    if (k == "status" && !include_status) continue;
+    if (k == "metadata" && it.value().is_object()) {
+      Json meta = Json::object();
+      for (auto m = it.value().begin(); m != it.value().end(); ++m) {
+        if (kUntrackedMeta.count(m.key()) != 0) continue;
+        meta["f:" + m.key()] = ValueSet(m.value(), assoc_lists);
+      }
+      if (!meta.empty()) node["f:metadata"] = meta;
+      continue;
+    }
+    node["f:" + k] = ValueSet(it.value(), assoc_lists);
+  }
+  return node;
+}
+
+Json FieldSetUnion(const Json& a, const Json& b) {
+  Json out = a.is_object() ? a : Json::object();
+  if (!b.is_object()) return out;
+  for (auto it = b.begin(); it != b.end(); ++it) {
+    if (out.contains(it.key())) {
+      out[it.key()] = FieldSetUnion(out[it.key()], it.value());
+    } else {
+      out[it.key()] = it.value();
+    }
+  }
+  return out;
+}
+
+Json FieldSetDifference(const Json& a, const Json& b) {
+  Json out = Json::object();
+  for (const auto& leaf : FieldSetLeaves(a)) {
+    if (!Contains(b, leaf)) Insert(out, leaf);
+  }
+  return out;
+}
+
+Json FieldSetIntersection(const Json& a, const Json& b) {
+  Json out = Json::object();
+  for (const auto& leaf : FieldSetLeaves(a)) {
+    if (Contains(b, leaf)) Insert(out, leaf);
+  }
+  return out;
+}
+
+bool FieldSetEmpty(const Json& a) { return FieldSetLeaves(a).empty(); }
+
+std::vector<std::vector<std::string>> FieldSetLeaves(const Json& set) {
+  std::vector<std::vector<std::string>> out;
+  std::vector<std::string> prefix;
+  if (set.is_object() && !set.empty()) Leaves(set, prefix, out);
+  return out;
+}
+
+std::string FieldPathString(const std::vector<std::string>& path) {
+  std::string out;
+  for (const auto& p : path) {
+    if (p == ".") continue;
+    if (p.rfind("f:", 0) == 0) {
+      out += "." + p.substr(2);
+    } else if (p.rfind("k:", 0) == 0) {
+      Json key = Json::parse(p.substr(2));
+      out += "[";
+      bool first = true;
+      for (auto it = key.begin(); it != key.end(); ++it) {
+        out += (first ? "" : ",") + it.key() + "=" + it.value().dump();
+        first = false;
+      }
+      out += "]";
+    } else {
+      out += "." + p;
+    }
+  }
+  return out;
+}
+
+const Json* ValueAt(const Json& object, const std::vector<std::string>& path) {
+  const Json* cur = &object;
+  for (const auto& p : path) {
+    if (p == ".") continue;
+    if (p.rfind("f:", 0) == 0) {
+      if (!cur->is_object()) return nullptr;
+      auto it = cur->find(p.substr(2));
+      if (it == cur->end()) return nullptr;
+      cur = &*it;
+    } else if (p.rfind("k:", 0) == 0) {
+      Json* e = FindElement(const_cast<Json&>(*cur), p);
+      if (e == nullptr) return nullptr;
+      cur = e;
+    } else {
+      return nullptr;
+    }
+  }
+  return cur;
+}
+
+void RemoveAt(Json& object, const std::vector<std::string>& path) {
+  std::vector<std::string> p = path;
+  if (!p.empty() && p.back() == ".") p.pop_back();
+  if (p.empty()) return;
+  std::vector<Json*> chain{&object};
+  Json* cur = &object;
+  for (std::size_t i = 0; i + 1 < p.size(); ++i) {
+    const std::string& e = p[i];
+    Json* next = nullptr;
+    if (e.rfind("f:", 0) == 0 && cur->is_object()) {
+      auto it = cur->find(e.substr(2));
+      if (it != cur->end()) next = &*it;
+    } else if (e.rfind("k:", 0) == 0) {
+      next = FindElement(*cur, e);
+    }
+    if (next == nullptr) return;
+    cur = next;
+    chain.push_back(cur);
+  }
+  const std::string& last = p.back();
+  if (last.rfind("f:", 0) == 0 && cur->is_object()) {
+    cur->erase(last.substr(2));
+  } else if (last.rfind("k:", 0) == 0 && cur->is_array()) {
+    Json* e = FindElement(*cur, last);
+    if (e != nullptr) {
+      for (auto it = cur->begin(); it != cur->end(); ++it) {
+        if (&*it == e) {
+          cur->erase(it);
+          break;
+        }
+      }
+    }
+  }
+  // Drop maps and lists emptied by the removal (below the top level objects).
+  for (std::size_t i = chain.size() - 1; i >= 2; --i) {
+    Json* node = chain[i];
+    if (!(node->is_object() || node->is_array()) || !node->empty()) break;
+    Json* parent = chain[i - 1];
+    const std::string& key = p[i - 1];
+    if (key.rfind("f:", 0) == 0 && parent->is_object()) parent->erase(key.substr(2));
+    else break;
+  }
+}
+
+Json ChangedFields(const Json& before, const Json& after, bool assoc_lists, bool include_status) {
+  Json out = Json::object();
+  Json set = FieldSet(after, assoc_lists, include_status);
+  for (const auto& leaf : FieldSetLeaves(set)) {
+    const Json* a = ValueAt(after, leaf);
+    const Json* b = ValueAt(before, leaf);
+    if (b == nullptr || a == nullptr || *a != *b) Insert(out, leaf);
+  }
+  // Elements of keyed lists that are new also own their "." node.
+  return out;
+}
+
+void ApplyMerge(Json& live, const Json& applied, bool assoc_lists) {
+  if (!applied.is_object() || !live.is_object()) {
+    live = applied;
+    return;
+  }
+  for (auto it = applied.begin(); it != applied.end(); ++it) {
+    const Json& v = it.value();
+    auto lit = live.find(it.key());
+    if (lit == live.end()) {
+      live[it.key()] = v;
+    } else if (v.is_object() && lit->is_object()) {
+      ApplyMerge(*lit, v, assoc_lists);
+    } else if (IsKeyedList(v, assoc_lists) && IsKeyedList(*lit, assoc_lists)) {
+      for (const auto& e : v) {
+        Json* existing = FindElement(*lit, KeyOf(e));
+        if (existing != nullptr) {
+          ApplyMerge(*existing, e, assoc_lists);
+        } else {
+          lit->push_back(e);
+        }
+      }
+    } else {
+      *lit = v;
+    }
+  }
+}
+
+void MergePatch(Json& target, const Json& patch) {
+  if (!patch.is_object()) {
+    target = patch;
+    return;
+  }
+  if (!target.is_object()) target = Json::object();
+  for (auto it = patch.begin(); it != patch.end(); ++it) {
+    if (it.value().is_null()) {
+      target.erase(it.key());
+    } else {
+      MergePatch(target[it.key()], it.value());
+    }
+  }
+}
+
+}  // namespace kubesim

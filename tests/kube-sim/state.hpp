@@ -1,0 +1,111 @@
+#pragma once
+// The server state shared by api.cpp and controllers.cpp. One mutex guards everything.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "internal.hpp"
+
+namespace kubesim {
+
+struct WatchEvent {
+  std::uint64_t rv = 0;
+  std::string group;
+  std::string plural;
+  std::string ns;
+  std::string type;  // ADDED, MODIFIED, DELETED
+  Json object;       // new state (last state for DELETED)
+  Json previous;     // old state (null for ADDED)
+};
+
+struct Rule {
+  std::vector<std::string> users;
+  std::vector<std::string> groups;
+  std::vector<std::string> namespaces;  // empty: every namespace and the cluster scope
+  std::vector<std::string> verbs;
+  std::vector<std::string> api_groups;
+  std::vector<std::string> resources;
+  std::vector<std::string> resource_names;
+  std::vector<std::string> non_resource_urls;
+};
+
+struct Attributes {
+  std::string verb;
+  bool resource_request = false;
+  std::string group;
+  std::string version;
+  std::string resource;
+  std::string subresource;
+  std::string ns;
+  std::string name;
+  std::string path;  // non-resource requests
+};
+
+struct Fault {
+  std::string method;  // "" or "*" = any
+  std::string path;    // exact, or prefix when it ends with '*'
+  int count = 1;
+  int code = 500;
+  std::string reason;
+  std::string message;
+  int retry_after_seconds = 0;
+};
+
+class Controllers;
+
+struct Api::State {
+  Options options;
+  std::mutex mu;
+  std::condition_variable cv;
+  Registry registry;
+  std::map<std::string, Identity> tokens;
+  std::vector<Rule> rules;
+  std::uint64_t rv = 1;
+  std::map<std::string, Json> objects;  // key: group|plural|ns|name
+  std::deque<WatchEvent> history;
+  std::uint64_t compacted_rv = 0;  // watches from an RV below this get 410
+  std::vector<Json> request_log;
+  std::vector<Fault> faults;
+  std::unique_ptr<Controllers> controllers;
+
+  // ---- called with `mu` held ----
+  static std::string Key(const std::string& group, const std::string& plural,
+                         const std::string& ns, const std::string& name) {
+    return group + "|" + plural + "|" + ns + "|" + name;
+  }
+  Json* Lookup(const ResourceType& rt, const std::string& ns, const std::string& name);
+  // Stores `object` with a new resourceVersion and records the watch event; returns it.
+  Json& Commit(const ResourceType& rt, Json object, const std::string& type);
+  void Remove(const ResourceType& rt, const std::string& ns, const std::string& name);
+  bool Authorize(const Identity& who, const Attributes& a) const;
+  void InstallDefaultRbac();
+
+  // Internal writes used by the controllers (operation Update, manager given).
+  // Creates or updates the whole object (status included); returns the stored object, or null
+  // when the namespace is gone. `status_only` writes as the /status subresource.
+  Json ControllerWrite(const std::string& group, const std::string& version,
+                       const std::string& plural, Json object, const std::string& manager,
+                       bool status_only);
+  Json ControllerGet(const std::string& group, const std::string& plural, const std::string& ns,
+                     const std::string& name);
+  void ControllerDelete(const std::string& group, const std::string& plural,
+                        const std::string& ns, const std::string& name);
+  std::chrono::system_clock::time_point Now() const { return std::chrono::system_clock::now(); }
+};
+
+// The simulated controllers; own a thread that follows the watch history.
+class Controllers {
+ public:
+  explicit Controllers(Api::State& state);
+  ~Controllers();
+  Controllers(const Controllers&) = delete;
+  Controllers& operator=(const Controllers&) = delete;
+  void Start();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kubesim

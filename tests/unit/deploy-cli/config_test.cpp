@@ -1,0 +1,159 @@
+#include "deploy-cli/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace deploy_cli {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(ConfigTest, DefaultsWithoutEnvironment) {
+  const ParseResult r = ParseCommandLine({}, Env({}));
+  EXPECT_TRUE(r.error.empty());
+  EXPECT_EQ(r.options.deploy_server, DefaultDeployServer());
+  EXPECT_TRUE(r.options.grpc_authentication);
+  EXPECT_TRUE(r.options.grpc_use_tls);
+  EXPECT_TRUE(r.options.retry);
+  EXPECT_FALSE(r.options.wait);
+  EXPECT_EQ(r.options.timeout, std::chrono::minutes(10));
+  EXPECT_TRUE(r.options.resources.empty());
+}
+
+TEST(ConfigTest, FlagBeatsEnvironmentBeatsDefault) {
+  const auto env = Env({{"CLUSTER", "env-cluster"}, {"TEAM", "env-team"}, {"WAIT", "true"}});
+  const ParseResult r = ParseCommandLine({"--cluster", "flag-cluster", "--wait=false"}, env);
+  ASSERT_TRUE(r.error.empty()) << r.error;
+  EXPECT_EQ(r.options.cluster, "flag-cluster");
+  EXPECT_EQ(r.options.team, "env-team");
+  EXPECT_FALSE(r.options.wait);
+}
+
+TEST(ConfigTest, EnvironmentBooleansUseGoParseBool) {
+  for (const char* yes : {"1", "t", "T", "TRUE", "true", "True"}) {
+    EXPECT_TRUE(ParseCommandLine({}, Env({{"WAIT", yes}})).options.wait) << yes;
+  }
+  for (const char* no : {"0", "f", "F", "FALSE", "false", "False"}) {
+    EXPECT_FALSE(ParseCommandLine({}, Env({{"RETRY", no}})).options.retry) << no;
+  }
+  // Anything else keeps the default.
+  EXPECT_TRUE(ParseCommandLine({}, Env({{"RETRY", "yes"}})).options.retry);
+  EXPECT_FALSE(ParseCommandLine({}, Env({{"WAIT", "on"}})).options.wait);
+  EXPECT_TRUE(ParseCommandLine({}, Env({{"GRPC_USE_TLS", ""}})).options.grpc_use_tls);
+}
+
+TEST(ConfigTest, EnvironmentDurationInvalidKeepsDefault) {
+  EXPECT_EQ(ParseCommandLine({}, Env({{"TIMEOUT", "90s"}})).options.timeout,
+            std::chrono::seconds(90));
+  EXPECT_EQ(ParseCommandLine({}, Env({{"TIMEOUT", "ten minutes"}})).options.timeout,
+            std::chrono::minutes(10));
+}
+
+TEST(ConfigTest, GetEnvStringSliceStripsSpaces) {
+  const ParseResult r = ParseCommandLine({}, Env({{"RESOURCE", "file.name, foo.json, bar.com"}}));
+  EXPECT_EQ(r.options.resources, (std::vector<std::string>{"file.name", "foo.json", "bar.com"}));
+}
+
+TEST(ConfigTest, ListFlagsRepeatCommaSplitAndReplaceEnvironment) {
+  const auto env = Env({{"RESOURCE", "env.yaml"}, {"VAR", "a=1"}});
+  const ParseResult r =
+      ParseCommandLine({"--resource", "a.yaml,b.yaml", "--resource=c.yaml", "--var", "x=1"}, env);
+  EXPECT_EQ(r.options.resources, (std::vector<std::string>{"a.yaml", "b.yaml", "c.yaml"}));
+  EXPECT_EQ(r.options.vars, (std::vector<std::string>{"x=1"}));
+}
+
+TEST(ConfigTest, OwnerAndRepositoryAreClearedTogether) {
+  const ParseResult r = ParseCommandLine({"--owner", "navikt"}, Env({}));
+  EXPECT_EQ(r.options.owner, "");
+  EXPECT_EQ(r.options.repository, "");
+  const ParseResult both = ParseCommandLine({"--owner", "o", "--repository", "r"}, Env({}));
+  EXPECT_EQ(both.options.owner, "o");
+  EXPECT_EQ(both.options.repository, "r");
+}
+
+TEST(ConfigTest, SetButEmptyStringEnvironmentOverridesDefault) {
+  EXPECT_EQ(ParseCommandLine({}, Env({{"DEPLOY_SERVER", ""}})).options.deploy_server, "");
+}
+
+TEST(ConfigTest, UsageErrorsUsePflagWording) {
+  EXPECT_EQ(ParseCommandLine({"--nope"}, Env({})).error, "unknown flag: --nope");
+  EXPECT_EQ(ParseCommandLine({"--cluster"}, Env({})).error, "flag needs an argument: --cluster");
+  EXPECT_EQ(ParseCommandLine({"-x"}, Env({})).error, "unknown shorthand flag: 'x' in -x");
+  EXPECT_EQ(ParseCommandLine({"--wait=maybe"}, Env({})).error,
+            "invalid argument \"maybe\" for \"--wait\" flag: strconv.ParseBool: parsing "
+            "\"maybe\": invalid syntax");
+  EXPECT_EQ(ParseCommandLine({"--timeout", "soon"}, Env({})).error,
+            "invalid argument \"soon\" for \"--timeout\" flag: time: invalid duration \"soon\"");
+}
+
+TEST(ConfigTest, BooleanFlagDoesNotConsumeNextArgument) {
+  const ParseResult r = ParseCommandLine({"--wait", "extra", "--", "--cluster"}, Env({}));
+  EXPECT_TRUE(r.options.wait);
+  EXPECT_EQ(r.positional, (std::vector<std::string>{"extra", "--cluster"}));
+  EXPECT_TRUE(r.options.cluster.empty());
+}
+
+TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {
+  EXPECT_TRUE(ParseCommandLine({"--help"}, Env({})).help);
+  const std::string usage = Usage();
+  for (const char* text : {"--apikey", "(env APIKEY)", "--workload-name", "(env WORKLOAD_NAME)",
+                           "--timeout duration", "(default 10m0s)", "--grpc-use-tls"}) {
+    EXPECT_NE(usage.find(text), std::string::npos) << text;
+  }
+}
+
+Options Valid() {
+  Options o;
+  o.resources = {"x.yaml"};
+  o.cluster = "dev-fss";
+  o.apikey = "1234567812345678";
+  return o;
+}
+
+TEST(ConfigTest, ValidationFailuresInOrder) {
+  EXPECT_EQ(Validate(Valid()), std::nullopt);
+  Options o = Valid();
+  o.resources.clear();
+  EXPECT_EQ(Validate(o),
+            "at least one Kubernetes resource is required to make sense of the deployment");
+  o.workload_name = "app";
+  EXPECT_EQ(Validate(o), "workload-image is required when using workload-name");
+  o.workload_image = "image:1";
+  EXPECT_EQ(Validate(o), std::nullopt);
+  o = Valid();
+  o.cluster = "";
+  EXPECT_EQ(Validate(o),
+            "cluster required; see reference section in the documentation for available "
+            "environments");
+  o = Valid();
+  o.apikey = "";
+  EXPECT_EQ(Validate(o), "Github token or API key required");
+  o.github_token_url = "http://token";
+  EXPECT_EQ(Validate(o), "Github token or API key required");
+  o.github_bearer_token = "bearer";
+  EXPECT_EQ(Validate(o), std::nullopt);
+  o = Valid();
+  o.apikey = "malformed";
+  EXPECT_EQ(Validate(o), "API key must be a hex encoded string");
+}
+
+TEST(ConfigTest, GoHexDecodeErrors) {
+  std::string error;
+  EXPECT_EQ(GoHexDecode("0aFF", &error), std::string("\x0a\xff", 2));
+  EXPECT_FALSE(GoHexDecode("malformed", &error));
+  EXPECT_EQ(error, "encoding/hex: invalid byte: U+006D 'm'");
+  EXPECT_FALSE(GoHexDecode("abc", &error));
+  EXPECT_EQ(error, "encoding/hex: odd length hex string");
+  EXPECT_FALSE(GoHexDecode("abz", &error));
+  EXPECT_EQ(error, "encoding/hex: invalid byte: U+007A 'z'");
+}
+
+}  // namespace
+}  // namespace deploy_cli

@@ -1,0 +1,177 @@
+#pragma once
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/time.hpp"
+#include "deploy-cli/run.hpp"
+#include "deploy-cli/transport/transport.hpp"
+
+namespace deploy_cli::testing {
+
+inline std::string TestData(const std::string& name) {
+  return std::string(DEPLOY_CLI_TESTDATA) + "/" + name;
+}
+
+class FakeClock final : public common::Clock {
+ public:
+  common::SystemTime Now() const override { return now_; }
+  void Advance(std::chrono::nanoseconds d) {
+    now_ += std::chrono::duration_cast<common::SystemTime::duration>(d);
+  }
+  common::SystemTime now_ = common::SystemTime(std::chrono::seconds(1'700'000'000));
+};
+
+class FakeSleeper final : public Sleeper {
+ public:
+  explicit FakeSleeper(FakeClock& clock) : clock_(clock) {}
+  void Sleep(std::chrono::nanoseconds d) override {
+    sleeps.push_back(d);
+    clock_.Advance(d);
+  }
+  std::vector<std::chrono::nanoseconds> sleeps;
+
+ private:
+  FakeClock& clock_;
+};
+
+inline pb::DeploymentStatus MakeStatus(pb::DeploymentState state, const std::string& message,
+                                       const std::string& id = "id-1",
+                                       const std::string& cluster = "dev-fss") {
+  pb::DeploymentStatus status;
+  status.set_state(state);
+  status.set_message(message);
+  status.mutable_request()->set_id(id);
+  status.mutable_request()->set_cluster(cluster);
+  return status;
+}
+
+inline RpcStatus Err(grpc::StatusCode code, const std::string& message = "oops") {
+  return RpcStatus{code, message};
+}
+
+// Scripted hookd: each Deploy pops one result, each OpenStatus pops one stream (or error).
+class FakeTransport final : public Transport {
+ public:
+  using Item = std::variant<RpcStatus, pb::DeploymentStatus>;
+  using Stream = std::variant<RpcStatus, std::deque<Item>>;
+
+  std::deque<Item> deploys;
+  std::deque<Stream> streams;
+  std::vector<pb::DeploymentRequest> deploy_requests;
+  std::vector<pb::DeploymentRequest> status_requests;
+  std::optional<TransportConfig> config;
+
+  RpcStatus Deploy(const pb::DeploymentRequest& request, common::SystemTime,
+                   pb::DeploymentStatus& response) override {
+    deploy_requests.push_back(request);
+    if (deploys.empty()) return Err(grpc::StatusCode::UNKNOWN, "fake: no Deploy result left");
+    Item item = deploys.front();
+    deploys.pop_front();
+    if (auto* status = std::get_if<RpcStatus>(&item)) return *status;
+    response = std::get<pb::DeploymentStatus>(item);
+    return {};
+  }
+
+  RpcStatus OpenStatus(const pb::DeploymentRequest& request, common::SystemTime,
+                       std::unique_ptr<StatusStream>& stream) override {
+    status_requests.push_back(request);
+    if (streams.empty()) return Err(grpc::StatusCode::UNKNOWN, "fake: no stream left");
+    Stream next = streams.front();
+    streams.pop_front();
+    if (auto* error = std::get_if<RpcStatus>(&next)) return *error;
+    stream = std::make_unique<ScriptedStream>(std::get<std::deque<Item>>(std::move(next)));
+    return {};
+  }
+
+ private:
+  class ScriptedStream final : public StatusStream {
+   public:
+    explicit ScriptedStream(std::deque<Item> items) : items_(std::move(items)) {}
+    RpcStatus Recv(pb::DeploymentStatus& status) override {
+      if (items_.empty()) return Err(grpc::StatusCode::UNKNOWN, "fake: stream exhausted");
+      Item item = items_.front();
+      items_.pop_front();
+      if (auto* error = std::get_if<RpcStatus>(&item)) return *error;
+      status = std::get<pb::DeploymentStatus>(item);
+      return {};
+    }
+
+   private:
+    std::deque<Item> items_;
+  };
+};
+
+// Forwards to a FakeTransport owned by the test.
+class TransportRef final : public Transport {
+ public:
+  explicit TransportRef(FakeTransport& fake) : fake_(fake) {}
+  RpcStatus Deploy(const pb::DeploymentRequest& r, common::SystemTime d,
+                   pb::DeploymentStatus& s) override {
+    return fake_.Deploy(r, d, s);
+  }
+  RpcStatus OpenStatus(const pb::DeploymentRequest& r, common::SystemTime d,
+                       std::unique_ptr<StatusStream>& s) override {
+    return fake_.OpenStatus(r, d, s);
+  }
+
+ private:
+  FakeTransport& fake_;
+};
+
+// A CLI run with fakes for every port.
+struct Harness {
+  FakeClock clock;
+  FakeSleeper sleeper{clock};
+  std::map<std::string, std::string> env;
+  FakeTransport transport;
+  std::ostringstream out;
+  std::ostringstream err;
+
+  Ports MakePorts() {
+    return Ports{
+        clock,
+        sleeper,
+        [this](const std::string& name) -> std::optional<std::string> {
+          auto it = env.find(name);
+          if (it == env.end()) return std::nullopt;
+          return it->second;
+        },
+        [this](const TransportConfig& config) -> std::unique_ptr<Transport> {
+          transport.config = config;
+          return std::make_unique<TransportRef>(transport);
+        },
+        out,
+        err,
+    };
+  }
+
+  int Run(const std::vector<std::string>& args) {
+    const Ports ports = MakePorts();
+    return RunCommandLine(args, ports);
+  }
+
+  // Base command line of the original's tests.
+  static std::vector<std::string> Base(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--resource", TestData("nais.yaml"), "--cluster", "dev-fss",
+                                     "--repository", "myrepo", "--apikey", "1234567812345678",
+                                     "--owner", "navikt"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  std::string LastErrLine() const {
+    std::string text = err.str();
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    const auto nl = text.rfind('\n');
+    return nl == std::string::npos ? text : text.substr(nl + 1);
+  }
+};
+
+}  // namespace deploy_cli::testing

@@ -1,0 +1,247 @@
+// The real gRPC transport against an in-process fake pb.Deploy server on 127.0.0.1:0.
+#include "deploy-cli/transport/grpc_transport.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <sstream>
+
+#include "common/crypto.hpp"
+#include "common/hex.hpp"
+#include "deploy-cli/run.hpp"
+#include "deployment.grpc.pb.h"
+#include "fakes.hpp"
+
+namespace deploy_cli {
+namespace {
+
+struct SeenCall {
+  std::string method;
+  std::string timestamp;
+  std::string authorization;
+  std::string team;
+  std::string request_id;
+  std::string request_team;
+};
+
+std::string Meta(const grpc::ServerContext& context, const std::string& key) {
+  const auto& md = context.client_metadata();
+  auto it = md.find(key);
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+class FakeDeployService final : public pb::Deploy::Service {
+ public:
+  grpc::Status Deploy(grpc::ServerContext* context, const pb::DeploymentRequest* request,
+                      pb::DeploymentStatus* response) override {
+    Record("Deploy", *context, *request);
+    if (reject_deploy) return {grpc::StatusCode::PERMISSION_DENIED, "failed authentication"};
+    *response->mutable_request() = *request;
+    response->mutable_request()->set_id("11111111-2222-4333-8444-555555555555");
+    response->set_state(pb::queued);
+    response->set_message("Deployment request has been put on the queue for further processing.");
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Status(grpc::ServerContext* context, const pb::DeploymentRequest* request,
+                      grpc::ServerWriter<pb::DeploymentStatus>* writer) override {
+    Record("Status", *context, *request);
+    for (auto state : {pb::queued, pb::in_progress, pb::success}) {
+      pb::DeploymentStatus status;
+      status.mutable_request()->set_id(request->id());
+      status.set_state(state);
+      status.set_message(state == pb::success ? "Deployment completed successfully." : "working");
+      writer->Write(status);
+    }
+    return grpc::Status::OK;  // the CLI stops reading at success
+  }
+
+  std::vector<SeenCall> Calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  bool reject_deploy = false;
+
+ private:
+  void Record(const std::string& method, const grpc::ServerContext& context,
+              const pb::DeploymentRequest& request) {
+    std::lock_guard lock(mutex_);
+    calls_.push_back(SeenCall{method, Meta(context, "timestamp"), Meta(context, "authorization"),
+                              Meta(context, "team"), request.id(), request.team()});
+  }
+  std::mutex mutex_;
+  std::vector<SeenCall> calls_;
+};
+
+class GrpcTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_TRUE(server_);
+    ASSERT_GT(port_, 0);
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  FakeDeployService service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST_F(GrpcTransportTest, ApiKeyMetadataIsHmacOfTimestamp) {
+  deploy_cli::testing::FakeClock clock;
+  clock.now_ += std::chrono::nanoseconds(123'450'000);
+  TransportConfig config;
+  config.server = Address();
+  config.use_tls = false;
+  config.authentication = true;
+  config.api_key = *common::HexDecode("1234567812345678");
+  config.team = "aura";
+  config.clock = &clock;
+  auto transport = MakeTransport(config);
+
+  pb::DeploymentRequest request;
+  request.set_team("aura");
+  pb::DeploymentStatus response;
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  const RpcStatus status = transport->Deploy(request, deadline, response);
+  ASSERT_TRUE(status.Ok()) << status.message;
+  EXPECT_EQ(response.state(), pb::queued);
+
+  const auto calls = service_.Calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].timestamp, "2023-11-14T22:13:20.12345Z");
+  EXPECT_EQ(calls[0].authorization,
+            common::HexEncode(common::HmacSha256(*common::HexDecode("1234567812345678"),
+                                                 "2023-11-14T22:13:20.12345Z")));
+  EXPECT_EQ(calls[0].authorization.size(), 64u);
+  EXPECT_EQ(calls[0].team, "aura");
+
+  std::unique_ptr<StatusStream> stream;
+  ASSERT_TRUE(transport->OpenStatus(request, deadline, stream).Ok());
+  pb::DeploymentStatus received;
+  ASSERT_TRUE(stream->Recv(received).Ok());
+  EXPECT_EQ(received.state(), pb::queued);
+  const auto after = service_.Calls();
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[1].method, "Status");
+  EXPECT_EQ(after[1].team, "aura");
+  EXPECT_EQ(after[1].timestamp, "2023-11-14T22:13:20.12345Z");
+}
+
+TEST_F(GrpcTransportTest, NoMetadataWithoutAuthentication) {
+  common::SystemClock clock;
+  TransportConfig config;
+  config.server = Address();
+  config.use_tls = false;
+  config.authentication = false;
+  config.clock = &clock;
+  auto transport = MakeTransport(config);
+  pb::DeploymentRequest request;
+  pb::DeploymentStatus response;
+  ASSERT_TRUE(transport->Deploy(request, std::chrono::system_clock::now() + std::chrono::seconds(10),
+                                response)
+                  .Ok());
+  const auto calls = service_.Calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].timestamp, "");
+  EXPECT_EQ(calls[0].authorization, "");
+  EXPECT_EQ(calls[0].team, "");
+}
+
+TEST_F(GrpcTransportTest, StreamEndedByServerReadsAsEof) {
+  common::SystemClock clock;
+  TransportConfig config;
+  config.server = Address();
+  config.use_tls = false;
+  config.authentication = false;
+  config.clock = &clock;
+  auto transport = MakeTransport(config);
+  pb::DeploymentRequest request;
+  request.set_id("abc");
+  std::unique_ptr<StatusStream> stream;
+  ASSERT_TRUE(
+      transport->OpenStatus(request, std::chrono::system_clock::now() + std::chrono::seconds(10), stream)
+          .Ok());
+  pb::DeploymentStatus status;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(stream->Recv(status).Ok());
+  const RpcStatus end = stream->Recv(status);
+  EXPECT_EQ(end.code, grpc::StatusCode::UNKNOWN);
+  EXPECT_EQ(end.message, "EOF");
+}
+
+TEST_F(GrpcTransportTest, UnreachableServerIsUnavailable) {
+  common::SystemClock clock;
+  TransportConfig config;
+  config.server = "127.0.0.1:1";
+  config.use_tls = false;
+  config.authentication = false;
+  config.clock = &clock;
+  auto transport = MakeTransport(config);
+  pb::DeploymentRequest request;
+  pb::DeploymentStatus response;
+  const RpcStatus status =
+      transport->Deploy(request, std::chrono::system_clock::now() + std::chrono::seconds(10), response);
+  EXPECT_EQ(status.code, grpc::StatusCode::UNAVAILABLE);
+}
+
+// The e2e command line shape, end to end through the real transport.
+TEST_F(GrpcTransportTest, WholeCliRunWithWaitAndAuthentication) {
+  common::SystemClock clock;
+  RealSleeper sleeper;
+  std::ostringstream out;
+  std::ostringstream err;
+  const Ports ports{clock,
+                    sleeper,
+                    [](const std::string&) -> std::optional<std::string> { return std::nullopt; },
+                    &MakeTransport,
+                    out,
+                    err};
+  const int code = RunCommandLine(
+      {"--resource", deploy_cli::testing::TestData("configmap.yaml"), "--cluster", "local",
+       "--apikey", "1234567812345678", "--deploy-server", Address(), "--grpc-authentication=true",
+       "--grpc-use-tls=false", "--wait", "--team", "aura"},
+      ports);
+  EXPECT_EQ(code, 0) << err.str();
+  const std::string log = err.str();
+  for (const char* line :
+       {"Deployment request accepted by NAIS deploy and dispatched to cluster 'local'.",
+        "Status: queued: working", "Status: in_progress: working",
+        "Status: success: Deployment completed successfully."}) {
+    EXPECT_NE(log.find(line), std::string::npos) << line << "\n" << log;
+  }
+  const auto calls = service_.Calls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].request_id, "11111111-2222-4333-8444-555555555555");
+  EXPECT_EQ(calls[0].team, "aura");
+  EXPECT_EQ(calls[0].request_team, "aura");
+}
+
+TEST_F(GrpcTransportTest, RejectedDeployThroughRealTransportExitsFour) {
+  service_.reject_deploy = true;
+  common::SystemClock clock;
+  RealSleeper sleeper;
+  std::ostringstream out;
+  std::ostringstream err;
+  const Ports ports{clock,
+                    sleeper,
+                    [](const std::string&) -> std::optional<std::string> { return std::nullopt; },
+                    &MakeTransport,
+                    out,
+                    err};
+  EXPECT_EQ(RunCommandLine({"--resource", deploy_cli::testing::TestData("configmap.yaml"),
+                            "--cluster", "local", "--apikey", "00", "--deploy-server", Address(),
+                            "--grpc-use-tls=false"},
+                           ports),
+            4);
+  EXPECT_NE(err.str().find("fatal: PermissionDenied: failed authentication"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace deploy_cli

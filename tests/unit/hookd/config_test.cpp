@@ -1,0 +1,93 @@
+// hookd settings: names, environment variables, aliases, validation messages.
+#include <gtest/gtest.h>
+
+#include <CLI/CLI.hpp>
+
+#include "common/error.hpp"
+#include "hookd/config.hpp"
+
+namespace {
+
+common::EnvLookup Env(std::map<std::string, std::string> values) {
+  return [values](const std::string& name) -> std::optional<std::string> {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+hookd::Config Build(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  CLI::App app;
+  common::LayeredConfig settings(hookd::HookdSettings());
+  settings.Bind(app);
+  args.insert(args.begin(), "hookd");
+  std::vector<const char*> argv;
+  for (auto& a : args) argv.push_back(a.c_str());
+  app.parse(static_cast<int>(argv.size()), argv.data());
+  settings.Resolve(Env(std::move(env)), "");
+  return hookd::BuildConfig(settings);
+}
+
+std::string ErrorOf(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  try {
+    Build(std::move(args), std::move(env));
+  } catch (const common::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(HookdConfig, DefaultsAreTheOriginals) {
+  auto c = Build({});
+  EXPECT_EQ(c.listen_address, "127.0.0.1:8080");
+  EXPECT_EQ(c.grpc_address, "127.0.0.1:9090");
+  EXPECT_EQ(c.database_url, "postgresql://postgres:root@127.0.0.1:5432/hookd");
+  EXPECT_EQ(c.database_connect_timeout, std::chrono::minutes(5));
+  EXPECT_EQ(c.grpc_keepalive_interval, std::chrono::seconds(15));
+  EXPECT_FALSE(c.grpc_cli_authentication);
+  EXPECT_FALSE(c.grpc_deployd_authentication);
+  EXPECT_EQ(c.database_encryption_key.size(), 32u);
+  EXPECT_EQ(c.metrics_path, "/metrics");
+  EXPECT_TRUE(c.provision_key.empty());
+}
+
+TEST(HookdConfig, FlagsEnvironmentAndAliases) {
+  auto c = Build({"--grpc.cli-authentication=true", "--deployd-keys", "a,b"},
+                 {{"HOOKD_GRPC_DEPLOYD_AUTHENTICATION", "1"},
+                  {"DATABASE_URL", "postgresql://alias"},
+                  {"FRONTEND_KEYS", "f1"},
+                  {"HOOKD_GOOGLE_CLUSTER_PROJECTS", "dev=proj-dev,prod=proj-prod"},
+                  {"HOOKD_CLUSTER_MIGRATION_REDIRECT", "old=new"},
+                  {"HOOKD_CLUSTERS", "dev,prod"}});
+  EXPECT_TRUE(c.grpc_cli_authentication);
+  EXPECT_TRUE(c.grpc_deployd_authentication);
+  EXPECT_EQ(c.deployd_keys, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c.database_url, "postgresql://alias");
+  EXPECT_EQ(c.frontend_keys, std::vector<std::string>{"f1"});
+  EXPECT_EQ(c.google_cluster_projects.at("prod"), "proj-prod");
+  EXPECT_EQ(c.cluster_migration_redirect.at("old"), "new");
+  EXPECT_EQ(c.clusters, (std::vector<std::string>{"dev", "prod"}));
+  // The prefixed variable wins over the alias.
+  auto d = Build({}, {{"HOOKD_DATABASE_URL", "postgresql://prefixed"},
+                      {"DATABASE_URL", "postgresql://alias"}});
+  EXPECT_EQ(d.database_url, "postgresql://prefixed");
+}
+
+TEST(HookdConfig, BadValuesHaveClearMessages) {
+  EXPECT_EQ(ErrorOf({"--provision-key", "xyz"}),
+            "provisioning pre-shared key must be a hex encoded string");
+  EXPECT_EQ(ErrorOf({"--google-cluster-projects", "dev"}),
+            "unable to parse google cluster projects: invalid key-value pair 'dev'");
+  EXPECT_EQ(ErrorOf({"--cluster-migration-redirect", "x"}),
+            "unable to parse cluster migration redirects: invalid key-value pair 'x'");
+  EXPECT_EQ(ErrorOf({"--log-format", "xml"}), "invalid log format \"xml\": want json or text");
+  EXPECT_EQ(ErrorOf({"--database-encryption-key", "abcd"}),
+            "database encryption key must be 16, 24 or 32 bytes (32, 48 or 64 hex characters)");
+  EXPECT_EQ(ErrorOf({"--database-encryption-key", "nothex"}),
+            "database encryption key must be a hex encoded string");
+  EXPECT_EQ(ErrorOf({"--grpc.tls-cert-file", "cert.pem"}),
+            "grpc.tls-cert-file and grpc.tls-key-file must be given together");
+  EXPECT_FALSE(ErrorOf({}, {{"HOOKD_DATABASE_CONNECT_TIMEOUT", "soon"}}).empty());
+}
+
+}  // namespace
