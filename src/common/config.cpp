@@ -113,15 +113,18 @@ void LayeredConfig::Bind(CLI::App& app) {
     std::string help = entry.spec.help;
     if (!entry.spec.env.empty()) help += " (env " + JoinComma(entry.spec.env) + ")";
     if (entry.spec.boolean) {
-      entry.option = app.add_flag(name, help);
+      // Never pass a non-const std::string as the 2nd argument: CLI11 would bind it as the
+      // option's target variable instead of using it as the description.
+      entry.option = app.add_flag(name);
       entry.option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     } else {
-      entry.option = app.add_option(name, help);
+      entry.option = app.add_option(name);
       entry.option->expected(1);
       entry.option->allow_extra_args(false);
       entry.option->multi_option_policy(entry.spec.list ? CLI::MultiOptionPolicy::TakeAll
                                                         : CLI::MultiOptionPolicy::TakeLast);
     }
+    entry.option->description(help);
     if (!entry.spec.default_value.empty()) {
       entry.option->default_str(entry.spec.secret ? "***" : entry.spec.default_value);
     }

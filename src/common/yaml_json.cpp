@@ -161,6 +161,23 @@ nlohmann::json ResolvePlain(const std::string& in, const YamlOptions& options) {
   return in;
 }
 
+// True when a line in (after_line, up_to_line] (0-based) starts with "---" or "...".
+bool HasDocumentMarker(std::string_view text, int after_line, int up_to_line) {
+  int line = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size() && line <= up_to_line) {
+    if (line > after_line) {
+      const std::string_view rest = text.substr(pos, 3);
+      if (rest == "---" || rest == "...") return true;
+    }
+    const std::size_t nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+    ++line;
+  }
+  return false;
+}
+
 class Converter {
  public:
   Converter(const YamlOptions& options, std::size_t document)
@@ -274,9 +291,19 @@ std::vector<nlohmann::json> YamlDocumentsToJson(std::string_view text, const Yam
   }
   std::vector<nlohmann::json> out;
   std::size_t index = 0;
+  int previous_line = -1;  // line of the previous non-empty document's root node
   for (const auto& doc : docs) {
     ++index;
     if (!doc.IsDefined() || doc.IsNull()) continue;
+    const YAML::Mark mark = doc.Mark();
+    if (!mark.is_null()) {
+      // yaml-cpp silently starts a new document when a block collection ends and unrelated
+      // content follows at column 0 ("- a\nb: c"); YAML (and gopkg.in/yaml.v2) reject that.
+      if (previous_line >= 0 && !HasDocumentMarker(text, previous_line, mark.line)) {
+        ThrowAt(mark, "unexpected content after the end of a document (missing \"---\"?)");
+      }
+      previous_line = mark.line;
+    }
     nlohmann::json j;
     try {
       Converter converter(options, index);

@@ -160,7 +160,7 @@ std::string DefaultText(const Flag& flag) {
   const Options defaults;
   return std::visit(
       [&](auto member) -> std::string {
-        using T = std::remove_reference_t<decltype(defaults.*member)>;
+        using T = std::remove_cvref_t<decltype(defaults.*member)>;
         const auto& value = defaults.*member;
         if constexpr (std::is_same_v<T, std::string>) {
           return value.empty() ? "" : fmt::format("\"{}\"", value);

@@ -10,6 +10,8 @@
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/dispatch/hub.hpp"
 #include "hookd/grpc/server.hpp"
+#include "hookd/http/handlers.hpp"
+#include "hookd/http/server.hpp"
 #include "hookd/store/migrate.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
@@ -32,6 +34,8 @@ struct App::Impl {
         workers(kWorkerThreads) {
     dispatcher.SetStaticClusters(config.clusters);
     dispatcher.SetClusterRedirects(config.cluster_migration_redirect);
+    // With --clusters, deployments for clusters nobody knows are rejected at once.
+    dispatcher.SetRejectUnknownClusters(!config.clusters.empty());
   }
 
   void SweepLoop() {
@@ -63,6 +67,9 @@ struct App::Impl {
   dispatch::Dispatcher dispatcher;
   WorkerPool workers;
   std::unique_ptr<grpcapi::GrpcServer> grpc;
+  http::Metrics metrics;
+  std::unique_ptr<http::Handlers> handlers;
+  std::unique_ptr<http::Server> http;
   int grpc_port = 0;
   int http_port = 0;
 
@@ -96,6 +103,16 @@ void App::Start() {
   options.tls_key_file = c.grpc_tls_key_file;
   impl_->grpc = std::make_unique<grpcapi::GrpcServer>(impl_->dispatcher, impl_->workers, options);
   impl_->grpc_port = impl_->grpc->Start();
+  impl_->handlers = std::make_unique<http::Handlers>(c, impl_->dispatcher, impl_->metrics);
+  impl_->http = std::make_unique<http::Server>(*impl_->handlers, impl_->metrics, c.listen_address,
+                                               c.max_request_body_bytes);
+  try {
+    impl_->http_port = impl_->http->Start();
+  } catch (const common::Error& e) {
+    // As the original: an HTTP listen error is logged and hookd keeps serving gRPC.
+    spdlog::error("HTTP server: {}", e.what());
+    impl_->http.reset();
+  }
   impl_->sweeper = std::thread([this] { impl_->SweepLoop(); });
   impl_->started = true;
 }
@@ -110,6 +127,7 @@ void App::Stop() {
   }
   impl_->stop_signal.notify_all();
   if (impl_->sweeper.joinable()) impl_->sweeper.join();
+  if (impl_->http) impl_->http->Stop(impl_->config.shutdown_grace);
   if (impl_->grpc) impl_->grpc->Shutdown(impl_->config.shutdown_grace);
   impl_->workers.Join();
 }

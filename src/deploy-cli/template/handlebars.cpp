@@ -140,14 +140,6 @@ struct Token {
   throw TemplateError(true, fmt::format("Parse error on line {}: {}", line, message));
 }
 
-int LineAt(std::string_view text, std::size_t pos) {
-  int line = 1;
-  for (std::size_t i = 0; i < pos && i < text.size(); ++i) {
-    if (text[i] == '\n') ++line;
-  }
-  return line;
-}
-
 std::string TrimSpace(std::string_view s) {
   const auto* ws = " \t\r\n";
   const auto b = s.find_first_not_of(ws);

@@ -84,9 +84,19 @@ bool IsAggregatedContentType(const std::string& content_type) {
   std::string ct = Lower(content_type);
   if (ct.rfind("application/json", 0) != 0) return false;
   ct.erase(std::remove(ct.begin(), ct.end(), ' '), ct.end());
-  return ct.find(";g=apidiscovery.k8s.io") != std::string::npos &&
-         ct.find(";as=apigroupdiscoverylist") != std::string::npos &&
-         ct.find(";v=v2") != std::string::npos;
+  bool g = false;
+  bool v = false;
+  bool as = false;
+  std::size_t pos = ct.find(';');
+  while (pos != std::string::npos) {
+    auto next = ct.find(';', pos + 1);
+    auto param = ct.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+    g = g || param == "g=apidiscovery.k8s.io";
+    v = v || param == "v=v2";
+    as = as || param == "as=apigroupdiscoverylist";
+    pos = next;
+  }
+  return g && v && as;
 }
 
 std::optional<ApiResource> FindKind(const std::vector<ApiResource>& resources,

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -56,12 +57,13 @@ bool Bool(const YAML::Node& node, const char* key) {
   return s == "true" || s == "True" || s == "TRUE" || s == "1";
 }
 
-YAML::Node FindNamed(const YAML::Node& list, const std::string& name, const char* inner) {
-  if (!list || !list.IsSequence()) return YAML::Node();
+std::optional<YAML::Node> FindNamed(const YAML::Node& list, const std::string& name,
+                                    const char* inner) {
+  if (!list || !list.IsSequence()) return std::nullopt;
   for (const auto& item : list) {
     if (Str(item, "name") == name) return item[inner];
   }
-  return YAML::Node();
+  return std::nullopt;
 }
 
 std::string Resolve(const std::string& dir, const std::string& path) {
@@ -95,20 +97,22 @@ KubeConfig ParseKubeconfig(const std::string& text, const std::string& path,
   if (ctx_name.empty()) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("kubeconfig {}: no current-context", path));
   }
-  auto ctx = FindNamed(root["contexts"], ctx_name, "context");
-  if (!ctx) {
+  auto ctx_entry = FindNamed(root["contexts"], ctx_name, "context");
+  if (!ctx_entry) {
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("kubeconfig {}: context \"{}\" not found", path, ctx_name));
   }
+  const YAML::Node ctx = *ctx_entry;
   auto cluster_name = Str(ctx, "cluster");
-  auto cluster = FindNamed(root["clusters"], cluster_name, "cluster");
-  if (!cluster) {
+  auto cluster_entry = FindNamed(root["clusters"], cluster_name, "cluster");
+  if (!cluster_entry) {
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("kubeconfig {}: cluster \"{}\" not found", path, cluster_name));
   }
+  const YAML::Node cluster = *cluster_entry;
   auto user_name = Str(ctx, "user");
-  YAML::Node user = FindNamed(root["users"], user_name, "user");
-  if (!user_name.empty() && !user) {
+  auto user_entry = FindNamed(root["users"], user_name, "user");
+  if (!user_name.empty() && !user_entry) {
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("kubeconfig {}: user \"{}\" not found", path, user_name));
   }
@@ -125,7 +129,8 @@ KubeConfig ParseKubeconfig(const std::string& text, const std::string& path,
   c.ca_pem = DataOrFile(cluster, "certificate-authority-data", "certificate-authority", dir,
                         "certificate authority");
   c.namespace_ = Str(ctx, "namespace");
-  if (user) {
+  if (user_entry) {
+    const YAML::Node user = *user_entry;
     c.token = Str(user, "token");
     auto token_file = Str(user, "tokenFile");
     if (c.token.empty() && !token_file.empty()) c.token_file = Resolve(dir, token_file);

@@ -83,14 +83,31 @@ std::vector<std::string> Dispatcher::KnownClusters() {
   return {known.begin(), known.end()};
 }
 
-pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request) {
+pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std::string& id) {
   // Any client-supplied ID is ignored (as the original does).
-  request.set_id(common::NewUuidV4());
+  request.set_id(id.empty() ? common::NewUuidV4() : id);
   if (auto it = redirects_.find(request.cluster()); it != redirects_.end()) {
     spdlog::info("redirecting deployment for cluster {} to {}", it->first, it->second);
     request.set_cluster(it->second);
   }
   auto resources = ParseResources(request);
+  if (reject_unknown_clusters_) {
+    std::vector<std::string> known;
+    try {
+      known = KnownClusters();
+    } catch (const std::exception& e) {
+      spdlog::error("reading known clusters: {}", e.what());
+      throw common::Error(common::ErrorCode::kUnavailable,
+                          "database is unavailable; try again later");
+    }
+    if (std::find(known.begin(), known.end(), request.cluster()) == known.end()) {
+      std::string list;
+      for (const auto& c : known) list += (list.empty() ? "" : ", ") + c;
+      throw common::Error(common::ErrorCode::kInvalidArgument,
+                          "unknown cluster '" + request.cluster() + "'; known clusters: " +
+                              (list.empty() ? "(none)" : list));
+    }
+  }
 
   const auto now = clock_.Now();
   common::SystemTime created = now;

@@ -30,7 +30,11 @@ class Dispatcher {
   // Accepts a deployment: new ID, stored with its resources and the `queued` status in one
   // transaction, queued durably for its cluster, handed to the cluster's stream if connected.
   // Returns the queued status carrying the full request.
-  pb::DeploymentStatus Deploy(pb::DeploymentRequest request);
+  // `id`: the deployment ID to use (the HTTP API uses its correlation ID); a new UUID if empty.
+  // An unknown cluster (see KnownClusters) is rejected with kInvalidArgument when
+  // `reject_unknown_clusters` is on.
+  pb::DeploymentStatus Deploy(pb::DeploymentRequest request, const std::string& id = "");
+  void SetRejectUnknownClusters(bool reject) { reject_unknown_clusters_ = reject; }
 
   // Stores a status and fans it out. Unknown deployment -> kFailedPrecondition; database down
   // -> kUnavailable `write deployment status to database: <err>`.
@@ -62,6 +66,7 @@ class Dispatcher {
   const common::Clock& clock_;
   std::vector<std::string> static_clusters_;
   std::map<std::string, std::string> redirects_;
+  bool reject_unknown_clusters_ = false;
 };
 
 // Status as sent on the wire: request carries only the deployment ID (like the original).

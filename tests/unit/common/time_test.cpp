@@ -24,7 +24,8 @@ TEST(Rfc3339Test, Format) {
   EXPECT_EQ(FormatRfc3339(At(1136214245)), "2006-01-02T15:04:05Z");
   EXPECT_EQ(FormatRfc3339(At(1136214245, 999999999)), "2006-01-02T15:04:05Z");
   EXPECT_EQ(FormatRfc3339(At(951782400)), "2000-02-29T00:00:00Z");
-  EXPECT_EQ(FormatRfc3339(At(253402300799)), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(FormatRfc3339(At(4102444800)), "2100-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(At(-2208988800)), "1900-01-01T00:00:00Z");
   EXPECT_EQ(FormatRfc3339(At(-1)), "1969-12-31T23:59:59Z");
 }
 
@@ -115,10 +116,10 @@ TEST(GoDurationTest, Parse) {
       {"9007199254740993ns", nanoseconds((1ll << 53) + 1)},
       {"9223372036854775807ns", nanoseconds(std::numeric_limits<std::int64_t>::max())},
       {"9223372036854775.807us", nanoseconds(std::numeric_limits<std::int64_t>::max())},
-      {"9223372036854s775ms807us", nanoseconds(std::numeric_limits<std::int64_t>::max())},
+      {"9223372036854ms775us807ns", nanoseconds(std::numeric_limits<std::int64_t>::max())},
       {"-9223372036854775808ns", nanoseconds(std::numeric_limits<std::int64_t>::min())},
       {"-9223372036854775.808us", nanoseconds(std::numeric_limits<std::int64_t>::min())},
-      {"-9223372036854s775ms808us", nanoseconds(std::numeric_limits<std::int64_t>::min())},
+      {"-9223372036854ms775us808ns", nanoseconds(std::numeric_limits<std::int64_t>::min())},
       {"0.100000000000000000000h", minutes(6)},
       {"0.830103483285477580700h", minutes(49) + seconds(48) + nanoseconds(372539827)},
       {"10m", minutes(10)},
@@ -138,7 +139,7 @@ TEST(GoDurationTest, ParseRejects) {
   for (const char* bad : {"", "3", "-", "s", ".", "-.", ".s", "+.s", "1d", "\x85\x85", "\xff\xff",
                           "hello \xff\xff world", "9223372036854775808ns",
                           "9223372036854775.808us", "9223372036854ms775us808ns",
-                          "-9223372036854775809ns", "10", "1h 2m", " 1s", "1s ", "1S", "--1s",
+                          "-9223372036854775809ns", "9223372036854s775ms807us", "10", "1h 2m", " 1s", "1s ", "1S", "--1s",
                           "1e3s", "0x10s"}) {
     EXPECT_EQ(ParseGoDuration(bad), std::nullopt) << bad;
   }

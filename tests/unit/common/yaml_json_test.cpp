@@ -61,7 +61,7 @@ TEST(YamlJsonTest, EmptyInputs) {
 }
 
 TEST(YamlJsonTest, KeysAreSortedInOutput) {
-  EXPECT_EQ(One("z: 1\na: 2\nm: {y: 1, b: 2}\n").dump(), R"({"a":2,"m":{"b":2,"y":1},"z":1})");
+  EXPECT_EQ(One("z: 1\na: 2\nm: {x: 1, b: 2}\n").dump(), R"({"a":2,"m":{"b":2,"x":1},"z":1})");
 }
 
 TEST(YamlJsonTest, JsonInputWorks) {
@@ -144,7 +144,9 @@ TEST(YamlJsonTest, NullsAndStrings) {
   EXPECT_EQ(Value("'1.5'"), json("1.5"));
   EXPECT_EQ(Value("hello world"), json("hello world"));
   EXPECT_EQ(Value("1.2.3"), json("1.2.3"));
-  EXPECT_EQ(Value("-"), json("-"));
+  EXPECT_EQ(Value("-a"), json("-a"));
+  EXPECT_EQ(Value("+"), json("+"));
+  EXPECT_EQ(Value("."), json("."));
   EXPECT_EQ(Value("2001-12-14"), json("2001-12-14"));  // timestamps stay strings (yaml.v2)
   EXPECT_EQ(Value("12:30"), json("12:30"));
   EXPECT_EQ(Value("\"a\\tb\""), json("a\tb"));
@@ -183,6 +185,8 @@ TEST(YamlJsonTest, TopLevelNonObjects) {
 TEST(YamlJsonTest, NonStringKeys) {
   EXPECT_EQ(One("1: a\ntrue: b\nyes: c\n~: d\n1.5: e\n").dump(),
             R"({"1":"a","1.5":"e","null":"d","true":"c"})");
+  // yaml.v2 quirk: an unquoted key y/n/on/off is a boolean, so it becomes "true"/"false".
+  EXPECT_EQ(One("y: 1\nn: 2\n\"y\": 3\n").dump(), R"({"false":2,"true":1,"y":3})");
   EXPECT_EQ(ErrorOf("? [a, b]\n: c\n"), "line 1, column 3: mapping key must be a scalar");
 }
 
@@ -230,12 +234,31 @@ TEST(YamlJsonTest, YamlBombIsRejected) {
   EXPECT_EQ(YamlDocumentsToJson("[1, 2, 3, 4, 5, 6, 7, 8, 9]\n", small).size(), 1u);
 }
 
+TEST(YamlJsonTest, ContentWithoutDocumentMarkerIsRejected) {
+  EXPECT_EQ(ErrorOf("- a\nb: c\n"),
+            "line 2, column 1: unexpected content after the end of a document (missing \"---\"?)");
+  EXPECT_EQ(ErrorOf("{\"a\": 1}\n{\"b\": 2}\n"),
+            "line 2, column 1: unexpected content after the end of a document (missing \"---\"?)");
+  EXPECT_EQ(YamlDocumentsToJson("- a\n---\nb: c\n").size(), 2u);
+  EXPECT_EQ(YamlDocumentsToJson("- a\n...\n---\n# c\n\nb: c\n").size(), 2u);
+  EXPECT_EQ(YamlDocumentsToJson("a: 1\n--- {b: 2}\n").size(), 2u);
+  EXPECT_EQ(YamlDocumentsToJson("a: 1\n---\n---\nb: 2\n").size(), 2u);
+}
+
+TEST(YamlJsonTest, RecursiveAliasIsRejected) {
+  EXPECT_EQ(ErrorOf("&a [*a]\n"), "line 1, column 1: document nested deeper than 1000 levels");
+}
+
 TEST(YamlJsonTest, SyntaxErrorsHavePositions) {
   EXPECT_EQ(ErrorOf("a: [1, 2\n"), "line 2, column 1: end of sequence flow not found");
   EXPECT_EQ(ErrorOf("kind: x\nmetadata:\n  name: a\n name: b\n"),
-            "line 4, column 6: illegal map value");
+            "line 4, column 2: end of map not found");
+  EXPECT_EQ(ErrorOf("a: b: c\n"), "line 1, column 5: illegal map value");
+  EXPECT_EQ(ErrorOf("{a: 1\n"), "line 2, column 1: end of map flow not found");
+  EXPECT_EQ(ErrorOf("key: [a, b]]\n"), "line 1, column 12: illegal flow end");
+  EXPECT_EQ(ErrorOf("a: @x\n"), "line 1, column 4: unknown token");
+  EXPECT_EQ(ErrorOf("ok: 1\n---\nbad: [\n"), "line 4, column 1: end of sequence flow not found");
   EXPECT_EQ(ErrorOf("a: *nope\n"), "line 1, column 4: the referenced anchor is not defined");
-  EXPECT_EQ(ErrorOf("a: \"unterminated\n"), "line 2, column 1: end of double quoted string not found");
 }
 
 }  // namespace

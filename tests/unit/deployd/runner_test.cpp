@@ -31,6 +31,7 @@ struct RecordingSink final : StatusSink {
 };
 
 struct FakeCluster final : TeamCluster {
+  explicit FakeCluster(std::vector<nlohmann::json>& log) : applied(log) {}
   nlohmann::json Apply(const nlohmann::json& object) override {
     applied.push_back(object);
     auto name = object["metadata"].value("name", "");
@@ -43,7 +44,7 @@ struct FakeCluster final : TeamCluster {
     if (it == verdicts.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<nlohmann::json> applied;
+  std::vector<nlohmann::json>& applied;
   std::map<std::string, std::string> failures;
   std::map<std::string, Verdict> verdicts;
 };
@@ -51,16 +52,15 @@ struct FakeCluster final : TeamCluster {
 struct FakeFactory final : ClusterFactory {
   std::unique_ptr<TeamCluster> ForTeam(const std::string& team) override {
     teams.push_back(team);
-    auto c = std::make_unique<FakeCluster>();
+    auto c = std::make_unique<FakeCluster>(applied);
     c->failures = failures;
     c->verdicts = verdicts;
-    last = c.get();
     return c;
   }
   std::vector<std::string> teams;
   std::map<std::string, std::string> failures;
   std::map<std::string, Verdict> verdicts;
-  FakeCluster* last = nullptr;
+  std::vector<nlohmann::json> applied;  // outlives the per-deployment cluster
 };
 
 class RunnerTest : public ::testing::Test {
@@ -96,10 +96,10 @@ TEST_F(RunnerTest, SuccessfulConfigMap) {
                               "success Deployment completed successfully.",
                           }));
   EXPECT_EQ(factory.teams, std::vector<std::string>({"aura"}));
-  ASSERT_EQ(factory.last->applied.size(), 1U);
-  EXPECT_EQ(factory.last->applied[0]["metadata"]["annotations"]["nais.io/deploymentCorrelationID"],
+  ASSERT_EQ(factory.applied.size(), 1U);
+  EXPECT_EQ(factory.applied[0]["metadata"]["annotations"]["nais.io/deploymentCorrelationID"],
             request.id());
-  EXPECT_EQ(factory.last->applied[0]["data"]["a"], "b");
+  EXPECT_EQ(factory.applied[0]["data"]["a"], "b");
   for (const auto& s : sink.statuses) {
     EXPECT_EQ(s.request().id(), request.id());
     EXPECT_EQ(common::FromTimestamp(s.time()), clock.now);
@@ -108,10 +108,10 @@ TEST_F(RunnerTest, SuccessfulConfigMap) {
 
 TEST_F(RunnerTest, NamespacesFirstThenTheGivenOrder) {
   RunDeployment(Request({kDeployment, kConfigMap, kNamespace}), factory, sink, clock);
-  ASSERT_EQ(factory.last->applied.size(), 3U);
-  EXPECT_EQ(factory.last->applied[0]["kind"], "Namespace");
-  EXPECT_EQ(factory.last->applied[1]["kind"], "Deployment");
-  EXPECT_EQ(factory.last->applied[2]["kind"], "ConfigMap");
+  ASSERT_EQ(factory.applied.size(), 3U);
+  EXPECT_EQ(factory.applied[0]["kind"], "Namespace");
+  EXPECT_EQ(factory.applied[1]["kind"], "Deployment");
+  EXPECT_EQ(factory.applied[2]["kind"], "ConfigMap");
   EXPECT_EQ(sink.Lines()[0], "in_progress Successfully applied /v1, Kind=Namespace, Name=aura");
 }
 
@@ -124,7 +124,7 @@ TEST_F(RunnerTest, ApplyErrorStopsAndFailsWithTheOriginalFormat) {
                 "failure apps/v1, Kind=Deployment, Namespace=aura, Name=web: applying resource: "
                 "forbidden (total of 1 errors)",
             }));
-  EXPECT_EQ(factory.last->applied.size(), 1U) << "nothing after the failing resource is written";
+  EXPECT_EQ(factory.applied.size(), 1U) << "nothing after the failing resource is written";
 }
 
 TEST_F(RunnerTest, WatcherVerdictsAreRelabelledAndCounted) {

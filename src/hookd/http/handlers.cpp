@@ -1,0 +1,602 @@
+#include "hookd/http/handlers.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/crypto.hpp"
+#include "common/error.hpp"
+#include "common/hex.hpp"
+#include "common/pb_json.hpp"
+#include "common/state.hpp"
+#include "common/uuid.hpp"
+#include "hookd/store/migrate.hpp"
+
+namespace hookd::http {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t kMaxSkewSeconds = 30;
+const std::vector<double> kBuckets = {.001, .01, .05, .1, .5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5};
+
+// Our fix of quirk 11.19: JSON responses say so.
+Response Json(int status, const json& body) {
+  return Response{status, "application/json", body.dump() + "\n", {}};
+}
+
+Response Text(int status, const std::string& body) {
+  return Response{status, "text/plain; charset=utf-8", body, {}};
+}
+
+Response Empty(int status) { return Response{status, "", "", {}}; }
+
+std::string Header(const Request& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? "" : it->second;
+}
+
+bool IsJsonContentType(const Request& r) {
+  std::string type = Header(r, "content-type");
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  while (!type.empty() && type.front() == ' ') type.erase(0, 1);
+  for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type == "application/json";
+}
+
+std::int64_t NowUnix(const common::Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
+}
+
+bool WithinSkew(std::int64_t ts, std::int64_t now) {
+  return (ts > now ? ts - now : now - ts) <= kMaxSkewSeconds;
+}
+
+// Field lookup as Go's encoding/json does it: exact name first, then case-insensitive.
+const json* Field(const json& object, const std::string& name) {
+  if (!object.is_object()) return nullptr;
+  if (auto it = object.find(name); it != object.end()) return &*it;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (it.key().size() != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < name.size() && same; ++i) {
+      same = std::tolower(static_cast<unsigned char>(it.key()[i])) ==
+             std::tolower(static_cast<unsigned char>(name[i]));
+    }
+    if (same) return &*it;
+  }
+  return nullptr;
+}
+
+// Typed field reads that fail like a JSON decoder: wrong type -> error.
+std::string StringOf(const json& object, const std::string& name) {
+  const json* f = Field(object, name);
+  if (f == nullptr || f->is_null()) return "";
+  if (!f->is_string()) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "json: cannot unmarshal " + std::string(f->type_name()) +
+                            " into field " + name + " of type string");
+  }
+  return f->get<std::string>();
+}
+
+std::int64_t IntOf(const json& object, const std::string& name) {
+  const json* f = Field(object, name);
+  if (f == nullptr || f->is_null()) return 0;
+  if (!f->is_number_integer()) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "json: cannot unmarshal " + std::string(f->type_name()) +
+                            " into field " + name + " of type int64");
+  }
+  return f->get<std::int64_t>();
+}
+
+bool BoolOf(const json& object, const std::string& name) {
+  const json* f = Field(object, name);
+  if (f == nullptr || f->is_null()) return false;
+  if (!f->is_boolean()) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "json: cannot unmarshal " + std::string(f->type_name()) +
+                            " into field " + name + " of type bool");
+  }
+  return f->get<bool>();
+}
+
+json ParseBody(const std::string& body) {
+  if (body.empty()) {
+    throw common::Error(common::ErrorCode::kInvalidArgument, "unexpected end of JSON input");
+  }
+  try {
+    return json::parse(body);
+  } catch (const json::parse_error& e) {
+    throw common::Error(common::ErrorCode::kInvalidArgument, e.what());
+  }
+}
+
+std::vector<std::string> ValidKeys(const std::vector<store::ApiKey>& keys,
+                                   common::SystemTime now) {
+  std::vector<std::string> out;
+  for (const auto& k : keys) {
+    if (!k.key.empty() && k.expires > now) out.push_back(k.key);
+  }
+  return out;
+}
+
+bool SignedByAny(const std::vector<std::string>& keys, const std::string& body,
+                 const std::string& mac) {
+  bool ok = false;
+  for (const auto& key : keys) ok |= common::ConstantTimeEqual(common::HmacSha256(key, body), mac);
+  return ok;
+}
+
+std::string Labels(const std::string& code, const std::string& method, const std::string& path) {
+  auto escape = [](std::string v) {
+    std::string out;
+    for (char c : v) {
+      if (c == '\\' || c == '"') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    return out;
+  };
+  return "code=\"" + code + "\",method=\"" + escape(method) + "\",path=\"" + escape(path) +
+         "\",service=\"hookd\"";
+}
+
+std::string FormatDouble(double v) { return fmt::format("{}", v); }
+
+}  // namespace
+
+std::map<std::string, std::string> ParseQuery(const std::string& query) {
+  std::map<std::string, std::string> out;
+  auto decode = [](const std::string& s) {
+    std::string r;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+') {
+        r += ' ';
+      } else if (s[i] == '%' && i + 2 < s.size()) {
+        auto byte = common::HexDecode(s.substr(i + 1, 2));
+        if (byte) {
+          r += *byte;
+          i += 2;
+        } else {
+          r += s[i];
+        }
+      } else {
+        r += s[i];
+      }
+    }
+    return r;
+  };
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    auto end = query.find('&', start);
+    if (end == std::string::npos) end = query.size();
+    std::string part = query.substr(start, end - start);
+    if (!part.empty()) {
+      auto eq = part.find('=');
+      std::string key = decode(part.substr(0, eq));
+      std::string value = eq == std::string::npos ? "" : decode(part.substr(eq + 1));
+      out.emplace(std::move(key), std::move(value));  // first value wins, like Go's Get
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string HtmlEscape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+void Metrics::ObserveRequest(const std::string& method, const std::string& path, int code,
+                             double seconds) {
+  const std::string labels = Labels(std::to_string(code), method, path);
+  std::lock_guard lock(mutex_);
+  ++requests_[labels];
+  auto& h = durations_[labels];
+  if (h.buckets.empty()) h.buckets.assign(kBuckets.size(), 0);
+  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  }
+  h.sum += seconds;
+  ++h.count;
+}
+
+std::string Metrics::Render(const std::vector<std::string>& connected_clusters) const {
+  std::string out;
+  std::lock_guard lock(mutex_);
+  out += "# HELP requests_total How many HTTP requests processed, partitioned by status code, "
+         "method and HTTP path.\n# TYPE requests_total counter\n";
+  for (const auto& [labels, n] : requests_) out += "requests_total{" + labels + "} " + std::to_string(n) + "\n";
+  out += "# HELP request_duration_ms How long it took to process the request, partitioned by "
+         "status code, method and HTTP path.\n# TYPE request_duration_ms histogram\n";
+  for (const auto& [labels, h] : durations_) {
+    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+      out += "request_duration_ms_bucket{" + labels + ",le=\"" + FormatDouble(kBuckets[i]) +
+             "\"} " + std::to_string(h.buckets[i]) + "\n";
+    }
+    out += "request_duration_ms_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+    out += "request_duration_ms_sum{" + labels + "} " + FormatDouble(h.sum) + "\n";
+    out += "request_duration_ms_count{" + labels + "} " + std::to_string(h.count) + "\n";
+  }
+  out += "# HELP deployment_hookd_cluster_status Whether a deployd of the cluster is connected.\n"
+         "# TYPE deployment_hookd_cluster_status gauge\n";
+  for (const auto& c : connected_clusters) {
+    out += "deployment_hookd_cluster_status{cluster=\"" + c + "\"} 1\n";
+  }
+  return out;
+}
+
+Handlers::Handlers(const Config& config, dispatch::Dispatcher& dispatcher, Metrics& metrics)
+    : config_(config), dispatcher_(dispatcher), metrics_(metrics) {}
+
+Response Handlers::Handle(const Request& r) {
+  const std::string& p = r.path;
+  if (p == "/healthz") return Text(200, "ok\n");
+  if (p == "/readyz") return Ready();
+  if (p == config_.metrics_path) {
+    if (r.method != "GET") return Empty(405);
+    return Response{200, "text/plain; version=0.0.4; charset=utf-8",
+                    metrics_.Render(dispatcher_.Clusters().Connected()), {}};
+  }
+  if (p == "/events" || p == "/api/v1") return Empty(410);
+  if (p == "/logs") return Logs(r);
+  if (p == "/api/v1/deploy" || p == "/api/v1/status") {
+    if (r.method != "POST") return Empty(405);
+    if (!r.body.empty() && !IsJsonContentType(r)) return Empty(415);
+    return p == "/api/v1/deploy" ? Deploy(r) : Status(r);
+  }
+  if (p.rfind("/internal/api/v1/", 0) == 0) {
+    if (!r.body.empty() && !IsJsonContentType(r)) return Empty(415);
+    if ((p == "/internal/api/v1/provision" || p == "/internal/api/v1/apikey") &&
+        !config_.provision_key.empty()) {
+      if (r.method != "POST") return Empty(405);
+      return Provision(r, p == "/internal/api/v1/apikey");
+    }
+    const std::string console = "/internal/api/v1/console/apikey/";
+    if (p.rfind(console, 0) == 0 && p.size() > console.size() &&
+        p.find('/', console.size()) == std::string::npos) {
+      if (r.method != "GET" && r.method != "POST") return Empty(405);
+      return ConsoleApiKey(r, p.substr(console.size()));
+    }
+  }
+  return Text(404, "404 page not found\n");
+}
+
+Response Handlers::Ready() {
+  try {
+    dispatcher_.Store().Ping();
+    return Text(200, "ready\n");
+  } catch (const std::exception& e) {
+    return Text(503, std::string("database unavailable: ") + e.what() + "\n");
+  }
+}
+
+Response Handlers::Deploy(const Request& r) {
+  const std::string correlation = common::NewUuidV4();
+  const auto& clock = dispatcher_.Clock();
+  const std::string log_url = config_.base_url + "/logs?delivery_id=" + correlation +
+                              "&ts=" + std::to_string(NowUnix(clock)) + "&v=1";
+  auto reply = [&](int status, const std::string& message) {
+    json body = {{"message", message}, {"correlationID", correlation}};
+    if (status == 201) body["logURL"] = log_url;
+    return Json(status, body);
+  };
+  auto mac = common::HexDecode(Header(r, "x-nais-signature"));
+  if (!mac) return reply(400, "HMAC digest must be hex encoded");
+  json body;
+  std::string cluster, environment, team, owner, repository, ref;
+  std::int64_t timestamp = 0;
+  try {
+    body = ParseBody(r.body);
+    if (!body.is_object()) {
+      throw common::Error(common::ErrorCode::kInvalidArgument,
+                          "json: cannot unmarshal " + std::string(body.type_name()) +
+                              " into Go value of type api_v1_deploy.DeploymentRequest");
+    }
+    cluster = StringOf(body, "cluster");
+    environment = StringOf(body, "environment");
+    team = StringOf(body, "team");
+    owner = StringOf(body, "owner");
+    repository = StringOf(body, "repository");
+    ref = StringOf(body, "ref");
+    timestamp = IntOf(body, "timestamp");
+  } catch (const common::Error& e) {
+    return reply(400, std::string("unable to unmarshal request body: ") + e.what());
+  }
+  const json* resources = Field(body, "resources");
+  std::string invalid;
+  if (cluster.empty()) {
+    invalid = "no cluster specified";
+  } else if (environment.empty()) {
+    invalid = "no environment specified";
+  } else if (team.empty()) {
+    invalid = "no team specified";
+  } else if (ref.empty()) {
+    invalid = "no commit ref specified";
+  } else if (resources == nullptr || !resources->is_array()) {
+    invalid = "resources field must be a list";
+  } else if (resources->empty()) {
+    invalid = "resources must contain at least one Kubernetes resource";
+  } else if (!WithinSkew(timestamp, NowUnix(clock))) {
+    invalid = "request is not within allowed timeframe";
+  }
+  if (!invalid.empty()) return reply(400, "invalid deployment request: " + invalid);
+
+  std::vector<store::ApiKey> keys;
+  try {
+    keys = dispatcher_.Store().ApiKeys(team);
+  } catch (const common::Error& e) {
+    if (e.Code() == common::ErrorCode::kNotFound) return reply(403, "failed authentication");
+    return reply(502, "something wrong happened when communicating with api key service");
+  } catch (const std::exception&) {
+    return reply(502, "something wrong happened when communicating with api key service");
+  }
+  if (!SignedByAny(ValidKeys(keys, clock.Now()), r.body, *mac)) {
+    return reply(403, "failed authentication");
+  }
+
+  pb::DeploymentRequest request;
+  try {
+    const auto now = clock.Now();
+    *request.mutable_time() = common::ToTimestamp(now);
+    *request.mutable_deadline() = common::ToTimestamp(now + dispatch::Dispatcher::kDefaultDeadline);
+    request.set_cluster(cluster);
+    request.set_team(team);
+    request.set_gitrefsha(ref);
+    request.mutable_repository()->set_owner(owner);
+    request.mutable_repository()->set_name(repository);
+    request.set_githubenvironment(environment);
+    for (const auto& resource : *resources) {
+      *request.mutable_kubernetes()->add_resources() = common::JsonToStruct(resource);
+    }
+  } catch (const std::exception&) {
+    return reply(400, "unable to create deployment message");
+  }
+  try {
+    dispatcher_.Deploy(std::move(request), correlation);
+  } catch (const common::Error& e) {
+    if (e.Code() == common::ErrorCode::kInvalidArgument) return reply(400, e.what());
+    return reply(503, "database is unavailable; try again later");
+  }
+  return reply(201, "deployment request accepted and dispatched");
+}
+
+Response Handlers::Status(const Request& r) {
+  auto reply = [](int status, const std::string& message, const std::string& state = "") {
+    json body = json::object();
+    if (!message.empty()) body["message"] = message;
+    if (!state.empty()) body["status"] = state;
+    return Json(status, body);
+  };
+  const auto& clock = dispatcher_.Clock();
+  auto mac = common::HexDecode(Header(r, "x-nais-signature"));
+  if (!mac) return reply(400, "HMAC digest must be hex encoded");
+  std::string id, team;
+  std::int64_t timestamp = 0;
+  try {
+    json body = ParseBody(r.body);
+    if (!body.is_object()) {
+      throw common::Error(common::ErrorCode::kInvalidArgument,
+                          "json: cannot unmarshal " + std::string(body.type_name()) +
+                              " into Go value of type api_v1_status.StatusRequest");
+    }
+    id = StringOf(body, "deploymentID");
+    team = StringOf(body, "team");
+    timestamp = IntOf(body, "timestamp");
+  } catch (const common::Error& e) {
+    return reply(400, std::string("unable to unmarshal request body: ") + e.what());
+  }
+  if (id.empty()) return reply(400, "invalid status request: no deployment ID specified");
+  if (team.empty()) return reply(400, "invalid status request: no team specified");
+  if (!WithinSkew(timestamp, NowUnix(clock))) {
+    return reply(400, "invalid status request: request is not within allowed timeframe");
+  }
+  std::vector<store::ApiKey> keys;
+  try {
+    keys = dispatcher_.Store().ApiKeys(team);
+  } catch (const common::Error& e) {
+    if (e.Code() == common::ErrorCode::kNotFound) return reply(403, "failed authentication");
+    return reply(502, "something wrong happened when communicating with api key service");
+  } catch (const std::exception&) {
+    return reply(502, "something wrong happened when communicating with api key service");
+  }
+  if (!SignedByAny(ValidKeys(keys, clock.Now()), r.body, *mac)) {
+    return reply(403, "failed authentication");
+  }
+  std::vector<store::StatusRow> statuses;
+  try {
+    statuses = dispatcher_.Store().Statuses(id);
+  } catch (const std::exception&) {
+    return reply(503, "unable to determine deployment status; database is unavailable");
+  }
+  if (statuses.empty()) return reply(404, "deployment not found");
+  return reply(200, statuses.front().message, statuses.front().state_name);
+}
+
+Response Handlers::Provision(const Request& r, bool apikey_only) {
+  auto reply = [](int status, const std::string& message, const std::vector<std::string>& keys) {
+    json body = json::object();
+    if (!message.empty()) body["message"] = message;
+    if (!keys.empty()) {
+      json list = json::array();
+      for (const auto& k : keys) list.push_back(common::HexEncode(k));
+      body["apiKeys"] = list;
+    }
+    return Json(status, body);
+  };
+  auto mac = common::HexDecode(Header(r, "x-nais-signature"));
+  if (!mac) return reply(400, "HMAC digest must be hex encoded", {});
+  std::string team;
+  bool rotate = false;
+  std::int64_t timestamp = 0;
+  try {
+    json body = ParseBody(r.body);
+    if (!body.is_object()) {
+      throw common::Error(common::ErrorCode::kInvalidArgument,
+                          "json: cannot unmarshal " + std::string(body.type_name()) +
+                              " into Go value of type api_v1_provision.Request");
+    }
+    team = StringOf(body, "team");
+    rotate = BoolOf(body, "rotate");
+    timestamp = IntOf(body, "timestamp");
+  } catch (const common::Error& e) {
+    return reply(400, std::string("unable to unmarshal request body: ") + e.what(), {});
+  }
+  const auto& clock = dispatcher_.Clock();
+  if (team.empty()) return reply(400, "invalid request: no team specified", {});
+  if (!WithinSkew(timestamp, NowUnix(clock))) {
+    return reply(400, "invalid request: request is not within allowed timeframe", {});
+  }
+  if (!common::ConstantTimeEqual(common::HmacSha256(config_.provision_key, r.body), *mac)) {
+    return reply(403, "failed authentication", {});
+  }
+  std::vector<std::string> valid;
+  bool found = true;
+  try {
+    valid = ValidKeys(dispatcher_.Store().ApiKeys(team), clock.Now());
+  } catch (const common::Error& e) {
+    if (e.Code() != common::ErrorCode::kNotFound) {
+      return reply(502, "unable to communicate with team API key backend", {});
+    }
+    found = false;
+  } catch (const std::exception&) {
+    return reply(502, "unable to communicate with team API key backend", {});
+  }
+  if (apikey_only) {
+    if (!found) return reply(404, "no api key found for team", {});
+    if (valid.empty()) return reply(404, "no valid keys for team found", {});
+    return reply(200, "", valid);
+  }
+  if (!found) rotate = true;
+  if (!rotate && !valid.empty()) return reply(200, "team exists, returning existing keys", valid);
+  std::string key;
+  try {
+    key = common::RandomBytes(32);
+  } catch (const std::exception&) {
+    return reply(500, "unable to generate API key", {});
+  }
+  try {
+    dispatcher_.Store().RotateApiKey(team, key);
+  } catch (const std::exception& e) {
+    spdlog::error("rotating API key of team {}: {}", team, e.what());
+    return reply(502, "unable to persist API key", {});
+  }
+  return reply(201, "API key provisioned successfully", {key});
+}
+
+Response Handlers::ConsoleApiKey(const Request& r, const std::string& team) {
+  const std::string psk = Header(r, "x-psk");
+  bool allowed = false;
+  for (const auto& k : config_.frontend_keys) allowed |= (k == psk);
+  if (!allowed) return Text(403, "Unauthorized access: Invalid key");
+  if (r.method == "POST") {
+    try {
+      dispatcher_.Store().RotateApiKey(team, common::RandomBytes(32));
+    } catch (const std::exception& e) {
+      spdlog::error("rotating API key of team {}: {}", team, e.what());
+      return Empty(500);
+    }
+    return Empty(200);
+  }
+  std::vector<store::ApiKey> keys;
+  try {
+    keys = dispatcher_.Store().ApiKeys(team);
+  } catch (const common::Error& e) {
+    return Empty(e.Code() == common::ErrorCode::kNotFound ? 404 : 502);
+  } catch (const std::exception&) {
+    return Empty(502);
+  }
+  const auto now = dispatcher_.Clock().Now();
+  std::vector<store::ApiKey> valid;
+  for (const auto& k : keys) {
+    if (!k.key.empty() && k.expires > now) valid.push_back(k);
+  }
+  if (valid.size() != 1) {
+    spdlog::error("expected exactly one valid key, got {}", valid.size());
+    return Empty(502);
+  }
+  json body = {{"team", team},
+               {"key", common::HexEncode(valid[0].key)},
+               {"expires", common::FormatRfc3339Nano(valid[0].expires)},
+               {"created", common::FormatRfc3339Nano(valid[0].created)}};
+  return Response{200, "application/json", body.dump(), {}};
+}
+
+Response Handlers::Logs(const Request& r) {
+  auto get = [&](const std::string& k) {
+    auto it = r.query.find(k);
+    return it == r.query.end() ? std::string() : it->second;
+  };
+  const std::string id = get("delivery_id");
+  if (!common::IsUuid(id)) {
+    return Text(400, "delivery_id '" + id + "' is not a well-formed UUID\n");
+  }
+  auto deployment = std::optional<store::DeploymentRow>();
+  std::vector<store::StatusRow> statuses;
+  std::vector<store::ResourceRow> resources;
+  try {
+    deployment = dispatcher_.Store().Deployment(id);
+    if (deployment) {
+      statuses = dispatcher_.Store().Statuses(id);
+      resources = dispatcher_.Store().Resources(id);
+    }
+  } catch (const std::exception&) {
+    return Text(503, "database is unavailable; try again later\n");
+  }
+  if (!deployment) return Text(404, "deployment '" + id + "' not found\n");
+  bool finished = !statuses.empty() && common::IsFinished(statuses.front().state);
+  std::string html =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Deployment " + id +
+      "</title>\n";
+  if (!finished) html += "<meta http-equiv=\"refresh\" content=\"5\">\n";
+  html +=
+      "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+      "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+      ".success{color:#070}.failure,.error,.inactive{color:#b00}</style></head><body>\n";
+  html += "<h1>Deployment " + HtmlEscape(id) + "</h1>\n<dl>";
+  html += "<dt>Team</dt><dd>" + HtmlEscape(deployment->team) + "</dd>";
+  html += "<dt>Cluster</dt><dd>" + HtmlEscape(deployment->cluster.value_or("")) + "</dd>";
+  html += "<dt>Repository</dt><dd>" + HtmlEscape(deployment->github_repository.value_or("")) +
+          "</dd>";
+  html += "<dt>Created</dt><dd>" + common::FormatRfc3339Nano(deployment->created) + "</dd>";
+  html += "<dt>State</dt><dd class=\"" + HtmlEscape(deployment->state.value_or("")) + "\">" +
+          HtmlEscape(deployment->state.value_or("")) + "</dd></dl>\n";
+  html += "<h2>Resources</h2>\n<table><tr><th>#</th><th>Kind</th><th>Namespace</th><th>Name</th>"
+          "<th>API version</th></tr>\n";
+  for (const auto& res : resources) {
+    html += "<tr><td>" + std::to_string(res.index + 1) + "</td><td>" + HtmlEscape(res.kind) +
+            "</td><td>" + HtmlEscape(res.ns) + "</td><td>" + HtmlEscape(res.name) + "</td><td>" +
+            HtmlEscape(res.group.empty() ? res.version : res.group + "/" + res.version) +
+            "</td></tr>\n";
+  }
+  html += "</table>\n<h2>Status timeline</h2>\n<table><tr><th>Time</th><th>State</th>"
+          "<th>Message</th></tr>\n";
+  for (auto it = statuses.rbegin(); it != statuses.rend(); ++it) {
+    html += "<tr><td>" + common::FormatRfc3339Nano(it->created) + "</td><td class=\"" +
+            HtmlEscape(it->state_name) + "\">" + HtmlEscape(it->state_name) + "</td><td>" +
+            HtmlEscape(it->message) + "</td></tr>\n";
+  }
+  html += "</table>\n";
+  if (!finished) html += "<p>This page refreshes every 5 seconds until the deployment ends.</p>\n";
+  html += "</body></html>\n";
+  return Response{200, "text/html; charset=utf-8", html, {}};
+}
+
+}  // namespace hookd::http
