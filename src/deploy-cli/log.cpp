@@ -40,6 +40,17 @@ std::string LogrusValue(std::string_view value) {
 void Logger::Log(LogLevel level, std::string_view message) {
   if (quiet_ && level != LogLevel::kError) return;
   if (level == LogLevel::kDebug) return;
+  if (terminal_) {
+    if (!progress_.empty()) out_ << "\r\033[K";
+    switch (level) {
+      case LogLevel::kError: out_ << "error: " << message << '\n'; break;
+      case LogLevel::kWarn: out_ << "warning: " << message << '\n'; break;
+      default: out_ << message << '\n'; break;
+    }
+    if (!progress_.empty()) out_ << progress_;
+    out_.flush();
+    return;
+  }
   const std::string now = common::FormatRfc3339Nano(clock_.Now());
   if (actions_) {
     switch (level) {
@@ -53,6 +64,13 @@ void Logger::Log(LogLevel level, std::string_view message) {
                                                   : "info";
     out_ << "time=\"" << now << "\" level=" << name << " msg=" << LogrusValue(message) << '\n';
   }
+  out_.flush();
+}
+
+void Logger::Progress(std::string_view line) {
+  if (!terminal_ || quiet_) return;
+  out_ << "\r\033[K" << line;
+  progress_ = std::string(line);
   out_.flush();
 }
 

@@ -13,14 +13,21 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 // - default: logrus text `time="<RFC3339Nano>" level=info msg="<message>"` (msg quoted only
 //   when needed, Go %q escaping);
 // - actions: `::error::<msg>`, `::warn::<msg>`, otherwise `[<RFC3339Nano>] <msg>`;
+// - terminal (stderr is a TTY, not --actions): plain `<msg>` / `warning: <msg>` /
+//   `error: <msg>` lines plus one progress line that is rewritten in place;
 // - quiet: only error lines.
 class Logger {
  public:
   Logger(std::ostream& out, const common::Clock& clock) : out_(out), clock_(clock) {}
-  void Configure(bool actions, bool quiet) {
+  void Configure(bool actions, bool quiet, bool terminal = false) {
     actions_ = actions;
     quiet_ = quiet;
+    terminal_ = terminal && !actions;
   }
+  bool Terminal() const { return terminal_; }
+
+  // Terminal mode only: shows `line` as the in-place progress line ("" removes it).
+  void Progress(std::string_view line);
 
   void Log(LogLevel level, std::string_view message);
   void Info(std::string_view message) { Log(LogLevel::kInfo, message); }
@@ -32,6 +39,8 @@ class Logger {
   const common::Clock& clock_;
   bool actions_ = false;
   bool quiet_ = false;
+  bool terminal_ = false;
+  std::string progress_;
 };
 
 // logrus' value quoting: bare when only [A-Za-z0-9-._/@^+], else Go strconv.Quote.

@@ -1,4 +1,6 @@
 // deploy: the NAIS deploy CLI for CI pipelines. Only wires the real ports; see run.hpp.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
       &deploy_cli::MakeTransport,
       std::cout,
       std::cerr,
+      isatty(STDERR_FILENO) == 1,
   };
   return deploy_cli::RunCommandLine(args, ports);
 }

@@ -141,7 +141,22 @@ class Deployment {
 void Deployment::LogStatus(const pb::DeploymentStatus& status) {
   const std::string line =
       fmt::format("Status: {}: {}", common::StateName(status.state()), status.message());
-  if (status.state() == pb::failure || status.state() == pb::error) {
+  if (log_.Terminal()) {
+    // Live progress: intermediate states rewrite one line, the final state stays.
+    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        ports_.clock.Now() - start_);
+    const std::string clock = fmt::format("[{:.1f}s]", static_cast<double>(elapsed.count()) / 1000.0);
+    if (common::IsFinished(status.state())) {
+      log_.Progress("");
+      const char* mark = status.state() == pb::success ? "✅" : "❌";
+      log_.Log(status.state() == pb::success ? LogLevel::kInfo : LogLevel::kError,
+               fmt::format("{} {} {}: {}", mark, clock, common::StateName(status.state()),
+                           status.message()));
+    } else {
+      log_.Progress(fmt::format("⏳ {} {}: {}", clock, common::StateName(status.state()),
+                                status.message()));
+    }
+  } else if (status.state() == pb::failure || status.state() == pb::error) {
     log_.Error(line);
   } else {
     log_.Info(line);
@@ -221,6 +236,7 @@ int Deployment::Execute() {
   config.authentication = options_.grpc_authentication;
   config.team = options_.team;
   config.clock = &ports_.clock;
+  config.sleep = [this](std::chrono::nanoseconds d) { ports_.sleeper.Sleep(d); };
   if (options_.grpc_authentication) {
     if (!options_.github_token_url.empty() && !options_.github_bearer_token.empty()) {
       config.token_url = options_.github_token_url;
@@ -340,7 +356,7 @@ int Deployment::Execute() {
 
 int Run(Options options, const Ports& ports) {
   Logger log(ports.err, ports.clock);
-  log.Configure(options.actions, options.quiet);
+  log.Configure(options.actions, options.quiet, ports.err_is_terminal);
   try {
     Deployment deployment(options, ports, log);
     return deployment.Execute();

@@ -29,6 +29,7 @@ struct Ports {
   TransportFactory transport_factory;
   std::ostream& out;  // --print-payload, --output json
   std::ostream& err;  // log lines
+  bool err_is_terminal = false;  // live progress output instead of log lines
 };
 
 // Runs one deployment with parsed options; returns the process exit code (spec 5.5). Never

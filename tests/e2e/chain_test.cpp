@@ -74,9 +74,15 @@ class ChainTest : public ::testing::Test {
 
   void TearDown() override {
     // Stop in reverse order; every daemon must exit cleanly on SIGTERM.
-    if (deployd_) EXPECT_EQ(deployd_->Stop(), 0) << deployd_->Log();
-    if (hookd_) EXPECT_EQ(hookd_->Stop(), 0) << hookd_->Log();
-    if (kube_sim_) EXPECT_EQ(kube_sim_->Stop(), 0) << kube_sim_->Log();
+    if (deployd_) {
+      EXPECT_EQ(deployd_->Stop(), 0) << deployd_->Log();
+    }
+    if (hookd_) {
+      EXPECT_EQ(hookd_->Stop(), 0) << hookd_->Log();
+    }
+    if (kube_sim_) {
+      EXPECT_EQ(kube_sim_->Stop(), 0) << kube_sim_->Log();
+    }
   }
 
   std::string Logs() const {

@@ -4,7 +4,10 @@
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
+#include "common/error.hpp"
+#include "common/grpc_error.hpp"
 #include "deploy-cli/exit_code.hpp"
+#include "deploy-cli/transport/github_token.hpp"
 #include "deploy-cli/transport/http_transport.hpp"
 #include "deployment.grpc.pb.h"
 
@@ -71,37 +74,54 @@ class GrpcTransport final : public Transport {
     channel_ = grpc::CreateCustomChannel(config.server, credentials, args);
     if (!channel_) throw CliError(ExitCode::kInvocationFailure, "connect to NAIS deploy: no channel");
     stub_ = pb::Deploy::NewStub(channel_);
+    if (config.authentication && !config.token_url.empty() && !config.bearer_token.empty()) {
+      tokens_ = std::make_unique<GithubTokenSource>(config.token_url, config.bearer_token,
+                                                    *config.clock);
+    }
   }
 
   RpcStatus Deploy(const pb::DeploymentRequest& request, common::SystemTime deadline,
                    pb::DeploymentStatus& response) override {
     grpc::ClientContext context;
-    Prepare(context, deadline);
+    if (RpcStatus failed = Prepare(context, deadline); !failed.Ok()) return failed;
     return FromGrpc(stub_->Deploy(&context, request, &response));
   }
 
   RpcStatus OpenStatus(const pb::DeploymentRequest& request, common::SystemTime deadline,
                        std::unique_ptr<StatusStream>& stream) override {
     auto context = std::make_unique<grpc::ClientContext>();
-    Prepare(*context, deadline);
+    if (RpcStatus failed = Prepare(*context, deadline); !failed.Ok()) return failed;
     stream = std::make_unique<GrpcStatusStream>(std::move(context), *stub_, request);
     return {};
   }
 
  private:
-  void Prepare(grpc::ClientContext& context, common::SystemTime deadline) {
+  RpcStatus Prepare(grpc::ClientContext& context, common::SystemTime deadline) {
     context.set_deadline(deadline);
-    if (!config_.authentication) return;
+    if (!config_.authentication) return {};
+    if (tokens_) {
+      try {
+        context.AddMetadata("jwt", tokens_->Token());
+      } catch (const common::Error& e) {
+        return {common::ToGrpcCode(e.Code()), e.what()};
+      } catch (const std::exception& e) {
+        return {grpc::StatusCode::UNAVAILABLE, e.what()};
+      }
+      context.AddMetadata("team", config_.team);
+      return {};
+    }
     const common::Clock& clock = *config_.clock;
     const ApiKeyMetadata metadata = MakeApiKeyMetadata(config_.api_key, config_.team, clock.Now());
     context.AddMetadata("timestamp", metadata.timestamp);
     context.AddMetadata("authorization", metadata.authorization);
     context.AddMetadata("team", metadata.team);
+    return {};
   }
 
   TransportConfig config_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pb::Deploy::Stub> stub_;
+  std::unique_ptr<GithubTokenSource> tokens_;
 };
 
 }  // namespace

@@ -45,6 +45,7 @@ struct TransportConfig {
   std::string token_url;       // GitHub OIDC (both set -> JWT credentials)
   std::string bearer_token;
   const common::Clock* clock = nullptr;
+  std::function<void(std::chrono::nanoseconds)> sleep;  // the HTTP transport polls
 };
 
 // Creates the transport; throws CliError (exit 6 `connect to NAIS deploy: ...`) on failure.

@@ -132,8 +132,9 @@ std::string KubeClient::BearerToken() {
   return file_token_;
 }
 
-common::HttpResponse KubeClient::Call(const KubeCall& call) {
+common::HttpRequest KubeClient::BuildRequest(const KubeCall& call) {
   common::HttpRequest request;
+  request.timeout = call.timeout;
   request.method = call.method;
   request.target = call.path;
   request.headers.push_back({"Accept", call.accept});
@@ -147,6 +148,38 @@ common::HttpResponse KubeClient::Call(const KubeCall& call) {
                                                                           : call.content_type});
     request.body = call.body;
   }
+  return request;
+}
+
+void KubeClient::Stream(const KubeCall& call, const std::function<bool(std::string_view)>& on_data,
+                        common::HttpCancel* cancel) {
+  auto request = BuildRequest(call);
+  int status = 0;
+  common::HttpResponse head;
+  std::string error_body;
+  http_->Stream(
+      request,
+      [&](const common::HttpResponse& response) {
+        status = response.status;
+        head = response;
+        return true;
+      },
+      [&](std::string_view data) {
+        if (status >= 300) {
+          error_body.append(data);
+          return error_body.size() < 1024 * 1024;
+        }
+        return on_data(data);
+      },
+      cancel);
+  if (status >= 300) {
+    head.body = std::move(error_body);
+    throw ParseApiError(head);
+  }
+}
+
+common::HttpResponse KubeClient::Call(const KubeCall& call) {
+  auto request = BuildRequest(call);
   static thread_local std::mt19937_64 random{std::random_device{}()};
   for (int attempt = 0;; ++attempt) {
     bool last = attempt + 1 >= max_attempts_;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -46,6 +47,7 @@ struct KubeCall {
   std::string body;
   std::string content_type;         // for bodies
   std::string accept = "application/json";
+  std::optional<std::chrono::milliseconds> timeout;  // per-request (idle for streams)
 };
 
 // A request log line a test can look at (method, path, impersonated user).
@@ -61,6 +63,10 @@ class KubeClient {
   // and broken connections, at most `max_attempts` times in total.
   common::HttpResponse Call(const KubeCall& call);
   nlohmann::json CallJson(const KubeCall& call);
+  // Streams the body (watch). Non-2xx answers are read whole and thrown as ApiError; transport
+  // failures throw common::Error (no retries here: the watch loop decides).
+  void Stream(const KubeCall& call, const std::function<bool(std::string_view)>& on_data,
+              common::HttpCancel* cancel);
 
   const KubeConfig& Config() const { return config_; }
   void SetMaxAttempts(int attempts) { max_attempts_ = attempts; }
@@ -68,6 +74,7 @@ class KubeClient {
 
  private:
   std::string BearerToken();
+  common::HttpRequest BuildRequest(const KubeCall& call);
 
   KubeConfig config_;
   std::unique_ptr<common::HttpClient> http_;

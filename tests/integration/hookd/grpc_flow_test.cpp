@@ -247,3 +247,28 @@ TEST_F(GrpcFlow, SlowStatusSubscriberDoesNotBlockReporting) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(GrpcClusters, UnknownClusterIsRejectedWhenClustersAreConfigured) {
+  testsupport::TestDatabase db;
+  REQUIRE_TEST_DATABASE(db);
+  auto config = hookdtest::TestConfig(db.Url(), false, false);
+  config.clusters = {"dev", "prod"};
+  hookd::App app(config);
+  app.Start();
+  auto stub = pb::Deploy::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(app.GrpcPort()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  hookdtest::SetDeadline(context, std::chrono::seconds(10));
+  pb::DeploymentStatus reply;
+  auto status = stub->Deploy(&context, hookdtest::ConfigMapRequest("aura", "staging", "x"), &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "unknown cluster 'staging'; known clusters: dev, prod");
+  grpc::ClientContext ok_context;
+  hookdtest::SetDeadline(ok_context, std::chrono::seconds(10));
+  EXPECT_TRUE(stub->Deploy(&ok_context, hookdtest::ConfigMapRequest("aura", "prod", "x"), &reply).ok());
+  app.Stop();
+}
+
+}  // namespace

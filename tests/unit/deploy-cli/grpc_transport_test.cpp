@@ -11,6 +11,8 @@
 #include "common/hex.hpp"
 #include "deploy-cli/run.hpp"
 #include "deployment.grpc.pb.h"
+#include "deploy-cli/transport/github_token.hpp"
+#include "fake_http_server.hpp"
 #include "fakes.hpp"
 
 namespace deploy_cli {
@@ -23,6 +25,7 @@ struct SeenCall {
   std::string team;
   std::string request_id;
   std::string request_team;
+  std::string jwt;
 };
 
 std::string Meta(const grpc::ServerContext& context, const std::string& key) {
@@ -69,7 +72,8 @@ class FakeDeployService final : public pb::Deploy::Service {
               const pb::DeploymentRequest& request) {
     std::lock_guard lock(mutex_);
     calls_.push_back(SeenCall{method, Meta(context, "timestamp"), Meta(context, "authorization"),
-                              Meta(context, "team"), request.id(), request.team()});
+                              Meta(context, "team"), request.id(), request.team(),
+                              Meta(context, "jwt")});
   }
   std::mutex mutex_;
   std::vector<SeenCall> calls_;
@@ -241,6 +245,98 @@ TEST_F(GrpcTransportTest, RejectedDeployThroughRealTransportExitsFour) {
                            ports),
             4);
   EXPECT_NE(err.str().find("fatal: PermissionDenied: failed authentication"), std::string::npos);
+}
+
+std::string Base64Url(const std::string& in) {
+  static const char* kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (const unsigned char c : in) {
+    buffer = (buffer << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kAlphabet[(buffer >> bits) & 63u]);
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 63u]);
+  return out;
+}
+
+std::string MakeJwt(std::int64_t exp, int serial) {
+  return Base64Url(R"({"alg":"RS256"})") + "." +
+         Base64Url("{\"exp\":" + std::to_string(exp) + ",\"n\":" + std::to_string(serial) + "}") +
+         ".sig";
+}
+
+TEST(GithubTokenTest, JwtExpiry) {
+  EXPECT_EQ(JwtExpiry(MakeJwt(1700000600, 1)), common::SystemTime(std::chrono::seconds(1700000600)));
+  EXPECT_EQ(JwtExpiry("not-a-jwt"), std::nullopt);
+}
+
+TEST_F(GrpcTransportTest, GithubOidcTokenIsFetchedCachedAndRenewed) {
+  deploy_cli::testing::FakeClock clock;  // 1'700'000'000
+  int issued = 0;
+  deploy_cli::testing::FakeHttpServer token_server(
+      [&](const deploy_cli::testing::FakeHttpRequest&) -> deploy_cli::testing::FakeHttpResponse {
+        ++issued;
+        return {200, "{\"value\":\"" + MakeJwt(1'700'000'000 + 300, issued) + "\"}"};
+      });
+  TransportConfig config;
+  config.server = Address();
+  config.use_tls = false;
+  config.authentication = true;
+  config.team = "aura";
+  config.token_url = token_server.Url() + "/token?api-version=2.0";
+  config.bearer_token = "runner-secret";
+  config.clock = &clock;
+  auto transport = MakeTransport(config);
+  pb::DeploymentRequest request;
+  pb::DeploymentStatus response;
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  ASSERT_TRUE(transport->Deploy(request, deadline, response).Ok());
+  clock.Advance(std::chrono::seconds(200));  // still more than a minute left
+  ASSERT_TRUE(transport->Deploy(request, deadline, response).Ok());
+  clock.Advance(std::chrono::seconds(50));   // within the last minute: renew
+  ASSERT_TRUE(transport->Deploy(request, deadline, response).Ok());
+
+  const auto token_requests = token_server.Requests();
+  ASSERT_EQ(token_requests.size(), 2u);
+  EXPECT_EQ(token_requests[0].method, "GET");
+  EXPECT_EQ(token_requests[0].target, "/token?api-version=2.0&audience=hookd");
+  EXPECT_EQ(token_requests[0].headers.at("authorization"), "bearer runner-secret");
+  const auto calls = service_.Calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].jwt, MakeJwt(1'700'000'300, 1));
+  EXPECT_EQ(calls[1].jwt, MakeJwt(1'700'000'300, 1));
+  EXPECT_EQ(calls[2].jwt, MakeJwt(1'700'000'300, 2));
+  EXPECT_EQ(calls[0].team, "aura");
+  EXPECT_EQ(calls[0].authorization, "");
+}
+
+TEST_F(GrpcTransportTest, GithubTokenEndpointRefusalIsUnauthenticated) {
+  deploy_cli::testing::FakeClock clock;
+  deploy_cli::testing::FakeHttpServer token_server(
+      [](const deploy_cli::testing::FakeHttpRequest&) -> deploy_cli::testing::FakeHttpResponse {
+        return {401, "{}"};
+      });
+  TransportConfig config;
+  config.server = Address();
+  config.use_tls = false;
+  config.team = "aura";
+  config.token_url = token_server.Url() + "/token";
+  config.bearer_token = "x";
+  config.clock = &clock;
+  auto transport = MakeTransport(config);
+  pb::DeploymentRequest request;
+  pb::DeploymentStatus response;
+  const RpcStatus status = transport->Deploy(
+      request, std::chrono::system_clock::now() + std::chrono::seconds(10), response);
+  EXPECT_EQ(status.code, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(status.message, "get GitHub token: HTTP status 401");
+  EXPECT_TRUE(service_.Calls().empty());
 }
 
 }  // namespace

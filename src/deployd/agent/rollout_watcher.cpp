@@ -1,0 +1,324 @@
+#include "deployd/agent/rollout_watcher.hpp"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "common/error.hpp"
+#include "common/http_client.hpp"
+#include "deployd/kube/kube_client.hpp"
+#include "deployd/kube/watch.hpp"
+#include "deployd/rollout/verdict.hpp"
+
+namespace deployd::agent {
+namespace {
+
+using nlohmann::json;
+using rollout::Phase;
+using rollout::Rule;
+
+std::string Str(const json& o, std::initializer_list<const char*> path) {
+  const json* cur = &o;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return "";
+    cur = &(*cur)[key];
+  }
+  return cur->is_string() ? cur->get<std::string>() : "";
+}
+
+std::string EscapeRegex(const std::string& s) {
+  static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
+  return std::regex_replace(s, special, R"(\$&)");
+}
+
+// Label selector query from spec.selector.matchLabels.
+std::string MatchLabelsQuery(const json& object) {
+  const json* labels = nullptr;
+  if (object.contains("spec") && object["spec"].contains("selector") &&
+      object["spec"]["selector"].is_object() && object["spec"]["selector"].contains("matchLabels")) {
+    labels = &object["spec"]["selector"]["matchLabels"];
+  }
+  if (labels == nullptr || !labels->is_object() || labels->empty()) return "";
+  std::string selector;
+  for (const auto& [k, v] : labels->items()) {
+    if (!v.is_string()) continue;
+    if (!selector.empty()) selector += ",";
+    selector += k + "=" + v.get<std::string>();
+  }
+  return "labelSelector=" + common::UrlEncode(selector);
+}
+
+// Shared state of one wait: the first verdict wins.
+struct Race {
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::optional<Verdict> verdict;
+  std::string pending = "";  // last in-progress explanation
+  // A transient pod problem fails the rollout when it is still there at this time.
+  std::optional<std::chrono::system_clock::time_point> transient_due;
+  std::string transient_message;
+  std::vector<std::unique_ptr<common::HttpCancel>> cancels;
+  std::vector<std::thread> threads;
+
+  bool Decided() {
+    std::lock_guard lock(mutex);
+    return verdict.has_value();
+  }
+  void Decide(Verdict v) {
+    std::lock_guard lock(mutex);
+    if (!verdict) verdict = std::move(v);
+    cv.notify_all();
+  }
+  void Pending(std::string text) {
+    std::lock_guard lock(mutex);
+    pending = std::move(text);
+  }
+  // Runs fn on its own thread with its own cancel handle; permanent errors end the wait.
+  void Spawn(std::function<void(common::HttpCancel*)> fn) {
+    cancels.push_back(std::make_unique<common::HttpCancel>());
+    common::HttpCancel* cancel = cancels.back().get();
+    threads.emplace_back([this, cancel, fn = std::move(fn)] {
+      try {
+        fn(cancel);
+      } catch (const std::exception& e) {
+        if (!cancel->Cancelled()) {
+          Decide(Verdict{pb::DeploymentState::error, fmt::format("watch failed: {}", e.what())});
+        }
+      }
+    });
+  }
+  void Finish() {
+    for (auto& c : cancels) c->Cancel();
+    for (auto& t : threads) t.join();
+  }
+};
+
+bool UsesPods(Rule rule) {
+  return rule == Rule::kDeployment || rule == Rule::kStatefulSet || rule == Rule::kDaemonSet ||
+         rule == Rule::kReplicaSet || rule == Rule::kJob;
+}
+
+}  // namespace
+
+bool EventMatchesResource(const std::string& resource_name, const std::string& involved_kind,
+                          const std::string& involved_name) {
+  auto name = EscapeRegex(resource_name);
+  std::string pattern;
+  if (involved_kind == "Pod") {
+    pattern = "^" + name + "-([a-z0-9]{10}-)?[a-z0-9]{5}$";
+  } else if (involved_kind == "ReplicaSet") {
+    pattern = "^" + name + "-[a-z0-9]{9,10}$";
+  } else if (involved_kind == "Job") {
+    pattern = "^" + name + "(-[a-z0-9]{5})?$";
+  } else {
+    pattern = "^" + name + "$";
+  }
+  return std::regex_match(involved_name, std::regex(pattern));
+}
+
+std::string EventMessage(const json& event) {
+  return fmt::format("{}/{} ({}): {}", Str(event, {"involvedObject", "kind"}),
+                     Str(event, {"involvedObject", "name"}), Str(event, {"reason"}),
+                     Str(event, {"message"}));
+}
+
+std::optional<Verdict> NaisEventVerdict(const json& event, const std::string& correlation_id) {
+  (void)correlation_id;
+  auto controller = Str(event, {"reportingComponent"});
+  if (controller.empty()) controller = Str(event, {"reportingController"});
+  if (controller != "naiserator") return std::nullopt;
+  bool has_annotation = event.contains("metadata") && event["metadata"].contains("annotations") &&
+                        event["metadata"]["annotations"].is_object() &&
+                        event["metadata"]["annotations"].contains(kCorrelationAnnotation);
+  if (!has_annotation) return Verdict{pb::DeploymentState::failure, kRedeployedMessage};
+  auto reason = Str(event, {"reason"});
+  if (reason == "FailedPrepare" || reason == "FailedGenerate" || reason == "FailedSynchronization") {
+    return Verdict{pb::DeploymentState::failure, EventMessage(event)};
+  }
+  if (reason == "RolloutComplete") return Verdict{pb::DeploymentState::success, EventMessage(event)};
+  return std::nullopt;
+}
+
+std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
+                                             const std::string& user,
+                                             const std::string& correlation_id,
+                                             common::SystemTime deadline,
+                                             const ProgressFn& progress) {
+  auto ref = kube::RefOf(applied.object);
+  if (ref.kind.empty()) ref = kube::RefOf(applied.object);
+  const std::string group = applied.resource.group;
+  const std::string kind = applied.resource.kind;
+  const std::string name = ref.name;
+  const std::string ns = applied.namespace_;
+  auto rule = rollout::RuleFor(group, kind, applied.object);
+  if (rule == Rule::kNone) return std::nullopt;
+  auto first = rollout::Assess(rule, applied.object, std::chrono::system_clock::now());
+  if (rule == Rule::kConditions && first.phase == Phase::kDone && !applied.object.contains("status")) {
+    return std::nullopt;  // a custom resource without status: done once written
+  }
+
+  // Events newer than this (seconds precision, as the original) are relevant.
+  auto watch_start = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  Race race;
+  std::string events_path = fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(ns));
+
+  if (rule == Rule::kNais) {
+    // The original's event watcher, plus naiserator's status with our correlation ID.
+    race.Spawn([&, this](common::HttpCancel* cancel) {
+      kube::WatchTarget target{events_path, "", user, true};
+      std::set<std::string> seen;
+      kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& ev) {
+        if (type == "DELETED") return false;
+        if (!EventMatchesResource(name, Str(ev, {"involvedObject", "kind"}),
+                                  Str(ev, {"involvedObject", "name"}))) {
+          return false;
+        }
+        auto annotated = Str(ev, {"metadata", "annotations", kCorrelationAnnotation});
+        if (!annotated.empty() && annotated != correlation_id) return false;
+        auto last = common::ParseRfc3339(Str(ev, {"lastTimestamp"}));
+        if (!last || *last < watch_start) return false;
+        if (auto v = NaisEventVerdict(ev, correlation_id)) {
+          race.Decide(*v);
+          return true;
+        }
+        auto text = EventMessage(ev);
+        if (seen.insert(text).second) progress(text);
+        return race.Decided();
+      });
+    });
+    race.Spawn([&, this](common::HttpCancel* cancel) {
+      kube::WatchTarget target{kube::CollectionPath(applied.resource, ns),
+                               "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user, true};
+      kube::ListWatch(client_, target, deadline, cancel, [&](const std::string&, const json& o) {
+        if (Str(o, {"status", "correlationID"}) != correlation_id) return race.Decided();
+        auto state = Str(o, {"status", "synchronizationState"});
+        if (state == "RolloutComplete") {
+          race.Decide(Verdict{pb::DeploymentState::success,
+                              fmt::format("{}/{} (RolloutComplete): Successfully deployed.", kind, name)});
+          return true;
+        }
+        if (state == "FailedSynchronization") {
+          std::string message;
+          if (o.contains("status") && o["status"].contains("conditions") && o["status"]["conditions"].is_array()) {
+            for (const auto& c : o["status"]["conditions"]) {
+              if (c.value("type", "") == "SynchronizationState") message = c.value("message", "");
+            }
+          }
+          race.Decide(Verdict{pb::DeploymentState::failure,
+                              fmt::format("{}/{} (FailedSynchronization): {}", kind, name, message)});
+          return true;
+        }
+        return race.Decided();
+      });
+    });
+  } else {
+    // The object itself.
+    race.Spawn([&, this](common::HttpCancel* cancel) {
+      kube::WatchTarget target{kube::CollectionPath(applied.resource, ns),
+                               "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user, true};
+      kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& o) {
+        if (type == "DELETED") {
+          race.Decide(Verdict{pb::DeploymentState::failure,
+                              fmt::format("{}/{} was deleted while waiting for its rollout", kind, name)});
+          return true;
+        }
+        auto a = rollout::Assess(rule, o, std::chrono::system_clock::now());
+        if (a.phase == Phase::kDone) {
+          race.Decide(Verdict{pb::DeploymentState::success,
+                              rule == Rule::kDeployment ? std::string("Deployment completed successfully.")
+                                                        : fmt::format("{}/{}: {}", kind, name, a.message)});
+          return true;
+        }
+        if (a.phase == Phase::kFailed) {
+          race.Decide(Verdict{pb::DeploymentState::failure, fmt::format("{}/{}: {}", kind, name, a.message)});
+          return true;
+        }
+        race.Pending(a.message);
+        return race.Decided();
+      });
+    });
+    if (UsesPods(rule)) {
+      std::string selector = rule == Rule::kJob
+                                 ? "labelSelector=" + common::UrlEncode("job-name=" + name)
+                                 : MatchLabelsQuery(applied.object);
+      if (!selector.empty()) {
+        race.Spawn([&, this, selector](common::HttpCancel* cancel) {
+          kube::WatchTarget target{fmt::format("/api/v1/namespaces/{}/pods", common::UrlEncode(ns)),
+                                   selector, user, true};
+          std::map<std::string, std::chrono::steady_clock::time_point> first_seen;
+          kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& pod) {
+            if (type == "DELETED") return race.Decided();
+            auto created = common::ParseRfc3339(Str(pod, {"metadata", "creationTimestamp"}));
+            if (created && *created < watch_start) return race.Decided();  // pods of older rollouts
+            auto problems = rollout::PodProblems(pod);
+            for (const auto& p : problems) {
+              auto [it, inserted] = first_seen.emplace(p.key, std::chrono::steady_clock::now());
+              if (p.fatal_now || std::chrono::steady_clock::now() - it->second >= options_.transient_grace) {
+                race.Decide(Verdict{pb::DeploymentState::failure, fmt::format("{}/{}: {}", kind, name, p.message)});
+                return true;
+              }
+              race.Pending(p.message);
+              std::lock_guard lock(race.mutex);
+              if (!race.transient_due) {
+                race.transient_due = std::chrono::system_clock::now() + options_.transient_grace;
+                race.transient_message = fmt::format("{}/{}: {}", kind, name, p.message);
+                race.cv.notify_all();
+              }
+            }
+            if (problems.empty()) {
+              std::lock_guard lock(race.mutex);
+              race.transient_due.reset();
+            }
+            return race.Decided();
+          });
+        });
+      }
+      // Relevant events (the workload, its replica sets and pods) as progress, no duplicates.
+      race.Spawn([&, this](common::HttpCancel* cancel) {
+        kube::WatchTarget target{events_path, "", user, false};
+        std::set<std::string> seen;
+        kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& ev) {
+          if (type == "DELETED") return race.Decided();
+          if (!EventMatchesResource(name, Str(ev, {"involvedObject", "kind"}),
+                                    Str(ev, {"involvedObject", "name"}))) {
+            return race.Decided();
+          }
+          auto text = EventMessage(ev);
+          if (seen.insert(text).second) progress(text);
+          return race.Decided();
+        });
+      });
+    }
+  }
+
+  {
+    std::unique_lock lock(race.mutex);
+    while (!race.verdict) {
+      auto until = deadline;
+      if (race.transient_due && *race.transient_due < until) until = *race.transient_due;
+      auto due = race.transient_due;
+      race.cv.wait_until(lock, until, [&] {
+        return race.verdict.has_value() || race.transient_due != due;
+      });
+      if (race.verdict) break;
+      auto now = std::chrono::system_clock::now();
+      if (race.transient_due && now >= *race.transient_due) {
+        race.verdict = Verdict{pb::DeploymentState::failure, race.transient_message};
+      } else if (now >= deadline) {
+        std::string text = kTimeoutMessage;
+        if (rule != Rule::kNais && !race.pending.empty()) text += "; still waiting: " + race.pending;
+        race.verdict = Verdict{pb::DeploymentState::error, text};
+      }
+    }
+  }
+  race.Finish();
+  return race.verdict;
+}
+
+}  // namespace deployd::agent

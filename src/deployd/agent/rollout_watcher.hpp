@@ -1,0 +1,57 @@
+#pragma once
+// Waits for the rollout of one applied resource with watches (no polling) and turns what it sees
+// into a Verdict: kind rules from rollout/verdict.hpp, pod failure signals (fail fast with the
+// evidence), relevant Events forwarded as progress, naiserator semantics for nais.io kinds.
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <regex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+#include "deployd/agent/runner.hpp"
+#include "deployd/kube/apply.hpp"
+
+namespace deployd::kube {
+class KubeClient;
+}
+
+namespace deployd::agent {
+
+inline constexpr const char* kTimeoutMessage = "timeout while waiting for deployment to succeed";
+inline constexpr const char* kRedeployedMessage =
+    "this application has been redeployed, aborting monitoring";
+
+struct RolloutOptions {
+  // How long a transient pod problem (image pull back-off, unschedulable) may persist.
+  std::chrono::milliseconds transient_grace{std::chrono::seconds(60)};
+};
+
+// The original's event name matching (original.md 4.5).
+bool EventMatchesResource(const std::string& resource_name, const std::string& involved_kind,
+                          const std::string& involved_name);
+// `<Kind>/<name> (<reason>): <message>`
+std::string EventMessage(const nlohmann::json& event);
+
+// naiserator event decision for one matching event (pure): nullopt = keep watching.
+std::optional<Verdict> NaisEventVerdict(const nlohmann::json& event, const std::string& correlation_id);
+
+using ProgressFn = std::function<void(const std::string& message)>;
+
+class RolloutWatcher {
+ public:
+  RolloutWatcher(kube::KubeClient& client, RolloutOptions options)
+      : client_(client), options_(options) {}
+
+  std::optional<Verdict> Await(const kube::ApplyResult& applied, const std::string& user,
+                               const std::string& correlation_id, common::SystemTime deadline,
+                               const ProgressFn& progress);
+
+ private:
+  kube::KubeClient& client_;
+  RolloutOptions options_;
+};
+
+}  // namespace deployd::agent

@@ -1,0 +1,45 @@
+#pragma once
+// List-then-watch of a collection (kube-api.md 5.7): list, then watch from the list's
+// resourceVersion with bookmarks; resume after broken connections and clean server timeouts;
+// re-list on 410 Expired/Gone; back off on other errors. No fixed-interval polling.
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/http_client.hpp"
+#include "common/time.hpp"
+
+namespace deployd::kube {
+
+class KubeClient;
+
+struct WatchTarget {
+  std::string collection_path;   // e.g. /apis/apps/v1/namespaces/aura/deployments
+  std::string selector_query;    // e.g. "fieldSelector=metadata.name%3Dweb" (may be empty)
+  std::string impersonate_user;
+  // The first "list" can be skipped (events: only new ones matter); then the watch starts at
+  // resourceVersion=0 semantics are not used: we list with limit=1 just to get the RV.
+  bool initial_objects = true;
+};
+
+// type: ADDED | MODIFIED | DELETED. Return true to stop watching.
+using WatchHandler = std::function<bool(const std::string& type, const nlohmann::json& object)>;
+
+// Splits a chunked watch body into events; feed data as it arrives (pure; unit tested).
+class WatchDecoder {
+ public:
+  // Calls on_line for every complete line. Returns false when on_line asked to stop.
+  bool Feed(std::string_view data, const std::function<bool(const nlohmann::json&)>& on_event);
+
+ private:
+  std::string buffer_;
+};
+
+// Runs until the handler returns true (returns true), or the deadline passes / cancel fires
+// (returns false). Throws ApiError for permanent list/watch failures (403, 404, 400).
+bool ListWatch(KubeClient& client, const WatchTarget& target, common::SystemTime deadline,
+               common::HttpCancel* cancel, const WatchHandler& handler);
+
+}  // namespace deployd::kube

@@ -1,0 +1,300 @@
+#include "deployd/rollout/verdict.hpp"
+
+#include <fmt/format.h>
+
+namespace deployd::rollout {
+namespace {
+
+using nlohmann::json;
+
+long long Int(const json& o, std::initializer_list<const char*> path, long long def = 0) {
+  const json* cur = &o;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return def;
+    cur = &(*cur)[key];
+  }
+  if (cur->is_number_integer() || cur->is_number_unsigned()) return cur->get<long long>();
+  if (cur->is_number_float()) return static_cast<long long>(cur->get<double>());
+  return def;
+}
+
+bool Has(const json& o, std::initializer_list<const char*> path) {
+  const json* cur = &o;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key) || (*cur)[key].is_null()) return false;
+    cur = &(*cur)[key];
+  }
+  return true;
+}
+
+std::string Str(const json& o, std::initializer_list<const char*> path) {
+  const json* cur = &o;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return "";
+    cur = &(*cur)[key];
+  }
+  return cur->is_string() ? cur->get<std::string>() : "";
+}
+
+std::optional<json> Condition(const json& o, const std::string& type) {
+  if (!Has(o, {"status", "conditions"}) || !o["status"]["conditions"].is_array()) return std::nullopt;
+  for (const auto& c : o["status"]["conditions"]) {
+    if (c.is_object() && c.value("type", "") == type) return c;
+  }
+  return std::nullopt;
+}
+
+bool ConditionTrue(const json& o, const std::string& type) {
+  auto c = Condition(o, type);
+  return c && c->value("status", "") == "True";
+}
+
+std::string Name(const json& o) { return Str(o, {"metadata", "name"}); }
+
+// Generation gate: nullopt when the controller has observed the latest generation.
+std::optional<Assessment> GenerationGate(const json& o, bool require_observed) {
+  bool has_gen = Has(o, {"metadata", "generation"});
+  bool has_obs = Has(o, {"status", "observedGeneration"});
+  if (!has_gen) return std::nullopt;
+  if (!has_obs) {
+    if (!require_observed) return std::nullopt;
+    return Assessment{Phase::kInProgress, "waiting for the controller to observe the new generation"};
+  }
+  if (Int(o, {"status", "observedGeneration"}) < Int(o, {"metadata", "generation"})) {
+    return Assessment{Phase::kInProgress,
+                      fmt::format("waiting for the controller to observe generation {} (observed {})",
+                                  Int(o, {"metadata", "generation"}),
+                                  Int(o, {"status", "observedGeneration"}))};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Rule RuleFor(const std::string& group, const std::string& kind, const json& object) {
+  if (group == "apps" || group == "extensions") {
+    if (kind == "Deployment") return Rule::kDeployment;
+    if (kind == "StatefulSet") return Rule::kStatefulSet;
+    if (kind == "DaemonSet") return Rule::kDaemonSet;
+    if (kind == "ReplicaSet") return Rule::kReplicaSet;
+  }
+  if (group == "batch" && kind == "Job") return Rule::kJob;
+  if (group.empty()) {
+    if (kind == "Pod") return Rule::kPod;
+    if (kind == "PersistentVolumeClaim") return Rule::kPersistentVolumeClaim;
+    if (kind == "Service") {
+      return Str(object, {"spec", "type"}) == "LoadBalancer" ? Rule::kLoadBalancerService : Rule::kNone;
+    }
+    return Rule::kNone;
+  }
+  if (group == "apiextensions.k8s.io" && kind == "CustomResourceDefinition") {
+    return Rule::kCustomResourceDefinition;
+  }
+  if (group == "nais.io" && (kind == "Application" || kind == "Naisjob")) return Rule::kNais;
+  if (group.find('.') == std::string::npos) return Rule::kNone;  // other built-in groups (rbac, policy, ...)
+  if (group.size() > 8 && group.rfind(".k8s.io") == group.size() - 7) return Rule::kNone;
+  return Rule::kConditions;
+}
+
+Assessment AssessDeployment(const json& d) {
+  auto progressing = Condition(d, "Progressing");
+  if (progressing && progressing->value("reason", "") == "ProgressDeadlineExceeded") {
+    return {Phase::kFailed, fmt::format("deployment \"{}\" exceeded its progress deadline: {}",
+                                        Name(d), progressing->value("message", ""))};
+  }
+  if (auto gate = GenerationGate(d, true)) return *gate;
+  long long spec = Int(d, {"spec", "replicas"}, 1);
+  long long replicas = Int(d, {"status", "replicas"});
+  long long updated = Int(d, {"status", "updatedReplicas"});
+  long long available = Int(d, {"status", "availableReplicas"});
+  if (updated < spec) {
+    return {Phase::kInProgress, fmt::format("{} out of {} new replicas have been updated", updated, spec)};
+  }
+  if (replicas > updated) {
+    return {Phase::kInProgress, fmt::format("{} old replicas are pending termination", replicas - updated)};
+  }
+  if (available < updated) {
+    return {Phase::kInProgress, fmt::format("{} of {} updated replicas are available", available, updated)};
+  }
+  return {Phase::kDone, fmt::format("deployment \"{}\" successfully rolled out", Name(d))};
+}
+
+Assessment AssessStatefulSet(const json& s) {
+  if (Str(s, {"spec", "updateStrategy", "type"}) == "OnDelete") {
+    return {Phase::kDone, "OnDelete update strategy: not watched"};
+  }
+  if (Int(s, {"status", "observedGeneration"}) == 0) {
+    return {Phase::kInProgress, "waiting for the controller to observe the statefulset"};
+  }
+  if (auto gate = GenerationGate(s, true)) return *gate;
+  long long spec = Int(s, {"spec", "replicas"}, 1);
+  long long ready = Int(s, {"status", "readyReplicas"});
+  if (ready < spec) return {Phase::kInProgress, fmt::format("Waiting for {} pods to be ready", spec - ready)};
+  if (Has(s, {"spec", "updateStrategy", "rollingUpdate"})) {
+    long long partition = Int(s, {"spec", "updateStrategy", "rollingUpdate", "partition"});
+    long long updated = Int(s, {"status", "updatedReplicas"});
+    if (updated < spec - partition) {
+      return {Phase::kInProgress,
+              fmt::format("Waiting for partitioned roll out to finish: {} out of {} new pods have been updated",
+                          updated, spec - partition)};
+    }
+    return {Phase::kDone, fmt::format("statefulset \"{}\" rolled out", Name(s))};
+  }
+  if (Str(s, {"status", "updateRevision"}) != Str(s, {"status", "currentRevision"})) {
+    return {Phase::kInProgress, "waiting for statefulset rolling update to complete"};
+  }
+  return {Phase::kDone, fmt::format("statefulset \"{}\" rolled out", Name(s))};
+}
+
+Assessment AssessDaemonSet(const json& d) {
+  auto type = Str(d, {"spec", "updateStrategy", "type"});
+  if (!type.empty() && type != "RollingUpdate") return {Phase::kDone, "OnDelete update strategy: not watched"};
+  if (!Has(d, {"status", "observedGeneration"})) {
+    return {Phase::kInProgress, "waiting for the controller to observe the daemonset"};
+  }
+  if (auto gate = GenerationGate(d, true)) return *gate;
+  long long desired = Int(d, {"status", "desiredNumberScheduled"});
+  long long updated = Int(d, {"status", "updatedNumberScheduled"});
+  long long available = Int(d, {"status", "numberAvailable"});
+  if (updated < desired) {
+    return {Phase::kInProgress, fmt::format("{} out of {} new pods have been updated", updated, desired)};
+  }
+  if (available < desired) {
+    return {Phase::kInProgress, fmt::format("{} of {} updated pods are available", available, desired)};
+  }
+  return {Phase::kDone, fmt::format("daemon set \"{}\" successfully rolled out", Name(d))};
+}
+
+Assessment AssessReplicaSet(const json& r) {
+  if (auto gate = GenerationGate(r, false)) return *gate;
+  if (ConditionTrue(r, "ReplicaFailure")) {
+    auto c = Condition(r, "ReplicaFailure");
+    return {Phase::kInProgress, fmt::format("replica failure: {}", c->value("message", ""))};
+  }
+  long long spec = Int(r, {"spec", "replicas"}, 1);
+  if (Int(r, {"status", "availableReplicas"}) < spec || Int(r, {"status", "readyReplicas"}) < spec) {
+    return {Phase::kInProgress, fmt::format("{} of {} replicas are available",
+                                            Int(r, {"status", "availableReplicas"}), spec)};
+  }
+  return {Phase::kDone, fmt::format("replica set \"{}\" is available", Name(r))};
+}
+
+Assessment AssessJob(const json& j) {
+  for (const char* type : {"Failed", "FailureTarget"}) {
+    if (ConditionTrue(j, type)) {
+      auto c = Condition(j, type);
+      return {Phase::kFailed, fmt::format("job failed: {}: {}", c->value("reason", ""), c->value("message", ""))};
+    }
+  }
+  if (ConditionTrue(j, "Complete")) return {Phase::kDone, fmt::format("job \"{}\" completed", Name(j))};
+  return {Phase::kInProgress,
+          fmt::format("job \"{}\": {} active, {} succeeded, {} failed", Name(j),
+                      Int(j, {"status", "active"}), Int(j, {"status", "succeeded"}),
+                      Int(j, {"status", "failed"}))};
+}
+
+Assessment AssessConditions(const json& o) {
+  if (Has(o, {"metadata", "deletionTimestamp"})) return {Phase::kInProgress, "resource is being deleted"};
+  if (auto gate = GenerationGate(o, false)) return *gate;
+  if (ConditionTrue(o, "Reconciling")) {
+    auto c = Condition(o, "Reconciling");
+    return {Phase::kInProgress, fmt::format("reconciling: {}", c->value("message", ""))};
+  }
+  if (ConditionTrue(o, "Stalled")) {
+    auto c = Condition(o, "Stalled");
+    return {Phase::kFailed, fmt::format("{}: {}", c->value("reason", "Stalled"), c->value("message", ""))};
+  }
+  if (auto ready = Condition(o, "Ready")) {
+    if (ready->value("status", "") == "True") return {Phase::kDone, "Ready"};
+    return {Phase::kInProgress, fmt::format("not ready: {}", ready->value("message", ""))};
+  }
+  return {Phase::kDone, "resource is current"};
+}
+
+Assessment AssessCrd(const json& o) {
+  auto names = Condition(o, "NamesAccepted");
+  if (names && names->value("status", "") == "False") {
+    return {Phase::kFailed, fmt::format("names not accepted: {}", names->value("message", ""))};
+  }
+  auto established = Condition(o, "Established");
+  if (established && established->value("status", "") == "True") return {Phase::kDone, "established"};
+  if (established && established->value("status", "") == "False" &&
+      established->value("reason", "") != "Installing") {
+    return {Phase::kFailed, fmt::format("not established: {}", established->value("message", ""))};
+  }
+  return {Phase::kInProgress, "waiting for the CRD to be established"};
+}
+
+Assessment Assess(Rule rule, const json& object, common::SystemTime now) {
+  (void)now;
+  switch (rule) {
+    case Rule::kNone: return {Phase::kDone, "written"};
+    case Rule::kDeployment: return AssessDeployment(object);
+    case Rule::kStatefulSet: return AssessStatefulSet(object);
+    case Rule::kDaemonSet: return AssessDaemonSet(object);
+    case Rule::kReplicaSet: return AssessReplicaSet(object);
+    case Rule::kJob: return AssessJob(object);
+    case Rule::kPod: {
+      auto phase = Str(object, {"status", "phase"});
+      if (phase == "Succeeded") return {Phase::kDone, "pod succeeded"};
+      if (phase == "Failed") return {Phase::kFailed, fmt::format("pod failed: {}", Str(object, {"status", "message"}))};
+      for (const auto& p : PodProblems(object)) {
+        if (p.fatal_now) return {Phase::kFailed, p.message};
+      }
+      if (phase == "Running" && ConditionTrue(object, "Ready")) return {Phase::kDone, "pod is ready"};
+      return {Phase::kInProgress, fmt::format("pod is {}", phase.empty() ? "pending" : phase)};
+    }
+    case Rule::kPersistentVolumeClaim:
+      return Str(object, {"status", "phase"}) == "Bound" ? Assessment{Phase::kDone, "bound"}
+                                                         : Assessment{Phase::kInProgress, "waiting for the claim to be bound"};
+    case Rule::kLoadBalancerService: {
+      if (Has(object, {"status", "loadBalancer", "ingress"}) &&
+          !object["status"]["loadBalancer"]["ingress"].empty()) {
+        return {Phase::kDone, "load balancer ready"};
+      }
+      return {Phase::kInProgress, "waiting for the load balancer address"};
+    }
+    case Rule::kCustomResourceDefinition: return AssessCrd(object);
+    case Rule::kNais: return {Phase::kInProgress, "waiting for naiserator"};
+    case Rule::kConditions: return AssessConditions(object);
+  }
+  return {Phase::kDone, ""};
+}
+
+std::vector<PodProblem> PodProblems(const json& pod) {
+  std::vector<PodProblem> out;
+  auto pod_name = Name(pod);
+  if (auto scheduled = Condition(pod, "PodScheduled")) {
+    if (scheduled->value("status", "") == "False" && scheduled->value("reason", "") == "Unschedulable") {
+      out.push_back({pod_name + "/Unschedulable",
+                     fmt::format("pod {} cannot be scheduled: {}", pod_name, scheduled->value("message", "")),
+                     false});
+    }
+  }
+  for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+    if (!Has(pod, {"status", list}) || !pod["status"][list].is_array()) continue;
+    for (const auto& c : pod["status"][list]) {
+      auto container = c.value("name", "");
+      auto reason = Str(c, {"state", "waiting", "reason"});
+      auto message = Str(c, {"state", "waiting", "message"});
+      if (reason.empty()) continue;
+      bool fatal = reason == "CrashLoopBackOff" || reason == "CreateContainerConfigError" ||
+                   reason == "InvalidImageName" || reason == "ErrImageNeverPull" ||
+                   reason == "CreateContainerError" || reason == "RunContainerError";
+      bool transient = reason == "ErrImagePull" || reason == "ImagePullBackOff" ||
+                       reason == "RegistryUnavailable" || reason == "ImageInspectError";
+      if (!fatal && !transient) continue;
+      std::string text = fmt::format("pod {} container {}: {}", pod_name, container, reason);
+      if (!message.empty()) text += ": " + message;
+      if (Has(c, {"lastState", "terminated"})) {
+        text += fmt::format(" (last exit: {}, code {}, {} restarts)",
+                            Str(c, {"lastState", "terminated", "reason"}),
+                            Int(c, {"lastState", "terminated", "exitCode"}), Int(c, {"restartCount"}));
+      }
+      out.push_back({pod_name + "/" + container + "/" + (transient ? "image" : reason), text, fatal});
+    }
+  }
+  return out;
+}
+
+}  // namespace deployd::rollout

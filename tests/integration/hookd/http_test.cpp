@@ -1,0 +1,230 @@
+// The HTTP API of hookd against a real Postgres.
+#include <gtest/gtest.h>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/asio.hpp"
+#include "common/crypto.hpp"
+#include "common/hex.hpp"
+#include "fake_deployd.hpp"
+#include "harness.hpp"
+
+namespace {
+
+using namespace hookdtest;
+using namespace std::chrono_literals;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using nlohmann::json;
+
+struct Reply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+Reply Call(int port, const std::string& method, const std::string& target, const std::string& body = "",
+           std::map<std::string, std::string> headers = {}) {
+  common::net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.connect(common::net::ip::tcp::endpoint(common::net::ip::make_address("127.0.0.1"),
+                                                static_cast<unsigned short>(port)));
+  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
+  req.set(bhttp::field::host, "localhost");
+  for (const auto& [k, v] : headers) req.set(k, v);
+  req.body() = body;
+  req.prepare_payload();
+  bhttp::write(stream, req);
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  boost::system::error_code ec;
+  bhttp::read(stream, buffer, res, ec);
+  return Reply{static_cast<int>(res.result_int()), std::string(res[bhttp::field::content_type]),
+               res.body()};
+}
+
+class HttpApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!db_.Available()) GTEST_SKIP() << "no test database";
+    auto config = TestConfig(db_.Url(), true, true);
+    config.provision_key = "provision-secret";
+    config.frontend_keys = {"console-psk"};
+    config.max_request_body_bytes = 100000;
+    app_ = std::make_unique<hookd::App>(config);
+    app_->Start();
+    port_ = app_->HttpPort();
+    key_ = ProvisionKey(db_.Url(), "aura");
+  }
+  void TearDown() override {
+    if (app_) app_->Stop();
+  }
+  Reply Signed(const std::string& path, const json& body, const std::string& key) {
+    const std::string text = body.dump();
+    return Call(port_, "POST", path, text,
+                {{"Content-Type", "application/json"},
+                 {"X-NAIS-Signature", common::HexEncode(common::HmacSha256(key, text))}});
+  }
+  json DeployBody() {
+    return {{"resources", json::array({{{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                                         {"metadata", {{"name", "foo"}, {"namespace", "aura"}}}}})},
+            {"team", "aura"}, {"cluster", "dev"}, {"environment", "dev"}, {"ref", "main"},
+            {"owner", "navikt"}, {"repository", "app"},
+            {"timestamp", std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count()}};
+  }
+  std::string Target() { return "127.0.0.1:" + std::to_string(app_->GrpcPort()); }
+
+  testsupport::TestDatabase db_;
+  std::unique_ptr<hookd::App> app_;
+  int port_ = 0;
+  std::string key_;
+};
+
+TEST_F(HttpApi, HealthReadinessMetricsAndGoneEndpoints) {
+  EXPECT_EQ(Call(port_, "GET", "/healthz").status, 200);
+  EXPECT_EQ(Call(port_, "GET", "/readyz").status, 200);
+  EXPECT_EQ(Call(port_, "GET", "/events").status, 410);
+  EXPECT_EQ(Call(port_, "POST", "/api/v1/").status, 410);
+  auto missing = Call(port_, "GET", "/nope");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.body, "404 page not found\n");
+  EXPECT_EQ(Call(port_, "GET", "/api/v1/deploy").status, 405);
+  auto metrics = Call(port_, "GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("requests_total{code=\"404\",method=\"GET\",path=\"/nope\",service=\"hookd\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("request_duration_ms_bucket{"), std::string::npos);
+}
+
+TEST_F(HttpApi, SignedDeployIsAcceptedDeliveredAndItsStatusReadable) {
+  auto channel = grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials());
+  FakeDeployd deployd(channel, "dev", kDeploydKey);
+  auto reply = Signed("/api/v1/deploy", DeployBody(), key_);
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  EXPECT_EQ(reply.content_type, "application/json");
+  auto body = json::parse(reply.body);
+  EXPECT_EQ(body["message"], "deployment request accepted and dispatched");
+  const std::string id = body["correlationID"];
+  EXPECT_NE(body["logURL"].get<std::string>().find("/logs?delivery_id=" + id + "&ts="),
+            std::string::npos);
+  auto delivered = deployd.Next();
+  ASSERT_TRUE(delivered.has_value());
+  EXPECT_EQ(delivered->id(), id);
+  EXPECT_EQ(delivered->githubenvironment(), "dev");
+  ASSERT_TRUE(deployd.Report(id, pb::in_progress, "rolling <out>").ok());
+
+  json status_body = {{"deploymentID", id}, {"team", "aura"},
+                      {"timestamp", std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch()).count()}};
+  auto status = Signed("/api/v1/status", status_body, key_);
+  ASSERT_EQ(status.status, 200) << status.body;
+  EXPECT_EQ(json::parse(status.body), (json{{"status", "in_progress"}, {"message", "rolling <out>"}}));
+
+  auto page = Call(port_, "GET", "/logs?delivery_id=" + id);
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_NE(page.body.find("rolling &lt;out&gt;"), std::string::npos);
+  EXPECT_NE(page.body.find("ConfigMap"), std::string::npos);
+  EXPECT_NE(page.body.find("http-equiv=\"refresh\""), std::string::npos);
+}
+
+TEST_F(HttpApi, DeployErrorPaths) {
+  auto body = DeployBody();
+  auto bad_hex = Call(port_, "POST", "/api/v1/deploy", body.dump(),
+                      {{"Content-Type", "application/json"}, {"X-NAIS-Signature", "xyz"}});
+  EXPECT_EQ(bad_hex.status, 400);
+  EXPECT_EQ(json::parse(bad_hex.body)["message"], "HMAC digest must be hex encoded");
+  EXPECT_EQ(Call(port_, "POST", "/api/v1/deploy", body.dump(), {{"Content-Type", "text/plain"}}).status,
+            415);
+  auto wrong_key = Signed("/api/v1/deploy", body, "wrong");
+  EXPECT_EQ(wrong_key.status, 403);
+  EXPECT_EQ(json::parse(wrong_key.body)["message"], "failed authentication");
+  struct Case {
+    const char* field;
+    json value;
+    const char* message;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"cluster", "", "invalid deployment request: no cluster specified"},
+           {"environment", "", "invalid deployment request: no environment specified"},
+           {"team", "", "invalid deployment request: no team specified"},
+           {"ref", "", "invalid deployment request: no commit ref specified"},
+           {"resources", json::object(), "invalid deployment request: resources field must be a list"},
+           {"resources", json::array(),
+            "invalid deployment request: resources must contain at least one Kubernetes resource"},
+           {"timestamp", 1000, "invalid deployment request: request is not within allowed timeframe"},
+       }) {
+    auto b = DeployBody();
+    b[c.field] = c.value;
+    auto reply = Signed("/api/v1/deploy", b, key_);
+    EXPECT_EQ(reply.status, 400) << c.field;
+    EXPECT_EQ(json::parse(reply.body)["message"], c.message);
+    EXPECT_TRUE(json::parse(reply.body).contains("correlationID"));
+  }
+  auto kindless = DeployBody();
+  kindless["resources"] = json::array({json::object()});
+  auto r = Signed("/api/v1/deploy", kindless, key_);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(json::parse(r.body)["message"],
+            "invalid Kubernetes resources in request: resource 1: decoding payload: Object 'Kind' "
+            "is missing in '{}'");
+  auto too_big = Call(port_, "POST", "/api/v1/deploy", std::string(200000, 'x'),
+                      {{"Content-Type", "application/json"}});
+  EXPECT_EQ(too_big.status, 413);
+}
+
+TEST_F(HttpApi, StatusOfUnknownDeployment) {
+  json b = {{"deploymentID", "nope"}, {"team", "aura"},
+            {"timestamp", std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count()}};
+  auto reply = Signed("/api/v1/status", b, key_);
+  EXPECT_EQ(reply.status, 404);
+  EXPECT_EQ(json::parse(reply.body)["message"], "deployment not found");
+  EXPECT_EQ(Call(port_, "GET", "/logs?delivery_id=bad").body,
+            "delivery_id 'bad' is not a well-formed UUID\n");
+}
+
+TEST_F(HttpApi, ProvisionAndConsoleKeys) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  auto created = Signed("/internal/api/v1/provision", {{"team", "newteam"}, {"timestamp", now}},
+                        "provision-secret");
+  ASSERT_EQ(created.status, 201) << created.body;
+  auto keys = json::parse(created.body);
+  EXPECT_EQ(keys["message"], "API key provisioned successfully");
+  ASSERT_EQ(keys["apiKeys"].size(), 1u);
+  auto again = Signed("/internal/api/v1/provision", {{"team", "newteam"}, {"timestamp", now}},
+                      "provision-secret");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(again.body)["message"], "team exists, returning existing keys");
+  auto fetched = Signed("/internal/api/v1/apikey", {{"team", "newteam"}, {"timestamp", now}},
+                        "provision-secret");
+  EXPECT_EQ(fetched.status, 200);
+  EXPECT_EQ(json::parse(fetched.body)["apiKeys"], keys["apiKeys"]);
+  auto none = Signed("/internal/api/v1/apikey", {{"team", "ghost"}, {"timestamp", now}},
+                     "provision-secret");
+  EXPECT_EQ(none.status, 404);
+  EXPECT_EQ(json::parse(none.body)["message"], "no api key found for team");
+  auto forged = Signed("/internal/api/v1/provision", {{"team", "x"}, {"timestamp", now}}, "wrong");
+  EXPECT_EQ(forged.status, 403);
+  EXPECT_EQ(json::parse(forged.body)["message"], "failed authentication");
+
+  auto denied = Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "", {{"X-PSK", "no"}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.body, "Unauthorized access: Invalid key");
+  auto console = Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "",
+                      {{"X-PSK", "console-psk"}});
+  ASSERT_EQ(console.status, 200);
+  EXPECT_EQ(json::parse(console.body)["key"], keys["apiKeys"][0]);
+  EXPECT_EQ(Call(port_, "POST", "/internal/api/v1/console/apikey/newteam", "",
+                 {{"X-PSK", "console-psk"}}).status,
+            200);
+  EXPECT_NE(json::parse(Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "",
+                             {{"X-PSK", "console-psk"}}).body)["key"],
+            keys["apiKeys"][0]);  // rotated
+}
+
+}  // namespace
