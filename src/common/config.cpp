@@ -2,7 +2,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -80,7 +83,10 @@ struct LayeredConfig::Impl {
   void Flatten(const nlohmann::json& obj, const std::string& prefix, const std::string& path,
                std::map<std::string, std::string>& out) const {
     for (const auto& [k, v] : obj.items()) {
-      const std::string key = prefix.empty() ? k : prefix + "." + k;
+      // Keys match case-insensitively, as viper does.
+      std::string lower = k;
+      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const std::string key = prefix.empty() ? lower : prefix + "." + lower;
       if (entries.count(key) != 0) {
         out[key] = FileValueText(v);
         continue;

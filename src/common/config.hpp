@@ -52,7 +52,7 @@ class LayeredConfig {
   std::chrono::nanoseconds GetDuration(const std::string& key) const;
   // Comma-separated; parts trimmed; empty parts dropped.
   std::vector<std::string> GetList(const std::string& key) const;
-  // Where the value came from: "flag", "env:<NAME>", "file", "default".
+  // Where the value came from: "flag", "env:<NAME>", "file", "default" ("set" after Set()).
   std::string Source(const std::string& key) const;
   // "key=value key2=value2 ..." in key order, secrets as "***" when non-empty.
   std::string Describe() const;

@@ -69,17 +69,11 @@ std::optional<std::uint64_t> ParseGoUnsigned(std::string_view s) {
   return v;
 }
 
-// Go strconv.ParseFloat(s, 64) for decimal syntax and infinities (hex floats not needed here).
-std::optional<double> ParseGoFloat(const std::string& s) {
+// yaml.v2's float check: yamlStyleFloat ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
+// followed by strconv.ParseFloat (out of range is an error there, so such text stays a string).
+std::optional<double> ParseYamlFloat(const std::string& s) {
   std::size_t i = 0;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-  std::string rest = s.substr(i);
-  for (auto& c : rest) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-  if (rest == "inf" || rest == "infinity") {
-    return s[0] == '-' ? -std::numeric_limits<double>::infinity()
-                       : std::numeric_limits<double>::infinity();
-  }
-  if (rest == "nan" && i == 0) return std::numeric_limits<double>::quiet_NaN();
   // Decimal: digits [. digits] [e [+-] digits], at least one mantissa digit.
   std::size_t j = i;
   std::size_t mantissa = 0;
@@ -130,7 +124,12 @@ nlohmann::json ResolvePlain(const std::string& in, const YamlOptions& options) {
     return -std::numeric_limits<double>::infinity();
   }
   const char first = in[0];
-  if (!(IsDigit(first) || first == '+' || first == '-' || first == '.')) return in;
+  if (first == '.') {
+    // yaml.v2 tries only strconv.ParseFloat on the text as written (no '_' removal).
+    if (const auto d = ParseYamlFloat(in)) return *d;
+    return in;
+  }
+  if (!(IsDigit(first) || first == '+' || first == '-')) return in;
 
   std::string plain;
   plain.reserve(in.size());
@@ -157,7 +156,7 @@ nlohmann::json ResolvePlain(const std::string& in, const YamlOptions& options) {
       if (!neg && plain[0] != '+') return *u;
     }
   }
-  if (const auto d = ParseGoFloat(plain)) return *d;
+  if (const auto d = ParseYamlFloat(plain)) return *d;
   return in;
 }
 

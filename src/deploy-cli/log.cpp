@@ -41,13 +41,13 @@ void Logger::Log(LogLevel level, std::string_view message) {
   if (quiet_ && level != LogLevel::kError) return;
   if (level == LogLevel::kDebug) return;
   if (terminal_) {
-    if (!progress_.empty()) out_ << "\r\033[K";
+    EraseProgress();
     switch (level) {
       case LogLevel::kError: out_ << "error: " << message << '\n'; break;
       case LogLevel::kWarn: out_ << "warning: " << message << '\n'; break;
       default: out_ << message << '\n'; break;
     }
-    if (!progress_.empty()) out_ << progress_;
+    DrawProgress();
     out_.flush();
     return;
   }
@@ -67,10 +67,25 @@ void Logger::Log(LogLevel level, std::string_view message) {
   out_.flush();
 }
 
-void Logger::Progress(std::string_view line) {
+void Logger::EraseProgress() {
+  if (progress_.empty()) return;
+  out_ << '\r';
+  for (std::size_t i = 1; i < progress_.size(); ++i) out_ << "\033[1A";
+  out_ << "\033[J";
+}
+
+void Logger::DrawProgress() {
+  for (std::size_t i = 0; i < progress_.size(); ++i) {
+    if (i > 0) out_ << '\n';
+    out_ << progress_[i];
+  }
+}
+
+void Logger::Progress(const std::vector<std::string>& lines) {
   if (!terminal_ || quiet_) return;
-  out_ << "\r\033[K" << line;
-  progress_ = std::string(line);
+  EraseProgress();
+  progress_ = lines;
+  DrawProgress();
   out_.flush();
 }
 

@@ -2,6 +2,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/time.hpp"
 
@@ -26,8 +27,9 @@ class Logger {
   }
   bool Terminal() const { return terminal_; }
 
-  // Terminal mode only: shows `line` as the in-place progress line ("" removes it).
-  void Progress(std::string_view line);
+  // Terminal mode only: shows `lines` as the progress region below the log, rewritten in
+  // place by the next call (empty removes it).
+  void Progress(const std::vector<std::string>& lines);
 
   void Log(LogLevel level, std::string_view message);
   void Info(std::string_view message) { Log(LogLevel::kInfo, message); }
@@ -40,7 +42,9 @@ class Logger {
   bool actions_ = false;
   bool quiet_ = false;
   bool terminal_ = false;
-  std::string progress_;
+  void EraseProgress();
+  void DrawProgress();
+  std::vector<std::string> progress_;
 };
 
 // logrus' value quoting: bare when only [A-Za-z0-9-._/@^+], else Go strconv.Quote.

@@ -18,6 +18,7 @@
 #include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/log.hpp"
 #include "deploy-cli/manifest/prepare.hpp"
+#include "deploy-cli/progress.hpp"
 
 namespace deploy_cli {
 
@@ -136,25 +137,27 @@ class Deployment {
   pb::DeploymentStatus status_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Summary> summary_;
+  std::unique_ptr<ResourceProgress> progress_;
 };
 
 void Deployment::LogStatus(const pb::DeploymentStatus& status) {
   const std::string line =
       fmt::format("Status: {}: {}", common::StateName(status.state()), status.message());
   if (log_.Terminal()) {
-    // Live progress: intermediate states rewrite one line, the final state stays.
-    const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-        ports_.clock.Now() - start_);
-    const std::string clock = fmt::format("[{:.1f}s]", static_cast<double>(elapsed.count()) / 1000.0);
+    // Live progress: one line per resource rewritten in place; the final state stays.
+    progress_->Update(status);
+    const auto elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(ports_.clock.Now() - start_);
     if (common::IsFinished(status.state())) {
-      log_.Progress("");
+      const auto lines = progress_->Render(elapsed);
+      log_.Progress({});
+      for (std::size_t i = 0; i + 1 < lines.size(); ++i) log_.Info(lines[i]);
       const char* mark = status.state() == pb::success ? "✅" : "❌";
       log_.Log(status.state() == pb::success ? LogLevel::kInfo : LogLevel::kError,
-               fmt::format("{} {} {}: {}", mark, clock, common::StateName(status.state()),
-                           status.message()));
+               fmt::format("{} {} after {:.1f}s: {}", mark, common::StateName(status.state()),
+                           static_cast<double>(elapsed.count()) / 1000.0, status.message()));
     } else {
-      log_.Progress(fmt::format("⏳ {} {}: {}", clock, common::StateName(status.state()),
-                                status.message()));
+      log_.Progress(progress_->Render(elapsed));
     }
   } else if (status.state() == pb::failure || status.state() == pb::error) {
     log_.Error(line);
@@ -229,6 +232,7 @@ int Deployment::Execute() {
   }
 
   request_ = Prepare(options_, ports_.env, log_, start_, deadline_);
+  progress_ = std::make_unique<ResourceProgress>(request_);
 
   TransportConfig config;
   config.server = options_.deploy_server;
@@ -292,6 +296,11 @@ int Deployment::Execute() {
   }
 
   log_.Info("Waiting for deployment to complete...");
+  if (log_.Terminal()) {
+    progress_->Update(status_);
+    log_.Progress(progress_->Render(std::chrono::duration_cast<std::chrono::milliseconds>(
+        ports_.clock.Now() - start_)));
+  }
   bool connection_lost = false;
   while (!Expired()) {
     std::unique_ptr<StatusStream> stream;
@@ -361,10 +370,12 @@ int Run(Options options, const Ports& ports) {
     Deployment deployment(options, ports, log);
     return deployment.Execute();
   } catch (const CliError& e) {
+    log.Progress({});
     if (e.Code() == ExitCode::kInvocationFailure) ports.err << Usage();
     log.Error(fmt::format("fatal: {}", e.what()));
     return static_cast<int>(e.Code());
   } catch (const std::exception& e) {
+    log.Progress({});
     log.Error(fmt::format("fatal: {}", e.what()));
     return static_cast<int>(ExitCode::kInternalError);
   }

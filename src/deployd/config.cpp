@@ -46,6 +46,9 @@ std::vector<common::SettingSpec> Settings() {
            "How resources are written: server-side-apply or create-or-update (the original's)."),
       spec("apply-force", "true", "Force server-side apply conflicts (take over fields).", true),
       spec("max-concurrent-deployments", "16", "Deployments processed at the same time."),
+      spec("transient-failure-grace", "60s",
+           "How long a transient pod problem (image pull back-off, unschedulable) may last before "
+           "the rollout fails."),
   };
 }
 
@@ -76,6 +79,8 @@ agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config, const co
                                     n));
   }
   o.max_concurrent_deployments = value;
+  o.rollout.transient_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
+      config.GetDuration("transient-failure-grace"));
   o.kube = kube::ResolveKubeConfig(config.Get("kubeconfig"), env);
   return o;
 }

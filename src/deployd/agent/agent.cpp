@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -9,6 +10,7 @@
 
 #include "common/state.hpp"
 #include "deployd/agent/metrics.hpp"
+#include "deployd/agent/rollout_watcher.hpp"
 #include "deployd/agent/runner.hpp"
 #include "deployd/agent/status_queue.hpp"
 #include "deployd/kube/kube_client.hpp"
@@ -16,35 +18,68 @@
 namespace deployd::agent {
 namespace {
 
+std::string ObjectKey(const nlohmann::json& object) {
+  auto ref = kube::RefOf(object);
+  return ref.kind + "/" + ref.namespace_ + "/" + ref.name;
+}
+
 class KubeTeamCluster final : public TeamCluster {
  public:
-  KubeTeamCluster(kube::Applier& applier, Metrics& metrics, std::string team)
-      : applier_(applier), metrics_(metrics), team_(std::move(team)),
+  KubeTeamCluster(kube::Applier& applier, RolloutWatcher& watcher, Metrics& metrics,
+                  std::string team)
+      : applier_(applier), watcher_(watcher), metrics_(metrics), team_(std::move(team)),
         user_(TeamServiceAccount(team_)) {}
 
   nlohmann::json Apply(const nlohmann::json& object) override {
     auto result = applier_.Apply(object, user_, team_);
     auto ref = kube::RefOf(object);
     metrics_.ResourceApplied(team_, ref.kind, ref.name);
+    std::lock_guard lock(mutex_);
+    correlation_id_ = CorrelationOf(object);  // the runner sets it on every resource
+    results_[ObjectKey(result.object)] = result;
     return result.object;
   }
 
+  std::optional<Verdict> AwaitRollout(const nlohmann::json& applied, common::SystemTime deadline,
+                                      const std::function<void(const std::string&)>& progress) override {
+    kube::ApplyResult result;
+    std::string correlation_id;
+    {
+      std::lock_guard lock(mutex_);
+      correlation_id = correlation_id_;
+      auto it = results_.find(ObjectKey(applied));
+      if (it == results_.end()) return std::nullopt;
+      result = it->second;
+    }
+    return watcher_.Await(result, user_, correlation_id, deadline, progress);
+  }
+
  private:
+  static std::string CorrelationOf(const nlohmann::json& object) {
+    return object["metadata"]["annotations"].value(kCorrelationAnnotation, "");
+  }
+
   kube::Applier& applier_;
+  RolloutWatcher& watcher_;
   Metrics& metrics_;
   std::string team_;
   std::string user_;
+  std::string correlation_id_;
+  std::mutex mutex_;
+  std::map<std::string, kube::ApplyResult> results_;
 };
 
 class KubeClusterFactory final : public ClusterFactory {
  public:
-  KubeClusterFactory(kube::Applier& applier, Metrics& metrics) : applier_(applier), metrics_(metrics) {}
+  KubeClusterFactory(kube::Applier& applier, RolloutWatcher& watcher, Metrics& metrics)
+      : applier_(applier), watcher_(watcher), metrics_(metrics) {}
   std::unique_ptr<TeamCluster> ForTeam(const std::string& team) override {
-    return std::make_unique<KubeTeamCluster>(applier_, metrics_, team);
+    return std::make_unique<KubeTeamCluster>(applier_, watcher_, metrics_, team);
   }
 
  private:
   kube::Applier& applier_;
+  RolloutWatcher& watcher_;
   Metrics& metrics_;
 };
 
@@ -65,7 +100,8 @@ struct Agent::Impl {
   kube::KubeClient kube;
   kube::Discovery discovery{kube};
   kube::Applier applier;
-  KubeClusterFactory clusters{applier, metrics};
+  RolloutWatcher watcher;
+  KubeClusterFactory clusters{applier, watcher, metrics};
   HookdClient hookd;
   StatusReporter reporter;
   ReporterSink sink{reporter};
@@ -82,6 +118,7 @@ struct Agent::Impl {
       : options(std::move(o)),
         kube(options.kube),
         applier(kube, discovery, options.apply),
+        watcher(kube, options.rollout),
         hookd(options.hookd),
         reporter([this](const pb::DeploymentStatus& s) { return hookd.ReportStatus(s); },
                  options.status_flush_interval,

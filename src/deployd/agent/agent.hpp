@@ -4,6 +4,7 @@
 #include <string>
 
 #include "deployd/agent/hookd_client.hpp"
+#include "deployd/agent/rollout_watcher.hpp"
 #include "deployd/kube/apply.hpp"
 #include "deployd/kube/kubeconfig.hpp"
 
@@ -13,6 +14,7 @@ struct AgentOptions {
   HookdOptions hookd;
   kube::KubeConfig kube;
   kube::ApplyOptions apply;
+  RolloutOptions rollout;
   int max_concurrent_deployments = 16;
   std::string metrics_listen_address = "127.0.0.1:8081";
   std::string metrics_path = "/metrics";

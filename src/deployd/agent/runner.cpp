@@ -1,6 +1,8 @@
 #include "deployd/agent/runner.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -19,7 +21,7 @@ class Reporter {
   Reporter(const pb::DeploymentRequest& request, StatusSink& sink, const common::Clock& clock)
       : request_(request), sink_(sink), clock_(clock) {}
 
-  void operator()(pb::DeploymentState state, const std::string& message) {
+  void operator()(pb::DeploymentState state, const std::string& message) const {
     pb::DeploymentStatus status;
     *status.mutable_request() = request_;
     *status.mutable_time() = common::ToTimestamp(clock_.Now());
@@ -95,8 +97,27 @@ void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& cluster
     return;
   }
 
+  std::mutex mutex;  // errors, from the watcher threads
   std::vector<std::string> errors;
   std::vector<nlohmann::json> applied;
+  auto progress = [&report](const std::string& message) {
+    report(pb::DeploymentState::in_progress, message);
+  };
+  auto record = [&](const std::optional<Verdict>& verdict) {
+    if (!verdict) return;
+    {
+      std::lock_guard lock(mutex);
+      if (common::IsErrorState(verdict->state)) errors.push_back(verdict->message);
+    }
+    report(pb::DeploymentState::in_progress, verdict->message);
+  };
+  auto await = [&](const nlohmann::json& object) {
+    try {
+      return cluster->AwaitRollout(object, deadline, progress);
+    } catch (const std::exception& e) {
+      return std::optional<Verdict>(Verdict{pb::DeploymentState::error, e.what()});
+    }
+  };
   for (auto& object : OrderForApply(std::move(resources))) {
     if (!object.contains("metadata") || !object["metadata"].is_object()) {
       object["metadata"] = nlohmann::json::object();
@@ -107,27 +128,32 @@ void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& cluster
     }
     metadata["annotations"][kCorrelationAnnotation] = request.id();
     auto identifier = kube::Identifier(kube::RefOf(object));
+    nlohmann::json stored;
     try {
-      applied.push_back(cluster->Apply(object));
+      stored = cluster->Apply(object);
     } catch (const std::exception& e) {
       errors.push_back(fmt::format("{}: {}", identifier, e.what()));
       break;
     }
     report(pb::DeploymentState::in_progress, fmt::format("Successfully applied {}", identifier));
+    if (OrderRank(object) == 1) {
+      // A CRD must be Established before resources of its kinds can be written.
+      auto verdict = await(stored);
+      record(verdict);
+      if (verdict && common::IsErrorState(verdict->state)) break;
+      continue;
+    }
+    applied.push_back(std::move(stored));
   }
   report(pb::DeploymentState::in_progress, kAllSavedMessage);
 
+  // One watcher per resource, all at once (as the original's goroutines).
+  std::vector<std::thread> watchers;
+  watchers.reserve(applied.size());
   for (const auto& object : applied) {
-    std::optional<Verdict> verdict;
-    try {
-      verdict = cluster->AwaitRollout(object, deadline);
-    } catch (const std::exception& e) {
-      verdict = Verdict{pb::DeploymentState::error, e.what()};
-    }
-    if (!verdict) continue;
-    if (common::IsErrorState(verdict->state)) errors.push_back(verdict->message);
-    report(pb::DeploymentState::in_progress, verdict->message);
+    watchers.emplace_back([&record, &await, &object] { record(await(object)); });
   }
+  for (auto& t : watchers) t.join();
 
   if (!errors.empty()) {
     report(pb::DeploymentState::failure, FailureSummary(errors.front(), errors.size()));

@@ -1,6 +1,7 @@
 #pragma once
 // Processing one deployment request (original.md 4.3): decode, order, annotate, apply each
 // resource as the team, report statuses, end with success or failure.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,10 +42,14 @@ class TeamCluster {
   virtual nlohmann::json Apply(const nlohmann::json& object) = 0;
   // Blocks until the resource's rollout is judged or the deadline passes. nullopt: nothing to
   // wait for (the resource is done once written).
+  // May be called from several threads at once (one per resource); `progress` forwards
+  // in_progress messages (events) and is thread-safe.
   virtual std::optional<Verdict> AwaitRollout(const nlohmann::json& applied,
-                                              common::SystemTime deadline) {
+                                              common::SystemTime deadline,
+                                              const std::function<void(const std::string&)>& progress) {
     (void)applied;
     (void)deadline;
+    (void)progress;
     return std::nullopt;
   }
 };
@@ -54,6 +59,8 @@ class ClusterFactory {
   virtual ~ClusterFactory() = default;
   virtual std::unique_ptr<TeamCluster> ForTeam(const std::string& team) = 0;
 };
+
+// StatusSink implementations must be thread-safe (watchers report from their own threads).
 
 // Stable order: Namespaces, then CustomResourceDefinitions, then the rest as given.
 std::vector<nlohmann::json> OrderForApply(std::vector<nlohmann::json> resources);

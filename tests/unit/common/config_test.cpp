@@ -248,6 +248,16 @@ TEST(ConfigTest, FlatAndNestedFileKeys) {
   EXPECT_TRUE(c->GetBool("grpc.cli-authentication"));
   const std::string numbers = WriteFile("numbers.yaml", "log-level: 5\n");
   EXPECT_EQ(Load({}, {}, numbers)->Get("log-level"), "5");
+  const std::string upper = WriteFile("upper.yaml", "GRPC:\n  Address: upper:1\nLog-Level: info\n");
+  auto u = Load({}, {}, upper);
+  EXPECT_EQ(u->Get("grpc.address"), "upper:1");
+  EXPECT_EQ(u->Get("log-level"), "info");
+  const std::string json_file = WriteFile("config.json", R"({"grpc": {"address": "json:1"}})");
+  EXPECT_EQ(Load({}, {}, json_file)->Get("grpc.address"), "json:1");
+  const std::string null_value = WriteFile("null.yaml", "log-level:\n");
+  auto n = Load({}, {}, null_value);
+  EXPECT_EQ(n->Get("log-level"), "");
+  EXPECT_EQ(n->Source("log-level"), "file");
   const std::string empty = WriteFile("empty.yaml", "# nothing\n");
   EXPECT_EQ(Load({}, {}, empty)->Source("grpc.address"), "default");
 }

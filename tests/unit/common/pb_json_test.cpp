@@ -138,6 +138,16 @@ TEST(PbJsonTest, ProtoJsonUsesOriginalFieldNames) {
   EXPECT_EQ(j["kubernetes"]["resources"][0]["spec"]["replicas"], 2);
   EXPECT_EQ(j["repository"]["owner"], "navikt");
   EXPECT_EQ(compact.find('\n'), std::string::npos);
+  EXPECT_NE(compact.find(R"("spec":{"replicas":2})"), std::string::npos) << compact;
+}
+
+TEST(PbJsonTest, ProtoJsonKeepsUtf8AndHtmlCharacters) {
+  pb::DeploymentStatus status;
+  status.set_message("gr\xC3\xB8nn <b> & \"q\"");
+  EXPECT_EQ(MessageToProtoJson(status, true),
+            "{\n  \"message\": \"gr\xC3\xB8nn <b> & \\\"q\\\"\"\n}");
+  EXPECT_EQ(nlohmann::json::parse(MessageToProtoJson(status, false))["message"],
+            "gr\xC3\xB8nn <b> & \"q\"");
 }
 
 TEST(PbJsonTest, ProtoJsonMultilineKeepsDeclarationOrder) {

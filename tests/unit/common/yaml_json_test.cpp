@@ -131,6 +131,16 @@ TEST(YamlJsonTest, Floats) {
   EXPECT_TRUE(std::isnan(Value(".nan").get<double>()));
   EXPECT_TRUE(std::isnan(Value(".NaN").get<double>()));
   EXPECT_EQ(Value("1e400"), json("1e400"));  // out of range stays a string
+  EXPECT_EQ(Value("+inf"), json("+inf"));    // only YAML's .inf spellings are infinities
+  EXPECT_EQ(Value("-Infinity"), json("-Infinity"));
+  EXPECT_EQ(Value("nan"), json("nan"));
+  EXPECT_EQ(Value("0x1p3"), json("0x1p3"));  // no hex floats
+  EXPECT_EQ(Value("+.5").get<double>(), 0.5);
+  EXPECT_EQ(Value("1_0.5").get<double>(), 10.5);
+  EXPECT_EQ(Value(".5_0"), json(".5_0"));    // '.'-leading text: no '_' removal
+  EXPECT_EQ(Value("5.").get<double>(), 5.0);
+  EXPECT_EQ(Value("1e"), json("1e"));
+  EXPECT_EQ(Value("1.5.6"), json("1.5.6"));
 }
 
 TEST(YamlJsonTest, NullsAndStrings) {

@@ -133,6 +133,7 @@ struct Harness {
   FakeTransport transport;
   std::ostringstream out;
   std::ostringstream err;
+  bool terminal = false;
 
   Ports MakePorts() {
     return Ports{
@@ -149,6 +150,7 @@ struct Harness {
         },
         out,
         err,
+        terminal,
     };
   }
 
