@@ -76,8 +76,12 @@ bool ConstantTimeEqual(std::string_view a, std::string_view b) noexcept {
 std::string RandomBytes(std::size_t n) {
   std::string out(n, '\0');
   if (n == 0) return out;
-  if (RAND_bytes(Bytes(out), static_cast<int>(n)) != 1) {
-    throw Error(ErrorCode::kInternal, "random number generator failed");
+  constexpr std::size_t kChunk = 1 << 30;  // RAND_bytes takes an int length
+  for (std::size_t done = 0; done < n; done += kChunk) {
+    const std::size_t len = n - done < kChunk ? n - done : kChunk;
+    if (RAND_bytes(Bytes(out) + done, static_cast<int>(len)) != 1) {
+      throw Error(ErrorCode::kInternal, "random number generator failed");
+    }
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include "common/hex.hpp"
 #include "common/error.hpp"
 #include "common/grpc_error.hpp"
+#include "deploy-cli/config.hpp"
 #include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/transport/github_token.hpp"
 #include "deploy-cli/transport/http_transport.hpp"
@@ -68,9 +69,10 @@ class GrpcTransport final : public Transport {
     std::shared_ptr<grpc::ChannelCredentials> credentials =
         config.use_tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
                        : grpc::InsecureChannelCredentials();
+    // No client keepalive pings: a server with gRPC's default enforcement (5 min) would answer
+    // frequent pings with GOAWAY too_many_pings and break long --wait streams.
     grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 15000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+    args.SetUserAgentPrefix("deploy/" + Version());
     channel_ = grpc::CreateCustomChannel(config.server, credentials, args);
     if (!channel_) throw CliError(ExitCode::kInvocationFailure, "connect to NAIS deploy: no channel");
     stub_ = pb::Deploy::NewStub(channel_);

@@ -34,6 +34,7 @@ class KubeTeamCluster final : public TeamCluster {
     auto result = applier_.Apply(object, user_, team_);
     auto ref = kube::RefOf(object);
     metrics_.ResourceApplied(team_, ref.kind, ref.name);
+    watcher_.Supersede(result.object, CorrelationOf(object));
     std::lock_guard lock(mutex_);
     correlation_id_ = CorrelationOf(object);  // the runner sets it on every resource
     results_[ObjectKey(result.object)] = result;

@@ -145,6 +145,34 @@ std::optional<Verdict> NaisEventVerdict(const json& event, const std::string& co
   return std::nullopt;
 }
 
+std::string RolloutWatcher::WorkloadKey(const std::string& group, const std::string& kind,
+                                        const std::string& ns, const std::string& name) {
+  return group + "/" + kind + "/" + ns + "/" + name;
+}
+
+std::uint64_t RolloutWatcher::Register(const std::string& key, Waiter waiter) {
+  std::lock_guard lock(waiters_mutex_);
+  auto token = next_token_++;
+  waiters_.emplace(token, std::make_pair(key, std::move(waiter)));
+  return token;
+}
+
+void RolloutWatcher::Unregister(std::uint64_t token) {
+  std::lock_guard lock(waiters_mutex_);
+  waiters_.erase(token);
+}
+
+void RolloutWatcher::Supersede(const json& object, const std::string& correlation_id) {
+  auto ref = kube::RefOf(object);
+  auto key = WorkloadKey(ref.group, ref.kind, ref.namespace_, ref.name);
+  std::lock_guard lock(waiters_mutex_);
+  for (auto& [token, entry] : waiters_) {
+    if (entry.first == key && entry.second.correlation_id != correlation_id) {
+      entry.second.superseded(correlation_id);
+    }
+  }
+}
+
 std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
                                              const std::string& user,
                                              const std::string& correlation_id,
@@ -166,6 +194,17 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
   // Events newer than this (seconds precision, as the original) are relevant.
   auto watch_start = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   Race race;
+  auto token = Register(WorkloadKey(group, kind, ns, name),
+                        Waiter{correlation_id, [&race, kind, name](const std::string& newer) {
+                                 race.Decide(Verdict{pb::DeploymentState::failure,
+                                                     fmt::format("{}/{}: superseded by deployment {}",
+                                                                 kind, name, newer)});
+                               }});
+  struct Unregisterer {
+    RolloutWatcher* self;
+    std::uint64_t token;
+    ~Unregisterer() { self->Unregister(token); }
+  } unregister{this, token};
   std::string events_path = fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(ns));
 
   if (rule == Rule::kNais) {

@@ -3,7 +3,10 @@
 // into a Verdict: kind rules from rollout/verdict.hpp, pod failure signals (fail fast with the
 // evidence), relevant Events forwarded as progress, naiserator semantics for nais.io kinds.
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <regex>
 #include <string>
@@ -49,9 +52,27 @@ class RolloutWatcher {
                                const std::string& correlation_id, common::SystemTime deadline,
                                const ProgressFn& progress);
 
+  // Called after a deployment wrote `object`: waits of other deployments on the same object end
+  // with `<Kind>/<name>: superseded by deployment <id>` instead of two watchers fighting.
+  void Supersede(const nlohmann::json& object, const std::string& correlation_id);
+
+  // "<group>/<Kind>/<namespace>/<name>"
+  static std::string WorkloadKey(const std::string& group, const std::string& kind,
+                                 const std::string& ns, const std::string& name);
+
  private:
+  struct Waiter {
+    std::string correlation_id;
+    std::function<void(const std::string&)> superseded;
+  };
+  std::uint64_t Register(const std::string& key, Waiter waiter);
+  void Unregister(std::uint64_t token);
+
   kube::KubeClient& client_;
   RolloutOptions options_;
+  std::mutex waiters_mutex_;
+  std::uint64_t next_token_ = 1;
+  std::map<std::uint64_t, std::pair<std::string, Waiter>> waiters_;
 };
 
 }  // namespace deployd::agent

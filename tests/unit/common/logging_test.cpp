@@ -105,6 +105,20 @@ TEST(LoggingTest, LevelsFilter) {
   EXPECT_EQ(spdlog::default_logger()->name(), "test");
 }
 
+TEST(LoggingTest, FailedSetupKeepsCurrentLogger) {
+  SetupLogging("json", "error", "before");
+  EXPECT_THROW(SetupLogging("text", "nope", "after"), Error);
+  EXPECT_THROW(SetupLogging("nope", "info", "after"), Error);
+  EXPECT_EQ(spdlog::default_logger()->name(), "before");
+  EXPECT_EQ(spdlog::default_logger()->level(), spdlog::level::err);
+}
+
+TEST(LoggingTest, SetupTwiceWithSameNameWorks) {
+  SetupLogging("text", "info", "same");
+  SetupLogging("json", "debug", "same");
+  EXPECT_EQ(spdlog::default_logger()->level(), spdlog::level::debug);
+}
+
 TEST(LoggingTest, UnknownValues) {
   EXPECT_EQ(ErrorOf("xml", "info"), "unknown log format \"xml\"");
   EXPECT_EQ(ErrorOf("", "info"), "unknown log format \"\"");
