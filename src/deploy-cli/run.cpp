@@ -148,11 +148,13 @@ void Deployment::LogStatus(const pb::DeploymentStatus& status) {
     progress_->Update(status);
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(ports_.clock.Now() - start_);
-    if (common::IsFinished(status.state())) {
+    if (common::IsFinished(status.state()) || !options_.wait) {
       const auto lines = progress_->Render(elapsed);
       log_.Progress({});
       for (std::size_t i = 0; i + 1 < lines.size(); ++i) log_.Info(lines[i]);
-      const char* mark = status.state() == pb::success ? "✅" : "❌";
+      const char* mark = status.state() == pb::success               ? "✅"
+                         : common::IsErrorState(status.state()) ? "❌"
+                                                                : "•";
       log_.Log(status.state() == pb::success ? LogLevel::kInfo : LogLevel::kError,
                fmt::format("{} {} after {:.1f}s: {}", mark, common::StateName(status.state()),
                            static_cast<double>(elapsed.count()) / 1000.0, status.message()));
@@ -253,6 +255,9 @@ int Deployment::Execute() {
       }
       config.api_key = *key;
     }
+  } else if (auto key = GoHexDecode(options_.apikey, nullptr)) {
+    // gRPC sends no credentials, but the HTTP API always signs its bodies.
+    config.api_key = *key;
   }
   try {
     transport_ = ports_.transport_factory(config);

@@ -46,6 +46,8 @@ std::vector<common::SettingSpec> Settings() {
            "How resources are written: server-side-apply or create-or-update (the original's)."),
       spec("apply-force", "true", "Force server-side apply conflicts (take over fields).", true),
       spec("max-concurrent-deployments", "16", "Deployments processed at the same time."),
+      spec("kube-qps", "50", "Client-side rate limit for Kubernetes API requests (per second; 0 = off)."),
+      spec("kube-burst", "100", "Burst size of the Kubernetes API rate limit."),
       spec("transient-failure-grace", "60s",
            "How long a transient pod problem (image pull back-off, unschedulable) may last before "
            "the rollout fails."),
@@ -81,6 +83,19 @@ agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config, const co
   o.max_concurrent_deployments = value;
   o.rollout.transient_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       config.GetDuration("transient-failure-grace"));
+  auto number = [&config](const std::string& key) {
+    const auto& text = config.Get(key);
+    try {
+      std::size_t used = 0;
+      double v = std::stod(text, &used);
+      if (used == text.size() && v >= 0) return v;
+    } catch (const std::exception&) {
+    }
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        fmt::format("invalid value \"{}\" for {}: want a non-negative number", text, key));
+  };
+  o.kube_qps = number("kube-qps");
+  o.kube_burst = number("kube-burst");
   o.kube = kube::ResolveKubeConfig(config.Get("kubeconfig"), env);
   return o;
 }

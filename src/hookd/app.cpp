@@ -9,6 +9,10 @@
 #include "common/error.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/dispatch/hub.hpp"
+#include "hookd/dispatch/notifier.hpp"
+#include "common/uuid.hpp"
+#include "hookd/grpc/jwt.hpp"
+#include "hookd/metrics.hpp"
 #include "hookd/grpc/server.hpp"
 #include "hookd/http/handlers.hpp"
 #include "hookd/http/server.hpp"
@@ -31,11 +35,30 @@ struct App::Impl {
         pool(config.database_url, kDatabaseConnections),
         store(pool, config.database_encryption_key),
         dispatcher(store, hub, clusters, clock),
-        workers(kWorkerThreads) {
+        notifier(config.database_url, dispatcher),
+        workers(kWorkerThreads),
+        jwks(MakeJwksFetcher(config.github_jwks_url), clock),
+        jwt(jwks, config.github_issuer, "hookd", clock) {
+    store.SetOrigin(common::NewUuidV4());
+    pool.SetObserver([this](bool ok, double seconds) { metrics.ObserveDatabaseQuery(ok, seconds); });
+    dispatcher.SetMetrics(&metrics);
     dispatcher.SetStaticClusters(config.clusters);
     dispatcher.SetClusterRedirects(config.cluster_migration_redirect);
     // With --clusters, deployments for clusters nobody knows are rejected at once.
     dispatcher.SetRejectUnknownClusters(!config.clusters.empty());
+  }
+
+  static grpcapi::JwksFetcher MakeJwksFetcher(const std::string& url) {
+    try {
+      return grpcapi::HttpJwksFetcher(url);
+    } catch (const std::exception& e) {
+      // A bad URL must not stop hookd: JWT authentication then fails with UNAVAILABLE.
+      spdlog::error("GitHub JWKS URL: {}", e.what());
+      std::string error = e.what();
+      return [error]() -> std::string {
+        throw common::Error(common::ErrorCode::kUnavailable, error);
+      };
+    }
   }
 
   void SweepLoop() {
@@ -60,14 +83,17 @@ struct App::Impl {
 
   Config config;
   common::SystemClock clock;
+  Metrics metrics;
   store::ConnectionPool pool;
   store::Store store;
   dispatch::StatusHub hub;
   dispatch::ClusterRegistry clusters;
   dispatch::Dispatcher dispatcher;
+  dispatch::Notifier notifier;
   WorkerPool workers;
+  grpcapi::JwksCache jwks;
+  grpcapi::JwtVerifier jwt;
   std::unique_ptr<grpcapi::GrpcServer> grpc;
-  http::Metrics metrics;
   std::unique_ptr<http::Handlers> handlers;
   std::unique_ptr<http::Server> http;
   int grpc_port = 0;
@@ -101,9 +127,15 @@ void App::Start() {
   options.keepalive_interval = c.grpc_keepalive_interval;
   options.tls_cert_file = c.grpc_tls_cert_file;
   options.tls_key_file = c.grpc_tls_key_file;
+  options.jwt = &impl_->jwt;
+  options.metrics = &impl_->metrics;
   impl_->grpc = std::make_unique<grpcapi::GrpcServer>(impl_->dispatcher, impl_->workers, options);
   impl_->grpc_port = impl_->grpc->Start();
+  impl_->notifier.Start();
   impl_->handlers = std::make_unique<http::Handlers>(c, impl_->dispatcher, impl_->metrics);
+  impl_->handlers->SetReadinessCheck([this]() -> std::string {
+    return impl_->notifier.Listening() ? "" : "not listening for notifications of other replicas";
+  });
   impl_->http = std::make_unique<http::Server>(*impl_->handlers, impl_->metrics, c.listen_address,
                                                c.max_request_body_bytes);
   try {
@@ -127,6 +159,7 @@ void App::Stop() {
   }
   impl_->stop_signal.notify_all();
   if (impl_->sweeper.joinable()) impl_->sweeper.join();
+  impl_->notifier.Stop();
   if (impl_->http) impl_->http->Stop(impl_->config.shutdown_grace);
   if (impl_->grpc) impl_->grpc->Shutdown(impl_->config.shutdown_grace);
   impl_->workers.Join();

@@ -943,6 +943,45 @@ void CrdStatus(Json& crd) {
   }
 }
 
+// apps/v1 and batch/v1 defaulting (kubernetes pkg/apis/*/v1/defaults.go, the parts clients see).
+void ApplyDefaults(const ResourceType& rt, Json& obj) {
+  if (!obj.contains("spec") || !obj["spec"].is_object()) return;
+  Json& spec = obj["spec"];
+  auto def = [](Json& o, const char* k, const Json& v) {
+    if (!o.contains(k) || o[k].is_null()) o[k] = v;
+  };
+  if (rt.group == "apps" && rt.plural == "deployments") {
+    def(spec, "replicas", 1);
+    def(spec, "progressDeadlineSeconds", 600);
+    def(spec, "revisionHistoryLimit", 10);
+    def(spec, "strategy", Json{{"type", "RollingUpdate"}});
+    if (spec["strategy"].value("type", "") == "RollingUpdate") {
+      def(spec["strategy"], "rollingUpdate", Json{{"maxSurge", "25%"}, {"maxUnavailable", "25%"}});
+    }
+  } else if (rt.group == "apps" && rt.plural == "statefulsets") {
+    def(spec, "replicas", 1);
+    def(spec, "revisionHistoryLimit", 10);
+    def(spec, "podManagementPolicy", "OrderedReady");
+    if (!spec.contains("updateStrategy") || !spec["updateStrategy"].contains("type")) {
+      spec["updateStrategy"] = {{"type", "RollingUpdate"}, {"rollingUpdate", {{"partition", 0}}}};
+    } else if (spec["updateStrategy"].contains("rollingUpdate")) {
+      def(spec["updateStrategy"]["rollingUpdate"], "partition", 0);
+    }
+  } else if (rt.group == "apps" && rt.plural == "daemonsets") {
+    def(spec, "revisionHistoryLimit", 10);
+    def(spec, "updateStrategy", Json{{"type", "RollingUpdate"}});
+    if (spec["updateStrategy"].value("type", "") == "RollingUpdate") {
+      def(spec["updateStrategy"], "rollingUpdate", Json{{"maxUnavailable", 1}, {"maxSurge", 0}});
+    }
+  } else if (rt.group == "batch" && rt.plural == "jobs") {
+    def(spec, "backoffLimit", 6);
+    def(spec, "completions", 1);
+    def(spec, "parallelism", 1);
+    def(spec, "completionMode", "NonIndexed");
+    def(spec, "suspend", false);
+  }
+}
+
 HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply, const Json& apply_set) {
   HttpResponse warnings;
   bool dry = DryRun(c.req);
@@ -962,19 +1001,21 @@ HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply,
   ValidateCustom(c, body, apply, &warnings);
   CheckValid(c, body, nullptr);
   if (c.s.Lookup(*c.rt, c.ns, name) != nullptr) throw AlreadyExistsError(*c.rt, name);
+  Json& m = body["metadata"];  // ValidateCustom may have replaced body
   for (const char* k : {"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                         "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) {
-    meta.erase(k);
+    m.erase(k);
   }
-  meta["uid"] = NewUid();
-  meta["creationTimestamp"] = NowRfc3339();
-  if (c.rt->generation != GenerationMode::kNone) meta["generation"] = 1;
+  m["uid"] = NewUid();
+  m["creationTimestamp"] = NowRfc3339();
+  if (c.rt->generation != GenerationMode::kNone) m["generation"] = 1;
   body["apiVersion"] = c.rt->GroupVersion();
   body["kind"] = c.rt->kind;
   if (c.rt->status_subresource) body.erase("status");
+  ApplyDefaults(*c.rt, body);
   std::string key = c.rt->group + "/" + c.rt->plural;
   if (key == "/namespaces") {
-    meta["labels"]["kubernetes.io/metadata.name"] = name;
+    m["labels"]["kubernetes.io/metadata.name"] = name;
     body["spec"]["finalizers"] = {"kubernetes"};
     body["status"] = {{"phase", "Active"}};
   }
@@ -1014,6 +1055,7 @@ HttpResponse FinishUpdate(Ctx& c, const Json& old, Json next, const HttpResponse
   }
   next["apiVersion"] = old["apiVersion"];
   next["kind"] = c.rt->kind;
+  ApplyDefaults(*c.rt, next);
   if (old["metadata"].contains("generation")) {
     std::int64_t gen = old["metadata"]["generation"].get<std::int64_t>();
     meta["generation"] = GenerationChanged(*c.rt, old, next) ? gen + 1 : gen;
@@ -2081,6 +2123,72 @@ HttpResponse Control(State& s, HttpRequest& req) {
 }
 
 }  // namespace
+
+// ---- internal writes for the simulated controllers ---------------------------------------------
+
+Json Api::State::ControllerGet(const std::string& group, const std::string& plural, const std::string& ns,
+                               const std::string& name) {
+  auto it = objects.find(Key(group, plural, ns, name));
+  return it == objects.end() ? Json() : it->second;
+}
+
+void Api::State::ControllerDelete(const std::string& group, const std::string& plural, const std::string& ns,
+                                  const std::string& name) {
+  auto versions = registry.Versions(group, plural);
+  if (!versions.empty()) Remove(*versions[0], ns, name);
+}
+
+Json Api::State::ControllerWrite(const std::string& group, const std::string& version, const std::string& plural,
+                                 Json object, const std::string& manager, bool status_only) {
+  const ResourceType* rt = registry.Find(group, version, plural);
+  if (rt == nullptr) return Json();
+  Json& meta = object["metadata"];
+  std::string ns = rt->namespaced ? meta.value("namespace", "") : "";
+  std::string name = meta.value("name", "");
+  if (rt->namespaced && objects.count(Key("", "namespaces", "", ns)) == 0) return Json();
+  object["apiVersion"] = rt->GroupVersion();
+  object["kind"] = rt->kind;
+  auto it = objects.find(Key(group, plural, ns, name));
+  if (it == objects.end()) {
+    if (status_only) return Json();
+    meta["uid"] = NewUid();
+    meta["creationTimestamp"] = NowRfc3339();
+    if (rt->generation != GenerationMode::kNone) meta["generation"] = 1;
+    meta.erase("resourceVersion");
+    ApplyDefaults(*rt, object);
+    meta.erase("managedFields");
+    SetManagerEntry(object, manager, "Update", rt->GroupVersion(), "", FieldSet(object, rt->builtin, true));
+    return Commit(*rt, object, "ADDED");
+  }
+  const Json old = it->second;
+  Json next;
+  if (status_only) {
+    next = old;
+    if (object.contains("status")) next["status"] = object["status"];
+    if (meta.contains("annotations")) next["metadata"]["annotations"] = meta["annotations"];
+  } else {
+    next = object;
+    next["metadata"]["managedFields"] = old["metadata"].value("managedFields", Json::array());
+    for (const char* k : {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
+      if (old["metadata"].contains(k)) next["metadata"][k] = old["metadata"][k]; else next["metadata"].erase(k);
+    }
+    if (rt->status_subresource) {
+      if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
+    }
+  }
+  if (old["metadata"].contains("generation")) {
+    std::int64_t gen = old["metadata"]["generation"].get<std::int64_t>();
+    next["metadata"]["generation"] = (!status_only && GenerationChanged(*rt, old, next)) ? gen + 1 : gen;
+  }
+  next["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"];
+  if (Stripped(next) == Stripped(old)) return old;
+  RecordUpdate(*rt, old, next, manager, status_only ? "status" : "");
+  bool finalize = next["metadata"].contains("deletionTimestamp") &&
+                  (!next["metadata"].contains("finalizers") || next["metadata"]["finalizers"].empty());
+  Json stored = Commit(*rt, next, "MODIFIED");
+  if (finalize) Remove(*rt, ns, name);
+  return stored;
+}
 
 // ---- Api -------------------------------------------------------------------------------------------
 

@@ -391,5 +391,399 @@ TEST_F(KubeSimTest, InjectedFaults) {
   EXPECT_EQ(r.Json()["reason"], "ServiceUnavailable");
 }
 
+// ---- watch ---------------------------------------------------------------------------------------------------
+
+std::vector<json> Lines(const std::string& body) {
+  std::vector<json> out;
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    auto nl = body.find('\n', pos);
+    if (nl == std::string::npos) nl = body.size();
+    if (nl > pos) out.push_back(json::parse(body.substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+TEST_F(KubeSimTest, WatchWithoutResourceVersionStartsWithAdded) {
+  ASSERT_EQ(sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("w1", "aura", "1")).status, 201);
+  auto r = sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps?watch=1&fieldSelector=metadata.name%3Dw1&timeoutSeconds=1", "", AsTeam());
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("transfer-encoding"), "chunked");
+  auto events = Lines(r.body);
+  ASSERT_EQ(events.size(), 1u) << r.body;
+  EXPECT_EQ(events[0]["type"], "ADDED");
+  EXPECT_EQ(events[0]["object"]["kind"], "ConfigMap");
+  EXPECT_EQ(events[0]["object"]["metadata"]["name"], "w1");
+}
+
+TEST_F(KubeSimTest, WatchFromResourceVersionReplaysLaterChanges) {
+  auto c = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("w2", "aura", "1"));
+  ASSERT_EQ(c.status, 201);
+  std::string rv = c.Json()["metadata"]["resourceVersion"];
+  std::string merge = R"({"data":{"key":"2"}})";
+  ASSERT_EQ(sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/w2", merge, {{"Content-Type", "application/merge-patch+json"}}).status, 200);
+  ASSERT_EQ(sim().Admin("DELETE", "/api/v1/namespaces/aura/configmaps/w2").status, 200);
+  auto r = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=true&fieldSelector=metadata.name%3Dw2&timeoutSeconds=1&resourceVersion=" + rv);
+  auto events = Lines(r.body);
+  ASSERT_EQ(events.size(), 2u) << r.body;
+  EXPECT_EQ(events[0]["type"], "MODIFIED");
+  EXPECT_EQ(events[0]["object"]["data"]["key"], "2");
+  EXPECT_EQ(events[1]["type"], "DELETED");
+  EXPECT_GT(std::stoull(events[1]["object"]["metadata"]["resourceVersion"].get<std::string>()),
+            std::stoull(events[0]["object"]["metadata"]["resourceVersion"].get<std::string>()));
+}
+
+TEST_F(KubeSimTest, WatchFromCompactedResourceVersionIsExpired) {
+  auto c = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("w3", "aura", "1"));
+  std::string rv = c.Json()["metadata"]["resourceVersion"];
+  ASSERT_EQ(sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/w3", R"({"data":{"key":"2"}})",
+                        {{"Content-Type", "application/merge-patch+json"}}).status, 200);
+  auto compact = sim().Admin("POST", "/_sim/compact");
+  ASSERT_EQ(compact.status, 200);
+  std::string compacted = compact.Json()["compactedResourceVersion"];
+  auto r = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=1&timeoutSeconds=5&resourceVersion=" + rv);
+  ASSERT_EQ(r.status, 200);
+  auto events = Lines(r.body);
+  ASSERT_EQ(events.size(), 1u) << r.body;
+  EXPECT_EQ(events[0]["type"], "ERROR");
+  EXPECT_EQ(events[0]["object"]["code"], 410);
+  EXPECT_EQ(events[0]["object"]["reason"], "Expired");
+  EXPECT_EQ(events[0]["object"]["message"], "too old resource version: " + rv + " (" + compacted + ")");
+}
+
+TEST_F(KubeSimTest, WatchSendsBookmarksWhenAllowed) {
+  std::string rv = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps").Json()["metadata"]["resourceVersion"];
+  auto r = sim().Admin("GET", "/api/v1/namespaces/kube-public/configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=" + rv);
+  auto events = Lines(r.body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0]["type"], "BOOKMARK");
+  EXPECT_EQ(events[0]["object"]["kind"], "ConfigMap");
+  EXPECT_FALSE(events[0]["object"]["metadata"]["resourceVersion"].get<std::string>().empty());
+}
+
+TEST_F(KubeSimTest, SelectorsFilterListsAndBadFieldsAre400) {
+  json labelled = json::parse(ConfigMap("sel-a", "aura", "1"));
+  labelled["metadata"]["labels"] = {{"tier", "front"}};
+  ASSERT_EQ(sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", labelled.dump()).status, 201);
+  auto in = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?labelSelector=tier%20in%20(front,back)");
+  ASSERT_EQ(in.Json()["items"].size(), 1u);
+  EXPECT_EQ(in.Json()["items"][0]["metadata"]["name"], "sel-a");
+  EXPECT_FALSE(in.Json()["items"][0].contains("kind"));
+  auto not_front = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?labelSelector=tier!%3Dfront");
+  for (const auto& item : not_front.Json()["items"]) EXPECT_NE(item["metadata"]["name"], "sel-a");
+  auto bad = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?fieldSelector=spec.foo%3Dx");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.Json()["message"], "field label not supported: spec.foo");
+}
+
+TEST_F(KubeSimTest, KubectlGetWatchStreams) {
+  ASSERT_EQ(sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("kw", "aura", "1")).status, 201);
+  auto r = sim().Kubectl({"--context", "admin", "get", "configmap", "kw", "-n", "aura", "--watch", "--request-timeout=2s"});
+  EXPECT_NE(r.out.find("kw "), std::string::npos) << r.out << r.err;
+}
+
+// ---- server-side apply conflicts --------------------------------------------------------------------------------
+
+TEST_F(KubeSimTest, ApplyConflictsAndForce) {
+  std::string path = "/api/v1/namespaces/aura/configmaps/owned";
+  Headers h{{"Content-Type", kApplyType}};
+  ASSERT_EQ(sim().Admin("PATCH", path + "?fieldManager=alpha", ConfigMap("owned", "aura", "1"), h).status, 201);
+  auto conflict = sim().Admin("PATCH", path + "?fieldManager=beta", ConfigMap("owned", "aura", "2"), h);
+  EXPECT_EQ(conflict.status, 409);
+  EXPECT_EQ(conflict.Json(), json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+    "message":"Apply failed with 1 conflict: conflict with \"alpha\": .data.key","reason":"Conflict",
+    "details":{"causes":[{"reason":"FieldManagerConflict","message":"conflict with \"alpha\"","field":".data.key"}]},"code":409})"));
+  // Same value: shared ownership, no conflict.
+  EXPECT_EQ(sim().Admin("PATCH", path + "?fieldManager=gamma", ConfigMap("owned", "aura", "1"), h).status, 200);
+  auto forced = sim().Admin("PATCH", path + "?fieldManager=beta&force=true", ConfigMap("owned", "aura", "2"), h);
+  ASSERT_EQ(forced.status, 200) << forced.body;
+  EXPECT_EQ(forced.Json()["data"]["key"], "2");
+  for (const auto& e : forced.Json()["metadata"]["managedFields"]) {
+    if (e["manager"] == "beta") EXPECT_TRUE(e["fieldsV1"]["f:data"].contains("f:key"));
+    else EXPECT_FALSE(e["fieldsV1"].contains("f:data")) << e.dump();
+  }
+  // An Update manager is named with its apiVersion.
+  auto patched = sim().Admin("PATCH", path + "?fieldManager=patcher", R"({"data":{"key":"3"}})", {{"Content-Type", "application/merge-patch+json"}});
+  ASSERT_EQ(patched.status, 200);
+  auto c2 = sim().Admin("PATCH", path + "?fieldManager=beta", ConfigMap("owned", "aura", "2"), h);
+  EXPECT_EQ(c2.status, 409);
+  EXPECT_EQ(c2.Json()["message"], "Apply failed with 1 conflict: conflict with \"patcher\" using v1: .data.key");
+}
+
+TEST_F(KubeSimTest, ApplyRemovesFieldsTheManagerNoLongerApplies) {
+  std::string path = "/api/v1/namespaces/aura/configmaps/shrink?fieldManager=deployd";
+  Headers h{{"Content-Type", kApplyType}};
+  json two = json::parse(ConfigMap("shrink", "aura", "1"));
+  two["data"]["other"] = "x";
+  ASSERT_EQ(sim().Admin("PATCH", path, two.dump(), h).status, 201);
+  auto r = sim().Admin("PATCH", path, ConfigMap("shrink", "aura", "1"), h);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_FALSE(r.Json()["data"].contains("other")) << r.body;
+}
+
+TEST_F(KubeSimTest, KubectlApplyConflictAndForceConflicts) {
+  std::string path = sim().dir + "/kc-conflict.yaml";
+  testsupport::WriteFile(path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kconf\n  namespace: aura\ndata:\n  a: \"1\"\n");
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
+  testsupport::WriteFile(path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kconf\n  namespace: aura\ndata:\n  a: \"2\"\n");
+  auto conflict = sim().Kubectl({"--context", "admin", "apply", "--server-side", "--field-manager", "other", "-f", path});
+  EXPECT_NE(conflict.exit_code, 0);
+  EXPECT_NE(conflict.err.find("Apply failed with 1 conflict: conflict with \"kubectl\": .data.a"), std::string::npos) << conflict.err;
+  EXPECT_NE(conflict.err.find("--force-conflicts"), std::string::npos);
+  auto forced = sim().Kubectl({"--context", "admin", "apply", "--server-side", "--field-manager", "other", "--force-conflicts", "-f", path});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_EQ(sim().Admin("GET", "/api/v1/namespaces/aura/configmaps/kconf").Json()["data"]["a"], "2");
+}
+
+// ---- controllers ----------------------------------------------------------------------------------------------------
+
+std::string DeploymentYaml(const std::string& name, const std::string& scenario, int deadline = 600) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\n  namespace: aura\n  annotations:\n"
+         "    test.deployd.io/scenario: " + scenario + "\nspec:\n  replicas: 2\n  progressDeadlineSeconds: " + std::to_string(deadline) +
+         "\n  selector:\n    matchLabels:\n      app: " + name + "\n  template:\n    metadata:\n      labels:\n        app: " + name +
+         "\n    spec:\n      containers:\n      - name: web\n        image: ghcr.io/example/" + name + ":1\n";
+}
+
+template <class F>
+bool Eventually(F f, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST_F(KubeSimTest, KubectlRolloutStatusSucceeds) {
+  std::string path = sim().dir + "/dep-ok.yaml";
+  testsupport::WriteFile(path, DeploymentYaml("rollout-ok", "success"));
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
+  auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "deployment/rollout-ok", "-n", "aura", "--timeout=30s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("deployment \"rollout-ok\" successfully rolled out"), std::string::npos) << r.out;
+  json d = sim().Admin("GET", "/apis/apps/v1/namespaces/aura/deployments/rollout-ok").Json();
+  EXPECT_EQ(d["metadata"]["generation"], 1);
+  EXPECT_EQ(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
+  EXPECT_EQ(d["status"]["availableReplicas"], 2);
+  auto pods = sim().Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Drollout-ok").Json()["items"];
+  EXPECT_EQ(pods.size(), 2u);
+  auto events = sim().Admin("GET", "/api/v1/namespaces/aura/events?fieldSelector=involvedObject.name%3Drollout-ok,involvedObject.kind%3DDeployment").Json()["items"];
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0]["reason"], "ScalingReplicaSet");
+}
+
+TEST_F(KubeSimTest, KubectlRolloutStatusFailsOnProgressDeadline) {
+  std::string path = sim().dir + "/dep-crash.yaml";
+  testsupport::WriteFile(path, DeploymentYaml("rollout-crash", "crashloop", 20));
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
+  auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "deployment/rollout-crash", "-n", "aura", "--timeout=30s"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("deployment \"rollout-crash\" exceeded its progress deadline"), std::string::npos) << r.err;
+  auto pods = sim().Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Drollout-crash").Json()["items"];
+  ASSERT_FALSE(pods.empty());
+  EXPECT_EQ(pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(pods[0]["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"], 1);
+}
+
+TEST_F(KubeSimTest, ImagePullScenario) {
+  std::string path = sim().dir + "/dep-pull.yaml";
+  testsupport::WriteFile(path, DeploymentYaml("pull", "imagepull"));
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
+  EXPECT_TRUE(Eventually([] {
+    auto pods = sim().Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Dpull").Json()["items"];
+    return !pods.empty() && pods[0]["status"].contains("containerStatuses") &&
+           pods[0]["status"]["containerStatuses"][0]["state"]["waiting"].value("reason", "") == "ImagePullBackOff";
+  }));
+  auto events = sim().Admin("GET", "/api/v1/namespaces/aura/events?fieldSelector=reason%3DFailed").Json()["items"];
+  bool pull_failed = false;
+  for (const auto& e : events) pull_failed = pull_failed || e["message"] == "Error: ErrImagePull";
+  EXPECT_TRUE(pull_failed);
+}
+
+TEST_F(KubeSimTest, KubectlWaitForJobComplete) {
+  std::string path = sim().dir + "/job.yaml";
+  testsupport::WriteFile(path, "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\n  namespace: aura\nspec:\n  template:\n"
+                               "    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n");
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
+  auto r = sim().Kubectl({"--context", "admin", "wait", "--for=condition=complete", "job/once", "-n", "aura", "--timeout=30s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "job.batch/once condition met\n");
+}
+
+TEST_F(KubeSimTest, JobFailureScenario) {
+  std::string body = R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"fails","namespace":"aura",
+    "annotations":{"test.deployd.io/scenario":"fail"}},"spec":{"backoffLimit":2,"template":{"spec":{"restartPolicy":"Never",
+    "containers":[{"name":"c","image":"busybox"}]}}}})";
+  ASSERT_EQ(sim().Admin("POST", "/apis/batch/v1/namespaces/aura/jobs", body).status, 201);
+  json job;
+  EXPECT_TRUE(Eventually([&] {
+    job = sim().Admin("GET", "/apis/batch/v1/namespaces/aura/jobs/fails").Json();
+    return job["status"].contains("conditions");
+  }));
+  EXPECT_EQ(job["status"]["failed"], 3);
+  EXPECT_EQ(job["status"]["conditions"][1]["type"], "Failed");
+  EXPECT_EQ(job["status"]["conditions"][1]["reason"], "BackoffLimitExceeded");
+  EXPECT_EQ(job["status"]["conditions"][1]["message"], "Job has reached the specified backoff limit");
+}
+
+// ---- nais.io -----------------------------------------------------------------------------------------------------------
+
+std::string Application(const std::string& name, const std::string& correlation, const std::string& scenario = "") {
+  json app{{"apiVersion", "nais.io/v1alpha1"}, {"kind", "Application"},
+           {"metadata", {{"name", name}, {"namespace", "aura"}, {"annotations", {{"nais.io/deploymentCorrelationID", correlation}}}}},
+           {"spec", {{"image", "ghcr.io/example/" + name + ":1"}, {"replicas", {{"min", 1}, {"max", 2}}}}}};
+  if (!scenario.empty()) app["metadata"]["annotations"]["test.deployd.io/scenario"] = scenario;
+  return app.dump();
+}
+
+TEST_F(KubeSimTest, ApplicationReachesRolloutComplete) {
+  std::string path = "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp?fieldManager=deployd&force=true";
+  auto r = sim().Deployd("PATCH", path, Application("myapp", "corr-1"), {{"Content-Type", kApplyType}, AsTeam()[0]});
+  ASSERT_EQ(r.status, 201) << r.body;
+  json app;
+  EXPECT_TRUE(Eventually([&] {
+    app = sim().Admin("GET", "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp").Json();
+    return app.contains("status") && app["status"].value("synchronizationState", "") == "RolloutComplete";
+  }));
+  EXPECT_EQ(app["status"]["correlationID"], "corr-1");
+  EXPECT_EQ(app["metadata"]["finalizers"][0], "naiserator.nais.io/finalizer");
+  EXPECT_EQ(app["metadata"]["labels"]["team"], "aura");
+  std::string uid = app["metadata"]["uid"];
+  auto events = sim().Admin("GET", "/api/v1/namespaces/aura/events?fieldSelector=involvedObject.name%3Dmyapp,involvedObject.uid%3D" + uid).Json()["items"];
+  std::vector<std::string> reasons;
+  for (const auto& e : events) {
+    reasons.push_back(e["reason"]);
+    EXPECT_EQ(e["reportingComponent"], "naiserator");
+    EXPECT_EQ(e["metadata"]["annotations"]["nais.io/deploymentCorrelationID"], "corr-1");
+  }
+  EXPECT_NE(std::find(reasons.begin(), reasons.end(), "Synchronized"), reasons.end());
+  EXPECT_NE(std::find(reasons.begin(), reasons.end(), "RolloutComplete"), reasons.end());
+  EXPECT_EQ(sim().Admin("GET", "/apis/apps/v1/namespaces/aura/deployments/myapp").status, 200);
+  // Deleting waits for naiserator's finalizer, which it removes.
+  EXPECT_EQ(sim().Admin("DELETE", "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp").status, 200);
+  EXPECT_TRUE(Eventually([] { return sim().Admin("GET", "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp").status == 404; }));
+}
+
+TEST_F(KubeSimTest, ApplicationFailedSynchronization) {
+  auto r = sim().Deployd("PATCH", "/apis/nais.io/v1alpha1/namespaces/aura/applications/badapp?fieldManager=deployd&force=true",
+                         Application("badapp", "corr-2", "failsync"), {{"Content-Type", kApplyType}, AsTeam()[0]});
+  ASSERT_EQ(r.status, 201) << r.body;
+  json app;
+  EXPECT_TRUE(Eventually([&] {
+    app = sim().Admin("GET", "/apis/nais.io/v1alpha1/namespaces/aura/applications/badapp").Json();
+    return app.contains("status") && app["status"].contains("synchronizationState");
+  }));
+  EXPECT_EQ(app["status"]["synchronizationState"], "FailedSynchronization");
+  EXPECT_EQ(app["status"]["correlationID"], "corr-2");
+}
+
+TEST_F(KubeSimTest, StrictValidationOfCustomResources) {
+  json app = json::parse(Application("strict", "c"));
+  app["spec"]["unknownField"] = 1;
+  app["spec"]["nestedField"] = 2;
+  auto r = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications?fieldValidation=Strict", app.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.Json()["message"],
+            "Application in version \"v1alpha1\" cannot be handled as a Application: strict decoding error: unknown field "
+            "\"spec.nestedField\", unknown field \"spec.unknownField\"");
+  auto warn = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", app.dump());
+  ASSERT_EQ(warn.status, 201);
+  EXPECT_FALSE(warn.Json()["spec"].contains("unknownField"));
+  EXPECT_NE(warn.Header("warning").find("unknown field \\\"spec."), std::string::npos) << warn.Header("warning");
+  json bad = json::parse(Application("typed", "c"));
+  bad["spec"]["replicas"]["min"] = "two";
+  auto invalid = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", bad.dump());
+  EXPECT_EQ(invalid.status, 422);
+  EXPECT_EQ(invalid.Json()["message"],
+            "Application.nais.io \"typed\" is invalid: spec.replicas.min: Invalid value: \"string\": spec.replicas.min in body must be of type integer: \"string\"");
+}
+
+TEST_F(KubeSimTest, PutOfCustomResourceNeedsResourceVersion) {
+  auto c = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", Application("putme", "c", "never"));
+  ASSERT_EQ(c.status, 201);
+  json obj = json::parse(Application("putme", "c", "never"));
+  auto r = sim().Admin("PUT", "/apis/nais.io/v1alpha1/namespaces/aura/applications/putme", obj.dump());
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.Json()["message"],
+            "applications.nais.io \"putme\" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update");
+}
+
+TEST_F(KubeSimTest, KubectlAppliesACrdThenACustomResource) {
+  std::string crd = sim().dir + "/crd.yaml";
+  testsupport::WriteFile(crd, R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+)");
+  auto a = sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", crd});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(a.out, "customresourcedefinition.apiextensions.k8s.io/widgets.example.com serverside-applied\n");
+  std::string cr = sim().dir + "/widget.yaml";
+  testsupport::WriteFile(cr, "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: aura\nspec:\n  size: 3\n");
+  auto b = sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", cr});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(b.out, "widget.example.com/w serverside-applied\n");
+  auto get = sim().Kubectl({"--context", "admin", "get", "wd", "w", "-n", "aura", "-o", "json"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(json::parse(get.out)["spec"]["size"], 3);
+}
+
+TEST_F(KubeSimTest, StatusSubresourceWritesOnlyStatus) {
+  std::string base = "/apis/apps/v1/namespaces/aura/deployments/statusonly";
+  json d{{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
+         {"metadata", {{"name", "statusonly"}, {"namespace", "aura"}, {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
+         {"spec", {{"selector", {{"matchLabels", {{"app", "s"}}}}},
+                   {"template", {{"metadata", {{"labels", {{"app", "s"}}}}}, {"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}}}},
+         {"status", {{"replicas", 99}}}};
+  auto created = sim().Admin("POST", "/apis/apps/v1/namespaces/aura/deployments", d.dump());
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_FALSE(created.Json().contains("status"));
+  EXPECT_EQ(created.Json()["spec"]["replicas"], 1);
+  EXPECT_EQ(created.Json()["spec"]["progressDeadlineSeconds"], 600);
+  auto st = sim().Admin("PATCH", base + "/status?fieldManager=ctl", R"({"spec":{"replicas":5},"status":{"replicas":1}})",
+                        {{"Content-Type", "application/merge-patch+json"}});
+  ASSERT_EQ(st.status, 200) << st.body;
+  EXPECT_EQ(st.Json()["status"]["replicas"], 1);
+  EXPECT_EQ(st.Json()["spec"]["replicas"], 1);
+  EXPECT_EQ(st.Json()["metadata"]["generation"], 1);
+  bool status_manager = false;
+  for (const auto& e : st.Json()["metadata"]["managedFields"]) status_manager = status_manager || (e["manager"] == "ctl" && e["subresource"] == "status");
+  EXPECT_TRUE(status_manager);
+  auto main = sim().Admin("PATCH", base + "?fieldManager=ctl", R"({"spec":{"replicas":3},"status":{"replicas":7}})",
+                          {{"Content-Type", "application/merge-patch+json"}});
+  EXPECT_EQ(main.Json()["status"]["replicas"], 1);
+  EXPECT_EQ(main.Json()["spec"]["replicas"], 3);
+  EXPECT_EQ(main.Json()["metadata"]["generation"], 2);
+}
+
+TEST_F(KubeSimTest, KubectlRolloutStatusForStatefulSet) {
+  std::string path = sim().dir + "/sts.yaml";
+  testsupport::WriteFile(path, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\n  namespace: aura\nspec:\n  replicas: 2\n"
+                               "  serviceName: db\n  selector:\n    matchLabels:\n      app: db\n  template:\n    metadata:\n      labels:\n"
+                               "        app: db\n    spec:\n      containers:\n      - name: db\n        image: postgres\n");
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
+  auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "statefulset/db", "-n", "aura", "--timeout=30s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("partitioned roll out complete"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace kubesim::testing

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -112,8 +113,30 @@ nlohmann::json LoadTemplateVariables(const Options& options, Logger& log) {
   return vars;
 }
 
+std::vector<std::string> ErrorContext(const std::string& text, int line) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  int number = 1;
+  while (start <= text.size()) {
+    const auto end = text.find('\n', start);
+    const std::string current =
+        text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (number >= line - 2 && number <= line + 2) {
+      lines.push_back(fmt::format("{:5} | {}", number, current));
+      if (number == line) {
+        lines.push_back(fmt::format("      | {} <--- error near this line",
+                                    std::string(std::max<std::size_t>(current.size(), 1), '^')));
+      }
+    }
+    if (end == std::string::npos || number > line + 2) break;
+    start = end + 1;
+    ++number;
+  }
+  return lines;
+}
+
 std::vector<nlohmann::json> LoadResourceFile(const std::string& path, const nlohmann::json& vars,
-                                             bool strict_vars) {
+                                             bool strict_vars, Logger* log) {
   std::string text =
       ReadFileOrThrow(path, static_cast<int>(ExitCode::kTemplateError), path + ": ");
   if (vars.is_object() && !vars.empty()) {
@@ -129,16 +152,31 @@ std::vector<nlohmann::json> LoadResourceFile(const std::string& path, const nloh
   try {
     return common::YamlDocumentsToJson(text);
   } catch (const std::exception& e) {
-    throw CliError(ExitCode::kTemplateError, fmt::format("{}: {}", path, e.what()));
+    const std::string message = e.what();
+    if (log != nullptr) {
+      if (const auto pos = message.find("line "); pos != std::string::npos) {
+        const int line = std::atoi(message.c_str() + pos + 5);
+        if (line > 0) {
+          for (const auto& context : ErrorContext(text, line)) log->Error(context);
+        }
+      }
+    }
+    throw CliError(ExitCode::kTemplateError, fmt::format("{}: {}", path, message));
   }
 }
 
-std::string DetectTeam(const std::vector<nlohmann::json>& documents, std::size_t files) {
+std::string DetectTeam(const std::vector<nlohmann::json>& documents, std::size_t files,
+                       std::size_t* index, bool* from_namespace) {
   for (std::size_t i = 0; i < files && i < documents.size(); ++i) {
+    if (index != nullptr) *index = i;
     if (auto team = StringAt(documents[i], {"metadata", "labels", "team"}); !team.empty()) {
+      if (from_namespace != nullptr) *from_namespace = false;
       return team;
     }
-    if (auto ns = StringAt(documents[i], {"metadata", "namespace"}); !ns.empty()) return ns;
+    if (auto ns = StringAt(documents[i], {"metadata", "namespace"}); !ns.empty()) {
+      if (from_namespace != nullptr) *from_namespace = true;
+      return ns;
+    }
   }
   return "";
 }
@@ -267,19 +305,23 @@ pb::DeploymentRequest Prepare(Options& options, const EnvLookup& env, Logger& lo
 
   std::vector<nlohmann::json> resources;
   for (const std::string& path : options.resources) {
-    auto docs = LoadResourceFile(path, vars, options.strict_vars);
+    auto docs = LoadResourceFile(path, vars, options.strict_vars, &log);
     for (auto& doc : docs) resources.push_back(std::move(doc));
   }
 
   const std::size_t files = options.resources.size();
   if (options.team.empty()) {
     log.Info("Team not explicitly specified; attempting auto-detection...");
-    options.team = DetectTeam(resources, files);
+    std::size_t index = 0;
+    bool from_namespace = false;
+    options.team = DetectTeam(resources, files, &index, &from_namespace);
     if (options.team.empty()) {
       throw CliError(ExitCode::kInvocationFailure,
                      "no team specified, and unable to auto-detect from nais.yaml");
     }
-    log.Info(fmt::format("Detected team \"{}\"", options.team));
+    // The original names the file with the same index as the document (spec 11.15).
+    log.Info(fmt::format("Detected team \"{}\" {}in \"{}\"", options.team,
+                         from_namespace ? "from namespace " : "", options.resources.at(index)));
   }
   if (options.environment.empty()) {
     log.Info("Environment not explicitly specified; attempting auto-detection...");

@@ -20,12 +20,17 @@ std::string ReadFileOrThrow(const std::string& path, int exit_code, const std::s
 nlohmann::json LoadTemplateVariables(const Options& options, Logger& log);
 
 // Spec 5.3 steps 2-3: one resource file -> its documents as JSON (templated only when `vars` is
-// a non-empty object). Throws CliError exit 8.
+// a non-empty object). Throws CliError exit 8. With `log`, a YAML error also logs the lines
+// around the reported line of the (templated) text, the offending one marked.
 std::vector<nlohmann::json> LoadResourceFile(const std::string& path, const nlohmann::json& vars,
-                                             bool strict_vars);
+                                             bool strict_vars, Logger* log = nullptr);
+
+// "   12 | text" lines around `line` (1-based) with a marker under the offending one.
+std::vector<std::string> ErrorContext(const std::string& text, int line);
 
 // Spec 5.3 step 4/5 (the original looks at document i for file i, i < number of files).
-std::string DetectTeam(const std::vector<nlohmann::json>& documents, std::size_t files);
+std::string DetectTeam(const std::vector<nlohmann::json>& documents, std::size_t files,
+                       std::size_t* index = nullptr, bool* from_namespace = nullptr);
 std::string DetectEnvironment(const std::vector<nlohmann::json>& documents, std::size_t files,
                               const std::string& cluster);
 

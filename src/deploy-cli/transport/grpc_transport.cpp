@@ -2,6 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "common/error.hpp"
@@ -63,12 +66,32 @@ class GrpcStatusStream final : public StatusStream {
   RpcStatus final_;
 };
 
+// TLS trust: the system's CA bundle (as Go's crypto/x509 uses), gRPC's own roots as fallback.
+grpc::SslCredentialsOptions Roots(const std::string& root_pem) {
+  grpc::SslCredentialsOptions options;
+  if (!root_pem.empty()) {
+    options.pem_root_certs = root_pem;
+    return options;
+  }
+  for (const char* path : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                           "/etc/ssl/cert.pem"}) {
+    std::ifstream in(path);
+    if (!in) continue;
+    std::ostringstream pem;
+    pem << in.rdbuf();
+    if (!pem.str().empty()) {
+      options.pem_root_certs = pem.str();
+      break;
+    }
+  }
+  return options;
+}
+
 class GrpcTransport final : public Transport {
  public:
   explicit GrpcTransport(const TransportConfig& config) : config_(config) {
     std::shared_ptr<grpc::ChannelCredentials> credentials =
-        config.use_tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
-                       : grpc::InsecureChannelCredentials();
+        config.use_tls ? grpc::SslCredentials(Roots(config.root_pem)) : grpc::InsecureChannelCredentials();
     // No client keepalive pings: a server with gRPC's default enforcement (5 min) would answer
     // frequent pings with GOAWAY too_many_pings and break long --wait streams.
     grpc::ChannelArguments args;

@@ -39,6 +39,7 @@ class Transport {
 struct TransportConfig {
   std::string server;          // host:port (gRPC) or http(s)://host:port (HTTP API)
   bool use_tls = true;
+  std::string root_pem;        // trusted CAs for TLS; empty = the system's CA bundle
   bool authentication = true;
   std::string api_key;         // decoded key bytes (API-key HMAC)
   std::string team;            // metadata `team`

@@ -34,10 +34,11 @@ class KubeTeamCluster final : public TeamCluster {
     auto result = applier_.Apply(object, user_, team_);
     auto ref = kube::RefOf(object);
     metrics_.ResourceApplied(team_, ref.kind, ref.name);
-    watcher_.Supersede(result.object, CorrelationOf(object));
+    auto claim = watcher_.ClaimObject(result.object, CorrelationOf(object));
     std::lock_guard lock(mutex_);
     correlation_id_ = CorrelationOf(object);  // the runner sets it on every resource
     results_[ObjectKey(result.object)] = result;
+    claims_[ObjectKey(result.object)] = std::move(claim);
     return result.object;
   }
 
@@ -45,14 +46,16 @@ class KubeTeamCluster final : public TeamCluster {
                                       const std::function<void(const std::string&)>& progress) override {
     kube::ApplyResult result;
     std::string correlation_id;
+    std::shared_ptr<RolloutWatcher::Claim> claim;
     {
       std::lock_guard lock(mutex_);
       correlation_id = correlation_id_;
+      claim = claims_[ObjectKey(applied)];
       auto it = results_.find(ObjectKey(applied));
       if (it == results_.end()) return std::nullopt;
       result = it->second;
     }
-    return watcher_.Await(result, user_, correlation_id, deadline, progress);
+    return watcher_.Await(result, user_, correlation_id, deadline, progress, claim);
   }
 
  private:
@@ -68,6 +71,7 @@ class KubeTeamCluster final : public TeamCluster {
   std::string correlation_id_;
   std::mutex mutex_;
   std::map<std::string, kube::ApplyResult> results_;
+  std::map<std::string, std::shared_ptr<RolloutWatcher::Claim>> claims_;
 };
 
 class KubeClusterFactory final : public ClusterFactory {
@@ -124,6 +128,7 @@ struct Agent::Impl {
         reporter([this](const pb::DeploymentStatus& s) { return hookd.ReportStatus(s); },
                  options.status_flush_interval,
                  [this](const pb::DeploymentStatus& s, bool) { metrics.StatusReported(s.state()); }) {
+    kube.SetRateLimit(options.kube_qps, options.kube_burst);
     metrics_server = std::make_unique<MetricsServer>(options.metrics_listen_address,
                                                      options.metrics_path, metrics,
                                                      [this] { return hookd.Connected(); });

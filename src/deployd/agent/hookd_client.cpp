@@ -26,8 +26,8 @@ struct HookdClient::Impl {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive.count()));
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     auto creds = options.use_tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
                                  : grpc::InsecureChannelCredentials();
     channel = grpc::CreateCustomChannel(options.server, creds, args);
@@ -42,6 +42,10 @@ struct HookdClient::Impl {
 HookdClient::HookdClient(HookdOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 HookdClient::~HookdClient() { Stop(); }
 
+bool HookdClient::Connected() const {
+  return connected_.load() && impl_->channel->GetState(false) == GRPC_CHANNEL_READY;
+}
+
 void HookdClient::Stop() {
   std::lock_guard lock(impl_->mutex);
   impl_->stopping = true;
@@ -55,6 +59,9 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
   for (;;) {
     grpc::ClientContext context;
     impl_->Prepare(context);
+    // Wait for the channel to (re)connect, governed by gRPC's reconnect backoff (capped at 2 s,
+    // with jitter), instead of failing fast while hookd is away.
+    context.set_wait_for_ready(true);
     {
       std::lock_guard lock(impl_->mutex);
       if (impl_->stopping) return;

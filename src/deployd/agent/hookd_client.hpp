@@ -22,7 +22,7 @@ struct HookdOptions {
   bool use_tls = false;   // TLS with the system roots
   common::SystemTime startup_time;
   std::chrono::milliseconds backoff_base{500};
-  std::chrono::milliseconds backoff_cap{30000};
+  std::chrono::milliseconds backoff_cap{5000};
   std::chrono::milliseconds keepalive{10000};
 };
 
@@ -35,7 +35,8 @@ class HookdClient {
   // on_request, reconnects after errors.
   void RunReceiver(const std::function<void(pb::DeploymentRequest)>& on_request);
   void Stop();
-  bool Connected() const { return connected_.load(); }
+  // A Deployments stream is open and the channel is READY.
+  bool Connected() const;
 
   RpcResult ReportStatus(const pb::DeploymentStatus& status);
 

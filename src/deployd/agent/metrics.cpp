@@ -1,5 +1,6 @@
 #include "deployd/agent/metrics.hpp"
 
+#include <memory>
 #include <thread>
 
 #include <boost/beast/core.hpp>
@@ -96,15 +97,36 @@ struct MetricsServer::Impl {
     });
   }
 
-  // Small, local and rare requests: served synchronously on the server thread with a timeout.
-  void Serve(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+  // One request per connection, with a timeout, all on the server's single thread.
+  struct Session : std::enable_shared_from_this<Session> {
+    Session(Impl& server, tcp::socket socket) : impl(server), stream(std::move(socket)) {}
+    Impl& impl;
+    beast::tcp_stream stream;
     beast::flat_buffer buffer;
     http::request<http::string_body> req;
-    boost::system::error_code ec;
-    stream.socket().non_blocking(false, ec);
-    http::read(stream, buffer, req, ec);
-    if (ec) return;
+    http::response<http::string_body> res;
+
+    void Start() {
+      stream.expires_after(std::chrono::seconds(10));
+      http::async_read(stream, buffer, req,
+                       [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                         if (!ec) self->Respond();
+                       });
+    }
+    void Respond() {
+      res = impl.Answer(req);
+      stream.expires_after(std::chrono::seconds(10));
+      http::async_write(stream, res,
+                        [self = shared_from_this()](const boost::system::error_code&, std::size_t) {
+                          boost::system::error_code ignored;
+                          self->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                        });
+    }
+  };
+
+  void Serve(tcp::socket socket) { std::make_shared<Session>(*this, std::move(socket))->Start(); }
+
+  http::response<http::string_body> Answer(const http::request<http::string_body>& req) {
     http::response<http::string_body> res;
     res.version(req.version());
     res.keep_alive(false);
@@ -128,8 +150,7 @@ struct MetricsServer::Impl {
       res.body() = "404 page not found\n";
     }
     res.prepare_payload();
-    http::write(stream, res, ec);
-    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    return res;
   }
 };
 

@@ -150,34 +150,36 @@ std::string RolloutWatcher::WorkloadKey(const std::string& group, const std::str
   return group + "/" + kind + "/" + ns + "/" + name;
 }
 
-std::uint64_t RolloutWatcher::Register(const std::string& key, Waiter waiter) {
-  std::lock_guard lock(waiters_mutex_);
-  auto token = next_token_++;
-  waiters_.emplace(token, std::make_pair(key, std::move(waiter)));
-  return token;
-}
-
-void RolloutWatcher::Unregister(std::uint64_t token) {
-  std::lock_guard lock(waiters_mutex_);
-  waiters_.erase(token);
-}
-
-void RolloutWatcher::Supersede(const json& object, const std::string& correlation_id) {
+std::shared_ptr<RolloutWatcher::Claim> RolloutWatcher::ClaimObject(const json& object,
+                                                                   const std::string& correlation_id) {
   auto ref = kube::RefOf(object);
-  auto key = WorkloadKey(ref.group, ref.kind, ref.namespace_, ref.name);
-  std::lock_guard lock(waiters_mutex_);
-  for (auto& [token, entry] : waiters_) {
-    if (entry.first == key && entry.second.correlation_id != correlation_id) {
-      entry.second.superseded(correlation_id);
+  auto claim = std::make_shared<Claim>();
+  claim->key = WorkloadKey(ref.group, ref.kind, ref.namespace_, ref.name);
+  claim->correlation_id = correlation_id;
+  std::lock_guard lock(claims_mutex_);
+  std::vector<std::weak_ptr<Claim>> alive;
+  for (auto& weak : claims_) {
+    auto other = weak.lock();
+    if (!other) continue;
+    alive.push_back(other);
+    if (other->key != claim->key || other->correlation_id == correlation_id) continue;
+    std::lock_guard other_lock(other->mutex);
+    if (!other->superseded_by) {
+      other->superseded_by = correlation_id;
+      if (other->on_superseded) other->on_superseded(correlation_id);
     }
   }
+  alive.push_back(claim);
+  claims_ = std::move(alive);
+  return claim;
 }
 
 std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
                                              const std::string& user,
                                              const std::string& correlation_id,
                                              common::SystemTime deadline,
-                                             const ProgressFn& progress) {
+                                             const ProgressFn& progress,
+                                             const std::shared_ptr<Claim>& claim) {
   auto ref = kube::RefOf(applied.object);
   if (ref.kind.empty()) ref = kube::RefOf(applied.object);
   const std::string group = applied.resource.group;
@@ -194,17 +196,23 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
   // Events newer than this (seconds precision, as the original) are relevant.
   auto watch_start = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   Race race;
-  auto token = Register(WorkloadKey(group, kind, ns, name),
-                        Waiter{correlation_id, [&race, kind, name](const std::string& newer) {
-                                 race.Decide(Verdict{pb::DeploymentState::failure,
-                                                     fmt::format("{}/{}: superseded by deployment {}",
-                                                                 kind, name, newer)});
-                               }});
-  struct Unregisterer {
-    RolloutWatcher* self;
-    std::uint64_t token;
-    ~Unregisterer() { self->Unregister(token); }
-  } unregister{this, token};
+  if (claim) {
+    std::lock_guard lock(claim->mutex);
+    auto superseded = [&race, kind, name](const std::string& newer) {
+      race.Decide(Verdict{pb::DeploymentState::failure,
+                          fmt::format("{}/{}: superseded by deployment {}", kind, name, newer)});
+    };
+    if (claim->superseded_by) superseded(*claim->superseded_by);
+    claim->on_superseded = superseded;
+  }
+  struct Detach {
+    const std::shared_ptr<Claim>& claim;
+    ~Detach() {
+      if (!claim) return;
+      std::lock_guard lock(claim->mutex);
+      claim->on_superseded = nullptr;
+    }
+  } detach{claim};
   std::string events_path = fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(ns));
 
   if (rule == Rule::kNais) {

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <vector>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -48,31 +50,32 @@ class RolloutWatcher {
   RolloutWatcher(kube::KubeClient& client, RolloutOptions options)
       : client_(client), options_(options) {}
 
+  // A deployment's claim on one written object. Claiming an object supersedes the claims of
+  // other deployments on it: their waits end with `<Kind>/<name>: superseded by deployment <id>`
+  // instead of two watchers fighting. Released when the last shared_ptr goes.
+  struct Claim {
+    std::mutex mutex;
+    std::string key;
+    std::string correlation_id;
+    std::optional<std::string> superseded_by;
+    std::function<void(const std::string&)> on_superseded;
+  };
+  std::shared_ptr<Claim> ClaimObject(const nlohmann::json& object, const std::string& correlation_id);
+
   std::optional<Verdict> Await(const kube::ApplyResult& applied, const std::string& user,
                                const std::string& correlation_id, common::SystemTime deadline,
-                               const ProgressFn& progress);
-
-  // Called after a deployment wrote `object`: waits of other deployments on the same object end
-  // with `<Kind>/<name>: superseded by deployment <id>` instead of two watchers fighting.
-  void Supersede(const nlohmann::json& object, const std::string& correlation_id);
+                               const ProgressFn& progress,
+                               const std::shared_ptr<Claim>& claim = nullptr);
 
   // "<group>/<Kind>/<namespace>/<name>"
   static std::string WorkloadKey(const std::string& group, const std::string& kind,
                                  const std::string& ns, const std::string& name);
 
  private:
-  struct Waiter {
-    std::string correlation_id;
-    std::function<void(const std::string&)> superseded;
-  };
-  std::uint64_t Register(const std::string& key, Waiter waiter);
-  void Unregister(std::uint64_t token);
-
   kube::KubeClient& client_;
   RolloutOptions options_;
-  std::mutex waiters_mutex_;
-  std::uint64_t next_token_ = 1;
-  std::map<std::uint64_t, std::pair<std::string, Waiter>> waiters_;
+  std::mutex claims_mutex_;
+  std::vector<std::weak_ptr<Claim>> claims_;
 };
 
 }  // namespace deployd::agent

@@ -1,5 +1,6 @@
 #include "deployd/kube/kube_client.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -97,6 +98,42 @@ ApiError ParseApiError(const common::HttpResponse& response) {
   return ApiError(response.status, GenericReason(response.status), message, false, retry_after);
 }
 
+bool IsTransient(const ApiError& error) {
+  if (error.HttpStatus() == 429) return true;
+  if (error.HttpStatus() < 500) return false;
+  return std::string(error.what()).find("field not declared in schema") == std::string::npos;
+}
+
+std::chrono::nanoseconds TokenBucket::Reserve(std::chrono::steady_clock::time_point now) {
+  if (last_) {
+    double elapsed = std::chrono::duration<double>(now - *last_).count();
+    tokens_ = std::min(burst_, tokens_ + elapsed * qps_);
+  }
+  last_ = now;
+  tokens_ -= 1.0;
+  if (tokens_ >= 0) return std::chrono::nanoseconds(0);
+  return std::chrono::nanoseconds(static_cast<long long>(-tokens_ / qps_ * 1e9));
+}
+
+void KubeClient::SetRateLimit(double qps, double burst) {
+  std::lock_guard lock(bucket_mutex_);
+  if (qps <= 0) {
+    bucket_.reset();
+  } else {
+    bucket_.emplace(qps, std::max(1.0, burst));
+  }
+}
+
+void KubeClient::Throttle() {
+  std::chrono::nanoseconds wait{0};
+  {
+    std::lock_guard lock(bucket_mutex_);
+    if (!bucket_) return;
+    wait = bucket_->Reserve(std::chrono::steady_clock::now());
+  }
+  if (wait.count() > 0) std::this_thread::sleep_for(wait);
+}
+
 KubeClient::KubeClient(KubeConfig config) : config_(std::move(config)) {
   common::HttpClientOptions options;
   options.base_url = config_.server;
@@ -154,6 +191,7 @@ common::HttpRequest KubeClient::BuildRequest(const KubeCall& call) {
 void KubeClient::Stream(const KubeCall& call, const std::function<bool(std::string_view)>& on_data,
                         common::HttpCancel* cancel) {
   auto request = BuildRequest(call);
+  Throttle();
   int status = 0;
   common::HttpResponse head;
   std::string error_body;
@@ -184,6 +222,7 @@ common::HttpResponse KubeClient::Call(const KubeCall& call) {
   for (int attempt = 0;; ++attempt) {
     bool last = attempt + 1 >= max_attempts_;
     common::HttpResponse response;
+    Throttle();
     try {
       response = http_->Send(request);
     } catch (const common::Error& e) {
@@ -198,9 +237,7 @@ common::HttpResponse KubeClient::Call(const KubeCall& call) {
     }
     if (response.status < 400) return response;
     auto error = ParseApiError(response);
-    bool transient = error.HttpStatus() == 429 || error.HttpStatus() == 503 ||
-                     error.HttpStatus() == 504 || error.Reason() == "ServerTimeout";
-    if (!transient || last) throw error;
+    if (!IsTransient(error) || last) throw error;
     auto delay = error.RetryAfterSeconds() > 0
                      ? std::chrono::milliseconds(std::chrono::seconds(error.RetryAfterSeconds()))
                      : common::WithJitter(common::BackoffDelay(attempt, std::chrono::milliseconds(200),

@@ -40,6 +40,23 @@ class ApiError : public common::Error {
 // Turns an error response into an ApiError (pure; unit tested).
 ApiError ParseApiError(const common::HttpResponse& response);
 
+// Worth retrying: 429, 5xx (except the SSA schema error "field not declared in schema").
+bool IsTransient(const ApiError& error);
+
+// Client-side rate limit (token bucket, like client-go's QPS/burst). Pure; time is passed in.
+class TokenBucket {
+ public:
+  TokenBucket(double qps, double burst) : qps_(qps), burst_(burst), tokens_(burst) {}
+  // Takes one token; returns how long the caller must wait before using it (0 = now).
+  std::chrono::nanoseconds Reserve(std::chrono::steady_clock::time_point now);
+
+ private:
+  double qps_;
+  double burst_;
+  double tokens_;
+  std::optional<std::chrono::steady_clock::time_point> last_;
+};
+
 struct KubeCall {
   std::string method = "GET";
   std::string path;                 // path and query
@@ -59,8 +76,8 @@ class KubeClient {
   ~KubeClient();
 
   // Sends and returns the response; throws ApiError for status >= 400 and common::Error for
-  // transport failures. Retries (capped backoff) 429 (Retry-After), 503, 504, 500 ServerTimeout
-  // and broken connections, at most `max_attempts` times in total.
+  // transport failures. Retries (capped backoff) 429 (Retry-After), 5xx (IsTransient) and broken
+  // connections, at most `max_attempts` times in total; every request passes the rate limit.
   common::HttpResponse Call(const KubeCall& call);
   nlohmann::json CallJson(const KubeCall& call);
   // Streams the body (watch). Non-2xx answers are read whole and thrown as ApiError; transport
@@ -71,6 +88,8 @@ class KubeClient {
   const KubeConfig& Config() const { return config_; }
   void SetMaxAttempts(int attempts) { max_attempts_ = attempts; }
   void SetSleep(std::function<void(std::chrono::milliseconds)> sleep) { sleep_ = std::move(sleep); }
+  // Requests per second and burst; qps <= 0 disables the limit.
+  void SetRateLimit(double qps, double burst);
 
  private:
   std::string BearerToken();
@@ -81,7 +100,11 @@ class KubeClient {
   std::mutex token_mutex_;
   std::string file_token_;
   std::chrono::steady_clock::time_point token_read_{};
+  void Throttle();
+
   int max_attempts_ = 5;
+  std::mutex bucket_mutex_;
+  std::optional<TokenBucket> bucket_;
   std::function<void(std::chrono::milliseconds)> sleep_;
 };
 

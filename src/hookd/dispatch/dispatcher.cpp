@@ -132,6 +132,10 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
   spdlog::info("deployment {} for team {} queued for cluster {}", request.id(), request.team(),
                request.cluster());
 
+  if (metrics_ != nullptr) {
+    metrics_->ObserveState(request.id(), row.state_name, row.repository, row.team, row.cluster,
+                           0);
+  }
   auto event = std::make_shared<StatusEvent>();
   event->status_id = row.id;
   event->status = ToWireStatus(row);
@@ -157,6 +161,12 @@ store::StatusRow Dispatcher::HandleStatus(const std::string& deployment_id,
     throw common::Error(common::ErrorCode::kUnavailable,
                         std::string("write deployment status to database: ") + e.what());
   }
+  if (metrics_ != nullptr) {
+    const double lead =
+        std::chrono::duration<double>(clock_.Now() - row.deployment_created).count();
+    metrics_->ObserveState(deployment_id, row.state_name, row.repository, row.team, row.cluster,
+                           lead);
+  }
   auto event = std::make_shared<StatusEvent>();
   event->status_id = row.id;
   event->status = ToWireStatus(row);
@@ -165,6 +175,29 @@ store::StatusRow Dispatcher::HandleStatus(const std::string& deployment_id,
     spdlog::info("Deployment finished: {} {}: {}", deployment_id, row.state_name, message);
   }
   return row;
+}
+
+void Dispatcher::PublishStored(const std::string& deployment_id, const std::string& status_id) {
+  if (!hub_.HasSubscribers(deployment_id)) return;
+  auto row = store_.StatusById(status_id);
+  if (!row) return;
+  auto event = std::make_shared<StatusEvent>();
+  event->status_id = row->id;
+  event->status = ToWireStatus(*row);
+  hub_.Publish(event);
+}
+
+void Dispatcher::Resync() {
+  for (const auto& id : hub_.SubscribedDeployments()) {
+    auto statuses = store_.Statuses(id);  // newest first
+    for (auto it = statuses.rbegin(); it != statuses.rend(); ++it) {
+      auto event = std::make_shared<StatusEvent>();
+      event->status_id = it->id;
+      event->status = ToWireStatus(*it);
+      hub_.Publish(event);
+    }
+  }
+  for (const auto& cluster : clusters_.Connected()) clusters_.Wake(cluster);
 }
 
 int Dispatcher::InvalidateHistoric(const std::string& cluster, common::SystemTime startup) {

@@ -7,6 +7,7 @@
 #include "common/time.hpp"
 #include "deployment.pb.h"
 #include "hookd/dispatch/hub.hpp"
+#include "hookd/metrics.hpp"
 #include "hookd/store/store.hpp"
 
 namespace hookd::dispatch {
@@ -35,6 +36,15 @@ class Dispatcher {
   // `reject_unknown_clusters` is on.
   pb::DeploymentStatus Deploy(pb::DeploymentRequest request, const std::string& id = "");
   void SetRejectUnknownClusters(bool reject) { reject_unknown_clusters_ = reject; }
+  // Optional: state transitions, queue size and lead time are recorded here.
+  void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
+
+  // A status stored by another replica (LISTEN/NOTIFY): read it and fan it out to the local
+  // subscribers of the deployment, if any. Blocking.
+  void PublishStored(const std::string& deployment_id, const std::string& status_id);
+  // After notifications may have been missed (listener reconnect): every subscribed
+  // deployment's stored statuses are fanned out again (streams drop the ones already sent).
+  void Resync();
 
   // Stores a status and fans it out. Unknown deployment -> kFailedPrecondition; database down
   // -> kUnavailable `write deployment status to database: <err>`.
@@ -67,6 +77,7 @@ class Dispatcher {
   std::vector<std::string> static_clusters_;
   std::map<std::string, std::string> redirects_;
   bool reject_unknown_clusters_ = false;
+  Metrics* metrics_ = nullptr;
 };
 
 // Status as sent on the wire: request carries only the deployment ID (like the original).

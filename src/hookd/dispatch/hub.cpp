@@ -39,6 +39,21 @@ std::size_t StatusHub::SubscriberCount() const {
   return subscribers_.size();
 }
 
+bool StatusHub::HasSubscribers(const std::string& deployment_id) const {
+  std::lock_guard lock(mutex_);
+  return subscribers_.count(deployment_id) > 0;
+}
+
+std::vector<std::string> StatusHub::SubscribedDeployments() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (auto it = subscribers_.begin(); it != subscribers_.end();
+       it = subscribers_.upper_bound(it->first)) {
+    out.push_back(it->first);
+  }
+  return out;
+}
+
 void StatusHub::ShutdownAll() {
   std::vector<std::shared_ptr<StatusSubscriber>> targets;
   {

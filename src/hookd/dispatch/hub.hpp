@@ -33,6 +33,9 @@ class StatusHub {
   void Unsubscribe(const std::string& deployment_id, const StatusSubscriber* subscriber);
   void Publish(const StatusEventPtr& event);
   std::size_t SubscriberCount() const;
+  bool HasSubscribers(const std::string& deployment_id) const;
+  // Deployment IDs with at least one subscriber.
+  std::vector<std::string> SubscribedDeployments() const;
   // Tells every subscriber that hookd is going away.
   void ShutdownAll();
 

@@ -35,23 +35,27 @@ AuthResult CheckApiKey(const Metadata& metadata, const KeyLookup& keys, const co
   const std::string* signature = First(metadata, "authorization");
   if (signature == nullptr) {
     result.status = {grpc::StatusCode::UNAUTHENTICATED, "request is not signed with API key"};
+    result.error = "invalid_auth_metadata";
     return result;
   }
   const std::string* timestamp = First(metadata, "timestamp");
   if (timestamp == nullptr) {
     result.status = {grpc::StatusCode::UNAUTHENTICATED,
                      "API key signature timestamp is not provided"};
+    result.error = "invalid_auth_metadata";
     return result;
   }
   const std::string* team = First(metadata, "team");
   if (team == nullptr) {
     result.status = {grpc::StatusCode::UNAUTHENTICATED,
                      "team is not provided in API key signature metadata"};
+    result.error = "invalid_auth_metadata";
     return result;
   }
   auto mac = common::HexDecode(*signature);
   if (!mac) {
     result.status = {grpc::StatusCode::INVALID_ARGUMENT, "wrong API key signature format"};
+    result.error = "invalid_auth_metadata";
     return result;
   }
   // An unparsable timestamp counts as the zero time, i.e. far too old.
@@ -61,6 +65,7 @@ AuthResult CheckApiKey(const Metadata& metadata, const KeyLookup& keys, const co
   if (skew >= kMaxSkew) {
     result.status = {grpc::StatusCode::DEADLINE_EXCEEDED,
                      stream ? "signature is too old" : "signature expired"};
+    result.error = "signature_expired";
     return result;
   }
   std::vector<store::ApiKey> team_keys;
@@ -69,16 +74,19 @@ AuthResult CheckApiKey(const Metadata& metadata, const KeyLookup& keys, const co
   } catch (const common::Error& e) {
     if (e.Code() == common::ErrorCode::kNotFound) {
       result.status = {grpc::StatusCode::UNAUTHENTICATED, "failed authentication"};
+      result.error = "team_not_found";
     } else {
       spdlog::error("API key lookup for team {} failed: {}", *team, e.what());
       result.status = {grpc::StatusCode::UNAVAILABLE,
                        "something wrong happened when communicating with api key service"};
+      result.error = "database_error";
     }
     return result;
   } catch (const std::exception& e) {
     spdlog::error("API key lookup for team {} failed: {}", *team, e.what());
     result.status = {grpc::StatusCode::UNAVAILABLE,
                      "something wrong happened when communicating with api key service"};
+    result.error = "database_error";
     return result;
   }
   for (const auto& key : team_keys) {
@@ -90,6 +98,70 @@ AuthResult CheckApiKey(const Metadata& metadata, const KeyLookup& keys, const co
     }
   }
   result.status = {grpc::StatusCode::PERMISSION_DENIED, "failed authentication"};
+  result.error = "invalid_api_key";
+  return result;
+}
+
+bool UsesJwt(const Metadata& metadata) {
+  auto [first, last] = metadata.equal_range("jwt");
+  return first != last && std::next(first) == last && !first->second.empty();
+}
+
+AuthResult CheckJwt(const Metadata& metadata, const JwtVerifier& verifier,
+                    const RepositoryCheck& authorized, bool stream) {
+  AuthResult result;
+  result.type = "jwt";
+  auto verified = verifier.Verify(metadata.find("jwt")->second);
+  if (!verified.claims) {
+    switch (verified.failure) {
+      case JwtFailure::kExpired:
+        result.status = {grpc::StatusCode::UNAUTHENTICATED, "authentication token has expired"};
+        result.error = "invalid_jwt";
+        break;
+      case JwtFailure::kUnavailable:
+        spdlog::error("verifying a JWT: {}", verified.error);
+        result.status = {grpc::StatusCode::UNAVAILABLE,
+                         "unable to verify JWT token: GitHub JWKS is unavailable"};
+        result.error = "jwks_unavailable";
+        break;
+      case JwtFailure::kInvalid:
+        result.status = {grpc::StatusCode::UNAUTHENTICATED, "invalid JWT token: " + verified.error};
+        result.error = "invalid_jwt";
+        break;
+    }
+    return result;
+  }
+  const std::string& repository = verified.claims->repository;
+  if (repository.empty()) {
+    result.status = {grpc::StatusCode::INVALID_ARGUMENT, "missing repository in JWT token"};
+    result.error = "no_repository";
+    return result;
+  }
+  const std::string* team = First(metadata, "team");
+  if (team == nullptr || team->empty()) {
+    result.status = {grpc::StatusCode::INVALID_ARGUMENT, "missing team in metadata"};
+    result.error = "no_team";
+    return result;
+  }
+  bool allowed = false;
+  try {
+    allowed = authorized(*team, repository);
+  } catch (const std::exception& e) {
+    spdlog::error("checking repository {} for team {}: {}", repository, *team, e.what());
+    result.status = {grpc::StatusCode::UNAVAILABLE,
+                     stream ? "something wrong happened when communicating with the teams service"
+                            : "something wrong happened when communicating with Nais API"};
+    result.error = "teams_service_error";
+    return result;
+  }
+  if (!allowed) {
+    result.status = {grpc::StatusCode::PERMISSION_DENIED,
+                     "repo \"" + repository + "\" not authorized by team \"" + *team + "\""};
+    result.error = "repo_not_authorized";
+    return result;
+  }
+  result.team = *team;
+  result.status = grpc::Status::OK;
   return result;
 }
 

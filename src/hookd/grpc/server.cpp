@@ -41,6 +41,47 @@ struct Shared {
   KeyLookup Keys() {
     return [this](const std::string& team) { return dispatcher.Store().ApiKeys(team); };
   }
+
+  // CLI authentication of pb.Deploy (spec 2.3.2): the JWT path when metadata `jwt` has exactly
+  // one non-empty value, the API-key path otherwise.
+  AuthResult Authenticate(const Metadata& metadata, bool stream) {
+    AuthResult result;
+    if (UsesJwt(metadata)) {
+      if (options.jwt == nullptr) {
+        result.type = "jwt";
+        result.error = "invalid_jwt";
+        result.status = {grpc::StatusCode::UNAUTHENTICATED,
+                         "invalid JWT token: JWT authentication is not configured"};
+      } else {
+        result = CheckJwt(
+            metadata, *options.jwt,
+            [this](const std::string& team, const std::string& repository) {
+              return dispatcher.Store().RepositoryAuthorized(team, repository);
+            },
+            stream);
+      }
+    } else {
+      result = CheckApiKey(metadata, Keys(), dispatcher.Clock(), stream);
+    }
+    if (options.metrics != nullptr) options.metrics->ObserveAuth(result.type, result.error);
+    return result;
+  }
+
+  void Started(const char* type, const char* service, const char* method) {
+    if (options.metrics == nullptr) return;
+    options.metrics->GrpcStarted(type, service, method);
+    options.metrics->GrpcReceived(type, service, method);
+  }
+  void Sent(const char* type, const char* service, const char* method) {
+    if (options.metrics != nullptr) options.metrics->GrpcSent(type, service, method);
+  }
+  void Handled(const char* type, const char* service, const char* method,
+               const grpc::Status& status, std::chrono::steady_clock::time_point started) {
+    if (options.metrics == nullptr) return;
+    options.metrics->GrpcHandled(
+        type, service, method, static_cast<int>(status.error_code()),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
 };
 
 // A reactor may be torn down by gRPC (OnDone) while another thread still works with it, and a
@@ -73,7 +114,9 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
  public:
   StatusStream(Shared& shared, grpc::CallbackServerContext* context,
                const pb::DeploymentRequest& request)
-      : shared_(shared), metadata_(CopyMetadata(context)), request_(request) {}
+      : shared_(shared), metadata_(CopyMetadata(context)), request_(request) {
+    shared_.Started("server_stream", "pb.Deploy", "Status");
+  }
 
   void Begin() {
     Own();
@@ -109,6 +152,7 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
       FinishOnce({grpc::StatusCode::CANCELLED, "status stream closed"});
       return;
     }
+    shared_.Sent("server_stream", "pb.Deploy", "Status");
     const bool final_state = common::IsFinished(queue_.front().state());
     queue_.pop_front();
     if (final_state) {
@@ -138,7 +182,7 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
   void Prepare() {
     const std::string& id = request_.id();
     if (shared_.options.cli_authentication) {
-      auto auth = CheckApiKey(metadata_, shared_.Keys(), shared_.dispatcher.Clock(), true);
+      auto auth = shared_.Authenticate(metadata_, true);
       if (!auth.status.ok()) return Fail(auth.status);
       if (!request_.team().empty()) {
         if (auto status = CheckTeamMatches(auth.team, request_.team()); !status.ok()) {
@@ -227,6 +271,7 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
   void FinishNow() {
     if (finish_called_) return;
     finish_called_ = true;
+    shared_.Handled("server_stream", "pb.Deploy", "Status", final_status_, started_);
     Finish(final_status_);
   }
 
@@ -235,6 +280,7 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
   const pb::DeploymentRequest request_;
   std::string authenticated_team_;
 
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::recursive_mutex mutex_;
   bool done_ = false;
   bool subscribed_ = false;
@@ -257,9 +303,13 @@ class DeployService final : public pb::Deploy::CallbackService {
                                    const pb::DeploymentRequest* request,
                                    pb::DeploymentStatus* reply) override {
     auto* reactor = context->DefaultReactor();
-    shared_.workers.Post([this, context, request, reply, reactor,
-                          metadata = CopyMetadata(context)] {
-      reactor->Finish(HandleDeploy(context, metadata, *request, *reply));
+    shared_.Started("unary", "pb.Deploy", "Deploy");
+    shared_.workers.Post([this, context, request, reply, reactor, metadata = CopyMetadata(context),
+                          started = std::chrono::steady_clock::now()] {
+      auto status = HandleDeploy(context, metadata, *request, *reply);
+      if (status.ok()) shared_.Sent("unary", "pb.Deploy", "Deploy");
+      shared_.Handled("unary", "pb.Deploy", "Deploy", status, started);
+      reactor->Finish(status);
     });
     return reactor;
   }
@@ -280,7 +330,7 @@ class DeployService final : public pb::Deploy::CallbackService {
                 "deployment request timed out while you were waiting"};
       }
       if (shared_.options.cli_authentication) {
-        auto auth = CheckApiKey(metadata, shared_.Keys(), shared_.dispatcher.Clock(), false);
+        auto auth = shared_.Authenticate(metadata, false);
         if (!auth.status.ok()) return auth.status;
         if (auto status = CheckTeamMatches(auth.team, request.team()); !status.ok()) {
           return status;
@@ -310,7 +360,9 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
         metadata_(CopyMetadata(context)),
         cluster_(opts.cluster()),
         startup_(common::FromTimestamp(opts.startuptime())),
-        peer_(context->peer()) {}
+        peer_(context->peer()) {
+    shared_.Started("server_stream", "pb.Dispatch", "Deployments");
+  }
 
   void Begin() {
     Own();
@@ -353,6 +405,7 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
     std::lock_guard lock(mutex_);
     writing_ = false;
     if (ok && !outbox_.empty()) {
+      shared_.Sent("server_stream", "pb.Dispatch", "Deployments");
       std::string id = outbox_.front().id();
       outbox_.pop_front();
       shared_.workers.Post([self = shared_from_this(), id] { self->Delivered(id); });
@@ -477,6 +530,7 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
   void FinishNow() {
     if (finish_called_) return;
     finish_called_ = true;
+    shared_.Handled("server_stream", "pb.Dispatch", "Deployments", final_status_, started_);
     Finish(final_status_);
   }
 
@@ -486,6 +540,7 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
   const common::SystemTime startup_;
   const std::string peer_;
 
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::recursive_mutex mutex_;
   bool done_ = false;
   bool registered_ = false;
@@ -515,14 +570,22 @@ class DispatchService final : public pb::Dispatch::CallbackService {
                                          const pb::DeploymentStatus* status,
                                          pb::ReportStatusOpts* /*reply*/) override {
     auto* reactor = context->DefaultReactor();
+    const auto started = std::chrono::steady_clock::now();
+    shared_.Started("unary", "pb.Dispatch", "ReportStatus");
     if (shared_.options.deployd_authentication) {
       auto auth = CheckPreSharedKey(CopyMetadata(context), shared_.options.deployd_keys);
       if (!auth.ok()) {
+        shared_.Handled("unary", "pb.Dispatch", "ReportStatus", auth, started);
         reactor->Finish(auth);
         return reactor;
       }
     }
-    shared_.workers.Post([this, status, reactor] { reactor->Finish(Handle(*status)); });
+    shared_.workers.Post([this, status, reactor, started] {
+      auto result = Handle(*status);
+      if (result.ok()) shared_.Sent("unary", "pb.Dispatch", "ReportStatus");
+      shared_.Handled("unary", "pb.Dispatch", "ReportStatus", result, started);
+      reactor->Finish(result);
+    });
     return reactor;
   }
 

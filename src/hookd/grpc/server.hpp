@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "hookd/dispatch/dispatcher.hpp"
+#include "hookd/grpc/jwt.hpp"
+#include "hookd/metrics.hpp"
 #include "hookd/worker_pool.hpp"
 
 namespace hookd::grpcapi {
@@ -21,6 +23,10 @@ struct GrpcOptions {
   std::string tls_key_file;
   // Statuses a Status stream may have waiting before it is ended with UNAVAILABLE.
   std::size_t status_buffer = 64;
+  // GitHub OIDC JWT verification (metadata `jwt`); nullptr rejects JWTs as invalid.
+  const JwtVerifier* jwt = nullptr;
+  // Optional grpc_server_* and auth metrics.
+  Metrics* metrics = nullptr;
 };
 
 // The gRPC listener with pb.Deploy and pb.Dispatch (callback API: streams hold no thread).

@@ -19,7 +19,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::int64_t kMaxSkewSeconds = 30;
-const std::vector<double> kBuckets = {.001, .01, .05, .1, .5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5};
 
 // Our fix of quirk 11.19: JSON responses say so.
 Response Json(int status, const json& body) {
@@ -131,25 +130,6 @@ bool SignedByAny(const std::vector<std::string>& keys, const std::string& body,
   return ok;
 }
 
-std::string Labels(const std::string& code, const std::string& method, const std::string& path) {
-  auto escape = [](std::string v) {
-    std::string out;
-    for (char c : v) {
-      if (c == '\\' || c == '"') out += '\\';
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out += c;
-    }
-    return out;
-  };
-  return "code=\"" + code + "\",method=\"" + escape(method) + "\",path=\"" + escape(path) +
-         "\",service=\"hookd\"";
-}
-
-std::string FormatDouble(double v) { return fmt::format("{}", v); }
-
 }  // namespace
 
 std::map<std::string, std::string> ParseQuery(const std::string& query) {
@@ -204,45 +184,6 @@ std::string HtmlEscape(const std::string& text) {
   return out;
 }
 
-void Metrics::ObserveRequest(const std::string& method, const std::string& path, int code,
-                             double seconds) {
-  const std::string labels = Labels(std::to_string(code), method, path);
-  std::lock_guard lock(mutex_);
-  ++requests_[labels];
-  auto& h = durations_[labels];
-  if (h.buckets.empty()) h.buckets.assign(kBuckets.size(), 0);
-  for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++h.buckets[i];
-  }
-  h.sum += seconds;
-  ++h.count;
-}
-
-std::string Metrics::Render(const std::vector<std::string>& connected_clusters) const {
-  std::string out;
-  std::lock_guard lock(mutex_);
-  out += "# HELP requests_total How many HTTP requests processed, partitioned by status code, "
-         "method and HTTP path.\n# TYPE requests_total counter\n";
-  for (const auto& [labels, n] : requests_) out += "requests_total{" + labels + "} " + std::to_string(n) + "\n";
-  out += "# HELP request_duration_ms How long it took to process the request, partitioned by "
-         "status code, method and HTTP path.\n# TYPE request_duration_ms histogram\n";
-  for (const auto& [labels, h] : durations_) {
-    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
-      out += "request_duration_ms_bucket{" + labels + ",le=\"" + FormatDouble(kBuckets[i]) +
-             "\"} " + std::to_string(h.buckets[i]) + "\n";
-    }
-    out += "request_duration_ms_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
-    out += "request_duration_ms_sum{" + labels + "} " + FormatDouble(h.sum) + "\n";
-    out += "request_duration_ms_count{" + labels + "} " + std::to_string(h.count) + "\n";
-  }
-  out += "# HELP deployment_hookd_cluster_status Whether a deployd of the cluster is connected.\n"
-         "# TYPE deployment_hookd_cluster_status gauge\n";
-  for (const auto& c : connected_clusters) {
-    out += "deployment_hookd_cluster_status{cluster=\"" + c + "\"} 1\n";
-  }
-  return out;
-}
-
 Handlers::Handlers(const Config& config, dispatch::Dispatcher& dispatcher, Metrics& metrics)
     : config_(config), dispatcher_(dispatcher), metrics_(metrics) {}
 
@@ -252,11 +193,17 @@ Response Handlers::Handle(const Request& r) {
   if (p == "/readyz") return Ready();
   if (p == config_.metrics_path) {
     if (r.method != "GET") return Empty(405);
+    std::vector<std::string> known;
+    try {
+      known = dispatcher_.KnownClusters();
+    } catch (const std::exception& e) {
+      spdlog::debug("metrics: known clusters unavailable: {}", e.what());
+    }
     return Response{200, "text/plain; version=0.0.4; charset=utf-8",
-                    metrics_.Render(dispatcher_.Clusters().Connected()), {}};
+                    metrics_.Render(dispatcher_.Clusters().Connected(), known), {}};
   }
   if (p == "/events" || p == "/api/v1") return Empty(410);
-  if (p == "/logs") return Logs(r);
+  if (p == "/logs") return config_.log_link_formatter.empty() ? Logs(r) : LogRedirect(r);
   if (p == "/api/v1/deploy" || p == "/api/v1/status") {
     if (r.method != "POST") return Empty(405);
     if (!r.body.empty() && !IsJsonContentType(r)) return Empty(415);
@@ -275,6 +222,10 @@ Response Handlers::Handle(const Request& r) {
       if (r.method != "GET" && r.method != "POST") return Empty(405);
       return ConsoleApiKey(r, p.substr(console.size()));
     }
+    const std::string teams = "/internal/api/v1/team/";
+    if (p.rfind(teams, 0) == 0 && p.size() > teams.size()) {
+      return TeamRepositories(r, p.substr(teams.size()));
+    }
   }
   return Text(404, "404 page not found\n");
 }
@@ -282,6 +233,9 @@ Response Handlers::Handle(const Request& r) {
 Response Handlers::Ready() {
   try {
     dispatcher_.Store().Ping();
+    if (readiness_) {
+      if (auto reason = readiness_(); !reason.empty()) return Text(503, reason + "\n");
+    }
     return Text(200, "ready\n");
   } catch (const std::exception& e) {
     return Text(503, std::string("database unavailable: ") + e.what() + "\n");
@@ -537,6 +491,198 @@ Response Handlers::ConsoleApiKey(const Request& r, const std::string& team) {
                {"expires", common::FormatRfc3339Nano(valid[0].expires)},
                {"created", common::FormatRfc3339Nano(valid[0].created)}};
   return Response{200, "application/json", body.dump(), {}};
+}
+
+std::string RisonString(const std::string& value) {
+  bool bare = !value.empty() && value[0] != '-' && !(value[0] >= '0' && value[0] <= '9') &&
+              value.find_first_of(" '!:(),*@$") == std::string::npos;
+  if (bare) return value;
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '!') out += '!';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string LogLink(const std::string& formatter, const std::string& delivery_id,
+                    std::int64_t unix_seconds, int version, const std::string& cluster,
+                    const std::map<std::string, std::string>& cluster_projects) {
+  const common::SystemTime ts{std::chrono::seconds(unix_seconds)};
+  if (formatter == "GCP") {
+    auto project = cluster_projects.find(cluster);
+    if (project == cluster_projects.end()) {
+      throw common::Error(common::ErrorCode::kInvalidArgument, "unknown cluster " + cluster);
+    }
+    return "https://console.cloud.google.com/logs/query;query=jsonPayload.correlation_id%3d%22" +
+           delivery_id + "%22;timeRange=" + common::FormatRfc3339(ts - std::chrono::hours(2)) +
+           "%2f" + common::FormatRfc3339(ts + std::chrono::hours(2)) +
+           "?authuser=0&project=" + project->second;
+  }
+  std::string query;
+  if (version == 0) {
+    query = "+x_delivery_id:\"" + delivery_id + "\" -level:\"Trace\"";
+  } else if (version == 1) {
+    query = "+x_correlation_id:\"" + delivery_id + "\" -level:\"Trace\" -level:\"Debug\"";
+  } else {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "version '" + delivery_id + "' is not supported");
+  }
+  std::int64_t day = unix_seconds - (((unix_seconds % 86400) + 86400) % 86400);
+  const common::SystemTime from{std::chrono::seconds(day)};
+  const std::string app = "(index:" + RisonString("96e648c0-980a-11e9-830a-e17bbd64b4db") +
+                          ",query:(language:" + RisonString("lucene") +
+                          ",query:" + RisonString(query) + "))";
+  const std::string global = "(time:(from:" + RisonString(common::FormatRfc3339(from)) +
+                             ",mode:" + RisonString("absolute") + ",to:" +
+                             RisonString(common::FormatRfc3339(from + std::chrono::hours(24))) +
+                             "))";
+  return "https://logs.adeo.no/app/kibana#/discover?_a=" + app + "&_g=" + global;
+}
+
+namespace {
+
+// Go's strconv.Atoi, with its error text.
+std::optional<std::int64_t> GoAtoi(const std::string& text, std::string& error) {
+  std::size_t i = 0;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
+  if (i == text.size()) {
+    error = "strconv.Atoi: parsing \"" + text + "\": invalid syntax";
+    return std::nullopt;
+  }
+  std::uint64_t value = 0;
+  bool overflow = false;
+  for (; i < text.size(); ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      error = "strconv.Atoi: parsing \"" + text + "\": invalid syntax";
+      return std::nullopt;
+    }
+    if (value > (std::uint64_t{1} << 63) / 10) overflow = true;
+    value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    if (value > (std::uint64_t{1} << 63)) overflow = true;
+  }
+  if (overflow || (!negative && value == (std::uint64_t{1} << 63))) {
+    error = "strconv.Atoi: parsing \"" + text + "\": value out of range";
+    return std::nullopt;
+  }
+  return negative ? -static_cast<std::int64_t>(value) : static_cast<std::int64_t>(value);
+}
+
+std::string GoHtmlEscape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+bool ValidRepository(const std::string& repo) {
+  auto slash = repo.find('/');
+  return slash != std::string::npos && slash > 0 && slash + 1 < repo.size() &&
+         repo.find('/', slash + 1) == std::string::npos &&
+         repo.find_first_of(" \t\r\n") == std::string::npos;
+}
+
+}  // namespace
+
+Response Handlers::LogRedirect(const Request& r) {
+  auto get = [&](const std::string& k) {
+    auto it = r.query.find(k);
+    return it == r.query.end() ? std::string() : it->second;
+  };
+  const std::string id = get("delivery_id");
+  if (!common::IsUuid(id)) {
+    return Text(400, "delivery_id '" + id + "' is not a well-formed UUID\n");
+  }
+  std::string error;
+  const std::string ts_text = get("ts");
+  auto ts = GoAtoi(ts_text, error);
+  if (!ts) {
+    return Text(400, "ts '" + ts_text + "' is not a well-formed unix timestamp: " + error + "\n");
+  }
+  std::string ignored;
+  auto version = GoAtoi(get("v"), ignored);
+  std::string url;
+  try {
+    url = LogLink(config_.log_link_formatter, id, *ts,
+                  version ? static_cast<int>(*version) : 0, get("cluster"),
+                  config_.google_cluster_projects);
+  } catch (const common::Error& e) {
+    return Text(400, std::string(e.what()) + "\n");
+  }
+  Response out{307, "", "", {{"Location", url}}};
+  if (r.method == "GET" || r.method == "HEAD") {
+    out.content_type = "text/html; charset=utf-8";
+    out.body = "<a href=\"" + GoHtmlEscape(url) + "\">Temporary Redirect</a>.\n\n";
+  }
+  return out;
+}
+
+Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
+  const std::string psk = Header(r, "x-psk");
+  bool allowed = false;
+  for (const auto& k : config_.frontend_keys) allowed |= (k == psk);
+  if (!allowed) return Text(403, "Unauthorized access: Invalid key");
+  const auto slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0) return Text(404, "404 page not found\n");
+  const std::string team = rest.substr(0, slash);
+  const std::string tail = rest.substr(slash);
+  const std::string base = "/repositories";
+  auto message = [](int status, const std::string& text) {
+    return Json(status, json{{"message", text}});
+  };
+  try {
+    if (tail == base) {
+      if (r.method == "GET") {
+        return Json(200, json{{"team", team}, {"repositories", dispatcher_.Store().TeamRepositories(team)}});
+      }
+      if (r.method != "POST") return Empty(405);
+      std::string repository;
+      try {
+        json body = ParseBody(r.body);
+        if (!body.is_object()) {
+          throw common::Error(common::ErrorCode::kInvalidArgument,
+                              "json: cannot unmarshal " + std::string(body.type_name()) +
+                                  " into Go value of type TeamRepository");
+        }
+        repository = StringOf(body, "repository");
+      } catch (const common::Error& e) {
+        return message(400, std::string("unable to unmarshal request body: ") + e.what());
+      }
+      if (!ValidRepository(repository)) {
+        return message(400, "invalid repository \"" + repository + "\": want owner/name");
+      }
+      const bool added = dispatcher_.Store().AddTeamRepository(team, repository);
+      return Json(added ? 201 : 200,
+                  json{{"team", team},
+                       {"repository", repository},
+                       {"message", added ? "repository authorized" : "repository already authorized"}});
+    }
+    if (tail.rfind(base + "/", 0) == 0) {
+      if (r.method != "DELETE") return Empty(405);
+      const std::string repository = tail.substr(base.size() + 1);
+      if (!ValidRepository(repository)) {
+        return message(400, "invalid repository \"" + repository + "\": want owner/name");
+      }
+      if (!dispatcher_.Store().RemoveTeamRepository(team, repository)) {
+        return message(404, "repository \"" + repository + "\" is not authorized by team \"" +
+                                team + "\"");
+      }
+      return Empty(204);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("team repositories of {}: {}", team, e.what());
+    return message(503, "database is unavailable; try again later");
+  }
+  return Text(404, "404 page not found\n");
 }
 
 Response Handlers::Logs(const Request& r) {

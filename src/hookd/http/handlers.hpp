@@ -1,5 +1,7 @@
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -8,6 +10,7 @@
 
 #include "hookd/config.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
+#include "hookd/metrics.hpp"
 
 namespace hookd::http {
 
@@ -26,29 +29,15 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Prometheus metrics kept by the HTTP layer (text exposition format).
-class Metrics {
- public:
-  void ObserveRequest(const std::string& method, const std::string& path, int code,
-                      double seconds);
-  std::string Render(const std::vector<std::string>& connected_clusters) const;
-
- private:
-  struct Histogram {
-    std::vector<std::uint64_t> buckets;
-    double sum = 0;
-    std::uint64_t count = 0;
-  };
-  mutable std::mutex mutex_;
-  std::map<std::string, std::uint64_t> requests_;  // label set -> count
-  std::map<std::string, Histogram> durations_;
-};
+using Metrics = hookd::Metrics;
 
 // Every HTTP endpoint. Blocking (database): the server runs it on worker threads.
 class Handlers {
  public:
   Handlers(const Config& config, dispatch::Dispatcher& dispatcher, Metrics& metrics);
   Response Handle(const Request& request);
+  // Extra readiness condition (the LISTEN connection); "" when fine, else the reason.
+  void SetReadinessCheck(std::function<std::string()> check) { readiness_ = std::move(check); }
 
  private:
   Response Deploy(const Request& request);
@@ -57,14 +46,26 @@ class Handlers {
   Response Ready();
   Response Provision(const Request& request, bool apikey_only);
   Response ConsoleApiKey(const Request& request, const std::string& team);
+  Response TeamRepositories(const Request& request, const std::string& rest);
+  Response LogRedirect(const Request& request);
 
   const Config& config_;
   dispatch::Dispatcher& dispatcher_;
   Metrics& metrics_;
+  std::function<std::string()> readiness_;
 };
 
 // URL query string -> map (percent-decoding, '+' as space).
 std::map<std::string, std::string> ParseQuery(const std::string& query);
 std::string HtmlEscape(const std::string& text);
+
+// The original's /logs redirect targets (spec 1.6). `formatter` "GCP" -> Google Logs Explorer,
+// anything else -> Kibana. Throws common::Error{kInvalidArgument} with the formatter error
+// (`unknown cluster <c>`, `version '<id>' is not supported`).
+std::string LogLink(const std::string& formatter, const std::string& delivery_id,
+                    std::int64_t unix_seconds, int version, const std::string& cluster,
+                    const std::map<std::string, std::string>& cluster_projects);
+// Rison encoding of a string (spec 1.6).
+std::string RisonString(const std::string& value);
 
 }  // namespace hookd::http

@@ -36,19 +36,45 @@ void ConnectionPool::With(const std::function<void(pqxx::connection&)>& work) {
     ++free_slots_;
     available_.notify_one();
   };
+  const auto started = std::chrono::steady_clock::now();
+  auto observe = [this, started](bool ok) {
+    if (observer_) {
+      observer_(ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+                        .count());
+    }
+  };
   try {
     if (!conn || !conn->is_open()) conn = std::make_unique<pqxx::connection>(url_);
     work(*conn);
   } catch (const pqxx::broken_connection& e) {
     conn.reset();
     release();
-    throw common::Error(common::ErrorCode::kUnavailable,
-                        std::string("database connection failed: ") + e.what());
-  } catch (...) {
+    observe(false);
+    std::string text = e.what();
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    throw common::Error(common::ErrorCode::kUnavailable, "database connection failed: " + text);
+  } catch (const pqxx::sql_error& e) {
+    // The server going away mid-session surfaces as an SQL error (e.g. 57P01 "terminating
+    // connection due to administrator command"); such a connection is not reused.
+    const bool lost = !conn || !conn->is_open() || e.sqlstate().rfind("57P", 0) == 0 ||
+                      e.sqlstate().rfind("08", 0) == 0;
+    if (lost) conn.reset();
     release();
+    observe(false);
+    if (lost) {
+      std::string text = e.what();
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+      throw common::Error(common::ErrorCode::kUnavailable, "database connection failed: " + text);
+    }
+    throw;
+  } catch (...) {
+    if (conn && !conn->is_open()) conn.reset();
+    release();
+    observe(false);
     throw;
   }
   release();
+  observe(true);
 }
 
 std::unique_ptr<pqxx::connection> ConnectWithRetry(const std::string& url,

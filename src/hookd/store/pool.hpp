@@ -29,6 +29,12 @@ class ConnectionPool {
 
   const std::string& Url() const { return url_; }
 
+  // Called after every With(): whether it succeeded and how long it took (metrics).
+  // Set before the pool is used.
+  void SetObserver(std::function<void(bool ok, double seconds)> observer) {
+    observer_ = std::move(observer);
+  }
+
  private:
   std::string url_;
   std::chrono::milliseconds acquire_timeout_;
@@ -36,6 +42,7 @@ class ConnectionPool {
   std::condition_variable available_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   std::size_t free_slots_;
+  std::function<void(bool ok, double seconds)> observer_;
 };
 
 // Connects to `url`, retrying every `interval` until `timeout` has passed (spec 3.1).

@@ -77,7 +77,8 @@ QueuedRequest ToQueued(const pqxx::row& r) {
   return q;
 }
 
-StatusRow InsertStatus(pqxx::work& tx, const std::string& deployment_id, pb::DeploymentState state,
+StatusRow InsertStatus(pqxx::work& tx, const std::string& origin,
+                       const std::string& deployment_id, pb::DeploymentState state,
                        const std::string& message, common::SystemTime created) {
   StatusRow s;
   s.id = common::NewUuidV4();
@@ -91,7 +92,18 @@ StatusRow InsertStatus(pqxx::work& tx, const std::string& deployment_id, pb::Dep
       "INSERT INTO deployment_status (id, deployment_id, status, message, created) "
       "VALUES ($1, $2, $3, $4, $5::timestamptz)",
       s.id, deployment_id, s.state_name, message, Ts(s.created));
-  tx.exec_params("UPDATE deployment SET state = $1 WHERE id = $2", s.state_name, deployment_id);
+  auto row = tx.exec_params(
+      "UPDATE deployment SET state = $1 WHERE id = $2 RETURNING team, "
+      "COALESCE(github_repository, ''), COALESCE(cluster, ''), " + Micros("created"),
+      s.state_name, deployment_id);
+  if (!row.empty()) {
+    s.team = row[0][0].as<std::string>();
+    s.repository = row[0][1].as<std::string>();
+    s.cluster = row[0][2].as<std::string>();
+    s.deployment_created = FromMicros(row[0][3]);
+  }
+  tx.exec_params("SELECT pg_notify($1, $2)", Store::kStatusChannel,
+                 origin + "|" + deployment_id + "|" + s.id);
   return s;
 }
 
@@ -170,7 +182,8 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
         "INSERT INTO deployment_queue (deployment_id, cluster, request, deadline, created) "
         "VALUES ($1, $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz)",
         request.id(), request.cluster(), common::HexEncode(payload), Ts(deadline), Ts(created));
-    status = InsertStatus(tx, request.id(), pb::queued, queued_message, created);
+    tx.exec_params("SELECT pg_notify($1, $2)", kQueueChannel, origin_ + "|" + request.cluster());
+    status = InsertStatus(tx, origin_, request.id(), pb::queued, queued_message, created);
     tx.commit();
   });
   return status;
@@ -182,7 +195,7 @@ StatusRow Store::WriteStatus(const std::string& deployment_id, pb::DeploymentSta
   try {
     pool_.With([&](pqxx::connection& conn) {
       pqxx::work tx(conn);
-      status = InsertStatus(tx, deployment_id, state, message, created);
+      status = InsertStatus(tx, origin_, deployment_id, state, message, created);
       tx.commit();
     });
   } catch (const pqxx::foreign_key_violation& e) {
@@ -308,6 +321,66 @@ std::vector<std::string> Store::SeenClusters() {
     }
   });
   return out;
+}
+
+std::optional<StatusRow> Store::StatusById(const std::string& status_id) {
+  std::optional<StatusRow> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result = tx.exec_params(
+        "SELECT " + kStatusColumns + " FROM deployment_status WHERE id = $1", status_id);
+    if (!result.empty()) out = ToStatus(result[0]);
+  });
+  return out;
+}
+
+bool Store::RepositoryAuthorized(const std::string& team, const std::string& repository) {
+  bool found = false;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    found = !tx.exec_params("SELECT 1 FROM team_repositories WHERE team = $1 AND repository = $2",
+                            team, repository)
+                 .empty();
+  });
+  return found;
+}
+
+std::vector<std::string> Store::TeamRepositories(const std::string& team) {
+  std::vector<std::string> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    for (const auto& r : tx.exec_params("SELECT repository FROM team_repositories WHERE team = $1 "
+                                        "ORDER BY repository",
+                                        team)) {
+      out.push_back(r[0].as<std::string>());
+    }
+  });
+  return out;
+}
+
+bool Store::AddTeamRepository(const std::string& team, const std::string& repository) {
+  bool added = false;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    added = tx.exec_params("INSERT INTO team_repositories (team, repository) VALUES ($1, $2) "
+                           "ON CONFLICT DO NOTHING",
+                           team, repository)
+                .affected_rows() > 0;
+    tx.commit();
+  });
+  return added;
+}
+
+bool Store::RemoveTeamRepository(const std::string& team, const std::string& repository) {
+  bool removed = false;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::work tx(conn);
+    removed = tx.exec_params("DELETE FROM team_repositories WHERE team = $1 AND repository = $2",
+                             team, repository)
+                  .affected_rows() > 0;
+    tx.commit();
+  });
+  return removed;
 }
 
 void Store::Ping() {

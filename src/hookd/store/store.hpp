@@ -42,6 +42,11 @@ struct StatusRow {
   std::string state_name;  // as stored
   std::string message;
   common::SystemTime created;
+  // Filled by writes (for metrics): the deployment's team, repository, cluster and creation.
+  std::string team;
+  std::string repository;
+  std::string cluster;
+  common::SystemTime deployment_created{};
 };
 
 struct QueuedRequest {
@@ -56,6 +61,17 @@ struct QueuedRequest {
 class Store {
  public:
   Store(ConnectionPool& pool, std::string encryption_key);
+
+  // Every write that other replicas must see also sends a NOTIFY in its transaction (delivered
+  // on commit): channel kQueueChannel with payload "<origin>|<cluster>" for a new queue entry,
+  // kStatusChannel with "<origin>|<deployment id>|<status id>" for a new status.
+  // `origin` identifies this process so it can skip its own notifications.
+  void SetOrigin(std::string origin) { origin_ = std::move(origin); }
+  const std::string& Origin() const { return origin_; }
+  static constexpr const char* kQueueChannel = "hookd_queue";
+  static constexpr const char* kStatusChannel = "hookd_status";
+  // One status by its ID (nullopt when absent).
+  std::optional<StatusRow> StatusById(const std::string& status_id);
 
   // Keys of a team, newest expiry first, decrypted. Throws kNotFound when the team has no rows.
   // Rows that cannot be decrypted are skipped (logged).
@@ -94,12 +110,21 @@ class Store {
   void TouchCluster(const std::string& cluster, common::SystemTime now);
   std::vector<std::string> SeenClusters();
 
+  // Repositories ("owner/name") allowed to deploy for a team with a GitHub OIDC token.
+  bool RepositoryAuthorized(const std::string& team, const std::string& repository);
+  std::vector<std::string> TeamRepositories(const std::string& team);
+  // true when added (false: it was there already).
+  bool AddTeamRepository(const std::string& team, const std::string& repository);
+  // true when removed (false: it was not there).
+  bool RemoveTeamRepository(const std::string& team, const std::string& repository);
+
   // SELECT 1 (for readiness).
   void Ping();
 
  private:
   ConnectionPool& pool_;
   std::string encryption_key_;
+  std::string origin_;
 };
 
 }  // namespace hookd::store

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "common/error.hpp"
@@ -167,10 +168,13 @@ class FakeHookd final : public pb::Dispatch::Service {
 
 class KubeSim {
  public:
-  KubeSim() : dir_(testsupport::MakeTempDir("deployd-it")), kubeconfig_(dir_ + "/kubeconfig") {
-    process_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        BinaryPath("kube-sim"), "--listen", "127.0.0.1:0", "--kubeconfig-out", kubeconfig_,
-        "--team", "aura", "--log-level", "warn"});
+  explicit KubeSim(std::vector<std::string> extra = {})
+      : dir_(testsupport::MakeTempDir("deployd-it")), kubeconfig_(dir_ + "/kubeconfig") {
+    std::vector<std::string> argv{BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
+                                  "--kubeconfig-out", kubeconfig_, "--team", "aura",
+                                  "--log-level", "warn"};
+    for (auto& e : extra) argv.push_back(std::move(e));
+    process_ = std::make_unique<ChildProcess>(argv);
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (!std::filesystem::exists(kubeconfig_) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(20ms);
@@ -331,6 +335,18 @@ TEST_F(DeploydIntegration, AppliesConfigMapAsTheTeamAndReportsSuccess) {
     }
   }
   EXPECT_GE(calls, 2) << "discovery and apply";
+
+  // Aggregated discovery: two requests (/api, /apis), no per-group-version fallback.
+  std::vector<std::string> discovery;
+  for (const auto& entry : sim_.Requests()) {
+    auto p = entry["path"].get<std::string>();
+    if (p == "/api" || p == "/apis" || p.rfind("/apis/", 0) == 0 && std::count(p.begin(), p.end(), '/') <= 3) {
+      discovery.push_back(p);
+      EXPECT_NE(entry["headers"]["accept"][0].get<std::string>().find("as=APIGroupDiscoveryList"),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(discovery, std::vector<std::string>({"/api", "/apis"}));
 }
 
 TEST_F(DeploydIntegration, ForbiddenNamespaceFailsWithTheApiServerMessage) {
@@ -738,4 +754,170 @@ TEST(DeploydProcess, ReconnectsWhenHookdComesBackAndAfterARestart) {
   ASSERT_TRUE(restarted.WaitConnected(30s)) << deployd->Log();
   restarted.Send(Request("second", {cm}));
   EXPECT_EQ(Final(restarted.WaitFinished("second", 20s)), "success Deployment completed successfully.");
+}
+
+TEST(DeploydProcess, ExitsZeroOnSigtermWhileHookdIsAway) {
+  KubeSim sim;
+  auto deployd = std::make_unique<ChildProcess>(std::vector<std::string>{
+      BinaryPath("deployd"), "--grpc.server", "127.0.0.1:" + std::to_string(testsupport::FreePort()),
+      "--kubeconfig", sim.Kubeconfig(), "--metrics-listen-address", "127.0.0.1:0"});
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(deployd->Stop(), 0) << deployd->Log();
+}
+
+TEST(DeploydProcess, BadKubeconfigIsFatal) {
+  auto result = testsupport::Run({BinaryPath("deployd"), "--kubeconfig", "/nonexistent/kubeconfig"},
+                                 {}, 20s);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("Fatal error: cannot read kubeconfig /nonexistent/kubeconfig"),
+            std::string::npos)
+      << result.err;
+}
+
+TEST_F(DeploydIntegration, RetriesApiServer429And500Bursts) {
+  AdminCall(sim_, "POST", "/_sim/faults",
+            {{"method", "PATCH"}, {"path", "/api/v1/namespaces/aura/configmaps/bursty"}, {"count", 2},
+             {"code", 429}, {"reason", "TooManyRequests"}, {"message", "slow down"},
+             {"retryAfterSeconds", 1}});
+  AdminCall(sim_, "POST", "/_sim/faults",
+            {{"method", "PATCH"}, {"path", "/api/v1/namespaces/aura/configmaps/bursty"}, {"count", 2},
+             {"code", 500}, {"reason", "InternalError"}, {"message", "Internal error occurred: etcd"}});
+  sim_.ClearRequests();
+  auto statuses = Deploy("bursty-1", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"bursty","namespace":"aura"}})"});
+  EXPECT_EQ(Final(statuses), "success Deployment completed successfully.") << deployd_->Log();
+  int patches = 0;
+  for (const auto& entry : sim_.Requests()) {
+    if (entry["method"] == "PATCH") ++patches;
+  }
+  EXPECT_EQ(patches, 5) << "4 failed attempts and the successful one";
+}
+
+TEST_F(DeploydIntegration, DeadlineSaysWhatWasStillPending) {
+  auto statuses = Deploy("deploy-timeout", {rollouts::Workload("late")}, 3s);
+  EXPECT_EQ(Final(statuses),
+            "failure timeout while waiting for deployment to succeed; still waiting: waiting for "
+            "the controller to observe the new generation (total of 1 errors)")
+      << deployd_->Log();
+}
+
+// ---- kube-sim's simulated controllers (scenarios), 20x faster ---------------------------------
+
+class DeploydScenarios : public ::testing::Test {
+ protected:
+  DeploydScenarios() : sim_({"--time-scale", "0.05"}) {}
+  void SetUp() override {
+    deployd_ = StartDeployd(sim_, hookd_, {"--transient-failure-grace", "1s"});
+    ASSERT_TRUE(hookd_.WaitConnected(20s)) << deployd_->Log();
+  }
+  std::vector<pb::DeploymentStatus> Deploy(const std::string& id, const std::string& resource) {
+    hookd_.Send(Request(id, {resource}, 60s));
+    return hookd_.WaitFinished(id, 45s);
+  }
+  static std::string Workload(const std::string& name, const std::string& scenario) {
+    auto w = nlohmann::json::parse(rollouts::Workload(name));
+    w["metadata"]["annotations"]["test.deployd.io/scenario"] = scenario;
+    return w.dump();
+  }
+  static bool Contains(const std::vector<std::string>& lines, const std::string& text) {
+    for (const auto& l : lines) {
+      if (l.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  KubeSim sim_;
+  FakeHookd hookd_;
+  std::unique_ptr<ChildProcess> deployd_;
+};
+
+TEST_F(DeploydScenarios, DeploymentSuccessWithProgressEvents) {
+  auto lines = Lines(Deploy("sc-success", Workload("web", "success")));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "success Deployment completed successfully.") << deployd_->Log();
+  EXPECT_TRUE(Contains(lines, "in_progress Deployment/web (ScalingReplicaSet): ")) << ::testing::PrintToString(lines);
+  EXPECT_TRUE(Contains(lines, "in_progress Deployment completed successfully."));
+  std::set<std::string> unique(lines.begin(), lines.end());
+  EXPECT_EQ(unique.size(), lines.size()) << "no duplicate statuses: " << ::testing::PrintToString(lines);
+}
+
+TEST_F(DeploydScenarios, CrashLoopFailsFast) {
+  auto lines = Lines(Deploy("sc-crash", Workload("crash", "crashloop")));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().rfind("failure Deployment/crash: pod crash-", 0), 0U) << ::testing::PrintToString(lines);
+  EXPECT_NE(lines.back().find("CrashLoopBackOff"), std::string::npos) << lines.back();
+  EXPECT_NE(lines.back().find("(total of 1 errors)"), std::string::npos);
+  RecordProperty("final", lines.back());
+}
+
+TEST_F(DeploydScenarios, ImagePullFailsAfterTheGracePeriod) {
+  auto lines = Lines(Deploy("sc-image", Workload("image", "imagepull")));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().rfind("failure Deployment/image: pod image-", 0), 0U) << ::testing::PrintToString(lines);
+  EXPECT_TRUE(lines.back().find("ImagePullBackOff") != std::string::npos ||
+              lines.back().find("ErrImagePull") != std::string::npos)
+      << lines.back();
+}
+
+TEST_F(DeploydScenarios, ConfigErrorFailsFast) {
+  auto lines = Lines(Deploy("sc-config", Workload("config", "configerror")));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find("CreateContainerConfigError"), std::string::npos) << ::testing::PrintToString(lines);
+}
+
+TEST_F(DeploydScenarios, UnschedulableFailsAfterTheGracePeriod) {
+  auto lines = Lines(Deploy("sc-unsched", Workload("unsched", "unschedulable")));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find("cannot be scheduled"), std::string::npos) << ::testing::PrintToString(lines);
+}
+
+TEST_F(DeploydScenarios, JobSuccessAndFailure) {
+  auto job = [](const std::string& name, const std::string& scenario) {
+    return nlohmann::json{{"apiVersion", "batch/v1"}, {"kind", "Job"},
+                          {"metadata", {{"name", name}, {"namespace", "aura"},
+                                        {"annotations", {{"test.deployd.io/scenario", scenario}}}}},
+                          {"spec", {{"backoffLimit", 1}, {"template", {{"spec", {{"restartPolicy", "Never"},
+                              {"containers", nlohmann::json::array({{{"name", "pi"}, {"image", "perl"}}})}}}}}}}}
+        .dump();
+  };
+  EXPECT_EQ(Final(Deploy("sc-job-ok", job("pi", "success"))), "success Deployment completed successfully.")
+      << deployd_->Log();
+  auto failed = Final(Deploy("sc-job-fail", job("pi-fail", "fail")));
+  EXPECT_EQ(failed.rfind("failure Job/pi-fail: job failed: BackoffLimitExceeded: ", 0), 0U) << failed;
+}
+
+std::string ScenarioApplication(const std::string& name, const std::string& scenario) {
+  auto a = nlohmann::json::parse(Application(name));
+  a["metadata"]["annotations"]["test.deployd.io/scenario"] = scenario;
+  return a.dump();
+}
+
+TEST_F(DeploydScenarios, ApplicationRolloutCompleteWithServerSideApply) {
+  auto lines = Lines(Deploy("sc-app", ScenarioApplication("myapp", "success")));
+  ASSERT_GE(lines.size(), 2U) << deployd_->Log();
+  EXPECT_EQ(lines.back(), "success Deployment completed successfully.");
+  EXPECT_TRUE(Contains(lines, "in_progress Application/myapp (RolloutComplete): ")) << ::testing::PrintToString(lines);
+}
+
+TEST_F(DeploydScenarios, ApplicationFailedGenerate) {
+  auto final_line = Final(Deploy("sc-app-gen", ScenarioApplication("badapp", "failgenerate")));
+  EXPECT_EQ(final_line.rfind("failure Application/badapp (FailedGenerate): ", 0), 0U) << final_line;
+}
+
+class DeploydOneAtATime : public DeploydIntegration {
+ protected:
+  std::vector<std::string> ExtraFlags() override { return {"--max-concurrent-deployments", "1"}; }
+};
+
+TEST_F(DeploydOneAtATime, LaterDeploymentsWaitTheirTurn) {
+  hookd_.Send(Request("first-slow", {rollouts::Workload("turn")}, 2s));
+  hookd_.Send(Request("second-quick", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"turn","namespace":"aura"}})"}));
+  auto first = hookd_.WaitFinished("first-slow", 20s);
+  auto second = hookd_.WaitFinished("second-quick", 20s);
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(common::StateName(first.back().state()), "failure");
+  EXPECT_EQ(Final(second), "success Deployment completed successfully.");
+  EXPECT_GE(common::FromTimestamp(second.front().time()), common::FromTimestamp(first.back().time()))
+      << "the second deployment started only after the first finished";
 }

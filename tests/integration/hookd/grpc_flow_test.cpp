@@ -1,6 +1,8 @@
 // The main job through gRPC: Deploy -> deployd stream -> ReportStatus -> Status stream.
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
 #include "common/state.hpp"
 #include "fake_deployd.hpp"
 #include "harness.hpp"
@@ -27,6 +29,23 @@ struct StatusReader {
   grpc::ClientContext context;
   std::unique_ptr<grpc::ClientReader<pb::DeploymentStatus>> reader;
 };
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes.
+template <class F>
+bool Eventually(F condition, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return condition();
+}
+
+long long QueryCount(const std::string& url, const std::string& sql) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  return tx.exec(sql)[0][0].as<long long>();
+}
 
 class GrpcFlow : public ::testing::Test {
  protected:
@@ -165,7 +184,10 @@ TEST_F(GrpcFlow, ReconnectInvalidatesDeploymentsHandedToThePreviousDeployd) {
   ASSERT_TRUE(current.has_value());
   EXPECT_EQ(current->state(), pb::in_progress);
   // Wait until the delivery has been recorded, then restart "deployd".
-  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(Eventually([&] {
+    return QueryCount(db_.Url(), "SELECT count(*) FROM deployment_queue WHERE deployment_id = '" +
+                                     queued.request().id() + "'") == 0;
+  }));
   FakeDeployd restarted(hookd_->Channel(), "dev", kDeploydKey,
                         std::chrono::system_clock::now());
   auto lost = reader.Next();
@@ -178,7 +200,10 @@ TEST_F(GrpcFlow, ReconnectInvalidatesDeploymentsHandedToThePreviousDeployd) {
 
 TEST_F(GrpcFlow, SecondDeploydForSameClusterReplacesTheFirst) {
   FakeDeployd first(hookd_->Channel(), "dev", kDeploydKey);
-  std::this_thread::sleep_for(300ms);
+  // Registered once its cluster is recorded (that happens right after registration).
+  ASSERT_TRUE(Eventually([&] {
+    return QueryCount(db_.Url(), "SELECT count(*) FROM cluster WHERE name = 'dev'") == 1;
+  }));
   FakeDeployd second(hookd_->Channel(), "dev", kDeploydKey);
   auto ended = first.Ended();
   ASSERT_TRUE(ended.has_value());

@@ -9,6 +9,7 @@
 #include "common/hex.hpp"
 #include "fake_deployd.hpp"
 #include "harness.hpp"
+#include "http_call.hpp"
 
 namespace {
 
@@ -17,32 +18,6 @@ using namespace std::chrono_literals;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using nlohmann::json;
-
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-Reply Call(int port, const std::string& method, const std::string& target, const std::string& body = "",
-           std::map<std::string, std::string> headers = {}) {
-  common::net::io_context io;
-  beast::tcp_stream stream(io);
-  stream.connect(common::net::ip::tcp::endpoint(common::net::ip::make_address("127.0.0.1"),
-                                                static_cast<unsigned short>(port)));
-  bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-  req.set(bhttp::field::host, "localhost");
-  for (const auto& [k, v] : headers) req.set(k, v);
-  req.body() = body;
-  req.prepare_payload();
-  bhttp::write(stream, req);
-  beast::flat_buffer buffer;
-  bhttp::response<bhttp::string_body> res;
-  boost::system::error_code ec;
-  bhttp::read(stream, buffer, res, ec);
-  return Reply{static_cast<int>(res.result_int()), std::string(res[bhttp::field::content_type]),
-               res.body()};
-}
 
 class HttpApi : public ::testing::Test {
  protected:
@@ -225,6 +200,100 @@ TEST_F(HttpApi, ProvisionAndConsoleKeys) {
   EXPECT_NE(json::parse(Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "",
                              {{"X-PSK", "console-psk"}}).body)["key"],
             keys["apiKeys"][0]);  // rotated
+}
+
+// hookd started with a config change, no API key needed.
+std::unique_ptr<hookd::App> StartApp(const std::string& url, const std::string& formatter) {
+  auto config = TestConfig(url, false, true);
+  config.log_link_formatter = formatter;
+  config.google_cluster_projects = {{"dev-gcp", "nais-dev-2e7b"}};
+  auto app = std::make_unique<hookd::App>(config);
+  app->Start();
+  return app;
+}
+
+TEST(HttpLogLinks, GcpRedirectsAsTheOriginal) {
+  testsupport::TestDatabase db;
+  REQUIRE_TEST_DATABASE(db);
+  auto app = StartApp(db.Url(), "GCP");
+  const int port = app->HttpPort();
+  const std::string id = "0f3d8f6c-3c1e-4b8a-9b0e-1c2d3e4f5a6b";
+  auto ok = Call(port, "GET", "/logs?delivery_id=" + id + "&ts=1661765494&v=1&cluster=dev-gcp");
+  EXPECT_EQ(ok.status, 307);
+  EXPECT_EQ(ok.location,
+            "https://console.cloud.google.com/logs/query;query=jsonPayload.correlation_id%3d%22"
+            "0f3d8f6c-3c1e-4b8a-9b0e-1c2d3e4f5a6b%22;timeRange=2022-08-29T07:31:34Z%2f"
+            "2022-08-29T11:31:34Z?authuser=0&project=nais-dev-2e7b");
+  EXPECT_EQ(ok.body, "<a href=\"" +
+                         std::string("https://console.cloud.google.com/logs/query;query=jsonPayload."
+                                     "correlation_id%3d%220f3d8f6c-3c1e-4b8a-9b0e-1c2d3e4f5a6b%22;"
+                                     "timeRange=2022-08-29T07:31:34Z%2f2022-08-29T11:31:34Z?"
+                                     "authuser=0&amp;project=nais-dev-2e7b") +
+                         "\">Temporary Redirect</a>.\n\n");
+  auto bad_id = Call(port, "GET", "/logs?delivery_id=nope&ts=1");
+  EXPECT_EQ(bad_id.status, 400);
+  EXPECT_EQ(bad_id.body, "delivery_id 'nope' is not a well-formed UUID\n");
+  auto bad_ts = Call(port, "GET", "/logs?delivery_id=" + id + "&ts=bad-ts");
+  EXPECT_EQ(bad_ts.status, 400);
+  EXPECT_EQ(bad_ts.body, "ts 'bad-ts' is not a well-formed unix timestamp: strconv.Atoi: parsing "
+                         "\"bad-ts\": invalid syntax\n");
+  auto no_ts = Call(port, "GET", "/logs?delivery_id=" + id);
+  EXPECT_EQ(no_ts.body, "ts '' is not a well-formed unix timestamp: strconv.Atoi: parsing \"\": "
+                        "invalid syntax\n");
+  auto unknown = Call(port, "GET", "/logs?delivery_id=" + id + "&ts=1661765494&cluster=prod");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.body, "unknown cluster prod\n");
+  app->Stop();
+}
+
+TEST(HttpLogLinks, KibanaRedirectsAndRejectsUnknownVersions) {
+  testsupport::TestDatabase db;
+  REQUIRE_TEST_DATABASE(db);
+  auto app = StartApp(db.Url(), "KIBANA");
+  const std::string id = "0f3d8f6c-3c1e-4b8a-9b0e-1c2d3e4f5a6b";
+  auto v0 = Call(app->HttpPort(), "GET", "/logs?delivery_id=" + id + "&ts=1661765494&v=garbage");
+  EXPECT_EQ(v0.status, 307);
+  EXPECT_EQ(v0.location,
+            "https://logs.adeo.no/app/kibana#/discover?_a=(index:'96e648c0-980a-11e9-830a-"
+            "e17bbd64b4db',query:(language:lucene,query:'+x_delivery_id:\"0f3d8f6c-3c1e-4b8a-9b0e-"
+            "1c2d3e4f5a6b\" -level:\"Trace\"'))&_g=(time:(from:'2022-08-29T00:00:00Z',mode:absolute,"
+            "to:'2022-08-30T00:00:00Z'))");
+  auto v7 = Call(app->HttpPort(), "GET", "/logs?delivery_id=" + id + "&ts=1661765494&v=7");
+  EXPECT_EQ(v7.status, 400);
+  EXPECT_EQ(v7.body, "version '" + id + "' is not supported\n");
+  app->Stop();
+}
+
+TEST(HttpMetrics, ExpositionAfterADeployment) {
+  testsupport::TestDatabase db;
+  REQUIRE_TEST_DATABASE(db);
+  auto app = StartApp(db.Url(), "");
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(app->GrpcPort()),
+                                     grpc::InsecureChannelCredentials());
+  FakeDeployd deployd(channel, "dev", kDeploydKey);
+  auto stub = pb::Deploy::NewStub(channel);
+  grpc::ClientContext context;
+  SetDeadline(context, 10s);
+  pb::DeploymentStatus queued;
+  ASSERT_TRUE(stub->Deploy(&context, ConfigMapRequest("aura", "dev", "foo"), &queued).ok());
+  ASSERT_TRUE(deployd.Next().has_value());
+  ASSERT_TRUE(deployd.Report(queued.request().id(), pb::success, "done").ok());
+  auto text = Call(app->HttpPort(), "GET", "/metrics").body;
+  auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
+  const std::string labels = "cluster=\"dev\",deployment_state=\"success\",repository=\"navikt/app\","
+                             "team=\"aura\"";
+  EXPECT_TRUE(has("deployment_hookd_state_transition{" + labels + "} 1")) << text;
+  EXPECT_TRUE(has("deployment_hookd_lead_time_seconds_count{" + labels + "} 1")) << text;
+  EXPECT_TRUE(has("deployment_hookd_queue_size 0")) << text;
+  EXPECT_TRUE(has("deployment_hookd_cluster_status{cluster=\"dev\"} 1")) << text;
+  EXPECT_TRUE(has("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Deploy\","
+                  "grpc_service=\"pb.Deploy\",grpc_type=\"unary\"} 1")) << text;
+  EXPECT_TRUE(has("grpc_server_msg_sent_total{grpc_method=\"Deployments\",grpc_service=\"pb.Dispatch\","
+                  "grpc_type=\"server_stream\"} 1")) << text;
+  EXPECT_TRUE(has("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"ReportStatus\","
+                  "grpc_service=\"pb.Dispatch\",grpc_type=\"unary\"} 1")) << text;
+  EXPECT_NE(text.find("deployment_hookd_database_queries_count{status=\"success\"} "), std::string::npos);
+  app->Stop();
 }
 
 }  // namespace

@@ -4,6 +4,12 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include <mutex>
 #include <sstream>
 
@@ -337,6 +343,84 @@ TEST_F(GrpcTransportTest, GithubTokenEndpointRefusalIsUnauthenticated) {
   EXPECT_EQ(status.code, grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(status.message, "get GitHub token: HTTP status 401");
   EXPECT_TRUE(service_.Calls().empty());
+}
+
+// A self-signed certificate for "localhost" (key and cert PEM), made with OpenSSL.
+std::pair<std::string, std::string> SelfSignedLocalhost() {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "DNS:localhost");
+  X509_add_ext(cert, san, -1);
+  X509_EXTENSION_free(san);
+  X509_EXTENSION* bc = X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+  X509_add_ext(cert, bc, -1);
+  X509_EXTENSION_free(bc);
+  X509_sign(cert, key, EVP_sha256());
+  auto to_string = [](BIO* bio) {
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(len));
+    BIO_free(bio);
+    return out;
+  };
+  BIO* key_bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(key_bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  BIO* cert_bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(cert_bio, cert);
+  auto result = std::make_pair(to_string(key_bio), to_string(cert_bio));
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return result;
+}
+
+TEST(GrpcTlsTest, TlsIsUsedByDefaultAndVerifiesTheServer) {
+  const auto [key_pem, cert_pem] = SelfSignedLocalhost();
+  FakeDeployService service;
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({key_pem, cert_pem});
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl), &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+
+  common::SystemClock clock;
+  TransportConfig config;
+  config.server = "localhost:" + std::to_string(port);
+  config.authentication = false;
+  config.clock = &clock;
+  pb::DeploymentRequest request;
+  pb::DeploymentStatus response;
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+
+  // Trusted CA: the call goes through over TLS.
+  config.root_pem = cert_pem;
+  EXPECT_TRUE(MakeTransport(config)->Deploy(request, deadline, response).Ok());
+  EXPECT_EQ(service.Calls().size(), 1u);
+
+  // The system bundle does not trust the self-signed certificate: Unavailable, nothing sent.
+  config.root_pem.clear();
+  const RpcStatus untrusted = MakeTransport(config)->Deploy(request, deadline, response);
+  EXPECT_EQ(untrusted.code, grpc::StatusCode::UNAVAILABLE) << untrusted.message;
+
+  // Plaintext client against the TLS server fails as well.
+  config.use_tls = false;
+  EXPECT_FALSE(MakeTransport(config)->Deploy(request, deadline, response).Ok());
+  EXPECT_EQ(service.Calls().size(), 1u);
+  server->Shutdown();
 }
 
 }  // namespace

@@ -76,6 +76,19 @@ TEST(HttpTransportTest, DeploysSignedBodyThenPollsStatusUntilSuccess) {
   EXPECT_EQ(run.sleeper.sleeps.size(), 3u);
 }
 
+TEST(HttpTransportTest, BodyIsSignedEvenWithGrpcAuthenticationOff) {
+  FakeHttpServer server([](const FakeHttpRequest&) -> FakeHttpResponse {
+    return {201, R"({"correlationID":"id"})"};
+  });
+  HttpRun run;
+  EXPECT_EQ(run.Run(server.Url(), {"--grpc-authentication=false"}), 0) << run.err.str();
+  const auto requests = server.Requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].headers.at("x-nais-signature"),
+            common::HexEncode(common::HmacSha256(*common::HexDecode("1234567812345678"),
+                                                 requests[0].body)));
+}
+
 TEST(HttpTransportTest, ForbiddenIsRejectedDeployment) {
   FakeHttpServer server([](const FakeHttpRequest&) -> FakeHttpResponse {
     return {403, R"({"message":"failed authentication","correlationID":"x"})"};

@@ -56,6 +56,9 @@ TEST_F(PrepareFixture, PrepareJsonDetectsTeamFromLabelAndEnvironmentIsCluster) {
   EXPECT_EQ(request.team(), "aura");
   EXPECT_EQ(request.githubenvironment(), "dev-fss");
   EXPECT_EQ(request.cluster(), "dev-fss");
+  EXPECT_NE(log_out.str().find("Detected team \\\"aura\\\" in \\\"" + TestData("alert.json")),
+            std::string::npos)
+      << log_out.str();
   // Without variables the file is not templated: Prometheus {{ }} survive.
   const json resource = common::StructToJson(request.kubernetes().resources(0));
   EXPECT_EQ(resource["spec"]["alerts"][0]["action"], "Describe {{ $labels.kubernetes_pod_name }}");
@@ -144,6 +147,22 @@ TEST_F(PrepareFixture, YamlSyntaxErrorIsTemplateErrorNamingTheFile) {
   EXPECT_EQ(PrepareFails(&message), ExitCode::kTemplateError);
   EXPECT_EQ(message.rfind(TestData("bad.yaml") + ": ", 0), 0u) << message;
   EXPECT_NE(message.find("line"), std::string::npos) << message;
+}
+
+TEST_F(PrepareFixture, YamlErrorLogsTheLinesAroundIt) {
+  options.resources = {TestData("bad.yaml")};
+  std::string message;
+  EXPECT_EQ(PrepareFails(&message), ExitCode::kTemplateError);
+  EXPECT_NE(log_out.str().find("msg=\"    2 |   name: x\""), std::string::npos) << log_out.str();
+}
+
+TEST(ErrorContextTest, MarksTheLine) {
+  const auto lines = ErrorContext("a\nbb\nccc\nd\ne\nf\n", 3);
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines[0], "    1 | a");
+  EXPECT_EQ(lines[2], "    3 | ccc");
+  EXPECT_EQ(lines[3], "      | ^^^ <--- error near this line");
+  EXPECT_EQ(lines[5], "    5 | e");
 }
 
 TEST_F(PrepareFixture, TemplateParseErrorIsTemplateError) {

@@ -56,3 +56,38 @@ TEST(ApiError, GenericServerError) {
 
 }  // namespace
 }  // namespace deployd::kube
+
+namespace deployd::kube {
+namespace {
+
+TEST(TokenBucket, BurstThenQps) {
+  TokenBucket bucket(10, 3);  // 10/s, burst 3
+  auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  EXPECT_EQ(bucket.Reserve(t0).count(), 0);
+  EXPECT_EQ(bucket.Reserve(t0).count(), 0);
+  EXPECT_EQ(bucket.Reserve(t0).count(), 0);
+  EXPECT_EQ(bucket.Reserve(t0), std::chrono::milliseconds(100));
+  EXPECT_EQ(bucket.Reserve(t0), std::chrono::milliseconds(200));
+  // After a quiet second the bucket is full again (capped at the burst).
+  auto t1 = t0 + std::chrono::seconds(2);
+  EXPECT_EQ(bucket.Reserve(t1).count(), 0);
+}
+
+TEST(ApiError, TransientClassification) {
+  auto make = [](int code, const char* message) {
+    common::HttpResponse r;
+    r.status = code;
+    r.headers.push_back({"Content-Type", "application/json"});
+    r.body = nlohmann::json{{"kind", "Status"}, {"message", message}, {"code", code}}.dump();
+    return ParseApiError(r);
+  };
+  EXPECT_TRUE(IsTransient(make(429, "slow down")));
+  EXPECT_TRUE(IsTransient(make(500, "Internal error occurred: etcd")));
+  EXPECT_TRUE(IsTransient(make(503, "unavailable")));
+  EXPECT_FALSE(IsTransient(make(500, "failed to create typed patch object (aura/x; apps/v1, Kind=Deployment): .spec.foo: field not declared in schema")));
+  EXPECT_FALSE(IsTransient(make(403, "forbidden")));
+  EXPECT_FALSE(IsTransient(make(409, "conflict")));
+}
+
+}  // namespace
+}  // namespace deployd::kube

@@ -1,0 +1,77 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace hookd {
+
+// Every Prometheus metric of hookd, with the original's names (spec original.md 8), rendered in
+// the text exposition format. Durations are in seconds (also deployment_hookd_lead_time_seconds,
+// which the original filled with nanoseconds). Thread-safe.
+class Metrics {
+ public:
+  Metrics();
+
+  // requests_total / request_duration_ms (values in seconds, as the original).
+  void ObserveRequest(const std::string& method, const std::string& path, int code,
+                      double seconds);
+  // deployment_hookd_database_queries{status="success"|"error"}.
+  void ObserveDatabaseQuery(bool ok, double seconds);
+  // deployment_hookd_state_transition, deployment_hookd_queue_size and, for `success`,
+  // deployment_hookd_lead_time_seconds (seconds from deployment creation to success).
+  void ObserveState(const std::string& deployment_id, const std::string& state,
+                    const std::string& repository, const std::string& team,
+                    const std::string& cluster, double lead_time_seconds);
+  // deployment_hookd_auth_interceptor_requests{type,error}.
+  void ObserveAuth(const std::string& type, const std::string& error);
+
+  // grpc_server_* (labels grpc_type "unary"|"server_stream", grpc_service "pb.Deploy", method).
+  void GrpcStarted(const std::string& type, const std::string& service, const std::string& method);
+  void GrpcReceived(const std::string& type, const std::string& service,
+                    const std::string& method);
+  void GrpcSent(const std::string& type, const std::string& service, const std::string& method);
+  // `code`: numeric grpc::StatusCode, rendered with Go's names ("OK", "Unavailable", ...).
+  void GrpcHandled(const std::string& type, const std::string& service, const std::string& method,
+                   int code, double seconds);
+
+  // `connected`: clusters with a deployd stream here (1); `known`: others known (0).
+  std::string Render(const std::vector<std::string>& connected,
+                     const std::vector<std::string>& known) const;
+
+  std::size_t QueueSize() const;
+
+ private:
+  struct Histogram {
+    std::vector<std::uint64_t> buckets;
+    double sum = 0;
+    std::uint64_t count = 0;
+  };
+  static void Observe(Histogram& h, const std::vector<double>& bounds, double value);
+  static void RenderHistogram(std::string& out, const std::string& name,
+                              const std::map<std::string, Histogram>& series,
+                              const std::vector<double>& bounds);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, std::uint64_t> requests_;  // label set -> count
+  std::map<std::string, Histogram> durations_;
+  std::map<std::string, Histogram> database_;
+  std::map<std::string, std::uint64_t> transitions_;
+  std::set<std::string> unfinished_;
+  std::map<std::string, Histogram> lead_time_;  // summary: count and sum only
+  std::map<std::string, std::uint64_t> auth_;
+  std::map<std::string, std::uint64_t> grpc_started_;
+  std::map<std::string, std::uint64_t> grpc_received_;
+  std::map<std::string, std::uint64_t> grpc_sent_;
+  std::map<std::string, std::uint64_t> grpc_handled_;
+  std::map<std::string, Histogram> grpc_seconds_;
+};
+
+// Prometheus label value escaping (backslash, double quote, newline).
+std::string EscapeLabel(const std::string& value);
+// Go's name of a gRPC status code ("OK", "InvalidArgument", ...).
+std::string GrpcCodeName(int code);
+
+}  // namespace hookd
