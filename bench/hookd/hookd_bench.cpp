@@ -202,19 +202,19 @@ LevelResult RunClients(int port, const std::string& key, int clients, int second
 // pgbench with the insert transaction hookd commits per deployment.
 double PgbenchTps(const std::string& url, int clients, int seconds, const std::string& dir) {
   std::string script =
+      "\\set id random(1, 9000000000000000000)\n"
       "BEGIN;\n"
       "INSERT INTO deployment (id, team, created, github_repository, cluster) VALUES "
-      "(gen_random_uuid()::text, 'bench', now(), 'navikt/bench', 'pgbench') "
-      "RETURNING id \\gset\n";
+      "((:id)::text, 'bench', now(), 'navikt/bench', 'pgbench');\n";
   for (int i = 0; i < 10; ++i) {
     script += "INSERT INTO deployment_resource (id, deployment_id, \"index\", \"group\", version, "
-              "kind, name, namespace) VALUES (gen_random_uuid()::text, :'id', " +
+              "kind, name, namespace) VALUES (gen_random_uuid()::text, (:id)::text, " +
               std::to_string(i) + ", '', 'v1', 'ConfigMap', 'cm-" + std::to_string(i) +
               "', 'bench');\n";
   }
   script +=
       "INSERT INTO deployment_status (id, deployment_id, status, message, created) VALUES "
-      "(gen_random_uuid()::text, :'id', 'queued', 'Deployment request queued', now());\n"
+      "(gen_random_uuid()::text, (:id)::text, 'queued', 'Deployment request queued', now());\n"
       "END;\n";
   const std::string path = dir + "/deploy.sql";
   testsupport::WriteFile(path, script);
@@ -301,7 +301,8 @@ int main(int argc, char** argv) {
   const Options options = Parse(argc, argv);
   const std::string dir = testsupport::MakeTempDir("hookd-bench");
   const std::string pg = testsupport::SourceDir() + "/scripts/pg";
-  auto started = testsupport::Run({pg, "start", dir + "/pg"}, {}, 120s);
+  const std::string pg_dir = testsupport::MakeTempDir("hookd-bench-pg");  // owned by postgres
+  auto started = testsupport::Run({pg, "start", pg_dir}, {}, 120s);
   if (started.exit_code != 0) {
     std::cerr << "cannot start Postgres: " << started.err << "\n";
     return 1;
@@ -381,7 +382,7 @@ int main(int argc, char** argv) {
       rc = 1;
     }
   }
-  testsupport::Run({pg, "stop", dir + "/pg"}, {}, 60s);
-  testsupport::Run({"rm", "-rf", dir});
+  testsupport::Run({pg, "stop", pg_dir}, {}, 60s);
+  testsupport::Run({"rm", "-rf", dir, pg_dir});
   return rc;
 }

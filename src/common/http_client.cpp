@@ -247,6 +247,11 @@ struct HttpClient::Impl {
     c->secure->async_handshake(ssl::stream_base::client,
                                [&ec](const boost::system::error_code& e) { ec = e; });
     c->Run();
+    if (ec && ec != beast::error::timeout) {
+      // Certificate problems are not worth retrying.
+      throw Error(ErrorCode::kFailedPrecondition,
+                  fmt::format("{} {}: TLS handshake: {}", r.method, Url(r), ec.message()));
+    }
     if (ec) Fail(r, ec, "TLS handshake");
     return c;
   }

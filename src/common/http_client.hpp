@@ -54,7 +54,8 @@ struct HttpResponse {
   std::string Header(std::string_view name) const;
 };
 
-// Lets another thread abort a running Stream() (or Send()). Reusable only for one call.
+// Lets another thread abort a running Stream() or Send(). One handle may serve a sequence of
+// calls (a watch loop); once cancelled it stays cancelled.
 class HttpCancel {
  public:
   void Cancel();
@@ -70,7 +71,9 @@ class HttpCancel {
 };
 
 // Transport failures throw common::Error: kDeadlineExceeded for timeouts (`<METHOD> <url>: timeout`),
-// kUnavailable for everything else (`<METHOD> <url>: <reason>`), kInvalidArgument for bad options
+// kFailedPrecondition for TLS handshake failures (`<METHOD> <url>: TLS handshake: <reason>`, e.g.
+// certificate verify failed), kUnavailable for everything else (`<METHOD> <url>: <stage>: <reason>`),
+// kInvalidArgument for bad options
 // (`invalid URL "<x>"`, `invalid CA data: ...`). HTTP error statuses are *not* exceptions.
 class HttpClient {
  public:

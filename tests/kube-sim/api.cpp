@@ -1879,9 +1879,14 @@ HttpResponse Discovery(State& s, const HttpRequest& req, const std::vector<std::
     Json body = s.registry.Aggregated(core);
     HttpResponse r = JsonResponse(200, body, kAggregatedType);
     std::size_t h = std::hash<std::string>{}(r.body);
-    r.SetHeader("ETag", "\"" + std::to_string(h) + "\"");
+    std::string etag = "\"" + std::to_string(h) + "\"";
+    r.SetHeader("ETag", etag);
     r.SetHeader("Vary", "Accept");
     r.SetHeader("Cache-Control", "public");
+    if (req.Header("if-none-match") == etag) {
+      r.status = 304;
+      r.body.clear();
+    }
     return r;
   };
   if (parts.size() == 1 && parts[0] == "api") return aggregated ? agg(true) : JsonResponse(200, s.registry.CoreVersions());
@@ -2069,7 +2074,7 @@ HttpResponse Control(State& s, HttpRequest& req) {
     for (const auto& e : s.request_log) {
       if (e["seq"].get<std::size_t>() >= since) items.push_back(e);
     }
-    return JsonResponse(200, Json{{"items", items}, {"next", s.request_log.size()}});
+    return JsonResponse(200, Json{{"items", items}, {"next", s.request_seq}});
   }
   if (p == "/_sim/requests" && m == "DELETE") {
     s.request_log.clear();
@@ -2264,10 +2269,11 @@ HttpResponse Api::Handle(HttpRequest& req) {
   for (const auto& [k, v] : req.headers) {
     headers[k].push_back(k == "authorization" ? std::string("<redacted>") : v);
   }
-  Json entry{{"seq", s.request_log.size()}, {"time", FormatRfc3339Micro(std::chrono::system_clock::now())},
+  Json entry{{"seq", s.request_seq++}, {"time", FormatRfc3339Micro(std::chrono::system_clock::now())},
              {"method", req.method}, {"path", req.path}, {"query", req.raw_query}, {"headers", headers},
              {"body", req.body}, {"user", who.user}, {"status", res.status}};
   s.request_log.push_back(std::move(entry));
+  while (s.request_log.size() > State::kRequestLogLimit) s.request_log.pop_front();
   spdlog::debug("{} {} -> {} ({})", req.method, req.target, res.status, who.user);
   return res;
 }

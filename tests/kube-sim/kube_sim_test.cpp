@@ -471,7 +471,8 @@ TEST_F(KubeSimTest, SelectorsFilterListsAndBadFieldsAre400) {
   EXPECT_EQ(in.Json()["items"][0]["metadata"]["name"], "sel-a");
   EXPECT_FALSE(in.Json()["items"][0].contains("kind"));
   auto not_front = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?labelSelector=tier!%3Dfront");
-  for (const auto& item : not_front.Json()["items"]) EXPECT_NE(item["metadata"]["name"], "sel-a");
+  json not_front_body = not_front.Json();
+  for (const auto& item : not_front_body["items"]) EXPECT_NE(item["metadata"]["name"], "sel-a");
   auto bad = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?fieldSelector=spec.foo%3Dx");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.Json()["message"], "field label not supported: spec.foo");
@@ -499,7 +500,8 @@ TEST_F(KubeSimTest, ApplyConflictsAndForce) {
   auto forced = sim().Admin("PATCH", path + "?fieldManager=beta&force=true", ConfigMap("owned", "aura", "2"), h);
   ASSERT_EQ(forced.status, 200) << forced.body;
   EXPECT_EQ(forced.Json()["data"]["key"], "2");
-  for (const auto& e : forced.Json()["metadata"]["managedFields"]) {
+  json forced_body = forced.Json();
+  for (const auto& e : forced_body["metadata"]["managedFields"]) {
     if (e["manager"] == "beta") EXPECT_TRUE(e["fieldsV1"]["f:data"].contains("f:key"));
     else EXPECT_FALSE(e["fieldsV1"].contains("f:data")) << e.dump();
   }
@@ -765,7 +767,8 @@ TEST_F(KubeSimTest, StatusSubresourceWritesOnlyStatus) {
   EXPECT_EQ(st.Json()["spec"]["replicas"], 1);
   EXPECT_EQ(st.Json()["metadata"]["generation"], 1);
   bool status_manager = false;
-  for (const auto& e : st.Json()["metadata"]["managedFields"]) status_manager = status_manager || (e["manager"] == "ctl" && e["subresource"] == "status");
+  json st_body = st.Json();
+  for (const auto& e : st_body["metadata"]["managedFields"]) status_manager = status_manager || (e["manager"] == "ctl" && e["subresource"] == "status");
   EXPECT_TRUE(status_manager);
   auto main = sim().Admin("PATCH", base + "?fieldManager=ctl", R"({"spec":{"replicas":3},"status":{"replicas":7}})",
                           {{"Content-Type", "application/merge-patch+json"}});
@@ -783,6 +786,56 @@ TEST_F(KubeSimTest, KubectlRolloutStatusForStatefulSet) {
   auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "statefulset/db", "-n", "aura", "--timeout=30s"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("partitioned roll out complete"), std::string::npos) << r.out;
+}
+
+TEST_F(KubeSimTest, AggregatedDiscoveryEtag) {
+  Headers agg{{"Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"}};
+  auto first = sim().Deployd("GET", "/apis", "", agg);
+  std::string etag = first.Header("etag");
+  ASSERT_FALSE(etag.empty());
+  agg.emplace_back("If-None-Match", etag);
+  EXPECT_EQ(sim().Deployd("GET", "/apis", "", agg).status, 304);
+}
+
+TEST_F(KubeSimTest, ProtocolErrors) {
+  auto proto_only = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps", "", {{"Accept", "application/vnd.kubernetes.protobuf"}});
+  EXPECT_EQ(proto_only.status, 406);
+  EXPECT_EQ(proto_only.Json()["reason"], "NotAcceptable");
+  auto force = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/x?force=true", "{}", {{"Content-Type", "application/merge-patch+json"}});
+  EXPECT_EQ(force.status, 422);
+  EXPECT_EQ(force.Json()["message"], "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch");
+  ASSERT_EQ(sim().Admin("POST", "/apis/nais.io/v1/namespaces/aura/images", R"({"apiVersion":"nais.io/v1","kind":"Image","metadata":{"name":"img"},"spec":{"image":"x"}})").status, 201);
+  auto smp = sim().Admin("PATCH", "/apis/nais.io/v1/namespaces/aura/images/img", "{}", {{"Content-Type", "application/strategic-merge-patch+json"}});
+  EXPECT_EQ(smp.status, 415);
+  EXPECT_EQ(smp.Json()["message"],
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
+            "application/merge-patch+json, application/apply-patch+yaml");
+  auto missing = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/absent", "{}", {{"Content-Type", "application/merge-patch+json"}});
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(missing.Json()["message"], "configmaps \"absent\" not found");
+}
+
+TEST_F(KubeSimTest, WatchFromFutureResourceVersionTimesOut) {
+  auto r = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=1&timeoutSeconds=10&resourceVersion=999999999");
+  auto events = Lines(r.body);
+  ASSERT_EQ(events.size(), 1u) << r.body;
+  EXPECT_EQ(events[0]["type"], "ERROR");
+  EXPECT_EQ(events[0]["object"]["code"], 504);
+  EXPECT_EQ(events[0]["object"]["reason"], "Timeout");
+  EXPECT_EQ(events[0]["object"]["details"]["causes"][0]["reason"], "ResourceVersionTooLarge");
+}
+
+TEST(KubeSimProcess, PlainHttpAndCleanExitOnSigterm) {
+  Sim plain({"--plain-http", "--team", "blue"});
+  EXPECT_EQ(plain.server.rfind("http://127.0.0.1:", 0), 0u);
+  EXPECT_TRUE(plain.ca_pem.empty());
+  auto ns = plain.Admin("GET", "/api/v1/namespaces/blue");
+  EXPECT_EQ(ns.status, 200);
+  EXPECT_EQ(plain.Admin("GET", "/api/v1/namespaces/aura").status, 404);
+  auto sa = plain.Deployd("GET", "/api/v1/namespaces/blue/serviceaccounts/serviceuser-blue", "",
+                          {{"Impersonate-User", "system:serviceaccount:blue:serviceuser-blue"}});
+  EXPECT_EQ(sa.status, 200) << sa.body;
+  EXPECT_EQ(plain.process->Stop(), 0);
 }
 
 }  // namespace

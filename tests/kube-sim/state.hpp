@@ -65,7 +65,9 @@ struct Api::State {
   std::map<std::string, Json> objects;  // key: group|plural|ns|name
   std::deque<WatchEvent> history;
   std::uint64_t compacted_rv = 0;  // watches from an RV below this get 410
-  std::vector<Json> request_log;
+  std::deque<Json> request_log;  // the newest kRequestLogLimit requests
+  std::size_t request_seq = 0;
+  static constexpr std::size_t kRequestLogLimit = 50000;
   std::vector<Fault> faults;
   std::unique_ptr<Controllers> controllers;
 

@@ -179,6 +179,7 @@ Agent::Agent(AgentOptions options) : impl_(std::make_unique<Impl>(std::move(opti
 
 Agent::~Agent() {
   Stop();
+  impl_->watcher.Shutdown();  // running rollout waits end now, with a status saying why
   impl_->StopWorkers();
   impl_->reporter.Stop(std::chrono::seconds(2));
   impl_->metrics_server->Stop();

@@ -164,14 +164,27 @@ std::shared_ptr<RolloutWatcher::Claim> RolloutWatcher::ClaimObject(const json& o
     alive.push_back(other);
     if (other->key != claim->key || other->correlation_id == correlation_id) continue;
     std::lock_guard other_lock(other->mutex);
-    if (!other->superseded_by) {
-      other->superseded_by = correlation_id;
-      if (other->on_superseded) other->on_superseded(correlation_id);
+    if (!other->stop_reason) {
+      other->stop_reason = "superseded by deployment " + correlation_id;
+      if (other->on_stop) other->on_stop(*other->stop_reason);
     }
   }
+  if (shutting_down_) claim->stop_reason = "deployd is shutting down";
   alive.push_back(claim);
   claims_ = std::move(alive);
   return claim;
+}
+
+void RolloutWatcher::Shutdown() {
+  std::lock_guard lock(claims_mutex_);
+  shutting_down_ = true;
+  for (auto& weak : claims_) {
+    auto claim = weak.lock();
+    if (!claim) continue;
+    std::lock_guard claim_lock(claim->mutex);
+    claim->stop_reason = "deployd is shutting down";
+    if (claim->on_stop) claim->on_stop(*claim->stop_reason);
+  }
 }
 
 std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
@@ -198,19 +211,18 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
   Race race;
   if (claim) {
     std::lock_guard lock(claim->mutex);
-    auto superseded = [&race, kind, name](const std::string& newer) {
-      race.Decide(Verdict{pb::DeploymentState::failure,
-                          fmt::format("{}/{}: superseded by deployment {}", kind, name, newer)});
+    auto stop = [&race, kind, name](const std::string& reason) {
+      race.Decide(Verdict{pb::DeploymentState::failure, fmt::format("{}/{}: {}", kind, name, reason)});
     };
-    if (claim->superseded_by) superseded(*claim->superseded_by);
-    claim->on_superseded = superseded;
+    if (claim->stop_reason) stop(*claim->stop_reason);
+    claim->on_stop = stop;
   }
   struct Detach {
     const std::shared_ptr<Claim>& claim;
     ~Detach() {
       if (!claim) return;
       std::lock_guard lock(claim->mutex);
-      claim->on_superseded = nullptr;
+      claim->on_stop = nullptr;
     }
   } detach{claim};
   std::string events_path = fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(ns));

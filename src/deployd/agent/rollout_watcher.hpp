@@ -57,8 +57,8 @@ class RolloutWatcher {
     std::mutex mutex;
     std::string key;
     std::string correlation_id;
-    std::optional<std::string> superseded_by;
-    std::function<void(const std::string&)> on_superseded;
+    std::optional<std::string> stop_reason;  // "superseded by deployment <id>", ...
+    std::function<void(const std::string&)> on_stop;
   };
   std::shared_ptr<Claim> ClaimObject(const nlohmann::json& object, const std::string& correlation_id);
 
@@ -66,6 +66,9 @@ class RolloutWatcher {
                                const std::string& correlation_id, common::SystemTime deadline,
                                const ProgressFn& progress,
                                const std::shared_ptr<Claim>& claim = nullptr);
+
+  // Ends every running wait with `<Kind>/<name>: deployd is shutting down` (SIGTERM).
+  void Shutdown();
 
   // "<group>/<Kind>/<namespace>/<name>"
   static std::string WorkloadKey(const std::string& group, const std::string& kind,
@@ -76,6 +79,7 @@ class RolloutWatcher {
   RolloutOptions options_;
   std::mutex claims_mutex_;
   std::vector<std::weak_ptr<Claim>> claims_;
+  bool shutting_down_ = false;
 };
 
 }  // namespace deployd::agent

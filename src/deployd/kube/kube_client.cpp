@@ -226,7 +226,8 @@ common::HttpResponse KubeClient::Call(const KubeCall& call) {
     try {
       response = http_->Send(request);
     } catch (const common::Error& e) {
-      if (last || e.Code() == ErrorCode::kInvalidArgument) throw;
+      bool retryable = e.Code() == ErrorCode::kUnavailable || e.Code() == ErrorCode::kDeadlineExceeded;
+      if (last || !retryable) throw;
       auto delay = common::WithJitter(
           common::BackoffDelay(attempt, std::chrono::milliseconds(200), std::chrono::seconds(5)),
           random());

@@ -406,9 +406,12 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
     writing_ = false;
     if (ok && !outbox_.empty()) {
       shared_.Sent("server_stream", "pb.Dispatch", "Deployments");
-      std::string id = outbox_.front().id();
+      delivered_.push_back(outbox_.front().id());
       outbox_.pop_front();
-      shared_.workers.Post([self = shared_from_this(), id] { self->Delivered(id); });
+      if (!marking_) {
+        marking_ = true;
+        shared_.workers.Post([self = shared_from_this()] { self->MarkDelivered(); });
+      }
     }
     if (finishing_) {
       FinishNow();
@@ -506,11 +509,24 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
     }
   }
 
-  void Delivered(const std::string& id) {
-    try {
-      shared_.dispatcher.Store().MarkDelivered(id);
-    } catch (const std::exception& e) {
-      spdlog::error("marking deployment {} delivered: {}", id, e.what());
+  // Removes delivered requests from the durable queue, batching whatever was written meanwhile.
+  void MarkDelivered() {
+    for (;;) {
+      std::vector<std::string> ids;
+      {
+        std::lock_guard lock(mutex_);
+        ids.swap(delivered_);
+        if (ids.empty()) {
+          marking_ = false;
+          return;
+        }
+      }
+      try {
+        shared_.dispatcher.Store().MarkDelivered(ids);
+      } catch (const std::exception& e) {
+        spdlog::error("marking {} deployments of cluster {} delivered: {}", ids.size(), cluster_,
+                      e.what());
+      }
     }
   }
 
@@ -552,6 +568,8 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
   bool finish_called_ = false;
   grpc::Status final_status_;
   std::set<std::string> handed_out_;  // IDs taken from the queue on this stream
+  std::vector<std::string> delivered_;  // written, not yet removed from the queue
+  bool marking_ = false;
   std::deque<pb::DeploymentRequest> outbox_;
 };
 

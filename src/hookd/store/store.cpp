@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
 #include "common/crypto.hpp"
@@ -77,7 +78,8 @@ QueuedRequest ToQueued(const pqxx::row& r) {
   return q;
 }
 
-StatusRow InsertStatus(pqxx::work& tx, const std::string& origin,
+// One statement: the status, the deployment's state, and the notification for other replicas.
+StatusRow InsertStatus(pqxx::transaction_base& tx, const std::string& origin,
                        const std::string& deployment_id, pb::DeploymentState state,
                        const std::string& message, common::SystemTime created) {
   StatusRow s;
@@ -88,22 +90,21 @@ StatusRow InsertStatus(pqxx::work& tx, const std::string& origin,
   s.message = message;
   // Stored with microsecond precision: keep the in-memory copy identical to what reads return.
   s.created = std::chrono::time_point_cast<std::chrono::microseconds>(created);
-  tx.exec_params(
-      "INSERT INTO deployment_status (id, deployment_id, status, message, created) "
-      "VALUES ($1, $2, $3, $4, $5::timestamptz)",
-      s.id, deployment_id, s.state_name, message, Ts(s.created));
-  auto row = tx.exec_params(
-      "UPDATE deployment SET state = $1 WHERE id = $2 RETURNING team, "
-      "COALESCE(github_repository, ''), COALESCE(cluster, ''), " + Micros("created"),
-      s.state_name, deployment_id);
+  static const std::string kSql =
+      "WITH s AS (INSERT INTO deployment_status (id, deployment_id, status, message, created)"
+      " VALUES ($1, $2, $3, $4, $5::timestamptz)),"
+      " u AS (UPDATE deployment SET state = $3 WHERE id = $2 RETURNING team,"
+      " COALESCE(github_repository, '') AS repository, COALESCE(cluster, '') AS cluster, " +
+      Micros("created") + " AS created)"
+      " SELECT u.team, u.repository, u.cluster, u.created, pg_notify($6, $7) FROM u";
+  auto row = tx.exec_params(kSql, s.id, deployment_id, s.state_name, message, Ts(s.created),
+                            Store::kStatusChannel, origin + "|" + deployment_id + "|" + s.id);
   if (!row.empty()) {
     s.team = row[0][0].as<std::string>();
     s.repository = row[0][1].as<std::string>();
     s.cluster = row[0][2].as<std::string>();
     s.deployment_created = FromMicros(row[0][3]);
   }
-  tx.exec_params("SELECT pg_notify($1, $2)", Store::kStatusChannel,
-                 origin + "|" + deployment_id + "|" + s.id);
   return s;
 }
 
@@ -163,28 +164,46 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
   }
   std::string payload;
   request.SerializeToString(&payload);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& r : resources) {
+    rows.push_back({{"id", common::NewUuidV4()}, {"idx", r.index}, {"grp", r.group},
+                    {"version", r.version}, {"kind", r.kind}, {"name", r.name}, {"ns", r.ns}});
+  }
   StatusRow status;
+  status.id = common::NewUuidV4();
+  status.deployment_id = request.id();
+  status.state = pb::queued;
+  status.state_name = common::StateName(pb::queued);
+  status.message = queued_message;
+  status.created = std::chrono::time_point_cast<std::chrono::microseconds>(created);
+  status.team = request.team();
+  status.repository = repository;
+  status.cluster = request.cluster();
+  status.deployment_created = status.created;
+  // One statement (one round trip, atomic): the deployment, its resources, the queue entry, the
+  // `queued` status and the notifications. Foreign keys are checked at the end of the statement.
+  static const std::string kSql =
+      "WITH d AS ("
+      " INSERT INTO deployment (id, team, created, github_id, github_repository, cluster, state)"
+      " VALUES ($1, $2, $3::timestamptz, NULL, NULLIF($4, ''), $5, $11)"
+      " ON CONFLICT (id) DO UPDATE SET github_id = EXCLUDED.github_id,"
+      " github_repository = EXCLUDED.github_repository, state = EXCLUDED.state RETURNING id),"
+      " r AS (INSERT INTO deployment_resource (id, deployment_id, \"index\", \"group\", version,"
+      " kind, name, namespace) SELECT x.id, $1, x.idx, x.grp, x.version, x.kind, x.name, x.ns"
+      " FROM jsonb_to_recordset($6::jsonb) AS x(id text, idx int, grp text, version text,"
+      " kind text, name text, ns text)),"
+      " q AS (INSERT INTO deployment_queue (deployment_id, cluster, request, deadline, created)"
+      " VALUES ($1, $5, decode($7, 'hex'), $8::timestamptz, $3::timestamptz)),"
+      " s AS (INSERT INTO deployment_status (id, deployment_id, status, message, created)"
+      " VALUES ($9, $1, $11, $10, $12::timestamptz))"
+      " SELECT pg_notify($13, $14), pg_notify($15, $16)";
   pool_.With([&](pqxx::connection& conn) {
-    pqxx::work tx(conn);
-    tx.exec_params(
-        "INSERT INTO deployment (id, team, created, github_id, github_repository, cluster) "
-        "VALUES ($1, $2, $3::timestamptz, NULL, NULLIF($4, ''), $5) "
-        "ON CONFLICT (id) DO UPDATE SET github_id = EXCLUDED.github_id, "
-        "github_repository = EXCLUDED.github_repository",
-        request.id(), request.team(), Ts(created), repository, request.cluster());
-    for (const auto& r : resources) {
-      tx.exec_params(
-          "INSERT INTO deployment_resource (id, deployment_id, \"index\", \"group\", version, "
-          "kind, name, namespace) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-          common::NewUuidV4(), request.id(), r.index, r.group, r.version, r.kind, r.name, r.ns);
-    }
-    tx.exec_params(
-        "INSERT INTO deployment_queue (deployment_id, cluster, request, deadline, created) "
-        "VALUES ($1, $2, decode($3, 'hex'), $4::timestamptz, $5::timestamptz)",
-        request.id(), request.cluster(), common::HexEncode(payload), Ts(deadline), Ts(created));
-    tx.exec_params("SELECT pg_notify($1, $2)", kQueueChannel, origin_ + "|" + request.cluster());
-    status = InsertStatus(tx, origin_, request.id(), pb::queued, queued_message, created);
-    tx.commit();
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(kSql, request.id(), request.team(), Ts(created), repository, request.cluster(),
+                   rows.dump(), common::HexEncode(payload), Ts(deadline), status.id,
+                   queued_message, status.state_name, Ts(status.created), kQueueChannel,
+                   origin_ + "|" + request.cluster(), kStatusChannel,
+                   origin_ + "|" + request.id() + "|" + status.id);
   });
   return status;
 }
@@ -194,9 +213,8 @@ StatusRow Store::WriteStatus(const std::string& deployment_id, pb::DeploymentSta
   StatusRow status;
   try {
     pool_.With([&](pqxx::connection& conn) {
-      pqxx::work tx(conn);
+      pqxx::nontransaction tx(conn);
       status = InsertStatus(tx, origin_, deployment_id, state, message, created);
-      tx.commit();
     });
   } catch (const pqxx::foreign_key_violation& e) {
     std::string text = e.what();
@@ -284,6 +302,29 @@ bool Store::MarkDelivered(const std::string& deployment_id) {
         tx.exec_params("DELETE FROM deployment_queue WHERE deployment_id = $1", deployment_id);
     removed = result.affected_rows() > 0;
     tx.commit();
+  });
+  return removed;
+}
+
+int Store::MarkDelivered(const std::vector<std::string>& deployment_ids) {
+  if (deployment_ids.empty()) return 0;
+  std::string array = "{";
+  for (const auto& id : deployment_ids) {
+    if (array.size() > 1) array += ',';
+    array += '"';
+    for (char c : id) {
+      if (c == '"' || c == '\\') array += '\\';
+      array += c;
+    }
+    array += '"';
+  }
+  array += '}';
+  int removed = 0;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    removed = static_cast<int>(
+        tx.exec_params("DELETE FROM deployment_queue WHERE deployment_id = ANY($1::text[])", array)
+            .affected_rows());
   });
   return removed;
 }

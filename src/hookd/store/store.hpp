@@ -103,6 +103,8 @@ class Store {
   std::vector<QueuedRequest> QueuedRequests(const std::string& cluster);
   // Removes a request from the queue after it was handed to deployd. true if it was there.
   bool MarkDelivered(const std::string& deployment_id);
+  // The same for several deployments in one statement; returns how many were removed.
+  int MarkDelivered(const std::vector<std::string>& deployment_ids);
   // Removes and returns queue entries whose deadline is <= now (any cluster).
   std::vector<QueuedRequest> TakeExpired(common::SystemTime now);
 

@@ -3,9 +3,11 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -340,7 +342,8 @@ TEST_F(DeploydIntegration, AppliesConfigMapAsTheTeamAndReportsSuccess) {
   std::vector<std::string> discovery;
   for (const auto& entry : sim_.Requests()) {
     auto p = entry["path"].get<std::string>();
-    if (p == "/api" || p == "/apis" || p.rfind("/apis/", 0) == 0 && std::count(p.begin(), p.end(), '/') <= 3) {
+    if (p == "/api" || p == "/apis" ||
+        (p.rfind("/apis/", 0) == 0 && std::count(p.begin(), p.end(), '/') <= 3)) {
       discovery.push_back(p);
       EXPECT_NE(entry["headers"]["accept"][0].get<std::string>().find("as=APIGroupDiscoveryList"),
                 std::string::npos);
@@ -920,4 +923,49 @@ TEST_F(DeploydOneAtATime, LaterDeploymentsWaitTheirTurn) {
   EXPECT_EQ(Final(second), "success Deployment completed successfully.");
   EXPECT_GE(common::FromTimestamp(second.front().time()), common::FromTimestamp(first.back().time()))
       << "the second deployment started only after the first finished";
+}
+
+// TLS verification is on by default: without the cluster CA the call fails (and is not retried);
+// insecure-skip-tls-verify turns it off.
+TEST(DeploydTls, VerifiesTheServerCertificate) {
+  KubeSim sim;
+  auto text = testsupport::ReadFile(sim.Kubeconfig());
+  auto without_ca = std::regex_replace(text, std::regex("    certificate-authority-data: [^\n]*\n"), "");
+  ASSERT_NE(without_ca, text);
+  testsupport::WriteFile(sim.Dir() + "/no-ca", without_ca);
+  testsupport::WriteFile(sim.Dir() + "/insecure",
+                         std::regex_replace(without_ca, std::regex("(    server: [^\n]*\n)"),
+                                            "$1    insecure-skip-tls-verify: true\n"));
+  const char* cm = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"tls","namespace":"aura"}})";
+  {
+    FakeHookd hookd;
+    ChildProcess deployd({BinaryPath("deployd"), "--grpc.server", hookd.Address(), "--kubeconfig",
+                          sim.Dir() + "/no-ca", "--metrics-listen-address", "127.0.0.1:0"});
+    ASSERT_TRUE(hookd.WaitConnected(20s));
+    hookd.Send(Request("tls-verify", {cm}));
+    auto final_line = Final(hookd.WaitFinished("tls-verify", 20s));
+    EXPECT_EQ(final_line.rfind("failure /v1, Kind=ConfigMap, Namespace=aura, Name=tls: unable to run "
+                               "kubernetes resource discovery: GET https://127.0.0.1:",
+                               0),
+              0U)
+        << final_line;
+    EXPECT_NE(final_line.find("TLS handshake: certificate verify failed"), std::string::npos) << final_line;
+  }
+  FakeHookd hookd;
+  ChildProcess deployd({BinaryPath("deployd"), "--grpc.server", hookd.Address(), "--kubeconfig",
+                        sim.Dir() + "/insecure", "--metrics-listen-address", "127.0.0.1:0"});
+  ASSERT_TRUE(hookd.WaitConnected(20s));
+  hookd.Send(Request("tls-insecure", {cm}));
+  EXPECT_EQ(Final(hookd.WaitFinished("tls-insecure", 20s)), "success Deployment completed successfully.")
+      << deployd.Log();
+}
+
+TEST_F(DeploydIntegration, SigtermEndsRunningWaitsAndReportsWhy) {
+  hookd_.Send(Request("shutdown-1", {rollouts::Workload("stuck")}, 600s));
+  ASSERT_TRUE(hookd_.WaitForMessage("shutdown-1", "All resources saved", 20s));
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(deployd_->Stop(std::chrono::seconds(10)), 0) << deployd_->Log();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_EQ(Final(hookd_.WaitFinished("shutdown-1", 5s)),
+            "failure Deployment/stuck: deployd is shutting down (total of 1 errors)");
 }
