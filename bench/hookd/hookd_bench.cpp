@@ -327,8 +327,10 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(1s);  // settle before measuring idle memory
     std::printf("hookd benchmark (%d s per level; %u CPU cores; Postgres with fsync=off)\n",
                 options.seconds, std::thread::hardware_concurrency());
-    std::printf("hookd idle RSS: %.1f MiB (target < 20 MiB)\n",
-                Mib(ProcStatusKib(hookd.Pid(), "VmRSS")));
+    std::printf("hookd idle RSS: %.1f MiB (target < 20 MiB), of which anonymous %.1f MiB and "
+                "file-backed (shared libraries) %.1f MiB\n",
+                Mib(ProcStatusKib(hookd.Pid(), "VmRSS")), Mib(ProcStatusKib(hookd.Pid(), "RssAnon")),
+                Mib(ProcStatusKib(hookd.Pid(), "RssFile")));
 
     hookd::store::ConnectionPool pool(url, 1);
     hookd::store::Store store(pool, *common::HexDecode(kEncryptionKeyHex));
@@ -372,10 +374,10 @@ int main(int argc, char** argv) {
              Clock::now() < deadline) {
         std::this_thread::sleep_for(200ms);
       }
-      std::printf("\n%ld deployd streams connected: hookd RSS %.1f MiB, peak %.1f MiB "
-                  "(target < 64 MiB)\n",
+      std::printf("\n%ld deployd streams connected: hookd RSS %.1f MiB (anonymous %.1f MiB), "
+                  "peak %.1f MiB (target < 64 MiB)\n",
                   connected - 1, Mib(ProcStatusKib(hookd.Pid(), "VmRSS")),
-                  Mib(ProcStatusKib(hookd.Pid(), "VmHWM")));
+                  Mib(ProcStatusKib(hookd.Pid(), "RssAnon")), Mib(ProcStatusKib(hookd.Pid(), "VmHWM")));
     }
     if (hookd.Stop() != 0) {
       std::cerr << "hookd exited with an error:\n" << hookd.Log();

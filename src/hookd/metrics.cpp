@@ -136,6 +136,12 @@ void Metrics::ObserveState(const std::string& deployment_id, const std::string& 
   }
 }
 
+void Metrics::ObserveRemoteState(const std::string& deployment_id, const std::string& state) {
+  if (state != "success" && state != "inactive" && state != "error" && state != "failure") return;
+  std::lock_guard lock(mutex_);
+  unfinished_.erase(deployment_id);
+}
+
 void Metrics::ObserveAuth(const std::string& type, const std::string& error) {
   std::lock_guard lock(mutex_);
   ++auth_["error=\"" + EscapeLabel(error) + "\",type=\"" + EscapeLabel(type) + "\""];

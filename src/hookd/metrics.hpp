@@ -25,6 +25,8 @@ class Metrics {
   void ObserveState(const std::string& deployment_id, const std::string& state,
                     const std::string& repository, const std::string& team,
                     const std::string& cluster, double lead_time_seconds);
+  // A state stored by another replica: a finished one leaves this process's queue-size gauge.
+  void ObserveRemoteState(const std::string& deployment_id, const std::string& state);
   // deployment_hookd_auth_interceptor_requests{type,error}.
   void ObserveAuth(const std::string& type, const std::string& error);
 

@@ -42,6 +42,10 @@ class Dispatcher {
   // A status stored by another replica (LISTEN/NOTIFY): read it and fan it out to the local
   // subscribers of the deployment, if any. Blocking.
   void PublishStored(const std::string& deployment_id, const std::string& status_id);
+  // Another replica stored `state` for a deployment: keeps this process's queue-size gauge right.
+  void ObserveRemoteState(const std::string& deployment_id, const std::string& state) {
+    if (metrics_ != nullptr) metrics_->ObserveRemoteState(deployment_id, state);
+  }
   // After notifications may have been missed (listener reconnect): every subscribed
   // deployment's stored statuses are fanned out again (streams drop the ones already sent).
   void Resync();

@@ -64,15 +64,31 @@ void StatusHub::ShutdownAll() {
 }
 
 void ClusterRegistry::Register(const std::string& cluster,
-                               std::shared_ptr<ClusterConnection> connection) {
+                               std::shared_ptr<ClusterConnection> connection,
+                               std::chrono::system_clock::time_point registered_at) {
   std::shared_ptr<ClusterConnection> previous;
   {
     std::lock_guard lock(mutex_);
     auto& slot = connections_[cluster];
-    previous = std::move(slot);
-    slot = std::move(connection);
+    previous = std::move(slot.connection);
+    slot.connection = std::move(connection);
+    slot.registered_at = registered_at;
   }
   if (previous) previous->Replace();
+}
+
+bool ClusterRegistry::ReplaceOlderThan(const std::string& cluster,
+                                       std::chrono::system_clock::time_point newer) {
+  std::shared_ptr<ClusterConnection> previous;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = connections_.find(cluster);
+    if (it == connections_.end() || it->second.registered_at >= newer) return false;
+    previous = std::move(it->second.connection);
+    connections_.erase(it);
+  }
+  previous->Replace();
+  return true;
 }
 
 void ClusterRegistry::Unregister(const std::string& cluster,
@@ -80,8 +96,8 @@ void ClusterRegistry::Unregister(const std::string& cluster,
   std::shared_ptr<ClusterConnection> removed;
   std::lock_guard lock(mutex_);
   auto it = connections_.find(cluster);
-  if (it != connections_.end() && it->second.get() == connection) {
-    removed = std::move(it->second);
+  if (it != connections_.end() && it->second.connection.get() == connection) {
+    removed = std::move(it->second.connection);
     connections_.erase(it);
   }
 }
@@ -92,7 +108,7 @@ bool ClusterRegistry::Wake(const std::string& cluster) {
     std::lock_guard lock(mutex_);
     auto it = connections_.find(cluster);
     if (it == connections_.end()) return false;
-    target = it->second;
+    target = it->second.connection;
   }
   target->Wake();
   return true;
@@ -106,7 +122,7 @@ bool ClusterRegistry::IsConnected(const std::string& cluster) const {
 std::vector<std::string> ClusterRegistry::Connected() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> out;
-  for (const auto& [name, connection] : connections_) out.push_back(name);
+  for (const auto& [name, entry] : connections_) out.push_back(name);
   return out;
 }
 
@@ -114,7 +130,7 @@ void ClusterRegistry::ShutdownAll() {
   std::vector<std::shared_ptr<ClusterConnection>> targets;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [name, connection] : connections_) targets.push_back(connection);
+    for (const auto& [name, entry] : connections_) targets.push_back(entry.connection);
   }
   for (const auto& target : targets) target->OnShutdown();
 }

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -59,7 +60,11 @@ class ClusterConnection {
 // so a half-open connection never locks a cluster out.
 class ClusterRegistry {
  public:
-  void Register(const std::string& cluster, std::shared_ptr<ClusterConnection> connection);
+  void Register(const std::string& cluster, std::shared_ptr<ClusterConnection> connection,
+                std::chrono::system_clock::time_point registered_at = {});
+  // Another replica registered a deployd for `cluster` at `newer`: a local connection of that
+  // cluster registered before then is replaced (ended). true if one was.
+  bool ReplaceOlderThan(const std::string& cluster, std::chrono::system_clock::time_point newer);
   // Removes `connection` if it is still the registered one for `cluster`.
   void Unregister(const std::string& cluster, const ClusterConnection* connection);
   // Wakes the cluster's stream; false when no deployd of that cluster is connected here.
@@ -70,7 +75,11 @@ class ClusterRegistry {
 
  private:
   mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<ClusterConnection>> connections_;
+  struct Entry {
+    std::shared_ptr<ClusterConnection> connection;
+    std::chrono::system_clock::time_point registered_at;
+  };
+  std::map<std::string, Entry> connections_;
 };
 
 }  // namespace hookd::dispatch

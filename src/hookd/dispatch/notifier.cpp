@@ -73,7 +73,29 @@ void Notifier::Handle(const std::string& channel, const std::string& payload) {
   if (channel == store::Store::kStatusChannel) {
     const auto second = rest.find('|');
     if (second == std::string::npos) return;
-    dispatcher_.PublishStored(rest.substr(0, second), rest.substr(second + 1));
+    const auto third = rest.find('|', second + 1);
+    const std::string deployment = rest.substr(0, second);
+    const std::string status = rest.substr(second + 1, third == std::string::npos ? std::string::npos : third - second - 1);
+    if (third != std::string::npos) dispatcher_.ObserveRemoteState(deployment, rest.substr(third + 1));
+    dispatcher_.PublishStored(deployment, status);
+    return;
+  }
+  if (channel == store::Store::kClusterChannel) {
+    const auto second = rest.find('|');
+    if (second == std::string::npos) return;
+    long long micros = 0;
+    try {
+      micros = std::stoll(rest.substr(0, second));
+    } catch (const std::exception&) {
+      return;
+    }
+    const std::string cluster = rest.substr(second + 1);
+    if (dispatcher_.Clusters().ReplaceOlderThan(
+            cluster, common::SystemTime(std::chrono::duration_cast<common::SystemTime::duration>(
+                         std::chrono::microseconds(micros))))) {
+      spdlog::info("deployd for cluster {} connected to another replica; ended the stream here",
+                   cluster);
+    }
   }
 }
 
@@ -86,6 +108,7 @@ void Notifier::Run() {
       std::deque<std::pair<std::string, std::string>> inbox;
       Receiver queue(conn, store::Store::kQueueChannel, inbox);
       Receiver status(conn, store::Store::kStatusChannel, inbox);
+      Receiver cluster(conn, store::Store::kClusterChannel, inbox);
       conn.get_notifs();  // LISTEN is sent lazily by some libpqxx versions; make sure it ran
       {
         std::lock_guard lock(mutex_);

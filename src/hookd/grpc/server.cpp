@@ -450,7 +450,8 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
       if (finishing_) return;
       registered_ = true;
     }
-    shared_.dispatcher.Clusters().Register(cluster_, shared_from_this());
+    const auto registered_at = shared_.dispatcher.Clock().Now();
+    shared_.dispatcher.Clusters().Register(cluster_, shared_from_this(), registered_at);
     {
       std::lock_guard lock(mutex_);
       if (done_) {
@@ -461,7 +462,7 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
     spdlog::info("deployd for cluster {} connected ({}, started {})", cluster_, peer_,
                  common::FormatRfc3339Nano(startup_));
     try {
-      shared_.dispatcher.Store().TouchCluster(cluster_, shared_.dispatcher.Clock().Now());
+      shared_.dispatcher.Store().TouchCluster(cluster_, registered_at);
       shared_.dispatcher.InvalidateHistoric(cluster_, startup_);
     } catch (const std::exception& e) {
       spdlog::error("invalidating historic deployments of cluster {}: {}", cluster_, e.what());

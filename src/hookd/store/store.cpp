@@ -98,7 +98,7 @@ StatusRow InsertStatus(pqxx::transaction_base& tx, const std::string& origin,
       Micros("created") + " AS created)"
       " SELECT u.team, u.repository, u.cluster, u.created, pg_notify($6, $7) FROM u";
   auto row = tx.exec_params(kSql, s.id, deployment_id, s.state_name, message, Ts(s.created),
-                            Store::kStatusChannel, origin + "|" + deployment_id + "|" + s.id);
+                            Store::kStatusChannel, origin + "|" + deployment_id + "|" + s.id + "|" + s.state_name);
   if (!row.empty()) {
     s.team = row[0][0].as<std::string>();
     s.repository = row[0][1].as<std::string>();
@@ -203,7 +203,7 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
                    rows.dump(), common::HexEncode(payload), Ts(deadline), status.id,
                    queued_message, status.state_name, Ts(status.created), kQueueChannel,
                    origin_ + "|" + request.cluster(), kStatusChannel,
-                   origin_ + "|" + request.id() + "|" + status.id);
+                   origin_ + "|" + request.id() + "|" + status.id + "|" + status.state_name);
   });
   return status;
 }
@@ -349,6 +349,10 @@ void Store::TouchCluster(const std::string& cluster, common::SystemTime now) {
         "INSERT INTO cluster (name, last_seen) VALUES ($1, $2::timestamptz) "
         "ON CONFLICT (name) DO UPDATE SET last_seen = EXCLUDED.last_seen",
         cluster, Ts(now));
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+    tx.exec_params("SELECT pg_notify($1, $2)", kClusterChannel,
+                   origin_ + "|" + std::to_string(micros) + "|" + cluster);
     tx.commit();
   });
 }

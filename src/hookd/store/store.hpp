@@ -64,12 +64,15 @@ class Store {
 
   // Every write that other replicas must see also sends a NOTIFY in its transaction (delivered
   // on commit): channel kQueueChannel with payload "<origin>|<cluster>" for a new queue entry,
-  // kStatusChannel with "<origin>|<deployment id>|<status id>" for a new status.
+  // kStatusChannel with "<origin>|<deployment id>|<status id>|<state>" for a new status,
+  // kClusterChannel (TouchCluster) when a deployd registered here.
   // `origin` identifies this process so it can skip its own notifications.
   void SetOrigin(std::string origin) { origin_ = std::move(origin); }
   const std::string& Origin() const { return origin_; }
   static constexpr const char* kQueueChannel = "hookd_queue";
   static constexpr const char* kStatusChannel = "hookd_status";
+  // "<origin>|<unix microseconds>|<cluster>": a deployd of the cluster registered at that time.
+  static constexpr const char* kClusterChannel = "hookd_cluster";
   // One status by its ID (nullopt when absent).
   std::optional<StatusRow> StatusById(const std::string& status_id);
 
@@ -108,7 +111,8 @@ class Store {
   // Removes and returns queue entries whose deadline is <= now (any cluster).
   std::vector<QueuedRequest> TakeExpired(common::SystemTime now);
 
-  // Known clusters: every cluster whose deployd has connected at least once.
+  // Known clusters: every cluster whose deployd has connected at least once. Also tells the other
+  // replicas that a deployd of `cluster` registered here at `now` (kClusterChannel).
   void TouchCluster(const std::string& cluster, common::SystemTime now);
   std::vector<std::string> SeenClusters();
 

@@ -104,6 +104,24 @@ TEST(HookdReplicas, DeploymentAcceptedByOneReplicaReachesTheDeploydOfAnother) {
   EXPECT_FALSE(reader->Read(&status));
   EXPECT_TRUE(reader->Finish().ok());
   EXPECT_LT(Clock::now() - started, 3s);
+
+  // The deployd reconnects to the other replica: its old stream on A ends, so a half-open
+  // connection there never takes deployments away from the new one.
+  FakeDeployd moved(b.Channel(), "dev", kDeploydKey);
+  auto ended = deployd.Ended(5s);
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(ended->error_message(), "replaced by a newer connection for cluster 'dev'");
+  pb::DeploymentStatus next;
+  {
+    grpc::ClientContext deploy_context;
+    SignApiKey(deploy_context, key, "aura");
+    SetDeadline(deploy_context, 10s);
+    ASSERT_TRUE(deploy->Deploy(&deploy_context, ConfigMapRequest("aura", "dev", "bar"), &next).ok());
+  }
+  auto redelivered = moved.Next(3s);
+  ASSERT_TRUE(redelivered.has_value());
+  EXPECT_EQ(redelivered->id(), next.request().id());
 }
 
 // A private Postgres that the test can stop and start again on the same port.

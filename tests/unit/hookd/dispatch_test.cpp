@@ -107,4 +107,19 @@ TEST(ClusterRegistry, NewerConnectionReplacesOlder) {
   EXPECT_TRUE(registry.Connected().empty());
 }
 
+TEST(ClusterRegistry, RegistrationOnAnotherReplicaReplacesOnlyOlderConnections) {
+  using std::chrono::system_clock;
+  hookd::dispatch::ClusterRegistry registry;
+  auto local = std::make_shared<FakeConnection>();
+  const auto t = system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  registry.Register("dev", local, t);
+  // A late notification of an older registration elsewhere leaves the newer local one alone.
+  EXPECT_FALSE(registry.ReplaceOlderThan("dev", t - std::chrono::seconds(1)));
+  EXPECT_FALSE(local->replaced);
+  EXPECT_FALSE(registry.ReplaceOlderThan("prod", t + std::chrono::seconds(1)));
+  EXPECT_TRUE(registry.ReplaceOlderThan("dev", t + std::chrono::seconds(1)));
+  EXPECT_TRUE(local->replaced);
+  EXPECT_FALSE(registry.IsConnected("dev"));
+}
+
 }  // namespace
