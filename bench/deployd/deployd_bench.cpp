@@ -1,0 +1,333 @@
+// deployd benchmark (prints figures; not a test). Starts kube-sim and the deployd binary, and
+// plays hookd in-process (pb.Dispatch). Measures, end to end from the request written on the
+// Deployments stream to the final status received by ReportStatus:
+//   1. one deployment of N mixed resources (ConfigMaps, Services, Deployments) into namespace
+//      `aura`, against `kubectl apply --server-side -f <dir>` of the same files into a fresh
+//      namespace (admin context) in the same run; prints both times and the ratio. kubectl does
+//      not wait for rollouts, so deployd's time until "All resources saved" is printed as well.
+//   2. deployd's RSS (VmRSS) idle, and its peak while 50 deployments run at once.
+//
+//   build/bin/deployd_bench [--resources 200] [--concurrent 50] [--time-scale 0.02]
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/pb_json.hpp"
+#include "common/state.hpp"
+#include "common/time.hpp"
+#include "deployd/agent/runner.hpp"
+#include "deployment.grpc.pb.h"
+#include "support/process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int resources = 200;
+  int concurrent = 50;
+  std::string time_scale = "0.02";
+};
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    std::string value = argv[i + 1];
+    if (flag == "--resources") {
+      o.resources = std::stoi(value);
+    } else if (flag == "--concurrent") {
+      o.concurrent = std::stoi(value);
+    } else if (flag == "--time-scale") {
+      o.time_scale = value;
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      std::exit(2);
+    }
+  }
+  return o;
+}
+
+// hookd as deployd sees it: hands out queued requests, records when each status arrives.
+class FakeHookd final : public pb::Dispatch::Service {
+ public:
+  FakeHookd() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeHookd() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    server_->Shutdown(std::chrono::system_clock::now() + 2s);
+  }
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  grpc::Status Deployments(grpc::ServerContext* context, const pb::GetDeploymentOpts*,
+                           grpc::ServerWriter<pb::DeploymentRequest>* writer) override {
+    std::unique_lock lock(mutex_);
+    ++connects_;
+    cv_.notify_all();
+    while (!stopping_ && !context->IsCancelled()) {
+      if (pending_.empty()) {
+        cv_.wait_for(lock, 5ms);
+        continue;
+      }
+      std::vector<pb::DeploymentRequest> batch(pending_.begin(), pending_.end());
+      pending_.clear();
+      lock.unlock();
+      for (const auto& request : batch) {
+        if (!writer->Write(request)) return grpc::Status::OK;
+      }
+      lock.lock();
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ReportStatus(grpc::ServerContext*, const pb::DeploymentStatus* status,
+                            pb::ReportStatusOpts*) override {
+    std::lock_guard lock(mutex_);
+    auto now = Clock::now();
+    const auto& id = status->request().id();
+    if (status->message() == deployd::agent::kAllSavedMessage) saved_[id] = now;
+    if (common::IsFinished(status->state())) {
+      finished_[id] = {now, *status};
+      cv_.notify_all();
+    }
+    return grpc::Status::OK;
+  }
+
+  bool WaitConnected(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [this] { return connects_ > 0; });
+  }
+  void Send(std::vector<pb::DeploymentRequest> requests) {
+    std::lock_guard lock(mutex_);
+    for (auto& r : requests) pending_.push_back(std::move(r));
+    cv_.notify_all();
+  }
+  bool WaitFinished(const std::vector<std::string>& ids, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, timeout, [&] {
+      return std::all_of(ids.begin(), ids.end(), [&](const auto& id) { return finished_.count(id) > 0; });
+    });
+  }
+  std::pair<Clock::time_point, pb::DeploymentStatus> Finished(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    return finished_.at(id);
+  }
+  Clock::time_point Saved(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    return saved_.at(id);
+  }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  int connects_ = 0;
+  std::deque<pb::DeploymentRequest> pending_;
+  std::map<std::string, Clock::time_point> saved_;
+  std::map<std::string, std::pair<Clock::time_point, pb::DeploymentStatus>> finished_;
+};
+
+nlohmann::json ConfigMap(const std::string& name) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", name}, {"labels", {{"app", name}}}}},
+          {"data", {{"key", "value-" + name}, {"other", "more data for " + name}}}};
+}
+
+nlohmann::json Service(const std::string& name) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", {{"name", name}, {"labels", {{"app", name}}}}},
+          {"spec",
+           {{"selector", {{"app", name}}},
+            {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}}}}}}};
+}
+
+nlohmann::json Deployment(const std::string& name, const std::string& scenario = "") {
+  nlohmann::json d = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", {{"name", name}, {"labels", {{"app", name}}}}},
+      {"spec",
+       {{"replicas", 2},
+        {"selector", {{"matchLabels", {{"app", name}}}}},
+        {"template",
+         {{"metadata", {{"labels", {{"app", name}}}}},
+          {"spec",
+           {{"containers",
+             {{{"name", "app"},
+               {"image", "ghcr.io/navikt/" + name + ":1"},
+               {"ports", {{{"containerPort", 8080}}}}}}}}}}}}}};
+  if (!scenario.empty()) d["metadata"]["annotations"]["test.deployd.io/scenario"] = scenario;
+  return d;
+}
+
+// N resources, kinds interleaved: ConfigMap, Service, Deployment, ConfigMap, ...
+std::vector<nlohmann::json> MixedResources(int n) {
+  std::vector<nlohmann::json> out;
+  for (int i = 0; i < n; ++i) {
+    auto name = "bench-" + std::to_string(i);
+    switch (i % 3) {
+      case 0: out.push_back(ConfigMap(name)); break;
+      case 1: out.push_back(Service(name)); break;
+      default: out.push_back(Deployment(name)); break;
+    }
+  }
+  return out;
+}
+
+pb::DeploymentRequest Request(const std::string& id, const std::vector<nlohmann::json>& resources) {
+  pb::DeploymentRequest r;
+  r.set_id(id);
+  r.set_team("aura");
+  r.set_cluster("local");
+  *r.mutable_time() = common::ToTimestamp(std::chrono::system_clock::now());
+  *r.mutable_deadline() = common::ToTimestamp(std::chrono::system_clock::now() + 300s);
+  for (const auto& object : resources) {
+    *r.mutable_kubernetes()->add_resources() = common::JsonToStruct(object);
+  }
+  return r;
+}
+
+// VmRSS of a process in KiB (0 if unreadable).
+long RssKiB(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double MiB(long kib) { return static_cast<double>(kib) / 1024.0; }
+
+void Fail(const std::string& what, const testsupport::ChildProcess* deployd = nullptr) {
+  std::fprintf(stderr, "benchmark failed: %s\n", what.c_str());
+  if (deployd != nullptr) std::fprintf(stderr, "%s\n", deployd->Log().c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = Parse(argc, argv);
+  auto dir = testsupport::MakeTempDir("deployd-bench");
+  auto kubeconfig = dir + "/kubeconfig";
+  testsupport::ChildProcess sim({testsupport::BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
+                                 "--kubeconfig-out", kubeconfig, "--team", "aura", "--time-scale",
+                                 options.time_scale, "--log-level", "warn"},
+                                {}, dir + "/kube-sim.log");
+  auto deadline = Clock::now() + 20s;
+  while (!std::filesystem::exists(kubeconfig) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  if (!std::filesystem::exists(kubeconfig)) Fail("kube-sim did not start");
+
+  FakeHookd hookd;
+  int metrics_port = testsupport::FreePort();
+  testsupport::ChildProcess deployd(
+      {testsupport::BinaryPath("deployd"), "--cluster", "local", "--grpc.server", hookd.Address(),
+       "--kubeconfig", kubeconfig, "--metrics-listen-address",
+       "127.0.0.1:" + std::to_string(metrics_port), "--log-level", "info",
+       "--max-concurrent-deployments", std::to_string(options.concurrent)},
+      {}, dir + "/deployd.log");
+  if (!hookd.WaitConnected(20s)) Fail("deployd did not connect", &deployd);
+  std::this_thread::sleep_for(500ms);
+  long idle_kib = RssKiB(deployd.Pid());
+
+  std::printf("deployd benchmark: kube-sim --time-scale %s, %d mixed resources "
+              "(ConfigMap/Service/Deployment interleaved)\n",
+              options.time_scale.c_str(), options.resources);
+
+  // 1a. deployd: one deployment of all resources, request to final status.
+  auto resources = MixedResources(options.resources);
+  auto start = Clock::now();
+  hookd.Send({Request("bench-mixed", resources)});
+  if (!hookd.WaitFinished({"bench-mixed"}, 300s)) Fail("deployment did not finish", &deployd);
+  auto [finished_at, final_status] = hookd.Finished("bench-mixed");
+  if (final_status.state() != pb::DeploymentState::success) {
+    Fail("deployment ended " + common::StateName(final_status.state()) + ": " +
+             final_status.message(),
+         &deployd);
+  }
+  double deployd_total = Seconds(finished_at - start);
+  double deployd_saved = Seconds(hookd.Saved("bench-mixed") - start);
+
+  // 1b. kubectl apply --server-side of the same files into a fresh namespace.
+  auto manifests = dir + "/manifests";
+  std::filesystem::create_directories(manifests);
+  for (std::size_t i = 0; i < resources.size(); ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "/%03zu.json", i);
+    testsupport::WriteFile(manifests + name, resources[i].dump(2));
+  }
+  auto created = testsupport::Run({"kubectl", "--kubeconfig", kubeconfig, "--context", "admin",
+                                   "create", "namespace", "bench-kubectl"});
+  if (created.exit_code != 0) Fail("kubectl create namespace: " + created.err);
+  start = Clock::now();
+  auto applied = testsupport::Run({"kubectl", "--kubeconfig", kubeconfig, "--context", "admin",
+                                   "apply", "--server-side", "-n", "bench-kubectl", "-f", manifests},
+                                  {}, 300s);
+  double kubectl_total = Seconds(Clock::now() - start);
+  if (applied.exit_code != 0) Fail("kubectl apply: " + applied.err);
+
+  std::printf("deployd:  %.3f s request to final status (%.3f s until all %d resources saved)\n",
+              deployd_total, deployd_saved, options.resources);
+  std::printf("kubectl apply --server-side: %.3f s (no rollout wait)\n", kubectl_total);
+  std::printf("ratio deployd/kubectl: %.2f (final status), %.2f (all saved); target <= 1.00\n",
+              deployd_total / kubectl_total, deployd_saved / kubectl_total);
+
+  // 2. RSS idle and while `concurrent` deployments run at once (one slow Deployment each).
+  std::vector<pb::DeploymentRequest> batch;
+  std::vector<std::string> ids;
+  for (int i = 0; i < options.concurrent; ++i) {
+    auto id = "bench-concurrent-" + std::to_string(i);
+    ids.push_back(id);
+    batch.push_back(Request(id, {Deployment("concurrent-" + std::to_string(i), "slow")}));
+  }
+  start = Clock::now();
+  hookd.Send(std::move(batch));
+  long peak_kib = 0;
+  bool done = false;
+  while (!done) {
+    peak_kib = std::max(peak_kib, RssKiB(deployd.Pid()));
+    done = hookd.WaitFinished(ids, 10ms);
+    if (Clock::now() - start > 300s) Fail("concurrent deployments did not finish", &deployd);
+  }
+  int failed = 0;
+  for (const auto& id : ids) {
+    if (hookd.Finished(id).second.state() != pb::DeploymentState::success) ++failed;
+  }
+  std::printf("deployd RSS idle: %.1f MiB (target < 20 MiB)\n", MiB(idle_kib));
+  std::printf("deployd RSS peak with %d deployments at once: %.1f MiB (%.3f s, %d failed)\n",
+              options.concurrent, MiB(peak_kib), Seconds(Clock::now() - start), failed);
+  std::printf("deployd RSS after: %.1f MiB\n", MiB(RssKiB(deployd.Pid())));
+  deployd.Stop();
+  sim.Stop();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
