@@ -332,6 +332,20 @@ int main(int argc, char** argv) {
                 Mib(ProcStatusKib(hookd.Pid(), "VmRSS")), Mib(ProcStatusKib(hookd.Pid(), "RssAnon")),
                 Mib(ProcStatusKib(hookd.Pid(), "RssFile")));
 
+    if (options.streams > 0) {
+      ResetPeak(hookd.Pid());
+      IdleStreams streams(grpc_port, options.streams);
+      const auto deadline = Clock::now() + 60s;
+      long connected = 0;
+      while ((connected = ConnectedClusters(http_port)) < options.streams &&
+             Clock::now() < deadline) {
+        std::this_thread::sleep_for(200ms);
+      }
+      std::printf("%ld deployd streams connected: hookd RSS %.1f MiB (anonymous %.1f MiB), "
+                  "peak %.1f MiB (target < 64 MiB)\n",
+                  connected, Mib(ProcStatusKib(hookd.Pid(), "VmRSS")),
+                  Mib(ProcStatusKib(hookd.Pid(), "RssAnon")), Mib(ProcStatusKib(hookd.Pid(), "VmHWM")));
+    }
     hookd::store::ConnectionPool pool(url, 1);
     hookd::store::Store store(pool, *common::HexDecode(kEncryptionKeyHex));
     const std::string key = common::RandomBytes(32);
@@ -365,20 +379,6 @@ int main(int argc, char** argv) {
     }
     std::printf("  (target: hookd deploys/s >= 70%% of pgbench TPS)\n");
 
-    if (options.streams > 0) {
-      ResetPeak(hookd.Pid());
-      IdleStreams streams(grpc_port, options.streams);
-      const auto deadline = Clock::now() + 60s;
-      long connected = 0;
-      while ((connected = ConnectedClusters(http_port)) < options.streams + 1 &&
-             Clock::now() < deadline) {
-        std::this_thread::sleep_for(200ms);
-      }
-      std::printf("\n%ld deployd streams connected: hookd RSS %.1f MiB (anonymous %.1f MiB), "
-                  "peak %.1f MiB (target < 64 MiB)\n",
-                  connected - 1, Mib(ProcStatusKib(hookd.Pid(), "VmRSS")),
-                  Mib(ProcStatusKib(hookd.Pid(), "RssAnon")), Mib(ProcStatusKib(hookd.Pid(), "VmHWM")));
-    }
     if (hookd.Stop() != 0) {
       std::cerr << "hookd exited with an error:\n" << hookd.Log();
       rc = 1;

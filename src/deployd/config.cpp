@@ -46,8 +46,8 @@ std::vector<common::SettingSpec> Settings() {
            "How resources are written: server-side-apply or create-or-update (the original's)."),
       spec("apply-force", "true", "Force server-side apply conflicts (take over fields).", true),
       spec("max-concurrent-deployments", "16", "Deployments processed at the same time."),
-      spec("kube-qps", "50", "Client-side rate limit for Kubernetes API requests (per second; 0 = off)."),
-      spec("kube-burst", "100", "Burst size of the Kubernetes API rate limit."),
+      spec("kube-qps", "200", "Client-side rate limit for Kubernetes API requests (per second; 0 = off)."),
+      spec("kube-burst", "400", "Burst size of the Kubernetes API rate limit."),
       spec("transient-failure-grace", "60s",
            "How long a transient pod problem (image pull back-off, unschedulable) may last before "
            "the rollout fails."),

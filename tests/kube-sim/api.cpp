@@ -339,6 +339,7 @@ std::vector<FieldError> ValidateName(const ResourceType& rt, const std::string& 
     if (name.size() > 63) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
     if (!std::regex_match(name, kLabel)) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": " + kLabelMsg});
   } else if (rt.plural == "services" && rt.group.empty()) {
+    if (name.size() > 63) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
     if (!std::regex_match(name, kDns1035)) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": " + kDns1035Msg});
   } else {
     if (name.size() > 253) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": must be no more than 253 characters"});
@@ -348,7 +349,8 @@ std::vector<FieldError> ValidateName(const ResourceType& rt, const std::string& 
 }
 
 std::string GoMapString(const Json& labels) {
-  // map[string]string{"app":"x"}
+  // map[string]string{"app":"x"}; a missing map prints as Go's nil map.
+  if (!labels.is_object()) return "map[string]string(nil)";
   std::string out = "map[string]string{";
   bool first = true;
   for (auto it = labels.begin(); it != labels.end(); ++it) {
@@ -358,7 +360,55 @@ std::string GoMapString(const Json& labels) {
   return out + "}";
 }
 
+std::string GoValue(const Json& v);
+
+// Go's %#v of a v1.LabelSelector (matchExpressions shown in the same style).
+std::string GoSelectorString(const Json& selector) {
+  std::string out = "v1.LabelSelector{MatchLabels:" + GoMapString(selector.value("matchLabels", Json())) + ", MatchExpressions:";
+  const Json exprs = selector.value("matchExpressions", Json());
+  if (!exprs.is_array()) return out + "[]v1.LabelSelectorRequirement(nil)}";
+  out += "[]v1.LabelSelectorRequirement{";
+  for (std::size_t i = 0; i < exprs.size(); ++i) {
+    const Json& e = exprs[i];
+    std::string values = "[]string(nil)";
+    if (e.contains("values") && e["values"].is_array()) {
+      values = "[]string{";
+      for (std::size_t j = 0; j < e["values"].size(); ++j) values += (j ? ", " : "") + GoValue(e["values"][j]);
+      values += "}";
+    }
+    out += (i ? ", " : "") + std::string("v1.LabelSelectorRequirement{Key:") + GoQuote(e.value("key", "")) +
+           ", Operator:" + GoQuote(e.value("operator", "")) + ", Values:" + values + "}";
+  }
+  return out + "}}";
+}
+
+// Does a LabelSelector (matchLabels + matchExpressions) select these labels?
+bool SelectorMatches(const Json& selector, const Json& labels) {
+  auto label = [&](const std::string& k) -> const Json* {
+    if (!labels.is_object()) return nullptr;
+    auto it = labels.find(k);
+    return it == labels.end() ? nullptr : &*it;
+  };
+  const Json match = selector.value("matchLabels", Json::object());
+  for (auto it = match.begin(); it != match.end(); ++it) {
+    const Json* v = label(it.key());
+    if (v == nullptr || *v != it.value()) return false;
+  }
+  for (const auto& e : selector.value("matchExpressions", Json::array())) {
+    const Json* v = label(e.value("key", ""));
+    std::string op = e.value("operator", "");
+    const Json values = e.value("values", Json::array());
+    bool in = v != nullptr && std::find(values.begin(), values.end(), *v) != values.end();
+    if (op == "In" && !in) return false;
+    if (op == "NotIn" && in) return false;
+    if (op == "Exists" && v == nullptr) return false;
+    if (op == "DoesNotExist" && v != nullptr) return false;
+  }
+  return true;
+}
+
 std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, const Json* old) {
+  static const std::regex kLabel(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?)");
   std::vector<FieldError> errs = ValidateName(rt, obj["metadata"].value("name", ""));
   if (obj["metadata"].contains("labels")) {
     static const std::regex kLabelValue(R"(^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$)");
@@ -378,24 +428,31 @@ std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, 
     const Json spec = obj.value("spec", Json::object());
     const Json tmpl = spec.value("template", Json::object());
     if (workload) {
+      if (spec.contains("replicas") && spec["replicas"].is_number_integer() && spec["replicas"].get<std::int64_t>() < 0) {
+        errs.push_back({"FieldValueInvalid", "spec.replicas", "Invalid value: " + spec["replicas"].dump() + ": must be greater than or equal to 0"});
+      }
+      const Json labels = tmpl.value("metadata", Json::object()).value("labels", Json());
+      std::string mismatch = "Invalid value: " + GoMapString(labels) + ": `selector` does not match template `labels`";
       if (!spec.contains("selector") || spec["selector"].is_null()) {
+        // A nil selector selects nothing, so the template check fails as well (apps/v1 validation).
         errs.push_back({"FieldValueRequired", "spec.selector", "Required value"});
+        errs.push_back({"FieldValueInvalid", "spec.template.metadata.labels", mismatch});
       } else {
-        Json match = spec["selector"].value("matchLabels", Json::object());
-        Json labels = tmpl.value("metadata", Json::object()).value("labels", Json::object());
-        bool ok = !match.empty();
-        for (auto it = match.begin(); it != match.end(); ++it) {
-          if (!labels.contains(it.key()) || labels[it.key()] != it.value()) ok = false;
-        }
-        if (!ok) {
-          errs.push_back({"FieldValueInvalid", "spec.template.metadata.labels",
-                          "Invalid value: " + GoMapString(labels) + ": `selector` does not match template `labels`"});
+        const Json& selector = spec["selector"];
+        bool empty = selector.value("matchLabels", Json::object()).empty() &&
+                     selector.value("matchExpressions", Json::array()).empty();
+        if (empty) {
+          if (rt.plural == "deployments") {
+            errs.push_back({"FieldValueInvalid", "spec.selector",
+                            "Invalid value: " + GoSelectorString(selector) + ": empty selector is invalid for deployment"});
+          }
+        } else if (!SelectorMatches(selector, labels)) {
+          errs.push_back({"FieldValueInvalid", "spec.template.metadata.labels", mismatch});
         }
         if (old != nullptr && old->contains("spec") && (*old)["spec"].contains("selector") &&
-            (*old)["spec"]["selector"] != spec["selector"]) {
+            (*old)["spec"]["selector"] != selector) {
           errs.push_back({"FieldValueInvalid", "spec.selector",
-                          "Invalid value: v1.LabelSelector{MatchLabels:" + GoMapString(match) +
-                              ", MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"});
+                          "Invalid value: " + GoSelectorString(selector) + ": field is immutable"});
         }
       }
     }
@@ -404,9 +461,17 @@ std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, 
     if (!containers.is_array() || containers.empty()) {
       errs.push_back({"FieldValueRequired", "spec.template.spec.containers", "Required value"});
     } else {
+      std::set<std::string> seen;
       for (std::size_t i = 0; i < containers.size(); ++i) {
         std::string base = "spec.template.spec.containers[" + std::to_string(i) + "]";
-        if (containers[i].value("name", "").empty()) errs.push_back({"FieldValueRequired", base + ".name", "Required value"});
+        std::string cname = containers[i].value("name", "");
+        if (cname.empty()) {
+          errs.push_back({"FieldValueRequired", base + ".name", "Required value"});
+        } else if (!std::regex_match(cname, kLabel) || cname.size() > 63) {
+          errs.push_back({"FieldValueInvalid", base + ".name", "Invalid value: " + GoQuote(cname) + ": " + kLabelMsg});
+        } else if (!seen.insert(cname).second) {
+          errs.push_back({"FieldValueDuplicate", base + ".name", "Duplicate value: " + GoQuote(cname)});
+        }
         if (containers[i].value("image", "").empty()) errs.push_back({"FieldValueRequired", base + ".image", "Required value"});
       }
     }
@@ -737,7 +802,7 @@ void SetManagerEntry(Json& obj, const std::string& manager, const std::string& o
 }
 
 // Drops owned paths that no longer exist, and empty entries.
-void PruneManagers(Json& obj, bool assoc) {
+void PruneManagers(Json& obj, const ListRules& assoc) {
   Json& mf = obj["metadata"]["managedFields"];
   if (!mf.is_array()) return;
   Json all = FieldSet(obj, assoc, true);
@@ -756,7 +821,7 @@ void PruneManagers(Json& obj, bool assoc) {
 // An Update-operation write by `manager`: takes the changed fields from everybody else.
 void RecordUpdate(const ResourceType& rt, const Json& before, Json& after, const std::string& manager,
                   const std::string& subresource) {
-  bool assoc = rt.builtin;
+  ListRules assoc = ListRulesOf(rt);
   Json changed = ChangedFields(before, after, assoc, true);
   Json& mf = after["metadata"]["managedFields"];
   Json mine = Json::object();
@@ -777,13 +842,59 @@ void RecordUpdate(const ResourceType& rt, const Json& before, Json& after, const
   PruneManagers(after, assoc);
 }
 
-// Validates against the CRD schema; prunes unknown fields (Warn/Ignore), or fails (Strict).
+// Strict field validation of a built-in kind: Strict fails with 400, Warn drops the unknown
+// fields with a Warning header each, Ignore drops them. An apply patch with an unknown field
+// fails like kube-apiserver's structured-merge-diff conversion (500, no reason; spec 2.2),
+// whatever fieldValidation says.
+void ValidateBuiltinFields(Ctx& c, Json& obj, bool apply, const std::string& mode, HttpResponse* warnings_to) {
+  std::vector<std::string> unknown;
+  std::vector<std::string> smd;
+  Json copy = obj;
+  if (!BuiltinUnknownFields(*c.rt, copy, unknown, &smd, true) || unknown.empty()) return;
+  if (apply) {
+    std::string what;
+    if (smd.size() == 1) {
+      what = smd[0] + ": field not declared in schema";
+    } else {
+      what = "errors:";
+      for (const auto& p : smd) what += "\n  " + p + ": field not declared in schema";
+    }
+    std::string gvk = c.rt->GroupVersion() + ", Kind=" + c.rt->kind;
+    if (c.rt->group.empty()) gvk = "/" + gvk;
+    const Json& meta = obj.value("metadata", Json::object());
+    throw MakeError(500, "", "failed to create typed patch object (" + meta.value("namespace", "") + "/" +
+                                 meta.value("name", "") + "; " + gvk + "): " + what);
+  }
+  if (mode == "Strict") {
+    std::string list;
+    for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + std::string("unknown field ") + GoQuote(u);
+    throw BadRequestError(c.rt->kind + " in version " + GoQuote(c.rt->version) + " cannot be handled as a " +
+                          c.rt->kind + ": strict decoding error: " + list);
+  }
+  if (mode == "Warn" && warnings_to != nullptr) {
+    for (const auto& u : unknown) {
+      warnings_to->headers.emplace_back("Warning", "299 - " + GoQuote("unknown field " + GoQuote(u)));
+    }
+  }
+  obj = copy;
+}
+
+std::string FieldValidationMode(const HttpRequest& req) {
+  std::string mode = req.Query("fieldValidation");
+  return mode == "Strict" || mode == "Ignore" ? mode : "Warn";
+}
+
+// Validates against the CRD schema, or the built-in kind's known fields; prunes unknown fields
+// (Warn/Ignore), or fails (Strict).
 void ValidateCustom(Ctx& c, Json& obj, bool apply, HttpResponse* warnings_to) {
-  if (c.rt->builtin || c.rt->schema.is_null()) return;
+  std::string mode = FieldValidationMode(c.req);
+  if (c.rt->builtin) {
+    ValidateBuiltinFields(c, obj, apply, mode, warnings_to);
+    return;
+  }
+  if (c.rt->schema.is_null()) return;
   std::vector<FieldError> errs;
   std::vector<std::string> unknown;
-  std::string mode = c.req.Query("fieldValidation");
-  if (mode.empty()) mode = "Warn";
   Json copy = obj;
   SchemaCheck(c.rt->schema, copy, "", errs, unknown, true);
   if (!unknown.empty() && mode == "Strict") {
@@ -1023,9 +1134,9 @@ HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply,
   if (apply) {
     SetManagerEntry(body, manager, "Apply", c.rt->GroupVersion(), "", apply_set);
   } else {
-    SetManagerEntry(body, manager, "Update", c.rt->GroupVersion(), "", FieldSet(body, c.rt->builtin, false));
+    SetManagerEntry(body, manager, "Update", c.rt->GroupVersion(), "", FieldSet(body, ListRulesOf(*c.rt), false));
   }
-  PruneManagers(body, c.rt->builtin);
+  PruneManagers(body, ListRulesOf(*c.rt));
   if (dry) {
     HttpResponse r = ObjectResponse(c, 201, body);
     for (auto& h : warnings.headers) r.headers.push_back(h);
@@ -1161,7 +1272,7 @@ HttpResponse DoApply(Ctx& c) {
   if (c.rt->status_subresource && !status_write) applied.erase("status");
   HttpResponse warnings;
   ValidateCustom(c, applied, true, &warnings);
-  bool assoc = c.rt->builtin;
+  ListRules assoc = ListRulesOf(*c.rt);
   Json applied_set = FieldSet(applied, assoc, status_write);
 
   Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
@@ -1251,7 +1362,7 @@ HttpResponse DoApply(Ctx& c) {
   SetManagerEntry(next, manager, "Apply", c.rt->GroupVersion(), subresource, applied_set);
   PruneManagers(next, assoc);
   if (!status_write) {
-    ValidateCustom(c, next, true, nullptr);
+    if (!c.rt->builtin) ValidateCustom(c, next, true, nullptr);
     CheckValid(c, next, &old);
   }
   // A no-op keeps the old managedFields (timestamps) too.
@@ -1449,7 +1560,29 @@ struct WatchJob {
   std::vector<Json> initial;
   Json error;  // a Status to send as an ERROR event, then close
   std::chrono::steady_clock::time_point deadline;
+  std::uint64_t epoch = 0;  // State::watch_epoch when the watch began
 };
+
+// Counts the open watches (GET /_sim/state) while a watch streams.
+struct OpenWatch {
+  explicit OpenWatch(State& s) : s_(s) {
+    std::lock_guard lock(s_.mu);
+    ++s_.open_watches;
+  }
+  ~OpenWatch() {
+    std::lock_guard lock(s_.mu);
+    --s_.open_watches;
+  }
+  OpenWatch(const OpenWatch&) = delete;
+  OpenWatch& operator=(const OpenWatch&) = delete;
+  State& s_;
+};
+
+// A watch ends when DELETE /_sim/watches dropped all of them, or when its type went away (CRD
+// deleted), as kube-apiserver ends them.
+bool WatchCancelled(const State& s, const WatchJob& job) {
+  return s.watch_epoch != job.epoch || s.registry.Find(job.rt.group, job.rt.version, job.rt.plural) == nullptr;
+}
 
 std::string EventLine(const WatchJob& job, const std::string& type, const Json& object) {
   Json obj;
@@ -1468,6 +1601,7 @@ std::string EventLine(const WatchJob& job, const std::string& type, const Json& 
 
 void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
   State& s = *job->s;
+  OpenWatch open(s);
   for (const auto& o : job->initial) {
     if (!sink.Write(EventLine(*job, "ADDED", o))) return;
   }
@@ -1478,7 +1612,8 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
   std::uint64_t last = job->start;
   if (job->wait_for_rv > 0) {
     std::unique_lock lock(s.mu);
-    bool reached = s.cv.wait_for(lock, std::chrono::seconds(3), [&] { return s.rv >= job->wait_for_rv; });
+    bool reached = s.cv.wait_for(lock, std::chrono::seconds(3), [&] { return s.rv >= job->wait_for_rv || WatchCancelled(s, *job); });
+    if (WatchCancelled(s, *job)) return;
     if (!reached) {
       Json err = StatusBody(504, "Timeout", "Timeout: Too large resource version: " + std::to_string(job->wait_for_rv) + ", current: " + std::to_string(s.rv),
                             {{"causes", {{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}}}, {"retryAfterSeconds", 1}});
@@ -1495,9 +1630,11 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
     {
       std::unique_lock lock(s.mu);
       auto now = std::chrono::steady_clock::now();
-      if (now >= job->deadline) return;
+      if (now >= job->deadline || WatchCancelled(s, *job)) return;
       auto wait = std::min<std::chrono::steady_clock::duration>(job->deadline - now, std::chrono::milliseconds(250));
-      s.cv.wait_for(lock, wait, [&] { return s.rv > last; });
+      s.cv.wait_for(lock, wait, [&] { return s.rv > last || WatchCancelled(s, *job); });
+      // Dropped: end now. Type removed: deliver the DELETED events first (the next round ends).
+      if (s.watch_epoch != job->epoch) return;
       if (!s.history.empty() && s.history.front().rv > last + 1 && last < s.compacted_rv) {
         Json err = StatusBody(410, "Expired", "too old resource version: " + std::to_string(last) + " (" + std::to_string(s.compacted_rv) + ")");
         lock.unlock();
@@ -1555,6 +1692,7 @@ HttpResponse DoWatch(Ctx& c) {
   job->bookmarks = c.req.Query("allowWatchBookmarks") == "true" || c.req.Query("allowWatchBookmarks") == "1";
   job->table = AcceptsTable(c.req);
   job->req = c.req;
+  job->epoch = c.s.watch_epoch;
   std::string rv = c.req.Query("resourceVersion");
   if (rv.empty() || rv == "0") {
     job->initial = Matching(c);
@@ -2122,7 +2260,25 @@ HttpResponse Control(State& s, HttpRequest& req) {
     return JsonResponse(200, Json::object());
   }
   if (p == "/_sim/state" && m == "GET") {
-    return JsonResponse(200, Json{{"resourceVersion", std::to_string(s.rv)}, {"compactedResourceVersion", std::to_string(s.compacted_rv)}});
+    return JsonResponse(200, Json{{"resourceVersion", std::to_string(s.rv)}, {"compactedResourceVersion", std::to_string(s.compacted_rv)},
+                                  {"openWatches", s.open_watches}, {"manualClock", s.options.manual_clock},
+                                  {"clockOffsetSeconds", std::chrono::duration<double>(s.clock_offset).count()}});
+  }
+  if (p == "/_sim/watches" && m == "DELETE") {
+    int dropped = s.open_watches;
+    ++s.watch_epoch;
+    s.cv.notify_all();
+    return JsonResponse(200, Json{{"dropped", dropped}});
+  }
+  if (p == "/_sim/clock" && m == "POST") {
+    Json j = Json::parse(req.body);
+    double seconds = j.value("advanceSeconds", 0.0);
+    if (seconds < 0) throw BadRequestError("advanceSeconds must not be negative");
+    auto by = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    s.clock_offset += by;
+    AdvanceSimWallClock(std::chrono::duration_cast<std::chrono::nanoseconds>(by));
+    s.cv.notify_all();
+    return JsonResponse(200, Json{{"clockOffsetSeconds", std::chrono::duration<double>(s.clock_offset).count()}});
   }
   return TextNotFound();
 }
@@ -2162,7 +2318,7 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
     meta.erase("resourceVersion");
     ApplyDefaults(*rt, object);
     meta.erase("managedFields");
-    SetManagerEntry(object, manager, "Update", rt->GroupVersion(), "", FieldSet(object, rt->builtin, true));
+    SetManagerEntry(object, manager, "Update", rt->GroupVersion(), "", FieldSet(object, ListRulesOf(*rt), true));
     return Commit(*rt, object, "ADDED");
   }
   const Json old = it->second;
@@ -2210,7 +2366,7 @@ Api::Api(Options options) : state_(std::make_unique<State>()) {
     if (rt->generation != GenerationMode::kNone) meta["generation"] = 1;
     obj["apiVersion"] = rt->GroupVersion();
     obj["kind"] = rt->kind;
-    SetManagerEntry(obj, "kube-apiserver", "Update", rt->GroupVersion(), "", FieldSet(obj, rt->builtin, true));
+    SetManagerEntry(obj, "kube-apiserver", "Update", rt->GroupVersion(), "", FieldSet(obj, ListRulesOf(*rt), true));
     Json& stored = s.Commit(*rt, obj, "ADDED");
     if (plural == "customresourcedefinitions") s.registry.InstallCrd(stored);
   };

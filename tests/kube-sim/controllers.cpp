@@ -83,14 +83,14 @@ struct Controllers::Impl {
         std::chrono::duration<double>(units * state.options.time_scale));
   }
   void After(double units, std::function<void()> fn) {
-    timers.emplace(std::chrono::steady_clock::now() + Delay(units), std::move(fn));
+    timers.emplace(state.SimSteady() + Delay(units), std::move(fn));
   }
 
   // ---- helpers ----
   void Event(const Json& involved, const std::string& type, const std::string& reason, const std::string& message,
              const std::string& component, const Json& annotations = Json()) {
     std::string ns = NsOf(involved);
-    auto now = std::chrono::system_clock::now();
+    auto now = SimWallNow();
     std::string ts = FormatRfc3339(now);
     Json inv{{"kind", involved["kind"]}, {"namespace", ns}, {"name", NameOf(involved)},
              {"uid", involved["metadata"]["uid"]}, {"apiVersion", involved["apiVersion"]},
@@ -565,7 +565,7 @@ struct Controllers::Impl {
     st["synchronizationState"] = state_name;
     if (!hash.empty()) {
       st["synchronizationHash"] = hash;
-      st["synchronizationTime"] = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      st["synchronizationTime"] = std::chrono::duration_cast<std::chrono::nanoseconds>(SimWallNow().time_since_epoch()).count();
     }
     if (set_correlation) st["correlationID"] = Annotation(o, kCorrelation);
     st["conditions"] = {{{"type", "SynchronizationState"}, {"status", "True"}, {"reason", state_name},
@@ -685,7 +685,7 @@ struct Controllers::Impl {
     std::unique_lock lock(state.mu);
     last = state.rv;
     for (;;) {
-      auto now = std::chrono::steady_clock::now();
+      auto now = state.SimSteady();
       while (!timers.empty() && timers.begin()->first <= now) {
         auto fn = std::move(timers.begin()->second);
         timers.erase(timers.begin());
@@ -708,9 +708,14 @@ struct Controllers::Impl {
         }
       }
       if (!events.empty()) continue;
-      auto wake = timers.empty() ? std::chrono::steady_clock::now() + std::chrono::milliseconds(500) : timers.begin()->first;
+      // Sleep (real time) until the next timer is due on the simulated clock, a write, or a clock
+      // advance (which notifies the condition variable).
+      auto sim_now = state.SimSteady();
+      auto wait = std::chrono::steady_clock::duration(std::chrono::milliseconds(500));
+      if (!timers.empty() && !state.options.manual_clock) wait = std::min(wait, timers.begin()->first - sim_now);
       std::uint64_t seen = last;
-      state.cv.wait_until(lock, wake, [&] { return state.rv > seen; });
+      auto offset = state.clock_offset;
+      state.cv.wait_for(lock, wait, [&] { return state.rv > seen || state.clock_offset != offset; });
     }
   }
 };

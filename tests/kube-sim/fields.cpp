@@ -12,26 +12,104 @@ const std::set<std::string> kUntrackedMeta{"name",          "namespace",        
                                            "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds",
                                            "selfLink"};
 
-bool IsKeyedList(const Json& arr, bool assoc) {
-  if (!assoc || !arr.is_array() || arr.empty()) return false;
-  return std::all_of(arr.begin(), arr.end(), [](const Json& e) {
+enum class ListKind { kAtomic, kMap, kSet };
+struct ListInfo {
+  ListKind kind = ListKind::kAtomic;
+  std::vector<std::string> keys;  // kMap
+};
+
+// The schema of field `key` of an object with schema `schema` (nullptr when not described).
+const Json* ChildSchema(const Json* schema, const std::string& key) {
+  if (schema == nullptr || !schema->is_object()) return nullptr;
+  auto props = schema->find("properties");
+  if (props != schema->end() && props->is_object()) {
+    auto it = props->find(key);
+    if (it != props->end()) return &*it;
+  }
+  auto extra = schema->find("additionalProperties");
+  if (extra != schema->end() && extra->is_object()) return &*extra;
+  return nullptr;
+}
+
+const Json* ItemSchema(const Json* schema) {
+  if (schema == nullptr || !schema->is_object()) return nullptr;
+  auto items = schema->find("items");
+  return items != schema->end() && items->is_object() ? &*items : nullptr;
+}
+
+// metadata of every kind: finalizers is a set, ownerReferences a map keyed by uid (ObjectMeta's
+// listType markers).
+const Json& MetadataSchema() {
+  static const Json kSchema = Json::parse(R"({"properties":{
+      "finalizers":{"type":"array","x-kubernetes-list-type":"set","items":{"type":"string"}},
+      "ownerReferences":{"type":"array","x-kubernetes-list-type":"map",
+                         "x-kubernetes-list-map-keys":["uid"],"items":{"type":"object"}}}})");
+  return kSchema;
+}
+
+ListInfo ListInfoOf(const Json& arr, const ListRules& rules, const Json* schema) {
+  ListInfo info;
+  if (!arr.is_array() || arr.empty()) return info;
+  std::string type = schema != nullptr && schema->is_object() ? schema->value("x-kubernetes-list-type", "") : "";
+  if (type == "map") {
+    const Json keys = schema->value("x-kubernetes-list-map-keys", Json::array());
+    if (!keys.is_array() || keys.empty()) return info;
+    for (const auto& k : keys) {
+      if (!k.is_string()) return info;
+      info.keys.push_back(k.get<std::string>());
+    }
+    // Elements missing a key field keep the list atomic (real servers reject such objects).
+    for (const auto& e : arr) {
+      if (!e.is_object()) return ListInfo{};
+      for (const auto& k : info.keys) {
+        if (!e.contains(k) || e[k].is_object() || e[k].is_array() || e[k].is_null()) return ListInfo{};
+      }
+    }
+    info.kind = ListKind::kMap;
+    return info;
+  }
+  if (type == "set") {
+    for (const auto& e : arr) {
+      if (e.is_object() || e.is_array()) return info;
+    }
+    info.kind = ListKind::kSet;
+    return info;
+  }
+  if (!type.empty() || !rules.builtin) return info;
+  bool named = std::all_of(arr.begin(), arr.end(), [](const Json& e) {
     return e.is_object() && e.contains("name") && e["name"].is_string();
   });
+  if (named) {
+    info.kind = ListKind::kMap;
+    info.keys = {"name"};
+  }
+  return info;
 }
 
-std::string KeyOf(const Json& element) {
-  return "k:" + Json{{"name", element["name"]}}.dump();
+std::string ElementKey(const Json& element, const ListInfo& info) {
+  if (info.kind == ListKind::kSet) return "v:" + element.dump();
+  Json key = Json::object();
+  for (const auto& k : info.keys) key[k] = element[k];
+  return "k:" + key.dump();
 }
 
-Json ValueSet(const Json& v, bool assoc) {
+Json ValueSet(const Json& v, const ListRules& rules, const Json* schema) {
   Json node = Json::object();
   if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end(); ++it) node["f:" + it.key()] = ValueSet(it.value(), assoc);
-  } else if (IsKeyedList(v, assoc)) {
-    for (const auto& e : v) {
-      Json child = ValueSet(e, assoc);
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      node["f:" + it.key()] = ValueSet(it.value(), rules, ChildSchema(schema, it.key()));
+    }
+    return node;
+  }
+  ListInfo info = ListInfoOf(v, rules, schema);
+  if (info.kind == ListKind::kAtomic) return node;
+  for (const auto& e : v) {
+    if (info.kind == ListKind::kSet) {
+      node[ElementKey(e, info)] = Json::object();
+    } else {
+      Json child = ValueSet(e, rules, ItemSchema(schema));
       child["."] = Json::object();
-      node[KeyOf(e)] = child;
+      node[ElementKey(e, info)] = child;
     }
   }
   return node;
@@ -75,6 +153,12 @@ bool Contains(const Json& set, const std::vector<std::string>& path) {
 Json* FindElement(Json& arr, const std::string& key) {
   if (!arr.is_array()) return nullptr;
   Json want = Json::parse(key.substr(2));
+  if (key.rfind("v:", 0) == 0) {
+    for (auto& e : arr) {
+      if (e == want) return &e;
+    }
+    return nullptr;
+  }
   for (auto& e : arr) {
     if (!e.is_object()) continue;
     bool match = true;
@@ -88,7 +172,7 @@ Json* FindElement(Json& arr, const std::string& key) {
 
 }  // namespace
 
-Json FieldSet(const Json& object, bool assoc_lists, bool include_status) {
+Json FieldSet(const Json& object, const ListRules& lists, bool include_status) {
   Json node = Json::object();
   if (!object.is_object()) return node;
   for (auto it = object.begin(); it != object.end(); ++it) {
@@ -99,12 +183,12 @@ Json FieldSet(const Json& object, bool assoc_lists, bool include_status) {
       Json meta = Json::object();
       for (auto m = it.value().begin(); m != it.value().end(); ++m) {
         if (kUntrackedMeta.count(m.key()) != 0) continue;
-        meta["f:" + m.key()] = ValueSet(m.value(), assoc_lists);
+        meta["f:" + m.key()] = ValueSet(m.value(), lists, ChildSchema(&MetadataSchema(), m.key()));
       }
       if (!meta.empty()) node["f:metadata"] = meta;
       continue;
     }
-    node["f:" + k] = ValueSet(it.value(), assoc_lists);
+    node["f:" + k] = ValueSet(it.value(), lists, ChildSchema(lists.schema, k));
   }
   return node;
 }
@@ -162,6 +246,8 @@ std::string FieldPathString(const std::vector<std::string>& path) {
         first = false;
       }
       out += "]";
+    } else if (p.rfind("v:", 0) == 0) {
+      out += "[=" + p.substr(2) + "]";
     } else {
       out += "." + p;
     }
@@ -178,7 +264,7 @@ const Json* ValueAt(const Json& object, const std::vector<std::string>& path) {
       auto it = cur->find(p.substr(2));
       if (it == cur->end()) return nullptr;
       cur = &*it;
-    } else if (p.rfind("k:", 0) == 0) {
+    } else if (p.rfind("k:", 0) == 0 || p.rfind("v:", 0) == 0) {
       Json* e = FindElement(const_cast<Json&>(*cur), p);
       if (e == nullptr) return nullptr;
       cur = e;
@@ -201,7 +287,7 @@ void RemoveAt(Json& object, const std::vector<std::string>& path) {
     if (e.rfind("f:", 0) == 0 && cur->is_object()) {
       auto it = cur->find(e.substr(2));
       if (it != cur->end()) next = &*it;
-    } else if (e.rfind("k:", 0) == 0) {
+    } else if (e.rfind("k:", 0) == 0 || e.rfind("v:", 0) == 0) {
       next = FindElement(*cur, e);
     }
     if (next == nullptr) return;
@@ -211,7 +297,7 @@ void RemoveAt(Json& object, const std::vector<std::string>& path) {
   const std::string& last = p.back();
   if (last.rfind("f:", 0) == 0 && cur->is_object()) {
     cur->erase(last.substr(2));
-  } else if (last.rfind("k:", 0) == 0 && cur->is_array()) {
+  } else if ((last.rfind("k:", 0) == 0 || last.rfind("v:", 0) == 0) && cur->is_array()) {
     Json* e = FindElement(*cur, last);
     if (e != nullptr) {
       for (auto it = cur->begin(); it != cur->end(); ++it) {
@@ -233,9 +319,9 @@ void RemoveAt(Json& object, const std::vector<std::string>& path) {
   }
 }
 
-Json ChangedFields(const Json& before, const Json& after, bool assoc_lists, bool include_status) {
+Json ChangedFields(const Json& before, const Json& after, const ListRules& lists, bool include_status) {
   Json out = Json::object();
-  Json set = FieldSet(after, assoc_lists, include_status);
+  Json set = FieldSet(after, lists, include_status);
   for (const auto& leaf : FieldSetLeaves(set)) {
     const Json* a = ValueAt(after, leaf);
     const Json* b = ValueAt(before, leaf);
@@ -245,31 +331,46 @@ Json ChangedFields(const Json& before, const Json& after, bool assoc_lists, bool
   return out;
 }
 
-void ApplyMerge(Json& live, const Json& applied, bool assoc_lists) {
+namespace {
+
+void MergeInto(Json& live, const Json& applied, const ListRules& rules, const Json* schema, bool root) {
   if (!applied.is_object() || !live.is_object()) {
     live = applied;
     return;
   }
   for (auto it = applied.begin(); it != applied.end(); ++it) {
     const Json& v = it.value();
+    const Json* child = root && it.key() == "metadata" ? &MetadataSchema() : ChildSchema(schema, it.key());
     auto lit = live.find(it.key());
     if (lit == live.end()) {
       live[it.key()] = v;
-    } else if (v.is_object() && lit->is_object()) {
-      ApplyMerge(*lit, v, assoc_lists);
-    } else if (IsKeyedList(v, assoc_lists) && IsKeyedList(*lit, assoc_lists)) {
+      continue;
+    }
+    if (v.is_object() && lit->is_object()) {
+      MergeInto(*lit, v, rules, child, false);
+      continue;
+    }
+    ListInfo mine = ListInfoOf(v, rules, child);
+    ListInfo theirs = ListInfoOf(*lit, rules, child);
+    if (mine.kind != ListKind::kAtomic && mine.kind == theirs.kind && mine.keys == theirs.keys) {
       for (const auto& e : v) {
-        Json* existing = FindElement(*lit, KeyOf(e));
-        if (existing != nullptr) {
-          ApplyMerge(*existing, e, assoc_lists);
-        } else {
+        Json* existing = FindElement(*lit, ElementKey(e, mine));
+        if (existing == nullptr) {
           lit->push_back(e);
+        } else if (mine.kind == ListKind::kMap) {
+          MergeInto(*existing, e, rules, ItemSchema(child), false);
         }
       }
     } else {
       *lit = v;
     }
   }
+}
+
+}  // namespace
+
+void ApplyMerge(Json& live, const Json& applied, const ListRules& lists) {
+  MergeInto(live, applied, lists, lists.schema, true);
 }
 
 void MergePatch(Json& target, const Json& patch) {

@@ -97,6 +97,8 @@ struct Options {
   std::size_t history_limit = 10000;  // watch event history kept (older RVs give 410)
   double bookmark_interval_seconds = 1.0;
   std::string git_version = "v1.32.4";
+  // Controllers run on a clock that only POST /_sim/clock moves (no real-time progress).
+  bool manual_clock = false;
 };
 
 struct Identity {
@@ -130,6 +132,9 @@ class Api {
 std::string RandomToken(std::size_t bytes);
 std::string NewUid();
 std::string NowRfc3339();
+// The wall clock that timestamps use: the real one moved on by every POST /_sim/clock advance.
+std::chrono::system_clock::time_point SimWallNow();
+void AdvanceSimWallClock(std::chrono::nanoseconds by);
 std::string FormatRfc3339(std::chrono::system_clock::time_point t);
 std::string FormatRfc3339Micro(std::chrono::system_clock::time_point t);
 std::string Base64(std::string_view data);

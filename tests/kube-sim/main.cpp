@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   std::size_t history_limit = 10000;
   double bookmark_interval = 1.0;
   std::string log_level = "info";
+  bool manual_clock = false;
   app.add_option("--listen", listen, "host:port to listen on (port 0 picks a free port)");
   app.add_option("--kubeconfig-out", kubeconfig_out, "write a kubeconfig here once listening (atomically)");
   app.add_flag("--plain-http", plain_http, "serve plain HTTP instead of HTTPS");
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   app.add_option("--history-limit", history_limit, "watch events kept for resuming (older RVs get 410)");
   app.add_option("--bookmark-interval", bookmark_interval, "seconds between watch BOOKMARKs (0 = never)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  app.add_flag("--manual-clock", manual_clock, "controllers only move on when POST /_sim/clock advances the clock");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("kube-sim");
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
     options.time_scale = time_scale;
     options.history_limit = history_limit;
     options.bookmark_interval_seconds = bookmark_interval;
+    options.manual_clock = manual_clock;
     kubesim::Api api(options);
     std::string deployd_token = kubesim::RandomToken(24);
     std::string admin_token = kubesim::RandomToken(24);

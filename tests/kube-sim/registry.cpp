@@ -182,11 +182,9 @@ void Registry::RemoveCrd(const Json& crd) {
   const Json& spec = crd.at("spec");
   std::string group = spec.at("group").get<std::string>();
   std::string plural = spec.at("names").at("plural").get<std::string>();
-  types_.erase(std::remove_if(types_.begin(), types_.end(),
-                              [&](const ResourceType& t) {
-                                return !t.builtin && t.group == group && t.plural == plural;
-                              }),
-               types_.end());
+  types_.remove_if([&](const ResourceType& t) {
+    return !t.builtin && t.group == group && t.plural == plural;
+  });
   bool any = std::any_of(types_.begin(), types_.end(),
                          [&](const ResourceType& t) { return t.group == group; });
   if (!any) group_order_.erase(std::remove(group_order_.begin(), group_order_.end(), group), group_order_.end());

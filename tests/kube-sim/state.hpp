@@ -69,6 +69,17 @@ struct Api::State {
   std::size_t request_seq = 0;
   static constexpr std::size_t kRequestLogLimit = 50000;
   std::vector<Fault> faults;
+  // Bumped by DELETE /_sim/watches: every open watch ends (a clean EOF, as when an apiserver
+  // restarts).
+  std::uint64_t watch_epoch = 0;
+  int open_watches = 0;
+  // The controllers' clock (spec 7.11): real steady time (frozen at start with manual_clock)
+  // plus what POST /_sim/clock advanced.
+  std::chrono::steady_clock::time_point clock_start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration clock_offset{0};
+  std::chrono::steady_clock::time_point SimSteady() const {
+    return (options.manual_clock ? clock_start : std::chrono::steady_clock::now()) + clock_offset;
+  }
   std::unique_ptr<Controllers> controllers;
 
   // ---- called with `mu` held ----
@@ -93,7 +104,7 @@ struct Api::State {
                      const std::string& name);
   void ControllerDelete(const std::string& group, const std::string& plural,
                         const std::string& ns, const std::string& name);
-  std::chrono::system_clock::time_point Now() const { return std::chrono::system_clock::now(); }
+  std::chrono::system_clock::time_point Now() const { return SimWallNow(); }
 };
 
 // The simulated controllers; own a thread that follows the watch history.

@@ -1,4 +1,5 @@
 // Small helpers: randomness, time formatting, base64, percent-decoding, YAML to JSON, files.
+#include <atomic>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <yaml-cpp/yaml.h>
@@ -103,7 +104,18 @@ std::string FormatRfc3339Micro(std::chrono::system_clock::time_point t) {
   return out;
 }
 
-std::string NowRfc3339() { return FormatRfc3339(std::chrono::system_clock::now()); }
+namespace {
+std::atomic<std::int64_t> g_wall_offset_ns{0};
+}  // namespace
+
+std::chrono::system_clock::time_point SimWallNow() {
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(g_wall_offset_ns.load()));
+}
+
+void AdvanceSimWallClock(std::chrono::nanoseconds by) { g_wall_offset_ns += by.count(); }
+
+std::string NowRfc3339() { return FormatRfc3339(SimWallNow()); }
 
 std::string Base64(std::string_view data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');

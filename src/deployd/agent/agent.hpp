@@ -16,8 +16,8 @@ struct AgentOptions {
   kube::ApplyOptions apply;
   RolloutOptions rollout;
   int max_concurrent_deployments = 16;
-  double kube_qps = 50;
-  double kube_burst = 100;
+  double kube_qps = 200;
+  double kube_burst = 400;
   std::string metrics_listen_address = "127.0.0.1:8081";
   std::string metrics_path = "/metrics";
   std::chrono::milliseconds status_flush_interval{5000};

@@ -18,8 +18,13 @@ namespace {
 
 class Reporter {
  public:
+  // Statuses carry the request without its manifests: hookd and its subscribers only read the
+  // request's ID, and copying (then serialising) every resource into every status made a large
+  // deployment cost O(resources^2).
   Reporter(const pb::DeploymentRequest& request, StatusSink& sink, const common::Clock& clock)
-      : request_(request), sink_(sink), clock_(clock) {}
+      : request_(request), sink_(sink), clock_(clock) {
+    request_.clear_kubernetes();
+  }
 
   void operator()(pb::DeploymentState state, const std::string& message) const {
     pb::DeploymentStatus status;
@@ -32,7 +37,7 @@ class Reporter {
   }
 
  private:
-  const pb::DeploymentRequest& request_;
+  pb::DeploymentRequest request_;
   StatusSink& sink_;
   const common::Clock& clock_;
 };

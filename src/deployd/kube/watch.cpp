@@ -80,8 +80,7 @@ bool ListWatch(KubeClient& client, const WatchTarget& target, common::SystemTime
     std::string rv;
     KubeCall list;
     list.path = Join(target.collection_path,
-                     target.initial_objects ? target.selector_query
-                                            : WithQuery(target.selector_query, "limit=1"));
+                     target.initial_objects ? target.selector_query : kResourceVersionProbe);
     list.impersonate_user = target.impersonate_user;
     nlohmann::json listed;
     try {

@@ -19,10 +19,15 @@ struct WatchTarget {
   std::string collection_path;   // e.g. /apis/apps/v1/namespaces/aura/deployments
   std::string selector_query;    // e.g. "fieldSelector=metadata.name%3Dweb" (may be empty)
   std::string impersonate_user;
-  // The first "list" can be skipped (events: only new ones matter); then the watch starts at
-  // resourceVersion=0 semantics are not used: we list with limit=1 just to get the RV.
+  // false: existing objects do not matter (events: only new ones). The list is then only a probe
+  // for the current resourceVersion (kResourceVersionProbe) and the watch starts from there.
   bool initial_objects = true;
 };
+
+// Query of the list that only fetches the collection's resourceVersion: no object has an empty
+// name, and limit=1 bounds the answer on servers that ignore field selectors. Downloading a whole
+// namespace's events per watcher made many concurrent rollouts cost O(n^2) time and memory.
+inline constexpr const char* kResourceVersionProbe = "limit=1&fieldSelector=metadata.name%3D";
 
 // type: ADDED | MODIFIED | DELETED. Return true to stop watching.
 using WatchHandler = std::function<bool(const std::string& type, const nlohmann::json& object)>;

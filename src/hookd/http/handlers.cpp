@@ -232,7 +232,11 @@ Response Handlers::Handle(const Request& r) {
 
 Response Handlers::Ready() {
   try {
-    dispatcher_.Store().Ping();
+    const int version = dispatcher_.Store().SchemaVersion();
+    if (version < store::LatestMigrationVersion()) {
+      return Text(503, "database schema at version " + std::to_string(version) + ", want " +
+                           std::to_string(store::LatestMigrationVersion()) + "\n");
+    }
     if (readiness_) {
       if (auto reason = readiness_(); !reason.empty()) return Text(503, reason + "\n");
     }

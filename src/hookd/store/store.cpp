@@ -10,6 +10,7 @@
 #include "common/hex.hpp"
 #include "common/state.hpp"
 #include "common/uuid.hpp"
+#include "hookd/store/migrate.hpp"
 
 namespace hookd::store {
 namespace {
@@ -426,6 +427,12 @@ bool Store::RemoveTeamRepository(const std::string& team, const std::string& rep
     tx.commit();
   });
   return removed;
+}
+
+int Store::SchemaVersion() {
+  int version = 0;
+  pool_.With([&](pqxx::connection& conn) { version = store::SchemaVersion(conn); });
+  return version;
 }
 
 void Store::Ping() {

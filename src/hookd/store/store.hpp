@@ -126,6 +126,8 @@ class Store {
 
   // SELECT 1 (for readiness).
   void Ping();
+  // Schema version of the database (0 when not migrated at all).
+  int SchemaVersion();
 
  private:
   ConnectionPool& pool_;

@@ -1,6 +1,8 @@
 // The HTTP API of hookd against a real Postgres.
 #include <gtest/gtest.h>
 
+#include <pqxx/pqxx>
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -9,6 +11,7 @@
 #include "common/hex.hpp"
 #include "fake_deployd.hpp"
 #include "harness.hpp"
+#include "hookd/store/migrate.hpp"
 #include "http_call.hpp"
 
 namespace {
@@ -293,6 +296,24 @@ TEST(HttpMetrics, ExpositionAfterADeployment) {
   EXPECT_TRUE(has("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"ReportStatus\","
                   "grpc_service=\"pb.Dispatch\",grpc_type=\"unary\"} 1")) << text;
   EXPECT_NE(text.find("deployment_hookd_database_queries_count{status=\"success\"} "), std::string::npos);
+  app->Stop();
+}
+
+TEST(HttpReadiness, NotReadyWhenTheSchemaIsBehind) {
+  testsupport::TestDatabase db;
+  REQUIRE_TEST_DATABASE(db);
+  auto app = StartApp(db.Url(), "");
+  EXPECT_EQ(Call(app->HttpPort(), "GET", "/readyz").status, 200);
+  {
+    pqxx::connection conn(db.Url());
+    pqxx::nontransaction tx(conn);
+    tx.exec("DELETE FROM migrations WHERE version = (SELECT max(version) FROM migrations)");
+  }
+  const int latest = hookd::store::LatestMigrationVersion();
+  auto behind = Call(app->HttpPort(), "GET", "/readyz");
+  EXPECT_EQ(behind.status, 503);
+  EXPECT_EQ(behind.body, "database schema at version " + std::to_string(latest - 1) + ", want " +
+                             std::to_string(latest) + "\n");
   app->Stop();
 }
 

@@ -109,7 +109,11 @@ TEST_F(RunnerTest, SuccessfulConfigMap) {
   EXPECT_EQ(factory.applied[0]["data"]["a"], "b");
   for (const auto& s : sink.statuses) {
     EXPECT_EQ(s.request().id(), request.id());
+    EXPECT_EQ(s.request().team(), "aura");
+    EXPECT_EQ(s.request().cluster(), "local");
     EXPECT_EQ(common::FromTimestamp(s.time()), clock.now);
+    // The manifests are left out of statuses (hookd only reads the request's ID).
+    EXPECT_FALSE(s.request().has_kubernetes());
   }
 }
 
