@@ -6,8 +6,6 @@
 // and prints hookd's RSS.
 //
 //   build/bin/hookd_bench [--seconds 5] [--clients 16,64] [--streams 1000]
-#include <grpcpp/grpcpp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
@@ -98,10 +98,11 @@ pb::DeploymentRequest Request() {
   request.mutable_repository()->set_owner("navikt");
   request.mutable_repository()->set_name("bench");
   for (int i = 0; i < 10; ++i) {
-    nlohmann::json cm = {{"apiVersion", "v1"},
-                         {"kind", "ConfigMap"},
-                         {"metadata", {{"name", "cm-" + std::to_string(i)}, {"namespace", "bench"}}},
-                         {"data", {{"key", std::string(200, 'x')}}}};
+    nlohmann::json cm = {
+        {"apiVersion", "v1"},
+        {"kind", "ConfigMap"},
+        {"metadata", {{"name", "cm-" + std::to_string(i)}, {"namespace", "bench"}}},
+        {"data", {{"key", std::string(200, 'x')}}}};
     *request.mutable_kubernetes()->add_resources() = common::JsonToStruct(cm);
   }
   return request;
@@ -170,8 +171,7 @@ LevelResult RunClients(int port, const std::string& key, int clients, int second
         context.set_deadline(std::chrono::system_clock::now() + 30s);
         auto request = template_request;
         *request.mutable_time() = common::ToTimestamp(std::chrono::system_clock::now());
-        *request.mutable_deadline() =
-            common::ToTimestamp(std::chrono::system_clock::now() + 10min);
+        *request.mutable_deadline() = common::ToTimestamp(std::chrono::system_clock::now() + 10min);
         pb::DeploymentStatus reply;
         const auto t0 = Clock::now();
         auto status = stub->Deploy(&context, request, &reply);
@@ -207,10 +207,10 @@ double PgbenchTps(const std::string& url, int clients, int seconds, const std::s
       "INSERT INTO deployment (id, team, created, github_repository, cluster) VALUES "
       "((:id)::text, 'bench', now(), 'navikt/bench', 'pgbench');\n";
   for (int i = 0; i < 10; ++i) {
-    script += "INSERT INTO deployment_resource (id, deployment_id, \"index\", \"group\", version, "
-              "kind, name, namespace) VALUES (gen_random_uuid()::text, (:id)::text, " +
-              std::to_string(i) + ", '', 'v1', 'ConfigMap', 'cm-" + std::to_string(i) +
-              "', 'bench');\n";
+    script +=
+        "INSERT INTO deployment_resource (id, deployment_id, \"index\", \"group\", version, "
+        "kind, name, namespace) VALUES (gen_random_uuid()::text, (:id)::text, " +
+        std::to_string(i) + ", '', 'v1', 'ConfigMap', 'cm-" + std::to_string(i) + "', 'bench');\n";
   }
   script +=
       "INSERT INTO deployment_status (id, deployment_id, status, message, created) VALUES "
@@ -327,10 +327,11 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(1s);  // settle before measuring idle memory
     std::printf("hookd benchmark (%d s per level; %u CPU cores; Postgres with fsync=off)\n",
                 options.seconds, std::thread::hardware_concurrency());
-    std::printf("hookd idle RSS: %.1f MiB (target < 20 MiB), of which anonymous %.1f MiB and "
-                "file-backed (shared libraries) %.1f MiB\n",
-                Mib(ProcStatusKib(hookd.Pid(), "VmRSS")), Mib(ProcStatusKib(hookd.Pid(), "RssAnon")),
-                Mib(ProcStatusKib(hookd.Pid(), "RssFile")));
+    std::printf(
+        "hookd idle RSS: %.1f MiB (target < 20 MiB), of which anonymous %.1f MiB and "
+        "file-backed (shared libraries) %.1f MiB\n",
+        Mib(ProcStatusKib(hookd.Pid(), "VmRSS")), Mib(ProcStatusKib(hookd.Pid(), "RssAnon")),
+        Mib(ProcStatusKib(hookd.Pid(), "RssFile")));
 
     if (options.streams > 0) {
       ResetPeak(hookd.Pid());
@@ -341,10 +342,11 @@ int main(int argc, char** argv) {
              Clock::now() < deadline) {
         std::this_thread::sleep_for(200ms);
       }
-      std::printf("%ld deployd streams connected: hookd RSS %.1f MiB (anonymous %.1f MiB), "
-                  "peak %.1f MiB (target < 64 MiB)\n",
-                  connected, Mib(ProcStatusKib(hookd.Pid(), "VmRSS")),
-                  Mib(ProcStatusKib(hookd.Pid(), "RssAnon")), Mib(ProcStatusKib(hookd.Pid(), "VmHWM")));
+      std::printf(
+          "%ld deployd streams connected: hookd RSS %.1f MiB (anonymous %.1f MiB), "
+          "peak %.1f MiB (target < 64 MiB)\n",
+          connected, Mib(ProcStatusKib(hookd.Pid(), "VmRSS")),
+          Mib(ProcStatusKib(hookd.Pid(), "RssAnon")), Mib(ProcStatusKib(hookd.Pid(), "VmHWM")));
     }
     hookd::store::ConnectionPool pool(url, 1);
     hookd::store::Store store(pool, *common::HexDecode(kEncryptionKeyHex));
@@ -368,7 +370,8 @@ int main(int argc, char** argv) {
       std::printf("%8d %12.0f %10.2f %10.2f %10ld %14.1f %14.0f %7.0f%%\n", clients, rate,
                   result.p50_ms, result.p99_ms, result.errors, Mib(peak), tps,
                   tps > 0 ? 100.0 * rate / tps : 0.0);
-      if (!result.first_error.empty()) std::printf("  first error: %s\n", result.first_error.c_str());
+      if (!result.first_error.empty())
+        std::printf("  first error: %s\n", result.first_error.c_str());
       // Everything accepted reaches the deployd-like client.
       const auto deadline = Clock::now() + 30s;
       while (deployd.received - before < result.deploys && Clock::now() < deadline) {

@@ -270,23 +270,59 @@ struct HttpClient::Impl {
     return req;
   }
 
-  // Writes the request; returns the error (if any) so that the caller can retry on a stale
-  // pooled connection.
-  boost::system::error_code Write(Connection& c, http::request<http::string_body>& req,
-                                  std::chrono::milliseconds timeout) {
+  // Runs one asynchronous Beast operation on the connection's stream with a timeout:
+  // `op(stream, buffer, handler)` starts it. Returns its error.
+  template <class Op>
+  static boost::system::error_code RunOp(Connection& c, std::chrono::milliseconds timeout, Op&& op) {
     boost::system::error_code ec;
     c.Lowest().expires_after(timeout);
     WithStream(c, [&](auto& stream) {
-      http::async_write(stream, req, [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+      op(stream, c.buffer, [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
     });
     c.Run();
     return ec;
+  }
+
+  // Writes the request; returns the error (if any) so that the caller can retry on a stale
+  // pooled connection.
+  static boost::system::error_code Write(Connection& c, http::request<http::string_body>& req,
+                                         std::chrono::milliseconds timeout) {
+    return RunOp(c, timeout, [&req](auto& stream, auto&, auto handler) {
+      http::async_write(stream, req, std::move(handler));
+    });
   }
 
   static void AttachCancel(HttpCancel* cancel, Connection& c) {
     if (cancel == nullptr) return;
     Connection* raw = &c;
     cancel->Attach([raw] { net::post(raw->ioc, [raw] { raw->Close(); }); });
+  }
+
+  // Detaches the cancel handle when an attempt ends, however it ends.
+  struct CancelScope {
+    HttpCancel* cancel;
+    ~CancelScope() {
+      if (cancel != nullptr) cancel->Detach();
+    }
+  };
+
+  // One attempt of Send/Stream up to the written request: a pooled connection on the first
+  // attempt, else a new one, with `cancel` attached. nullptr when writing to a pooled connection
+  // failed (a stale keep-alive connection: the caller tries again on a new one).
+  std::unique_ptr<Connection> OpenAndWrite(const HttpRequest& r, http::request<http::string_body>& req,
+                                           std::chrono::milliseconds timeout, HttpCancel* cancel,
+                                           int attempt, bool& reused) {
+    auto c = attempt == 0 ? TakeIdle() : nullptr;
+    reused = c != nullptr;
+    if (!c) c = Connect(r);
+    AttachCancel(cancel, *c);
+    if (cancel != nullptr && cancel->Cancelled()) {
+      throw Error(ErrorCode::kUnavailable, fmt::format("{} {}: cancelled", r.method, Url(r)));
+    }
+    auto ec = Write(*c, req, timeout);
+    if (ec && reused) return nullptr;
+    if (ec) Fail(r, ec, "write");
+    return c;
   }
 
   static HttpResponse ToResponse(const http::response_header<>& h) {
@@ -302,31 +338,16 @@ struct HttpClient::Impl {
     auto timeout = r.timeout.value_or(options.request_timeout);
     auto req = Build(r);
     for (int attempt = 0;; ++attempt) {
-      auto c = attempt == 0 ? TakeIdle() : nullptr;
-      bool reused = c != nullptr;
-      if (!c) c = Connect(r);
-      AttachCancel(cancel, *c);
-      struct Detacher {
-        HttpCancel* cancel;
-        ~Detacher() {
-          if (cancel != nullptr) cancel->Detach();
-        }
-      } detacher{cancel};
-      if (cancel != nullptr && cancel->Cancelled()) {
-        throw Error(ErrorCode::kUnavailable, fmt::format("{} {}: cancelled", r.method, Url(r)));
-      }
-      auto ec = Write(*c, req, timeout);
-      if (ec && reused) continue;  // stale keep-alive connection
-      if (ec) Fail(r, ec, "write");
+      CancelScope scope{cancel};
+      bool reused = false;
+      auto c = OpenAndWrite(r, req, timeout, cancel, attempt, reused);
+      if (!c) continue;  // stale keep-alive connection
       http::response<http::string_body> res;
       http::response_parser<http::string_body> parser;
       parser.body_limit(boost::none);
-      c->Lowest().expires_after(timeout);
-      WithStream(*c, [&](auto& stream) {
-        http::async_read(stream, c->buffer, parser,
-                         [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+      auto ec = RunOp(*c, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
+        http::async_read(stream, buffer, parser, std::move(handler));
       });
-      c->Run();
       if (ec && reused && parser.got_some() == false &&
           (ec == http::error::end_of_stream || ec == net::error::connection_reset ||
            ec == net::error::eof)) {
@@ -347,31 +368,15 @@ struct HttpClient::Impl {
     auto timeout = r.timeout.value_or(options.request_timeout);
     auto req = Build(r);
     for (int attempt = 0;; ++attempt) {
-      auto c = attempt == 0 ? TakeIdle() : nullptr;
-      bool reused = c != nullptr;
-      if (!c) c = Connect(r);
-      AttachCancel(cancel, *c);
-      struct Detacher {
-        HttpCancel* cancel;
-        ~Detacher() {
-          if (cancel != nullptr) cancel->Detach();
-        }
-      } detacher{cancel};
-      if (cancel != nullptr && cancel->Cancelled()) {
-        throw Error(ErrorCode::kUnavailable, fmt::format("{} {}: cancelled", r.method, Url(r)));
-      }
-      auto ec = Write(*c, req, timeout);
-      if (ec && reused) continue;
-      if (ec) Fail(r, ec, "write");
-
+      CancelScope scope{cancel};
+      bool reused = false;
+      auto c = OpenAndWrite(r, req, timeout, cancel, attempt, reused);
+      if (!c) continue;  // stale keep-alive connection
       http::response_parser<http::buffer_body> parser;
       parser.body_limit(boost::none);
-      c->Lowest().expires_after(timeout);
-      WithStream(*c, [&](auto& stream) {
-        http::async_read_header(stream, c->buffer, parser,
-                                [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+      auto ec = RunOp(*c, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
+        http::async_read_header(stream, buffer, parser, std::move(handler));
       });
-      c->Run();
       if (ec && reused && !parser.got_some()) continue;
       if (ec) Fail(r, ec, "read");
       HttpResponse out = ToResponse(parser.get().base());
@@ -380,12 +385,9 @@ struct HttpClient::Impl {
       while (!parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
-        c->Lowest().expires_after(timeout);
-        WithStream(*c, [&](auto& stream) {
-          http::async_read_some(stream, c->buffer, parser,
-                                [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+        ec = RunOp(*c, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
+          http::async_read_some(stream, buffer, parser, std::move(handler));
         });
-        c->Run();
         if (ec == http::error::need_buffer) ec = {};
         std::size_t n = chunk.size() - parser.get().body().size;
         if (n > 0 && !on_data(std::string_view(chunk.data(), n))) return out;

@@ -1,21 +1,21 @@
 #include "hookd/app.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "common/error.hpp"
+#include "common/uuid.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/dispatch/hub.hpp"
 #include "hookd/dispatch/notifier.hpp"
-#include "common/uuid.hpp"
 #include "hookd/grpc/jwt.hpp"
-#include "hookd/metrics.hpp"
 #include "hookd/grpc/server.hpp"
 #include "hookd/http/handlers.hpp"
 #include "hookd/http/server.hpp"
+#include "hookd/metrics.hpp"
 #include "hookd/store/migrate.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
@@ -40,7 +40,8 @@ struct App::Impl {
         jwks(MakeJwksFetcher(config.github_jwks_url), clock),
         jwt(jwks, config.github_issuer, "hookd", clock) {
     store.SetOrigin(common::NewUuidV4());
-    pool.SetObserver([this](bool ok, double seconds) { metrics.ObserveDatabaseQuery(ok, seconds); });
+    pool.SetObserver(
+        [this](bool ok, double seconds) { metrics.ObserveDatabaseQuery(ok, seconds); });
     dispatcher.SetMetrics(&metrics);
     dispatcher.SetStaticClusters(config.clusters);
     dispatcher.SetClusterRedirects(config.cluster_migration_redirect);
@@ -55,9 +56,8 @@ struct App::Impl {
       // A bad URL must not stop hookd: JWT authentication then fails with UNAVAILABLE.
       spdlog::error("GitHub JWKS URL: {}", e.what());
       std::string error = e.what();
-      return [error]() -> std::string {
-        throw common::Error(common::ErrorCode::kUnavailable, error);
-      };
+      return
+          [error]() -> std::string { throw common::Error(common::ErrorCode::kUnavailable, error); };
     }
   }
 

@@ -1,8 +1,8 @@
 #include "hookd/config.hpp"
 
-#include <CLI/CLI.hpp>
-
 #include <iostream>
+
+#include <CLI/CLI.hpp>
 
 #include "common/error.hpp"
 #include "common/hex.hpp"
@@ -23,9 +23,9 @@ std::string EnvName(const std::string& key) {
   return out;
 }
 
-common::SettingSpec Setting(const std::string& key, const std::string& def,
-                            const std::string& help, std::vector<std::string> aliases = {},
-                            bool secret = false, bool boolean = false) {
+common::SettingSpec Setting(const std::string& key, const std::string& def, const std::string& help,
+                            std::vector<std::string> aliases = {}, bool secret = false,
+                            bool boolean = false) {
   common::SettingSpec spec;
   spec.key = key;
   spec.default_value = def;
@@ -89,8 +89,8 @@ std::vector<common::SettingSpec> HookdSettings() {
       Setting("database-connect-timeout", "5m", "How long to retry the first database connect."),
       Setting("deployd-keys", "", "Accepted pre-shared keys of deployd (comma-separated).",
               {"DEPLOYD_KEYS"}, true),
-      Setting("frontend-keys", "", "Accepted X-PSK values of the console API.",
-              {"FRONTEND_KEYS"}, true),
+      Setting("frontend-keys", "", "Accepted X-PSK values of the console API.", {"FRONTEND_KEYS"},
+              true),
       Setting("google-allowed-domains", "", "Unused; kept for compatibility."),
       Setting("google-cluster-projects", "", "cluster=project pairs for GCP log links."),
       Flag("nais-api-insecure-connection", "Plaintext connection to the Nais API."),
@@ -121,9 +121,9 @@ Config BuildConfig(const common::LayeredConfig& s) {
   c.log_link_formatter = s.Get("log-link-formatter");
   if (!c.log_link_formatter.empty() && c.log_link_formatter != "GCP" &&
       c.log_link_formatter != "KIBANA") {
-    throw common::Error(common::ErrorCode::kInvalidArgument,
-                        "invalid log-link-formatter \"" + c.log_link_formatter +
-                            "\": want GCP, KIBANA or empty");
+    throw common::Error(
+        common::ErrorCode::kInvalidArgument,
+        "invalid log-link-formatter \"" + c.log_link_formatter + "\": want GCP, KIBANA or empty");
   }
   auto provision = common::HexDecode(s.Get("provision-key"));
   if (!provision) {

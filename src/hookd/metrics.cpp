@@ -1,13 +1,14 @@
 #include "hookd/metrics.hpp"
 
-#include <fmt/format.h>
-
 #include <array>
+
+#include <fmt/format.h>
 
 namespace hookd {
 namespace {
 
-const std::vector<double> kHttpBuckets = {.001, .01, .05, .1, .5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5, 5};
+const std::vector<double> kHttpBuckets = {.001, .01, .05, .1,  .5, 1,   1.5,
+                                          2,    2.5, 3,   3.5, 4,  4.5, 5};
 const std::vector<double> kGrpcBuckets = {.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10};
 
 std::vector<double> DatabaseBuckets() {
@@ -57,11 +58,12 @@ std::string EscapeLabel(const std::string& value) {
 
 std::string GrpcCodeName(int code) {
   static const std::array<const char*, 17> kNames = {
-      "OK",       "Canceled",          "Unknown",          "InvalidArgument", "DeadlineExceeded",
-      "NotFound", "AlreadyExists",     "PermissionDenied", "ResourceExhausted",
-      "FailedPrecondition",            "Aborted",          "OutOfRange",      "Unimplemented",
-      "Internal", "Unavailable",       "DataLoss",         "Unauthenticated"};
-  if (code < 0 || code >= static_cast<int>(kNames.size())) return "Code(" + std::to_string(code) + ")";
+      "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+      "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+      "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+      "DataLoss", "Unauthenticated"};
+  if (code < 0 || code >= static_cast<int>(kNames.size()))
+    return "Code(" + std::to_string(code) + ")";
   return kNames[static_cast<std::size_t>(code)];
 }
 
@@ -186,23 +188,27 @@ std::string Metrics::Render(const std::vector<std::string>& connected,
                 "How many HTTP requests processed, partitioned by status code, method and HTTP "
                 "path.",
                 requests_);
-  out += "# HELP request_duration_ms How long it took to process the request, partitioned by "
-         "status code, method and HTTP path (seconds).\n# TYPE request_duration_ms histogram\n";
+  out +=
+      "# HELP request_duration_ms How long it took to process the request, partitioned by "
+      "status code, method and HTTP path (seconds).\n# TYPE request_duration_ms histogram\n";
   RenderHistogram(out, "request_duration_ms", durations_, kHttpBuckets);
 
-  out += "# HELP deployment_hookd_database_queries Time to execute database queries (seconds).\n"
-         "# TYPE deployment_hookd_database_queries histogram\n";
+  out +=
+      "# HELP deployment_hookd_database_queries Time to execute database queries (seconds).\n"
+      "# TYPE deployment_hookd_database_queries histogram\n";
   RenderHistogram(out, "deployment_hookd_database_queries", database_, kDatabaseBuckets);
 
   RenderCounter(out, "deployment_hookd_state_transition",
                 "Deployment state transitions handled by hookd.", transitions_);
 
-  out += "# HELP deployment_hookd_queue_size Deployments seen by this hookd that are not "
-         "finished yet.\n# TYPE deployment_hookd_queue_size gauge\n";
+  out +=
+      "# HELP deployment_hookd_queue_size Deployments seen by this hookd that are not "
+      "finished yet.\n# TYPE deployment_hookd_queue_size gauge\n";
   out += "deployment_hookd_queue_size " + std::to_string(unfinished_.size()) + "\n";
 
-  out += "# HELP deployment_hookd_cluster_status Whether a deployd of the cluster is connected "
-         "to this hookd (1) or not (0).\n# TYPE deployment_hookd_cluster_status gauge\n";
+  out +=
+      "# HELP deployment_hookd_cluster_status Whether a deployd of the cluster is connected "
+      "to this hookd (1) or not (0).\n# TYPE deployment_hookd_cluster_status gauge\n";
   std::map<std::string, int> clusters;
   for (const auto& c : known) clusters[c] = 0;
   for (const auto& c : connected) clusters[c] = 1;
@@ -211,19 +217,20 @@ std::string Metrics::Render(const std::vector<std::string>& connected,
            std::to_string(up) + "\n";
   }
 
-  out += "# HELP deployment_hookd_lead_time_seconds Seconds from the creation of a deployment to "
-         "its success.\n# TYPE deployment_hookd_lead_time_seconds summary\n";
+  out +=
+      "# HELP deployment_hookd_lead_time_seconds Seconds from the creation of a deployment to "
+      "its success.\n# TYPE deployment_hookd_lead_time_seconds summary\n";
   for (const auto& [labels, s] : lead_time_) {
     out += "deployment_hookd_lead_time_seconds_sum{" + labels + "} " + FormatDouble(s.sum) + "\n";
-    out += "deployment_hookd_lead_time_seconds_count{" + labels + "} " +
-           std::to_string(s.count) + "\n";
+    out += "deployment_hookd_lead_time_seconds_count{" + labels + "} " + std::to_string(s.count) +
+           "\n";
   }
 
   RenderCounter(out, "deployment_hookd_auth_interceptor_requests",
                 "Authentication attempts on pb.Deploy, by type and error.", auth_);
 
-  RenderCounter(out, "grpc_server_started_total",
-                "Total number of RPCs started on the server.", grpc_started_);
+  RenderCounter(out, "grpc_server_started_total", "Total number of RPCs started on the server.",
+                grpc_started_);
   RenderCounter(out, "grpc_server_handled_total",
                 "Total number of RPCs completed on the server, regardless of success or failure.",
                 grpc_handled_);
@@ -231,9 +238,10 @@ std::string Metrics::Render(const std::vector<std::string>& connected,
                 "Total number of RPC stream messages received on the server.", grpc_received_);
   RenderCounter(out, "grpc_server_msg_sent_total",
                 "Total number of gRPC stream messages sent by the server.", grpc_sent_);
-  out += "# HELP grpc_server_handling_seconds Histogram of response latency (seconds) of gRPC "
-         "that had been application-level handled by the server.\n"
-         "# TYPE grpc_server_handling_seconds histogram\n";
+  out +=
+      "# HELP grpc_server_handling_seconds Histogram of response latency (seconds) of gRPC "
+      "that had been application-level handled by the server.\n"
+      "# TYPE grpc_server_handling_seconds histogram\n";
   RenderHistogram(out, "grpc_server_handling_seconds", grpc_seconds_, kGrpcBuckets);
   return out;
 }

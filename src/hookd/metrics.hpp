@@ -16,8 +16,7 @@ class Metrics {
   Metrics();
 
   // requests_total / request_duration_ms (values in seconds, as the original).
-  void ObserveRequest(const std::string& method, const std::string& path, int code,
-                      double seconds);
+  void ObserveRequest(const std::string& method, const std::string& path, int code, double seconds);
   // deployment_hookd_database_queries{status="success"|"error"}.
   void ObserveDatabaseQuery(bool ok, double seconds);
   // deployment_hookd_state_transition, deployment_hookd_queue_size and, for `success`,
@@ -32,8 +31,7 @@ class Metrics {
 
   // grpc_server_* (labels grpc_type "unary"|"server_stream", grpc_service "pb.Deploy", method).
   void GrpcStarted(const std::string& type, const std::string& service, const std::string& method);
-  void GrpcReceived(const std::string& type, const std::string& service,
-                    const std::string& method);
+  void GrpcReceived(const std::string& type, const std::string& service, const std::string& method);
   void GrpcSent(const std::string& type, const std::string& service, const std::string& method);
   // `code`: numeric grpc::StatusCode, rendered with Go's names ("OK", "Unavailable", ...).
   void GrpcHandled(const std::string& type, const std::string& service, const std::string& method,

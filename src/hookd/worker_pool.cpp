@@ -1,8 +1,8 @@
 #include "hookd/worker_pool.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <exception>
+
+#include <spdlog/spdlog.h>
 
 #include "common/asio.hpp"
 

@@ -1240,6 +1240,15 @@ HttpResponse DoUpdate(Ctx& c) {
   return FinishUpdate(c, old, next, warnings);
 }
 
+// Does the applied value of an owned leaf differ from the live one? A "." leaf (a keyed list
+// element or a map) only differs when it comes or goes; its fields are leaves of their own.
+bool LeafDiffers(const Json& applied, const Json& live, const std::vector<std::string>& leaf) {
+  const Json* a = ValueAt(applied, leaf);
+  const Json* l = ValueAt(live, leaf);
+  if (!leaf.empty() && leaf.back() == ".") return (a == nullptr) != (l == nullptr);
+  return a == nullptr || l == nullptr || *a != *l;
+}
+
 std::string ConflictManager(const Json& entry) {
   std::string m = GoQuote(entry.value("manager", ""));
   if (!entry.value("subresource", "").empty()) m += " with subresource " + GoQuote(entry["subresource"].get<std::string>());
@@ -1296,9 +1305,7 @@ HttpResponse DoApply(Ctx& c) {
         e.value("subresource", "") == subresource) continue;
     Json overlap = FieldSetIntersection(applied_set, e.value("fieldsV1", Json::object()));
     for (const auto& leaf : FieldSetLeaves(overlap)) {
-      const Json* a = ValueAt(applied, leaf);
-      const Json* l = ValueAt(old, leaf);
-      if (a == nullptr || l == nullptr || *a != *l) conflicts.emplace_back(i, leaf);
+      if (LeafDiffers(applied, old, leaf)) conflicts.emplace_back(i, leaf);
     }
   }
   if (!conflicts.empty() && !force) {
@@ -1336,9 +1343,7 @@ HttpResponse DoApply(Ctx& c) {
     Json taken = Json::object();
     Json overlap = FieldSetIntersection(applied_set, e.value("fieldsV1", Json::object()));
     for (const auto& leaf : FieldSetLeaves(overlap)) {
-      const Json* a = ValueAt(applied, leaf);
-      const Json* l = ValueAt(old, leaf);
-      if (a == nullptr || l == nullptr || *a != *l) {
+      if (LeafDiffers(applied, old, leaf)) {
         Json one = Json::object();
         Json* node = &one;
         for (const auto& p : leaf) node = &((*node)[p] = Json::object());

@@ -325,7 +325,8 @@ Json ChangedFields(const Json& before, const Json& after, const ListRules& lists
   for (const auto& leaf : FieldSetLeaves(set)) {
     const Json* a = ValueAt(after, leaf);
     const Json* b = ValueAt(before, leaf);
-    if (b == nullptr || a == nullptr || *a != *b) Insert(out, leaf);
+    bool element = !leaf.empty() && leaf.back() == ".";
+    if (element ? (a == nullptr) != (b == nullptr) : (b == nullptr || a == nullptr || *a != *b)) Insert(out, leaf);
   }
   // Elements of keyed lists that are new also own their "." node.
   return out;

@@ -22,15 +22,8 @@ namespace {
 using nlohmann::json;
 using rollout::Phase;
 using rollout::Rule;
+using rollout::StringAt;
 
-std::string Str(const json& o, std::initializer_list<const char*> path) {
-  const json* cur = &o;
-  for (const char* key : path) {
-    if (!cur->is_object() || !cur->contains(key)) return "";
-    cur = &(*cur)[key];
-  }
-  return cur->is_string() ? cur->get<std::string>() : "";
-}
 
 std::string EscapeRegex(const std::string& s) {
   static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
@@ -123,21 +116,21 @@ bool EventMatchesResource(const std::string& resource_name, const std::string& i
 }
 
 std::string EventMessage(const json& event) {
-  return fmt::format("{}/{} ({}): {}", Str(event, {"involvedObject", "kind"}),
-                     Str(event, {"involvedObject", "name"}), Str(event, {"reason"}),
-                     Str(event, {"message"}));
+  return fmt::format("{}/{} ({}): {}", StringAt(event, {"involvedObject", "kind"}),
+                     StringAt(event, {"involvedObject", "name"}), StringAt(event, {"reason"}),
+                     StringAt(event, {"message"}));
 }
 
 std::optional<Verdict> NaisEventVerdict(const json& event, const std::string& correlation_id) {
   (void)correlation_id;
-  auto controller = Str(event, {"reportingComponent"});
-  if (controller.empty()) controller = Str(event, {"reportingController"});
+  auto controller = StringAt(event, {"reportingComponent"});
+  if (controller.empty()) controller = StringAt(event, {"reportingController"});
   if (controller != "naiserator") return std::nullopt;
   bool has_annotation = event.contains("metadata") && event["metadata"].contains("annotations") &&
                         event["metadata"]["annotations"].is_object() &&
                         event["metadata"]["annotations"].contains(kCorrelationAnnotation);
   if (!has_annotation) return Verdict{pb::DeploymentState::failure, kRedeployedMessage};
-  auto reason = Str(event, {"reason"});
+  auto reason = StringAt(event, {"reason"});
   if (reason == "FailedPrepare" || reason == "FailedGenerate" || reason == "FailedSynchronization") {
     return Verdict{pb::DeploymentState::failure, EventMessage(event)};
   }
@@ -234,13 +227,13 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
       std::set<std::string> seen;
       kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& ev) {
         if (type == "DELETED") return false;
-        if (!EventMatchesResource(name, Str(ev, {"involvedObject", "kind"}),
-                                  Str(ev, {"involvedObject", "name"}))) {
+        if (!EventMatchesResource(name, StringAt(ev, {"involvedObject", "kind"}),
+                                  StringAt(ev, {"involvedObject", "name"}))) {
           return false;
         }
-        auto annotated = Str(ev, {"metadata", "annotations", kCorrelationAnnotation});
+        auto annotated = StringAt(ev, {"metadata", "annotations", kCorrelationAnnotation});
         if (!annotated.empty() && annotated != correlation_id) return false;
-        auto last = common::ParseRfc3339(Str(ev, {"lastTimestamp"}));
+        auto last = common::ParseRfc3339(StringAt(ev, {"lastTimestamp"}));
         if (!last || *last < watch_start) return false;
         if (auto v = NaisEventVerdict(ev, correlation_id)) {
           race.Decide(*v);
@@ -255,8 +248,8 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
       kube::WatchTarget target{kube::CollectionPath(applied.resource, ns),
                                "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user, true};
       kube::ListWatch(client_, target, deadline, cancel, [&](const std::string&, const json& o) {
-        if (Str(o, {"status", "correlationID"}) != correlation_id) return race.Decided();
-        auto state = Str(o, {"status", "synchronizationState"});
+        if (StringAt(o, {"status", "correlationID"}) != correlation_id) return race.Decided();
+        auto state = StringAt(o, {"status", "synchronizationState"});
         if (state == "RolloutComplete") {
           race.Decide(Verdict{pb::DeploymentState::success,
                               fmt::format("{}/{} (RolloutComplete): Successfully deployed.", kind, name)});
@@ -313,7 +306,7 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
           std::map<std::string, std::chrono::steady_clock::time_point> first_seen;
           kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& pod) {
             if (type == "DELETED") return race.Decided();
-            auto created = common::ParseRfc3339(Str(pod, {"metadata", "creationTimestamp"}));
+            auto created = common::ParseRfc3339(StringAt(pod, {"metadata", "creationTimestamp"}));
             if (created && *created < watch_start) return race.Decided();  // pods of older rollouts
             auto problems = rollout::PodProblems(pod);
             for (const auto& p : problems) {
@@ -344,8 +337,8 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
         std::set<std::string> seen;
         kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& ev) {
           if (type == "DELETED") return race.Decided();
-          if (!EventMatchesResource(name, Str(ev, {"involvedObject", "kind"}),
-                                    Str(ev, {"involvedObject", "name"}))) {
+          if (!EventMatchesResource(name, StringAt(ev, {"involvedObject", "kind"}),
+                                    StringAt(ev, {"involvedObject", "name"}))) {
             return race.Decided();
           }
           auto text = EventMessage(ev);

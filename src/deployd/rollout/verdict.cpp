@@ -3,38 +3,41 @@
 #include <fmt/format.h>
 
 namespace deployd::rollout {
+
+const nlohmann::json* Find(const nlohmann::json& o, std::initializer_list<const char*> path) {
+  const nlohmann::json* cur = &o;
+  for (const char* key : path) {
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(key);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
+}
+
+std::string StringAt(const nlohmann::json& o, std::initializer_list<const char*> path) {
+  const nlohmann::json* cur = Find(o, path);
+  return cur != nullptr && cur->is_string() ? cur->get<std::string>() : "";
+}
+
 namespace {
 
 using nlohmann::json;
 
 long long Int(const json& o, std::initializer_list<const char*> path, long long def = 0) {
-  const json* cur = &o;
-  for (const char* key : path) {
-    if (!cur->is_object() || !cur->contains(key)) return def;
-    cur = &(*cur)[key];
-  }
+  const json* cur = Find(o, path);
+  if (cur == nullptr) return def;
   if (cur->is_number_integer() || cur->is_number_unsigned()) return cur->get<long long>();
   if (cur->is_number_float()) return static_cast<long long>(cur->get<double>());
   return def;
 }
 
 bool Has(const json& o, std::initializer_list<const char*> path) {
-  const json* cur = &o;
-  for (const char* key : path) {
-    if (!cur->is_object() || !cur->contains(key) || (*cur)[key].is_null()) return false;
-    cur = &(*cur)[key];
-  }
-  return true;
+  const json* cur = Find(o, path);
+  return cur != nullptr && !cur->is_null();
 }
 
-std::string Str(const json& o, std::initializer_list<const char*> path) {
-  const json* cur = &o;
-  for (const char* key : path) {
-    if (!cur->is_object() || !cur->contains(key)) return "";
-    cur = &(*cur)[key];
-  }
-  return cur->is_string() ? cur->get<std::string>() : "";
-}
+std::string Str(const json& o, std::initializer_list<const char*> path) { return StringAt(o, path); }
 
 std::optional<json> Condition(const json& o, const std::string& type) {
   if (!Has(o, {"status", "conditions"}) || !o["status"]["conditions"].is_array()) return std::nullopt;

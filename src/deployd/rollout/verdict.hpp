@@ -2,6 +2,7 @@
 // Pure rollout verdicts: object (as returned by the API) -> in progress / done / failed, gated on
 // observedGeneration (kube-api.md 6, peers.md). No I/O here.
 #include <chrono>
+#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -33,6 +34,11 @@ enum class Rule {
   kNais,        // nais.io Application / Naisjob: naiserator events and status
   kConditions,  // other custom resources: Ready / Stalled / Reconciling conditions
 };
+
+// The value at a path of object keys; nullptr when a step is missing or not an object.
+const nlohmann::json* Find(const nlohmann::json& o, std::initializer_list<const char*> path);
+// The string at a path of object keys; "" when missing or not a string.
+std::string StringAt(const nlohmann::json& o, std::initializer_list<const char*> path);
 
 Rule RuleFor(const std::string& group, const std::string& kind, const nlohmann::json& object);
 

@@ -1,9 +1,9 @@
 #include "hookd/dispatch/dispatcher.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <set>
+
+#include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
 #include "common/pb_json.hpp"
@@ -34,7 +34,8 @@ std::vector<store::ResourceRow> ParseResources(const pb::DeploymentRequest& requ
     if (row.kind.empty()) {
       throw common::Error(common::ErrorCode::kInvalidArgument,
                           "invalid Kubernetes resources in request: resource " +
-                              std::to_string(i + 1) + ": decoding payload: Object 'Kind' is missing in '" +
+                              std::to_string(i + 1) +
+                              ": decoding payload: Object 'Kind' is missing in '" +
                               common::StructToJson(resource).dump() + "'");
     }
     const std::string api_version = StringField(resource, "apiVersion");
@@ -104,8 +105,8 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
       std::string list;
       for (const auto& c : known) list += (list.empty() ? "" : ", ") + c;
       throw common::Error(common::ErrorCode::kInvalidArgument,
-                          "unknown cluster '" + request.cluster() + "'; known clusters: " +
-                              (list.empty() ? "(none)" : list));
+                          "unknown cluster '" + request.cluster() +
+                              "'; known clusters: " + (list.empty() ? "(none)" : list));
     }
   }
 
@@ -133,8 +134,7 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
                request.cluster());
 
   if (metrics_ != nullptr) {
-    metrics_->ObserveState(request.id(), row.state_name, row.repository, row.team, row.cluster,
-                           0);
+    metrics_->ObserveState(request.id(), row.state_name, row.repository, row.team, row.cluster, 0);
   }
   auto event = std::make_shared<StatusEvent>();
   event->status_id = row.id;

@@ -10,8 +10,7 @@ void StatusHub::Subscribe(const std::string& deployment_id,
   subscribers_.emplace(deployment_id, std::move(subscriber));
 }
 
-void StatusHub::Unsubscribe(const std::string& deployment_id,
-                            const StatusSubscriber* subscriber) {
+void StatusHub::Unsubscribe(const std::string& deployment_id, const StatusSubscriber* subscriber) {
   std::shared_ptr<StatusSubscriber> removed;  // released after the lock
   std::lock_guard lock(mutex_);
   auto [first, last] = subscribers_.equal_range(deployment_id);
@@ -91,8 +90,7 @@ bool ClusterRegistry::ReplaceOlderThan(const std::string& cluster,
   return true;
 }
 
-void ClusterRegistry::Unregister(const std::string& cluster,
-                                 const ClusterConnection* connection) {
+void ClusterRegistry::Unregister(const std::string& cluster, const ClusterConnection* connection) {
   std::shared_ptr<ClusterConnection> removed;
   std::lock_guard lock(mutex_);
   auto it = connections_.find(cluster);

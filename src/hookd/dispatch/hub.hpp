@@ -13,7 +13,7 @@ namespace hookd::dispatch {
 
 // One stored status, as fanned out to waiting Status streams.
 struct StatusEvent {
-  std::string status_id;  // deployment_status.id, used to drop duplicates
+  std::string status_id;        // deployment_status.id, used to drop duplicates
   pb::DeploymentStatus status;  // request carries the deployment ID
 };
 using StatusEventPtr = std::shared_ptr<const StatusEvent>;

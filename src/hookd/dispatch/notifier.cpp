@@ -1,13 +1,13 @@
 #include "hookd/dispatch/notifier.hpp"
 
+#include <deque>
+#include <utility>
+
 #include <poll.h>
+#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-
-#include <pqxx/pqxx>
-#include <deque>
-#include <utility>
 
 namespace hookd::dispatch {
 namespace {
@@ -75,8 +75,10 @@ void Notifier::Handle(const std::string& channel, const std::string& payload) {
     if (second == std::string::npos) return;
     const auto third = rest.find('|', second + 1);
     const std::string deployment = rest.substr(0, second);
-    const std::string status = rest.substr(second + 1, third == std::string::npos ? std::string::npos : third - second - 1);
-    if (third != std::string::npos) dispatcher_.ObserveRemoteState(deployment, rest.substr(third + 1));
+    const std::string status = rest.substr(
+        second + 1, third == std::string::npos ? std::string::npos : third - second - 1);
+    if (third != std::string::npos)
+      dispatcher_.ObserveRemoteState(deployment, rest.substr(third + 1));
     dispatcher_.PublishStored(deployment, status);
     return;
   }

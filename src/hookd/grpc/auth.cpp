@@ -168,9 +168,9 @@ AuthResult CheckJwt(const Metadata& metadata, const JwtVerifier& verifier,
 grpc::Status CheckTeamMatches(const std::string& authenticated_team,
                               const std::string& request_team) {
   if (authenticated_team == request_team) return grpc::Status::OK;
-  return {grpc::StatusCode::PERMISSION_DENIED,
-          "authenticated as team \"" + authenticated_team +
-              "\" but the request is for team \"" + request_team + "\""};
+  return {grpc::StatusCode::PERMISSION_DENIED, "authenticated as team \"" + authenticated_team +
+                                                   "\" but the request is for team \"" +
+                                                   request_team + "\""};
 }
 
 }  // namespace hookd::grpcapi

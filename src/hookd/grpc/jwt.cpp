@@ -1,12 +1,11 @@
 #include "hookd/grpc/jwt.hpp"
 
+#include <nlohmann/json.hpp>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <spdlog/spdlog.h>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
 #include "common/http_client.hpp"
@@ -52,11 +51,11 @@ std::shared_ptr<void> RsaPublicKey(const std::string& n, const std::string& e) {
 bool VerifyWith(void* key, const std::string& input, const std::string& signature) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (ctx == nullptr) return false;
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr,
-                                 static_cast<EVP_PKEY*>(key)) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                             signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
-                             input.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, static_cast<EVP_PKEY*>(key)) == 1 &&
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(input.data()),
+                       input.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }
@@ -100,15 +99,16 @@ JwkSet JwkSet::Parse(const std::string& text) {
   try {
     doc = json::parse(text);
   } catch (const json::parse_error& e) {
-    throw common::Error(common::ErrorCode::kInvalidArgument, std::string("invalid JWKS: ") + e.what());
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        std::string("invalid JWKS: ") + e.what());
   }
   if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array()) {
-    throw common::Error(common::ErrorCode::kInvalidArgument,
-                        "invalid JWKS: no \"keys\" array");
+    throw common::Error(common::ErrorCode::kInvalidArgument, "invalid JWKS: no \"keys\" array");
   }
   for (const auto& k : doc["keys"]) {
     if (!k.is_object() || k.value("kty", "") != "RSA") continue;
-    if (!k.contains("n") || !k.contains("e") || !k["n"].is_string() || !k["e"].is_string()) continue;
+    if (!k.contains("n") || !k.contains("e") || !k["n"].is_string() || !k["e"].is_string())
+      continue;
     auto n = Base64UrlDecode(k["n"].get<std::string>());
     auto e = Base64UrlDecode(k["e"].get<std::string>());
     if (!n || !e || n->empty() || e->empty()) continue;

@@ -1,9 +1,5 @@
 #include "hookd/grpc/server.hpp"
 
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <deque>
 #include <fstream>
@@ -11,6 +7,10 @@
 #include <optional>
 #include <set>
 #include <sstream>
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
 #include "common/grpc_error.hpp"
@@ -212,9 +212,9 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
         return Fail({grpc::StatusCode::NOT_FOUND, "deployment '" + id + "' not found"});
       }
       if (shared_.options.cli_authentication && deployment->team != authenticated_team_) {
-        return Fail({grpc::StatusCode::PERMISSION_DENIED,
-                     "deployment '" + id + "' does not belong to team \"" + authenticated_team_ +
-                         "\""});
+        return Fail(
+            {grpc::StatusCode::PERMISSION_DENIED,
+             "deployment '" + id + "' does not belong to team \"" + authenticated_team_ + "\""});
       }
       history = shared_.dispatcher.Store().Statuses(id);
     } catch (const std::exception& e) {
@@ -249,10 +249,9 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
 
   void Overflow() {
     spdlog::warn("status stream of deployment {} is too slow; ending it", request_.id());
-    FinishOnce({grpc::StatusCode::UNAVAILABLE,
-                "status stream cannot keep up: more than " +
-                    std::to_string(shared_.options.status_buffer) +
-                    " statuses waiting; reconnect"});
+    FinishOnce({grpc::StatusCode::UNAVAILABLE, "status stream cannot keep up: more than " +
+                                                   std::to_string(shared_.options.status_buffer) +
+                                                   " statuses waiting; reconnect"});
   }
 
   void MaybeWrite() {
@@ -488,8 +487,18 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
         }
       }
       std::vector<store::QueuedRequest> queued;
+      std::vector<std::string> exclude;
+      {
+        std::lock_guard lock(mutex_);
+        exclude.assign(handed_out_.begin(), handed_out_.end());
+        if (!delivered_.empty() && !marking_) {
+          // A removal failed earlier (database down): try again.
+          marking_ = true;
+          shared_.workers.Post([self = shared_from_this()] { self->MarkDelivered(); });
+        }
+      }
       try {
-        queued = shared_.dispatcher.Store().QueuedRequests(cluster_);
+        queued = shared_.dispatcher.Store().QueuedRequests(cluster_, exclude);
       } catch (const std::exception& e) {
         // The sweeper wakes every stream periodically, so this is retried.
         spdlog::error("reading the queue of cluster {}: {}", cluster_, e.what());
@@ -527,7 +536,14 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
       } catch (const std::exception& e) {
         spdlog::error("marking {} deployments of cluster {} delivered: {}", ids.size(), cluster_,
                       e.what());
+        // Keep them handed out (never sent twice on this stream); retried on the next pump.
+        std::lock_guard lock(mutex_);
+        delivered_.insert(delivered_.begin(), ids.begin(), ids.end());
+        marking_ = false;
+        return;
       }
+      std::lock_guard lock(mutex_);
+      for (const auto& id : ids) handed_out_.erase(id);
     }
   }
 
@@ -568,7 +584,8 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
   bool finishing_ = false;
   bool finish_called_ = false;
   grpc::Status final_status_;
-  std::set<std::string> handed_out_;  // IDs taken from the queue on this stream
+  // IDs taken from the queue on this stream and not yet removed from it.
+  std::set<std::string> handed_out_;
   std::vector<std::string> delivered_;  // written, not yet removed from the queue
   bool marking_ = false;
   std::deque<pb::DeploymentRequest> outbox_;

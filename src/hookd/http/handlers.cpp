@@ -1,9 +1,8 @@
 #include "hookd/http/handlers.hpp"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/crypto.hpp"
 #include "common/error.hpp"
@@ -75,8 +74,8 @@ std::string StringOf(const json& object, const std::string& name) {
   if (f == nullptr || f->is_null()) return "";
   if (!f->is_string()) {
     throw common::Error(common::ErrorCode::kInvalidArgument,
-                        "json: cannot unmarshal " + std::string(f->type_name()) +
-                            " into field " + name + " of type string");
+                        "json: cannot unmarshal " + std::string(f->type_name()) + " into field " +
+                            name + " of type string");
   }
   return f->get<std::string>();
 }
@@ -86,8 +85,8 @@ std::int64_t IntOf(const json& object, const std::string& name) {
   if (f == nullptr || f->is_null()) return 0;
   if (!f->is_number_integer()) {
     throw common::Error(common::ErrorCode::kInvalidArgument,
-                        "json: cannot unmarshal " + std::string(f->type_name()) +
-                            " into field " + name + " of type int64");
+                        "json: cannot unmarshal " + std::string(f->type_name()) + " into field " +
+                            name + " of type int64");
   }
   return f->get<std::int64_t>();
 }
@@ -97,8 +96,8 @@ bool BoolOf(const json& object, const std::string& name) {
   if (f == nullptr || f->is_null()) return false;
   if (!f->is_boolean()) {
     throw common::Error(common::ErrorCode::kInvalidArgument,
-                        "json: cannot unmarshal " + std::string(f->type_name()) +
-                            " into field " + name + " of type bool");
+                        "json: cannot unmarshal " + std::string(f->type_name()) + " into field " +
+                            name + " of type bool");
   }
   return f->get<bool>();
 }
@@ -114,8 +113,7 @@ json ParseBody(const std::string& body) {
   }
 }
 
-std::vector<std::string> ValidKeys(const std::vector<store::ApiKey>& keys,
-                                   common::SystemTime now) {
+std::vector<std::string> ValidKeys(const std::vector<store::ApiKey>& keys, common::SystemTime now) {
   std::vector<std::string> out;
   for (const auto& k : keys) {
     if (!k.key.empty() && k.expires > now) out.push_back(k.key);
@@ -173,12 +171,23 @@ std::string HtmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -199,8 +208,10 @@ Response Handlers::Handle(const Request& r) {
     } catch (const std::exception& e) {
       spdlog::debug("metrics: known clusters unavailable: {}", e.what());
     }
-    return Response{200, "text/plain; version=0.0.4; charset=utf-8",
-                    metrics_.Render(dispatcher_.Clusters().Connected(), known), {}};
+    return Response{200,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    metrics_.Render(dispatcher_.Clusters().Connected(), known),
+                    {}};
   }
   if (p == "/events" || p == "/api/v1") return Empty(410);
   if (p == "/logs") return config_.log_link_formatter.empty() ? Logs(r) : LogRedirect(r);
@@ -537,10 +548,10 @@ std::string LogLink(const std::string& formatter, const std::string& delivery_id
   const std::string app = "(index:" + RisonString("96e648c0-980a-11e9-830a-e17bbd64b4db") +
                           ",query:(language:" + RisonString("lucene") +
                           ",query:" + RisonString(query) + "))";
-  const std::string global = "(time:(from:" + RisonString(common::FormatRfc3339(from)) +
-                             ",mode:" + RisonString("absolute") + ",to:" +
-                             RisonString(common::FormatRfc3339(from + std::chrono::hours(24))) +
-                             "))";
+  const std::string global =
+      "(time:(from:" + RisonString(common::FormatRfc3339(from)) +
+      ",mode:" + RisonString("absolute") +
+      ",to:" + RisonString(common::FormatRfc3339(from + std::chrono::hours(24))) + "))";
   return "https://logs.adeo.no/app/kibana#/discover?_a=" + app + "&_g=" + global;
 }
 
@@ -577,12 +588,23 @@ std::string GoHtmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -616,9 +638,8 @@ Response Handlers::LogRedirect(const Request& r) {
   auto version = GoAtoi(get("v"), ignored);
   std::string url;
   try {
-    url = LogLink(config_.log_link_formatter, id, *ts,
-                  version ? static_cast<int>(*version) : 0, get("cluster"),
-                  config_.google_cluster_projects);
+    url = LogLink(config_.log_link_formatter, id, *ts, version ? static_cast<int>(*version) : 0,
+                  get("cluster"), config_.google_cluster_projects);
   } catch (const common::Error& e) {
     return Text(400, std::string(e.what()) + "\n");
   }
@@ -646,7 +667,8 @@ Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
   try {
     if (tail == base) {
       if (r.method == "GET") {
-        return Json(200, json{{"team", team}, {"repositories", dispatcher_.Store().TeamRepositories(team)}});
+        return Json(200, json{{"team", team},
+                              {"repositories", dispatcher_.Store().TeamRepositories(team)}});
       }
       if (r.method != "POST") return Empty(405);
       std::string repository;
@@ -665,10 +687,10 @@ Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
         return message(400, "invalid repository \"" + repository + "\": want owner/name");
       }
       const bool added = dispatcher_.Store().AddTeamRepository(team, repository);
-      return Json(added ? 201 : 200,
-                  json{{"team", team},
-                       {"repository", repository},
-                       {"message", added ? "repository authorized" : "repository already authorized"}});
+      return Json(added ? 201 : 200, json{{"team", team},
+                                          {"repository", repository},
+                                          {"message", added ? "repository authorized"
+                                                            : "repository already authorized"}});
     }
     if (tail.rfind(base + "/", 0) == 0) {
       if (r.method != "DELETE") return Empty(405);
@@ -677,8 +699,8 @@ Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
         return message(400, "invalid repository \"" + repository + "\": want owner/name");
       }
       if (!dispatcher_.Store().RemoveTeamRepository(team, repository)) {
-        return message(404, "repository \"" + repository + "\" is not authorized by team \"" +
-                                team + "\"");
+        return message(
+            404, "repository \"" + repository + "\" is not authorized by team \"" + team + "\"");
       }
       return Empty(204);
     }
@@ -713,8 +735,7 @@ Response Handlers::Logs(const Request& r) {
   if (!deployment) return Text(404, "deployment '" + id + "' not found\n");
   bool finished = !statuses.empty() && common::IsFinished(statuses.front().state);
   std::string html =
-      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Deployment " + id +
-      "</title>\n";
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Deployment " + id + "</title>\n";
   if (!finished) html += "<meta http-equiv=\"refresh\" content=\"5\">\n";
   html +=
       "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -723,21 +744,23 @@ Response Handlers::Logs(const Request& r) {
   html += "<h1>Deployment " + HtmlEscape(id) + "</h1>\n<dl>";
   html += "<dt>Team</dt><dd>" + HtmlEscape(deployment->team) + "</dd>";
   html += "<dt>Cluster</dt><dd>" + HtmlEscape(deployment->cluster.value_or("")) + "</dd>";
-  html += "<dt>Repository</dt><dd>" + HtmlEscape(deployment->github_repository.value_or("")) +
-          "</dd>";
+  html +=
+      "<dt>Repository</dt><dd>" + HtmlEscape(deployment->github_repository.value_or("")) + "</dd>";
   html += "<dt>Created</dt><dd>" + common::FormatRfc3339Nano(deployment->created) + "</dd>";
   html += "<dt>State</dt><dd class=\"" + HtmlEscape(deployment->state.value_or("")) + "\">" +
           HtmlEscape(deployment->state.value_or("")) + "</dd></dl>\n";
-  html += "<h2>Resources</h2>\n<table><tr><th>#</th><th>Kind</th><th>Namespace</th><th>Name</th>"
-          "<th>API version</th></tr>\n";
+  html +=
+      "<h2>Resources</h2>\n<table><tr><th>#</th><th>Kind</th><th>Namespace</th><th>Name</th>"
+      "<th>API version</th></tr>\n";
   for (const auto& res : resources) {
     html += "<tr><td>" + std::to_string(res.index + 1) + "</td><td>" + HtmlEscape(res.kind) +
             "</td><td>" + HtmlEscape(res.ns) + "</td><td>" + HtmlEscape(res.name) + "</td><td>" +
             HtmlEscape(res.group.empty() ? res.version : res.group + "/" + res.version) +
             "</td></tr>\n";
   }
-  html += "</table>\n<h2>Status timeline</h2>\n<table><tr><th>Time</th><th>State</th>"
-          "<th>Message</th></tr>\n";
+  html +=
+      "</table>\n<h2>Status timeline</h2>\n<table><tr><th>Time</th><th>State</th>"
+      "<th>Message</th></tr>\n";
   for (auto it = statuses.rbegin(); it != statuses.rend(); ++it) {
     html += "<tr><td>" + common::FormatRfc3339Nano(it->created) + "</td><td class=\"" +
             HtmlEscape(it->state_name) + "\">" + HtmlEscape(it->state_name) + "</td><td>" +

@@ -1,12 +1,12 @@
 #include "hookd/http/server.hpp"
 
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <thread>
 #include <vector>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/asio.hpp"
 #include "common/error.hpp"
@@ -69,9 +69,11 @@ struct Server::Impl {
       bhttp::request_parser<bhttp::string_body> parser;
       parser.body_limit(max_body);
       stream.expires_after(kIdleTimeout);
-      co_await bhttp::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
+      co_await bhttp::async_read(stream, buffer, parser,
+                                 net::redirect_error(net::use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
-        Response too_large{413, "text/plain; charset=utf-8",
+        Response too_large{413,
+                           "text/plain; charset=utf-8",
                            "request body larger than " + std::to_string(max_body) + " bytes\n",
                            {}};
         auto res = ToBeast(too_large, 11, false);
@@ -83,8 +85,8 @@ struct Server::Impl {
       auto in = parser.release();
       Request request = ToRequest(in);
       ++in_flight;
-      Response response = co_await net::co_spawn(blocking.get_executor(),
-                                                 RunHandler(&handlers, request), net::use_awaitable);
+      Response response = co_await net::co_spawn(
+          blocking.get_executor(), RunHandler(&handlers, request), net::use_awaitable);
       --in_flight;
       const bool keep_alive = in.keep_alive() && !stopping;
       auto res = ToBeast(response, in.version(), keep_alive);
@@ -92,7 +94,8 @@ struct Server::Impl {
       co_await bhttp::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      metrics.ObserveRequest(request.method, std::string(in.target().substr(0, in.target().find('?'))),
+      metrics.ObserveRequest(request.method,
+                             std::string(in.target().substr(0, in.target().find('?'))),
                              response.status, seconds);
       spdlog::debug("{} {} {} {:.3f}s", request.method, std::string(in.target()), response.status,
                     seconds);

@@ -1,9 +1,9 @@
 #include "hookd/store/migrate.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
+
 #include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
 

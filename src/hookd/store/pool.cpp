@@ -1,9 +1,9 @@
 #include "hookd/store/pool.hpp"
 
-#include <spdlog/spdlog.h>
+#include <thread>
 
 #include <pqxx/pqxx>
-#include <thread>
+#include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
 
@@ -39,8 +39,8 @@ void ConnectionPool::With(const std::function<void(pqxx::connection&)>& work) {
   const auto started = std::chrono::steady_clock::now();
   auto observe = [this, started](bool ok) {
     if (observer_) {
-      observer_(ok, std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                        .count());
+      observer_(ok,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
   };
   try {

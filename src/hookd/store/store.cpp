@@ -1,9 +1,8 @@
 #include "hookd/store/store.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
 
 #include "common/crypto.hpp"
 #include "common/error.hpp"
@@ -36,8 +35,8 @@ std::optional<std::string> OptString(const pqxx::field& f) {
   return f.as<std::string>();
 }
 
-const std::string kDeploymentColumns = "id, team, " + Micros("created") +
-                                       ", github_id, github_repository, cluster, state";
+const std::string kDeploymentColumns =
+    "id, team, " + Micros("created") + ", github_id, github_repository, cluster, state";
 
 DeploymentRow ToDeployment(const pqxx::row& r) {
   DeploymentRow d;
@@ -65,8 +64,8 @@ StatusRow ToStatus(const pqxx::row& r) {
   return s;
 }
 
-const std::string kQueueColumns = "encode(request, 'hex'), " + Micros("deadline") + ", " +
-                                  Micros("created");
+const std::string kQueueColumns =
+    "encode(request, 'hex'), " + Micros("deadline") + ", " + Micros("created");
 
 QueuedRequest ToQueued(const pqxx::row& r) {
   QueuedRequest q;
@@ -96,10 +95,12 @@ StatusRow InsertStatus(pqxx::transaction_base& tx, const std::string& origin,
       " VALUES ($1, $2, $3, $4, $5::timestamptz)),"
       " u AS (UPDATE deployment SET state = $3 WHERE id = $2 RETURNING team,"
       " COALESCE(github_repository, '') AS repository, COALESCE(cluster, '') AS cluster, " +
-      Micros("created") + " AS created)"
+      Micros("created") +
+      " AS created)"
       " SELECT u.team, u.repository, u.cluster, u.created, pg_notify($6, $7) FROM u";
   auto row = tx.exec_params(kSql, s.id, deployment_id, s.state_name, message, Ts(s.created),
-                            Store::kStatusChannel, origin + "|" + deployment_id + "|" + s.id + "|" + s.state_name);
+                            Store::kStatusChannel,
+                            origin + "|" + deployment_id + "|" + s.id + "|" + s.state_name);
   if (!row.empty()) {
     s.team = row[0][0].as<std::string>();
     s.repository = row[0][1].as<std::string>();
@@ -107,6 +108,21 @@ StatusRow InsertStatus(pqxx::transaction_base& tx, const std::string& origin,
     s.deployment_created = FromMicros(row[0][3]);
   }
   return s;
+}
+
+// Postgres text[] literal of `items`.
+std::string TextArray(const std::vector<std::string>& items) {
+  std::string array = "{";
+  for (const auto& item : items) {
+    if (array.size() > 1) array += ',';
+    array += '"';
+    for (char c : item) {
+      if (c == '"' || c == '\\') array += '\\';
+      array += c;
+    }
+    array += '"';
+  }
+  return array + "}";
 }
 
 }  // namespace
@@ -167,8 +183,13 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
   request.SerializeToString(&payload);
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& r : resources) {
-    rows.push_back({{"id", common::NewUuidV4()}, {"idx", r.index}, {"grp", r.group},
-                    {"version", r.version}, {"kind", r.kind}, {"name", r.name}, {"ns", r.ns}});
+    rows.push_back({{"id", common::NewUuidV4()},
+                    {"idx", r.index},
+                    {"grp", r.group},
+                    {"version", r.version},
+                    {"kind", r.kind},
+                    {"name", r.name},
+                    {"ns", r.ns}});
   }
   StatusRow status;
   status.id = common::NewUuidV4();
@@ -201,8 +222,8 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
   pool_.With([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     tx.exec_params(kSql, request.id(), request.team(), Ts(created), repository, request.cluster(),
-                   rows.dump(), common::HexEncode(payload), Ts(deadline), status.id,
-                   queued_message, status.state_name, Ts(status.created), kQueueChannel,
+                   rows.dump(), common::HexEncode(payload), Ts(deadline), status.id, queued_message,
+                   status.state_name, Ts(status.created), kQueueChannel,
                    origin_ + "|" + request.cluster(), kStatusChannel,
                    origin_ + "|" + request.id() + "|" + status.id + "|" + status.state_name);
   });
@@ -271,25 +292,29 @@ std::vector<DeploymentRow> Store::HistoricDeployments(const std::string& cluster
   std::vector<DeploymentRow> out;
   pool_.With([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
-    auto result = tx.exec_params(
-        "SELECT " + kDeploymentColumns +
-            " FROM deployment WHERE cluster = $1 AND created < $2::timestamptz "
-            "AND (state = 'in_progress' OR state = 'queued') "
-            "AND NOT EXISTS (SELECT 1 FROM deployment_queue q WHERE q.deployment_id = deployment.id)",
-        cluster, Ts(before));
+    auto result =
+        tx.exec_params("SELECT " + kDeploymentColumns +
+                           " FROM deployment WHERE cluster = $1 AND created < $2::timestamptz "
+                           "AND (state = 'in_progress' OR state = 'queued') "
+                           "AND NOT EXISTS (SELECT 1 FROM deployment_queue q WHERE q.deployment_id "
+                           "= deployment.id)",
+                       cluster, Ts(before));
     for (const auto& r : result) out.push_back(ToDeployment(r));
   });
   return out;
 }
 
-std::vector<QueuedRequest> Store::QueuedRequests(const std::string& cluster) {
+std::vector<QueuedRequest> Store::QueuedRequests(const std::string& cluster,
+                                                 const std::vector<std::string>& exclude) {
   std::vector<QueuedRequest> out;
+  const std::string excluded = TextArray(exclude);
   pool_.With([&](pqxx::connection& conn) {
-    pqxx::read_transaction tx(conn);
+    pqxx::nontransaction tx(conn);
     auto result = tx.exec_params("SELECT " + kQueueColumns +
                                      " FROM deployment_queue WHERE cluster = $1 "
+                                     "AND deployment_id <> ALL($2::text[]) "
                                      "ORDER BY created ASC, deployment_id ASC",
-                                 cluster);
+                                 cluster, excluded);
     for (const auto& r : result) out.push_back(ToQueued(r));
   });
   return out;
@@ -309,17 +334,7 @@ bool Store::MarkDelivered(const std::string& deployment_id) {
 
 int Store::MarkDelivered(const std::vector<std::string>& deployment_ids) {
   if (deployment_ids.empty()) return 0;
-  std::string array = "{";
-  for (const auto& id : deployment_ids) {
-    if (array.size() > 1) array += ',';
-    array += '"';
-    for (char c : id) {
-      if (c == '"' || c == '\\') array += '\\';
-      array += c;
-    }
-    array += '"';
-  }
-  array += '}';
+  const std::string array = TextArray(deployment_ids);
   int removed = 0;
   pool_.With([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
@@ -334,9 +349,11 @@ std::vector<QueuedRequest> Store::TakeExpired(common::SystemTime now) {
   std::vector<QueuedRequest> out;
   pool_.With([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
-    auto result = tx.exec_params("DELETE FROM deployment_queue WHERE deadline <= $1::timestamptz "
-                                 "RETURNING " + kQueueColumns,
-                                 Ts(now));
+    auto result = tx.exec_params(
+        "DELETE FROM deployment_queue WHERE deadline <= $1::timestamptz "
+        "RETURNING " +
+            kQueueColumns,
+        Ts(now));
     for (const auto& r : result) out.push_back(ToQueued(r));
     tx.commit();
   });
@@ -408,9 +425,10 @@ bool Store::AddTeamRepository(const std::string& team, const std::string& reposi
   bool added = false;
   pool_.With([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
-    added = tx.exec_params("INSERT INTO team_repositories (team, repository) VALUES ($1, $2) "
-                           "ON CONFLICT DO NOTHING",
-                           team, repository)
+    added = tx.exec_params(
+                  "INSERT INTO team_repositories (team, repository) VALUES ($1, $2) "
+                  "ON CONFLICT DO NOTHING",
+                  team, repository)
                 .affected_rows() > 0;
     tx.commit();
   });

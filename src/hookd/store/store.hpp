@@ -85,9 +85,8 @@ class Store {
   // Deploy: one transaction writes the deployment, its resources, the queue entry (serialized
   // request, deadline) and the `queued` status, and sets deployment.state. Returns the status.
   StatusRow CreateDeployment(const pb::DeploymentRequest& request,
-                             const std::vector<ResourceRow>& resources,
-                             common::SystemTime created, common::SystemTime deadline,
-                             const std::string& queued_message);
+                             const std::vector<ResourceRow>& resources, common::SystemTime created,
+                             common::SystemTime deadline, const std::string& queued_message);
   // Inserts a status and updates deployment.state in one transaction. An unknown deployment
   // throws Error{kFailedPrecondition} with the database message.
   StatusRow WriteStatus(const std::string& deployment_id, pb::DeploymentState state,
@@ -102,8 +101,10 @@ class Store {
   std::vector<DeploymentRow> HistoricDeployments(const std::string& cluster,
                                                  common::SystemTime before);
 
-  // Undelivered requests of a cluster, oldest first.
-  std::vector<QueuedRequest> QueuedRequests(const std::string& cluster);
+  // Undelivered requests of a cluster, oldest first, except the `exclude`d deployment IDs (those
+  // already handed to the stream whose removal from the queue is still under way).
+  std::vector<QueuedRequest> QueuedRequests(const std::string& cluster,
+                                            const std::vector<std::string>& exclude = {});
   // Removes a request from the queue after it was handed to deployd. true if it was there.
   bool MarkDelivered(const std::string& deployment_id);
   // The same for several deployments in one statement; returns how many were removed.

@@ -29,10 +29,10 @@ using testsupport::ChildProcess;
 
 class FakeHookd final : public pb::Dispatch::Service {
  public:
-  explicit FakeHookd(int port = 0) {
+  explicit FakeHookd(int port = 0,
+                     std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials()) {
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(),
-                             &port_);
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(port), credentials, &port_);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
   }
@@ -968,4 +968,119 @@ TEST_F(DeploydIntegration, SigtermEndsRunningWaitsAndReportsWhy) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   EXPECT_EQ(Final(hookd_.WaitFinished("shutdown-1", 5s)),
             "failure Deployment/stuck: deployd is shutting down (total of 1 errors)");
+}
+
+// ---- server-side apply conflicts without force ------------------------------------------------
+
+class DeploydNoForce : public DeploydIntegration {
+ protected:
+  std::vector<std::string> ExtraFlags() override { return {"--apply-force=false"}; }
+};
+
+TEST_F(DeploydNoForce, ConflictNamesTheOtherFieldManagerAndNothingChanges) {
+  // Another manager owns data.key.
+  deployd::kube::KubeCall other;
+  other.method = "PATCH";
+  other.path = "/api/v1/namespaces/aura/configmaps/shared?fieldManager=other-tool";
+  other.content_type = "application/apply-patch+yaml";
+  other.body = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"shared"},"data":{"key":"theirs"}})";
+  sim_.Admin().CallJson(other);
+
+  auto statuses = Deploy("ssa-conflict", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"shared","namespace":"aura"},"data":{"key":"ours"}})"});
+  EXPECT_EQ(Final(statuses),
+            "failure /v1, Kind=ConfigMap, Namespace=aura, Name=shared: applying resource: Apply failed "
+            "with 1 conflict: conflict with \"other-tool\": .data.key (total of 1 errors)")
+      << deployd_->Log();
+  deployd::kube::KubeCall get;
+  get.path = "/api/v1/namespaces/aura/configmaps/shared";
+  EXPECT_EQ(sim_.Admin().CallJson(get)["data"]["key"], "theirs");
+  // deployd asked without force.
+  bool seen = false;
+  for (const auto& entry : sim_.Requests()) {
+    if (entry.value("method", "") != "PATCH" || entry.value("user", "") != kTeamUser) continue;
+    seen = true;
+    EXPECT_EQ(entry.value("query", "").find("force=true"), std::string::npos) << entry.dump();
+  }
+  EXPECT_TRUE(seen);
+}
+
+// ---- gRPC TLS to hookd --------------------------------------------------------------------------
+
+TEST(DeploydGrpcTls, ConnectsToHookdOverTlsTrustingTheConfiguredRoots) {
+  KubeSim sim;
+  auto cert = sim.Dir() + "/hookd.crt";
+  auto key = sim.Dir() + "/hookd.key";
+  auto made = testsupport::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                                key, "-out", cert, "-days", "1", "-subj", "/CN=hookd", "-addext",
+                                "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  grpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back({testsupport::ReadFile(key), testsupport::ReadFile(cert)});
+  FakeHookd hookd(0, grpc::SslServerCredentials(tls));
+  std::vector<std::string> argv = {BinaryPath("deployd"), "--grpc.server", hookd.Address(),
+                                   "--grpc.use-tls=true", "--kubeconfig", sim.Kubeconfig(),
+                                   "--metrics-listen-address", "127.0.0.1:0"};
+  {
+    // Without our certificate among the trusted roots the handshake fails: no connection.
+    ChildProcess untrusted(argv);
+    EXPECT_FALSE(hookd.WaitConnected(3s)) << untrusted.Log();
+  }
+  // gRPC reads its default roots from GRPC_DEFAULT_SSL_ROOTS_FILE_PATH.
+  ChildProcess deployd(argv, {{"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", cert}});
+  ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd.Log();
+  hookd.Send(Request("grpc-tls", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"over-tls","namespace":"aura"}})"}));
+  EXPECT_EQ(Final(hookd.WaitFinished("grpc-tls", 20s)), "success Deployment completed successfully.")
+      << deployd.Log();
+}
+
+// ---- a CRD applied by a team that may, then a resource of its kind ------------------------------
+
+TEST_F(DeploydIntegration, CrdIsWaitedOnUntilEstablishedThenItsKindIsApplied) {
+  AdminCall(sim_, "POST", "/_sim/rbac",
+            {{"users", {kTeamUser}},
+             {"verbs", {"*"}},
+             {"apiGroups", {"apiextensions.k8s.io"}},
+             {"resources", {"customresourcedefinitions"}}});
+  const char* crd = R"({"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+      "metadata":{"name":"widgets.example.com"},
+      "spec":{"group":"example.com","scope":"Namespaced",
+        "names":{"plural":"widgets","singular":"widget","kind":"Widget","listKind":"WidgetList"},
+        "versions":[{"name":"v1","served":true,"storage":true,
+          "schema":{"openAPIV3Schema":{"type":"object","properties":{
+            "spec":{"type":"object","properties":{"size":{"type":"integer"}}}}}}}]}})";
+  const char* widget = R"({"apiVersion":"example.com/v1","kind":"Widget",
+      "metadata":{"name":"w1","namespace":"aura"},"spec":{"size":3}})";
+  // The Widget comes first in the request: CRDs are applied (and awaited) before the rest.
+  auto statuses = Deploy("crd-1", {widget, crd});
+  auto lines = Lines(statuses);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front(),
+            "in_progress Successfully applied apiextensions.k8s.io/v1, Kind=CustomResourceDefinition, "
+            "Name=widgets.example.com")
+      << deployd_->Log();
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "in_progress Successfully applied example.com/v1, Kind=Widget, Namespace=aura, "
+                      "Name=w1"),
+            lines.end());
+  EXPECT_EQ(lines.back(), "success Deployment completed successfully.") << deployd_->Log();
+  auto stored = AdminCall(sim_, "GET", "/apis/example.com/v1/namespaces/aura/widgets/w1");
+  EXPECT_EQ(stored["spec"]["size"], 3);
+  auto established = AdminCall(
+      sim_, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com");
+  bool is_established = false;
+  for (const auto& c : established["status"]["conditions"]) {
+    if (c["type"] == "Established" && c["status"] == "True") is_established = true;
+  }
+  EXPECT_TRUE(is_established) << established.dump();
+  // The CRD write impersonated the team.
+  bool crd_as_team = false;
+  for (const auto& entry : sim_.Requests()) {
+    if (entry.value("method", "") == "PATCH" &&
+        entry.value("path", "").find("customresourcedefinitions/widgets.example.com") != std::string::npos) {
+      crd_as_team = entry.value("user", "") == kTeamUser;
+    }
+  }
+  EXPECT_TRUE(crd_as_team);
 }

@@ -1,12 +1,12 @@
 #pragma once
 // A deployd stand-in: a pb.Dispatch client holding the Deployments stream open in a thread.
-#include <grpcpp/grpcpp.h>
-
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include <grpcpp/grpcpp.h>
 
 #include "common/pb_json.hpp"
 #include "deployment.grpc.pb.h"
@@ -42,7 +42,8 @@ class FakeDeployd {
   }
 
   // Next received request, or nullopt after `timeout` / when the stream ended.
-  std::optional<pb::DeploymentRequest> Next(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::optional<pb::DeploymentRequest> Next(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     std::unique_lock lock(mutex_);
     changed_.wait_for(lock, timeout, [this] { return !received_.empty() || final_.has_value(); });
     if (received_.empty()) return std::nullopt;

@@ -1,6 +1,5 @@
 // Authentication error paths with exact codes and messages (spec 2.3.1, 2.3.2).
 #include <gtest/gtest.h>
-
 #include <pqxx/pqxx>
 
 #include "common/crypto.hpp"
@@ -63,9 +62,7 @@ void ExpectStatus(const grpc::Status& status, grpc::StatusCode code, const std::
   EXPECT_EQ(status.error_message(), message);
 }
 
-TEST_F(GrpcAuth, ValidSignatureIsAccepted) {
-  EXPECT_TRUE(DeployWith(Signed(key_, "aura")).ok());
-}
+TEST_F(GrpcAuth, ValidSignatureIsAccepted) { EXPECT_TRUE(DeployWith(Signed(key_, "aura")).ok()); }
 
 TEST_F(GrpcAuth, MissingMetadata) {
   auto full = Signed(key_, "aura");

@@ -1,6 +1,5 @@
 // The main job through gRPC: Deploy -> deployd stream -> ReportStatus -> Status stream.
 #include <gtest/gtest.h>
-
 #include <pqxx/pqxx>
 
 #include "common/state.hpp"
@@ -188,8 +187,7 @@ TEST_F(GrpcFlow, ReconnectInvalidatesDeploymentsHandedToThePreviousDeployd) {
     return QueryCount(db_.Url(), "SELECT count(*) FROM deployment_queue WHERE deployment_id = '" +
                                      queued.request().id() + "'") == 0;
   }));
-  FakeDeployd restarted(hookd_->Channel(), "dev", kDeploydKey,
-                        std::chrono::system_clock::now());
+  FakeDeployd restarted(hookd_->Channel(), "dev", kDeploydKey, std::chrono::system_clock::now());
   auto lost = reader.Next();
   ASSERT_TRUE(lost.has_value());
   EXPECT_EQ(lost->state(), pb::inactive);
@@ -263,8 +261,9 @@ TEST_F(GrpcFlow, SlowStatusSubscriberDoesNotBlockReporting) {
   StatusReader idle(*deploy_, queued.request(), key_, "aura");
   for (int i = 0; i < 200; ++i) {
     auto start = std::chrono::steady_clock::now();
-    ASSERT_TRUE(deployd.Report(queued.request().id(), pb::in_progress,
-                               "line " + std::to_string(i) + std::string(2000, 'x'))
+    ASSERT_TRUE(deployd
+                    .Report(queued.request().id(), pb::in_progress,
+                            "line " + std::to_string(i) + std::string(2000, 'x'))
                     .ok());
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   }
@@ -282,8 +281,8 @@ TEST(GrpcClusters, UnknownClusterIsRejectedWhenClustersAreConfigured) {
   config.clusters = {"dev", "prod"};
   hookd::App app(config);
   app.Start();
-  auto stub = pb::Deploy::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(app.GrpcPort()), grpc::InsecureChannelCredentials()));
+  auto stub = pb::Deploy::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(app.GrpcPort()),
+                                                      grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   hookdtest::SetDeadline(context, std::chrono::seconds(10));
   pb::DeploymentStatus reply;
@@ -292,7 +291,8 @@ TEST(GrpcClusters, UnknownClusterIsRejectedWhenClustersAreConfigured) {
   EXPECT_EQ(status.error_message(), "unknown cluster 'staging'; known clusters: dev, prod");
   grpc::ClientContext ok_context;
   hookdtest::SetDeadline(ok_context, std::chrono::seconds(10));
-  EXPECT_TRUE(stub->Deploy(&ok_context, hookdtest::ConfigMapRequest("aura", "prod", "x"), &reply).ok());
+  EXPECT_TRUE(
+      stub->Deploy(&ok_context, hookdtest::ConfigMapRequest("aura", "prod", "x"), &reply).ok());
   app.Stop();
 }
 

@@ -1,7 +1,6 @@
 // GitHub OIDC JWT authentication of pb.Deploy (spec 2.3.2) against hookd with its JWKS served by a
 // local HTTP server, and the team_repositories endpoint that authorises repositories.
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "../../unit/hookd/jwt_signer.hpp"
@@ -47,8 +46,8 @@ class GrpcJwt : public ::testing::Test {
     if (app_) app_->Stop();
   }
 
-  Reply Repositories(const std::string& method, const std::string& path, const std::string& body = "",
-                     const std::string& psk = kPsk) {
+  Reply Repositories(const std::string& method, const std::string& path,
+                     const std::string& body = "", const std::string& psk = kPsk) {
     std::map<std::string, std::string> headers{{"X-PSK", psk}};
     if (!body.empty()) headers["Content-Type"] = "application/json";
     return Call(app_->HttpPort(), method, "/internal/api/v1/team/" + path, body, headers);
@@ -65,7 +64,8 @@ class GrpcJwt : public ::testing::Test {
     if (!team.empty()) context.AddMetadata("team", team);
     SetDeadline(context, 10s);
     pb::DeploymentStatus reply;
-    auto status = deploy_->Deploy(&context, ConfigMapRequest(team.empty() ? "aura" : team, "dev", "foo"), &reply);
+    auto status = deploy_->Deploy(
+        &context, ConfigMapRequest(team.empty() ? "aura" : team, "dev", "foo"), &reply);
     if (out != nullptr) *out = reply;
     return status;
   }
@@ -103,7 +103,8 @@ TEST_F(GrpcJwt, TeamRepositoriesEndpoint) {
   EXPECT_EQ(gone.status, 404);
   EXPECT_EQ(json::parse(gone.body)["message"],
             "repository \"navikt/app\" is not authorized by team \"aura\"");
-  EXPECT_EQ(json::parse(Repositories("GET", "aura/repositories").body)["repositories"], json::array());
+  EXPECT_EQ(json::parse(Repositories("GET", "aura/repositories").body)["repositories"],
+            json::array());
 }
 
 TEST_F(GrpcJwt, ValidTokenOfAnAuthorizedRepositoryDeploysAndReadsStatus) {
@@ -126,8 +127,9 @@ TEST_F(GrpcJwt, ValidTokenOfAnAuthorizedRepositoryDeploysAndReadsStatus) {
   reader->Finish();
 
   auto metrics = Call(app_->HttpPort(), "GET", "/metrics");
-  EXPECT_NE(metrics.body.find("deployment_hookd_auth_interceptor_requests{error=\"\",type=\"jwt\"} 2"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.body.find("deployment_hookd_auth_interceptor_requests{error=\"\",type=\"jwt\"} 2"),
+      std::string::npos)
       << metrics.body;
   EXPECT_EQ(jwks_->Requests(), 1);  // cached
 }
@@ -170,7 +172,8 @@ TEST_F(GrpcJwt, UnreachableJwksIsUnavailableAndHookdKeepsRunning) {
   Authorize("aura", "navikt/app");
   jwks_->Set("oops", 500);
   ExpectStatus(DeployWith(Signer().Sign(GitHubClaims(Now(), kIssuer)), "aura"),
-               grpc::StatusCode::UNAVAILABLE, "unable to verify JWT token: GitHub JWKS is unavailable");
+               grpc::StatusCode::UNAVAILABLE,
+               "unable to verify JWT token: GitHub JWKS is unavailable");
   EXPECT_EQ(Call(app_->HttpPort(), "GET", "/healthz").status, 200);
 }
 

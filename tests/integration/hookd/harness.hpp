@@ -1,11 +1,11 @@
 #pragma once
 // In-process hookd on a private database, and gRPC clients that speak like the original CLI
 // (API-key metadata, spec 2.3.2) and deployd (pre-shared key, spec 2.3.1).
-#include <grpcpp/grpcpp.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
+
+#include <grpcpp/grpcpp.h>
 
 #include "deployment.grpc.pb.h"
 #include "hookd/app.hpp"

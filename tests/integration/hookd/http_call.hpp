@@ -1,10 +1,10 @@
 #pragma once
 // One blocking HTTP/1.1 request to 127.0.0.1:<port> (Beast), for the hookd tests.
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include <map>
 #include <string>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include "common/asio.hpp"
 

@@ -1,10 +1,8 @@
 // The HTTP API of hookd against a real Postgres.
-#include <gtest/gtest.h>
-
-#include <pqxx/pqxx>
-
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include "common/asio.hpp"
 #include "common/crypto.hpp"
@@ -45,12 +43,18 @@ class HttpApi : public ::testing::Test {
                  {"X-NAIS-Signature", common::HexEncode(common::HmacSha256(key, text))}});
   }
   json DeployBody() {
-    return {{"resources", json::array({{{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-                                         {"metadata", {{"name", "foo"}, {"namespace", "aura"}}}}})},
-            {"team", "aura"}, {"cluster", "dev"}, {"environment", "dev"}, {"ref", "main"},
-            {"owner", "navikt"}, {"repository", "app"},
+    return {{"resources", json::array({{{"apiVersion", "v1"},
+                                        {"kind", "ConfigMap"},
+                                        {"metadata", {{"name", "foo"}, {"namespace", "aura"}}}}})},
+            {"team", "aura"},
+            {"cluster", "dev"},
+            {"environment", "dev"},
+            {"ref", "main"},
+            {"owner", "navikt"},
+            {"repository", "app"},
             {"timestamp", std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count()}};
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()}};
   }
   std::string Target() { return "127.0.0.1:" + std::to_string(app_->GrpcPort()); }
 
@@ -71,7 +75,8 @@ TEST_F(HttpApi, HealthReadinessMetricsAndGoneEndpoints) {
   EXPECT_EQ(Call(port_, "GET", "/api/v1/deploy").status, 405);
   auto metrics = Call(port_, "GET", "/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("requests_total{code=\"404\",method=\"GET\",path=\"/nope\",service=\"hookd\"} 1"),
+  EXPECT_NE(metrics.body.find(
+                "requests_total{code=\"404\",method=\"GET\",path=\"/nope\",service=\"hookd\"} 1"),
             std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("request_duration_ms_bucket{"), std::string::npos);
@@ -94,12 +99,15 @@ TEST_F(HttpApi, SignedDeployIsAcceptedDeliveredAndItsStatusReadable) {
   EXPECT_EQ(delivered->githubenvironment(), "dev");
   ASSERT_TRUE(deployd.Report(id, pb::in_progress, "rolling <out>").ok());
 
-  json status_body = {{"deploymentID", id}, {"team", "aura"},
+  json status_body = {{"deploymentID", id},
+                      {"team", "aura"},
                       {"timestamp", std::chrono::duration_cast<std::chrono::seconds>(
-                                        std::chrono::system_clock::now().time_since_epoch()).count()}};
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count()}};
   auto status = Signed("/api/v1/status", status_body, key_);
   ASSERT_EQ(status.status, 200) << status.body;
-  EXPECT_EQ(json::parse(status.body), (json{{"status", "in_progress"}, {"message", "rolling <out>"}}));
+  EXPECT_EQ(json::parse(status.body),
+            (json{{"status", "in_progress"}, {"message", "rolling <out>"}}));
 
   auto page = Call(port_, "GET", "/logs?delivery_id=" + id);
   EXPECT_EQ(page.status, 200);
@@ -115,8 +123,9 @@ TEST_F(HttpApi, DeployErrorPaths) {
                       {{"Content-Type", "application/json"}, {"X-NAIS-Signature", "xyz"}});
   EXPECT_EQ(bad_hex.status, 400);
   EXPECT_EQ(json::parse(bad_hex.body)["message"], "HMAC digest must be hex encoded");
-  EXPECT_EQ(Call(port_, "POST", "/api/v1/deploy", body.dump(), {{"Content-Type", "text/plain"}}).status,
-            415);
+  EXPECT_EQ(
+      Call(port_, "POST", "/api/v1/deploy", body.dump(), {{"Content-Type", "text/plain"}}).status,
+      415);
   auto wrong_key = Signed("/api/v1/deploy", body, "wrong");
   EXPECT_EQ(wrong_key.status, 403);
   EXPECT_EQ(json::parse(wrong_key.body)["message"], "failed authentication");
@@ -130,10 +139,12 @@ TEST_F(HttpApi, DeployErrorPaths) {
            {"environment", "", "invalid deployment request: no environment specified"},
            {"team", "", "invalid deployment request: no team specified"},
            {"ref", "", "invalid deployment request: no commit ref specified"},
-           {"resources", json::object(), "invalid deployment request: resources field must be a list"},
+           {"resources", json::object(),
+            "invalid deployment request: resources field must be a list"},
            {"resources", json::array(),
             "invalid deployment request: resources must contain at least one Kubernetes resource"},
-           {"timestamp", 1000, "invalid deployment request: request is not within allowed timeframe"},
+           {"timestamp", 1000,
+            "invalid deployment request: request is not within allowed timeframe"},
        }) {
     auto b = DeployBody();
     b[c.field] = c.value;
@@ -155,9 +166,11 @@ TEST_F(HttpApi, DeployErrorPaths) {
 }
 
 TEST_F(HttpApi, StatusOfUnknownDeployment) {
-  json b = {{"deploymentID", "nope"}, {"team", "aura"},
+  json b = {{"deploymentID", "nope"},
+            {"team", "aura"},
             {"timestamp", std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count()}};
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()}};
   auto reply = Signed("/api/v1/status", b, key_);
   EXPECT_EQ(reply.status, 404);
   EXPECT_EQ(json::parse(reply.body)["message"], "deployment not found");
@@ -167,7 +180,8 @@ TEST_F(HttpApi, StatusOfUnknownDeployment) {
 
 TEST_F(HttpApi, ProvisionAndConsoleKeys) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   auto created = Signed("/internal/api/v1/provision", {{"team", "newteam"}, {"timestamp", now}},
                         "provision-secret");
   ASSERT_EQ(created.status, 201) << created.body;
@@ -190,18 +204,21 @@ TEST_F(HttpApi, ProvisionAndConsoleKeys) {
   EXPECT_EQ(forged.status, 403);
   EXPECT_EQ(json::parse(forged.body)["message"], "failed authentication");
 
-  auto denied = Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "", {{"X-PSK", "no"}});
+  auto denied =
+      Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "", {{"X-PSK", "no"}});
   EXPECT_EQ(denied.status, 403);
   EXPECT_EQ(denied.body, "Unauthorized access: Invalid key");
-  auto console = Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "",
-                      {{"X-PSK", "console-psk"}});
+  auto console =
+      Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "", {{"X-PSK", "console-psk"}});
   ASSERT_EQ(console.status, 200);
   EXPECT_EQ(json::parse(console.body)["key"], keys["apiKeys"][0]);
-  EXPECT_EQ(Call(port_, "POST", "/internal/api/v1/console/apikey/newteam", "",
-                 {{"X-PSK", "console-psk"}}).status,
-            200);
+  EXPECT_EQ(
+      Call(port_, "POST", "/internal/api/v1/console/apikey/newteam", "", {{"X-PSK", "console-psk"}})
+          .status,
+      200);
   EXPECT_NE(json::parse(Call(port_, "GET", "/internal/api/v1/console/apikey/newteam", "",
-                             {{"X-PSK", "console-psk"}}).body)["key"],
+                             {{"X-PSK", "console-psk"}})
+                            .body)["key"],
             keys["apiKeys"][0]);  // rotated
 }
 
@@ -227,22 +244,25 @@ TEST(HttpLogLinks, GcpRedirectsAsTheOriginal) {
             "https://console.cloud.google.com/logs/query;query=jsonPayload.correlation_id%3d%22"
             "0f3d8f6c-3c1e-4b8a-9b0e-1c2d3e4f5a6b%22;timeRange=2022-08-29T07:31:34Z%2f"
             "2022-08-29T11:31:34Z?authuser=0&project=nais-dev-2e7b");
-  EXPECT_EQ(ok.body, "<a href=\"" +
-                         std::string("https://console.cloud.google.com/logs/query;query=jsonPayload."
-                                     "correlation_id%3d%220f3d8f6c-3c1e-4b8a-9b0e-1c2d3e4f5a6b%22;"
-                                     "timeRange=2022-08-29T07:31:34Z%2f2022-08-29T11:31:34Z?"
-                                     "authuser=0&amp;project=nais-dev-2e7b") +
-                         "\">Temporary Redirect</a>.\n\n");
+  EXPECT_EQ(ok.body,
+            "<a href=\"" +
+                std::string("https://console.cloud.google.com/logs/query;query=jsonPayload."
+                            "correlation_id%3d%220f3d8f6c-3c1e-4b8a-9b0e-1c2d3e4f5a6b%22;"
+                            "timeRange=2022-08-29T07:31:34Z%2f2022-08-29T11:31:34Z?"
+                            "authuser=0&amp;project=nais-dev-2e7b") +
+                "\">Temporary Redirect</a>.\n\n");
   auto bad_id = Call(port, "GET", "/logs?delivery_id=nope&ts=1");
   EXPECT_EQ(bad_id.status, 400);
   EXPECT_EQ(bad_id.body, "delivery_id 'nope' is not a well-formed UUID\n");
   auto bad_ts = Call(port, "GET", "/logs?delivery_id=" + id + "&ts=bad-ts");
   EXPECT_EQ(bad_ts.status, 400);
-  EXPECT_EQ(bad_ts.body, "ts 'bad-ts' is not a well-formed unix timestamp: strconv.Atoi: parsing "
-                         "\"bad-ts\": invalid syntax\n");
+  EXPECT_EQ(bad_ts.body,
+            "ts 'bad-ts' is not a well-formed unix timestamp: strconv.Atoi: parsing "
+            "\"bad-ts\": invalid syntax\n");
   auto no_ts = Call(port, "GET", "/logs?delivery_id=" + id);
-  EXPECT_EQ(no_ts.body, "ts '' is not a well-formed unix timestamp: strconv.Atoi: parsing \"\": "
-                        "invalid syntax\n");
+  EXPECT_EQ(no_ts.body,
+            "ts '' is not a well-formed unix timestamp: strconv.Atoi: parsing \"\": "
+            "invalid syntax\n");
   auto unknown = Call(port, "GET", "/logs?delivery_id=" + id + "&ts=1661765494&cluster=prod");
   EXPECT_EQ(unknown.status, 400);
   EXPECT_EQ(unknown.body, "unknown cluster prod\n");
@@ -256,11 +276,12 @@ TEST(HttpLogLinks, KibanaRedirectsAndRejectsUnknownVersions) {
   const std::string id = "0f3d8f6c-3c1e-4b8a-9b0e-1c2d3e4f5a6b";
   auto v0 = Call(app->HttpPort(), "GET", "/logs?delivery_id=" + id + "&ts=1661765494&v=garbage");
   EXPECT_EQ(v0.status, 307);
-  EXPECT_EQ(v0.location,
-            "https://logs.adeo.no/app/kibana#/discover?_a=(index:'96e648c0-980a-11e9-830a-"
-            "e17bbd64b4db',query:(language:lucene,query:'+x_delivery_id:\"0f3d8f6c-3c1e-4b8a-9b0e-"
-            "1c2d3e4f5a6b\" -level:\"Trace\"'))&_g=(time:(from:'2022-08-29T00:00:00Z',mode:absolute,"
-            "to:'2022-08-30T00:00:00Z'))");
+  EXPECT_EQ(
+      v0.location,
+      "https://logs.adeo.no/app/kibana#/discover?_a=(index:'96e648c0-980a-11e9-830a-"
+      "e17bbd64b4db',query:(language:lucene,query:'+x_delivery_id:\"0f3d8f6c-3c1e-4b8a-9b0e-"
+      "1c2d3e4f5a6b\" -level:\"Trace\"'))&_g=(time:(from:'2022-08-29T00:00:00Z',mode:absolute,"
+      "to:'2022-08-30T00:00:00Z'))");
   auto v7 = Call(app->HttpPort(), "GET", "/logs?delivery_id=" + id + "&ts=1661765494&v=7");
   EXPECT_EQ(v7.status, 400);
   EXPECT_EQ(v7.body, "version '" + id + "' is not supported\n");
@@ -283,19 +304,27 @@ TEST(HttpMetrics, ExpositionAfterADeployment) {
   ASSERT_TRUE(deployd.Report(queued.request().id(), pb::success, "done").ok());
   auto text = Call(app->HttpPort(), "GET", "/metrics").body;
   auto has = [&](const std::string& line) { return text.find(line + "\n") != std::string::npos; };
-  const std::string labels = "cluster=\"dev\",deployment_state=\"success\",repository=\"navikt/app\","
-                             "team=\"aura\"";
+  const std::string labels =
+      "cluster=\"dev\",deployment_state=\"success\",repository=\"navikt/app\","
+      "team=\"aura\"";
   EXPECT_TRUE(has("deployment_hookd_state_transition{" + labels + "} 1")) << text;
   EXPECT_TRUE(has("deployment_hookd_lead_time_seconds_count{" + labels + "} 1")) << text;
   EXPECT_TRUE(has("deployment_hookd_queue_size 0")) << text;
   EXPECT_TRUE(has("deployment_hookd_cluster_status{cluster=\"dev\"} 1")) << text;
-  EXPECT_TRUE(has("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Deploy\","
-                  "grpc_service=\"pb.Deploy\",grpc_type=\"unary\"} 1")) << text;
-  EXPECT_TRUE(has("grpc_server_msg_sent_total{grpc_method=\"Deployments\",grpc_service=\"pb.Dispatch\","
-                  "grpc_type=\"server_stream\"} 1")) << text;
-  EXPECT_TRUE(has("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"ReportStatus\","
-                  "grpc_service=\"pb.Dispatch\",grpc_type=\"unary\"} 1")) << text;
-  EXPECT_NE(text.find("deployment_hookd_database_queries_count{status=\"success\"} "), std::string::npos);
+  EXPECT_TRUE(
+      has("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Deploy\","
+          "grpc_service=\"pb.Deploy\",grpc_type=\"unary\"} 1"))
+      << text;
+  EXPECT_TRUE(
+      has("grpc_server_msg_sent_total{grpc_method=\"Deployments\",grpc_service=\"pb.Dispatch\","
+          "grpc_type=\"server_stream\"} 1"))
+      << text;
+  EXPECT_TRUE(
+      has("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"ReportStatus\","
+          "grpc_service=\"pb.Dispatch\",grpc_type=\"unary\"} 1"))
+      << text;
+  EXPECT_NE(text.find("deployment_hookd_database_queries_count{status=\"success\"} "),
+            std::string::npos);
   app->Stop();
 }
 

@@ -1,8 +1,8 @@
 // Migrations and the store against a real Postgres.
-#include <gtest/gtest.h>
-
-#include <pqxx/pqxx>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include "common/crypto.hpp"
 #include "common/error.hpp"
@@ -50,18 +50,17 @@ TEST(Migrations, ReproduceTheOriginalSchemaAndAreIdempotent) {
   auto columns = Columns(conn);
   using V = std::vector<std::string>;
   // The original's final schema after 0001-0009 (spec 3.2), unchanged.
-  EXPECT_EQ(columns["apikey"], (V{"key character varying", "team character varying",
-                                  "created timestamp with time zone",
-                                  "expires timestamp with time zone null"}));
+  EXPECT_EQ(columns["apikey"],
+            (V{"key character varying", "team character varying",
+               "created timestamp with time zone", "expires timestamp with time zone null"}));
   EXPECT_EQ(columns["deployment"],
-            (V{"id character varying", "team character varying",
-               "created timestamp with time zone", "github_id integer null",
-               "github_repository character varying null", "cluster character varying null",
-               "state character varying null"}));
-  EXPECT_EQ(columns["deployment_status"],
-            (V{"id character varying", "deployment_id character varying",
-               "status character varying", "message character varying",
-               "created timestamp with time zone"}));
+            (V{"id character varying", "team character varying", "created timestamp with time zone",
+               "github_id integer null", "github_repository character varying null",
+               "cluster character varying null", "state character varying null"}));
+  EXPECT_EQ(
+      columns["deployment_status"],
+      (V{"id character varying", "deployment_id character varying", "status character varying",
+         "message character varying", "created timestamp with time zone"}));
   EXPECT_EQ(columns["deployment_resource"],
             (V{"id character varying", "deployment_id character varying", "index integer",
                "group character varying", "version character varying", "kind character varying",

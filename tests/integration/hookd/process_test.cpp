@@ -1,8 +1,9 @@
 // The hookd binary as the end-to-end test starts it.
+#include "support/process.hpp"
+
 #include <gtest/gtest.h>
 
 #include "harness.hpp"
-#include "support/process.hpp"
 
 namespace {
 
@@ -37,8 +38,8 @@ TEST(HookdProcess, BadValuesExitOneWithAClearMessage) {
                                    {{"HOOKD_GRPC_CLI_AUTHENTICATION", "maybe"}});
   EXPECT_EQ(bad_bool.exit_code, 1);
   EXPECT_NE(bad_bool.err.find("grpc.cli-authentication"), std::string::npos) << bad_bool.err;
-  auto bad_pairs = testsupport::Run(
-      {testsupport::BinaryPath("hookd"), "--google-cluster-projects", "dev-gcp"});
+  auto bad_pairs =
+      testsupport::Run({testsupport::BinaryPath("hookd"), "--google-cluster-projects", "dev-gcp"});
   EXPECT_EQ(bad_pairs.exit_code, 1);
   EXPECT_NE(bad_pairs.err.find(
                 "unable to parse google cluster projects: invalid key-value pair 'dev-gcp'"),
@@ -47,11 +48,10 @@ TEST(HookdProcess, BadValuesExitOneWithAClearMessage) {
 }
 
 TEST(HookdProcess, UnreachableDatabaseExitsOneAfterTheConnectTimeout) {
-  auto result = testsupport::Run({testsupport::BinaryPath("hookd"), "--database-url",
-                                  "postgresql://postgres@127.0.0.1:1/none",
-                                  "--database-connect-timeout", "1s", "--grpc.address",
-                                  "127.0.0.1:0"},
-                                 {}, 30s);
+  auto result = testsupport::Run(
+      {testsupport::BinaryPath("hookd"), "--database-url", "postgresql://postgres@127.0.0.1:1/none",
+       "--database-connect-timeout", "1s", "--grpc.address", "127.0.0.1:0"},
+      {}, 30s);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE((result.out + result.err).find("Fatal error: unable to connect to database"),
             std::string::npos)

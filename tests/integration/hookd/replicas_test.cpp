@@ -23,8 +23,8 @@ struct HookdProcess {
   HookdProcess(const std::string& database_url, bool cli_auth)
       : grpc_port(testsupport::FreePort()),
         http_port(testsupport::FreePort()),
-        process({testsupport::BinaryPath("hookd"), "--database-url", database_url,
-                 "--grpc.address", "127.0.0.1:" + std::to_string(grpc_port), "--listen-address",
+        process({testsupport::BinaryPath("hookd"), "--database-url", database_url, "--grpc.address",
+                 "127.0.0.1:" + std::to_string(grpc_port), "--listen-address",
                  "127.0.0.1:" + std::to_string(http_port),
                  std::string("--grpc.cli-authentication=") + (cli_auth ? "true" : "false"),
                  "--grpc.deployd-authentication=true", "--deployd-keys", kDeploydKey,
@@ -117,7 +117,8 @@ TEST(HookdReplicas, DeploymentAcceptedByOneReplicaReachesTheDeploydOfAnother) {
     grpc::ClientContext deploy_context;
     SignApiKey(deploy_context, key, "aura");
     SetDeadline(deploy_context, 10s);
-    ASSERT_TRUE(deploy->Deploy(&deploy_context, ConfigMapRequest("aura", "dev", "bar"), &next).ok());
+    ASSERT_TRUE(
+        deploy->Deploy(&deploy_context, ConfigMapRequest("aura", "dev", "bar"), &next).ok());
   }
   auto redelivered = moved.Next(3s);
   ASSERT_TRUE(redelivered.has_value());
@@ -140,7 +141,9 @@ class PrivatePostgres {
     while (!url.empty() && (url.back() == '\n' || url.back() == ' ')) url.pop_back();
     return url;
   }
-  void Stop() { testsupport::Run({testsupport::SourceDir() + "/scripts/pg", "stop", dir_}, {}, 120s); }
+  void Stop() {
+    testsupport::Run({testsupport::SourceDir() + "/scripts/pg", "stop", dir_}, {}, 120s);
+  }
 
  private:
   std::string dir_;
@@ -175,7 +178,8 @@ TEST(HookdPostgresRestart, UnavailableWhileDownAndRecoversByItself) {
   EXPECT_TRUE(hookd.process.Running());
 
   ASSERT_EQ(postgres.Start(), url);
-  ASSERT_TRUE(Eventually([&] { return Call(hookd.http_port, "GET", "/readyz").status == 200; }, 20s))
+  ASSERT_TRUE(
+      Eventually([&] { return Call(hookd.http_port, "GET", "/readyz").status == 200; }, 20s))
       << hookd.process.Log();
   auto accepted = DeployTo(*deploy, "dev");
   EXPECT_TRUE(accepted.ok()) << accepted.error_message();

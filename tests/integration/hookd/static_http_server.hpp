@@ -1,23 +1,24 @@
 #pragma once
 // A tiny HTTP/1.1 server for tests: answers every request with a fixed status and body (e.g. a
 // JWKS document) and counts the requests. One connection at a time; `Connection: close`.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace hookdtest {
 
 class StaticHttpServer {
  public:
-  explicit StaticHttpServer(std::string body, int status = 200) : body_(std::move(body)), status_(status) {
+  explicit StaticHttpServer(std::string body, int status = 200)
+      : body_(std::move(body)), status_(status) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

@@ -1,10 +1,11 @@
 // API-key and pre-shared-key checks with an injected clock and key lookup (no database).
+#include "hookd/grpc/auth.hpp"
+
 #include <gtest/gtest.h>
 
 #include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/hex.hpp"
-#include "hookd/grpc/auth.hpp"
 
 namespace {
 
@@ -48,7 +49,8 @@ TEST_F(ApiKeyAuth, AcceptsAnyValidKeyWithinThirtySeconds) {
   auto result = CheckApiKey(Signed("valid-key", clock.now - 29s), Lookup(), clock, false);
   EXPECT_TRUE(result.status.ok()) << result.status.error_message();
   EXPECT_EQ(result.team, "aura");
-  EXPECT_TRUE(CheckApiKey(Signed("valid-key", clock.now + 29s), Lookup(), clock, false).status.ok());
+  EXPECT_TRUE(
+      CheckApiKey(Signed("valid-key", clock.now + 29s), Lookup(), clock, false).status.ok());
 }
 
 TEST_F(ApiKeyAuth, ThirtySecondsSkewIsTooMuch) {

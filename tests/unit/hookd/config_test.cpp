@@ -1,10 +1,10 @@
 // hookd settings: names, environment variables, aliases, validation messages.
-#include <gtest/gtest.h>
+#include "hookd/config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <gtest/gtest.h>
 
 #include "common/error.hpp"
-#include "hookd/config.hpp"
 
 namespace {
 

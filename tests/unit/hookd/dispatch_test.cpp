@@ -10,13 +10,15 @@ namespace {
 
 pb::DeploymentRequest WithResources(const std::vector<nlohmann::json>& resources) {
   pb::DeploymentRequest request;
-  for (const auto& r : resources) *request.mutable_kubernetes()->add_resources() = common::JsonToStruct(r);
+  for (const auto& r : resources)
+    *request.mutable_kubernetes()->add_resources() = common::JsonToStruct(r);
   return request;
 }
 
 TEST(ParseResources, ExtractsIdentifiers) {
   auto rows = hookd::dispatch::ParseResources(WithResources({
-      {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
+      {{"apiVersion", "apps/v1"},
+       {"kind", "Deployment"},
        {"metadata", {{"name", "app"}, {"namespace", "aura"}}}},
       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "aura"}}}},
   }));
@@ -34,7 +36,8 @@ TEST(ParseResources, ExtractsIdentifiers) {
 
 TEST(ParseResources, MissingKindNamesTheResource) {
   try {
-    hookd::dispatch::ParseResources(WithResources({{{"kind", "ConfigMap"}}, nlohmann::json::object()}));
+    hookd::dispatch::ParseResources(
+        WithResources({{{"kind", "ConfigMap"}}, nlohmann::json::object()}));
     FAIL() << "expected an error";
   } catch (const common::Error& e) {
     EXPECT_EQ(e.Code(), common::ErrorCode::kInvalidArgument);

@@ -1,20 +1,19 @@
 #pragma once
 // Test helper: an RSA key pair that signs RS256 JWTs and publishes itself as a JWKS document.
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include <memory>
-#include <nlohmann/json.hpp>
-#include <stdexcept>
-#include <string>
-
 namespace hookdtest {
 
 inline std::string Base64Url(const std::string& bytes) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   unsigned int buffer = 0;
   int bits = 0;
@@ -49,8 +48,8 @@ class RsaSigner {
       BN_bn2bin(b, reinterpret_cast<unsigned char*>(out.data()));
       return out;
     };
-    nlohmann::json jwk = {{"kty", "RSA"}, {"alg", "RS256"}, {"use", "sig"}, {"kid", kid_},
-                          {"n", Base64Url(bytes(n))}, {"e", Base64Url(bytes(e))}};
+    nlohmann::json jwk = {{"kty", "RSA"}, {"alg", "RS256"},           {"use", "sig"},
+                          {"kid", kid_},  {"n", Base64Url(bytes(n))}, {"e", Base64Url(bytes(e))}};
     BN_free(n);
     BN_free(e);
     return jwk;
@@ -86,10 +85,9 @@ class RsaSigner {
 // Claims of a GitHub Actions token issued at `now` (seconds since the epoch).
 inline nlohmann::json GitHubClaims(long long now, const std::string& issuer,
                                    const std::string& repository = "navikt/app") {
-  nlohmann::json claims = {{"iss", issuer},      {"aud", "hookd"},
-                           {"sub", "repo:" + repository + ":ref:refs/heads/main"},
-                           {"iat", now - 10},    {"nbf", now - 10},
-                           {"exp", now + 300}};
+  nlohmann::json claims = {
+      {"iss", issuer},   {"aud", "hookd"},  {"sub", "repo:" + repository + ":ref:refs/heads/main"},
+      {"iat", now - 10}, {"nbf", now - 10}, {"exp", now + 300}};
   if (!repository.empty()) claims["repository"] = repository;
   return claims;
 }

@@ -1,9 +1,10 @@
 // GitHub OIDC JWT verification with an injected clock and JWKS fetcher (no network).
+#include "hookd/grpc/jwt.hpp"
+
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
 #include "hookd/grpc/auth.hpp"
-#include "hookd/grpc/jwt.hpp"
 #include "jwt_signer.hpp"
 
 namespace {
@@ -37,11 +38,14 @@ RsaSigner& OtherSigner() {
 class Jwt : public ::testing::Test {
  protected:
   Jwt()
-      : cache([this] {
-          ++fetches;
-          if (fail_fetch) throw common::Error(common::ErrorCode::kUnavailable, "connection refused");
-          return jwks;
-        }, clock),
+      : cache(
+            [this] {
+              ++fetches;
+              if (fail_fetch)
+                throw common::Error(common::ErrorCode::kUnavailable, "connection refused");
+              return jwks;
+            },
+            clock),
         verifier(cache, kIssuer, "hookd", clock) {}
 
   std::string Token(nlohmann::json claims) { return Signer().Sign(claims); }
@@ -188,7 +192,8 @@ TEST_F(JwtAuth, ErrorsHaveTheOriginalCodesAndMessages) {
   fail_lookup = true;
   auto down = CheckJwt(With(Token(Claims())), verifier, Authorized(), false);
   EXPECT_EQ(down.status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(down.status.error_message(), "something wrong happened when communicating with Nais API");
+  EXPECT_EQ(down.status.error_message(),
+            "something wrong happened when communicating with Nais API");
   auto down_stream = CheckJwt(With(Token(Claims())), verifier, Authorized(), true);
   EXPECT_EQ(down_stream.status.error_message(),
             "something wrong happened when communicating with the teams service");
@@ -198,7 +203,8 @@ TEST_F(JwtAuth, UnreachableJwksIsUnavailable) {
   fail_fetch = true;
   auto result = CheckJwt(With(Token(Claims())), verifier, Authorized(), false);
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(result.status.error_message(), "unable to verify JWT token: GitHub JWKS is unavailable");
+  EXPECT_EQ(result.status.error_message(),
+            "unable to verify JWT token: GitHub JWKS is unavailable");
 }
 
 }  // namespace

@@ -26,16 +26,18 @@ TEST(LogLink, GcpLinksToTheLogsExplorerFourHoursAroundTheTimestamp) {
 }
 
 TEST(LogLink, KibanaVersionsZeroAndOne) {
-  EXPECT_EQ(LogLink("KIBANA", kId, kTs, 0, "", {}),
-            "https://logs.adeo.no/app/kibana#/discover?_a=(index:'96e648c0-980a-11e9-830a-"
-            "e17bbd64b4db',query:(language:lucene,query:'+x_delivery_id:\"0f3d8f6c-3c1e-4b8a-9b0e-"
-            "1c2d3e4f5a6b\" -level:\"Trace\"'))&_g=(time:(from:'2022-08-29T00:00:00Z',mode:absolute,"
-            "to:'2022-08-30T00:00:00Z'))");
-  EXPECT_EQ(LogLink("KIBANA", kId, kTs, 1, "", {}),
-            "https://logs.adeo.no/app/kibana#/discover?_a=(index:'96e648c0-980a-11e9-830a-"
-            "e17bbd64b4db',query:(language:lucene,query:'+x_correlation_id:\"0f3d8f6c-3c1e-4b8a-"
-            "9b0e-1c2d3e4f5a6b\" -level:\"Trace\" -level:\"Debug\"'))&_g=(time:(from:'2022-08-29T00:"
-            "00:00Z',mode:absolute,to:'2022-08-30T00:00:00Z'))");
+  EXPECT_EQ(
+      LogLink("KIBANA", kId, kTs, 0, "", {}),
+      "https://logs.adeo.no/app/kibana#/discover?_a=(index:'96e648c0-980a-11e9-830a-"
+      "e17bbd64b4db',query:(language:lucene,query:'+x_delivery_id:\"0f3d8f6c-3c1e-4b8a-9b0e-"
+      "1c2d3e4f5a6b\" -level:\"Trace\"'))&_g=(time:(from:'2022-08-29T00:00:00Z',mode:absolute,"
+      "to:'2022-08-30T00:00:00Z'))");
+  EXPECT_EQ(
+      LogLink("KIBANA", kId, kTs, 1, "", {}),
+      "https://logs.adeo.no/app/kibana#/discover?_a=(index:'96e648c0-980a-11e9-830a-"
+      "e17bbd64b4db',query:(language:lucene,query:'+x_correlation_id:\"0f3d8f6c-3c1e-4b8a-"
+      "9b0e-1c2d3e4f5a6b\" -level:\"Trace\" -level:\"Debug\"'))&_g=(time:(from:'2022-08-29T00:"
+      "00:00Z',mode:absolute,to:'2022-08-30T00:00:00Z'))");
   try {
     LogLink("KIBANA", kId, kTs, 2, "", {});
     FAIL() << "no error";

@@ -1,7 +1,7 @@
 // Prometheus exposition of hookd's metrics (spec original.md 8).
-#include <gtest/gtest.h>
-
 #include "hookd/metrics.hpp"
+
+#include <gtest/gtest.h>
 
 namespace {
 
@@ -44,24 +44,32 @@ TEST(Metrics, AuthDatabaseAndGrpcCounters) {
   m.GrpcHandled("unary", "pb.Deploy", "Deploy", 16, 0.02);
   m.GrpcSent("server_stream", "pb.Dispatch", "Deployments");
   const auto text = m.Render({}, {});
-  EXPECT_TRUE(Has(text, "deployment_hookd_auth_interceptor_requests{error=\"\",type=\"api_key\"} 1"));
-  EXPECT_TRUE(Has(text, "deployment_hookd_auth_interceptor_requests{error=\"repo_not_authorized\","
-                        "type=\"jwt\"} 1"));
-  EXPECT_TRUE(Has(text, "deployment_hookd_database_queries_bucket{status=\"success\",le=\"0.015\"} 1"))
+  EXPECT_TRUE(
+      Has(text, "deployment_hookd_auth_interceptor_requests{error=\"\",type=\"api_key\"} 1"));
+  EXPECT_TRUE(Has(text,
+                  "deployment_hookd_auth_interceptor_requests{error=\"repo_not_authorized\","
+                  "type=\"jwt\"} 1"));
+  EXPECT_TRUE(
+      Has(text, "deployment_hookd_database_queries_bucket{status=\"success\",le=\"0.015\"} 1"))
       << text;
-  EXPECT_TRUE(Has(text, "deployment_hookd_database_queries_bucket{status=\"success\",le=\"0.01\"} 0"));
+  EXPECT_TRUE(
+      Has(text, "deployment_hookd_database_queries_bucket{status=\"success\",le=\"0.01\"} 0"));
   EXPECT_TRUE(Has(text, "deployment_hookd_database_queries_bucket{status=\"error\",le=\"0.1\"} 0"));
   EXPECT_TRUE(Has(text, "deployment_hookd_database_queries_count{status=\"error\"} 1"));
-  const std::string deploy = "grpc_method=\"Deploy\",grpc_service=\"pb.Deploy\",grpc_type=\"unary\"";
+  const std::string deploy =
+      "grpc_method=\"Deploy\",grpc_service=\"pb.Deploy\",grpc_type=\"unary\"";
   EXPECT_TRUE(Has(text, "grpc_server_started_total{" + deploy + "} 1")) << text;
   EXPECT_TRUE(Has(text, "grpc_server_msg_received_total{" + deploy + "} 1"));
-  EXPECT_TRUE(Has(text, "grpc_server_handled_total{grpc_code=\"Unauthenticated\"," + deploy + "} 1"));
+  EXPECT_TRUE(
+      Has(text, "grpc_server_handled_total{grpc_code=\"Unauthenticated\"," + deploy + "} 1"));
   EXPECT_TRUE(Has(text, "grpc_server_handling_seconds_count{" + deploy + "} 1"));
   // Initialised for every method.
-  EXPECT_TRUE(Has(text, "grpc_server_started_total{grpc_method=\"ReportStatus\","
-                        "grpc_service=\"pb.Dispatch\",grpc_type=\"unary\"} 0"));
-  EXPECT_TRUE(Has(text, "grpc_server_msg_sent_total{grpc_method=\"Deployments\","
-                        "grpc_service=\"pb.Dispatch\",grpc_type=\"server_stream\"} 1"));
+  EXPECT_TRUE(Has(text,
+                  "grpc_server_started_total{grpc_method=\"ReportStatus\","
+                  "grpc_service=\"pb.Dispatch\",grpc_type=\"unary\"} 0"));
+  EXPECT_TRUE(Has(text,
+                  "grpc_server_msg_sent_total{grpc_method=\"Deployments\","
+                  "grpc_service=\"pb.Dispatch\",grpc_type=\"server_stream\"} 1"));
 }
 
 TEST(Metrics, LabelValuesAreEscaped) {
