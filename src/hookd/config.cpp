@@ -178,6 +178,11 @@ Config BuildConfig(const common::LayeredConfig& s) {
                             "\" for max-request-body-size: want a positive number of bytes");
   }
   c.github_jwks_url = s.Get("github-jwks-url");
+  if (c.github_jwks_url.rfind("http://", 0) != 0 && c.github_jwks_url.rfind("https://", 0) != 0) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "invalid github-jwks-url \"" + c.github_jwks_url +
+                            "\": want an http:// or https:// URL");
+  }
   c.github_issuer = s.Get("github-issuer");
   c.shutdown_grace = Millis(s.GetDuration("shutdown-grace"));
   return c;

@@ -359,7 +359,8 @@ TEST_F(KubeSimSpecTest, LegacyAndAggregatedDiscoveryAgreeOnEveryResource) {
     }
   };
   add_legacy("v1", sim().Admin("GET", "/api/v1").Json());
-  for (const auto& g : sim().Admin("GET", "/apis").Json()["groups"]) {
+  const json groups = sim().Admin("GET", "/apis").Json();
+  for (const auto& g : groups["groups"]) {
     for (const auto& v : g["versions"]) {
       std::string gv = v["groupVersion"];
       auto r = sim().Admin("GET", "/apis/" + gv);
@@ -370,7 +371,8 @@ TEST_F(KubeSimSpecTest, LegacyAndAggregatedDiscoveryAgreeOnEveryResource) {
   std::set<std::string> aggregated;
   Headers agg{{"Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"}};
   for (const char* root : {"/api", "/apis"}) {
-    for (const auto& item : sim().Admin("GET", root, "", agg).Json()["items"]) {
+    const json doc = sim().Admin("GET", root, "", agg).Json();
+    for (const auto& item : doc["items"]) {
       std::string group = item["metadata"].value("name", "");
       for (const auto& v : item["versions"]) {
         std::string gv = group.empty() ? v["version"].get<std::string>() : group + "/" + v["version"].get<std::string>();

@@ -66,6 +66,18 @@ std::optional<YAML::Node> FindNamed(const YAML::Node& list, const std::string& n
   return std::nullopt;
 }
 
+// The `inner` node of the entry `name` of root[<inner>s]; `kubeconfig <path>: <inner> "<name>" not
+// found` when there is none.
+YAML::Node RequireNamed(const YAML::Node& root, const std::string& name, const std::string& inner,
+                        const std::string& path) {
+  auto entry = FindNamed(root[inner + "s"], name, inner.c_str());
+  if (!entry) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("kubeconfig {}: {} \"{}\" not found", path, inner, name));
+  }
+  return *entry;
+}
+
 std::string Resolve(const std::string& dir, const std::string& path) {
   if (path.empty() || path.front() == '/' || dir.empty()) return path;
   return dir + "/" + path;
@@ -97,25 +109,12 @@ KubeConfig ParseKubeconfig(const std::string& text, const std::string& path,
   if (ctx_name.empty()) {
     throw Error(ErrorCode::kInvalidArgument, fmt::format("kubeconfig {}: no current-context", path));
   }
-  auto ctx_entry = FindNamed(root["contexts"], ctx_name, "context");
-  if (!ctx_entry) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("kubeconfig {}: context \"{}\" not found", path, ctx_name));
-  }
-  const YAML::Node ctx = *ctx_entry;
+  const YAML::Node ctx = RequireNamed(root, ctx_name, "context", path);
   auto cluster_name = Str(ctx, "cluster");
-  auto cluster_entry = FindNamed(root["clusters"], cluster_name, "cluster");
-  if (!cluster_entry) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("kubeconfig {}: cluster \"{}\" not found", path, cluster_name));
-  }
-  const YAML::Node cluster = *cluster_entry;
+  const YAML::Node cluster = RequireNamed(root, cluster_name, "cluster", path);
   auto user_name = Str(ctx, "user");
-  auto user_entry = FindNamed(root["users"], user_name, "user");
-  if (!user_name.empty() && !user_entry) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("kubeconfig {}: user \"{}\" not found", path, user_name));
-  }
+  std::optional<YAML::Node> user_entry;  // a context without a user has no credentials
+  if (!user_name.empty()) user_entry = RequireNamed(root, user_name, "user", path);
 
   KubeConfig c;
   c.source = fmt::format("kubeconfig {} context {}", path, ctx_name);

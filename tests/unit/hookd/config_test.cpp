@@ -90,4 +90,16 @@ TEST(HookdConfig, BadValuesHaveClearMessages) {
   EXPECT_FALSE(ErrorOf({}, {{"HOOKD_DATABASE_CONNECT_TIMEOUT", "soon"}}).empty());
 }
 
+TEST(HookdConfig, GitHubJwksUrlAndIssuer) {
+  auto c = Build({"--github-jwks-url", "http://127.0.0.1:1/jwks", "--github-issuer", "https://x"});
+  EXPECT_EQ(c.github_jwks_url, "http://127.0.0.1:1/jwks");
+  EXPECT_EQ(c.github_issuer, "https://x");
+  auto d = Build({});
+  EXPECT_EQ(d.github_jwks_url, "https://token.actions.githubusercontent.com/.well-known/jwks");
+  EXPECT_EQ(d.github_issuer, "https://token.actions.githubusercontent.com");
+  EXPECT_EQ(d.log_link_formatter, "");  // our HTML page unless GCP/KIBANA is given
+  EXPECT_EQ(ErrorOf({"--github-jwks-url", "ftp://x"}),
+            "invalid github-jwks-url \"ftp://x\": want an http:// or https:// URL");
+}
+
 }  // namespace
