@@ -7,7 +7,8 @@
 //      not wait for rollouts, so deployd's time until "All resources saved" is printed as well.
 //   2. deployd's RSS (VmRSS) idle, and its peak while 50 deployments run at once.
 //
-//   build/bin/deployd_bench [--resources 200] [--concurrent 50] [--time-scale 0.02]
+//   build/bin/deployd_bench [--resources 200] [--concurrent 50] [--rounds 2]
+//                       [--time-scale 0.02]
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -40,6 +41,7 @@ using Clock = std::chrono::steady_clock;
 struct Options {
   int resources = 200;
   int concurrent = 50;
+  int rounds = 2;
   std::string time_scale = "0.02";
 };
 
@@ -50,6 +52,8 @@ Options Parse(int argc, char** argv) {
     std::string value = argv[i + 1];
     if (flag == "--resources") {
       o.resources = std::stoi(value);
+    } else if (flag == "--rounds") {
+      o.rounds = std::stoi(value);
     } else if (flag == "--concurrent") {
       o.concurrent = std::stoi(value);
     } else if (flag == "--time-scale") {
@@ -323,33 +327,38 @@ int main(int argc, char** argv) {
   }
   std::printf("; target <= 1.00\n");
 
-  // 2. RSS idle and while `concurrent` deployments run at once (one slow Deployment each).
-  std::vector<pb::DeploymentRequest> batch;
-  std::vector<std::string> ids;
-  for (int i = 0; i < options.concurrent; ++i) {
-    auto id = "bench-concurrent-" + std::to_string(i);
-    ids.push_back(id);
-    batch.push_back(Request(id, {Deployment("concurrent-" + std::to_string(i), "slow")}));
-  }
-  start = Clock::now();
-  hookd.Send(std::move(batch));
-  long peak_kib = 0;
-  bool done = false;
-  while (!done) {
-    peak_kib = std::max(peak_kib, RssKiB(deployd.Pid()));
-    done = hookd.WaitFinished(ids, 10ms);
-    if (Clock::now() - start > 300s) Fail("concurrent deployments did not finish", &deployd);
-  }
-  int failed = 0;
-  for (const auto& id : ids) {
-    if (hookd.Finished(id).second.state() != pb::DeploymentState::success) ++failed;
-  }
+  // 2. RSS idle and while `concurrent` deployments run at once (one slow Deployment each), in
+  // `rounds` rounds (the same workloads again: RSS after each round shows whether memory is kept).
   std::printf("deployd RSS idle: %.1f MiB (target < 20 MiB; RssAnon %.1f MiB, RssFile %.1f MiB "
               "= mapped shared libraries)\n",
               MiB(idle_kib), MiB(idle_anon_kib), MiB(idle_file_kib));
-  std::printf("deployd RSS peak with %d deployments at once: %.1f MiB (%.3f s, %d failed)\n",
-              options.concurrent, MiB(peak_kib), Seconds(Clock::now() - start), failed);
-  std::printf("deployd RSS after: %.1f MiB\n", MiB(RssKiB(deployd.Pid())));
+  for (int round = 1; round <= options.rounds; ++round) {
+    std::vector<pb::DeploymentRequest> batch;
+    std::vector<std::string> ids;
+    for (int i = 0; i < options.concurrent; ++i) {
+      auto id = "bench-concurrent-" + std::to_string(round) + "-" + std::to_string(i);
+      ids.push_back(id);
+      batch.push_back(Request(id, {Deployment("concurrent-" + std::to_string(i), "slow")}));
+    }
+    start = Clock::now();
+    hookd.Send(std::move(batch));
+    long peak_kib = 0;
+    bool done = false;
+    while (!done) {
+      peak_kib = std::max(peak_kib, RssKiB(deployd.Pid()));
+      done = hookd.WaitFinished(ids, 10ms);
+      if (Clock::now() - start > 300s) Fail("concurrent deployments did not finish", &deployd);
+    }
+    int failed = 0;
+    for (const auto& id : ids) {
+      if (hookd.Finished(id).second.state() != pb::DeploymentState::success) ++failed;
+    }
+    double seconds = Seconds(Clock::now() - start);
+    std::this_thread::sleep_for(200ms);
+    std::printf("round %d: deployd RSS peak with %d deployments at once: %.1f MiB (%.3f s, %d failed); "
+                "after: %.1f MiB\n",
+                round, options.concurrent, MiB(peak_kib), seconds, failed, MiB(RssKiB(deployd.Pid())));
+  }
   deployd.Stop();
   sim.Stop();
   std::filesystem::remove_all(dir);

@@ -10,6 +10,7 @@
 #include "common/logging.hpp"
 #include "hookd/app.hpp"
 #include "hookd/config.hpp"
+#include "hookd/store/pool.hpp"
 
 namespace {
 constexpr int kExitGrpcServe = 114;  // the original's exit code when gRPC cannot serve
@@ -40,6 +41,9 @@ int main(int argc, char** argv) {
   hookd::App app(config);
   try {
     app.Start();
+  } catch (const hookd::store::ShutdownRequested&) {
+    spdlog::info("received a signal while waiting for the database; exiting");
+    return 0;
   } catch (const common::Error& e) {
     spdlog::critical("Fatal error: {}", e.what());
     if (std::string(e.what()).rfind("unable to listen for gRPC", 0) == 0) return kExitGrpcServe;

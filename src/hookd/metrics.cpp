@@ -113,7 +113,7 @@ void Metrics::ObserveRequest(const std::string& method, const std::string& path,
 
 void Metrics::ObserveDatabaseQuery(bool ok, double seconds) {
   std::lock_guard lock(mutex_);
-  Observe(database_[ok ? "status=\"success\"" : "status=\"error\""], kDatabaseBuckets, seconds);
+  Observe(database_[ok ? "status=\"ok\"" : "status=\"error\""], kDatabaseBuckets, seconds);
 }
 
 void Metrics::ObserveState(const std::string& deployment_id, const std::string& state,

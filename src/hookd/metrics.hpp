@@ -17,7 +17,7 @@ class Metrics {
 
   // requests_total / request_duration_ms (values in seconds, as the original).
   void ObserveRequest(const std::string& method, const std::string& path, int code, double seconds);
-  // deployment_hookd_database_queries{status="success"|"error"}.
+  // deployment_hookd_database_queries{status="ok"|"error" (as the original)}.
   void ObserveDatabaseQuery(bool ok, double seconds);
   // deployment_hookd_state_transition, deployment_hookd_queue_size and, for `success`,
   // deployment_hookd_lead_time_seconds (seconds from deployment creation to success).

@@ -1,5 +1,7 @@
 #include "hookd/store/pool.hpp"
 
+#include <csignal>
+#include <ctime>
 #include <thread>
 
 #include <pqxx/pqxx>
@@ -93,7 +95,13 @@ std::unique_ptr<pqxx::connection> ConnectWithRetry(const std::string& url,
       }
       spdlog::warn("unable to connect to database: {}; retrying in {} ms", error,
                    std::chrono::duration_cast<std::chrono::milliseconds>(interval).count());
-      std::this_thread::sleep_for(interval);
+      sigset_t signals;
+      sigemptyset(&signals);
+      sigaddset(&signals, SIGINT);
+      sigaddset(&signals, SIGTERM);
+      const auto ns = interval.count();
+      timespec wait{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+      if (sigtimedwait(&signals, nullptr, &wait) > 0) throw ShutdownRequested();
     }
   }
 }

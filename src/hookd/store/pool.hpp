@@ -1,4 +1,5 @@
 #pragma once
+#include <exception>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -45,8 +46,16 @@ class ConnectionPool {
   std::function<void(bool ok, double seconds)> observer_;
 };
 
+// Thrown by ConnectWithRetry when SIGINT/SIGTERM arrives while it waits between attempts.
+struct ShutdownRequested : std::exception {
+  const char* what() const noexcept override { return "shutdown requested"; }
+};
+
 // Connects to `url`, retrying every `interval` until `timeout` has passed (spec 3.1).
-// Throws common::Error{kUnavailable} with the last connection error on timeout.
+// Throws common::Error{kUnavailable} with the last connection error on timeout. Between attempts
+// it waits for SIGINT/SIGTERM (which main() blocks in every thread) and throws
+// ShutdownRequested when one arrives, so an operator can stop a hookd that waits for its
+// database.
 std::unique_ptr<pqxx::connection> ConnectWithRetry(const std::string& url,
                                                    std::chrono::nanoseconds timeout,
                                                    std::chrono::nanoseconds interval);

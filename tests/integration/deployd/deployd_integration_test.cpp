@@ -533,6 +533,17 @@ TEST_F(DeploydIntegration, DeploymentWaitsForTheControllerThenSucceeds) {
   ASSERT_GE(lines.size(), 2U) << deployd_->Log();
   EXPECT_EQ(lines[lines.size() - 2], "in_progress Deployment completed successfully.");
   EXPECT_EQ(lines.back(), "success Deployment completed successfully.");
+  // The events watch needs only the current resourceVersion: its list asks for no objects (a whole
+  // namespace's events per rollout made many concurrent rollouts O(n^2)).
+  int event_lists = 0;
+  for (const auto& entry : sim_.Requests()) {
+    if (entry.value("method", "") != "GET" || entry.value("path", "") != "/api/v1/namespaces/aura/events") continue;
+    auto query = entry.value("query", "");
+    if (query.find("watch=") != std::string::npos) continue;
+    ++event_lists;
+    EXPECT_EQ(query, "limit=1&fieldSelector=metadata.name%3D") << entry.dump();
+  }
+  EXPECT_EQ(event_lists, 1);
 }
 
 TEST_F(DeploydIntegration, ProgressDeadlineExceededFailsFast) {

@@ -323,7 +323,7 @@ TEST(HttpMetrics, ExpositionAfterADeployment) {
       has("grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"ReportStatus\","
           "grpc_service=\"pb.Dispatch\",grpc_type=\"unary\"} 1"))
       << text;
-  EXPECT_NE(text.find("deployment_hookd_database_queries_count{status=\"success\"} "),
+  EXPECT_NE(text.find("deployment_hookd_database_queries_count{status=\"ok\"} "),
             std::string::npos);
   app->Stop();
 }
