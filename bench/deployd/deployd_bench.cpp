@@ -230,17 +230,20 @@ long RssKiB(int pid) { return StatusKiB(pid); }
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double MiB(long kib) { return static_cast<double>(kib) / 1024.0; }
 
-void Fail(const std::string& what, const testsupport::ChildProcess* deployd = nullptr) {
+// Thrown by Fail so that the child processes are stopped on the way out.
+struct BenchFailure {};
+
+[[noreturn]] void Fail(const std::string& what, const testsupport::ChildProcess* deployd = nullptr) {
   std::fprintf(stderr, "benchmark failed: %s\n", what.c_str());
   if (deployd != nullptr) std::fprintf(stderr, "%s\n", deployd->Log().c_str());
-  std::exit(1);
+  throw BenchFailure{};
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  auto options = Parse(argc, argv);
-  auto dir = testsupport::MakeTempDir("deployd-bench");
+namespace {
+
+int RunBench(const Options& options, const std::string& dir) {
   auto kubeconfig = dir + "/kubeconfig";
   testsupport::ChildProcess sim({testsupport::BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
                                  "--kubeconfig-out", kubeconfig, "--team", "aura", "--time-scale",
@@ -361,6 +364,20 @@ int main(int argc, char** argv) {
   }
   deployd.Stop();
   sim.Stop();
-  std::filesystem::remove_all(dir);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto options = Parse(argc, argv);
+  auto dir = testsupport::MakeTempDir("deployd-bench");
+  int code = 1;
+  try {
+    code = RunBench(options, dir);
+  } catch (const BenchFailure&) {
+    code = 1;
+  }
+  std::filesystem::remove_all(dir);
+  return code;
 }

@@ -185,6 +185,14 @@ class KubeSim {
     admin_ = std::make_unique<deployd::kube::KubeClient>(
         deployd::kube::LoadKubeconfigFile(kubeconfig_, "admin"));
   }
+  ~KubeSim() {
+    admin_.reset();
+    process_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  KubeSim(const KubeSim&) = delete;
+  KubeSim& operator=(const KubeSim&) = delete;
   const std::string& Kubeconfig() const { return kubeconfig_; }
   const std::string& Dir() const { return dir_; }
   deployd::kube::KubeClient& Admin() { return *admin_; }
