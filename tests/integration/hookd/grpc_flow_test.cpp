@@ -259,15 +259,25 @@ TEST_F(GrpcFlow, SlowStatusSubscriberDoesNotBlockReporting) {
   ASSERT_TRUE(deployd.Next().has_value());
   // A subscriber that never reads. ReportStatus must stay fast regardless.
   StatusReader idle(*deploy_, queued.request(), key_, "aura");
-  for (int i = 0; i < 200; ++i) {
+  // 400 statuses of 32 KB: far more than HTTP/2 flow control lets through to a reader that
+  // does not read, so the server-side buffer (64 statuses) must overflow.
+  for (int i = 0; i < 400; ++i) {
     auto start = std::chrono::steady_clock::now();
     ASSERT_TRUE(deployd
                     .Report(queued.request().id(), pb::in_progress,
-                            "line " + std::to_string(i) + std::string(2000, 'x'))
+                            "line " + std::to_string(i) + std::string(32000, 'x'))
                     .ok());
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
   }
-  idle.context.TryCancel();
+  // Past its bounded buffer the idle subscriber's stream ends with UNAVAILABLE (the CLI then
+  // reconnects and reads the latest status from the database); nothing else was blocked.
+  int received = 0;
+  while (idle.Next().has_value()) ++received;
+  EXPECT_LT(received, 400);
+  auto end = idle.reader->Finish();
+  EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE) << end.error_message();
+  EXPECT_NE(end.error_message().find("status stream cannot keep up"), std::string::npos)
+      << end.error_message();
 }
 
 }  // namespace
