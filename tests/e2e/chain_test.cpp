@@ -3,16 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <filesystem>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
+#include "support/chain.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
@@ -20,7 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using testsupport::BinaryPath;
-using testsupport::ChildProcess;
 
 constexpr const char* kDefaultEncryptionKey =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -31,67 +28,19 @@ class ChainTest : public ::testing::Test {
  protected:
   void StartChain(bool authentication) {
     ASSERT_TRUE(db_.Available());
-    dir_ = testsupport::MakeTempDir("e2e");
-    kubeconfig_ = dir_ + "/kubeconfig";
-    kube_sim_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
-                                 "--kubeconfig-out", kubeconfig_, "--team", "aura"},
-        std::map<std::string, std::string>{}, dir_ + "/kube-sim.log");
-    for (int i = 0; i < 500 && !std::filesystem::exists(kubeconfig_); ++i) {
-      std::this_thread::sleep_for(20ms);
-    }
-    ASSERT_TRUE(std::filesystem::exists(kubeconfig_)) << kube_sim_->Log();
-
-    grpc_port_ = testsupport::FreePort();
-    const int http_port = testsupport::FreePort();
-    std::vector<std::string> hookd_args{BinaryPath("hookd"),
-                                        "--database-url", db_.Url(),
-                                        "--grpc.address", "127.0.0.1:" + std::to_string(grpc_port_),
-                                        "--listen-address", "127.0.0.1:" + std::to_string(http_port),
-                                        "--log-level", "debug"};
-    if (authentication) {
-      for (const char* a : {"--grpc.cli-authentication=true", "--grpc.deployd-authentication=true"}) {
-        hookd_args.emplace_back(a);
-      }
-      hookd_args.insert(hookd_args.end(), {"--deployd-keys", kDeploydKey});
-    }
-    hookd_ = std::make_unique<ChildProcess>(hookd_args, std::map<std::string, std::string>{},
-                                            dir_ + "/hookd.log");
-    ASSERT_TRUE(testsupport::WaitForPort(grpc_port_, 30s)) << hookd_->Log();
-
-    std::vector<std::string> deployd_args{
-        BinaryPath("deployd"), "--cluster", "local",
-        "--grpc.server", "127.0.0.1:" + std::to_string(grpc_port_),
-        "--kubeconfig", kubeconfig_,
-        "--metrics-listen-address", "127.0.0.1:" + std::to_string(testsupport::FreePort())};
-    if (authentication) {
-      deployd_args.insert(deployd_args.end(),
-                          {"--grpc.authentication=true", "--hookd-key", kDeploydKey});
-    }
-    deployd_ = std::make_unique<ChildProcess>(deployd_args, std::map<std::string, std::string>{},
-                                              dir_ + "/deployd.log");
+    testsupport::ChainOptions options;
+    options.database_url = db_.Url();
+    options.dir_prefix = "e2e";
+    options.authentication = authentication;
+    options.deployd_key = kDeploydKey;
+    options.hookd_flags = {"--log-level", "debug"};
+    chain_.Start(options);
   }
 
-  void TearDown() override {
-    // Stop in reverse order; every daemon must exit cleanly on SIGTERM.
-    if (deployd_) {
-      EXPECT_EQ(deployd_->Stop(), 0) << deployd_->Log();
-    }
-    if (hookd_) {
-      EXPECT_EQ(hookd_->Stop(), 0) << hookd_->Log();
-    }
-    if (kube_sim_) {
-      EXPECT_EQ(kube_sim_->Stop(), 0) << kube_sim_->Log();
-    }
-  }
+  // Stop in reverse order; every daemon must exit cleanly on SIGTERM.
+  void TearDown() override { chain_.Stop(); }
 
-  std::string Logs() const {
-    std::string out;
-    for (const auto* p : {kube_sim_.get(), hookd_.get(), deployd_.get()}) {
-      if (p != nullptr) out += "---- " + p->LogPath() + "\n" + p->Log();
-    }
-    return out;
-  }
+  std::string Logs() const { return chain_.Logs(); }
 
   // Inserts an API key for `team` the way the original stores it.
   std::string ProvisionApiKey(const std::string& team) {
@@ -112,7 +61,7 @@ class ChainTest : public ::testing::Test {
     std::vector<std::string> argv{BinaryPath("deploy"),
                                   "--resource", testsupport::SourceDir() + "/examples/configmap.yaml",
                                   "--cluster", "local",
-                                  "--deploy-server", "127.0.0.1:" + std::to_string(grpc_port_),
+                                  "--deploy-server", chain_.GrpcAddress(),
                                   "--grpc-use-tls=false", "--wait", "--timeout", "60s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     // A CI-like environment without GitHub variables from the machine running the tests.
@@ -151,7 +100,7 @@ class ChainTest : public ::testing::Test {
 
   // The ConfigMap as the real kubectl sees it.
   nlohmann::json KubectlGetConfigMap() {
-    auto result = testsupport::Run({"kubectl", "--kubeconfig", kubeconfig_, "--context", "admin",
+    auto result = testsupport::Run({"kubectl", "--kubeconfig", chain_.Kubeconfig(), "--context", "admin",
                                     "get", "configmap", "hello-deploy", "-n", "aura", "-o", "json"},
                                    {}, 60s);
     EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -160,12 +109,7 @@ class ChainTest : public ::testing::Test {
   }
 
   testsupport::TestDatabase db_;
-  std::string dir_;
-  std::string kubeconfig_;
-  int grpc_port_ = 0;
-  std::unique_ptr<ChildProcess> kube_sim_;
-  std::unique_ptr<ChildProcess> hookd_;
-  std::unique_ptr<ChildProcess> deployd_;
+  testsupport::Chain chain_;
 };
 
 TEST_F(ChainTest, SeedExampleWithoutAuthenticationDeploysConfigMap) {

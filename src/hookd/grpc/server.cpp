@@ -105,18 +105,86 @@ bool IsExpired(const grpc::CallbackServerContext* context) {
   return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
 }
 
+// The write side both server streams share: a queue written one message at a time, and a finish
+// that waits for the write in flight. Every member function here expects `mutex_` to be held (it
+// is recursive because StartWrite/Finish may run a reaction inline); the derived class owns the
+// policy (what to queue, what a completed write means, when to finish).
+template <class T>
+class QueuedWriteReactor : public grpc::ServerWriteReactor<T> {
+ protected:
+  QueuedWriteReactor(Shared& shared, const char* service, const char* method)
+      : shared_(shared), service_(service), method_(method) {
+    shared_.Started("server_stream", service_, method_);
+  }
+
+  bool Finishing() const { return finishing_; }
+
+  // Starts writing the front of the queue unless a write is in flight or the stream finishes.
+  void MaybeWrite() {
+    if (writing_ || finishing_ || queue_.empty()) return;
+    writing_ = true;
+    this->StartWrite(&queue_.front());
+  }
+
+  // The first status wins; Finish is called now, or once the write in flight completes.
+  void FinishOnce(const grpc::Status& status) {
+    if (finishing_) return;
+    finishing_ = true;
+    final_status_ = status;
+    if (!writing_) FinishNow();
+  }
+
+  // The common part of OnWriteDone: the write in flight is over; finishes when a finish was
+  // waiting for it (FinishNow) or the write failed (FinishOnce CANCELLED `closed_message`).
+  // Returns true when the stream goes on (the write succeeded and nothing finishes it).
+  bool WriteDone(bool ok, const char* closed_message) {
+    writing_ = false;
+    if (finishing_) {
+      FinishNow();
+      return false;
+    }
+    if (!ok) {
+      FinishOnce({grpc::StatusCode::CANCELLED, closed_message});
+      return false;
+    }
+    return true;
+  }
+
+  void Sent() { shared_.Sent("server_stream", service_, method_); }
+
+  Shared& shared_;
+  std::recursive_mutex mutex_;
+  std::deque<T> queue_;  // front: being written (while writing) or next to write
+
+ private:
+  void FinishNow() {
+    if (finish_called_) return;
+    finish_called_ = true;
+    shared_.Handled("server_stream", service_, method_, final_status_, started_);
+    this->Finish(final_status_);
+  }
+
+  const char* const service_;
+  const char* const method_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finish_called_ = false;
+  grpc::Status final_status_;
+};
+
 // ---------------------------------------------------------------------------------------------
 // pb.Deploy/Status: subscribes before reading history, sends the newest stored status and then
 // every new one, ends after a final status.
-class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>,
+class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
                            public dispatch::StatusSubscriber,
                            public SelfOwned<StatusStream> {
  public:
   StatusStream(Shared& shared, grpc::CallbackServerContext* context,
                const pb::DeploymentRequest& request)
-      : shared_(shared), metadata_(CopyMetadata(context)), request_(request) {
-    shared_.Started("server_stream", "pb.Deploy", "Status");
-  }
+      : QueuedWriteReactor(shared, "pb.Deploy", "Status"),
+        metadata_(CopyMetadata(context)),
+        request_(request) {}
 
   void Begin() {
     Own();
@@ -125,7 +193,7 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
 
   void OnStatus(const dispatch::StatusEventPtr& event) override {
     std::lock_guard lock(mutex_);
-    if (finishing_) return;
+    if (Finishing()) return;
     if (!ready_) {
       pending_.push_back(event);
       if (pending_.size() > shared_.options.status_buffer) Overflow();
@@ -143,16 +211,8 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mutex_);
-    writing_ = false;
-    if (finishing_) {
-      FinishNow();
-      return;
-    }
-    if (!ok) {
-      FinishOnce({grpc::StatusCode::CANCELLED, "status stream closed"});
-      return;
-    }
-    shared_.Sent("server_stream", "pb.Deploy", "Status");
+    if (!WriteDone(ok, "status stream closed")) return;
+    Sent();
     const bool final_state = common::IsFinished(queue_.front().state());
     queue_.pop_front();
     if (final_state) {
@@ -193,7 +253,7 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
     }
     {
       std::lock_guard lock(mutex_);
-      if (finishing_) return;
+      if (Finishing()) return;
       subscribed_ = true;
     }
     // Subscribe first, then read history: nothing stored in between can be missed.
@@ -223,11 +283,11 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
                    "unable to determine deployment status; database is unavailable"});
     }
     std::lock_guard lock(mutex_);
-    if (finishing_) return;
+    if (Finishing()) return;
     for (const auto& row : history) seen_.insert(row.id);
     if (!history.empty()) Enqueue(dispatch::ToWireStatus(history.front()));
     for (const auto& event : pending_) {
-      if (finishing_) break;
+      if (Finishing()) break;
       if (seen_.insert(event->status_id).second) Enqueue(event->status);
     }
     pending_.clear();
@@ -254,44 +314,16 @@ class StatusStream final : public grpc::ServerWriteReactor<pb::DeploymentStatus>
                                                    " statuses waiting; reconnect"});
   }
 
-  void MaybeWrite() {
-    if (writing_ || finishing_ || queue_.empty()) return;
-    writing_ = true;
-    StartWrite(&queue_.front());
-  }
-
-  void FinishOnce(const grpc::Status& status) {
-    if (finishing_) return;
-    finishing_ = true;
-    final_status_ = status;
-    if (!writing_) FinishNow();
-  }
-
-  void FinishNow() {
-    if (finish_called_) return;
-    finish_called_ = true;
-    shared_.Handled("server_stream", "pb.Deploy", "Status", final_status_, started_);
-    Finish(final_status_);
-  }
-
-  Shared& shared_;
   const Metadata metadata_;
   const pb::DeploymentRequest request_;
   std::string authenticated_team_;
 
-  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::recursive_mutex mutex_;
   bool done_ = false;
   bool subscribed_ = false;
   bool ready_ = false;
-  bool writing_ = false;
   bool final_queued_ = false;
-  bool finishing_ = false;
-  bool finish_called_ = false;
-  grpc::Status final_status_;
   std::vector<dispatch::StatusEventPtr> pending_;  // arrived before history was read
   std::set<std::string> seen_;                     // status IDs already sent or skipped
-  std::deque<pb::DeploymentStatus> queue_;
 };
 
 class DeployService final : public pb::Deploy::CallbackService {
@@ -349,19 +381,17 @@ class DeployService final : public pb::Deploy::CallbackService {
 
 // ---------------------------------------------------------------------------------------------
 // pb.Dispatch/Deployments: the stream of one deployd. Delivers the cluster's durable queue.
-class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentRequest>,
+class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
                              public dispatch::ClusterConnection,
                              public SelfOwned<DispatchStream> {
  public:
   DispatchStream(Shared& shared, grpc::CallbackServerContext* context,
                  const pb::GetDeploymentOpts& opts)
-      : shared_(shared),
+      : QueuedWriteReactor(shared, "pb.Dispatch", "Deployments"),
         metadata_(CopyMetadata(context)),
         cluster_(opts.cluster()),
         startup_(common::FromTimestamp(opts.startuptime())),
-        peer_(context->peer()) {
-    shared_.Started("server_stream", "pb.Dispatch", "Deployments");
-  }
+        peer_(context->peer()) {}
 
   void Begin() {
     Own();
@@ -378,7 +408,7 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
 
   void Wake() override {
     std::lock_guard lock(mutex_);
-    if (finishing_) return;
+    if (Finishing()) return;
     if (!ready_ || pumping_) {
       pump_again_ = true;
       return;
@@ -402,24 +432,18 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mutex_);
-    writing_ = false;
-    if (ok && !outbox_.empty()) {
-      shared_.Sent("server_stream", "pb.Dispatch", "Deployments");
-      delivered_.push_back(outbox_.front().id());
-      outbox_.pop_front();
+    // Unlike the Status stream, a written request counts as delivered even when the stream is
+    // finishing meanwhile: deployd has it.
+    if (ok && !queue_.empty()) {
+      Sent();
+      delivered_.push_back(queue_.front().id());
+      queue_.pop_front();
       if (!marking_) {
         marking_ = true;
         shared_.workers.Post([self = shared_from_this()] { self->MarkDelivered(); });
       }
     }
-    if (finishing_) {
-      FinishNow();
-      return;
-    }
-    if (!ok) {
-      FinishOnce({grpc::StatusCode::CANCELLED, "deployment stream closed"});
-      return;
-    }
+    if (!WriteDone(ok, "deployment stream closed")) return;
     MaybeWrite();
   }
 
@@ -446,7 +470,7 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
   void Prepare() {
     {
       std::lock_guard lock(mutex_);
-      if (finishing_) return;
+      if (Finishing()) return;
       registered_ = true;
     }
     const auto registered_at = shared_.dispatcher.Clock().Now();
@@ -481,7 +505,7 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
       {
         std::lock_guard lock(mutex_);
         pump_again_ = false;
-        if (finishing_) {
+        if (Finishing()) {
           pumping_ = false;
           return;
         }
@@ -509,10 +533,10 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
         if (entry.deadline <= now) continue;  // the sweeper ends it as `error`
         if (!handed_out_.insert(entry.request.id()).second) continue;
         spdlog::info("sending deployment {} to cluster {}", entry.request.id(), cluster_);
-        outbox_.push_back(std::move(entry.request));
+        queue_.push_back(std::move(entry.request));
       }
       MaybeWrite();
-      if (!pump_again_ || finishing_) {
+      if (!pump_again_ || Finishing()) {
         pumping_ = false;
         return;
       }
@@ -547,48 +571,20 @@ class DispatchStream final : public grpc::ServerWriteReactor<pb::DeploymentReque
     }
   }
 
-  void MaybeWrite() {
-    if (writing_ || finishing_ || outbox_.empty()) return;
-    writing_ = true;
-    StartWrite(&outbox_.front());
-  }
-
-  void FinishOnce(const grpc::Status& status) {
-    if (finishing_) return;
-    finishing_ = true;
-    final_status_ = status;
-    if (!writing_) FinishNow();
-  }
-
-  void FinishNow() {
-    if (finish_called_) return;
-    finish_called_ = true;
-    shared_.Handled("server_stream", "pb.Dispatch", "Deployments", final_status_, started_);
-    Finish(final_status_);
-  }
-
-  Shared& shared_;
   const Metadata metadata_;
   const std::string cluster_;
   const common::SystemTime startup_;
   const std::string peer_;
 
-  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-  std::recursive_mutex mutex_;
   bool done_ = false;
   bool registered_ = false;
   bool ready_ = false;
   bool pumping_ = false;
   bool pump_again_ = false;
-  bool writing_ = false;
-  bool finishing_ = false;
-  bool finish_called_ = false;
-  grpc::Status final_status_;
   // IDs taken from the queue on this stream and not yet removed from it.
   std::set<std::string> handed_out_;
   std::vector<std::string> delivered_;  // written, not yet removed from the queue
   bool marking_ = false;
-  std::deque<pb::DeploymentRequest> outbox_;
 };
 
 class DispatchService final : public pb::Dispatch::CallbackService {

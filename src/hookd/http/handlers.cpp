@@ -128,6 +128,33 @@ bool SignedByAny(const std::vector<std::string>& keys, const std::string& body,
   return ok;
 }
 
+// &, <, >, ' and " as HTML entities; `quote` is the entity for the double quote.
+std::string EscapeHtml(const std::string& text, const char* quote) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += quote;
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::map<std::string, std::string> ParseQuery(const std::string& query) {
@@ -167,31 +194,7 @@ std::map<std::string, std::string> ParseQuery(const std::string& query) {
   return out;
 }
 
-std::string HtmlEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string HtmlEscape(const std::string& text) { return EscapeHtml(text, "&quot;"); }
 
 Handlers::Handlers(const Config& config, dispatch::Dispatcher& dispatcher, Metrics& metrics)
     : config_(config), dispatcher_(dispatcher), metrics_(metrics) {}
@@ -584,31 +587,8 @@ std::optional<std::int64_t> GoAtoi(const std::string& text, std::string& error) 
   return negative ? -static_cast<std::int64_t>(value) : static_cast<std::int64_t>(value);
 }
 
-std::string GoHtmlEscape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+// Go's html.EscapeString: the double quote as "&#34;".
+std::string GoHtmlEscape(const std::string& text) { return EscapeHtml(text, "&#34;"); }
 
 bool ValidRepository(const std::string& repo) {
   auto slash = repo.find('/');

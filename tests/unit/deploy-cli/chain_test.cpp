@@ -3,16 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <filesystem>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "common/http_client.hpp"
+#include "support/chain.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
@@ -20,7 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using testsupport::BinaryPath;
-using testsupport::ChildProcess;
 
 constexpr const char* kProvisionKey = "0011223344556677";
 
@@ -32,47 +29,22 @@ class CliChainTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(db_.Available());
-    dir_ = testsupport::MakeTempDir("cli-chain");
-    kubeconfig_ = dir_ + "/kubeconfig";
-    kube_sim_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
-                                 "--kubeconfig-out", kubeconfig_, "--team", "aura"},
-        std::map<std::string, std::string>{}, dir_ + "/kube-sim.log");
-    for (int i = 0; i < 500 && !std::filesystem::exists(kubeconfig_); ++i) {
-      std::this_thread::sleep_for(20ms);
-    }
-    ASSERT_TRUE(std::filesystem::exists(kubeconfig_)) << kube_sim_->Log();
-    grpc_port_ = testsupport::FreePort();
-    http_port_ = testsupport::FreePort();
-    hookd_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath("hookd"), "--database-url", db_.Url(), "--grpc.address",
-                                 "127.0.0.1:" + std::to_string(grpc_port_), "--listen-address",
-                                 "127.0.0.1:" + std::to_string(http_port_),
-                                 "--grpc.cli-authentication=true", "--provision-key", kProvisionKey},
-        std::map<std::string, std::string>{}, dir_ + "/hookd.log");
-    ASSERT_TRUE(testsupport::WaitForPort(grpc_port_, 30s)) << hookd_->Log();
-    ASSERT_TRUE(testsupport::WaitForPort(http_port_, 30s)) << hookd_->Log();
-    deployd_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath("deployd"), "--cluster", "local", "--grpc.server",
-                                 "127.0.0.1:" + std::to_string(grpc_port_), "--kubeconfig",
-                                 kubeconfig_, "--metrics-listen-address",
-                                 "127.0.0.1:" + std::to_string(testsupport::FreePort())},
-        std::map<std::string, std::string>{}, dir_ + "/deployd.log");
+    testsupport::ChainOptions options;
+    options.database_url = db_.Url();
+    options.dir_prefix = "cli-chain";
+    options.hookd_flags = {"--grpc.cli-authentication=true", "--provision-key", kProvisionKey};
+    options.remove_dir = true;
+    ASSERT_NO_FATAL_FAILURE(chain_.Start(options));
     apikey_ = Provision("aura");
-    ASSERT_FALSE(apikey_.empty()) << hookd_->Log();
+    ASSERT_FALSE(apikey_.empty()) << chain_.Hookd()->Log();
   }
 
-  void TearDown() override {
-    deployd_.reset();
-    hookd_.reset();
-    kube_sim_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { chain_.Stop(); }
 
   // POST /internal/api/v1/provision signed with the provision key; returns the team's key.
   std::string Provision(const std::string& team) {
     common::HttpClientOptions options;
-    options.base_url = "http://127.0.0.1:" + std::to_string(http_port_);
+    options.base_url = chain_.HttpUrl();
     common::HttpClient client(options);
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
@@ -105,12 +77,10 @@ class CliChainTest : public ::testing::Test {
                             90s);
   }
 
-  std::string Logs() const {
-    return "---- hookd\n" + hookd_->Log() + "---- deployd\n" + deployd_->Log();
-  }
+  std::string Logs() const { return chain_.Logs(); }
 
   nlohmann::json KubectlGet(const std::string& name) {
-    auto result = testsupport::Run({"kubectl", "--kubeconfig", kubeconfig_, "--context", "admin",
+    auto result = testsupport::Run({"kubectl", "--kubeconfig", chain_.Kubeconfig(), "--context", "admin",
                                     "get", "configmap", name, "-n", "aura", "-o", "json"},
                                    {}, 60s);
     if (result.exit_code != 0) return {};
@@ -118,18 +88,12 @@ class CliChainTest : public ::testing::Test {
   }
 
   testsupport::TestDatabase db_;
-  std::string dir_;
-  std::string kubeconfig_;
-  int grpc_port_ = 0;
-  int http_port_ = 0;
+  testsupport::Chain chain_;
   std::string apikey_;
-  std::unique_ptr<ChildProcess> kube_sim_;
-  std::unique_ptr<ChildProcess> hookd_;
-  std::unique_ptr<ChildProcess> deployd_;
 };
 
 TEST_F(CliChainTest, HttpApiDeploysTemplatedConfigMap) {
-  auto result = RunCli({"--deploy-server", "http://127.0.0.1:" + std::to_string(http_port_),
+  auto result = RunCli({"--deploy-server", chain_.HttpUrl(),
                         "--resource", TestData("chain-templated.yaml"), "--vars",
                         TestData("chain-chainvars.yaml"), "--var", "name=templated-cm", "--wait"});
   ASSERT_EQ(result.exit_code, 0) << result.err << Logs();
@@ -145,7 +109,7 @@ TEST_F(CliChainTest, HttpApiDeploysTemplatedConfigMap) {
 }
 
 TEST_F(CliChainTest, GrpcWithApiKeyDeploysAndPrintsEveryStatus) {
-  auto result = RunCli({"--deploy-server", "127.0.0.1:" + std::to_string(grpc_port_), "--resource",
+  auto result = RunCli({"--deploy-server", chain_.GrpcAddress(), "--resource",
                         TestData("chain-templated.yaml"), "--var", "name=grpc-cm", "--wait",
                         "--actions"});
   ASSERT_EQ(result.exit_code, 0) << result.err << Logs();
@@ -160,7 +124,7 @@ TEST_F(CliChainTest, GrpcWithApiKeyDeploysAndPrintsEveryStatus) {
 }
 
 TEST_F(CliChainTest, ForbiddenNamespaceEndsAsFailureExitOne) {
-  auto result = RunCli({"--deploy-server", "127.0.0.1:" + std::to_string(grpc_port_), "--resource",
+  auto result = RunCli({"--deploy-server", chain_.GrpcAddress(), "--resource",
                         TestData("chain-forbidden.yaml"), "--team", "aura", "--wait"});
   EXPECT_EQ(result.exit_code, 1) << result.err << Logs();
   EXPECT_NE(result.err.find("level=error msg=\"Status: failure: "), std::string::npos) << result.err;
@@ -169,7 +133,7 @@ TEST_F(CliChainTest, ForbiddenNamespaceEndsAsFailureExitOne) {
 
 TEST_F(CliChainTest, WrongKeyOverHttpIsRejectedWithExitFour) {
   apikey_ = common::HexEncode(common::RandomBytes(32));
-  auto result = RunCli({"--deploy-server", "http://127.0.0.1:" + std::to_string(http_port_),
+  auto result = RunCli({"--deploy-server", chain_.HttpUrl(),
                         "--resource", TestData("configmap.yaml"), "--retry=false"});
   EXPECT_EQ(result.exit_code, 4) << result.err;
   EXPECT_NE(result.err.find("fatal: PermissionDenied: failed authentication"), std::string::npos)
