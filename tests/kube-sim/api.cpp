@@ -699,8 +699,14 @@ Json Output(const ResourceType& rt, Json obj) {
   return obj;
 }
 
-Json ParseBody(const HttpRequest& req) {
+// `decode_protobuf`: kubectl's typed commands (create namespace/configmap/secret/...) send
+// protobuf; the kinds protobuf.cpp knows are decoded, others answer 415.
+Json ParseBody(const HttpRequest& req, bool decode_protobuf = false) {
   std::string type = req.Header("content-type");
+  if (decode_protobuf && type.find("protobuf") != std::string::npos) {
+    if (auto decoded = DecodeProtobufObject(req.body)) return *decoded;
+    spdlog::warn("kube-sim cannot decode a protobuf {} {}; answering 415", req.method, req.path);
+  }
   if (type.find("protobuf") != std::string::npos || type.find("cbor") != std::string::npos) {
     throw MakeError(415, "UnsupportedMediaType",
                     "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
@@ -1056,6 +1062,9 @@ void CrdStatus(Json& crd) {
 
 // apps/v1 and batch/v1 defaulting (kubernetes pkg/apis/*/v1/defaults.go, the parts clients see).
 void ApplyDefaults(const ResourceType& rt, Json& obj) {
+  if (rt.group.empty() && rt.plural == "secrets" && (!obj.contains("type") || obj["type"].is_null() || obj["type"] == "")) {
+    obj["type"] = "Opaque";
+  }
   if (!obj.contains("spec") || !obj["spec"].is_object()) return;
   Json& spec = obj["spec"];
   auto def = [](Json& o, const char* k, const Json& v) {
@@ -1065,7 +1074,8 @@ void ApplyDefaults(const ResourceType& rt, Json& obj) {
     def(spec, "replicas", 1);
     def(spec, "progressDeadlineSeconds", 600);
     def(spec, "revisionHistoryLimit", 10);
-    def(spec, "strategy", Json{{"type", "RollingUpdate"}});
+    def(spec, "strategy", Json::object());
+    def(spec["strategy"], "type", "RollingUpdate");  // kubectl create deployment sends "strategy":{}
     if (spec["strategy"].value("type", "") == "RollingUpdate") {
       def(spec["strategy"], "rollingUpdate", Json{{"maxSurge", "25%"}, {"maxUnavailable", "25%"}});
     }
@@ -1210,7 +1220,7 @@ void CheckResourceVersion(Ctx& c, const Json& body, const Json& old, bool requir
 }
 
 HttpResponse DoUpdate(Ctx& c) {
-  Json body = ParseBody(c.req);
+  Json body = ParseBody(c.req, true);
   std::string gv = body.value("apiVersion", "");
   if (!gv.empty() && gv != c.rt->GroupVersion()) {
     throw BadRequestError("the API version in the data (" + gv + ") does not match the expected API version (" + c.rt->GroupVersion() + ")");
@@ -1440,6 +1450,114 @@ HttpResponse DoPatch(Ctx& c) {
   }
   RecordUpdate(*c.rt, old, next, FieldManagerOf(c.req), c.attrs.subresource);
   return FinishUpdate(c, old, next, warnings);
+}
+
+// ---- the scale subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets -------
+
+// metav1.LabelSelector as a selector string, requirements sorted by key as kube-apiserver prints.
+std::string SelectorString(const Json& selector) {
+  std::vector<std::pair<std::string, std::string>> reqs;
+  if (selector.contains("matchLabels") && selector["matchLabels"].is_object()) {
+    for (const auto& [k, v] : selector["matchLabels"].items()) reqs.emplace_back(k, k + "=" + v.get<std::string>());
+  }
+  if (selector.contains("matchExpressions") && selector["matchExpressions"].is_array()) {
+    for (const auto& e : selector["matchExpressions"]) {
+      std::string key = e.value("key", "");
+      std::string op = e.value("operator", "");
+      std::vector<std::string> values = e.value("values", std::vector<std::string>{});
+      std::sort(values.begin(), values.end());
+      std::string list;
+      for (const auto& v : values) list += (list.empty() ? "" : ",") + v;
+      if (op == "In") reqs.emplace_back(key, key + " in (" + list + ")");
+      else if (op == "NotIn") reqs.emplace_back(key, key + " notin (" + list + ")");
+      else if (op == "Exists") reqs.emplace_back(key, key);
+      else if (op == "DoesNotExist") reqs.emplace_back(key, "!" + key);
+    }
+  }
+  std::stable_sort(reqs.begin(), reqs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  for (const auto& r : reqs) out += (out.empty() ? "" : ",") + r.second;
+  return out;
+}
+
+Json ScaleOf(const Json& obj) {
+  const Json& meta = obj["metadata"];
+  Json scale_meta{{"name", meta["name"]}, {"uid", meta["uid"]}, {"resourceVersion", meta["resourceVersion"]},
+                  {"creationTimestamp", meta["creationTimestamp"]}};
+  if (meta.contains("namespace")) scale_meta["namespace"] = meta["namespace"];
+  Json spec = obj.value("spec", Json::object());
+  Json status_in = obj.value("status", Json::object());
+  Json status{{"replicas", status_in.value("replicas", 0)}};
+  if (spec.contains("selector") && spec["selector"].is_object()) {
+    std::string sel = SelectorString(spec["selector"]);
+    if (!sel.empty()) status["selector"] = sel;
+  }
+  Json scale_spec = Json::object();
+  if (spec.value("replicas", 0) != 0) scale_spec["replicas"] = spec["replicas"];
+  return Json{{"kind", "Scale"}, {"apiVersion", "autoscaling/v1"}, {"metadata", scale_meta}, {"spec", scale_spec},
+              {"status", status}};
+}
+
+// GET/PUT/PATCH .../{name}/scale: reads or writes spec.replicas through an autoscaling/v1 Scale.
+HttpResponse DoScale(Ctx& c) {
+  Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
+  Json old = *existing;
+  Json scale = ScaleOf(old);
+  if (c.attrs.verb == "get") return JsonResponse(200, scale);
+  if (c.attrs.verb == "update") {
+    Json body = ParseBody(c.req, true);
+    if (body.value("kind", "") != "Scale") {
+      throw BadRequestError("the body of the request must be an autoscaling/v1 Scale, not " + GoQuote(body.value("kind", "")));
+    }
+    CheckResourceVersion(c, body, old, false);
+    scale = body;
+  } else if (c.attrs.verb == "patch") {
+    std::string type = c.req.Header("content-type");
+    type = Trim(type.substr(0, type.find(';')));
+    bool merge = type == "application/merge-patch+json" || type == "application/strategic-merge-patch+json";
+    if (!merge && type != "application/json-patch+json") {
+      throw MakeError(415, "UnsupportedMediaType",
+                      "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
+                      "application/merge-patch+json, application/strategic-merge-patch+json");
+    }
+    Json patch;
+    try {
+      patch = Json::parse(c.req.body);
+    } catch (const Json::exception& e) {
+      throw BadRequestError(std::string("error decoding patch: ") + e.what());
+    }
+    if (merge) {
+      if (!patch.is_object()) throw BadRequestError("error decoding patch: the patch must be an object");
+      if (patch.contains("metadata") && patch["metadata"].contains("resourceVersion") &&
+          !patch["metadata"]["resourceVersion"].is_null()) {
+        CheckResourceVersion(c, patch, old, false);
+      }
+      MergePatch(scale, patch);
+    } else {
+      try {
+        scale = scale.patch(patch);
+      } catch (const Json::exception& e) {
+        throw MakeError(422, "Invalid", std::string("the server rejected our request due to an error in our request: ") + e.what());
+      }
+    }
+  } else {
+    throw MakeError(405, "MethodNotAllowed", c.req.method + " is not supported on resources of kind \"" + c.rt->QualifiedResource() + "/scale\"");
+  }
+  const Json& replicas = scale.contains("spec") && scale["spec"].is_object() && scale["spec"].contains("replicas")
+                             ? scale["spec"]["replicas"] : Json(0);
+  if (!replicas.is_number_integer()) throw BadRequestError("spec.replicas of a Scale must be an integer");
+  if (replicas.get<std::int64_t>() < 0) {
+    throw InvalidError("Scale.autoscaling", "autoscaling", "Scale", c.attrs.name,
+                       {{"FieldValueInvalid", "spec.replicas", "Invalid value: " + replicas.dump() + ": must be greater than or equal to 0"}});
+  }
+  Json next = old;
+  next["spec"]["replicas"] = replicas;
+  HttpResponse warnings;
+  RecordUpdate(*c.rt, old, next, FieldManagerOf(c.req), "scale");
+  HttpResponse r = FinishUpdate(c, old, next, warnings);
+  const Json* stored = DryRun(c.req) ? nullptr : c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  return JsonResponse(r.status, ScaleOf(stored != nullptr ? *stored : next));
 }
 
 void RemoveNamespaceContents(State& s, const std::string& ns) {
@@ -2133,7 +2251,8 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
 
   const ResourceType* rt = s.registry.Find(a.group, a.version, a.resource);
   if (rt == nullptr || rest.size() > 3) return TextNotFound();
-  if (!a.subresource.empty() && !(a.subresource == "status" && rt->status_subresource)) return TextNotFound();
+  bool scale = a.subresource == "scale" && rt->scale_subresource && rt->builtin;
+  if (!a.subresource.empty() && !(a.subresource == "status" && rt->status_subresource) && !scale) return TextNotFound();
   bool is_namespace_object = rt->group.empty() && rt->plural == "namespaces";
   if (!rt->namespaced && !is_namespace_object && !a.ns.empty()) return TextNotFound();
   if (rt->namespaced && a.ns.empty() && !(a.verb == "list" || a.verb == "watch")) return TextNotFound();
@@ -2143,6 +2262,7 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
   }
   Ctx c{s, req, who, a, rt, rt->namespaced ? a.ns : ""};
   if (rt->create_only) return DoReview(c);
+  if (scale) return DoScale(c);
   if (a.verb == "get") {
     Json* o = s.Lookup(*rt, c.ns, a.name);
     if (o == nullptr) throw NotFoundError(*rt, a.name);
@@ -2155,7 +2275,7 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
       throw MakeError(405, "MethodNotAllowed", "POST is not supported on resources of kind \"" + rt->QualifiedResource() + "\"",
                       {{"group", rt->group}, {"kind", rt->plural}});
     }
-    Json body = ParseBody(req);
+    Json body = ParseBody(req, true);
     std::string gv = body.value("apiVersion", "");
     if (!gv.empty() && gv != rt->GroupVersion()) {
       throw BadRequestError("the API version in the data (" + gv + ") does not match the expected API version (" + rt->GroupVersion() + ")");
@@ -2433,6 +2553,11 @@ HttpResponse Api::Handle(HttpRequest& req) {
   Json entry{{"seq", s.request_seq++}, {"time", FormatRfc3339Micro(std::chrono::system_clock::now())},
              {"method", req.method}, {"path", req.path}, {"query", req.raw_query}, {"headers", headers},
              {"body", req.body}, {"user", who.user}, {"status", res.status}};
+  // Protobuf (or other binary) bodies are logged as base64, so that the log stays valid JSON.
+  if (req.Header("content-type").find("protobuf") != std::string::npos || !IsValidUtf8(req.body)) {
+    entry["body"] = Base64(req.body);
+    entry["bodyEncoding"] = "base64";
+  }
   s.request_log.push_back(std::move(entry));
   while (s.request_log.size() > State::kRequestLogLimit) s.request_log.pop_front();
   spdlog::debug("{} {} -> {} ({})", req.method, req.target, res.status, who.user);
