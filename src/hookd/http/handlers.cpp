@@ -113,6 +113,17 @@ json ParseBody(const std::string& body) {
   }
 }
 
+// ParseBody, and a Go-style unmarshal error when the body is not a JSON object.
+json ParseObjectBody(const std::string& body, const std::string& go_type) {
+  json parsed = ParseBody(body);
+  if (!parsed.is_object()) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "json: cannot unmarshal " + std::string(parsed.type_name()) +
+                            " into Go value of type " + go_type);
+  }
+  return parsed;
+}
+
 std::vector<std::string> ValidKeys(const std::vector<store::ApiKey>& keys, common::SystemTime now) {
   std::vector<std::string> out;
   for (const auto& k : keys) {
@@ -260,6 +271,23 @@ Response Handlers::Ready() {
   }
 }
 
+// Signed with any valid key of `team` (spec 1.7 steps 6-7, 1.8): a team without keys fails
+// authentication like a wrong signature.
+Handlers::Signature Handlers::CheckTeamSignature(const std::string& team, const std::string& body,
+                                                 const std::string& mac) {
+  std::vector<store::ApiKey> keys;
+  try {
+    keys = dispatcher_.Store().ApiKeys(team);
+  } catch (const common::Error& e) {
+    if (e.Code() == common::ErrorCode::kNotFound) return Signature::kInvalid;
+    return Signature::kBackendError;
+  } catch (const std::exception&) {
+    return Signature::kBackendError;
+  }
+  return SignedByAny(ValidKeys(keys, dispatcher_.Clock().Now()), body, mac) ? Signature::kValid
+                                                                             : Signature::kInvalid;
+}
+
 Response Handlers::Deploy(const Request& r) {
   const std::string correlation = common::NewUuidV4();
   const auto& clock = dispatcher_.Clock();
@@ -276,12 +304,7 @@ Response Handlers::Deploy(const Request& r) {
   std::string cluster, environment, team, owner, repository, ref;
   std::int64_t timestamp = 0;
   try {
-    body = ParseBody(r.body);
-    if (!body.is_object()) {
-      throw common::Error(common::ErrorCode::kInvalidArgument,
-                          "json: cannot unmarshal " + std::string(body.type_name()) +
-                              " into Go value of type api_v1_deploy.DeploymentRequest");
-    }
+    body = ParseObjectBody(r.body, "api_v1_deploy.DeploymentRequest");
     cluster = StringOf(body, "cluster");
     environment = StringOf(body, "environment");
     team = StringOf(body, "team");
@@ -311,17 +334,13 @@ Response Handlers::Deploy(const Request& r) {
   }
   if (!invalid.empty()) return reply(400, "invalid deployment request: " + invalid);
 
-  std::vector<store::ApiKey> keys;
-  try {
-    keys = dispatcher_.Store().ApiKeys(team);
-  } catch (const common::Error& e) {
-    if (e.Code() == common::ErrorCode::kNotFound) return reply(403, "failed authentication");
-    return reply(502, "something wrong happened when communicating with api key service");
-  } catch (const std::exception&) {
-    return reply(502, "something wrong happened when communicating with api key service");
-  }
-  if (!SignedByAny(ValidKeys(keys, clock.Now()), r.body, *mac)) {
-    return reply(403, "failed authentication");
+  switch (CheckTeamSignature(team, r.body, *mac)) {
+    case Signature::kValid:
+      break;
+    case Signature::kInvalid:
+      return reply(403, "failed authentication");
+    case Signature::kBackendError:
+      return reply(502, "something wrong happened when communicating with api key service");
   }
 
   pb::DeploymentRequest request;
@@ -363,12 +382,7 @@ Response Handlers::Status(const Request& r) {
   std::string id, team;
   std::int64_t timestamp = 0;
   try {
-    json body = ParseBody(r.body);
-    if (!body.is_object()) {
-      throw common::Error(common::ErrorCode::kInvalidArgument,
-                          "json: cannot unmarshal " + std::string(body.type_name()) +
-                              " into Go value of type api_v1_status.StatusRequest");
-    }
+    json body = ParseObjectBody(r.body, "api_v1_status.StatusRequest");
     id = StringOf(body, "deploymentID");
     team = StringOf(body, "team");
     timestamp = IntOf(body, "timestamp");
@@ -380,17 +394,13 @@ Response Handlers::Status(const Request& r) {
   if (!WithinSkew(timestamp, NowUnix(clock))) {
     return reply(400, "invalid status request: request is not within allowed timeframe");
   }
-  std::vector<store::ApiKey> keys;
-  try {
-    keys = dispatcher_.Store().ApiKeys(team);
-  } catch (const common::Error& e) {
-    if (e.Code() == common::ErrorCode::kNotFound) return reply(403, "failed authentication");
-    return reply(502, "something wrong happened when communicating with api key service");
-  } catch (const std::exception&) {
-    return reply(502, "something wrong happened when communicating with api key service");
-  }
-  if (!SignedByAny(ValidKeys(keys, clock.Now()), r.body, *mac)) {
-    return reply(403, "failed authentication");
+  switch (CheckTeamSignature(team, r.body, *mac)) {
+    case Signature::kValid:
+      break;
+    case Signature::kInvalid:
+      return reply(403, "failed authentication");
+    case Signature::kBackendError:
+      return reply(502, "something wrong happened when communicating with api key service");
   }
   std::vector<store::StatusRow> statuses;
   try {
@@ -419,12 +429,7 @@ Response Handlers::Provision(const Request& r, bool apikey_only) {
   bool rotate = false;
   std::int64_t timestamp = 0;
   try {
-    json body = ParseBody(r.body);
-    if (!body.is_object()) {
-      throw common::Error(common::ErrorCode::kInvalidArgument,
-                          "json: cannot unmarshal " + std::string(body.type_name()) +
-                              " into Go value of type api_v1_provision.Request");
-    }
+    json body = ParseObjectBody(r.body, "api_v1_provision.Request");
     team = StringOf(body, "team");
     rotate = BoolOf(body, "rotate");
     timestamp = IntOf(body, "timestamp");
@@ -653,12 +658,7 @@ Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
       if (r.method != "POST") return Empty(405);
       std::string repository;
       try {
-        json body = ParseBody(r.body);
-        if (!body.is_object()) {
-          throw common::Error(common::ErrorCode::kInvalidArgument,
-                              "json: cannot unmarshal " + std::string(body.type_name()) +
-                                  " into Go value of type TeamRepository");
-        }
+        json body = ParseObjectBody(r.body, "TeamRepository");
         repository = StringOf(body, "repository");
       } catch (const common::Error& e) {
         return message(400, std::string("unable to unmarshal request body: ") + e.what());

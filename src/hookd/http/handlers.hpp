@@ -40,6 +40,9 @@ class Handlers {
   void SetReadinessCheck(std::function<std::string()> check) { readiness_ = std::move(check); }
 
  private:
+  enum class Signature { kValid, kInvalid, kBackendError };
+  Signature CheckTeamSignature(const std::string& team, const std::string& body,
+                               const std::string& mac);
   Response Deploy(const Request& request);
   Response Status(const Request& request);
   Response Logs(const Request& request);
