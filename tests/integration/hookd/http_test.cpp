@@ -117,6 +117,52 @@ TEST_F(HttpApi, SignedDeployIsAcceptedDeliveredAndItsStatusReadable) {
   EXPECT_NE(page.body.find("http-equiv=\"refresh\""), std::string::npos);
 }
 
+TEST_F(HttpApi, StatusErrorPathsInTheOriginalsOrder) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto message = [](const Reply& reply) { return json::parse(reply.body)["message"]; };
+  const json valid = {{"deploymentID", "00000000-0000-4000-8000-000000000000"},
+                      {"team", "aura"},
+                      {"timestamp", now}};
+
+  auto bad_hex = Call(port_, "POST", "/api/v1/status", valid.dump(),
+                      {{"Content-Type", "application/json"}, {"X-NAIS-Signature", "zz"}});
+  EXPECT_EQ(bad_hex.status, 400);
+  EXPECT_EQ(message(bad_hex), "HMAC digest must be hex encoded");
+
+  auto not_object = Signed("/api/v1/status", json::array(), key_);
+  EXPECT_EQ(not_object.status, 400);
+  EXPECT_EQ(message(not_object),
+            "unable to unmarshal request body: json: cannot unmarshal array into Go value of type "
+            "api_v1_status.StatusRequest");
+
+  auto without = [&](const char* field) {
+    json body = valid;
+    body.erase(field);
+    return Signed("/api/v1/status", body, key_);
+  };
+  EXPECT_EQ(message(without("deploymentID")), "invalid status request: no deployment ID specified");
+  EXPECT_EQ(message(without("team")), "invalid status request: no team specified");
+  EXPECT_EQ(message(without("timestamp")),
+            "invalid status request: request is not within allowed timeframe");
+
+  // A team without keys and a wrong key both fail authentication, before any lookup.
+  json ghost = valid;
+  ghost["team"] = "ghost";
+  auto unknown_team = Signed("/api/v1/status", ghost, key_);
+  EXPECT_EQ(unknown_team.status, 403);
+  EXPECT_EQ(message(unknown_team), "failed authentication");
+  auto wrong_key = Signed("/api/v1/status", valid, "wrong");
+  EXPECT_EQ(wrong_key.status, 403);
+  EXPECT_EQ(message(wrong_key), "failed authentication");
+
+  auto missing = Signed("/api/v1/status", valid, key_);
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(message(missing), "deployment not found");
+  EXPECT_EQ(missing.content_type, "application/json");
+}
+
 TEST_F(HttpApi, DeployErrorPaths) {
   auto body = DeployBody();
   auto bad_hex = Call(port_, "POST", "/api/v1/deploy", body.dump(),
