@@ -602,17 +602,24 @@ bool ValidRepository(const std::string& repo) {
          repo.find_first_of(" \t\r\n") == std::string::npos;
 }
 
+// The value of query parameter `key`, or "" when absent.
+std::string QueryParam(const Request& r, const std::string& key) {
+  auto it = r.query.find(key);
+  return it == r.query.end() ? std::string() : it->second;
+}
+
+// The /logs checks shared by the HTML page and the redirects (spec 1.6 step 1).
+std::optional<Response> InvalidDeliveryId(const std::string& id) {
+  if (common::IsUuid(id)) return std::nullopt;
+  return Text(400, "delivery_id '" + id + "' is not a well-formed UUID\n");
+}
+
 }  // namespace
 
 Response Handlers::LogRedirect(const Request& r) {
-  auto get = [&](const std::string& k) {
-    auto it = r.query.find(k);
-    return it == r.query.end() ? std::string() : it->second;
-  };
+  auto get = [&r](const std::string& key) { return QueryParam(r, key); };
   const std::string id = get("delivery_id");
-  if (!common::IsUuid(id)) {
-    return Text(400, "delivery_id '" + id + "' is not a well-formed UUID\n");
-  }
+  if (auto invalid = InvalidDeliveryId(id)) return *invalid;
   std::string error;
   const std::string ts_text = get("ts");
   auto ts = GoAtoi(ts_text, error);
@@ -692,14 +699,9 @@ Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
 }
 
 Response Handlers::Logs(const Request& r) {
-  auto get = [&](const std::string& k) {
-    auto it = r.query.find(k);
-    return it == r.query.end() ? std::string() : it->second;
-  };
+  auto get = [&r](const std::string& key) { return QueryParam(r, key); };
   const std::string id = get("delivery_id");
-  if (!common::IsUuid(id)) {
-    return Text(400, "delivery_id '" + id + "' is not a well-formed UUID\n");
-  }
+  if (auto invalid = InvalidDeliveryId(id)) return *invalid;
   auto deployment = std::optional<store::DeploymentRow>();
   std::vector<store::StatusRow> statuses;
   std::vector<store::ResourceRow> resources;
