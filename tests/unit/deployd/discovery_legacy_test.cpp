@@ -10,21 +10,16 @@
 #include <thread>
 #include <vector>
 
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include "common/asio.hpp"
 #include "common/error.hpp"
 #include "deployd/kube/apply.hpp"
 #include "deployd/kube/discovery.hpp"
 #include "deployd/kube/kube_client.hpp"
+#include "support/loopback_http_server.hpp"
 
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = common::net;
-using tcp = net::ip::tcp;
+namespace http = boost::beast::http;
 
 // GET <path> -> JSON document; anything else is the plain-text 404 of an unknown path.
 const std::map<std::string, std::string>& LegacyDocuments() {
@@ -44,75 +39,37 @@ const std::map<std::string, std::string>& LegacyDocuments() {
   return docs;
 }
 
+// Serves LegacyDocuments() and records "<path> <Impersonate-User>" of every request, in order.
 class LegacyApiServer {
  public:
-  LegacyApiServer() : acceptor_(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
-    thread_ = std::thread([this] { AcceptLoop(); });
-  }
-  ~LegacyApiServer() {
-    stopping_ = true;
-    boost::system::error_code ec;
-    acceptor_.close(ec);
-    tcp::socket s(ioc_);
-    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_), ec);
-    thread_.join();
-    for (auto& t : sessions_) t.join();
-  }
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  // "<path> <Impersonate-User>" of every request, in order.
+  std::string Url() const { return server_.Url(); }
   std::vector<std::string> Requests() {
     std::lock_guard lock(mutex_);
     return requests_;
   }
 
  private:
-  void AcceptLoop() {
-    for (;;) {
-      tcp::socket socket(ioc_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (ec || stopping_) return;
-      sessions_.emplace_back([this, s = std::move(socket)]() mutable { Session(std::move(s)); });
+  bool Handle(testsupport::LoopbackHttpServer::Socket& socket,
+              const testsupport::LoopbackHttpServer::Request& req) {
+    std::string target(req.target());
+    {
+      std::lock_guard lock(mutex_);
+      requests_.push_back(target + " " + std::string(req["Impersonate-User"]));
     }
+    auto it = LegacyDocuments().find(target);
+    if (it == LegacyDocuments().end()) {
+      return testsupport::LoopbackHttpServer::Reply(socket, req, http::status::not_found,
+                                                    "text/plain; charset=utf-8",
+                                                    "404 page not found\n");
+    }
+    return testsupport::LoopbackHttpServer::Reply(socket, req, http::status::ok,
+                                                  "application/json", it->second);
   }
 
-  void Session(tcp::socket socket) {
-    beast::flat_buffer buffer;
-    for (;;) {
-      http::request<http::string_body> req;
-      boost::system::error_code ec;
-      http::read(socket, buffer, req, ec);
-      if (ec) return;
-      std::string target(req.target());
-      {
-        std::lock_guard lock(mutex_);
-        requests_.push_back(target + " " + std::string(req["Impersonate-User"]));
-      }
-      http::response<http::string_body> res{http::status::ok, 11};
-      auto it = LegacyDocuments().find(target);
-      if (it == LegacyDocuments().end()) {
-        res.result(http::status::not_found);
-        res.set(http::field::content_type, "text/plain; charset=utf-8");
-        res.body() = "404 page not found\n";
-      } else {
-        res.set(http::field::content_type, "application/json");
-        res.body() = it->second;
-      }
-      res.keep_alive(req.keep_alive());
-      res.prepare_payload();
-      http::write(socket, res, ec);
-      if (ec) return;
-    }
-  }
-
-  net::io_context ioc_;
-  tcp::acceptor acceptor_;
-  int port_ = acceptor_.local_endpoint().port();
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
-  std::vector<std::thread> sessions_;
   std::mutex mutex_;
   std::vector<std::string> requests_;
+  testsupport::LoopbackHttpServer server_{
+      [this](auto& socket, const auto& req) { return Handle(socket, req); }};
 };
 
 constexpr const char* kUser = "system:serviceaccount:aura:serviceuser-aura";

@@ -12,6 +12,7 @@
 
 #include "common/asio.hpp"
 #include "common/error.hpp"
+#include "support/loopback_http_server.hpp"
 
 namespace {
 
@@ -20,75 +21,36 @@ namespace http = beast::http;
 namespace net = common::net;
 using tcp = net::ip::tcp;
 
-class TestServer {
- public:
-  TestServer() : acceptor_(ioc_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
-    thread_ = std::thread([this] { AcceptLoop(); });
+// Echoes "<method> <target> <Impersonate-User> <body>"; /slow stalls past the client's timeout
+// and closes; /chunked streams watch-like events split across chunks.
+bool Echo(testsupport::LoopbackHttpServer::Socket& socket,
+          const testsupport::LoopbackHttpServer::Request& req) {
+  std::string target(req.target());
+  if (target == "/slow") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    return false;
   }
-  ~TestServer() {
-    stopping_ = true;
+  if (target == "/chunked") {
     boost::system::error_code ec;
-    acceptor_.close(ec);
-    // Wake a blocked accept by connecting once.
-    tcp::socket s(ioc_);
-    s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_), ec);
-    thread_.join();
-    for (auto& t : sessions_) t.join();
-  }
-  int Port() const { return port_; }
-  std::atomic<int> connections{0};
-
- private:
-  void AcceptLoop() {
-    for (;;) {
-      tcp::socket socket(ioc_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (ec || stopping_) return;
-      ++connections;
-      sessions_.emplace_back([this, s = std::move(socket)]() mutable { Session(std::move(s)); });
+    http::response<http::empty_body> res{http::status::ok, 11};
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    http::write_header(socket, sr, ec);
+    for (const char* part : {"{\"type\":\"ADDED\"}\n", "{\"type\":", "\"MODIFIED\"}\n"}) {
+      net::write(socket, http::make_chunk(net::buffer(std::string_view(part))), ec);
     }
+    net::write(socket, http::make_chunk_last(), ec);
+    return !ec;
   }
+  return testsupport::LoopbackHttpServer::Reply(
+      socket, req, http::status::ok, "application/json",
+      std::string(req.method_string()) + " " + target + " " +
+          std::string(req["Impersonate-User"]) + " " + req.body());
+}
 
-  void Session(tcp::socket socket) {
-    beast::flat_buffer buffer;
-    for (;;) {
-      http::request<http::string_body> req;
-      boost::system::error_code ec;
-      http::read(socket, buffer, req, ec);
-      if (ec) return;
-      std::string target(req.target());
-      if (target == "/slow") {
-        std::this_thread::sleep_for(std::chrono::milliseconds(600));
-        return;
-      }
-      if (target == "/chunked") {
-        http::response<http::empty_body> res{http::status::ok, 11};
-        res.chunked(true);
-        http::response_serializer<http::empty_body> sr{res};
-        http::write_header(socket, sr, ec);
-        for (const char* part : {"{\"type\":\"ADDED\"}\n", "{\"type\":", "\"MODIFIED\"}\n"}) {
-          net::write(socket, http::make_chunk(net::buffer(std::string_view(part))), ec);
-        }
-        net::write(socket, http::make_chunk_last(), ec);
-        continue;
-      }
-      http::response<http::string_body> res{http::status::ok, 11};
-      res.set(http::field::content_type, "application/json");
-      res.body() = std::string(req.method_string()) + " " + target + " " +
-                   std::string(req["Impersonate-User"]) + " " + req.body();
-      res.keep_alive(req.keep_alive());
-      res.prepare_payload();
-      http::write(socket, res, ec);
-    }
-  }
-
-  net::io_context ioc_;
-  tcp::acceptor acceptor_;
-  int port_ = acceptor_.local_endpoint().port();
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
-  std::vector<std::thread> sessions_;
+class TestServer : public testsupport::LoopbackHttpServer {
+ public:
+  TestServer() : LoopbackHttpServer(&Echo) {}
 };
 
 common::HttpClientOptions Options(int port) {
@@ -112,7 +74,7 @@ TEST(HttpClient, SendsAndReusesKeptAliveConnections) {
   EXPECT_EQ(first.Header("content-type"), "application/json");
   auto second = client.Send(r);
   EXPECT_EQ(second.status, 200);
-  EXPECT_EQ(server.connections.load(), 1);
+  EXPECT_EQ(server.Connections(), 1);
 }
 
 TEST(HttpClient, StreamsChunkedBodies) {
@@ -136,7 +98,7 @@ TEST(HttpClient, StreamsChunkedBodies) {
   // The connection is reusable after a complete chunked body.
   r.target = "/after";
   EXPECT_EQ(client.Send(r).body, "GET /after  ");
-  EXPECT_EQ(server.connections.load(), 1);
+  EXPECT_EQ(server.Connections(), 1);
 }
 
 TEST(HttpClient, TimeoutIsDeadlineExceeded) {
