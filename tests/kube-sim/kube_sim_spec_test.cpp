@@ -21,17 +21,6 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 const char* kApplyType = "application/apply-patch+yaml";
 const char* kMergeType = "application/merge-patch+json";
 
-std::vector<json> Lines(const std::string& body) {
-  std::vector<json> out;
-  std::size_t pos = 0;
-  while (pos < body.size()) {
-    auto nl = body.find('\n', pos);
-    if (nl == std::string::npos) nl = body.size();
-    if (nl > pos) out.push_back(json::parse(body.substr(pos, nl - pos)));
-    pos = nl + 1;
-  }
-  return out;
-}
 
 template <typename F>
 bool Eventually(F f, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {

@@ -393,17 +393,6 @@ TEST_F(KubeSimTest, InjectedFaults) {
 
 // ---- watch ---------------------------------------------------------------------------------------------------
 
-std::vector<json> Lines(const std::string& body) {
-  std::vector<json> out;
-  std::size_t pos = 0;
-  while (pos < body.size()) {
-    auto nl = body.find('\n', pos);
-    if (nl == std::string::npos) nl = body.size();
-    if (nl > pos) out.push_back(json::parse(body.substr(pos, nl - pos)));
-    pos = nl + 1;
-  }
-  return out;
-}
 
 TEST_F(KubeSimTest, WatchWithoutResourceVersionStartsWithAdded) {
   ASSERT_EQ(sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("w1", "aura", "1")).status, 201);

@@ -132,4 +132,16 @@ testsupport::RunResult Sim::Kubectl(const std::vector<std::string>& args, const 
   return testsupport::Run(argv, {{"HOME", dir}, {"KUBECACHEDIR", dir + "/cache"}}, std::chrono::seconds(60), stdin_data);
 }
 
+std::vector<nlohmann::json> Lines(const std::string& body) {
+  std::vector<nlohmann::json> out;
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    auto nl = body.find('\n', pos);
+    if (nl == std::string::npos) nl = body.size();
+    if (nl > pos) out.push_back(nlohmann::json::parse(body.substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  return out;
+}
+
 }  // namespace kubesim::testing

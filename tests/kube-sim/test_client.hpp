@@ -55,4 +55,7 @@ class Sim {
   testsupport::RunResult Kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "") const;
 };
 
+// One JSON value per non-empty line: the events of a watch response body.
+std::vector<nlohmann::json> Lines(const std::string& body);
+
 }  // namespace kubesim::testing
