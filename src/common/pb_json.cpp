@@ -2,10 +2,12 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
 #include "common/error.hpp"
+#include "common/limits.hpp"
 
 namespace common {
 namespace {
@@ -53,6 +55,8 @@ google::protobuf::Struct JsonToStruct(const nlohmann::json& object) {
     throw Error(ErrorCode::kInvalidArgument,
                 std::string("expected a JSON object, got ") + object.type_name());
   }
+  // The conversion recurses once per level: refuse what is deeper than any resource may be first.
+  if (JsonDepth(object) > kMaxDocumentDepth) throw Error(ErrorCode::kInvalidArgument, DepthMessage());
   google::protobuf::Struct s;
   auto* fields = s.mutable_fields();
   for (const auto& [key, value] : object.items()) (*fields)[key] = JsonToValue(value);
@@ -109,8 +113,13 @@ google::protobuf::Timestamp ToTimestamp(SystemTime t) {
 }
 
 SystemTime FromTimestamp(const google::protobuf::Timestamp& ts) {
+  // Saturating: a time point holds nanoseconds in 64 bits (about +-292 years around 1970), so
+  // seconds beyond +-9*10^9 (client-set values such as -2^63) are clamped instead of overflowing.
+  constexpr std::int64_t kLimit = 9'000'000'000;
+  const std::int64_t seconds = std::clamp<std::int64_t>(ts.seconds(), -kLimit, kLimit);
+  const std::int32_t nanos = std::clamp<std::int32_t>(ts.nanos(), 0, 999'999'999);
   return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
-      std::chrono::seconds(ts.seconds()) + std::chrono::nanoseconds(ts.nanos())));
+      std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
 }
 
 std::string MessageToProtoJson(const google::protobuf::Message& message, bool multiline) {

@@ -37,7 +37,7 @@ struct App::Impl {
         dispatcher(store, hub, clusters, clock),
         notifier(config.database_url, dispatcher),
         workers(kWorkerThreads),
-        jwks(MakeJwksFetcher(config.github_jwks_url), clock),
+        jwks(MakeJwksFetcher(config.github_jwks_url, config.github_jwks_allow_http), clock),
         jwt(jwks, config.github_issuer, "hookd", clock) {
     store.SetOrigin(common::NewUuidV4());
     pool.SetObserver(
@@ -49,9 +49,9 @@ struct App::Impl {
     dispatcher.SetRejectUnknownClusters(!config.clusters.empty());
   }
 
-  static grpcapi::JwksFetcher MakeJwksFetcher(const std::string& url) {
+  static grpcapi::JwksFetcher MakeJwksFetcher(const std::string& url, bool allow_http) {
     try {
-      return grpcapi::HttpJwksFetcher(url);
+      return grpcapi::HttpJwksFetcher(url, allow_http);
     } catch (const std::exception& e) {
       // A bad URL must not stop hookd: JWT authentication then fails with UNAVAILABLE.
       spdlog::error("GitHub JWKS URL: {}", e.what());
@@ -76,6 +76,12 @@ struct App::Impl {
       // A stream whose queue read failed (database down) gets another chance.
       if (++ticks % kWakeEverySweeps == 0) {
         for (const auto& cluster : clusters.Connected()) clusters.Wake(cluster);
+        try {
+          // Request keys only matter while a signature is fresh (30 s); keep them 10 minutes.
+          store.ForgetRequestKeys(clock.Now() - std::chrono::minutes(10));
+        } catch (const std::exception& e) {
+          spdlog::warn("forgetting old request keys: {}", e.what());
+        }
       }
       lock.lock();
     }

@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "common/hex.hpp"
+#include "common/names.hpp"
 #include "common/time.hpp"
 
 namespace hookd {
@@ -55,6 +56,9 @@ std::map<std::string, std::string> ParsePairs(const std::vector<std::string>& it
   return out;
 }
 
+constexpr const char* kDefaultEncryptionKey =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 std::chrono::milliseconds Millis(std::chrono::nanoseconds d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
 }
@@ -81,13 +85,14 @@ std::vector<common::SettingSpec> HookdSettings() {
       Setting("grpc.keepalive-interval", "15s", "Ping idle gRPC connections this often."),
       Setting("grpc.tls-cert-file", "", "PEM certificate for TLS on the gRPC listener."),
       Setting("grpc.tls-key-file", "", "PEM private key for TLS on the gRPC listener."),
-      Setting("database-encryption-key",
-              "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+      Setting("database-encryption-key", kDefaultEncryptionKey,
               "Key (hex) that encrypts API keys at rest.", {}, true),
       Setting("database-url", "postgresql://postgres:root@127.0.0.1:5432/hookd",
               "PostgreSQL connection URL.", {"DATABASE_URL"}, true),
       Setting("database-connect-timeout", "5m", "How long to retry the first database connect."),
-      Setting("deployd-keys", "", "Accepted pre-shared keys of deployd (comma-separated).",
+      Setting("deployd-keys", "",
+              "Pre-shared keys of deployd, comma-separated: cluster=KEY binds a key to one "
+              "cluster (a plain KEY is accepted for every cluster).",
               {"DEPLOYD_KEYS"}, true),
       Setting("frontend-keys", "", "Accepted X-PSK values of the console API.", {"FRONTEND_KEYS"},
               true),
@@ -102,9 +107,14 @@ std::vector<common::SettingSpec> HookdSettings() {
       Setting("max-request-body-size", "4194304", "Largest accepted HTTP request body (bytes)."),
       Setting("github-jwks-url", "https://token.actions.githubusercontent.com/.well-known/jwks",
               "JWKS of the GitHub OIDC issuer."),
+      Flag("github-jwks-allow-http",
+           "Allow an http:// github-jwks-url (tests only: the keys must come over TLS)."),
       Setting("github-issuer", "https://token.actions.githubusercontent.com",
               "Expected issuer of GitHub OIDC tokens."),
       Setting("shutdown-grace", "10s", "How long SIGTERM waits for in-flight requests."),
+      Flag("insecure",
+           "Allow the default database encryption key and disabled gRPC authentication on a "
+           "non-loopback listen address (demo and tests only)."),
   };
 }
 
@@ -156,7 +166,7 @@ Config BuildConfig(const common::LayeredConfig& s) {
   c.database_encryption_key = *encryption;
   c.database_url = s.Get("database-url");
   c.database_connect_timeout = Millis(s.GetDuration("database-connect-timeout"));
-  c.deployd_keys = s.GetList("deployd-keys");
+  c.deployd_keys = ParseDeploydKeys(s.GetList("deployd-keys"));
   c.frontend_keys = s.GetList("frontend-keys");
   c.google_allowed_domains = s.GetList("google-allowed-domains");
   c.google_cluster_projects =
@@ -183,9 +193,72 @@ Config BuildConfig(const common::LayeredConfig& s) {
                         "invalid github-jwks-url \"" + c.github_jwks_url +
                             "\": want an http:// or https:// URL");
   }
+  c.github_jwks_allow_http = s.GetBool("github-jwks-allow-http");
+  if (c.github_jwks_url.rfind("http://", 0) == 0 && !c.github_jwks_allow_http) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "invalid github-jwks-url \"" + c.github_jwks_url +
+                            "\": the JWKS must be fetched over https:// (http:// only with "
+                            "github-jwks-allow-http)");
+  }
   c.github_issuer = s.Get("github-issuer");
   c.shutdown_grace = Millis(s.GetDuration("shutdown-grace"));
+  c.insecure = s.GetBool("insecure");
   return c;
+}
+
+std::vector<DeploydKey> ParseDeploydKeys(const std::vector<std::string>& items) {
+  std::vector<DeploydKey> out;
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq != std::string::npos && eq + 1 < item.size() &&
+        common::IsDnsLabel(std::string_view(item).substr(0, eq))) {
+      out.push_back({item.substr(0, eq), item.substr(eq + 1)});
+    } else {
+      out.push_back({"", item});
+    }
+  }
+  return out;
+}
+
+bool IsLoopbackAddress(const std::string& host_port) {
+  auto colon = host_port.rfind(':');
+  std::string host = colon == std::string::npos ? host_port : host_port.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+std::vector<std::string> SecurityWarnings(const Config& c) {
+  std::vector<std::string> warnings;
+  std::vector<std::string> refusals;
+  const bool exposed = !IsLoopbackAddress(c.listen_address) || !IsLoopbackAddress(c.grpc_address);
+  auto check = [&](bool unsafe, const std::string& what) {
+    if (!unsafe) return;
+    warnings.push_back(what);
+    if (exposed && !c.insecure) refusals.push_back(what);
+  };
+  check(c.database_encryption_key == *common::HexDecode(kDefaultEncryptionKey),
+        "database-encryption-key is the public default: anyone with the database can decrypt "
+        "the API keys");
+  check(!c.grpc_cli_authentication,
+        "grpc.cli-authentication is off: anyone who reaches the gRPC port can deploy as any team");
+  check(!c.grpc_deployd_authentication,
+        "grpc.deployd-authentication is off: anyone who reaches the gRPC port can act as deployd "
+        "of any cluster");
+  bool unbound = false;
+  for (const auto& k : c.deployd_keys) unbound |= k.cluster.empty();
+  if (unbound) {
+    warnings.push_back(
+        "deployd-keys has keys without a cluster: any holder of such a key can claim any "
+        "cluster; bind keys with cluster=KEY");
+  }
+  if (!refusals.empty()) {
+    std::string message = "refusing to listen beyond loopback (" + c.listen_address + ", " +
+                          c.grpc_address + ") with an insecure configuration: ";
+    for (std::size_t i = 0; i < refusals.size(); ++i) message += (i ? "; " : "") + refusals[i];
+    message += " (fix these, or pass --insecure for a demo)";
+    throw common::Error(common::ErrorCode::kInvalidArgument, message);
+  }
+  return warnings;
 }
 
 LoadResult LoadConfig(int argc, const char* const* argv, const common::EnvLookup& env) {

@@ -10,6 +10,18 @@
 
 namespace hookd {
 
+// One pre-shared key of deployd (--deployd-keys). `cluster` set: the key is valid for that
+// cluster only (`cluster=key`); empty: any cluster (a plain key, as the original had them).
+struct DeploydKey {
+  std::string cluster;
+  std::string key;
+  bool operator==(const DeploydKey&) const = default;
+};
+
+// --deployd-keys items: `cluster=key` binds a key to a cluster when `cluster` is a DNS-1123 label
+// and `key` is not empty; anything else is a plain key valid for every cluster.
+std::vector<DeploydKey> ParseDeploydKeys(const std::vector<std::string>& items);
+
 // The effective configuration of hookd (spec original.md 6.1 plus our additions).
 struct Config {
   std::string base_url;
@@ -29,7 +41,7 @@ struct Config {
   std::string database_encryption_key;  // raw bytes (hex-decoded)
   std::string database_url;
   std::chrono::milliseconds database_connect_timeout{300000};
-  std::vector<std::string> deployd_keys;
+  std::vector<DeploydKey> deployd_keys;
   std::vector<std::string> frontend_keys;
   std::vector<std::string> google_allowed_domains;
   std::map<std::string, std::string> google_cluster_projects;
@@ -39,9 +51,19 @@ struct Config {
   std::vector<std::string> clusters;
   std::size_t max_request_body_bytes = 0;
   std::string github_jwks_url;
+  bool github_jwks_allow_http = false;  // http:// JWKS URLs (tests only)
   std::string github_issuer;
   std::chrono::milliseconds shutdown_grace{10000};
+  // Allows the public default encryption key and disabled gRPC authentication on a listen
+  // address that is not loopback (demo and tests only).
+  bool insecure = false;
 };
+
+// Start-up checks of a configuration that is valid but unsafe: returns the warnings to log;
+// throws common::Error{kInvalidArgument} when hookd must refuse to start (the default encryption
+// key or authentication off while listening beyond loopback, without --insecure).
+std::vector<std::string> SecurityWarnings(const Config& config);
+bool IsLoopbackAddress(const std::string& host_port);
 
 // Every setting with its flag, HOOKD_* variable, aliases and default.
 std::vector<common::SettingSpec> HookdSettings();

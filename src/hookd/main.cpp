@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
+#include "common/limits.hpp"
 #include "common/logging.hpp"
 #include "hookd/app.hpp"
 #include "hookd/config.hpp"
@@ -30,6 +31,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::info("hookd starting; configuration: {}", loaded.effective);
+  common::InstallProtobufLimits();
+  try {
+    for (const auto& warning : hookd::SecurityWarnings(config)) spdlog::warn("{}", warning);
+  } catch (const common::Error& e) {
+    spdlog::critical("Fatal error: {}", e.what());
+    return 1;
+  }
 
   // Signals are taken synchronously by this thread; every other thread inherits the mask.
   sigset_t signals;

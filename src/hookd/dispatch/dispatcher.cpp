@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
+#include "common/limits.hpp"
+#include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
 #include "common/uuid.hpp"
@@ -28,6 +30,11 @@ std::vector<store::ResourceRow> ParseResources(const pb::DeploymentRequest& requ
   const auto& resources = request.kubernetes().resources();
   for (int i = 0; i < resources.size(); ++i) {
     const auto& resource = resources.Get(i);
+    if (common::StructDepth(resource) > common::kMaxDocumentDepth) {
+      throw common::Error(common::ErrorCode::kInvalidArgument,
+                          "invalid Kubernetes resources in request: resource " +
+                              std::to_string(i + 1) + ": " + common::DepthMessage());
+    }
     store::ResourceRow row;
     row.index = i;
     row.kind = StringField(resource, "kind");
@@ -84,13 +91,17 @@ std::vector<std::string> Dispatcher::KnownClusters() {
   return {known.begin(), known.end()};
 }
 
-pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std::string& id) {
+pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std::string& id,
+                                        const std::string& request_key) {
   // Any client-supplied ID is ignored (as the original does).
   request.set_id(id.empty() ? common::NewUuidV4() : id);
   if (auto it = redirects_.find(request.cluster()); it != redirects_.end()) {
     spdlog::info("redirecting deployment for cluster {} to {}", it->first, it->second);
     request.set_cluster(it->second);
   }
+  // Names reach headers, paths and queries downstream: only DNS-1123 labels pass.
+  common::RequireLabel("team", request.team());
+  common::RequireLabel("cluster", request.cluster());
   auto resources = ParseResources(request);
   if (reject_unknown_clusters_) {
     std::vector<std::string> known;
@@ -111,24 +122,36 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
   }
 
   const auto now = clock_.Now();
+  // Client-set times are bounded: `time` (the creation time shown everywhere) lies within the
+  // last kMaxClientHorizon and never in the future; the deadline at most kMaxClientHorizon ahead.
   common::SystemTime created = now;
   if (request.has_time() && (request.time().seconds() != 0 || request.time().nanos() != 0)) {
-    created = common::FromTimestamp(request.time());
+    created = std::clamp(common::FromTimestamp(request.time()), now - kMaxClientHorizon, now);
   }
   common::SystemTime deadline = now + kDefaultDeadline;
   if (request.has_deadline() &&
       (request.deadline().seconds() != 0 || request.deadline().nanos() != 0)) {
-    deadline = common::FromTimestamp(request.deadline());
+    deadline = std::min(common::FromTimestamp(request.deadline()), now + kMaxClientHorizon);
   }
+  *request.mutable_time() = common::ToTimestamp(created);
+  *request.mutable_deadline() = common::ToTimestamp(deadline);
 
   store::StatusRow row;
   try {
     row = store_.CreateDeployment(request, resources, created, deadline,
-                                  std::string(common::kQueuedMessage));
+                                  std::string(common::kQueuedMessage), request_key);
   } catch (const std::exception& e) {
     spdlog::error("unable to store deployment {}: {}", request.id(), e.what());
     throw common::Error(common::ErrorCode::kUnavailable,
                         "database is unavailable; try again later");
+  }
+  if (row.replayed) {
+    spdlog::info("request for team {} replayed: answering with deployment {}", request.team(),
+                 row.deployment_id);
+    pb::DeploymentStatus reply = ToWireStatus(row);
+    request.set_id(row.deployment_id);
+    *reply.mutable_request() = std::move(request);
+    return reply;
   }
   spdlog::info("deployment {} for team {} queued for cluster {}", request.id(), request.team(),
                request.cluster());
@@ -213,13 +236,31 @@ int Dispatcher::InvalidateHistoric(const std::string& cluster, common::SystemTim
 int Dispatcher::ExpireQueued() {
   auto expired = store_.TakeExpired(clock_.Now());
   for (const auto& entry : expired) {
-    const auto& request = entry.request;
-    HandleStatus(request.id(), pb::error,
-                 "deadline passed before a deployd for cluster '" + request.cluster() +
-                     "' picked up the deployment (cluster offline)",
-                 clock_.Now());
+    // One deployment that cannot be ended must not keep the others from ending.
+    try {
+      if (!entry.unreadable.empty()) {
+        FailUnreadable(entry);
+        continue;
+      }
+      HandleStatus(entry.deployment_id, pb::error,
+                   "deadline passed before a deployd for cluster '" + entry.cluster +
+                       "' picked up the deployment (cluster offline)",
+                   clock_.Now());
+    } catch (const std::exception& e) {
+      spdlog::error("ending expired deployment {}: {}", entry.deployment_id, e.what());
+    }
   }
   return static_cast<int>(expired.size());
+}
+
+void Dispatcher::FailUnreadable(const store::QueuedRequest& entry) {
+  spdlog::error("queued deployment {} of cluster {} cannot be read: {}", entry.deployment_id,
+                entry.cluster, entry.unreadable);
+  store_.MarkDelivered(entry.deployment_id);
+  HandleStatus(entry.deployment_id, pb::error,
+               "hookd could not read the queued deployment request: " + entry.unreadable +
+                   "; nothing was applied",
+               clock_.Now());
 }
 
 }  // namespace hookd::dispatch

@@ -34,7 +34,10 @@ class Dispatcher {
   // `id`: the deployment ID to use (the HTTP API uses its correlation ID); a new UUID if empty.
   // An unknown cluster (see KnownClusters) is rejected with kInvalidArgument when
   // `reject_unknown_clusters` is on.
-  pb::DeploymentStatus Deploy(pb::DeploymentRequest request, const std::string& id = "");
+  // `request_key`: see Store::CreateDeployment; a replayed request returns the first status of the
+  // deployment created earlier (its request carries that deployment's ID) and changes nothing.
+  pb::DeploymentStatus Deploy(pb::DeploymentRequest request, const std::string& id = "",
+                              const std::string& request_key = "");
   void SetRejectUnknownClusters(bool reject) { reject_unknown_clusters_ = reject; }
   // Optional: state transitions, queue size and lead time are recorded here.
   void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
@@ -61,6 +64,9 @@ class Dispatcher {
 
   // Queue entries past their deadline end as `error`. Returns how many.
   int ExpireQueued();
+  // A queue entry whose stored request cannot be parsed: removed from the queue, and its
+  // deployment ends as `error` saying so. Blocking; throws when the database fails.
+  void FailUnreadable(const store::QueuedRequest& entry);
 
   // Known clusters: --clusters, every cluster that ever connected, and the connected ones.
   std::vector<std::string> KnownClusters();
@@ -72,6 +78,8 @@ class Dispatcher {
 
   // Queue deadline for requests without one (the original's HTTP API used now + 30 min).
   static constexpr std::chrono::minutes kDefaultDeadline{30};
+  // How far a client-set deadline may lie ahead, and a client-set time behind.
+  static constexpr std::chrono::hours kMaxClientHorizon{24};
 
  private:
   store::Store& store_;

@@ -62,27 +62,35 @@ void StatusHub::ShutdownAll() {
   for (const auto& target : targets) target->OnShutdown();
 }
 
-void ClusterRegistry::Register(const std::string& cluster,
+bool ClusterRegistry::Register(const std::string& cluster,
                                std::shared_ptr<ClusterConnection> connection,
-                               std::chrono::system_clock::time_point registered_at) {
+                               std::chrono::system_clock::time_point registered_at,
+                               const std::string& credential) {
   std::shared_ptr<ClusterConnection> previous;
   {
     std::lock_guard lock(mutex_);
     auto& slot = connections_[cluster];
+    if (slot.connection && slot.credential != credential) return false;
     previous = std::move(slot.connection);
     slot.connection = std::move(connection);
     slot.registered_at = registered_at;
+    slot.credential = credential;
   }
   if (previous) previous->Replace();
+  return true;
 }
 
 bool ClusterRegistry::ReplaceOlderThan(const std::string& cluster,
-                                       std::chrono::system_clock::time_point newer) {
+                                       std::chrono::system_clock::time_point newer,
+                                       const std::string& credential) {
   std::shared_ptr<ClusterConnection> previous;
   {
     std::lock_guard lock(mutex_);
     auto it = connections_.find(cluster);
-    if (it == connections_.end() || it->second.registered_at >= newer) return false;
+    if (it == connections_.end() || it->second.registered_at >= newer ||
+        it->second.credential != credential) {
+      return false;
+    }
     previous = std::move(it->second.connection);
     connections_.erase(it);
   }

@@ -56,15 +56,23 @@ class ClusterConnection {
   virtual void OnShutdown() = 0;
 };
 
-// cluster -> connected deployd stream. A second connection for a cluster replaces the first,
-// so a half-open connection never locks a cluster out.
+// cluster -> connected deployd stream. A second connection for a cluster replaces the first when
+// it holds the same credential (so a half-open connection never locks a cluster out); a
+// connection with another credential is refused while the first one is connected, so no holder
+// of another key can take a cluster over.
 class ClusterRegistry {
  public:
-  void Register(const std::string& cluster, std::shared_ptr<ClusterConnection> connection,
-                std::chrono::system_clock::time_point registered_at = {});
-  // Another replica registered a deployd for `cluster` at `newer`: a local connection of that
-  // cluster registered before then is replaced (ended). true if one was.
-  bool ReplaceOlderThan(const std::string& cluster, std::chrono::system_clock::time_point newer);
+  // `credential`: fingerprint of the key the stream authenticated with ("" when deployd
+  // authentication is off). false (and nothing changed) when a connection with another
+  // credential holds `cluster`.
+  bool Register(const std::string& cluster, std::shared_ptr<ClusterConnection> connection,
+                std::chrono::system_clock::time_point registered_at = {},
+                const std::string& credential = "");
+  // Another replica registered a deployd for `cluster` at `newer` with `credential`: a local
+  // connection of that cluster with the same credential registered before then is replaced
+  // (ended). true if one was.
+  bool ReplaceOlderThan(const std::string& cluster, std::chrono::system_clock::time_point newer,
+                        const std::string& credential = "");
   // Removes `connection` if it is still the registered one for `cluster`.
   void Unregister(const std::string& cluster, const ClusterConnection* connection);
   // Wakes the cluster's stream; false when no deployd of that cluster is connected here.
@@ -78,6 +86,7 @@ class ClusterRegistry {
   struct Entry {
     std::shared_ptr<ClusterConnection> connection;
     std::chrono::system_clock::time_point registered_at;
+    std::string credential;
   };
   std::map<std::string, Entry> connections_;
 };

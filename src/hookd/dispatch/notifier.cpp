@@ -91,10 +91,15 @@ void Notifier::Handle(const std::string& channel, const std::string& payload) {
     } catch (const std::exception&) {
       return;
     }
-    const std::string cluster = rest.substr(second + 1);
+    const auto third = rest.find('|', second + 1);
+    const std::string cluster = rest.substr(
+        second + 1, third == std::string::npos ? std::string::npos : third - second - 1);
+    const std::string credential = third == std::string::npos ? "" : rest.substr(third + 1);
     if (dispatcher_.Clusters().ReplaceOlderThan(
-            cluster, common::SystemTime(std::chrono::duration_cast<common::SystemTime::duration>(
-                         std::chrono::microseconds(micros))))) {
+            cluster,
+            common::SystemTime(std::chrono::duration_cast<common::SystemTime::duration>(
+                std::chrono::microseconds(micros))),
+            credential)) {
       spdlog::info("deployd for cluster {} connected to another replica; ended the stream here",
                    cluster);
     }

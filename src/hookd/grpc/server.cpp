@@ -18,6 +18,8 @@
 #include "common/state.hpp"
 #include "deployment.grpc.pb.h"
 #include "hookd/grpc/auth.hpp"
+#include "hookd/grpc/deployd_auth.hpp"
+#include "common/names.hpp"
 
 namespace hookd::grpcapi {
 namespace {
@@ -46,6 +48,15 @@ struct Shared {
   // one non-empty value, the API-key path otherwise.
   AuthResult Authenticate(const Metadata& metadata, bool stream) {
     AuthResult result;
+    if (auto team = metadata.find("team"); team != metadata.end()) {
+      if (auto invalid = common::InvalidLabel("team", team->second)) {
+        result.type = UsesJwt(metadata) ? "jwt" : "api_key";
+        result.error = "invalid_auth_metadata";
+        result.status = {grpc::StatusCode::INVALID_ARGUMENT, *invalid};
+        if (options.metrics != nullptr) options.metrics->ObserveAuth(result.type, result.error);
+        return result;
+      }
+    }
     if (UsesJwt(metadata)) {
       if (options.jwt == nullptr) {
         result.type = "jwt";
@@ -55,8 +66,9 @@ struct Shared {
       } else {
         result = CheckJwt(
             metadata, *options.jwt,
-            [this](const std::string& team, const std::string& repository) {
-              return dispatcher.Store().RepositoryAuthorized(team, repository);
+            [this](const std::string& team, const std::string& repository,
+                   const std::string& repository_id) {
+              return dispatcher.Store().AuthorizeRepository(team, repository, repository_id);
             },
             stream);
       }
@@ -241,6 +253,11 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
  private:
   void Prepare() {
     const std::string& id = request_.id();
+    if (!request_.team().empty()) {
+      if (auto invalid = common::InvalidLabel("team", request_.team())) {
+        return Fail({grpc::StatusCode::INVALID_ARGUMENT, *invalid});
+      }
+    }
     if (shared_.options.cli_authentication) {
       auto auth = shared_.Authenticate(metadata_, true);
       if (!auth.status.ok()) return Fail(auth.status);
@@ -395,13 +412,16 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
 
   void Begin() {
     Own();
-    if (shared_.options.deployd_authentication) {
-      auto status = CheckPreSharedKey(metadata_, shared_.options.deployd_keys);
-      if (!status.ok()) {
-        std::lock_guard lock(mutex_);
-        FinishOnce(status);
-        return;
-      }
+    identity_ = AuthenticateDeployd(metadata_, shared_.options.deployd_keys,
+                                    shared_.options.deployd_authentication);
+    auto status = identity_.status;
+    if (status.ok()) status = CheckDeploydCluster(identity_, cluster_);
+    if (!status.ok()) {
+      spdlog::warn("refused a deployd stream for cluster {} from {}: {}", common::Quote(cluster_),
+                   peer_, status.error_message());
+      std::lock_guard lock(mutex_);
+      FinishOnce(status);
+      return;
     }
     shared_.workers.Post([self = shared_from_this()] { self->Prepare(); });
   }
@@ -474,7 +494,18 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
       registered_ = true;
     }
     const auto registered_at = shared_.dispatcher.Clock().Now();
-    shared_.dispatcher.Clusters().Register(cluster_, shared_from_this(), registered_at);
+    if (!shared_.dispatcher.Clusters().Register(cluster_, shared_from_this(), registered_at,
+                                                identity_.credential)) {
+      spdlog::warn("refused a deployd stream for cluster {} from {}: another key holds it",
+                   cluster_, peer_);
+      std::lock_guard lock(mutex_);
+      registered_ = false;
+      FinishOnce({grpc::StatusCode::ALREADY_EXISTS,
+                  "cluster \"" + cluster_ +
+                      "\" is served by a deployd connected with another key; only a connection "
+                      "with the same key replaces it"});
+      return;
+    }
     {
       std::lock_guard lock(mutex_);
       if (done_) {
@@ -485,7 +516,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
     spdlog::info("deployd for cluster {} connected ({}, started {})", cluster_, peer_,
                  common::FormatRfc3339Nano(startup_));
     try {
-      shared_.dispatcher.Store().TouchCluster(cluster_, registered_at);
+      shared_.dispatcher.Store().TouchCluster(cluster_, registered_at, identity_.credential);
       shared_.dispatcher.InvalidateHistoric(cluster_, startup_);
     } catch (const std::exception& e) {
       spdlog::error("invalidating historic deployments of cluster {}: {}", cluster_, e.what());
@@ -527,9 +558,19 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         // The sweeper wakes every stream periodically, so this is retried.
         spdlog::error("reading the queue of cluster {}: {}", cluster_, e.what());
       }
+      // A row that cannot be read fails its own deployment; the others go on.
+      for (const auto& entry : queued) {
+        if (entry.unreadable.empty()) continue;
+        try {
+          shared_.dispatcher.FailUnreadable(entry);
+        } catch (const std::exception& e) {
+          spdlog::error("failing unreadable deployment {}: {}", entry.deployment_id, e.what());
+        }
+      }
       const auto now = shared_.dispatcher.Clock().Now();
       std::lock_guard lock(mutex_);
       for (auto& entry : queued) {
+        if (!entry.unreadable.empty()) continue;
         if (entry.deadline <= now) continue;  // the sweeper ends it as `error`
         if (!handed_out_.insert(entry.request.id()).second) continue;
         spdlog::info("sending deployment {} to cluster {}", entry.request.id(), cluster_);
@@ -575,6 +616,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
   const std::string cluster_;
   const common::SystemTime startup_;
   const std::string peer_;
+  DeploydIdentity identity_;
 
   bool done_ = false;
   bool registered_ = false;
@@ -604,16 +646,15 @@ class DispatchService final : public pb::Dispatch::CallbackService {
     auto* reactor = context->DefaultReactor();
     const auto started = std::chrono::steady_clock::now();
     shared_.Started("unary", "pb.Dispatch", "ReportStatus");
-    if (shared_.options.deployd_authentication) {
-      auto auth = CheckPreSharedKey(CopyMetadata(context), shared_.options.deployd_keys);
-      if (!auth.ok()) {
-        shared_.Handled("unary", "pb.Dispatch", "ReportStatus", auth, started);
-        reactor->Finish(auth);
-        return reactor;
-      }
+    auto identity = AuthenticateDeployd(CopyMetadata(context), shared_.options.deployd_keys,
+                                        shared_.options.deployd_authentication);
+    if (!identity.status.ok()) {
+      shared_.Handled("unary", "pb.Dispatch", "ReportStatus", identity.status, started);
+      reactor->Finish(identity.status);
+      return reactor;
     }
-    shared_.workers.Post([this, status, reactor, started] {
-      auto result = Handle(*status);
+    shared_.workers.Post([this, status, reactor, started, identity = std::move(identity)] {
+      auto result = Handle(*status, identity);
       if (result.ok()) shared_.Sent("unary", "pb.Dispatch", "ReportStatus");
       shared_.Handled("unary", "pb.Dispatch", "ReportStatus", result, started);
       reactor->Finish(result);
@@ -622,8 +663,21 @@ class DispatchService final : public pb::Dispatch::CallbackService {
   }
 
  private:
-  grpc::Status Handle(const pb::DeploymentStatus& status) {
+  grpc::Status Handle(const pb::DeploymentStatus& status, const DeploydIdentity& identity) {
     try {
+      if (!identity.any_cluster) {
+        // A key bound to clusters reports only on deployments of those clusters.
+        auto deployment = shared_.dispatcher.Store().Deployment(status.request().id());
+        const std::string cluster = deployment ? deployment->cluster.value_or("") : "";
+        if (deployment && !identity.MayServe(cluster)) {
+          spdlog::warn("refused a status for deployment {} of cluster {} from a deployd key of "
+                       "another cluster",
+                       status.request().id(), cluster);
+          return {grpc::StatusCode::PERMISSION_DENIED,
+                  "deployment '" + status.request().id() + "' belongs to cluster \"" + cluster +
+                      "\", which this deployd key is not valid for"};
+        }
+      }
       auto time = shared_.dispatcher.Clock().Now();
       if (status.has_time() && (status.time().seconds() != 0 || status.time().nanos() != 0)) {
         time = common::FromTimestamp(status.time());

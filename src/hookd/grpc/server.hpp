@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "hookd/config.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/grpc/jwt.hpp"
 #include "hookd/metrics.hpp"
@@ -16,7 +17,7 @@ struct GrpcOptions {
   std::string address = "127.0.0.1:9090";
   bool cli_authentication = false;
   bool deployd_authentication = false;
-  std::vector<std::string> deployd_keys;
+  std::vector<DeploydKey> deployd_keys;  // --deployd-keys
   std::chrono::milliseconds keepalive_interval{15000};
   // Optional TLS on the listener (PEM files); plaintext h2c when both are empty.
   std::string tls_cert_file;

@@ -7,6 +7,8 @@
 #include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/hex.hpp"
+#include "common/limits.hpp"
+#include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
 #include "common/uuid.hpp"
@@ -48,8 +50,9 @@ std::int64_t NowUnix(const common::Clock& clock) {
   return std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
 }
 
+// Without overflow for any `ts` (-2^63 and 2^63-1 included): `now` is a present-day time.
 bool WithinSkew(std::int64_t ts, std::int64_t now) {
-  return (ts > now ? ts - now : now - ts) <= kMaxSkewSeconds;
+  return ts >= now - kMaxSkewSeconds && ts <= now + kMaxSkewSeconds;
 }
 
 // Field lookup as Go's encoding/json does it: exact name first, then case-insensitive.
@@ -102,26 +105,100 @@ bool BoolOf(const json& object, const std::string& name) {
   return f->get<bool>();
 }
 
-json ParseBody(const std::string& body) {
-  if (body.empty()) {
-    throw common::Error(common::ErrorCode::kInvalidArgument, "unexpected end of JSON input");
-  }
-  try {
-    return json::parse(body);
-  } catch (const json::parse_error& e) {
-    throw common::Error(common::ErrorCode::kInvalidArgument, e.what());
-  }
-}
+// The cheap first look at a signed body, before its signature is checked: one pass over the raw
+// bytes that keeps only the top level (scalars as they are; an array as an array of at most one
+// null, an object as an empty object), checks the syntax and refuses documents nested deeper than
+// a request may be. No DOM of the resources is built, so an unsigned body costs its own size and
+// one scan. Errors have the parser's own text (the same as json::parse would give).
+class ShallowScan final : public nlohmann::json_sax<json> {
+ public:
+  explicit ShallowScan(std::size_t max_depth) : max_depth_(max_depth) {}
 
-// ParseBody, and a Go-style unmarshal error when the body is not a JSON object.
-json ParseObjectBody(const std::string& body, const std::string& go_type) {
-  json parsed = ParseBody(body);
-  if (!parsed.is_object()) {
+  bool null() override { return Scalar(nullptr); }
+  bool boolean(bool v) override { return Scalar(v); }
+  bool number_integer(number_integer_t v) override { return Scalar(v); }
+  bool number_unsigned(number_unsigned_t v) override { return Scalar(v); }
+  bool number_float(number_float_t v, const string_t&) override { return Scalar(v); }
+  bool string(string_t& v) override { return Scalar(v); }
+  bool binary(binary_t&) override { return Scalar(nullptr); }
+  bool start_object(std::size_t) override { return Open(json::object()); }
+  bool start_array(std::size_t) override { return Open(json::array()); }
+  bool end_object() override { return Close(); }
+  bool end_array() override { return Close(); }
+  bool key(string_t& k) override {
+    if (depth_ == 1) key_ = k;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& e) override {
+    error_ = e.what();
+    return false;
+  }
+
+  // The top level of the document; throws Error{kInvalidArgument} with the parser's message.
+  json Take(const std::string& body) {
+    if (body.empty()) {
+      throw common::Error(common::ErrorCode::kInvalidArgument, "unexpected end of JSON input");
+    }
+    const bool ok = json::sax_parse(body, this);
+    if (!ok || !error_.empty()) {
+      throw common::Error(common::ErrorCode::kInvalidArgument,
+                          error_.empty() ? common::DepthMessage() : error_);
+    }
+    return std::move(root_);
+  }
+
+ private:
+  bool Scalar(json value) {
+    Element(std::move(value));
+    return true;
+  }
+  bool Open(json empty) {
+    if (depth_ == 1) top_array_ = empty.is_array();
+    Element(std::move(empty));
+    return ++depth_ <= max_depth_;  // false ends sax_parse: too deep
+  }
+  bool Close() {
+    --depth_;
+    return true;
+  }
+  // A value starts at the current depth.
+  void Element(json value) {
+    if (depth_ == 0) {
+      root_ = std::move(value);
+    } else if (depth_ == 1) {
+      if (root_.is_object()) {
+        root_[key_] = std::move(value);  // the last of duplicate keys wins, as in Go
+      } else if (root_.empty()) {
+        root_.push_back(nullptr);
+      }
+    } else if (depth_ == 2 && top_array_ && root_.is_object()) {
+      json& member = root_[key_];
+      if (member.empty()) member.push_back(nullptr);
+    }
+  }
+
+  std::size_t max_depth_;
+  std::size_t depth_ = 0;
+  bool top_array_ = false;  // the open top-level member is an array
+  std::string key_;
+  json root_;
+  std::string error_;
+};
+
+// The deepest body a signed endpoint accepts: a request object, its resources array, and a
+// resource nested as deeply as any resource may be.
+constexpr std::size_t kMaxBodyDepth = common::kMaxDocumentDepth + 2;
+
+// ShallowScan of a body that must be a JSON object; a Go-style unmarshal error when it is not.
+json ScanObjectBody(const std::string& body, const std::string& go_type) {
+  json top = ShallowScan(kMaxBodyDepth).Take(body);
+  if (!top.is_object()) {
     throw common::Error(common::ErrorCode::kInvalidArgument,
-                        "json: cannot unmarshal " + std::string(parsed.type_name()) +
+                        "json: cannot unmarshal " + std::string(top.type_name()) +
                             " into Go value of type " + go_type);
   }
-  return parsed;
+  return top;
 }
 
 std::vector<std::string> ValidKeys(const std::vector<store::ApiKey>& keys, common::SystemTime now) {
@@ -207,8 +284,49 @@ std::map<std::string, std::string> ParseQuery(const std::string& query) {
 
 std::string HtmlEscape(const std::string& text) { return EscapeHtml(text, "&quot;"); }
 
+std::string RouteLabel(const std::string& p, const std::string& metrics_path) {
+  static const char* const kExact[] = {"/healthz",       "/readyz",
+                                       "/logs",          "/events",
+                                       "/api/v1",        "/api/v1/deploy",
+                                       "/api/v1/status", "/internal/api/v1/provision",
+                                       "/internal/api/v1/apikey"};
+  if (p == metrics_path) return p;
+  for (const char* route : kExact) {
+    if (p == route) return p;
+  }
+  const std::string console = "/internal/api/v1/console/apikey/";
+  if (p.rfind(console, 0) == 0) return console + "{team}";
+  const std::string teams = "/internal/api/v1/team/";
+  if (p.rfind(teams, 0) == 0) {
+    const auto slash = p.find('/', teams.size());
+    if (slash != std::string::npos) {
+      const std::string tail = p.substr(slash);
+      if (tail == "/repositories") return teams + "{team}/repositories";
+      if (tail.rfind("/repositories/", 0) == 0) return teams + "{team}/repositories/{repository}";
+    }
+  }
+  return "other";
+}
+
+std::vector<std::pair<std::string, std::string>> PageHeaders() {
+  return {{"X-Content-Type-Options", "nosniff"},
+          {"Content-Security-Policy",
+           "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; "
+           "form-action 'none'; frame-ancestors 'none'"},
+          {"Referrer-Policy", "no-referrer"},
+          {"X-Frame-Options", "DENY"}};
+}
+
 Handlers::Handlers(const Config& config, dispatch::Dispatcher& dispatcher, Metrics& metrics)
     : config_(config), dispatcher_(dispatcher), metrics_(metrics) {}
+
+// X-PSK against every console key, each compared in constant time.
+bool Handlers::FrontendKeyValid(const Request& r) const {
+  const std::string psk = Header(r, "x-psk");
+  bool allowed = false;
+  for (const auto& k : config_.frontend_keys) allowed |= common::ConstantTimeEqual(k, psk);
+  return allowed;
+}
 
 Response Handlers::Handle(const Request& r) {
   const std::string& p = r.path;
@@ -267,7 +385,9 @@ Response Handlers::Ready() {
     }
     return Text(200, "ready\n");
   } catch (const std::exception& e) {
-    return Text(503, std::string("database unavailable: ") + e.what() + "\n");
+    // The reason goes to the log, not to an anonymous caller.
+    spdlog::warn("readiness: database unavailable: {}", e.what());
+    return Text(503, "database unavailable\n");
   }
 }
 
@@ -289,33 +409,36 @@ Handlers::Signature Handlers::CheckTeamSignature(const std::string& team, const 
 }
 
 Response Handlers::Deploy(const Request& r) {
-  const std::string correlation = common::NewUuidV4();
+  std::string correlation = common::NewUuidV4();
   const auto& clock = dispatcher_.Clock();
-  const std::string log_url = config_.base_url + "/logs?delivery_id=" + correlation +
-                              "&ts=" + std::to_string(NowUnix(clock)) + "&v=1";
-  auto reply = [&](int status, const std::string& message) {
+  auto reply = [&](int status, const std::string& message, std::int64_t ts = 0) {
     json body = {{"message", message}, {"correlationID", correlation}};
-    if (status == 201) body["logURL"] = log_url;
+    if (status == 201) {
+      body["logURL"] = config_.base_url + "/logs?delivery_id=" + correlation +
+                       "&ts=" + std::to_string(ts) + "&v=1";
+    }
     return Json(status, body);
   };
   auto mac = common::HexDecode(Header(r, "x-nais-signature"));
   if (!mac) return reply(400, "HMAC digest must be hex encoded");
-  json body;
+  // Verify before parsing: the scan keeps only the top level; the resources are parsed after the
+  // signature over the raw bytes was checked.
+  json top;
   std::string cluster, environment, team, owner, repository, ref;
   std::int64_t timestamp = 0;
   try {
-    body = ParseObjectBody(r.body, "api_v1_deploy.DeploymentRequest");
-    cluster = StringOf(body, "cluster");
-    environment = StringOf(body, "environment");
-    team = StringOf(body, "team");
-    owner = StringOf(body, "owner");
-    repository = StringOf(body, "repository");
-    ref = StringOf(body, "ref");
-    timestamp = IntOf(body, "timestamp");
+    top = ScanObjectBody(r.body, "api_v1_deploy.DeploymentRequest");
+    cluster = StringOf(top, "cluster");
+    environment = StringOf(top, "environment");
+    team = StringOf(top, "team");
+    owner = StringOf(top, "owner");
+    repository = StringOf(top, "repository");
+    ref = StringOf(top, "ref");
+    timestamp = IntOf(top, "timestamp");
   } catch (const common::Error& e) {
     return reply(400, std::string("unable to unmarshal request body: ") + e.what());
   }
-  const json* resources = Field(body, "resources");
+  const json* resources = Field(top, "resources");
   std::string invalid;
   if (cluster.empty()) {
     invalid = "no cluster specified";
@@ -331,6 +454,10 @@ Response Handlers::Deploy(const Request& r) {
     invalid = "resources must contain at least one Kubernetes resource";
   } else if (!WithinSkew(timestamp, NowUnix(clock))) {
     invalid = "request is not within allowed timeframe";
+  } else if (auto bad_team = common::InvalidLabel("team", team)) {
+    invalid = *bad_team;
+  } else if (auto bad_cluster = common::InvalidLabel("cluster", cluster)) {
+    invalid = *bad_cluster;
   }
   if (!invalid.empty()) return reply(400, "invalid deployment request: " + invalid);
 
@@ -345,6 +472,8 @@ Response Handlers::Deploy(const Request& r) {
 
   pb::DeploymentRequest request;
   try {
+    // Signed: now the whole body, still bounded in depth.
+    const json body = common::ParseJsonBounded(r.body, kMaxBodyDepth);
     const auto now = clock.Now();
     *request.mutable_time() = common::ToTimestamp(now);
     *request.mutable_deadline() = common::ToTimestamp(now + dispatch::Dispatcher::kDefaultDeadline);
@@ -354,19 +483,23 @@ Response Handlers::Deploy(const Request& r) {
     request.mutable_repository()->set_owner(owner);
     request.mutable_repository()->set_name(repository);
     request.set_githubenvironment(environment);
-    for (const auto& resource : *resources) {
+    for (const auto& resource : *Field(body, "resources")) {
       *request.mutable_kubernetes()->add_resources() = common::JsonToStruct(resource);
     }
   } catch (const std::exception&) {
     return reply(400, "unable to create deployment message");
   }
+  pb::DeploymentStatus accepted;
   try {
-    dispatcher_.Deploy(std::move(request), correlation);
+    // The same signed body again (a replay within the signature's 30 s) creates nothing: it is
+    // answered with the deployment the first one created.
+    accepted = dispatcher_.Deploy(std::move(request), correlation, common::HexEncode(*mac));
   } catch (const common::Error& e) {
     if (e.Code() == common::ErrorCode::kInvalidArgument) return reply(400, e.what());
     return reply(503, "database is unavailable; try again later");
   }
-  return reply(201, "deployment request accepted and dispatched");
+  correlation = accepted.request().id();
+  return reply(201, "deployment request accepted and dispatched", accepted.time().seconds());
 }
 
 Response Handlers::Status(const Request& r) {
@@ -382,7 +515,7 @@ Response Handlers::Status(const Request& r) {
   std::string id, team;
   std::int64_t timestamp = 0;
   try {
-    json body = ParseObjectBody(r.body, "api_v1_status.StatusRequest");
+    json body = ScanObjectBody(r.body, "api_v1_status.StatusRequest");
     id = StringOf(body, "deploymentID");
     team = StringOf(body, "team");
     timestamp = IntOf(body, "timestamp");
@@ -394,6 +527,9 @@ Response Handlers::Status(const Request& r) {
   if (!WithinSkew(timestamp, NowUnix(clock))) {
     return reply(400, "invalid status request: request is not within allowed timeframe");
   }
+  if (auto bad_team = common::InvalidLabel("team", team)) {
+    return reply(400, "invalid status request: " + *bad_team);
+  }
   switch (CheckTeamSignature(team, r.body, *mac)) {
     case Signature::kValid:
       break;
@@ -404,7 +540,10 @@ Response Handlers::Status(const Request& r) {
   }
   std::vector<store::StatusRow> statuses;
   try {
-    statuses = dispatcher_.Store().Statuses(id);
+    // Another team's deployment is answered like one that does not exist (as gRPC Status refuses
+    // it): a key of one team learns nothing about the deployments of another.
+    auto deployment = dispatcher_.Store().Deployment(id);
+    if (deployment && deployment->team == team) statuses = dispatcher_.Store().Statuses(id);
   } catch (const std::exception&) {
     return reply(503, "unable to determine deployment status; database is unavailable");
   }
@@ -429,7 +568,7 @@ Response Handlers::Provision(const Request& r, bool apikey_only) {
   bool rotate = false;
   std::int64_t timestamp = 0;
   try {
-    json body = ParseObjectBody(r.body, "api_v1_provision.Request");
+    json body = ScanObjectBody(r.body, "api_v1_provision.Request");
     team = StringOf(body, "team");
     rotate = BoolOf(body, "rotate");
     timestamp = IntOf(body, "timestamp");
@@ -440,6 +579,9 @@ Response Handlers::Provision(const Request& r, bool apikey_only) {
   if (team.empty()) return reply(400, "invalid request: no team specified", {});
   if (!WithinSkew(timestamp, NowUnix(clock))) {
     return reply(400, "invalid request: request is not within allowed timeframe", {});
+  }
+  if (auto bad_team = common::InvalidLabel("team", team)) {
+    return reply(400, "invalid request: " + *bad_team, {});
   }
   if (!common::ConstantTimeEqual(common::HmacSha256(config_.provision_key, r.body), *mac)) {
     return reply(403, "failed authentication", {});
@@ -479,10 +621,10 @@ Response Handlers::Provision(const Request& r, bool apikey_only) {
 }
 
 Response Handlers::ConsoleApiKey(const Request& r, const std::string& team) {
-  const std::string psk = Header(r, "x-psk");
-  bool allowed = false;
-  for (const auto& k : config_.frontend_keys) allowed |= (k == psk);
-  if (!allowed) return Text(403, "Unauthorized access: Invalid key");
+  if (!FrontendKeyValid(r)) return Text(403, "Unauthorized access: Invalid key");
+  if (auto bad_team = common::InvalidLabel("team", team)) {
+    return Json(400, json{{"message", *bad_team}});
+  }
   if (r.method == "POST") {
     try {
       dispatcher_.Store().RotateApiKey(team, common::RandomBytes(32));
@@ -644,10 +786,7 @@ Response Handlers::LogRedirect(const Request& r) {
 }
 
 Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
-  const std::string psk = Header(r, "x-psk");
-  bool allowed = false;
-  for (const auto& k : config_.frontend_keys) allowed |= (k == psk);
-  if (!allowed) return Text(403, "Unauthorized access: Invalid key");
+  if (!FrontendKeyValid(r)) return Text(403, "Unauthorized access: Invalid key");
   const auto slash = rest.find('/');
   if (slash == std::string::npos || slash == 0) return Text(404, "404 page not found\n");
   const std::string team = rest.substr(0, slash);
@@ -656,6 +795,7 @@ Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
   auto message = [](int status, const std::string& text) {
     return Json(status, json{{"message", text}});
   };
+  if (auto bad_team = common::InvalidLabel("team", team)) return message(400, *bad_team);
   try {
     if (tail == base) {
       if (r.method == "GET") {
@@ -665,7 +805,7 @@ Response Handlers::TeamRepositories(const Request& r, const std::string& rest) {
       if (r.method != "POST") return Empty(405);
       std::string repository;
       try {
-        json body = ParseObjectBody(r.body, "TeamRepository");
+        json body = ScanObjectBody(r.body, "TeamRepository");
         repository = StringOf(body, "repository");
       } catch (const common::Error& e) {
         return message(400, std::string("unable to unmarshal request body: ") + e.what());
@@ -751,7 +891,7 @@ Response Handlers::Logs(const Request& r) {
   html += "</table>\n";
   if (!finished) html += "<p>This page refreshes every 5 seconds until the deployment ends.</p>\n";
   html += "</body></html>\n";
-  return Response{200, "text/html; charset=utf-8", html, {}};
+  return Response{200, "text/html; charset=utf-8", html, PageHeaders()};
 }
 
 }  // namespace hookd::http

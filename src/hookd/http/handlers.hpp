@@ -31,16 +31,27 @@ struct Response {
 
 using Metrics = hookd::Metrics;
 
+std::string RouteLabel(const std::string& path, const std::string& metrics_path);
+
 // Every HTTP endpoint. Blocking (database): the server runs it on worker threads.
 class Handlers {
  public:
   Handlers(const Config& config, dispatch::Dispatcher& dispatcher, Metrics& metrics);
   Response Handle(const Request& request);
+  // The route label of `path` for metrics (RouteLabel with the configured metrics path).
+  std::string Route(const std::string& path) const {
+    return RouteLabel(path, config_.metrics_path);
+  }
+  // Probes and metrics: served by their own thread, never queued behind request work.
+  bool IsProbe(const std::string& path) const {
+    return path == "/healthz" || path == "/readyz" || path == config_.metrics_path;
+  }
   // Extra readiness condition (the LISTEN connection); "" when fine, else the reason.
   void SetReadinessCheck(std::function<std::string()> check) { readiness_ = std::move(check); }
 
  private:
   enum class Signature { kValid, kInvalid, kBackendError };
+  bool FrontendKeyValid(const Request& request) const;
   Signature CheckTeamSignature(const std::string& team, const std::string& body,
                                const std::string& mac);
   Response Deploy(const Request& request);
@@ -61,6 +72,11 @@ class Handlers {
 // URL query string -> map (percent-decoding, '+' as space).
 std::map<std::string, std::string> ParseQuery(const std::string& query);
 std::string HtmlEscape(const std::string& text);
+// Headers of every HTML page: no sniffing, a restrictive Content-Security-Policy, no framing.
+std::vector<std::pair<std::string, std::string>> PageHeaders();
+// The metrics label of a request path: its route pattern (`/internal/api/v1/team/{team}/...`),
+// `other` for paths no route serves, so random paths cannot grow the series.
+std::string RouteLabel(const std::string& path, const std::string& metrics_path);
 
 // The original's /logs redirect targets (spec 1.6). `formatter` "GCP" -> Google Logs Explorer,
 // anything else -> Kibana. Throws common::Error{kInvalidArgument} with the formatter error

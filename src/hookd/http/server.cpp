@@ -40,6 +40,15 @@ Request ToRequest(const bhttp::request<bhttp::string_body>& in) {
   return r;
 }
 
+// Methods as metric labels: the standard ones, anything else as `other`.
+std::string MethodLabel(const std::string& method) {
+  static const char* const kKnown[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  for (const char* known : kKnown) {
+    if (method == known) return method;
+  }
+  return "other";
+}
+
 bhttp::response<bhttp::string_body> ToBeast(const Response& out, unsigned version,
                                             bool keep_alive) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(out.status), version};
@@ -58,9 +67,26 @@ struct Server::Impl {
   Impl(Handlers& h, Metrics& m, std::string a, std::size_t b)
       : handlers(h), metrics(m), address(std::move(a)), max_body(b), acceptor(io) {}
 
+  // The error boundary of every endpoint: whatever a handler throws becomes a logged 500.
   static net::awaitable<Response> RunHandler(Handlers* handlers, Request request) {
-    co_return handlers->Handle(request);
+    try {
+      co_return handlers->Handle(request);
+    } catch (const std::exception& e) {
+      spdlog::error("{} {}: unexpected error: {}", request.method, request.path, e.what());
+    } catch (...) {
+      spdlog::error("{} {}: unexpected error", request.method, request.path);
+    }
+    co_return Response{500, "text/plain; charset=utf-8", "internal server error\n", {}};
   }
+
+  // Keeps the in-flight count right whatever happens to the session.
+  struct InFlight {
+    explicit InFlight(std::atomic<int>& n) : count(n) { ++count; }
+    ~InFlight() { --count; }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    std::atomic<int>& count;
+  };
 
   net::awaitable<void> Session(beast::tcp_stream stream) {
     beast::flat_buffer buffer;
@@ -84,18 +110,21 @@ struct Server::Impl {
       auto started = std::chrono::steady_clock::now();
       auto in = parser.release();
       Request request = ToRequest(in);
-      ++in_flight;
-      Response response = co_await net::co_spawn(
-          blocking.get_executor(), RunHandler(&handlers, request), net::use_awaitable);
-      --in_flight;
+      Response response;
+      {
+        InFlight counted(in_flight);
+        // Probes get their own thread so that they answer while request work queues up.
+        auto& pool = handlers.IsProbe(request.path) ? probes : blocking;
+        response = co_await net::co_spawn(pool.get_executor(), RunHandler(&handlers, request),
+                                          net::use_awaitable);
+      }
       const bool keep_alive = in.keep_alive() && !stopping;
       auto res = ToBeast(response, in.version(), keep_alive);
       stream.expires_after(kIdleTimeout);
       co_await bhttp::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      metrics.ObserveRequest(request.method,
-                             std::string(in.target().substr(0, in.target().find('?'))),
+      metrics.ObserveRequest(MethodLabel(request.method), handlers.Route(request.path),
                              response.status, seconds);
       spdlog::debug("{} {} {} {:.3f}s", request.method, std::string(in.target()), response.status,
                     seconds);
@@ -133,6 +162,7 @@ struct Server::Impl {
   std::size_t max_body;
   net::io_context io;
   net::thread_pool blocking{kBlockingThreads};
+  net::thread_pool probes{1};
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
@@ -193,6 +223,7 @@ void Server::Stop(std::chrono::milliseconds grace) {
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
   impl_->blocking.join();
+  impl_->probes.join();
 }
 
 }  // namespace hookd::http

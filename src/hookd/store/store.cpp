@@ -64,17 +64,24 @@ StatusRow ToStatus(const pqxx::row& r) {
   return s;
 }
 
-const std::string kQueueColumns =
-    "encode(request, 'hex'), " + Micros("deadline") + ", " + Micros("created");
+const std::string kQueueColumns = "encode(request, 'hex'), " + Micros("deadline") + ", " +
+                                  Micros("created") + ", deployment_id, cluster";
 
 QueuedRequest ToQueued(const pqxx::row& r) {
   QueuedRequest q;
-  auto bytes = common::HexDecode(r[0].as<std::string>()).value_or("");
-  if (!q.request.ParseFromString(bytes)) {
-    throw common::Error(common::ErrorCode::kInternal, "corrupt queued deployment request");
-  }
   q.deadline = FromMicros(r[1]);
   q.created = FromMicros(r[2]);
+  q.deployment_id = r[3].as<std::string>();
+  q.cluster = r[4].as<std::string>();
+  auto bytes = common::HexDecode(r[0].as<std::string>()).value_or("");
+  if (!q.request.ParseFromString(bytes)) {
+    q.request.Clear();
+    q.unreadable = "the stored request is not a readable pb.DeploymentRequest (" +
+                   std::to_string(bytes.size()) + " bytes)";
+  } else if (q.request.id() != q.deployment_id) {
+    q.request.Clear();
+    q.unreadable = "the stored request belongs to another deployment";
+  }
   return q;
 }
 
@@ -173,7 +180,8 @@ void Store::RotateApiKey(const std::string& team, const std::string& key) {
 StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
                                   const std::vector<ResourceRow>& resources,
                                   common::SystemTime created, common::SystemTime deadline,
-                                  const std::string& queued_message) {
+                                  const std::string& queued_message,
+                                  const std::string& request_key) {
   std::string repository;
   if (request.has_repository() && !request.repository().owner().empty() &&
       !request.repository().name().empty()) {
@@ -217,17 +225,62 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
       " q AS (INSERT INTO deployment_queue (deployment_id, cluster, request, deadline, created)"
       " VALUES ($1, $5, decode($7, 'hex'), $8::timestamptz, $3::timestamptz)),"
       " s AS (INSERT INTO deployment_status (id, deployment_id, status, message, created)"
-      " VALUES ($9, $1, $11, $10, $12::timestamptz))"
+      " VALUES ($9, $1, $11, $10, $12::timestamptz)),"
+      // A request key (when given) in the same statement: a second request with the same key
+      // violates the primary key and the whole statement writes nothing.
+      " k AS (INSERT INTO deployment_request_key (team, key, deployment_id, created)"
+      " SELECT $2, $17::text, $1, $3::timestamptz WHERE $17::text <> '')"
       " SELECT pg_notify($13, $14), pg_notify($15, $16)";
+  bool replayed = false;
   pool_.With([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
-    tx.exec_params(kSql, request.id(), request.team(), Ts(created), repository, request.cluster(),
-                   rows.dump(), common::HexEncode(payload), Ts(deadline), status.id, queued_message,
-                   status.state_name, Ts(status.created), kQueueChannel,
-                   origin_ + "|" + request.cluster(), kStatusChannel,
-                   origin_ + "|" + request.id() + "|" + status.id + "|" + status.state_name);
+    try {
+      tx.exec_params(kSql, request.id(), request.team(), Ts(created), repository,
+                     request.cluster(), rows.dump(), common::HexEncode(payload), Ts(deadline),
+                     status.id, queued_message, status.state_name, Ts(status.created),
+                     kQueueChannel, origin_ + "|" + request.cluster(), kStatusChannel,
+                     origin_ + "|" + request.id() + "|" + status.id + "|" + status.state_name,
+                     request_key);
+    } catch (const pqxx::unique_violation&) {
+      if (request_key.empty()) throw;
+      replayed = true;
+    }
   });
-  return status;
+  if (!replayed) return status;
+  std::string first_id;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    auto result = tx.exec_params(
+        "SELECT deployment_id FROM deployment_request_key WHERE team = $1 AND key = $2",
+        request.team(), request_key);
+    if (!result.empty()) first_id = result[0][0].as<std::string>();
+  });
+  if (first_id.empty()) {
+    throw common::Error(common::ErrorCode::kUnavailable, "request key vanished; try again");
+  }
+  auto statuses = Statuses(first_id);  // newest first
+  if (statuses.empty()) {
+    throw common::Error(common::ErrorCode::kUnavailable, "replayed deployment has no status");
+  }
+  StatusRow first = statuses.back();
+  first.replayed = true;
+  first.team = request.team();
+  first.cluster = request.cluster();
+  first.repository = repository;
+  first.deployment_created = first.created;
+  return first;
+}
+
+int Store::ForgetRequestKeys(common::SystemTime before) {
+  int removed = 0;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    removed = static_cast<int>(
+        tx.exec_params("DELETE FROM deployment_request_key WHERE created < $1::timestamptz",
+                       Ts(before))
+            .affected_rows());
+  });
+  return removed;
 }
 
 StatusRow Store::WriteStatus(const std::string& deployment_id, pb::DeploymentState state,
@@ -360,7 +413,8 @@ std::vector<QueuedRequest> Store::TakeExpired(common::SystemTime now) {
   return out;
 }
 
-void Store::TouchCluster(const std::string& cluster, common::SystemTime now) {
+void Store::TouchCluster(const std::string& cluster, common::SystemTime now,
+                         const std::string& credential) {
   pool_.With([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     tx.exec_params(
@@ -370,7 +424,7 @@ void Store::TouchCluster(const std::string& cluster, common::SystemTime now) {
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
     tx.exec_params("SELECT pg_notify($1, $2)", kClusterChannel,
-                   origin_ + "|" + std::to_string(micros) + "|" + cluster);
+                   origin_ + "|" + std::to_string(micros) + "|" + cluster + "|" + credential);
     tx.commit();
   });
 }
@@ -458,6 +512,42 @@ void Store::Ping() {
     pqxx::nontransaction tx(conn);
     tx.exec("SELECT 1");
   });
+}
+
+std::optional<std::string> Store::AuthorizeRepository(const std::string& team,
+                                                      const std::string& repository,
+                                                      const std::string& repository_id) {
+  std::optional<std::string> out;
+  pool_.With([&](pqxx::connection& conn) {
+    out.reset();
+    pqxx::work tx(conn);
+    const std::string select =
+        "SELECT COALESCE(repository_id, '') FROM team_repositories WHERE team = $1 AND "
+        "repository = $2";
+    auto rows = tx.exec_params(select, team, repository);
+    if (rows.empty()) return;
+    out = rows[0][0].as<std::string>();
+    if (!out->empty() || repository_id.empty()) return;
+    // Only a row that is still unpinned is updated; when another authentication pinned it
+    // meanwhile, this one re-reads what it pinned (a new statement sees the committed row).
+    if (tx.exec_params("UPDATE team_repositories SET repository_id = $3 WHERE team = $1 AND "
+                       "repository = $2 AND repository_id IS NULL",
+                       team, repository, repository_id)
+            .affected_rows() > 0) {
+      out = repository_id;
+      spdlog::info("team {}: repository {} pinned to repository_id {} (first authentication)",
+                   team, repository, repository_id);
+    } else {
+      rows = tx.exec_params(select, team, repository);
+      if (rows.empty()) {
+        out.reset();
+      } else {
+        out = rows[0][0].as<std::string>();
+      }
+    }
+    tx.commit();
+  });
+  return out;
 }
 
 }  // namespace hookd::store

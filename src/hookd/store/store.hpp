@@ -47,12 +47,20 @@ struct StatusRow {
   std::string repository;
   std::string cluster;
   common::SystemTime deployment_created{};
+  // CreateDeployment with a request key seen before: this is the first status of the deployment
+  // that the earlier request created, and nothing new was stored.
+  bool replayed = false;
 };
 
 struct QueuedRequest {
-  pb::DeploymentRequest request;
+  std::string deployment_id;
+  std::string cluster;
+  pb::DeploymentRequest request;  // empty when `unreadable` is set
   common::SystemTime deadline;
   common::SystemTime created;
+  // Why the stored request could not be parsed ("" when it could). Such a row fails its own
+  // deployment and never blocks the others.
+  std::string unreadable;
 };
 
 // Everything hookd keeps in Postgres. Every method blocks: call from worker threads only.
@@ -84,9 +92,15 @@ class Store {
 
   // Deploy: one transaction writes the deployment, its resources, the queue entry (serialized
   // request, deadline) and the `queued` status, and sets deployment.state. Returns the status.
+  // `request_key` (optional): identifies the request within its team; when a deployment was
+  // already created under the same team and key, nothing is written and its first status is
+  // returned with `replayed` set.
   StatusRow CreateDeployment(const pb::DeploymentRequest& request,
                              const std::vector<ResourceRow>& resources, common::SystemTime created,
-                             common::SystemTime deadline, const std::string& queued_message);
+                             common::SystemTime deadline, const std::string& queued_message,
+                             const std::string& request_key = "");
+  // Forgets request keys created before `before`. Returns how many.
+  int ForgetRequestKeys(common::SystemTime before);
   // Inserts a status and updates deployment.state in one transaction. An unknown deployment
   // throws Error{kFailedPrecondition} with the database message.
   StatusRow WriteStatus(const std::string& deployment_id, pb::DeploymentState state,
@@ -114,7 +128,9 @@ class Store {
 
   // Known clusters: every cluster whose deployd has connected at least once. Also tells the other
   // replicas that a deployd of `cluster` registered here at `now` (kClusterChannel).
-  void TouchCluster(const std::string& cluster, common::SystemTime now);
+  // `credential` is the fingerprint of the deployd key ("" without deployd authentication).
+  void TouchCluster(const std::string& cluster, common::SystemTime now,
+                    const std::string& credential = "");
   std::vector<std::string> SeenClusters();
 
   // Repositories ("owner/name") allowed to deploy for a team with a GitHub OIDC token.
@@ -129,6 +145,14 @@ class Store {
   void Ping();
   // Schema version of the database (0 when not migrated at all).
   int SchemaVersion();
+
+  // JWT authorisation of `repository` for `team` with pinning (the rule: grpc/auth.hpp).
+  // nullopt when the team does not authorise the repository. Else the row's repository_id
+  // afterwards: a row without one is pinned to `repository_id` when that is not empty (trust on
+  // first use; concurrent first uses pin exactly one), "" when it stays unpinned.
+  std::optional<std::string> AuthorizeRepository(const std::string& team,
+                                                 const std::string& repository,
+                                                 const std::string& repository_id);
 
  private:
   ConnectionPool& pool_;

@@ -22,7 +22,7 @@ hookd::Config TestConfig(const std::string& database_url, bool cli_auth, bool de
   config.listen_address = "127.0.0.1:0";
   config.grpc_cli_authentication = cli_auth;
   config.grpc_deployd_authentication = deployd_auth;
-  config.deployd_keys = {kDeploydKey};
+  config.deployd_keys = {{"", kDeploydKey}};
   config.shutdown_grace = std::chrono::seconds(2);
   return config;
 }

@@ -61,7 +61,7 @@ TEST(HookdConfig, FlagsEnvironmentAndAliases) {
                   {"HOOKD_CLUSTERS", "dev,prod"}});
   EXPECT_TRUE(c.grpc_cli_authentication);
   EXPECT_TRUE(c.grpc_deployd_authentication);
-  EXPECT_EQ(c.deployd_keys, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c.deployd_keys, (std::vector<hookd::DeploydKey>{{"", "a"}, {"", "b"}}));
   EXPECT_EQ(c.database_url, "postgresql://alias");
   EXPECT_EQ(c.frontend_keys, std::vector<std::string>{"f1"});
   EXPECT_EQ(c.google_cluster_projects.at("prod"), "proj-prod");
@@ -91,8 +91,13 @@ TEST(HookdConfig, BadValuesHaveClearMessages) {
 }
 
 TEST(HookdConfig, GitHubJwksUrlAndIssuer) {
-  auto c = Build({"--github-jwks-url", "http://127.0.0.1:1/jwks", "--github-issuer", "https://x"});
+  auto c = Build({"--github-jwks-url", "http://127.0.0.1:1/jwks", "--github-jwks-allow-http",
+                  "--github-issuer", "https://x"});
   EXPECT_EQ(c.github_jwks_url, "http://127.0.0.1:1/jwks");
+  EXPECT_TRUE(c.github_jwks_allow_http);
+  EXPECT_EQ(ErrorOf({"--github-jwks-url", "http://127.0.0.1:1/jwks"}),
+            "invalid github-jwks-url \"http://127.0.0.1:1/jwks\": the JWKS must be fetched over "
+            "https:// (http:// only with github-jwks-allow-http)");
   EXPECT_EQ(c.github_issuer, "https://x");
   auto d = Build({});
   EXPECT_EQ(d.github_jwks_url, "https://token.actions.githubusercontent.com/.well-known/jwks");
@@ -103,3 +108,59 @@ TEST(HookdConfig, GitHubJwksUrlAndIssuer) {
 }
 
 }  // namespace
+
+TEST(HookdConfig, DeploydKeysBindToClusters) {
+  auto c = Build({"--deployd-keys", "local=k1,prod=k2,plain,Not-A-Label=x,empty=,a=b=c"}, {});
+  EXPECT_EQ(c.deployd_keys, (std::vector<hookd::DeploydKey>{{"local", "k1"},
+                                                             {"prod", "k2"},
+                                                             {"", "plain"},
+                                                             {"", "Not-A-Label=x"},
+                                                             {"", "empty="},
+                                                             {"a", "b=c"}}));
+  auto env = Build({}, {{"HOOKD_DEPLOYD_KEYS", "dev=secret"}});
+  EXPECT_EQ(env.deployd_keys, (std::vector<hookd::DeploydKey>{{"dev", "secret"}}));
+}
+
+TEST(HookdConfig, InsecureSettingsWarnOnLoopbackAndStopBeyondIt) {
+  auto loopback = Build({}, {});
+  auto warnings = hookd::SecurityWarnings(loopback);
+  ASSERT_EQ(warnings.size(), 3u);
+  EXPECT_EQ(warnings[0],
+            "database-encryption-key is the public default: anyone with the database can decrypt "
+            "the API keys");
+  EXPECT_EQ(warnings[1],
+            "grpc.cli-authentication is off: anyone who reaches the gRPC port can deploy as any "
+            "team");
+
+  auto exposed = Build({"--listen-address", "0.0.0.0:8080"}, {});
+  try {
+    hookd::SecurityWarnings(exposed);
+    FAIL() << "expected a refusal";
+  } catch (const common::Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("refusing to listen beyond loopback (0.0.0.0:8080, "
+                                          "127.0.0.1:9090) with an insecure configuration: "
+                                          "database-encryption-key is the public default",
+                                          0),
+              0u)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("(fix these, or pass --insecure for a demo)"),
+              std::string::npos);
+  }
+  auto allowed = Build({"--listen-address", "0.0.0.0:8080", "--insecure"}, {});
+  EXPECT_EQ(hookd::SecurityWarnings(allowed).size(), 3u);
+
+  auto safe = Build({"--grpc.address", "[::]:9090", "--grpc.cli-authentication",
+                     "--grpc.deployd-authentication", "--deployd-keys", "dev=k",
+                     "--database-encryption-key",
+                     "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"},
+                    {});
+  EXPECT_TRUE(hookd::SecurityWarnings(safe).empty());
+  auto unbound = Build({"--grpc.cli-authentication", "--grpc.deployd-authentication",
+                        "--deployd-keys", "k", "--database-encryption-key",
+                        "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"},
+                       {});
+  ASSERT_EQ(hookd::SecurityWarnings(unbound).size(), 1u);
+  EXPECT_EQ(hookd::SecurityWarnings(unbound)[0],
+            "deployd-keys has keys without a cluster: any holder of such a key can claim any "
+            "cluster; bind keys with cluster=KEY");
+}
