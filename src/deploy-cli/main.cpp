@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "common/limits.hpp"
 #include "common/time.hpp"
 #include "deploy-cli/run.hpp"
 #include "deploy-cli/transport/grpc_transport.hpp"
 
 int main(int argc, char** argv) {
+  common::InstallProtobufLimits();
   std::vector<std::string> args(argv + 1, argv + argc);
   common::SystemClock clock;
   deploy_cli::RealSleeper sleeper;

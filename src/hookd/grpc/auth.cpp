@@ -5,6 +5,7 @@
 #include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/hex.hpp"
+#include "common/names.hpp"
 
 namespace hookd::grpcapi {
 namespace {
@@ -111,6 +112,14 @@ AuthResult CheckJwt(const Metadata& metadata, const JwtVerifier& verifier,
                     const RepositoryCheck& authorized, bool stream) {
   AuthResult result;
   result.type = "jwt";
+  const std::string* team = First(metadata, "team");
+  if (team != nullptr && !team->empty()) {
+    if (auto message = common::InvalidLabel("team", *team)) {
+      result.status = {grpc::StatusCode::INVALID_ARGUMENT, *message};
+      result.error = "invalid_auth_metadata";
+      return result;
+    }
+  }
   auto verified = verifier.Verify(metadata.find("jwt")->second);
   if (!verified.claims) {
     switch (verified.failure) {
@@ -137,15 +146,15 @@ AuthResult CheckJwt(const Metadata& metadata, const JwtVerifier& verifier,
     result.error = "no_repository";
     return result;
   }
-  const std::string* team = First(metadata, "team");
   if (team == nullptr || team->empty()) {
     result.status = {grpc::StatusCode::INVALID_ARGUMENT, "missing team in metadata"};
     result.error = "no_team";
     return result;
   }
-  bool allowed = false;
+  const std::string& repository_id = verified.claims->repository_id;
+  std::optional<std::string> pinned;
   try {
-    allowed = authorized(*team, repository);
+    pinned = authorized(*team, repository, repository_id);
   } catch (const std::exception& e) {
     spdlog::error("checking repository {} for team {}: {}", repository, *team, e.what());
     result.status = {grpc::StatusCode::UNAVAILABLE,
@@ -154,9 +163,25 @@ AuthResult CheckJwt(const Metadata& metadata, const JwtVerifier& verifier,
     result.error = "teams_service_error";
     return result;
   }
-  if (!allowed) {
+  if (!pinned) {
     result.status = {grpc::StatusCode::PERMISSION_DENIED,
                      "repo \"" + repository + "\" not authorized by team \"" + *team + "\""};
+    result.error = "repo_not_authorized";
+    return result;
+  }
+  // The rule in auth.hpp: a repository of the same name but another ID is not the one that was
+  // authorised (deleted and re-created, or renamed away and the name taken).
+  if (!repository_id.empty() && !pinned->empty() && *pinned != repository_id) {
+    spdlog::warn(
+        "refused a JWT of repository {} (repository_id {}) for team {}: authorized "
+        "with repository_id {}",
+        repository, repository_id, *team, *pinned);
+    result.status = {grpc::StatusCode::PERMISSION_DENIED,
+                     "repo \"" + repository + "\" not authorized by team \"" + *team +
+                         "\": repository_id " + repository_id +
+                         " is not the authorized repository_id " + *pinned +
+                         " (a repository re-created under the same name must be authorized "
+                         "again)"};
     result.error = "repo_not_authorized";
     return result;
   }

@@ -1,6 +1,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,12 +40,30 @@ AuthResult CheckApiKey(const Metadata& metadata, const KeyLookup& keys, const co
 // The JWT path is taken when metadata `jwt` has exactly one non-empty value (spec 2.3.2).
 bool UsesJwt(const Metadata& metadata);
 
-// Whether `repository` ("owner/name") may deploy for `team` (table team_repositories).
-// Throws when the lookup fails.
-using RepositoryCheck = std::function<bool(const std::string& team, const std::string& repo)>;
+// Looks up the row (team, repository) of table team_repositories and pins its repository_id on
+// first use: nullopt when the team does not authorise `repo` ("owner/name"); else the row's
+// repository_id after pinning: `repository_id` when the row had none and `repository_id` is not
+// empty (trust on first use), the stored one otherwise ("" when the row was never pinned).
+// Throws when the lookup fails. (store::Store::AuthorizeRepository.)
+using RepositoryCheck = std::function<std::optional<std::string>(
+    const std::string& team, const std::string& repo, const std::string& repository_id)>;
 
 // GitHub OIDC JWT authentication (spec 2.3.2). `stream` selects the message of a failed
 // repository lookup. Blocks (JWKS fetch, database): call from a worker thread.
+//
+// Authorisation rule. A token's `repository` ("owner/name") must be authorised by the team in
+// table team_repositories. Names can be reused: when a repository is deleted (or renamed) and
+// someone else creates one under the same name, GitHub gives it a new `repository_id`. So, when
+// the token carries `repository_id` and the authorised row has one, they must be equal, else
+// PERMISSION_DENIED naming the repository and both IDs. A row without one (added through
+// /internal/api/v1/team/{team}/repositories, which knows only names) is pinned to the ID of the
+// first token that authenticates with it (trust on first use); removing and adding the row
+// again clears the pin. A token without `repository_id` is authorised by name alone (GitHub's
+// tokens always carry it).
+//
+// The `team` metadata must be a DNS-1123 label (it is a Kubernetes namespace); a bad one is
+// INVALID_ARGUMENT with common::InvalidLabel's message before the token is even verified, so
+// no JWKS fetch or database lookup happens for it.
 AuthResult CheckJwt(const Metadata& metadata, const JwtVerifier& verifier,
                     const RepositoryCheck& authorized, bool stream);
 

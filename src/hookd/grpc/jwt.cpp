@@ -1,5 +1,10 @@
 #include "hookd/grpc/jwt.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -19,9 +24,9 @@ int Base64UrlValue(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
   if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-' || c == '+') return 62;
-  if (c == '_' || c == '/') return 63;
-  return -1;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;  // '+', '/', '=', whitespace and everything else
 }
 
 std::shared_ptr<void> RsaPublicKey(const std::string& n, const std::string& e) {
@@ -73,23 +78,37 @@ std::optional<common::SystemTime> NumericDate(const json& claims, const char* na
       std::chrono::duration<double>(seconds)));
 }
 
+constexpr std::chrono::seconds kJwksTimeout{5};
+// GitHub repository IDs are 64-bit integers; the token carries them as decimal strings.
+constexpr std::size_t kMaxRepositoryIdDigits = 20;
+
+bool IsDecimal(const std::string& text) {
+  if (text.empty() || text.size() > kMaxRepositoryIdDigits) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
 
 std::optional<std::string> Base64UrlDecode(const std::string& text) {
+  // One character alone cannot encode a byte.
+  if (text.size() % 4 == 1) return std::nullopt;
   std::string out;
-  unsigned int buffer = 0;
+  out.reserve(text.size() / 4 * 3 + 2);
+  unsigned int buffer = 0;  // the low `bits` bits are not yet emitted
   int bits = 0;
   for (char c : text) {
-    if (c == '=') break;
-    int v = Base64UrlValue(c);
+    const int v = Base64UrlValue(c);
     if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned int>(v);
+    buffer = ((buffer << 6) | static_cast<unsigned int>(v)) & 0x3FFFu;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
       out += static_cast<char>((buffer >> bits) & 0xFF);
     }
   }
+  // A final group of 2 or 3 characters leaves 4 or 2 unused bits: the canonical encoding has
+  // them zero, any other value would be a second spelling of the same bytes.
+  if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
 
@@ -136,28 +155,79 @@ bool JwkSet::VerifyRs256(const std::string& kid, const std::string& signing_inpu
   return it != keys_.end() && VerifyWith(it->second.get(), signing_input, signature);
 }
 
-JwksFetcher HttpJwksFetcher(const std::string& url) {
-  auto scheme = url.find("://");
-  if (scheme == std::string::npos) {
-    throw common::Error(common::ErrorCode::kInvalidArgument, "invalid JWKS URL \"" + url + "\"");
+JwksFetcher HttpJwksFetcher(const std::string& url, bool allow_http) {
+  const bool https = url.rfind("https://", 0) == 0;
+  const bool http = url.rfind("http://", 0) == 0;
+  if (!https && !http) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "invalid JWKS URL \"" + url + "\": want an https:// URL");
   }
-  auto slash = url.find('/', scheme + 3);
+  // Whoever can change the keys in transit can mint tokens for any repository.
+  if (http && !allow_http) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "invalid JWKS URL \"" + url +
+                            "\": the keys must be fetched over https:// (http:// only with "
+                            "github-jwks-allow-http)");
+  }
+  auto slash = url.find('/', url.find("://") + 3);
   common::HttpClientOptions options;
   options.base_url = url.substr(0, slash);
-  options.connect_timeout = std::chrono::seconds(5);
-  options.request_timeout = std::chrono::seconds(5);
+  options.connect_timeout = kJwksTimeout;
+  options.request_timeout = kJwksTimeout;
   options.user_agent = "hookd";
   const std::string target = slash == std::string::npos ? "/" : url.substr(slash);
   auto client = std::make_shared<common::HttpClient>(options);
   return [client, target, url]() {
     common::HttpRequest request;
     request.target = target;
-    auto response = client->Send(request);
-    if (response.status < 200 || response.status > 299) {
+    // Streamed, so that an oversized body is refused as it arrives instead of being buffered
+    // whole; Stream's timeout is per read, so the whole transfer gets its own deadline too.
+    const auto deadline = std::chrono::steady_clock::now() + kJwksTimeout;
+    std::string body;
+    bool too_large = false;
+    bool too_slow = false;
+    int status = 0;
+    client->Stream(
+        request,
+        [&](const common::HttpResponse& head) {
+          status = head.status;
+          if (status < 200 || status > 299) return false;
+          const std::string length = head.Header("Content-Length");
+          unsigned long long announced = 0;
+          auto [end, error] =
+              std::from_chars(length.data(), length.data() + length.size(), announced);
+          if (error == std::errc() && end == length.data() + length.size() &&
+              announced > kMaxJwksBytes) {
+            too_large = true;
+            return false;
+          }
+          return true;
+        },
+        [&](std::string_view data) {
+          if (data.size() > kMaxJwksBytes - body.size()) {
+            too_large = true;
+            return false;
+          }
+          body.append(data);
+          if (std::chrono::steady_clock::now() > deadline) {
+            too_slow = true;
+            return false;
+          }
+          return true;
+        });
+    if (status < 200 || status > 299) {
       throw common::Error(common::ErrorCode::kUnavailable,
-                          "GET " + url + ": HTTP " + std::to_string(response.status));
+                          "GET " + url + ": HTTP " + std::to_string(status));
     }
-    return response.body;
+    if (too_large) {
+      throw common::Error(
+          common::ErrorCode::kUnavailable,
+          "GET " + url + ": JWKS response larger than " + std::to_string(kMaxJwksBytes) + " bytes");
+    }
+    if (too_slow) {
+      throw common::Error(common::ErrorCode::kDeadlineExceeded, "GET " + url + ": timeout");
+    }
+    return body;
   };
 }
 
@@ -200,17 +270,19 @@ JwtResult JwtVerifier::Verify(const std::string& token) const {
     result.error = std::move(error);
     return result;
   };
-  auto first = token.find('.');
-  auto second = first == std::string::npos ? std::string::npos : token.find('.', first + 1);
-  if (second == std::string::npos || token.find('.', second + 1) != std::string::npos) {
-    return invalid("failed to parse token: invalid compact serialization format");
+  // Compact serialization: header.payload.signature, nothing more or less.
+  if (std::count(token.begin(), token.end(), '.') != 2) {
+    return invalid(
+        "failed to parse token: invalid compact serialization format: invalid number of segments");
   }
+  const auto first = token.find('.');
+  const auto second = token.find('.', first + 1);
   auto header_raw = Base64UrlDecode(token.substr(0, first));
+  if (!header_raw) return invalid("failed to parse token: invalid base64url in the header");
   auto payload_raw = Base64UrlDecode(token.substr(first + 1, second - first - 1));
+  if (!payload_raw) return invalid("failed to parse token: invalid base64url in the payload");
   auto signature = Base64UrlDecode(token.substr(second + 1));
-  if (!header_raw || !payload_raw || !signature) {
-    return invalid("failed to parse token: invalid base64 encoding");
-  }
+  if (!signature) return invalid("failed to parse token: invalid base64url in the signature");
   json header, claims;
   try {
     header = json::parse(*header_raw);
@@ -245,7 +317,9 @@ JwtResult JwtVerifier::Verify(const std::string& token) const {
   } catch (const common::Error& e) {
     return invalid(e.what());
   }
-  if (exp && now - kSkew >= *exp) {
+  // A token without an expiry would be valid forever.
+  if (!exp) return invalid("\"exp\" not satisfied: required claim not found");
+  if (now - kSkew >= *exp) {
     result.failure = JwtFailure::kExpired;
     result.error = "\"exp\" not satisfied";
     return result;
@@ -268,6 +342,15 @@ JwtResult JwtVerifier::Verify(const std::string& token) const {
   JwtClaims out;
   if (auto it = claims.find("repository"); it != claims.end() && it->is_string()) {
     out.repository = it->get<std::string>();
+  }
+  if (auto it = claims.find("repository_id"); it != claims.end() && !it->is_null()) {
+    if (it->is_string() && IsDecimal(it->get<std::string>())) {
+      out.repository_id = it->get<std::string>();
+    } else if (it->is_number_unsigned()) {
+      out.repository_id = std::to_string(it->get<std::uint64_t>());
+    } else {
+      return invalid("\"repository_id\" not satisfied: want a decimal string");
+    }
   }
   if (auto it = claims.find("sub"); it != claims.end() && it->is_string()) {
     out.subject = it->get<std::string>();

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,7 +12,11 @@
 
 namespace hookd::grpcapi {
 
-// Base64url without padding (RFC 7515) -> bytes. nullopt on a bad character.
+// Strict base64url without padding (RFC 7515 section 2, RFC 4648 section 5) -> bytes. nullopt
+// unless `text` is the one canonical encoding of its bytes: only A-Z a-z 0-9 '-' '_' (no '=',
+// '+', '/', whitespace), a length that is not 1 modulo 4, and zero unused bits in the last
+// character. So a token has exactly one spelling: no variant of a valid token (padded, standard
+// alphabet, other trailing bits) verifies as well.
 std::optional<std::string> Base64UrlDecode(const std::string& text);
 
 // The RSA public keys of a JWKS document, by `kid`. Only RSA keys ("kty":"RSA") with "n" and "e"
@@ -33,8 +38,16 @@ class JwkSet {
 
 // Fetches the JWKS document from its URL (throws common::Error when it cannot).
 using JwksFetcher = std::function<std::string()>;
-// A fetcher that GETs `url` with common::HttpClient (5 s timeout, 2xx required).
-JwksFetcher HttpJwksFetcher(const std::string& url);
+
+// Largest JWKS document accepted (GitHub's is about 2 KiB).
+inline constexpr std::size_t kMaxJwksBytes = 1024 * 1024;
+
+// A fetcher that GETs `url` with common::HttpClient (5 s timeout, 2xx required, at most
+// kMaxJwksBytes). The keys that authenticate every JWT must come over TLS: an http:// URL throws
+// common::Error{kInvalidArgument} here unless `allow_http` (--github-jwks-allow-http, for tests).
+// A larger body fails with common::Error{kUnavailable}
+// `GET <url>: JWKS response larger than 1048576 bytes`.
+JwksFetcher HttpJwksFetcher(const std::string& url, bool allow_http = false);
 
 // The JWKS, fetched on first use and refreshed hourly; an unknown kid triggers an early refresh
 // (at most once a minute); a failed fetch keeps the previous keys and is retried after 10 s.
@@ -60,7 +73,8 @@ class JwksCache {
 };
 
 struct JwtClaims {
-  std::string repository;  // "" when the claim is absent
+  std::string repository;     // "" when the claim is absent
+  std::string repository_id;  // decimal digits; "" when the claim is absent
   std::string subject;
 };
 
@@ -72,8 +86,9 @@ struct JwtResult {
   std::string error;  // library-style reason, e.g. `"iss" not satisfied: values do not match`
 };
 
-// Verifies a GitHub Actions OIDC token: RS256 signature under the JWKS, issuer, audience
-// (`hookd`), exp/nbf/iat with 5 s skew.
+// Verifies a GitHub Actions OIDC token: exactly three strict base64url segments (see
+// Base64UrlDecode), RS256 signature under the JWKS, issuer, audience (`hookd`), a required `exp`
+// and optional nbf/iat with 5 s skew, and a well-formed `repository_id` when present.
 class JwtVerifier {
  public:
   JwtVerifier(JwksCache& jwks, std::string issuer, std::string audience,

@@ -48,7 +48,7 @@ struct Shared {
   // one non-empty value, the API-key path otherwise.
   AuthResult Authenticate(const Metadata& metadata, bool stream) {
     AuthResult result;
-    if (auto team = metadata.find("team"); team != metadata.end()) {
+    if (auto team = metadata.find("team"); team != metadata.end() && !team->second.empty()) {
       if (auto invalid = common::InvalidLabel("team", team->second)) {
         result.type = UsesJwt(metadata) ? "jwt" : "api_key";
         result.error = "invalid_auth_metadata";

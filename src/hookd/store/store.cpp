@@ -535,8 +535,8 @@ std::optional<std::string> Store::AuthorizeRepository(const std::string& team,
                        team, repository, repository_id)
             .affected_rows() > 0) {
       out = repository_id;
-      spdlog::info("team {}: repository {} pinned to repository_id {} (first authentication)",
-                   team, repository, repository_id);
+      spdlog::info("team {}: repository {} pinned to repository_id {} (first authentication)", team,
+                   repository, repository_id);
     } else {
       rows = tx.exec_params(select, team, repository);
       if (rows.empty()) {

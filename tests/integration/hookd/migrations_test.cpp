@@ -65,8 +65,10 @@ TEST(Migrations, ReproduceTheOriginalSchemaAndAreIdempotent) {
             (V{"id character varying", "deployment_id character varying", "index integer",
                "group character varying", "version character varying", "kind character varying",
                "name character varying", "namespace character varying"}));
+  // Plus ours (0011): the pinned GitHub repository ID of an authorised repository.
   EXPECT_EQ(columns["team_repositories"],
-            (V{"team character varying", "repository character varying"}));
+            (V{"team character varying", "repository character varying",
+               "repository_id character varying null"}));
   EXPECT_EQ(columns["migrations"], (V{"version integer", "created timestamp with time zone"}));
 
   auto indexes = Indexes(conn);

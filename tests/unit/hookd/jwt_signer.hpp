@@ -60,7 +60,13 @@ class RsaSigner {
   // header {"alg":"RS256","typ":"JWT","kid":kid} unless `header` is given.
   std::string Sign(const nlohmann::json& claims, nlohmann::json header = nullptr) const {
     if (header.is_null()) header = {{"alg", "RS256"}, {"typ", "JWT"}, {"kid", kid_}};
-    const std::string input = Base64Url(header.dump()) + "." + Base64Url(claims.dump());
+    return SignSegments(Base64Url(header.dump()), Base64Url(claims.dump()));
+  }
+
+  // "<header>.<payload>.<signature>" with the segments used as given (even when they are not
+  // canonical base64url) and a valid signature over them.
+  std::string SignSegments(const std::string& header, const std::string& payload) const {
+    const std::string input = header + "." + payload;
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     std::size_t length = 0;
     EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key_.get());
