@@ -223,18 +223,32 @@ void Dispatcher::Resync() {
   for (const auto& cluster : clusters_.Connected()) clusters_.Wake(cluster);
 }
 
-int Dispatcher::InvalidateHistoric(const std::string& cluster, common::SystemTime startup) {
-  auto historic = store_.HistoricDeployments(cluster, startup);
-  for (const auto& deployment : historic) {
-    spdlog::info("invalidating deployment {} of cluster {}: deployd restarted", deployment.id,
-                 cluster);
-    HandleStatus(deployment.id, pb::inactive, std::string(common::kInactiveMessage), clock_.Now());
+int Dispatcher::InvalidateHistoric(const std::string& cluster, common::SystemTime startup,
+                                   const std::string& instance) {
+  // Confirmed by an earlier deployd process of the cluster and never finished: that process is
+  // gone, and its work with it. What this process confirmed goes on (a reconnect of the same
+  // process), and what nobody confirmed is sent again instead.
+  auto lost = store_.LostDeployments(cluster, instance);
+  // Deployments handed out before the queue kept them (an upgrade from an earlier version).
+  for (const auto& deployment : store_.HistoricDeployments(cluster, startup)) {
+    lost.push_back(deployment.id);
   }
-  return static_cast<int>(historic.size());
+  int invalidated = 0;
+  for (const auto& id : lost) {
+    spdlog::info("invalidating deployment {} of cluster {}: deployd restarted", id, cluster);
+    try {
+      HandleStatus(id, pb::inactive, std::string(common::kInactiveMessage), clock_.Now());
+      ++invalidated;
+    } catch (const common::Error& e) {
+      if (e.Code() != common::ErrorCode::kFailedPrecondition) throw;
+      store_.MarkDelivered(id);  // finished meanwhile: nothing to invalidate
+    }
+  }
+  return invalidated;
 }
 
 int Dispatcher::ExpireQueued() {
-  auto expired = store_.TakeExpired(clock_.Now());
+  auto expired = store_.ExpiredRequests(clock_.Now(), kConfirmedGrace);
   for (const auto& entry : expired) {
     // One deployment that cannot be ended must not keep the others from ending.
     try {
@@ -242,10 +256,24 @@ int Dispatcher::ExpireQueued() {
         FailUnreadable(entry);
         continue;
       }
-      HandleStatus(entry.deployment_id, pb::error,
-                   "deadline passed before a deployd for cluster '" + entry.cluster +
-                       "' picked up the deployment (cluster offline)",
-                   clock_.Now());
+      std::string message;
+      if (!entry.confirmed_by.empty()) {
+        message = "deadline passed while deployd for cluster '" + entry.cluster +
+                  "' was working on the deployment; it reported no final status";
+      } else if (!entry.handed_to.empty()) {
+        message = "deadline passed before deployd for cluster '" + entry.cluster +
+                  "' confirmed the deployment (it was sent, no status came back)";
+      } else {
+        message = "deadline passed before a deployd for cluster '" + entry.cluster +
+                  "' picked up the deployment (cluster offline)";
+      }
+      HandleStatus(entry.deployment_id, pb::error, message, clock_.Now());
+    } catch (const common::Error& e) {
+      if (e.Code() == common::ErrorCode::kFailedPrecondition) {
+        store_.MarkDelivered(entry.deployment_id);  // another replica ended it first
+      } else {
+        spdlog::error("ending expired deployment {}: {}", entry.deployment_id, e.what());
+      }
     } catch (const std::exception& e) {
       spdlog::error("ending expired deployment {}: {}", entry.deployment_id, e.what());
     }
@@ -256,7 +284,6 @@ int Dispatcher::ExpireQueued() {
 void Dispatcher::FailUnreadable(const store::QueuedRequest& entry) {
   spdlog::error("queued deployment {} of cluster {} cannot be read: {}", entry.deployment_id,
                 entry.cluster, entry.unreadable);
-  store_.MarkDelivered(entry.deployment_id);
   HandleStatus(entry.deployment_id, pb::error,
                "hookd could not read the queued deployment request: " + entry.unreadable +
                    "; nothing was applied",

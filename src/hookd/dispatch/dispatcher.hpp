@@ -58,11 +58,16 @@ class Dispatcher {
   store::StatusRow HandleStatus(const std::string& deployment_id, pb::DeploymentState state,
                                 const std::string& message, common::SystemTime time);
 
-  // Deployments of `cluster` created before `startup` that were handed out but never finished
-  // become `inactive` ("Deployment has been lost."). Returns how many.
-  int InvalidateHistoric(const std::string& cluster, common::SystemTime startup);
+  // A deployd process `instance` of `cluster` (started at `startup`) connected: deployments that
+  // an earlier process confirmed and never finished become `inactive` ("Deployment has been
+  // lost."); the ones this process confirmed go on; unconfirmed ones are sent again. Returns how
+  // many were invalidated.
+  int InvalidateHistoric(const std::string& cluster, common::SystemTime startup,
+                         const std::string& instance);
 
-  // Queue entries past their deadline end as `error`. Returns how many.
+  // Queue entries past their deadline end as `error` naming the cluster: unconfirmed ones a
+  // little before it (so a CLI waiting until the deadline sees why), confirmed ones
+  // kConfirmedGrace after it (deployd reports its own timeout first). Returns how many.
   int ExpireQueued();
   // A queue entry whose stored request cannot be parsed: removed from the queue, and its
   // deployment ends as `error` saying so. Blocking; throws when the database fails.
@@ -80,6 +85,8 @@ class Dispatcher {
   static constexpr std::chrono::minutes kDefaultDeadline{30};
   // How far a client-set deadline may lie ahead, and a client-set time behind.
   static constexpr std::chrono::hours kMaxClientHorizon{24};
+  // How long after its deadline a deployment that deployd confirmed may still end by itself.
+  static constexpr std::chrono::seconds kConfirmedGrace{60};
 
  private:
   store::Store& store_;

@@ -408,7 +408,8 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         metadata_(CopyMetadata(context)),
         cluster_(opts.cluster()),
         startup_(common::FromTimestamp(opts.startuptime())),
-        peer_(context->peer()) {}
+        peer_(context->peer()),
+        instance_(cluster_ + "@" + common::FormatRfc3339Nano(startup_)) {}
 
   void Begin() {
     Own();
@@ -452,16 +453,11 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
 
   void OnWriteDone(bool ok) override {
     std::lock_guard lock(mutex_);
-    // Unlike the Status stream, a written request counts as delivered even when the stream is
-    // finishing meanwhile: deployd has it.
+    // A written request is only handed out: it stays queued until deployd confirms it with a
+    // status, and the next connection of the cluster gets it again if none comes.
     if (ok && !queue_.empty()) {
       Sent();
-      delivered_.push_back(queue_.front().id());
       queue_.pop_front();
-      if (!marking_) {
-        marking_ = true;
-        shared_.workers.Post([self = shared_from_this()] { self->MarkDelivered(); });
-      }
     }
     if (!WriteDone(ok, "deployment stream closed")) return;
     MaybeWrite();
@@ -517,7 +513,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
                  common::FormatRfc3339Nano(startup_));
     try {
       shared_.dispatcher.Store().TouchCluster(cluster_, registered_at, identity_.credential);
-      shared_.dispatcher.InvalidateHistoric(cluster_, startup_);
+      shared_.dispatcher.InvalidateHistoric(cluster_, startup_, instance_);
     } catch (const std::exception& e) {
       spdlog::error("invalidating historic deployments of cluster {}: {}", cluster_, e.what());
       std::lock_guard lock(mutex_);
@@ -542,19 +538,30 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         }
       }
       std::vector<store::QueuedRequest> queued;
-      std::vector<std::string> exclude;
-      {
-        std::lock_guard lock(mutex_);
-        exclude.assign(handed_out_.begin(), handed_out_.end());
-        if (!delivered_.empty() && !marking_) {
-          // A removal failed earlier (database down): try again.
-          marking_ = true;
-          shared_.workers.Post([self = shared_from_this()] { self->MarkDelivered(); });
-        }
-      }
       try {
-        queued = shared_.dispatcher.Store().QueuedRequests(cluster_, exclude);
+        const auto unconfirmed = shared_.dispatcher.Store().UnconfirmedIds(cluster_);
+        std::vector<std::string> fresh;
+        {
+          std::lock_guard lock(mutex_);
+          // Forget what is no longer waiting for confirmation (bounds the set by the backlog).
+          std::set<std::string> still(unconfirmed.begin(), unconfirmed.end());
+          for (auto it = handed_out_.begin(); it != handed_out_.end();) {
+            it = still.count(*it) ? std::next(it) : handed_out_.erase(it);
+          }
+          for (const auto& id : unconfirmed) {
+            if (!handed_out_.count(id)) fresh.push_back(id);
+          }
+        }
+        queued = shared_.dispatcher.Store().QueuedRequests(fresh);
+        // Recorded before the write, so that a status racing the write already finds where the
+        // request went (that instance confirmed it).
+        std::vector<std::string> sending;
+        for (const auto& entry : queued) {
+          if (entry.unreadable.empty()) sending.push_back(entry.deployment_id);
+        }
+        shared_.dispatcher.Store().MarkHandedOut(sending, instance_);
       } catch (const std::exception& e) {
+        queued.clear();
         // The sweeper wakes every stream periodically, so this is retried.
         spdlog::error("reading the queue of cluster {}: {}", cluster_, e.what());
       }
@@ -573,7 +580,9 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         if (!entry.unreadable.empty()) continue;
         if (entry.deadline <= now) continue;  // the sweeper ends it as `error`
         if (!handed_out_.insert(entry.request.id()).second) continue;
-        spdlog::info("sending deployment {} to cluster {}", entry.request.id(), cluster_);
+        spdlog::info("sending deployment {} to cluster {}{}", entry.request.id(), cluster_,
+                     entry.handed_to.empty() ? "" : " again (unconfirmed on " + entry.handed_to +
+                                                        ")");
         queue_.push_back(std::move(entry.request));
       }
       MaybeWrite();
@@ -584,38 +593,13 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
     }
   }
 
-  // Removes delivered requests from the durable queue, batching whatever was written meanwhile.
-  void MarkDelivered() {
-    for (;;) {
-      std::vector<std::string> ids;
-      {
-        std::lock_guard lock(mutex_);
-        ids.swap(delivered_);
-        if (ids.empty()) {
-          marking_ = false;
-          return;
-        }
-      }
-      try {
-        shared_.dispatcher.Store().MarkDelivered(ids);
-      } catch (const std::exception& e) {
-        spdlog::error("marking {} deployments of cluster {} delivered: {}", ids.size(), cluster_,
-                      e.what());
-        // Keep them handed out (never sent twice on this stream); retried on the next pump.
-        std::lock_guard lock(mutex_);
-        delivered_.insert(delivered_.begin(), ids.begin(), ids.end());
-        marking_ = false;
-        return;
-      }
-      std::lock_guard lock(mutex_);
-      for (const auto& id : ids) handed_out_.erase(id);
-    }
-  }
-
   const Metadata metadata_;
   const std::string cluster_;
   const common::SystemTime startup_;
   const std::string peer_;
+  // The deployd process behind the stream: its cluster and start time (a reconnect of the same
+  // process has the same instance; a restarted one a new one).
+  const std::string instance_;
   DeploydIdentity identity_;
 
   bool done_ = false;
@@ -623,10 +607,8 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
   bool ready_ = false;
   bool pumping_ = false;
   bool pump_again_ = false;
-  // IDs taken from the queue on this stream and not yet removed from it.
+  // IDs written (or being written) on this stream and not yet confirmed: never sent twice on it.
   std::set<std::string> handed_out_;
-  std::vector<std::string> delivered_;  // written, not yet removed from the queue
-  bool marking_ = false;
 };
 
 class DispatchService final : public pb::Dispatch::CallbackService {

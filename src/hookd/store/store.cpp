@@ -65,7 +65,9 @@ StatusRow ToStatus(const pqxx::row& r) {
 }
 
 const std::string kQueueColumns = "encode(request, 'hex'), " + Micros("deadline") + ", " +
-                                  Micros("created") + ", deployment_id, cluster";
+                                  Micros("created") +
+                                  ", deployment_id, cluster, COALESCE(handed_to, ''), "
+                                  "COALESCE(confirmed_by, '')";
 
 QueuedRequest ToQueued(const pqxx::row& r) {
   QueuedRequest q;
@@ -73,6 +75,8 @@ QueuedRequest ToQueued(const pqxx::row& r) {
   q.created = FromMicros(r[2]);
   q.deployment_id = r[3].as<std::string>();
   q.cluster = r[4].as<std::string>();
+  q.handed_to = r[5].as<std::string>();
+  q.confirmed_by = r[6].as<std::string>();
   auto bytes = common::HexDecode(r[0].as<std::string>()).value_or("");
   if (!q.request.ParseFromString(bytes)) {
     q.request.Clear();
@@ -288,8 +292,30 @@ StatusRow Store::WriteStatus(const std::string& deployment_id, pb::DeploymentSta
   StatusRow status;
   try {
     pool_.With([&](pqxx::connection& conn) {
-      pqxx::nontransaction tx(conn);
+      pqxx::work tx(conn);
+      // The row lock orders concurrent writers (two replicas, a deployd and the sweeper): the
+      // second sees the first one's final state and is refused.
+      auto current = tx.exec_params(
+          "SELECT COALESCE(state, '') FROM deployment WHERE id = $1 FOR UPDATE", deployment_id);
+      if (!current.empty()) {
+        const std::string state_name = current[0][0].as<std::string>();
+        const auto parsed = common::ParseStateName(state_name);
+        if (parsed && common::IsFinished(*parsed)) {
+          throw common::Error(common::ErrorCode::kFailedPrecondition,
+                              "deployment " + deployment_id + " has already finished (" +
+                                  state_name + "); later statuses are refused");
+        }
+      }
       status = InsertStatus(tx, origin_, deployment_id, state, message, created);
+      if (common::IsFinished(state)) {
+        tx.exec_params("DELETE FROM deployment_queue WHERE deployment_id = $1", deployment_id);
+      } else {
+        tx.exec_params(
+            "UPDATE deployment_queue SET confirmed_by = COALESCE(handed_to, ''), confirmed = "
+            "$2::timestamptz WHERE deployment_id = $1 AND confirmed IS NULL",
+            deployment_id, Ts(created));
+      }
+      tx.commit();
     });
   } catch (const pqxx::foreign_key_violation& e) {
     std::string text = e.what();
@@ -357,20 +383,43 @@ std::vector<DeploymentRow> Store::HistoricDeployments(const std::string& cluster
   return out;
 }
 
-std::vector<QueuedRequest> Store::QueuedRequests(const std::string& cluster,
-                                                 const std::vector<std::string>& exclude) {
+std::vector<std::string> Store::UnconfirmedIds(const std::string& cluster) {
+  std::vector<std::string> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    auto result = tx.exec_params(
+        "SELECT deployment_id FROM deployment_queue WHERE cluster = $1 AND confirmed IS NULL "
+        "ORDER BY created ASC, deployment_id ASC",
+        cluster);
+    for (const auto& r : result) out.push_back(r[0].as<std::string>());
+  });
+  return out;
+}
+
+std::vector<QueuedRequest> Store::QueuedRequests(const std::vector<std::string>& deployment_ids) {
   std::vector<QueuedRequest> out;
-  const std::string excluded = TextArray(exclude);
+  if (deployment_ids.empty()) return out;
   pool_.With([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     auto result = tx.exec_params("SELECT " + kQueueColumns +
-                                     " FROM deployment_queue WHERE cluster = $1 "
-                                     "AND deployment_id <> ALL($2::text[]) "
-                                     "ORDER BY created ASC, deployment_id ASC",
-                                 cluster, excluded);
+                                     " FROM deployment_queue WHERE deployment_id = "
+                                     "ANY($1::text[]) ORDER BY created ASC, deployment_id ASC",
+                                 TextArray(deployment_ids));
     for (const auto& r : result) out.push_back(ToQueued(r));
   });
   return out;
+}
+
+void Store::MarkHandedOut(const std::vector<std::string>& deployment_ids,
+                          const std::string& instance) {
+  if (deployment_ids.empty()) return;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(
+        "UPDATE deployment_queue SET handed_to = $2, handed_out = now() WHERE deployment_id = "
+        "ANY($1::text[]) AND confirmed IS NULL",
+        TextArray(deployment_ids), instance);
+  });
 }
 
 bool Store::MarkDelivered(const std::string& deployment_id) {
@@ -385,30 +434,33 @@ bool Store::MarkDelivered(const std::string& deployment_id) {
   return removed;
 }
 
-int Store::MarkDelivered(const std::vector<std::string>& deployment_ids) {
-  if (deployment_ids.empty()) return 0;
-  const std::string array = TextArray(deployment_ids);
-  int removed = 0;
-  pool_.With([&](pqxx::connection& conn) {
-    pqxx::nontransaction tx(conn);
-    removed = static_cast<int>(
-        tx.exec_params("DELETE FROM deployment_queue WHERE deployment_id = ANY($1::text[])", array)
-            .affected_rows());
-  });
-  return removed;
-}
-
-std::vector<QueuedRequest> Store::TakeExpired(common::SystemTime now) {
+std::vector<QueuedRequest> Store::ExpiredRequests(common::SystemTime now,
+                                                  std::chrono::seconds grace) {
   std::vector<QueuedRequest> out;
   pool_.With([&](pqxx::connection& conn) {
-    pqxx::work tx(conn);
+    pqxx::nontransaction tx(conn);
     auto result = tx.exec_params(
-        "DELETE FROM deployment_queue WHERE deadline <= $1::timestamptz "
-        "RETURNING " +
-            kQueueColumns,
-        Ts(now));
+        "SELECT " + kQueueColumns +
+            " FROM deployment_queue WHERE (confirmed IS NULL AND deadline - LEAST(interval "
+            "'30 seconds', GREATEST(deadline - created, interval '0 seconds') / 10) <= "
+            "$1::timestamptz) OR (confirmed IS NOT NULL AND deadline + $2 * interval '1 second' "
+            "<= $1::timestamptz) ORDER BY deadline ASC LIMIT 1000",
+        Ts(now), static_cast<long>(grace.count()));
     for (const auto& r : result) out.push_back(ToQueued(r));
-    tx.commit();
+  });
+  return out;
+}
+
+std::vector<std::string> Store::LostDeployments(const std::string& cluster,
+                                                const std::string& instance) {
+  std::vector<std::string> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    auto result = tx.exec_params(
+        "SELECT deployment_id FROM deployment_queue WHERE cluster = $1 AND confirmed IS NOT "
+        "NULL AND confirmed_by <> $2 ORDER BY created ASC",
+        cluster, instance);
+    for (const auto& r : result) out.push_back(r[0].as<std::string>());
   });
   return out;
 }

@@ -61,6 +61,8 @@ struct QueuedRequest {
   // Why the stored request could not be parsed ("" when it could). Such a row fails its own
   // deployment and never blocks the others.
   std::string unreadable;
+  std::string handed_to;     // deployd instance it was last written to ("" when never)
+  std::string confirmed_by;  // deployd instance whose status confirmed it ("" when none yet)
 };
 
 // Everything hookd keeps in Postgres. Every method blocks: call from worker threads only.
@@ -102,7 +104,10 @@ class Store {
   // Forgets request keys created before `before`. Returns how many.
   int ForgetRequestKeys(common::SystemTime before);
   // Inserts a status and updates deployment.state in one transaction. An unknown deployment
-  // throws Error{kFailedPrecondition} with the database message.
+  // throws Error{kFailedPrecondition} with the database message; a deployment that already has a
+  // final state throws Error{kFailedPrecondition} `deployment <id> has already finished (<state>);
+  // later statuses are refused` (the final state is final). The first status of a queued
+  // request confirms it; a final status removes it from the queue.
   StatusRow WriteStatus(const std::string& deployment_id, pb::DeploymentState state,
                         const std::string& message, common::SystemTime created);
 
@@ -115,16 +120,24 @@ class Store {
   std::vector<DeploymentRow> HistoricDeployments(const std::string& cluster,
                                                  common::SystemTime before);
 
-  // Undelivered requests of a cluster, oldest first, except the `exclude`d deployment IDs (those
-  // already handed to the stream whose removal from the queue is still under way).
-  std::vector<QueuedRequest> QueuedRequests(const std::string& cluster,
-                                            const std::vector<std::string>& exclude = {});
-  // Removes a request from the queue after it was handed to deployd. true if it was there.
+  // IDs of the requests of `cluster` that no deployd has confirmed yet, oldest first.
+  std::vector<std::string> UnconfirmedIds(const std::string& cluster);
+  // The queue entries of the given deployments (those still queued), oldest first.
+  std::vector<QueuedRequest> QueuedRequests(const std::vector<std::string>& deployment_ids);
+  // Records that the requests were written to the stream of deployd instance `instance` (one
+  // statement). They stay queued until deployd confirms them with a status.
+  void MarkHandedOut(const std::vector<std::string>& deployment_ids, const std::string& instance);
+  // Removes a request from the queue (a final state, or a row that cannot be read).
   bool MarkDelivered(const std::string& deployment_id);
-  // The same for several deployments in one statement; returns how many were removed.
-  int MarkDelivered(const std::vector<std::string>& deployment_ids);
-  // Removes and returns queue entries whose deadline is <= now (any cluster).
-  std::vector<QueuedRequest> TakeExpired(common::SystemTime now);
+  // Queue entries that end now, any cluster: unconfirmed ones whose deadline is less than
+  // a margin away (10 % of their time, at most 30 s, so a waiting CLI still sees the reason), and
+  // confirmed ones `grace` past their deadline (their deployd never reported a final state).
+  std::vector<QueuedRequest> ExpiredRequests(common::SystemTime now,
+                                             std::chrono::seconds grace);
+  // Deployments of `cluster` that a deployd instance other than `instance` confirmed and never
+  // finished: the process that was running them is gone.
+  std::vector<std::string> LostDeployments(const std::string& cluster,
+                                           const std::string& instance);
 
   // Known clusters: every cluster whose deployd has connected at least once. Also tells the other
   // replicas that a deployd of `cluster` registered here at `now` (kClusterChannel).
