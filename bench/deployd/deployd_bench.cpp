@@ -6,11 +6,11 @@
 //      namespace (admin context) in the same run; prints both times and the ratio. kubectl does
 //      not wait for rollouts, so deployd's time until "All resources saved" is printed as well.
 //   2. deployd's RSS (VmRSS) idle, and its peak while 50 deployments run at once.
+//   Both parts also print deployd's thread count (/proc/<pid>/status Threads) idle and at its
+//   peak, which --max-rollout-threads bounds.
 //
 //   build/bin/deployd_bench [--resources 200] [--concurrent 50] [--rounds 2]
-//                       [--time-scale 0.02]
-#include <grpcpp/grpcpp.h>
-
+//                       [--time-scale 0.02] [--max-rollout-threads N (default: deployd's)]
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
 #include "common/pb_json.hpp"
@@ -43,6 +44,7 @@ struct Options {
   int concurrent = 50;
   int rounds = 2;
   std::string time_scale = "0.02";
+  int max_rollout_threads = 0;  // 0: deployd's default
 };
 
 Options Parse(int argc, char** argv) {
@@ -58,6 +60,8 @@ Options Parse(int argc, char** argv) {
       o.concurrent = std::stoi(value);
     } else if (flag == "--time-scale") {
       o.time_scale = value;
+    } else if (flag == "--max-rollout-threads") {
+      o.max_rollout_threads = std::stoi(value);
     } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -131,7 +135,8 @@ class FakeHookd final : public pb::Dispatch::Service {
   bool WaitFinished(const std::vector<std::string>& ids, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, timeout, [&] {
-      return std::all_of(ids.begin(), ids.end(), [&](const auto& id) { return finished_.count(id) > 0; });
+      return std::all_of(ids.begin(), ids.end(),
+                         [&](const auto& id) { return finished_.count(id) > 0; });
     });
   }
   std::pair<Clock::time_point, pb::DeploymentStatus> Finished(const std::string& id) {
@@ -172,20 +177,19 @@ nlohmann::json Service(const std::string& name) {
 }
 
 nlohmann::json Deployment(const std::string& name, const std::string& scenario = "") {
-  nlohmann::json d = {
-      {"apiVersion", "apps/v1"},
-      {"kind", "Deployment"},
-      {"metadata", {{"name", name}, {"labels", {{"app", name}}}}},
-      {"spec",
-       {{"replicas", 2},
-        {"selector", {{"matchLabels", {{"app", name}}}}},
-        {"template",
-         {{"metadata", {{"labels", {{"app", name}}}}},
-          {"spec",
-           {{"containers",
-             {{{"name", "app"},
-               {"image", "ghcr.io/navikt/" + name + ":1"},
-               {"ports", {{{"containerPort", 8080}}}}}}}}}}}}}};
+  nlohmann::json d = {{"apiVersion", "apps/v1"},
+                      {"kind", "Deployment"},
+                      {"metadata", {{"name", name}, {"labels", {{"app", name}}}}},
+                      {"spec",
+                       {{"replicas", 2},
+                        {"selector", {{"matchLabels", {{"app", name}}}}},
+                        {"template",
+                         {{"metadata", {{"labels", {{"app", name}}}}},
+                          {"spec",
+                           {{"containers",
+                             {{{"name", "app"},
+                               {"image", "ghcr.io/navikt/" + name + ":1"},
+                               {"ports", {{{"containerPort", 8080}}}}}}}}}}}}}};
   if (!scenario.empty()) d["metadata"]["annotations"]["test.deployd.io/scenario"] = scenario;
   return d;
 }
@@ -196,9 +200,15 @@ std::vector<nlohmann::json> MixedResources(int n) {
   for (int i = 0; i < n; ++i) {
     auto name = "bench-" + std::to_string(i);
     switch (i % 3) {
-      case 0: out.push_back(ConfigMap(name)); break;
-      case 1: out.push_back(Service(name)); break;
-      default: out.push_back(Deployment(name)); break;
+      case 0:
+        out.push_back(ConfigMap(name));
+        break;
+      case 1:
+        out.push_back(Service(name));
+        break;
+      default:
+        out.push_back(Deployment(name));
+        break;
     }
   }
   return out;
@@ -226,6 +236,8 @@ long StatusKiB(int pid, const std::string& field = "VmRSS") {
   return 0;
 }
 long RssKiB(int pid) { return StatusKiB(pid); }
+// "Threads:" of /proc/<pid>/status (a count, not KiB).
+long Threads(int pid) { return StatusKiB(pid, "Threads"); }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 double MiB(long kib) { return static_cast<double>(kib) / 1024.0; }
@@ -233,7 +245,8 @@ double MiB(long kib) { return static_cast<double>(kib) / 1024.0; }
 // Thrown by Fail so that the child processes are stopped on the way out.
 struct BenchFailure {};
 
-[[noreturn]] void Fail(const std::string& what, const testsupport::ChildProcess* deployd = nullptr) {
+[[noreturn]] void Fail(const std::string& what,
+                       const testsupport::ChildProcess* deployd = nullptr) {
   std::fprintf(stderr, "benchmark failed: %s\n", what.c_str());
   if (deployd != nullptr) std::fprintf(stderr, "%s\n", deployd->Log().c_str());
   throw BenchFailure{};
@@ -245,10 +258,10 @@ namespace {
 
 int RunBench(const Options& options, const std::string& dir) {
   auto kubeconfig = dir + "/kubeconfig";
-  testsupport::ChildProcess sim({testsupport::BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
-                                 "--kubeconfig-out", kubeconfig, "--team", "aura", "--time-scale",
-                                 options.time_scale, "--log-level", "warn"},
-                                {}, dir + "/kube-sim.log");
+  testsupport::ChildProcess sim(
+      {testsupport::BinaryPath("kube-sim"), "--listen", "127.0.0.1:0", "--kubeconfig-out",
+       kubeconfig, "--team", "aura", "--time-scale", options.time_scale, "--log-level", "warn"},
+      {}, dir + "/kube-sim.log");
   auto deadline = Clock::now() + 20s;
   while (!std::filesystem::exists(kubeconfig) && Clock::now() < deadline) {
     std::this_thread::sleep_for(10ms);
@@ -257,27 +270,45 @@ int RunBench(const Options& options, const std::string& dir) {
 
   FakeHookd hookd;
   int metrics_port = testsupport::FreePort();
-  testsupport::ChildProcess deployd(
-      {testsupport::BinaryPath("deployd"), "--cluster", "local", "--grpc.server", hookd.Address(),
-       "--kubeconfig", kubeconfig, "--metrics-listen-address",
-       "127.0.0.1:" + std::to_string(metrics_port), "--log-level", "info",
-       "--max-concurrent-deployments", std::to_string(options.concurrent)},
-      {}, dir + "/deployd.log");
+  std::vector<std::string> argv = {testsupport::BinaryPath("deployd"),
+                                   "--cluster",
+                                   "local",
+                                   "--grpc.server",
+                                   hookd.Address(),
+                                   "--kubeconfig",
+                                   kubeconfig,
+                                   "--metrics-listen-address",
+                                   "127.0.0.1:" + std::to_string(metrics_port),
+                                   "--log-level",
+                                   "info",
+                                   "--max-concurrent-deployments",
+                                   std::to_string(options.concurrent)};
+  if (options.max_rollout_threads > 0) {
+    argv.push_back("--max-rollout-threads");
+    argv.push_back(std::to_string(options.max_rollout_threads));
+  }
+  testsupport::ChildProcess deployd(argv, {}, dir + "/deployd.log");
   if (!hookd.WaitConnected(20s)) Fail("deployd did not connect", &deployd);
   std::this_thread::sleep_for(500ms);
   long idle_kib = RssKiB(deployd.Pid());
   long idle_anon_kib = StatusKiB(deployd.Pid(), "RssAnon");
   long idle_file_kib = StatusKiB(deployd.Pid(), "RssFile");
+  long idle_threads = Threads(deployd.Pid());
 
-  std::printf("deployd benchmark: kube-sim --time-scale %s, %d mixed resources "
-              "(ConfigMap/Service/Deployment interleaved)\n",
-              options.time_scale.c_str(), options.resources);
+  std::printf(
+      "deployd benchmark: kube-sim --time-scale %s, %d mixed resources "
+      "(ConfigMap/Service/Deployment interleaved)\n",
+      options.time_scale.c_str(), options.resources);
 
   // 1a. deployd: one deployment of all resources, request to final status.
   auto resources = MixedResources(options.resources);
   auto start = Clock::now();
   hookd.Send({Request("bench-mixed", resources)});
-  if (!hookd.WaitFinished({"bench-mixed"}, 300s)) Fail("deployment did not finish", &deployd);
+  long mixed_peak_threads = 0;
+  while (!hookd.WaitFinished({"bench-mixed"}, 10ms)) {
+    mixed_peak_threads = std::max(mixed_peak_threads, Threads(deployd.Pid()));
+    if (Clock::now() - start > 300s) Fail("deployment did not finish", &deployd);
+  }
   auto [finished_at, final_status] = hookd.Finished("bench-mixed");
   if (final_status.state() != pb::DeploymentState::success) {
     Fail("deployment ended " + common::StateName(final_status.state()) + ": " +
@@ -296,30 +327,35 @@ int RunBench(const Options& options, const std::string& dir) {
     testsupport::WriteFile(manifests + name, resources[i].dump(2));
   }
   // (`kubectl create namespace` sends protobuf, which kube-sim does not decode.)
-  testsupport::WriteFile(dir + "/namespace.json",
-                         R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-kubectl"}})");
+  testsupport::WriteFile(
+      dir + "/namespace.json",
+      R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench-kubectl"}})");
   auto created = testsupport::Run({"kubectl", "--kubeconfig", kubeconfig, "--context", "admin",
                                    "apply", "--server-side", "-f", dir + "/namespace.json"});
   if (created.exit_code != 0) Fail("kubectl create namespace: " + created.err);
   start = Clock::now();
-  auto applied = testsupport::Run({"kubectl", "--kubeconfig", kubeconfig, "--context", "admin",
-                                   "apply", "--server-side", "-n", "bench-kubectl", "-f", manifests},
-                                  {}, 300s);
+  auto applied =
+      testsupport::Run({"kubectl", "--kubeconfig", kubeconfig, "--context", "admin", "apply",
+                        "--server-side", "-n", "bench-kubectl", "-f", manifests},
+                       {}, 300s);
   double kubectl_total = Seconds(Clock::now() - start);
   if (applied.exit_code != 0) Fail("kubectl apply: " + applied.err);
   // The same end point as deployd's final status: every Deployment rolled out.
-  auto waited = testsupport::Run({"kubectl", "--kubeconfig", kubeconfig, "--context", "admin",
-                                  "wait", "-n", "bench-kubectl", "--for=condition=Available",
-                                  "deployments", "--all", "--timeout=120s"},
-                                 {}, 150s);
+  auto waited = testsupport::Run(
+      {"kubectl", "--kubeconfig", kubeconfig, "--context", "admin", "wait", "-n", "bench-kubectl",
+       "--for=condition=Available", "deployments", "--all", "--timeout=120s"},
+      {}, 150s);
   double kubectl_waited = Seconds(Clock::now() - start);
 
   std::printf("deployd:  %.3f s request to final status (%.3f s until all %d resources saved)\n",
               deployd_total, deployd_saved, options.resources);
+  std::printf("deployd threads: %ld idle, %ld at the peak of that deployment\n", idle_threads,
+              mixed_peak_threads);
   std::printf("kubectl apply --server-side: %.3f s (no rollout wait)\n", kubectl_total);
   if (waited.exit_code == 0) {
-    std::printf("kubectl apply + kubectl wait --for=condition=Available deployments --all: %.3f s\n",
-                kubectl_waited);
+    std::printf(
+        "kubectl apply + kubectl wait --for=condition=Available deployments --all: %.3f s\n",
+        kubectl_waited);
   } else {
     std::printf("kubectl wait failed (exit %d): %s\n", waited.exit_code, waited.err.c_str());
   }
@@ -332,9 +368,10 @@ int RunBench(const Options& options, const std::string& dir) {
 
   // 2. RSS idle and while `concurrent` deployments run at once (one slow Deployment each), in
   // `rounds` rounds (the same workloads again: RSS after each round shows whether memory is kept).
-  std::printf("deployd RSS idle: %.1f MiB (target < 20 MiB; RssAnon %.1f MiB, RssFile %.1f MiB "
-              "= mapped shared libraries)\n",
-              MiB(idle_kib), MiB(idle_anon_kib), MiB(idle_file_kib));
+  std::printf(
+      "deployd RSS idle: %.1f MiB (target < 20 MiB; RssAnon %.1f MiB, RssFile %.1f MiB "
+      "= mapped shared libraries)\n",
+      MiB(idle_kib), MiB(idle_anon_kib), MiB(idle_file_kib));
   for (int round = 1; round <= options.rounds; ++round) {
     std::vector<pb::DeploymentRequest> batch;
     std::vector<std::string> ids;
@@ -346,9 +383,11 @@ int RunBench(const Options& options, const std::string& dir) {
     start = Clock::now();
     hookd.Send(std::move(batch));
     long peak_kib = 0;
+    long peak_threads = 0;
     bool done = false;
     while (!done) {
       peak_kib = std::max(peak_kib, RssKiB(deployd.Pid()));
+      peak_threads = std::max(peak_threads, Threads(deployd.Pid()));
       done = hookd.WaitFinished(ids, 10ms);
       if (Clock::now() - start > 300s) Fail("concurrent deployments did not finish", &deployd);
     }
@@ -358,9 +397,11 @@ int RunBench(const Options& options, const std::string& dir) {
     }
     double seconds = Seconds(Clock::now() - start);
     std::this_thread::sleep_for(200ms);
-    std::printf("round %d: deployd RSS peak with %d deployments at once: %.1f MiB (%.3f s, %d failed); "
-                "after: %.1f MiB\n",
-                round, options.concurrent, MiB(peak_kib), seconds, failed, MiB(RssKiB(deployd.Pid())));
+    std::printf(
+        "round %d: deployd RSS peak with %d deployments at once: %.1f MiB (%.3f s, %d failed); "
+        "after: %.1f MiB; threads peak %ld\n",
+        round, options.concurrent, MiB(peak_kib), seconds, failed, MiB(RssKiB(deployd.Pid())),
+        peak_threads);
   }
   deployd.Stop();
   sim.Stop();

@@ -5,22 +5,21 @@
 // threads (HttpCancel posts a close) while keeping the API blocking.
 #include "common/http_client.hpp"
 
-#include <openssl/ssl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <deque>
 
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include "common/asio.hpp"  // first: the one way Asio comes in
-
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 
+#include "common/asio.hpp"  // the one way Asio comes in
 #include "common/error.hpp"
+#include "common/names.hpp"
 
 namespace common {
 namespace {
@@ -56,7 +55,8 @@ Endpoint ParseBaseUrl(const std::string& url) {
                 fmt::format("invalid URL \"{}\": scheme must be http or https", url));
   }
   e.host = std::string(parsed->host_address());
-  if (e.host.empty()) throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid URL \"{}\"", url));
+  if (e.host.empty())
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid URL \"{}\"", url));
   e.port = parsed->has_port() ? std::string(parsed->port()) : (e.tls ? "443" : "80");
   e.prefix = std::string(parsed->encoded_path());
   while (!e.prefix.empty() && e.prefix.back() == '/') e.prefix.pop_back();
@@ -84,7 +84,9 @@ struct Connection {
   beast::flat_buffer buffer;
 
   beast::tcp_stream& Lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  // Runs on the connection's own thread (posted by HttpCancel), between or during operations.
   void Close() {
+    if (!secure && !plain) return;
     boost::system::error_code ec;
     Lowest().socket().close(ec);
   }
@@ -104,12 +106,87 @@ void WithStream(Connection& c, Fn&& fn) {
   }
 }
 
+// ---- what may reach the wire ----------------------------------------------------------------
+// Everything the caller passes ends up in the request head verbatim. A CR or LF there ends the
+// line early and lets the rest become another header (or another request), a NUL truncates it
+// in some servers: refuse them before connecting, whoever the caller is.
+
+constexpr std::string_view kTokenRule = "must be a token (letters, digits and !#$%&'*+-.^_`|~)";
+
+bool IsTokenChar(char ch) {
+  const auto c = static_cast<unsigned char>(ch);
+  if (std::isalnum(c) != 0 && c < 0x80) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(ch) != std::string_view::npos;
+}
+
+bool IsToken(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), IsTokenChar);
+}
+
+bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+// Header values: visible characters, spaces, tabs and obs-text; no CR, LF, NUL or other controls.
+bool IsSafeFieldValue(std::string_view value) {
+  return std::none_of(value.begin(), value.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return IsControl(c) && c != '\t';
+  });
+}
+
+// Request targets: no spaces (they end the request line's target) and no controls.
+bool IsSafeTarget(std::string_view target) {
+  return std::none_of(target.begin(), target.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return IsControl(c) || c == ' ';
+  });
+}
+
+// Credentials are not repeated in error messages, not even escaped.
+bool IsSecretHeader(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (std::string_view word : {"auth", "cookie", "token", "secret", "key", "psk", "signature"}) {
+    if (lower.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+void CheckHeader(std::string_view name, std::string_view value) {
+  if (!IsToken(name)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("invalid HTTP header name {}: {}", Quote(name), kTokenRule));
+  }
+  if (!IsSafeFieldValue(value)) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("invalid value for HTTP header {}: must not contain CR, LF, NUL or "
+                    "other control characters (got {})",
+                    Quote(name), IsSecretHeader(name) ? "a value not shown here" : Quote(value)));
+  }
+}
+
+void CheckRequestHead(std::string_view method, std::string_view target) {
+  if (!IsToken(method)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("invalid HTTP method {}: {}", Quote(method), kTokenRule));
+  }
+  if (!IsSafeTarget(target)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("invalid HTTP request target {}: must not contain spaces, CR, LF, NUL "
+                            "or other control characters",
+                            Quote(target)));
+  }
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
 
 void HttpCancel::Cancel() {
-  std::lock_guard lock(mutex_);  // abort_ only posts, so calling it under the lock is fine
+  // abort_ only posts to the call's io_context; running it under the lock is what makes Detach
+  // wait for it.
+  std::lock_guard lock(mutex_);
   cancelled_ = true;
   if (abort_) abort_();
 }
@@ -119,14 +196,18 @@ bool HttpCancel::Cancelled() const {
   return cancelled_;
 }
 
-void HttpCancel::Attach(std::function<void()> abort) {
+std::uint64_t HttpCancel::Attach(std::function<void()> abort) {
   std::lock_guard lock(mutex_);
   abort_ = std::move(abort);
+  attached_id_ = ++next_id_;
+  return attached_id_;
 }
 
-void HttpCancel::Detach() {
+void HttpCancel::Detach(std::uint64_t id) {
   std::lock_guard lock(mutex_);
+  if (attached_id_ != id) return;  // another call attached since (a handle shared by mistake)
   abort_ = nullptr;
+  attached_id_ = 0;
 }
 
 std::string HttpResponse::Header(std::string_view name) const {
@@ -159,7 +240,8 @@ struct HttpClient::Impl {
   std::mutex mutex;
   std::deque<std::unique_ptr<Connection>> idle;
 
-  explicit Impl(HttpClientOptions o) : options(std::move(o)), endpoint(ParseBaseUrl(options.base_url)) {
+  explicit Impl(HttpClientOptions o)
+      : options(std::move(o)), endpoint(ParseBaseUrl(options.base_url)) {
     verify_name = options.tls_server_name.empty() ? endpoint.host : options.tls_server_name;
     if (endpoint.tls) SetUpTls();
   }
@@ -175,7 +257,9 @@ struct HttpClient::Impl {
       tls->set_verify_mode(ssl::verify_peer);
       if (options.ca_pem.empty()) {
         tls->set_default_verify_paths(ec);
-        if (ec) throw Error(ErrorCode::kInvalidArgument, "cannot load system CA certificates: " + ec.message());
+        if (ec)
+          throw Error(ErrorCode::kInvalidArgument,
+                      "cannot load system CA certificates: " + ec.message());
       } else {
         tls->add_certificate_authority(net::buffer(options.ca_pem), ec);
         if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid CA data: " + ec.message());
@@ -183,7 +267,8 @@ struct HttpClient::Impl {
     }
     if (!options.client_cert_pem.empty()) {
       tls->use_certificate_chain(net::buffer(options.client_cert_pem), ec);
-      if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid client certificate: " + ec.message());
+      if (ec)
+        throw Error(ErrorCode::kInvalidArgument, "invalid client certificate: " + ec.message());
       tls->use_private_key(net::buffer(options.client_key_pem), ssl::context::pem, ec);
       if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid client key: " + ec.message());
     }
@@ -215,22 +300,80 @@ struct HttpClient::Impl {
     if (idle.size() < options.max_idle_connections) idle.push_back(std::move(c));
   }
 
-  std::unique_ptr<Connection> Connect(const HttpRequest& r) {
-    auto c = std::make_unique<Connection>();
+  // One attempt of a call: its connection with `cancel` attached to it. The destructor body
+  // detaches before the members are destroyed (connection last), so however the attempt ends
+  // (return, exception, retry) a concurrent Cancel() has either finished posting to this
+  // connection's io_context or will never see it: it never reaches a connection that is gone.
+  struct Attempt {
+    HttpCancel* cancel = nullptr;
+    std::uint64_t attachment = 0;
+    bool reused = false;
+    std::unique_ptr<Connection> connection;  // declared last: destroyed after the detach
+
+    Attempt() = default;
+    Attempt(const Attempt&) = delete;
+    Attempt& operator=(const Attempt&) = delete;
+    ~Attempt() { Detach(); }
+
+    void Attach(HttpCancel* handle) {
+      cancel = handle;
+      if (cancel == nullptr) return;
+      Connection* raw = connection.get();
+      // Runs on the cancelling thread, under the handle's lock: only posts. The close itself
+      // runs on the calling thread inside Connection::Run (or never, if the call is over).
+      attachment = cancel->Attach([raw] { net::post(raw->ioc, [raw] { raw->Close(); }); });
+    }
+    void Detach() {
+      if (cancel != nullptr && attachment != 0) cancel->Detach(attachment);
+      attachment = 0;
+    }
+    bool Cancelled() const { return cancel != nullptr && cancel->Cancelled(); }
+    // Detaches; true when the connection may be reused: a Cancel() that reached it left a close
+    // queued on its io_context, which would fire in the middle of the next call.
+    bool DetachForReuse() {
+      Detach();
+      return !Cancelled();
+    }
+  };
+
+  [[noreturn]] void ThrowCancelled(const HttpRequest& r) const {
+    throw Error(ErrorCode::kUnavailable, fmt::format("{} {}: cancelled", r.method, Url(r)));
+  }
+
+  [[noreturn]] void FailOrCancelled(const HttpRequest& r, const Attempt& a,
+                                    const boost::system::error_code& ec,
+                                    std::string_view stage) const {
+    if (a.Cancelled()) ThrowCancelled(r);
+    Fail(r, ec, stage);
+  }
+
+  [[noreturn]] void TooLarge(const HttpRequest& r, std::size_t limit) const {
+    throw Error(ErrorCode::kFailedPrecondition,
+                fmt::format("{} {}: response body is larger than the limit of {} bytes", r.method,
+                            Url(r), limit));
+  }
+
+  // A new connection for the attempt, cancellable from the start (resolving excepted).
+  void Connect(const HttpRequest& r, Attempt& a, HttpCancel* cancel) {
+    a.connection = std::make_unique<Connection>();
+    Connection* c = a.connection.get();
     tcp::resolver resolver(c->ioc);
     boost::system::error_code ec;
     auto results = resolver.resolve(endpoint.host, endpoint.port, ec);
     if (ec) Fail(r, ec, "resolve");
     c->plain.emplace(c->ioc);
+    a.Attach(cancel);
+    if (a.Cancelled()) ThrowCancelled(r);
     c->plain->expires_after(options.connect_timeout);
-    c->plain->async_connect(results, [&ec](const boost::system::error_code& e, const tcp::endpoint&) {
-      ec = e;
-    });
+    c->plain->async_connect(
+        results, [&ec](const boost::system::error_code& e, const tcp::endpoint&) { ec = e; });
     c->Run();
-    if (ec) Fail(r, ec, "connect");
+    if (ec) FailOrCancelled(r, a, ec, "connect");
     c->plain->socket().set_option(tcp::no_delay(true), ec);
-    if (!endpoint.tls) return c;
+    if (!endpoint.tls) return;
 
+    // Only this thread touches the streams (a posted close runs inside Run), so swapping them
+    // here is safe.
     c->secure.emplace(std::move(*c->plain), *tls);
     c->plain.reset();
     SSL* native = c->secure->native_handle();
@@ -247,16 +390,20 @@ struct HttpClient::Impl {
     c->secure->async_handshake(ssl::stream_base::client,
                                [&ec](const boost::system::error_code& e) { ec = e; });
     c->Run();
+    if (ec && a.Cancelled()) ThrowCancelled(r);
     if (ec && ec != beast::error::timeout) {
       // Certificate problems are not worth retrying.
       throw Error(ErrorCode::kFailedPrecondition,
                   fmt::format("{} {}: TLS handshake: {}", r.method, Url(r), ec.message()));
     }
     if (ec) Fail(r, ec, "TLS handshake");
-    return c;
   }
 
+  // Refuses (kInvalidArgument) anything that could end a line of the request head early.
   http::request<http::string_body> Build(const HttpRequest& r) const {
+    CheckRequestHead(r.method, r.target);
+    CheckHeader("User-Agent", options.user_agent);
+    for (const auto& h : r.headers) CheckHeader(h.name, h.value);
     http::request<http::string_body> req;
     req.method_string(r.method);
     req.target(endpoint.prefix + r.target);
@@ -273,7 +420,8 @@ struct HttpClient::Impl {
   // Runs one asynchronous Beast operation on the connection's stream with a timeout:
   // `op(stream, buffer, handler)` starts it. Returns its error.
   template <class Op>
-  static boost::system::error_code RunOp(Connection& c, std::chrono::milliseconds timeout, Op&& op) {
+  static boost::system::error_code RunOp(Connection& c, std::chrono::milliseconds timeout,
+                                         Op&& op) {
     boost::system::error_code ec;
     c.Lowest().expires_after(timeout);
     WithStream(c, [&](auto& stream) {
@@ -292,37 +440,24 @@ struct HttpClient::Impl {
     });
   }
 
-  static void AttachCancel(HttpCancel* cancel, Connection& c) {
-    if (cancel == nullptr) return;
-    Connection* raw = &c;
-    cancel->Attach([raw] { net::post(raw->ioc, [raw] { raw->Close(); }); });
-  }
-
-  // Detaches the cancel handle when an attempt ends, however it ends.
-  struct CancelScope {
-    HttpCancel* cancel;
-    ~CancelScope() {
-      if (cancel != nullptr) cancel->Detach();
-    }
-  };
-
   // One attempt of Send/Stream up to the written request: a pooled connection on the first
-  // attempt, else a new one, with `cancel` attached. nullptr when writing to a pooled connection
+  // attempt, else a new one, with `cancel` attached. false when writing to a pooled connection
   // failed (a stale keep-alive connection: the caller tries again on a new one).
-  std::unique_ptr<Connection> OpenAndWrite(const HttpRequest& r, http::request<http::string_body>& req,
-                                           std::chrono::milliseconds timeout, HttpCancel* cancel,
-                                           int attempt, bool& reused) {
-    auto c = attempt == 0 ? TakeIdle() : nullptr;
-    reused = c != nullptr;
-    if (!c) c = Connect(r);
-    AttachCancel(cancel, *c);
-    if (cancel != nullptr && cancel->Cancelled()) {
-      throw Error(ErrorCode::kUnavailable, fmt::format("{} {}: cancelled", r.method, Url(r)));
+  bool OpenAndWrite(const HttpRequest& r, http::request<http::string_body>& req,
+                    std::chrono::milliseconds timeout, HttpCancel* cancel, int attempt,
+                    Attempt& a) {
+    if (attempt == 0) a.connection = TakeIdle();
+    a.reused = a.connection != nullptr;
+    if (a.reused) {
+      a.Attach(cancel);
+    } else {
+      Connect(r, a, cancel);
     }
-    auto ec = Write(*c, req, timeout);
-    if (ec && reused) return nullptr;
-    if (ec) Fail(r, ec, "write");
-    return c;
+    if (a.Cancelled()) ThrowCancelled(r);
+    auto ec = Write(*a.connection, req, timeout);
+    if (ec && a.reused && !a.Cancelled()) return false;
+    if (ec) FailOrCancelled(r, a, ec, "write");
+    return true;
   }
 
   static HttpResponse ToResponse(const http::response_header<>& h) {
@@ -336,68 +471,70 @@ struct HttpClient::Impl {
 
   HttpResponse Send(const HttpRequest& r, HttpCancel* cancel) {
     auto timeout = r.timeout.value_or(options.request_timeout);
+    const std::size_t limit = r.max_response_body.value_or(options.max_response_body);
     auto req = Build(r);
     for (int attempt = 0;; ++attempt) {
-      CancelScope scope{cancel};
-      bool reused = false;
-      auto c = OpenAndWrite(r, req, timeout, cancel, attempt, reused);
-      if (!c) continue;  // stale keep-alive connection
-      http::response<http::string_body> res;
+      Attempt a;
+      if (!OpenAndWrite(r, req, timeout, cancel, attempt, a)) continue;  // stale keep-alive
       http::response_parser<http::string_body> parser;
-      parser.body_limit(boost::none);
-      auto ec = RunOp(*c, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
+      parser.body_limit(static_cast<std::uint64_t>(limit));
+      auto ec = RunOp(*a.connection, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
         http::async_read(stream, buffer, parser, std::move(handler));
       });
-      if (ec && reused && parser.got_some() == false &&
+      if (ec && a.reused && !parser.got_some() && !a.Cancelled() &&
           (ec == http::error::end_of_stream || ec == net::error::connection_reset ||
            ec == net::error::eof)) {
         continue;
       }
-      if (ec) Fail(r, ec, "read");
-      res = parser.release();
+      if (ec == http::error::body_limit) TooLarge(r, limit);
+      if (ec) FailOrCancelled(r, a, ec, "read");
+      auto res = parser.release();
       HttpResponse out = ToResponse(res.base());
       out.body = std::move(res.body());
-      if (cancel != nullptr) cancel->Detach();
-      if (res.keep_alive()) GiveBack(std::move(c));
+      if (a.DetachForReuse() && res.keep_alive()) GiveBack(std::move(a.connection));
       return out;
     }
   }
 
-  HttpResponse Stream(const HttpRequest& r, const std::function<bool(const HttpResponse&)>& on_headers,
+  HttpResponse Stream(const HttpRequest& r,
+                      const std::function<bool(const HttpResponse&)>& on_headers,
                       const std::function<bool(std::string_view)>& on_data, HttpCancel* cancel) {
     auto timeout = r.timeout.value_or(options.request_timeout);
     auto req = Build(r);
     for (int attempt = 0;; ++attempt) {
-      CancelScope scope{cancel};
-      bool reused = false;
-      auto c = OpenAndWrite(r, req, timeout, cancel, attempt, reused);
-      if (!c) continue;  // stale keep-alive connection
+      Attempt a;
+      if (!OpenAndWrite(r, req, timeout, cancel, attempt, a)) continue;  // stale keep-alive
       http::response_parser<http::buffer_body> parser;
-      parser.body_limit(boost::none);
-      auto ec = RunOp(*c, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
+      if (r.max_response_body) {
+        parser.body_limit(static_cast<std::uint64_t>(*r.max_response_body));
+      } else {
+        parser.body_limit(boost::none);  // nothing is kept here: on_data decides
+      }
+      auto ec = RunOp(*a.connection, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
         http::async_read_header(stream, buffer, parser, std::move(handler));
       });
-      if (ec && reused && !parser.got_some()) continue;
-      if (ec) Fail(r, ec, "read");
+      if (ec && a.reused && !parser.got_some() && !a.Cancelled()) continue;
+      if (ec == http::error::body_limit) TooLarge(r, r.max_response_body.value_or(0));
+      if (ec) FailOrCancelled(r, a, ec, "read");
       HttpResponse out = ToResponse(parser.get().base());
       if (on_headers && !on_headers(out)) return out;  // connection dropped
       std::vector<char> chunk(16 * 1024);
       while (!parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();
-        ec = RunOp(*c, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
+        ec = RunOp(*a.connection, timeout, [&parser](auto& stream, auto& buffer, auto handler) {
           http::async_read_some(stream, buffer, parser, std::move(handler));
         });
         if (ec == http::error::need_buffer) ec = {};
         std::size_t n = chunk.size() - parser.get().body().size;
         if (n > 0 && !on_data(std::string_view(chunk.data(), n))) return out;
+        if (ec == http::error::body_limit) TooLarge(r, r.max_response_body.value_or(0));
         if (ec) {
-          if (cancel != nullptr && cancel->Cancelled()) return out;
+          if (a.Cancelled()) return out;
           Fail(r, ec, "read");
         }
       }
-      if (cancel != nullptr) cancel->Detach();
-      if (parser.get().keep_alive()) GiveBack(std::move(c));
+      if (a.DetachForReuse() && parser.get().keep_alive()) GiveBack(std::move(a.connection));
       return out;
     }
   }

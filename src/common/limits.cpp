@@ -1,9 +1,9 @@
 #include "common/limits.hpp"
 
-#include <google/protobuf/io/coded_stream.h>
-
 #include <utility>
 #include <vector>
+
+#include <google/protobuf/io/coded_stream.h>
 
 #include "common/error.hpp"
 
@@ -62,7 +62,8 @@ std::size_t StructDepth(const google::protobuf::Struct& value, std::size_t stop_
     stack.pop_back();
     if (node->kind_case() == Value::kStructValue) {
       ++depth;
-      for (const auto& [key, child] : node->struct_value().fields()) stack.emplace_back(&child, depth);
+      for (const auto& [key, child] : node->struct_value().fields())
+        stack.emplace_back(&child, depth);
     } else if (node->kind_case() == Value::kListValue) {
       ++depth;
       for (const auto& child : node->list_value().values()) stack.emplace_back(&child, depth);

@@ -4,7 +4,6 @@
 #include <string_view>
 
 #include <google/protobuf/struct.pb.h>
-
 #include <nlohmann/json.hpp>
 
 namespace common {

@@ -1,10 +1,10 @@
 #include "common/pb_json.hpp"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+
+#include <google/protobuf/util/json_util.h>
 
 #include "common/error.hpp"
 #include "common/limits.hpp"
@@ -56,7 +56,8 @@ google::protobuf::Struct JsonToStruct(const nlohmann::json& object) {
                 std::string("expected a JSON object, got ") + object.type_name());
   }
   // The conversion recurses once per level: refuse what is deeper than any resource may be first.
-  if (JsonDepth(object) > kMaxDocumentDepth) throw Error(ErrorCode::kInvalidArgument, DepthMessage());
+  if (JsonDepth(object) > kMaxDocumentDepth)
+    throw Error(ErrorCode::kInvalidArgument, DepthMessage());
   google::protobuf::Struct s;
   auto* fields = s.mutable_fields();
   for (const auto& [key, value] : object.items()) (*fields)[key] = JsonToValue(value);

@@ -6,13 +6,15 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/names.hpp"
 
 namespace deployd {
 
 std::vector<common::SettingSpec> Settings() {
   auto env = [](const std::string& key) {
     std::string name = "DEPLOYD_";
-    for (char c : key) name.push_back(c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(c)));
+    for (char c : key)
+      name.push_back(c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(c)));
     return name;
   };
   auto spec = [&](std::string key, std::string def, std::string help, bool boolean = false,
@@ -41,12 +43,17 @@ std::vector<common::SettingSpec> Settings() {
       spec("otel-exporter-otlp-endpoint", "", "OpenTelemetry collector endpoint (unused).", false,
            {"OTEL_EXPORTER_OTLP_ENDPOINT"}),
       spec("kubeconfig", "",
-           "Path to a kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)."),
+           "Path to a kubeconfig file (default: in-cluster, then $KUBECONFIG, then "
+           "~/.kube/config)."),
       spec("apply-mode", "server-side-apply",
            "How resources are written: server-side-apply or create-or-update (the original's)."),
       spec("apply-force", "true", "Force server-side apply conflicts (take over fields).", true),
       spec("max-concurrent-deployments", "16", "Deployments processed at the same time."),
-      spec("kube-qps", "200", "Client-side rate limit for Kubernetes API requests (per second; 0 = off)."),
+      spec("max-rollout-threads", "128",
+           "Threads that wait for rollouts at the same time, across all deployments (a watched "
+           "Deployment takes 4, other watched kinds 2-3); further waits take their turn."),
+      spec("kube-qps", "200",
+           "Client-side rate limit for Kubernetes API requests (per second; 0 = off)."),
       spec("kube-burst", "400", "Burst size of the Kubernetes API rate limit."),
       spec("transient-failure-grace", "60s",
            "How long a transient pod problem (image pull back-off, unschedulable) may last before "
@@ -54,10 +61,12 @@ std::vector<common::SettingSpec> Settings() {
   };
 }
 
-agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config, const common::EnvLookup& env,
-                                   common::SystemTime startup_time) {
+agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config,
+                                   const common::EnvLookup& env, common::SystemTime startup_time) {
   agent::AgentOptions o;
   o.hookd.cluster = config.Get("cluster");
+  // Sent to hookd and compared with every request's cluster.
+  common::RequireLabel("cluster", o.hookd.cluster);
   o.hookd.server = config.Get("grpc.server");
   o.hookd.authentication = config.GetBool("grpc.authentication");
   o.hookd.use_tls = config.GetBool("grpc.use-tls");
@@ -71,16 +80,22 @@ agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config, const co
   o.metrics_path = config.Get("metrics-path");
   o.apply.mode = kube::ParseApplyMode(config.Get("apply-mode"));
   o.apply.force = config.GetBool("apply-force");
-  const auto& n = config.Get("max-concurrent-deployments");
-  int value = 0;
-  auto [ptr, ec] = std::from_chars(n.data(), n.data() + n.size(), value);
-  if (ec != std::errc() || ptr != n.data() + n.size() || value < 1) {
-    throw common::Error(common::ErrorCode::kInvalidArgument,
-                        fmt::format("invalid value \"{}\" for max-concurrent-deployments: want a "
-                                    "positive integer",
-                                    n));
-  }
-  o.max_concurrent_deployments = value;
+  auto positive = [&config](const std::string& key, int minimum) {
+    const auto& n = config.Get(key);
+    int value = 0;
+    auto [ptr, ec] = std::from_chars(n.data(), n.data() + n.size(), value);
+    if (ec != std::errc() || ptr != n.data() + n.size() || value < minimum) {
+      throw common::Error(
+          common::ErrorCode::kInvalidArgument,
+          minimum == 1 ? fmt::format("invalid value \"{}\" for {}: want a positive integer", n, key)
+                       : fmt::format("invalid value \"{}\" for {}: want an integer of at least {}",
+                                     n, key, minimum));
+    }
+    return value;
+  };
+  o.max_concurrent_deployments = positive("max-concurrent-deployments", 1);
+  // A Deployment's wait needs 4 threads at once; fewer could never watch one.
+  o.max_rollout_threads = positive("max-rollout-threads", 4);
   o.rollout.transient_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       config.GetDuration("transient-failure-grace"));
   auto number = [&config](const std::string& key) {
@@ -91,8 +106,9 @@ agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config, const co
       if (used == text.size() && v >= 0) return v;
     } catch (const std::exception&) {
     }
-    throw common::Error(common::ErrorCode::kInvalidArgument,
-                        fmt::format("invalid value \"{}\" for {}: want a non-negative number", text, key));
+    throw common::Error(
+        common::ErrorCode::kInvalidArgument,
+        fmt::format("invalid value \"{}\" for {}: want a non-negative number", text, key));
   };
   o.kube_qps = number("kube-qps");
   o.kube_burst = number("kube-burst");

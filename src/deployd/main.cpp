@@ -1,21 +1,24 @@
 // deployd: the per-cluster agent. Parses the configuration and runs deployd::agent::Agent until
 // SIGINT/SIGTERM (exit 0). Fatal configuration errors exit 1.
-#include <malloc.h>
-
 #include <csignal>
 #include <cstdio>
+#include <system_error>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include "common/config.hpp"
 #include "common/error.hpp"
+#include "common/limits.hpp"
 #include "common/logging.hpp"
 #include "deployd/config.hpp"
 
 int main(int argc, char** argv) {
   const auto startup_time = std::chrono::system_clock::now();
+  // Before any message is parsed: manifests nested as deep as hookd accepts must be readable here.
+  common::InstallProtobufLimits();
   // Every rollout watch runs on its own thread; glibc would give each thread its own malloc arena
   // (up to 8 per core) and keep their freed memory. Two arenas keep RSS close to what is in use.
   mallopt(M_ARENA_MAX, 2);
@@ -23,7 +26,8 @@ int main(int argc, char** argv) {
   common::LayeredConfig config(deployd::Settings());
   config.Bind(app);
   std::string config_file;
-  app.add_option("--config", config_file, "Configuration file (default ./deployd.yaml or /etc/deployd.yaml)");
+  app.add_option("--config", config_file,
+                 "Configuration file (default ./deployd.yaml or /etc/deployd.yaml)");
   CLI11_PARSE(app, argc, argv);
 
   // Signals are taken by sigwait in this thread only; block them before any thread starts.
@@ -49,7 +53,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::thread receiver([&agent] { agent->Run(); });
+  std::thread receiver;
+  try {
+    receiver = std::thread([&agent] { agent->Run(); });
+  } catch (const std::system_error& e) {
+    spdlog::critical("cannot start the receiver thread: {}", e.what());
+    std::fprintf(stderr, "Fatal error: cannot start the receiver thread: %s\n", e.what());
+    return 1;
+  }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   spdlog::info("received signal {}; shutting down", signal_number);

@@ -189,9 +189,9 @@ Config BuildConfig(const common::LayeredConfig& s) {
   }
   c.github_jwks_url = s.Get("github-jwks-url");
   if (c.github_jwks_url.rfind("http://", 0) != 0 && c.github_jwks_url.rfind("https://", 0) != 0) {
-    throw common::Error(common::ErrorCode::kInvalidArgument,
-                        "invalid github-jwks-url \"" + c.github_jwks_url +
-                            "\": want an http:// or https:// URL");
+    throw common::Error(
+        common::ErrorCode::kInvalidArgument,
+        "invalid github-jwks-url \"" + c.github_jwks_url + "\": want an http:// or https:// URL");
   }
   c.github_jwks_allow_http = s.GetBool("github-jwks-allow-http");
   if (c.github_jwks_url.rfind("http://", 0) == 0 && !c.github_jwks_allow_http) {

@@ -1,16 +1,17 @@
 // End to end: the seed's example command line through CLI -> hookd -> deployd -> kube-sim, with
 // a real Postgres, then the real kubectl checks the result.
-#include <gtest/gtest.h>
+#include "support/chain.hpp"
 
 #include <chrono>
-#include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
-#include "support/chain.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
@@ -59,15 +60,23 @@ class ChainTest : public ::testing::Test {
 
   testsupport::RunResult RunCli(const std::vector<std::string>& extra) {
     std::vector<std::string> argv{BinaryPath("deploy"),
-                                  "--resource", testsupport::SourceDir() + "/examples/configmap.yaml",
-                                  "--cluster", "local",
-                                  "--deploy-server", chain_.GrpcAddress(),
-                                  "--grpc-use-tls=false", "--wait", "--timeout", "60s"};
+                                  "--resource",
+                                  testsupport::SourceDir() + "/examples/configmap.yaml",
+                                  "--cluster",
+                                  "local",
+                                  "--deploy-server",
+                                  chain_.GrpcAddress(),
+                                  "--grpc-use-tls=false",
+                                  "--wait",
+                                  "--timeout",
+                                  "60s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     // A CI-like environment without GitHub variables from the machine running the tests.
     return testsupport::Run(argv,
-                            {{"GITHUB_STEP_SUMMARY", "\x01unset"}, {"GITHUB_ACTIONS", "\x01unset"},
-                             {"GITHUB_SHA", "\x01unset"}, {"APIKEY", "\x01unset"},
+                            {{"GITHUB_STEP_SUMMARY", "\x01unset"},
+                             {"GITHUB_ACTIONS", "\x01unset"},
+                             {"GITHUB_SHA", "\x01unset"},
+                             {"APIKEY", "\x01unset"},
                              {"TEAM", "\x01unset"}},
                             90s);
   }
@@ -100,9 +109,10 @@ class ChainTest : public ::testing::Test {
 
   // The ConfigMap as the real kubectl sees it.
   nlohmann::json KubectlGetConfigMap() {
-    auto result = testsupport::Run({"kubectl", "--kubeconfig", chain_.Kubeconfig(), "--context", "admin",
-                                    "get", "configmap", "hello-deploy", "-n", "aura", "-o", "json"},
-                                   {}, 60s);
+    auto result =
+        testsupport::Run({"kubectl", "--kubeconfig", chain_.Kubeconfig(), "--context", "admin",
+                          "get", "configmap", "hello-deploy", "-n", "aura", "-o", "json"},
+                         {}, 60s);
     EXPECT_EQ(result.exit_code, 0) << result.err;
     if (result.exit_code != 0) return {};
     return nlohmann::json::parse(result.out);
@@ -117,8 +127,9 @@ TEST_F(ChainTest, SeedExampleWithoutAuthenticationDeploysConfigMap) {
   if (HasFatalFailure()) return;
 
   // The seed README's command line (any API key is accepted when authentication is off).
-  auto result = RunCli({"--apikey", "20cefcd6bd0e8b8860c4ea90e75d7123019ed7866c61bd09e23821948878a11d",
-                        "--grpc-authentication=false"});
+  auto result =
+      RunCli({"--apikey", "20cefcd6bd0e8b8860c4ea90e75d7123019ed7866c61bd09e23821948878a11d",
+              "--grpc-authentication=false"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err << Logs();
   const std::string output = result.out + result.err;
   EXPECT_NE(output.find("dispatched to cluster 'local'"), std::string::npos) << output;
@@ -162,6 +173,30 @@ TEST_F(ChainTest, WrongApiKeyIsRejectedWithExitCode4) {
   EXPECT_EQ(result.exit_code, 4) << result.out << result.err;
   EXPECT_NE(result.err.find("fatal: PermissionDenied: failed authentication"), std::string::npos)
       << result.err;
+}
+
+// A cluster whose deployd never connects: the queue ends the deployment a little before the CLI's
+// own deadline, so the pipeline sees why (exit 2 with the cluster named), not a bare timeout.
+TEST_F(ChainTest, OfflineClusterEndsWithTheReasonBeforeTheCliGivesUp) {
+  ASSERT_NO_FATAL_FAILURE(StartChain(false));
+  auto result = testsupport::Run(
+      {BinaryPath("deploy"), "--resource", testsupport::SourceDir() + "/examples/configmap.yaml",
+       "--cluster", "offline", "--deploy-server", chain_.GrpcAddress(), "--grpc-use-tls=false",
+       "--wait", "--timeout", "30s", "--apikey",
+       "20cefcd6bd0e8b8860c4ea90e75d7123019ed7866c61bd09e23821948878a11d",
+       "--grpc-authentication=false"},
+      {{"GITHUB_STEP_SUMMARY", "\x01unset"},
+       {"GITHUB_ACTIONS", "\x01unset"},
+       {"GITHUB_SHA", "\x01unset"},
+       {"APIKEY", "\x01unset"},
+       {"TEAM", "\x01unset"}},
+      90s);
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err << Logs();
+  EXPECT_NE((result.out + result.err)
+                .find("deadline passed before a deployd for cluster 'offline' picked up the "
+                      "deployment (cluster offline)"),
+            std::string::npos)
+      << result.out << result.err;
 }
 
 }  // namespace

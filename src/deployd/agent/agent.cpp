@@ -1,20 +1,24 @@
 #include "deployd/agent/agent.hpp"
 
-#include <malloc.h>
-
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <system_error>
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include "common/error.hpp"
+#include "common/names.hpp"
 #include "common/state.hpp"
 #include "deployd/agent/metrics.hpp"
 #include "deployd/agent/rollout_watcher.hpp"
 #include "deployd/agent/runner.hpp"
 #include "deployd/agent/status_queue.hpp"
+#include "deployd/agent/thread_budget.hpp"
 #include "deployd/kube/kube_client.hpp"
 
 namespace deployd::agent {
@@ -29,8 +33,14 @@ class KubeTeamCluster final : public TeamCluster {
  public:
   KubeTeamCluster(kube::Applier& applier, RolloutWatcher& watcher, Metrics& metrics,
                   std::string team)
-      : applier_(applier), watcher_(watcher), metrics_(metrics), team_(std::move(team)),
-        user_(TeamServiceAccount(team_)) {}
+      : applier_(applier),
+        watcher_(watcher),
+        metrics_(metrics),
+        team_(std::move(team)),
+        user_(TeamServiceAccount(team_)) {
+    // The runner checked already; the impersonated user is built from nothing else.
+    common::RequireLabel("team", team_);
+  }
 
   nlohmann::json Apply(const nlohmann::json& object) override {
     auto result = applier_.Apply(object, user_, team_);
@@ -44,8 +54,15 @@ class KubeTeamCluster final : public TeamCluster {
     return result.object;
   }
 
-  std::optional<Verdict> AwaitRollout(const nlohmann::json& applied, common::SystemTime deadline,
-                                      const std::function<void(const std::string&)>& progress) override {
+  int RolloutThreads(const nlohmann::json& applied) override {
+    std::lock_guard lock(mutex_);
+    auto it = results_.find(ObjectKey(applied));
+    return it == results_.end() ? 0 : RolloutWatcher::Threads(it->second);
+  }
+
+  std::optional<Verdict> AwaitRollout(
+      const nlohmann::json& applied, common::SystemTime deadline,
+      const std::function<void(const std::string&)>& progress) override {
     kube::ApplyResult result;
     std::string correlation_id;
     std::shared_ptr<RolloutWatcher::Claim> claim;
@@ -114,6 +131,8 @@ struct Agent::Impl {
   ReporterSink sink{reporter};
   common::SystemClock clock;
   std::unique_ptr<MetricsServer> metrics_server;
+  ThreadBudget rollout_threads{options.max_rollout_threads};
+  RunOptions run_options{options.hookd.cluster, &rollout_threads};
 
   std::mutex mutex;
   std::condition_variable work_ready;
@@ -127,15 +146,22 @@ struct Agent::Impl {
         applier(kube, discovery, options.apply),
         watcher(kube, options.rollout),
         hookd(options.hookd),
-        reporter([this](const pb::DeploymentStatus& s) { return hookd.ReportStatus(s); },
-                 options.status_flush_interval,
-                 [this](const pb::DeploymentStatus& s, bool) { metrics.StatusReported(s.state()); }) {
+        reporter(
+            [this](const pb::DeploymentStatus& s) { return hookd.ReportStatus(s); },
+            options.status_flush_interval,
+            [this](const pb::DeploymentStatus& s, bool) { metrics.StatusReported(s.state()); }) {
     kube.SetRateLimit(options.kube_qps, options.kube_burst);
-    metrics_server = std::make_unique<MetricsServer>(options.metrics_listen_address,
-                                                     options.metrics_path, metrics,
-                                                     [this] { return hookd.Connected(); });
+    metrics_server =
+        std::make_unique<MetricsServer>(options.metrics_listen_address, options.metrics_path,
+                                        metrics, [this] { return hookd.Connected(); });
     int n = std::max(1, options.max_concurrent_deployments);
-    for (int i = 0; i < n; ++i) workers.emplace_back([this] { Work(); });
+    try {
+      for (int i = 0; i < n; ++i) StartThreadInto(workers, [this] { Work(); });
+    } catch (const std::system_error& e) {
+      StopWorkers();  // join the ones that started before anything is destroyed
+      throw common::Error(common::ErrorCode::kUnavailable,
+                          fmt::format("cannot start {} deployment workers: {}", n, e.what()));
+    }
   }
 
   void Enqueue(pb::DeploymentRequest request) {
@@ -156,7 +182,7 @@ struct Agent::Impl {
       }
       metrics.DeploymentStarted();
       try {
-        RunDeployment(request, clusters, sink, clock);
+        RunDeployment(request, clusters, sink, clock, run_options);
       } catch (const std::exception& e) {
         spdlog::error("deployment {}: unexpected error: {}", request.id(), e.what());
       }
@@ -182,7 +208,8 @@ Agent::Agent(AgentOptions options) : impl_(std::make_unique<Impl>(std::move(opti
 
 Agent::~Agent() {
   Stop();
-  impl_->watcher.Shutdown();  // running rollout waits end now, with a status saying why
+  impl_->watcher.Shutdown();          // running rollout waits end now, with a status saying why
+  impl_->rollout_threads.Shutdown();  // and those still waiting for a thread
   impl_->StopWorkers();
   impl_->reporter.Stop(std::chrono::seconds(2));
   impl_->metrics_server->Stop();

@@ -16,6 +16,8 @@ struct AgentOptions {
   kube::ApplyOptions apply;
   RolloutOptions rollout;
   int max_concurrent_deployments = 16;
+  // Threads that wait for rollouts at once, across all deployments (--max-rollout-threads).
+  int max_rollout_threads = 128;
   double kube_qps = 200;
   double kube_burst = 400;
   std::string metrics_listen_address = "127.0.0.1:8081";

@@ -1,13 +1,13 @@
 #include "deployd/agent/hookd_client.hpp"
 
-#include <grpcpp/grpcpp.h>
-
 #include <condition_variable>
 #include <random>
 
+#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include "common/backoff.hpp"
+#include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "deployment.grpc.pb.h"
 
@@ -39,7 +39,8 @@ struct HookdClient::Impl {
   }
 };
 
-HookdClient::HookdClient(HookdOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+HookdClient::HookdClient(HookdOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 HookdClient::~HookdClient() { Stop(); }
 
 bool HookdClient::Connected() const {
@@ -79,7 +80,10 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
     while (reader->Read(&request)) {
       got_any = true;
       failures = 0;
-      spdlog::info("received deployment request {} for team {}", request.id(), request.team());
+      // Quoted: the request is checked later, and a team may hold anything until then.
+      spdlog::info("received deployment request {} for team {} in cluster {}",
+                   common::Quote(request.id()), common::Quote(request.team()),
+                   common::Quote(request.cluster()));
       on_request(request);
     }
     connected_ = false;

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "common/error.hpp"
 #include "common/http_client.hpp"
+#include "deployd/agent/thread_budget.hpp"
 #include "deployd/kube/kube_client.hpp"
 #include "deployd/kube/watch.hpp"
 #include "deployd/rollout/verdict.hpp"
@@ -24,7 +26,6 @@ using rollout::Phase;
 using rollout::Rule;
 using rollout::StringAt;
 
-
 std::string EscapeRegex(const std::string& s) {
   static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
   return std::regex_replace(s, special, R"(\$&)");
@@ -34,7 +35,8 @@ std::string EscapeRegex(const std::string& s) {
 std::string MatchLabelsQuery(const json& object) {
   const json* labels = nullptr;
   if (object.contains("spec") && object["spec"].contains("selector") &&
-      object["spec"]["selector"].is_object() && object["spec"]["selector"].contains("matchLabels")) {
+      object["spec"]["selector"].is_object() &&
+      object["spec"]["selector"].contains("matchLabels")) {
     labels = &object["spec"]["selector"]["matchLabels"];
   }
   if (labels == nullptr || !labels->is_object() || labels->empty()) return "";
@@ -49,6 +51,14 @@ std::string MatchLabelsQuery(const json& object) {
 
 // Shared state of one wait: the first verdict wins.
 struct Race {
+  explicit Race(std::string what) : name(std::move(what)) {}
+  Race(const Race&) = delete;
+  Race& operator=(const Race&) = delete;
+  // Whatever way the wait ends, its threads are cancelled and joined before anything they use
+  // goes: nothing throws past a joinable thread.
+  ~Race() { Finish(); }
+
+  std::string name;  // "<Kind>/<name>"
   std::mutex mutex;
   std::condition_variable cv;
   std::optional<Verdict> verdict;
@@ -72,29 +82,75 @@ struct Race {
     std::lock_guard lock(mutex);
     pending = std::move(text);
   }
-  // Runs fn on its own thread with its own cancel handle; permanent errors end the wait.
+  // Runs fn on its own thread with its own cancel handle; permanent errors end the wait. A thread
+  // the system refuses to start (a full PID cgroup) ends the wait with an error instead.
   void Spawn(std::function<void(common::HttpCancel*)> fn) {
+    if (Decided()) return;  // e.g. an earlier Spawn failed
     cancels.push_back(std::make_unique<common::HttpCancel>());
     common::HttpCancel* cancel = cancels.back().get();
-    threads.emplace_back([this, cancel, fn = std::move(fn)] {
-      try {
-        fn(cancel);
-      } catch (const std::exception& e) {
-        if (!cancel->Cancelled()) {
-          Decide(Verdict{pb::DeploymentState::error, fmt::format("watch failed: {}", e.what())});
+    try {
+      StartThreadInto(threads, [this, cancel, fn = std::move(fn)] {
+        try {
+          fn(cancel);
+        } catch (const std::exception& e) {
+          if (!cancel->Cancelled()) {
+            Decide(Verdict{pb::DeploymentState::error, fmt::format("watch failed: {}", e.what())});
+          }
+        } catch (...) {
+          if (!cancel->Cancelled()) {
+            Decide(Verdict{pb::DeploymentState::error, "watch failed: unknown exception"});
+          }
         }
-      }
-    });
+      });
+    } catch (const std::system_error& e) {
+      Decide(Verdict{
+          pb::DeploymentState::error,
+          fmt::format("{}: cannot start a thread to watch the rollout: {}", name, e.what())});
+    }
   }
   void Finish() {
     for (auto& c : cancels) c->Cancel();
-    for (auto& t : threads) t.join();
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
   }
 };
 
 bool UsesPods(Rule rule) {
   return rule == Rule::kDeployment || rule == Rule::kStatefulSet || rule == Rule::kDaemonSet ||
          rule == Rule::kReplicaSet || rule == Rule::kJob;
+}
+
+// What a wait watches: one list+watch stream per thread. threads == 0: nothing to wait for.
+struct Plan {
+  Rule rule = Rule::kNone;
+  std::string pod_selector;  // the workload's pods ("": not watched)
+  int threads = 0;
+};
+
+Plan PlanFor(const kube::ApplyResult& applied) {
+  Plan plan;
+  plan.rule = rollout::RuleFor(applied.resource.group, applied.resource.kind, applied.object);
+  if (plan.rule == Rule::kNone) return plan;
+  if (plan.rule == Rule::kConditions && !applied.object.contains("status") &&
+      rollout::Assess(plan.rule, applied.object, std::chrono::system_clock::now()).phase ==
+          Phase::kDone) {
+    return plan;  // a custom resource without status: done once written
+  }
+  if (plan.rule == Rule::kNais) {
+    plan.threads = 2;  // naiserator's events and the object's status
+    return plan;
+  }
+  plan.threads = 1;  // the object
+  if (UsesPods(plan.rule)) {
+    plan.pod_selector =
+        plan.rule == Rule::kJob
+            ? "labelSelector=" + common::UrlEncode("job-name=" + kube::RefOf(applied.object).name)
+            : MatchLabelsQuery(applied.object);
+    if (!plan.pod_selector.empty()) ++plan.threads;
+    ++plan.threads;  // the events
+  }
+  return plan;
 }
 
 }  // namespace
@@ -131,20 +187,24 @@ std::optional<Verdict> NaisEventVerdict(const json& event, const std::string& co
                         event["metadata"]["annotations"].contains(kCorrelationAnnotation);
   if (!has_annotation) return Verdict{pb::DeploymentState::failure, kRedeployedMessage};
   auto reason = StringAt(event, {"reason"});
-  if (reason == "FailedPrepare" || reason == "FailedGenerate" || reason == "FailedSynchronization") {
+  if (reason == "FailedPrepare" || reason == "FailedGenerate" ||
+      reason == "FailedSynchronization") {
     return Verdict{pb::DeploymentState::failure, EventMessage(event)};
   }
-  if (reason == "RolloutComplete") return Verdict{pb::DeploymentState::success, EventMessage(event)};
+  if (reason == "RolloutComplete")
+    return Verdict{pb::DeploymentState::success, EventMessage(event)};
   return std::nullopt;
 }
+
+int RolloutWatcher::Threads(const kube::ApplyResult& applied) { return PlanFor(applied).threads; }
 
 std::string RolloutWatcher::WorkloadKey(const std::string& group, const std::string& kind,
                                         const std::string& ns, const std::string& name) {
   return group + "/" + kind + "/" + ns + "/" + name;
 }
 
-std::shared_ptr<RolloutWatcher::Claim> RolloutWatcher::ClaimObject(const json& object,
-                                                                   const std::string& correlation_id) {
+std::shared_ptr<RolloutWatcher::Claim> RolloutWatcher::ClaimObject(
+    const json& object, const std::string& correlation_id) {
   auto ref = kube::RefOf(object);
   auto claim = std::make_shared<Claim>();
   claim->key = WorkloadKey(ref.group, ref.kind, ref.namespace_, ref.name);
@@ -180,32 +240,32 @@ void RolloutWatcher::Shutdown() {
   }
 }
 
-std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
-                                             const std::string& user,
-                                             const std::string& correlation_id,
-                                             common::SystemTime deadline,
-                                             const ProgressFn& progress,
-                                             const std::shared_ptr<Claim>& claim) {
+std::optional<Verdict> RolloutWatcher::Await(
+    const kube::ApplyResult& applied, const std::string& user, const std::string& correlation_id,
+    common::SystemTime deadline, const ProgressFn& progress, const std::shared_ptr<Claim>& claim) {
   auto ref = kube::RefOf(applied.object);
-  if (ref.kind.empty()) ref = kube::RefOf(applied.object);
-  const std::string group = applied.resource.group;
   const std::string kind = applied.resource.kind;
   const std::string name = ref.name;
   const std::string ns = applied.namespace_;
-  auto rule = rollout::RuleFor(group, kind, applied.object);
-  if (rule == Rule::kNone) return std::nullopt;
-  auto first = rollout::Assess(rule, applied.object, std::chrono::system_clock::now());
-  if (rule == Rule::kConditions && first.phase == Phase::kDone && !applied.object.contains("status")) {
-    return std::nullopt;  // a custom resource without status: done once written
-  }
+  const Plan plan = PlanFor(applied);
+  const Rule rule = plan.rule;
+  if (plan.threads == 0) return std::nullopt;
 
-  // Events newer than this (seconds precision, as the original) are relevant.
-  auto watch_start = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
-  Race race;
+  // Events and pods newer than the write (seconds precision, as the original) are relevant; the
+  // wait may start later than that when it had to wait for a free thread.
+  const auto since = applied.applied_at == std::chrono::system_clock::time_point{}
+                         ? std::chrono::system_clock::now()
+                         : applied.applied_at;
+  const auto watch_start = std::chrono::time_point_cast<std::chrono::seconds>(since);
+  const std::string events_path =
+      fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(ns));
+  // After everything its threads use: destroyed (cancelled and joined) before any of it.
+  Race race(fmt::format("{}/{}", kind, name));
   if (claim) {
     std::lock_guard lock(claim->mutex);
     auto stop = [&race, kind, name](const std::string& reason) {
-      race.Decide(Verdict{pb::DeploymentState::failure, fmt::format("{}/{}: {}", kind, name, reason)});
+      race.Decide(
+          Verdict{pb::DeploymentState::failure, fmt::format("{}/{}: {}", kind, name, reason)});
     };
     if (claim->stop_reason) stop(*claim->stop_reason);
     claim->on_stop = stop;
@@ -218,52 +278,56 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
       claim->on_stop = nullptr;
     }
   } detach{claim};
-  std::string events_path = fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(ns));
 
   if (rule == Rule::kNais) {
     // The original's event watcher, plus naiserator's status with our correlation ID.
     race.Spawn([&, this](common::HttpCancel* cancel) {
       kube::WatchTarget target{events_path, "", user, true};
       std::set<std::string> seen;
-      kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& ev) {
-        if (type == "DELETED") return false;
-        if (!EventMatchesResource(name, StringAt(ev, {"involvedObject", "kind"}),
-                                  StringAt(ev, {"involvedObject", "name"}))) {
-          return false;
-        }
-        auto annotated = StringAt(ev, {"metadata", "annotations", kCorrelationAnnotation});
-        if (!annotated.empty() && annotated != correlation_id) return false;
-        auto last = common::ParseRfc3339(StringAt(ev, {"lastTimestamp"}));
-        if (!last || *last < watch_start) return false;
-        if (auto v = NaisEventVerdict(ev, correlation_id)) {
-          race.Decide(*v);
-          return true;
-        }
-        auto text = EventMessage(ev);
-        if (seen.insert(text).second) progress(text);
-        return race.Decided();
-      });
+      kube::ListWatch(
+          client_, target, deadline, cancel, [&](const std::string& type, const json& ev) {
+            if (type == "DELETED") return false;
+            if (!EventMatchesResource(name, StringAt(ev, {"involvedObject", "kind"}),
+                                      StringAt(ev, {"involvedObject", "name"}))) {
+              return false;
+            }
+            auto annotated = StringAt(ev, {"metadata", "annotations", kCorrelationAnnotation});
+            if (!annotated.empty() && annotated != correlation_id) return false;
+            auto last = common::ParseRfc3339(StringAt(ev, {"lastTimestamp"}));
+            if (!last || *last < watch_start) return false;
+            if (auto v = NaisEventVerdict(ev, correlation_id)) {
+              race.Decide(*v);
+              return true;
+            }
+            auto text = EventMessage(ev);
+            if (seen.insert(text).second) progress(text);
+            return race.Decided();
+          });
     });
     race.Spawn([&, this](common::HttpCancel* cancel) {
       kube::WatchTarget target{kube::CollectionPath(applied.resource, ns),
-                               "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user, true};
+                               "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user,
+                               true};
       kube::ListWatch(client_, target, deadline, cancel, [&](const std::string&, const json& o) {
         if (StringAt(o, {"status", "correlationID"}) != correlation_id) return race.Decided();
         auto state = StringAt(o, {"status", "synchronizationState"});
         if (state == "RolloutComplete") {
-          race.Decide(Verdict{pb::DeploymentState::success,
-                              fmt::format("{}/{} (RolloutComplete): Successfully deployed.", kind, name)});
+          race.Decide(
+              Verdict{pb::DeploymentState::success,
+                      fmt::format("{}/{} (RolloutComplete): Successfully deployed.", kind, name)});
           return true;
         }
         if (state == "FailedSynchronization") {
           std::string message;
-          if (o.contains("status") && o["status"].contains("conditions") && o["status"]["conditions"].is_array()) {
+          if (o.contains("status") && o["status"].contains("conditions") &&
+              o["status"]["conditions"].is_array()) {
             for (const auto& c : o["status"]["conditions"]) {
               if (c.value("type", "") == "SynchronizationState") message = c.value("message", "");
             }
           }
-          race.Decide(Verdict{pb::DeploymentState::failure,
-                              fmt::format("{}/{} (FailedSynchronization): {}", kind, name, message)});
+          race.Decide(
+              Verdict{pb::DeploymentState::failure,
+                      fmt::format("{}/{} (FailedSynchronization): {}", kind, name, message)});
           return true;
         }
         return race.Decided();
@@ -273,78 +337,88 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
     // The object itself.
     race.Spawn([&, this](common::HttpCancel* cancel) {
       kube::WatchTarget target{kube::CollectionPath(applied.resource, ns),
-                               "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user, true};
-      kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& o) {
-        if (type == "DELETED") {
-          race.Decide(Verdict{pb::DeploymentState::failure,
-                              fmt::format("{}/{} was deleted while waiting for its rollout", kind, name)});
-          return true;
-        }
-        auto a = rollout::Assess(rule, o, std::chrono::system_clock::now());
-        if (a.phase == Phase::kDone) {
-          race.Decide(Verdict{pb::DeploymentState::success,
-                              rule == Rule::kDeployment ? std::string("Deployment completed successfully.")
-                                                        : fmt::format("{}/{}: {}", kind, name, a.message)});
-          return true;
-        }
-        if (a.phase == Phase::kFailed) {
-          race.Decide(Verdict{pb::DeploymentState::failure, fmt::format("{}/{}: {}", kind, name, a.message)});
-          return true;
-        }
-        race.Pending(a.message);
-        return race.Decided();
-      });
+                               "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user,
+                               true};
+      kube::ListWatch(
+          client_, target, deadline, cancel, [&](const std::string& type, const json& o) {
+            if (type == "DELETED") {
+              race.Decide(Verdict{
+                  pb::DeploymentState::failure,
+                  fmt::format("{}/{} was deleted while waiting for its rollout", kind, name)});
+              return true;
+            }
+            auto a = rollout::Assess(rule, o, std::chrono::system_clock::now());
+            if (a.phase == Phase::kDone) {
+              race.Decide(Verdict{pb::DeploymentState::success,
+                                  rule == Rule::kDeployment
+                                      ? std::string("Deployment completed successfully.")
+                                      : fmt::format("{}/{}: {}", kind, name, a.message)});
+              return true;
+            }
+            if (a.phase == Phase::kFailed) {
+              race.Decide(Verdict{pb::DeploymentState::failure,
+                                  fmt::format("{}/{}: {}", kind, name, a.message)});
+              return true;
+            }
+            race.Pending(a.message);
+            return race.Decided();
+          });
     });
     if (UsesPods(rule)) {
-      std::string selector = rule == Rule::kJob
-                                 ? "labelSelector=" + common::UrlEncode("job-name=" + name)
-                                 : MatchLabelsQuery(applied.object);
+      const std::string& selector = plan.pod_selector;
       if (!selector.empty()) {
         race.Spawn([&, this, selector](common::HttpCancel* cancel) {
           kube::WatchTarget target{fmt::format("/api/v1/namespaces/{}/pods", common::UrlEncode(ns)),
                                    selector, user, true};
           std::map<std::string, std::chrono::steady_clock::time_point> first_seen;
-          kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& pod) {
-            if (type == "DELETED") return race.Decided();
-            auto created = common::ParseRfc3339(StringAt(pod, {"metadata", "creationTimestamp"}));
-            if (created && *created < watch_start) return race.Decided();  // pods of older rollouts
-            auto problems = rollout::PodProblems(pod);
-            for (const auto& p : problems) {
-              auto [it, inserted] = first_seen.emplace(p.key, std::chrono::steady_clock::now());
-              if (p.fatal_now || std::chrono::steady_clock::now() - it->second >= options_.transient_grace) {
-                race.Decide(Verdict{pb::DeploymentState::failure, fmt::format("{}/{}: {}", kind, name, p.message)});
-                return true;
-              }
-              race.Pending(p.message);
-              std::lock_guard lock(race.mutex);
-              if (!race.transient_due) {
-                race.transient_due = std::chrono::system_clock::now() + options_.transient_grace;
-                race.transient_message = fmt::format("{}/{}: {}", kind, name, p.message);
-                race.cv.notify_all();
-              }
-            }
-            if (problems.empty()) {
-              std::lock_guard lock(race.mutex);
-              race.transient_due.reset();
-            }
-            return race.Decided();
-          });
+          kube::ListWatch(
+              client_, target, deadline, cancel, [&](const std::string& type, const json& pod) {
+                if (type == "DELETED") return race.Decided();
+                auto created =
+                    common::ParseRfc3339(StringAt(pod, {"metadata", "creationTimestamp"}));
+                if (created && *created < watch_start)
+                  return race.Decided();  // pods of older rollouts
+                auto problems = rollout::PodProblems(pod);
+                for (const auto& p : problems) {
+                  auto [it, inserted] = first_seen.emplace(p.key, std::chrono::steady_clock::now());
+                  if (p.fatal_now ||
+                      std::chrono::steady_clock::now() - it->second >= options_.transient_grace) {
+                    race.Decide(Verdict{pb::DeploymentState::failure,
+                                        fmt::format("{}/{}: {}", kind, name, p.message)});
+                    return true;
+                  }
+                  race.Pending(p.message);
+                  std::lock_guard lock(race.mutex);
+                  if (!race.transient_due) {
+                    race.transient_due =
+                        std::chrono::system_clock::now() + options_.transient_grace;
+                    race.transient_message = fmt::format("{}/{}: {}", kind, name, p.message);
+                    race.cv.notify_all();
+                  }
+                }
+                if (problems.empty()) {
+                  std::lock_guard lock(race.mutex);
+                  race.transient_due.reset();
+                }
+                return race.Decided();
+              });
         });
       }
       // Relevant events (the workload, its replica sets and pods) as progress, no duplicates.
       race.Spawn([&, this](common::HttpCancel* cancel) {
         kube::WatchTarget target{events_path, "", user, false};
         std::set<std::string> seen;
-        kube::ListWatch(client_, target, deadline, cancel, [&](const std::string& type, const json& ev) {
-          if (type == "DELETED") return race.Decided();
-          if (!EventMatchesResource(name, StringAt(ev, {"involvedObject", "kind"}),
-                                    StringAt(ev, {"involvedObject", "name"}))) {
-            return race.Decided();
-          }
-          auto text = EventMessage(ev);
-          if (seen.insert(text).second) progress(text);
-          return race.Decided();
-        });
+        kube::ListWatch(client_, target, deadline, cancel,
+                        [&](const std::string& type, const json& ev) {
+                          if (type == "DELETED") return race.Decided();
+                          if (!EventMatchesResource(name, StringAt(ev, {"involvedObject", "kind"}),
+                                                    StringAt(ev, {"involvedObject", "name"}))) {
+                            return race.Decided();
+                          }
+                          auto text = EventMessage(ev);
+                          if (seen.insert(text).second) progress(text);
+                          return race.Decided();
+                        });
       });
     }
   }
@@ -355,16 +429,16 @@ std::optional<Verdict> RolloutWatcher::Await(const kube::ApplyResult& applied,
       auto until = deadline;
       if (race.transient_due && *race.transient_due < until) until = *race.transient_due;
       auto due = race.transient_due;
-      race.cv.wait_until(lock, until, [&] {
-        return race.verdict.has_value() || race.transient_due != due;
-      });
+      race.cv.wait_until(lock, until,
+                         [&] { return race.verdict.has_value() || race.transient_due != due; });
       if (race.verdict) break;
       auto now = std::chrono::system_clock::now();
       if (race.transient_due && now >= *race.transient_due) {
         race.verdict = Verdict{pb::DeploymentState::failure, race.transient_message};
       } else if (now >= deadline) {
         std::string text = kTimeoutMessage;
-        if (rule != Rule::kNais && !race.pending.empty()) text += "; still waiting: " + race.pending;
+        if (rule != Rule::kNais && !race.pending.empty())
+          text += "; still waiting: " + race.pending;
         race.verdict = Verdict{pb::DeploymentState::error, text};
       }
     }

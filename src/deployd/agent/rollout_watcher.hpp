@@ -7,11 +7,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <vector>
 #include <mutex>
 #include <optional>
 #include <regex>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,7 +41,8 @@ bool EventMatchesResource(const std::string& resource_name, const std::string& i
 std::string EventMessage(const nlohmann::json& event);
 
 // naiserator event decision for one matching event (pure): nullopt = keep watching.
-std::optional<Verdict> NaisEventVerdict(const nlohmann::json& event, const std::string& correlation_id);
+std::optional<Verdict> NaisEventVerdict(const nlohmann::json& event,
+                                        const std::string& correlation_id);
 
 using ProgressFn = std::function<void(const std::string& message)>;
 
@@ -60,7 +61,12 @@ class RolloutWatcher {
     std::optional<std::string> stop_reason;  // "superseded by deployment <id>", ...
     std::function<void(const std::string&)> on_stop;
   };
-  std::shared_ptr<Claim> ClaimObject(const nlohmann::json& object, const std::string& correlation_id);
+  std::shared_ptr<Claim> ClaimObject(const nlohmann::json& object,
+                                     const std::string& correlation_id);
+
+  // How many threads Await(applied) starts (one per list+watch stream); 0 when it returns at
+  // once because there is nothing to wait for.
+  static int Threads(const kube::ApplyResult& applied);
 
   std::optional<Verdict> Await(const kube::ApplyResult& applied, const std::string& user,
                                const std::string& correlation_id, common::SystemTime deadline,

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.hpp"
+#include "deployd/agent/thread_budget.hpp"
 #include "deployment.pb.h"
 
 namespace deployd::agent {
@@ -44,13 +45,19 @@ class TeamCluster {
   // wait for (the resource is done once written).
   // May be called from several threads at once (one per resource); `progress` forwards
   // in_progress messages (events) and is thread-safe.
-  virtual std::optional<Verdict> AwaitRollout(const nlohmann::json& applied,
-                                              common::SystemTime deadline,
-                                              const std::function<void(const std::string&)>& progress) {
+  virtual std::optional<Verdict> AwaitRollout(
+      const nlohmann::json& applied, common::SystemTime deadline,
+      const std::function<void(const std::string&)>& progress) {
     (void)applied;
     (void)deadline;
     (void)progress;
     return std::nullopt;
+  }
+  // How many threads AwaitRollout(applied) starts besides the one calling it. 0: it returns
+  // without waiting for anything, so the runner calls it on its own thread.
+  virtual int RolloutThreads(const nlohmann::json& applied) {
+    (void)applied;
+    return 0;
   }
 };
 
@@ -65,7 +72,22 @@ class ClusterFactory {
 // Stable order: Namespaces, then CustomResourceDefinitions, then the rest as given.
 std::vector<nlohmann::json> OrderForApply(std::vector<nlohmann::json> resources);
 
-void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& clusters,
-                   StatusSink& sink, const common::Clock& clock);
+struct RunOptions {
+  // This agent's cluster (--cluster). A request for any other cluster is refused.
+  std::string cluster;
+  // Caps the threads that wait for rollouts (nullptr: no cap). Waits that find no free slot wait
+  // their turn, until the request's deadline.
+  ThreadBudget* threads = nullptr;
+};
+
+// Refuses, with a final `error` status and before anything reaches Kubernetes, a request whose
+// team is not a DNS-1123 label (common::InvalidLabel's message) or whose cluster is not
+// options.cluster (`deployment request is for cluster "<theirs>", but this deployd serves cluster
+// "<ours>"`). Never throws past a running thread: a thread that cannot be started ends its
+// resource with `<Kind>/<name>: cannot start a thread to wait for the rollout: <reason>`; any
+// other unexpected exception ends the deployment with `error deployd could not process the
+// deployment: <reason>`.
+void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& clusters, StatusSink& sink,
+                   const common::Clock& clock, const RunOptions& options);
 
 }  // namespace deployd::agent

@@ -29,7 +29,8 @@ std::string Trim(const std::string& s) {
 
 const std::map<std::string, std::string>& DocumentationLinks() {
   static const std::map<std::string, std::string> links = {
-      {"aiven.io/v1alpha1, Kind=OpenSearch", "https://doc.nais.io/persistence/opensearch/how-to/create/"},
+      {"aiven.io/v1alpha1, Kind=OpenSearch",
+       "https://doc.nais.io/persistence/opensearch/how-to/create/"},
       {"aiven.io/v1alpha1, Kind=Redis", "https://doc.nais.io/persistence/redis/"},
       {"aiven.io/v1alpha1, Kind=ServiceIntegration",
        "https://doc.nais.io/persistence/opensearch/how-to/create/#serviceintegration"},
@@ -80,7 +81,8 @@ std::string CollectionPath(const ApiResource& resource, const std::string& ns) {
   return fmt::format("{}/{}", prefix, resource.plural);
 }
 
-std::string ObjectPath(const ApiResource& resource, const std::string& ns, const std::string& name) {
+std::string ObjectPath(const ApiResource& resource, const std::string& ns,
+                       const std::string& name) {
   return CollectionPath(resource, ns) + "/" + common::UrlEncode(name);
 }
 
@@ -100,8 +102,8 @@ std::string RewriteStrictDecodingError(const std::string& message, const std::st
   std::size_t start = 0;
   while (true) {
     auto comma = rest.find(',', start);
-    parts.push_back(Trim(rest.substr(start, comma == std::string::npos ? std::string::npos
-                                                                        : comma - start)));
+    parts.push_back(
+        Trim(rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -120,8 +122,9 @@ std::string RewriteStrictDecodingError(const std::string& message, const std::st
 ApplyMode ParseApplyMode(const std::string& text) {
   if (text == "server-side-apply") return ApplyMode::kServerSide;
   if (text == "create-or-update") return ApplyMode::kCreateOrUpdate;
-  throw Error(ErrorCode::kInvalidArgument,
-              fmt::format("invalid apply mode \"{}\": want server-side-apply or create-or-update", text));
+  throw Error(
+      ErrorCode::kInvalidArgument,
+      fmt::format("invalid apply mode \"{}\": want server-side-apply or create-or-update", text));
 }
 
 ApplyResult Applier::Apply(const nlohmann::json& object, const std::string& user,
@@ -135,7 +138,8 @@ ApplyResult Applier::Apply(const nlohmann::json& object, const std::string& user
     throw Error(e.Code(), fmt::format("unable to run kubernetes resource discovery: {}", e.what()));
   } catch (const Error& e) {
     if (e.Code() == ErrorCode::kNotFound) {
-      throw Error(e.Code(), fmt::format("unable to discover resource using REST mapper: {}", e.what()));
+      throw Error(e.Code(),
+                  fmt::format("unable to discover resource using REST mapper: {}", e.what()));
     }
     throw Error(e.Code(), fmt::format("unable to run kubernetes resource discovery: {}", e.what()));
   }
@@ -148,6 +152,7 @@ ApplyResult Applier::Apply(const nlohmann::json& object, const std::string& user
     body["metadata"].erase("managedFields");
     if (!result.resource.namespaced) body["metadata"].erase("namespace");
   }
+  result.applied_at = std::chrono::system_clock::now();
   auto rewrite = [&](const std::string& step, const ApiError& e) {
     return Error(e.Code(), fmt::format("{}: {}", step, RewriteStrictDecodingError(e.what(), gvk)));
   };
@@ -155,9 +160,9 @@ ApplyResult Applier::Apply(const nlohmann::json& object, const std::string& user
   if (options_.mode == ApplyMode::kServerSide) {
     KubeCall call;
     call.method = "PATCH";
-    call.path = fmt::format("{}?fieldManager={}&fieldValidation=Strict{}", path,
-                            common::UrlEncode(options_.field_manager),
-                            options_.force ? "&force=true" : "");
+    call.path =
+        fmt::format("{}?fieldManager={}&fieldValidation=Strict{}", path,
+                    common::UrlEncode(options_.field_manager), options_.force ? "&force=true" : "");
     call.impersonate_user = user;
     call.content_type = "application/apply-patch+yaml";
     call.body = body.dump();

@@ -1,6 +1,7 @@
 #pragma once
 // Writing one manifest as the team: REST mapping, server-side apply or create-or-update, and the
 // original's rewriting of strict decoding errors (original.md 4.3-4.4, kube-api.md 2).
+#include <chrono>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,8 @@ struct ApplyResult {
   nlohmann::json object;  // as stored by the API server
   ApiResource resource;
   std::string namespace_;  // effective namespace ("" for cluster-scoped)
+  // Just before the write: pods and events of this rollout are not older than this.
+  std::chrono::system_clock::time_point applied_at{};
 };
 
 class Applier {

@@ -17,7 +17,8 @@ namespace {
 std::string ResourceVersionOf(const nlohmann::json& object) {
   if (!object.is_object() || !object.contains("metadata")) return "";
   const auto& m = object["metadata"];
-  if (!m.is_object() || !m.contains("resourceVersion") || !m["resourceVersion"].is_string()) return "";
+  if (!m.is_object() || !m.contains("resourceVersion") || !m["resourceVersion"].is_string())
+    return "";
   return m["resourceVersion"].get<std::string>();
 }
 
@@ -31,14 +32,21 @@ std::string WithQuery(const std::string& base_query, const std::string& extra) {
 
 bool Cancelled(common::HttpCancel* cancel) { return cancel != nullptr && cancel->Cancelled(); }
 
+// Failures that the same request meets again: an oversized answer or event, a request the HTTP
+// client refuses, a certificate that does not verify.
+bool IsPermanent(const common::Error& e) {
+  return e.Code() == common::ErrorCode::kFailedPrecondition ||
+         e.Code() == common::ErrorCode::kInvalidArgument;
+}
+
 // Sleeps up to d, waking early on cancel (checked every 50 ms).
 void Pause(std::chrono::milliseconds d, common::HttpCancel* cancel, common::SystemTime deadline) {
   auto until = std::min(std::chrono::system_clock::now() + d, deadline);
   while (std::chrono::system_clock::now() < until && !Cancelled(cancel)) {
     std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
-        std::chrono::milliseconds(50),
-        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::system_clock::now()) +
-            std::chrono::milliseconds(1)));
+        std::chrono::milliseconds(50), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           until - std::chrono::system_clock::now()) +
+                                           std::chrono::milliseconds(1)));
   }
 }
 
@@ -62,6 +70,12 @@ bool WatchDecoder::Feed(std::string_view data,
     }
   }
   buffer_.erase(0, start);
+  // What is left is an unfinished line (one event, one object): it must not grow without bound.
+  if (buffer_.size() > max_line_) {
+    buffer_.clear();
+    throw common::Error(common::ErrorCode::kFailedPrecondition,
+                        fmt::format("watch event is larger than the limit of {} bytes", max_line_));
+  }
   return true;
 }
 
@@ -70,9 +84,9 @@ bool ListWatch(KubeClient& client, const WatchTarget& target, common::SystemTime
   std::mt19937_64 random{std::random_device{}()};
   int failures = 0;
   auto backoff = [&] {
-    auto d = common::WithJitter(common::BackoffDelay(failures++, std::chrono::milliseconds(200),
-                                                     std::chrono::seconds(5)),
-                                random());
+    auto d = common::WithJitter(
+        common::BackoffDelay(failures++, std::chrono::milliseconds(200), std::chrono::seconds(5)),
+        random());
     Pause(d, cancel, deadline);
   };
   for (;;) {  // list
@@ -89,7 +103,8 @@ bool ListWatch(KubeClient& client, const WatchTarget& target, common::SystemTime
       if (e.HttpStatus() < 500 && e.HttpStatus() != 429 && e.HttpStatus() != 410) throw;
       backoff();
       continue;
-    } catch (const common::Error&) {
+    } catch (const common::Error& e) {
+      if (IsPermanent(e)) throw;
       backoff();
       continue;
     }
@@ -153,6 +168,7 @@ bool ListWatch(KubeClient& client, const WatchTarget& target, common::SystemTime
         continue;
       } catch (const common::Error& e) {
         if (Cancelled(cancel)) return false;
+        if (IsPermanent(e)) throw;
         spdlog::debug("watch {}: {}; resuming from {}", target.collection_path, e.what(), rv);
         backoff();
         continue;

@@ -11,10 +11,10 @@ namespace hookd::grpcapi {
 
 // Who a deployd is, as far as its pre-shared key tells (pb.Dispatch).
 struct DeploydIdentity {
-  grpc::Status status;     // OK when the key was accepted (or authentication is off)
-  bool any_cluster = true; // a plain key (or no authentication): no cluster binding
+  grpc::Status status;                // OK when the key was accepted (or authentication is off)
+  bool any_cluster = true;            // a plain key (or no authentication): no cluster binding
   std::vector<std::string> clusters;  // the clusters the key is bound to
-  std::string credential;  // fingerprint of the key; "" without authentication
+  std::string credential;             // fingerprint of the key; "" without authentication
 
   bool MayServe(const std::string& cluster) const;
 };

@@ -14,12 +14,12 @@
 
 #include "common/error.hpp"
 #include "common/grpc_error.hpp"
+#include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
 #include "deployment.grpc.pb.h"
 #include "hookd/grpc/auth.hpp"
 #include "hookd/grpc/deployd_auth.hpp"
-#include "common/names.hpp"
 
 namespace hookd::grpcapi {
 namespace {
@@ -580,9 +580,9 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         if (!entry.unreadable.empty()) continue;
         if (entry.deadline <= now) continue;  // the sweeper ends it as `error`
         if (!handed_out_.insert(entry.request.id()).second) continue;
-        spdlog::info("sending deployment {} to cluster {}{}", entry.request.id(), cluster_,
-                     entry.handed_to.empty() ? "" : " again (unconfirmed on " + entry.handed_to +
-                                                        ")");
+        spdlog::info(
+            "sending deployment {} to cluster {}{}", entry.request.id(), cluster_,
+            entry.handed_to.empty() ? "" : " again (unconfirmed on " + entry.handed_to + ")");
         queue_.push_back(std::move(entry.request));
       }
       MaybeWrite();
@@ -652,9 +652,10 @@ class DispatchService final : public pb::Dispatch::CallbackService {
         auto deployment = shared_.dispatcher.Store().Deployment(status.request().id());
         const std::string cluster = deployment ? deployment->cluster.value_or("") : "";
         if (deployment && !identity.MayServe(cluster)) {
-          spdlog::warn("refused a status for deployment {} of cluster {} from a deployd key of "
-                       "another cluster",
-                       status.request().id(), cluster);
+          spdlog::warn(
+              "refused a status for deployment {} of cluster {} from a deployd key of "
+              "another cluster",
+              status.request().id(), cluster);
           return {grpc::StatusCode::PERMISSION_DENIED,
                   "deployment '" + status.request().id() + "' belongs to cluster \"" + cluster +
                       "\", which this deployd key is not valid for"};

@@ -129,8 +129,7 @@ class ShallowScan final : public nlohmann::json_sax<json> {
     if (depth_ == 1) key_ = k;
     return true;
   }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
     error_ = e.what();
     return false;
   }
@@ -285,10 +284,14 @@ std::map<std::string, std::string> ParseQuery(const std::string& query) {
 std::string HtmlEscape(const std::string& text) { return EscapeHtml(text, "&quot;"); }
 
 std::string RouteLabel(const std::string& p, const std::string& metrics_path) {
-  static const char* const kExact[] = {"/healthz",       "/readyz",
-                                       "/logs",          "/events",
-                                       "/api/v1",        "/api/v1/deploy",
-                                       "/api/v1/status", "/internal/api/v1/provision",
+  static const char* const kExact[] = {"/healthz",
+                                       "/readyz",
+                                       "/logs",
+                                       "/events",
+                                       "/api/v1",
+                                       "/api/v1/deploy",
+                                       "/api/v1/status",
+                                       "/internal/api/v1/provision",
                                        "/internal/api/v1/apikey"};
   if (p == metrics_path) return p;
   for (const char* route : kExact) {
@@ -405,7 +408,7 @@ Handlers::Signature Handlers::CheckTeamSignature(const std::string& team, const 
     return Signature::kBackendError;
   }
   return SignedByAny(ValidKeys(keys, dispatcher_.Clock().Now()), body, mac) ? Signature::kValid
-                                                                             : Signature::kInvalid;
+                                                                            : Signature::kInvalid;
 }
 
 Response Handlers::Deploy(const Request& r) {

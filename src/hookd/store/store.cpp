@@ -239,10 +239,10 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
   pool_.With([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     try {
-      tx.exec_params(kSql, request.id(), request.team(), Ts(created), repository,
-                     request.cluster(), rows.dump(), common::HexEncode(payload), Ts(deadline),
-                     status.id, queued_message, status.state_name, Ts(status.created),
-                     kQueueChannel, origin_ + "|" + request.cluster(), kStatusChannel,
+      tx.exec_params(kSql, request.id(), request.team(), Ts(created), repository, request.cluster(),
+                     rows.dump(), common::HexEncode(payload), Ts(deadline), status.id,
+                     queued_message, status.state_name, Ts(status.created), kQueueChannel,
+                     origin_ + "|" + request.cluster(), kStatusChannel,
                      origin_ + "|" + request.id() + "|" + status.id + "|" + status.state_name,
                      request_key);
     } catch (const pqxx::unique_violation&) {

@@ -132,12 +132,10 @@ class Store {
   // Queue entries that end now, any cluster: unconfirmed ones whose deadline is less than
   // a margin away (10 % of their time, at most 30 s, so a waiting CLI still sees the reason), and
   // confirmed ones `grace` past their deadline (their deployd never reported a final state).
-  std::vector<QueuedRequest> ExpiredRequests(common::SystemTime now,
-                                             std::chrono::seconds grace);
+  std::vector<QueuedRequest> ExpiredRequests(common::SystemTime now, std::chrono::seconds grace);
   // Deployments of `cluster` that a deployd instance other than `instance` confirmed and never
   // finished: the process that was running them is gone.
-  std::vector<std::string> LostDeployments(const std::string& cluster,
-                                           const std::string& instance);
+  std::vector<std::string> LostDeployments(const std::string& cluster, const std::string& instance);
 
   // Known clusters: every cluster whose deployd has connected at least once. Also tells the other
   // replicas that a deployd of `cluster` registered here at `now` (kClusterChannel).

@@ -1,15 +1,19 @@
 // The deployd binary against the real kube-sim (HTTPS, tokens, impersonation, request log) and an
 // in-process fake hookd serving pb.Dispatch.
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
-
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "common/error.hpp"
 #include "common/pb_json.hpp"
@@ -29,8 +33,8 @@ using testsupport::ChildProcess;
 
 class FakeHookd final : public pb::Dispatch::Service {
  public:
-  explicit FakeHookd(int port = 0,
-                     std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials()) {
+  explicit FakeHookd(int port = 0, std::shared_ptr<grpc::ServerCredentials> credentials =
+                                       grpc::InsecureServerCredentials()) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port), credentials, &port_);
     builder.RegisterService(this);
@@ -172,9 +176,15 @@ class KubeSim {
  public:
   explicit KubeSim(std::vector<std::string> extra = {})
       : dir_(testsupport::MakeTempDir("deployd-it")), kubeconfig_(dir_ + "/kubeconfig") {
-    std::vector<std::string> argv{BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
-                                  "--kubeconfig-out", kubeconfig_, "--team", "aura",
-                                  "--log-level", "warn"};
+    std::vector<std::string> argv{BinaryPath("kube-sim"),
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--kubeconfig-out",
+                                  kubeconfig_,
+                                  "--team",
+                                  "aura",
+                                  "--log-level",
+                                  "warn"};
     for (auto& e : extra) argv.push_back(std::move(e));
     process_ = std::make_unique<ChildProcess>(argv);
     auto deadline = std::chrono::steady_clock::now() + 20s;
@@ -325,7 +335,8 @@ TEST_F(DeploydIntegration, AppliesConfigMapAsTheTeamAndReportsSuccess) {
   EXPECT_EQ(stored["metadata"]["annotations"]["nais.io/deploymentCorrelationID"], "configmap-1");
   bool by_deployd = false;
   for (const auto& f : stored["metadata"]["managedFields"]) {
-    if (f.value("manager", "") == "deployd" && f.value("operation", "") == "Apply") by_deployd = true;
+    if (f.value("manager", "") == "deployd" && f.value("operation", "") == "Apply")
+      by_deployd = true;
   }
   EXPECT_TRUE(by_deployd) << stored.dump();
 
@@ -340,7 +351,8 @@ TEST_F(DeploydIntegration, AppliesConfigMapAsTheTeamAndReportsSuccess) {
     EXPECT_EQ(entry["user"], kTeamUser) << entry.dump();
     if (entry["method"] == "PATCH") {
       EXPECT_NE(entry["query"].get<std::string>().find("fieldManager=deployd"), std::string::npos);
-      EXPECT_NE(entry["query"].get<std::string>().find("fieldValidation=Strict"), std::string::npos);
+      EXPECT_NE(entry["query"].get<std::string>().find("fieldValidation=Strict"),
+                std::string::npos);
       EXPECT_EQ(entry["headers"]["content-type"][0], "application/apply-patch+yaml");
     }
   }
@@ -375,13 +387,15 @@ TEST_F(DeploydIntegration, ForbiddenNamespaceFailsWithTheApiServerMessage) {
 }
 
 TEST_F(DeploydIntegration, StopsAtTheFirstFailingResource) {
-  auto statuses = Deploy("stop-1", {
-      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"aura"}})",
-      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b","namespace":"not-aura"}})",
-      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"aura"}})"});
+  auto statuses = Deploy(
+      "stop-1",
+      {R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"aura"}})",
+       R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b","namespace":"not-aura"}})",
+       R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"aura"}})"});
   auto lines = Lines(statuses);
   ASSERT_EQ(lines.size(), 3U) << deployd_->Log();
-  EXPECT_EQ(lines[0], "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=a");
+  EXPECT_EQ(lines[0],
+            "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=a");
   EXPECT_EQ(lines[1], "in_progress All resources saved to Kubernetes; waiting for completion");
   EXPECT_EQ(lines[2].rfind("failure /v1, Kind=ConfigMap, Namespace=not-aura, Name=b: ", 0), 0U);
   deployd::kube::KubeCall get;
@@ -405,7 +419,8 @@ TEST_F(DeploydIntegration, UnknownKindIsAClearErrorAndNothingIsWritten) {
 
 TEST_F(DeploydIntegration, ExpiredDeadline) {
   auto statuses = Deploy("expired-1", {R"({"apiVersion":"v1","kind":"ConfigMap",
-      "metadata":{"name":"late","namespace":"aura"}})"}, -1s);
+      "metadata":{"name":"late","namespace":"aura"}})"},
+                         -1s);
   EXPECT_EQ(Lines(statuses), std::vector<std::string>({"failure context deadline exceeded"}));
 }
 
@@ -429,8 +444,10 @@ TEST_F(DeploydCreateOrUpdate, ApplicationUnauthorized) {
 }
 
 TEST_F(DeploydCreateOrUpdate, CreatesThenUpdatesConfigMap) {
-  const char* v1 = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cu","namespace":"aura"},"data":{"v":"1"}})";
-  const char* v2 = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cu","namespace":"aura"},"data":{"v":"2"}})";
+  const char* v1 =
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cu","namespace":"aura"},"data":{"v":"1"}})";
+  const char* v2 =
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cu","namespace":"aura"},"data":{"v":"2"}})";
   EXPECT_EQ(Final(Deploy("cu-1", {v1})), "success Deployment completed successfully.");
   EXPECT_EQ(Final(Deploy("cu-2", {v2})), "success Deployment completed successfully.");
   deployd::kube::KubeCall get;
@@ -441,7 +458,8 @@ TEST_F(DeploydCreateOrUpdate, CreatesThenUpdatesConfigMap) {
 }
 
 TEST_F(DeploydCreateOrUpdate, ApplicationUnknownFieldsCreate) {
-  auto statuses = Deploy("unknown-fields", {R"({"apiVersion":"nais.io/v1alpha1","kind":"Application",
+  auto statuses =
+      Deploy("unknown-fields", {R"({"apiVersion":"nais.io/v1alpha1","kind":"Application",
       "metadata":{"name":"myapplication-unknown-fields","namespace":"aura"},
       "spec":{"image":"nginx","nestedField":{"a":1},"unknownField":"x"}})"});
   EXPECT_EQ(Final(statuses),
@@ -476,9 +494,9 @@ TEST_F(DeploydIntegration, ExitsZeroOnSigterm) {
 }
 
 TEST(DeploydProcess, AuthenticationWithoutKeyIsFatal) {
-  auto result = testsupport::Run({BinaryPath("deployd"), "--grpc.authentication=true"},
-                                 {{"DEPLOYD_HOOKD_KEY", "\x01unset"}, {"HOOKD_KEY", "\x01unset"}},
-                                 20s);
+  auto result =
+      testsupport::Run({BinaryPath("deployd"), "--grpc.authentication=true"},
+                       {{"DEPLOYD_HOOKD_KEY", "\x01unset"}, {"HOOKD_KEY", "\x01unset"}}, 20s);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("authenticated gRPC calls enabled, but --hookd-key is not specified"),
             std::string::npos)
@@ -508,18 +526,26 @@ std::string Workload(const std::string& name) {
   return nlohmann::json{
       {"apiVersion", "apps/v1"},
       {"kind", "Deployment"},
-      {"metadata", {{"name", name}, {"namespace", "aura"},
-                    {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
-      {"spec", {{"replicas", 2},
-                {"selector", {{"matchLabels", {{"app", name}}}}},
-                {"template", {{"metadata", {{"labels", {{"app", name}}}}},
-                              {"spec", {{"containers", nlohmann::json::array({{{"name", "web"}, {"image", "nginx"}}})}}}}}}}}
+      {"metadata",
+       {{"name", name},
+        {"namespace", "aura"},
+        {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
+      {"spec",
+       {{"replicas", 2},
+        {"selector", {{"matchLabels", {{"app", name}}}}},
+        {"template",
+         {{"metadata", {{"labels", {{"app", name}}}}},
+          {"spec",
+           {{"containers", nlohmann::json::array({{{"name", "web"}, {"image", "nginx"}}})}}}}}}}}
       .dump();
 }
 
 nlohmann::json Complete(const nlohmann::json& d) {
-  return {{"observedGeneration", d["metadata"]["generation"]}, {"replicas", 2}, {"updatedReplicas", 2},
-          {"readyReplicas", 2}, {"availableReplicas", 2}};
+  return {{"observedGeneration", d["metadata"]["generation"]},
+          {"replicas", 2},
+          {"updatedReplicas", 2},
+          {"readyReplicas", 2},
+          {"availableReplicas", 2}};
 }
 
 }  // namespace rollouts
@@ -530,8 +556,11 @@ TEST_F(DeploydIntegration, DeploymentWaitsForTheControllerThenSucceeds) {
   ASSERT_TRUE(hookd_.WaitForMessage("deploy-ok", "All resources saved", 20s)) << deployd_->Log();
   auto d = AdminCall(sim_, "GET", path);
   // A half state first: not yet done.
-  WriteStatus(sim_, path, {{"observedGeneration", d["metadata"]["generation"]}, {"replicas", 2},
-                           {"updatedReplicas", 2}, {"availableReplicas", 1}});
+  WriteStatus(sim_, path,
+              {{"observedGeneration", d["metadata"]["generation"]},
+               {"replicas", 2},
+               {"updatedReplicas", 2},
+               {"availableReplicas", 1}});
   std::this_thread::sleep_for(300ms);
   EXPECT_TRUE(hookd_.WaitFinished("deploy-ok", 10ms).empty() ||
               !common::IsFinished(hookd_.WaitFinished("deploy-ok", 10ms).back().state()));
@@ -545,7 +574,9 @@ TEST_F(DeploydIntegration, DeploymentWaitsForTheControllerThenSucceeds) {
   // namespace's events per rollout made many concurrent rollouts O(n^2)).
   int event_lists = 0;
   for (const auto& entry : sim_.Requests()) {
-    if (entry.value("method", "") != "GET" || entry.value("path", "") != "/api/v1/namespaces/aura/events") continue;
+    if (entry.value("method", "") != "GET" ||
+        entry.value("path", "") != "/api/v1/namespaces/aura/events")
+      continue;
     auto query = entry.value("query", "");
     if (query.find("watch=") != std::string::npos) continue;
     ++event_lists;
@@ -559,40 +590,64 @@ TEST_F(DeploydIntegration, ProgressDeadlineExceededFailsFast) {
   hookd_.Send(Request("deploy-deadline", {rollouts::Workload("slow")}));
   ASSERT_TRUE(hookd_.WaitForMessage("deploy-deadline", "All resources saved", 20s));
   auto d = AdminCall(sim_, "GET", path);
-  WriteStatus(sim_, path, {{"observedGeneration", d["metadata"]["generation"]}, {"replicas", 2},
-                           {"updatedReplicas", 1}, {"availableReplicas", 0},
-                           {"conditions", nlohmann::json::array({{{"type", "Progressing"}, {"status", "False"},
-                               {"reason", "ProgressDeadlineExceeded"},
-                               {"message", "ReplicaSet \"slow-7f9c\" has timed out progressing."}}})}});
-  EXPECT_EQ(Final(hookd_.WaitFinished("deploy-deadline", 20s)),
-            "failure Deployment/slow: deployment \"slow\" exceeded its progress deadline: ReplicaSet "
-            "\"slow-7f9c\" has timed out progressing. (total of 1 errors)")
+  WriteStatus(sim_, path,
+              {{"observedGeneration", d["metadata"]["generation"]},
+               {"replicas", 2},
+               {"updatedReplicas", 1},
+               {"availableReplicas", 0},
+               {"conditions",
+                nlohmann::json::array(
+                    {{{"type", "Progressing"},
+                      {"status", "False"},
+                      {"reason", "ProgressDeadlineExceeded"},
+                      {"message", "ReplicaSet \"slow-7f9c\" has timed out progressing."}}})}});
+  EXPECT_EQ(
+      Final(hookd_.WaitFinished("deploy-deadline", 20s)),
+      "failure Deployment/slow: deployment \"slow\" exceeded its progress deadline: ReplicaSet "
+      "\"slow-7f9c\" has timed out progressing. (total of 1 errors)")
       << deployd_->Log();
 }
 
 TEST_F(DeploydIntegration, CrashLoopingPodFailsFastWithEvidenceAndEventsAreForwarded) {
   hookd_.Send(Request("deploy-crash", {rollouts::Workload("crash")}));
   ASSERT_TRUE(hookd_.WaitForMessage("deploy-crash", "All resources saved", 20s));
-  std::this_thread::sleep_for(1100ms);  // pods of this rollout are created after the apply (seconds)
-  AdminCall(sim_, "POST", "/api/v1/namespaces/aura/events",
-            {{"apiVersion", "v1"}, {"kind", "Event"},
-             {"metadata", {{"name", "crash-abcde.1"}, {"namespace", "aura"}}},
-             {"involvedObject", {{"kind", "Pod"}, {"name", "crash-5d4f8c7b9d-abcde"}, {"namespace", "aura"}}},
-             {"reason", "BackOff"}, {"type", "Warning"},
-             {"message", "Back-off restarting failed container web in pod crash-5d4f8c7b9d-abcde"}});
+  std::this_thread::sleep_for(
+      1100ms);  // pods of this rollout are created after the apply (seconds)
+  AdminCall(
+      sim_, "POST", "/api/v1/namespaces/aura/events",
+      {{"apiVersion", "v1"},
+       {"kind", "Event"},
+       {"metadata", {{"name", "crash-abcde.1"}, {"namespace", "aura"}}},
+       {"involvedObject",
+        {{"kind", "Pod"}, {"name", "crash-5d4f8c7b9d-abcde"}, {"namespace", "aura"}}},
+       {"reason", "BackOff"},
+       {"type", "Warning"},
+       {"message", "Back-off restarting failed container web in pod crash-5d4f8c7b9d-abcde"}});
   ASSERT_TRUE(hookd_.WaitForMessage(
-      "deploy-crash", "Pod/crash-5d4f8c7b9d-abcde (BackOff): Back-off restarting failed container", 20s))
+      "deploy-crash", "Pod/crash-5d4f8c7b9d-abcde (BackOff): Back-off restarting failed container",
+      20s))
       << deployd_->Log();
-  AdminCall(sim_, "POST", "/api/v1/namespaces/aura/pods",
-            {{"apiVersion", "v1"}, {"kind", "Pod"},
-             {"metadata", {{"name", "crash-5d4f8c7b9d-abcde"}, {"namespace", "aura"}, {"labels", {{"app", "crash"}}}}},
-             {"spec", {{"containers", nlohmann::json::array({{{"name", "web"}, {"image", "nginx"}}})}}}});
+  AdminCall(
+      sim_, "POST", "/api/v1/namespaces/aura/pods",
+      {{"apiVersion", "v1"},
+       {"kind", "Pod"},
+       {"metadata",
+        {{"name", "crash-5d4f8c7b9d-abcde"},
+         {"namespace", "aura"},
+         {"labels", {{"app", "crash"}}}}},
+       {"spec", {{"containers", nlohmann::json::array({{{"name", "web"}, {"image", "nginx"}}})}}}});
   WriteStatus(sim_, "/api/v1/namespaces/aura/pods/crash-5d4f8c7b9d-abcde",
               {{"phase", "Running"},
-               {"containerStatuses", nlohmann::json::array({{{"name", "web"}, {"restartCount", 3}, {"ready", false},
-                   {"state", {{"waiting", {{"reason", "CrashLoopBackOff"},
-                                           {"message", "back-off 40s restarting failed container=web"}}}}},
-                   {"lastState", {{"terminated", {{"reason", "Error"}, {"exitCode", 1}}}}}}})}});
+               {"containerStatuses",
+                nlohmann::json::array(
+                    {{{"name", "web"},
+                      {"restartCount", 3},
+                      {"ready", false},
+                      {"state",
+                       {{"waiting",
+                         {{"reason", "CrashLoopBackOff"},
+                          {"message", "back-off 40s restarting failed container=web"}}}}},
+                      {"lastState", {{"terminated", {{"reason", "Error"}, {"exitCode", 1}}}}}}})}});
   EXPECT_EQ(Final(hookd_.WaitFinished("deploy-crash", 20s)),
             "failure Deployment/crash: pod crash-5d4f8c7b9d-abcde container web: CrashLoopBackOff: "
             "back-off 40s restarting failed container=web (last exit: Error, code 1, 3 restarts) "
@@ -609,20 +664,30 @@ TEST_F(DeploydIntegration, WatchRecoversFromExpiredResourceVersion) {
   AdminCall(sim_, "POST", "/_sim/compact");
   auto d = AdminCall(sim_, "GET", path);
   WriteStatus(sim_, path, rollouts::Complete(d));
-  EXPECT_EQ(Final(hookd_.WaitFinished("deploy-410", 30s)), "success Deployment completed successfully.")
+  EXPECT_EQ(Final(hookd_.WaitFinished("deploy-410", 30s)),
+            "success Deployment completed successfully.")
       << deployd_->Log();
 }
 
 TEST_F(DeploydIntegration, JobSucceedsOnComplete) {
-  nlohmann::json job = {{"apiVersion", "batch/v1"}, {"kind", "Job"},
-                        {"metadata", {{"name", "pi"}, {"namespace", "aura"},
-                                      {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
-                        {"spec", {{"template", {{"spec", {{"restartPolicy", "Never"},
-                            {"containers", nlohmann::json::array({{{"name", "pi"}, {"image", "perl"}}})}}}}}}}};
+  nlohmann::json job = {
+      {"apiVersion", "batch/v1"},
+      {"kind", "Job"},
+      {"metadata",
+       {{"name", "pi"},
+        {"namespace", "aura"},
+        {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
+      {"spec",
+       {{"template",
+         {{"spec",
+           {{"restartPolicy", "Never"},
+            {"containers", nlohmann::json::array({{{"name", "pi"}, {"image", "perl"}}})}}}}}}}};
   hookd_.Send(Request("job-1", {job.dump()}));
   ASSERT_TRUE(hookd_.WaitForMessage("job-1", "All resources saved", 20s)) << deployd_->Log();
-  WriteStatus(sim_, "/apis/batch/v1/namespaces/aura/jobs/pi",
-              {{"succeeded", 1}, {"conditions", nlohmann::json::array({{{"type", "Complete"}, {"status", "True"}}})}});
+  WriteStatus(
+      sim_, "/apis/batch/v1/namespaces/aura/jobs/pi",
+      {{"succeeded", 1},
+       {"conditions", nlohmann::json::array({{{"type", "Complete"}, {"status", "True"}}})}});
   EXPECT_EQ(Final(hookd_.WaitFinished("job-1", 20s)), "success Deployment completed successfully.")
       << deployd_->Log();
 }
@@ -630,32 +695,41 @@ TEST_F(DeploydIntegration, JobSucceedsOnComplete) {
 // original.md 12.1: Application cases, with the original's create-or-update strategy.
 // (Server-side apply of custom resources currently fails inside kube-sim with a 500; see report.)
 std::string Application(const std::string& name) {
-  return nlohmann::json{{"apiVersion", "nais.io/v1alpha1"}, {"kind", "Application"},
-                        {"metadata", {{"name", name}, {"namespace", "aura"},
-                                      {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
+  return nlohmann::json{{"apiVersion", "nais.io/v1alpha1"},
+                        {"kind", "Application"},
+                        {"metadata",
+                         {{"name", name},
+                          {"namespace", "aura"},
+                          {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
                         {"spec", {{"image", "nginx"}}}}
       .dump();
 }
 
 // kube-sim is still growing: skip (loudly) while it cannot store Applications at all.
-#define SKIP_UNLESS_KUBE_SIM_STORES_APPLICATIONS()                                              \
-  do {                                                                                          \
-    try {                                                                                       \
-      AdminCall(sim_, "POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications",           \
-                nlohmann::json::parse(Application("probe")));                                   \
-    } catch (const deployd::kube::ApiError& e) {                                                \
-      if (e.HttpStatus() >= 500) GTEST_SKIP() << "kube-sim cannot create Applications: " << e.what(); \
-    }                                                                                           \
+#define SKIP_UNLESS_KUBE_SIM_STORES_APPLICATIONS()                                   \
+  do {                                                                               \
+    try {                                                                            \
+      AdminCall(sim_, "POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", \
+                nlohmann::json::parse(Application("probe")));                        \
+    } catch (const deployd::kube::ApiError& e) {                                     \
+      if (e.HttpStatus() >= 500)                                                     \
+        GTEST_SKIP() << "kube-sim cannot create Applications: " << e.what();         \
+    }                                                                                \
   } while (false)
 
 void NaiseratorEvent(KubeSim& sim, const std::string& app, const std::string& id,
                      const std::string& reason, const std::string& message) {
   AdminCall(sim, "POST", "/api/v1/namespaces/aura/events",
-            {{"apiVersion", "v1"}, {"kind", "Event"},
-             {"metadata", {{"name", "event-" + id}, {"namespace", "aura"},
-                           {"annotations", {{"nais.io/deploymentCorrelationID", id}}}}},
+            {{"apiVersion", "v1"},
+             {"kind", "Event"},
+             {"metadata",
+              {{"name", "event-" + id},
+               {"namespace", "aura"},
+               {"annotations", {{"nais.io/deploymentCorrelationID", id}}}}},
              {"involvedObject", {{"kind", "Application"}, {"name", app}, {"namespace", "aura"}}},
-             {"reason", reason}, {"message", message}, {"type", "Normal"},
+             {"reason", reason},
+             {"message", message},
+             {"type", "Normal"},
              {"reportingComponent", "naiserator"},
              {"lastTimestamp", common::FormatRfc3339(std::chrono::system_clock::now())}});
 }
@@ -672,10 +746,12 @@ TEST_F(DeploydCreateOrUpdate, ApplicationRolloutComplete) {
   SKIP_UNLESS_KUBE_SIM_STORES_APPLICATIONS();
   hookd_.Send(Request("application-rolloutcomplete", {Application("myapplication")}));
   ASSERT_TRUE(hookd_.WaitForMessage("application-rolloutcomplete", "All resources saved", 20s));
-  NaiseratorEvent(sim_, "myapplication", "application-rolloutcomplete", "RolloutComplete", "completed");
+  NaiseratorEvent(sim_, "myapplication", "application-rolloutcomplete", "RolloutComplete",
+                  "completed");
   auto lines = Lines(hookd_.WaitFinished("application-rolloutcomplete", 20s));
   ASSERT_GE(lines.size(), 2U) << deployd_->Log();
-  EXPECT_EQ(lines[lines.size() - 2], "in_progress Application/myapplication (RolloutComplete): completed");
+  EXPECT_EQ(lines[lines.size() - 2],
+            "in_progress Application/myapplication (RolloutComplete): completed");
   EXPECT_EQ(lines.back(), "success Deployment completed successfully.");
 }
 
@@ -729,8 +805,8 @@ TEST_F(DeploydIntegration, ServesMetricsAndHealth) {
   r.target = "/metrics";
   auto metrics = http.Send(r);
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find(
-                "deployment_deployd_kubernetes_resources{kind=\"ConfigMap\",name=\"metrics\",team=\"aura\"} 1"),
+  EXPECT_NE(metrics.body.find("deployment_deployd_kubernetes_resources{kind=\"ConfigMap\",name="
+                              "\"metrics\",team=\"aura\"} 1"),
             std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("deployment_deployd_deploy_successful "), std::string::npos);
@@ -753,7 +829,8 @@ TEST_F(DeploydIntegration, NewerDeploymentSupersedesTheOlderWait) {
   ASSERT_TRUE(hookd_.WaitForMessage("dup-new", "All resources saved", 20s));
   auto d = AdminCall(sim_, "GET", path);
   WriteStatus(sim_, path, rollouts::Complete(d));
-  EXPECT_EQ(Final(hookd_.WaitFinished("dup-new", 20s)), "success Deployment completed successfully.");
+  EXPECT_EQ(Final(hookd_.WaitFinished("dup-new", 20s)),
+            "success Deployment completed successfully.");
 }
 
 TEST(DeploydProcess, ReconnectsWhenHookdComesBackAndAfterARestart) {
@@ -765,31 +842,35 @@ TEST(DeploydProcess, ReconnectsWhenHookdComesBackAndAfterARestart) {
       sim.Kubeconfig(), "--metrics-listen-address", "127.0.0.1:0"});
   std::this_thread::sleep_for(1500ms);
   ASSERT_TRUE(deployd->Running()) << deployd->Log();
-  const char* cm = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"again","namespace":"aura"}})";
+  const char* cm =
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"again","namespace":"aura"}})";
   {
     FakeHookd hookd(port);
     ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd->Log();
     hookd.Send(Request("first", {cm}));
-    EXPECT_EQ(Final(hookd.WaitFinished("first", 20s)), "success Deployment completed successfully.");
+    EXPECT_EQ(Final(hookd.WaitFinished("first", 20s)),
+              "success Deployment completed successfully.");
   }
   FakeHookd restarted(port);
   ASSERT_TRUE(restarted.WaitConnected(30s)) << deployd->Log();
   restarted.Send(Request("second", {cm}));
-  EXPECT_EQ(Final(restarted.WaitFinished("second", 20s)), "success Deployment completed successfully.");
+  EXPECT_EQ(Final(restarted.WaitFinished("second", 20s)),
+            "success Deployment completed successfully.");
 }
 
 TEST(DeploydProcess, ExitsZeroOnSigtermWhileHookdIsAway) {
   KubeSim sim;
   auto deployd = std::make_unique<ChildProcess>(std::vector<std::string>{
-      BinaryPath("deployd"), "--grpc.server", "127.0.0.1:" + std::to_string(testsupport::FreePort()),
-      "--kubeconfig", sim.Kubeconfig(), "--metrics-listen-address", "127.0.0.1:0"});
+      BinaryPath("deployd"), "--grpc.server",
+      "127.0.0.1:" + std::to_string(testsupport::FreePort()), "--kubeconfig", sim.Kubeconfig(),
+      "--metrics-listen-address", "127.0.0.1:0"});
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(deployd->Stop(), 0) << deployd->Log();
 }
 
 TEST(DeploydProcess, BadKubeconfigIsFatal) {
-  auto result = testsupport::Run({BinaryPath("deployd"), "--kubeconfig", "/nonexistent/kubeconfig"},
-                                 {}, 20s);
+  auto result =
+      testsupport::Run({BinaryPath("deployd"), "--kubeconfig", "/nonexistent/kubeconfig"}, {}, 20s);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("Fatal error: cannot read kubeconfig /nonexistent/kubeconfig"),
             std::string::npos)
@@ -798,12 +879,20 @@ TEST(DeploydProcess, BadKubeconfigIsFatal) {
 
 TEST_F(DeploydIntegration, RetriesApiServer429And500Bursts) {
   AdminCall(sim_, "POST", "/_sim/faults",
-            {{"method", "PATCH"}, {"path", "/api/v1/namespaces/aura/configmaps/bursty"}, {"count", 2},
-             {"code", 429}, {"reason", "TooManyRequests"}, {"message", "slow down"},
+            {{"method", "PATCH"},
+             {"path", "/api/v1/namespaces/aura/configmaps/bursty"},
+             {"count", 2},
+             {"code", 429},
+             {"reason", "TooManyRequests"},
+             {"message", "slow down"},
              {"retryAfterSeconds", 1}});
   AdminCall(sim_, "POST", "/_sim/faults",
-            {{"method", "PATCH"}, {"path", "/api/v1/namespaces/aura/configmaps/bursty"}, {"count", 2},
-             {"code", 500}, {"reason", "InternalError"}, {"message", "Internal error occurred: etcd"}});
+            {{"method", "PATCH"},
+             {"path", "/api/v1/namespaces/aura/configmaps/bursty"},
+             {"count", 2},
+             {"code", 500},
+             {"reason", "InternalError"},
+             {"message", "Internal error occurred: etcd"}});
   sim_.ClearRequests();
   auto statuses = Deploy("bursty-1", {R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"bursty","namespace":"aura"}})"});
@@ -856,16 +945,19 @@ TEST_F(DeploydScenarios, DeploymentSuccessWithProgressEvents) {
   auto lines = Lines(Deploy("sc-success", Workload("web", "success")));
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back(), "success Deployment completed successfully.") << deployd_->Log();
-  EXPECT_TRUE(Contains(lines, "in_progress Deployment/web (ScalingReplicaSet): ")) << ::testing::PrintToString(lines);
+  EXPECT_TRUE(Contains(lines, "in_progress Deployment/web (ScalingReplicaSet): "))
+      << ::testing::PrintToString(lines);
   EXPECT_TRUE(Contains(lines, "in_progress Deployment completed successfully."));
   std::set<std::string> unique(lines.begin(), lines.end());
-  EXPECT_EQ(unique.size(), lines.size()) << "no duplicate statuses: " << ::testing::PrintToString(lines);
+  EXPECT_EQ(unique.size(), lines.size())
+      << "no duplicate statuses: " << ::testing::PrintToString(lines);
 }
 
 TEST_F(DeploydScenarios, CrashLoopFailsFast) {
   auto lines = Lines(Deploy("sc-crash", Workload("crash", "crashloop")));
   ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines.back().rfind("failure Deployment/crash: pod crash-", 0), 0U) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines.back().rfind("failure Deployment/crash: pod crash-", 0), 0U)
+      << ::testing::PrintToString(lines);
   EXPECT_NE(lines.back().find("CrashLoopBackOff"), std::string::npos) << lines.back();
   EXPECT_NE(lines.back().find("(total of 1 errors)"), std::string::npos);
   RecordProperty("final", lines.back());
@@ -874,7 +966,8 @@ TEST_F(DeploydScenarios, CrashLoopFailsFast) {
 TEST_F(DeploydScenarios, ImagePullFailsAfterTheGracePeriod) {
   auto lines = Lines(Deploy("sc-image", Workload("image", "imagepull")));
   ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines.back().rfind("failure Deployment/image: pod image-", 0), 0U) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines.back().rfind("failure Deployment/image: pod image-", 0), 0U)
+      << ::testing::PrintToString(lines);
   EXPECT_TRUE(lines.back().find("ImagePullBackOff") != std::string::npos ||
               lines.back().find("ErrImagePull") != std::string::npos)
       << lines.back();
@@ -883,28 +976,40 @@ TEST_F(DeploydScenarios, ImagePullFailsAfterTheGracePeriod) {
 TEST_F(DeploydScenarios, ConfigErrorFailsFast) {
   auto lines = Lines(Deploy("sc-config", Workload("config", "configerror")));
   ASSERT_FALSE(lines.empty());
-  EXPECT_NE(lines.back().find("CreateContainerConfigError"), std::string::npos) << ::testing::PrintToString(lines);
+  EXPECT_NE(lines.back().find("CreateContainerConfigError"), std::string::npos)
+      << ::testing::PrintToString(lines);
 }
 
 TEST_F(DeploydScenarios, UnschedulableFailsAfterTheGracePeriod) {
   auto lines = Lines(Deploy("sc-unsched", Workload("unsched", "unschedulable")));
   ASSERT_FALSE(lines.empty());
-  EXPECT_NE(lines.back().find("cannot be scheduled"), std::string::npos) << ::testing::PrintToString(lines);
+  EXPECT_NE(lines.back().find("cannot be scheduled"), std::string::npos)
+      << ::testing::PrintToString(lines);
 }
 
 TEST_F(DeploydScenarios, JobSuccessAndFailure) {
   auto job = [](const std::string& name, const std::string& scenario) {
-    return nlohmann::json{{"apiVersion", "batch/v1"}, {"kind", "Job"},
-                          {"metadata", {{"name", name}, {"namespace", "aura"},
-                                        {"annotations", {{"test.deployd.io/scenario", scenario}}}}},
-                          {"spec", {{"backoffLimit", 1}, {"template", {{"spec", {{"restartPolicy", "Never"},
-                              {"containers", nlohmann::json::array({{{"name", "pi"}, {"image", "perl"}}})}}}}}}}}
+    return nlohmann::json{
+        {"apiVersion", "batch/v1"},
+        {"kind", "Job"},
+        {"metadata",
+         {{"name", name},
+          {"namespace", "aura"},
+          {"annotations", {{"test.deployd.io/scenario", scenario}}}}},
+        {"spec",
+         {{"backoffLimit", 1},
+          {"template",
+           {{"spec",
+             {{"restartPolicy", "Never"},
+              {"containers", nlohmann::json::array({{{"name", "pi"}, {"image", "perl"}}})}}}}}}}}
         .dump();
   };
-  EXPECT_EQ(Final(Deploy("sc-job-ok", job("pi", "success"))), "success Deployment completed successfully.")
+  EXPECT_EQ(Final(Deploy("sc-job-ok", job("pi", "success"))),
+            "success Deployment completed successfully.")
       << deployd_->Log();
   auto failed = Final(Deploy("sc-job-fail", job("pi-fail", "fail")));
-  EXPECT_EQ(failed.rfind("failure Job/pi-fail: job failed: BackoffLimitExceeded: ", 0), 0U) << failed;
+  EXPECT_EQ(failed.rfind("failure Job/pi-fail: job failed: BackoffLimitExceeded: ", 0), 0U)
+      << failed;
 }
 
 std::string ScenarioApplication(const std::string& name, const std::string& scenario) {
@@ -917,7 +1022,8 @@ TEST_F(DeploydScenarios, ApplicationRolloutCompleteWithServerSideApply) {
   auto lines = Lines(Deploy("sc-app", ScenarioApplication("myapp", "success")));
   ASSERT_GE(lines.size(), 2U) << deployd_->Log();
   EXPECT_EQ(lines.back(), "success Deployment completed successfully.");
-  EXPECT_TRUE(Contains(lines, "in_progress Application/myapp (RolloutComplete): ")) << ::testing::PrintToString(lines);
+  EXPECT_TRUE(Contains(lines, "in_progress Application/myapp (RolloutComplete): "))
+      << ::testing::PrintToString(lines);
 }
 
 TEST_F(DeploydScenarios, ApplicationFailedGenerate) {
@@ -940,7 +1046,8 @@ TEST_F(DeploydOneAtATime, LaterDeploymentsWaitTheirTurn) {
   ASSERT_FALSE(second.empty());
   EXPECT_EQ(common::StateName(first.back().state()), "failure");
   EXPECT_EQ(Final(second), "success Deployment completed successfully.");
-  EXPECT_GE(common::FromTimestamp(second.front().time()), common::FromTimestamp(first.back().time()))
+  EXPECT_GE(common::FromTimestamp(second.front().time()),
+            common::FromTimestamp(first.back().time()))
       << "the second deployment started only after the first finished";
 }
 
@@ -949,13 +1056,15 @@ TEST_F(DeploydOneAtATime, LaterDeploymentsWaitTheirTurn) {
 TEST(DeploydTls, VerifiesTheServerCertificate) {
   KubeSim sim;
   auto text = testsupport::ReadFile(sim.Kubeconfig());
-  auto without_ca = std::regex_replace(text, std::regex("    certificate-authority-data: [^\n]*\n"), "");
+  auto without_ca =
+      std::regex_replace(text, std::regex("    certificate-authority-data: [^\n]*\n"), "");
   ASSERT_NE(without_ca, text);
   testsupport::WriteFile(sim.Dir() + "/no-ca", without_ca);
   testsupport::WriteFile(sim.Dir() + "/insecure",
                          std::regex_replace(without_ca, std::regex("(    server: [^\n]*\n)"),
                                             "$1    insecure-skip-tls-verify: true\n"));
-  const char* cm = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"tls","namespace":"aura"}})";
+  const char* cm =
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"tls","namespace":"aura"}})";
   {
     FakeHookd hookd;
     ChildProcess deployd({BinaryPath("deployd"), "--grpc.server", hookd.Address(), "--kubeconfig",
@@ -963,19 +1072,22 @@ TEST(DeploydTls, VerifiesTheServerCertificate) {
     ASSERT_TRUE(hookd.WaitConnected(20s));
     hookd.Send(Request("tls-verify", {cm}));
     auto final_line = Final(hookd.WaitFinished("tls-verify", 20s));
-    EXPECT_EQ(final_line.rfind("failure /v1, Kind=ConfigMap, Namespace=aura, Name=tls: unable to run "
-                               "kubernetes resource discovery: GET https://127.0.0.1:",
-                               0),
-              0U)
+    EXPECT_EQ(
+        final_line.rfind("failure /v1, Kind=ConfigMap, Namespace=aura, Name=tls: unable to run "
+                         "kubernetes resource discovery: GET https://127.0.0.1:",
+                         0),
+        0U)
         << final_line;
-    EXPECT_NE(final_line.find("TLS handshake: certificate verify failed"), std::string::npos) << final_line;
+    EXPECT_NE(final_line.find("TLS handshake: certificate verify failed"), std::string::npos)
+        << final_line;
   }
   FakeHookd hookd;
   ChildProcess deployd({BinaryPath("deployd"), "--grpc.server", hookd.Address(), "--kubeconfig",
                         sim.Dir() + "/insecure", "--metrics-listen-address", "127.0.0.1:0"});
   ASSERT_TRUE(hookd.WaitConnected(20s));
   hookd.Send(Request("tls-insecure", {cm}));
-  EXPECT_EQ(Final(hookd.WaitFinished("tls-insecure", 20s)), "success Deployment completed successfully.")
+  EXPECT_EQ(Final(hookd.WaitFinished("tls-insecure", 20s)),
+            "success Deployment completed successfully.")
       << deployd.Log();
 }
 
@@ -1002,14 +1114,16 @@ TEST_F(DeploydNoForce, ConflictNamesTheOtherFieldManagerAndNothingChanges) {
   other.method = "PATCH";
   other.path = "/api/v1/namespaces/aura/configmaps/shared?fieldManager=other-tool";
   other.content_type = "application/apply-patch+yaml";
-  other.body = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"shared"},"data":{"key":"theirs"}})";
+  other.body =
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"shared"},"data":{"key":"theirs"}})";
   sim_.Admin().CallJson(other);
 
   auto statuses = Deploy("ssa-conflict", {R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"shared","namespace":"aura"},"data":{"key":"ours"}})"});
-  EXPECT_EQ(Final(statuses),
-            "failure /v1, Kind=ConfigMap, Namespace=aura, Name=shared: applying resource: Apply failed "
-            "with 1 conflict: conflict with \"other-tool\": .data.key (total of 1 errors)")
+  EXPECT_EQ(
+      Final(statuses),
+      "failure /v1, Kind=ConfigMap, Namespace=aura, Name=shared: applying resource: Apply failed "
+      "with 1 conflict: conflict with \"other-tool\": .data.key (total of 1 errors)")
       << deployd_->Log();
   deployd::kube::KubeCall get;
   get.path = "/api/v1/namespaces/aura/configmaps/shared";
@@ -1030,15 +1144,15 @@ TEST(DeploydGrpcTls, ConnectsToHookdOverTlsTrustingTheConfiguredRoots) {
   KubeSim sim;
   auto cert = sim.Dir() + "/hookd.crt";
   auto key = sim.Dir() + "/hookd.key";
-  auto made = testsupport::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                                key, "-out", cert, "-days", "1", "-subj", "/CN=hookd", "-addext",
-                                "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  auto made = testsupport::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=hookd",
+                                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
   ASSERT_EQ(made.exit_code, 0) << made.err;
   grpc::SslServerCredentialsOptions tls;
   tls.pem_key_cert_pairs.push_back({testsupport::ReadFile(key), testsupport::ReadFile(cert)});
   FakeHookd hookd(0, grpc::SslServerCredentials(tls));
-  std::vector<std::string> argv = {BinaryPath("deployd"), "--grpc.server", hookd.Address(),
-                                   "--grpc.use-tls=true", "--kubeconfig", sim.Kubeconfig(),
+  std::vector<std::string> argv = {BinaryPath("deployd"),      "--grpc.server", hookd.Address(),
+                                   "--grpc.use-tls=true",      "--kubeconfig",  sim.Kubeconfig(),
                                    "--metrics-listen-address", "127.0.0.1:0"};
   {
     // Without our certificate among the trusted roots the handshake fails: no connection.
@@ -1050,7 +1164,8 @@ TEST(DeploydGrpcTls, ConnectsToHookdOverTlsTrustingTheConfiguredRoots) {
   ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd.Log();
   hookd.Send(Request("grpc-tls", {R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"over-tls","namespace":"aura"}})"}));
-  EXPECT_EQ(Final(hookd.WaitFinished("grpc-tls", 20s)), "success Deployment completed successfully.")
+  EXPECT_EQ(Final(hookd.WaitFinished("grpc-tls", 20s)),
+            "success Deployment completed successfully.")
       << deployd.Log();
 }
 
@@ -1075,14 +1190,16 @@ TEST_F(DeploydIntegration, CrdIsWaitedOnUntilEstablishedThenItsKindIsApplied) {
   auto statuses = Deploy("crd-1", {widget, crd});
   auto lines = Lines(statuses);
   ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(lines.front(),
-            "in_progress Successfully applied apiextensions.k8s.io/v1, Kind=CustomResourceDefinition, "
-            "Name=widgets.example.com")
+  EXPECT_EQ(
+      lines.front(),
+      "in_progress Successfully applied apiextensions.k8s.io/v1, Kind=CustomResourceDefinition, "
+      "Name=widgets.example.com")
       << deployd_->Log();
-  EXPECT_NE(std::find(lines.begin(), lines.end(),
-                      "in_progress Successfully applied example.com/v1, Kind=Widget, Namespace=aura, "
-                      "Name=w1"),
-            lines.end());
+  EXPECT_NE(
+      std::find(lines.begin(), lines.end(),
+                "in_progress Successfully applied example.com/v1, Kind=Widget, Namespace=aura, "
+                "Name=w1"),
+      lines.end());
   EXPECT_EQ(lines.back(), "success Deployment completed successfully.") << deployd_->Log();
   auto stored = AdminCall(sim_, "GET", "/apis/example.com/v1/namespaces/aura/widgets/w1");
   EXPECT_EQ(stored["spec"]["size"], 3);
@@ -1097,9 +1214,306 @@ TEST_F(DeploydIntegration, CrdIsWaitedOnUntilEstablishedThenItsKindIsApplied) {
   bool crd_as_team = false;
   for (const auto& entry : sim_.Requests()) {
     if (entry.value("method", "") == "PATCH" &&
-        entry.value("path", "").find("customresourcedefinitions/widgets.example.com") != std::string::npos) {
+        entry.value("path", "").find("customresourcedefinitions/widgets.example.com") !=
+            std::string::npos) {
       crd_as_team = entry.value("user", "") == kTeamUser;
     }
   }
   EXPECT_TRUE(crd_as_team);
+}
+
+// ---- forged identities (security review)
+// ---------------------------------------------------------
+
+namespace identities {
+
+constexpr const char* kLabelRule =
+    "must be a lowercase RFC 1123 label: at most 63 characters, lower case alphanumeric "
+    "characters or '-', starting and ending with an alphanumeric character (e.g. 'my-name', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+// Requests kube-sim received from anyone but the test's admin client.
+std::vector<nlohmann::json> DeploydRequests(KubeSim& sim) {
+  std::vector<nlohmann::json> out;
+  for (const auto& entry : sim.Requests()) {
+    if (entry.value("user", "") == "system:admin") continue;
+    out.push_back(entry);
+  }
+  return out;
+}
+
+bool ConfigMapExists(KubeSim& sim, const std::string& name) {
+  deployd::kube::KubeCall get;
+  get.path = "/api/v1/namespaces/aura/configmaps/" + name;
+  try {
+    sim.Admin().Call(get);
+    return true;
+  } catch (const deployd::kube::ApiError& e) {
+    if (e.HttpStatus() == 404) return false;
+    throw;
+  }
+}
+
+}  // namespace identities
+
+// A team with a line break would have put a second header after Impersonate-User (and a team
+// with a colon another user into it): deployd refuses it before any Kubernetes call.
+TEST_F(DeploydIntegration, TeamWithALineBreakNeverReachesKubernetes) {
+  const std::string team = "argocd:argocd-application-controller\r\nX-Injected: 1";
+  sim_.ClearRequests();
+  auto request = Request("forged-team", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"forged","namespace":"aura"},"data":{"key":"value"}})"});
+  request.set_team(team);
+  hookd_.Send(request);
+  auto statuses = hookd_.WaitFinished("forged-team", 30s);
+  EXPECT_EQ(Lines(statuses),
+            std::vector<std::string>(
+                {std::string("error invalid team "
+                             "\"argocd:argocd-application-controller\\r\\nX-Injected: 1\": ") +
+                 identities::kLabelRule}))
+      << deployd_->Log();
+  EXPECT_EQ(identities::DeploydRequests(sim_).size(), 0U)
+      << "deployd made no Kubernetes call at all: " << sim_.Requests().dump();
+  for (const auto& entry : sim_.Requests()) {
+    EXPECT_FALSE(entry["headers"].contains("x-injected")) << entry.dump();
+    EXPECT_FALSE(entry["headers"].contains("impersonate-user")) << entry.dump();
+  }
+  EXPECT_FALSE(identities::ConfigMapExists(sim_, "forged"));
+  // Nor does the team reach deployd's log unescaped (a forged log line).
+  EXPECT_EQ(deployd_->Log().find("\nX-Injected: 1"), std::string::npos) << deployd_->Log();
+
+  // The agent is unharmed: the next, honest request goes through.
+  EXPECT_EQ(Final(Deploy("honest-team", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"honest","namespace":"aura"}})"})),
+            "success Deployment completed successfully.")
+      << deployd_->Log();
+}
+
+TEST_F(DeploydIntegration, RequestForAnotherClusterIsRefusedAndNothingIsApplied) {
+  sim_.ClearRequests();
+  auto request = Request("other-cluster", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"elsewhere","namespace":"aura"}})"});
+  request.set_cluster("prod-gcp");
+  hookd_.Send(request);
+  EXPECT_EQ(Lines(hookd_.WaitFinished("other-cluster", 30s)),
+            std::vector<std::string>({"error deployment request is for cluster \"prod-gcp\", but "
+                                      "this deployd serves cluster \"local\""}))
+      << deployd_->Log();
+  EXPECT_EQ(identities::DeploydRequests(sim_).size(), 0U) << sim_.Requests().dump();
+  EXPECT_FALSE(identities::ConfigMapExists(sim_, "elsewhere"));
+}
+
+TEST(DeploydProcess, ClusterThatIsNotADnsLabelIsFatal) {
+  auto result = testsupport::Run({BinaryPath("deployd"), "--cluster", "local:evil"}, {}, 20s);
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find(std::string("Fatal error: invalid cluster \"local:evil\": ") +
+                            identities::kLabelRule),
+            std::string::npos)
+      << result.err;
+}
+
+// ---- thread cap (--max-rollout-threads) ---------------------------------------------------------
+
+namespace threads {
+
+// "Threads:" of /proc/<pid>/status; -1 when the process is gone.
+int ThreadCount(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+// Samples a process's thread count on its own thread until destroyed; keeps the highest.
+class ThreadSampler {
+ public:
+  explicit ThreadSampler(int pid) : pid_(pid), thread_([this] { Loop(); }) {}
+  ~ThreadSampler() {
+    stop_ = true;
+    thread_.join();
+  }
+  ThreadSampler(const ThreadSampler&) = delete;
+  ThreadSampler& operator=(const ThreadSampler&) = delete;
+  int Peak() const { return peak_.load(); }
+  long Samples() const { return samples_.load(); }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      int n = ThreadCount(pid_);
+      if (n > peak_.load()) peak_ = n;
+      ++samples_;
+      std::this_thread::sleep_for(2ms);  // sampling interval, not waiting for anything
+    }
+  }
+  int pid_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> peak_{0};
+  std::atomic<long> samples_{0};
+  std::thread thread_;
+};
+
+std::string RollingOut(const std::string& name) {
+  auto w = nlohmann::json::parse(rollouts::Workload(name));
+  w["metadata"]["annotations"]["test.deployd.io/scenario"] = "success";
+  w["spec"]["replicas"] = 1;
+  return w.dump();
+}
+
+}  // namespace threads
+
+// 300 resources, 60 of them Deployments that really roll out (kube-sim's controller, 20x faster),
+// with room for 16 rollout threads: the deployment completes and deployd's thread count stays
+// within the cap. Before the cap it started a thread per resource and four per Deployment
+// (~480 at once here; 350 Deployments aborted the agent in a 300-PID cgroup).
+TEST(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
+  KubeSim sim({"--time-scale", "0.05"});
+  FakeHookd hookd;
+  auto deployd = StartDeployd(sim, hookd, {"--max-rollout-threads", "16"});
+  ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd->Log();
+  // A first deployment brings up everything that lives as long as the process (discovery cache,
+  // pooled connections, gRPC's threads for status reports); count from there.
+  hookd.Send(Request("warm-up", {threads::RollingOut("warm-up")}));
+  ASSERT_EQ(Final(hookd.WaitFinished("warm-up", 60s)), "success Deployment completed successfully.")
+      << deployd->Log();
+  const int idle = threads::ThreadCount(deployd->Pid());
+  ASSERT_GT(idle, 0);
+
+  std::vector<std::string> resources;
+  for (int i = 0; i < 300; ++i) {
+    if (i % 5 == 0) {
+      resources.push_back(threads::RollingOut("web-" + std::to_string(i)));
+    } else {
+      resources.push_back(
+          nlohmann::json{{"apiVersion", "v1"},
+                         {"kind", "ConfigMap"},
+                         {"metadata", {{"name", "cm-" + std::to_string(i)}, {"namespace", "aura"}}},
+                         {"data", {{"i", std::to_string(i)}}}}
+              .dump());
+    }
+  }
+  std::vector<pb::DeploymentStatus> statuses;
+  int peak = 0;
+  long samples = 0;
+  const auto started = std::chrono::steady_clock::now();
+  {
+    threads::ThreadSampler sampler(deployd->Pid());
+    hookd.Send(Request("many", resources, 240s));
+    statuses = hookd.WaitFinished("many", 240s);
+    peak = sampler.Peak();
+    samples = sampler.Samples();
+  }
+  const auto seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_EQ(Final(statuses), "success Deployment completed successfully.") << deployd->Log();
+  int applied = 0;
+  int completed = 0;
+  for (const auto& line : Lines(statuses)) {
+    if (line.rfind("in_progress Successfully applied ", 0) == 0) ++applied;
+    if (line == "in_progress Deployment completed successfully.") ++completed;
+  }
+  EXPECT_EQ(applied, 300);
+  EXPECT_EQ(completed, 60) << "every Deployment was waited for";
+  // 16 rollout threads at most; a few more for gRPC's own pool while statuses stream out.
+  EXPECT_LE(peak, idle + 16 + 8) << "idle " << idle << ", peak " << peak;
+  EXPECT_TRUE(deployd->Running());
+  std::printf("[ figures ] threads idle %d, peak %d over %ld samples; 300 resources in %.1f s\n",
+              idle, peak, samples, seconds);
+  RecordProperty("threads_idle", idle);
+  RecordProperty("threads_peak", peak);
+  RecordProperty("seconds", std::to_string(seconds));
+}
+
+// The system refuses threads for real: deployd runs as an otherwise unused user whose process
+// limit (RLIMIT_NPROC, what a PID cgroup does to a container) leaves room for two Deployments'
+// waits, with a rollout-thread cap far above it. The resources whose threads cannot start end with
+// an error, the process stays up, and the next deployment goes through. (Root ignores
+// RLIMIT_NPROC, hence another user; setpriv and prlimit are util-linux, always on Debian.)
+TEST(DeploydThreadCap, ThreadsTheSystemRefusesEndResourcesWithAnErrorNotTheProcess) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run deployd as another user";
+  KubeSim sim({"--time-scale", "0.05"});
+  FakeHookd hookd;
+  // A copy of the kubeconfig the other user can read.
+  auto dir = testsupport::MakeTempDir("deployd-nproc");
+  std::filesystem::permissions(
+      dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
+               std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
+               std::filesystem::perms::others_exec);
+  testsupport::WriteFile(dir + "/kubeconfig", testsupport::ReadFile(sim.Kubeconfig()));
+  std::filesystem::permissions(dir + "/kubeconfig", std::filesystem::perms::owner_read |
+                                                        std::filesystem::perms::owner_write |
+                                                        std::filesystem::perms::others_read);
+  const std::string uid = std::to_string(40000 + getpid() % 20000);
+  std::vector<std::string> deployd_argv = {BinaryPath("deployd"),
+                                           "--grpc.server",
+                                           hookd.Address(),
+                                           "--kubeconfig",
+                                           dir + "/kubeconfig",
+                                           "--metrics-listen-address",
+                                           "127.0.0.1:0",
+                                           "--max-concurrent-deployments",
+                                           "1",
+                                           "--max-rollout-threads",
+                                           "400",
+                                           "--log-level",
+                                           "info"};
+  // First without a limit, to count the threads the process needs anyway.
+  int idle = 0;
+  {
+    std::vector<std::string> argv = {"setpriv", "--reuid=" + uid, "--regid=" + uid,
+                                     "--clear-groups"};
+    argv.insert(argv.end(), deployd_argv.begin(), deployd_argv.end());
+    ChildProcess probe(argv);
+    ASSERT_TRUE(hookd.WaitConnected(20s)) << probe.Log();
+    hookd.Send(Request("probe", {R"({"apiVersion":"v1","kind":"ConfigMap",
+        "metadata":{"name":"probe","namespace":"aura"}})"}));
+    ASSERT_EQ(Final(hookd.WaitFinished("probe", 30s)), "success Deployment completed successfully.")
+        << probe.Log();
+    idle = threads::ThreadCount(probe.Pid());
+  }
+  ASSERT_GT(idle, 0);
+  // Room for two waits of 4 threads and 2 to spare (gRPC's pool varies by a few), not for ten.
+  const int limit = idle + 10;
+  std::vector<std::string> argv = {"setpriv",        "--reuid=" + uid,
+                                   "--regid=" + uid, "--clear-groups",
+                                   "prlimit",        "--nproc=" + std::to_string(limit)};
+  argv.insert(argv.end(), deployd_argv.begin(), deployd_argv.end());
+  FakeHookd limited_hookd;
+  argv[std::find(argv.begin(), argv.end(), hookd.Address()) - argv.begin()] =
+      limited_hookd.Address();
+  ChildProcess deployd(argv);
+  ASSERT_TRUE(limited_hookd.WaitConnected(20s)) << deployd.Log();
+  std::vector<std::string> resources;
+  for (int i = 0; i < 10; ++i)
+    resources.push_back(threads::RollingOut("squeezed-" + std::to_string(i)));
+  limited_hookd.Send(Request("squeezed", resources, 120s));
+  auto lines = Lines(limited_hookd.WaitFinished("squeezed", 120s));
+  ASSERT_FALSE(lines.empty()) << deployd.Log();
+  EXPECT_TRUE(deployd.Running()) << "the process survived: " << deployd.Log();
+  const std::regex refused(
+      "in_progress Deployment/squeezed-[0-9]: cannot start a thread to (wait for|watch) the "
+      "rollout: Resource temporarily unavailable");
+  int refused_count = 0;
+  for (const auto& line : lines) {
+    if (std::regex_match(line, refused)) ++refused_count;
+  }
+  EXPECT_GT(refused_count, 0) << ::testing::PrintToString(lines);
+  EXPECT_TRUE(std::regex_match(
+      lines.back(), std::regex("failure Deployment/squeezed-[0-9]: cannot start a thread to (wait "
+                               "for|watch) the rollout: Resource temporarily unavailable \\(total "
+                               "of [0-9]+ errors\\)")))
+      << lines.back();
+  // Still serving: a deployment that needs no extra thread goes through.
+  limited_hookd.Send(Request("after-squeeze", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"after-squeeze","namespace":"aura"}})"}));
+  EXPECT_EQ(Final(limited_hookd.WaitFinished("after-squeeze", 30s)),
+            "success Deployment completed successfully.")
+      << deployd.Log();
+  EXPECT_TRUE(deployd.Running()) << deployd.Log();
+  std::printf("[ figures ] idle %d threads, limit %d: %d of 10 waits refused a thread\n", idle,
+              limit, refused_count);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }

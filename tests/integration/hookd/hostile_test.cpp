@@ -4,9 +4,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
-#include <thread>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
@@ -143,8 +143,8 @@ TEST_F(HostileHookd, CrlfTeamIsRefusedByGrpcDeployAndStatus) {
     grpc::ClientContext context;
     SetDeadline(context, 20s);
     pb::DeploymentStatus reply;
-    auto status = stub->Deploy(&context, ConfigMapRequest("aura", "dev\r\nX-Injected: 1", "x"),
-                               &reply);
+    auto status =
+        stub->Deploy(&context, ConfigMapRequest("aura", "dev\r\nX-Injected: 1", "x"), &reply);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_EQ(status.error_message(), "invalid cluster \"dev\\r\\nX-Injected: 1\": " + kLabelRule);
   }
@@ -183,8 +183,7 @@ TEST_F(HostileHookd, BadTeamsAndClustersAreRefusedByEveryHttpEntry) {
   // Signed deploy and status: the rule is checked before the signature.
   auto deploy = Signed("/api/v1/deploy", DeployBody(kCrlfTeam).dump(), key_);
   EXPECT_EQ(deploy.status, 400);
-  EXPECT_EQ(json::parse(deploy.body)["message"],
-            "invalid deployment request: " + kCrlfTeamMessage);
+  EXPECT_EQ(json::parse(deploy.body)["message"], "invalid deployment request: " + kCrlfTeamMessage);
   auto cluster = Signed("/api/v1/deploy", DeployBody("aura", "Prod_1").dump(), key_);
   EXPECT_EQ(cluster.status, 400);
   EXPECT_EQ(json::parse(cluster.body)["message"],
@@ -208,10 +207,9 @@ TEST_F(HostileHookd, BadTeamsAndClustersAreRefusedByEveryHttpEntry) {
                       {{"X-PSK", "console-psk"}});
   EXPECT_EQ(console.status, 400);
   EXPECT_EQ(json::parse(console.body)["message"], "invalid team \"Team_A\": " + kLabelRule);
-  auto repositories =
-      Call(http_port_, "POST", "/internal/api/v1/team/-bad/repositories",
-           json{{"repository", "navikt/app"}}.dump(),
-           {{"X-PSK", "console-psk"}, {"Content-Type", "application/json"}});
+  auto repositories = Call(http_port_, "POST", "/internal/api/v1/team/-bad/repositories",
+                           json{{"repository", "navikt/app"}}.dump(),
+                           {{"X-PSK", "console-psk"}, {"Content-Type", "application/json"}});
   EXPECT_EQ(repositories.status, 400);
   EXPECT_EQ(json::parse(repositories.body)["message"], "invalid team \"-bad\": " + kLabelRule);
   EXPECT_EQ(ScalarQuery(db_.Url(), "SELECT count(*) FROM team_repositories"), 0);
@@ -259,8 +257,9 @@ TEST_F(HostileHookd, DeploydKeysAreBoundToTheirClusters) {
   EXPECT_EQ(foreign.error_message(), "deployment '" + id +
                                          "' belongs to cluster \"local\", which this deployd key "
                                          "is not valid for");
-  EXPECT_EQ(ScalarQuery(db_.Url(), "SELECT count(*) FROM deployment_status WHERE message = "
-                                   "'forged'"),
+  EXPECT_EQ(ScalarQuery(db_.Url(),
+                        "SELECT count(*) FROM deployment_status WHERE message = "
+                        "'forged'"),
             0);
   EXPECT_TRUE(local.Report(id, pb::success, "done").ok());
 
@@ -300,13 +299,15 @@ TEST_F(HostileHookd, AnUnreadableQueuedRequestFailsItsOwnDeploymentOnly) {
     for (const auto& [id, deadline] :
          {std::pair{poison, std::string("now() + interval '10 minutes'")},
           std::pair{expired_poison, std::string("now() - interval '1 second'")}}) {
-      tx.exec_params("INSERT INTO deployment (id, team, created, cluster) VALUES ($1, 'aura', "
-                     "now(), 'dev')",
-                     id);
-      tx.exec_params("INSERT INTO deployment_queue (deployment_id, cluster, request, deadline, "
-                     "created) VALUES ($1, 'dev', '\\xffffffffff'::bytea, " +
-                         deadline + ", now() - interval '1 minute')",
-                     id);
+      tx.exec_params(
+          "INSERT INTO deployment (id, team, created, cluster) VALUES ($1, 'aura', "
+          "now(), 'dev')",
+          id);
+      tx.exec_params(
+          "INSERT INTO deployment_queue (deployment_id, cluster, request, deadline, "
+          "created) VALUES ($1, 'dev', '\\xffffffffff'::bytea, " +
+              deadline + ", now() - interval '1 minute')",
+          id);
     }
     tx.commit();
   }
@@ -339,8 +340,10 @@ TEST_F(HostileHookd, AnUnreadableQueuedRequestFailsItsOwnDeploymentOnly) {
       "readable pb.DeploymentRequest (5 bytes); nothing was applied";
   EXPECT_EQ(message_of(poison), expected);
   EXPECT_EQ(message_of(expired_poison), expected);
-  EXPECT_EQ(ScalarQuery(db_.Url(), "SELECT count(*) FROM deployment_queue WHERE deployment_id IN "
-                                   "('" + poison + "', '" + expired_poison + "')"),
+  EXPECT_EQ(ScalarQuery(db_.Url(),
+                        "SELECT count(*) FROM deployment_queue WHERE deployment_id IN "
+                        "('" +
+                            poison + "', '" + expired_poison + "')"),
             0);
   ExpectServing();
 }
@@ -362,7 +365,8 @@ TEST_F(HostileHookd, DeepDocumentsAreRefusedClearlyAndNothingCrashes) {
             "unable to unmarshal request body: document is nested more than 512 levels deep "
             "(the limit for one resource)");
   std::string inside = DeployBody().dump();
-  inside.replace(inside.find("[{"), 1, "[" + std::string(100000, '[') + std::string(100000, ']') + ",");
+  inside.replace(inside.find("[{"), 1,
+                 "[" + std::string(100000, '[') + std::string(100000, ']') + ",");
   auto nested = Signed("/api/v1/deploy", inside, key_);
   EXPECT_EQ(nested.status, 400);
   EXPECT_EQ(json::parse(nested.body)["message"],
@@ -433,8 +437,8 @@ TEST_F(HostileHookd, UnsignedLargeBodiesCostTheirSizeNotADom) {
   }
   const long after = PeakRssKib(hookd_->Pid());
   // The body itself is held a few times (socket buffer, request, scan); a DOM would be >100 MiB.
-  EXPECT_LT(after - before, 48 * 1024) << "peak RSS grew from " << before << " to " << after
-                                        << " KiB";
+  EXPECT_LT(after - before, 48 * 1024)
+      << "peak RSS grew from " << before << " to " << after << " KiB";
   ExpectServing();
 }
 
@@ -468,16 +472,15 @@ TEST(HostileStartup, InsecureDefaultsAreRefusedBeyondLoopback) {
       {}, 60s);
   EXPECT_EQ(refused.exit_code, 1);
   const std::string output = refused.out + refused.err;
-  EXPECT_NE(output.find("refusing to listen beyond loopback (0.0.0.0:" +
-                        std::to_string(http_port) +
+  EXPECT_NE(output.find("refusing to listen beyond loopback (0.0.0.0:" + std::to_string(http_port) +
                         ", 127.0.0.1:0) with an insecure configuration: database-encryption-key "
                         "is the public default"),
             std::string::npos)
       << output;
 
-  testsupport::ChildProcess allowed(
-      {testsupport::BinaryPath("hookd"), "--database-url", db.Url(), "--grpc.address",
-       "127.0.0.1:0", "--listen-address", "0.0.0.0:" + std::to_string(http_port), "--insecure"});
+  testsupport::ChildProcess allowed({testsupport::BinaryPath("hookd"), "--database-url", db.Url(),
+                                     "--grpc.address", "127.0.0.1:0", "--listen-address",
+                                     "0.0.0.0:" + std::to_string(http_port), "--insecure"});
   ASSERT_TRUE(testsupport::WaitForPort(http_port, 60s)) << allowed.Log();
   const std::string log = allowed.Log();
   EXPECT_NE(log.find("database-encryption-key is the public default"), std::string::npos) << log;
@@ -546,11 +549,13 @@ TEST_F(HostileHookd, ClientSetTimesAreBounded) {
   pb::DeploymentStatus queued;
   ASSERT_TRUE(stub->Deploy(&context, request, &queued).ok());
   // The deadline is at most 24 h ahead; the creation time within the last 24 h.
-  EXPECT_EQ(ScalarQuery(db_.Url(), "SELECT count(*) FROM deployment_queue WHERE deadline <= "
-                                   "now() + interval '24 hours 1 minute' AND deadline > now()"),
+  EXPECT_EQ(ScalarQuery(db_.Url(),
+                        "SELECT count(*) FROM deployment_queue WHERE deadline <= "
+                        "now() + interval '24 hours 1 minute' AND deadline > now()"),
             1);
-  EXPECT_EQ(ScalarQuery(db_.Url(), "SELECT count(*) FROM deployment WHERE created >= now() - "
-                                   "interval '24 hours 1 minute' AND created <= now()"),
+  EXPECT_EQ(ScalarQuery(db_.Url(),
+                        "SELECT count(*) FROM deployment WHERE created >= now() - "
+                        "interval '24 hours 1 minute' AND created <= now()"),
             1);
   ExpectServing();
 }
@@ -565,8 +570,8 @@ TEST_F(HostileHookd, PagesAndProbesGiveNothingAway) {
   namespace bhttp = beast::http;
   common::net::io_context io;
   beast::tcp_stream stream(io);
-  stream.connect({common::net::ip::make_address("127.0.0.1"),
-                  static_cast<unsigned short>(http_port_)});
+  stream.connect(
+      {common::net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(http_port_)});
   bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/logs?delivery_id=" + id, 11};
   req.set(bhttp::field::host, "localhost");
   bhttp::write(stream, req);

@@ -1,9 +1,9 @@
 #include "deployd/config.hpp"
 
-#include <gtest/gtest.h>
+#include <map>
 
 #include <CLI/CLI.hpp>
-#include <map>
+#include <gtest/gtest.h>
 
 #include "common/error.hpp"
 
@@ -59,6 +59,41 @@ TEST(DeploydConfig, AuthenticationNeedsAKey) {
   } catch (const common::Error& e) {
     EXPECT_STREQ(e.what(), "authenticated gRPC calls enabled, but --hookd-key is not specified");
   }
+}
+
+std::string ConversionError(std::vector<std::string> args) {
+  common::LayeredConfig config(Settings());
+  Parse(config, std::move(args), Env({}));
+  try {
+    ToAgentOptions(config, Env({}), std::chrono::system_clock::now());
+  } catch (const common::Error& e) {
+    EXPECT_EQ(e.Code(), common::ErrorCode::kInvalidArgument);
+    return e.what();
+  }
+  return "<no error>";
+}
+
+TEST(DeploydConfig, MaxRolloutThreads) {
+  common::LayeredConfig config(Settings());
+  Parse(config, {}, Env({}));
+  EXPECT_EQ(config.Get("max-rollout-threads"), "128");
+  common::LayeredConfig from_env(Settings());
+  Parse(from_env, {}, Env({{"DEPLOYD_MAX_ROLLOUT_THREADS", "64"}}));
+  EXPECT_EQ(from_env.Get("max-rollout-threads"), "64");
+  EXPECT_EQ(ConversionError({"--max-rollout-threads", "3"}),
+            "invalid value \"3\" for max-rollout-threads: want an integer of at least 4");
+  EXPECT_EQ(ConversionError({"--max-rollout-threads", "many"}),
+            "invalid value \"many\" for max-rollout-threads: want an integer of at least 4");
+  EXPECT_EQ(ConversionError({"--max-concurrent-deployments", "0"}),
+            "invalid value \"0\" for max-concurrent-deployments: want a positive integer");
+}
+
+TEST(DeploydConfig, ClusterMustBeADnsLabel) {
+  EXPECT_EQ(ConversionError({"--cluster", "Local\r\nX: 1"}),
+            "invalid cluster \"Local\\r\\nX: 1\": must be a lowercase RFC 1123 label: at most 63 "
+            "characters, lower case alphanumeric characters or '-', starting and ending with an "
+            "alphanumeric character (e.g. 'my-name', regex used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
 }
 
 }  // namespace

@@ -1,11 +1,15 @@
 #include "deployd/agent/runner.hpp"
 
-#include <gtest/gtest.h>
-
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
+#include <stdexcept>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "common/error.hpp"
 #include "common/pb_json.hpp"
@@ -51,22 +55,30 @@ struct FakeCluster final : TeamCluster {
     if (it == verdicts.end()) return std::nullopt;
     return it->second;
   }
+  int RolloutThreads(const nlohmann::json& object) override {
+    return object.value("kind", "") == "Deployment" ? threads_per_wait : 0;
+  }
   std::vector<nlohmann::json>& applied;
   std::map<std::string, std::string> failures;
   std::map<std::string, Verdict> verdicts;
+  int threads_per_wait = 0;
 };
 
 struct FakeFactory final : ClusterFactory {
   std::unique_ptr<TeamCluster> ForTeam(const std::string& team) override {
     teams.push_back(team);
+    if (make) return make(applied);
     auto c = std::make_unique<FakeCluster>(applied);
     c->failures = failures;
     c->verdicts = verdicts;
+    c->threads_per_wait = threads_per_wait;
     return c;
   }
   std::vector<std::string> teams;
   std::map<std::string, std::string> failures;
   std::map<std::string, Verdict> verdicts;
+  int threads_per_wait = 0;
+  std::function<std::unique_ptr<TeamCluster>(std::vector<nlohmann::json>&)> make;
   std::vector<nlohmann::json> applied;  // outlives the per-deployment cluster
 };
 
@@ -86,22 +98,25 @@ class RunnerTest : public ::testing::Test {
   FakeClock clock;
   RecordingSink sink;
   FakeFactory factory;
+  RunOptions options{"local", nullptr};
 };
 
 constexpr const char* kConfigMap =
     R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"foo","namespace":"aura"},"data":{"a":"b"}})";
-constexpr const char* kNamespace = R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"aura"}})";
+constexpr const char* kNamespace =
+    R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"aura"}})";
 constexpr const char* kDeployment =
     R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"aura"}})";
 
 TEST_F(RunnerTest, SuccessfulConfigMap) {
   auto request = Request({kConfigMap});
-  RunDeployment(request, factory, sink, clock);
-  EXPECT_EQ(sink.Lines(), std::vector<std::string>({
-                              "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=foo",
-                              "in_progress All resources saved to Kubernetes; waiting for completion",
-                              "success Deployment completed successfully.",
-                          }));
+  RunDeployment(request, factory, sink, clock, options);
+  EXPECT_EQ(sink.Lines(),
+            std::vector<std::string>({
+                "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=foo",
+                "in_progress All resources saved to Kubernetes; waiting for completion",
+                "success Deployment completed successfully.",
+            }));
   EXPECT_EQ(factory.teams, std::vector<std::string>({"aura"}));
   ASSERT_EQ(factory.applied.size(), 1U);
   EXPECT_EQ(factory.applied[0]["metadata"]["annotations"]["nais.io/deploymentCorrelationID"],
@@ -118,7 +133,7 @@ TEST_F(RunnerTest, SuccessfulConfigMap) {
 }
 
 TEST_F(RunnerTest, NamespacesFirstThenTheGivenOrder) {
-  RunDeployment(Request({kDeployment, kConfigMap, kNamespace}), factory, sink, clock);
+  RunDeployment(Request({kDeployment, kConfigMap, kNamespace}), factory, sink, clock, options);
   ASSERT_EQ(factory.applied.size(), 3U);
   EXPECT_EQ(factory.applied[0]["kind"], "Namespace");
   EXPECT_EQ(factory.applied[1]["kind"], "Deployment");
@@ -128,7 +143,7 @@ TEST_F(RunnerTest, NamespacesFirstThenTheGivenOrder) {
 
 TEST_F(RunnerTest, ApplyErrorStopsAndFailsWithTheOriginalFormat) {
   factory.failures["web"] = "applying resource: forbidden";
-  RunDeployment(Request({kDeployment, kConfigMap}), factory, sink, clock);
+  RunDeployment(Request({kDeployment, kConfigMap}), factory, sink, clock, options);
   EXPECT_EQ(sink.Lines(),
             std::vector<std::string>({
                 "in_progress All resources saved to Kubernetes; waiting for completion",
@@ -139,10 +154,11 @@ TEST_F(RunnerTest, ApplyErrorStopsAndFailsWithTheOriginalFormat) {
 }
 
 TEST_F(RunnerTest, WatcherVerdictsAreRelabelledAndCounted) {
-  factory.verdicts["web"] = Verdict{pb::DeploymentState::error,
-                                    "timeout while waiting for deployment to succeed"};
-  factory.verdicts["foo"] = Verdict{pb::DeploymentState::success, "Deployment completed successfully."};
-  RunDeployment(Request({kDeployment, kConfigMap}), factory, sink, clock);
+  factory.verdicts["web"] =
+      Verdict{pb::DeploymentState::error, "timeout while waiting for deployment to succeed"};
+  factory.verdicts["foo"] =
+      Verdict{pb::DeploymentState::success, "Deployment completed successfully."};
+  RunDeployment(Request({kDeployment, kConfigMap}), factory, sink, clock, options);
   auto lines = sink.Lines();
   ASSERT_EQ(lines.size(), 6U);
   // Watchers run in parallel: their relabelled verdicts come in any order.
@@ -152,27 +168,199 @@ TEST_F(RunnerTest, WatcherVerdictsAreRelabelledAndCounted) {
                         "in_progress timeout while waiting for deployment to succeed",
                         "in_progress Deployment completed successfully.",
                     }));
-  EXPECT_EQ(lines[5], "failure timeout while waiting for deployment to succeed (total of 1 errors)");
+  EXPECT_EQ(lines[5],
+            "failure timeout while waiting for deployment to succeed (total of 1 errors)");
 }
 
 TEST_F(RunnerTest, ExpiredOrMissingDeadline) {
   auto request = Request({kConfigMap});
   request.clear_deadline();
-  RunDeployment(request, factory, sink, clock);
+  RunDeployment(request, factory, sink, clock, options);
   EXPECT_EQ(sink.Lines(), std::vector<std::string>({"failure context deadline exceeded"}));
   EXPECT_TRUE(factory.teams.empty());
 }
 
 TEST_F(RunnerTest, NoResources) {
-  RunDeployment(Request({}), factory, sink, clock);
+  RunDeployment(Request({}), factory, sink, clock, options);
   EXPECT_EQ(sink.Lines(), std::vector<std::string>({"failure no resources to deploy"}));
 }
 
 TEST_F(RunnerTest, ResourceWithoutKind) {
-  RunDeployment(Request({kConfigMap, R"({"metadata":{"name":"x"}})"}), factory, sink, clock);
-  EXPECT_EQ(sink.Lines(),
-            std::vector<std::string>(
-                {R"(failure resource 2: decoding payload: Object 'Kind' is missing in '{"metadata":{"name":"x"}}')"}));
+  RunDeployment(Request({kConfigMap, R"({"metadata":{"name":"x"}})"}), factory, sink, clock,
+                options);
+  EXPECT_EQ(
+      sink.Lines(),
+      std::vector<std::string>(
+          {R"(failure resource 2: decoding payload: Object 'Kind' is missing in '{"metadata":{"name":"x"}}')"}));
+}
+
+// ---- identities are checked before anything reaches Kubernetes -------------------------------
+
+constexpr const char* kLabelRule =
+    "must be a lowercase RFC 1123 label: at most 63 characters, lower case alphanumeric "
+    "characters or '-', starting and ending with an alphanumeric character (e.g. 'my-name', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+TEST_F(RunnerTest, TeamThatIsNotADnsLabelIsRefusedBeforeAnyKubernetesCall) {
+  const std::vector<std::pair<std::string, std::string>> teams = {
+      // A line break would have become a second header after Impersonate-User.
+      {"argocd:argocd-application-controller\r\nX-Injected: 1",
+       R"("argocd:argocd-application-controller\r\nX-Injected: 1")"},
+      // ... and a colon another user: system:serviceaccount:kube-system:x:serviceuser-...
+      {"kube-system:admin", R"("kube-system:admin")"},
+      {"Aura", R"("Aura")"},
+      {"", R"("")"},
+      {std::string("aura\0x", 6), R"("aura\x00x")"},
+  };
+  for (const auto& [team, quoted] : teams) {
+    RecordingSink refused;
+    auto request = Request({kConfigMap});
+    request.set_team(team);
+    RunDeployment(request, factory, refused, clock, options);
+    EXPECT_EQ(refused.Lines(),
+              std::vector<std::string>({"error invalid team " + quoted + ": " + kLabelRule}));
+  }
+  EXPECT_TRUE(factory.teams.empty()) << "no cluster was ever asked for";
+  EXPECT_TRUE(factory.applied.empty());
+}
+
+TEST_F(RunnerTest, RequestForAnotherClusterIsRefused) {
+  auto request = Request({kConfigMap});
+  request.set_cluster("prod-gcp");
+  RunDeployment(request, factory, sink, clock, options);
+  EXPECT_EQ(sink.Lines(), std::vector<std::string>({
+                              "error deployment request is for cluster \"prod-gcp\", but this "
+                              "deployd serves cluster \"local\"",
+                          }));
+  request.set_cluster("local\r\nX-Injected: 1");
+  RecordingSink second;
+  RunDeployment(request, factory, second, clock, options);
+  EXPECT_EQ(second.Lines(), std::vector<std::string>({
+                                "error deployment request is for cluster "
+                                "\"local\\r\\nX-Injected: 1\", but this deployd serves cluster "
+                                "\"local\"",
+                            }));
+  EXPECT_TRUE(factory.teams.empty());
+  EXPECT_TRUE(factory.applied.empty());
+}
+
+// ---- threads ------------------------------------------------------------------------------------
+
+std::string NamedDeployment(int i) {
+  return nlohmann::json{{"apiVersion", "apps/v1"},
+                        {"kind", "Deployment"},
+                        {"metadata", {{"name", "web-" + std::to_string(i)}, {"namespace", "aura"}}}}
+      .dump();
+}
+
+// Waits that block until another wait runs beside them (or, at the end, alone): shows how many
+// waits the runner lets run at once.
+struct OverlappingCluster final : TeamCluster {
+  nlohmann::json Apply(const nlohmann::json& object) override { return object; }
+  int RolloutThreads(const nlohmann::json&) override { return 3; }
+  std::optional<Verdict> AwaitRollout(const nlohmann::json&, common::SystemTime,
+                                      const std::function<void(const std::string&)>&) override {
+    std::unique_lock lock(mutex);
+    ++active;
+    peak = std::max(peak, active);
+    changed.notify_all();
+    // A safety net, not a pause: released as soon as a second wait runs or none can follow.
+    changed.wait_for(lock, 20s, [&] { return active >= 2 || finished + active >= total; });
+    --active;
+    ++finished;
+    changed.notify_all();
+    return Verdict{pb::DeploymentState::success, "Deployment completed successfully."};
+  }
+  std::mutex mutex;
+  std::condition_variable changed;
+  int active = 0;
+  int peak = 0;
+  int finished = 0;
+  int total = 0;
+};
+
+TEST_F(RunnerTest, RolloutWaitsStayWithinTheThreadBudget) {
+  ThreadBudget budget(8);  // two Deployment waits at once (1 waiting + 3 watch threads each)
+  options.threads = &budget;
+  OverlappingCluster* cluster = nullptr;
+  factory.make = [&](std::vector<nlohmann::json>&) {
+    auto c = std::make_unique<OverlappingCluster>();
+    c->total = 20;
+    cluster = c.get();
+    return c;
+  };
+  std::vector<std::string> resources;
+  for (int i = 0; i < 20; ++i) resources.push_back(NamedDeployment(i));
+  RunDeployment(Request(resources), factory, sink, clock, options);
+  ASSERT_NE(cluster, nullptr);
+  EXPECT_EQ(cluster->finished, 20);
+  EXPECT_EQ(cluster->peak, 2) << "two at once, never more";
+  EXPECT_EQ(budget.PeakInUse(), 8);
+  EXPECT_EQ(budget.InUse(), 0) << "every slot came back";
+  EXPECT_EQ(sink.Lines().back(), "success Deployment completed successfully.");
+}
+
+TEST_F(RunnerTest, WaitThatFindsNoFreeThreadBeforeTheDeadlineTimesOut) {
+  ThreadBudget budget(4);
+  options.threads = &budget;
+  factory.threads_per_wait = 3;
+  auto held = budget.Acquire(4, std::chrono::system_clock::now() + 60s);  // all of it
+  // A deadline that is still ahead for the deployment's clock but has passed for the budget's:
+  // the budget gives up at once instead of waiting for it.
+  clock.now = std::chrono::system_clock::now() - 1h;
+  auto request = Request({kDeployment, kConfigMap});
+  *request.mutable_deadline() = common::ToTimestamp(std::chrono::system_clock::now() - 1s);
+  RunDeployment(request, factory, sink, clock, options);
+  EXPECT_EQ(sink.Lines().back(),
+            "failure timeout while waiting for deployment to succeed; still waiting: a free thread "
+            "to watch Deployment/web (--max-rollout-threads) (total of 1 errors)");
+  budget.Shutdown();
+  RecordingSink stopping;
+  clock.now = std::chrono::system_clock::now();
+  RunDeployment(Request({kDeployment}), factory, stopping, clock, options);
+  EXPECT_EQ(stopping.Lines().back(),
+            "failure Deployment/web: deployd is shutting down (total of 1 errors)");
+}
+
+// The system refuses a thread (a full PID cgroup): that resource ends with an error, the others
+// are still waited for, and nothing terminates the process.
+TEST_F(RunnerTest, ThreadThatCannotStartEndsItsResourceWithAnError) {
+  ThreadBudget budget(64);
+  options.threads = &budget;
+  factory.threads_per_wait = 3;
+  for (int i = 0; i < 3; ++i) {
+    factory.verdicts["web-" + std::to_string(i)] =
+        Verdict{pb::DeploymentState::success, "Deployment completed successfully."};
+  }
+  FailThreadStartsAfterForTest(1);
+  RunDeployment(Request({NamedDeployment(0), NamedDeployment(1), NamedDeployment(2)}), factory,
+                sink, clock, options);
+  FailThreadStartsAfterForTest(-1);
+  auto lines = sink.Lines();
+  std::multiset<std::string> seen(lines.begin(), lines.end());
+  EXPECT_EQ(seen.count("in_progress Deployment/web-1: cannot start a thread to wait for the "
+                       "rollout: Resource temporarily unavailable"),
+            1U);
+  EXPECT_EQ(seen.count("in_progress Deployment/web-2: cannot start a thread to wait for the "
+                       "rollout: Resource temporarily unavailable"),
+            1U);
+  EXPECT_EQ(seen.count("in_progress Deployment completed successfully."), 1U)
+      << "web-0 was waited for";
+  EXPECT_EQ(lines.back(),
+            "failure Deployment/web-1: cannot start a thread to wait for the rollout: Resource "
+            "temporarily unavailable (total of 2 errors)");
+  EXPECT_EQ(budget.InUse(), 0);
+}
+
+// Whatever goes wrong inside, the deployment ends with a final status.
+TEST_F(RunnerTest, UnexpectedExceptionEndsTheDeploymentWithAnError) {
+  struct Throwing final : TeamCluster {
+    nlohmann::json Apply(const nlohmann::json& object) override { return object; }
+    int RolloutThreads(const nlohmann::json&) override { throw std::runtime_error("boom"); }
+  };
+  factory.make = [](std::vector<nlohmann::json>&) { return std::make_unique<Throwing>(); };
+  RunDeployment(Request({kDeployment}), factory, sink, clock, options);
+  EXPECT_EQ(sink.Lines().back(), "error deployd could not process the deployment: boom");
 }
 
 TEST(RunnerHelpers, TeamServiceAccountAndSummary) {

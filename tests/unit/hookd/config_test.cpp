@@ -112,11 +112,11 @@ TEST(HookdConfig, GitHubJwksUrlAndIssuer) {
 TEST(HookdConfig, DeploydKeysBindToClusters) {
   auto c = Build({"--deployd-keys", "local=k1,prod=k2,plain,Not-A-Label=x,empty=,a=b=c"}, {});
   EXPECT_EQ(c.deployd_keys, (std::vector<hookd::DeploydKey>{{"local", "k1"},
-                                                             {"prod", "k2"},
-                                                             {"", "plain"},
-                                                             {"", "Not-A-Label=x"},
-                                                             {"", "empty="},
-                                                             {"a", "b=c"}}));
+                                                            {"prod", "k2"},
+                                                            {"", "plain"},
+                                                            {"", "Not-A-Label=x"},
+                                                            {"", "empty="},
+                                                            {"a", "b=c"}}));
   auto env = Build({}, {{"HOOKD_DEPLOYD_KEYS", "dev=secret"}});
   EXPECT_EQ(env.deployd_keys, (std::vector<hookd::DeploydKey>{{"dev", "secret"}}));
 }
@@ -149,11 +149,11 @@ TEST(HookdConfig, InsecureSettingsWarnOnLoopbackAndStopBeyondIt) {
   auto allowed = Build({"--listen-address", "0.0.0.0:8080", "--insecure"}, {});
   EXPECT_EQ(hookd::SecurityWarnings(allowed).size(), 3u);
 
-  auto safe = Build({"--grpc.address", "[::]:9090", "--grpc.cli-authentication",
-                     "--grpc.deployd-authentication", "--deployd-keys", "dev=k",
-                     "--database-encryption-key",
-                     "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"},
-                    {});
+  auto safe = Build(
+      {"--grpc.address", "[::]:9090", "--grpc.cli-authentication", "--grpc.deployd-authentication",
+       "--deployd-keys", "dev=k", "--database-encryption-key",
+       "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"},
+      {});
   EXPECT_TRUE(hookd::SecurityWarnings(safe).empty());
   auto unbound = Build({"--grpc.cli-authentication", "--grpc.deployd-authentication",
                         "--deployd-keys", "k", "--database-encryption-key",
