@@ -58,18 +58,20 @@ class ChainTest : public ::testing::Test {
     return common::HexEncode(key);
   }
 
-  testsupport::RunResult RunCli(const std::vector<std::string>& extra) {
+  testsupport::RunResult RunCli(const std::vector<std::string>& extra,
+                                const std::string& cluster = "local",
+                                const std::string& timeout = "60s") {
     std::vector<std::string> argv{BinaryPath("deploy"),
                                   "--resource",
                                   testsupport::SourceDir() + "/examples/configmap.yaml",
                                   "--cluster",
-                                  "local",
+                                  cluster,
                                   "--deploy-server",
                                   chain_.GrpcAddress(),
                                   "--grpc-use-tls=false",
                                   "--wait",
                                   "--timeout",
-                                  "60s"};
+                                  timeout};
     argv.insert(argv.end(), extra.begin(), extra.end());
     // A CI-like environment without GitHub variables from the machine running the tests.
     return testsupport::Run(argv,
@@ -179,18 +181,10 @@ TEST_F(ChainTest, WrongApiKeyIsRejectedWithExitCode4) {
 // own deadline, so the pipeline sees why (exit 2 with the cluster named), not a bare timeout.
 TEST_F(ChainTest, OfflineClusterEndsWithTheReasonBeforeTheCliGivesUp) {
   ASSERT_NO_FATAL_FAILURE(StartChain(false));
-  auto result = testsupport::Run(
-      {BinaryPath("deploy"), "--resource", testsupport::SourceDir() + "/examples/configmap.yaml",
-       "--cluster", "offline", "--deploy-server", chain_.GrpcAddress(), "--grpc-use-tls=false",
-       "--wait", "--timeout", "30s", "--apikey",
-       "20cefcd6bd0e8b8860c4ea90e75d7123019ed7866c61bd09e23821948878a11d",
-       "--grpc-authentication=false"},
-      {{"GITHUB_STEP_SUMMARY", "\x01unset"},
-       {"GITHUB_ACTIONS", "\x01unset"},
-       {"GITHUB_SHA", "\x01unset"},
-       {"APIKEY", "\x01unset"},
-       {"TEAM", "\x01unset"}},
-      90s);
+  auto result =
+      RunCli({"--apikey", "20cefcd6bd0e8b8860c4ea90e75d7123019ed7866c61bd09e23821948878a11d",
+              "--grpc-authentication=false"},
+             "offline", "30s");
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err << Logs();
   EXPECT_NE((result.out + result.err)
                 .find("deadline passed before a deployd for cluster 'offline' picked up the "
