@@ -6,6 +6,7 @@
 #include <cctype>
 #include <ctime>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -121,6 +122,12 @@ class Deployment {
   }
   void SendDeploymentRequest();
   void LogStatus(const pb::DeploymentStatus& status);
+  // Identity of a status for de-duplication: deployment, time, state and message.
+  static std::string StatusKey(const pb::DeploymentStatus& status) {
+    return fmt::format("{}|{}.{}|{}|{}", status.request().id(), status.time().seconds(),
+                       status.time().nanos(), static_cast<int>(status.state()), status.message());
+  }
+  std::set<std::string> shown_;
   void FinalSummary(const pb::DeploymentStatus& status);
   int ExitForState(const pb::DeploymentStatus& status);
   [[noreturn]] void Timeout() {
@@ -343,6 +350,8 @@ int Deployment::Execute() {
         connection_lost = false;
       }
       received = true;
+      // hookd replays the stored history on every (re)opened stream: each status is shown once.
+      if (!shown_.insert(StatusKey(status)).second) continue;
       status_ = status;
       LogStatus(status);
       if (status.state() == pb::inactive) {

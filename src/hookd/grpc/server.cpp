@@ -302,7 +302,11 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
     std::lock_guard lock(mutex_);
     if (Finishing()) return;
     for (const auto& row : history) seen_.insert(row.id);
-    if (!history.empty()) Enqueue(dispatch::ToWireStatus(history.front()));
+    // The stored history first, oldest first, so that a client that connects late (after the
+    // deployment finished, or on a loaded machine) sees every status; the newest half-buffer of
+    // it at most, so the history alone never overflows the stream. `history` is newest first.
+    const std::size_t replay = std::min(history.size(), shared_.options.status_buffer / 2 + 1);
+    for (std::size_t i = replay; i-- > 0;) Enqueue(dispatch::ToWireStatus(history[i]));
     for (const auto& event : pending_) {
       if (Finishing()) break;
       if (seen_.insert(event->status_id).second) Enqueue(event->status);

@@ -137,10 +137,14 @@ TEST_F(GrpcFlow, StatusOfFinishedDeploymentSendsFinalStatusAndEnds) {
   ASSERT_TRUE(deployd.Next().has_value());
   ASSERT_TRUE(deployd.Report(queued.request().id(), pb::failure, "broken").ok());
   StatusReader reader(*deploy_, queued.request(), key_, "aura");
-  auto only = reader.Next();
-  ASSERT_TRUE(only.has_value());
-  EXPECT_EQ(only->state(), pb::failure);
-  EXPECT_EQ(only->message(), "broken");
+  // The stored history, oldest first, then the end.
+  auto first = reader.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->state(), pb::queued);
+  auto last = reader.Next();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->state(), pb::failure);
+  EXPECT_EQ(last->message(), "broken");
   EXPECT_FALSE(reader.Next().has_value());
   EXPECT_TRUE(reader.reader->Finish().ok());
 }
@@ -179,6 +183,9 @@ TEST_F(GrpcFlow, ReconnectInvalidatesDeploymentsHandedToThePreviousDeployd) {
     ASSERT_TRUE(deployd.Report(queued.request().id(), pb::in_progress, "working").ok());
   }
   StatusReader reader(*deploy_, queued.request(), key_, "aura");
+  auto history = reader.Next();
+  ASSERT_TRUE(history.has_value());
+  EXPECT_EQ(history->state(), pb::queued);
   auto current = reader.Next();
   ASSERT_TRUE(current.has_value());
   EXPECT_EQ(current->state(), pb::in_progress);
