@@ -1,5 +1,6 @@
 #include "deployd/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 
@@ -55,6 +56,10 @@ std::vector<common::SettingSpec> Settings() {
       spec("kube-qps", "200",
            "Client-side rate limit for Kubernetes API requests (per second; 0 = off)."),
       spec("kube-burst", "400", "Burst size of the Kubernetes API rate limit."),
+      spec("replaced-backoff", "60s",
+           "How long to wait before connecting again after another deployd took over the cluster "
+           "(with jitter: half to all of it; doubled for every further takeover in a row, up to "
+           "10 minutes)."),
       spec("transient-failure-grace", "60s",
            "How long a transient pod problem (image pull back-off, unschedulable) may last before "
            "the rollout fails."),
@@ -98,6 +103,9 @@ agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config,
   o.max_rollout_threads = positive("max-rollout-threads", 4);
   o.rollout.transient_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       config.GetDuration("transient-failure-grace"));
+  o.hookd.replaced_backoff =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.GetDuration("replaced-backoff"));
+  o.hookd.replaced_backoff_cap = std::max(o.hookd.replaced_backoff, o.hookd.replaced_backoff_cap);
   auto number = [&config](const std::string& key) {
     const auto& text = config.Get(key);
     try {

@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <set>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -13,10 +14,12 @@
 
 #include "common/error.hpp"
 #include "common/names.hpp"
+#include "common/pb_json.hpp"
 #include "common/state.hpp"
 #include "deployd/agent/metrics.hpp"
 #include "deployd/agent/rollout_watcher.hpp"
 #include "deployd/agent/runner.hpp"
+#include "deployd/agent/seen_ids.hpp"
 #include "deployd/agent/status_queue.hpp"
 #include "deployd/agent/thread_budget.hpp"
 #include "deployd/kube/kube_client.hpp"
@@ -107,18 +110,29 @@ class KubeClusterFactory final : public ClusterFactory {
   Metrics& metrics_;
 };
 
-class ReporterSink final : public StatusSink {
- public:
-  explicit ReporterSink(StatusReporter& reporter) : reporter_(reporter) {}
-  void Report(pb::DeploymentStatus status) override { reporter_.Push(std::move(status)); }
-
- private:
-  StatusReporter& reporter_;
-};
-
 }  // namespace
 
 struct Agent::Impl {
+  // Statuses of deployments this deployd has given up (another deployd took over the cluster)
+  // are dropped, never reported.
+  class Sink final : public StatusSink {
+   public:
+    explicit Sink(Impl& impl) : impl_(impl) {}
+    void Report(pb::DeploymentStatus status) override {
+      std::lock_guard lock(impl_.mutex);
+      auto it = impl_.active.find(status.request().id());
+      if (it != impl_.active.end() && it->second) {
+        spdlog::debug("deployment {}: status {} not reported: given up", status.request().id(),
+                      common::StateName(status.state()));
+        return;
+      }
+      impl_.reporter.Push(std::move(status));
+    }
+
+   private:
+    Impl& impl_;
+  };
+
   AgentOptions options;
   Metrics metrics;
   kube::KubeClient kube;
@@ -128,15 +142,19 @@ struct Agent::Impl {
   KubeClusterFactory clusters{applier, watcher, metrics};
   HookdClient hookd;
   StatusReporter reporter;
-  ReporterSink sink{reporter};
+  Sink sink{*this};
   common::SystemClock clock;
   std::unique_ptr<MetricsServer> metrics_server;
   ThreadBudget rollout_threads{options.max_rollout_threads};
-  RunOptions run_options{options.hookd.cluster, &rollout_threads};
+  RunOptions run_options{options.hookd.cluster, &rollout_threads, nullptr};
 
   std::mutex mutex;
   std::condition_variable work_ready;
   std::deque<pb::DeploymentRequest> pending;
+  // Every deployment ID accepted (bounded, see seen_ids.hpp): a redelivered one is not run again.
+  SeenIds seen;
+  // Accepted and not yet done (waiting for a worker or running): given up?
+  std::map<std::string, bool> active;
   bool stopping = false;
   std::vector<std::thread> workers;
 
@@ -164,10 +182,56 @@ struct Agent::Impl {
     }
   }
 
-  void Enqueue(pb::DeploymentRequest request) {
+  // From the receiver thread: remembers the ID, confirms the request to hookd at once (before it
+  // waits for a worker) and queues it. A request whose ID was accepted before is ignored.
+  void Accept(pb::DeploymentRequest request) {
+    const auto now = clock.Now();
+    const auto deadline = common::FromTimestamp(request.deadline());
     std::lock_guard lock(mutex);
+    if (!seen.Insert(request.id(), std::max(deadline, now) + kRememberAfterDeadline, now)) {
+      spdlog::info("deployment {}: delivered again; this deployd already has it, ignored",
+                   common::Quote(request.id()));
+      return;
+    }
+    active[request.id()] = false;
+    pb::DeploymentStatus received;
+    *received.mutable_request() = request;
+    received.mutable_request()->clear_kubernetes();
+    *received.mutable_time() = common::ToTimestamp(now);
+    received.set_state(pb::DeploymentState::in_progress);
+    received.set_message(kReceivedMessage);
+    reporter.Push(std::move(received));
     pending.push_back(std::move(request));
     work_ready.notify_one();
+  }
+
+  // hookd replaced this deployd's stream by another deployd's: stop working on every deployment
+  // this one has (drop the queued ones, end the running ones' waits, apply nothing more) and
+  // report nothing more about them.
+  void GiveUp(const std::string& reason) {
+    std::set<std::string> ids;
+    std::size_t queued = 0;
+    std::size_t dropped = 0;
+    {
+      std::lock_guard lock(mutex);
+      queued = pending.size();
+      for (const auto& request : pending) {
+        ids.insert(request.id());
+        active.erase(request.id());
+      }
+      pending.clear();
+      for (auto& [id, given_up] : active) {
+        given_up = true;
+        ids.insert(id);
+      }
+      dropped = reporter.DropIf(
+          [&ids](const pb::DeploymentStatus& s) { return ids.count(s.request().id()) != 0; });
+    }
+    watcher.Abandon(ids, "another deployd took over the cluster");
+    spdlog::warn(
+        "gave up {} deployments ({} not started yet) and dropped {} statuses not yet reported "
+        "for them: {}",
+        ids.size(), queued, dropped, reason);
   }
 
   void Work() {
@@ -181,10 +245,20 @@ struct Agent::Impl {
         pending.pop_front();
       }
       metrics.DeploymentStarted();
+      RunOptions run = run_options;
+      run.abandoned = [this, id = request.id()] {
+        std::lock_guard lock(mutex);
+        auto it = active.find(id);
+        return it != active.end() && it->second;
+      };
       try {
-        RunDeployment(request, clusters, sink, clock, run_options);
+        RunDeployment(request, clusters, sink, clock, run);
       } catch (const std::exception& e) {
         spdlog::error("deployment {}: unexpected error: {}", request.id(), e.what());
+      }
+      {
+        std::lock_guard lock(mutex);
+        active.erase(request.id());
       }
       metrics.DeploymentFinished();
       malloc_trim(0);  // give the rollout's buffers back to the system (RSS while idle)
@@ -216,7 +290,8 @@ Agent::~Agent() {
 }
 
 void Agent::Run() {
-  impl_->hookd.RunReceiver([this](pb::DeploymentRequest r) { impl_->Enqueue(std::move(r)); });
+  impl_->hookd.RunReceiver([this](pb::DeploymentRequest r) { impl_->Accept(std::move(r)); },
+                           [this](const std::string& reason) { impl_->GiveUp(reason); });
 }
 
 void Agent::Stop() { impl_->hookd.Stop(); }

@@ -10,6 +10,10 @@
 
 namespace deployd::agent {
 
+// deployd's first status for every request it accepts (in_progress), sent at once, before the
+// request waits for a free worker: hookd takes it as the confirmation that the request arrived.
+inline constexpr const char* kReceivedMessage = "Deployment request received by deployd";
+
 struct AgentOptions {
   HookdOptions hookd;
   kube::KubeConfig kube;

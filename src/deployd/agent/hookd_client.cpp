@@ -39,6 +39,11 @@ struct HookdClient::Impl {
   }
 };
 
+bool IsReplaced(int code, const std::string& message) {
+  return code == static_cast<int>(grpc::StatusCode::ABORTED) &&
+         message.find(kReplacedMessage) != std::string::npos;
+}
+
 HookdClient::HookdClient(HookdOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {}
 HookdClient::~HookdClient() { Stop(); }
@@ -54,9 +59,11 @@ void HookdClient::Stop() {
   impl_->wake.notify_all();
 }
 
-void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& on_request) {
+void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& on_request,
+                              const std::function<void(const std::string&)>& on_replaced) {
   std::mt19937_64 random{std::random_device{}()};
   int failures = 0;
+  int replacements = 0;  // in a row
   for (;;) {
     grpc::ClientContext context;
     impl_->Prepare(context);
@@ -80,6 +87,7 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
     while (reader->Read(&request)) {
       got_any = true;
       failures = 0;
+      replacements = 0;
       // Quoted: the request is checked later, and a team may hold anything until then.
       spdlog::info("received deployment request {} for team {} in cluster {}",
                    common::Quote(request.id()), common::Quote(request.team()),
@@ -93,13 +101,28 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
       impl_->active = nullptr;
       if (impl_->stopping) return;
     }
-    if (!got_any) ++failures;
-    spdlog::warn("deployment stream from hookd ended: {} ({})", status.error_message(),
-                 static_cast<int>(status.error_code()));
-    auto delay = common::WithJitter(
-        common::BackoffDelay(std::max(failures - 1, 0), impl_->options.backoff_base,
-                             impl_->options.backoff_cap),
-        random());
+    std::chrono::milliseconds delay{};
+    if (IsReplaced(static_cast<int>(status.error_code()), status.error_message())) {
+      ++replacements;
+      failures = 0;
+      delay =
+          common::WithJitter(common::BackoffDelay(replacements - 1, impl_->options.replaced_backoff,
+                                                  impl_->options.replaced_backoff_cap),
+                             random());
+      spdlog::warn(
+          "another deployd took over cluster {}: hookd ended this deployd's stream ({}); this "
+          "deployd stops the deployments it had and connects again in {} ms",
+          common::Quote(impl_->options.cluster), status.error_message(), delay.count());
+      if (on_replaced) on_replaced(status.error_message());
+    } else {
+      if (!got_any) ++failures;
+      spdlog::warn("deployment stream from hookd ended: {} ({})", status.error_message(),
+                   static_cast<int>(status.error_code()));
+      delay = common::WithJitter(
+          common::BackoffDelay(std::max(failures - 1, 0), impl_->options.backoff_base,
+                               impl_->options.backoff_cap),
+          random());
+    }
     std::unique_lock lock(impl_->mutex);
     impl_->wake.wait_for(lock, delay, [this] { return impl_->stopping; });
   }

@@ -18,13 +18,23 @@ struct HookdOptions {
   std::string server = "127.0.0.1:9090";
   std::string cluster = "local";
   bool authentication = false;
-  std::string key;        // sent as metadata `authorization: <key>` when authentication is on
-  bool use_tls = false;   // TLS with the system roots
+  std::string key;       // sent as metadata `authorization: <key>` when authentication is on
+  bool use_tls = false;  // TLS with the system roots
   common::SystemTime startup_time;
   std::chrono::milliseconds backoff_base{500};
   std::chrono::milliseconds backoff_cap{5000};
   std::chrono::milliseconds keepalive{10000};
+  // After hookd ended the stream because another deployd connected for this cluster (ABORTED
+  // `replaced by a newer connection for cluster '<c>'`): the first delay before connecting
+  // again, doubled for every further replacement in a row, up to the cap (--replaced-backoff).
+  std::chrono::milliseconds replaced_backoff{60000};
+  std::chrono::milliseconds replaced_backoff_cap{600000};
 };
+
+// hookd's message when a newer Deployments stream of the same cluster replaced this one.
+inline constexpr const char* kReplacedMessage = "replaced by a newer connection";
+// The stream ended with ABORTED and kReplacedMessage (code: grpc::StatusCode number).
+bool IsReplaced(int code, const std::string& message);
 
 class HookdClient {
  public:
@@ -32,8 +42,10 @@ class HookdClient {
   ~HookdClient();
 
   // Blocks until Stop(): opens Deployments{cluster, startupTime}, hands every request to
-  // on_request, reconnects after errors.
-  void RunReceiver(const std::function<void(pb::DeploymentRequest)>& on_request);
+  // on_request, reconnects after errors. When hookd replaced the stream by another deployd's,
+  // calls on_replaced(hookd's message) before it waits replaced_backoff and connects again.
+  void RunReceiver(const std::function<void(pb::DeploymentRequest)>& on_request,
+                   const std::function<void(const std::string&)>& on_replaced = nullptr);
   void Stop();
   // A Deployments stream is open and the channel is READY.
   bool Connected() const;

@@ -240,6 +240,19 @@ void RolloutWatcher::Shutdown() {
   }
 }
 
+void RolloutWatcher::Abandon(const std::set<std::string>& correlation_ids,
+                             const std::string& reason) {
+  std::lock_guard lock(claims_mutex_);
+  for (auto& weak : claims_) {
+    auto claim = weak.lock();
+    if (!claim || correlation_ids.count(claim->correlation_id) == 0) continue;
+    std::lock_guard claim_lock(claim->mutex);
+    if (claim->stop_reason) continue;
+    claim->stop_reason = reason;
+    if (claim->on_stop) claim->on_stop(*claim->stop_reason);
+  }
+}
+
 std::optional<Verdict> RolloutWatcher::Await(
     const kube::ApplyResult& applied, const std::string& user, const std::string& correlation_id,
     common::SystemTime deadline, const ProgressFn& progress, const std::shared_ptr<Claim>& claim) {

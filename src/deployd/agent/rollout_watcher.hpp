@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,8 @@ class RolloutWatcher {
 
   // Ends every running wait with `<Kind>/<name>: deployd is shutting down` (SIGTERM).
   void Shutdown();
+  // Ends the running waits of these deployments (correlation IDs) with `<Kind>/<name>: <reason>`.
+  void Abandon(const std::set<std::string>& correlation_ids, const std::string& reason);
 
   // "<group>/<Kind>/<namespace>/<name>"
   static std::string WorkloadKey(const std::string& group, const std::string& kind,

@@ -174,12 +174,21 @@ void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const R
     return options.threads->Acquire(count, deadline);
   };
   // On this thread, with slots for the watch threads the wait starts.
+  auto given_up = [&options, &request] {
+    if (!options.abandoned || !options.abandoned()) return false;
+    spdlog::info(
+        "deployment {}: given up (another deployd took over the cluster); nothing more "
+        "is applied or reported",
+        request.id());
+    return true;
+  };
   auto await_here = [&](const nlohmann::json& object) -> std::optional<Verdict> {
     auto lease = acquire(cluster->RolloutThreads(object));
     if (!lease) return NoThreads(object, *options.threads);
     return await(object);
   };
   for (auto& object : OrderForApply(std::move(resources))) {
+    if (given_up()) return;
     if (!object.contains("metadata") || !object["metadata"].is_object()) {
       object["metadata"] = nlohmann::json::object();
     }
@@ -206,6 +215,7 @@ void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const R
     }
     applied.push_back(std::move(stored));
   }
+  if (given_up()) return;
   report(pb::DeploymentState::in_progress, kAllSavedMessage);
 
   // One wait per resource, at once as the original's goroutines as far as --max-rollout-threads
@@ -213,7 +223,12 @@ void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const R
   // (it lists the current state and counts pods and events since the resource was applied).
   std::vector<std::thread> waiters;
   JoinAll join_all{waiters};  // after everything the waiters use: joined before it goes
+  bool stopped = false;
   for (const auto& object : applied) {
+    if (given_up()) {
+      stopped = true;
+      break;
+    }
     const int threads = cluster->RolloutThreads(object);
     if (threads == 0) {  // nothing to wait for: no thread needed
       record(await(object));
@@ -242,6 +257,7 @@ void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const R
     }
   }
   for (auto& t : waiters) t.join();
+  if (stopped || (options.abandoned && options.abandoned())) return;
 
   if (!errors.empty()) {
     report(pb::DeploymentState::failure, FailureSummary(errors.front(), errors.size()));

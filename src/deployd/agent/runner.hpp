@@ -78,6 +78,9 @@ struct RunOptions {
   // Caps the threads that wait for rollouts (nullptr: no cap). Waits that find no free slot wait
   // their turn, until the request's deadline.
   ThreadBudget* threads = nullptr;
+  // true once deployd has given this deployment up (another deployd took over the cluster): the
+  // runner applies nothing more, starts no further waits and returns without a final status.
+  std::function<bool()> abandoned;
 };
 
 // Refuses, with a final `error` status and before anything reaches Kubernetes, a request whose

@@ -1,5 +1,7 @@
 #include "deployd/agent/status_queue.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -42,14 +44,39 @@ bool StatusQueue::Flush(const Sender& send, const DropLogger& on_drop) {
       std::lock_guard lock(mutex_);
       if (queue_.empty()) return true;
       head = queue_.front();
+      sending_front_ = true;
+      drop_front_ = false;
     }
     auto result = send(head);
     auto outcome = ClassifyReport(result);
-    if (outcome == ReportOutcome::kRetry) return false;
-    if (outcome == ReportOutcome::kDropped && on_drop) on_drop(head, result);
-    std::lock_guard lock(mutex_);
-    queue_.pop_front();
+    bool dropped_meanwhile = false;
+    {
+      std::lock_guard lock(mutex_);
+      sending_front_ = false;
+      dropped_meanwhile = drop_front_;
+      if (outcome == ReportOutcome::kRetry && !dropped_meanwhile) return false;
+      queue_.pop_front();
+    }
+    if (outcome == ReportOutcome::kDropped && !dropped_meanwhile && on_drop) on_drop(head, result);
   }
+}
+
+std::size_t StatusQueue::DropIf(const std::function<bool(const pb::DeploymentStatus&)>& drop) {
+  std::lock_guard lock(mutex_);
+  std::size_t count = 0;
+  auto first = queue_.begin();
+  if (sending_front_ && first != queue_.end()) {
+    // Being sent: Flush removes it when the send returns.
+    if (!drop_front_ && drop(*first)) {
+      drop_front_ = true;
+      ++count;
+    }
+    ++first;
+  }
+  auto kept = std::remove_if(first, queue_.end(), drop);
+  count += static_cast<std::size_t>(std::distance(kept, queue_.end()));
+  queue_.erase(kept, queue_.end());
+  return count;
 }
 
 StatusReporter::StatusReporter(StatusQueue::Sender send, std::chrono::milliseconds idle_interval,
@@ -87,8 +114,8 @@ void StatusReporter::Loop() {
     if (result.Ok()) {
       if (on_done_) on_done_(status, true);
     } else if (ClassifyReport(result) == ReportOutcome::kRetry) {
-      spdlog::warn("report status of {} to hookd: {} (code {}); will retry",
-                   status.request().id(), result.message, result.code);
+      spdlog::warn("report status of {} to hookd: {} (code {}); will retry", status.request().id(),
+                   result.message, result.code);
     }
     return result;
   };
@@ -103,10 +130,10 @@ void StatusReporter::Loop() {
     std::unique_lock lock(mutex_);
     if (stopping_ && (empty || std::chrono::steady_clock::now() >= stop_by_)) return;
     auto wait = empty ? idle_interval_
-                      : common::WithJitter(common::BackoffDelay(failures - 1,
-                                                                std::chrono::milliseconds(200),
-                                                                idle_interval_),
-                                           random());
+                      : common::WithJitter(
+                            common::BackoffDelay(failures - 1, std::chrono::milliseconds(200),
+                                                 idle_interval_),
+                            random());
     if (stopping_) wait = std::min(wait, std::chrono::milliseconds(200));
     // A new status wakes us up early only when the last flush succeeded (otherwise hookd is
     // still unreachable and we honour the backoff).

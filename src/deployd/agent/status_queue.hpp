@@ -33,11 +33,17 @@ class StatusQueue {
   // Sends in order until empty or the first retryable failure. Returns true when empty.
   bool Flush(const Sender& send, const DropLogger& on_drop = nullptr);
   std::size_t Size() const;
+  // Removes every queued status `drop` matches and returns how many. A matching status that a
+  // flush is sending right now is removed once that send returns, whatever its outcome (never
+  // retried).
+  std::size_t DropIf(const std::function<bool(const pb::DeploymentStatus&)>& drop);
 
  private:
   mutable std::mutex mutex_;
   std::deque<pb::DeploymentStatus> queue_;
-  std::mutex flush_mutex_;  // one flush at a time keeps the order
+  bool sending_front_ = false;  // a flush is sending queue_.front()
+  bool drop_front_ = false;     // ... and DropIf removed it meanwhile
+  std::mutex flush_mutex_;      // one flush at a time keeps the order
 };
 
 // Background flusher: flushes on every push, retries failures with capped backoff + jitter,
@@ -48,6 +54,9 @@ class StatusReporter {
                  std::function<void(const pb::DeploymentStatus&, bool sent)> on_done = nullptr);
   ~StatusReporter();
   void Push(pb::DeploymentStatus status);
+  std::size_t DropIf(const std::function<bool(const pb::DeploymentStatus&)>& drop) {
+    return queue_.DropIf(drop);
+  }
   // Stops after trying to flush what is queued until `grace` has passed.
   void Stop(std::chrono::milliseconds grace);
   std::size_t Pending() const { return queue_.Size(); }

@@ -7,6 +7,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <thread>
@@ -59,9 +60,17 @@ class FakeHookd final : public pb::Dispatch::Service {
                          : std::string(auth->second.data(), auth->second.size());
     cluster_ = opts->cluster();
     startup_time_ = common::FromTimestamp(opts->startuptime());
-    ++connects_;
+    const int connection = ++connects_;
+    stream_peers_[connection] = context->peer();
     cv_.notify_all();
     while (!stopping_ && !context->IsCancelled()) {
+      if (connection <= replaced_up_to_) {
+        // As hookd when the same cluster's deployd connected again.
+        ++streams_replaced_;
+        cv_.notify_all();
+        return {grpc::StatusCode::ABORTED,
+                "replaced by a newer connection for cluster '" + opts->cluster() + "'"};
+      }
       if (pending_.empty()) {
         cv_.wait_for(lock, 50ms);
         continue;
@@ -76,9 +85,10 @@ class FakeHookd final : public pb::Dispatch::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ReportStatus(grpc::ServerContext*, const pb::DeploymentStatus* status,
+  grpc::Status ReportStatus(grpc::ServerContext* context, const pb::DeploymentStatus* status,
                             pb::ReportStatusOpts*) override {
     std::lock_guard lock(mutex_);
+    status_peers_.push_back(context->peer());
     ++report_calls_;
     if (reject_unavailable_ > 0) {
       --reject_unavailable_;
@@ -92,9 +102,36 @@ class FakeHookd final : public pb::Dispatch::Service {
     return grpc::Status::OK;
   }
 
-  bool WaitConnected(std::chrono::milliseconds timeout) {
+  bool WaitConnected(std::chrono::milliseconds timeout, int connects = 1) {
     std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [this] { return connects_ > 0; });
+    return cv_.wait_for(lock, timeout, [this, connects] { return connects_ >= connects; });
+  }
+  // Ends the Deployments streams 1..`connection` with hookd's ABORTED "replaced by a newer
+  // connection" and waits until they have ended.
+  bool ReplaceStreamsUpTo(int connection, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    const int want = streams_replaced_ + (connection - replaced_up_to_);
+    replaced_up_to_ = connection;
+    return cv_.wait_for(lock, timeout, [this, want] { return streams_replaced_ >= want; });
+  }
+  // The peer (address:port of deployd's channel) of the n-th Deployments stream (from 1).
+  std::string StreamPeer(int connection) {
+    std::lock_guard lock(mutex_);
+    return stream_peers_[connection];
+  }
+  // ReportStatus calls that came from `peer` (accepted or not).
+  int ReportsFrom(const std::string& peer) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count(status_peers_.begin(), status_peers_.end(), peer));
+  }
+  // Every accepted status of `id` so far.
+  std::vector<pb::DeploymentStatus> StatusesOf(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    std::vector<pb::DeploymentStatus> out;
+    for (const auto& s : statuses_) {
+      if (s.request().id() == id) out.push_back(s);
+    }
+    return out;
   }
   void Send(pb::DeploymentRequest request) {
     std::lock_guard lock(mutex_);
@@ -160,6 +197,10 @@ class FakeHookd final : public pb::Dispatch::Service {
   std::condition_variable cv_;
   bool stopping_ = false;
   int connects_ = 0;
+  int replaced_up_to_ = 0;    // streams 1..n end with ABORTED "replaced by ..."
+  int streams_replaced_ = 0;  // ... and have ended
+  std::map<int, std::string> stream_peers_;
+  std::vector<std::string> status_peers_;
   int report_calls_ = 0;
   int reject_unavailable_ = 0;
   std::string reject_message_;
@@ -271,6 +312,8 @@ std::string Final(const std::vector<pb::DeploymentStatus>& statuses) {
 }
 
 constexpr const char* kTeamUser = "system:serviceaccount:aura:serviceuser-aura";
+// deployd's first status for every request it accepts: hookd's confirmation of delivery.
+constexpr const char* kReceived = "in_progress Deployment request received by deployd";
 
 class DeploydIntegration : public ::testing::Test {
  protected:
@@ -319,6 +362,7 @@ TEST_F(DeploydIntegration, AppliesConfigMapAsTheTeamAndReportsSuccess) {
       "metadata":{"name":"foo","namespace":"aura"},"data":{"key":"value"}})"});
   EXPECT_EQ(Lines(statuses),
             std::vector<std::string>({
+                kReceived,
                 "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=foo",
                 "in_progress All resources saved to Kubernetes; waiting for completion",
                 "success Deployment completed successfully.",
@@ -393,11 +437,12 @@ TEST_F(DeploydIntegration, StopsAtTheFirstFailingResource) {
        R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b","namespace":"not-aura"}})",
        R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"aura"}})"});
   auto lines = Lines(statuses);
-  ASSERT_EQ(lines.size(), 3U) << deployd_->Log();
-  EXPECT_EQ(lines[0],
+  ASSERT_EQ(lines.size(), 4U) << deployd_->Log();
+  EXPECT_EQ(lines[0], kReceived);
+  EXPECT_EQ(lines[1],
             "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=a");
-  EXPECT_EQ(lines[1], "in_progress All resources saved to Kubernetes; waiting for completion");
-  EXPECT_EQ(lines[2].rfind("failure /v1, Kind=ConfigMap, Namespace=not-aura, Name=b: ", 0), 0U);
+  EXPECT_EQ(lines[2], "in_progress All resources saved to Kubernetes; waiting for completion");
+  EXPECT_EQ(lines[3].rfind("failure /v1, Kind=ConfigMap, Namespace=not-aura, Name=b: ", 0), 0U);
   deployd::kube::KubeCall get;
   get.path = "/api/v1/namespaces/aura/configmaps/c";
   EXPECT_THROW(sim_.Admin().Call(get), deployd::kube::ApiError);
@@ -421,7 +466,8 @@ TEST_F(DeploydIntegration, ExpiredDeadline) {
   auto statuses = Deploy("expired-1", {R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"late","namespace":"aura"}})"},
                          -1s);
-  EXPECT_EQ(Lines(statuses), std::vector<std::string>({"failure context deadline exceeded"}));
+  EXPECT_EQ(Lines(statuses),
+            std::vector<std::string>({kReceived, "failure context deadline exceeded"}));
 }
 
 // The original's create-or-update strategy, with its exact messages (original.md 12.1).
@@ -773,12 +819,13 @@ TEST_F(DeploydIntegration, StatusesSurviveAnUnavailableHookdInOrder) {
       "metadata":{"name":"retry","namespace":"aura"}})"});
   EXPECT_EQ(Lines(statuses),
             std::vector<std::string>({
+                kReceived,
                 "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=retry",
                 "in_progress All resources saved to Kubernetes; waiting for completion",
                 "success Deployment completed successfully.",
             }))
       << deployd_->Log();
-  EXPECT_GE(hookd_.ReportCalls(), 7);
+  EXPECT_GE(hookd_.ReportCalls(), 8);
 }
 
 TEST_F(DeploydIntegration, StatusRejectedWithFailedPreconditionIsDropped) {
@@ -788,6 +835,7 @@ TEST_F(DeploydIntegration, StatusRejectedWithFailedPreconditionIsDropped) {
       "metadata":{"name":"drop","namespace":"aura"}})"});
   EXPECT_EQ(Lines(statuses),
             std::vector<std::string>({
+                kReceived,
                 "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=drop",
                 "success Deployment completed successfully.",
             }))
@@ -1046,8 +1094,13 @@ TEST_F(DeploydOneAtATime, LaterDeploymentsWaitTheirTurn) {
   ASSERT_FALSE(second.empty());
   EXPECT_EQ(common::StateName(first.back().state()), "failure");
   EXPECT_EQ(Final(second), "success Deployment completed successfully.");
-  EXPECT_GE(common::FromTimestamp(second.front().time()),
-            common::FromTimestamp(first.back().time()))
+  ASSERT_GE(second.size(), 2U);
+  // Confirmed to hookd at once, while it waited for the worker ...
+  EXPECT_EQ(Lines(second)[0], kReceived);
+  EXPECT_LT(common::FromTimestamp(second[0].time()), common::FromTimestamp(first.back().time()))
+      << "the second deployment was confirmed before the first finished";
+  // ... and started only after the first finished.
+  EXPECT_GE(common::FromTimestamp(second[1].time()), common::FromTimestamp(first.back().time()))
       << "the second deployment started only after the first finished";
 }
 
@@ -1189,9 +1242,10 @@ TEST_F(DeploydIntegration, CrdIsWaitedOnUntilEstablishedThenItsKindIsApplied) {
   // The Widget comes first in the request: CRDs are applied (and awaited) before the rest.
   auto statuses = Deploy("crd-1", {widget, crd});
   auto lines = Lines(statuses);
-  ASSERT_FALSE(lines.empty());
+  ASSERT_GE(lines.size(), 2U);
+  EXPECT_EQ(lines[0], kReceived);
   EXPECT_EQ(
-      lines.front(),
+      lines[1],
       "in_progress Successfully applied apiextensions.k8s.io/v1, Kind=CustomResourceDefinition, "
       "Name=widgets.example.com")
       << deployd_->Log();
@@ -1266,11 +1320,12 @@ TEST_F(DeploydIntegration, TeamWithALineBreakNeverReachesKubernetes) {
   request.set_team(team);
   hookd_.Send(request);
   auto statuses = hookd_.WaitFinished("forged-team", 30s);
-  EXPECT_EQ(Lines(statuses),
-            std::vector<std::string>(
-                {std::string("error invalid team "
-                             "\"argocd:argocd-application-controller\\r\\nX-Injected: 1\": ") +
-                 identities::kLabelRule}))
+  EXPECT_EQ(
+      Lines(statuses),
+      std::vector<std::string>(
+          {kReceived, std::string("error invalid team "
+                                  "\"argocd:argocd-application-controller\\r\\nX-Injected: 1\": ") +
+                          identities::kLabelRule}))
       << deployd_->Log();
   EXPECT_EQ(identities::DeploydRequests(sim_).size(), 0U)
       << "deployd made no Kubernetes call at all: " << sim_.Requests().dump();
@@ -1296,7 +1351,8 @@ TEST_F(DeploydIntegration, RequestForAnotherClusterIsRefusedAndNothingIsApplied)
   request.set_cluster("prod-gcp");
   hookd_.Send(request);
   EXPECT_EQ(Lines(hookd_.WaitFinished("other-cluster", 30s)),
-            std::vector<std::string>({"error deployment request is for cluster \"prod-gcp\", but "
+            std::vector<std::string>({kReceived,
+                                      "error deployment request is for cluster \"prod-gcp\", but "
                                       "this deployd serves cluster \"local\""}))
       << deployd_->Log();
   EXPECT_EQ(identities::DeploydRequests(sim_).size(), 0U) << sim_.Requests().dump();
@@ -1516,4 +1572,122 @@ TEST(DeploydThreadCap, ThreadsTheSystemRefusesEndResourcesWithAnErrorNotTheProce
               limit, refused_count);
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
+}
+
+// ---- exactly once ------------------------------------------------------------------------------
+
+namespace exactly_once {
+
+// Polls a process' log for `text` (the log is how the test knows deployd has acted on something).
+bool WaitForLog(ChildProcess& process, const std::string& text, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (process.Log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return process.Log().find(text) != std::string::npos;
+}
+
+// Writes of one object by deployd (not by the test's admin client) that kube-sim received.
+int DeploydWrites(KubeSim& sim, const std::string& path) {
+  int writes = 0;
+  for (const auto& entry : identities::DeploydRequests(sim)) {
+    if (entry.value("path", "") == path && entry.value("method", "") != "GET") ++writes;
+  }
+  return writes;
+}
+
+}  // namespace exactly_once
+
+// hookd delivers a request again when it has not seen deployd's confirmation (e.g. after a
+// reconnect): deployd runs it once and ignores the copy.
+TEST_F(DeploydIntegration, RequestDeliveredTwiceIsAppliedOnce) {
+  using exactly_once::DeploydWrites;
+  using exactly_once::WaitForLog;
+  sim_.ClearRequests();
+  auto request = Request("twice-1", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"twice","namespace":"aura"},"data":{"key":"value"}})"});
+  hookd_.Send(request);
+  hookd_.Send(request);
+  hookd_.WaitFinished("twice-1", 30s);
+  ASSERT_TRUE(WaitForLog(
+      *deployd_, R"(deployment \"twice-1\": delivered again; this deployd already has it, ignored)",
+      30s))
+      << deployd_->Log();
+  // Once the copy was ignored and the first run has finished, nothing more can come.
+  EXPECT_EQ(Lines(hookd_.StatusesOf("twice-1")),
+            std::vector<std::string>({
+                kReceived,
+                "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=twice",
+                "in_progress All resources saved to Kubernetes; waiting for completion",
+                "success Deployment completed successfully.",
+            }))
+      << deployd_->Log();
+  EXPECT_EQ(DeploydWrites(sim_, "/api/v1/namespaces/aura/configmaps/twice"), 1)
+      << sim_.Requests().dump();
+  // Delivered once more after it finished (as if hookd had missed the final status): ignored.
+  hookd_.Send(request);
+  ASSERT_EQ(Final(Deploy("twice-2", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"twice-after","namespace":"aura"}})"})),
+            "success Deployment completed successfully.");
+  EXPECT_EQ(hookd_.StatusesOf("twice-1").size(), 4U) << deployd_->Log();
+  EXPECT_EQ(DeploydWrites(sim_, "/api/v1/namespaces/aura/configmaps/twice"), 1);
+}
+
+// Another deployd took over the cluster (hookd ended A's stream with ABORTED "replaced by a newer
+// connection"): A stops everything it had, reports nothing more, and an older version it still
+// held never overwrites the newer one deployed through B.
+TEST(DeploydReplaced, ReplacedDeploydStopsAndNeverOverwritesTheNewerVersion) {
+  using exactly_once::DeploydWrites;
+  using exactly_once::WaitForLog;
+  KubeSim sim;
+  FakeHookd hookd;
+  // One worker: the ConfigMap v1 request waits behind a rollout that does not end by itself.
+  auto a =
+      StartDeployd(sim, hookd, {"--max-concurrent-deployments", "1", "--replaced-backoff", "10m"});
+  ASSERT_TRUE(hookd.WaitConnected(20s, 1)) << a->Log();
+  const std::string path = "/api/v1/namespaces/aura/configmaps/versioned";
+  hookd.Send(Request("a-rollout", {rollouts::Workload("held")}, 120s));
+  ASSERT_TRUE(hookd.WaitForMessage("a-rollout", "All resources saved", 20s)) << a->Log();
+  hookd.Send(Request("a-v1", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"versioned","namespace":"aura"},"data":{"version":"v1"}})"},
+                     120s));
+  ASSERT_TRUE(hookd.WaitForMessage("a-v1", "Deployment request received by deployd", 20s))
+      << a->Log();
+  const std::string peer_a = hookd.StreamPeer(1);
+  const int reports_before = hookd.ReportsFrom(peer_a);
+
+  auto b = StartDeployd(sim, hookd);
+  ASSERT_TRUE(hookd.WaitConnected(20s, 2)) << b->Log();
+  ASSERT_TRUE(hookd.ReplaceStreamsUpTo(1, 20s));  // A's stream: B connected after it
+  ASSERT_TRUE(WaitForLog(*a,
+                         R"(another deployd took over cluster \"local\": hookd ended this )"
+                         "deployd's stream (replaced by a newer connection for cluster 'local'); "
+                         "this deployd stops the deployments it had and connects again in ",
+                         20s))
+      << a->Log();
+  ASSERT_TRUE(WaitForLog(*a,
+                         "gave up 2 deployments (1 not started yet) and dropped 0 statuses not "
+                         "yet reported for them: replaced by a newer connection for cluster "
+                         "'local'",
+                         20s))
+      << a->Log();
+
+  hookd.Send(Request("b-v2", {R"({"apiVersion":"v1","kind":"ConfigMap",
+      "metadata":{"name":"versioned","namespace":"aura"},"data":{"version":"v2"}})"}));
+  EXPECT_EQ(Final(hookd.WaitFinished("b-v2", 30s)), "success Deployment completed successfully.")
+      << b->Log();
+
+  // A ends cleanly; its status queue is flushed on the way out: still nothing about the
+  // deployments it gave up.
+  EXPECT_EQ(a->Stop(), 0) << a->Log();
+  EXPECT_EQ(hookd.ReportsFrom(peer_a), reports_before) << a->Log();
+  EXPECT_EQ(Lines(hookd.StatusesOf("a-v1")), std::vector<std::string>({kReceived}));
+  for (const auto& status : hookd.StatusesOf("a-rollout")) {
+    EXPECT_FALSE(common::IsFinished(status.state())) << status.message();
+  }
+  auto configmap = AdminCall(sim, "GET", path);
+  EXPECT_EQ(configmap["data"]["version"], "v2");
+  EXPECT_EQ(configmap["metadata"]["annotations"]["nais.io/deploymentCorrelationID"], "b-v2");
+  EXPECT_EQ(DeploydWrites(sim, path), 1) << sim.Requests().dump();
 }

@@ -3,6 +3,7 @@
 // the process still serving.
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -436,6 +437,8 @@ TEST_F(HostileHookd, UnsignedLargeBodiesCostTheirSizeNotADom) {
     EXPECT_EQ(json::parse(reply.body)["message"], "failed authentication");
   }
   const long after = PeakRssKib(hookd_->Pid());
+  std::cout << "unsigned " << text.size() / 1024 << " KiB body x3: hookd peak RSS " << before
+            << " -> " << after << " KiB\n";
   // The body itself is held a few times (socket buffer, request, scan); a DOM would be >100 MiB.
   EXPECT_LT(after - before, 48 * 1024)
       << "peak RSS grew from " << before << " to " << after << " KiB";

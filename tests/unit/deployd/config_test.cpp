@@ -88,6 +88,15 @@ TEST(DeploydConfig, MaxRolloutThreads) {
             "invalid value \"0\" for max-concurrent-deployments: want a positive integer");
 }
 
+TEST(DeploydConfig, ReplacedBackoff) {
+  common::LayeredConfig config(Settings());
+  Parse(config, {}, Env({}));
+  EXPECT_EQ(config.GetDuration("replaced-backoff"), std::chrono::seconds(60));
+  common::LayeredConfig from_env(Settings());
+  Parse(from_env, {}, Env({{"DEPLOYD_REPLACED_BACKOFF", "5m"}}));
+  EXPECT_EQ(from_env.GetDuration("replaced-backoff"), std::chrono::minutes(5));
+}
+
 TEST(DeploydConfig, ClusterMustBeADnsLabel) {
   EXPECT_EQ(ConversionError({"--cluster", "Local\r\nX: 1"}),
             "invalid cluster \"Local\\r\\nX: 1\": must be a lowercase RFC 1123 label: at most 63 "

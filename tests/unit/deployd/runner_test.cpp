@@ -98,7 +98,7 @@ class RunnerTest : public ::testing::Test {
   FakeClock clock;
   RecordingSink sink;
   FakeFactory factory;
-  RunOptions options{"local", nullptr};
+  RunOptions options{"local", nullptr, nullptr};
 };
 
 constexpr const char* kConfigMap =
@@ -255,7 +255,7 @@ std::string NamedDeployment(int i) {
 
 // Waits that block until another wait runs beside them (or, at the end, alone): shows how many
 // waits the runner lets run at once.
-struct OverlappingCluster final : TeamCluster {
+struct OverlappingCluster : TeamCluster {
   nlohmann::json Apply(const nlohmann::json& object) override { return object; }
   int RolloutThreads(const nlohmann::json&) override { return 3; }
   std::optional<Verdict> AwaitRollout(const nlohmann::json&, common::SystemTime,
@@ -282,19 +282,28 @@ struct OverlappingCluster final : TeamCluster {
 TEST_F(RunnerTest, RolloutWaitsStayWithinTheThreadBudget) {
   ThreadBudget budget(8);  // two Deployment waits at once (1 waiting + 3 watch threads each)
   options.threads = &budget;
-  OverlappingCluster* cluster = nullptr;
+  // The runner destroys the cluster when it returns: read its counts before that.
+  int finished = -1;
+  int peak = -1;
+  struct Reporting final : OverlappingCluster {
+    Reporting(int& f, int& p) : finished_out(f), peak_out(p) {}
+    ~Reporting() override {
+      finished_out = finished;
+      peak_out = peak;
+    }
+    int& finished_out;
+    int& peak_out;
+  };
   factory.make = [&](std::vector<nlohmann::json>&) {
-    auto c = std::make_unique<OverlappingCluster>();
+    auto c = std::make_unique<Reporting>(finished, peak);
     c->total = 20;
-    cluster = c.get();
     return c;
   };
   std::vector<std::string> resources;
   for (int i = 0; i < 20; ++i) resources.push_back(NamedDeployment(i));
   RunDeployment(Request(resources), factory, sink, clock, options);
-  ASSERT_NE(cluster, nullptr);
-  EXPECT_EQ(cluster->finished, 20);
-  EXPECT_EQ(cluster->peak, 2) << "two at once, never more";
+  EXPECT_EQ(finished, 20);
+  EXPECT_EQ(peak, 2) << "two at once, never more";
   EXPECT_EQ(budget.PeakInUse(), 8);
   EXPECT_EQ(budget.InUse(), 0) << "every slot came back";
   EXPECT_EQ(sink.Lines().back(), "success Deployment completed successfully.");
@@ -361,6 +370,44 @@ TEST_F(RunnerTest, UnexpectedExceptionEndsTheDeploymentWithAnError) {
   factory.make = [](std::vector<nlohmann::json>&) { return std::make_unique<Throwing>(); };
   RunDeployment(Request({kDeployment}), factory, sink, clock, options);
   EXPECT_EQ(sink.Lines().back(), "error deployd could not process the deployment: boom");
+}
+
+TEST_F(RunnerTest, GivenUpDeploymentAppliesNothingMoreAndReportsNoFinalStatus) {
+  // Another deployd takes over the cluster after the first resource was written.
+  options.abandoned = [this] { return factory.applied.size() >= 1; };
+  RunDeployment(Request({kConfigMap, kDeployment}), factory, sink, clock, options);
+  ASSERT_EQ(factory.applied.size(), 1U);
+  EXPECT_EQ(sink.Lines(),
+            std::vector<std::string>({
+                "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=foo",
+            }));
+}
+
+TEST_F(RunnerTest, GivenUpWhileWaitingEndsWithoutAFinalStatus) {
+  bool given_up = false;
+  factory.make = [&given_up](std::vector<nlohmann::json>& log) {
+    auto cluster = std::make_unique<FakeCluster>(log);
+    cluster->verdicts["web"] = Verdict{pb::DeploymentState::failure, "Deployment/web: stopped"};
+    cluster->threads_per_wait = 0;
+    return cluster;
+  };
+  options.abandoned = [&given_up] { return given_up; };
+  struct GiveUpSink final : StatusSink {
+    GiveUpSink(RecordingSink& s, bool& g) : inner(s), flag(g) {}
+    void Report(pb::DeploymentStatus status) override {
+      if (status.message() == kAllSavedMessage) flag = true;
+      inner.Report(std::move(status));
+    }
+    RecordingSink& inner;
+    bool& flag;
+  } give_up_sink(sink, given_up);
+  RunDeployment(Request({kDeployment}), factory, give_up_sink, clock, options);
+  EXPECT_EQ(sink.Lines(),
+            std::vector<std::string>({
+                "in_progress Successfully applied apps/v1, Kind=Deployment, Namespace=aura, "
+                "Name=web",
+                "in_progress All resources saved to Kubernetes; waiting for completion",
+            }));
 }
 
 TEST(RunnerHelpers, TeamServiceAccountAndSummary) {
