@@ -288,6 +288,27 @@ TEST_F(DeploydFaults, DeploydKilledBeforeItConfirmedGetsTheRequestAgainAfterARes
   EXPECT_EQ(Writes("/api/v1/namespaces/aura/configmaps/unconfirmed"), 1);
 }
 
+// (a'') hookd is killed (-9) after it wrote a request to a frozen deployd and before deployd
+// confirmed it, and restarted: whether deployd reads the request from the dead connection or gets
+// it again from the new hookd (unconfirmed), it is applied once and ends with one final status.
+TEST_F(DeploydFaults, HookdKilledBetweenWriteAndConfirmationAppliesTheRequestOnce) {
+  auto& a = StartDeployd("a");
+  auto warmup = Deploy(ConfigMap("warmup", "1"), /*wait=*/true);
+  ExpectOneFinalLast(warmup, "success", kSuccess);
+
+  ASSERT_EQ(kill(a.Pid(), SIGSTOP), 0);
+  auto id = Deploy(ConfigMap("hookd-killed", "1"), /*wait=*/false);
+  ASSERT_TRUE(Poll(30s, [&] { return HandedOut(id); })) << Logs();
+  ASSERT_NO_FATAL_FAILURE(chain_.KillAndRestartHookd());
+  ASSERT_EQ(kill(a.Pid(), SIGCONT), 0);
+
+  ASSERT_TRUE(WaitFinal(id, 90s)) << Logs();
+  auto after = Deploy(ConfigMap("after-hookd-killed", "1"), /*wait=*/true);
+  ExpectOneFinalLast(after, "success", kSuccess);
+  ExpectOneFinalLast(id, "success", kSuccess);
+  EXPECT_EQ(Writes("/api/v1/namespaces/aura/configmaps/hookd-killed"), 1);
+}
+
 // (b) kill -9 of deployd in the middle of a rollout, then a restart: hookd ends the lost
 // deployment `inactive` once, and nothing comes after it; the Deployment was written once.
 TEST_F(DeploydFaults, DeploydKilledMidRolloutEndsTheDeploymentInactiveOnce) {

@@ -1,11 +1,12 @@
 #include "support/chain.hpp"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <map>
 #include <sstream>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <signal.h>
 
 namespace testsupport {
 
@@ -20,7 +21,8 @@ void Chain::Start(const ChainOptions& options) {
 
   std::vector<std::string> kube_sim_args{BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
                                          "--kubeconfig-out", kubeconfig_};
-  for (const auto& team : options_.teams) kube_sim_args.insert(kube_sim_args.end(), {"--team", team});
+  for (const auto& team : options_.teams)
+    kube_sim_args.insert(kube_sim_args.end(), {"--team", team});
   if (options_.time_scale) {
     std::ostringstream scale;
     scale << *options_.time_scale;
@@ -36,25 +38,34 @@ void Chain::Start(const ChainOptions& options) {
   grpc_port_ = FreePort();
   http_port_ = FreePort();
   std::vector<std::string> hookd_args{BinaryPath("hookd"),
-                                      "--database-url", options_.database_url,
-                                      "--grpc.address", GrpcAddress(),
-                                      "--listen-address", "127.0.0.1:" + std::to_string(http_port_)};
+                                      "--database-url",
+                                      options_.database_url,
+                                      "--grpc.address",
+                                      GrpcAddress(),
+                                      "--listen-address",
+                                      "127.0.0.1:" + std::to_string(http_port_)};
   if (options_.authentication) {
     hookd_args.insert(hookd_args.end(),
                       {"--grpc.cli-authentication=true", "--grpc.deployd-authentication=true",
                        "--deployd-keys", options_.deployd_key});
   }
   hookd_args.insert(hookd_args.end(), options_.hookd_flags.begin(), options_.hookd_flags.end());
+  hookd_args_ = hookd_args;
+  hookd_starts_ = 1;
   hookd_ = std::make_unique<ChildProcess>(hookd_args, std::map<std::string, std::string>{},
                                           dir_ + "/hookd.log");
   ASSERT_TRUE(WaitForPort(grpc_port_, 30s)) << hookd_->Log();
   ASSERT_TRUE(WaitForPort(http_port_, 30s)) << hookd_->Log();
 
-  std::vector<std::string> deployd_args{
-      BinaryPath("deployd"), "--cluster", "local",
-      "--grpc.server", GrpcAddress(),
-      "--kubeconfig", kubeconfig_,
-      "--metrics-listen-address", "127.0.0.1:" + std::to_string(FreePort())};
+  std::vector<std::string> deployd_args{BinaryPath("deployd"),
+                                        "--cluster",
+                                        "local",
+                                        "--grpc.server",
+                                        GrpcAddress(),
+                                        "--kubeconfig",
+                                        kubeconfig_,
+                                        "--metrics-listen-address",
+                                        "127.0.0.1:" + std::to_string(FreePort())};
   if (options_.authentication) {
     deployd_args.insert(deployd_args.end(),
                         {"--grpc.authentication=true", "--hookd-key", options_.deployd_key});
@@ -63,6 +74,18 @@ void Chain::Start(const ChainOptions& options) {
                       options_.deployd_flags.end());
   deployd_ = std::make_unique<ChildProcess>(deployd_args, std::map<std::string, std::string>{},
                                             dir_ + "/deployd.log");
+}
+
+void Chain::KillAndRestartHookd() {
+  ASSERT_NE(hookd_, nullptr);
+  ASSERT_EQ(kill(hookd_->Pid(), SIGKILL), 0);
+  ASSERT_EQ(hookd_->Wait(30s), 128 + SIGKILL) << hookd_->Log();
+  ++hookd_starts_;
+  hookd_ =
+      std::make_unique<ChildProcess>(hookd_args_, std::map<std::string, std::string>{},
+                                     dir_ + "/hookd-" + std::to_string(hookd_starts_) + ".log");
+  ASSERT_TRUE(WaitForPort(grpc_port_, 60s)) << hookd_->Log();
+  ASSERT_TRUE(WaitForPort(http_port_, 60s)) << hookd_->Log();
 }
 
 void Chain::Stop() {

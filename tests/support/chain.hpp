@@ -12,10 +12,10 @@
 namespace testsupport {
 
 struct ChainOptions {
-  std::string database_url;            // hookd --database-url (e.g. TestDatabase::Url())
-  std::string dir_prefix = "chain";    // prefix of the temp directory (logs, kubeconfig)
+  std::string database_url;                   // hookd --database-url (e.g. TestDatabase::Url())
+  std::string dir_prefix = "chain";           // prefix of the temp directory (logs, kubeconfig)
   std::vector<std::string> teams = {"aura"};  // kube-sim --team (namespace + service account)
-  std::optional<double> time_scale;    // kube-sim --time-scale; kube-sim's default when unset
+  std::optional<double> time_scale;  // kube-sim --time-scale; kube-sim's default when unset
   // CLI and deployd authentication on hookd (--grpc.cli-authentication,
   // --grpc.deployd-authentication, --deployd-keys) and deployd (--grpc.authentication,
   // --hookd-key), both with `deployd_key`.
@@ -52,6 +52,9 @@ class Chain {
   ChildProcess* KubeSim() const { return kube_sim_.get(); }
   ChildProcess* Hookd() const { return hookd_.get(); }
   ChildProcess* Deployd() const { return deployd_.get(); }
+  // kill -9 of hookd, then the same hookd again on the same ports and database (its log goes to
+  // hookd-<n>.log). Fails the current test fatally when it does not come up.
+  void KillAndRestartHookd();
   // Every started process' log, each after a "---- <log path>" line.
   std::string Logs() const;
 
@@ -63,6 +66,8 @@ class Chain {
   int http_port_ = 0;
   std::unique_ptr<ChildProcess> kube_sim_;
   std::unique_ptr<ChildProcess> hookd_;
+  std::vector<std::string> hookd_args_;
+  int hookd_starts_ = 0;
   std::unique_ptr<ChildProcess> deployd_;
 };
 
