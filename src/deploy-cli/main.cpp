@@ -1,10 +1,10 @@
 // deploy: the NAIS deploy CLI for CI pipelines. Only wires the real ports; see run.hpp.
-#include <unistd.h>
-
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "common/limits.hpp"
 #include "common/time.hpp"

@@ -1,7 +1,5 @@
 #include "deploy-cli/run.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -9,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.hpp"
@@ -30,7 +29,8 @@ void RealSleeper::Sleep(std::chrono::nanoseconds duration) {
 std::string GoTimeString(common::SystemTime t, bool with_fraction) {
   const auto since_epoch = t.time_since_epoch();
   const auto secs = std::chrono::floor<std::chrono::seconds>(since_epoch);
-  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count();
+  const auto nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count();
   const std::time_t tt = static_cast<std::time_t>(secs.count());
   std::tm tm{};
   localtime_r(&tt, &tm);
@@ -92,7 +92,8 @@ Trace MakeTrace(const std::string& traceparent) {
   } else {
     trace.trace_id = common::HexEncode(common::RandomBytes(16));
   }
-  trace.parent = fmt::format("00-{}-{}-01", trace.trace_id, common::HexEncode(common::RandomBytes(8)));
+  trace.parent =
+      fmt::format("00-{}-{}-01", trace.trace_id, common::HexEncode(common::RandomBytes(8)));
   return trace;
 }
 
@@ -159,7 +160,7 @@ void Deployment::LogStatus(const pb::DeploymentStatus& status) {
       const auto lines = progress_->Render(elapsed);
       log_.Progress({});
       for (std::size_t i = 0; i + 1 < lines.size(); ++i) log_.Info(lines[i]);
-      const char* mark = status.state() == pb::success               ? "✅"
+      const char* mark = status.state() == pb::success          ? "✅"
                          : common::IsErrorState(status.state()) ? "❌"
                                                                 : "•";
       log_.Log(status.state() == pb::success ? LogLevel::kInfo : LogLevel::kError,
@@ -177,35 +178,40 @@ void Deployment::LogStatus(const pb::DeploymentStatus& status) {
     nlohmann::json object = {{"id", request_.id()},
                              {"state", common::StateName(status.state())},
                              {"message", status.message()}};
-    if (status.has_time()) object["time"] = common::FormatRfc3339Nano(common::FromTimestamp(status.time()));
+    if (status.has_time())
+      object["time"] = common::FormatRfc3339Nano(common::FromTimestamp(status.time()));
     ports_.out << object.dump() << '\n' << std::flush;
   }
 }
 
 void Deployment::FinalSummary(const pb::DeploymentStatus& status) {
-  const char* emoji = common::IsErrorState(status.state())     ? "❌"
-                      : status.state() == pb::success ? "✅"
-                                                              : "❓";
-  summary_->Line(fmt::format("* Finished at: {}",
-                             GoTimeString(status.has_time() ? common::FromTimestamp(status.time())
-                                                            : ports_.clock.Now())));
+  const char* emoji = common::IsErrorState(status.state()) ? "❌"
+                      : status.state() == pb::success      ? "✅"
+                                                           : "❓";
+  summary_->Line(fmt::format(
+      "* Finished at: {}",
+      GoTimeString(status.has_time() ? common::FromTimestamp(status.time()) : ports_.clock.Now())));
   summary_->Line("");
-  summary_->Line(fmt::format("{} Final status: *{}* / {}", emoji,
-                             common::StateName(status.state()), status.message()));
+  summary_->Line(fmt::format("{} Final status: *{}* / {}", emoji, common::StateName(status.state()),
+                             status.message()));
 }
 
 int Deployment::ExitForState(const pb::DeploymentStatus& status) {
   switch (status.state()) {
     case pb::error:
       throw CliError(ExitCode::kDeploymentError, "deployment system encountered an error");
-    case pb::failure: throw CliError(ExitCode::kDeploymentFailure, "deployment failed");
-    case pb::inactive: throw CliError(ExitCode::kDeploymentInactive, "deployment has been stopped");
-    default: return static_cast<int>(ExitCode::kSuccess);
+    case pb::failure:
+      throw CliError(ExitCode::kDeploymentFailure, "deployment failed");
+    case pb::inactive:
+      throw CliError(ExitCode::kDeploymentInactive, "deployment has been stopped");
+    default:
+      return static_cast<int>(ExitCode::kSuccess);
   }
 }
 
 void Deployment::SendDeploymentRequest() {
-  log_.Info(fmt::format("Sending deployment request to NAIS deploy at {}...", options_.deploy_server));
+  log_.Info(
+      fmt::format("Sending deployment request to NAIS deploy at {}...", options_.deploy_server));
   const RpcStatus status = RetryUnavailable([this] {
     status_.Clear();
     return transport_->Deploy(request_, deadline_, status_);
@@ -217,16 +223,17 @@ void Deployment::SendDeploymentRequest() {
     if (status.code == grpc::StatusCode::UNAUTHENTICATED) {
       const std::string suffix = ":" + options_.team;
       const std::string& env = options_.environment;
-      if (env.size() < suffix.size() || env.compare(env.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      if (env.size() < suffix.size() ||
+          env.compare(env.size() - suffix.size(), suffix.size(), suffix) != 0) {
         log_.Warn(fmt::format("hint: team \"{}\" does not match namespace in \"{}\"", options_.team,
                               options_.environment));
       }
     }
     throw CliError(ExitCode::kNoDeployment, FormatRpc(status));
   }
-  log_.Info(fmt::format(
-      "Deployment request accepted by NAIS deploy and dispatched to cluster '{}'.",
-      status_.request().cluster()));
+  log_.Info(
+      fmt::format("Deployment request accepted by NAIS deploy and dispatched to cluster '{}'.",
+                  status_.request().cluster()));
   request_.set_id(status_.request().id());
 }
 
@@ -258,7 +265,8 @@ int Deployment::Execute() {
       std::string error;
       auto key = GoHexDecode(options_.apikey, &error);
       if (!key) {
-        throw CliError(ExitCode::kInvocationFailure, "API key must be a hex encoded string: " + error);
+        throw CliError(ExitCode::kInvocationFailure,
+                       "API key must be a hex encoded string: " + error);
       }
       config.api_key = *key;
     }
@@ -271,7 +279,8 @@ int Deployment::Execute() {
   } catch (const CliError&) {
     throw;
   } catch (const std::exception& e) {
-    throw CliError(ExitCode::kInvocationFailure, fmt::format("connect to NAIS deploy: {}", e.what()));
+    throw CliError(ExitCode::kInvocationFailure,
+                   fmt::format("connect to NAIS deploy: {}", e.what()));
   }
 
   if (options_.print_payload) {
@@ -304,14 +313,14 @@ int Deployment::Execute() {
     FinalSummary(status_);
     LogStatus(status_);
     return common::IsFinished(status_.state()) ? ExitForState(status_)
-                                                : static_cast<int>(ExitCode::kSuccess);
+                                               : static_cast<int>(ExitCode::kSuccess);
   }
 
   log_.Info("Waiting for deployment to complete...");
   if (log_.Terminal()) {
     progress_->Update(status_);
-    log_.Progress(progress_->Render(std::chrono::duration_cast<std::chrono::milliseconds>(
-        ports_.clock.Now() - start_)));
+    log_.Progress(progress_->Render(
+        std::chrono::duration_cast<std::chrono::milliseconds>(ports_.clock.Now() - start_)));
   }
   bool connection_lost = false;
   while (!Expired()) {
