@@ -53,6 +53,12 @@ AuthResult CheckApiKey(const Metadata& metadata, const KeyLookup& keys, const co
     result.error = "invalid_auth_metadata";
     return result;
   }
+  // Before any lookup: the team name reaches the database and, later, deployd's headers.
+  if (auto message = team->empty() ? std::nullopt : common::InvalidLabel("team", *team)) {
+    result.status = {grpc::StatusCode::INVALID_ARGUMENT, *message};
+    result.error = "invalid_auth_metadata";
+    return result;
+  }
   auto mac = common::HexDecode(*signature);
   if (!mac) {
     result.status = {grpc::StatusCode::INVALID_ARGUMENT, "wrong API key signature format"};

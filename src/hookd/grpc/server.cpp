@@ -48,15 +48,6 @@ struct Shared {
   // one non-empty value, the API-key path otherwise.
   AuthResult Authenticate(const Metadata& metadata, bool stream) {
     AuthResult result;
-    if (auto team = metadata.find("team"); team != metadata.end() && !team->second.empty()) {
-      if (auto invalid = common::InvalidLabel("team", team->second)) {
-        result.type = UsesJwt(metadata) ? "jwt" : "api_key";
-        result.error = "invalid_auth_metadata";
-        result.status = {grpc::StatusCode::INVALID_ARGUMENT, *invalid};
-        if (options.metrics != nullptr) options.metrics->ObserveAuth(result.type, result.error);
-        return result;
-      }
-    }
     if (UsesJwt(metadata)) {
       if (options.jwt == nullptr) {
         result.type = "jwt";

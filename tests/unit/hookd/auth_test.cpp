@@ -53,6 +53,19 @@ TEST_F(ApiKeyAuth, AcceptsAnyValidKeyWithinThirtySeconds) {
       CheckApiKey(Signed("valid-key", clock.now + 29s), Lookup(), clock, false).status.ok());
 }
 
+TEST_F(ApiKeyAuth, TeamThatIsNotADnsLabelIsRefusedBeforeAnyLookup) {
+  auto result =
+      CheckApiKey(Signed("valid-key", clock.now, "aura\r\nX-Injected: 1"), Lookup(), clock, false);
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(result.status.error_message().rfind("invalid team \"aura\\r\\nX-Injected: 1\": must be "
+                                                "a lowercase RFC 1123 label",
+                                                0),
+            0u)
+      << result.status.error_message();
+  EXPECT_EQ(result.error, "invalid_auth_metadata");
+  EXPECT_EQ(lookups, 0);
+}
+
 TEST_F(ApiKeyAuth, ThirtySecondsSkewIsTooMuch) {
   auto unary = CheckApiKey(Signed("valid-key", clock.now - 30s), Lookup(), clock, false);
   EXPECT_EQ(unary.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
