@@ -6,11 +6,17 @@
 //      namespace (admin context) in the same run; prints both times and the ratio. kubectl does
 //      not wait for rollouts, so deployd's time until "All resources saved" is printed as well.
 //   2. deployd's RSS (VmRSS) idle, and its peak while 50 deployments run at once.
-//   Both parts also print deployd's thread count (/proc/<pid>/status Threads) idle and at its
-//   peak, which --max-rollout-threads bounds.
+//   3. "many": one deployment of --many (1,000) Deployments: time until all saved and until the
+//      final status, deployd's threads (idle and peak) and its peak RSS while it watches them.
+//   4. "batch": --batch (200) deployments of 5 resources each (ConfigMap, Service, Deployment,
+//      ConfigMap, Service) sent at once: time until every one is saved and until every one has
+//      its final status, threads and peak RSS.
+//   Every part prints deployd's thread count (/proc/<pid>/status Threads) idle and at its peak.
 //
 //   build/bin/deployd_bench [--resources 200] [--concurrent 50] [--rounds 2]
 //                       [--time-scale 0.02] [--max-rollout-threads N (default: deployd's)]
+//                       [--many 1000] [--batch 200] [--parts mixed,rss,many,batch]
+//                       [--deployd-flag --name=value ...]
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -45,6 +51,13 @@ struct Options {
   int rounds = 2;
   std::string time_scale = "0.02";
   int max_rollout_threads = 0;  // 0: deployd's default
+  int many = 1000;
+  int batch = 200;
+  std::string parts = "mixed,rss,many,batch";
+  std::vector<std::string> deployd_flags;  // passed to deployd as they are
+  bool Part(const std::string& name) const {
+    return ("," + parts + ",").find("," + name + ",") != std::string::npos;
+  }
 };
 
 Options Parse(int argc, char** argv) {
@@ -62,6 +75,14 @@ Options Parse(int argc, char** argv) {
       o.time_scale = value;
     } else if (flag == "--max-rollout-threads") {
       o.max_rollout_threads = std::stoi(value);
+    } else if (flag == "--many") {
+      o.many = std::stoi(value);
+    } else if (flag == "--batch") {
+      o.batch = std::stoi(value);
+    } else if (flag == "--parts") {
+      o.parts = value;
+    } else if (flag == "--deployd-flag") {
+      o.deployd_flags.push_back(value);
     } else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -131,6 +152,19 @@ class FakeHookd final : public pb::Dispatch::Service {
     std::lock_guard lock(mutex_);
     for (auto& r : requests) pending_.push_back(std::move(r));
     cv_.notify_all();
+  }
+  // The latest "All resources saved" and final status of `ids` (all must have finished).
+  std::pair<Clock::time_point, Clock::time_point> LastSavedAndFinished(
+      const std::vector<std::string>& ids) {
+    std::lock_guard lock(mutex_);
+    Clock::time_point saved{};
+    Clock::time_point finished{};
+    for (const auto& id : ids) {
+      auto it = saved_.find(id);
+      if (it != saved_.end()) saved = std::max(saved, it->second);
+      finished = std::max(finished, finished_.at(id).first);
+    }
+    return {saved, finished};
   }
   bool WaitFinished(const std::vector<std::string>& ids, std::chrono::milliseconds timeout) {
     std::unique_lock lock(mutex_);
@@ -256,6 +290,15 @@ struct BenchFailure {};
 
 namespace {
 
+void RunMixed(const Options& options, const std::string& dir, const std::string& kubeconfig,
+              FakeHookd& hookd, const testsupport::ChildProcess& deployd, long idle_threads);
+void RunRss(const Options& options, FakeHookd& hookd, const testsupport::ChildProcess& deployd,
+            long idle_kib, long idle_anon_kib, long idle_file_kib);
+void RunMany(const Options& options, FakeHookd& hookd, const testsupport::ChildProcess& deployd,
+             long idle_threads);
+void RunBatch(const Options& options, FakeHookd& hookd, const testsupport::ChildProcess& deployd,
+              long idle_threads);
+
 int RunBench(const Options& options, const std::string& dir) {
   auto kubeconfig = dir + "/kubeconfig";
   testsupport::ChildProcess sim(
@@ -287,6 +330,7 @@ int RunBench(const Options& options, const std::string& dir) {
     argv.push_back("--max-rollout-threads");
     argv.push_back(std::to_string(options.max_rollout_threads));
   }
+  for (const auto& flag : options.deployd_flags) argv.push_back(flag);
   testsupport::ChildProcess deployd(argv, {}, dir + "/deployd.log");
   if (!hookd.WaitConnected(20s)) Fail("deployd did not connect", &deployd);
   std::this_thread::sleep_for(500ms);
@@ -300,6 +344,18 @@ int RunBench(const Options& options, const std::string& dir) {
       "(ConfigMap/Service/Deployment interleaved)\n",
       options.time_scale.c_str(), options.resources);
 
+  std::printf("deployd threads idle: %ld; RSS idle %.1f MiB\n", idle_threads, MiB(idle_kib));
+  if (options.Part("mixed")) RunMixed(options, dir, kubeconfig, hookd, deployd, idle_threads);
+  if (options.Part("rss")) RunRss(options, hookd, deployd, idle_kib, idle_anon_kib, idle_file_kib);
+  if (options.Part("many")) RunMany(options, hookd, deployd, idle_threads);
+  if (options.Part("batch")) RunBatch(options, hookd, deployd, idle_threads);
+  deployd.Stop();
+  sim.Stop();
+  return 0;
+}
+
+void RunMixed(const Options& options, const std::string& dir, const std::string& kubeconfig,
+              FakeHookd& hookd, const testsupport::ChildProcess& deployd, long idle_threads) {
   // 1a. deployd: one deployment of all resources, request to final status.
   auto resources = MixedResources(options.resources);
   auto start = Clock::now();
@@ -365,7 +421,10 @@ int RunBench(const Options& options, const std::string& dir) {
     std::printf(", %.2f (final status vs apply+wait)", deployd_total / kubectl_waited);
   }
   std::printf("; target <= 1.00\n");
+}
 
+void RunRss(const Options& options, FakeHookd& hookd, const testsupport::ChildProcess& deployd,
+            long idle_kib, long idle_anon_kib, long idle_file_kib) {
   // 2. RSS idle and while `concurrent` deployments run at once (one slow Deployment each), in
   // `rounds` rounds (the same workloads again: RSS after each round shows whether memory is kept).
   std::printf(
@@ -380,7 +439,7 @@ int RunBench(const Options& options, const std::string& dir) {
       ids.push_back(id);
       batch.push_back(Request(id, {Deployment("concurrent-" + std::to_string(i), "slow")}));
     }
-    start = Clock::now();
+    auto start = Clock::now();
     hookd.Send(std::move(batch));
     long peak_kib = 0;
     long peak_threads = 0;
@@ -403,9 +462,62 @@ int RunBench(const Options& options, const std::string& dir) {
         round, options.concurrent, MiB(peak_kib), seconds, failed, MiB(RssKiB(deployd.Pid())),
         peak_threads);
   }
-  deployd.Stop();
-  sim.Stop();
-  return 0;
+}
+
+// Sends `requests` at once and samples deployd until every one has finished; prints one line.
+void RunAtOnce(const std::string& label, std::vector<pb::DeploymentRequest> requests,
+               FakeHookd& hookd, const testsupport::ChildProcess& deployd, long idle_threads) {
+  std::vector<std::string> ids;
+  for (const auto& r : requests) ids.push_back(r.id());
+  const auto start = Clock::now();
+  hookd.Send(std::move(requests));
+  long peak_kib = 0;
+  long peak_threads = 0;
+  for (bool done = false; !done;) {
+    peak_kib = std::max(peak_kib, RssKiB(deployd.Pid()));
+    peak_threads = std::max(peak_threads, Threads(deployd.Pid()));
+    done = hookd.WaitFinished(ids, 10ms);
+    if (Clock::now() - start > 600s) Fail(label + " did not finish", &deployd);
+  }
+  int failed = 0;
+  std::string first_failure;
+  for (const auto& id : ids) {
+    const auto& status = hookd.Finished(id).second;
+    if (status.state() == pb::DeploymentState::success) continue;
+    if (failed++ == 0) first_failure = status.message();
+  }
+  auto [saved, finished] = hookd.LastSavedAndFinished(ids);
+  std::printf(
+      "%s: all saved %.3f s, all final %.3f s, %d failed; threads %ld idle, %ld peak; "
+      "RSS peak %.1f MiB, after %.1f MiB\n",
+      label.c_str(), Seconds(saved - start), Seconds(finished - start), failed, idle_threads,
+      peak_threads, MiB(peak_kib), MiB(RssKiB(deployd.Pid())));
+  if (failed > 0) std::printf("  first failure: %s\n", first_failure.c_str());
+}
+
+void RunMany(const Options& options, FakeHookd& hookd, const testsupport::ChildProcess& deployd,
+             long idle_threads) {
+  std::vector<nlohmann::json> resources;
+  for (int i = 0; i < options.many; ++i)
+    resources.push_back(Deployment("many-" + std::to_string(i)));
+  std::vector<pb::DeploymentRequest> requests;
+  requests.push_back(Request("bench-many", resources));
+  RunAtOnce(std::to_string(options.many) + " Deployments in one deployment", std::move(requests),
+            hookd, deployd, idle_threads);
+}
+
+void RunBatch(const Options& options, FakeHookd& hookd, const testsupport::ChildProcess& deployd,
+              long idle_threads) {
+  std::vector<pb::DeploymentRequest> requests;
+  for (int j = 0; j < options.batch; ++j) {
+    auto prefix = "batch-" + std::to_string(j) + "-";
+    requests.push_back(
+        Request("bench-batch-" + std::to_string(j),
+                {ConfigMap(prefix + "0"), Service(prefix + "1"), Deployment(prefix + "2"),
+                 ConfigMap(prefix + "3"), Service(prefix + "4")}));
+  }
+  RunAtOnce(std::to_string(options.batch) + " deployments of 5 resources at once",
+            std::move(requests), hookd, deployd, idle_threads);
 }
 
 }  // namespace

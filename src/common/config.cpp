@@ -115,7 +115,8 @@ LayeredConfig::~LayeredConfig() = default;
 
 void LayeredConfig::Bind(CLI::App& app) {
   for (auto& [key, entry] : impl_->entries) {
-    const std::string name = "--" + key;
+    std::string name = "--" + key;
+    for (const auto& alias : entry.spec.flag_aliases) name += ",--" + alias;
     std::string help = entry.spec.help;
     if (!entry.spec.env.empty()) help += " (env " + JoinComma(entry.spec.env) + ")";
     if (entry.spec.boolean) {

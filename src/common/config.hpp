@@ -22,6 +22,9 @@ struct SettingSpec {
   bool secret = false;            // redacted in Describe()
   bool boolean = false;           // "--key" alone means true; "--key=false" allowed
   bool list = false;              // flag may be repeated; uses are joined with "," (else last wins)
+  // Further flag names for the same key (without "--"), e.g. "grpc-authentication" next to
+  // "grpc.authentication": the original's README spells some flags with dashes.
+  std::vector<std::string> flag_aliases;
 };
 
 // Environment lookup (injected so tests do not touch the process environment).

@@ -19,6 +19,7 @@
 
 #include "common/asio.hpp"  // the one way Asio comes in
 #include "common/error.hpp"
+#include "common/http_detail.hpp"
 #include "common/names.hpp"
 
 namespace common {
@@ -29,19 +30,16 @@ namespace http = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
+}  // namespace
+
+namespace http_detail {
+
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
 }
-
-struct Endpoint {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string prefix;  // path prefix without trailing slash
-};
 
 Endpoint ParseBaseUrl(const std::string& url) {
   auto parsed = boost::urls::parse_uri(url);
@@ -76,6 +74,18 @@ std::string OpenSslError(const char* what) {
   return fmt::format("{}: {}", what, code != 0 ? buffer : "unknown error");
 }
 
+}  // namespace http_detail
+
+namespace {
+
+using http_detail::CheckHeader;
+using http_detail::CheckRequestHead;
+using http_detail::Endpoint;
+using http_detail::IEquals;
+using http_detail::IsIpAddress;
+using http_detail::OpenSslError;
+using http_detail::ParseBaseUrl;
+
 // A kept-alive connection with its own io_context.
 struct Connection {
   net::io_context ioc{1};
@@ -106,10 +116,16 @@ void WithStream(Connection& c, Fn&& fn) {
   }
 }
 
+}  // namespace
+
+namespace http_detail {
+
 // ---- what may reach the wire ----------------------------------------------------------------
 // Everything the caller passes ends up in the request head verbatim. A CR or LF there ends the
 // line early and lets the rest become another header (or another request), a NUL truncates it
 // in some servers: refuse them before connecting, whoever the caller is.
+
+namespace {
 
 constexpr std::string_view kTokenRule = "must be a token (letters, digits and !#$%&'*+-.^_`|~)";
 
@@ -152,6 +168,8 @@ bool IsSecretHeader(std::string_view name) {
   return false;
 }
 
+}  // namespace
+
 void CheckHeader(std::string_view name, std::string_view value) {
   if (!IsToken(name)) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -179,7 +197,70 @@ void CheckRequestHead(std::string_view method, std::string_view target) {
   }
 }
 
-}  // namespace
+net::ssl::context MakeTlsContext(const HttpClientOptions& options) {
+  ssl::context tls(ssl::context::tls_client);
+  tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  boost::system::error_code ec;
+  if (options.insecure_skip_tls_verify) {
+    tls.set_verify_mode(ssl::verify_none);
+  } else {
+    tls.set_verify_mode(ssl::verify_peer);
+    if (options.ca_pem.empty()) {
+      tls.set_default_verify_paths(ec);
+      if (ec)
+        throw Error(ErrorCode::kInvalidArgument,
+                    "cannot load system CA certificates: " + ec.message());
+    } else {
+      tls.add_certificate_authority(net::buffer(options.ca_pem), ec);
+      if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid CA data: " + ec.message());
+    }
+  }
+  if (!options.client_cert_pem.empty()) {
+    tls.use_certificate_chain(net::buffer(options.client_cert_pem), ec);
+    if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid client certificate: " + ec.message());
+    tls.use_private_key(net::buffer(options.client_key_pem), ssl::context::pem, ec);
+    if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid client key: " + ec.message());
+  }
+  return tls;
+}
+
+bool SetServerName(SSL* native, const std::string& name) {
+  // SSL_set_tlsext_host_name is a macro with a C cast; call the control function directly.
+  return IsIpAddress(name) ||
+         SSL_ctrl(native, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                  const_cast<char*>(name.c_str())) == 1;
+}
+
+http::request<http::string_body> BuildRequest(const HttpRequest& r,
+                                              const HttpClientOptions& options,
+                                              const Endpoint& endpoint) {
+  CheckRequestHead(r.method, r.target);
+  CheckHeader("User-Agent", options.user_agent);
+  for (const auto& h : r.headers) CheckHeader(h.name, h.value);
+  http::request<http::string_body> req;
+  req.method_string(r.method);
+  req.target(endpoint.prefix + r.target);
+  req.version(11);
+  req.set(http::field::host, endpoint.host + ":" + endpoint.port);
+  req.set(http::field::user_agent, options.user_agent);
+  for (const auto& h : r.headers) req.insert(h.name, h.value);
+  req.body() = r.body;
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
+HttpResponse ToResponse(const http::response_header<>& h) {
+  HttpResponse out;
+  out.status = static_cast<int>(h.result_int());
+  for (const auto& field : h) {
+    out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  }
+  return out;
+}
+
+}  // namespace http_detail
 
 // ------------------------------------------------------------------------------------------------
 
@@ -246,33 +327,7 @@ struct HttpClient::Impl {
     if (endpoint.tls) SetUpTls();
   }
 
-  void SetUpTls() {
-    tls.emplace(ssl::context::tls_client);
-    tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    boost::system::error_code ec;
-    if (options.insecure_skip_tls_verify) {
-      tls->set_verify_mode(ssl::verify_none);
-    } else {
-      tls->set_verify_mode(ssl::verify_peer);
-      if (options.ca_pem.empty()) {
-        tls->set_default_verify_paths(ec);
-        if (ec)
-          throw Error(ErrorCode::kInvalidArgument,
-                      "cannot load system CA certificates: " + ec.message());
-      } else {
-        tls->add_certificate_authority(net::buffer(options.ca_pem), ec);
-        if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid CA data: " + ec.message());
-      }
-    }
-    if (!options.client_cert_pem.empty()) {
-      tls->use_certificate_chain(net::buffer(options.client_cert_pem), ec);
-      if (ec)
-        throw Error(ErrorCode::kInvalidArgument, "invalid client certificate: " + ec.message());
-      tls->use_private_key(net::buffer(options.client_key_pem), ssl::context::pem, ec);
-      if (ec) throw Error(ErrorCode::kInvalidArgument, "invalid client key: " + ec.message());
-    }
-  }
+  void SetUpTls() { tls.emplace(http_detail::MakeTlsContext(options)); }
 
   std::string Url(const HttpRequest& r) const {
     return fmt::format("{}{}", options.base_url, r.target);
@@ -376,11 +431,7 @@ struct HttpClient::Impl {
     // here is safe.
     c->secure.emplace(std::move(*c->plain), *tls);
     c->plain.reset();
-    SSL* native = c->secure->native_handle();
-    // SSL_set_tlsext_host_name is a macro with a C cast; call the control function directly.
-    if (!IsIpAddress(verify_name) &&
-        SSL_ctrl(native, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(verify_name.c_str())) != 1) {
+    if (!http_detail::SetServerName(c->secure->native_handle(), verify_name)) {
       throw Error(ErrorCode::kUnavailable, OpenSslError("cannot set TLS server name"));
     }
     if (!options.insecure_skip_tls_verify) {
@@ -401,20 +452,7 @@ struct HttpClient::Impl {
 
   // Refuses (kInvalidArgument) anything that could end a line of the request head early.
   http::request<http::string_body> Build(const HttpRequest& r) const {
-    CheckRequestHead(r.method, r.target);
-    CheckHeader("User-Agent", options.user_agent);
-    for (const auto& h : r.headers) CheckHeader(h.name, h.value);
-    http::request<http::string_body> req;
-    req.method_string(r.method);
-    req.target(endpoint.prefix + r.target);
-    req.version(11);
-    req.set(http::field::host, endpoint.host + ":" + endpoint.port);
-    req.set(http::field::user_agent, options.user_agent);
-    for (const auto& h : r.headers) req.insert(h.name, h.value);
-    req.body() = r.body;
-    req.keep_alive(true);
-    req.prepare_payload();
-    return req;
+    return http_detail::BuildRequest(r, options, endpoint);
   }
 
   // Runs one asynchronous Beast operation on the connection's stream with a timeout:
@@ -461,12 +499,7 @@ struct HttpClient::Impl {
   }
 
   static HttpResponse ToResponse(const http::response_header<>& h) {
-    HttpResponse out;
-    out.status = static_cast<int>(h.result_int());
-    for (const auto& field : h) {
-      out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
-    }
-    return out;
+    return http_detail::ToResponse(h);
   }
 
   HttpResponse Send(const HttpRequest& r, HttpCancel* cancel) {

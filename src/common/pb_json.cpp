@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
+#include <variant>
+#include <vector>
 
 #include <google/protobuf/util/json_util.h>
 
@@ -123,18 +126,90 @@ SystemTime FromTimestamp(const google::protobuf::Timestamp& ts) {
       std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos)));
 }
 
+namespace {
+
+// Where a google.protobuf.Struct sits in a message, as a path of JSON keys and list indexes.
+struct StructSlot {
+  std::vector<std::variant<std::string, std::size_t>> path;
+  const google::protobuf::Struct* value;
+};
+
+// Replaces every Struct field (singular or repeated, at any message depth; map fields are left
+// alone) by an empty one and records where it was.
+void ExtractStructs(google::protobuf::Message& message, std::vector<StructSlot>& slots,
+                    std::vector<std::variant<std::string, std::size_t>>& path,
+                    std::vector<std::unique_ptr<google::protobuf::Struct>>& storage) {
+  using google::protobuf::FieldDescriptor;
+  const auto* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const FieldDescriptor* field : fields) {
+    if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || field->is_map()) continue;
+    const bool is_struct =
+        field->message_type()->full_name() == google::protobuf::Struct::descriptor()->full_name();
+    const bool well_known = field->message_type()->file()->package() == "google.protobuf";
+    if (!is_struct && well_known) continue;  // Timestamp and friends print as protobuf does
+    path.emplace_back(field->name());
+    const int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      if (field->is_repeated()) path.emplace_back(static_cast<std::size_t>(i));
+      google::protobuf::Message* child =
+          field->is_repeated() ? reflection->MutableRepeatedMessage(&message, field, i)
+                               : reflection->MutableMessage(&message, field);
+      if (is_struct) {
+        auto& original = storage.emplace_back(std::make_unique<google::protobuf::Struct>());
+        original->Swap(static_cast<google::protobuf::Struct*>(child));  // child is now empty
+        slots.push_back({path, original.get()});
+      } else {
+        ExtractStructs(*child, slots, path, storage);
+      }
+      if (field->is_repeated()) path.pop_back();
+    }
+    path.pop_back();
+  }
+}
+
+}  // namespace
+
 std::string MessageToProtoJson(const google::protobuf::Message& message, bool multiline) {
+  // protobuf's JSON printer refuses messages nested more than 64 levels ("Message too deep"),
+  // which a resource of ~20 levels already is as a Struct. So Structs are printed here (by
+  // StructToJson, for documents up to kMaxDocumentDepth) and the rest of the message by protobuf.
+  std::unique_ptr<google::protobuf::Message> copy(message.New());
+  copy->CopyFrom(message);
+  std::vector<StructSlot> slots;
+  std::vector<std::variant<std::string, std::size_t>> path;
+  std::vector<std::unique_ptr<google::protobuf::Struct>> storage;
+  ExtractStructs(*copy, slots, path, storage);
+  for (const StructSlot& slot : slots) {
+    if (StructDepth(*slot.value) > kMaxDocumentDepth) {
+      throw Error(ErrorCode::kInvalidArgument, DepthMessage());
+    }
+  }
+
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   options.add_whitespace = false;
   std::string out;
-  const auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  const auto status = google::protobuf::util::MessageToJsonString(*copy, &out, options);
   if (!status.ok()) {
     throw Error(ErrorCode::kInternal, "protojson: " + std::string(status.message()));
   }
-  if (!multiline) return out;
-  // Go's protojson multi-line form: two-space indentation, fields in declaration order.
-  return nlohmann::ordered_json::parse(out).dump(2);
+  // Go's protojson: fields in declaration order, map (Struct) keys sorted.
+  nlohmann::ordered_json json = nlohmann::ordered_json::parse(out);
+  for (const StructSlot& slot : slots) {
+    nlohmann::ordered_json* node = &json;
+    for (const auto& step : slot.path) {
+      if (const auto* key = std::get_if<std::string>(&step)) {
+        node = &(*node)[*key];
+      } else {
+        node = &(*node)[std::get<std::size_t>(step)];
+      }
+    }
+    *node = nlohmann::ordered_json(StructToJson(*slot.value));
+  }
+  constexpr auto kReplace = nlohmann::ordered_json::error_handler_t::replace;
+  return multiline ? json.dump(2, ' ', false, kReplace) : json.dump(-1, ' ', false, kReplace);
 }
 
 }  // namespace common

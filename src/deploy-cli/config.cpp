@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <variant>
 
+#include "common/error.hpp"
+#include "common/message_size.hpp"
 #include "common/time.hpp"
 
 #ifndef DEPLOY_DEFAULT_SERVER
@@ -63,6 +65,9 @@ const std::vector<Flag>& Flags() {
        "Use team API key (or GitHub token) to authenticate requests."},
       {"grpc-use-tls", "GRPC_USE_TLS", &Options::grpc_use_tls,
        "Use encrypted connection for gRPC calls."},
+      {"max-message-size", "MAX_MESSAGE_SIZE", &Options::max_message_size,
+       "Largest deployment request to send (bytes, or with a unit such as 32MiB); hookd and "
+       "deployd have the same setting."},
       {"otel-collector-endpoint", "OTEL_COLLECTOR_ENDPOINT", &Options::otel_collector_endpoint,
        "OpenTelemetry collector endpoint."},
       {"output", "OUTPUT", &Options::output,
@@ -118,6 +123,171 @@ std::vector<std::string> SplitComma(std::string_view s, bool trim) {
     start = pos + 1;
   }
   return parts;
+}
+
+// Go's strconv.Quote, as pflag's %q prints a flag value in its errors.
+std::string GoQuote(std::string_view s) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\a':
+        out += "\\a";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\v':
+        out += "\\v";
+        continue;
+      default:
+        break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else {
+      // A valid UTF-8 sequence is printed as is, a stray byte as \xNN.
+      const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+      bool valid = len > 0 && i + len <= s.size();
+      for (std::size_t k = 1; valid && k < len; ++k) {
+        valid = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+      }
+      if (valid) {
+        out.append(s.substr(i, len));
+        i += len - 1;
+      } else {
+        out += fmt::format("\\x{:02x}", c);
+      }
+    }
+  }
+  return out + "\"";
+}
+
+// A list flag's value as pflag's StringSlice reads it: the first record of encoding/csv (quotes
+// group commas, "" is a quote inside quotes, empty fields are kept, "" alone is no element).
+// Returns the fields, or nullopt with Go's csv error in `error`.
+std::optional<std::vector<std::string>> ReadCsvRecord(std::string_view input, std::string* error) {
+  if (input.empty()) return std::vector<std::string>{};
+  std::size_t offset = 0;
+  int line_number = 0;
+  // csv.Reader.readLine: a line with its '\n'; "\r\n" becomes "\n"; a '\r' before EOF dropped.
+  auto read_line = [&](bool& eof) {
+    std::string line;
+    const auto nl = input.find('\n', offset);
+    const std::size_t end = nl == std::string_view::npos ? input.size() : nl + 1;
+    line = std::string(input.substr(offset, end - offset));
+    eof = line.empty();
+    offset = end;
+    ++line_number;
+    if (nl == std::string_view::npos && !line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() >= 2 && line[line.size() - 2] == '\r' && line.back() == '\n') {
+      line.erase(line.size() - 2, 1);
+    }
+    return line;
+  };
+  auto length_nl = [](std::string_view l) -> std::size_t {
+    return !l.empty() && l.back() == '\n' ? 1 : 0;
+  };
+  std::string line;
+  bool eof = false;
+  for (;;) {  // skip empty lines
+    line = read_line(eof);
+    if (eof) {
+      if (error) *error = "EOF";
+      return std::nullopt;
+    }
+    if (line.size() != length_nl(line)) break;
+  }
+  auto parse_error = [&](int start_line, int at_line, std::size_t column, const char* what) {
+    if (error) {
+      *error = start_line != at_line
+                   ? fmt::format("record on line {}; parse error on line {}, column {}: {}",
+                                 start_line, at_line, column, what)
+                   : fmt::format("parse error on line {}, column {}: {}", at_line, column, what);
+    }
+    return std::nullopt;
+  };
+  static constexpr const char* kBareQuote = "bare \" in non-quoted-field";
+  static constexpr const char* kQuote = "extraneous or missing \" in quoted-field";
+  const int record_line = line_number;
+  int pos_line = line_number;
+  std::size_t col = 1;
+  std::vector<std::string> fields;
+  std::string_view rest = line;
+  for (;;) {
+    if (rest.empty() || rest.front() != '"') {
+      const auto comma = rest.find(',');
+      std::string_view field = rest.substr(0, comma);
+      if (comma == std::string_view::npos) field.remove_suffix(length_nl(field));
+      if (const auto quote = field.find('"'); quote != std::string_view::npos) {
+        return parse_error(record_line, line_number, col + quote, kBareQuote);
+      }
+      fields.emplace_back(field);
+      if (comma == std::string_view::npos) return fields;
+      rest.remove_prefix(comma + 1);
+      col += comma + 1;
+      continue;
+    }
+    // Quoted field: may continue over following lines.
+    std::string field;
+    rest.remove_prefix(1);
+    col += 1;
+    std::string storage;  // keeps a continuation line alive
+    for (;;) {
+      const auto quote = rest.find('"');
+      if (quote != std::string_view::npos) {
+        field.append(rest.substr(0, quote));
+        rest.remove_prefix(quote + 1);
+        col += quote + 1;
+        if (!rest.empty() && rest.front() == '"') {
+          field += '"';
+          rest.remove_prefix(1);
+          col += 1;
+        } else if (!rest.empty() && rest.front() == ',') {
+          rest.remove_prefix(1);
+          col += 1;
+          fields.push_back(std::move(field));
+          break;
+        } else if (length_nl(rest) == rest.size()) {
+          fields.push_back(std::move(field));
+          return fields;
+        } else {
+          return parse_error(record_line, line_number, col - 1, kQuote);
+        }
+      } else if (!rest.empty()) {
+        field.append(rest);
+        col += rest.size();
+        storage = read_line(eof);
+        rest = storage;
+        if (!rest.empty()) {
+          ++pos_line;
+          col = 1;
+        }
+      } else {
+        return parse_error(record_line, pos_line, col, kQuote);
+      }
+    }
+  }
 }
 
 const Flag* FindFlag(std::string_view name) {
@@ -264,7 +434,14 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLook
               lists_seen.push_back(flag->name);
               list.clear();
             }
-            for (auto& part : SplitComma(value, false)) list.push_back(std::move(part));
+            std::string csv_error;
+            auto parts = ReadCsvRecord(value, &csv_error);
+            if (!parts) {
+              result.error = fmt::format("invalid argument {} for \"--{}\" flag: {}",
+                                         GoQuote(value), flag->name, csv_error);
+              return;
+            }
+            for (auto& part : *parts) list.push_back(std::move(part));
           }
         },
         flag->member);
@@ -364,6 +541,11 @@ std::optional<std::string> Validate(const Options& options) {
   if (!GoHexDecode(options.apikey, nullptr)) return "API key must be a hex encoded string";
   if (options.output != "text" && options.output != "json") {
     return fmt::format("unknown output format \"{}\"; want text or json", options.output);
+  }
+  try {
+    (void)common::ParseMaxMessageSize(options.max_message_size);
+  } catch (const common::Error& e) {
+    return e.what();
   }
   return std::nullopt;
 }

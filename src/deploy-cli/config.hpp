@@ -53,6 +53,9 @@ struct Options {
   // Additions (not in the original).
   std::string output = "text";  // text | json
   bool strict_vars = false;     // missing template variables are errors
+  // Largest deployment request sent (bytes, or with a unit: common::ParseMaxMessageSize); also
+  // the gRPC channel's limits. Checked in Validate.
+  std::string max_message_size = "32MiB";
 };
 
 struct ParseResult {

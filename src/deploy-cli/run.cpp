@@ -4,6 +4,7 @@
 #include <cctype>
 #include <ctime>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -11,8 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.hpp"
+#include "common/error.hpp"
 #include "common/grpc_error.hpp"
 #include "common/hex.hpp"
+#include "common/message_size.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
 #include "deploy-cli/exit_code.hpp"
@@ -53,8 +56,42 @@ bool Retriable(const RpcStatus& status) {
   return status.code == grpc::StatusCode::UNAVAILABLE || status.code == grpc::StatusCode::INTERNAL;
 }
 
+// What a code means when the server sent no message: no failure is shown without text.
+const char* ExplainCode(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED: return "the call was cancelled";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "the server refused the request as invalid";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "the call did not finish before its deadline";
+    case grpc::StatusCode::NOT_FOUND: return "the server does not know what was asked for";
+    case grpc::StatusCode::PERMISSION_DENIED: return "this client may not do that";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "the request exceeds a limit of the server, such as its message size";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "the server does not implement this call, or could not parse the request";
+    case grpc::StatusCode::INTERNAL: return "the server had an internal error";
+    case grpc::StatusCode::UNAVAILABLE: return "the server cannot be reached or is not ready";
+    case grpc::StatusCode::UNAUTHENTICATED: return "the server did not accept the credentials";
+    default: return "the server did not say why";
+  }
+}
+
+std::string Describe(const RpcStatus& status) {
+  if (!status.message.empty()) return status.message;
+  return fmt::format("no message from NAIS deploy; {}", ExplainCode(status.code));
+}
+
 std::string FormatRpc(const RpcStatus& status) {
-  return fmt::format("{}: {}", common::GoCodeName(status.code), status.message);
+  return fmt::format("{}: {}", common::GoCodeName(status.code), Describe(status));
+}
+
+// gRPC's own refusal of a message over a receive limit ("grpc: received message larger than max
+// (4546607 vs. 4194304)" from grpc-go, "Received message larger than max (...)" from C++).
+bool IsGrpcSizeRefusal(const RpcStatus& status) {
+  if (status.code != grpc::StatusCode::RESOURCE_EXHAUSTED) return false;
+  std::string lower = status.message;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("message larger than max") != std::string::npos;
 }
 
 // The markdown job summary appended to $GITHUB_STEP_SUMMARY.
@@ -123,6 +160,28 @@ class Deployment {
   }
   void SendDeploymentRequest();
   void LogStatus(const pb::DeploymentStatus& status);
+  // --max-message-size in bytes (Validate checked it; the default when --dry-run let it pass).
+  std::size_t MaxMessageSize() const {
+    try {
+      return common::ParseMaxMessageSize(options_.max_message_size);
+    } catch (const common::Error&) {
+      return common::kDefaultMaxMessageSize;
+    }
+  }
+  // Why the request cannot be sent: larger than --max-message-size.
+  std::optional<std::string> SizeProblem() const {
+    const std::size_t size = request_.ByteSizeLong();
+    const std::size_t limit = MaxMessageSize();
+    if (size <= limit) return std::nullopt;
+    return common::TooLargeMessage("deployment request", size, common::CliSizeLimit(limit)) +
+           "; hookd and deployd have the same setting and must accept the size too";
+  }
+  // What Status needs of the request: hookd reads its ID (and team); the manifests stay home.
+  pb::DeploymentRequest StatusRequest() const {
+    pb::DeploymentRequest request = request_;
+    request.clear_kubernetes();
+    return request;
+  }
   // Identity of a status for de-duplication: deployment, time, state and message.
   static std::string StatusKey(const pb::DeploymentStatus& status) {
     return fmt::format("{}|{}.{}|{}|{}", status.request().id(), status.time().seconds(),
@@ -229,7 +288,15 @@ void Deployment::SendDeploymentRequest() {
                               options_.environment));
       }
     }
-    throw CliError(ExitCode::kNoDeployment, FormatRpc(status));
+    std::string message = FormatRpc(status);
+    if (IsGrpcSizeRefusal(status)) {
+      message += fmt::format(
+          "; hookd refused the {}-byte deployment request as larger than its limit, which "
+          "hookd's --max-message-size or HOOKD_MAX_MESSAGE_SIZE raises (gRPC's default, and an "
+          "older hookd's, is 4 MiB)",
+          request_.ByteSizeLong());
+    }
+    throw CliError(ExitCode::kNoDeployment, message);
   }
   log_.Info(
       fmt::format("Deployment request accepted by NAIS deploy and dispatched to cluster '{}'.",
@@ -257,6 +324,7 @@ int Deployment::Execute() {
   config.team = options_.team;
   config.clock = &ports_.clock;
   config.sleep = [this](std::chrono::nanoseconds d) { ports_.sleeper.Sleep(d); };
+  config.max_message_size = MaxMessageSize();
   if (options_.grpc_authentication) {
     if (!options_.github_token_url.empty() && !options_.github_bearer_token.empty()) {
       config.token_url = options_.github_token_url;
@@ -286,10 +354,15 @@ int Deployment::Execute() {
   if (options_.print_payload) {
     ports_.out << common::MessageToProtoJson(request_, true) << '\n' << std::flush;
   }
-  if (options_.dry_run) return static_cast<int>(ExitCode::kSuccess);
+  if (options_.dry_run) {
+    if (auto problem = SizeProblem()) log_.Warn(*problem);
+    return static_cast<int>(ExitCode::kSuccess);
+  }
 
   const Trace trace = MakeTrace(options_.traceparent);
   request_.set_traceparent(trace.parent);
+  // Refused here, before anything is sent: exit 4 as when hookd refuses it.
+  if (auto problem = SizeProblem()) throw CliError(ExitCode::kNoDeployment, *problem);
 
   SendDeploymentRequest();
 
@@ -327,7 +400,7 @@ int Deployment::Execute() {
     std::unique_ptr<StatusStream> stream;
     RpcStatus open = RetryUnavailable([&] {
       stream.reset();
-      RpcStatus result = transport_->OpenStatus(request_, deadline_, stream);
+      RpcStatus result = transport_->OpenStatus(StatusRequest(), deadline_, stream);
       if (!result.Ok()) connection_lost = true;
       return result;
     });
@@ -336,7 +409,7 @@ int Deployment::Execute() {
       summary_->Line("❌ lost connection to NAIS deploy");
       throw CliError(ExitCode::kUnavailable,
                      fmt::format("rpc error: code = {} desc = {}", common::GoCodeName(open.code),
-                                 open.message));
+                                 Describe(open)));
     }
     bool received = false;
     while (!Expired()) {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/message_size.hpp"
 #include "common/names.hpp"
 
 namespace deployd {
@@ -30,11 +31,24 @@ std::vector<common::SettingSpec> Settings() {
     s.secret = secret;
     return s;
   };
+  // The original's README spells these two with dashes; both names are accepted.
+  auto dashed = [](common::SettingSpec s, std::string alias) {
+    s.flag_aliases.push_back(std::move(alias));
+    return s;
+  };
   return {
       spec("cluster", "local", "Apply changes only within this cluster."),
-      spec("grpc.authentication", "false", "Use token authentication on gRPC connection.", true),
-      spec("grpc.use-tls", "false", "Use secure connection when connecting to gRPC server.", true),
+      dashed(spec("grpc.authentication", "false", "Use token authentication on gRPC connection.",
+                  true),
+             "grpc-authentication"),
+      dashed(spec("grpc.use-tls", "false", "Use secure connection when connecting to gRPC server.",
+                  true),
+             "grpc-use-tls"),
       spec("grpc.server", "127.0.0.1:9090", "gRPC server endpoint on hookd."),
+      spec("max-message-size", "32MiB",
+           "Largest deployment request received from hookd (bytes, or with a unit such as "
+           "32MiB); announced to hookd, which fails larger deployments with this limit in the "
+           "message. hookd and the CLI have the same setting."),
       spec("hookd-key", "", "Pre-shared key used for authentication with hookd.", false,
            {"HOOKD_KEY"}, true),
       spec("log-format", "text", "Log format, either 'json' or 'text'."),
@@ -63,6 +77,9 @@ std::vector<common::SettingSpec> Settings() {
       spec("transient-failure-grace", "60s",
            "How long a transient pod problem (image pull back-off, unschedulable) may last before "
            "the rollout fails."),
+      spec("crash-loop-restarts", "2",
+           "A container in CrashLoopBackOff fails the rollout once it has restarted this many "
+           "times (0: at once); before that it is reported as progress."),
   };
 }
 
@@ -77,6 +94,7 @@ agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config,
   o.hookd.use_tls = config.GetBool("grpc.use-tls");
   o.hookd.key = config.Get("hookd-key");
   o.hookd.startup_time = startup_time;
+  o.hookd.max_message_size = common::ParseMaxMessageSize(config.Get("max-message-size"));
   if (o.hookd.authentication && o.hookd.key.empty()) {
     throw common::Error(common::ErrorCode::kInvalidArgument,
                         "authenticated gRPC calls enabled, but --hookd-key is not specified");
@@ -103,6 +121,7 @@ agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config,
   o.max_rollout_threads = positive("max-rollout-threads", 4);
   o.rollout.transient_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       config.GetDuration("transient-failure-grace"));
+  o.rollout.crash_loop_restarts = positive("crash-loop-restarts", 0);
   o.hookd.replaced_backoff =
       std::chrono::duration_cast<std::chrono::milliseconds>(config.GetDuration("replaced-backoff"));
   o.hookd.replaced_backoff_cap = std::max(o.hookd.replaced_backoff, o.hookd.replaced_backoff_cap);

@@ -11,6 +11,7 @@
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/dispatch/hub.hpp"
 #include "hookd/dispatch/notifier.hpp"
+#include "hookd/github/mirror.hpp"
 #include "hookd/grpc/jwt.hpp"
 #include "hookd/grpc/server.hpp"
 #include "hookd/http/handlers.hpp"
@@ -75,7 +76,14 @@ struct App::Impl {
       }
       // A stream whose queue read failed (database down) gets another chance.
       if (++ticks % kWakeEverySweeps == 0) {
-        for (const auto& cluster : clusters.Connected()) clusters.Wake(cluster);
+        const auto connected = clusters.Connected();
+        for (const auto& cluster : connected) clusters.Wake(cluster);
+        try {
+          // Every 30 s, well within the lease (Store::kPresenceLease).
+          store.RenewPresence(connected, clock.Now());
+        } catch (const std::exception& e) {
+          spdlog::warn("renewing the presence of connected clusters: {}", e.what());
+        }
         try {
           // Request keys only matter while a signature is fresh (30 s); keep them 10 minutes.
           store.ForgetRequestKeys(clock.Now() - std::chrono::minutes(10));
@@ -99,6 +107,7 @@ struct App::Impl {
   WorkerPool workers;
   grpcapi::JwksCache jwks;
   grpcapi::JwtVerifier jwt;
+  std::unique_ptr<github::Mirror> github;  // with --github-enabled
   std::unique_ptr<grpcapi::GrpcServer> grpc;
   std::unique_ptr<http::Handlers> handlers;
   std::unique_ptr<http::Server> http;
@@ -118,6 +127,27 @@ App::~App() { Stop(); }
 
 void App::Start() {
   auto& c = impl_->config;
+  if (c.github_enabled && !impl_->github) {
+    // Before the database: a missing or unreadable key stops hookd at once.
+    auto key = github::AppKey::FromFile(c.github_key_file);
+    github::MirrorOptions options;
+    options.api.api_url = c.github_api_url;
+    options.api.app_id = c.github_app_id;
+    options.api.install_id = c.github_install_id;
+    options.database_url = c.database_url;
+    options.base_url = c.base_url;
+    options.create_wait = c.github_create_timeout;
+    options.queue_limit = c.github_queue_limit;
+    options.poll_interval = c.github_poll_interval;
+    options.retry_base = c.github_retry_base;
+    options.retry_cap = c.github_retry_cap;
+    options.max_attempts = c.github_max_attempts;
+    impl_->github = std::make_unique<github::Mirror>(std::move(options), std::move(key),
+                                                     impl_->pool, &impl_->metrics, impl_->clock);
+    impl_->dispatcher.SetObserver(impl_->github.get());
+    spdlog::info("GitHub deployments and statuses on: {}, App {}, installation {}",
+                 c.github_api_url, c.github_app_id, c.github_install_id);
+  }
   {
     auto conn = store::ConnectWithRetry(c.database_url, c.database_connect_timeout,
                                         std::chrono::seconds(3));
@@ -125,6 +155,7 @@ void App::Start() {
     spdlog::info("database schema at version {} ({} migrations applied now)",
                  store::SchemaVersion(*conn), applied);
   }
+  if (impl_->github) impl_->github->Start();
   grpcapi::GrpcOptions options;
   options.address = c.grpc_address;
   options.cli_authentication = c.grpc_cli_authentication;
@@ -133,6 +164,7 @@ void App::Start() {
   options.keepalive_interval = c.grpc_keepalive_interval;
   options.tls_cert_file = c.grpc_tls_cert_file;
   options.tls_key_file = c.grpc_tls_key_file;
+  options.max_message_size = c.max_message_size;
   options.jwt = &impl_->jwt;
   options.metrics = &impl_->metrics;
   impl_->grpc = std::make_unique<grpcapi::GrpcServer>(impl_->dispatcher, impl_->workers, options);
@@ -142,8 +174,13 @@ void App::Start() {
   impl_->handlers->SetReadinessCheck([this]() -> std::string {
     return impl_->notifier.Listening() ? "" : "not listening for notifications of other replicas";
   });
+  if (impl_->github) {
+    impl_->handlers->SetGithubDeployment([mirror = impl_->github.get()](const std::string& id) {
+      return mirror->AwaitDeployment(id);
+    });
+  }
   impl_->http = std::make_unique<http::Server>(*impl_->handlers, impl_->metrics, c.listen_address,
-                                               c.max_request_body_bytes);
+                                               c.max_message_size);
   try {
     impl_->http_port = impl_->http->Start();
   } catch (const common::Error& e) {
@@ -169,6 +206,7 @@ void App::Stop() {
   if (impl_->http) impl_->http->Stop(impl_->config.shutdown_grace);
   if (impl_->grpc) impl_->grpc->Shutdown(impl_->config.shutdown_grace);
   impl_->workers.Join();
+  if (impl_->github) impl_->github->Stop();
 }
 
 int App::GrpcPort() const { return impl_->grpc_port; }

@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "common/hex.hpp"
+#include "common/message_size.hpp"
 #include "common/names.hpp"
 #include "common/time.hpp"
 
@@ -63,6 +64,92 @@ std::chrono::milliseconds Millis(std::chrono::nanoseconds d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
 }
 
+// Precedence of a value's source: flag > environment > config file > default.
+int SourceRank(const std::string& source) {
+  if (source == "flag" || source == "set") return 3;
+  if (source.rfind("env:", 0) == 0) return 2;
+  if (source == "file") return 1;
+  return 0;
+}
+
+// grpc.cli-authentication / grpc.deployd-authentication, or the umbrella grpc-authentication
+// when it was given at a higher level than the specific key.
+bool AuthenticationSetting(const common::LayeredConfig& s, const std::string& key) {
+  const bool umbrella = s.GetBool("grpc-authentication");  // validated even when outranked
+  const bool specific = s.GetBool(key);
+  return SourceRank(s.Source("grpc-authentication")) > SourceRank(s.Source(key)) ? umbrella
+                                                                                 : specific;
+}
+
+// A github.<name> setting, also spelt --github-<name> on the command line (the original's README).
+common::SettingSpec GithubSetting(common::SettingSpec spec) {
+  spec.flag_aliases.push_back("github-" + spec.key.substr(std::string("github.").size()));
+  return spec;
+}
+
+void BuildGithubConfig(const common::LayeredConfig& s, Config& c) {
+  c.github_enabled = s.GetBool("github.enabled");
+  c.github_app_id = s.Get("github.app-id");
+  c.github_install_id = s.Get("github.install-id");
+  c.github_key_file = s.Get("github.key-file");
+  c.github_client_id = s.Get("github.client-id");
+  c.github_client_secret = s.Get("github.client-secret");
+  c.github_api_url = s.Get("github.api-url");
+  while (c.github_api_url.size() > 1 && c.github_api_url.back() == '/') c.github_api_url.pop_back();
+  c.github_create_timeout = Millis(s.GetDuration("github.create-timeout"));
+  if (c.github_create_timeout.count() < 0) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "invalid value \"" + s.Get("github.create-timeout") +
+                            "\" for github.create-timeout: want a duration of 0s or more");
+  }
+  const std::string limit = s.Get("github.queue-limit");
+  try {
+    std::size_t used = 0;
+    const auto value = std::stoull(limit, &used);
+    if (used != limit.size() || value == 0) throw std::invalid_argument("bad");
+    c.github_queue_limit = static_cast<std::size_t>(value);
+  } catch (const std::exception&) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "invalid value \"" + limit +
+                            "\" for github.queue-limit: want a positive number of deployments");
+  }
+  if (!c.github_enabled) return;
+  // The original's check and message.
+  if (c.github_app_id.empty() || c.github_install_id.empty()) {
+    throw common::Error(
+        common::ErrorCode::kInvalidArgument,
+        "--github-install-id and --github-app-id must be specified when --github-enabled=true");
+  }
+  auto require_id = [](const std::string& key, const std::string& value) {
+    const bool digits =
+        value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || value.find_first_not_of('0') == std::string::npos) {
+      throw common::Error(
+          common::ErrorCode::kInvalidArgument,
+          "invalid value \"" + value + "\" for " + key + ": want the number GitHub shows for it");
+    }
+  };
+  require_id("github.app-id", c.github_app_id);
+  require_id("github.install-id", c.github_install_id);
+  if (c.github_key_file.empty()) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "--github-key-file must be specified when --github-enabled=true");
+  }
+  // The installation token travels in every request: TLS, except to a test server on loopback.
+  const std::string& url = c.github_api_url;
+  const bool https = url.rfind("https://", 0) == 0 && url.size() > 8;
+  bool loopback_http = false;
+  if (url.rfind("http://", 0) == 0) {
+    const std::string rest = url.substr(7);
+    loopback_http = !rest.empty() && IsLoopbackAddress(rest.substr(0, rest.find('/')));
+  }
+  if (!https && !loopback_http) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "invalid github.api-url \"" + url +
+                            "\": want an https:// URL (http:// only on a loopback address)");
+  }
+}
+
 }  // namespace
 
 std::vector<common::SettingSpec> HookdSettings() {
@@ -82,6 +169,9 @@ std::vector<common::SettingSpec> HookdSettings() {
       Setting("grpc.address", "127.0.0.1:9090", "IP:PORT of the gRPC server."),
       Flag("grpc.deployd-authentication", "Require pre-shared keys from deployd (pb.Dispatch)."),
       Flag("grpc.cli-authentication", "Require API-key or JWT authentication (pb.Deploy)."),
+      Flag("grpc-authentication",
+           "Both grpc.cli-authentication and grpc.deployd-authentication (the original README's "
+           "flag); either one given at the same or a higher level (flag > env > file) wins."),
       Setting("grpc.keepalive-interval", "15s", "Ping idle gRPC connections this often."),
       Setting("grpc.tls-cert-file", "", "PEM certificate for TLS on the gRPC listener."),
       Setting("grpc.tls-key-file", "", "PEM private key for TLS on the gRPC listener."),
@@ -104,13 +194,35 @@ std::vector<common::SettingSpec> HookdSettings() {
       Setting("clusters", "",
               "Clusters that are always known (comma-separated); a deployd connecting adds its "
               "cluster too. Deployments for other clusters are rejected."),
-      Setting("max-request-body-size", "4194304", "Largest accepted HTTP request body (bytes)."),
+      Setting("max-message-size", "32MiB",
+              "Largest deployment request accepted: gRPC request bytes and HTTP API bodies "
+              "(bytes, or with a unit such as 32MiB; the CLI and deployd have the same setting)."),
       Setting("github-jwks-url", "https://token.actions.githubusercontent.com/.well-known/jwks",
               "JWKS of the GitHub OIDC issuer."),
       Flag("github-jwks-allow-http",
            "Allow an http:// github-jwks-url (tests only: the keys must come over TLS)."),
       Setting("github-issuer", "https://token.actions.githubusercontent.com",
               "Expected issuer of GitHub OIDC tokens."),
+      GithubSetting(Flag("github.enabled",
+                         "Create a GitHub deployment for every deployment that names a repository "
+                         "and post its statuses to it (GitHub App authentication).")),
+      GithubSetting(Setting("github.app-id", "", "ID of the GitHub App.")),
+      GithubSetting(Setting("github.install-id", "", "Installation ID of the GitHub App.")),
+      GithubSetting(Setting("github.key-file", "", "PEM file with the GitHub App's private key.")),
+      GithubSetting(
+          Setting("github.client-id", "", "Client ID of the GitHub App (accepted; unused).")),
+      GithubSetting(Setting("github.client-secret", "",
+                            "Client secret of the GitHub App (accepted; unused).", {}, true)),
+      GithubSetting(
+          Setting("github.api-url", "https://api.github.com",
+                  "GitHub REST API (GitHub Enterprise: https://HOST/api/v3); http:// only "
+                  "on a loopback address.")),
+      GithubSetting(Setting("github.create-timeout", "3s",
+                            "How long the HTTP API waits for the GitHub deployment; after that it "
+                            "answers without one, and GitHub gets it in the background.")),
+      GithubSetting(Setting("github.queue-limit", "10000",
+                            "At most this many deployments owe GitHub work; further ones are not "
+                            "mirrored to GitHub (logged and counted).")),
       Setting("shutdown-grace", "10s", "How long SIGTERM waits for in-flight requests."),
       Flag("insecure",
            "Allow the default database encryption key and disabled gRPC authentication on a "
@@ -144,8 +256,8 @@ Config BuildConfig(const common::LayeredConfig& s) {
   c.metrics_path = s.Get("metrics-path");
   c.otel_endpoint = s.Get("otel-exporter-otlp-endpoint");
   c.grpc_address = s.Get("grpc.address");
-  c.grpc_deployd_authentication = s.GetBool("grpc.deployd-authentication");
-  c.grpc_cli_authentication = s.GetBool("grpc.cli-authentication");
+  c.grpc_deployd_authentication = AuthenticationSetting(s, "grpc.deployd-authentication");
+  c.grpc_cli_authentication = AuthenticationSetting(s, "grpc.cli-authentication");
   c.grpc_keepalive_interval = Millis(s.GetDuration("grpc.keepalive-interval"));
   c.grpc_tls_cert_file = s.Get("grpc.tls-cert-file");
   c.grpc_tls_key_file = s.Get("grpc.tls-key-file");
@@ -176,17 +288,7 @@ Config BuildConfig(const common::LayeredConfig& s) {
   c.cluster_migration_redirect =
       ParsePairs(s.GetList("cluster-migration-redirect"), "cluster migration redirects");
   c.clusters = s.GetList("clusters");
-  const std::string body = s.Get("max-request-body-size");
-  try {
-    std::size_t used = 0;
-    auto value = std::stoull(body, &used);
-    if (used != body.size() || value == 0) throw std::invalid_argument("bad");
-    c.max_request_body_bytes = static_cast<std::size_t>(value);
-  } catch (const std::exception&) {
-    throw common::Error(common::ErrorCode::kInvalidArgument,
-                        "invalid value \"" + body +
-                            "\" for max-request-body-size: want a positive number of bytes");
-  }
+  c.max_message_size = common::ParseMaxMessageSize(s.Get("max-message-size"));
   c.github_jwks_url = s.Get("github-jwks-url");
   if (c.github_jwks_url.rfind("http://", 0) != 0 && c.github_jwks_url.rfind("https://", 0) != 0) {
     throw common::Error(
@@ -201,6 +303,7 @@ Config BuildConfig(const common::LayeredConfig& s) {
                             "github-jwks-allow-http)");
   }
   c.github_issuer = s.Get("github-issuer");
+  BuildGithubConfig(s, c);
   c.shutdown_grace = Millis(s.GetDuration("shutdown-grace"));
   c.insecure = s.GetBool("insecure");
   return c;

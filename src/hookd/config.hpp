@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/config.hpp"
+#include "common/message_size.hpp"
 
 namespace hookd {
 
@@ -49,10 +50,27 @@ struct Config {
   std::string nais_api_address;
   std::map<std::string, std::string> cluster_migration_redirect;
   std::vector<std::string> clusters;
-  std::size_t max_request_body_bytes = 0;
+  // --max-message-size: largest deployment request (gRPC request bytes, HTTP API body).
+  std::size_t max_message_size = common::kDefaultMaxMessageSize;
   std::string github_jwks_url;
   bool github_jwks_allow_http = false;  // http:// JWKS URLs (tests only)
   std::string github_issuer;
+  // GitHub deployments and statuses (github.*, spelt --github-* on the command line as in the
+  // original's README; see github/mirror.hpp).
+  bool github_enabled = false;
+  std::string github_app_id;      // digits
+  std::string github_install_id;  // digits
+  std::string github_key_file;
+  std::string github_client_id;      // accepted for compatibility; unused
+  std::string github_client_secret;  // accepted for compatibility; unused
+  std::string github_api_url = "https://api.github.com";
+  std::chrono::milliseconds github_create_timeout{3000};
+  std::size_t github_queue_limit = 10000;
+  // Not settings: the retry timing and polling of the GitHub work (tests shorten them).
+  std::chrono::milliseconds github_retry_base{1000};
+  std::chrono::milliseconds github_retry_cap{300000};
+  int github_max_attempts = 20;
+  std::chrono::milliseconds github_poll_interval{1000};
   std::chrono::milliseconds shutdown_grace{10000};
   // Allows the public default encryption key and disabled gRPC authentication on a listen
   // address that is not loopback (demo and tests only).

@@ -149,6 +149,18 @@ void Metrics::ObserveAuth(const std::string& type, const std::string& error) {
   ++auth_["error=\"" + EscapeLabel(error) + "\",type=\"" + EscapeLabel(type) + "\""];
 }
 
+void Metrics::ObserveGithubRequest(int status_code, const std::string& repository,
+                                   const std::string& team) {
+  std::lock_guard lock(mutex_);
+  ++github_requests_["repository=\"" + EscapeLabel(repository) + "\",status_code=\"" +
+                     std::to_string(status_code) + "\",team=\"" + EscapeLabel(team) + "\""];
+}
+
+void Metrics::GithubDropped(const std::string& reason, std::uint64_t count) {
+  std::lock_guard lock(mutex_);
+  github_dropped_["reason=\"" + EscapeLabel(reason) + "\""] += count;
+}
+
 void Metrics::GrpcStarted(const std::string& type, const std::string& service,
                           const std::string& method) {
   std::lock_guard lock(mutex_);
@@ -228,6 +240,13 @@ std::string Metrics::Render(const std::vector<std::string>& connected,
 
   RenderCounter(out, "deployment_hookd_auth_interceptor_requests",
                 "Authentication attempts on pb.Deploy, by type and error.", auth_);
+
+  RenderCounter(out, "deployment_hookd_github_requests",
+                "GitHub API requests answered, by HTTP status, repository and team.",
+                github_requests_);
+  RenderCounter(out, "deployment_hookd_github_dropped_total",
+                "GitHub deployments and statuses given up or never queued, by reason.",
+                github_dropped_);
 
   RenderCounter(out, "grpc_server_started_total", "Total number of RPCs started on the server.",
                 grpc_started_);

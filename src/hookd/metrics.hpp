@@ -29,6 +29,13 @@ class Metrics {
   // deployment_hookd_auth_interceptor_requests{type,error}.
   void ObserveAuth(const std::string& type, const std::string& error);
 
+  // deployment_hookd_github_requests{status_code,repository,team}: one per answered GitHub call.
+  void ObserveGithubRequest(int status_code, const std::string& repository,
+                            const std::string& team);
+  // deployment_hookd_github_dropped_total{reason}: GitHub work given up or never queued
+  // (queue_full, retries_exhausted, rejected, collapsed, database).
+  void GithubDropped(const std::string& reason, std::uint64_t count = 1);
+
   // grpc_server_* (labels grpc_type "unary"|"server_stream", grpc_service "pb.Deploy", method).
   void GrpcStarted(const std::string& type, const std::string& service, const std::string& method);
   void GrpcReceived(const std::string& type, const std::string& service, const std::string& method);
@@ -62,6 +69,8 @@ class Metrics {
   std::set<std::string> unfinished_;
   std::map<std::string, Histogram> lead_time_;  // summary: count and sum only
   std::map<std::string, std::uint64_t> auth_;
+  std::map<std::string, std::uint64_t> github_requests_;
+  std::map<std::string, std::uint64_t> github_dropped_;
   std::map<std::string, std::uint64_t> grpc_started_;
   std::map<std::string, std::uint64_t> grpc_received_;
   std::map<std::string, std::uint64_t> grpc_sent_;

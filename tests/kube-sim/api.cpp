@@ -610,29 +610,91 @@ void Api::State::Remove(const ResourceType& rt, const std::string& ns, const std
   cv.notify_all();
 }
 
+std::vector<Rule> Api::State::BoundRules(const Identity& who) const {
+  std::vector<Rule> out;
+  const std::string rbac = "rbac.authorization.k8s.io";
+  auto strings = [](const Json& obj, const char* field) {
+    std::vector<std::string> v;
+    if (obj.contains(field) && obj[field].is_array()) {
+      for (const auto& s : obj[field]) {
+        if (s.is_string()) v.push_back(s.get<std::string>());
+      }
+    }
+    return v;
+  };
+  auto bound = [&](const Json& binding, const std::string& ns) {
+    if (!binding.contains("subjects") || !binding["subjects"].is_array()) return false;
+    for (const auto& subject : binding["subjects"]) {
+      const std::string kind = subject.value("kind", "");
+      const std::string name = subject.value("name", "");
+      if (kind == "User" && name == who.user) return true;
+      if (kind == "Group" && Contains(who.groups, name)) return true;
+      if (kind == "ServiceAccount" &&
+          who.user == "system:serviceaccount:" + subject.value("namespace", ns) + ":" + name) {
+        return true;
+      }
+    }
+    return false;
+  };
+  auto grant = [&](const Json& binding, const std::string& ns) {
+    const Json ref = binding.value("roleRef", Json::object());
+    const std::string kind = ref.value("kind", "");
+    const std::string name = ref.value("name", "");
+    std::string key;
+    if (kind == "ClusterRole") key = Key(rbac, "clusterroles", "", name);
+    if (kind == "Role" && !ns.empty()) key = Key(rbac, "roles", ns, name);
+    auto role = objects.find(key);
+    if (key.empty() || role == objects.end() || !role->second.contains("rules")) return;
+    for (const auto& policy : role->second["rules"]) {
+      Rule r;
+      r.users = {who.user};
+      if (!ns.empty()) r.namespaces = {ns};
+      r.verbs = strings(policy, "verbs");
+      r.api_groups = strings(policy, "apiGroups");
+      r.resources = strings(policy, "resources");
+      r.resource_names = strings(policy, "resourceNames");
+      if (ns.empty()) r.non_resource_urls = strings(policy, "nonResourceURLs");
+      out.push_back(std::move(r));
+    }
+  };
+  for (const char* plural : {"clusterrolebindings", "rolebindings"}) {
+    const std::string prefix = rbac + "|" + plural + "|";
+    for (auto it = objects.lower_bound(prefix);
+         it != objects.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      const std::string ns = it->second.value("metadata", Json::object()).value("namespace", "");
+      if (bound(it->second, ns)) grant(it->second, ns);
+    }
+  }
+  return out;
+}
+
 bool Api::State::Authorize(const Identity& who, const Attributes& a) const {
-  for (const auto& r : rules) {
+  auto allows = [&who, &a](const Rule& r) {
     bool subject = Contains(r.users, who.user);
     for (const auto& g : who.groups) subject = subject || Contains(r.groups, g);
-    if (!subject) continue;
-    if (!(Contains(r.verbs, "*") || Contains(r.verbs, a.verb))) continue;
+    if (!subject) return false;
+    if (!(Contains(r.verbs, "*") || Contains(r.verbs, a.verb))) return false;
     if (!a.resource_request) {
       bool ok = false;
       for (const auto& u : r.non_resource_urls) ok = ok || MatchUrl(u, a.path);
-      if (ok) return true;
-      continue;
+      return ok;
     }
-    if (!r.namespaces.empty() && (a.ns.empty() || !Contains(r.namespaces, a.ns))) continue;
-    if (!(Contains(r.api_groups, "*") || Contains(r.api_groups, a.group))) continue;
+    if (!r.namespaces.empty() && (a.ns.empty() || !Contains(r.namespaces, a.ns))) return false;
+    if (!(Contains(r.api_groups, "*") || Contains(r.api_groups, a.group))) return false;
     std::string combined = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
     bool res_ok = false;
     for (const auto& res : r.resources) {
       res_ok = res_ok || res == "*" || res == combined || res == a.resource + "/*" ||
                (!a.subresource.empty() && res == "*/" + a.subresource);
     }
-    if (!res_ok) continue;
-    if (!r.resource_names.empty() && !Contains(r.resource_names, a.name)) continue;
-    return true;
+    if (!res_ok) return false;
+    return r.resource_names.empty() || Contains(r.resource_names, a.name);
+  };
+  for (const auto& r : rules) {
+    if (allows(r)) return true;
+  }
+  for (const auto& r : BoundRules(who)) {
+    if (allows(r)) return true;
   }
   return false;
 }
@@ -762,6 +824,38 @@ Json Stripped(Json obj) {
   obj["metadata"].erase("resourceVersion");
   obj["metadata"].erase("managedFields");
   return obj;
+}
+
+// managedFields without their timestamps: a write that changes nothing else is a no-op.
+Json ManagedFieldsWithoutTime(const Json& obj) {
+  Json mf = obj.contains("metadata") ? obj["metadata"].value("managedFields", Json::array()) : Json::array();
+  if (!mf.is_array()) return Json::array();
+  for (auto& e : mf) {
+    if (e.is_object()) e.erase("time");
+  }
+  return mf;
+}
+
+// The managedFields an update keeps: the ones the client wrote when it sent a non-empty list that
+// differs from the stored one (`[{}]` clears them all), else the stored ones (kube-apiserver's
+// field manager decodes the request's managedFields first). Subresource writes always keep them.
+Json ManagedFieldsForUpdate(const Json& sent_object, const Json& old, bool subresource) {
+  Json stored = old["metadata"].value("managedFields", Json::array());
+  const Json sent = sent_object.contains("metadata") && sent_object["metadata"].is_object()
+                        ? sent_object["metadata"].value("managedFields", Json())
+                        : Json();
+  if (subresource || !sent.is_array() || sent.empty()) return stored;
+  Json out = Json::array();
+  for (const auto& e : sent) {
+    if (!e.is_object() || !e.contains("manager") || !e["manager"].is_string()) continue;
+    if (!e.contains("fieldsV1") || !e["fieldsV1"].is_object()) continue;
+    std::string op = e.value("operation", "");
+    if (op != "Apply" && op != "Update") continue;
+    Json entry = e;
+    entry["fieldsType"] = "FieldsV1";
+    out.push_back(entry);
+  }
+  return out;
 }
 
 bool GenerationChanged(const ResourceType& rt, const Json& old, const Json& now) {
@@ -921,8 +1015,13 @@ void ValidateCustom(Ctx& c, Json& obj, bool apply, HttpResponse* warnings_to) {
   obj = copy;
 }
 
-void CheckValid(Ctx& c, const Json& obj, const Json* old) {
+// Defaults, then validates, as kube-apiserver does after decoding (base64 errors are 400s).
+void CheckValid(Ctx& c, Json& obj, const Json* old) {
+  CheckBuiltinDecoding(*c.rt, obj);
+  ApplyDefaults(*c.rt, obj, old);
   auto errs = ValidateObject(*c.rt, obj, old);
+  auto more = ValidateBuiltinKind(*c.rt, obj, old);
+  errs.insert(errs.end(), more.begin(), more.end());
   if (!errs.empty()) {
     throw InvalidError(c.rt->QualifiedKind(), c.rt->group, c.rt->kind, obj["metadata"].value("name", ""), errs);
   }
@@ -1060,49 +1159,6 @@ void CrdStatus(Json& crd) {
   }
 }
 
-// apps/v1 and batch/v1 defaulting (kubernetes pkg/apis/*/v1/defaults.go, the parts clients see).
-void ApplyDefaults(const ResourceType& rt, Json& obj) {
-  if (rt.group.empty() && rt.plural == "secrets" && (!obj.contains("type") || obj["type"].is_null() || obj["type"] == "")) {
-    obj["type"] = "Opaque";
-  }
-  if (!obj.contains("spec") || !obj["spec"].is_object()) return;
-  Json& spec = obj["spec"];
-  auto def = [](Json& o, const char* k, const Json& v) {
-    if (!o.contains(k) || o[k].is_null()) o[k] = v;
-  };
-  if (rt.group == "apps" && rt.plural == "deployments") {
-    def(spec, "replicas", 1);
-    def(spec, "progressDeadlineSeconds", 600);
-    def(spec, "revisionHistoryLimit", 10);
-    def(spec, "strategy", Json::object());
-    def(spec["strategy"], "type", "RollingUpdate");  // kubectl create deployment sends "strategy":{}
-    if (spec["strategy"].value("type", "") == "RollingUpdate") {
-      def(spec["strategy"], "rollingUpdate", Json{{"maxSurge", "25%"}, {"maxUnavailable", "25%"}});
-    }
-  } else if (rt.group == "apps" && rt.plural == "statefulsets") {
-    def(spec, "replicas", 1);
-    def(spec, "revisionHistoryLimit", 10);
-    def(spec, "podManagementPolicy", "OrderedReady");
-    if (!spec.contains("updateStrategy") || !spec["updateStrategy"].contains("type")) {
-      spec["updateStrategy"] = {{"type", "RollingUpdate"}, {"rollingUpdate", {{"partition", 0}}}};
-    } else if (spec["updateStrategy"].contains("rollingUpdate")) {
-      def(spec["updateStrategy"]["rollingUpdate"], "partition", 0);
-    }
-  } else if (rt.group == "apps" && rt.plural == "daemonsets") {
-    def(spec, "revisionHistoryLimit", 10);
-    def(spec, "updateStrategy", Json{{"type", "RollingUpdate"}});
-    if (spec["updateStrategy"].value("type", "") == "RollingUpdate") {
-      def(spec["updateStrategy"], "rollingUpdate", Json{{"maxUnavailable", 1}, {"maxSurge", 0}});
-    }
-  } else if (rt.group == "batch" && rt.plural == "jobs") {
-    def(spec, "backoffLimit", 6);
-    def(spec, "completions", 1);
-    def(spec, "parallelism", 1);
-    def(spec, "completionMode", "NonIndexed");
-    def(spec, "suspend", false);
-  }
-}
-
 HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply, const Json& apply_set) {
   HttpResponse warnings;
   bool dry = DryRun(c.req);
@@ -1120,8 +1176,6 @@ HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply,
   c.attrs.name = name;
   CheckNamespace(c);
   ValidateCustom(c, body, apply, &warnings);
-  CheckValid(c, body, nullptr);
-  if (c.s.Lookup(*c.rt, c.ns, name) != nullptr) throw AlreadyExistsError(*c.rt, name);
   Json& m = body["metadata"];  // ValidateCustom may have replaced body
   for (const char* k : {"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                         "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) {
@@ -1133,7 +1187,8 @@ HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply,
   body["apiVersion"] = c.rt->GroupVersion();
   body["kind"] = c.rt->kind;
   if (c.rt->status_subresource) body.erase("status");
-  ApplyDefaults(*c.rt, body);
+  CheckValid(c, body, nullptr);
+  if (c.s.Lookup(*c.rt, c.ns, name) != nullptr) throw AlreadyExistsError(*c.rt, name);
   std::string key = c.rt->group + "/" + c.rt->plural;
   if (key == "/namespaces") {
     m["labels"]["kubernetes.io/metadata.name"] = name;
@@ -1176,7 +1231,7 @@ HttpResponse FinishUpdate(Ctx& c, const Json& old, Json next, const HttpResponse
   }
   next["apiVersion"] = old["apiVersion"];
   next["kind"] = c.rt->kind;
-  ApplyDefaults(*c.rt, next);
+  ApplyDefaults(*c.rt, next, &old);
   if (old["metadata"].contains("generation")) {
     std::int64_t gen = old["metadata"]["generation"].get<std::int64_t>();
     meta["generation"] = GenerationChanged(*c.rt, old, next) ? gen + 1 : gen;
@@ -1184,7 +1239,7 @@ HttpResponse FinishUpdate(Ctx& c, const Json& old, Json next, const HttpResponse
     meta.erase("generation");
   }
   meta["resourceVersion"] = old["metadata"]["resourceVersion"];
-  if (Stripped(next) == Stripped(old)) {
+  if (Stripped(next) == Stripped(old) && ManagedFieldsWithoutTime(next) == ManagedFieldsWithoutTime(old)) {
     HttpResponse r = ObjectResponse(c, 200, old);
     for (auto& h : warnings.headers) r.headers.push_back(h);
     return r;
@@ -1238,8 +1293,7 @@ HttpResponse DoUpdate(Ctx& c) {
     if (body.contains("status")) next["status"] = body["status"]; else next.erase("status");
   } else {
     next = body;
-    if (old["metadata"].contains("managedFields")) next["metadata"]["managedFields"] = old["metadata"]["managedFields"];
-    else next["metadata"].erase("managedFields");
+    next["metadata"]["managedFields"] = ManagedFieldsForUpdate(body, old, !c.attrs.subresource.empty());
     if (c.rt->status_subresource) {
       if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
     }
@@ -1257,6 +1311,47 @@ bool LeafDiffers(const Json& applied, const Json& live, const std::vector<std::s
   const Json* l = ValueAt(live, leaf);
   if (!leaf.empty() && leaf.back() == ".") return (a == nullptr) != (l == nullptr);
   return a == nullptr || l == nullptr || *a != *l;
+}
+
+constexpr const char* kLastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
+std::string LastApplied(const Json& obj) {
+  const Json& meta = obj["metadata"];
+  if (!meta.contains("annotations") || !meta["annotations"].is_object()) return "";
+  const Json& a = meta["annotations"];
+  return a.contains(kLastApplied) && a[kLastApplied].is_string() ? a[kLastApplied].get<std::string>() : "";
+}
+
+// The fields of the last-applied annotation whose live value is still the one it holds: the
+// conflicts kubectl's server-side apply may take over from client-side apply.
+Json AllowedConflictsFromLastApplied(const Json& live, const ListRules& lists) {
+  Json last;
+  try {
+    last = Json::parse(LastApplied(live));
+  } catch (const Json::exception&) {
+    return Json::object();
+  }
+  if (!last.is_object()) return Json::object();
+  FillListKeyDefaults(last, lists);
+  Json allowed = Json::object();
+  for (const auto& leaf : FieldSetLeaves(FieldSet(last, lists, false))) {
+    if (LeafDiffers(last, live, leaf)) continue;
+    Json* node = &allowed;
+    for (const auto& p : leaf) {
+      if (!node->contains(p)) (*node)[p] = Json::object();
+      node = &(*node)[p];
+    }
+  }
+  return allowed;
+}
+
+bool FieldSetContainsLeaf(const Json& set, const std::vector<std::string>& leaf) {
+  const Json* node = &set;
+  for (const auto& p : leaf) {
+    if (!node->is_object() || !node->contains(p)) return false;
+    node = &(*node)[p];
+  }
+  return true;
 }
 
 std::string ConflictManager(const Json& entry) {
@@ -1293,6 +1388,10 @@ HttpResponse DoApply(Ctx& c) {
   ValidateCustom(c, applied, true, &warnings);
   ListRules assoc = ListRulesOf(*c.rt);
   Json applied_set = FieldSet(applied, assoc, status_write);
+  // Values are compared and merged with the list-map key defaults filled in (a port without a
+  // protocol is the TCP one), while the manager owns only what it sent.
+  Json applied_full = applied;
+  FillListKeyDefaults(applied_full, assoc);
 
   Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
   if (existing == nullptr) {
@@ -1315,8 +1414,20 @@ HttpResponse DoApply(Ctx& c) {
         e.value("subresource", "") == subresource) continue;
     Json overlap = FieldSetIntersection(applied_set, e.value("fieldsV1", Json::object()));
     for (const auto& leaf : FieldSetLeaves(overlap)) {
-      if (LeafDiffers(applied, old, leaf)) conflicts.emplace_back(i, leaf);
+      if (LeafDiffers(applied_full, old, leaf)) conflicts.emplace_back(i, leaf);
     }
+  }
+  // kubectl's own manager may take over what client-side apply wrote: conflicts on fields that
+  // the last-applied annotation holds and that nobody changed since are forgiven (apply is then
+  // forced), the others are reported alone.
+  if (!conflicts.empty() && !force && manager == "kubectl") {
+    Json allowed = AllowedConflictsFromLastApplied(old, assoc);
+    std::vector<std::pair<std::size_t, std::vector<std::string>>> rest;
+    for (const auto& conflict : conflicts) {
+      if (!FieldSetContainsLeaf(allowed, conflict.second)) rest.push_back(conflict);
+    }
+    if (rest.empty()) force = true;
+    conflicts = rest;
   }
   if (!conflicts.empty() && !force) {
     Json causes = Json::array();
@@ -1353,7 +1464,7 @@ HttpResponse DoApply(Ctx& c) {
     Json taken = Json::object();
     Json overlap = FieldSetIntersection(applied_set, e.value("fieldsV1", Json::object()));
     for (const auto& leaf : FieldSetLeaves(overlap)) {
-      if (LeafDiffers(applied, old, leaf)) {
+      if (LeafDiffers(applied_full, old, leaf)) {
         Json one = Json::object();
         Json* node = &one;
         for (const auto& p : leaf) node = &((*node)[p] = Json::object());
@@ -1364,7 +1475,7 @@ HttpResponse DoApply(Ctx& c) {
     others = FieldSetUnion(others, e["fieldsV1"]);
   }
   next["metadata"]["managedFields"] = entries;
-  Json merge_body = applied;
+  Json merge_body = applied_full;
   merge_body.erase("apiVersion");
   merge_body.erase("kind");
   if (status_write) {
@@ -1376,6 +1487,15 @@ HttpResponse DoApply(Ctx& c) {
   for (const auto& leaf : FieldSetLeaves(removed)) RemoveAt(next, leaf);
   SetManagerEntry(next, manager, "Apply", c.rt->GroupVersion(), subresource, applied_set);
   PruneManagers(next, assoc);
+  // kubectl's server-side apply keeps an existing last-applied annotation in step with what it
+  // applied, so that client-side apply still works afterwards.
+  if (manager == "kubectl" && !status_write && !LastApplied(old).empty()) {
+    Json config = applied;
+    if (config.contains("metadata") && config["metadata"].contains("annotations")) {
+      config["metadata"]["annotations"].erase(kLastApplied);
+    }
+    next["metadata"]["annotations"][kLastApplied] = config.dump() + "\n";
+  }
   if (!status_write) {
     if (!c.rt->builtin) ValidateCustom(c, next, true, nullptr);
     CheckValid(c, next, &old);
@@ -1403,8 +1523,8 @@ HttpResponse DoPatch(Ctx& c) {
                     {{"group", "meta.k8s.io"}, {"kind", "PatchOptions"},
                      {"causes", {{{"reason", "FieldValueForbidden"}, {"message", "Forbidden: may not be specified for non-apply patch"}, {"field", "force"}}}}});
   }
-  bool merge = type == "application/merge-patch+json" ||
-               (type == "application/strategic-merge-patch+json" && c.rt->builtin);
+  bool strategic = type == "application/strategic-merge-patch+json" && c.rt->builtin;
+  bool merge = type == "application/merge-patch+json" || strategic;
   bool jsonpatch = type == "application/json-patch+json";
   if (!merge && !jsonpatch) {
     std::string accepted = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
@@ -1427,13 +1547,21 @@ HttpResponse DoPatch(Ctx& c) {
         !patch["metadata"]["resourceVersion"].is_null()) {
       CheckResourceVersion(c, patch, old, false);
     }
-    MergePatch(next, patch);
+    if (strategic) {
+      StrategicMergePatch(next, patch, BuiltinSchema(c.rt->group, c.rt->kind));
+    } else {
+      MergePatch(next, patch);
+    }
   } else {
     try {
       next = old.patch(patch);
     } catch (const Json::exception& e) {
       throw MakeError(422, "Invalid", std::string("the server rejected our request due to an error in our request: ") + e.what());
     }
+    // A resourceVersion the patch wrote is a precondition (kubectl's managedFields upgrade
+    // replaces it with the one it read).
+    std::string want = next.contains("metadata") && next["metadata"].is_object() ? next["metadata"].value("resourceVersion", "") : "";
+    if (!want.empty() && want != old["metadata"].value("resourceVersion", "")) throw ConflictError(*c.rt, c.attrs.name);
   }
   if (StatusSubresourceWrite(c)) {
     Json only = old;
@@ -1442,7 +1570,7 @@ HttpResponse DoPatch(Ctx& c) {
   } else if (c.rt->status_subresource) {
     if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
   }
-  next["metadata"]["managedFields"] = old["metadata"].value("managedFields", Json::array());
+  next["metadata"]["managedFields"] = ManagedFieldsForUpdate(next, old, !c.attrs.subresource.empty());
   HttpResponse warnings;
   if (!StatusSubresourceWrite(c)) {
     ValidateCustom(c, next, false, &warnings);
@@ -1976,7 +2104,9 @@ HttpResponse DoReview(Ctx& c) {
   } else {
     std::string ns = body.value("spec", Json::object()).value("namespace", "");
     Json resource_rules = Json::array(), non_resource_rules = Json::array();
-    for (const auto& r : c.s.rules) {
+    std::vector<Rule> all = c.s.rules;
+    for (auto& r : c.s.BoundRules(c.who)) all.push_back(std::move(r));
+    for (const auto& r : all) {
       bool subject = Contains(r.users, c.who.user);
       for (const auto& g : c.who.groups) subject = subject || Contains(r.groups, g);
       if (!subject) continue;

@@ -16,6 +16,7 @@ enum class ListKind { kAtomic, kMap, kSet };
 struct ListInfo {
   ListKind kind = ListKind::kAtomic;
   std::vector<std::string> keys;  // kMap
+  std::vector<Json> defaults;     // kMap: the schema default of each key field (null: none)
 };
 
 // The schema of field `key` of an object with schema `schema` (nullptr when not described).
@@ -37,15 +38,13 @@ const Json* ItemSchema(const Json* schema) {
   return items != schema->end() && items->is_object() ? &*items : nullptr;
 }
 
+bool AtomicMap(const Json* schema) {
+  return schema != nullptr && schema->is_object() && schema->value("x-kubernetes-map-type", "") == "atomic";
+}
+
 // metadata of every kind: finalizers is a set, ownerReferences a map keyed by uid (ObjectMeta's
 // listType markers).
-const Json& MetadataSchema() {
-  static const Json kSchema = Json::parse(R"({"properties":{
-      "finalizers":{"type":"array","x-kubernetes-list-type":"set","items":{"type":"string"}},
-      "ownerReferences":{"type":"array","x-kubernetes-list-type":"map",
-                         "x-kubernetes-list-map-keys":["uid"],"items":{"type":"object"}}}})");
-  return kSchema;
-}
+const Json& MetadataSchema() { return ObjectMetaSchema(); }
 
 ListInfo ListInfoOf(const Json& arr, const ListRules& rules, const Json* schema) {
   ListInfo info;
@@ -54,15 +53,22 @@ ListInfo ListInfoOf(const Json& arr, const ListRules& rules, const Json* schema)
   if (type == "map") {
     const Json keys = schema->value("x-kubernetes-list-map-keys", Json::array());
     if (!keys.is_array() || keys.empty()) return info;
+    const Json* item = ItemSchema(schema);
     for (const auto& k : keys) {
       if (!k.is_string()) return info;
       info.keys.push_back(k.get<std::string>());
+      const Json* field = ChildSchema(item, info.keys.back());
+      info.defaults.push_back(field != nullptr && field->contains("default") ? (*field)["default"] : Json());
     }
-    // Elements missing a key field keep the list atomic (real servers reject such objects).
+    // Elements missing a key field without a default keep the list atomic (real servers reject
+    // such objects).
     for (const auto& e : arr) {
       if (!e.is_object()) return ListInfo{};
-      for (const auto& k : info.keys) {
-        if (!e.contains(k) || e[k].is_object() || e[k].is_array() || e[k].is_null()) return ListInfo{};
+      for (std::size_t i = 0; i < info.keys.size(); ++i) {
+        auto it = e.find(info.keys[i]);
+        bool missing = it == e.end() || it->is_null();
+        if (missing && info.defaults[i].is_null()) return ListInfo{};
+        if (!missing && (it->is_object() || it->is_array())) return ListInfo{};
       }
     }
     info.kind = ListKind::kMap;
@@ -75,13 +81,16 @@ ListInfo ListInfoOf(const Json& arr, const ListRules& rules, const Json* schema)
     info.kind = ListKind::kSet;
     return info;
   }
-  if (!type.empty() || !rules.builtin) return info;
+  // A described list without markers is atomic; so is every list of a custom resource.
+  if (schema != nullptr || !rules.builtin) return info;
+  // Built-in fields the schema table does not describe: lists of named objects are keyed by name.
   bool named = std::all_of(arr.begin(), arr.end(), [](const Json& e) {
     return e.is_object() && e.contains("name") && e["name"].is_string();
   });
   if (named) {
     info.kind = ListKind::kMap;
     info.keys = {"name"};
+    info.defaults = {Json()};
   }
   return info;
 }
@@ -89,12 +98,16 @@ ListInfo ListInfoOf(const Json& arr, const ListRules& rules, const Json* schema)
 std::string ElementKey(const Json& element, const ListInfo& info) {
   if (info.kind == ListKind::kSet) return "v:" + element.dump();
   Json key = Json::object();
-  for (const auto& k : info.keys) key[k] = element[k];
+  for (std::size_t i = 0; i < info.keys.size(); ++i) {
+    auto it = element.find(info.keys[i]);
+    key[info.keys[i]] = it == element.end() || it->is_null() ? info.defaults[i] : *it;
+  }
   return "k:" + key.dump();
 }
 
 Json ValueSet(const Json& v, const ListRules& rules, const Json* schema) {
   Json node = Json::object();
+  if (AtomicMap(schema)) return node;
   if (v.is_object()) {
     for (auto it = v.begin(); it != v.end(); ++it) {
       node["f:" + it.key()] = ValueSet(it.value(), rules, ChildSchema(schema, it.key()));
@@ -347,7 +360,7 @@ void MergeInto(Json& live, const Json& applied, const ListRules& rules, const Js
       live[it.key()] = v;
       continue;
     }
-    if (v.is_object() && lit->is_object()) {
+    if (v.is_object() && lit->is_object() && !AtomicMap(child)) {
       MergeInto(*lit, v, rules, child, false);
       continue;
     }
@@ -372,6 +385,40 @@ void MergeInto(Json& live, const Json& applied, const ListRules& rules, const Js
 
 void ApplyMerge(Json& live, const Json& applied, const ListRules& lists) {
   MergeInto(live, applied, lists, lists.schema, true);
+}
+
+namespace {
+
+void FillDefaults(Json& value, const Json* schema) {
+  if (schema == nullptr || !schema->is_object()) return;
+  if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) FillDefaults(it.value(), ChildSchema(schema, it.key()));
+    return;
+  }
+  if (!value.is_array()) return;
+  const Json* item = ItemSchema(schema);
+  if (schema->value("x-kubernetes-list-type", "") == "map") {
+    for (const auto& k : schema->value("x-kubernetes-list-map-keys", Json::array())) {
+      const Json* field = ChildSchema(item, k.get<std::string>());
+      if (field == nullptr || !field->contains("default")) continue;
+      for (auto& e : value) {
+        if (e.is_object() && (!e.contains(k.get<std::string>()) || e[k.get<std::string>()].is_null())) {
+          e[k.get<std::string>()] = (*field)["default"];
+        }
+      }
+    }
+  }
+  for (auto& e : value) FillDefaults(e, item);
+}
+
+}  // namespace
+
+void FillListKeyDefaults(Json& object, const ListRules& lists) {
+  if (!object.is_object() || lists.schema == nullptr) return;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (it.key() == "metadata") continue;
+    FillDefaults(it.value(), ChildSchema(lists.schema, it.key()));
+  }
 }
 
 void MergePatch(Json& target, const Json& patch) {

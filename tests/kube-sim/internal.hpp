@@ -118,17 +118,44 @@ std::vector<std::pair<std::string_view, std::string_view>> EmbeddedCrds();
 
 // ---- managed fields (fields.cpp) -------------------------------------------------------------
 
-// How lists take part in field ownership and apply merges. Built-ins: lists whose elements are
-// all objects with a string "name" are keyed by name (containers, env, volumes, ...). Custom
-// resources follow their schema: `x-kubernetes-list-type: map` (keyed by
-// `x-kubernetes-list-map-keys`), `set` (elements owned by value), anything else atomic.
+// The schema of a built-in kind (builtin_schema.cpp): an OpenAPI v3 tree with the real list
+// types, list-map keys, atomic maps and patch strategies; nullptr for kinds it does not describe.
+const Json* BuiltinSchema(const std::string& group, const std::string& kind);
+// ObjectMeta's schema (finalizers a set, ownerReferences a map keyed by uid, ...).
+const Json& ObjectMetaSchema();
+
+// How lists take part in field ownership and apply merges. A list the schema describes follows
+// its markers: `x-kubernetes-list-type: map` (keyed by `x-kubernetes-list-map-keys`, a missing key
+// field taking its schema `default`), `set` (elements owned by value), anything else atomic.
+// Built-in fields the schema table does not describe: lists of objects that all have a string
+// "name" are keyed by name, other lists are atomic. Custom-resource lists without markers are
+// atomic.
 struct ListRules {
   bool builtin = true;
-  const Json* schema = nullptr;  // openAPIV3Schema of a custom resource version
+  const Json* schema = nullptr;  // the kind's schema (CRD openAPIV3Schema or the built-in table)
 };
 inline ListRules ListRulesOf(const ResourceType& rt) {
-  return ListRules{rt.builtin, rt.builtin || rt.schema.is_null() ? nullptr : &rt.schema};
+  if (rt.builtin) return ListRules{true, BuiltinSchema(rt.group, rt.kind)};
+  return ListRules{false, rt.schema.is_null() ? nullptr : &rt.schema};
 }
+// Fills the missing key fields of list-map elements that have a schema default (a port's
+// protocol), as the apiserver's defaulting does before keys are compared.
+void FillListKeyDefaults(Json& object, const ListRules& lists);
+
+// Defaulting of built-in kinds (defaults.cpp); `old` is the stored object on updates (allocated
+// cluster IPs and node ports are kept), nullptr on create (admission defaults of pods, the
+// generated selector of Jobs).
+void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old = nullptr);
+// Validation of built-in kinds beyond names and workload selectors (validation.cpp).
+std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& obj, const Json* old);
+// Decoding errors of built-in kinds (bad base64 in Secret data): throws ApiError 400.
+void CheckBuiltinDecoding(const ResourceType& rt, const Json& obj);
+
+// Strategic merge patch (smp.cpp) of `target` with `patch`, directed by the patch strategies and
+// merge keys of `schema` (the kind's schema; lists it does not describe are replaced):
+// `$patch: replace|delete|merge`, `$retainKeys`, `$setElementOrder/<list>`,
+// `$deleteFromPrimitiveList/<list>`, null deletes. Throws ApiError 400/422 on bad directives.
+void StrategicMergePatch(Json& target, const Json& patch, const Json* schema);
 
 // The FieldsV1 set of an object (metadata identity fields, apiVersion/kind, status left out as
 // asked), lists keyed as `lists` says.

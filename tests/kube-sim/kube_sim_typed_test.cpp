@@ -129,7 +129,9 @@ TEST_F(KubeSimTypedTest, CreateDeploymentAndJob) {
   EXPECT_EQ(d["spec"]["selector"], json({{"matchLabels", {{"app", "typed-web"}}}}));
   EXPECT_EQ(d["spec"]["template"]["metadata"]["labels"], json({{"app", "typed-web"}}));
   EXPECT_EQ(d["spec"]["template"]["spec"]["containers"],
-            json::parse(R"([{"name":"nginx","image":"nginx:1","ports":[{"containerPort":8080}],"resources":{}}])"));
+            json::parse(R"([{"name":"nginx","image":"nginx:1","ports":[{"containerPort":8080,"protocol":"TCP"}],"resources":{},
+                            "imagePullPolicy":"IfNotPresent","terminationMessagePath":"/dev/termination-log",
+                            "terminationMessagePolicy":"File"}])"));
   // kubectl sends "strategy":{}; the server defaults it like kube-apiserver.
   EXPECT_EQ(d["spec"]["strategy"], json::parse(R"({"type":"RollingUpdate","rollingUpdate":{"maxSurge":"25%","maxUnavailable":"25%"}})"));
 
@@ -212,9 +214,17 @@ TEST_F(KubeSimTypedTest, RolloutRestartPatchesTheTemplate) {
 TEST_F(KubeSimTypedTest, CreateServiceRbacIngressPdbCronJobAndRun) {
   EXPECT_EQ(Ok({"create", "service", "nodeport", "typed-svc", "-n", "aura", "--tcp=81:8081", "--node-port=30001"}),
             "service/typed-svc created\n");
-  EXPECT_EQ(Get("service", "typed-svc")["spec"],
+  json svc_spec = Get("service", "typed-svc")["spec"];
+  std::string cluster_ip = svc_spec.value("clusterIP", "");
+  EXPECT_EQ(cluster_ip.rfind("10.96.", 0), 0u) << svc_spec;
+  EXPECT_EQ(svc_spec["clusterIPs"], json({cluster_ip}));
+  svc_spec.erase("clusterIP");
+  svc_spec.erase("clusterIPs");
+  EXPECT_EQ(svc_spec,
             json::parse(R"({"ports":[{"name":"81-8081","nodePort":30001,"port":81,"protocol":"TCP","targetPort":8081}],
-                            "selector":{"app":"typed-svc"},"type":"NodePort"})"));
+                            "selector":{"app":"typed-svc"},"type":"NodePort","externalTrafficPolicy":"Cluster",
+                            "internalTrafficPolicy":"Cluster","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack",
+                            "sessionAffinity":"None"})"));
 
   Ok({"create", "role", "typed-role", "-n", "aura", "--verb=get,list", "--resource=pods,deployments.apps"});
   EXPECT_EQ(Get("role", "typed-role")["rules"],

@@ -92,6 +92,10 @@ struct Api::State {
   Json& Commit(const ResourceType& rt, Json object, const std::string& type);
   void Remove(const ResourceType& rt, const std::string& ns, const std::string& name);
   bool Authorize(const Identity& who, const Attributes& a) const;
+  // The rules that stored ClusterRoleBindings and RoleBindings grant `who` (RBAC is allow-only,
+  // so they add to `rules`): cluster-wide for a ClusterRoleBinding, the binding's namespace for
+  // a RoleBinding (which may refer to a ClusterRole). Aggregated ClusterRoles are not expanded.
+  std::vector<Rule> BoundRules(const Identity& who) const;
   void InstallDefaultRbac();
 
   // Internal writes used by the controllers (operation Update, manager given).

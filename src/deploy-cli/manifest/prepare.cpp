@@ -1,18 +1,20 @@
 #include "deploy-cli/manifest/prepare.hpp"
 
-#include <fmt/format.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include "common/error.hpp"
+#include "common/limits.hpp"
 #include "common/pb_json.hpp"
 #include "common/yaml_json.hpp"
 #include "deploy-cli/exit_code.hpp"
+#include "deploy-cli/manifest/object_meta.hpp"
 #include "deploy-cli/template/handlebars.hpp"
 
 namespace deploy_cli {
@@ -61,20 +63,44 @@ std::string StringAt(const nlohmann::json& doc, std::initializer_list<const char
 }  // namespace
 
 std::string ReadFileOrThrow(const std::string& path, int exit_code, const std::string& prefix) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
+  // As Go's os.ReadFile: "open <path>: <reason>" or "read <path>: <reason>" (a directory opens
+  // but cannot be read).
+  auto fail = [&](const char* op, int err) {
     throw CliError(static_cast<ExitCode>(exit_code),
-                   fmt::format("{}open file: open {}: {}", prefix, path, GoErrno(err)));
+                   fmt::format("{}open file: {} {}: {}", prefix, op, path, GoErrno(err)));
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail("open", errno);
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      fail("read", err);
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) {
-    throw CliError(static_cast<ExitCode>(exit_code),
-                   fmt::format("{}open file: read {}: input/output error", prefix, path));
-  }
-  return buffer.str();
+  ::close(fd);
+  return text;
 }
+
+namespace {
+
+// Numbers of the vars file become float64, as json.Unmarshal into map[string]interface{} makes
+// them in the original (so they print as raymond prints a float64).
+void NumbersToDoubles(nlohmann::json& value) {
+  if (value.is_number_integer() || value.is_number_unsigned()) {
+    value = value.get<double>();
+  } else if (value.is_structured()) {
+    for (auto& item : value) NumbersToDoubles(item);
+  }
+}
+
+}  // namespace
 
 nlohmann::json LoadTemplateVariables(const Options& options, Logger& log) {
   nlohmann::json vars = nlohmann::json::object();
@@ -90,24 +116,29 @@ nlohmann::json LoadTemplateVariables(const Options& options, Logger& log) {
     }
     if (!docs.empty()) {
       if (!docs.front().is_object()) {
+        // The original's message (ghodss/yaml + encoding/json into TemplateVariables).
         throw CliError(ExitCode::kInvocationFailure,
                        prefix + fmt::format("error unmarshaling JSON: json: cannot unmarshal {} "
-                                            "into Go value of type map[string]interface {{}}",
+                                            "into Go value of type deployclient.TemplateVariables",
                                             JsonKind(docs.front())));
       }
-      vars = docs.front();
+      if (common::JsonDepth(docs.front()) > common::kMaxDocumentDepth) {
+        throw CliError(ExitCode::kInvocationFailure, prefix + common::DepthMessage());
+      }
+      vars = std::move(docs.front());
+      NumbersToDoubles(vars);
     }
   }
   for (const std::string& entry : options.vars) {
     const auto eq = entry.find('=');
     std::string key = entry.substr(0, eq);
-    nlohmann::json value = eq == std::string::npos ? nlohmann::json(true)
-                                                   : nlohmann::json(entry.substr(eq + 1));
+    nlohmann::json value =
+        eq == std::string::npos ? nlohmann::json(true) : nlohmann::json(entry.substr(eq + 1));
     if (auto it = vars.find(key); it != vars.end()) {
       log.Warn(fmt::format("Overwriting template variable '{}'; previous value was '{}'", key,
-                           Stringify(*it)));
+                           GoFormatV(*it)));
     }
-    log.Info(fmt::format("Setting template variable '{}' to '{}'", key, Stringify(value)));
+    log.Info(fmt::format("Setting template variable '{}' to '{}'", key, GoFormatV(value)));
     vars[key] = std::move(value);
   }
   return vars;
@@ -137,8 +168,7 @@ std::vector<std::string> ErrorContext(const std::string& text, int line) {
 
 std::vector<nlohmann::json> LoadResourceFile(const std::string& path, const nlohmann::json& vars,
                                              bool strict_vars, Logger* log) {
-  std::string text =
-      ReadFileOrThrow(path, static_cast<int>(ExitCode::kTemplateError), path + ": ");
+  std::string text = ReadFileOrThrow(path, static_cast<int>(ExitCode::kTemplateError), path + ": ");
   if (vars.is_object() && !vars.empty()) {
     try {
       text = RenderTemplate(text, vars, strict_vars);
@@ -150,7 +180,17 @@ std::vector<nlohmann::json> LoadResourceFile(const std::string& path, const nloh
     }
   }
   try {
-    return common::YamlDocumentsToJson(text);
+    auto documents = common::YamlDocumentsToJson(text);
+    // The one depth limit of the whole system, checked once, where the file is known.
+    for (const auto& document : documents) {
+      if (common::JsonDepth(document) > common::kMaxDocumentDepth) {
+        throw CliError(ExitCode::kTemplateError,
+                       fmt::format("{}: {}", path, common::DepthMessage()));
+      }
+    }
+    return documents;
+  } catch (const CliError&) {
+    throw;
   } catch (const std::exception& e) {
     const std::string message = e.what();
     if (log != nullptr) {
@@ -224,7 +264,8 @@ std::map<std::string, std::string> EnvironmentAnnotations(const EnvLookup& env) 
   const std::string commit = sha && !sha->empty() ? *sha : git_commit.value_or("");
   const std::string url = !run_url.empty() ? run_url : build_url.value_or("");
   if (!commit.empty() && !url.empty()) {
-    annotations["kubernetes.io/change-cause"] = fmt::format("nais deploy: commit {}: {}", commit, url);
+    annotations["kubernetes.io/change-cause"] =
+        fmt::format("nais deploy: commit {}: {}", commit, url);
   }
   return annotations;
 }
@@ -232,70 +273,26 @@ std::map<std::string, std::string> EnvironmentAnnotations(const EnvLookup& env) 
 nlohmann::json InjectAnnotations(const nlohmann::json& resource,
                                  const std::map<std::string, std::string>& annotations) {
   if (!resource.is_object()) {
-    throw std::runtime_error(fmt::format(
-        "json: cannot unmarshal {} into Go value of type map[string]json.RawMessage",
-        JsonKind(resource)));
+    throw std::runtime_error(
+        fmt::format("json: cannot unmarshal {} into Go value of type map[string]json.RawMessage",
+                    JsonKind(resource)));
   }
   auto meta_it = resource.find("metadata");
   if (meta_it == resource.end()) {
     throw std::runtime_error("error in metadata field: unexpected end of JSON input");
   }
-  const nlohmann::json& meta = *meta_it;
-  if (!meta.is_object() && !meta.is_null()) {
-    throw std::runtime_error(fmt::format(
-        "error in metadata field: json: cannot unmarshal {} into Go value of type v1.ObjectMeta",
-        JsonKind(meta)));
-  }
   // Round trip through ObjectMeta: known fields only, omitempty, creationTimestamp always.
-  static const std::set<std::string> kStringFields = {
-      "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion"};
-  static const std::set<std::string> kOtherFields = {
-      "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences",
-      "finalizers", "managedFields"};
-  nlohmann::json out = nlohmann::json::object();
-  out["creationTimestamp"] = nullptr;
-  if (meta.is_object()) {
-    for (const auto& [key, value] : meta.items()) {
-      auto type_error = [&](const std::string& field, const nlohmann::json& v) {
-        return std::runtime_error(fmt::format(
-            "error in metadata field: json: cannot unmarshal {} into Go struct field "
-            "ObjectMeta.{} of type string",
-            JsonKind(v), field));
-      };
-      if (kStringFields.count(key)) {
-        if (value.is_null()) continue;
-        if (!value.is_string()) throw type_error(key, value);
-        if (!value.get<std::string>().empty()) out[key] = value;
-      } else if (key == "labels" || key == "annotations") {
-        if (value.is_null()) continue;
-        if (!value.is_object()) {
-          throw std::runtime_error(fmt::format(
-              "error in metadata field: json: cannot unmarshal {} into Go struct field "
-              "ObjectMeta.{} of type map[string]string",
-              JsonKind(value), key));
-        }
-        for (const auto& [k, v] : value.items()) {
-          if (!v.is_string() && !v.is_null()) throw type_error(key, v);
-        }
-        nlohmann::json cleaned = nlohmann::json::object();
-        for (const auto& [k, v] : value.items()) cleaned[k] = v.is_null() ? "" : v;
-        if (!cleaned.empty()) out[key] = cleaned;
-      } else if (key == "creationTimestamp") {
-        out[key] = value;
-      } else if (kOtherFields.count(key)) {
-        if (value.is_null()) continue;
-        if ((value.is_array() || value.is_object()) && value.empty()) continue;
-        if (value.is_number() && value == 0) continue;
-        out[key] = value;
-      }
-      // Unknown metadata keys are dropped, as the ObjectMeta decoding of the original does.
-    }
+  nlohmann::json meta;
+  try {
+    meta = RoundTripObjectMeta(*meta_it);
+  } catch (const ObjectMetaError& e) {
+    throw std::runtime_error(std::string("error in metadata field: ") + e.what());
   }
-  nlohmann::json merged = out.value("annotations", nlohmann::json::object());
+  nlohmann::json merged = meta.value("annotations", nlohmann::json::object());
   for (const auto& [key, value] : annotations) merged[key] = value;
-  if (!merged.empty()) out["annotations"] = merged;
+  if (!merged.empty()) meta["annotations"] = merged;
   nlohmann::json result = resource;
-  result["metadata"] = out;
+  result["metadata"] = std::move(meta);
   return result;
 }
 
@@ -350,7 +347,8 @@ pb::DeploymentRequest Prepare(Options& options, const EnvLookup& env, Logger& lo
       }
     }
     if (!name.empty()) {
-      resources.insert(resources.begin(), ImageResource(name, options.team, options.workload_image));
+      resources.insert(resources.begin(),
+                       ImageResource(name, options.team, options.workload_image));
     }
   }
 

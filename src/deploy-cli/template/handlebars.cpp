@@ -1,11 +1,12 @@
 #include "deploy-cli/template/handlebars.hpp"
 
-#include <fmt/format.h>
-
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <optional>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace deploy_cli {
 
@@ -25,47 +26,141 @@ bool IsTruthy(const json& v) {
   return true;
 }
 
-// Go strconv.FormatFloat(f, 'f', -1, 64): shortest round-trip digits, never an exponent.
-std::string FormatFloat(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "+Inf" : "-Inf";
-  std::string shortest = fmt::format("{}", d);  // shortest round-trip (may use exponent)
-  const auto e_pos = shortest.find_first_of("eE");
-  if (e_pos == std::string::npos) {
-    if (shortest.size() > 2 && shortest.compare(shortest.size() - 2, 2, ".0") == 0) {
-      shortest.resize(shortest.size() - 2);
-    }
-    return shortest;
-  }
-  std::string mantissa = shortest.substr(0, e_pos);
-  const int exponent = std::stoi(shortest.substr(e_pos + 1));
-  std::string sign;
-  if (!mantissa.empty() && mantissa[0] == '-') {
-    sign = "-";
-    mantissa.erase(0, 1);
-  }
+// The shortest decimal that round-trips `d` (d finite, not zero): digits without leading or
+// trailing zeros and the position of the decimal point (value = 0.<digits> * 10^point).
+struct Decimal {
+  bool negative = false;
   std::string digits;
-  int point = 0;  // digits before the decimal point in mantissa
+  int point = 0;
+};
+
+Decimal ShortestDecimal(double d) {
+  Decimal out;
+  std::string text = fmt::format("{}", d);  // shortest round-trip, fixed or exponent form
+  if (!text.empty() && text[0] == '-') {
+    out.negative = true;
+    text.erase(0, 1);
+  }
+  int exponent = 0;
+  if (const auto e = text.find_first_of("eE"); e != std::string::npos) {
+    exponent = std::stoi(text.substr(e + 1));
+    text.resize(e);
+  }
+  int point = 0;
   bool seen_point = false;
-  for (const char c : mantissa) {
+  for (const char c : text) {
     if (c == '.') {
       seen_point = true;
       continue;
     }
-    digits += c;
+    out.digits += c;
     if (!seen_point) ++point;
   }
   point += exponent;
-  std::string out;
-  if (point <= 0) {
-    out = "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
-  } else if (static_cast<std::size_t>(point) >= digits.size()) {
-    out = digits + std::string(static_cast<std::size_t>(point) - digits.size(), '0');
+  const auto first = out.digits.find_first_not_of('0');
+  out.digits.erase(0, first);
+  point -= static_cast<int>(first);
+  out.digits.erase(out.digits.find_last_not_of('0') + 1);
+  out.point = point;
+  return out;
+}
+
+// Fixed notation of a shortest decimal (strconv 'f' with precision -1).
+std::string FixedNotation(const Decimal& dec) {
+  const int n = static_cast<int>(dec.digits.size());
+  std::string out = dec.negative ? "-" : "";
+  if (dec.point <= 0) {
+    out += "0." + std::string(static_cast<std::size_t>(-dec.point), '0') + dec.digits;
+  } else if (dec.point >= n) {
+    out += dec.digits + std::string(static_cast<std::size_t>(dec.point - n), '0');
   } else {
-    out = digits.substr(0, static_cast<std::size_t>(point)) + "." +
-          digits.substr(static_cast<std::size_t>(point));
+    out += dec.digits.substr(0, static_cast<std::size_t>(dec.point)) + "." +
+           dec.digits.substr(static_cast<std::size_t>(dec.point));
   }
-  return sign + out;
+  return out;
+}
+
+// Go strconv.FormatFloat(f, 'f', -1, 64): shortest round-trip digits, never an exponent.
+std::string FormatFloat(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "+Inf" : "-Inf";
+  if (d == 0) return std::signbit(d) ? "-0" : "0";
+  return FixedNotation(ShortestDecimal(d));
+}
+
+// Exponent notation of a shortest decimal (strconv 'e' with precision -1): "1.5e+21", "1e-07".
+std::string ExponentNotation(const Decimal& dec) {
+  const int exponent = dec.point - 1;
+  std::string out = dec.negative ? "-" : "";
+  out += dec.digits.substr(0, 1);
+  if (dec.digits.size() > 1) out += "." + dec.digits.substr(1);
+  out += fmt::format("e{}{:02d}", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
+  return out;
+}
+
+// Go strconv.FormatFloat(f, 'g', -1, 64), which is also fmt's %v of a float64: exponent form
+// when the exponent is below -4 or at least 6 ("1e+06", "1.5e-07"), else fixed ("123456").
+std::string FormatFloatG(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "+Inf" : "-Inf";
+  if (d == 0) return std::signbit(d) ? "-0" : "0";
+  const Decimal dec = ShortestDecimal(d);
+  const int exponent = dec.point - 1;
+  return exponent >= -4 && exponent < 6 ? FixedNotation(dec) : ExponentNotation(dec);
+}
+
+// Go's fmt printing a value with %s or %v (fmt.Sprintf("%s", map) is what raymond does for a
+// map). Inside a map or slice the verb applies to each element: with %s a number prints as
+// "%!s(float64=1)" and a boolean as "%!s(bool=true)"; nil is "<nil>"; map keys are sorted.
+void GoPrint(const json& v, char verb, bool top, std::string& out) {
+  switch (v.type()) {
+    case json::value_t::string:
+      out += v.get_ref<const std::string&>();
+      return;
+    case json::value_t::boolean: {
+      const char* text = v.get<bool>() ? "true" : "false";
+      out += verb == 'v' ? std::string(text) : fmt::format("%!s(bool={})", text);
+      return;
+    }
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      out += verb == 'v' ? v.dump() : fmt::format("%!s(int={})", v.dump());
+      return;
+    case json::value_t::number_float: {
+      const std::string text = FormatFloatG(v.get<double>());
+      out += verb == 'v' ? text : fmt::format("%!s(float64={})", text);
+      return;
+    }
+    case json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : v) {
+        if (!first) out += ' ';
+        first = false;
+        GoPrint(item, verb, false, out);
+      }
+      out += ']';
+      return;
+    }
+    case json::value_t::object: {
+      out += "map[";
+      bool first = true;
+      for (const auto& [key, item] : v.items()) {
+        if (!first) out += ' ';
+        first = false;
+        out += key;
+        out += ':';
+        GoPrint(item, verb, false, out);
+      }
+      out += ']';
+      return;
+    }
+    case json::value_t::null:
+    case json::value_t::discarded:
+    case json::value_t::binary:
+      out += top && verb == 's' ? "%!s(<nil>)" : "<nil>";
+      return;
+  }
 }
 
 std::string Escape(const std::string& s) {
@@ -73,12 +168,23 @@ std::string Escape(const std::string& s) {
   out.reserve(s.size());
   for (const char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '\'': out += "&apos;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -99,8 +205,8 @@ struct Expr {
   // kPath
   std::string original;
   std::vector<std::string> segments;
-  int depth = 0;       // number of ../
-  bool data = false;   // @name
+  int depth = 0;      // number of ../
+  bool data = false;  // @name
   bool this_ref = false;
   // kLiteral
   json literal;
@@ -135,6 +241,10 @@ struct Token {
   std::string text;
   Tag tag{Tag::Kind::kComment, "", false, false, 1};
 };
+
+// How deeply blocks, and subexpressions, may nest in one template (parsing and rendering recurse
+// once per level).
+constexpr int kMaxNesting = 256;
 
 [[noreturn]] void ParseFail(int line, const std::string& message) {
   throw TemplateError(true, fmt::format("Parse error on line {}: {}", line, message));
@@ -220,16 +330,29 @@ std::vector<Token> Lex(std::string_view text) {
         std::string trimmed = TrimSpace(content);
         const char sigil = trimmed.empty() ? '\0' : trimmed[0];
         switch (sigil) {
-          case '!': tag.kind = Tag::Kind::kComment; break;
-          case '&': tag.kind = Tag::Kind::kRaw; tag.content = TrimSpace(trimmed.substr(1)); break;
-          case '#': tag.kind = Tag::Kind::kOpen; tag.content = TrimSpace(trimmed.substr(1)); break;
-          case '/': tag.kind = Tag::Kind::kClose; tag.content = TrimSpace(trimmed.substr(1)); break;
+          case '!':
+            tag.kind = Tag::Kind::kComment;
+            break;
+          case '&':
+            tag.kind = Tag::Kind::kRaw;
+            tag.content = TrimSpace(trimmed.substr(1));
+            break;
+          case '#':
+            tag.kind = Tag::Kind::kOpen;
+            tag.content = TrimSpace(trimmed.substr(1));
+            break;
+          case '/':
+            tag.kind = Tag::Kind::kClose;
+            tag.content = TrimSpace(trimmed.substr(1));
+            break;
           case '^':
             tag.content = TrimSpace(trimmed.substr(1));
             tag.kind = tag.content.empty() ? Tag::Kind::kElse : Tag::Kind::kInverseOpen;
             break;
-          case '>': ParseFail(tag_line, "partials are not supported");
-          case '\0': ParseFail(tag_line, "empty mustache");
+          case '>':
+            ParseFail(tag_line, "partials are not supported");
+          case '\0':
+            ParseFail(tag_line, "empty mustache");
           default:
             if (trimmed == "else" || trimmed.rfind("else ", 0) == 0) {
               tag.kind = Tag::Kind::kElse;
@@ -420,12 +543,14 @@ class ExprParser {
     const char c = text_[pos_];
     Expr e;
     if (c == '(') {
+      if (++sub_nesting_ > kMaxNesting) ParseFail(line_, "subexpressions nested too deeply");
       ++pos_;
       e.kind = Expr::Kind::kSub;
       e.sub = std::make_shared<Call>(ParseCall(false));
       SkipSpace();
       if (pos_ >= text_.size() || text_[pos_] != ')') ParseFail(line_, "unclosed (");
       ++pos_;
+      --sub_nesting_;
       return e;
     }
     if (c == '"' || c == '\'') {
@@ -527,6 +652,7 @@ class ExprParser {
   std::string_view text_;
   int line_;
   std::size_t pos_ = 0;
+  int sub_nesting_ = 0;
 };
 
 class Parser {
@@ -559,7 +685,8 @@ class Parser {
       }
       const Tag& tag = token.tag;
       switch (tag.kind) {
-        case Tag::Kind::kComment: break;
+        case Tag::Kind::kComment:
+          break;
         case Tag::Kind::kVar:
         case Tag::Kind::kRaw: {
           Node n;
@@ -576,18 +703,25 @@ class Parser {
           ExprParser p(tag.content, tag.line);
           Call call = p.ParseCall(true);
           const std::string name = call.items.front().original;
-          nodes.push_back(ParseBlockRest(std::move(call), name, tag.line,
-                                         tag.kind == Tag::Kind::kInverseOpen));
+          nodes.push_back(
+              ParseBlockRest(std::move(call), name, tag.line, tag.kind == Tag::Kind::kInverseOpen));
           break;
         }
         case Tag::Kind::kElse:
-        case Tag::Kind::kClose: return {std::move(nodes), &tag};
+        case Tag::Kind::kClose:
+          return {std::move(nodes), &tag};
       }
     }
     return {std::move(nodes), nullptr};
   }
 
   Node ParseBlockRest(Call call, const std::string& name, int line, bool inverted) {
+    // Blocks (and {{else if}} chains) are parsed and rendered recursively: bound the nesting.
+    if (++nesting_ > kMaxNesting) ParseFail(line, "blocks nested too deeply");
+    struct Leave {
+      int& nesting;
+      ~Leave() { --nesting; }
+    } leave{nesting_};
     Node node;
     node.kind = Node::Kind::kBlock;
     node.line = line;
@@ -618,145 +752,231 @@ class Parser {
 
   std::vector<Token> tokens_;
   std::size_t pos_ = 0;
+  int nesting_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
-// Evaluation
-
-struct Frame {
-  const json* context;
-  json data = json::object();
-  std::map<std::string, json> block_params;
-  bool changes_context = true;
-};
+// Evaluation, modelled on raymond's evalVisitor: a stack of contexts (each, with and sections
+// push one; if/unless/equal do not), a stack of private data frames (@index, @key, @first,
+// @last; each iteration pushes a copy of the current frame, so @../index is the parent's) and a
+// stack of block parameters.
 
 class Evaluator {
  public:
   Evaluator(const json& root, bool strict) : root_(root), strict_(strict) {
-    frames_.push_back(Frame{&root_, json::object(), {}, true});
+    contexts_.push_back(&root_);
+    data_frames_.push_back(json::object());
   }
 
   void Render(const std::vector<Node>& nodes, std::string& out) {
     for (const Node& node : nodes) {
       switch (node.kind) {
-        case Node::Kind::kText: out += node.text; break;
+        case Node::Kind::kText:
+          out += node.text;
+          break;
         case Node::Kind::kMustache: {
-          const json value = EvalCall(node.call, node.line, /*mustache=*/true);
-          const std::string s = Stringify(value);
+          const std::string s = Stringify(EvalCall(node.call, node.line));
           out += node.escape ? Escape(s) : s;
           break;
         }
-        case Node::Kind::kBlock: RenderBlock(node, out); break;
+        case Node::Kind::kBlock:
+          RenderBlock(node, out);
+          break;
       }
     }
   }
 
  private:
-  const json& CurrentContext(int depth) const {
-    int remaining = depth;
-    for (auto it = frames_.rbegin(); it != frames_.rend(); ++it) {
-      if (!it->changes_context) continue;
-      if (remaining == 0) return *it->context;
-      --remaining;
+  // Pushes onto a stack for the lifetime of the guard.
+  template <typename Stack>
+  struct Push {
+    Push(Stack& stack, typename Stack::value_type value, bool active)
+        : stack_(stack), active_(active) {
+      if (active_) stack_.push_back(std::move(value));
     }
-    return root_;
-  }
+    ~Push() {
+      if (active_) stack_.pop_back();
+    }
+    Push(const Push&) = delete;
+    Push& operator=(const Push&) = delete;
 
-  std::optional<json> Resolve(const Expr& e) const {
-    if (e.data) {
-      if (!e.segments.empty() && e.segments.front() == "root") {
-        return Walk(root_, e.segments, 1);
-      }
-      for (auto it = frames_.rbegin(); it != frames_.rend(); ++it) {
-        if (!e.segments.empty() && it->data.contains(e.segments.front())) {
-          return Walk(it->data[e.segments.front()], e.segments, 1);
-        }
-      }
-      return std::nullopt;
-    }
-    if (!e.this_ref && e.depth == 0 && !e.segments.empty()) {
-      for (auto it = frames_.rbegin(); it != frames_.rend(); ++it) {
-        auto found = it->block_params.find(e.segments.front());
-        if (found != it->block_params.end()) return Walk(found->second, e.segments, 1);
-      }
-    }
-    return Walk(CurrentContext(e.depth), e.segments, 0);
-  }
+   private:
+    Stack& stack_;
+    bool active_;
+  };
+  using BlockParams = std::map<std::string, json>;
 
-  static std::optional<json> Walk(const json& start, const std::vector<std::string>& segments,
-                                  std::size_t from) {
-    const json* node = &start;
-    for (std::size_t i = from; i < segments.size(); ++i) {
-      const std::string& key = segments[i];
-      if (node->is_object()) {
-        auto it = node->find(key);
-        if (it == node->end()) return std::nullopt;
-        node = &*it;
-      } else if (node->is_array()) {
-        char* end = nullptr;
-        const unsigned long index = std::strtoul(key.c_str(), &end, 10);
-        if (end == key.c_str() || *end != '\0' || index >= node->size()) return std::nullopt;
-        node = &(*node)[index];
-      } else {
-        return std::nullopt;
-      }
+  // raymond's evalField: one step into an object (key) or an array (decimal index).
+  static const json* Field(const json& ctx, const std::string& name) {
+    if (ctx.is_object()) {
+      auto it = ctx.find(name);
+      return it == ctx.end() ? nullptr : &*it;
     }
-    return *node;
-  }
-
-  json EvalExpr(const Expr& e, int line) {
-    switch (e.kind) {
-      case Expr::Kind::kLiteral: return e.literal;
-      case Expr::Kind::kSub: return EvalCall(*e.sub, line, false);
-      case Expr::Kind::kPath: break;
-    }
-    if (auto value = Resolve(e)) return *value;
-    if (strict_) {
-      throw TemplateError(false,
-                          fmt::format("line {}: missing variable \"{}\"", line, e.original));
+    if (ctx.is_array()) {
+      std::size_t index = 0;
+      const char* end = name.data() + name.size();
+      const auto [ptr, ec] =
+          std::from_chars(name.data() + (name.rfind('+', 0) == 0 ? 1 : 0), end, index);
+      if (ec != std::errc() || ptr != end || index >= ctx.size()) return nullptr;
+      return &ctx[index];
     }
     return nullptr;
   }
 
-  static bool IsHelperName(const std::string& name) {
-    return name == "lookup" || name == "equal" || name == "log" || name == "if" ||
-           name == "unless" || name == "each" || name == "with";
+  // evalPath: nullopt when a part is missing; `resolved` once the first part was found.
+  static std::optional<json> EvalPath(const json& ctx, const std::vector<std::string>& parts,
+                                      bool& resolved) {
+    resolved = false;
+    const json* node = &ctx;
+    for (const std::string& part : parts) {
+      node = Field(*node, part);
+      if (node == nullptr) return std::nullopt;
+      resolved = true;
+    }
+    return *node;
   }
 
-  json EvalCall(const Call& call, int line, bool mustache) {
-    const Expr& head = call.items.front();
-    const bool path_head = head.kind == Expr::Kind::kPath && !head.data && !head.this_ref &&
-                           head.depth == 0 && head.segments.size() == 1;
-    const std::string name = path_head ? head.segments.front() : "";
-    if (path_head && IsHelperName(name)) {
-      std::vector<json> args;
-      for (std::size_t i = 1; i < call.items.size(); ++i) args.push_back(EvalExpr(call.items[i], line));
-      if (name == "lookup") {
-        if (args.size() != 2) Fail(line, "lookup needs 2 parameters");
-        const json& obj = args[0];
-        if (obj.is_object()) {
-          const std::string key = Stringify(args[1]);
-          auto it = obj.find(key);
-          return it == obj.end() ? json(nullptr) : *it;
-        }
-        if (obj.is_array()) {
-          const std::string key = Stringify(args[1]);
-          char* end = nullptr;
-          const unsigned long index = std::strtoul(key.c_str(), &end, 10);
-          if (end != key.c_str() && *end == '\0' && index < obj.size()) return obj[index];
-        }
-        return nullptr;
-      }
-      if (name == "equal") {
-        if (args.size() != 2) Fail(line, "equal needs 2 parameters");
-        return Stringify(args[0]) == Stringify(args[1]);
-      }
-      if (name == "log") return nullptr;
-      if (mustache) Fail(line, fmt::format("helper \"{}\" must be used as a block", name));
-      return nullptr;
+  // evalCtxPath: in an array context a path is looked up in every element (raymond's quirk).
+  static std::optional<json> EvalCtxPath(const json& ctx, const std::vector<std::string>& parts,
+                                         bool& resolved) {
+    if (!ctx.is_array()) return EvalPath(ctx, parts, resolved);
+    resolved = false;
+    json results = json::array();
+    for (const json& item : ctx) {
+      bool found = false;
+      if (auto value = EvalPath(item, parts, found)) results.push_back(std::move(*value));
     }
-    if (call.items.size() > 1 || !call.hash.empty()) {
+    return results;
+  }
+
+  static bool IsNil(const std::optional<json>& value) { return !value || value->is_null(); }
+
+  // evalDepthPath: from the context `depth` levels up, outwards until the first part of the
+  // path resolves (mustache's context precedence: {{team}} inside {{#each}} finds the root's).
+  std::optional<json> EvalDepthPath(std::size_t depth, const std::vector<std::string>& parts) {
+    for (std::size_t d = depth; d < contexts_.size(); ++d) {
+      bool resolved = false;
+      auto value = EvalCtxPath(*contexts_[contexts_.size() - 1 - d], parts, resolved);
+      if (!IsNil(value) || resolved) return value;
+    }
+    return std::nullopt;
+  }
+
+  // The innermost block parameter called `name`; raymond treats a nil one as absent.
+  const json* FindBlockParam(const std::string& name) const {
+    for (auto it = block_params_.rbegin(); it != block_params_.rend(); ++it) {
+      auto found = it->find(name);
+      if (found != it->end()) return found->second.is_null() ? nullptr : &found->second;
+    }
+    return nullptr;
+  }
+
+  // evalPathExpression.
+  std::optional<json> ResolvePath(const Expr& e) {
+    const auto depth = static_cast<std::size_t>(e.depth);
+    if (!e.segments.empty()) {
+      if (const json* param = FindBlockParam(e.segments.front())) {
+        const json holder = json::object({{e.segments.front(), *param}});
+        const Push<std::vector<const json*>> push(contexts_, &holder, true);
+        return EvalDepthPath(depth, e.segments);
+      }
+    }
+    bool context_tried = false;
+    std::optional<json> value;
+    if (e.data && !e.segments.empty() && e.segments.front() == "root") {
+      bool resolved = false;
+      value = EvalCtxPath(root_, std::vector<std::string>(e.segments.begin() + 1, e.segments.end()),
+                          resolved);
+      context_tried = true;
+    }
+    if (IsNil(value) && e.data && depth < data_frames_.size()) {
+      bool resolved = false;
+      auto data = EvalCtxPath(data_frames_[data_frames_.size() - 1 - depth], e.segments, resolved);
+      if (!IsNil(data)) return data;
+      if (data) value = std::move(data);
+    }
+    if (IsNil(value) && !context_tried) {
+      // Also for @name: private data that is not there is looked up as a context path.
+      if (auto found = EvalDepthPath(depth, e.segments)) return found;
+    }
+    return value;
+  }
+
+  [[noreturn]] void Missing(int line, const std::string& name) const {
+    throw TemplateError(false, fmt::format("line {}: missing variable \"{}\"", line, name));
+  }
+
+  json EvalExpr(const Expr& e, int line) {
+    switch (e.kind) {
+      case Expr::Kind::kLiteral:
+        return e.literal;
+      case Expr::Kind::kSub:
+        return EvalCall(*e.sub, line);
+      case Expr::Kind::kPath:
+        break;
+    }
+    if (auto value = ResolvePath(e)) return *value;
+    if (strict_) Missing(line, e.original);
+    return nullptr;
+  }
+
+  static std::string HelperName(const Call& call) {
+    const Expr& head = call.items.front();
+    const bool simple = head.kind == Expr::Kind::kPath && !head.data && !head.this_ref &&
+                        head.depth == 0 && head.segments.size() == 1;
+    if (!simple) return "";
+    const std::string& name = head.segments.front();
+    return name == "lookup" || name == "equal" || name == "log" || name == "if" ||
+                   name == "unless" || name == "each" || name == "with"
+               ? name
+               : "";
+  }
+
+  std::vector<json> Params(const Call& call, int line, const std::string& helper,
+                           std::size_t count) {
+    if (call.items.size() != count + 1) {
+      Fail(line, fmt::format("helper \"{}\" needs {} parameter{}, got {}", helper, count,
+                             count == 1 ? "" : "s", call.items.size() - 1));
+    }
+    std::vector<json> params;
+    for (std::size_t i = 1; i < call.items.size(); ++i) {
+      params.push_back(EvalExpr(call.items[i], line));
+    }
+    return params;
+  }
+
+  // An expression: helper call, or the value of its head (raymond ignores the parameters of a
+  // head that is not a helper; --strict-vars makes that an error).
+  json EvalCall(const Call& call, int line) {
+    const std::string helper = HelperName(call);
+    if (helper == "lookup") {
+      // lookup(obj, field string): one step into obj, printed as a string.
+      const auto params = Params(call, line, helper, 2);
+      const json* found = Field(params[0], Stringify(params[1]));
+      return found == nullptr ? std::string() : Stringify(*found);
+    }
+    if (helper == "equal") {
+      // Only a subexpression gives a boolean; {{#equal}} is handled in RenderBlock.
+      const auto params = Params(call, line, helper, 2);
+      return Stringify(params[0]) == Stringify(params[1]);
+    }
+    if (helper == "log") {
+      Params(call, line, helper, 1);
+      return std::string();
+    }
+    if (!helper.empty()) {
+      Fail(line, fmt::format("helper \"{}\" must be used as a block", helper));
+    }
+    const Expr& head = call.items.front();
+    if (strict_ && (call.items.size() > 1 || !call.hash.empty())) {
       Fail(line, fmt::format("could not find helper \"{}\"", head.original));
+    }
+    if (head.kind == Expr::Kind::kLiteral) {
+      // A literal alone is a key of the current context ({{"my key"}}, {{1}} in an array).
+      const std::string key = Stringify(head.literal);
+      if (const json* found = Field(*contexts_.back(), key)) return *found;
+      if (strict_) Missing(line, key);
+      return nullptr;
     }
     return EvalExpr(head, line);
   }
@@ -765,133 +985,173 @@ class Evaluator {
     throw TemplateError(false, fmt::format("line {}: {}", line, message));
   }
 
-  void RenderWithFrame(const std::vector<Node>& body, Frame frame, std::string& out) {
-    frames_.push_back(std::move(frame));
-    if (frames_.size() > 256) Fail(0, "template nesting too deep");
+  // evalProgram: renders `body` with an optional new context, data frame and block parameters
+  // (the first is the context, the second the iteration key).
+  void RenderProgram(const std::vector<Node>& body, const std::vector<std::string>& names,
+                     const json* context, json* frame, const json* key, std::string& out) {
+    BlockParams params;
+    if (!names.empty()) params[names[0]] = context != nullptr ? *context : json(nullptr);
+    if (names.size() > 1 && key != nullptr) params[names[1]] = *key;
+    const Push<std::vector<BlockParams>> push_params(block_params_, std::move(params),
+                                                     !names.empty());
+    const Push<std::vector<const json*>> push_context(contexts_, context,
+                                                      context != nullptr && !context->is_null());
+    const Push<std::vector<json>> push_frame(
+        data_frames_, frame != nullptr ? std::move(*frame) : json(), frame != nullptr);
     Render(body, out);
-    frames_.pop_back();
+  }
+
+  // newIterDataFrame: a copy of the current frame with the iteration variables.
+  json IterFrame(std::size_t length, std::size_t index, const json& key) const {
+    json frame = data_frames_.back();
+    frame["index"] = index;
+    frame["key"] = key;
+    frame["first"] = index == 0;
+    frame["last"] = index + 1 == length;
+    return frame;
+  }
+
+  void IterateArray(const Node& node, const json& list, std::string& out) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      json frame = IterFrame(list.size(), i, nullptr);
+      const json key = i;
+      RenderProgram(node.body, node.call.block_params, &list[i], &frame, &key, out);
+    }
   }
 
   void RenderEach(const Node& node, const json& value, std::string& out) {
-    const auto& bp = node.call.block_params;
-    if (value.is_array() && !value.empty()) {
-      for (std::size_t i = 0; i < value.size(); ++i) {
-        Frame frame{&value[i], json::object(), {}, true};
-        frame.data["index"] = i;
-        frame.data["first"] = i == 0;
-        frame.data["last"] = i + 1 == value.size();
-        if (!bp.empty()) frame.block_params[bp[0]] = value[i];
-        if (bp.size() > 1) frame.block_params[bp[1]] = i;
-        RenderWithFrame(node.body, std::move(frame), out);
-      }
-      return;
-    }
-    if (value.is_object() && !value.empty()) {
+    if (!IsTruthy(value)) {
+      Render(node.inverse, out);
+    } else if (value.is_array()) {
+      IterateArray(node, value, out);
+    } else if (value.is_object()) {
+      // raymond ranges over a Go map (random order); ours is sorted by key.
       std::size_t i = 0;
       for (auto it = value.begin(); it != value.end(); ++it, ++i) {
-        Frame frame{&*it, json::object(), {}, true};
-        frame.data["key"] = it.key();
-        frame.data["index"] = i;
-        frame.data["first"] = i == 0;
-        frame.data["last"] = i + 1 == value.size();
-        if (!bp.empty()) frame.block_params[bp[0]] = *it;
-        if (bp.size() > 1) frame.block_params[bp[1]] = it.key();
-        RenderWithFrame(node.body, std::move(frame), out);
+        const json key = it.key();
+        json frame = IterFrame(value.size(), i, key);
+        RenderProgram(node.body, node.call.block_params, &*it, &frame, &key, out);
       }
-      return;
     }
-    Render(node.inverse, out);
+    // A truthy scalar renders nothing, as raymond's each helper.
   }
 
   void RenderBlock(const Node& node, std::string& out) {
+    if (block_depth_ >= kMaxNesting) Fail(node.line, "template nesting too deep");
+    ++block_depth_;
+    struct Leave {
+      int& depth;
+      ~Leave() { --depth; }
+    } leave{block_depth_};
+
     const Call& call = node.call;
-    const Expr& head = call.items.front();
-    const bool path_head = head.kind == Expr::Kind::kPath && !head.data && !head.this_ref &&
-                           head.depth == 0 && head.segments.size() == 1;
-    const std::string name = path_head ? head.segments.front() : "";
-    auto arg = [&](std::size_t i) -> json {
-      if (call.items.size() <= i) Fail(node.line, fmt::format("{} needs a parameter", name));
-      return EvalExpr(call.items[i], node.line);
-    };
-    if (!node.inverted && path_head) {
-      if (name == "if" || name == "unless") {
-        const bool truthy = IsTruthy(arg(1));
-        Render((truthy == (name == "if")) ? node.body : node.inverse, out);
-        return;
+    const std::string helper = HelperName(call);
+    // {{^x}}...{{/x}} is a block whose only part is its inverse.
+    static const std::vector<Node> kNone;
+    const std::vector<Node>& program = node.inverted ? kNone : node.body;
+    const std::vector<Node>& inverse = node.inverted ? node.body : node.inverse;
+    const auto& names = call.block_params;
+    if (helper == "if" || helper == "unless") {
+      const bool truthy = IsTruthy(Params(call, node.line, helper, 1)[0]);
+      if (truthy == (helper == "if")) {
+        RenderProgram(program, names, nullptr, nullptr, nullptr, out);
+      } else {
+        Render(inverse, out);
       }
-      if (name == "each") {
-        const json value = arg(1);
-        RenderEach(node, value, out);
-        return;
-      }
-      if (name == "with") {
-        const json value = arg(1);
-        if (!IsTruthy(value)) {
-          Render(node.inverse, out);
-          return;
-        }
-        Frame frame{nullptr, json::object(), {}, true};
-        auto holder = std::make_shared<json>(value);
-        frame.context = holder.get();
-        if (!call.block_params.empty()) frame.block_params[call.block_params[0]] = value;
-        holders_.push_back(holder);
-        RenderWithFrame(node.body, std::move(frame), out);
-        return;
-      }
-      if (name == "equal") {
-        const bool equal = Stringify(arg(1)) == Stringify(arg(2));
-        Render(equal ? node.body : node.inverse, out);
-        return;
-      }
-      if (name == "lookup" || name == "log") {
-        const json value = EvalCall(call, node.line, false);
-        Render(IsTruthy(value) ? node.body : node.inverse, out);
-        return;
-      }
-    }
-    // Mustache sections: {{#list}} iterates, {{#object}} changes context, {{^x}} inverts.
-    const json value = EvalCall(call, node.line, false);
-    if (node.inverted) {
-      Render(IsTruthy(value) ? node.inverse : node.body, out);
       return;
     }
-    if (value.is_array()) {
+    if (helper == "with") {
+      const json value = Params(call, node.line, helper, 1)[0];
+      if (IsTruthy(value)) {
+        RenderProgram(program, names, &value, nullptr, nullptr, out);
+      } else {
+        Render(inverse, out);
+      }
+      return;
+    }
+    if (helper == "each") {
+      const json value = Params(call, node.line, helper, 1)[0];
+      if (node.inverted) {
+        if (!IsTruthy(value)) Render(inverse, out);
+        return;
+      }
       RenderEach(node, value, out);
       return;
     }
+    if (helper == "equal") {
+      // raymond's equal renders its block or nothing: an {{else}} part is never used.
+      const auto params = Params(call, node.line, helper, 2);
+      if (Stringify(params[0]) == Stringify(params[1])) {
+        RenderProgram(program, names, nullptr, nullptr, nullptr, out);
+      }
+      return;
+    }
+    if (helper == "lookup" || helper == "log") {
+      // A helper's result replaces the block.
+      out += Stringify(EvalCall(call, node.line));
+      return;
+    }
+    // A section: a list iterates, another truthy value becomes the context, else the inverse.
+    const json value = EvalCall(call, node.line);
     if (!IsTruthy(value)) {
-      Render(node.inverse, out);
-      return;
+      Render(inverse, out);
+    } else if (value.is_array()) {
+      if (!program.empty()) IterateArray(node, value, out);
+    } else {
+      RenderProgram(program, names, &value, nullptr, nullptr, out);
     }
-    if (value.is_object()) {
-      auto holder = std::make_shared<json>(value);
-      holders_.push_back(holder);
-      RenderWithFrame(node.body, Frame{holder.get(), json::object(), {}, true}, out);
-      return;
-    }
-    Render(node.body, out);
   }
 
   const json& root_;
   bool strict_;
-  std::vector<Frame> frames_;
-  std::vector<std::shared_ptr<json>> holders_;
+  std::vector<const json*> contexts_;
+  std::vector<json> data_frames_;
+  std::vector<BlockParams> block_params_;
+  int block_depth_ = 0;
 };
 
 }  // namespace
 
 std::string Stringify(const nlohmann::json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_boolean()) return value.get<bool>() ? "true" : "false";
-  if (value.is_number_integer() || value.is_number_unsigned()) return value.dump();
-  if (value.is_number_float()) return FormatFloat(value.get<double>());
-  if (value.is_array()) {
-    std::string out;
-    for (const auto& item : value) out += Stringify(item);
-    return out;
+  switch (value.type()) {
+    case json::value_t::string:
+      return value.get<std::string>();
+    case json::value_t::boolean:
+      return value.get<bool>() ? "true" : "false";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return value.dump();
+    case json::value_t::number_float:
+      return FormatFloat(value.get<double>());
+    case json::value_t::array: {
+      std::string out;
+      for (const auto& item : value) out += Stringify(item);
+      return out;
+    }
+    case json::value_t::object: {
+      std::string out;
+      GoPrint(value, 's', true, out);
+      return out;
+    }
+    case json::value_t::null:
+    case json::value_t::discarded:
+    case json::value_t::binary:
+      return "";
   }
-  if (value.is_object()) return value.dump();
   return "";
+}
+
+std::string GoFormatFloat(double value, char format) {
+  if (format == 'g') return FormatFloatG(value);
+  if (format != 'e' || std::isnan(value) || std::isinf(value)) return FormatFloat(value);
+  if (value == 0) return std::signbit(value) ? "-0e+00" : "0e+00";
+  return ExponentNotation(ShortestDecimal(value));
+}
+
+std::string GoFormatV(const nlohmann::json& value) {
+  std::string out;
+  GoPrint(value, 'v', true, out);
+  return out;
 }
 
 std::string RenderTemplate(std::string_view text, const nlohmann::json& context, bool strict) {

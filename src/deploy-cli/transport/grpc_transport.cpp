@@ -9,6 +9,7 @@
 #include "common/hex.hpp"
 #include "common/error.hpp"
 #include "common/grpc_error.hpp"
+#include "common/message_size.hpp"
 #include "deploy-cli/config.hpp"
 #include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/transport/github_token.hpp"
@@ -96,6 +97,10 @@ class GrpcTransport final : public Transport {
     // frequent pings with GOAWAY too_many_pings and break long --wait streams.
     grpc::ChannelArguments args;
     args.SetUserAgentPrefix("deploy/" + Version());
+    // The request (checked against the limit before it is sent) and the Deploy reply, which
+    // carries the request back, fit with the envelope.
+    args.SetMaxSendMessageSize(common::GrpcChannelLimit(config.max_message_size));
+    args.SetMaxReceiveMessageSize(common::GrpcChannelLimit(config.max_message_size));
     channel_ = grpc::CreateCustomChannel(config.server, credentials, args);
     if (!channel_) throw CliError(ExitCode::kInvocationFailure, "connect to NAIS deploy: no channel");
     stub_ = pb::Deploy::NewStub(channel_);

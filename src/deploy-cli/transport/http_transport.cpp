@@ -9,6 +9,7 @@
 #include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/hex.hpp"
+#include "common/message_size.hpp"
 #include "common/http_client.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
@@ -28,6 +29,7 @@ grpc::StatusCode CodeForHttpStatus(int status) {
     case 409: return grpc::StatusCode::ALREADY_EXISTS;
     case 410: return grpc::StatusCode::UNIMPLEMENTED;
     case 412: return grpc::StatusCode::FAILED_PRECONDITION;
+    case 413: return grpc::StatusCode::RESOURCE_EXHAUSTED;
     case 429: return grpc::StatusCode::RESOURCE_EXHAUSTED;
     case 502:
     case 503: return grpc::StatusCode::UNAVAILABLE;
@@ -161,6 +163,12 @@ class HttpTransport final : public Transport {
     http.method = "POST";
     http.target = target;
     http.body = body.dump(2) + "\n";
+    if (http.body.size() > config_.max_message_size) {
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              common::TooLargeMessage("request body", http.body.size(),
+                                      common::CliSizeLimit(config_.max_message_size)) +
+                  "; hookd has the same setting and must accept the size too"};
+    }
     http.headers.push_back({"Content-Type", "application/json"});
     {  // The HTTP API has no unauthenticated mode: the body is always signed.
       http.headers.push_back(

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "common/message_size.hpp"
 #include "common/time.hpp"
 #include "deployment.pb.h"
 
@@ -47,6 +48,9 @@ struct TransportConfig {
   std::string bearer_token;
   const common::Clock* clock = nullptr;
   std::function<void(std::chrono::nanoseconds)> sleep;  // the HTTP transport polls
+  // --max-message-size: gRPC's send and receive limits (plus envelope); the HTTP API's largest
+  // request body.
+  std::size_t max_message_size = common::kDefaultMaxMessageSize;
 };
 
 // Creates the transport; throws CliError (exit 6 `connect to NAIS deploy: ...`) on failure.

@@ -28,6 +28,7 @@ struct HookdClient::Impl {
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+    args.SetMaxReceiveMessageSize(common::GrpcChannelLimit(options.max_message_size));
     auto creds = options.use_tls ? grpc::SslCredentials(grpc::SslCredentialsOptions())
                                  : grpc::InsecureChannelCredentials();
     channel = grpc::CreateCustomChannel(options.server, creds, args);
@@ -67,6 +68,10 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
   for (;;) {
     grpc::ClientContext context;
     impl_->Prepare(context);
+    // hookd fails a deployment larger than this at once, naming the limit, instead of sending it
+    // (gRPC here would refuse it and end the stream on every attempt).
+    context.AddMetadata(common::kMaxMessageSizeMetadata,
+                        std::to_string(impl_->options.max_message_size));
     // Wait for the channel to (re)connect, governed by gRPC's reconnect backoff (capped at 2 s,
     // with jitter), instead of failing fast while hookd is away.
     context.set_wait_for_ready(true);

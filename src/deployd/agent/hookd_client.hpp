@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/message_size.hpp"
 #include "common/time.hpp"
 #include "deployd/agent/status_queue.hpp"
 #include "deployment.pb.h"
@@ -29,6 +30,9 @@ struct HookdOptions {
   // again, doubled for every further replacement in a row, up to the cap (--replaced-backoff).
   std::chrono::milliseconds replaced_backoff{60000};
   std::chrono::milliseconds replaced_backoff_cap{600000};
+  // --max-message-size: largest request received (gRPC's receive limit, plus envelope), announced
+  // to hookd with metadata common::kMaxMessageSizeMetadata on the Deployments stream.
+  std::size_t max_message_size = common::kDefaultMaxMessageSize;
 };
 
 // hookd's message when a newer Deployments stream of the same cluster replaced this one.

@@ -140,6 +140,11 @@ struct MetricsServer::Impl {
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = metrics.Render();
     } else if (target == "/healthz") {
+      // Liveness: the process serves. Losing hookd is readiness, not a reason for a restart.
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "text/plain; charset=utf-8");
+      res.body() = "ok\n";
+    } else if (target == "/readyz") {
       bool ok = !healthy || healthy();
       res.result(ok ? http::status::ok : http::status::service_unavailable);
       res.set(http::field::content_type, "text/plain; charset=utf-8");

@@ -31,7 +31,8 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, std::string>, long long> resources_;
 };
 
-// Serves GET <metrics_path> and GET /healthz on `address` ("host:port"; port 0 = any).
+// Serves GET <metrics_path>, GET /healthz (always 200) and GET /readyz (200 while `healthy`
+// says so, else 503) on `address` ("host:port"; port 0 = any).
 class MetricsServer {
  public:
   MetricsServer(const std::string& address, std::string metrics_path, const Metrics& metrics,

@@ -16,6 +16,7 @@
 #include "deployd/agent/thread_budget.hpp"
 #include "deployd/kube/kube_client.hpp"
 #include "deployd/kube/watch.hpp"
+#include "deployd/rollout/tracker.hpp"
 #include "deployd/rollout/verdict.hpp"
 
 namespace deployd::agent {
@@ -49,6 +50,18 @@ std::string MatchLabelsQuery(const json& object) {
   return "labelSelector=" + common::UrlEncode(selector);
 }
 
+Verdict ToVerdict(const rollout::Outcome& outcome) {
+  switch (outcome.kind) {
+    case rollout::Outcome::Kind::kSuccess:
+      return Verdict{pb::DeploymentState::success, outcome.message};
+    case rollout::Outcome::Kind::kFailure:
+      return Verdict{pb::DeploymentState::failure, outcome.message};
+    case rollout::Outcome::Kind::kTimeout:
+      break;
+  }
+  return Verdict{pb::DeploymentState::error, outcome.message};
+}
+
 // Shared state of one wait: the first verdict wins.
 struct Race {
   explicit Race(std::string what) : name(std::move(what)) {}
@@ -62,10 +75,8 @@ struct Race {
   std::mutex mutex;
   std::condition_variable cv;
   std::optional<Verdict> verdict;
-  std::string pending = "";  // last in-progress explanation
-  // A transient pod problem fails the rollout when it is still there at this time.
-  std::optional<std::chrono::system_clock::time_point> transient_due;
-  std::string transient_message;
+  // Judges the object, its pods and events (every kind but nais.io's); guarded by mutex.
+  std::optional<rollout::RolloutTracker> tracker;
   std::vector<std::unique_ptr<common::HttpCancel>> cancels;
   std::vector<std::thread> threads;
 
@@ -78,9 +89,19 @@ struct Race {
     if (!verdict) verdict = std::move(v);
     cv.notify_all();
   }
-  void Pending(std::string text) {
-    std::lock_guard lock(mutex);
-    pending = std::move(text);
+  // Feeds the tracker (under the lock), reports the step's lines (outside it) and decides on its
+  // outcome. Returns true once the wait is decided.
+  template <typename Feed>
+  bool Track(const Feed& feed, const ProgressFn& progress) {
+    rollout::RolloutTracker::Step step;
+    {
+      std::lock_guard lock(mutex);
+      step = feed(*tracker);
+      cv.notify_all();  // a transient problem's due time may have changed
+    }
+    for (const auto& line : step.progress) progress(line);
+    if (step.outcome) Decide(ToVerdict(*step.outcome));
+    return Decided();
   }
   // Runs fn on its own thread with its own cancel handle; permanent errors end the wait. A thread
   // the system refuses to start (a full PID cgroup) ends the wait with an error instead.
@@ -171,11 +192,7 @@ bool EventMatchesResource(const std::string& resource_name, const std::string& i
   return std::regex_match(involved_name, std::regex(pattern));
 }
 
-std::string EventMessage(const json& event) {
-  return fmt::format("{}/{} ({}): {}", StringAt(event, {"involvedObject", "kind"}),
-                     StringAt(event, {"involvedObject", "name"}), StringAt(event, {"reason"}),
-                     StringAt(event, {"message"}));
-}
+std::string EventMessage(const json& event) { return rollout::EventLine(event); }
 
 std::optional<Verdict> NaisEventVerdict(const json& event, const std::string& correlation_id) {
   (void)correlation_id;
@@ -347,35 +364,22 @@ std::optional<Verdict> RolloutWatcher::Await(
       });
     });
   } else {
-    // The object itself.
+    // The object itself, its pods and the events about them, judged by one tracker.
+    race.tracker.emplace(
+        rule, kind, name, since,
+        rollout::TrackerOptions{options_.transient_grace, options_.crash_loop_restarts});
     race.Spawn([&, this](common::HttpCancel* cancel) {
       kube::WatchTarget target{kube::CollectionPath(applied.resource, ns),
                                "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user,
                                true};
-      kube::ListWatch(
-          client_, target, deadline, cancel, [&](const std::string& type, const json& o) {
-            if (type == "DELETED") {
-              race.Decide(Verdict{
-                  pb::DeploymentState::failure,
-                  fmt::format("{}/{} was deleted while waiting for its rollout", kind, name)});
-              return true;
-            }
-            auto a = rollout::Assess(rule, o, std::chrono::system_clock::now());
-            if (a.phase == Phase::kDone) {
-              race.Decide(Verdict{pb::DeploymentState::success,
-                                  rule == Rule::kDeployment
-                                      ? std::string("Deployment completed successfully.")
-                                      : fmt::format("{}/{}: {}", kind, name, a.message)});
-              return true;
-            }
-            if (a.phase == Phase::kFailed) {
-              race.Decide(Verdict{pb::DeploymentState::failure,
-                                  fmt::format("{}/{}: {}", kind, name, a.message)});
-              return true;
-            }
-            race.Pending(a.message);
-            return race.Decided();
-          });
+      kube::ListWatch(client_, target, deadline, cancel,
+                      [&](const std::string& type, const json& o) {
+                        return race.Track(
+                            [&](rollout::RolloutTracker& t) {
+                              return t.OnObject(type, o, std::chrono::system_clock::now());
+                            },
+                            progress);
+                      });
     });
     if (UsesPods(rule)) {
       const std::string& selector = plan.pod_selector;
@@ -383,44 +387,19 @@ std::optional<Verdict> RolloutWatcher::Await(
         race.Spawn([&, this, selector](common::HttpCancel* cancel) {
           kube::WatchTarget target{fmt::format("/api/v1/namespaces/{}/pods", common::UrlEncode(ns)),
                                    selector, user, true};
-          std::map<std::string, std::chrono::steady_clock::time_point> first_seen;
-          kube::ListWatch(
-              client_, target, deadline, cancel, [&](const std::string& type, const json& pod) {
-                if (type == "DELETED") return race.Decided();
-                auto created =
-                    common::ParseRfc3339(StringAt(pod, {"metadata", "creationTimestamp"}));
-                if (created && *created < watch_start)
-                  return race.Decided();  // pods of older rollouts
-                auto problems = rollout::PodProblems(pod);
-                for (const auto& p : problems) {
-                  auto [it, inserted] = first_seen.emplace(p.key, std::chrono::steady_clock::now());
-                  if (p.fatal_now ||
-                      std::chrono::steady_clock::now() - it->second >= options_.transient_grace) {
-                    race.Decide(Verdict{pb::DeploymentState::failure,
-                                        fmt::format("{}/{}: {}", kind, name, p.message)});
-                    return true;
-                  }
-                  race.Pending(p.message);
-                  std::lock_guard lock(race.mutex);
-                  if (!race.transient_due) {
-                    race.transient_due =
-                        std::chrono::system_clock::now() + options_.transient_grace;
-                    race.transient_message = fmt::format("{}/{}: {}", kind, name, p.message);
-                    race.cv.notify_all();
-                  }
-                }
-                if (problems.empty()) {
-                  std::lock_guard lock(race.mutex);
-                  race.transient_due.reset();
-                }
-                return race.Decided();
-              });
+          kube::ListWatch(client_, target, deadline, cancel,
+                          [&](const std::string& type, const json& pod) {
+                            return race.Track(
+                                [&](rollout::RolloutTracker& t) {
+                                  return t.OnPod(type, pod, std::chrono::system_clock::now());
+                                },
+                                progress);
+                          });
         });
       }
       // Relevant events (the workload, its replica sets and pods) as progress, no duplicates.
       race.Spawn([&, this](common::HttpCancel* cancel) {
         kube::WatchTarget target{events_path, "", user, false};
-        std::set<std::string> seen;
         kube::ListWatch(client_, target, deadline, cancel,
                         [&](const std::string& type, const json& ev) {
                           if (type == "DELETED") return race.Decided();
@@ -428,9 +407,8 @@ std::optional<Verdict> RolloutWatcher::Await(
                                                     StringAt(ev, {"involvedObject", "name"}))) {
                             return race.Decided();
                           }
-                          auto text = EventMessage(ev);
-                          if (seen.insert(text).second) progress(text);
-                          return race.Decided();
+                          return race.Track(
+                              [&](rollout::RolloutTracker& t) { return t.OnEvent(ev); }, progress);
                         });
       });
     }
@@ -439,20 +417,26 @@ std::optional<Verdict> RolloutWatcher::Await(
   {
     std::unique_lock lock(race.mutex);
     while (!race.verdict) {
-      auto until = deadline;
-      if (race.transient_due && *race.transient_due < until) until = *race.transient_due;
-      auto due = race.transient_due;
-      race.cv.wait_until(lock, until,
-                         [&] { return race.verdict.has_value() || race.transient_due != due; });
+      // (No optional here: g++ 12 warns that a compared optional may be uninitialized.)
+      const auto next_due = [&race] {
+        return race.tracker ? race.tracker->NextDue().value_or(common::SystemTime::max())
+                            : common::SystemTime::max();
+      };
+      const auto due = next_due();
+      race.cv.wait_until(lock, std::min(deadline, due),
+                         [&] { return race.verdict.has_value() || next_due() != due; });
       if (race.verdict) break;
       auto now = std::chrono::system_clock::now();
-      if (race.transient_due && now >= *race.transient_due) {
-        race.verdict = Verdict{pb::DeploymentState::failure, race.transient_message};
-      } else if (now >= deadline) {
-        std::string text = kTimeoutMessage;
-        if (rule != Rule::kNais && !race.pending.empty())
-          text += "; still waiting: " + race.pending;
-        race.verdict = Verdict{pb::DeploymentState::error, text};
+      if (race.tracker) {
+        auto step = race.tracker->OnTime(now);
+        if (step.outcome) {
+          race.verdict = ToVerdict(*step.outcome);
+          break;
+        }
+      }
+      if (now >= deadline) {
+        race.verdict = race.tracker ? ToVerdict(race.tracker->Timeout())
+                                    : Verdict{pb::DeploymentState::error, kTimeoutMessage};
       }
     }
   }

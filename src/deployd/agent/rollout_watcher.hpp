@@ -19,6 +19,7 @@
 #include "common/time.hpp"
 #include "deployd/agent/runner.hpp"
 #include "deployd/kube/apply.hpp"
+#include "deployd/rollout/verdict.hpp"
 
 namespace deployd::kube {
 class KubeClient;
@@ -33,6 +34,8 @@ inline constexpr const char* kRedeployedMessage =
 struct RolloutOptions {
   // How long a transient pod problem (image pull back-off, unschedulable) may persist.
   std::chrono::milliseconds transient_grace{std::chrono::seconds(60)};
+  // CrashLoopBackOff fails the rollout from this restart count on (--crash-loop-restarts).
+  int crash_loop_restarts = rollout::kDefaultCrashLoopRestarts;
 };
 
 // The original's event name matching (original.md 4.5).

@@ -1,12 +1,14 @@
 #include "deployd/kube/apply.hpp"
 
 #include <map>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "common/error.hpp"
 #include "common/http_client.hpp"
+#include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/kube_client.hpp"
 
 namespace deployd::kube {
@@ -214,6 +216,114 @@ ApplyResult Applier::Apply(const nlohmann::json& object, const std::string& user
     throw rewrite("updating resource", e);
   }
   return result;
+}
+
+// ---- AsyncApplier -----------------------------------------------------------------------------
+
+net::awaitable<AsyncApplier::Target> AsyncApplier::Resolve(nlohmann::json object, std::string user,
+                                                           std::string default_namespace) {
+  auto ref = RefOf(object);
+  Target target;
+  // (No co_await in a handler: the error is carried out of it.)
+  std::optional<Error> failed;
+  try {
+    target.resource = co_await discovery_.Resolve(ref.api_version, ref.kind, user);
+  } catch (const ApiError& e) {
+    failed.emplace(e.Code(),
+                   fmt::format("unable to run kubernetes resource discovery: {}", e.what()));
+  } catch (const Error& e) {
+    failed.emplace(e.Code(),
+                   e.Code() == ErrorCode::kNotFound
+                       ? fmt::format("unable to discover resource using REST mapper: {}", e.what())
+                       : fmt::format("unable to run kubernetes resource discovery: {}", e.what()));
+  }
+  if (failed) throw *failed;
+  target.namespace_ = target.resource.namespaced
+                          ? (ref.namespace_.empty() ? default_namespace : ref.namespace_)
+                          : "";
+  co_return target;
+}
+
+net::awaitable<ApplyResult> AsyncApplier::Write(nlohmann::json object, Target target,
+                                                std::string user) {
+  auto ref = RefOf(object);
+  auto gvk = GvkString(ref);
+  ApplyResult result;
+  result.resource = target.resource;
+  result.namespace_ = target.namespace_;
+  auto path = ObjectPath(result.resource, result.namespace_, ref.name);
+  if (object.contains("metadata") && object["metadata"].is_object()) {
+    object["metadata"].erase("managedFields");
+    if (!result.resource.namespaced) object["metadata"].erase("namespace");
+  }
+  result.applied_at = std::chrono::system_clock::now();
+  std::optional<Error> failed;
+  auto rewrite = [&gvk](const std::string& step, const ApiError& e) {
+    return Error(e.Code(), fmt::format("{}: {}", step, RewriteStrictDecodingError(e.what(), gvk)));
+  };
+
+  if (options_.mode == ApplyMode::kServerSide) {
+    KubeCall call;
+    call.method = "PATCH";
+    call.path =
+        fmt::format("{}?fieldManager={}&fieldValidation=Strict{}", path,
+                    common::UrlEncode(options_.field_manager), options_.force ? "&force=true" : "");
+    call.impersonate_user = user;
+    call.content_type = "application/apply-patch+yaml";
+    call.body = object.dump();
+    object = nlohmann::json();
+    try {
+      result.object = co_await client_.CallJson(std::move(call));
+    } catch (const ApiError& e) {
+      failed.emplace(rewrite("applying resource", e));
+    }
+    if (failed) throw *failed;
+    co_return result;
+  }
+
+  // create-or-update, as the original: GET, then POST or PUT with the live resourceVersion.
+  KubeCall get;
+  get.path = path;
+  get.impersonate_user = user;
+  nlohmann::json existing;
+  bool found = true;
+  try {
+    existing = co_await client_.CallJson(get);
+  } catch (const ApiError& e) {
+    if (!e.IsNotFoundObject()) {
+      failed.emplace(e.Code(), fmt::format("get existing resource: {}", e.what()));
+    }
+    found = false;
+  }
+  if (failed) throw *failed;
+  KubeCall write;
+  write.impersonate_user = user;
+  write.content_type = "application/json";
+  if (!found) {
+    write.method = "POST";
+    write.path = CollectionPath(result.resource, result.namespace_) + "?fieldValidation=Strict";
+    write.body = object.dump();
+    try {
+      result.object = co_await client_.CallJson(write);
+    } catch (const ApiError& e) {
+      failed.emplace(rewrite("creating resource", e));
+    }
+    if (failed) throw *failed;
+    co_return result;
+  }
+  if (existing.contains("metadata") && existing["metadata"].contains("resourceVersion")) {
+    object["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"];
+  }
+  write.method = "PUT";
+  write.path = path + "?fieldValidation=Strict";
+  write.body = object.dump();
+  try {
+    result.object = co_await client_.CallJson(write);
+  } catch (const ApiError& e) {
+    failed.emplace(rewrite("updating resource", e));
+  }
+  if (failed) throw *failed;
+  co_return result;
 }
 
 }  // namespace deployd::kube

@@ -6,11 +6,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/asio.hpp"
 #include "deployd/kube/discovery.hpp"
 
 namespace deployd::kube {
 
+namespace net = common::net;
+
 class KubeClient;
+class AsyncKubeClient;
 
 struct ObjectRef {
   std::string api_version;
@@ -68,6 +72,31 @@ class Applier {
  private:
   KubeClient& client_;
   Discovery& discovery_;
+  ApplyOptions options_;
+};
+
+// The engine's Applier: the same writes and messages on the asynchronous client, in two steps so
+// that the caller can prepare the rollout's watches between them (their lists then come before
+// the write, and nothing the write causes is missed). `client` and `discovery` outlive it.
+class AsyncApplier {
+ public:
+  AsyncApplier(AsyncKubeClient& client, AsyncDiscovery& discovery, ApplyOptions options)
+      : client_(client), discovery_(discovery), options_(std::move(options)) {}
+
+  // The REST mapping of `object` and its effective namespace (`default_namespace` for a namespaced
+  // kind without one). Throws common::Error with Applier::Apply's discovery messages.
+  struct Target {
+    ApiResource resource;
+    std::string namespace_;
+  };
+  net::awaitable<Target> Resolve(nlohmann::json object, std::string user,
+                                 std::string default_namespace);
+  // Writes `object` (Applier::Apply's errors and messages).
+  net::awaitable<ApplyResult> Write(nlohmann::json object, Target target, std::string user);
+
+ private:
+  AsyncKubeClient& client_;
+  AsyncDiscovery& discovery_;
   ApplyOptions options_;
 };
 

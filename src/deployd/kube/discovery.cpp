@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/kube_client.hpp"
 
 namespace deployd::kube {
@@ -37,7 +38,8 @@ std::pair<std::string, std::string> SplitApiVersion(const std::string& api_versi
   return {api_version.substr(0, slash), api_version.substr(slash + 1)};
 }
 
-std::map<std::string, std::vector<ApiResource>> ParseAggregatedDiscovery(const nlohmann::json& doc) {
+std::map<std::string, std::vector<ApiResource>> ParseAggregatedDiscovery(
+    const nlohmann::json& doc) {
   std::map<std::string, std::vector<ApiResource>> out;
   if (!doc.is_object() || !doc.contains("items") || !doc["items"].is_array()) return out;
   for (const auto& item : doc["items"]) {
@@ -177,6 +179,71 @@ ApiResource Discovery::Resolve(const std::string& api_version, const std::string
   if (auto hit = Cached(gv, kind)) return *hit;
   Refresh(group, version, impersonate_user);
   if (auto hit = Cached(gv, kind)) return *hit;
+  throw common::Error(common::ErrorCode::kNotFound,
+                      fmt::format("no matches for kind \"{}\" in version \"{}\"", kind, gv));
+}
+
+// ---- AsyncDiscovery -------------------------------------------------------------------------
+
+std::optional<ApiResource> AsyncDiscovery::Cached(const std::string& gv, const std::string& kind) {
+  std::lock_guard lock(mutex_);
+  auto it = by_group_version_.find(gv);
+  if (it == by_group_version_.end()) return std::nullopt;
+  return FindKind(it->second, kind);
+}
+
+net::awaitable<void> AsyncDiscovery::Refresh(std::string group, std::string version,
+                                             std::string user) {
+  bool try_aggregated;
+  {
+    std::lock_guard lock(mutex_);
+    try_aggregated = aggregated_supported_.value_or(true);
+  }
+  if (try_aggregated) {
+    std::map<std::string, std::vector<ApiResource>> fresh;
+    bool aggregated = true;
+    for (const char* path : {"/api", "/apis"}) {
+      KubeCall call;
+      call.path = path;
+      call.accept = kAggregatedAccept;
+      call.impersonate_user = user;
+      auto response = co_await client_.Call(call);
+      if (!IsAggregatedContentType(response.Header("Content-Type"))) {
+        aggregated = false;
+        break;
+      }
+      auto doc = nlohmann::json::parse(response.body, nullptr, false);
+      for (auto& [gv, list] : ParseAggregatedDiscovery(doc)) fresh[gv] = std::move(list);
+    }
+    std::lock_guard lock(mutex_);
+    aggregated_supported_ = aggregated;
+    if (aggregated) {
+      by_group_version_ = std::move(fresh);
+      co_return;
+    }
+  }
+  // Legacy: fetch just the group-version we need. A plain 404 means "not served".
+  auto gv = GroupVersion(group, version);
+  KubeCall call;
+  call.path = group.empty() ? "/api/" + version : "/apis/" + gv;
+  call.impersonate_user = user;
+  std::vector<ApiResource> list;
+  try {
+    list = ParseResourceList(co_await client_.CallJson(call));
+  } catch (const ApiError& e) {
+    if (e.HttpStatus() != 404) throw;
+  }
+  std::lock_guard lock(mutex_);
+  by_group_version_[gv] = std::move(list);
+}
+
+net::awaitable<ApiResource> AsyncDiscovery::Resolve(std::string api_version, std::string kind,
+                                                    std::string impersonate_user) {
+  auto [group, version] = SplitApiVersion(api_version);
+  auto gv = GroupVersion(group, version);
+  if (auto hit = Cached(gv, kind)) co_return *hit;
+  co_await Refresh(group, version, impersonate_user);
+  if (auto hit = Cached(gv, kind)) co_return *hit;
   throw common::Error(common::ErrorCode::kNotFound,
                       fmt::format("no matches for kind \"{}\" in version \"{}\"", kind, gv));
 }

@@ -9,9 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/asio.hpp"
+
 namespace deployd::kube {
 
+namespace net = common::net;
+
 class KubeClient;
+class AsyncKubeClient;
 
 struct ApiResource {
   std::string group;
@@ -34,7 +39,8 @@ std::vector<ApiResource> ParseResourceList(const nlohmann::json& doc);
 // true if the Content-Type names the aggregated format (parameters in any order).
 bool IsAggregatedContentType(const std::string& content_type);
 // Finds kind in a list (exact, then lower-cased match).
-std::optional<ApiResource> FindKind(const std::vector<ApiResource>& resources, const std::string& kind);
+std::optional<ApiResource> FindKind(const std::vector<ApiResource>& resources,
+                                    const std::string& kind);
 
 // Thread-safe cache shared by all deployments. Every request carries the caller's impersonation.
 class Discovery {
@@ -55,6 +61,24 @@ class Discovery {
   std::mutex mutex_;
   std::map<std::string, std::vector<ApiResource>> by_group_version_;
   bool aggregated_loaded_ = false;
+  std::optional<bool> aggregated_supported_;
+};
+
+// Discovery on the asynchronous client, for the engine: the same lookups, cache and errors as
+// Discovery. Thread-safe; coroutines resume on the caller's executor. `client` outlives it.
+class AsyncDiscovery {
+ public:
+  explicit AsyncDiscovery(AsyncKubeClient& client) : client_(client) {}
+  net::awaitable<ApiResource> Resolve(std::string api_version, std::string kind,
+                                      std::string impersonate_user);
+
+ private:
+  std::optional<ApiResource> Cached(const std::string& gv, const std::string& kind);
+  net::awaitable<void> Refresh(std::string group, std::string version, std::string user);
+
+  AsyncKubeClient& client_;
+  std::mutex mutex_;
+  std::map<std::string, std::vector<ApiResource>> by_group_version_;
   std::optional<bool> aggregated_supported_;
 };
 

@@ -18,32 +18,55 @@ using common::ErrorCode;
 
 ErrorCode CodeForStatus(int status) {
   switch (status) {
-    case 400: case 422: return ErrorCode::kInvalidArgument;
-    case 401: return ErrorCode::kUnauthenticated;
-    case 403: return ErrorCode::kPermissionDenied;
-    case 404: return ErrorCode::kNotFound;
-    case 409: return ErrorCode::kConflict;
-    case 429: case 503: return ErrorCode::kUnavailable;
-    case 504: return ErrorCode::kDeadlineExceeded;
-    default: return ErrorCode::kInternal;
+    case 400:
+    case 422:
+      return ErrorCode::kInvalidArgument;
+    case 401:
+      return ErrorCode::kUnauthenticated;
+    case 403:
+      return ErrorCode::kPermissionDenied;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 409:
+      return ErrorCode::kConflict;
+    case 429:
+    case 503:
+      return ErrorCode::kUnavailable;
+    case 504:
+      return ErrorCode::kDeadlineExceeded;
+    default:
+      return ErrorCode::kInternal;
   }
 }
 
 std::string GenericReason(int status) {
   switch (status) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 415: return "UnsupportedMediaType";
-    case 422: return "Invalid";
-    case 429: return "TooManyRequests";
-    case 503: return "ServiceUnavailable";
-    case 504: return "Timeout";
-    default: return status >= 500 ? "InternalError" : "";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 415:
+      return "UnsupportedMediaType";
+    case 422:
+      return "Invalid";
+    case 429:
+      return "TooManyRequests";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return status >= 500 ? "InternalError" : "";
   }
 }
 
@@ -85,14 +108,20 @@ ApiError ParseApiError(const common::HttpResponse& response) {
   }
   std::string message;
   switch (response.status) {
-    case 404: message = "the server could not find the requested resource"; break;
-    case 401: message = "Unauthorized"; break;
+    case 404:
+      message = "the server could not find the requested resource";
+      break;
+    case 401:
+      message = "Unauthorized";
+      break;
     default: {
       auto text = Trim(response.body);
-      message = text.empty()
-                    ? fmt::format("the server responded with status {}", response.status)
-                    : fmt::format("an error on the server (\"{}\") has prevented the request from succeeding",
-                                  text);
+      message =
+          text.empty()
+              ? fmt::format("the server responded with status {}", response.status)
+              : fmt::format(
+                    "an error on the server (\"{}\") has prevented the request from succeeding",
+                    text);
     }
   }
   return ApiError(response.status, GenericReason(response.status), message, false, retry_after);
@@ -150,42 +179,45 @@ KubeClient::KubeClient(KubeConfig config) : config_(std::move(config)) {
 
 KubeClient::~KubeClient() = default;
 
-std::string KubeClient::BearerToken() {
-  if (!config_.token.empty()) return config_.token;
-  if (config_.token_file.empty()) return "";
-  std::lock_guard lock(token_mutex_);
+std::string BearerTokenSource::Get() {
+  if (!token_.empty()) return token_;
+  if (token_file_.empty()) return "";
+  std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
-  if (file_token_.empty() || now - token_read_ > std::chrono::minutes(1)) {
-    std::ifstream in(config_.token_file);
+  if (file_token_.empty() || now - read_at_ > std::chrono::minutes(1)) {
+    std::ifstream in(token_file_);
     if (!in) {
       throw common::Error(ErrorCode::kUnauthenticated,
-                          fmt::format("cannot read token file {}", config_.token_file));
+                          fmt::format("cannot read token file {}", token_file_));
     }
     std::ostringstream out;
     out << in.rdbuf();
     file_token_ = Trim(out.str());
-    token_read_ = now;
+    read_at_ = now;
   }
   return file_token_;
 }
 
-common::HttpRequest KubeClient::BuildRequest(const KubeCall& call) {
+common::HttpRequest BuildKubeRequest(const KubeCall& call, const std::string& token) {
   common::HttpRequest request;
   request.timeout = call.timeout;
   request.method = call.method;
   request.target = call.path;
   request.headers.push_back({"Accept", call.accept});
-  auto token = BearerToken();
   if (!token.empty()) request.headers.push_back({"Authorization", "Bearer " + token});
   if (!call.impersonate_user.empty()) {
     request.headers.push_back({"Impersonate-User", call.impersonate_user});
   }
   if (!call.body.empty() || !call.content_type.empty()) {
-    request.headers.push_back({"Content-Type", call.content_type.empty() ? "application/json"
-                                                                          : call.content_type});
+    request.headers.push_back(
+        {"Content-Type", call.content_type.empty() ? "application/json" : call.content_type});
     request.body = call.body;
   }
   return request;
+}
+
+common::HttpRequest KubeClient::BuildRequest(const KubeCall& call) {
+  return BuildKubeRequest(call, token_.Get());
 }
 
 void KubeClient::Stream(const KubeCall& call, const std::function<bool(std::string_view)>& on_data,
@@ -226,7 +258,8 @@ common::HttpResponse KubeClient::Call(const KubeCall& call) {
     try {
       response = http_->Send(request);
     } catch (const common::Error& e) {
-      bool retryable = e.Code() == ErrorCode::kUnavailable || e.Code() == ErrorCode::kDeadlineExceeded;
+      bool retryable =
+          e.Code() == ErrorCode::kUnavailable || e.Code() == ErrorCode::kDeadlineExceeded;
       if (last || !retryable) throw;
       auto delay = common::WithJitter(
           common::BackoffDelay(attempt, std::chrono::milliseconds(200), std::chrono::seconds(5)),
@@ -239,11 +272,12 @@ common::HttpResponse KubeClient::Call(const KubeCall& call) {
     if (response.status < 400) return response;
     auto error = ParseApiError(response);
     if (!IsTransient(error) || last) throw error;
-    auto delay = error.RetryAfterSeconds() > 0
-                     ? std::chrono::milliseconds(std::chrono::seconds(error.RetryAfterSeconds()))
-                     : common::WithJitter(common::BackoffDelay(attempt, std::chrono::milliseconds(200),
-                                                               std::chrono::seconds(5)),
-                                          random());
+    auto delay =
+        error.RetryAfterSeconds() > 0
+            ? std::chrono::milliseconds(std::chrono::seconds(error.RetryAfterSeconds()))
+            : common::WithJitter(common::BackoffDelay(attempt, std::chrono::milliseconds(200),
+                                                      std::chrono::seconds(5)),
+                                 random());
     spdlog::warn("kubernetes {} {}: {} {}; retrying in {} ms", call.method, call.path,
                  error.HttpStatus(), error.what(), delay.count());
     sleep_(delay);

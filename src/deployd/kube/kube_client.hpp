@@ -59,13 +59,34 @@ class TokenBucket {
 
 struct KubeCall {
   std::string method = "GET";
-  std::string path;                 // path and query
-  std::string impersonate_user;     // Impersonate-User when non-empty
+  std::string path;              // path and query
+  std::string impersonate_user;  // Impersonate-User when non-empty
   std::string body;
-  std::string content_type;         // for bodies
+  std::string content_type;  // for bodies
   std::string accept = "application/json";
   std::optional<std::chrono::milliseconds> timeout;  // per-request (idle for streams)
 };
+
+// The bearer token of a kubeconfig: its token, or its token file (re-read at most once a minute,
+// as projected service account tokens rotate). Thread-safe. Throws common::Error{kUnauthenticated}
+// `cannot read token file <path>`.
+class BearerTokenSource {
+ public:
+  explicit BearerTokenSource(const KubeConfig& config)
+      : token_(config.token), token_file_(config.token_file) {}
+  std::string Get();
+
+ private:
+  std::string token_;
+  std::string token_file_;
+  std::mutex mutex_;
+  std::string file_token_;
+  std::chrono::steady_clock::time_point read_at_{};
+};
+
+// The HTTP request of a call: Accept, Authorization (when `token` is not empty),
+// Impersonate-User, Content-Type and body.
+common::HttpRequest BuildKubeRequest(const KubeCall& call, const std::string& token);
 
 // A request log line a test can look at (method, path, impersonated user).
 using CallObserver = std::function<void(const KubeCall&, int status)>;
@@ -92,14 +113,11 @@ class KubeClient {
   void SetRateLimit(double qps, double burst);
 
  private:
-  std::string BearerToken();
   common::HttpRequest BuildRequest(const KubeCall& call);
 
   KubeConfig config_;
   std::unique_ptr<common::HttpClient> http_;
-  std::mutex token_mutex_;
-  std::string file_token_;
-  std::chrono::steady_clock::time_point token_read_{};
+  BearerTokenSource token_{config_};
   void Throttle();
 
   int max_attempts_ = 5;

@@ -1,14 +1,13 @@
 #include "deployd/kube/kubeconfig.hpp"
 
-#include <openssl/evp.h>
-#include <yaml-cpp/yaml.h>
-
 #include <fstream>
 #include <optional>
 #include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
 
 #include "common/error.hpp"
 
@@ -107,7 +106,8 @@ KubeConfig ParseKubeconfig(const std::string& text, const std::string& path,
   std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
   std::string ctx_name = context.empty() ? Str(root, "current-context") : context;
   if (ctx_name.empty()) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("kubeconfig {}: no current-context", path));
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("kubeconfig {}: no current-context", path));
   }
   const YAML::Node ctx = RequireNamed(root, ctx_name, "context", path);
   auto cluster_name = Str(ctx, "cluster");
@@ -169,8 +169,9 @@ KubeConfig ResolveKubeConfig(const std::string& flag_path, const EnvFn& env) {
   }
   auto home = env("HOME");
   if (!home || home->empty()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "no Kubernetes configuration: not in a cluster, no --kubeconfig, $KUBECONFIG or $HOME");
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "no Kubernetes configuration: not in a cluster, no --kubeconfig, $KUBECONFIG or $HOME");
   }
   return LoadKubeconfigFile(*home + "/.kube/config");
 }

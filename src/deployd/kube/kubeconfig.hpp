@@ -8,16 +8,16 @@
 namespace deployd::kube {
 
 struct KubeConfig {
-  std::string server;                 // "https://host:port"
-  std::string ca_pem;                 // PEM bytes (from *-data or a file)
+  std::string server;  // "https://host:port"
+  std::string ca_pem;  // PEM bytes (from *-data or a file)
   std::string client_cert_pem;
   std::string client_key_pem;
-  std::string token;                  // static bearer token
-  std::string token_file;             // re-read periodically when set (in-cluster)
+  std::string token;       // static bearer token
+  std::string token_file;  // re-read periodically when set (in-cluster)
   std::string tls_server_name;
   bool insecure_skip_tls_verify = false;
-  std::string namespace_;             // context namespace (informational)
-  std::string source;                 // "kubeconfig <path> context <name>" or "in-cluster"
+  std::string namespace_;  // context namespace (informational)
+  std::string source;      // "kubeconfig <path> context <name>" or "in-cluster"
 };
 
 using EnvFn = std::function<std::optional<std::string>(const std::string&)>;
@@ -31,9 +31,8 @@ KubeConfig LoadKubeconfigFile(const std::string& path, const std::string& contex
 
 // In-cluster config from KUBERNETES_SERVICE_HOST/PORT and the files under `sa_dir`
 // (default /var/run/secrets/kubernetes.io/serviceaccount). nullopt when not in a cluster.
-std::optional<KubeConfig> LoadInCluster(const EnvFn& env,
-                                        const std::string& sa_dir =
-                                            "/var/run/secrets/kubernetes.io/serviceaccount");
+std::optional<KubeConfig> LoadInCluster(
+    const EnvFn& env, const std::string& sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
 // deployd's order: --kubeconfig flag if given; else in-cluster when available; else the first
 // file of $KUBECONFIG (colon separated); else ~/.kube/config.

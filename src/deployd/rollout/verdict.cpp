@@ -37,10 +37,13 @@ bool Has(const json& o, std::initializer_list<const char*> path) {
   return cur != nullptr && !cur->is_null();
 }
 
-std::string Str(const json& o, std::initializer_list<const char*> path) { return StringAt(o, path); }
+std::string Str(const json& o, std::initializer_list<const char*> path) {
+  return StringAt(o, path);
+}
 
 std::optional<json> Condition(const json& o, const std::string& type) {
-  if (!Has(o, {"status", "conditions"}) || !o["status"]["conditions"].is_array()) return std::nullopt;
+  if (!Has(o, {"status", "conditions"}) || !o["status"]["conditions"].is_array())
+    return std::nullopt;
   for (const auto& c : o["status"]["conditions"]) {
     if (c.is_object() && c.value("type", "") == type) return c;
   }
@@ -61,13 +64,14 @@ std::optional<Assessment> GenerationGate(const json& o, bool require_observed) {
   if (!has_gen) return std::nullopt;
   if (!has_obs) {
     if (!require_observed) return std::nullopt;
-    return Assessment{Phase::kInProgress, "waiting for the controller to observe the new generation"};
+    return Assessment{Phase::kInProgress,
+                      "waiting for the controller to observe the new generation"};
   }
   if (Int(o, {"status", "observedGeneration"}) < Int(o, {"metadata", "generation"})) {
-    return Assessment{Phase::kInProgress,
-                      fmt::format("waiting for the controller to observe generation {} (observed {})",
-                                  Int(o, {"metadata", "generation"}),
-                                  Int(o, {"status", "observedGeneration"}))};
+    return Assessment{
+        Phase::kInProgress,
+        fmt::format("waiting for the controller to observe generation {} (observed {})",
+                    Int(o, {"metadata", "generation"}), Int(o, {"status", "observedGeneration"}))};
   }
   return std::nullopt;
 }
@@ -86,7 +90,8 @@ Rule RuleFor(const std::string& group, const std::string& kind, const json& obje
     if (kind == "Pod") return Rule::kPod;
     if (kind == "PersistentVolumeClaim") return Rule::kPersistentVolumeClaim;
     if (kind == "Service") {
-      return Str(object, {"spec", "type"}) == "LoadBalancer" ? Rule::kLoadBalancerService : Rule::kNone;
+      return Str(object, {"spec", "type"}) == "LoadBalancer" ? Rule::kLoadBalancerService
+                                                             : Rule::kNone;
     }
     return Rule::kNone;
   }
@@ -94,30 +99,39 @@ Rule RuleFor(const std::string& group, const std::string& kind, const json& obje
     return Rule::kCustomResourceDefinition;
   }
   if (group == "nais.io" && (kind == "Application" || kind == "Naisjob")) return Rule::kNais;
-  if (group.find('.') == std::string::npos) return Rule::kNone;  // other built-in groups (rbac, policy, ...)
+  if (group.find('.') == std::string::npos)
+    return Rule::kNone;  // other built-in groups (rbac, policy, ...)
   if (group.size() > 8 && group.rfind(".k8s.io") == group.size() - 7) return Rule::kNone;
   return Rule::kConditions;
 }
 
-Assessment AssessDeployment(const json& d) {
+Assessment AssessDeployment(const json& d, const std::string& cause) {
+  if (auto gate = GenerationGate(d, true)) return *gate;
   auto progressing = Condition(d, "Progressing");
   if (progressing && progressing->value("reason", "") == "ProgressDeadlineExceeded") {
-    return {Phase::kFailed, fmt::format("deployment \"{}\" exceeded its progress deadline: {}",
-                                        Name(d), progressing->value("message", ""))};
+    auto message = progressing->value("message", "");
+    if (cause.empty()) {
+      return {Phase::kFailed, fmt::format("deployment \"{}\" exceeded its progress deadline: {}",
+                                          Name(d), message)};
+    }
+    return {Phase::kFailed, fmt::format("deployment \"{}\" exceeded its progress deadline: {} ({})",
+                                        Name(d), cause, message)};
   }
-  if (auto gate = GenerationGate(d, true)) return *gate;
   long long spec = Int(d, {"spec", "replicas"}, 1);
   long long replicas = Int(d, {"status", "replicas"});
   long long updated = Int(d, {"status", "updatedReplicas"});
   long long available = Int(d, {"status", "availableReplicas"});
   if (updated < spec) {
-    return {Phase::kInProgress, fmt::format("{} out of {} new replicas have been updated", updated, spec)};
+    return {Phase::kInProgress,
+            fmt::format("{} out of {} new replicas have been updated", updated, spec)};
   }
   if (replicas > updated) {
-    return {Phase::kInProgress, fmt::format("{} old replicas are pending termination", replicas - updated)};
+    return {Phase::kInProgress,
+            fmt::format("{} old replicas are pending termination", replicas - updated)};
   }
   if (available < updated) {
-    return {Phase::kInProgress, fmt::format("{} of {} updated replicas are available", available, updated)};
+    return {Phase::kInProgress,
+            fmt::format("{} of {} updated replicas are available", available, updated)};
   }
   return {Phase::kDone, fmt::format("deployment \"{}\" successfully rolled out", Name(d))};
 }
@@ -132,14 +146,17 @@ Assessment AssessStatefulSet(const json& s) {
   if (auto gate = GenerationGate(s, true)) return *gate;
   long long spec = Int(s, {"spec", "replicas"}, 1);
   long long ready = Int(s, {"status", "readyReplicas"});
-  if (ready < spec) return {Phase::kInProgress, fmt::format("Waiting for {} pods to be ready", spec - ready)};
+  if (ready < spec)
+    return {Phase::kInProgress, fmt::format("Waiting for {} pods to be ready", spec - ready)};
   if (Has(s, {"spec", "updateStrategy", "rollingUpdate"})) {
     long long partition = Int(s, {"spec", "updateStrategy", "rollingUpdate", "partition"});
     long long updated = Int(s, {"status", "updatedReplicas"});
     if (updated < spec - partition) {
-      return {Phase::kInProgress,
-              fmt::format("Waiting for partitioned roll out to finish: {} out of {} new pods have been updated",
-                          updated, spec - partition)};
+      return {
+          Phase::kInProgress,
+          fmt::format(
+              "Waiting for partitioned roll out to finish: {} out of {} new pods have been updated",
+              updated, spec - partition)};
     }
     return {Phase::kDone, fmt::format("statefulset \"{}\" rolled out", Name(s))};
   }
@@ -151,7 +168,8 @@ Assessment AssessStatefulSet(const json& s) {
 
 Assessment AssessDaemonSet(const json& d) {
   auto type = Str(d, {"spec", "updateStrategy", "type"});
-  if (!type.empty() && type != "RollingUpdate") return {Phase::kDone, "OnDelete update strategy: not watched"};
+  if (!type.empty() && type != "RollingUpdate")
+    return {Phase::kDone, "OnDelete update strategy: not watched"};
   if (!Has(d, {"status", "observedGeneration"})) {
     return {Phase::kInProgress, "waiting for the controller to observe the daemonset"};
   }
@@ -160,10 +178,12 @@ Assessment AssessDaemonSet(const json& d) {
   long long updated = Int(d, {"status", "updatedNumberScheduled"});
   long long available = Int(d, {"status", "numberAvailable"});
   if (updated < desired) {
-    return {Phase::kInProgress, fmt::format("{} out of {} new pods have been updated", updated, desired)};
+    return {Phase::kInProgress,
+            fmt::format("{} out of {} new pods have been updated", updated, desired)};
   }
   if (available < desired) {
-    return {Phase::kInProgress, fmt::format("{} of {} updated pods are available", available, desired)};
+    return {Phase::kInProgress,
+            fmt::format("{} of {} updated pods are available", available, desired)};
   }
   return {Phase::kDone, fmt::format("daemon set \"{}\" successfully rolled out", Name(d))};
 }
@@ -175,7 +195,8 @@ Assessment AssessReplicaSet(const json& r) {
     return {Phase::kInProgress, fmt::format("replica failure: {}", c->value("message", ""))};
   }
   long long spec = Int(r, {"spec", "replicas"}, 1);
-  if (Int(r, {"status", "availableReplicas"}) < spec || Int(r, {"status", "readyReplicas"}) < spec) {
+  if (Int(r, {"status", "availableReplicas"}) < spec ||
+      Int(r, {"status", "readyReplicas"}) < spec) {
     return {Phase::kInProgress, fmt::format("{} of {} replicas are available",
                                             Int(r, {"status", "availableReplicas"}), spec)};
   }
@@ -186,10 +207,12 @@ Assessment AssessJob(const json& j) {
   for (const char* type : {"Failed", "FailureTarget"}) {
     if (ConditionTrue(j, type)) {
       auto c = Condition(j, type);
-      return {Phase::kFailed, fmt::format("job failed: {}: {}", c->value("reason", ""), c->value("message", ""))};
+      return {Phase::kFailed,
+              fmt::format("job failed: {}: {}", c->value("reason", ""), c->value("message", ""))};
     }
   }
-  if (ConditionTrue(j, "Complete")) return {Phase::kDone, fmt::format("job \"{}\" completed", Name(j))};
+  if (ConditionTrue(j, "Complete"))
+    return {Phase::kDone, fmt::format("job \"{}\" completed", Name(j))};
   return {Phase::kInProgress,
           fmt::format("job \"{}\": {} active, {} succeeded, {} failed", Name(j),
                       Int(j, {"status", "active"}), Int(j, {"status", "succeeded"}),
@@ -197,7 +220,8 @@ Assessment AssessJob(const json& j) {
 }
 
 Assessment AssessConditions(const json& o) {
-  if (Has(o, {"metadata", "deletionTimestamp"})) return {Phase::kInProgress, "resource is being deleted"};
+  if (Has(o, {"metadata", "deletionTimestamp"}))
+    return {Phase::kInProgress, "resource is being deleted"};
   if (auto gate = GenerationGate(o, false)) return *gate;
   if (ConditionTrue(o, "Reconciling")) {
     auto c = Condition(o, "Reconciling");
@@ -205,7 +229,8 @@ Assessment AssessConditions(const json& o) {
   }
   if (ConditionTrue(o, "Stalled")) {
     auto c = Condition(o, "Stalled");
-    return {Phase::kFailed, fmt::format("{}: {}", c->value("reason", "Stalled"), c->value("message", ""))};
+    return {Phase::kFailed,
+            fmt::format("{}: {}", c->value("reason", "Stalled"), c->value("message", ""))};
   }
   if (auto ready = Condition(o, "Ready")) {
     if (ready->value("status", "") == "True") return {Phase::kDone, "Ready"};
@@ -220,7 +245,8 @@ Assessment AssessCrd(const json& o) {
     return {Phase::kFailed, fmt::format("names not accepted: {}", names->value("message", ""))};
   }
   auto established = Condition(o, "Established");
-  if (established && established->value("status", "") == "True") return {Phase::kDone, "established"};
+  if (established && established->value("status", "") == "True")
+    return {Phase::kDone, "established"};
   if (established && established->value("status", "") == "False" &&
       established->value("reason", "") != "Installing") {
     return {Phase::kFailed, fmt::format("not established: {}", established->value("message", ""))};
@@ -228,28 +254,37 @@ Assessment AssessCrd(const json& o) {
   return {Phase::kInProgress, "waiting for the CRD to be established"};
 }
 
-Assessment Assess(Rule rule, const json& object, common::SystemTime now) {
+Assessment Assess(Rule rule, const json& object, common::SystemTime now, int crash_loop_restarts) {
   (void)now;
   switch (rule) {
-    case Rule::kNone: return {Phase::kDone, "written"};
-    case Rule::kDeployment: return AssessDeployment(object);
-    case Rule::kStatefulSet: return AssessStatefulSet(object);
-    case Rule::kDaemonSet: return AssessDaemonSet(object);
-    case Rule::kReplicaSet: return AssessReplicaSet(object);
-    case Rule::kJob: return AssessJob(object);
+    case Rule::kNone:
+      return {Phase::kDone, "written"};
+    case Rule::kDeployment:
+      return AssessDeployment(object);
+    case Rule::kStatefulSet:
+      return AssessStatefulSet(object);
+    case Rule::kDaemonSet:
+      return AssessDaemonSet(object);
+    case Rule::kReplicaSet:
+      return AssessReplicaSet(object);
+    case Rule::kJob:
+      return AssessJob(object);
     case Rule::kPod: {
       auto phase = Str(object, {"status", "phase"});
       if (phase == "Succeeded") return {Phase::kDone, "pod succeeded"};
-      if (phase == "Failed") return {Phase::kFailed, fmt::format("pod failed: {}", Str(object, {"status", "message"}))};
-      for (const auto& p : PodProblems(object)) {
+      if (phase == "Failed")
+        return {Phase::kFailed, fmt::format("pod failed: {}", Str(object, {"status", "message"}))};
+      for (const auto& p : PodProblems(object, crash_loop_restarts)) {
         if (p.fatal_now) return {Phase::kFailed, p.message};
       }
-      if (phase == "Running" && ConditionTrue(object, "Ready")) return {Phase::kDone, "pod is ready"};
+      if (phase == "Running" && ConditionTrue(object, "Ready"))
+        return {Phase::kDone, "pod is ready"};
       return {Phase::kInProgress, fmt::format("pod is {}", phase.empty() ? "pending" : phase)};
     }
     case Rule::kPersistentVolumeClaim:
-      return Str(object, {"status", "phase"}) == "Bound" ? Assessment{Phase::kDone, "bound"}
-                                                         : Assessment{Phase::kInProgress, "waiting for the claim to be bound"};
+      return Str(object, {"status", "phase"}) == "Bound"
+                 ? Assessment{Phase::kDone, "bound"}
+                 : Assessment{Phase::kInProgress, "waiting for the claim to be bound"};
     case Rule::kLoadBalancerService: {
       if (Has(object, {"status", "loadBalancer", "ingress"}) &&
           !object["status"]["loadBalancer"]["ingress"].empty()) {
@@ -257,21 +292,26 @@ Assessment Assess(Rule rule, const json& object, common::SystemTime now) {
       }
       return {Phase::kInProgress, "waiting for the load balancer address"};
     }
-    case Rule::kCustomResourceDefinition: return AssessCrd(object);
-    case Rule::kNais: return {Phase::kInProgress, "waiting for naiserator"};
-    case Rule::kConditions: return AssessConditions(object);
+    case Rule::kCustomResourceDefinition:
+      return AssessCrd(object);
+    case Rule::kNais:
+      return {Phase::kInProgress, "waiting for naiserator"};
+    case Rule::kConditions:
+      return AssessConditions(object);
   }
   return {Phase::kDone, ""};
 }
 
-std::vector<PodProblem> PodProblems(const json& pod) {
+std::vector<PodProblem> PodProblems(const json& pod, int crash_loop_restarts) {
   std::vector<PodProblem> out;
   auto pod_name = Name(pod);
   if (auto scheduled = Condition(pod, "PodScheduled")) {
-    if (scheduled->value("status", "") == "False" && scheduled->value("reason", "") == "Unschedulable") {
-      out.push_back({pod_name + "/Unschedulable",
-                     fmt::format("pod {} cannot be scheduled: {}", pod_name, scheduled->value("message", "")),
-                     false});
+    if (scheduled->value("status", "") == "False" &&
+        scheduled->value("reason", "") == "Unschedulable") {
+      out.push_back(
+          {pod_name + "/Unschedulable",
+           fmt::format("pod {} cannot be scheduled: {}", pod_name, scheduled->value("message", "")),
+           false, true});
     }
   }
   for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
@@ -281,20 +321,23 @@ std::vector<PodProblem> PodProblems(const json& pod) {
       auto reason = Str(c, {"state", "waiting", "reason"});
       auto message = Str(c, {"state", "waiting", "message"});
       if (reason.empty()) continue;
-      bool fatal = reason == "CrashLoopBackOff" || reason == "CreateContainerConfigError" ||
-                   reason == "InvalidImageName" || reason == "ErrImageNeverPull" ||
-                   reason == "CreateContainerError" || reason == "RunContainerError";
-      bool transient = reason == "ErrImagePull" || reason == "ImagePullBackOff" ||
-                       reason == "RegistryUnavailable" || reason == "ImageInspectError";
-      if (!fatal && !transient) continue;
+      const bool crash_loop = reason == "CrashLoopBackOff";
+      const bool fatal = (crash_loop && Int(c, {"restartCount"}) >= crash_loop_restarts) ||
+                         reason == "CreateContainerConfigError" || reason == "InvalidImageName" ||
+                         reason == "ErrImageNeverPull" || reason == "CreateContainerError" ||
+                         reason == "RunContainerError";
+      const bool transient = reason == "ErrImagePull" || reason == "ImagePullBackOff" ||
+                             reason == "RegistryUnavailable" || reason == "ImageInspectError";
+      if (!fatal && !transient && !crash_loop) continue;
       std::string text = fmt::format("pod {} container {}: {}", pod_name, container, reason);
       if (!message.empty()) text += ": " + message;
       if (Has(c, {"lastState", "terminated"})) {
-        text += fmt::format(" (last exit: {}, code {}, {} restarts)",
-                            Str(c, {"lastState", "terminated", "reason"}),
-                            Int(c, {"lastState", "terminated", "exitCode"}), Int(c, {"restartCount"}));
+        text += fmt::format(
+            " (last exit: {}, code {}, {} restarts)", Str(c, {"lastState", "terminated", "reason"}),
+            Int(c, {"lastState", "terminated", "exitCode"}), Int(c, {"restartCount"}));
       }
-      out.push_back({pod_name + "/" + container + "/" + (transient ? "image" : reason), text, fatal});
+      out.push_back({pod_name + "/" + container + "/" + (transient ? "image" : reason), text, fatal,
+                     transient});
     }
   }
   return out;

@@ -139,7 +139,7 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
   store::StatusRow row;
   try {
     row = store_.CreateDeployment(request, resources, created, deadline,
-                                  std::string(common::kQueuedMessage), request_key);
+                                  QueuedMessage(request.cluster(), deadline), request_key);
   } catch (const std::exception& e) {
     spdlog::error("unable to store deployment {}: {}", request.id(), e.what());
     throw common::Error(common::ErrorCode::kUnavailable,
@@ -164,6 +164,7 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
   event->status = ToWireStatus(row);
   hub_.Publish(event);
   clusters_.Wake(request.cluster());
+  if (observer_ != nullptr) observer_->Accepted(request);
 
   pb::DeploymentStatus reply = ToWireStatus(row);
   *reply.mutable_request() = std::move(request);
@@ -194,6 +195,7 @@ store::StatusRow Dispatcher::HandleStatus(const std::string& deployment_id,
   event->status_id = row.id;
   event->status = ToWireStatus(row);
   hub_.Publish(event);
+  if (observer_ != nullptr) observer_->StatusStored(row);
   if (common::IsFinished(state)) {
     spdlog::info("Deployment finished: {} {}: {}", deployment_id, row.state_name, message);
   }
@@ -288,6 +290,20 @@ void Dispatcher::FailUnreadable(const store::QueuedRequest& entry) {
                "hookd could not read the queued deployment request: " + entry.unreadable +
                    "; nothing was applied",
                clock_.Now());
+}
+
+void Dispatcher::FailUndeliverable(const store::QueuedRequest& entry, const std::string& reason) {
+  spdlog::error("queued deployment {} cannot be sent to cluster {}: {}", entry.deployment_id,
+                entry.cluster, reason);
+  HandleStatus(entry.deployment_id, pb::error, reason + "; nothing was applied", clock_.Now());
+}
+
+std::string Dispatcher::QueuedMessage(const std::string& cluster, common::SystemTime deadline) {
+  if (clusters_.IsConnected(cluster) || store_.ClusterPresent(cluster, clock_.Now())) {
+    return std::string(common::kQueuedMessage);
+  }
+  return "deployd for cluster '" + cluster + "' is not connected; waiting until " +
+         common::FormatRfc3339(deadline);
 }
 
 }  // namespace hookd::dispatch

@@ -7,6 +7,7 @@
 #include "common/time.hpp"
 #include "deployment.pb.h"
 #include "hookd/dispatch/hub.hpp"
+#include "hookd/dispatch/observer.hpp"
 #include "hookd/metrics.hpp"
 #include "hookd/store/store.hpp"
 
@@ -41,6 +42,8 @@ class Dispatcher {
   void SetRejectUnknownClusters(bool reject) { reject_unknown_clusters_ = reject; }
   // Optional: state transitions, queue size and lead time are recorded here.
   void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
+  // Optional: told about new deployments and stored statuses (the GitHub mirror).
+  void SetObserver(DeploymentObserver* observer) { observer_ = observer; }
 
   // A status stored by another replica (LISTEN/NOTIFY): read it and fan it out to the local
   // subscribers of the deployment, if any. Blocking.
@@ -72,6 +75,14 @@ class Dispatcher {
   // A queue entry whose stored request cannot be parsed: removed from the queue, and its
   // deployment ends as `error` saying so. Blocking; throws when the database fails.
   void FailUnreadable(const store::QueuedRequest& entry);
+  // A queue entry the cluster's deployd cannot receive (`reason`, e.g. larger than its limit):
+  // removed from the queue, and its deployment ends as `error` with the reason. Blocking.
+  void FailUndeliverable(const store::QueuedRequest& entry, const std::string& reason);
+
+  // The message of a new deployment's `queued` status: the original's while a deployd of
+  // `cluster` is connected (to this replica or another, Store::ClusterPresent), else
+  // "deployd for cluster '<cluster>' is not connected; waiting until <deadline, RFC 3339>".
+  std::string QueuedMessage(const std::string& cluster, common::SystemTime deadline);
 
   // Known clusters: --clusters, every cluster that ever connected, and the connected ones.
   std::vector<std::string> KnownClusters();
@@ -97,6 +108,7 @@ class Dispatcher {
   std::map<std::string, std::string> redirects_;
   bool reject_unknown_clusters_ = false;
   Metrics* metrics_ = nullptr;
+  DeploymentObserver* observer_ = nullptr;
 };
 
 // Status as sent on the wire: request carries only the deployment ID (like the original).

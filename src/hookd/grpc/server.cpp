@@ -8,14 +8,19 @@
 #include <set>
 #include <sstream>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/proto_buffer_writer.h>
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
 #include "common/grpc_error.hpp"
+#include "common/limits.hpp"
+#include "common/message_size.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
+#include "common/pb_parse.hpp"
 #include "common/state.hpp"
 #include "deployment.grpc.pb.h"
 #include "hookd/grpc/auth.hpp"
@@ -108,15 +113,75 @@ bool IsExpired(const grpc::CallbackServerContext* context) {
   return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
 }
 
+// Every method is registered raw (bytes in, bytes out): gRPC's generated handlers answer a request
+// they cannot parse with UNIMPLEMENTED and no message, and log nothing. Here the size limit and
+// the parse are ours, and each refusal says why.
+template <class T>
+grpc::Status ReadRequest(const grpc::ByteBuffer& buffer, std::size_t max_size, T& out) {
+  const std::string type = out.GetDescriptor()->full_name();
+  const std::size_t size = buffer.Length();
+  if (size > max_size) {
+    const bool deployment = std::is_same_v<T, pb::DeploymentRequest>;
+    return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+            common::TooLargeMessage(deployment ? "deployment request" : type + " message", size,
+                                    common::HookdSizeLimit(max_size))};
+  }
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) {
+    return {grpc::StatusCode::INTERNAL, "hookd could not read the bytes of the " + type};
+  }
+  std::string bytes;
+  bytes.reserve(size);
+  for (const auto& slice : slices) {
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  const auto problem = common::ParseBounded(bytes, out);
+  if (!problem) return grpc::Status::OK;
+  if (problem->too_deep && std::is_same_v<T, pb::DeploymentRequest>) {
+    // Only the resources (google.protobuf.Struct) of a request nest.
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "invalid Kubernetes resources in request: " + common::DepthMessage()};
+  }
+  return {grpc::StatusCode::INVALID_ARGUMENT,
+          "unable to parse the request as " + type + ": " + problem->detail};
+}
+
+template <class T>
+void WriteMessage(const T& message, grpc::ByteBuffer& out) {
+  bool own = false;
+  // Serialising an initialised message into a fresh buffer cannot fail.
+  (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, T>(message, &out, &own);
+}
+
+// A status a client can read: never without a message. What gRPC or a library left empty gets
+// one naming the code.
+grpc::Status WithText(const grpc::Status& status) {
+  if (status.ok() || !status.error_message().empty()) return status;
+  return {status.error_code(), std::string("hookd failed with ") +
+                                   common::GoCodeName(status.error_code()) +
+                                   " and no further explanation"};
+}
+
+// Logs a call that ended with an error; `subject` names the deployment (or cluster) if known.
+void LogFailure(const char* service, const char* method, const std::string& peer,
+                const std::string& subject, const grpc::Status& status) {
+  if (status.ok()) return;
+  const auto level =
+      status.error_code() == grpc::StatusCode::CANCELLED ? spdlog::level::info : spdlog::level::warn;
+  spdlog::log(level, "{}/{} from {}{}{} ended with {}: {}", service, method, peer,
+              subject.empty() ? "" : " for ", subject, common::GoCodeName(status.error_code()),
+              status.error_message());
+}
+
 // The write side both server streams share: a queue written one message at a time, and a finish
 // that waits for the write in flight. Every member function here expects `mutex_` to be held (it
 // is recursive because StartWrite/Finish may run a reaction inline); the derived class owns the
 // policy (what to queue, what a completed write means, when to finish).
 template <class T>
-class QueuedWriteReactor : public grpc::ServerWriteReactor<T> {
+class QueuedWriteReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  protected:
-  QueuedWriteReactor(Shared& shared, const char* service, const char* method)
-      : shared_(shared), service_(service), method_(method) {
+  QueuedWriteReactor(Shared& shared, const char* service, const char* method, std::string peer)
+      : shared_(shared), peer_(std::move(peer)), service_(service), method_(method) {
     shared_.Started("server_stream", service_, method_);
   }
 
@@ -126,7 +191,9 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<T> {
   void MaybeWrite() {
     if (writing_ || finishing_ || queue_.empty()) return;
     writing_ = true;
-    this->StartWrite(&queue_.front());
+    write_buffer_.Clear();
+    WriteMessage(queue_.front(), write_buffer_);
+    this->StartWrite(&write_buffer_);
   }
 
   // The first status wins; Finish is called now, or once the write in flight completes.
@@ -155,20 +222,28 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<T> {
 
   void Sent() { shared_.Sent("server_stream", service_, method_); }
 
+  // Who the stream is about, for the log: "deployment <id>", "cluster <name>".
+  void SetSubject(std::string subject) { subject_ = std::move(subject); }
+
   Shared& shared_;
   std::recursive_mutex mutex_;
   std::deque<T> queue_;  // front: being written (while writing) or next to write
+  const std::string peer_;
 
  private:
   void FinishNow() {
     if (finish_called_) return;
     finish_called_ = true;
+    final_status_ = WithText(final_status_);
+    LogFailure(service_, method_, peer_, subject_, final_status_);
     shared_.Handled("server_stream", service_, method_, final_status_, started_);
     this->Finish(final_status_);
   }
 
   const char* const service_;
   const char* const method_;
+  std::string subject_;
+  grpc::ByteBuffer write_buffer_;  // the serialised front of the queue while it is written
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   bool writing_ = false;
   bool finishing_ = false;
@@ -184,10 +259,10 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
                            public SelfOwned<StatusStream> {
  public:
   StatusStream(Shared& shared, grpc::CallbackServerContext* context,
-               const pb::DeploymentRequest& request)
-      : QueuedWriteReactor(shared, "pb.Deploy", "Status"),
+               const grpc::ByteBuffer& request)
+      : QueuedWriteReactor(shared, "pb.Deploy", "Status", context->peer()),
         metadata_(CopyMetadata(context)),
-        request_(request) {}
+        raw_request_(request) {}
 
   void Begin() {
     Own();
@@ -243,7 +318,13 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
 
  private:
   void Prepare() {
+    if (auto read = ReadRequest(raw_request_, shared_.options.max_message_size, request_);
+        !read.ok()) {
+      return Fail(read);
+    }
+    raw_request_.Clear();
     const std::string& id = request_.id();
+    SetSubject("deployment " + common::Quote(id));
     if (!request_.team().empty()) {
       if (auto invalid = common::InvalidLabel("team", request_.team())) {
         return Fail({grpc::StatusCode::INVALID_ARGUMENT, *invalid});
@@ -327,7 +408,8 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
   }
 
   const Metadata metadata_;
-  const pb::DeploymentRequest request_;
+  grpc::ByteBuffer raw_request_;  // until Prepare parses it into request_
+  pb::DeploymentRequest request_;
   std::string authenticated_team_;
 
   bool done_ = false;
@@ -338,27 +420,44 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
   std::set<std::string> seen_;                     // status IDs already sent or skipped
 };
 
-class DeployService final : public pb::Deploy::CallbackService {
+using DeployBase = pb::Deploy::WithRawCallbackMethod_Deploy<
+    pb::Deploy::WithRawCallbackMethod_Status<pb::Deploy::Service>>;
+
+class DeployService final : public DeployBase {
  public:
   explicit DeployService(Shared& shared) : shared_(shared) {}
 
   grpc::ServerUnaryReactor* Deploy(grpc::CallbackServerContext* context,
-                                   const pb::DeploymentRequest* request,
-                                   pb::DeploymentStatus* reply) override {
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* reply) override {
     auto* reactor = context->DefaultReactor();
     shared_.Started("unary", "pb.Deploy", "Deploy");
     shared_.workers.Post([this, context, request, reply, reactor, metadata = CopyMetadata(context),
                           started = std::chrono::steady_clock::now()] {
-      auto status = HandleDeploy(context, metadata, *request, *reply);
-      if (status.ok()) shared_.Sent("unary", "pb.Deploy", "Deploy");
+      pb::DeploymentRequest parsed;
+      pb::DeploymentStatus answer;
+      auto status = ReadRequest(*request, shared_.options.max_message_size, parsed);
+      if (status.ok()) status = HandleDeploy(context, metadata, parsed, answer);
+      status = WithText(status);
+      if (status.ok()) {
+        WriteMessage(answer, *reply);
+        shared_.Sent("unary", "pb.Deploy", "Deploy");
+      } else {
+        std::string subject;
+        if (!parsed.team().empty() || !parsed.cluster().empty()) {
+          subject = "team " + common::Quote(parsed.team()) + " and cluster " +
+                    common::Quote(parsed.cluster());
+        }
+        LogFailure("pb.Deploy", "Deploy", context->peer(), subject, status);
+      }
       shared_.Handled("unary", "pb.Deploy", "Deploy", status, started);
       reactor->Finish(status);
     });
     return reactor;
   }
 
-  grpc::ServerWriteReactor<pb::DeploymentStatus>* Status(
-      grpc::CallbackServerContext* context, const pb::DeploymentRequest* request) override {
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Status(grpc::CallbackServerContext* context,
+                                                     const grpc::ByteBuffer* request) override {
     auto stream = std::make_shared<StatusStream>(shared_, context, *request);
     stream->Begin();
     return stream.get();
@@ -399,12 +498,14 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
  public:
   DispatchStream(Shared& shared, grpc::CallbackServerContext* context,
                  const pb::GetDeploymentOpts& opts)
-      : QueuedWriteReactor(shared, "pb.Dispatch", "Deployments"),
+      : QueuedWriteReactor(shared, "pb.Dispatch", "Deployments", context->peer()),
         metadata_(CopyMetadata(context)),
         cluster_(opts.cluster()),
         startup_(common::FromTimestamp(opts.startuptime())),
-        peer_(context->peer()),
-        instance_(cluster_ + "@" + common::FormatRfc3339Nano(startup_)) {}
+        instance_(cluster_ + "@" + common::FormatRfc3339Nano(startup_)),
+        deployd_limit_(AnnouncedLimit(metadata_)) {
+    SetSubject("cluster " + common::Quote(cluster_));
+  }
 
   void Begin() {
     Own();
@@ -473,6 +574,15 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
     if (registered) {
       shared_.dispatcher.Clusters().Unregister(cluster_, this);
       spdlog::info("deployd for cluster {} disconnected ({})", cluster_, peer_);
+      // Off the gRPC thread: the database. A newer stream of the cluster here keeps the lease.
+      shared_.workers.Post([&dispatcher = shared_.dispatcher, cluster = cluster_] {
+        if (dispatcher.Clusters().IsConnected(cluster)) return;
+        try {
+          dispatcher.Store().ReleasePresence(cluster);
+        } catch (const std::exception& e) {
+          spdlog::warn("releasing the presence of cluster {}: {}", cluster, e.what());
+        }
+      });
     }
     Release(shared_.workers);
   }
@@ -518,6 +628,9 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
     {
       std::lock_guard lock(mutex_);
       ready_ = true;
+      // Headers now, before any request: deployd (and tests) can tell that the stream is
+      // registered, i.e. that new deployments see the cluster as connected.
+      if (!Finishing()) StartSendInitialMetadata();
     }
     Wake();
   }
@@ -533,6 +646,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         }
       }
       std::vector<store::QueuedRequest> queued;
+      std::vector<std::string> too_large;  // per entry of `queued`: why it is not sent
       try {
         const auto unconfirmed = shared_.dispatcher.Store().UnconfirmedIds(cluster_);
         std::vector<std::string> fresh;
@@ -548,15 +662,29 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
           }
         }
         queued = shared_.dispatcher.Store().QueuedRequests(fresh);
+        // A request this deployd cannot receive would break its stream on every attempt until the
+        // deadline: it fails at once instead, naming the limit.
+        too_large.assign(queued.size(), "");
+        for (std::size_t i = 0; i < queued.size(); ++i) {
+          if (!queued[i].unreadable.empty()) continue;
+          const std::size_t size = queued[i].request.ByteSizeLong();
+          if (size <= deployd_limit_.bytes) continue;
+          too_large[i] = common::TooLargeMessage(
+              "deployment request", size,
+              common::DeploydSizeLimit(deployd_limit_.bytes, cluster_, deployd_limit_.announced));
+        }
         // Recorded before the write, so that a status racing the write already finds where the
         // request went (that instance confirmed it).
         std::vector<std::string> sending;
-        for (const auto& entry : queued) {
-          if (entry.unreadable.empty()) sending.push_back(entry.deployment_id);
+        for (std::size_t i = 0; i < queued.size(); ++i) {
+          if (queued[i].unreadable.empty() && too_large[i].empty()) {
+            sending.push_back(queued[i].deployment_id);
+          }
         }
         shared_.dispatcher.Store().MarkHandedOut(sending, instance_);
       } catch (const std::exception& e) {
         queued.clear();
+        too_large.clear();
         // The sweeper wakes every stream periodically, so this is retried.
         spdlog::error("reading the queue of cluster {}: {}", cluster_, e.what());
       }
@@ -568,6 +696,15 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         } catch (const std::exception& e) {
           spdlog::error("failing unreadable deployment {}: {}", entry.deployment_id, e.what());
         }
+      }
+      for (std::size_t i = 0; i < too_large.size(); ++i) {
+        if (too_large[i].empty()) continue;
+        try {
+          shared_.dispatcher.FailUndeliverable(queued[i], too_large[i]);
+        } catch (const std::exception& e) {
+          spdlog::error("failing deployment {}: {}", queued[i].deployment_id, e.what());
+        }
+        queued[i].unreadable = too_large[i];  // not sent below
       }
       const auto now = shared_.dispatcher.Clock().Now();
       std::lock_guard lock(mutex_);
@@ -588,13 +725,27 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
     }
   }
 
+  // What deployd announced with metadata kMaxMessageSizeMetadata; gRPC's default (what an
+  // original deployd accepts) when it announced nothing usable.
+  struct Limit {
+    std::size_t bytes = common::kGrpcDefaultMaxMessageSize;
+    bool announced = false;
+  };
+  static Limit AnnouncedLimit(const Metadata& metadata) {
+    auto it = metadata.find(common::kMaxMessageSizeMetadata);
+    if (it == metadata.end()) return {};
+    auto bytes = common::ParseByteSize(it->second);
+    if (!bytes || *bytes == 0) return {};
+    return {*bytes, true};
+  }
+
   const Metadata metadata_;
   const std::string cluster_;
   const common::SystemTime startup_;
-  const std::string peer_;
   // The deployd process behind the stream: its cluster and start time (a reconnect of the same
   // process has the same instance; a restarted one a new one).
   const std::string instance_;
+  const Limit deployd_limit_;
   DeploydIdentity identity_;
 
   bool done_ = false;
@@ -606,33 +757,66 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
   std::set<std::string> handed_out_;
 };
 
-class DispatchService final : public pb::Dispatch::CallbackService {
+// A server stream refused before it started (its request could not be read).
+class RefusedWriteReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  explicit RefusedWriteReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+using DispatchBase = pb::Dispatch::WithRawCallbackMethod_Deployments<
+    pb::Dispatch::WithRawCallbackMethod_ReportStatus<pb::Dispatch::Service>>;
+
+class DispatchService final : public DispatchBase {
  public:
   explicit DispatchService(Shared& shared) : shared_(shared) {}
 
-  grpc::ServerWriteReactor<pb::DeploymentRequest>* Deployments(
-      grpc::CallbackServerContext* context, const pb::GetDeploymentOpts* opts) override {
-    auto stream = std::make_shared<DispatchStream>(shared_, context, *opts);
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Deployments(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) override {
+    pb::GetDeploymentOpts opts;
+    if (auto read = WithText(ReadRequest(*request, shared_.options.max_message_size, opts));
+        !read.ok()) {
+      shared_.Started("server_stream", "pb.Dispatch", "Deployments");
+      LogFailure("pb.Dispatch", "Deployments", context->peer(), "", read);
+      shared_.Handled("server_stream", "pb.Dispatch", "Deployments", read,
+                      std::chrono::steady_clock::now());
+      return new RefusedWriteReactor(read);
+    }
+    auto stream = std::make_shared<DispatchStream>(shared_, context, opts);
     stream->Begin();
     return stream.get();
   }
 
   grpc::ServerUnaryReactor* ReportStatus(grpc::CallbackServerContext* context,
-                                         const pb::DeploymentStatus* status,
-                                         pb::ReportStatusOpts* /*reply*/) override {
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* reply) override {
     auto* reactor = context->DefaultReactor();
     const auto started = std::chrono::steady_clock::now();
     shared_.Started("unary", "pb.Dispatch", "ReportStatus");
     auto identity = AuthenticateDeployd(CopyMetadata(context), shared_.options.deployd_keys,
                                         shared_.options.deployd_authentication);
     if (!identity.status.ok()) {
+      LogFailure("pb.Dispatch", "ReportStatus", context->peer(), "", identity.status);
       shared_.Handled("unary", "pb.Dispatch", "ReportStatus", identity.status, started);
-      reactor->Finish(identity.status);
+      reactor->Finish(WithText(identity.status));
       return reactor;
     }
-    shared_.workers.Post([this, status, reactor, started, identity = std::move(identity)] {
-      auto result = Handle(*status, identity);
-      if (result.ok()) shared_.Sent("unary", "pb.Dispatch", "ReportStatus");
+    shared_.workers.Post([this, context, request, reply, reactor, started,
+                          identity = std::move(identity)] {
+      pb::DeploymentStatus status;
+      auto result = ReadRequest(*request, shared_.options.max_message_size, status);
+      if (result.ok()) result = Handle(status, identity);
+      result = WithText(result);
+      if (result.ok()) {
+        WriteMessage(pb::ReportStatusOpts(), *reply);
+        shared_.Sent("unary", "pb.Dispatch", "ReportStatus");
+      } else {
+        LogFailure("pb.Dispatch", "ReportStatus", context->peer(),
+                   status.request().id().empty()
+                       ? ""
+                       : "deployment " + common::Quote(status.request().id()),
+                   result);
+      }
       shared_.Handled("unary", "pb.Dispatch", "ReportStatus", result, started);
       reactor->Finish(result);
     });
@@ -673,6 +857,26 @@ class DispatchService final : public pb::Dispatch::CallbackService {
   Shared& shared_;
 };
 
+// Methods hookd does not serve: gRPC's default answer is UNIMPLEMENTED with no message.
+class UnknownMethods final : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
+    class Refusal final : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Refusal(const grpc::Status& status) { Finish(status); }
+      void OnDone() override { delete this; }
+    };
+    const grpc::Status status(
+        grpc::StatusCode::UNIMPLEMENTED,
+        "hookd does not implement " + context->method() +
+            " (it serves /pb.Deploy/Deploy, /pb.Deploy/Status, /pb.Dispatch/Deployments, "
+            "/pb.Dispatch/ReportStatus and /grpc.health.v1.Health)");
+    LogFailure("unknown", "method", context->peer(), "", status);
+    return new Refusal(status);
+  }
+};
+
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw common::Error(common::ErrorCode::kInvalidArgument, "cannot read " + path);
@@ -689,6 +893,7 @@ struct GrpcServer::Impl {
   Shared shared;
   DeployService deploy;
   DispatchService dispatch;
+  UnknownMethods unknown;
   std::unique_ptr<grpc::Server> server;
 };
 
@@ -717,8 +922,13 @@ int GrpcServer::Start() {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // Requests up to twice the limit are read and refused with hookd's own message (naming the
+  // limit and the setting); beyond that gRPC cuts them off itself ("Received message larger than
+  // max"), which the CLI explains.
+  builder.SetMaxReceiveMessageSize(common::GrpcChannelLimit(2 * options.max_message_size));
   builder.RegisterService(&impl_->deploy);
   builder.RegisterService(&impl_->dispatch);
+  builder.RegisterCallbackGenericService(&impl_->unknown);
   impl_->server = builder.BuildAndStart();
   if (!impl_->server || port == 0) {
     impl_->server.reset();

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/message_size.hpp"
 #include "hookd/config.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/grpc/jwt.hpp"
@@ -24,6 +25,9 @@ struct GrpcOptions {
   std::string tls_key_file;
   // Statuses a Status stream may have waiting before it is ended with UNAVAILABLE.
   std::size_t status_buffer = 64;
+  // --max-message-size: largest request accepted (pb.Deploy/Deploy and Status carry the
+  // manifests); larger ones are refused with RESOURCE_EXHAUSTED naming the limit.
+  std::size_t max_message_size = common::kDefaultMaxMessageSize;
   // GitHub OIDC JWT verification (metadata `jwt`); nullptr rejects JWTs as invalid.
   const JwtVerifier* jwt = nullptr;
   // Optional grpc_server_* and auth metrics.

@@ -414,11 +414,14 @@ Handlers::Signature Handlers::CheckTeamSignature(const std::string& team, const 
 Response Handlers::Deploy(const Request& r) {
   std::string correlation = common::NewUuidV4();
   const auto& clock = dispatcher_.Clock();
+  json github_deployment;
   auto reply = [&](int status, const std::string& message, std::int64_t ts = 0) {
     json body = {{"message", message}, {"correlationID", correlation}};
     if (status == 201) {
       body["logURL"] = config_.base_url + "/logs?delivery_id=" + correlation +
                        "&ts=" + std::to_string(ts) + "&v=1";
+      // As the original: the GitHub deployment object, when there is one.
+      if (!github_deployment.is_null()) body["githubDeployment"] = github_deployment;
     }
     return Json(status, body);
   };
@@ -502,6 +505,7 @@ Response Handlers::Deploy(const Request& r) {
     return reply(503, "database is unavailable; try again later");
   }
   correlation = accepted.request().id();
+  if (github_deployment_) github_deployment = github_deployment_(correlation);
   return reply(201, "deployment request accepted and dispatched", accepted.time().seconds());
 }
 

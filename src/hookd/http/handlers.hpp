@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "hookd/config.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/metrics.hpp"
@@ -48,6 +50,11 @@ class Handlers {
   }
   // Extra readiness condition (the LISTEN connection); "" when fine, else the reason.
   void SetReadinessCheck(std::function<std::string()> check) { readiness_ = std::move(check); }
+  // The GitHub deployment of a new deployment (waits a short time for it), or null: the HTTP
+  // API's 201 carries it as `githubDeployment`. Unset: never.
+  void SetGithubDeployment(std::function<nlohmann::json(const std::string& deployment_id)> lookup) {
+    github_deployment_ = std::move(lookup);
+  }
 
  private:
   enum class Signature { kValid, kInvalid, kBackendError };
@@ -67,6 +74,7 @@ class Handlers {
   dispatch::Dispatcher& dispatcher_;
   Metrics& metrics_;
   std::function<std::string()> readiness_;
+  std::function<nlohmann::json(const std::string&)> github_deployment_;
 };
 
 // URL query string -> map (percent-decoding, '+' as space).

@@ -1,15 +1,18 @@
 #include "hookd/http/server.hpp"
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/asio.hpp"
 #include "common/error.hpp"
+#include "common/message_size.hpp"
 
 namespace hookd::http {
 namespace {
@@ -20,6 +23,7 @@ namespace bhttp = beast::http;
 using tcp = net::ip::tcp;
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kLingerTimeout = std::chrono::seconds(10);
 constexpr std::size_t kIoThreads = 2;
 constexpr std::size_t kBlockingThreads = 4;
 
@@ -98,12 +102,30 @@ struct Server::Impl {
       co_await bhttp::async_read(stream, buffer, parser,
                                  net::redirect_error(net::use_awaitable, ec));
       if (ec == bhttp::error::body_limit) {
-        Response too_large{413,
-                           "text/plain; charset=utf-8",
-                           "request body larger than " + std::to_string(max_body) + " bytes\n",
+        // Beast refuses a Content-Length over the limit before reading the body; a chunked body
+        // once the limit is passed (size unknown).
+        std::optional<std::size_t> size;
+        if (auto length = parser.content_length()) size = static_cast<std::size_t>(*length);
+        const std::string message =
+            common::TooLargeMessage("request body", size, common::HookdSizeLimit(max_body));
+        spdlog::warn("{} {}: refused: {}", std::string(parser.get().method_string()),
+                     std::string(parser.get().target()), message);
+        // JSON with `message`, as every answer of the HTTP API.
+        Response too_large{413, "application/json", nlohmann::json{{"message", message}}.dump(),
                            {}};
         auto res = ToBeast(too_large, 11, false);
         co_await bhttp::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
+        // Lingering close: the client is probably still sending the body and reads the answer
+        // only afterwards; closing now would reset the connection and lose the 413. So the rest
+        // is read and dropped: up to twice the limit, for at most kLingerTimeout.
+        stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream.expires_after(kLingerTimeout);
+        std::vector<char> scratch(std::size_t{64} << 10);
+        for (std::size_t drained = 0; drained <= 2 * max_body;) {
+          drained += co_await stream.async_read_some(net::buffer(scratch),
+                                                     net::redirect_error(net::use_awaitable, ec));
+          if (ec) break;
+        }
         break;
       }
       if (ec) break;

@@ -470,15 +470,50 @@ void Store::TouchCluster(const std::string& cluster, common::SystemTime now,
   pool_.With([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
     tx.exec_params(
-        "INSERT INTO cluster (name, last_seen) VALUES ($1, $2::timestamptz) "
-        "ON CONFLICT (name) DO UPDATE SET last_seen = EXCLUDED.last_seen",
-        cluster, Ts(now));
+        "INSERT INTO cluster (name, last_seen, connected_to, connected_until) "
+        "VALUES ($1, $2::timestamptz, $3, $4::timestamptz) "
+        "ON CONFLICT (name) DO UPDATE SET last_seen = EXCLUDED.last_seen, "
+        "connected_to = EXCLUDED.connected_to, connected_until = EXCLUDED.connected_until",
+        cluster, Ts(now), origin_, Ts(now + kPresenceLease));
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
     tx.exec_params("SELECT pg_notify($1, $2)", kClusterChannel,
                    origin_ + "|" + std::to_string(micros) + "|" + cluster + "|" + credential);
     tx.commit();
   });
+}
+
+void Store::RenewPresence(const std::vector<std::string>& clusters, common::SystemTime now) {
+  if (clusters.empty()) return;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(
+        "UPDATE cluster SET connected_to = $1, connected_until = $2::timestamptz "
+        "WHERE name = ANY($3::text[])",
+        origin_, Ts(now + kPresenceLease), TextArray(clusters));
+  });
+}
+
+void Store::ReleasePresence(const std::string& cluster) {
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    tx.exec_params(
+        "UPDATE cluster SET connected_to = NULL, connected_until = NULL "
+        "WHERE name = $1 AND connected_to = $2",
+        cluster, origin_);
+  });
+}
+
+bool Store::ClusterPresent(const std::string& cluster, common::SystemTime now) {
+  bool present = false;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    present = !tx.exec_params("SELECT 1 FROM cluster WHERE name = $1 AND connected_until > "
+                              "$2::timestamptz",
+                              cluster, Ts(now))
+                   .empty();
+  });
+  return present;
 }
 
 std::vector<std::string> Store::SeenClusters() {

@@ -140,9 +140,21 @@ class Store {
   // Known clusters: every cluster whose deployd has connected at least once. Also tells the other
   // replicas that a deployd of `cluster` registered here at `now` (kClusterChannel).
   // `credential` is the fingerprint of the deployd key ("" without deployd authentication).
+  // It also takes the cluster's presence lease (ClusterPresent) for this replica until
+  // now + kPresenceLease.
   void TouchCluster(const std::string& cluster, common::SystemTime now,
                     const std::string& credential = "");
   std::vector<std::string> SeenClusters();
+
+  // Presence of deployd streams across replicas: a replica holding the stream of a cluster keeps
+  // a lease on it (TouchCluster, then RenewPresence more often than kPresenceLease), and gives it
+  // up when the stream ends (ReleasePresence; only a lease of this replica). A replica that dies
+  // leaves a lease that runs out.
+  static constexpr std::chrono::seconds kPresenceLease{90};
+  void RenewPresence(const std::vector<std::string>& clusters, common::SystemTime now);
+  void ReleasePresence(const std::string& cluster);
+  // Some replica holds an unexpired lease on `cluster` at `now`.
+  bool ClusterPresent(const std::string& cluster, common::SystemTime now);
 
   // Repositories ("owner/name") allowed to deploy for a team with a GitHub OIDC token.
   bool RepositoryAuthorized(const std::string& team, const std::string& repository);

@@ -862,6 +862,10 @@ TEST_F(DeploydIntegration, ServesMetricsAndHealth) {
   auto health = http.Send(r);
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.body, "ok\n");
+  r.target = "/readyz";
+  auto ready = http.Send(r);
+  EXPECT_EQ(ready.status, 200) << "connected to hookd";
+  EXPECT_EQ(ready.body, "ok\n");
   r.target = "/other";
   EXPECT_EQ(http.Send(r).status, 404);
 }
@@ -1077,6 +1081,72 @@ TEST_F(DeploydScenarios, ApplicationRolloutCompleteWithServerSideApply) {
 TEST_F(DeploydScenarios, ApplicationFailedGenerate) {
   auto final_line = Final(Deploy("sc-app-gen", ScenarioApplication("badapp", "failgenerate")));
   EXPECT_EQ(final_line.rfind("failure Application/badapp (FailedGenerate): ", 0), 0U) << final_line;
+}
+
+// One restart is not a crash loop: kube-sim's crash loop shows CrashLoopBackOff with 1 restart
+// first (an in_progress line), then with 2 (deployd's default --crash-loop-restarts): failure.
+TEST_F(DeploydScenarios, OneRestartIsReportedAndTheSecondFails) {
+  auto lines = Lines(Deploy("sc-restarts", Workload("restarts", "crashloop")));
+  ASSERT_FALSE(lines.empty());
+  const std::regex first(
+      R"(in_progress Deployment/restarts: pod restarts-[a-z0-9]+-[a-z0-9]+ container web: )"
+      R"(CrashLoopBackOff: back-off 10s restarting failed container=web .* \(last exit: Error, )"
+      R"(code 1, 1 restarts\))");
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
+    return std::regex_match(l, first);
+  })) << ::testing::PrintToString(lines);
+  EXPECT_TRUE(std::regex_match(
+      lines.back(),
+      std::regex(R"(failure Deployment/restarts: pod restarts-[a-z0-9]+-[a-z0-9]+ container web: )"
+                 R"(CrashLoopBackOff: .* \(last exit: Error, code 1, 2 restarts\) \(total of 1 )"
+                 R"(errors\))")))
+      << lines.back();
+}
+
+// Transient problems get a grace longer than the rollouts below take: what ends them is a deadline.
+class DeploydLongGrace : public DeploydScenarios {
+ protected:
+  void SetUp() override {
+    deployd_ = StartDeployd(sim_, hookd_, {"--transient-failure-grace", "30s"});
+    ASSERT_TRUE(hookd_.WaitConnected(20s)) << deployd_->Log();
+  }
+};
+
+// The progress deadline fires while the image cannot be pulled: the last line names the pod's
+// problem. The fixed Deployment deployed next is judged on its new generation, not on the
+// ProgressDeadlineExceeded condition its previous rollout left.
+TEST_F(DeploydLongGrace, ProgressDeadlineNamesTheCauseAndAFixedRedeploySucceeds) {
+  auto broken = nlohmann::json::parse(Workload("fixme", "imagepull"));
+  broken["spec"]["progressDeadlineSeconds"] = 10;  // 0.5 s at --time-scale 0.05
+  auto failed = Final(Deploy("fix-1", broken.dump()));
+  EXPECT_TRUE(std::regex_match(
+      failed,
+      std::regex(R"(failure Deployment/fixme: deployment "fixme" exceeded its progress deadline: )"
+                 R"(pod fixme-[a-z0-9]+-[a-z0-9]+ container web: (ErrImagePull|ImagePullBackOff): )"
+                 R"(.*nginx.* \(ReplicaSet "fixme-[a-z0-9]+" has timed out progressing\.\) )"
+                 R"(\(total of 1 errors\))")))
+      << failed << "\n"
+      << deployd_->Log();
+  auto stale = AdminCall(sim_, "GET", "/apis/apps/v1/namespaces/aura/deployments/fixme");
+  ASSERT_EQ(stale["status"]["conditions"][1]["reason"], "ProgressDeadlineExceeded");
+
+  auto fixed = nlohmann::json::parse(Workload("fixme", "success"));
+  fixed["spec"]["progressDeadlineSeconds"] = 10;
+  fixed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27";
+  EXPECT_EQ(Final(Deploy("fix-2", fixed.dump())), "success Deployment completed successfully.")
+      << deployd_->Log();
+}
+
+// deployd's own deadline comes first: it says what the Deployment waited for and why.
+TEST_F(DeploydLongGrace, DeploydsDeadlineNamesTheCause) {
+  hookd_.Send(Request("late-image", {Workload("late", "imagepull")}, 2s));
+  auto final_line = Final(hookd_.WaitFinished("late-image", 20s));
+  EXPECT_TRUE(std::regex_match(
+      final_line,
+      std::regex(R"(failure timeout while waiting for deployment to succeed; still waiting: 0 of )"
+                 R"(2 updated replicas are available: pod late-[a-z0-9]+-[a-z0-9]+ container web: )"
+                 R"(ImagePullBackOff: Back-off pulling image "nginx" \(total of 1 errors\))")))
+      << final_line;
 }
 
 class DeploydOneAtATime : public DeploydIntegration {

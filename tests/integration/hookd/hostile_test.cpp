@@ -419,7 +419,7 @@ TEST_F(HostileHookd, DeepDocumentsAreRefusedClearlyAndNothingCrashes) {
 // Medium: verify before parsing, probes, metrics, start-up refusals.
 
 TEST_F(HostileHookd, UnsignedLargeBodiesCostTheirSizeNotADom) {
-  Start({"--max-request-body-size", std::to_string(8 << 20)});
+  Start({"--max-message-size", "8MiB"});
   // ~5 MiB of empty arrays: a DOM of it would cost ~20 times its size.
   std::string text = DeployBody().dump();
   std::string filler = "[";

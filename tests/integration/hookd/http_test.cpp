@@ -27,7 +27,7 @@ class HttpApi : public ::testing::Test {
     auto config = TestConfig(db_.Url(), true, true);
     config.provision_key = "provision-secret";
     config.frontend_keys = {"console-psk"};
-    config.max_request_body_bytes = 100000;
+    config.max_message_size = 100000;
     app_ = std::make_unique<hookd::App>(config);
     app_->Start();
     port_ = app_->HttpPort();

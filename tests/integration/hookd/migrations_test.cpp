@@ -49,13 +49,14 @@ TEST(Migrations, ReproduceTheOriginalSchemaAndAreIdempotent) {
 
   auto columns = Columns(conn);
   using V = std::vector<std::string>;
-  // The original's final schema after 0001-0009 (spec 3.2), unchanged.
+  // The original's final schema after 0001-0009 (spec 3.2), unchanged but for
+  // deployment.github_id, widened to bigint by 0015 (GitHub deployment ids exceed 2^31).
   EXPECT_EQ(columns["apikey"],
             (V{"key character varying", "team character varying",
                "created timestamp with time zone", "expires timestamp with time zone null"}));
   EXPECT_EQ(columns["deployment"],
             (V{"id character varying", "team character varying", "created timestamp with time zone",
-               "github_id integer null", "github_repository character varying null",
+               "github_id bigint null", "github_repository character varying null",
                "cluster character varying null", "state character varying null"}));
   EXPECT_EQ(
       columns["deployment_status"],

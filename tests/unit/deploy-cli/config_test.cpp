@@ -1,8 +1,10 @@
 #include "deploy-cli/config.hpp"
 
+#include <map>
+
 #include <gtest/gtest.h>
 
-#include <map>
+#include "fakes.hpp"
 
 namespace deploy_cli {
 namespace {
@@ -107,6 +109,69 @@ TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {
                            "--timeout duration", "(default 10m0s)", "--grpc-use-tls"}) {
     EXPECT_NE(usage.find(text), std::string::npos) << text;
   }
+}
+
+// --var and --resource are pflag StringSlices: each occurrence is one encoding/csv record.
+TEST(ConfigTest, ListFlagsSplitAsCsvRecords) {
+  const struct {
+    std::vector<std::string> args;
+    std::vector<std::string> vars;
+  } cases[] = {
+      {{"--var", "one=ONE,two=TWO"}, {"one=ONE", "two=TWO"}},
+      {{"--var", "\"one=a,b\""}, {"one=a,b"}},
+      {{"--var", "\"x=\"\"q\"\"\""}, {"x=\"q\""}},
+      {{"--var", "\"one=a,b\",two=c", "--var=three"}, {"one=a,b", "two=c", "three"}},
+      {{"--var", "a,,b,"}, {"a", "", "b", ""}},
+      {{"--var", " a , b"}, {" a ", " b"}},
+      {{"--var", ""}, {}},
+      {{"--var", "first\nsecond"}, {"first"}},
+      {{"--var", "\"multi\nline\",x"}, {"multi\nline", "x"}},
+      {{"--var", "\n\nx=1\r\n"}, {"x=1"}},
+      {{"--var", "key=caf\xC3\xA9"}, {"key=caf\xC3\xA9"}},
+  };
+  for (const auto& c : cases) {
+    const ParseResult r = ParseCommandLine(c.args, Env({{"VAR", "from-env"}}));
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    EXPECT_EQ(r.options.vars, c.vars) << c.args.back();
+  }
+  EXPECT_EQ(ParseCommandLine({"--resource", "\"a,b.yaml\",c.yaml"}, Env({})).options.resources,
+            (std::vector<std::string>{"a,b.yaml", "c.yaml"}));
+}
+
+TEST(ConfigTest, MalformedCsvRecordIsAFlagError) {
+  const struct {
+    const char* value;
+    const char* error;
+  } cases[] = {
+      {"\"a",
+       R"(invalid argument "\"a" for "--var" flag: parse error on line 1, column 3: extraneous or missing " in quoted-field)"},
+      {"x=\"q\"",
+       R"(invalid argument "x=\"q\"" for "--var" flag: parse error on line 1, column 3: bare " in non-quoted-field)"},
+      {"\"a\"b",
+       R"(invalid argument "\"a\"b" for "--var" flag: parse error on line 1, column 3: extraneous or missing " in quoted-field)"},
+      {"ok,\"a\nb",
+       R"(invalid argument "ok,\"a\nb" for "--var" flag: record on line 1; parse error on line 2, column 2: extraneous or missing " in quoted-field)"},
+      {"\n", R"(invalid argument "\n" for "--var" flag: EOF)"},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(ParseCommandLine({"--var", c.value}, Env({})).error, c.error) << c.value;
+  }
+}
+
+// The VAR environment variable is split on commas (parts trimmed), not read as CSV.
+TEST(ConfigTest, VarEnvironmentIsCommaSplitNotCsv) {
+  EXPECT_EQ(ParseCommandLine({}, Env({{"VAR", "\"one=a,b\", two=c"}})).options.vars,
+            (std::vector<std::string>{"\"one=a", "b\"", "two=c"}));
+}
+
+TEST(ConfigTest, MalformedVarExitsSixWithUsageAndFatalLine) {
+  testing::Harness h;
+  EXPECT_EQ(h.Run(testing::Harness::Base({"--var", "\"a"})), 6);
+  EXPECT_NE(h.err.str().find("Usage: deploy [flags]"), std::string::npos);
+  EXPECT_EQ(
+      h.LastErrLine().substr(h.LastErrLine().find("level=")),
+      R"(level=error msg="fatal: invalid argument \"\\\"a\" for \"--var\" flag: parse error on line 1, column 3: extraneous or missing \" in quoted-field")");
+  EXPECT_TRUE(h.transport.deploy_requests.empty());
 }
 
 Options Valid() {

@@ -1,6 +1,8 @@
 #pragma once
 #include <chrono>
+#include <cstdio>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -8,6 +10,8 @@
 #include <string>
 #include <variant>
 #include <vector>
+
+#include <unistd.h>
 
 #include "common/time.hpp"
 #include "deploy-cli/run.hpp"
@@ -18,6 +22,26 @@ namespace deploy_cli::testing {
 inline std::string TestData(const std::string& name) {
   return std::string(DEPLOY_CLI_TESTDATA) + "/" + name;
 }
+
+// A file with the given content in /tmp, removed at the end of the test.
+class ScratchFile {
+ public:
+  explicit ScratchFile(const std::string& content, const std::string& suffix = ".yaml") {
+    char name[] = "/tmp/deploy-cli-test-XXXXXX";
+    const int fd = mkstemp(name);
+    if (fd >= 0) close(fd);
+    std::remove(name);
+    path_ = std::string(name) + suffix;
+    std::ofstream(path_, std::ios::binary) << content;
+  }
+  ~ScratchFile() { std::remove(path_.c_str()); }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  const std::string& Path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 class FakeClock final : public common::Clock {
  public:
@@ -161,9 +185,9 @@ struct Harness {
 
   // Base command line of the original's tests.
   static std::vector<std::string> Base(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--resource", TestData("nais.yaml"), "--cluster", "dev-fss",
-                                     "--repository", "myrepo", "--apikey", "1234567812345678",
-                                     "--owner", "navikt"};
+    std::vector<std::string> args = {
+        "--resource", TestData("nais.yaml"), "--cluster", "dev-fss", "--repository", "myrepo",
+        "--apikey",   "1234567812345678",    "--owner",   "navikt"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }

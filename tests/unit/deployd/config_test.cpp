@@ -1,11 +1,13 @@
 #include "deployd/config.hpp"
 
+#include <filesystem>
 #include <map>
 
 #include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
+#include "support/process.hpp"
 
 namespace deployd {
 namespace {
@@ -103,6 +105,41 @@ TEST(DeploydConfig, ClusterMustBeADnsLabel) {
             "characters, lower case alphanumeric characters or '-', starting and ending with an "
             "alphanumeric character (e.g. 'my-name', regex used for validation is "
             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+}
+
+}  // namespace
+}  // namespace deployd
+
+namespace deployd {
+namespace {
+
+// The original README spells deployd's gRPC switches with dashes.
+TEST(DeploydConfig, DashedGrpcFlagsOfTheOriginalReadme) {
+  common::LayeredConfig config(Settings());
+  Parse(config, {"--grpc-authentication", "--grpc-use-tls=true", "--hookd-key", "k"}, Env({}));
+  EXPECT_TRUE(config.GetBool("grpc.authentication"));
+  EXPECT_EQ(config.Source("grpc.authentication"), "flag");
+  EXPECT_TRUE(config.GetBool("grpc.use-tls"));
+  const std::string dir = testsupport::MakeTempDir("deployd-config");
+  testsupport::WriteFile(dir + "/config", R"(current-context: c
+clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+)");
+  config.Set("kubeconfig", dir + "/config");
+  auto options = ToAgentOptions(config, Env({}), std::chrono::system_clock::now());
+  EXPECT_TRUE(options.hookd.authentication);
+  EXPECT_TRUE(options.hookd.use_tls);
+  std::filesystem::remove_all(dir);
+
+  common::LayeredConfig dotted(Settings());
+  Parse(dotted, {"--grpc.authentication=false", "--grpc.use-tls"}, Env({}));
+  EXPECT_FALSE(dotted.GetBool("grpc.authentication"));
+  EXPECT_TRUE(dotted.GetBool("grpc.use-tls"));
+
+  common::LayeredConfig off(Settings());
+  Parse(off, {"--grpc-use-tls=false"}, Env({{"DEPLOYD_GRPC_USE_TLS", "true"}}));
+  EXPECT_FALSE(off.GetBool("grpc.use-tls")) << "the dashed flag beats the environment";
 }
 
 }  // namespace

@@ -135,6 +135,46 @@ TEST(PodProblems, ImagePullIsTransientAndUnschedulableToo) {
   EXPECT_TRUE(PodProblems(creating).empty()) << "normal waiting reasons are not problems";
 }
 
+TEST(DeploymentVerdict, StaleProgressDeadlineOfAnEarlierGenerationIsNotAFailure) {
+  auto d = Deployment(3, 2, 3, 3, 1, 0);
+  d["status"]["conditions"] = json::array({{{"type", "Progressing"}, {"status", "False"},
+                                            {"reason", "ProgressDeadlineExceeded"},
+                                            {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  auto a = AssessDeployment(d);
+  EXPECT_EQ(a.phase, Phase::kInProgress);
+  EXPECT_EQ(a.message, "waiting for the controller to observe generation 3 (observed 2)");
+}
+
+TEST(DeploymentVerdict, ProgressDeadlineNamesTheCause) {
+  auto d = Deployment(2, 2, 3, 3, 1, 0);
+  d["status"]["conditions"] = json::array({{{"type", "Progressing"}, {"status", "False"},
+                                            {"reason", "ProgressDeadlineExceeded"},
+                                            {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  EXPECT_EQ(AssessDeployment(d, "pod web-abc-x7k2p container web: ErrImagePull: not found").message,
+            "deployment \"web\" exceeded its progress deadline: pod web-abc-x7k2p container web: "
+            "ErrImagePull: not found (ReplicaSet \"web-abc\" has timed out progressing.)");
+}
+
+TEST(PodProblems, CrashLoopIsFatalOnlyFromTheConfiguredRestartCount) {
+  auto pod = [](int restarts) {
+    return json{{"metadata", {{"name", "web-1"}}},
+                {"status", {{"phase", "Running"},
+                            {"containerStatuses", json::array({{{"name", "web"}, {"restartCount", restarts},
+                                 {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 10s"}}}}}}})}}}};
+  };
+  auto one = PodProblems(pod(1));
+  ASSERT_EQ(one.size(), 1U);
+  EXPECT_FALSE(one[0].fatal_now) << "one restart is not a crash loop";
+  EXPECT_FALSE(one[0].transient);
+  EXPECT_EQ(one[0].message, "pod web-1 container web: CrashLoopBackOff: back-off 10s");
+  EXPECT_TRUE(PodProblems(pod(2))[0].fatal_now);
+  EXPECT_TRUE(PodProblems(pod(1), 1)[0].fatal_now);
+  EXPECT_TRUE(PodProblems(pod(0), 0)[0].fatal_now);
+  EXPECT_FALSE(PodProblems(pod(4), 5)[0].fatal_now);
+  EXPECT_EQ(Assess(Rule::kPod, pod(1), {}).phase, Phase::kInProgress);
+  EXPECT_EQ(Assess(Rule::kPod, pod(1), {}, 1).phase, Phase::kFailed);
+}
+
 TEST(WatchDecoder, EventsMaySpanChunks) {
   kube::WatchDecoder decoder;
   std::vector<std::string> types;

@@ -164,3 +164,42 @@ TEST(HookdConfig, InsecureSettingsWarnOnLoopbackAndStopBeyondIt) {
             "deployd-keys has keys without a cluster: any holder of such a key can claim any "
             "cluster; bind keys with cluster=KEY");
 }
+
+// The original README: "secure listener can be turned on passing --grpc-authentication".
+TEST(HookdConfig, GrpcAuthenticationSwitchesOnBothKinds) {
+  auto both = Build({"--grpc-authentication"});
+  EXPECT_TRUE(both.grpc_cli_authentication);
+  EXPECT_TRUE(both.grpc_deployd_authentication);
+
+  auto from_env = Build({}, {{"HOOKD_GRPC_AUTHENTICATION", "true"}});
+  EXPECT_TRUE(from_env.grpc_cli_authentication);
+  EXPECT_TRUE(from_env.grpc_deployd_authentication);
+
+  auto off = Build({"--grpc-authentication=false"});
+  EXPECT_FALSE(off.grpc_cli_authentication);
+  EXPECT_FALSE(off.grpc_deployd_authentication);
+}
+
+TEST(HookdConfig, SpecificAuthenticationKeyWinsAtTheSameOrAHigherLevel) {
+  // Both flags: the specific one wins.
+  auto flags = Build({"--grpc-authentication", "--grpc.deployd-authentication=false"});
+  EXPECT_TRUE(flags.grpc_cli_authentication);
+  EXPECT_FALSE(flags.grpc_deployd_authentication);
+
+  // The umbrella flag beats a specific environment variable (flag > env).
+  auto flag_over_env =
+      Build({"--grpc-authentication"}, {{"HOOKD_GRPC_CLI_AUTHENTICATION", "false"}});
+  EXPECT_TRUE(flag_over_env.grpc_cli_authentication);
+  EXPECT_TRUE(flag_over_env.grpc_deployd_authentication);
+
+  // A specific flag beats the umbrella environment variable.
+  auto env_umbrella =
+      Build({"--grpc.cli-authentication=false"}, {{"HOOKD_GRPC_AUTHENTICATION", "true"}});
+  EXPECT_FALSE(env_umbrella.grpc_cli_authentication);
+  EXPECT_TRUE(env_umbrella.grpc_deployd_authentication);
+}
+
+TEST(HookdConfig, GrpcAuthenticationValueIsValidated) {
+  EXPECT_EQ(ErrorOf({}, {{"HOOKD_GRPC_AUTHENTICATION", "yes"}}),
+            "invalid value \"yes\" for grpc-authentication: want true or false");
+}
