@@ -1,6 +1,7 @@
 // Benchmarks of the deploy CLI (issue 6), printing figures:
 //  1. prepare and sign a 1,000-document manifest with templating (target < 0.5 s);
-//  2. start-up of the `deploy` binary to its first request at a fake hookd (target < 50 ms).
+//  2. start-up of the `deploy` binary to its first request at a fake hookd (target < 50 ms);
+//  3. YAML to JSON conversion of a 5 MB multi-document manifest (common::YamlDocumentsToJson).
 // Usage: build/bin/deploy_cli_bench [--documents N] [--runs N]
 #include <grpcpp/grpcpp.h>
 #include <spawn.h>
@@ -20,6 +21,7 @@
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
+#include "common/yaml_json.hpp"
 #include "deploy-cli/manifest/prepare.hpp"
 #include "deploy-cli/transport/transport.hpp"
 #include "deployment.grpc.pb.h"
@@ -123,6 +125,23 @@ double StartupOnce(const std::string& binary, const std::string& manifest, int p
   return Ms(service.Arrived() - start);
 }
 
+// An untemplated manifest of at least `bytes` bytes: documents with the usual shapes (block and
+// flow collections, quoted and block scalars).
+std::string PlainManifest(std::size_t bytes) {
+  std::string out;
+  for (std::size_t i = 0; out.size() < bytes; ++i) {
+    const std::string n = std::to_string(i);
+    out += "---\napiVersion: nais.io/v1alpha1\nkind: Application\nmetadata:\n  name: app-" + n +
+           "\n  namespace: aura\n  labels:\n    team: aura\nspec:\n  image: ghcr.io/navikt/app:1." +
+           n +
+           "\n  replicas: {min: 2, max: 4}\n  env:\n    - name: ENVIRONMENT\n"
+           "      value: \"dev\"\n    - name: FLAG\n      value: 'on'\n  config: |\n"
+           "    line one\n    line two\n  ingresses:\n    - https://app-" +
+           n + ".example.com\n";
+  }
+  return out;
+}
+
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -151,6 +170,18 @@ int main(int argc, char** argv) {
   for (int i = 0; i < runs; ++i) prepare.push_back(PrepareOnce(manifest, vars));
   std::printf("prepare+sign %d templated documents: median %.1f ms, min %.1f ms (target < 500 ms)\n",
               documents, Median(prepare), *std::min_element(prepare.begin(), prepare.end()));
+
+  const std::string big = PlainManifest(5 << 20);
+  std::vector<double> yaml;
+  std::size_t converted = 0;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    converted = common::YamlDocumentsToJson(big).size();
+    yaml.push_back(Ms(Clock::now() - start));
+  }
+  std::printf("YAML to JSON of a %.1f MB manifest (%zu documents): median %.1f ms, min %.1f ms\n",
+              static_cast<double>(big.size()) / (1 << 20), converted, Median(yaml),
+              *std::min_element(yaml.begin(), yaml.end()));
 
   FirstRequestService service;
   int port = 0;

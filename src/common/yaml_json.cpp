@@ -65,8 +65,7 @@ std::string Where(const Mark& mark) {
                              std::size_t input_end) {
   const bool has_context = !context.empty() && context_mark.offset != problem_mark.offset;
   const bool lead_with_context =
-      has_context &&
-      (problem_mark.offset >= input_end || problem == "could not find expected ':'");
+      has_context && (problem_mark.offset >= input_end || problem == "could not find expected ':'");
   std::string message;
   if (lead_with_context) {
     message = Where(context_mark) + ": " + std::string(context) + ": " + std::string(problem);
@@ -122,13 +121,12 @@ Mark MarkAt(std::string_view text, std::size_t offset) {
     const auto c = static_cast<unsigned char>(text[i]);
     std::size_t width = Utf8Width(c);
     if (width == 0) width = 1;
-    const bool is_break = c == '\n' || c == '\r' ||
-                          (c == 0xC2 && i + 1 < text.size() &&
-                           static_cast<unsigned char>(text[i + 1]) == 0x85) ||
-                          (c == 0xE2 && i + 2 < text.size() &&
-                           static_cast<unsigned char>(text[i + 1]) == 0x80 &&
-                           (static_cast<unsigned char>(text[i + 2]) == 0xA8 ||
-                            static_cast<unsigned char>(text[i + 2]) == 0xA9));
+    const bool is_break =
+        c == '\n' || c == '\r' ||
+        (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x85) ||
+        (c == 0xE2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+         (static_cast<unsigned char>(text[i + 2]) == 0xA8 ||
+          static_cast<unsigned char>(text[i + 2]) == 0xA9));
     if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') width = 2;
     i += width;
     if (is_break) {
@@ -320,8 +318,8 @@ class Scanner {
   bool IsDigit(std::size_t k = 0) const noexcept { return At(k) >= '0' && At(k) <= '9'; }
   bool IsAlpha(std::size_t k = 0) const noexcept {
     const unsigned char c = At(k);
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           c == '_' || c == '-';
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+           c == '-';
   }
   bool IsHex(std::size_t k = 0) const noexcept {
     const unsigned char c = At(k);
@@ -476,12 +474,11 @@ class Scanner {
     // '-', '?' or ':' followed by a non-blank, and anywhere with '-' followed by a non-blank.
     static constexpr std::string_view kIndicators = "-?:,[]{}#&*!|>'\"%@`";
     if (!(IsBlankZ() || kIndicators.find(static_cast<char>(c)) != std::string_view::npos) ||
-        (c == '-' && !IsBlank(1)) ||
-        (flow_level_ == 0 && (c == '?' || c == ':') && !IsBlankZ(1))) {
+        (c == '-' && !IsBlank(1)) || (flow_level_ == 0 && (c == '?' || c == ':') && !IsBlankZ(1))) {
       return FetchPlainScalar();
     }
     ScanError("while scanning for the next token", mark_,
-          "found character that cannot start any token");
+              "found character that cannot start any token");
   }
 
   // ---- simple keys and indentation ---------------------------------------------------------
@@ -531,7 +528,7 @@ class Scanner {
     ++flow_level_;
     if (flow_level_ > kMaxFlowLevel) {
       ScanError("while increasing flow level", simple_keys_.back().mark,
-            "exceeded max depth of " + std::to_string(kMaxFlowLevel));
+                "exceeded max depth of " + std::to_string(kMaxFlowLevel));
     }
   }
 
@@ -552,7 +549,7 @@ class Scanner {
       indent_ = column;
       if (indents_.size() > kMaxIndents) {
         ScanError("while increasing indent level", simple_keys_.back().mark,
-              "exceeded max depth of " + std::to_string(kMaxIndents));
+                  "exceeded max depth of " + std::to_string(kMaxIndents));
       }
       if (number > -1) number -= static_cast<Pos>(tokens_parsed_);
       InsertToken(number, type, mark);
@@ -649,7 +646,8 @@ class Scanner {
 
   void FetchKey() {
     if (flow_level_ == 0) {
-      if (!simple_key_allowed_) ScanError("", mark_, "mapping keys are not allowed in this context");
+      if (!simple_key_allowed_)
+        ScanError("", mark_, "mapping keys are not allowed in this context");
       RollIndent(mark_.column, -1, TokenType::kBlockMappingStart, mark_);
     }
     RemoveSimpleKey();
@@ -666,8 +664,8 @@ class Scanner {
       // BLOCK-MAPPING-START) before its first token.
       const Pos position = static_cast<Pos>(key.token_number) - static_cast<Pos>(tokens_parsed_);
       InsertToken(position, TokenType::kKey, key.mark);
-      RollIndent(key.mark.column, static_cast<Pos>(key.token_number),
-                 TokenType::kBlockMappingStart, key.mark);
+      RollIndent(key.mark.column, static_cast<Pos>(key.token_number), TokenType::kBlockMappingStart,
+                 key.mark);
       key.possible = false;
       simple_keys_by_token_.erase(key.token_number);
       simple_key_allowed_ = false;
@@ -757,7 +755,7 @@ class Scanner {
       token.major = ScanVersionNumber(start);
       if (!Is('.')) {
         ScanError("while scanning a %YAML directive", start,
-              "did not find expected digit or '.' character");
+                  "did not find expected digit or '.' character");
       }
       SkipChar();
       token.minor = ScanVersionNumber(start);
@@ -772,7 +770,7 @@ class Scanner {
       token.suffix = ScanTagUri(true, "", start);
       if (!IsBlankZ()) {
         ScanError("while scanning a %TAG directive", start,
-              "did not find expected whitespace or line break");
+                  "did not find expected whitespace or line break");
       }
       token.type = TokenType::kTagDirective;
     } else {
@@ -810,10 +808,10 @@ class Scanner {
     while (IsAlpha()) ReadChar(name);
     const Mark end = mark_;
     static constexpr std::string_view kAfterName = "?:,]}%@`";
-    if (name.empty() || !(IsBlankZ() || kAfterName.find(static_cast<char>(At())) !=
-                                            std::string_view::npos)) {
+    if (name.empty() ||
+        !(IsBlankZ() || kAfterName.find(static_cast<char>(At())) != std::string_view::npos)) {
       ScanError(type == TokenType::kAnchor ? "while scanning an anchor" : "while scanning an alias",
-            start, "did not find expected alphabetic or numeric character");
+                start, "did not find expected alphabetic or numeric character");
     }
     Token token;
     token.type = type;
@@ -878,8 +876,8 @@ class Scanner {
     if (head.size() > 1) uri.assign(head.substr(1));
     bool has_tag = !head.empty();
     static constexpr std::string_view kUriCharacters = ";/?:@&=+$,.!~*'()[]%";
-    while (IsAlpha() || (!IsZ() && kUriCharacters.find(static_cast<char>(At())) !=
-                                       std::string_view::npos)) {
+    while (IsAlpha() ||
+           (!IsZ() && kUriCharacters.find(static_cast<char>(At())) != std::string_view::npos)) {
       if (Is('%')) {
         ScanUriEscapes(directive, start, uri);
       } else {
@@ -930,7 +928,7 @@ class Scanner {
     auto read_increment = [&] {
       if (Is('0')) {
         ScanError("while scanning a block scalar", start,
-              "found an indentation indicator equal to 0");
+                  "found an indentation indicator equal to 0");
       }
       increment = At() - '0';
       SkipChar();
@@ -945,7 +943,7 @@ class Scanner {
     SkipBlanksAndComment();
     if (!IsBreakZ()) {
       ScanError("while scanning a block scalar", start,
-            "did not find expected comment or line break");
+                "did not find expected comment or line break");
     }
     if (IsBreak()) SkipLine();
     Mark end = mark_;
@@ -1000,7 +998,7 @@ class Scanner {
       if (mark_.column > max_indent) max_indent = mark_.column;
       if ((indent == 0 || mark_.column < indent) && IsTab()) {
         ScanError("while scanning a block scalar", start,
-              "found a tab character where an indentation space is expected");
+                  "found a tab character where an indentation space is expected");
       }
       if (!IsBreak()) break;
       ReadLine(breaks);
@@ -1027,13 +1025,14 @@ class Scanner {
       if (AtDocumentIndicator()) {
         ScanError("while scanning a quoted scalar", start, "found unexpected document indicator");
       }
-      if (IsZ()) ScanError("while scanning a quoted scalar", start, "found unexpected end of stream");
+      if (IsZ())
+        ScanError("while scanning a quoted scalar", start, "found unexpected end of stream");
       // Deliberately stricter than libyaml (which accepts it): in block context, a line of a
       // multi-line quoted scalar may not be less indented than the block it belongs to. Such a
       // line almost always means a quote was left open and the next keys were swallowed.
       if (after_break && flow_level_ == 0 && mark_.column < indent_) {
         ScanError("while scanning a quoted scalar", start,
-              "found a continuation line less indented than the current block");
+                  "found a continuation line less indented than the current block");
       }
       bool leading_blanks = false;
       while (!IsBlankZ()) {
@@ -1177,13 +1176,13 @@ class Scanner {
       for (std::size_t k = 0; k < code_length; ++k) {
         if (!IsHex(k)) {
           ScanError("while parsing a quoted scalar", start,
-                "did not find expected hexdecimal number");
+                    "did not find expected hexdecimal number");
         }
         code = (code << 4) + HexValue(k);
       }
       if ((code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) {
         ScanError("while parsing a quoted scalar", start,
-              "found invalid Unicode character escape code");
+                  "found invalid Unicode character escape code");
       }
       AppendUtf8(value, code);
       for (std::size_t k = 0; k < code_length; ++k) SkipChar();
@@ -1206,8 +1205,7 @@ class Scanner {
       if (Is('#')) break;
       while (!IsBlankZ()) {
         if ((Is(':') && IsBlankZ(1)) ||
-            (flow_level_ > 0 &&
-             (Is(',') || Is('?') || Is('[') || Is(']') || Is('{') || Is('}')))) {
+            (flow_level_ > 0 && (Is(',') || Is('?') || Is('[') || Is(']') || Is('{') || Is('}')))) {
           break;
         }
         if (leading_blanks || !whitespaces.empty()) {
@@ -1238,7 +1236,7 @@ class Scanner {
         if (IsBlank()) {
           if (leading_blanks && mark_.column < indent && IsTab()) {
             ScanError("while scanning a plain scalar", start,
-                  "found a tab character that violates indentation");
+                      "found a tab character that violates indentation");
           }
           if (!leading_blanks) {
             ReadChar(whitespaces);
@@ -1613,7 +1611,7 @@ class Parser {
       return;
     }
     ParseError(block ? "while parsing a block node" : "while parsing a flow node", start,
-          "did not find expected node content", token->start);
+               "did not find expected node content", token->start);
   }
 
   void ParseBlockSequenceEntry(Event& event, bool first) {
@@ -1645,7 +1643,7 @@ class Parser {
     }
     const Mark context = marks_.back();
     ParseError("while parsing a block collection", context, "did not find expected '-' indicator",
-          token.start);
+               token.start);
   }
 
   void ParseIndentlessSequenceEntry(Event& event) {
@@ -1654,8 +1652,8 @@ class Parser {
       const Mark mark = token.end;
       Skip();
       const TokenType next = PeekType();
-      if (next != TokenType::kBlockEntry && next != TokenType::kKey &&
-          next != TokenType::kValue && next != TokenType::kBlockEnd) {
+      if (next != TokenType::kBlockEntry && next != TokenType::kKey && next != TokenType::kValue &&
+          next != TokenType::kBlockEnd) {
         states_.push_back(State::kIndentlessSequenceEntry);
         ParseNode(event, true, false);
       } else {
@@ -1730,7 +1728,7 @@ class Parser {
         if (token->type != TokenType::kFlowEntry) {
           const Mark context = marks_.back();
           ParseError("while parsing a flow sequence", context, "did not find expected ',' or ']'",
-                token->start);
+                     token->start);
         }
         Skip();
         token = &Peek();
@@ -1804,7 +1802,7 @@ class Parser {
         if (token->type != TokenType::kFlowEntry) {
           const Mark context = marks_.back();
           ParseError("while parsing a flow mapping", context, "did not find expected ',' or '}'",
-                token->start);
+                     token->start);
         }
         Skip();
         token = &Peek();
@@ -2133,8 +2131,8 @@ std::string ToValidUtf8(std::string_view s) {
         value = (value << 6) | (trail & 0x3Fu);
       }
       valid = valid && !((width == 2 && value < 0x80) || (width == 3 && value < 0x800) ||
-                         (width == 4 && value < 0x10000) ||
-                         (value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF);
+                         (width == 4 && value < 0x10000) || (value >= 0xD800 && value <= 0xDFFF) ||
+                         value > 0x10FFFF);
     }
     if (valid) {
       out.append(s.substr(i, width));
@@ -2177,12 +2175,12 @@ Scalar ResolveText(const std::string& tag, const std::string& in, const YamlOpti
   if (hint != 0 && tag != kStrTag) {
     // Words with a fixed meaning.
     static const std::unordered_map<std::string_view, int> kWords = {
-        {"y", 1},     {"Y", 1},     {"yes", 1},   {"Yes", 1},   {"YES", 1},    {"on", 1},
-        {"On", 1},    {"ON", 1},    {"n", 2},     {"N", 2},     {"no", 2},     {"No", 2},
-        {"NO", 2},    {"off", 2},   {"Off", 2},   {"OFF", 2},   {"true", 3},   {"True", 3},
-        {"TRUE", 3},  {"false", 4}, {"False", 4}, {"FALSE", 4}, {"", 5},       {"~", 5},
-        {"null", 5},  {"Null", 5},  {"NULL", 5},  {".nan", 6},  {".NaN", 6},   {".NAN", 6},
-        {".inf", 7},  {".Inf", 7},  {".INF", 7},  {"+.inf", 7}, {"+.Inf", 7},  {"+.INF", 7},
+        {"y", 1},     {"Y", 1},     {"yes", 1},   {"Yes", 1},   {"YES", 1},   {"on", 1},
+        {"On", 1},    {"ON", 1},    {"n", 2},     {"N", 2},     {"no", 2},    {"No", 2},
+        {"NO", 2},    {"off", 2},   {"Off", 2},   {"OFF", 2},   {"true", 3},  {"True", 3},
+        {"TRUE", 3},  {"false", 4}, {"False", 4}, {"FALSE", 4}, {"", 5},      {"~", 5},
+        {"null", 5},  {"Null", 5},  {"NULL", 5},  {".nan", 6},  {".NaN", 6},  {".NAN", 6},
+        {".inf", 7},  {".Inf", 7},  {".INF", 7},  {"+.inf", 7}, {"+.Inf", 7}, {"+.INF", 7},
         {"-.inf", 8}, {"-.Inf", 8}, {"-.INF", 8},
     };
     if (const auto it = kWords.find(in); it != kWords.end()) {
@@ -2260,8 +2258,8 @@ Scalar ResolveText(const std::string& tag, const std::string& in, const YamlOpti
 }
 
 bool IsResolvableTag(const std::string& tag) {
-  return tag.empty() || tag == kStrTag || tag == kBoolTag || tag == kIntTag ||
-         tag == kFloatTag || tag == kNullTag || tag == kTimestampTag;
+  return tag.empty() || tag == kStrTag || tag == kBoolTag || tag == kIntTag || tag == kFloatTag ||
+         tag == kNullTag || tag == kTimestampTag;
 }
 
 // A scalar event as yaml.v2 decodes it into interface{}.
@@ -2298,10 +2296,10 @@ std::string FormatGoFloat(double v, bool as_float32) {
   }
   if (v == 0) return std::signbit(v) ? "-0" : "0";
   char buffer[64];
-  const auto result = as_float32 ? std::to_chars(buffer, buffer + sizeof buffer, narrowed,
-                                                 std::chars_format::scientific)
-                                 : std::to_chars(buffer, buffer + sizeof buffer, v,
-                                                 std::chars_format::scientific);
+  const auto result =
+      as_float32
+          ? std::to_chars(buffer, buffer + sizeof buffer, narrowed, std::chars_format::scientific)
+          : std::to_chars(buffer, buffer + sizeof buffer, v, std::chars_format::scientific);
   const std::string_view text(buffer, static_cast<std::size_t>(result.ptr - buffer));
   const bool negative = text[0] == '-';
   const std::size_t e = text.find('e');
@@ -2353,7 +2351,9 @@ nlohmann::json ScalarToJson(Scalar&& scalar, const Mark& mark) {
   const double v = scalar.real;
   if (std::isnan(v) || std::isinf(v)) {
     FailDecode(mark, std::string("json: unsupported value: ") +
-                         (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf") +
+                         (std::isnan(v) ? "NaN"
+                          : v > 0       ? "+Inf"
+                                        : "-Inf") +
                          " (JSON has no infinity or NaN)");
   }
   if (std::trunc(v) == v) {
@@ -2495,8 +2495,7 @@ class Builder {
         CountNodes(1);
         Item item;
         item.mark = event.start;
-        item.merge_key =
-            event.value == "<<" && (event.implicit || event.tag == kMergeTag);
+        item.merge_key = event.value == "<<" && (event.implicit || event.tag == kMergeTag);
         item.scalar = ResolveScalar(event, options_);
         if (!event.anchor.empty()) {
           Anchor& anchor = anchors_[event.anchor];

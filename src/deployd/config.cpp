@@ -65,8 +65,11 @@ std::vector<common::SettingSpec> Settings() {
       spec("apply-force", "true", "Force server-side apply conflicts (take over fields).", true),
       spec("max-concurrent-deployments", "16", "Deployments processed at the same time."),
       spec("max-rollout-threads", "128",
-           "Threads that wait for rollouts at the same time, across all deployments (a watched "
-           "Deployment takes 4, other watched kinds 2-3); further waits take their turn."),
+           "Accepted for compatibility and unused: rollout waits are coroutines on the --threads "
+           "engine threads and take no thread of their own."),
+      spec("threads", "2",
+           "Threads that run deployd's engine: every Kubernetes call, shared watch, deployment "
+           "and rollout wait (their number does not grow with the load)."),
       spec("kube-qps", "200",
            "Client-side rate limit for Kubernetes API requests (per second; 0 = off)."),
       spec("kube-burst", "400", "Burst size of the Kubernetes API rate limit."),
@@ -119,6 +122,7 @@ agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config,
   o.max_concurrent_deployments = positive("max-concurrent-deployments", 1);
   // A Deployment's wait needs 4 threads at once; fewer could never watch one.
   o.max_rollout_threads = positive("max-rollout-threads", 4);
+  o.threads = positive("threads", 1);
   o.rollout.transient_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       config.GetDuration("transient-failure-grace"));
   o.rollout.crash_loop_restarts = positive("crash-loop-restarts", 0);

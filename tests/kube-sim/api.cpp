@@ -14,7 +14,6 @@ namespace kubesim {
 namespace {
 
 constexpr const char* kJson = "application/json";
-constexpr const char* kAggregatedType = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 constexpr const char* kTableType = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 bool Contains(const std::vector<std::string>& v, const std::string& s) {
@@ -103,11 +102,56 @@ bool AcceptsTable(const HttpRequest& req) {
   return accept.find("as=Table") != std::string::npos;
 }
 
-bool AcceptsAggregated(const HttpRequest& req) {
+// One media range of an Accept header: type/subtype and its parameters.
+struct MediaRange {
+  std::string type;
+  std::map<std::string, std::string> params;
+};
+
+std::vector<MediaRange> ParseAccept(const std::string& accept) {
+  std::vector<MediaRange> out;
+  std::stringstream ranges(accept);
+  std::string range;
+  while (std::getline(ranges, range, ',')) {
+    std::stringstream parts(range);
+    std::string part;
+    MediaRange m;
+    bool first = true;
+    while (std::getline(parts, part, ';')) {
+      auto b = part.find_first_not_of(" \t");
+      auto e = part.find_last_not_of(" \t");
+      part = b == std::string::npos ? "" : part.substr(b, e - b + 1);
+      if (first) {
+        m.type = part;
+        first = false;
+      } else if (auto eq = part.find('='); eq != std::string::npos) {
+        m.params[part.substr(0, eq)] = part.substr(eq + 1);
+      }
+    }
+    if (!m.type.empty()) out.push_back(m);
+  }
+  return out;
+}
+
+// Content negotiation of /api and /apis: the first acceptable media range wins, as in
+// kube-apiserver. Returns "v2" or "v2beta1" (aggregated), "" (the legacy documents), or
+// nullopt when nothing offered is served.
+std::optional<std::string> DiscoveryFormat(const HttpRequest& req) {
   std::string accept = req.Header("accept");
-  return accept.find("as=APIGroupDiscoveryList") != std::string::npos &&
-         accept.find("g=apidiscovery.k8s.io") != std::string::npos &&
-         accept.find("v=v2") != std::string::npos;
+  if (accept.empty()) return "";
+  for (const auto& m : ParseAccept(accept)) {
+    bool json = m.type == "application/json" || m.type == "application/*" || m.type == "*/*";
+    if (!json) continue;
+    auto as = m.params.find("as");
+    if (as == m.params.end()) return "";
+    auto g = m.params.find("g");
+    auto v = m.params.find("v");
+    if (as->second == "APIGroupDiscoveryList" && g != m.params.end() && g->second == "apidiscovery.k8s.io" &&
+        v != m.params.end() && (v->second == "v2" || v->second == "v2beta1")) {
+      return v->second;
+    }
+  }
+  return std::nullopt;
 }
 
 // Accept must allow JSON (or anything).
@@ -1688,6 +1732,96 @@ HttpResponse DoScale(Ctx& c) {
   return JsonResponse(r.status, ScaleOf(stored != nullptr ? *stored : next));
 }
 
+HttpResponse DoDelete(Ctx& c);
+
+// PUT namespaces/<name>/finalize: writes spec.finalizers only; a terminating namespace whose
+// finalizers are all gone is removed.
+HttpResponse DoFinalize(Ctx& c) {
+  Json body = ParseBody(c.req, true);
+  Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
+  Json next = *existing;
+  Json finalizers = body.value("spec", Json::object()).value("finalizers", Json::array());
+  if (finalizers.empty()) {
+    next["spec"].erase("finalizers");
+  } else {
+    next["spec"]["finalizers"] = finalizers;
+  }
+  Json stored = c.s.ControllerWrite("", "v1", "namespaces", next, FieldManagerOf(c.req), false);
+  const Json& meta = stored["metadata"];
+  if (meta.contains("deletionTimestamp") && finalizers.empty() && meta.value("finalizers", Json::array()).empty()) {
+    c.s.Remove(*c.rt, "", c.attrs.name);
+  }
+  return ObjectResponse(c, 200, stored);
+}
+
+// POST serviceaccounts/<name>/token: a TokenRequest answered with a bearer token that
+// authenticates as the service account from now on.
+HttpResponse DoToken(Ctx& c) {
+  Json* sa = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  if (sa == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
+  Json body = c.req.body.empty() ? Json::object() : ParseBody(c.req, false);
+  Json spec = body.value("spec", Json::object());
+  std::int64_t seconds = spec.value("expirationSeconds", std::int64_t{3600});
+  if (seconds < 600) {
+    throw InvalidError("TokenRequest.authentication.k8s.io", "authentication.k8s.io", "TokenRequest", c.attrs.name,
+                       {{"FieldValueInvalid", "spec.expirationSeconds",
+                         "Invalid value: " + std::to_string(seconds) + ": may not specify a duration less than 10 minutes"}});
+  }
+  if (!spec.contains("audiences") || spec["audiences"].empty()) {
+    spec["audiences"] = Json::array({"https://kubernetes.default.svc.cluster.local"});
+  }
+  spec["expirationSeconds"] = seconds;
+  if (!spec.contains("boundObjectRef")) spec["boundObjectRef"] = nullptr;
+  std::string token = "kube-sim." + RandomToken(24);
+  c.s.tokens[token] = Identity{"system:serviceaccount:" + c.ns + ":" + c.attrs.name,
+                               {"system:serviceaccounts", "system:serviceaccounts:" + c.ns, "system:authenticated"},
+                               (*sa)["metadata"].value("uid", ""),
+                               {}};
+  auto expires = SimWallNow() + std::chrono::seconds(seconds);
+  Json out{{"kind", "TokenRequest"}, {"apiVersion", "authentication.k8s.io/v1"},
+           {"metadata", {{"name", c.attrs.name}, {"namespace", c.ns}, {"creationTimestamp", NowRfc3339()}}},
+           {"spec", spec}, {"status", {{"token", token}, {"expirationTimestamp", FormatRfc3339(expires)}}}};
+  return JsonResponse(201, out);
+}
+
+// The subresources beyond status and scale: pods/log, serviceaccounts/token, pods/binding,
+// pods/eviction, namespaces/finalize; the streaming ones (exec, attach, portforward, proxy) need
+// a connection upgrade kube-sim does not offer.
+HttpResponse DoSubresource(Ctx& c, const Subresource& sr) {
+  const std::string res = c.rt->plural + "/" + sr.name;
+  if (std::find(sr.verbs.begin(), sr.verbs.end(), c.attrs.verb) == sr.verbs.end()) {
+    throw MakeError(405, "MethodNotAllowed", c.req.method + " is not supported on resources of kind \"" + res + "\"",
+                    {{"kind", res}});
+  }
+  if (sr.name == "token") return DoToken(c);
+  Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
+  if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
+  if (sr.name == "log") return PodLog(*existing, c.req);
+  if (sr.name == "ephemeralcontainers") return ObjectResponse(c, 200, *existing);
+  if (sr.name == "binding") {
+    Json binding = ParseBody(c.req, false);
+    std::string node = binding.value("target", Json::object()).value("name", "");
+    Json pod = *existing;
+    if (!pod["spec"].value("nodeName", "").empty()) {
+      throw MakeError(409, "Conflict", "Operation cannot be fulfilled on pods/binding \"" + c.attrs.name + "\": pod " +
+                                           c.attrs.name + " is already assigned to node \"" + pod["spec"]["nodeName"].get<std::string>() + "\"",
+                      {{"name", c.attrs.name}, {"kind", "pods/binding"}});
+    }
+    pod["spec"]["nodeName"] = node;
+    c.s.ControllerWrite("", "v1", "pods", pod, FieldManagerOf(c.req), false);
+    return JsonResponse(201, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}, {"code", 201}});
+  }
+  if (sr.name == "eviction") {
+    Ctx one = c;
+    one.attrs.subresource.clear();
+    DoDelete(one);
+    return JsonResponse(201, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}, {"code", 201}});
+  }
+  if (sr.name == "finalize") return DoFinalize(c);
+  throw BadRequestError("Upgrade request required");
+}
+
 void RemoveNamespaceContents(State& s, const std::string& ns) {
   std::vector<std::tuple<std::string, std::string, std::string>> doomed;
   for (const auto& [key, obj] : s.objects) {
@@ -1777,9 +1911,66 @@ std::vector<Json> Matching(Ctx& c) {
   return out;
 }
 
+// A list continue token: base64 of {"v":"meta.k8s.io/v1","rv":N,"start":"<ns>/<name>\u0000"}, like
+// the etcd3 store's.
+std::string ContinueToken(std::uint64_t rv, const std::string& after) {
+  return Base64(Json{{"v", "meta.k8s.io/v1"}, {"rv", rv}, {"start", after + std::string(1, '\0')}}.dump());
+}
+
+std::string ItemKey(const Json& o) { return o["metadata"].value("namespace", "") + "/" + o["metadata"].value("name", ""); }
+
+// limit/continue: pages in key order (namespace, name). A continued list reports the first
+// page's resourceVersion but reads the current state (kube-sim keeps no snapshots).
 HttpResponse DoList(Ctx& c) {
   auto items = Matching(c);
-  if (AcceptsTable(c.req)) return JsonResponse(200, Table(c, items, c.s.rv), kTableType);
+  std::uint64_t list_rv = c.s.rv;
+  std::string cont = c.req.Query("continue");
+  if (!cont.empty()) {
+    Json token;
+    try {
+      std::string raw = Unbase64(cont);
+      token = Json::parse(raw);
+      if (!token.is_object() || token.value("v", "") != "meta.k8s.io/v1" || !token["rv"].is_number_unsigned() ||
+          !token["start"].is_string()) {
+        throw std::invalid_argument("unexpected token");
+      }
+    } catch (const std::exception&) {
+      throw BadRequestError("invalid continue token: continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    }
+    list_rv = token["rv"].get<std::uint64_t>();
+    if (list_rv < c.s.compacted_rv) {
+      throw MakeError(410, "Expired",
+                      "The provided continue parameter is too old to display a consistent list result. You can start a new "
+                      "list without the continue parameter, or use the continue token in this response to retrieve the "
+                      "remainder of the results. Continuing with the provided token results in an inconsistent list - "
+                      "objects that were created, modified, or deleted between the time the first chunk was returned and "
+                      "now may show up in the list.");
+    }
+    std::string start = token["start"].get<std::string>();
+    items.erase(std::remove_if(items.begin(), items.end(), [&](const Json& o) { return ItemKey(o) < start; }), items.end());
+  }
+  std::int64_t limit = 0;
+  if (c.req.HasQuery("limit")) {
+    try {
+      limit = std::stoll(c.req.Query("limit"));
+    } catch (const std::exception&) {
+      throw BadRequestError("invalid limit: " + c.req.Query("limit"));
+    }
+  }
+  Json list_meta{{"resourceVersion", std::to_string(list_rv)}};
+  if (limit > 0 && items.size() > static_cast<std::size_t>(limit)) {
+    std::size_t n = static_cast<std::size_t>(limit);
+    list_meta["continue"] = ContinueToken(list_rv, ItemKey(items[n - 1]));
+    if (c.req.Query("labelSelector").empty() && c.req.Query("fieldSelector").empty()) {
+      list_meta["remainingItemCount"] = items.size() - n;
+    }
+    items.resize(n);
+  }
+  if (AcceptsTable(c.req)) {
+    Json table = Table(c, items, list_rv);
+    table["metadata"] = list_meta;
+    return JsonResponse(200, table, kTableType);
+  }
   Json arr = Json::array();
   for (auto& o : items) {
     if (c.rt->builtin) {
@@ -1791,8 +1982,7 @@ HttpResponse DoList(Ctx& c) {
     arr.push_back(std::move(o));
   }
   return JsonResponse(200, Json{{"kind", c.rt->kind + "List"}, {"apiVersion", c.rt->GroupVersion()},
-                                {"metadata", {{"resourceVersion", std::to_string(c.s.rv)}}},
-                                {"items", arr}});
+                                {"metadata", list_meta}, {"items", arr}});
 }
 
 // ---- watch ---------------------------------------------------------------------------------------
@@ -1812,6 +2002,7 @@ struct WatchJob {
   Json error;  // a Status to send as an ERROR event, then close
   std::chrono::steady_clock::time_point deadline;
   std::uint64_t epoch = 0;  // State::watch_epoch when the watch began
+  bool initial_events_end = false;  // sendInitialEvents=true: bookmark after the initial events
 };
 
 // Counts the open watches (GET /_sim/state) while a watch streams.
@@ -1855,6 +2046,13 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
   OpenWatch open(s);
   for (const auto& o : job->initial) {
     if (!sink.Write(EventLine(*job, "ADDED", o))) return;
+  }
+  if (job->initial_events_end) {
+    // sendInitialEvents: a bookmark marks the end of the initial state.
+    Json bm{{"kind", job->rt.kind}, {"apiVersion", job->rt.GroupVersion()},
+            {"metadata", {{"resourceVersion", std::to_string(job->start)}, {"creationTimestamp", nullptr},
+                          {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+    if (!sink.Write(EventLine(*job, "BOOKMARK", bm))) return;
   }
   if (!job->error.is_null()) {
     sink.Write(EventLine(*job, "ERROR", job->error));
@@ -1929,11 +2127,23 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
 }
 
 HttpResponse DoWatch(Ctx& c) {
-  if (c.req.Query("sendInitialEvents") == "true") {
-    throw MakeError(422, "Invalid", "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled",
-                    {{"group", "meta.k8s.io"}, {"kind", "ListOptions"},
-                     {"causes", {{{"reason", "FieldValueForbidden"}, {"message", "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"}, {"field", "sendInitialEvents"}}}}});
+  // The WatchList form (sendInitialEvents) and its rules, as a v1.32 apiserver with the WatchList
+  // feature enabled checks them.
+  bool has_initial = c.req.HasQuery("sendInitialEvents");
+  bool initial = c.req.Query("sendInitialEvents") == "true";
+  bool bookmarks = c.req.Query("allowWatchBookmarks") == "true" || c.req.Query("allowWatchBookmarks") == "1";
+  std::string match = c.req.Query("resourceVersionMatch");
+  std::vector<FieldError> errs;
+  if (has_initial && match != "NotOlderThan") {
+    errs.push_back({"FieldValueForbidden", "resourceVersionMatch", "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"});
   }
+  if (!has_initial && !match.empty()) {
+    errs.push_back({"FieldValueForbidden", "resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"});
+  }
+  if (initial && !bookmarks) {
+    errs.push_back({"FieldValueForbidden", "allowWatchBookmarks", "Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true"});
+  }
+  if (!errs.empty()) throw InvalidError("ListOptions.meta.k8s.io", "meta.k8s.io", "ListOptions", "", errs);
   auto job = std::make_shared<WatchJob>();
   job->s = &c.s;
   job->rt = *c.rt;
@@ -1945,7 +2155,14 @@ HttpResponse DoWatch(Ctx& c) {
   job->req = c.req;
   job->epoch = c.s.watch_epoch;
   std::string rv = c.req.Query("resourceVersion");
-  if (rv.empty() || rv == "0") {
+  if (initial) {
+    // NotOlderThan: the current state is at least as new as any resourceVersion asked for.
+    job->initial = Matching(c);
+    job->start = c.s.rv;
+    job->initial_events_end = true;
+  } else if (has_initial && (rv.empty() || rv == "0")) {
+    job->start = c.s.rv;
+  } else if (rv.empty() || rv == "0") {
     job->initial = Matching(c);
     job->start = c.s.rv;
   } else {
@@ -2265,10 +2482,16 @@ std::optional<HttpResponse> InjectedFault(State& s, const HttpRequest& req) {
 }
 
 HttpResponse Discovery(State& s, const HttpRequest& req, const std::vector<std::string>& parts) {
-  bool aggregated = AcceptsAggregated(req);
+  std::optional<std::string> format = DiscoveryFormat(req);
+  bool root = parts.size() == 1;
+  if (!format) {
+    throw MakeError(406, "NotAcceptable", "only the following media types are accepted: application/json, "
+                    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList, "
+                    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList");
+  }
   auto agg = [&](bool core) {
-    Json body = s.registry.Aggregated(core);
-    HttpResponse r = JsonResponse(200, body, kAggregatedType);
+    Json body = s.registry.Aggregated(core, "apidiscovery.k8s.io/" + *format);
+    HttpResponse r = JsonResponse(200, body, "application/json;g=apidiscovery.k8s.io;v=" + *format + ";as=APIGroupDiscoveryList");
     std::size_t h = std::hash<std::string>{}(r.body);
     std::string etag = "\"" + std::to_string(h) + "\"";
     r.SetHeader("ETag", etag);
@@ -2280,6 +2503,7 @@ HttpResponse Discovery(State& s, const HttpRequest& req, const std::vector<std::
     }
     return r;
   };
+  bool aggregated = root && !format->empty();
   if (parts.size() == 1 && parts[0] == "api") return aggregated ? agg(true) : JsonResponse(200, s.registry.CoreVersions());
   if (parts.size() == 1 && parts[0] == "apis") return aggregated ? agg(false) : JsonResponse(200, s.registry.GroupList());
   if (parts.size() == 2 && parts[0] == "api") {
@@ -2319,12 +2543,24 @@ HttpResponse NonResource(State& s, const HttpRequest& req, const std::vector<std
   }
   if (!parts.empty() && (parts[0] == "api" || parts[0] == "apis")) return Discovery(s, req, parts);
   if (p == "/openapi/v3" || p == "/openapi/v3/") return JsonResponse(200, s.registry.OpenApiRoot());
+  if (p == "/openapi/v2" || p == "/openapi/v2/") {
+    // JSON only: a client that accepts nothing but the protobuf form (client-go) gets 406 and
+    // treats the document as unavailable.
+    bool json = req.Header("accept").empty();
+    for (const auto& m : ParseAccept(req.Header("accept"))) {
+      json = json || m.type == "application/json" || m.type == "*/*" || m.type == "application/*";
+    }
+    if (!json) {
+      throw MakeError(406, "NotAcceptable", "only the following media types are accepted: application/json");
+    }
+    return JsonResponse(200, s.registry.OpenApiV2());
+  }
   if (StartsWith(p, "/openapi/v3/")) {
     auto doc = s.registry.OpenApiDoc(p.substr(12));
     return doc ? JsonResponse(200, *doc) : TextNotFound();
   }
   if (p == "/") {
-    return JsonResponse(200, Json{{"paths", {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"}}});
+    return JsonResponse(200, Json{{"paths", {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"}}});
   }
   return TextNotFound();
 }
@@ -2382,7 +2618,13 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
   const ResourceType* rt = s.registry.Find(a.group, a.version, a.resource);
   if (rt == nullptr || rest.size() > 3) return TextNotFound();
   bool scale = a.subresource == "scale" && rt->scale_subresource && rt->builtin;
-  if (!a.subresource.empty() && !(a.subresource == "status" && rt->status_subresource) && !scale) return TextNotFound();
+  const Subresource* other = nullptr;
+  for (const auto& sr : rt->subresources) {
+    if (sr.name == a.subresource) other = &sr;
+  }
+  if (!a.subresource.empty() && !(a.subresource == "status" && rt->status_subresource) && !scale && other == nullptr) {
+    return TextNotFound();
+  }
   bool is_namespace_object = rt->group.empty() && rt->plural == "namespaces";
   if (!rt->namespaced && !is_namespace_object && !a.ns.empty()) return TextNotFound();
   if (rt->namespaced && a.ns.empty() && !(a.verb == "list" || a.verb == "watch")) return TextNotFound();
@@ -2393,6 +2635,7 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
   Ctx c{s, req, who, a, rt, rt->namespaced ? a.ns : ""};
   if (rt->create_only) return DoReview(c);
   if (scale) return DoScale(c);
+  if (other != nullptr) return DoSubresource(c, *other);
   if (a.verb == "get") {
     Json* o = s.Lookup(*rt, c.ns, a.name);
     if (o == nullptr) throw NotFoundError(*rt, a.name);

@@ -113,6 +113,17 @@ void Serve(Stream& stream, int fd, const Handler& handler) {
       if (ec || !keep_alive) return;
       continue;
     }
+    if (req.method == "HEAD") {
+      // HEAD: the headers a GET would send (Content-Length included), no body.
+      http::response<http::empty_body> head{static_cast<http::status>(res.status), 11};
+      for (const auto& [k, v] : res.headers) head.insert(k, v);
+      head.content_length(res.body.size());
+      head.keep_alive(keep_alive);
+      http::response_serializer<http::empty_body> sr{head};
+      http::write_header(stream, sr, ec);
+      if (ec || !keep_alive) return;
+      continue;
+    }
     http::response<http::string_body> out{static_cast<http::status>(res.status), 11};
     for (const auto& [k, v] : res.headers) out.insert(k, v);
     out.body() = std::move(res.body);

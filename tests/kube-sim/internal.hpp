@@ -16,6 +16,15 @@ namespace kubesim {
 // How metadata.generation moves for a type (spec 7.3).
 enum class GenerationMode { kNone, kSpec, kSpecOrAnnotations, kNonMetadata };
 
+// A subresource other than status and scale, as discovery lists it (`kind` empty: the parent's).
+struct Subresource {
+  std::string name;
+  std::vector<std::string> verbs;
+  std::string group;
+  std::string version;
+  std::string kind;
+};
+
 struct ResourceType {
   std::string group;
   std::string version;
@@ -28,6 +37,7 @@ struct ResourceType {
   std::vector<std::string> categories;
   bool status_subresource = false;
   bool scale_subresource = false;
+  std::vector<Subresource> subresources;  // log, exec, token, ... (discovery; some are served)
   bool builtin = true;
   bool create_only = false;  // review types (selfsubjectaccessreviews, ...)
   bool storage_version = true;
@@ -39,6 +49,9 @@ struct ResourceType {
   std::string QualifiedKind() const { return group.empty() ? kind : kind + "." + group; }
   std::string PathPrefix() const { return group.empty() ? "/api/" + version : "/apis/" + group + "/" + version; }
 };
+
+// Every subresource of a type (status and scale included), sorted by name as discovery lists them.
+std::vector<Subresource> Subresources(const ResourceType& t);
 
 class Registry {
  public:
@@ -58,7 +71,9 @@ class Registry {
   Json GroupList() const;                          // GET /apis
   std::optional<Json> Group(const std::string& group) const;  // GET /apis/{g}
   std::optional<Json> ResourceList(const std::string& group, const std::string& version) const;
-  Json Aggregated(bool core) const;                // aggregated discovery for /api or /apis
+  // Aggregated discovery for /api or /apis; `api_version` apidiscovery.k8s.io/v2 or v2beta1.
+  Json Aggregated(bool core, const std::string& api_version) const;
+  Json OpenApiV2() const;                          // GET /openapi/v2 (Swagger 2.0, JSON)
   Json OpenApiRoot() const;                        // GET /openapi/v3
   std::optional<Json> OpenApiDoc(const std::string& key) const;  // "api/v1", "apis/apps/v1"
   std::vector<std::string> GroupOrder() const;
@@ -150,6 +165,10 @@ void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old = nullptr)
 std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& obj, const Json* old);
 // Decoding errors of built-in kinds (bad base64 in Secret data): throws ApiError 400.
 void CheckBuiltinDecoding(const ResourceType& rt, const Json& obj);
+
+// GET pods/<name>/log (podlog.cpp): the pod's simulated container output as text/plain; throws
+// ApiError 400 with the kubelet's texts (waiting containers, unknown container, ...).
+HttpResponse PodLog(const Json& pod, const HttpRequest& req);
 
 // Strategic merge patch (smp.cpp) of `target` with `patch`, directed by the patch strategies and
 // merge keys of `schema` (the kind's schema; lists it does not describe are replaced):

@@ -138,6 +138,8 @@ void AdvanceSimWallClock(std::chrono::nanoseconds by);
 std::string FormatRfc3339(std::chrono::system_clock::time_point t);
 std::string FormatRfc3339Micro(std::chrono::system_clock::time_point t);
 std::string Base64(std::string_view data);
+// Standard base64 with padding; throws std::invalid_argument on malformed input.
+std::string Unbase64(std::string_view data);
 std::string PercentDecode(std::string_view text, bool plus_is_space);
 // Multi-document YAML (or JSON) to JSON values.
 std::vector<Json> YamlToJson(std::string_view text);

@@ -126,6 +126,19 @@ std::string Base64(std::string_view data) {
   return out;
 }
 
+std::string Unbase64(std::string_view data) {
+  if (data.size() % 4 != 0) throw std::invalid_argument("bad base64 length");
+  std::string out(data.size() / 4 * 3 + 1, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  if (n < 0) throw std::invalid_argument("bad base64");
+  std::size_t pad = 0;
+  if (!data.empty() && data.back() == '=') pad++;
+  if (data.size() > 1 && data[data.size() - 2] == '=') pad++;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
 std::string PercentDecode(std::string_view text, bool plus_is_space) {
   std::string out;
   out.reserve(text.size());

@@ -256,8 +256,8 @@ void ValidateSecret(std::vector<FieldError>& errs, const Json& secret, const Jso
     if (!data.contains(key)) Add(errs, "FieldValueRequired", std::string("data[") + key + "]", "Required value");
   };
   if (type == "kubernetes.io/tls") {
-    require("tls.key");
     require("tls.crt");
+    require("tls.key");
   } else if (type == "kubernetes.io/dockerconfigjson") {
     require(".dockerconfigjson");
   } else if (type == "kubernetes.io/dockercfg") {

@@ -22,7 +22,13 @@
 #include "deployd/agent/seen_ids.hpp"
 #include "deployd/agent/status_queue.hpp"
 #include "deployd/agent/thread_budget.hpp"
-#include "deployd/kube/kube_client.hpp"
+#include "deployd/kube/async_kube_client.hpp"
+#include "deployd/kube/informer.hpp"
+
+// g++ 12 pairs the allocation and deallocation of an inlined Asio coroutine frame wrongly here
+// (-Wmismatched-new-delete on awaitable_frame_base::operator delete): a false positive, both come
+// from awaitable_frame_base.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace deployd::agent {
 namespace {
@@ -32,9 +38,29 @@ std::string ObjectKey(const nlohmann::json& object) {
   return ref.kind + "/" + ref.namespace_ + "/" + ref.name;
 }
 
-class KubeTeamCluster final : public TeamCluster {
+// What discovery and a wait's preparation read of a manifest.
+nlohmann::json Outline(const nlohmann::json& object) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const char* key : {"apiVersion", "kind"}) {
+    if (object.contains(key)) out[key] = object[key];
+  }
+  if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
+    for (const char* key : {"name", "namespace"}) {
+      if (metadata->contains(key)) out["metadata"][key] = (*metadata)[key];
+    }
+  }
+  if (auto spec = object.find("spec"); spec != object.end() && spec->is_object()) {
+    for (const char* key : {"selector", "type"}) {
+      if (spec->contains(key)) out["spec"][key] = (*spec)[key];
+    }
+  }
+  return out;
+}
+
+// One deployment's view of Kubernetes as its team. Used on the deployment's strand only.
+class KubeTeamCluster final : public AsyncTeamCluster {
  public:
-  KubeTeamCluster(kube::Applier& applier, RolloutWatcher& watcher, Metrics& metrics,
+  KubeTeamCluster(kube::AsyncApplier& applier, RolloutWatcher& watcher, Metrics& metrics,
                   std::string team)
       : applier_(applier),
         watcher_(watcher),
@@ -45,39 +71,31 @@ class KubeTeamCluster final : public TeamCluster {
     common::RequireLabel("team", team_);
   }
 
-  nlohmann::json Apply(const nlohmann::json& object) override {
-    auto result = applier_.Apply(object, user_, team_);
-    auto ref = kube::RefOf(object);
+  // Discovery, then the wait's watches (listed before the write), then the write.
+  net::awaitable<nlohmann::json> Apply(nlohmann::json object) override {
+    const std::string correlation_id = CorrelationOf(object);
+    const nlohmann::json outline = Outline(object);
+    auto target = co_await applier_.Resolve(outline, user_, team_);
+    auto wait = co_await watcher_.Prepare(outline, target, user_, correlation_id);
+    auto result = co_await applier_.Write(std::move(object), target, user_);
+    auto ref = kube::RefOf(result.object);
     metrics_.ResourceApplied(team_, ref.kind, ref.name);
-    auto claim = watcher_.ClaimObject(result.object, CorrelationOf(object));
-    std::lock_guard lock(mutex_);
-    correlation_id_ = CorrelationOf(object);  // the runner sets it on every resource
-    results_[ObjectKey(result.object)] = result;
-    claims_[ObjectKey(result.object)] = std::move(claim);
-    return result.object;
+    const auto key = ObjectKey(result.object);
+    auto claim = watcher_.ClaimObject(result.object, correlation_id);
+    if (wait && watcher_.Applied(*wait, result, claim)) waits_[key] = std::move(wait);
+    claims_[key] = std::move(claim);
+    kube::TrimForCache(result.object);  // what the runner keeps of it until its wait
+    co_return std::move(result.object);
   }
 
-  int RolloutThreads(const nlohmann::json& applied) override {
-    std::lock_guard lock(mutex_);
-    auto it = results_.find(ObjectKey(applied));
-    return it == results_.end() ? 0 : RolloutWatcher::Threads(it->second);
-  }
-
-  std::optional<Verdict> AwaitRollout(
-      const nlohmann::json& applied, common::SystemTime deadline,
-      const std::function<void(const std::string&)>& progress) override {
-    kube::ApplyResult result;
-    std::string correlation_id;
-    std::shared_ptr<RolloutWatcher::Claim> claim;
-    {
-      std::lock_guard lock(mutex_);
-      correlation_id = correlation_id_;
-      claim = claims_[ObjectKey(applied)];
-      auto it = results_.find(ObjectKey(applied));
-      if (it == results_.end()) return std::nullopt;
-      result = it->second;
-    }
-    return watcher_.Await(result, user_, correlation_id, deadline, progress, claim);
+  net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json applied,
+                                                      common::SystemTime deadline,
+                                                      ProgressFn progress) override {
+    auto it = waits_.find(ObjectKey(applied));
+    if (it == waits_.end()) co_return std::nullopt;
+    auto wait = std::move(it->second);
+    waits_.erase(it);
+    co_return co_await RolloutWatcher::Await(std::move(wait), deadline, std::move(progress));
   }
 
  private:
@@ -85,27 +103,25 @@ class KubeTeamCluster final : public TeamCluster {
     return object["metadata"]["annotations"].value(kCorrelationAnnotation, "");
   }
 
-  kube::Applier& applier_;
+  kube::AsyncApplier& applier_;
   RolloutWatcher& watcher_;
   Metrics& metrics_;
   std::string team_;
   std::string user_;
-  std::string correlation_id_;
-  std::mutex mutex_;
-  std::map<std::string, kube::ApplyResult> results_;
+  std::map<std::string, std::shared_ptr<RolloutWait>> waits_;
   std::map<std::string, std::shared_ptr<RolloutWatcher::Claim>> claims_;
 };
 
-class KubeClusterFactory final : public ClusterFactory {
+class KubeClusterFactory final : public AsyncClusterFactory {
  public:
-  KubeClusterFactory(kube::Applier& applier, RolloutWatcher& watcher, Metrics& metrics)
+  KubeClusterFactory(kube::AsyncApplier& applier, RolloutWatcher& watcher, Metrics& metrics)
       : applier_(applier), watcher_(watcher), metrics_(metrics) {}
-  std::unique_ptr<TeamCluster> ForTeam(const std::string& team) override {
+  std::unique_ptr<AsyncTeamCluster> ForTeam(const std::string& team) override {
     return std::make_unique<KubeTeamCluster>(applier_, watcher_, metrics_, team);
   }
 
  private:
-  kube::Applier& applier_;
+  kube::AsyncApplier& applier_;
   RolloutWatcher& watcher_;
   Metrics& metrics_;
 };
@@ -135,9 +151,14 @@ struct Agent::Impl {
 
   AgentOptions options;
   Metrics metrics;
-  kube::KubeClient kube;
-  kube::Discovery discovery{kube};
-  kube::Applier applier;
+  // Declared before everything that uses it: destroyed last, after whatever its pending
+  // handlers refer to is gone (they only let go of it).
+  net::io_context io;
+  net::executor_work_guard<net::io_context::executor_type> work;
+  kube::AsyncKubeClient kube;
+  kube::AsyncDiscovery discovery{kube};
+  kube::AsyncApplier applier;
+  kube::InformerRegistry informers;
   RolloutWatcher watcher;
   KubeClusterFactory clusters{applier, watcher, metrics};
   HookdClient hookd;
@@ -145,24 +166,27 @@ struct Agent::Impl {
   Sink sink{*this};
   common::SystemClock clock;
   std::unique_ptr<MetricsServer> metrics_server;
-  ThreadBudget rollout_threads{options.max_rollout_threads};
-  RunOptions run_options{options.hookd.cluster, &rollout_threads, nullptr};
 
   std::mutex mutex;
-  std::condition_variable work_ready;
+  std::condition_variable changed;
   std::deque<pb::DeploymentRequest> pending;
   // Every deployment ID accepted (bounded, see seen_ids.hpp): a redelivered one is not run again.
   SeenIds seen;
-  // Accepted and not yet done (waiting for a worker or running): given up?
+  // Accepted and not yet done (waiting for its turn or running): given up?
   std::map<std::string, bool> active;
+  int running = 0;
+  int io_threads_running = 0;
   bool stopping = false;
-  std::vector<std::thread> workers;
+  std::vector<std::thread> io_threads;
 
   explicit Impl(AgentOptions o)
       : options(std::move(o)),
-        kube(options.kube),
+        io(std::max(1, options.threads)),
+        work(net::make_work_guard(io)),
+        kube(io.get_executor(), options.kube),
         applier(kube, discovery, options.apply),
-        watcher(kube, options.rollout),
+        informers(io.get_executor(), kube),
+        watcher(informers, options.rollout),
         hookd(options.hookd),
         reporter(
             [this](const pb::DeploymentStatus& s) { return hookd.ReportStatus(s); },
@@ -172,22 +196,44 @@ struct Agent::Impl {
     metrics_server =
         std::make_unique<MetricsServer>(options.metrics_listen_address, options.metrics_path,
                                         metrics, [this] { return hookd.Connected(); });
-    int n = std::max(1, options.max_concurrent_deployments);
+    const int n = std::max(1, options.threads);
     try {
-      for (int i = 0; i < n; ++i) StartThreadInto(workers, [this] { Work(); });
+      for (int i = 0; i < n; ++i) StartThreadInto(io_threads, [this] { RunEngine(); });
     } catch (const std::system_error& e) {
-      StopWorkers();  // join the ones that started before anything is destroyed
+      StopEngine();  // join the ones that started before anything is destroyed
       throw common::Error(common::ErrorCode::kUnavailable,
-                          fmt::format("cannot start {} deployment workers: {}", n, e.what()));
+                          fmt::format("cannot start {} engine threads: {}", n, e.what()));
     }
   }
 
+  // An engine thread. A handler that throws is logged and the thread goes on: nothing throws
+  // past it.
+  void RunEngine() {
+    {
+      std::lock_guard lock(mutex);
+      ++io_threads_running;
+    }
+    for (;;) {
+      try {
+        io.run();
+        break;
+      } catch (const std::exception& e) {
+        spdlog::error("engine: unexpected error: {}", e.what());
+      } catch (...) {
+        spdlog::error("engine: unexpected error");
+      }
+    }
+    std::lock_guard lock(mutex);
+    --io_threads_running;
+    changed.notify_all();
+  }
+
   // From the receiver thread: remembers the ID, confirms the request to hookd at once (before it
-  // waits for a worker) and queues it. A request whose ID was accepted before is ignored.
+  // waits for its turn) and queues it. A request whose ID was accepted before is ignored.
   void Accept(pb::DeploymentRequest request) {
     const auto now = clock.Now();
     const auto deadline = common::FromTimestamp(request.deadline());
-    std::lock_guard lock(mutex);
+    std::unique_lock lock(mutex);
     if (!seen.Insert(request.id(), std::max(deadline, now) + kRememberAfterDeadline, now)) {
       spdlog::info("deployment {}: delivered again; this deployd already has it, ignored",
                    common::Quote(request.id()));
@@ -202,7 +248,59 @@ struct Agent::Impl {
     received.set_message(kReceivedMessage);
     reporter.Push(std::move(received));
     pending.push_back(std::move(request));
-    work_ready.notify_one();
+    StartMore(lock);
+  }
+
+  // Starts queued deployments while fewer than --max-concurrent-deployments run, each as a
+  // coroutine on a strand of its own. Spawns after letting go of the lock (a deployment's first
+  // steps take it).
+  template <typename Lock>
+  void StartMore(Lock& lock) {
+    std::vector<pb::DeploymentRequest> starting;
+    while (!stopping && running < std::max(1, options.max_concurrent_deployments) &&
+           !pending.empty()) {
+      starting.push_back(std::move(pending.front()));
+      pending.pop_front();
+      ++running;
+    }
+    lock.unlock();
+    for (auto& request : starting) {
+      const std::string id = request.id();
+      net::co_spawn(net::make_strand(io), RunOne(this, std::move(request)),
+                    [this, id](const std::exception_ptr& error) { Finished(id, error); });
+    }
+  }
+
+  static net::awaitable<void> RunOne(Impl* impl, pb::DeploymentRequest request) {
+    impl->metrics.DeploymentStarted();
+    RunOptions run{impl->options.hookd.cluster, nullptr, nullptr};
+    run.abandoned = [impl, id = request.id()] {
+      std::lock_guard lock(impl->mutex);
+      auto it = impl->active.find(id);
+      return it != impl->active.end() && it->second;
+    };
+    co_await RunDeploymentAsync(std::move(request), impl->clusters, impl->sink, impl->clock,
+                                std::move(run));
+    impl->metrics.DeploymentFinished();
+  }
+
+  void Finished(const std::string& id, const std::exception_ptr& error) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        spdlog::error("deployment {}: unexpected error: {}", id, e.what());
+      } catch (...) {
+        spdlog::error("deployment {}: unexpected error", id);
+      }
+    }
+    std::unique_lock lock(mutex);
+    active.erase(id);
+    --running;
+    const bool idle = running == 0 && pending.empty();
+    changed.notify_all();
+    StartMore(lock);           // unlocks
+    if (idle) malloc_trim(0);  // give the rollouts' buffers back to the system (RSS while idle)
   }
 
   // hookd replaced this deployd's stream by another deployd's: stop working on every deployment
@@ -234,45 +332,23 @@ struct Agent::Impl {
         ids.size(), queued, dropped, reason);
   }
 
-  void Work() {
-    for (;;) {
-      pb::DeploymentRequest request;
-      {
-        std::unique_lock lock(mutex);
-        work_ready.wait(lock, [this] { return stopping || !pending.empty(); });
-        if (stopping) return;
-        request = std::move(pending.front());
-        pending.pop_front();
-      }
-      metrics.DeploymentStarted();
-      RunOptions run = run_options;
-      run.abandoned = [this, id = request.id()] {
-        std::lock_guard lock(mutex);
-        auto it = active.find(id);
-        return it != active.end() && it->second;
-      };
-      try {
-        RunDeployment(request, clusters, sink, clock, run);
-      } catch (const std::exception& e) {
-        spdlog::error("deployment {}: unexpected error: {}", request.id(), e.what());
-      }
-      {
-        std::lock_guard lock(mutex);
-        active.erase(request.id());
-      }
-      metrics.DeploymentFinished();
-      malloc_trim(0);  // give the rollout's buffers back to the system (RSS while idle)
-    }
+  // No new deployment starts; returns when the running ones are done.
+  void StopDeployments() {
+    std::unique_lock lock(mutex);
+    stopping = true;
+    changed.wait(lock, [this] { return running == 0; });
   }
 
-  void StopWorkers() {
+  // Lets the engine threads finish what is left (a few seconds at most), then joins them.
+  void StopEngine() {
+    informers.StopAll();
+    work.reset();
     {
-      std::lock_guard lock(mutex);
-      if (stopping) return;
-      stopping = true;
-      work_ready.notify_all();
+      std::unique_lock lock(mutex);
+      changed.wait_for(lock, std::chrono::seconds(3), [this] { return io_threads_running == 0; });
     }
-    for (auto& t : workers) {
+    io.stop();
+    for (auto& t : io_threads) {
       if (t.joinable()) t.join();
     }
   }
@@ -282,11 +358,11 @@ Agent::Agent(AgentOptions options) : impl_(std::make_unique<Impl>(std::move(opti
 
 Agent::~Agent() {
   Stop();
-  impl_->watcher.Shutdown();          // running rollout waits end now, with a status saying why
-  impl_->rollout_threads.Shutdown();  // and those still waiting for a thread
-  impl_->StopWorkers();
+  impl_->watcher.Shutdown();  // running rollout waits end now, with a status saying why
+  impl_->StopDeployments();
   impl_->reporter.Stop(std::chrono::seconds(2));
   impl_->metrics_server->Stop();
+  impl_->StopEngine();
 }
 
 void Agent::Run() {

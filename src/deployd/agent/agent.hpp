@@ -1,5 +1,9 @@
 #pragma once
-// The running deployd: hookd stream -> bounded worker pool -> RunDeployment -> status reporter.
+// The running deployd: hookd stream -> deployments as coroutines on the engine's io_context (at
+// most --max-concurrent-deployments at once) -> RunDeploymentAsync -> status reporter.
+//
+// Threads: the engine's --threads, plus the hookd receiver, the status reporter, the metrics
+// server and gRPC's own; none per deployment, resource or watch.
 #include <memory>
 #include <string>
 
@@ -20,8 +24,11 @@ struct AgentOptions {
   kube::ApplyOptions apply;
   RolloutOptions rollout;
   int max_concurrent_deployments = 16;
-  // Threads that wait for rollouts at once, across all deployments (--max-rollout-threads).
+  // Accepted for compatibility (--max-rollout-threads); rollout waits take no thread.
   int max_rollout_threads = 128;
+  // The engine's threads (--threads): they run the io_context of every Kubernetes call, shared
+  // watch, deployment and rollout wait.
+  int threads = 2;
   double kube_qps = 200;
   double kube_burst = 400;
   std::string metrics_listen_address = "127.0.0.1:8081";

@@ -61,19 +61,22 @@ std::string Metrics::Render() const {
           successful_.load());
   counter("deployment_deployd_deploy_failed", "Number of failed statuses", failed_.load());
   counter("deployment_deployd_deploy_ignored", "Number of ignored statuses", ignored_.load());
-  out += "# HELP deployment_deployd_kubernetes_resources Kubernetes resources applied\n"
-         "# TYPE deployment_deployd_kubernetes_resources counter\n";
+  out +=
+      "# HELP deployment_deployd_kubernetes_resources Kubernetes resources applied\n"
+      "# TYPE deployment_deployd_kubernetes_resources counter\n";
   {
     std::lock_guard lock(mutex_);
     for (const auto& [key, value] : resources_) {
-      out += fmt::format("deployment_deployd_kubernetes_resources{{kind=\"{}\",name=\"{}\",team=\"{}\"}} {}\n",
-                         EscapeLabel(std::get<1>(key)), EscapeLabel(std::get<2>(key)),
-                         EscapeLabel(std::get<0>(key)), value);
+      out += fmt::format(
+          "deployment_deployd_kubernetes_resources{{kind=\"{}\",name=\"{}\",team=\"{}\"}} {}\n",
+          EscapeLabel(std::get<1>(key)), EscapeLabel(std::get<2>(key)),
+          EscapeLabel(std::get<0>(key)), value);
     }
   }
   out += fmt::format(
       "# HELP deployment_deployd_deployments_running Deployments being processed\n"
-      "# TYPE deployment_deployd_deployments_running gauge\ndeployment_deployd_deployments_running {}\n",
+      "# TYPE deployment_deployd_deployments_running gauge\ndeployment_deployd_deployments_running "
+      "{}\n",
       running_.load());
   return out;
 }
@@ -108,10 +111,11 @@ struct MetricsServer::Impl {
 
     void Start() {
       stream.expires_after(std::chrono::seconds(10));
-      http::async_read(stream, buffer, req,
-                       [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                         if (!ec) self->Respond();
-                       });
+      http::async_read(
+          stream, buffer, req,
+          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+            if (!ec) self->Respond();
+          });
     }
     void Respond() {
       res = impl.Answer(req);

@@ -1,23 +1,18 @@
 #include "deployd/agent/rollout_watcher.hpp"
 
-#include <condition_variable>
-#include <map>
-#include <mutex>
-#include <set>
-#include <system_error>
-#include <thread>
-#include <vector>
+#include <algorithm>
+#include <deque>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "common/error.hpp"
 #include "common/http_client.hpp"
-#include "deployd/agent/thread_budget.hpp"
-#include "deployd/kube/kube_client.hpp"
-#include "deployd/kube/watch.hpp"
 #include "deployd/rollout/tracker.hpp"
-#include "deployd/rollout/verdict.hpp"
+
+// g++ 12 pairs the allocation and deallocation of an inlined Asio coroutine frame wrongly here
+// (-Wmismatched-new-delete on awaitable_frame_base::operator delete): a false positive, both come
+// from awaitable_frame_base.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace deployd::agent {
 namespace {
@@ -27,27 +22,40 @@ using rollout::Phase;
 using rollout::Rule;
 using rollout::StringAt;
 
-std::string EscapeRegex(const std::string& s) {
-  static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
-  return std::regex_replace(s, special, R"(\$&)");
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// `text` is `-` followed by n lower-case letters or digits, with min <= n <= max.
+bool IsSuffix(std::string_view text, std::size_t min, std::size_t max) {
+  if (text.empty() || text[0] != '-') return false;
+  auto part = text.substr(1);
+  return part.size() >= min && part.size() <= max &&
+         std::all_of(part.begin(), part.end(), IsLowerAlnum);
 }
 
-// Label selector query from spec.selector.matchLabels.
-std::string MatchLabelsQuery(const json& object) {
-  const json* labels = nullptr;
-  if (object.contains("spec") && object["spec"].contains("selector") &&
-      object["spec"]["selector"].is_object() &&
-      object["spec"]["selector"].contains("matchLabels")) {
-    labels = &object["spec"]["selector"]["matchLabels"];
-  }
-  if (labels == nullptr || !labels->is_object() || labels->empty()) return "";
-  std::string selector;
+bool UsesPods(Rule rule) {
+  return rule == Rule::kDeployment || rule == Rule::kStatefulSet || rule == Rule::kDaemonSet ||
+         rule == Rule::kReplicaSet || rule == Rule::kJob;
+}
+
+// spec.selector.matchLabels (string values only), or an empty object.
+json MatchLabels(const json& object) {
+  const json* labels = rollout::Find(object, {"spec", "selector", "matchLabels"});
+  json out = json::object();
+  if (labels == nullptr || !labels->is_object()) return out;
   for (const auto& [k, v] : labels->items()) {
-    if (!v.is_string()) continue;
-    if (!selector.empty()) selector += ",";
-    selector += k + "=" + v.get<std::string>();
+    if (v.is_string()) out[k] = v;
   }
-  return "labelSelector=" + common::UrlEncode(selector);
+  return out;
+}
+
+bool LabelsMatch(const json& selector, const json& pod) {
+  const json* labels = rollout::Find(pod, {"metadata", "labels"});
+  if (labels == nullptr || !labels->is_object()) return selector.empty();
+  for (const auto& [k, v] : selector.items()) {
+    auto it = labels->find(k);
+    if (it == labels->end() || *it != v) return false;
+  }
+  return true;
 }
 
 Verdict ToVerdict(const rollout::Outcome& outcome) {
@@ -62,134 +70,162 @@ Verdict ToVerdict(const rollout::Outcome& outcome) {
   return Verdict{pb::DeploymentState::error, outcome.message};
 }
 
-// Shared state of one wait: the first verdict wins.
-struct Race {
-  explicit Race(std::string what) : name(std::move(what)) {}
-  Race(const Race&) = delete;
-  Race& operator=(const Race&) = delete;
-  // Whatever way the wait ends, its threads are cancelled and joined before anything they use
-  // goes: nothing throws past a joinable thread.
-  ~Race() { Finish(); }
-
-  std::string name;  // "<Kind>/<name>"
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::optional<Verdict> verdict;
-  // Judges the object, its pods and events (every kind but nais.io's); guarded by mutex.
-  std::optional<rollout::RolloutTracker> tracker;
-  std::vector<std::unique_ptr<common::HttpCancel>> cancels;
-  std::vector<std::thread> threads;
-
-  bool Decided() {
-    std::lock_guard lock(mutex);
-    return verdict.has_value();
-  }
-  void Decide(Verdict v) {
-    std::lock_guard lock(mutex);
-    if (!verdict) verdict = std::move(v);
-    cv.notify_all();
-  }
-  // Feeds the tracker (under the lock), reports the step's lines (outside it) and decides on its
-  // outcome. Returns true once the wait is decided.
-  template <typename Feed>
-  bool Track(const Feed& feed, const ProgressFn& progress) {
-    rollout::RolloutTracker::Step step;
-    {
-      std::lock_guard lock(mutex);
-      step = feed(*tracker);
-      cv.notify_all();  // a transient problem's due time may have changed
-    }
-    for (const auto& line : step.progress) progress(line);
-    if (step.outcome) Decide(ToVerdict(*step.outcome));
-    return Decided();
-  }
-  // Runs fn on its own thread with its own cancel handle; permanent errors end the wait. A thread
-  // the system refuses to start (a full PID cgroup) ends the wait with an error instead.
-  void Spawn(std::function<void(common::HttpCancel*)> fn) {
-    if (Decided()) return;  // e.g. an earlier Spawn failed
-    cancels.push_back(std::make_unique<common::HttpCancel>());
-    common::HttpCancel* cancel = cancels.back().get();
-    try {
-      StartThreadInto(threads, [this, cancel, fn = std::move(fn)] {
-        try {
-          fn(cancel);
-        } catch (const std::exception& e) {
-          if (!cancel->Cancelled()) {
-            Decide(Verdict{pb::DeploymentState::error, fmt::format("watch failed: {}", e.what())});
-          }
-        } catch (...) {
-          if (!cancel->Cancelled()) {
-            Decide(Verdict{pb::DeploymentState::error, "watch failed: unknown exception"});
-          }
-        }
-      });
-    } catch (const std::system_error& e) {
-      Decide(Verdict{
-          pb::DeploymentState::error,
-          fmt::format("{}: cannot start a thread to watch the rollout: {}", name, e.what())});
-    }
-  }
-  void Finish() {
-    for (auto& c : cancels) c->Cancel();
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
-    }
-  }
-};
-
-bool UsesPods(Rule rule) {
-  return rule == Rule::kDeployment || rule == Rule::kStatefulSet || rule == Rule::kDaemonSet ||
-         rule == Rule::kReplicaSet || rule == Rule::kJob;
-}
-
-// What a wait watches: one list+watch stream per thread. threads == 0: nothing to wait for.
-struct Plan {
-  Rule rule = Rule::kNone;
-  std::string pod_selector;  // the workload's pods ("": not watched)
-  int threads = 0;
-};
-
-Plan PlanFor(const kube::ApplyResult& applied) {
-  Plan plan;
-  plan.rule = rollout::RuleFor(applied.resource.group, applied.resource.kind, applied.object);
-  if (plan.rule == Rule::kNone) return plan;
-  if (plan.rule == Rule::kConditions && !applied.object.contains("status") &&
-      rollout::Assess(plan.rule, applied.object, std::chrono::system_clock::now()).phase ==
-          Phase::kDone) {
-    return plan;  // a custom resource without status: done once written
-  }
-  if (plan.rule == Rule::kNais) {
-    plan.threads = 2;  // naiserator's events and the object's status
-    return plan;
-  }
-  plan.threads = 1;  // the object
-  if (UsesPods(plan.rule)) {
-    plan.pod_selector =
-        plan.rule == Rule::kJob
-            ? "labelSelector=" + common::UrlEncode("job-name=" + kube::RefOf(applied.object).name)
-            : MatchLabelsQuery(applied.object);
-    if (!plan.pod_selector.empty()) ++plan.threads;
-    ++plan.threads;  // the events
-  }
-  return plan;
-}
+enum class Source { kObject, kPods, kEvents };
 
 }  // namespace
 
+// One resource's wait. Everything but `on_stop` runs on `executor` (the deployment's strand):
+// informers post what they see there, claims post their stop there.
+class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
+ public:
+  explicit RolloutWait(net::any_io_executor ex) : executor(std::move(ex)), timer(executor) {}
+  ~RolloutWait() { Release(); }
+  RolloutWait(const RolloutWait&) = delete;
+  RolloutWait& operator=(const RolloutWait&) = delete;
+
+  struct Item {
+    Source source;
+    kube::WatchEvent event;
+  };
+
+  net::any_io_executor executor;
+  net::system_timer timer;  // wakes Await: new items, a stop, a due time, the deadline
+  Rule rule = Rule::kNone;
+  std::string kind;
+  std::string name;
+  std::string correlation_id;
+  json pod_selector = json::object();
+  std::optional<rollout::RolloutTracker> tracker;  // every kind but nais.io's
+  common::SystemTime since{};
+  std::set<std::string> nais_seen;  // event lines reported (nais.io)
+  std::deque<Item> inbox;
+  std::optional<std::string> stop_reason;
+  std::shared_ptr<RolloutWatcher::Claim> claim;
+  struct Subscription {
+    std::shared_ptr<kube::InformerRegistry::Use> use;
+    std::uint64_t id = 0;
+  };
+  std::vector<Subscription> subscriptions;
+
+  // Called on an informer's strand: queue it here and wake Await.
+  kube::EventHandler HandlerFor(Source source) {
+    std::weak_ptr<RolloutWait> weak = weak_from_this();
+    return [weak, source](const kube::WatchEvent& event) {
+      auto self = weak.lock();
+      if (!self) return;
+      net::post(self->executor, [self, source, event] {
+        self->inbox.push_back(Item{source, event});
+        self->timer.cancel();
+      });
+    };
+  }
+
+  void Stop(const std::string& reason) {
+    std::weak_ptr<RolloutWait> weak = weak_from_this();
+    net::post(executor, [weak, reason] {
+      auto self = weak.lock();
+      if (!self || self->stop_reason) return;
+      self->stop_reason = reason;
+      self->timer.cancel();
+    });
+  }
+
+  void Release() {
+    for (auto& s : subscriptions) s.use->Get().Unsubscribe(s.id);
+    subscriptions.clear();
+    if (claim) {
+      std::lock_guard lock(claim->mutex);
+      claim->on_stop = nullptr;
+    }
+    claim.reset();
+  }
+
+  // Judges one item; a verdict ends the wait.
+  std::optional<Verdict> Handle(const Item& item, const ProgressFn& progress) {
+    const auto& event = item.event;
+    if (event.type == "ERROR") {
+      return Verdict{pb::DeploymentState::error, fmt::format("watch failed: {}", event.error)};
+    }
+    const json& object = *event.object;
+    const auto now = std::chrono::system_clock::now();
+    rollout::RolloutTracker::Step step;
+    switch (item.source) {
+      case Source::kObject:
+        if (StringAt(object, {"metadata", "name"}) != name) return std::nullopt;
+        if (rule == Rule::kNais) return NaisObject(object);
+        step = tracker->OnObject(event.type, object, now);
+        break;
+      case Source::kPods:
+        if (!LabelsMatch(pod_selector, object)) return std::nullopt;
+        step = tracker->OnPod(event.type, object, now);
+        break;
+      case Source::kEvents:
+        if (event.type == "DELETED") return std::nullopt;
+        if (!EventMatchesResource(name, StringAt(object, {"involvedObject", "kind"}),
+                                  StringAt(object, {"involvedObject", "name"}))) {
+          return std::nullopt;
+        }
+        if (rule == Rule::kNais) return NaisEvent(object, progress);
+        step = tracker->OnEvent(object);
+        break;
+    }
+    for (const auto& line : step.progress) progress(line);
+    if (step.outcome) return ToVerdict(*step.outcome);
+    return std::nullopt;
+  }
+
+  // The original's event watcher, plus naiserator's status with our correlation ID.
+  std::optional<Verdict> NaisEvent(const json& ev, const ProgressFn& progress) {
+    auto annotated = StringAt(ev, {"metadata", "annotations", kCorrelationAnnotation});
+    if (!annotated.empty() && annotated != correlation_id) return std::nullopt;
+    auto last = common::ParseRfc3339(StringAt(ev, {"lastTimestamp"}));
+    if (!last || *last < std::chrono::time_point_cast<std::chrono::seconds>(since)) {
+      return std::nullopt;
+    }
+    if (auto v = NaisEventVerdict(ev, correlation_id)) return v;
+    auto text = EventMessage(ev);
+    if (nais_seen.insert(text).second) progress(text);
+    return std::nullopt;
+  }
+
+  std::optional<Verdict> NaisObject(const json& o) const {
+    if (StringAt(o, {"status", "correlationID"}) != correlation_id) return std::nullopt;
+    auto state = StringAt(o, {"status", "synchronizationState"});
+    if (state == "RolloutComplete") {
+      return Verdict{pb::DeploymentState::success,
+                     fmt::format("{}/{} (RolloutComplete): Successfully deployed.", kind, name)};
+    }
+    if (state == "FailedSynchronization") {
+      std::string message;
+      const json* conditions = rollout::Find(o, {"status", "conditions"});
+      if (conditions != nullptr && conditions->is_array()) {
+        for (const auto& c : *conditions) {
+          if (c.is_object() && c.value("type", "") == "SynchronizationState") {
+            message = c.value("message", "");
+          }
+        }
+      }
+      return Verdict{pb::DeploymentState::failure,
+                     fmt::format("{}/{} (FailedSynchronization): {}", kind, name, message)};
+    }
+    return std::nullopt;
+  }
+};
+
 bool EventMatchesResource(const std::string& resource_name, const std::string& involved_kind,
                           const std::string& involved_name) {
-  auto name = EscapeRegex(resource_name);
-  std::string pattern;
+  std::string_view rest(involved_name);
+  if (rest.substr(0, resource_name.size()) != resource_name) return false;
+  rest.remove_prefix(resource_name.size());
   if (involved_kind == "Pod") {
-    pattern = "^" + name + "-([a-z0-9]{10}-)?[a-z0-9]{5}$";
-  } else if (involved_kind == "ReplicaSet") {
-    pattern = "^" + name + "-[a-z0-9]{9,10}$";
-  } else if (involved_kind == "Job") {
-    pattern = "^" + name + "(-[a-z0-9]{5})?$";
-  } else {
-    pattern = "^" + name + "$";
+    // <name>-<10>-<5> or <name>-<5>
+    if (IsSuffix(rest, 5, 5)) return true;
+    return rest.size() == 17 && IsSuffix(rest.substr(0, 11), 10, 10) &&
+           IsSuffix(rest.substr(11), 5, 5);
   }
-  return std::regex_match(involved_name, std::regex(pattern));
+  if (involved_kind == "ReplicaSet") return IsSuffix(rest, 9, 10);
+  if (involved_kind == "Job") return rest.empty() || IsSuffix(rest, 5, 5);
+  return rest.empty();
 }
 
 std::string EventMessage(const json& event) { return rollout::EventLine(event); }
@@ -212,8 +248,6 @@ std::optional<Verdict> NaisEventVerdict(const json& event, const std::string& co
     return Verdict{pb::DeploymentState::success, EventMessage(event)};
   return std::nullopt;
 }
-
-int RolloutWatcher::Threads(const kube::ApplyResult& applied) { return PlanFor(applied).threads; }
 
 std::string RolloutWatcher::WorkloadKey(const std::string& group, const std::string& kind,
                                         const std::string& ns, const std::string& name) {
@@ -270,178 +304,134 @@ void RolloutWatcher::Abandon(const std::set<std::string>& correlation_ids,
   }
 }
 
-std::optional<Verdict> RolloutWatcher::Await(
-    const kube::ApplyResult& applied, const std::string& user, const std::string& correlation_id,
-    common::SystemTime deadline, const ProgressFn& progress, const std::shared_ptr<Claim>& claim) {
-  auto ref = kube::RefOf(applied.object);
-  const std::string kind = applied.resource.kind;
-  const std::string name = ref.name;
-  const std::string ns = applied.namespace_;
-  const Plan plan = PlanFor(applied);
-  const Rule rule = plan.rule;
-  if (plan.threads == 0) return std::nullopt;
+net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
+    json object, kube::AsyncApplier::Target target, std::string user, std::string correlation_id) {
+  const auto& resource = target.resource;
+  const Rule rule = rollout::RuleFor(resource.group, resource.kind, object);
+  if (rule == Rule::kNone) co_return nullptr;
+  auto wait = std::make_shared<RolloutWait>(co_await net::this_coro::executor);
+  wait->rule = rule;
+  wait->kind = resource.kind;
+  wait->name = kube::RefOf(object).name;
+  wait->correlation_id = std::move(correlation_id);
 
-  // Events and pods newer than the write (seconds precision, as the original) are relevant; the
-  // wait may start later than that when it had to wait for a free thread.
-  const auto since = applied.applied_at == std::chrono::system_clock::time_point{}
-                         ? std::chrono::system_clock::now()
-                         : applied.applied_at;
-  const auto watch_start = std::chrono::time_point_cast<std::chrono::seconds>(since);
-  const std::string events_path =
-      fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(ns));
-  // After everything its threads use: destroyed (cancelled and joined) before any of it.
-  Race race(fmt::format("{}/{}", kind, name));
-  if (claim) {
-    std::lock_guard lock(claim->mutex);
-    auto stop = [&race, kind, name](const std::string& reason) {
-      race.Decide(
-          Verdict{pb::DeploymentState::failure, fmt::format("{}/{}: {}", kind, name, reason)});
-    };
-    if (claim->stop_reason) stop(*claim->stop_reason);
-    claim->on_stop = stop;
+  // What to watch: the object's collection (one object's, for cluster-scoped kinds: a cluster's
+  // CRDs with their schemas are too big to list for one of them), and for workloads their pods
+  // and the namespace's events; for nais.io kinds naiserator's events.
+  struct Want {
+    kube::InformerSpec spec;
+    std::string key;
+    Source source;
+  };
+  std::vector<Want> wants;
+  kube::InformerSpec objects;
+  objects.collection_path = kube::CollectionPath(resource, target.namespace_);
+  if (!resource.namespaced) {
+    objects.selector_query = "fieldSelector=" + common::UrlEncode("metadata.name=" + wait->name);
   }
-  struct Detach {
-    const std::shared_ptr<Claim>& claim;
-    ~Detach() {
-      if (!claim) return;
-      std::lock_guard lock(claim->mutex);
-      claim->on_stop = nullptr;
+  objects.user = user;
+  objects.index = kube::IndexBy::kName;
+  wants.push_back(Want{objects, wait->name, Source::kObject});
+  const bool namespaced = !target.namespace_.empty();
+  if (UsesPods(rule) && namespaced) {
+    wait->pod_selector = rule == Rule::kJob ? json{{"job-name", wait->name}} : MatchLabels(object);
+    if (!wait->pod_selector.empty()) {
+      kube::InformerSpec pods;
+      pods.collection_path =
+          fmt::format("/api/v1/namespaces/{}/pods", common::UrlEncode(target.namespace_));
+      pods.user = user;
+      pods.index = kube::IndexBy::kLabels;
+      const auto& first = *wait->pod_selector.items().begin();
+      wants.push_back(
+          Want{pods, first.key() + "=" + first.value().get<std::string>(), Source::kPods});
     }
-  } detach{claim};
+  }
+  if ((UsesPods(rule) || rule == Rule::kNais) && namespaced) {
+    kube::InformerSpec events;
+    events.collection_path =
+        fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(target.namespace_));
+    events.user = user;
+    events.index = kube::IndexBy::kEventTarget;
+    events.keep_objects = false;
+    wants.push_back(Want{events, wait->name, Source::kEvents});
+  }
+  std::vector<std::shared_ptr<kube::InformerRegistry::Use>> uses;
+  for (const auto& want : wants) uses.push_back(informers_.Acquire(want.spec));
+  for (const auto& use : uses) co_await use->Get().WaitSynced();
+  for (std::size_t i = 0; i < wants.size(); ++i) {
+    auto id = informers_.NextId();
+    uses[i]->Get().Subscribe(id, wants[i].key, wait->HandlerFor(wants[i].source));
+    wait->subscriptions.push_back(RolloutWait::Subscription{uses[i], id});
+  }
+  co_return wait;
+}
 
-  if (rule == Rule::kNais) {
-    // The original's event watcher, plus naiserator's status with our correlation ID.
-    race.Spawn([&, this](common::HttpCancel* cancel) {
-      kube::WatchTarget target{events_path, "", user, true};
-      std::set<std::string> seen;
-      kube::ListWatch(
-          client_, target, deadline, cancel, [&](const std::string& type, const json& ev) {
-            if (type == "DELETED") return false;
-            if (!EventMatchesResource(name, StringAt(ev, {"involvedObject", "kind"}),
-                                      StringAt(ev, {"involvedObject", "name"}))) {
-              return false;
-            }
-            auto annotated = StringAt(ev, {"metadata", "annotations", kCorrelationAnnotation});
-            if (!annotated.empty() && annotated != correlation_id) return false;
-            auto last = common::ParseRfc3339(StringAt(ev, {"lastTimestamp"}));
-            if (!last || *last < watch_start) return false;
-            if (auto v = NaisEventVerdict(ev, correlation_id)) {
-              race.Decide(*v);
-              return true;
-            }
-            auto text = EventMessage(ev);
-            if (seen.insert(text).second) progress(text);
-            return race.Decided();
-          });
-    });
-    race.Spawn([&, this](common::HttpCancel* cancel) {
-      kube::WatchTarget target{kube::CollectionPath(applied.resource, ns),
-                               "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user,
-                               true};
-      kube::ListWatch(client_, target, deadline, cancel, [&](const std::string&, const json& o) {
-        if (StringAt(o, {"status", "correlationID"}) != correlation_id) return race.Decided();
-        auto state = StringAt(o, {"status", "synchronizationState"});
-        if (state == "RolloutComplete") {
-          race.Decide(
-              Verdict{pb::DeploymentState::success,
-                      fmt::format("{}/{} (RolloutComplete): Successfully deployed.", kind, name)});
-          return true;
-        }
-        if (state == "FailedSynchronization") {
-          std::string message;
-          if (o.contains("status") && o["status"].contains("conditions") &&
-              o["status"]["conditions"].is_array()) {
-            for (const auto& c : o["status"]["conditions"]) {
-              if (c.value("type", "") == "SynchronizationState") message = c.value("message", "");
-            }
-          }
-          race.Decide(
-              Verdict{pb::DeploymentState::failure,
-                      fmt::format("{}/{} (FailedSynchronization): {}", kind, name, message)});
-          return true;
-        }
-        return race.Decided();
-      });
-    });
-  } else {
-    // The object itself, its pods and the events about them, judged by one tracker.
-    race.tracker.emplace(
-        rule, kind, name, since,
+bool RolloutWatcher::Applied(RolloutWait& wait, const kube::ApplyResult& result,
+                             const std::shared_ptr<Claim>& claim) const {
+  if (wait.rule == Rule::kConditions && !result.object.contains("status") &&
+      rollout::Assess(wait.rule, result.object, std::chrono::system_clock::now()).phase ==
+          Phase::kDone) {
+    wait.Release();  // a custom resource without status: done once written
+    return false;
+  }
+  // Events and pods newer than the write (seconds precision, as the original) are relevant.
+  wait.since = result.applied_at == common::SystemTime{} ? std::chrono::system_clock::now()
+                                                         : result.applied_at;
+  if (wait.rule != Rule::kNais) {
+    wait.tracker.emplace(
+        wait.rule, wait.kind, wait.name, wait.since,
         rollout::TrackerOptions{options_.transient_grace, options_.crash_loop_restarts});
-    race.Spawn([&, this](common::HttpCancel* cancel) {
-      kube::WatchTarget target{kube::CollectionPath(applied.resource, ns),
-                               "fieldSelector=" + common::UrlEncode("metadata.name=" + name), user,
-                               true};
-      kube::ListWatch(client_, target, deadline, cancel,
-                      [&](const std::string& type, const json& o) {
-                        return race.Track(
-                            [&](rollout::RolloutTracker& t) {
-                              return t.OnObject(type, o, std::chrono::system_clock::now());
-                            },
-                            progress);
-                      });
-    });
-    if (UsesPods(rule)) {
-      const std::string& selector = plan.pod_selector;
-      if (!selector.empty()) {
-        race.Spawn([&, this, selector](common::HttpCancel* cancel) {
-          kube::WatchTarget target{fmt::format("/api/v1/namespaces/{}/pods", common::UrlEncode(ns)),
-                                   selector, user, true};
-          kube::ListWatch(client_, target, deadline, cancel,
-                          [&](const std::string& type, const json& pod) {
-                            return race.Track(
-                                [&](rollout::RolloutTracker& t) {
-                                  return t.OnPod(type, pod, std::chrono::system_clock::now());
-                                },
-                                progress);
-                          });
-        });
-      }
-      // Relevant events (the workload, its replica sets and pods) as progress, no duplicates.
-      race.Spawn([&, this](common::HttpCancel* cancel) {
-        kube::WatchTarget target{events_path, "", user, false};
-        kube::ListWatch(client_, target, deadline, cancel,
-                        [&](const std::string& type, const json& ev) {
-                          if (type == "DELETED") return race.Decided();
-                          if (!EventMatchesResource(name, StringAt(ev, {"involvedObject", "kind"}),
-                                                    StringAt(ev, {"involvedObject", "name"}))) {
-                            return race.Decided();
-                          }
-                          return race.Track(
-                              [&](rollout::RolloutTracker& t) { return t.OnEvent(ev); }, progress);
-                        });
-      });
-    }
   }
+  if (claim) {
+    std::weak_ptr<RolloutWait> weak = wait.weak_from_this();
+    std::lock_guard lock(claim->mutex);
+    wait.claim = claim;
+    claim->on_stop = [weak](const std::string& reason) {
+      if (auto self = weak.lock()) self->Stop(reason);
+    };
+    if (claim->stop_reason) wait.Stop(*claim->stop_reason);
+  }
+  return true;
+}
 
-  {
-    std::unique_lock lock(race.mutex);
-    while (!race.verdict) {
-      // (No optional here: g++ 12 warns that a compared optional may be uninitialized.)
-      const auto next_due = [&race] {
-        return race.tracker ? race.tracker->NextDue().value_or(common::SystemTime::max())
-                            : common::SystemTime::max();
-      };
-      const auto due = next_due();
-      race.cv.wait_until(lock, std::min(deadline, due),
-                         [&] { return race.verdict.has_value() || next_due() != due; });
-      if (race.verdict) break;
-      auto now = std::chrono::system_clock::now();
-      if (race.tracker) {
-        auto step = race.tracker->OnTime(now);
-        if (step.outcome) {
-          race.verdict = ToVerdict(*step.outcome);
-          break;
-        }
-      }
-      if (now >= deadline) {
-        race.verdict = race.tracker ? ToVerdict(race.tracker->Timeout())
-                                    : Verdict{pb::DeploymentState::error, kTimeoutMessage};
-      }
+net::awaitable<std::optional<Verdict>> RolloutWatcher::Await(std::shared_ptr<RolloutWait> wait,
+                                                             common::SystemTime deadline,
+                                                             ProgressFn progress) {
+  std::optional<Verdict> verdict;
+  while (!verdict) {
+    if (wait->stop_reason) {
+      verdict = Verdict{pb::DeploymentState::failure,
+                        fmt::format("{}/{}: {}", wait->kind, wait->name, *wait->stop_reason)};
+      break;
     }
+    while (!wait->inbox.empty() && !verdict) {
+      auto item = std::move(wait->inbox.front());
+      wait->inbox.pop_front();
+      verdict = wait->Handle(item, progress);
+    }
+    if (verdict) break;
+    const auto now = std::chrono::system_clock::now();
+    auto due = common::SystemTime::max();
+    if (wait->tracker) {
+      auto step = wait->tracker->OnTime(now);
+      if (step.outcome) {
+        verdict = ToVerdict(*step.outcome);
+        break;
+      }
+      due = wait->tracker->NextDue().value_or(common::SystemTime::max());
+    }
+    if (now >= deadline) {
+      verdict = wait->tracker ? ToVerdict(wait->tracker->Timeout())
+                              : Verdict{pb::DeploymentState::error, kTimeoutMessage};
+      break;
+    }
+    wait->timer.expires_at(std::min(deadline, due));
+    boost::system::error_code ignored;
+    co_await wait->timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
   }
-  race.Finish();
-  return race.verdict;
+  wait->Release();
+  wait->inbox.clear();
+  co_return verdict;
 }
 
 }  // namespace deployd::agent

@@ -1,7 +1,13 @@
 #pragma once
-// Waits for the rollout of one applied resource with watches (no polling) and turns what it sees
-// into a Verdict: kind rules from rollout/verdict.hpp, pod failure signals (fail fast with the
-// evidence), relevant Events forwarded as progress, naiserator semantics for nais.io kinds.
+// Waits for the rollouts of applied resources, fed by the shared watches (kube/informer.hpp): one
+// coroutine per wait, on the deployment's strand, no thread of its own. What the watches see goes
+// to the pure judges: rollout::RolloutTracker (kind rules, pod problems with their grace, the
+// cause named in failures, relevant Events forwarded as progress) and, for nais.io kinds,
+// naiserator's events and status (NaisEventVerdict).
+//
+// A wait is prepared before its resource is written (Prepare: the informers it reads are listed
+// and subscribed to first, so nothing the write causes is missed; what arrives is queued for it),
+// told the write's result (Applied), then awaited (Await) until a verdict or the deadline.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -9,23 +15,22 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/asio.hpp"
 #include "common/time.hpp"
 #include "deployd/agent/runner.hpp"
 #include "deployd/kube/apply.hpp"
+#include "deployd/kube/informer.hpp"
 #include "deployd/rollout/verdict.hpp"
 
-namespace deployd::kube {
-class KubeClient;
-}
-
 namespace deployd::agent {
+
+namespace net = common::net;
 
 inline constexpr const char* kTimeoutMessage = "timeout while waiting for deployment to succeed";
 inline constexpr const char* kRedeployedMessage =
@@ -48,16 +53,18 @@ std::string EventMessage(const nlohmann::json& event);
 std::optional<Verdict> NaisEventVerdict(const nlohmann::json& event,
                                         const std::string& correlation_id);
 
-using ProgressFn = std::function<void(const std::string& message)>;
+class RolloutWait;
 
 class RolloutWatcher {
  public:
-  RolloutWatcher(kube::KubeClient& client, RolloutOptions options)
-      : client_(client), options_(options) {}
+  // `informers` outlives the watcher and every wait.
+  RolloutWatcher(kube::InformerRegistry& informers, RolloutOptions options)
+      : informers_(informers), options_(options) {}
 
   // A deployment's claim on one written object. Claiming an object supersedes the claims of
   // other deployments on it: their waits end with `<Kind>/<name>: superseded by deployment <id>`
-  // instead of two watchers fighting. Released when the last shared_ptr goes.
+  // instead of two watchers fighting. Released when the last shared_ptr goes. on_stop runs under
+  // the claim's mutex, on whichever thread stops it (it only posts).
   struct Claim {
     std::mutex mutex;
     std::string key;
@@ -68,14 +75,21 @@ class RolloutWatcher {
   std::shared_ptr<Claim> ClaimObject(const nlohmann::json& object,
                                      const std::string& correlation_id);
 
-  // How many threads Await(applied) starts (one per list+watch stream); 0 when it returns at
-  // once because there is nothing to wait for.
-  static int Threads(const kube::ApplyResult& applied);
-
-  std::optional<Verdict> Await(const kube::ApplyResult& applied, const std::string& user,
-                               const std::string& correlation_id, common::SystemTime deadline,
-                               const ProgressFn& progress,
-                               const std::shared_ptr<Claim>& claim = nullptr);
+  // Before `object` is written to `target` as `user`: the wait its rollout needs, subscribed to
+  // the informers it reads (listed first when new), or nullptr for kinds without a rollout. On the
+  // deployment's strand (the wait's events are posted to the caller's executor).
+  net::awaitable<std::shared_ptr<RolloutWait>> Prepare(nlohmann::json object,
+                                                       kube::AsyncApplier::Target target,
+                                                       std::string user,
+                                                       std::string correlation_id);
+  // After the write: false when there is nothing to wait for after all (a custom resource
+  // without status); the wait then lets its informers go.
+  bool Applied(RolloutWait& wait, const kube::ApplyResult& result,
+               const std::shared_ptr<Claim>& claim) const;
+  // Until the verdict or `deadline`; on the wait's strand. Lets the informers go when it returns.
+  static net::awaitable<std::optional<Verdict>> Await(std::shared_ptr<RolloutWait> wait,
+                                                      common::SystemTime deadline,
+                                                      ProgressFn progress);
 
   // Ends every running wait with `<Kind>/<name>: deployd is shutting down` (SIGTERM).
   void Shutdown();
@@ -87,7 +101,7 @@ class RolloutWatcher {
                                  const std::string& ns, const std::string& name);
 
  private:
-  kube::KubeClient& client_;
+  kube::InformerRegistry& informers_;
   RolloutOptions options_;
   std::mutex claims_mutex_;
   std::vector<std::weak_ptr<Claim>> claims_;

@@ -38,6 +38,8 @@ class Reporter {
     sink_.Report(std::move(status));
   }
 
+  const std::string& Id() const { return request_.id(); }
+
  private:
   pb::DeploymentRequest request_;
   StatusSink& sink_;
@@ -90,37 +92,63 @@ Verdict NoThreads(const nlohmann::json& object, const ThreadBudget& budget) {
                              KindSlashName(object))};
 }
 
-// Joins on every way out of the scope, so that nothing throws past a joinable thread.
-struct JoinAll {
-  explicit JoinAll(std::vector<std::thread>& t) : threads(t) {}
-  std::vector<std::thread>& threads;
-  JoinAll(const JoinAll&) = delete;
-  JoinAll& operator=(const JoinAll&) = delete;
-  ~JoinAll() {
-    for (auto& t : threads) {
-      if (t.joinable()) t.join();
+// Waits spawned by a flow, all on its executor: counts them and wakes the flow when the last
+// one is done.
+struct WaitGroup {
+  explicit WaitGroup(const net::any_io_executor& ex) : wake(ex) {}
+  net::system_timer wake;
+  int outstanding = 0;
+  std::exception_ptr error;
+
+  void Done(const std::exception_ptr& e) {
+    if (e && !error) error = e;
+    --outstanding;
+    wake.cancel();
+  }
+  net::awaitable<void> Join() {
+    while (outstanding > 0) {
+      wake.expires_at(common::SystemTime::max());
+      boost::system::error_code ignored;
+      co_await wake.async_wait(net::redirect_error(net::use_awaitable, ignored));
     }
   }
 };
 
-void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const Reporter& report,
-         const common::Clock& clock, const RunOptions& options) {
+using RecordFn = std::function<void(const std::optional<Verdict>&)>;
+
+// One wait: its verdict (an exception from it becomes an error verdict) is recorded. `record`
+// lives in the flow's frame, which outlives every wait it spawned (it joins them).
+net::awaitable<void> RecordWait(net::awaitable<std::optional<Verdict>> wait,
+                                const RecordFn* record) {
+  std::optional<Verdict> verdict;
+  try {
+    verdict = co_await std::move(wait);
+  } catch (const std::exception& e) {
+    verdict = Verdict{pb::DeploymentState::error, e.what()};
+  }
+  (*record)(verdict);
+}
+
+// `report` and `options` live in RunDeploymentAsync's frame, which outlives this call.
+net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& clusters,
+                          const Reporter& report, const common::Clock& clock,
+                          const RunOptions& options) {
   // Identities first: the team becomes the impersonated user of every Kubernetes call.
   if (auto invalid = common::InvalidLabel("team", request.team())) {
     report(pb::DeploymentState::error, *invalid);
-    return;
+    co_return;
   }
   if (request.cluster() != options.cluster) {
     report(pb::DeploymentState::error,
            fmt::format("deployment request is for cluster {}, but this deployd serves cluster {}",
                        common::Quote(request.cluster()), common::Quote(options.cluster)));
-    return;
+    co_return;
   }
   // An unset deadline is the Unix epoch, i.e. already expired (as in the original).
-  auto deadline = common::FromTimestamp(request.deadline());
+  const auto deadline = common::FromTimestamp(request.deadline());
   if (!request.has_deadline() || clock.Now() >= deadline) {
     report(pb::DeploymentState::failure, "context deadline exceeded");
-    return;
+    co_return;
   }
 
   std::vector<nlohmann::json> resources;
@@ -130,51 +158,39 @@ void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const R
       report(pb::DeploymentState::failure,
              fmt::format("resource {}: decoding payload: Object 'Kind' is missing in '{}'", i + 1,
                          object.dump()));
-      return;
+      co_return;
     }
     resources.push_back(std::move(object));
   }
+  request.clear_kubernetes();  // the JSON copies are all that is needed from here on
   if (resources.empty()) {
     report(pb::DeploymentState::failure, "no resources to deploy");
-    return;
+    co_return;
   }
 
-  std::unique_ptr<TeamCluster> cluster;
+  std::unique_ptr<AsyncTeamCluster> cluster;
+  std::string refused;
   try {
     cluster = clusters.ForTeam(request.team());
   } catch (const std::exception& e) {
-    report(pb::DeploymentState::error, e.what());
-    return;
+    refused = e.what();
+  }
+  if (!cluster) {
+    report(pb::DeploymentState::error, refused);
+    co_return;
   }
 
-  std::mutex mutex;  // errors, from the watcher threads
   std::vector<std::string> errors;
   std::vector<nlohmann::json> applied;
-  auto progress = [&report](const std::string& message) {
+  const ProgressFn progress = [&report](const std::string& message) {
     report(pb::DeploymentState::in_progress, message);
   };
-  auto record = [&](const std::optional<Verdict>& verdict) {
+  const RecordFn record = [&errors, &report](const std::optional<Verdict>& verdict) {
     if (!verdict) return;
-    {
-      std::lock_guard lock(mutex);
-      if (common::IsErrorState(verdict->state)) errors.push_back(verdict->message);
-    }
+    if (common::IsErrorState(verdict->state)) errors.push_back(verdict->message);
     report(pb::DeploymentState::in_progress, verdict->message);
   };
-  auto await = [&](const nlohmann::json& object) {
-    try {
-      return cluster->AwaitRollout(object, deadline, progress);
-    } catch (const std::exception& e) {
-      return std::optional<Verdict>(Verdict{pb::DeploymentState::error, e.what()});
-    }
-  };
-  // Slots for `count` threads; an empty lease without a budget.
-  auto acquire = [&](int count) -> std::optional<ThreadBudget::Lease> {
-    if (options.threads == nullptr || count == 0) return ThreadBudget::Lease();
-    return options.threads->Acquire(count, deadline);
-  };
-  // On this thread, with slots for the watch threads the wait starts.
-  auto given_up = [&options, &request] {
+  const auto given_up = [&options, &request] {
     if (!options.abandoned || !options.abandoned()) return false;
     spdlog::info(
         "deployment {}: given up (another deployd took over the cluster); nothing more "
@@ -182,13 +198,9 @@ void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const R
         request.id());
     return true;
   };
-  auto await_here = [&](const nlohmann::json& object) -> std::optional<Verdict> {
-    auto lease = acquire(cluster->RolloutThreads(object));
-    if (!lease) return NoThreads(object, *options.threads);
-    return await(object);
-  };
-  for (auto& object : OrderForApply(std::move(resources))) {
-    if (given_up()) return;
+  auto ordered = OrderForApply(std::move(resources));
+  for (auto& object : ordered) {
+    if (given_up()) co_return;
     if (!object.contains("metadata") || !object["metadata"].is_object()) {
       object["metadata"] = nlohmann::json::object();
     }
@@ -197,67 +209,68 @@ void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const R
       metadata["annotations"] = nlohmann::json::object();
     }
     metadata["annotations"][kCorrelationAnnotation] = request.id();
-    auto identifier = kube::Identifier(kube::RefOf(object));
+    const auto identifier = kube::Identifier(kube::RefOf(object));
+    const bool crd = OrderRank(object) == 1;
     nlohmann::json stored;
+    std::string apply_error;
     try {
-      stored = cluster->Apply(object);
+      stored = co_await cluster->Apply(std::move(object));
     } catch (const std::exception& e) {
-      errors.push_back(fmt::format("{}: {}", identifier, e.what()));
+      apply_error = e.what();
+    }
+    if (!apply_error.empty() || stored.is_null()) {
+      errors.push_back(fmt::format("{}: {}", identifier, apply_error));
       break;
     }
     report(pb::DeploymentState::in_progress, fmt::format("Successfully applied {}", identifier));
-    if (OrderRank(object) == 1) {
+    if (crd) {
       // A CRD must be Established before resources of its kinds can be written.
-      auto verdict = await_here(stored);
+      std::optional<Verdict> verdict;
+      std::string wait_error;
+      try {
+        verdict = co_await cluster->AwaitRollout(std::move(stored), deadline, progress);
+      } catch (const std::exception& e) {
+        wait_error = e.what();
+      }
+      if (!wait_error.empty()) verdict = Verdict{pb::DeploymentState::error, wait_error};
       record(verdict);
       if (verdict && common::IsErrorState(verdict->state)) break;
       continue;
     }
     applied.push_back(std::move(stored));
   }
-  if (given_up()) return;
+  ordered.clear();
+  if (given_up()) co_return;
   report(pb::DeploymentState::in_progress, kAllSavedMessage);
 
-  // One wait per resource, at once as the original's goroutines as far as --max-rollout-threads
-  // allows; the others wait their turn. A wait that starts late still judges the whole rollout
-  // (it lists the current state and counts pods and events since the resource was applied).
-  std::vector<std::thread> waiters;
-  JoinAll join_all{waiters};  // after everything the waiters use: joined before it goes
+  // Every wait at once, each a coroutine on this executor. A wait that starts late still judges
+  // the whole rollout (its watches were set up before the write).
+  const auto executor = co_await net::this_coro::executor;
+  WaitGroup group(executor);
   bool stopped = false;
-  for (const auto& object : applied) {
+  std::exception_ptr thrown;
+  for (auto& object : applied) {
     if (given_up()) {
       stopped = true;
       break;
     }
-    const int threads = cluster->RolloutThreads(object);
-    if (threads == 0) {  // nothing to wait for: no thread needed
-      record(await(object));
-      continue;
-    }
-    auto lease = acquire(threads + 1);  // the waiting thread and the watch threads it starts
-    if (!lease) {
-      record(NoThreads(object, *options.threads));
-      continue;
-    }
-    auto held = std::make_shared<ThreadBudget::Lease>(std::move(*lease));
     try {
-      StartThreadInto(waiters, [&record, &await, &object, held] {
-        try {
-          record(await(object));
-        } catch (const std::exception& e) {
-          spdlog::error("waiting for {}: {}", KindSlashName(object), e.what());
-        } catch (...) {
-          spdlog::error("waiting for {}: unknown exception", KindSlashName(object));
-        }
-      });
-    } catch (const std::system_error& e) {
-      record(Verdict{pb::DeploymentState::error,
-                     fmt::format("{}: cannot start a thread to wait for the rollout: {}",
-                                 KindSlashName(object), e.what())});
+      auto wait = cluster->AwaitRollout(std::move(object), deadline, progress);
+      ++group.outstanding;
+      WaitGroup* joined = &group;  // the frame outlives the waits: Join below
+      net::co_spawn(
+          executor, RecordWait(std::move(wait), &record),
+          net::bind_executor(executor, [joined](const std::exception_ptr& e) { joined->Done(e); }));
+    } catch (...) {
+      thrown = std::current_exception();
+      break;
     }
   }
-  for (auto& t : waiters) t.join();
-  if (stopped || (options.abandoned && options.abandoned())) return;
+  applied.clear();
+  co_await group.Join();
+  if (thrown) std::rethrow_exception(thrown);
+  if (group.error) std::rethrow_exception(group.error);
+  if (stopped || (options.abandoned && options.abandoned())) co_return;
 
   if (!errors.empty()) {
     report(pb::DeploymentState::failure, FailureSummary(errors.front(), errors.size()));
@@ -266,17 +279,147 @@ void Run(const pb::DeploymentRequest& request, ClusterFactory& clusters, const R
   }
 }
 
+// ---- blocking clusters --------------------------------------------------------------------------
+
+// The verdict of a wait that runs on a thread, handed to the flow's executor.
+struct ThreadResult {
+  explicit ThreadResult(const net::any_io_executor& ex) : executor(ex), wake(ex) {}
+  net::any_io_executor executor;
+  net::system_timer wake;
+  std::optional<std::optional<Verdict>> verdict;  // set on the executor
+};
+
+net::awaitable<std::optional<Verdict>> Ready(std::optional<Verdict> verdict) { co_return verdict; }
+
+net::awaitable<std::optional<Verdict>> AwaitThread(std::shared_ptr<ThreadResult> result) {
+  while (!result->verdict) {
+    result->wake.expires_at(common::SystemTime::max());
+    boost::system::error_code ignored;
+    co_await result->wake.async_wait(net::redirect_error(net::use_awaitable, ignored));
+  }
+  co_return *result->verdict;
+}
+
+// A blocking TeamCluster driven by the flow: Apply runs on the flow's thread, each wait that
+// needs threads on one of its own, with slots from the budget for it and the threads it starts.
+// Its destructor joins them: nothing throws past a joinable thread.
+class BlockingCluster final : public AsyncTeamCluster {
+ public:
+  BlockingCluster(std::unique_ptr<TeamCluster> inner, ThreadBudget* budget,
+                  net::any_io_executor executor)
+      : inner_(std::move(inner)), budget_(budget), executor_(std::move(executor)) {}
+  ~BlockingCluster() override {
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  BlockingCluster(const BlockingCluster&) = delete;
+  BlockingCluster& operator=(const BlockingCluster&) = delete;
+
+  net::awaitable<nlohmann::json> Apply(nlohmann::json object) override {
+    co_return inner_->Apply(object);
+  }
+
+  // Not a coroutine: the slots are taken and the thread is started when the flow calls it, in
+  // the order of the resources, as the original runner did.
+  net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json applied,
+                                                      common::SystemTime deadline,
+                                                      ProgressFn progress) override {
+    const int threads = inner_->RolloutThreads(applied);  // may throw: ends the deployment
+    if (threads == 0) return Ready(Wait(*inner_, applied, deadline, progress));
+    ThreadBudget::Lease lease;
+    if (budget_ != nullptr) {
+      auto granted = budget_->Acquire(threads + 1, deadline);
+      if (!granted) return Ready(NoThreads(applied, *budget_));
+      lease = std::move(*granted);
+    }
+    auto result = std::make_shared<ThreadResult>(executor_);
+    auto held = std::make_shared<ThreadBudget::Lease>(std::move(lease));
+    auto object = std::make_shared<nlohmann::json>(std::move(applied));
+    TeamCluster* inner = inner_.get();
+    try {
+      StartThreadInto(threads_, [inner, object, deadline, progress, result, held] {
+        std::optional<Verdict> verdict;
+        try {
+          verdict = Wait(*inner, *object, deadline, progress);
+        } catch (...) {
+          verdict = Verdict{pb::DeploymentState::error, "unknown error"};
+        }
+        net::post(result->executor, [result, verdict] {
+          result->verdict = verdict;
+          result->wake.cancel();
+        });
+      });
+    } catch (const std::system_error& e) {
+      return Ready(Verdict{pb::DeploymentState::error,
+                           fmt::format("{}: cannot start a thread to wait for the rollout: {}",
+                                       KindSlashName(*object), e.what())});
+    }
+    return AwaitThread(result);
+  }
+
+ private:
+  static std::optional<Verdict> Wait(TeamCluster& inner, const nlohmann::json& object,
+                                     common::SystemTime deadline, const ProgressFn& progress) {
+    try {
+      return inner.AwaitRollout(object, deadline, progress);
+    } catch (const std::exception& e) {
+      return Verdict{pb::DeploymentState::error, e.what()};
+    }
+  }
+
+  std::unique_ptr<TeamCluster> inner_;
+  ThreadBudget* budget_;
+  net::any_io_executor executor_;
+  std::vector<std::thread> threads_;
+};
+
+class BlockingFactory final : public AsyncClusterFactory {
+ public:
+  BlockingFactory(ClusterFactory& inner, ThreadBudget* budget, net::any_io_executor executor)
+      : inner_(inner), budget_(budget), executor_(std::move(executor)) {}
+  std::unique_ptr<AsyncTeamCluster> ForTeam(const std::string& team) override {
+    return std::make_unique<BlockingCluster>(inner_.ForTeam(team), budget_, executor_);
+  }
+
+ private:
+  ClusterFactory& inner_;
+  ThreadBudget* budget_;
+  net::any_io_executor executor_;
+};
+
 }  // namespace
+
+net::awaitable<void> RunDeploymentAsync(pb::DeploymentRequest request,
+                                        AsyncClusterFactory& clusters, StatusSink& sink,
+                                        const common::Clock& clock, RunOptions options) {
+  // The reporter keeps the request without its manifests; they are not copied for it.
+  pb::Kubernetes* manifests = request.release_kubernetes();
+  const Reporter report(request, sink, clock);
+  request.set_allocated_kubernetes(manifests);
+  std::string failure;
+  try {
+    co_await Flow(std::move(request), clusters, report, clock, options);
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown error";
+  }
+  if (failure.empty()) co_return;
+  try {
+    report(pb::DeploymentState::error,
+           fmt::format("deployd could not process the deployment: {}", failure));
+  } catch (const std::exception& e) {
+    spdlog::error("deployment {}: {}", report.Id(), e.what());
+  }
+}
 
 void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& clusters, StatusSink& sink,
                    const common::Clock& clock, const RunOptions& options) {
-  Reporter report(request, sink, clock);
-  try {
-    Run(request, clusters, report, clock, options);
-  } catch (const std::exception& e) {
-    report(pb::DeploymentState::error,
-           fmt::format("deployd could not process the deployment: {}", e.what()));
-  }
+  net::io_context io(1);
+  BlockingFactory factory(clusters, options.threads, io.get_executor());
+  net::co_spawn(io, RunDeploymentAsync(request, factory, sink, clock, options), net::detached);
+  io.run();
 }
 
 }  // namespace deployd::agent

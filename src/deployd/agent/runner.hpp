@@ -1,6 +1,13 @@
 #pragma once
 // Processing one deployment request (original.md 4.3): decode, order, annotate, apply each
 // resource as the team, report statuses, end with success or failure.
+//
+// The flow is one coroutine (RunDeploymentAsync) over AsyncTeamCluster: resources are applied in
+// order, then every rollout wait runs as its own coroutine on the deployment's executor, at once.
+// deployd's engine runs it on its io_context. RunDeployment runs the same flow over a blocking
+// TeamCluster on a private io_context, giving each blocking wait a thread of its own (bounded by
+// a ThreadBudget): that is how blocking clusters (and the tests' fakes) are driven, never the
+// engine.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -8,11 +15,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/asio.hpp"
 #include "common/time.hpp"
 #include "deployd/agent/thread_budget.hpp"
 #include "deployment.pb.h"
 
 namespace deployd::agent {
+
+namespace net = common::net;
+
+// Forwards an in_progress message (thread-safe).
+using ProgressFn = std::function<void(const std::string& message)>;
 
 inline constexpr const char* kCorrelationAnnotation = "nais.io/deploymentCorrelationID";
 inline constexpr const char* kAllSavedMessage =
@@ -67,6 +80,27 @@ class ClusterFactory {
   virtual std::unique_ptr<TeamCluster> ForTeam(const std::string& team) = 0;
 };
 
+// Kubernetes as one team sees it, for the engine: coroutines that resume on the caller's
+// executor (the deployment's strand). Errors as TeamCluster's.
+class AsyncTeamCluster {
+ public:
+  virtual ~AsyncTeamCluster() = default;
+  // Writes one resource; returns it as stored (it may leave out what no wait reads).
+  virtual net::awaitable<nlohmann::json> Apply(nlohmann::json object) = 0;
+  // The wait for one applied resource; nullopt: nothing to wait for. An exception thrown by this
+  // call itself ends the deployment with an error; one from the awaited coroutine ends only this
+  // wait (an error verdict with its message).
+  virtual net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json applied,
+                                                              common::SystemTime deadline,
+                                                              ProgressFn progress) = 0;
+};
+
+class AsyncClusterFactory {
+ public:
+  virtual ~AsyncClusterFactory() = default;
+  virtual std::unique_ptr<AsyncTeamCluster> ForTeam(const std::string& team) = 0;
+};
+
 // StatusSink implementations must be thread-safe (watchers report from their own threads).
 
 // Stable order: Namespaces, then CustomResourceDefinitions, then the rest as given.
@@ -92,5 +126,12 @@ struct RunOptions {
 // deployment: <reason>`.
 void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& clusters, StatusSink& sink,
                    const common::Clock& clock, const RunOptions& options);
+
+// The same flow and statuses, as the engine runs it: on the caller's executor, every rollout wait
+// a coroutine of its own (options.threads is not used). Never throws; `clusters`, `sink` and
+// `clock` outlive it.
+net::awaitable<void> RunDeploymentAsync(pb::DeploymentRequest request,
+                                        AsyncClusterFactory& clusters, StatusSink& sink,
+                                        const common::Clock& clock, RunOptions options);
 
 }  // namespace deployd::agent

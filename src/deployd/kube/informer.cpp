@@ -1,5 +1,10 @@
 #include "deployd/kube/informer.hpp"
 
+// g++ 12 pairs the allocation and deallocation of an inlined Asio coroutine frame wrongly here
+// (-Wmismatched-new-delete on awaitable_frame_base::operator delete): a false positive, both come
+// from awaitable_frame_base.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 #include <algorithm>
 #include <random>
 

@@ -1,5 +1,7 @@
 #include "hookd/github/mirror.hpp"
 
+#include <algorithm>
+
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +13,8 @@ namespace {
 
 // Deployments waiting for the creator; beyond this the pump creates them after create_wait.
 constexpr std::size_t kMaxCreateQueue = 256;
+// The pump never looks for work more often than this.
+constexpr std::chrono::milliseconds kMinIdle{10};
 
 std::string Describe(const Response& r) {
   if (r.answer.status == 0) return r.error.empty() ? "no answer" : r.error;
@@ -231,7 +235,9 @@ void Mirror::PumpLoop() {
         claim->Commit();
         continue;
       }
-      if (auto due = Claim::NextDue(*Connection(conn))) idle = std::min(idle, *due);
+      if (auto due = Claim::NextDue(*Connection(conn))) {
+        idle = std::max(kMinIdle, std::min(idle, *due));
+      }
     } catch (const std::exception& e) {
       spdlog::warn("GitHub work: {}", e.what());
       conn.reset();

@@ -78,13 +78,17 @@ std::optional<long long> QueueStore::GithubId(const std::string& deployment_id) 
 std::unique_ptr<Claim> Claim::Next(pqxx::connection& conn) { return Take(conn, kNextSql, ""); }
 
 std::optional<std::chrono::milliseconds> Claim::NextDue(pqxx::connection& conn) {
-  pqxx::read_transaction tx(conn);
+  // Rows that other workers hold are skipped (their work is theirs): locking the first free row
+  // for the length of this statement is the only way to see which rows are free.
+  pqxx::work tx(conn);
   auto rows = tx.exec(
-      "SELECT GREATEST(0, EXTRACT(EPOCH FROM (min(g.next_attempt) - clock_timestamp())) * 1000)"
+      "SELECT GREATEST(0, EXTRACT(EPOCH FROM (g.next_attempt - clock_timestamp())) * 1000)"
       "::bigint FROM github_deployment g"
       " WHERE g.phase IN ('create', 'statuses')"
       " AND (g.phase = 'create' OR EXISTS (SELECT 1 FROM github_status s"
-      " WHERE s.deployment_id = g.deployment_id AND s.posted IS NULL))");
+      " WHERE s.deployment_id = g.deployment_id AND s.posted IS NULL))"
+      " ORDER BY g.next_attempt LIMIT 1 FOR NO KEY UPDATE OF g SKIP LOCKED");
+  tx.commit();
   if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
   return std::chrono::milliseconds(rows[0][0].as<long long>());
 }

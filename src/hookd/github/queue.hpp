@@ -87,8 +87,8 @@ class Claim {
   static std::unique_ptr<Claim> ForCreation(pqxx::connection& conn,
                                             const std::string& deployment_id);
 
-  // How long until the next row with work is due (zero when one is due now); nullopt when
-  // there is no work at all.
+  // How long until the next row with work that no other worker holds is due (zero when one is
+  // due now); nullopt when there is none.
   static std::optional<std::chrono::milliseconds> NextDue(pqxx::connection& conn);
 
   const Job& job() const { return job_; }

@@ -162,15 +162,15 @@ grpc::Status WithText(const grpc::Status& status) {
                                    " and no further explanation"};
 }
 
-// Logs a call that ended with an error; `subject` names the deployment (or cluster) if known.
-void LogFailure(const char* service, const char* method, const std::string& peer,
-                const std::string& subject, const grpc::Status& status) {
+// Logs a call that ended with an error: `call` is the method ("pb.Deploy/Deploy"), `subject`
+// names the deployment (or cluster) when known.
+void LogFailure(std::string_view call, const std::string& peer, const std::string& subject,
+                const grpc::Status& status) {
   if (status.ok()) return;
   const auto level =
       status.error_code() == grpc::StatusCode::CANCELLED ? spdlog::level::info : spdlog::level::warn;
-  spdlog::log(level, "{}/{} from {}{}{} ended with {}: {}", service, method, peer,
-              subject.empty() ? "" : " for ", subject, common::GoCodeName(status.error_code()),
-              status.error_message());
+  spdlog::log(level, "{} from {}{}{} ended with {}: {}", call, peer, subject.empty() ? "" : " for ",
+              subject, common::GoCodeName(status.error_code()), status.error_message());
 }
 
 // The write side both server streams share: a queue written one message at a time, and a finish
@@ -235,7 +235,7 @@ class QueuedWriteReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
     if (finish_called_) return;
     finish_called_ = true;
     final_status_ = WithText(final_status_);
-    LogFailure(service_, method_, peer_, subject_, final_status_);
+    LogFailure(std::string(service_) + "/" + method_, peer_, subject_, final_status_);
     shared_.Handled("server_stream", service_, method_, final_status_, started_);
     this->Finish(final_status_);
   }
@@ -448,7 +448,7 @@ class DeployService final : public DeployBase {
           subject = "team " + common::Quote(parsed.team()) + " and cluster " +
                     common::Quote(parsed.cluster());
         }
-        LogFailure("pb.Deploy", "Deploy", context->peer(), subject, status);
+        LogFailure("pb.Deploy/Deploy", context->peer(), subject, status);
       }
       shared_.Handled("unary", "pb.Deploy", "Deploy", status, started);
       reactor->Finish(status);
@@ -573,15 +573,17 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
     }
     if (registered) {
       shared_.dispatcher.Clusters().Unregister(cluster_, this);
-      spdlog::info("deployd for cluster {} disconnected ({})", cluster_, peer_);
       // Off the gRPC thread: the database. A newer stream of the cluster here keeps the lease.
-      shared_.workers.Post([&dispatcher = shared_.dispatcher, cluster = cluster_] {
-        if (dispatcher.Clusters().IsConnected(cluster)) return;
-        try {
-          dispatcher.Store().ReleasePresence(cluster);
-        } catch (const std::exception& e) {
-          spdlog::warn("releasing the presence of cluster {}: {}", cluster, e.what());
+      // Logged once the lease is given up: from then on new deployments say "not connected".
+      shared_.workers.Post([&dispatcher = shared_.dispatcher, cluster = cluster_, peer = peer_] {
+        if (!dispatcher.Clusters().IsConnected(cluster)) {
+          try {
+            dispatcher.Store().ReleasePresence(cluster);
+          } catch (const std::exception& e) {
+            spdlog::warn("releasing the presence of cluster {}: {}", cluster, e.what());
+          }
         }
+        spdlog::info("deployd for cluster {} disconnected ({})", cluster, peer);
       });
     }
     Release(shared_.workers);
@@ -777,7 +779,7 @@ class DispatchService final : public DispatchBase {
     if (auto read = WithText(ReadRequest(*request, shared_.options.max_message_size, opts));
         !read.ok()) {
       shared_.Started("server_stream", "pb.Dispatch", "Deployments");
-      LogFailure("pb.Dispatch", "Deployments", context->peer(), "", read);
+      LogFailure("pb.Dispatch/Deployments", context->peer(), "", read);
       shared_.Handled("server_stream", "pb.Dispatch", "Deployments", read,
                       std::chrono::steady_clock::now());
       return new RefusedWriteReactor(read);
@@ -796,7 +798,7 @@ class DispatchService final : public DispatchBase {
     auto identity = AuthenticateDeployd(CopyMetadata(context), shared_.options.deployd_keys,
                                         shared_.options.deployd_authentication);
     if (!identity.status.ok()) {
-      LogFailure("pb.Dispatch", "ReportStatus", context->peer(), "", identity.status);
+      LogFailure("pb.Dispatch/ReportStatus", context->peer(), "", identity.status);
       shared_.Handled("unary", "pb.Dispatch", "ReportStatus", identity.status, started);
       reactor->Finish(WithText(identity.status));
       return reactor;
@@ -811,7 +813,7 @@ class DispatchService final : public DispatchBase {
         WriteMessage(pb::ReportStatusOpts(), *reply);
         shared_.Sent("unary", "pb.Dispatch", "ReportStatus");
       } else {
-        LogFailure("pb.Dispatch", "ReportStatus", context->peer(),
+        LogFailure("pb.Dispatch/ReportStatus", context->peer(),
                    status.request().id().empty()
                        ? ""
                        : "deployment " + common::Quote(status.request().id()),
@@ -872,7 +874,9 @@ class UnknownMethods final : public grpc::CallbackGenericService {
         "hookd does not implement " + context->method() +
             " (it serves /pb.Deploy/Deploy, /pb.Deploy/Status, /pb.Dispatch/Deployments, "
             "/pb.Dispatch/ReportStatus and /grpc.health.v1.Health)");
-    LogFailure("unknown", "method", context->peer(), "", status);
+    std::string_view call = context->method();
+    if (!call.empty() && call.front() == '/') call.remove_prefix(1);
+    LogFailure(call, context->peer(), "", status);
     return new Refusal(status);
   }
 };

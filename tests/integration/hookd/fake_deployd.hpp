@@ -2,6 +2,7 @@
 // A deployd stand-in: a pb.Dispatch client holding the Deployments stream open in a thread.
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -15,14 +16,19 @@ namespace hookdtest {
 
 class FakeDeployd {
  public:
+  // Returns once hookd registered the stream (it sends headers then) or ended it. `metadata` is
+  // sent on the stream, e.g. {"max-message-size", "65536"} as our deployd announces its limit.
   FakeDeployd(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string key,
-              std::chrono::system_clock::time_point startup = std::chrono::system_clock::now())
+              std::chrono::system_clock::time_point startup = std::chrono::system_clock::now(),
+              const std::multimap<std::string, std::string>& metadata = {})
       : stub_(pb::Dispatch::NewStub(channel)), cluster_(std::move(cluster)), key_(std::move(key)) {
     if (!key_.empty()) context_.AddMetadata("authorization", key_);
+    for (const auto& [name, value] : metadata) context_.AddMetadata(name, value);
     pb::GetDeploymentOpts opts;
     opts.set_cluster(cluster_);
     *opts.mutable_startuptime() = common::ToTimestamp(startup);
     reader_ = stub_->Deployments(&context_, opts);
+    reader_->WaitForInitialMetadata();
     thread_ = std::thread([this] {
       pb::DeploymentRequest request;
       while (reader_->Read(&request)) {

@@ -81,6 +81,8 @@ TEST(HookdReplicas, DeploymentAcceptedByOneReplicaReachesTheDeploydOfAnother) {
     auto status = deploy->Deploy(&context, ConfigMapRequest("aura", "dev", "foo"), &queued);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
+  // B knows that dev's deployd is connected (to A): the queued status does not say otherwise.
+  EXPECT_EQ(queued.message(), common::kQueuedMessage);
   const std::string id = queued.request().id();
   grpc::ClientContext context;
   SignApiKey(context, key, "aura");

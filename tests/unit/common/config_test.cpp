@@ -274,7 +274,9 @@ TEST(ConfigTest, FileErrors) {
             "config file " + missing + ": cannot open: No such file or directory");
   const std::string invalid = WriteFile("invalid.yaml", "grpc: [1, 2\n");
   EXPECT_EQ(ErrorOf([&] { Load({}, {}, invalid); }),
-            "config file " + invalid + ": line 2, column 1: end of sequence flow not found");
+            "config file " + invalid +
+                ": line 1, column 7: while parsing a flow sequence: did not find expected ',' "
+                "or ']'");
   const std::string not_map = WriteFile("notmap.yaml", "- a\n");
   EXPECT_EQ(ErrorOf([&] { Load({}, {}, not_map); }),
             "config file " + not_map + ": top level must be a mapping");
