@@ -9,7 +9,8 @@ ALTER TABLE deployment ALTER COLUMN github_id TYPE bigint;
 -- hookd accepted it: `create` until its GitHub deployment exists (github_id), then `statuses`
 -- until its final state was sent (`done`), or `skipped` when GitHub gets nothing (the team has no
 -- access, GitHub refused, retries ran out; last_error says why). next_attempt carries the backoff
--- and the rate-limit pause; attempts counts failures in a row.
+-- and the rate-limit pause; attempts counts failures in a row; last_state is the state GitHub got
+-- last (a queued status with the same state is not sent again).
 CREATE TABLE github_deployment
 (
     "deployment_id" varchar primary key references deployment (id) not null,
@@ -21,6 +22,7 @@ CREATE TABLE github_deployment
     "log_url"       varchar                                         not null,
     "phase"         varchar                                         not null,
     "github_id"     bigint                                          null,
+    "last_state"    varchar                                         null,
     "attempts"      int                                             not null default 0,
     "next_attempt"  timestamp with time zone                        not null,
     "last_error"    varchar                                         not null default '',

@@ -150,9 +150,7 @@ std::string Utf16ToUtf8(std::string_view text, bool little_endian) {
     return little_endian ? (static_cast<std::uint32_t>(b) << 8) | a
                          : (static_cast<std::uint32_t>(a) << 8) | b;
   };
-  auto fail = [&](const char* problem) {
-    throw Error(ErrorCode::kInvalidArgument, std::string(problem) + " in UTF-16 input");
-  };
+  auto fail = [&](const char* problem) { Fail(MarkAt(out, out.size()), problem); };
   std::size_t i = 2;  // after the byte order mark
   while (i < text.size()) {
     if (i + 1 >= text.size()) fail("incomplete UTF-16 character");
@@ -2057,7 +2055,7 @@ bool IsGoTimestamp(std::string_view s) {
   if (hour > 23 || minute > 59 || second > 59) return false;
   if (i + 1 < s.size() && (s[i] == '.' || s[i] == ',') && IsDigitChar(s[i + 1])) {
     ++i;
-    while (i < s.size() && IsDigitChar(s[i])) ++i;
+    for (int digits = 0; digits < 9 && i < s.size() && IsDigitChar(s[i]); ++digits) ++i;
   }
   if (separator == ' ') return i == s.size();
   if (literal('Z')) return i == s.size();

@@ -108,7 +108,7 @@ TEST(OriginalReadme, RunningLocallyWorksAsWritten) {
                                                   {"TEAM", "\x01unset"}};
   const auto logs = [&] { return hookd.Log() + deployd.Log() + kube_sim.Log(); };
 
-  // ./bin/deploy --resource resource.yaml --cluster local --apikey 20ce... \
+  // ./bin/deploy --resource resource.yaml --cluster local --apikey 20ce...
   //   --deploy-server localhost:9090 --grpc-authentication=false --grpc-use-tls=false --wait
   auto grpc =
       testsupport::Run({BinaryPath("deploy"), "--resource", dir + "/resource.yaml", "--cluster",
@@ -120,7 +120,7 @@ TEST(OriginalReadme, RunningLocallyWorksAsWritten) {
             std::string::npos)
       << grpc.out << grpc.err;
 
-  // ./bin/deploy --resource res.yaml --cluster local --apikey 20ce... \
+  // ./bin/deploy --resource res.yaml --cluster local --apikey 20ce...
   //   --deploy-server http://localhost:8080 --wait
   auto http =
       testsupport::Run({BinaryPath("deploy"), "--resource", dir + "/res.yaml", "--cluster", "local",

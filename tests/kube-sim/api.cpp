@@ -2296,11 +2296,37 @@ HttpResponse DoReview(Ctx& c) {
                   : ParseBody(c.req);
   Json out = Output(*c.rt, body);
   out["metadata"] = {{"creationTimestamp", nullptr}};
+  if (c.rt->plural == "bindings") {
+    Json* pod = c.s.Lookup(*c.s.registry.Find("", "v1", "pods"), c.ns, body["metadata"].value("name", ""));
+    if (pod == nullptr) throw MakeError(404, "NotFound", "pods \"" + body["metadata"].value("name", "") + "\" not found", {{"name", body["metadata"].value("name", "")}, {"kind", "pods"}});
+    Json next = *pod;
+    next["spec"]["nodeName"] = body.value("target", Json::object()).value("name", "");
+    c.s.ControllerWrite("", "v1", "pods", next, FieldManagerOf(c.req), false);
+    return JsonResponse(201, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}, {"code", 201}});
+  }
+  if (c.rt->plural == "tokenreviews") {
+    std::string token = body.value("spec", Json::object()).value("token", "");
+    auto it = c.s.tokens.find(token);
+    Json status{{"authenticated", it != c.s.tokens.end()}};
+    if (it != c.s.tokens.end()) {
+      status["user"] = UserInfo(it->second);
+      status["audiences"] = body.value("spec", Json::object()).value("audiences", Json::array({"https://kubernetes.default.svc.cluster.local"}));
+    } else {
+      status["error"] = "invalid bearer token";
+    }
+    out["status"] = status;
+    return JsonResponse(201, out);
+  }
   if (c.rt->plural == "selfsubjectreviews") {
     out["status"] = {{"userInfo", UserInfo(c.who)}};
-  } else if (c.rt->plural == "selfsubjectaccessreviews") {
+  } else if (c.rt->plural == "selfsubjectaccessreviews" || c.rt->plural == "subjectaccessreviews" ||
+             c.rt->plural == "localsubjectaccessreviews") {
     Attributes a;
     const Json spec = body.value("spec", Json::object());
+    Identity subject = c.who;
+    if (c.rt->plural != "selfsubjectaccessreviews") {
+      subject = Identity{spec.value("user", ""), spec.value("groups", std::vector<std::string>{}), spec.value("uid", ""), {}};
+    }
     if (spec.contains("resourceAttributes")) {
       const Json& ra = spec["resourceAttributes"];
       a.resource_request = true;
@@ -2317,7 +2343,9 @@ HttpResponse DoReview(Ctx& c) {
       throw InvalidError("SelfSubjectAccessReview.authorization.k8s.io", "authorization.k8s.io", "SelfSubjectAccessReview", "",
                          {{"FieldValueRequired", "spec.resourceAttributes", "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified"}});
     }
-    out["status"] = {{"allowed", c.s.Authorize(c.who, a)}};
+    if (c.rt->plural == "localsubjectaccessreviews") a.ns = c.ns;
+    bool allowed = c.s.Authorize(subject, a);
+    out["status"] = {{"allowed", allowed}};
   } else {
     std::string ns = body.value("spec", Json::object()).value("namespace", "");
     Json resource_rules = Json::array(), non_resource_rules = Json::array();
@@ -2544,16 +2572,28 @@ HttpResponse NonResource(State& s, const HttpRequest& req, const std::vector<std
   if (!parts.empty() && (parts[0] == "api" || parts[0] == "apis")) return Discovery(s, req, parts);
   if (p == "/openapi/v3" || p == "/openapi/v3/") return JsonResponse(200, s.registry.OpenApiRoot());
   if (p == "/openapi/v2" || p == "/openapi/v2/") {
-    // JSON only: a client that accepts nothing but the protobuf form (client-go) gets 406 and
-    // treats the document as unavailable.
-    bool json = req.Header("accept").empty();
-    for (const auto& m : ParseAccept(req.Header("accept"))) {
-      json = json || m.type == "application/json" || m.type == "*/*" || m.type == "application/*";
+    // JSON with the definitions; client-go asks for the protobuf form (gnostic
+    // openapi_v2.Document) and gets one with only `swagger` and `info`: kubectl finds no schema
+    // in it, so it validates on the server (fieldValidation, announced in OpenAPI v3) and builds
+    // client-side patches from its compiled-in types.
+    std::string accept = req.Header("accept");
+    for (const auto& m : ParseAccept(accept.empty() ? std::string("application/json") : accept)) {
+      if (m.type == "application/com.github.proto-openapi.spec.v2@v1.0+protobuf" ||
+          m.type == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf") {
+        auto field = [](int num, const std::string& bytes) {
+          return std::string(1, static_cast<char>(num << 3 | 2)) + static_cast<char>(bytes.size()) + bytes;
+        };
+        HttpResponse r;
+        r.SetHeader("Content-Type", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf");
+        r.body = field(1, "2.0") + field(2, field(1, "Kubernetes") + field(2, s.options.git_version));
+        return r;
+      }
+      if (m.type == "application/json" || m.type == "*/*" || m.type == "application/*") {
+        return JsonResponse(200, s.registry.OpenApiV2());
+      }
     }
-    if (!json) {
-      throw MakeError(406, "NotAcceptable", "only the following media types are accepted: application/json");
-    }
-    return JsonResponse(200, s.registry.OpenApiV2());
+    throw MakeError(406, "NotAcceptable", "only the following media types are accepted: application/json, "
+                    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf");
   }
   if (StartsWith(p, "/openapi/v3/")) {
     auto doc = s.registry.OpenApiDoc(p.substr(12));
@@ -2849,6 +2889,24 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
   return stored;
 }
 
+void Api::State::EnsureNamespaceDefaults(const std::string& ns) {
+  if (objects.count(Key("", "serviceaccounts", ns, "default")) == 0) {
+    ControllerWrite("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "default"}, {"namespace", ns}}}},
+                    "kube-controller-manager", false);
+  }
+  if (!options.ca_pem.empty() && objects.count(Key("", "configmaps", ns, "kube-root-ca.crt")) == 0) {
+    ControllerWrite("", "v1", "configmaps",
+                    Json{{"metadata", {{"name", "kube-root-ca.crt"}, {"namespace", ns},
+                                       {"annotations", {{"kubernetes.io/description",
+                                                         "Contains a CA bundle that can be used to verify the kube-apiserver "
+                                                         "when using internal endpoints such as the internal service IP or "
+                                                         "kubernetes.default.svc. No other usage is guaranteed across "
+                                                         "distributions of Kubernetes clusters."}}}}},
+                         {"data", {{"ca.crt", options.ca_pem}}}},
+                    "kube-controller-manager", false);
+  }
+}
+
 // ---- Api -------------------------------------------------------------------------------------------
 
 Api::Api(Options options) : state_(std::make_unique<State>()) {
@@ -2876,6 +2934,37 @@ Api::Api(Options options) : state_(std::make_unique<State>()) {
     make("", "v1", "namespaces", Json{{"metadata", {{"name", ns}, {"labels", {{"kubernetes.io/metadata.name", ns}}}}},
                                       {"spec", {{"finalizers", {"kubernetes"}}}}, {"status", {{"phase", "Active"}}}});
   }
+  for (const auto& ns : namespaces) s.EnsureNamespaceDefaults(ns);
+  make("", "v1", "services",
+       Json{{"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
+                          {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
+            {"spec", {{"ports", {{{"name", "https"}, {"port", 443}, {"protocol", "TCP"}, {"targetPort", 6443}}}},
+                      {"clusterIP", "10.96.0.1"}, {"clusterIPs", {"10.96.0.1"}}, {"type", "ClusterIP"},
+                      {"sessionAffinity", "None"}, {"ipFamilies", {"IPv4"}}, {"ipFamilyPolicy", "SingleStack"},
+                      {"internalTrafficPolicy", "Cluster"}}},
+            {"status", {{"loadBalancer", Json::object()}}}});
+  make("", "v1", "nodes",
+       Json{{"metadata", {{"name", "kube-sim-node"},
+                          {"labels", {{"kubernetes.io/hostname", "kube-sim-node"}, {"kubernetes.io/os", "linux"},
+                                      {"kubernetes.io/arch", "amd64"}, {"beta.kubernetes.io/os", "linux"},
+                                      {"beta.kubernetes.io/arch", "amd64"}}}}},
+            {"spec", {{"podCIDR", "10.244.0.0/24"}, {"podCIDRs", {"10.244.0.0/24"}}}},
+            {"status", {{"capacity", {{"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}}},
+                        {"allocatable", {{"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}}},
+                        {"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"},
+                                         {"message", "kubelet is posting ready status"},
+                                         {"lastHeartbeatTime", NowRfc3339()}, {"lastTransitionTime", NowRfc3339()}}}},
+                        {"addresses", {{{"type", "InternalIP"}, {"address", "127.0.0.1"}}, {{"type", "Hostname"}, {"address", "kube-sim-node"}}}},
+                        {"nodeInfo", {{"kubeletVersion", s.options.git_version}, {"containerRuntimeVersion", "containerd://1.7.24"},
+                                      {"kernelVersion", "6.1.0"}, {"osImage", "kube-sim"}, {"operatingSystem", "linux"},
+                                      {"architecture", "amd64"}, {"kubeProxyVersion", s.options.git_version},
+                                      {"machineID", ""}, {"systemUUID", ""}, {"bootID", ""}}}}}});
+  for (const auto& [pc, value] : std::vector<std::pair<std::string, int>>{{"system-cluster-critical", 2000000000},
+                                                                          {"system-node-critical", 2000001000}}) {
+    make("scheduling.k8s.io", "v1", "priorityclasses",
+         Json{{"metadata", {{"name", pc}}}, {"value", value}, {"globalDefault", false}, {"preemptionPolicy", "PreemptLowerPriority"},
+              {"description", "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."}});
+  }
   make("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "deployd"}, {"namespace", "nais-system"}}}});
   for (const auto& t : s.options.teams) {
     make("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "serviceuser-" + t}, {"namespace", t}}}});
@@ -2889,6 +2978,26 @@ Api::Api(Options options) : state_(std::make_unique<State>()) {
 }
 
 Api::~Api() = default;
+
+void Api::SetServerAddress(const std::string& host, int port) {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);
+  std::string ip = host == "0.0.0.0" || host == "::" || host.empty() ? "127.0.0.1" : host;
+  s.ControllerWrite("", "v1", "endpoints",
+                    Json{{"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
+                                       {"labels", {{"endpointslice.kubernetes.io/skip-mirror", "true"}}}}},
+                         {"subsets", {{{"addresses", {{{"ip", ip}}}},
+                                       {"ports", {{{"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}}}}},
+                    "kube-apiserver", false);
+  s.ControllerWrite("discovery.k8s.io", "v1", "endpointslices",
+                    Json{{"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
+                                       {"labels", {{"kubernetes.io/service-name", "kubernetes"},
+                                                   {"endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io"}}}}},
+                         {"addressType", ip.find(':') != std::string::npos ? "IPv6" : "IPv4"},
+                         {"endpoints", {{{"addresses", {ip}}, {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}}}}},
+                         {"ports", {{{"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}},
+                    "kube-apiserver", false);
+}
 
 void Api::AddToken(const std::string& token, Identity identity) {
   std::lock_guard lock(state_->mu);

@@ -471,7 +471,12 @@ struct Controllers::Impl {
              {"spec", tmpl.value("spec", Json::object())}};
     Json stored = state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
     if (!stored.is_null()) {
-      stored["status"] = {{"phase", "Running"}};
+      Json statuses = Json::array();
+      for (const auto& c : stored["spec"].value("containers", Json::array())) {
+        statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")}, {"ready", true}, {"started", true},
+                            {"restartCount", 0}, {"state", {{"running", {{"startedAt", NowRfc3339()}}}}}});
+      }
+      stored["status"] = {{"phase", "Running"}, {"startTime", NowRfc3339()}, {"containerStatuses", statuses}};
       state.ControllerWrite("", "v1", "pods", stored, "kubelet", true);
       Event(job, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored), "job-controller");
     }
@@ -487,6 +492,12 @@ struct Controllers::Impl {
     bool fail = scenario == "fail" || scenario == "failure" || scenario == "jobfailure" || scenario == "crashloop";
     for (auto pod : Owned("", "pods", ns, uid)) {
       pod["status"]["phase"] = fail ? "Failed" : "Succeeded";
+      for (auto& cs : pod["status"]["containerStatuses"]) {
+        cs["ready"] = false;
+        cs["started"] = false;
+        cs["state"] = {{"terminated", {{"exitCode", fail ? 1 : 0}, {"reason", fail ? "Error" : "Completed"},
+                                       {"startedAt", pod["status"].value("startTime", NowRfc3339())}, {"finishedAt", NowRfc3339()}}}};
+      }
       state.ControllerWrite("", "v1", "pods", pod, "kubelet", true);
     }
     Json st = job["status"];
@@ -670,6 +681,9 @@ struct Controllers::Impl {
       if (ev.group == "nais.io") nais_inflight.erase(ev.plural + "/" + ev.ns + "/" + ev.object["metadata"].value("name", ""));
       if (ev.group == "apps" && ev.plural == "deployments") deployment_generation.erase(ev.ns + "/" + ev.object["metadata"].value("name", ""));
       return;
+    }
+    if (ev.group.empty() && ev.plural == "namespaces" && !ev.object["metadata"].contains("deletionTimestamp")) {
+      state.EnsureNamespaceDefaults(ev.object["metadata"].value("name", ""));
     }
     if (ev.group == "apps" && ev.plural == "deployments") OnDeployment(ev.object);
     else if (ev.group == "apps" && (ev.plural == "statefulsets" || ev.plural == "daemonsets")) OnSimpleWorkload(ev.plural, ev.object);

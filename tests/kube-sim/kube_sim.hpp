@@ -99,6 +99,8 @@ struct Options {
   std::string git_version = "v1.32.4";
   // Controllers run on a clock that only POST /_sim/clock moves (no real-time progress).
   bool manual_clock = false;
+  // The cluster CA (PEM): the kube-root-ca.crt ConfigMap of every namespace publishes it.
+  std::string ca_pem;
 };
 
 struct Identity {
@@ -120,6 +122,8 @@ class Api {
   HttpResponse Handle(HttpRequest& request);
   // Starts the simulated controllers (a background thread).
   void StartControllers();
+  // The listener's address: the default/kubernetes Endpoints and EndpointSlice point at it.
+  void SetServerAddress(const std::string& host, int port);
 
   struct State;
 

@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
     options.history_limit = history_limit;
     options.bookmark_interval_seconds = bookmark_interval;
     options.manual_clock = manual_clock;
+    std::unique_ptr<kubesim::TlsMaterial> tls;
+    if (!plain_http) tls = std::make_unique<kubesim::TlsMaterial>(kubesim::GenerateTlsMaterial());
+    if (tls) options.ca_pem = tls->ca_cert_pem;
     kubesim::Api api(options);
     std::string deployd_token = kubesim::RandomToken(24);
     std::string admin_token = kubesim::RandomToken(24);
@@ -76,11 +79,10 @@ int main(int argc, char** argv) {
                                  {"system:serviceaccounts", "system:serviceaccounts:nais-system", "system:authenticated"}, kubesim::NewUid(), {}});
     api.AddToken(admin_token, {"system:admin", {"system:masters", "system:authenticated"}, "", {}});
 
-    std::unique_ptr<kubesim::TlsMaterial> tls;
-    if (!plain_http) tls = std::make_unique<kubesim::TlsMaterial>(kubesim::GenerateTlsMaterial());
     kubesim::Handler handler = [&api](kubesim::HttpRequest& req) { return api.Handle(req); };
     kubesim::HttpServer server(host, port, tls.get(), handler);
     server.Start();
+    api.SetServerAddress(host, server.Port());
     api.StartControllers();
     std::string url = std::string(plain_http ? "http://" : "https://") +
                       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(server.Port());

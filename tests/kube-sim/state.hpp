@@ -108,6 +108,9 @@ struct Api::State {
                      const std::string& name);
   void ControllerDelete(const std::string& group, const std::string& plural,
                         const std::string& ns, const std::string& name);
+  // The ServiceAccount "default" and the ConfigMap "kube-root-ca.crt" of a namespace (what the
+  // serviceaccount and root-ca-cert-publisher controllers create).
+  void EnsureNamespaceDefaults(const std::string& ns);
   std::chrono::system_clock::time_point Now() const { return SimWallNow(); }
 };
 

@@ -21,7 +21,8 @@ namespace {
 std::string EntrypointProgram(const std::string& dockerfile) {
   const std::string text = testsupport::ReadFile(dockerfile);
   std::smatch m;
-  if (!std::regex_search(text, m, std::regex(R"(\nENTRYPOINT \["/app/([a-z-]+)"\])"))) return "";
+  if (!std::regex_search(text, m, std::regex(R"re(\nENTRYPOINT \["/app/([a-z-]+)"\])re")))
+    return "";
   return m[1];
 }
 
@@ -47,7 +48,8 @@ class ComposeTest : public ::testing::Test {
   // KEY=VALUE of a service's environment (docker-compose config prints a mapping).
   static std::map<std::string, std::string> Environment(const std::string& service) {
     std::map<std::string, std::string> env;
-    for (const auto& [k, v] : Service(service).value("environment", json::object()).items()) {
+    const json environment = Service(service).value("environment", json::object());
+    for (const auto& [k, v] : environment.items()) {
       env[k] = v.is_string() ? v.get<std::string>() : v.dump();
     }
     return env;

@@ -214,8 +214,8 @@ INSTANTIATE_TEST_SUITE_P(Programs, ImageTest,
                                            Image{"Dockerfile.deploy", "deploy"},
                                            Image{"Dockerfile.provision", "provision"},
                                            Image{"tests/kube-sim/Dockerfile", "kube-sim"}),
-                         [](const auto& info) {
-                           std::string name = info.param.program;
+                         [](const auto& param_info) {
+                           std::string name = param_info.param.program;
                            name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
                            return name;
                          });

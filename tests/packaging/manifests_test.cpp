@@ -354,7 +354,9 @@ class KubeSimApply : public ::testing::Test {
     ASSERT_TRUE(std::filesystem::exists(kubeconfig_)) << kube_sim_->Log();
   }
   void TearDown() override {
-    if (kube_sim_) EXPECT_EQ(kube_sim_->Stop(), 0) << kube_sim_->Log();
+    if (kube_sim_) {
+      EXPECT_EQ(kube_sim_->Stop(), 0) << kube_sim_->Log();
+    }
     std::filesystem::remove_all(dir_);
   }
 

@@ -290,25 +290,26 @@ void Mirror::SendStatus(Claim& claim, const OwedStatus& status, common::HttpCanc
   const Job job = claim.job();
   const auto state = common::ParseStateName(status.state);
   const bool final = state && common::IsFinished(*state);
-  if (status.collapsed > 0) {
-    spdlog::warn(
-        "deployment {}: {} state changes were not sent to GitHub (more than {} waiting); the "
-        "latest one is",
-        job.deployment_id, status.collapsed, kMaxPendingStatuses);
-    if (metrics_ != nullptr) metrics_->GithubDropped("collapsed", status.collapsed);
-  }
   if (!state) {
     spdlog::error("deployment {}: state \"{}\" is not a GitHub deployment state; not sent",
                   job.deployment_id, status.state);
     claim.StatusDone(status.seq, "not sent: unknown state", false);
     if (metrics_ != nullptr) metrics_->GithubDropped("rejected");
+    CountCollapsed(job, status);
+    return;
+  }
+  if (status.state == job.last_state) {
+    // Only after folded changes can two rows in a row have one state: GitHub gets it once.
+    claim.StatusDone(status.seq, "not sent: same state as the status before", final);
+    CountCollapsed(job, status);
     return;
   }
   Response r = api_.CreateStatus(job.owner, job.repository, job.team, job.github_id, status.state,
                                  status.message, job.log_url, cancel);
   const Decision decision = Classify(r.answer, clock_.Now());
   if (decision.verdict == Verdict::kDone) {
-    claim.StatusDone(status.seq, std::to_string(r.answer.status), final);
+    claim.StatusDone(status.seq, std::to_string(r.answer.status), final, status.state);
+    CountCollapsed(job, status);
     spdlog::debug("deployment {}: {} status sent to GitHub deployment {}", job.deployment_id,
                   status.state, job.github_id);
     return;
@@ -319,9 +320,21 @@ void Mirror::SendStatus(Claim& claim, const OwedStatus& status, common::HttpCanc
     spdlog::error("deployment {}: {}; no more statuses are sent", job.deployment_id, reason);
     claim.Skip(reason);
     if (metrics_ != nullptr) metrics_->GithubDropped("rejected");
+    CountCollapsed(job, status);
     return;
   }
   Failed(claim, r, "sending the " + status.state + " status", &status);
+}
+
+void Mirror::CountCollapsed(const Job& job, const OwedStatus& status) {
+  if (status.collapsed <= 0) return;
+  spdlog::warn(
+      "deployment {}: {} state changes were not sent to GitHub (more than {} were waiting); "
+      "the latest of them was",
+      job.deployment_id, status.collapsed, kMaxPendingStatuses);
+  if (metrics_ != nullptr) {
+    metrics_->GithubDropped("collapsed", static_cast<std::uint64_t>(status.collapsed));
+  }
 }
 
 void Mirror::Failed(Claim& claim, const Response& response, const std::string& what,
@@ -364,6 +377,7 @@ void Mirror::Failed(Claim& claim, const Response& response, const std::string& w
   } else {
     const auto state = common::ParseStateName(status->state);
     claim.StatusDone(status->seq, "not sent: " + reason, state && common::IsFinished(*state));
+    CountCollapsed(job, *status);
   }
 }
 

@@ -86,6 +86,8 @@ class Mirror final : public dispatch::DeploymentObserver {
   // `status`: the status it was for (nullptr: the creation of the GitHub deployment).
   void Failed(Claim& claim, const Response& response, const std::string& what,
               const OwedStatus* status);
+  // Logs and counts the state changes folded into `status` (once, when it is done).
+  void CountCollapsed(const Job& job, const OwedStatus& status);
   void Finish(const std::string& deployment_id, nlohmann::json deployment);
   // Waits until `deadline` or Stop(); false when stopping.
   bool SleepUntil(std::chrono::steady_clock::time_point deadline);

@@ -7,7 +7,7 @@ namespace {
 
 const std::string kJobColumns =
     "g.deployment_id, g.owner, g.repository, g.team, g.ref, g.environment, g.log_url, g.phase, "
-    "COALESCE(g.github_id, 0), g.attempts";
+    "COALESCE(g.github_id, 0), g.attempts, COALESCE(g.last_state, '')";
 
 // Due rows first by next_attempt: a deployment that just got a status sent goes to the back, so
 // one busy deployment does not starve the others.
@@ -119,6 +119,7 @@ std::unique_ptr<Claim> Claim::Take(pqxx::connection& conn, const std::string& sq
   job.phase = r[7].as<std::string>();
   job.github_id = r[8].as<long long>();
   job.attempts = r[9].as<int>();
+  job.last_state = r[10].as<std::string>();
   return claim;
 }
 
@@ -174,15 +175,17 @@ void Claim::Defer(common::SystemTime until, const std::string& error) {
       job_.deployment_id, common::FormatRfc3339Nano(until), error);
 }
 
-void Claim::StatusDone(long long seq, const std::string& result, bool final) {
+void Claim::StatusDone(long long seq, const std::string& result, bool final,
+                       const std::string& posted_state) {
   tx_.exec_params("UPDATE github_status SET posted = clock_timestamp(), result = $2 WHERE seq = $1",
                   seq, result);
   tx_.exec_params(
       "UPDATE github_deployment SET attempts = 0, next_attempt = clock_timestamp(),"
-      " last_error = '', phase = CASE WHEN $2 THEN 'done' ELSE phase END"
-      " WHERE deployment_id = $1",
-      job_.deployment_id, final);
+      " last_error = '', phase = CASE WHEN $2 THEN 'done' ELSE phase END,"
+      " last_state = COALESCE(NULLIF($3, ''), last_state) WHERE deployment_id = $1",
+      job_.deployment_id, final, posted_state);
   job_.attempts = 0;
+  if (!posted_state.empty()) job_.last_state = posted_state;
 }
 
 void Claim::Commit() { tx_.commit(); }

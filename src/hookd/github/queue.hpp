@@ -66,7 +66,8 @@ struct Job {
   std::string log_url;
   std::string phase;  // "create" or "statuses"
   long long github_id = 0;
-  int attempts = 0;  // failures in a row
+  int attempts = 0;        // failures in a row
+  std::string last_state;  // the state GitHub got last ("" before the first)
 };
 
 struct OwedStatus {
@@ -104,8 +105,10 @@ class Claim {
   // Again not before `until` (rate limit); not counted as a failure.
   void Defer(common::SystemTime until, const std::string& error);
   // Status `seq` is done: `result` is the HTTP status when it was posted, or why it was not.
-  // `final`: it was the deployment's final state, so nothing more follows.
-  void StatusDone(long long seq, const std::string& result, bool final);
+  // `final`: it was the deployment's final state, so nothing more follows. `posted_state`: the
+  // state GitHub now has ("" when it was not posted).
+  void StatusDone(long long seq, const std::string& result, bool final,
+                  const std::string& posted_state = "");
   void Commit();
 
  private:

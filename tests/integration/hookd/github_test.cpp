@@ -406,6 +406,39 @@ TEST_F(Github, TwoReplicasSendEveryStatusOnceAndInOrder) {
   EXPECT_TRUE(github_.Problems().empty());
 }
 
+TEST_F(Github, AFloodOfStateChangesStaysBoundedAndTheFinalStateArrivesLast) {
+  auto config = GithubConfig();
+  config.github_max_attempts = 10000;
+  auto app = Start(config);
+  FakeDeployd deployd(Channel(*app), "dev", kDeploydKey);
+  github_.FailNext("status", 100000, Failure(503));  // nothing is sent while the flood comes
+  auto reply = Deploy(*app, "flood");
+  ASSERT_EQ(reply.status, 201) << reply.body;
+  const std::string id = json::parse(reply.body)["correlationID"];
+  const long long github_id = json::parse(reply.body)["githubDeployment"]["id"];
+  ASSERT_TRUE(deployd.Next().has_value());
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(
+        deployd.Report(id, i % 2 == 0 ? pb::in_progress : pb::pending, "step " + std::to_string(i))
+            .ok());
+  }
+  ASSERT_TRUE(deployd.Report(id, pb::success, "done").ok());
+  github_.ClearFailures();
+
+  ASSERT_TRUE(WaitForPhase(id, "done")) << Phase(id);
+  const auto states = States(github_.Statuses(github_id));
+  // 42 state changes; 16 are kept, the last 26 are folded into the newest (the final one).
+  EXPECT_EQ(states.size(), 16U);
+  EXPECT_EQ(states.front(), "queued");
+  EXPECT_EQ(states.back(), "success");
+  for (std::size_t i = 1; i < states.size(); ++i) EXPECT_NE(states[i], states[i - 1]) << i;
+  auto metrics = Call(app->HttpPort(), "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("deployment_hookd_github_dropped_total{reason=\"collapsed\"} 26"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_TRUE(github_.Problems().empty());
+}
+
 TEST_F(Github, OverflowingTheQueueIsLoggedAndCounted) {
   auto config = GithubConfig();
   config.github_queue_limit = 1;
