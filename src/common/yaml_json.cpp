@@ -2515,7 +2515,7 @@ class Builder {
         frame.value = frame.mapping ? nlohmann::json::object() : nlohmann::json::array();
         frame.mark = event.start;
         frame.serial = ++serial_;
-        frame.nodes_at_start = nodes_;
+        frame.nodes_at_start = nodes_ - 1;  // the collection itself included
         if (!event.anchor.empty()) {
           frame.anchor = event.anchor;
           Anchor& anchor = anchors_[event.anchor];

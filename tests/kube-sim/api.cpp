@@ -1139,6 +1139,10 @@ Json Table(const Ctx& c, const std::vector<Json>& objs, std::uint64_t rv) {
         if (cs.value("ready", false)) ready++;
         restarts += cs.value("restartCount", 0);
         if (cs.contains("state") && cs["state"].contains("waiting")) reason = cs["state"]["waiting"].value("reason", reason);
+        if (cs.contains("state") && cs["state"].contains("terminated")) {
+          const Json& t = cs["state"]["terminated"];
+          reason = t.contains("reason") ? t["reason"].get<std::string>() : "ExitCode:" + std::to_string(t.value("exitCode", 0));
+        }
       }
       if (total == 0) total = static_cast<int>(sp.value("containers", Json::array()).size());
       cells.push_back(std::to_string(ready) + "/" + std::to_string(total));
@@ -1761,18 +1765,20 @@ HttpResponse DoToken(Ctx& c) {
   Json* sa = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
   if (sa == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
   Json body = c.req.body.empty() ? Json::object() : ParseBody(c.req, false);
-  Json spec = body.value("spec", Json::object());
-  std::int64_t seconds = spec.value("expirationSeconds", std::int64_t{3600});
+  Json spec = body.contains("spec") && body["spec"].is_object() ? body["spec"] : Json::object();
+  std::int64_t seconds = spec.contains("expirationSeconds") && spec["expirationSeconds"].is_number_integer()
+                             ? spec["expirationSeconds"].get<std::int64_t>()
+                             : 3600;
   if (seconds < 600) {
     throw InvalidError("TokenRequest.authentication.k8s.io", "authentication.k8s.io", "TokenRequest", c.attrs.name,
                        {{"FieldValueInvalid", "spec.expirationSeconds",
                          "Invalid value: " + std::to_string(seconds) + ": may not specify a duration less than 10 minutes"}});
   }
-  if (!spec.contains("audiences") || spec["audiences"].empty()) {
+  if (!spec.contains("audiences") || !spec["audiences"].is_array() || spec["audiences"].empty()) {
     spec["audiences"] = Json::array({"https://kubernetes.default.svc.cluster.local"});
   }
   spec["expirationSeconds"] = seconds;
-  if (!spec.contains("boundObjectRef")) spec["boundObjectRef"] = nullptr;
+  spec["boundObjectRef"] = spec.value("boundObjectRef", Json());
   std::string token = "kube-sim." + RandomToken(24);
   c.s.tokens[token] = Identity{"system:serviceaccount:" + c.ns + ":" + c.attrs.name,
                                {"system:serviceaccounts", "system:serviceaccounts:" + c.ns, "system:authenticated"},
@@ -2584,7 +2590,7 @@ HttpResponse NonResource(State& s, const HttpRequest& req, const std::vector<std
           return std::string(1, static_cast<char>(num << 3 | 2)) + static_cast<char>(bytes.size()) + bytes;
         };
         HttpResponse r;
-        r.SetHeader("Content-Type", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf");
+        r.SetHeader("Content-Type", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
         r.body = field(1, "2.0") + field(2, field(1, "Kubernetes") + field(2, s.options.git_version));
         return r;
       }

@@ -469,6 +469,8 @@ struct Controllers::Impl {
     labels["controller-uid"] = uid;
     Json pod{{"metadata", {{"name", name + "-" + RandomSuffix()}, {"namespace", ns}, {"labels", labels}, {"ownerReferences", {OwnerRef(job)}}}},
              {"spec", tmpl.value("spec", Json::object())}};
+    pod["spec"]["nodeName"] = "kube-sim-node";
+    if (tmpl.contains("metadata") && tmpl["metadata"].contains("annotations")) pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
     Json stored = state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
     if (!stored.is_null()) {
       Json statuses = Json::array();

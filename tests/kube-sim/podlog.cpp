@@ -65,16 +65,19 @@ HttpResponse PodLog(const Json& pod, const HttpRequest& req) {
       throw BadRequestError(msg);
     }
   }
-  const Json* container = Find(spec.value("containers", Json::array()), name);
+  const Json regular = spec.value("containers", Json::array());
+  const Json init_specs = spec.value("initContainers", Json::array());
+  const Json* container = Find(regular, name);
   bool is_init = false;
   if (container == nullptr) {
-    container = Find(spec.value("initContainers", Json::array()), name);
+    container = Find(init_specs, name);
     is_init = container != nullptr;
   }
   if (container == nullptr) throw BadRequestError("container " + name + " is not valid for pod " + pod_name);
   if (spec.value("nodeName", "").empty()) throw BadRequestError("pod " + pod_name + " does not have a host assigned");
 
-  const Json* cs = Find(status.value(is_init ? "initContainerStatuses" : "containerStatuses", Json::array()), name);
+  const Json statuses = status.value(is_init ? "initContainerStatuses" : "containerStatuses", Json::array());
+  const Json* cs = Find(statuses, name);
   const Json state = cs != nullptr ? cs->value("state", Json::object()) : Json::object();
   const Json last = cs != nullptr ? cs->value("lastState", Json::object()) : Json::object();
   const std::string prefix = "container " + Quote(name) + " in pod " + Quote(pod_name);

@@ -1,5 +1,6 @@
 // docs/operations.md names flags and variables of the programs; each must exist in that
 // program's --help, so the guide cannot drift from the binaries.
+#include <algorithm>
 #include <set>
 #include <sstream>
 #include <string>
@@ -75,9 +76,13 @@ TEST(OperationsGuide, EveryFlagAndVariableExistsInTheProgramsHelp) {
   std::vector<Finding> problems;
   std::set<std::string> checked;
 
+  // Code blocks: one logical command per line (a trailing backslash continues it). The prose
+  // outside them is kept (blocks blanked out, so line numbers stay) for the inline code spans,
+  // which may run over a line break.
   std::istringstream lines(doc);
   bool in_block = false;
   std::string pending;
+  std::string prose;
   int number = 0;
   for (std::string line; std::getline(lines, line);) {
     ++number;
@@ -85,39 +90,45 @@ TEST(OperationsGuide, EveryFlagAndVariableExistsInTheProgramsHelp) {
     if (line.rfind("```", 0) == 0) {
       in_block = !in_block;
       pending.clear();
+      prose += "\n";
       continue;
     }
-    if (in_block) {
-      // One logical command per line; a trailing backslash continues it.
-      if (!line.empty() && line.back() == '\\') {
-        pending += line.substr(0, line.size() - 1) + " ";
-        continue;
-      }
-      CheckCommand(pending + line, where, problems, checked);
-      pending.clear();
+    if (!in_block) {
+      prose += line + "\n";
       continue;
     }
-    // Prose: only inline code may name flags, each span with its program.
-    std::string prose;
-    for (std::size_t pos = 0; pos < line.size();) {
-      const auto open = line.find('`', pos);
-      if (open == std::string::npos) {
-        prose += line.substr(pos);
-        break;
-      }
-      const auto close = line.find('`', open + 1);
-      if (close == std::string::npos) {
-        prose += line.substr(pos);
-        break;
-      }
-      prose += line.substr(pos, open - pos);
-      CheckCommand(line.substr(open + 1, close - open - 1), where, problems, checked);
-      pos = close + 1;
+    prose += "\n";
+    if (!line.empty() && line.back() == '\\') {
+      pending += line.substr(0, line.size() - 1) + " ";
+      continue;
     }
-    static const std::regex kBareFlag(R"((^|\s)--[a-z])");
-    if (std::regex_search(prose, kBareFlag)) {
-      problems.push_back({where, "a flag outside inline code: " + line});
+    CheckCommand(pending + line, where, problems, checked);
+    pending.clear();
+  }
+  const auto line_of = [&prose](std::size_t pos) {
+    return "docs/operations.md:" +
+           std::to_string(1 +
+                          std::count(prose.begin(), prose.begin() + static_cast<long>(pos), '\n'));
+  };
+  // Prose: only inline code may name flags, each span with its program.
+  std::string outside;
+  for (std::size_t pos = 0; pos < prose.size();) {
+    const auto open = prose.find('`', pos);
+    const auto close = open == std::string::npos ? open : prose.find('`', open + 1);
+    if (close == std::string::npos) {
+      outside += prose.substr(pos);
+      break;
     }
+    outside += prose.substr(pos, open - pos) + std::string(close + 1 - open, ' ');
+    std::string span = prose.substr(open + 1, close - open - 1);
+    std::replace(span.begin(), span.end(), '\n', ' ');
+    CheckCommand(span, line_of(open), problems, checked);
+    pos = close + 1;
+  }
+  static const std::regex kBareFlag(R"((^|\s)--[a-z][a-z0-9.-]*)");
+  for (std::sregex_iterator it(outside.begin(), outside.end(), kBareFlag), end; it != end; ++it) {
+    problems.push_back({line_of(static_cast<std::size_t>(it->position())),
+                        "a flag outside inline code: " + it->str()});
   }
 
   // Variables: HOOKD_*, DEPLOYD_*, PROVISION_* must be documented by one of the programs.

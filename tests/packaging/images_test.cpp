@@ -71,24 +71,38 @@ std::string Instruction(const Stage& stage, const std::string& keyword) {
   return "";
 }
 
-// The Debian package that owns `path` (usrmerge: /lib and /usr/lib are the same directory, and
-// dpkg knows the file under one of them).
-std::string PackageOf(const std::string& path) {
-  std::vector<std::string> candidates{path};
-  if (path.rfind("/usr/", 0) == 0) {
-    candidates.push_back(path.substr(4));
-  } else {
-    candidates.push_back("/usr" + path);
+// The Debian package of each path, with one `dpkg -S` call. usrmerge: /lib and /usr/lib are the
+// same directory and dpkg knows a file under one of them, so both spellings (and the resolved
+// symlink) are asked for.
+std::map<std::string, std::string> PackagesOf(const std::set<std::string>& paths) {
+  std::map<std::string, std::vector<std::string>> candidates;
+  std::vector<std::string> argv{"dpkg", "-S"};
+  for (const auto& path : paths) {
+    auto& c = candidates[path];
+    c.push_back(path);
+    c.push_back(path.rfind("/usr/", 0) == 0 ? path.substr(4) : "/usr" + path);
+    c.push_back(std::filesystem::canonical(path).string());
+    argv.insert(argv.end(), c.begin(), c.end());
   }
-  candidates.push_back(std::filesystem::canonical(path).string());
-  for (const auto& candidate : candidates) {
-    auto r = testsupport::Run({"dpkg", "-S", candidate});
-    if (r.exit_code != 0) continue;
-    const std::string first = r.out.substr(0, r.out.find('\n'));
-    return first.substr(0, first.find_first_of(":,"));  // "libc6:amd64: /lib/..."
+  auto r = testsupport::Run(argv);  // exit 1 when some spelling is unknown: expected
+  std::map<std::string, std::string> owner;  // "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6"
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto sep = line.find(": /");
+    if (sep == std::string::npos) continue;
+    owner.emplace(line.substr(sep + 2), line.substr(0, line.find_first_of(":,")));
   }
-  ADD_FAILURE() << "no package owns " << path;
-  return "";
+  std::map<std::string, std::string> out;
+  for (const auto& [path, spellings] : candidates) {
+    for (const auto& spelling : spellings) {
+      if (auto it = owner.find(spelling); it != owner.end()) {
+        out[path] = it->second;
+        break;
+      }
+    }
+    if (!out.count(path)) ADD_FAILURE() << "no package owns " << path << "\n" << r.err;
+  }
+  return out;
 }
 
 struct Linked {
@@ -183,10 +197,13 @@ TEST_P(ImageTest, RuntimeStageHasExactlyTheLibrariesTheBinaryNeeds) {
   // Packages: exactly those of the NEEDED libraries, plus CA certificates (TLS to GitHub,
   // hookd, the Kubernetes API).
   const auto linked = Inspect(testsupport::BinaryPath(image.program));
+  std::set<std::string> paths;
+  for (const auto& [soname, path] : linked.ldd) paths.insert(path);
+  auto package = PackagesOf(paths);
   std::set<std::string> needed{"ca-certificates"};
   for (const auto& soname : linked.needed) {
     ASSERT_TRUE(linked.ldd.count(soname)) << soname << " is not resolved by ldd";
-    needed.insert(PackageOf(linked.ldd.at(soname)));
+    needed.insert(package[linked.ldd.at(soname)]);
   }
   const auto listed = AptInstalled(runtime);
   for (const auto& p : needed) {
@@ -201,9 +218,8 @@ TEST_P(ImageTest, RuntimeStageHasExactlyTheLibrariesTheBinaryNeeds) {
   // Everything the binary loads comes with those packages.
   const auto closure = DependencyClosure(listed);
   for (const auto& [soname, path] : linked.ldd) {
-    const std::string package = PackageOf(path);
-    EXPECT_TRUE(closure.count(package))
-        << image.dockerfile << ": " << soname << " (" << package << ") is loaded by bin/"
+    EXPECT_TRUE(closure.count(package[path]))
+        << image.dockerfile << ": " << soname << " (" << package[path] << ") is loaded by bin/"
         << image.program << " but not installed with the listed packages";
   }
 }

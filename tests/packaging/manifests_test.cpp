@@ -320,7 +320,8 @@ TEST(Manifests, AlertsUseTheMetricNamesTheDaemonsExport) {
           alerts.insert(rule["alert"].get<std::string>());
           EXPECT_TRUE(rule["labels"].contains("severity")) << rule.dump();
           EXPECT_TRUE(rule["annotations"].contains("summary")) << rule.dump();
-          static const std::regex kMetric(R"(\b(deployment_[a-z_]+)\b)");
+          // A metric name, not a label name (those are followed by =, !=, =~ or !~).
+          static const std::regex kMetric(R"(\b(deployment_[a-z_]+)\b(?!\s*(=|!)))");
           int metrics = 0;
           for (std::sregex_iterator it(expr.begin(), expr.end(), kMetric), end; it != end; ++it) {
             ++metrics;

@@ -15,12 +15,15 @@ namespace deploy_cli {
 // Reads a whole file; throws CliError(code, "<prefix>open file: open <path>: <reason>").
 std::string ReadFileOrThrow(const std::string& path, int exit_code, const std::string& prefix);
 
-// Spec 5.3 step 1: --vars file (YAML/JSON object) then each --var (KEY=VALUE string, bare KEY
-// -> true). Throws CliError exit 6 `load template variables: ...`.
+// Spec 5.3 step 1: --vars file (YAML/JSON object; numbers become doubles, as Go's float64) then
+// each --var (KEY=VALUE string, bare KEY -> true). Throws CliError exit 6
+// `load template variables: <path>: ...` when the file cannot be read or parsed, is not a map or
+// nests deeper than common::kMaxDocumentDepth.
 nlohmann::json LoadTemplateVariables(const Options& options, Logger& log);
 
 // Spec 5.3 steps 2-3: one resource file -> its documents as JSON (templated only when `vars` is
-// a non-empty object). Throws CliError exit 8. With `log`, a YAML error also logs the lines
+// a non-empty object). Throws CliError exit 8, also for a document nested deeper than
+// common::kMaxDocumentDepth. With `log`, a YAML error also logs the lines
 // around the reported line of the (templated) text, the offending one marked.
 std::vector<nlohmann::json> LoadResourceFile(const std::string& path, const nlohmann::json& vars,
                                              bool strict_vars, Logger* log = nullptr);
@@ -40,8 +43,9 @@ nlohmann::json ImageResource(const std::string& name, const std::string& team,
 
 // Spec 5.3 step 7: the annotations taken from the environment.
 std::map<std::string, std::string> EnvironmentAnnotations(const EnvLookup& env);
-// Merges annotations into resource.metadata (ObjectMeta round trip). Throws std::runtime_error
-// with the Go-like reason (caller wraps: `inject annotations in resource <i>: <reason>`).
+// Merges annotations into resource.metadata (ObjectMeta round trip, object_meta.hpp). Throws
+// std::runtime_error with Go's reason, e.g. `error in metadata field: json: cannot unmarshal ...`
+// (caller wraps: `inject annotations in resource <i>: <reason>`).
 nlohmann::json InjectAnnotations(const nlohmann::json& resource,
                                  const std::map<std::string, std::string>& annotations);
 

@@ -97,6 +97,10 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
   json pod_selector = json::object();
   std::optional<rollout::RolloutTracker> tracker;  // every kind but nais.io's
   common::SystemTime since{};
+  // The write's generation and resourceVersion: the object's older states (the informer's cache
+  // when the wait subscribed, changes before the write) are not judged.
+  std::optional<long long> written_generation;
+  std::optional<unsigned long long> written_version;
   std::set<std::string> nais_seen;  // event lines reported (nais.io)
   std::deque<Item> inbox;
   std::optional<std::string> stop_reason;
@@ -151,7 +155,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
     rollout::RolloutTracker::Step step;
     switch (item.source) {
       case Source::kObject:
-        if (StringAt(object, {"metadata", "name"}) != name) return std::nullopt;
+        if (StringAt(object, {"metadata", "name"}) != name || Older(object)) return std::nullopt;
         if (rule == Rule::kNais) return NaisObject(object);
         step = tracker->OnObject(event.type, object, now);
         break;
@@ -172,6 +176,35 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
     for (const auto& line : step.progress) progress(line);
     if (step.outcome) return ToVerdict(*step.outcome);
     return std::nullopt;
+  }
+
+  void Written(const json& object) {
+    written_generation = Generation(object);
+    written_version = Version(object);
+  }
+
+  bool Older(const json& object) const {
+    auto generation = Generation(object);
+    if (generation && written_generation && *generation < *written_generation) return true;
+    auto version = Version(object);
+    return version && written_version && *version < *written_version;
+  }
+
+  static std::optional<long long> Generation(const json& object) {
+    const json* g = rollout::Find(object, {"metadata", "generation"});
+    if (g == nullptr || !g->is_number_integer()) return std::nullopt;
+    return g->get<long long>();
+  }
+
+  // resourceVersions are opaque, but etcd's revisions behind them grow with every write; one
+  // that is not a number is never compared.
+  static std::optional<unsigned long long> Version(const json& object) {
+    auto text = StringAt(object, {"metadata", "resourceVersion"});
+    if (text.empty() || text.size() > 19 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+      return std::nullopt;
+    }
+    return std::stoull(text);
   }
 
   // The original's event watcher, plus naiserator's status with our correlation ID.
@@ -341,7 +374,7 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
           fmt::format("/api/v1/namespaces/{}/pods", common::UrlEncode(target.namespace_));
       pods.user = user;
       pods.index = kube::IndexBy::kLabels;
-      const auto& first = *wait->pod_selector.items().begin();
+      auto first = wait->pod_selector.begin();
       wants.push_back(
           Want{pods, first.key() + "=" + first.value().get<std::string>(), Source::kPods});
     }
@@ -374,6 +407,7 @@ bool RolloutWatcher::Applied(RolloutWait& wait, const kube::ApplyResult& result,
     wait.Release();  // a custom resource without status: done once written
     return false;
   }
+  wait.Written(result.object);
   // Events and pods newer than the write (seconds precision, as the original) are relevant.
   wait.since = result.applied_at == common::SystemTime{} ? std::chrono::system_clock::now()
                                                          : result.applied_at;

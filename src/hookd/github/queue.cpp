@@ -19,10 +19,13 @@ const std::string kNextSql =
     " WHERE s.deployment_id = g.deployment_id AND s.posted IS NULL))"
     " ORDER BY g.next_attempt LIMIT 1 FOR NO KEY UPDATE OF g SKIP LOCKED";
 
+// Waits (briefly) for the row: other workers' NextDue lock it for an instant.
 const std::string kForCreationSql = "SELECT " + kJobColumns +
                                     " FROM github_deployment g"
                                     " WHERE g.deployment_id = $1 AND g.phase = 'create'"
-                                    " FOR NO KEY UPDATE OF g SKIP LOCKED";
+                                    " FOR NO KEY UPDATE OF g";
+// SQLSTATE lock_not_available: the row stayed locked longer than lock_timeout.
+const char* const kLockNotAvailable = "55P03";
 
 }  // namespace
 
@@ -101,8 +104,19 @@ std::unique_ptr<Claim> Claim::ForCreation(pqxx::connection& conn,
 std::unique_ptr<Claim> Claim::Take(pqxx::connection& conn, const std::string& sql,
                                    const std::string& deployment_id) {
   std::unique_ptr<Claim> claim(new Claim(conn));
-  auto rows =
-      deployment_id.empty() ? claim->tx_.exec(sql) : claim->tx_.exec_params(sql, deployment_id);
+  pqxx::result rows;
+  if (deployment_id.empty()) {
+    rows = claim->tx_.exec(sql);
+  } else {
+    // Held longer than this, the row is another worker's (it is creating it).
+    claim->tx_.exec("SET LOCAL lock_timeout = '500ms'");
+    try {
+      rows = claim->tx_.exec_params(sql, deployment_id);
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() == kLockNotAvailable) return nullptr;
+      throw;
+    }
+  }
   if (rows.empty()) {
     claim->tx_.commit();
     return nullptr;

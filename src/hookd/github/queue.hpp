@@ -84,7 +84,8 @@ class Claim {
   // The next due deployment with work (a GitHub deployment to create, or a status owed), oldest
   // next_attempt first; rows other workers hold are skipped. nullptr when there is none.
   static std::unique_ptr<Claim> Next(pqxx::connection& conn);
-  // The row of `deployment_id` while its GitHub deployment still has to be created, due or not.
+  // The row of `deployment_id` while its GitHub deployment still has to be created, due or not;
+  // nullptr when there is none, or another worker holds it for more than half a second.
   static std::unique_ptr<Claim> ForCreation(pqxx::connection& conn,
                                             const std::string& deployment_id);
 

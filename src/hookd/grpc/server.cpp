@@ -293,6 +293,7 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
     Sent();
     const bool final_state = common::IsFinished(queue_.front().state());
     queue_.pop_front();
+    if (history_left_ > 0) --history_left_;  // history is at the front of the queue
     if (final_state) {
       FinishOnce(grpc::Status::OK);
       return;
@@ -374,11 +375,13 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
     std::lock_guard lock(mutex_);
     if (Finishing()) return;
     for (const auto& row : history) seen_.insert(row.id);
-    // The stored history first, oldest first, so that a client that connects late (after the
-    // deployment finished, or on a loaded machine) sees every status; the newest half-buffer of
-    // it at most, so the history alone never overflows the stream. `history` is newest first.
-    const std::size_t replay = std::min(history.size(), shared_.options.status_buffer / 2 + 1);
-    for (std::size_t i = replay; i-- > 0;) Enqueue(dispatch::ToWireStatus(history[i]));
+    // The whole stored history first, oldest first, so that a client that connects late (after
+    // the deployment finished, or on a loaded machine) sees every status, without a gap. It is
+    // finite (read once from the database) and does not count against status_buffer, which
+    // bounds what a slow client lets pile up of the live statuses. `history` is newest first.
+    for (std::size_t i = history.size(); i-- > 0;) {
+      Enqueue(dispatch::ToWireStatus(history[i]), /*from_history=*/true);
+    }
     for (const auto& event : pending_) {
       if (Finishing()) break;
       if (seen_.insert(event->status_id).second) Enqueue(event->status);
@@ -393,11 +396,12 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
     FinishOnce(status);
   }
 
-  void Enqueue(const pb::DeploymentStatus& status) {
+  void Enqueue(const pb::DeploymentStatus& status, bool from_history = false) {
     if (final_queued_) return;
     queue_.push_back(status);
+    if (from_history) ++history_left_;
     if (common::IsFinished(status.state())) final_queued_ = true;
-    if (queue_.size() > shared_.options.status_buffer) Overflow();
+    if (queue_.size() - history_left_ > shared_.options.status_buffer) Overflow();
   }
 
   void Overflow() {
@@ -416,6 +420,7 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
   bool subscribed_ = false;
   bool ready_ = false;
   bool final_queued_ = false;
+  std::size_t history_left_ = 0;  // statuses of the stored history still queued (at the front)
   std::vector<dispatch::StatusEventPtr> pending_;  // arrived before history was read
   std::set<std::string> seen_;                     // status IDs already sent or skipped
 };

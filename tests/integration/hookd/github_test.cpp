@@ -395,6 +395,12 @@ TEST_F(Github, TwoReplicasSendEveryStatusOnceAndInOrder) {
   }
   for (const auto& id : ids) ASSERT_TRUE(deployd.Report(id, pb::success, "done").ok());
   for (const auto& id : ids) ASSERT_TRUE(WaitForPhase(id, "done")) << Phase(id);
+  if (std::getenv("GH_DEBUG") != nullptr) {
+    for (const auto& c : github_.Calls()) {
+      std::cerr << "DEBUG " << common::FormatRfc3339Nano(c.at) << " " << c.route << " " << c.target
+                << " " << c.answered << "\n";
+    }
+  }
 
   ASSERT_EQ(github_.Deployments().size(), static_cast<std::size_t>(kDeployments));
   for (const auto& deployment : github_.Deployments()) {

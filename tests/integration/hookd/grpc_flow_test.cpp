@@ -149,6 +149,34 @@ TEST_F(GrpcFlow, StatusOfFinishedDeploymentSendsFinalStatusAndEnds) {
   EXPECT_TRUE(reader.reader->Finish().ok());
 }
 
+TEST_F(GrpcFlow, LateStatusStreamSendsTheWholeHistoryInOrderThenEnds) {
+  FakeDeployd deployd(hookd_->Channel(), "dev", kDeploydKey);
+  pb::DeploymentStatus queued;
+  ASSERT_TRUE(Deploy(ConfigMapRequest("aura", "dev", "foo"), queued).ok());
+  ASSERT_TRUE(deployd.Next().has_value());
+  const std::string id = queued.request().id();
+  // More statuses than a stream may have waiting (64): the history is not capped by that.
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_TRUE(deployd.Report(id, pb::in_progress, "step " + std::to_string(i)).ok());
+  }
+  ASSERT_TRUE(deployd.Report(id, pb::success, std::string(common::kSuccessMessage)).ok());
+  // The client connects after the end: every status once, oldest first, then the end.
+  StatusReader reader(*deploy_, queued.request(), key_, "aura");
+  auto first = reader.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->state(), pb::queued);
+  for (int i = 0; i < 150; ++i) {
+    auto next = reader.Next();
+    ASSERT_TRUE(next.has_value()) << i;
+    EXPECT_EQ(next->message(), "step " + std::to_string(i));
+  }
+  auto last = reader.Next();
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->state(), pb::success);
+  EXPECT_FALSE(reader.Next().has_value());
+  EXPECT_TRUE(reader.reader->Finish().ok());
+}
+
 TEST_F(GrpcFlow, StatusOfUnknownDeploymentIsNotFound) {
   pb::DeploymentRequest request;
   request.set_id("00000000-0000-4000-8000-000000000000");

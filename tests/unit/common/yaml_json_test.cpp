@@ -4,7 +4,6 @@
 #include "common/yaml_json.hpp"
 
 #include <chrono>
-#include <cmath>
 #include <iostream>
 #include <string>
 #include <vector>
