@@ -186,6 +186,11 @@ TEST_F(ChainTest, OfflineClusterEndsWithTheReasonBeforeTheCliGivesUp) {
               "--grpc-authentication=false"},
              "offline", "30s");
   EXPECT_EQ(result.exit_code, 2) << result.out << result.err << Logs();
+  // While it waits, the queued status says why.
+  EXPECT_NE(result.err.find("Status: queued: deployd for cluster 'offline' is not connected; "
+                            "waiting until "),
+            std::string::npos)
+      << result.err;
   EXPECT_NE((result.out + result.err)
                 .find("deadline passed before a deployd for cluster 'offline' picked up the "
                       "deployment (cluster offline)"),

@@ -2569,7 +2569,11 @@ HttpResponse NonResource(State& s, const HttpRequest& req, const std::vector<std
                                   {"gitTreeState", "clean"}, {"buildDate", "2026-01-01T00:00:00Z"},
                                   {"goVersion", "go1.23.6"}, {"compiler", "gc"}, {"platform", "linux/amd64"}});
   }
-  if (p == "/healthz" || p == "/livez" || p == "/readyz") {
+  bool health = false;
+  for (const char* h : {"/healthz", "/livez", "/readyz"}) {
+    health = health || p == h || StartsWith(p, std::string(h) + "/");
+  }
+  if (health) {
     HttpResponse r;
     r.SetHeader("Content-Type", "text/plain; charset=utf-8");
     r.body = "ok";

@@ -10,7 +10,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/http_client.hpp"
 #include "deploy-cli/config.hpp"
+#include "deployd/kube/kubeconfig.hpp"
 #include "packaging.hpp"
 #include "support/chain.hpp"
 #include "support/postgres.hpp"
@@ -394,9 +396,18 @@ TEST_F(KubeSimApply, ServerSideDryRunThenApplyAndDeploydCanOnlyImpersonate) {
     }
   }
   ASSERT_EQ(kept.size() + 1, rules["rules"].size());
-  testsupport::WriteFile(dir_ + "/rules.json", json{{"rules", kept}}.dump());
-  auto replaced = Kubectl({"replace", "--raw", "/_sim/rbac", "-f", dir_ + "/rules.json"});
-  ASSERT_EQ(replaced.exit_code, 0) << replaced.err;
+  // kube-sim's control API, with the admin credentials of its kubeconfig.
+  const auto admin = deployd::kube::LoadKubeconfigFile(kubeconfig_, "admin");
+  common::HttpClientOptions http;
+  http.base_url = admin.server;
+  http.ca_pem = admin.ca_pem;
+  common::HttpClient client(http);
+  common::HttpRequest put;
+  put.method = "PUT";
+  put.target = "/_sim/rbac";
+  put.headers = {{"Authorization", "Bearer " + admin.token}, {"Content-Type", "application/json"}};
+  put.body = json{{"rules", kept}}.dump();
+  ASSERT_EQ(client.Send(put).status, 200);
   EXPECT_EQ(DeploydCan({"impersonate", "serviceaccounts"}), "no");
 
   // The PrometheusRule CRD is the Prometheus operator's, not ours: test data, not in the bases.

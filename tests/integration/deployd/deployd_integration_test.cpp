@@ -1552,12 +1552,13 @@ TEST(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
   RecordProperty("seconds", std::to_string(seconds));
 }
 
-// The system refuses threads for real: deployd runs as an otherwise unused user whose process
-// limit (RLIMIT_NPROC, what a PID cgroup does to a container) leaves room for two Deployments'
-// waits, with a rollout-thread cap far above it. The resources whose threads cannot start end with
-// an error, the process stays up, and the next deployment goes through. (Root ignores
-// RLIMIT_NPROC, hence another user; setpriv and prlimit are util-linux, always on Debian.)
-TEST(DeploydThreadCap, ThreadsTheSystemRefusesEndResourcesWithAnErrorNotTheProcess) {
+// A process limit for real: deployd runs as an otherwise unused user whose process limit
+// (RLIMIT_NPROC, what a PID cgroup does to a container) leaves 10 threads to spare. The engine
+// waited on threads once (4 per Deployment), and this limit refused most of them; now rollout
+// waits are coroutines on the engine's fixed threads, so 30 Deployments at once roll out within
+// it, and the process stays up and keeps serving. (Root ignores RLIMIT_NPROC, hence another
+// user; setpriv and prlimit are util-linux, always on Debian.)
+TEST(DeploydThreadCap, AProcessLimitLeavesRoomForAnyNumberOfWaits) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to run deployd as another user";
   KubeSim sim({"--time-scale", "0.05"});
   FakeHookd hookd;
@@ -1600,7 +1601,7 @@ TEST(DeploydThreadCap, ThreadsTheSystemRefusesEndResourcesWithAnErrorNotTheProce
     idle = threads::ThreadCount(probe.Pid());
   }
   ASSERT_GT(idle, 0);
-  // Room for two waits of 4 threads and 2 to spare (gRPC's pool varies by a few), not for ten.
+  // Two to spare for gRPC's pool (it varies by a few), and room for eight more threads.
   const int limit = idle + 10;
   std::vector<std::string> argv = {"setpriv",        "--reuid=" + uid,
                                    "--regid=" + uid, "--clear-groups",
@@ -1612,25 +1613,16 @@ TEST(DeploydThreadCap, ThreadsTheSystemRefusesEndResourcesWithAnErrorNotTheProce
   ChildProcess deployd(argv);
   ASSERT_TRUE(limited_hookd.WaitConnected(20s)) << deployd.Log();
   std::vector<std::string> resources;
-  for (int i = 0; i < 10; ++i)
+  for (int i = 0; i < 30; ++i)
     resources.push_back(threads::RollingOut("squeezed-" + std::to_string(i)));
   limited_hookd.Send(Request("squeezed", resources, 120s));
   auto lines = Lines(limited_hookd.WaitFinished("squeezed", 120s));
   ASSERT_FALSE(lines.empty()) << deployd.Log();
   EXPECT_TRUE(deployd.Running()) << "the process survived: " << deployd.Log();
-  const std::regex refused(
-      "in_progress Deployment/squeezed-[0-9]: cannot start a thread to (wait for|watch) the "
-      "rollout: Resource temporarily unavailable");
-  int refused_count = 0;
-  for (const auto& line : lines) {
-    if (std::regex_match(line, refused)) ++refused_count;
-  }
-  EXPECT_GT(refused_count, 0) << ::testing::PrintToString(lines);
-  EXPECT_TRUE(std::regex_match(
-      lines.back(), std::regex("failure Deployment/squeezed-[0-9]: cannot start a thread to (wait "
-                               "for|watch) the rollout: Resource temporarily unavailable \\(total "
-                               "of [0-9]+ errors\\)")))
-      << lines.back();
+  const int completed = static_cast<int>(
+      std::count(lines.begin(), lines.end(), "in_progress Deployment completed successfully."));
+  EXPECT_EQ(completed, 30) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines.back(), "success Deployment completed successfully.") << deployd.Log();
   // Still serving: a deployment that needs no extra thread goes through.
   limited_hookd.Send(Request("after-squeeze", {R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"after-squeeze","namespace":"aura"}})"}));
@@ -1638,8 +1630,8 @@ TEST(DeploydThreadCap, ThreadsTheSystemRefusesEndResourcesWithAnErrorNotTheProce
             "success Deployment completed successfully.")
       << deployd.Log();
   EXPECT_TRUE(deployd.Running()) << deployd.Log();
-  std::printf("[ figures ] idle %d threads, limit %d: %d of 10 waits refused a thread\n", idle,
-              limit, refused_count);
+  std::printf("[ figures ] idle %d threads, limit %d: %d of 30 Deployments rolled out\n", idle,
+              limit, completed);
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
 }
