@@ -1,7 +1,5 @@
 #include "common/config.hpp"
 
-#include <CLI/CLI.hpp>
-
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -10,19 +8,15 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <CLI/CLI.hpp>
+
 #include "common/error.hpp"
+#include "common/strings.hpp"
 #include "common/time.hpp"
 #include "common/yaml_json.hpp"
 
 namespace common {
 namespace {
-
-std::string Trim(std::string_view s) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return std::string(s);
-}
 
 std::string JoinComma(const std::vector<std::string>& parts) {
   std::string out;
@@ -37,15 +31,19 @@ std::string JoinComma(const std::vector<std::string>& parts) {
 // comma-joined.
 std::string FileValueText(const nlohmann::json& v) {
   switch (v.type()) {
-    case nlohmann::json::value_t::null: return "";
-    case nlohmann::json::value_t::string: return v.get<std::string>();
-    case nlohmann::json::value_t::boolean: return v.get<bool>() ? "true" : "false";
+    case nlohmann::json::value_t::null:
+      return "";
+    case nlohmann::json::value_t::string:
+      return v.get<std::string>();
+    case nlohmann::json::value_t::boolean:
+      return v.get<bool>() ? "true" : "false";
     case nlohmann::json::value_t::array: {
       std::vector<std::string> parts;
       for (const auto& item : v) parts.push_back(FileValueText(item));
       return JoinComma(parts);
     }
-    default: return v.dump();
+    default:
+      return v.dump();
   }
 }
 
@@ -70,12 +68,14 @@ struct LayeredConfig::Impl {
 
   Entry& At(const std::string& key) {
     auto it = entries.find(key);
-    if (it == entries.end()) throw std::out_of_range("undeclared configuration key \"" + key + "\"");
+    if (it == entries.end())
+      throw std::out_of_range("undeclared configuration key \"" + key + "\"");
     return it->second;
   }
   const Entry& At(const std::string& key) const {
     auto it = entries.find(key);
-    if (it == entries.end()) throw std::out_of_range("undeclared configuration key \"" + key + "\"");
+    if (it == entries.end())
+      throw std::out_of_range("undeclared configuration key \"" + key + "\"");
     return it->second;
   }
 
@@ -229,7 +229,7 @@ std::vector<std::string> LayeredConfig::GetList(const std::string& key) const {
   while (start <= v.size()) {
     std::size_t end = v.find(',', start);
     if (end == std::string::npos) end = v.size();
-    std::string part = Trim(std::string_view(v).substr(start, end - start));
+    std::string part = Trim(std::string_view(v).substr(start, end - start), " \t\n\r");
     if (!part.empty()) out.push_back(std::move(part));
     start = end + 1;
   }

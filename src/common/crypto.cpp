@@ -1,12 +1,13 @@
 #include "common/crypto.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "common/error.hpp"
 #include "common/hex.hpp"
@@ -24,14 +25,17 @@ using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
 
 const EVP_CIPHER* GcmCipherForKey(std::string_view key) {
   switch (key.size()) {
-    case 16: return EVP_aes_128_gcm();
-    case 24: return EVP_aes_192_gcm();
-    case 32: return EVP_aes_256_gcm();
-    default: break;
+    case 16:
+      return EVP_aes_128_gcm();
+    case 24:
+      return EVP_aes_192_gcm();
+    case 32:
+      return EVP_aes_256_gcm();
+    default:
+      break;
   }
   throw Error(ErrorCode::kInvalidArgument,
-              "invalid AES key length " + std::to_string(key.size()) +
-                  " bytes: want 16, 24 or 32");
+              "invalid AES key length " + std::to_string(key.size()) + " bytes: want 16, 24 or 32");
 }
 
 const unsigned char* Bytes(std::string_view s) noexcept {
@@ -46,6 +50,51 @@ CipherCtx NewCtx() {
 }
 
 }  // namespace
+
+std::string Base64Encode(std::string_view bytes) {
+  // EVP_EncodeBlock writes a NUL after the text: one byte more, cut off with the resize.
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(bytes.data()),
+                                      static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  // EVP_DecodeBlock alone is too lenient: it skips surrounding blanks, drops trailing '-' and
+  // reads '=' anywhere as zero bits. So the shape is checked here, and the padding it decodes as
+  // zero bytes is cut off afterwards.
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::size_t padding = 0;
+  while (padding < text.size() && padding < 3 && text[text.size() - 1 - padding] == '=') ++padding;
+  if (padding > 2) return std::nullopt;
+  for (std::size_t i = 0; i + padding < text.size(); ++i) {
+    const char c = text[i];
+    const bool in_alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                             (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (!in_alphabet) return std::nullopt;
+  }
+  if (text.empty()) return std::string();
+  std::string out(text.size() / 4 * 3, '\0');
+  const int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(text.data()),
+                                      static_cast<int>(text.size()));
+  if (decoded < 0 || static_cast<std::size_t>(decoded) != out.size()) return std::nullopt;
+  out.resize(out.size() - padding);
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  std::string standard(text.substr(0, std::min(text.find('='), text.size())));
+  for (char& c : standard) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  if (standard.size() % 4 == 1) standard.pop_back();  // six bits: no whole byte
+  standard.append((4 - standard.size() % 4) % 4, '=');
+  return Base64Decode(standard);
+}
 
 std::string HmacSha256(std::string_view key, std::string_view message) {
   std::string out(EVP_MAX_MD_SIZE, '\0');
@@ -90,10 +139,10 @@ std::string EncryptApiKey(std::string_view aes_key, std::string_view plaintext) 
   const EVP_CIPHER* cipher = GcmCipherForKey(aes_key);
 
   std::string nonce(kNonceSize, '\0');
-  const auto now_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now_ns =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
   for (int i = 0; i < 8; ++i) {
     nonce[static_cast<std::size_t>(i)] = static_cast<char>((now_ns >> (56 - 8 * i)) & 0xff);
   }

@@ -1,5 +1,6 @@
 #pragma once
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,16 @@ std::string HmacSha256(std::string_view key, std::string_view message);
 bool ConstantTimeEqual(std::string_view a, std::string_view b) noexcept;
 // Cryptographically random bytes (OpenSSL RAND_bytes); throws Error{kInternal} on failure.
 std::string RandomBytes(std::size_t n);
+
+// Standard Base64 (RFC 4648 section 4) with padding, through OpenSSL's EVP_EncodeBlock.
+std::string Base64Encode(std::string_view bytes);
+// Strict inverse of Base64Encode, as Go's base64.StdEncoding.DecodeString: nullopt for a character
+// outside the alphabet, a length that is not a multiple of 4, or '=' other than one or two at the
+// end. Line breaks are not skipped: a caller that allows them removes them first.
+std::optional<std::string> Base64Decode(std::string_view text);
+// Lenient URL-safe Base64 for JWT segments (RFC 7515, unpadded): both alphabets accepted, input
+// ends at the first '=', a lone trailing character (less than a byte) is ignored.
+std::optional<std::string> Base64UrlDecode(std::string_view text);
 
 // API keys at rest, exactly as the original stores them (spec original.md 3.3):
 // lower-case hex of nonce(12) || AES-GCM ciphertext+tag(16); nonce = 8-byte big-endian Unix

@@ -18,8 +18,7 @@ namespace common {
 //   "field <full name> at byte <offset> is not valid UTF-8".
 // Never recurses; costs one pass over the bytes.
 std::optional<std::string> CheckWireFormat(std::string_view bytes,
-                                           const google::protobuf::Descriptor& type,
-                                           int max_depth);
+                                           const google::protobuf::Descriptor& type, int max_depth);
 
 // Outcome of ParseBounded.
 struct ParseProblem {

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/limits.hpp"
 
@@ -2070,44 +2071,12 @@ bool IsGoTimestamp(std::string_view s) {
 
 // Go's base64.StdEncoding.DecodeString: padding required, line breaks ignored.
 std::optional<std::string> DecodeBase64(std::string_view in) {
-  auto sextet = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
   std::string s;
   s.reserve(in.size());
   for (const char c : in) {
     if (c != '\r' && c != '\n') s.push_back(c);
   }
-  if (s.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(s.size() / 4 * 3);
-  for (std::size_t i = 0; i < s.size(); i += 4) {
-    const bool last = i + 4 == s.size();
-    const int a = sextet(s[i]);
-    const int b = sextet(s[i + 1]);
-    if (a < 0 || b < 0) return std::nullopt;
-    out.push_back(static_cast<char>((a << 2) | (b >> 4)));
-    if (s[i + 2] == '=') {
-      if (s[i + 3] != '=' || !last) return std::nullopt;
-      break;
-    }
-    const int c = sextet(s[i + 2]);
-    if (c < 0) return std::nullopt;
-    out.push_back(static_cast<char>(((b & 0xF) << 4) | (c >> 2)));
-    if (s[i + 3] == '=') {
-      if (!last) return std::nullopt;
-      break;
-    }
-    const int d = sextet(s[i + 3]);
-    if (d < 0) return std::nullopt;
-    out.push_back(static_cast<char>(((c & 0x3) << 6) | d));
-  }
-  return out;
+  return Base64Decode(s);
 }
 
 // Replaces each byte that is not part of a valid UTF-8 sequence with U+FFFD, as Go's JSON

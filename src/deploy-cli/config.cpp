@@ -1,12 +1,13 @@
 #include "deploy-cli/config.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <variant>
 
+#include <fmt/format.h>
+
 #include "common/error.hpp"
 #include "common/message_size.hpp"
+#include "common/strings.hpp"
 #include "common/time.hpp"
 
 #ifndef DEPLOY_DEFAULT_SERVER
@@ -35,8 +36,9 @@ std::string Version() { return DEPLOY_VERSION; }
 
 namespace {
 
-using Member = std::variant<std::string Options::*, bool Options::*,
-                            std::chrono::nanoseconds Options::*, std::vector<std::string> Options::*>;
+using Member =
+    std::variant<std::string Options::*, bool Options::*, std::chrono::nanoseconds Options::*,
+                 std::vector<std::string> Options::*>;
 
 struct Flag {
   std::string_view name;
@@ -103,21 +105,14 @@ const std::vector<Flag>& Flags() {
   return flags;
 }
 
-std::string Trim(std::string_view s) {
-  const auto* ws = " \t\r\n\v\f";
-  const auto begin = s.find_first_not_of(ws);
-  if (begin == std::string_view::npos) return "";
-  const auto end = s.find_last_not_of(ws);
-  return std::string(s.substr(begin, end - begin + 1));
-}
-
 std::vector<std::string> SplitComma(std::string_view s, bool trim) {
   std::vector<std::string> parts;
   std::size_t start = 0;
   while (true) {
     const auto pos = s.find(',', start);
-    auto part = s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start);
-    std::string value = trim ? Trim(part) : std::string(part);
+    auto part =
+        s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start);
+    std::string value = trim ? common::Trim(part) : std::string(part);
     if (!value.empty()) parts.push_back(std::move(value));
     if (pos == std::string_view::npos) break;
     start = pos + 1;
@@ -423,10 +418,10 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLook
             if (auto d = common::ParseGoDuration(value)) {
               options.*member = *d;
             } else {
-              result.error =
-                  fmt::format("invalid argument \"{}\" for \"--{}\" flag: time: invalid duration "
-                              "\"{}\"",
-                              value, flag->name, value);
+              result.error = fmt::format(
+                  "invalid argument \"{}\" for \"--{}\" flag: time: invalid duration "
+                  "\"{}\"",
+                  value, flag->name, value);
             }
           } else {
             auto& list = options.*member;

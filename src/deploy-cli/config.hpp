@@ -60,9 +60,9 @@ struct Options {
 
 struct ParseResult {
   Options options;
-  bool help = false;                   // -h / --help given
-  std::string error;                   // non-empty: a usage error (pflag wording)
-  std::vector<std::string> positional; // arguments that are not flags (ignored, warned)
+  bool help = false;                    // -h / --help given
+  std::string error;                    // non-empty: a usage error (pflag wording)
+  std::vector<std::string> positional;  // arguments that are not flags (ignored, warned)
 };
 
 // Parses the command line (without argv[0]) the way spf13/pflag does, on top of defaults taken

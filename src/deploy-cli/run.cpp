@@ -59,19 +59,28 @@ bool Retriable(const RpcStatus& status) {
 // What a code means when the server sent no message: no failure is shown without text.
 const char* ExplainCode(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::CANCELLED: return "the call was cancelled";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "the server refused the request as invalid";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "the call did not finish before its deadline";
-    case grpc::StatusCode::NOT_FOUND: return "the server does not know what was asked for";
-    case grpc::StatusCode::PERMISSION_DENIED: return "this client may not do that";
+    case grpc::StatusCode::CANCELLED:
+      return "the call was cancelled";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "the server refused the request as invalid";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "the call did not finish before its deadline";
+    case grpc::StatusCode::NOT_FOUND:
+      return "the server does not know what was asked for";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "this client may not do that";
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       return "the request exceeds a limit of the server, such as its message size";
     case grpc::StatusCode::UNIMPLEMENTED:
       return "the server does not implement this call, or could not parse the request";
-    case grpc::StatusCode::INTERNAL: return "the server had an internal error";
-    case grpc::StatusCode::UNAVAILABLE: return "the server cannot be reached or is not ready";
-    case grpc::StatusCode::UNAUTHENTICATED: return "the server did not accept the credentials";
-    default: return "the server did not say why";
+    case grpc::StatusCode::INTERNAL:
+      return "the server had an internal error";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "the server cannot be reached or is not ready";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "the server did not accept the credentials";
+    default:
+      return "the server did not say why";
   }
 }
 
@@ -82,16 +91,6 @@ std::string Describe(const RpcStatus& status) {
 
 std::string FormatRpc(const RpcStatus& status) {
   return fmt::format("{}: {}", common::GoCodeName(status.code), Describe(status));
-}
-
-// gRPC's own refusal of a message over a receive limit ("grpc: received message larger than max
-// (4546607 vs. 4194304)" from grpc-go, "Received message larger than max (...)" from C++).
-bool IsGrpcSizeRefusal(const RpcStatus& status) {
-  if (status.code != grpc::StatusCode::RESOURCE_EXHAUSTED) return false;
-  std::string lower = status.message;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower.find("message larger than max") != std::string::npos;
 }
 
 // The markdown job summary appended to $GITHUB_STEP_SUMMARY.
@@ -289,7 +288,7 @@ void Deployment::SendDeploymentRequest() {
       }
     }
     std::string message = FormatRpc(status);
-    if (IsGrpcSizeRefusal(status)) {
+    if (status.failure == RpcFailure::kGrpcMessageTooLarge) {
       message += fmt::format(
           "; hookd refused the {}-byte deployment request as larger than its limit, which "
           "hookd's --max-message-size or HOOKD_MAX_MESSAGE_SIZE raises (gRPC's default, and an "

@@ -1,16 +1,16 @@
 // Large manifests and the one message size limit, through the real chain: the deploy CLI ->
 // hookd (real Postgres) -> deployd -> kube-sim, checked with the real kubectl. Also the queued
 // status of a cluster whose deployd is not connected.
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 #include <regex>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 
 #include "common/time.hpp"
 #include "support/chain.hpp"
@@ -41,10 +41,20 @@ std::string WriteConfigMapSet(const std::string& dir, const std::string& prefix,
 
 testsupport::RunResult RunCli(const std::string& server, const std::string& resource,
                               std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv{BinaryPath("deploy"), "--resource", resource,  "--cluster",
-                                "local",              "--apikey",   kApiKey,   "--grpc-authentication=false",
-                                "--grpc-use-tls=false", "--deploy-server", server, "--actions",
-                                "--timeout",          "120s"};
+  std::vector<std::string> argv{BinaryPath("deploy"),
+                                "--resource",
+                                resource,
+                                "--cluster",
+                                "local",
+                                "--apikey",
+                                kApiKey,
+                                "--grpc-authentication=false",
+                                "--grpc-use-tls=false",
+                                "--deploy-server",
+                                server,
+                                "--actions",
+                                "--timeout",
+                                "120s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   return testsupport::Run(argv,
                           {{"GITHUB_STEP_SUMMARY", "\x01unset"},
@@ -94,10 +104,9 @@ class LimitsChain : public ::testing::Test {
 
   // The ConfigMap as the real kubectl sees it (null when it does not exist).
   nlohmann::json KubectlGet(const std::string& name) {
-    auto result =
-        testsupport::Run({"kubectl", "--kubeconfig", chain_.Kubeconfig(), "--context", "admin",
-                          "get", "configmap", name, "-n", "aura", "-o", "json"},
-                         {}, 60s);
+    auto result = testsupport::Run({"kubectl", "--kubeconfig", chain_.Kubeconfig(), "--context",
+                                    "admin", "get", "configmap", name, "-n", "aura", "-o", "json"},
+                                   {}, 60s);
     if (result.exit_code != 0) return nullptr;
     return nlohmann::json::parse(result.out, nullptr, false);
   }
@@ -132,10 +141,10 @@ TEST_F(LimitsChain, FiveMegabyteManifestDeploysAndLargerOnesNameTheLimitThatRefu
       "--max-message-size or HOOKD_MAX_MESSAGE_SIZE\\)";
   auto grpc = RunCli(chain_.GrpcAddress(), seven_mb);
   EXPECT_EQ(grpc.exit_code, 4) << grpc.err;
-  EXPECT_GT(SizeIn(LastLine(grpc.err),
-                   "::error::fatal: ResourceExhausted: deployment request is ([0-9]+)" +
-                       hookd_limit),
-            8 * kConfigMapBytes)
+  EXPECT_GT(
+      SizeIn(LastLine(grpc.err),
+             "::error::fatal: ResourceExhausted: deployment request is ([0-9]+)" + hookd_limit),
+      8 * kConfigMapBytes)
       << LastLine(grpc.err);
   auto http = RunCli(chain_.HttpUrl(), seven_mb);
   EXPECT_EQ(http.exit_code, 4) << http.err;

@@ -2800,7 +2800,9 @@ HttpResponse Control(State& s, HttpRequest& req) {
   }
   if (p == "/_sim/rbac" && m == "PUT") {
     s.rules.clear();
-    for (const auto& r : Json::parse(req.body).at("rules")) s.rules.push_back(RuleFromJson(r));
+    // A named value: iterating `.at()` of the temporary would read it after its destruction.
+    const Json body = Json::parse(req.body);
+    for (const auto& r : body.at("rules")) s.rules.push_back(RuleFromJson(r));
     return JsonResponse(200, Json::object());
   }
   if (p == "/_sim/rbac/reset" && m == "POST") {

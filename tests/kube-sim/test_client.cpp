@@ -46,6 +46,7 @@ Response Exchange(Stream& stream, const std::string& host, const std::string& me
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
+  parser.skip(method == "HEAD");  // a HEAD answer has headers only
   http::read(stream, buffer, parser);
   auto& res = parser.get();
   Response out;

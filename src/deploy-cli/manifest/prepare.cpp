@@ -62,11 +62,12 @@ std::string StringAt(const nlohmann::json& doc, std::initializer_list<const char
 
 }  // namespace
 
-std::string ReadFileOrThrow(const std::string& path, int exit_code, const std::string& prefix) {
+std::string ReadFileOrThrow(const std::string& path, ExitCode exit_code,
+                            const std::string& prefix) {
   // As Go's os.ReadFile: "open <path>: <reason>" or "read <path>: <reason>" (a directory opens
   // but cannot be read).
   auto fail = [&](const char* op, int err) {
-    throw CliError(static_cast<ExitCode>(exit_code),
+    throw CliError(exit_code,
                    fmt::format("{}open file: {} {}: {}", prefix, op, path, GoErrno(err)));
   };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -107,7 +108,7 @@ nlohmann::json LoadTemplateVariables(const Options& options, Logger& log) {
   if (!options.vars_file.empty()) {
     const std::string prefix = "load template variables: " + options.vars_file + ": ";
     const std::string text =
-        ReadFileOrThrow(options.vars_file, static_cast<int>(ExitCode::kInvocationFailure), prefix);
+        ReadFileOrThrow(options.vars_file, ExitCode::kInvocationFailure, prefix);
     std::vector<nlohmann::json> docs;
     try {
       docs = common::YamlDocumentsToJson(text);
@@ -168,7 +169,7 @@ std::vector<std::string> ErrorContext(const std::string& text, int line) {
 
 std::vector<nlohmann::json> LoadResourceFile(const std::string& path, const nlohmann::json& vars,
                                              bool strict_vars, Logger* log) {
-  std::string text = ReadFileOrThrow(path, static_cast<int>(ExitCode::kTemplateError), path + ": ");
+  std::string text = ReadFileOrThrow(path, ExitCode::kTemplateError, path + ": ");
   if (vars.is_object() && !vars.empty()) {
     try {
       text = RenderTemplate(text, vars, strict_vars);

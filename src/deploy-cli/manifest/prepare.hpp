@@ -7,13 +7,14 @@
 
 #include "common/time.hpp"
 #include "deploy-cli/config.hpp"
+#include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/log.hpp"
 #include "deployment.pb.h"
 
 namespace deploy_cli {
 
-// Reads a whole file; throws CliError(code, "<prefix>open file: open <path>: <reason>").
-std::string ReadFileOrThrow(const std::string& path, int exit_code, const std::string& prefix);
+// Reads a whole file; throws CliError(exit_code, "<prefix>open file: open <path>: <reason>").
+std::string ReadFileOrThrow(const std::string& path, ExitCode exit_code, const std::string& prefix);
 
 // Spec 5.3 step 1: --vars file (YAML/JSON object; numbers become doubles, as Go's float64) then
 // each --var (KEY=VALUE string, bare KEY -> true). Throws CliError exit 6

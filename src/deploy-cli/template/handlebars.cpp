@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "common/strings.hpp"
+
 namespace deploy_cli {
 
 namespace {
@@ -250,13 +252,8 @@ constexpr int kMaxNesting = 256;
   throw TemplateError(true, fmt::format("Parse error on line {}: {}", line, message));
 }
 
-std::string TrimSpace(std::string_view s) {
-  const auto* ws = " \t\r\n";
-  const auto b = s.find_first_not_of(ws);
-  if (b == std::string_view::npos) return "";
-  const auto e = s.find_last_not_of(ws);
-  return std::string(s.substr(b, e - b + 1));
-}
+// Tag contents lose blanks and line breaks only (not \v or \f).
+std::string TrimSpace(std::string_view s) { return common::Trim(s, " \t\r\n"); }
 
 std::vector<Token> Lex(std::string_view text) {
   std::vector<Token> tokens;

@@ -1,53 +1,25 @@
 #include "deploy-cli/transport/github_token.hpp"
 
 #include <fmt/format.h>
-
 #include <nlohmann/json.hpp>
 
+#include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/http_client.hpp"
 
 namespace deploy_cli {
-
-namespace {
-
-std::optional<std::string> Base64UrlDecode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-' || c == '+') return 62;
-    if (c == '_' || c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (const char c : in) {
-    if (c == '=') break;
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xffu));
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::optional<common::SystemTime> JwtExpiry(const std::string& jwt) {
   const auto first = jwt.find('.');
   if (first == std::string::npos) return std::nullopt;
   const auto second = jwt.find('.', first + 1);
   if (second == std::string::npos) return std::nullopt;
-  const auto payload = Base64UrlDecode(std::string_view(jwt).substr(first + 1, second - first - 1));
+  const auto payload =
+      common::Base64UrlDecode(std::string_view(jwt).substr(first + 1, second - first - 1));
   if (!payload) return std::nullopt;
   const auto claims = nlohmann::json::parse(*payload, nullptr, false);
-  if (!claims.is_object() || !claims.contains("exp") || !claims["exp"].is_number()) return std::nullopt;
+  if (!claims.is_object() || !claims.contains("exp") || !claims["exp"].is_number())
+    return std::nullopt;
   return common::SystemTime(std::chrono::seconds(claims["exp"].get<std::int64_t>()));
 }
 
@@ -55,8 +27,7 @@ GithubTokenSource::GithubTokenSource(std::string token_url, std::string bearer_t
                                      const common::Clock& clock)
     : bearer_(std::move(bearer_token)), clock_(clock) {
   const auto scheme_end = token_url.find("://");
-  const auto path_start =
-      token_url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+  const auto path_start = token_url.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
   common::HttpClientOptions options;
   options.base_url = path_start == std::string::npos ? token_url : token_url.substr(0, path_start);
   target_ = path_start == std::string::npos ? "/" : token_url.substr(path_start);

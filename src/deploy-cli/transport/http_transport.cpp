@@ -3,14 +3,13 @@
 #include "deploy-cli/transport/http_transport.hpp"
 
 #include <fmt/format.h>
-
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/hex.hpp"
-#include "common/message_size.hpp"
 #include "common/http_client.hpp"
+#include "common/message_size.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
 #include "deploy-cli/config.hpp"
@@ -22,19 +21,31 @@ namespace {
 
 grpc::StatusCode CodeForHttpStatus(int status) {
   switch (status) {
-    case 400: return grpc::StatusCode::INVALID_ARGUMENT;
-    case 401: return grpc::StatusCode::UNAUTHENTICATED;
-    case 403: return grpc::StatusCode::PERMISSION_DENIED;
-    case 404: return grpc::StatusCode::NOT_FOUND;
-    case 409: return grpc::StatusCode::ALREADY_EXISTS;
-    case 410: return grpc::StatusCode::UNIMPLEMENTED;
-    case 412: return grpc::StatusCode::FAILED_PRECONDITION;
-    case 413: return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case 429: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case 400:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case 401:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    case 403:
+      return grpc::StatusCode::PERMISSION_DENIED;
+    case 404:
+      return grpc::StatusCode::NOT_FOUND;
+    case 409:
+      return grpc::StatusCode::ALREADY_EXISTS;
+    case 410:
+      return grpc::StatusCode::UNIMPLEMENTED;
+    case 412:
+      return grpc::StatusCode::FAILED_PRECONDITION;
+    case 413:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case 429:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
     case 502:
-    case 503: return grpc::StatusCode::UNAVAILABLE;
-    case 504: return grpc::StatusCode::DEADLINE_EXCEEDED;
-    default: return status >= 500 ? grpc::StatusCode::INTERNAL : grpc::StatusCode::UNKNOWN;
+    case 503:
+      return grpc::StatusCode::UNAVAILABLE;
+    case 504:
+      return grpc::StatusCode::DEADLINE_EXCEEDED;
+    default:
+      return status >= 500 ? grpc::StatusCode::INTERNAL : grpc::StatusCode::UNKNOWN;
   }
 }
 
@@ -82,7 +93,8 @@ class HttpTransport final : public Transport {
     try {
       client_ = std::make_unique<common::HttpClient>(options);
     } catch (const std::exception& e) {
-      throw CliError(ExitCode::kInvocationFailure, fmt::format("connect to NAIS deploy: {}", e.what()));
+      throw CliError(ExitCode::kInvocationFailure,
+                     fmt::format("connect to NAIS deploy: {}", e.what()));
     }
   }
 
@@ -133,8 +145,9 @@ class HttpTransport final : public Transport {
       return failed;
     }
     if (status != 200) return ErrorFor(status, answer);
-    state = answer.contains("status") && answer["status"].is_string() ? answer["status"].get<std::string>()
-                                                                        : "";
+    state = answer.contains("status") && answer["status"].is_string()
+                ? answer["status"].get<std::string>()
+                : "";
     message = answer.value("message", "");
     return {};
   }
@@ -146,8 +159,7 @@ class HttpTransport final : public Transport {
 
  private:
   std::int64_t UnixNow() const {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               config_.clock->Now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(config_.clock->Now().time_since_epoch())
         .count();
   }
 
@@ -157,8 +169,8 @@ class HttpTransport final : public Transport {
     return {CodeForHttpStatus(status), message};
   }
 
-  RpcStatus Post(const std::string& target, const nlohmann::json& body,
-                 common::SystemTime deadline, nlohmann::json& answer, int& status) {
+  RpcStatus Post(const std::string& target, const nlohmann::json& body, common::SystemTime deadline,
+                 nlohmann::json& answer, int& status) {
     common::HttpRequest http;
     http.method = "POST";
     http.target = target;

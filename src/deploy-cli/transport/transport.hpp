@@ -1,9 +1,9 @@
 #pragma once
-#include <grpcpp/support/status_code_enum.h>
-
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <grpcpp/support/status_code_enum.h>
 
 #include "common/message_size.hpp"
 #include "common/time.hpp"
@@ -11,10 +11,20 @@
 
 namespace deploy_cli {
 
+// What a failed call means beyond its code, decided by the transport that saw the failure, so
+// that no caller has to read it back out of the message.
+enum class RpcFailure {
+  kOther,
+  // gRPC itself refused a message over a size limit (the server's receive limit or our own
+  // channel's), as opposed to a RESOURCE_EXHAUSTED sent by the server's code.
+  kGrpcMessageTooLarge,
+};
+
 // Outcome of one call, with gRPC's codes (the HTTP transport maps its answers onto them).
 struct RpcStatus {
   grpc::StatusCode code = grpc::StatusCode::OK;
   std::string message;
+  RpcFailure failure = RpcFailure::kOther;
   bool Ok() const noexcept { return code == grpc::StatusCode::OK; }
 };
 
@@ -38,13 +48,13 @@ class Transport {
 };
 
 struct TransportConfig {
-  std::string server;          // host:port (gRPC) or http(s)://host:port (HTTP API)
+  std::string server;  // host:port (gRPC) or http(s)://host:port (HTTP API)
   bool use_tls = true;
-  std::string root_pem;        // trusted CAs for TLS; empty = the system's CA bundle
+  std::string root_pem;  // trusted CAs for TLS; empty = the system's CA bundle
   bool authentication = true;
-  std::string api_key;         // decoded key bytes (API-key HMAC)
-  std::string team;            // metadata `team`
-  std::string token_url;       // GitHub OIDC (both set -> JWT credentials)
+  std::string api_key;    // decoded key bytes (API-key HMAC)
+  std::string team;       // metadata `team`
+  std::string token_url;  // GitHub OIDC (both set -> JWT credentials)
   std::string bearer_token;
   const common::Clock* clock = nullptr;
   std::function<void(std::chrono::nanoseconds)> sleep;  // the HTTP transport polls

@@ -114,12 +114,15 @@ void Mirror::Accepted(const pb::DeploymentRequest& request) {
     std::lock_guard lock(mutex_);
     if (stopping_ || to_create_.size() >= kMaxCreateQueue) return;  // the pump creates it later
     const auto now = clock_.Now();
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      // Results nobody asked for (gRPC deployments) are kept only briefly.
-      if (it->second.registered + options_.create_wait + std::chrono::minutes(1) < now) {
-        it = waiters_.erase(it);
-      } else {
-        ++it;
+    if (now - last_prune_ > std::chrono::seconds(10)) {
+      last_prune_ = now;
+      for (auto it = waiters_.begin(); it != waiters_.end();) {
+        // Results nobody asked for (gRPC deployments) are kept only briefly.
+        if (it->second.registered + options_.create_wait + std::chrono::minutes(1) < now) {
+          it = waiters_.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
     waiters_[id] = Waiter{false, nullptr, now};
@@ -139,7 +142,7 @@ void Mirror::StatusStored(const store::StatusRow& /*row*/) {
 nlohmann::json Mirror::AwaitDeployment(const std::string& deployment_id) {
   {
     std::unique_lock lock(mutex_);
-    if (waiters_.count(deployment_id) != 0) {
+    if (waiters_.contains(deployment_id)) {
       created_.wait_for(lock, options_.create_wait, [&] {
         auto it = waiters_.find(deployment_id);
         return stopping_ || it == waiters_.end() || it->second.done;
@@ -329,8 +332,8 @@ void Mirror::SendStatus(Claim& claim, const OwedStatus& status, common::HttpCanc
 void Mirror::CountCollapsed(const Job& job, const OwedStatus& status) {
   if (status.collapsed <= 0) return;
   spdlog::warn(
-      "deployment {}: {} state changes were not sent to GitHub (more than {} were waiting); "
-      "the latest of them was",
+      "deployment {}: {} state changes were not sent to GitHub: more than {} were waiting, so "
+      "only the latest of them was",
       job.deployment_id, status.collapsed, kMaxPendingStatuses);
   if (metrics_ != nullptr) {
     metrics_->GithubDropped("collapsed", static_cast<std::uint64_t>(status.collapsed));

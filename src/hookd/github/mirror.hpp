@@ -108,6 +108,7 @@ class Mirror final : public dispatch::DeploymentObserver {
   bool work_signalled_ = false;
   std::deque<std::string> to_create_;
   std::map<std::string, Waiter> waiters_;
+  common::SystemTime last_prune_{};
   common::HttpCancel pump_cancel_;
   common::HttpCancel creator_cancel_;
   std::thread pump_;

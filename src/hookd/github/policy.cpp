@@ -27,7 +27,7 @@ bool IsAlnum(char c) noexcept {
 std::optional<common::SystemTime> RateLimitedUntil(const Answer& answer, common::SystemTime now) {
   std::optional<common::SystemTime> until;
   if (auto seconds = Integer(answer.retry_after)) {
-    until = now + std::chrono::seconds(std::min<long long>(*seconds, 3600 * 24));
+    until = now + std::chrono::seconds(std::min<long long>(*seconds, 3600LL * 24));
   } else if (Integer(answer.ratelimit_remaining) == 0LL) {
     if (auto reset = Integer(answer.ratelimit_reset)) {
       until = common::SystemTime(std::chrono::seconds(std::min<long long>(*reset, 1LL << 40)));

@@ -167,8 +167,8 @@ grpc::Status WithText(const grpc::Status& status) {
 void LogFailure(std::string_view call, const std::string& peer, const std::string& subject,
                 const grpc::Status& status) {
   if (status.ok()) return;
-  const auto level =
-      status.error_code() == grpc::StatusCode::CANCELLED ? spdlog::level::info : spdlog::level::warn;
+  const auto level = status.error_code() == grpc::StatusCode::CANCELLED ? spdlog::level::info
+                                                                        : spdlog::level::warn;
   spdlog::log(level, "{} from {}{}{} ended with {}: {}", call, peer, subject.empty() ? "" : " for ",
               subject, common::GoCodeName(status.error_code()), status.error_message());
 }
@@ -808,25 +808,25 @@ class DispatchService final : public DispatchBase {
       reactor->Finish(WithText(identity.status));
       return reactor;
     }
-    shared_.workers.Post([this, context, request, reply, reactor, started,
-                          identity = std::move(identity)] {
-      pb::DeploymentStatus status;
-      auto result = ReadRequest(*request, shared_.options.max_message_size, status);
-      if (result.ok()) result = Handle(status, identity);
-      result = WithText(result);
-      if (result.ok()) {
-        WriteMessage(pb::ReportStatusOpts(), *reply);
-        shared_.Sent("unary", "pb.Dispatch", "ReportStatus");
-      } else {
-        LogFailure("pb.Dispatch/ReportStatus", context->peer(),
-                   status.request().id().empty()
-                       ? ""
-                       : "deployment " + common::Quote(status.request().id()),
-                   result);
-      }
-      shared_.Handled("unary", "pb.Dispatch", "ReportStatus", result, started);
-      reactor->Finish(result);
-    });
+    shared_.workers.Post(
+        [this, context, request, reply, reactor, started, identity = std::move(identity)] {
+          pb::DeploymentStatus status;
+          auto result = ReadRequest(*request, shared_.options.max_message_size, status);
+          if (result.ok()) result = Handle(status, identity);
+          result = WithText(result);
+          if (result.ok()) {
+            WriteMessage(pb::ReportStatusOpts(), *reply);
+            shared_.Sent("unary", "pb.Dispatch", "ReportStatus");
+          } else {
+            LogFailure("pb.Dispatch/ReportStatus", context->peer(),
+                       status.request().id().empty()
+                           ? ""
+                           : "deployment " + common::Quote(status.request().id()),
+                       result);
+          }
+          shared_.Handled("unary", "pb.Dispatch", "ReportStatus", result, started);
+          reactor->Finish(result);
+        });
     return reactor;
   }
 

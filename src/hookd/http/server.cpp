@@ -111,8 +111,8 @@ struct Server::Impl {
         spdlog::warn("{} {}: refused: {}", std::string(parser.get().method_string()),
                      std::string(parser.get().target()), message);
         // JSON with `message`, as every answer of the HTTP API.
-        Response too_large{413, "application/json", nlohmann::json{{"message", message}}.dump(),
-                           {}};
+        Response too_large{
+            413, "application/json", nlohmann::json{{"message", message}}.dump(), {}};
         auto res = ToBeast(too_large, 11, false);
         co_await bhttp::async_write(stream, res, net::redirect_error(net::use_awaitable, ec));
         // Lingering close: the client is probably still sending the body and reads the answer

@@ -508,9 +508,10 @@ bool Store::ClusterPresent(const std::string& cluster, common::SystemTime now) {
   bool present = false;
   pool_.With([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn);
-    present = !tx.exec_params("SELECT 1 FROM cluster WHERE name = $1 AND connected_until > "
-                              "$2::timestamptz",
-                              cluster, Ts(now))
+    present = !tx.exec_params(
+                     "SELECT 1 FROM cluster WHERE name = $1 AND connected_until > "
+                     "$2::timestamptz",
+                     cluster, Ts(now))
                    .empty();
   });
   return present;

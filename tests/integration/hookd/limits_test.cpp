@@ -1,11 +1,11 @@
 // The hookd binary and a real Postgres: the message size limit on every path into hookd, the one
 // out of it (the deployd stream), requests gRPC cannot parse, and the queued status that says
 // whether the cluster's deployd is connected. Every refusal has text, and hookd logs it.
+#include <thread>
+
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
@@ -77,7 +77,8 @@ pb::DeploymentRequest BigRequest(const std::string& cluster, std::size_t bytes) 
   (*request.mutable_kubernetes()->mutable_resources(0)->mutable_fields())["data"]
       .mutable_struct_value()
       ->mutable_fields()
-      ->operator[]("blob")
+      ->
+      operator[]("blob")
       .set_string_value(std::string(bytes, 'x'));
   return request;
 }
@@ -220,8 +221,9 @@ TEST_F(HookdLimits, RequestsGrpcCannotParseAreRefusedWithTheReasonAndLogged) {
     EXPECT_TRUE(Logged(c.method.substr(1) + " from ")) << c.method;
   }
   EXPECT_TRUE(Logged("pb.Deploy/Deploy from ipv4:127.0.0.1:"));
-  EXPECT_TRUE(Logged(" ended with InvalidArgument: invalid Kubernetes resources in request: "
-                     "document is nested more than 512 levels deep"));
+  EXPECT_TRUE(
+      Logged(" ended with InvalidArgument: invalid Kubernetes resources in request: "
+             "document is nested more than 512 levels deep"));
   EXPECT_TRUE(Logged(" ended with Unimplemented: hookd does not implement /pb.Deploy/Rollback"));
   // A request it can read, for a deployment it does not know: logged with the deployment ID.
   pb::DeploymentRequest unknown;
@@ -230,8 +232,9 @@ TEST_F(HookdLimits, RequestsGrpcCannotParseAreRefusedWithTheReasonAndLogged) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(status.error_message(), "deployment 'no-such-deployment' not found");
   // (The text log format escapes quotes.)
-  EXPECT_TRUE(Logged("for deployment \\\"no-such-deployment\\\" ended with NotFound: deployment "
-                     "'no-such-deployment' not found"));
+  EXPECT_TRUE(
+      Logged("for deployment \\\"no-such-deployment\\\" ended with NotFound: deployment "
+             "'no-such-deployment' not found"));
   EXPECT_TRUE(hookd_->Running());
 }
 
@@ -244,8 +247,7 @@ TEST_F(HookdLimits, OversizeRequestsNameHookdsLimitAndSetting) {
   pb::DeploymentStatus reply;
   auto status = Deploy(big, reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(status.error_message(), "deployment request is " +
-                                        std::to_string(big.ByteSizeLong()) +
+  EXPECT_EQ(status.error_message(), "deployment request is " + std::to_string(big.ByteSizeLong()) +
                                         " bytes, more than hookd accepts (" + limit);
   EXPECT_TRUE(Logged("pb.Deploy/Deploy from ipv4:127.0.0.1:"));
   EXPECT_TRUE(Logged("ended with ResourceExhausted: deployment request is "));
@@ -259,8 +261,8 @@ TEST_F(HookdLimits, OversizeRequestsNameHookdsLimitAndSetting) {
 
   // The HTTP API: the body against the same limit, the answer in the API's JSON.
   const std::string body(1200000, ' ');
-  auto http = Call(http_port_, "POST", "/api/v1/deploy", body,
-                   {{"Content-Type", "application/json"}});
+  auto http =
+      Call(http_port_, "POST", "/api/v1/deploy", body, {{"Content-Type", "application/json"}});
   EXPECT_EQ(http.status, 413);
   EXPECT_EQ(http.content_type, "application/json");
   EXPECT_EQ(nlohmann::json::parse(http.body)["message"],
@@ -276,8 +278,8 @@ TEST_F(HookdLimits, InvalidSettingStopsHookdWithTheRange) {
                             "64 KiB and 256 MiB, such as 33554432 or 32MiB"),
             std::string::npos)
       << result.err;
-  auto from_env = testsupport::Run({testsupport::BinaryPath("hookd")},
-                                   {{"HOOKD_MAX_MESSAGE_SIZE", "1TiB"}});
+  auto from_env =
+      testsupport::Run({testsupport::BinaryPath("hookd")}, {{"HOOKD_MAX_MESSAGE_SIZE", "1TiB"}});
   EXPECT_EQ(from_env.exit_code, 1);
   EXPECT_NE(from_env.err.find("invalid value \"1TiB\" for max-message-size"), std::string::npos)
       << from_env.err;
@@ -344,8 +346,8 @@ TEST_F(HookdLimits, QueuedStatusSaysWhetherTheClustersDeploydIsConnected) {
   // The deployd went away: the next request says so again (once hookd saw the stream end).
   ASSERT_TRUE(Logged("deployd for cluster local disconnected"));
   ASSERT_TRUE(Deploy(ConfigMapRequest("aura", "local", "c"), queued).ok());
-  EXPECT_EQ(queued.message().rfind("deployd for cluster 'local' is not connected; waiting until ", 0),
-            0u)
+  EXPECT_EQ(
+      queued.message().rfind("deployd for cluster 'local' is not connected; waiting until ", 0), 0u)
       << queued.message();
 }
 

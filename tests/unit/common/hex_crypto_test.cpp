@@ -1,7 +1,8 @@
-#include <gtest/gtest.h>
-
+#include <optional>
 #include <set>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "common/crypto.hpp"
 #include "common/error.hpp"
@@ -156,7 +157,8 @@ TEST(ApiKeyCryptoTest, NonceIsTimePrefixedAndUnique) {
                          .count();
   EXPECT_NE(a, b);
   std::uint64_t ts = 0;
-  for (int i = 0; i < 8; ++i) ts = (ts << 8) | static_cast<unsigned char>(a[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < 8; ++i)
+    ts = (ts << 8) | static_cast<unsigned char>(a[static_cast<std::size_t>(i)]);
   EXPECT_GE(ts, static_cast<std::uint64_t>(before));
   EXPECT_LE(ts, static_cast<std::uint64_t>(after));
 }
@@ -164,9 +166,9 @@ TEST(ApiKeyCryptoTest, NonceIsTimePrefixedAndUnique) {
 TEST(ApiKeyCryptoTest, WrongKeyFailsAuthentication) {
   std::string key = Unhex(kDefaultEncryptionKey);
   key[0] = static_cast<char>(key[0] ^ 1);
-  EXPECT_EQ(ErrorMessage([&] { DecryptApiKey(key, kReadmeStoredKey); },
-                         ErrorCode::kInvalidArgument),
-            "decrypt API key: message authentication failed");
+  EXPECT_EQ(
+      ErrorMessage([&] { DecryptApiKey(key, kReadmeStoredKey); }, ErrorCode::kInvalidArgument),
+      "decrypt API key: message authentication failed");
 }
 
 TEST(ApiKeyCryptoTest, TamperedCiphertextFailsAuthentication) {
@@ -181,15 +183,15 @@ TEST(ApiKeyCryptoTest, TruncatedInput) {
   const std::string key = Unhex(kDefaultEncryptionKey);
   const std::string stored = kReadmeStoredKey;
   // 12 bytes or less: too short.
-  EXPECT_EQ(ErrorMessage([&] { DecryptApiKey(key, stored.substr(0, 24)); },
-                         ErrorCode::kInvalidArgument),
-            "encrypted API key is too short");
+  EXPECT_EQ(
+      ErrorMessage([&] { DecryptApiKey(key, stored.substr(0, 24)); }, ErrorCode::kInvalidArgument),
+      "encrypted API key is too short");
   EXPECT_EQ(ErrorMessage([&] { DecryptApiKey(key, ""); }, ErrorCode::kInvalidArgument),
             "encrypted API key is too short");
   // More than the nonce but shorter than nonce + tag, and a cut-off tag.
-  EXPECT_EQ(ErrorMessage([&] { DecryptApiKey(key, stored.substr(0, 26)); },
-                         ErrorCode::kInvalidArgument),
-            "decrypt API key: message authentication failed");
+  EXPECT_EQ(
+      ErrorMessage([&] { DecryptApiKey(key, stored.substr(0, 26)); }, ErrorCode::kInvalidArgument),
+      "decrypt API key: message authentication failed");
   EXPECT_EQ(ErrorMessage([&] { DecryptApiKey(key, stored.substr(0, stored.size() - 2)); },
                          ErrorCode::kInvalidArgument),
             "decrypt API key: message authentication failed");
@@ -209,10 +211,49 @@ TEST(ApiKeyCryptoTest, BadKeyLength) {
     const std::string key(len, 'k');
     EXPECT_EQ(ErrorMessage([&] { EncryptApiKey(key, "x"); }, ErrorCode::kInvalidArgument),
               "invalid AES key length " + std::to_string(len) + " bytes: want 16, 24 or 32");
-    EXPECT_EQ(ErrorMessage([&] { DecryptApiKey(key, kReadmeStoredKey); },
-                           ErrorCode::kInvalidArgument),
-              "invalid AES key length " + std::to_string(len) + " bytes: want 16, 24 or 32");
+    EXPECT_EQ(
+        ErrorMessage([&] { DecryptApiKey(key, kReadmeStoredKey); }, ErrorCode::kInvalidArgument),
+        "invalid AES key length " + std::to_string(len) + " bytes: want 16, 24 or 32");
   }
+}
+
+// RFC 4648 section 10 test vectors.
+TEST(Base64Test, EncodesRfc4648Vectors) {
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(Base64Encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+}
+
+TEST(Base64Test, DecodeCutsPaddingAndRoundTripsAllBytes) {
+  EXPECT_EQ(Base64Decode(""), std::string());
+  EXPECT_EQ(Base64Decode("Zg=="), "f");
+  EXPECT_EQ(Base64Decode("Zm8="), "fo");
+  EXPECT_EQ(Base64Decode("Zm9vYmFy"), "foobar");
+  EXPECT_EQ(Base64Decode("/w=="), std::string("\xff"));
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (std::size_t n = 0; n <= all.size(); n += 37) {
+    EXPECT_EQ(Base64Decode(Base64Encode(all.substr(0, n))), all.substr(0, n)) << n;
+  }
+}
+
+TEST(Base64Test, DecodeRefusesWhatGoRefuses) {
+  for (const char* bad : {"Zg", "Zg=", "Z===", "====", "Zg=a", "Z=g=", "Zm9v\n", " Zm9v", "Zm9v-",
+                          "Zm-_", "Zm9v!A=="}) {
+    EXPECT_EQ(Base64Decode(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(Base64Test, UrlDecodeReadsJwtSegments) {
+  EXPECT_EQ(Base64UrlDecode("eyJleHAiOjF9"), "{\"exp\":1}");
+  EXPECT_EQ(Base64UrlDecode("-_8"), std::string("\xfb\xff"));
+  EXPECT_EQ(Base64UrlDecode("+/8="), std::string("\xfb\xff"));
+  EXPECT_EQ(Base64UrlDecode("Zm9vY"), "foo");  // a lone last character holds no whole byte
+  EXPECT_EQ(Base64UrlDecode("Zm9v!"), std::nullopt);
 }
 
 }  // namespace

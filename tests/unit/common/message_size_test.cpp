@@ -1,9 +1,9 @@
 // The shared message size setting and the bounded protobuf parse that names why bytes are refused.
 #include "common/message_size.hpp"
 
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "common/error.hpp"
 #include "common/limits.hpp"
@@ -19,13 +19,27 @@ TEST(MessageSize, ParsesBytesAndUnits) {
     std::optional<std::size_t> bytes;
   };
   const std::vector<Case> cases = {
-      {"33554432", 33554432},    {"32Mi", 32u << 20},   {"32MiB", 32u << 20},
-      {"512Ki", 512u << 10},     {"512KiB", 512u << 10}, {"1Gi", 1u << 30},
-      {"1GiB", 1u << 30},        {"5M", 5000000},       {"5MB", 5000000},
-      {"500k", 500000},          {"500kB", 500000},     {"500K", 500000},
-      {"1G", 1000000000},        {"100B", 100},         {"", std::nullopt},
-      {"MiB", std::nullopt},     {"32 MiB", std::nullopt}, {"1.5Mi", std::nullopt},
-      {"-1", std::nullopt},      {"32mb", std::nullopt}, {"99999999999999999999", std::nullopt},
+      {"33554432", 33554432},
+      {"32Mi", 32u << 20},
+      {"32MiB", 32u << 20},
+      {"512Ki", 512u << 10},
+      {"512KiB", 512u << 10},
+      {"1Gi", 1u << 30},
+      {"1GiB", 1u << 30},
+      {"5M", 5000000},
+      {"5MB", 5000000},
+      {"500k", 500000},
+      {"500kB", 500000},
+      {"500K", 500000},
+      {"1G", 1000000000},
+      {"100B", 100},
+      {"", std::nullopt},
+      {"MiB", std::nullopt},
+      {"32 MiB", std::nullopt},
+      {"1.5Mi", std::nullopt},
+      {"-1", std::nullopt},
+      {"32mb", std::nullopt},
+      {"99999999999999999999", std::nullopt},
       {"99999999999999999Gi", std::nullopt},
   };
   for (const auto& c : cases) EXPECT_EQ(common::ParseByteSize(c.text), c.bytes) << c.text;
@@ -58,10 +72,10 @@ TEST(MessageSize, SettingOutsideTheRangeIsRefused) {
 }
 
 TEST(MessageSize, MessagesNameSizeLimitOwnerAndSetting) {
-  EXPECT_EQ(common::TooLargeMessage("deployment request", 7340032,
-                                    common::HookdSizeLimit(6u << 20)),
-            "deployment request is 7340032 bytes, more than hookd accepts (6291456 bytes = 6 MiB, "
-            "set by hookd's --max-message-size or HOOKD_MAX_MESSAGE_SIZE)");
+  EXPECT_EQ(
+      common::TooLargeMessage("deployment request", 7340032, common::HookdSizeLimit(6u << 20)),
+      "deployment request is 7340032 bytes, more than hookd accepts (6291456 bytes = 6 MiB, "
+      "set by hookd's --max-message-size or HOOKD_MAX_MESSAGE_SIZE)");
   EXPECT_EQ(common::TooLargeMessage("request body", std::nullopt, common::HookdSizeLimit(65536)),
             "request body is larger than hookd accepts (65536 bytes = 64 KiB, set by hookd's "
             "--max-message-size or HOOKD_MAX_MESSAGE_SIZE)");
@@ -148,7 +162,10 @@ TEST(BoundedParse, MalformedBytesAreNamed) {
   };
   const std::vector<Case> cases = {
       {"this is not protobuf", "malformed protobuf at byte 0: unexpected end of group"},
-      {std::string("\x0a\x05" "ab", 4), "malformed protobuf at byte 0: length beyond the end of the message"},
+      {std::string("\x0a\x05"
+                   "ab",
+                   4),
+       "malformed protobuf at byte 0: length beyond the end of the message"},
       {std::string("\x08", 1), "malformed protobuf at byte 0: truncated varint"},
       {std::string("\x80", 1), "malformed protobuf at byte 0: truncated field tag"},
       {std::string("\x00\x01", 2), "malformed protobuf at byte 0: invalid field tag"},
@@ -177,9 +194,9 @@ TEST(BoundedParse, NestingBeyondTheLimitIsTooDeepAndNeverRecursed) {
   auto problem = common::ParseBounded(DeepRequestBytes(100000), parsed);
   ASSERT_TRUE(problem.has_value());
   EXPECT_TRUE(problem->too_deep);
-  EXPECT_EQ(problem->detail, "nested more than " +
-                                 std::to_string(common::kProtobufRecursionLimit - 8) +
-                                 " messages deep");
+  EXPECT_EQ(
+      problem->detail,
+      "nested more than " + std::to_string(common::kProtobufRecursionLimit - 8) + " messages deep");
 }
 
 }  // namespace

@@ -1,9 +1,10 @@
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "common/backoff.hpp"
 #include "common/state.hpp"
+#include "common/strings.hpp"
 #include "common/uuid.hpp"
 
 namespace common {
@@ -17,7 +18,7 @@ TEST(UuidTest, V4Format) {
     const std::string id = NewUuidV4();
     ASSERT_EQ(id.size(), 36u);
     EXPECT_TRUE(IsUuid(id)) << id;
-    EXPECT_EQ(id[14], '4') << id;  // version
+    EXPECT_EQ(id[14], '4') << id;                                                         // version
     EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b') << id;  // variant
     for (char c : id) EXPECT_FALSE(c >= 'A' && c <= 'F') << id;
     seen.insert(id);
@@ -112,6 +113,14 @@ TEST(StateTest, Messages) {
   EXPECT_EQ(kQueuedMessage, "Deployment request has been put on the queue for further processing.");
   EXPECT_EQ(kSuccessMessage, "Deployment completed successfully.");
   EXPECT_EQ(kInactiveMessage, "Deployment has been lost.");
+}
+
+TEST(TrimTest, GoSpaceByDefaultOrTheGivenCharacters) {
+  EXPECT_EQ(Trim(" \t\n\v\f\ra b\r\f\v\n\t "), "a b");
+  EXPECT_EQ(Trim(" \t "), "");
+  EXPECT_EQ(Trim(""), "");
+  EXPECT_EQ(Trim("\va\f", " \t\r\n"), "\va\f");
+  EXPECT_EQ(Trim("--a-b--", "-"), "a-b");
 }
 
 }  // namespace

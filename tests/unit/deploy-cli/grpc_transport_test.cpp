@@ -1,23 +1,22 @@
 // The real gRPC transport against an in-process fake pb.Deploy server on 127.0.0.1:0.
 #include "deploy-cli/transport/grpc_transport.hpp"
 
+#include <mutex>
+#include <sstream>
+
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <mutex>
-#include <sstream>
-
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "deploy-cli/run.hpp"
-#include "deployment.grpc.pb.h"
 #include "deploy-cli/transport/github_token.hpp"
+#include "deployment.grpc.pb.h"
 #include "fake_http_server.hpp"
 #include "fakes.hpp"
 
@@ -155,9 +154,10 @@ TEST_F(GrpcTransportTest, NoMetadataWithoutAuthentication) {
   auto transport = MakeTransport(config);
   pb::DeploymentRequest request;
   pb::DeploymentStatus response;
-  ASSERT_TRUE(transport->Deploy(request, std::chrono::system_clock::now() + std::chrono::seconds(10),
-                                response)
-                  .Ok());
+  ASSERT_TRUE(
+      transport
+          ->Deploy(request, std::chrono::system_clock::now() + std::chrono::seconds(10), response)
+          .Ok());
   const auto calls = service_.Calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].timestamp, "");
@@ -177,7 +177,8 @@ TEST_F(GrpcTransportTest, StreamEndedByServerReadsAsEof) {
   request.set_id("abc");
   std::unique_ptr<StatusStream> stream;
   ASSERT_TRUE(
-      transport->OpenStatus(request, std::chrono::system_clock::now() + std::chrono::seconds(10), stream)
+      transport
+          ->OpenStatus(request, std::chrono::system_clock::now() + std::chrono::seconds(10), stream)
           .Ok());
   pb::DeploymentStatus status;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(stream->Recv(status).Ok());
@@ -196,8 +197,8 @@ TEST_F(GrpcTransportTest, UnreachableServerIsUnavailable) {
   auto transport = MakeTransport(config);
   pb::DeploymentRequest request;
   pb::DeploymentStatus response;
-  const RpcStatus status =
-      transport->Deploy(request, std::chrono::system_clock::now() + std::chrono::seconds(10), response);
+  const RpcStatus status = transport->Deploy(
+      request, std::chrono::system_clock::now() + std::chrono::seconds(10), response);
   EXPECT_EQ(status.code, grpc::StatusCode::UNAVAILABLE);
 }
 
@@ -245,17 +246,44 @@ TEST_F(GrpcTransportTest, RejectedDeployThroughRealTransportExitsFour) {
                     &MakeTransport,
                     out,
                     err};
-  EXPECT_EQ(RunCommandLine({"--resource", deploy_cli::testing::TestData("configmap.yaml"),
-                            "--cluster", "local", "--apikey", "00", "--deploy-server", Address(),
-                            "--grpc-use-tls=false"},
-                           ports),
+  EXPECT_EQ(RunCommandLine(
+                {"--resource", deploy_cli::testing::TestData("configmap.yaml"), "--cluster",
+                 "local", "--apikey", "00", "--deploy-server", Address(), "--grpc-use-tls=false"},
+                ports),
             4);
   EXPECT_NE(err.str().find("fatal: PermissionDenied: failed authentication"), std::string::npos);
 }
 
+// gRPC's own refusal of an oversized request arrives as a failure kind, not only as words.
+TEST(GrpcSizeRefusalTest, ServerRefusalOfALargeRequestCarriesItsKind) {
+  FakeDeployService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(1024);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+  common::SystemClock clock;
+  TransportConfig config;
+  config.server = "127.0.0.1:" + std::to_string(port);
+  config.use_tls = false;
+  config.authentication = false;
+  config.clock = &clock;
+  auto transport = MakeGrpcTransport(config);
+  pb::DeploymentRequest request;
+  request.set_team(std::string(4096, 'x'));
+  pb::DeploymentStatus response;
+  const RpcStatus status =
+      transport->Deploy(request, clock.Now() + std::chrono::seconds(10), response);
+  server->Shutdown();
+  EXPECT_EQ(status.code, grpc::StatusCode::RESOURCE_EXHAUSTED) << status.message;
+  EXPECT_EQ(status.failure, RpcFailure::kGrpcMessageTooLarge) << status.message;
+  EXPECT_TRUE(service.Calls().empty());
+}
+
 std::string Base64Url(const std::string& in) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   unsigned buffer = 0;
   int bits = 0;
@@ -278,7 +306,8 @@ std::string MakeJwt(std::int64_t exp, int serial) {
 }
 
 TEST(GithubTokenTest, JwtExpiry) {
-  EXPECT_EQ(JwtExpiry(MakeJwt(1700000600, 1)), common::SystemTime(std::chrono::seconds(1700000600)));
+  EXPECT_EQ(JwtExpiry(MakeJwt(1700000600, 1)),
+            common::SystemTime(std::chrono::seconds(1700000600)));
   EXPECT_EQ(JwtExpiry("not-a-jwt"), std::nullopt);
 }
 
@@ -305,7 +334,7 @@ TEST_F(GrpcTransportTest, GithubOidcTokenIsFetchedCachedAndRenewed) {
   ASSERT_TRUE(transport->Deploy(request, deadline, response).Ok());
   clock.Advance(std::chrono::seconds(200));  // still more than a minute left
   ASSERT_TRUE(transport->Deploy(request, deadline, response).Ok());
-  clock.Advance(std::chrono::seconds(50));   // within the last minute: renew
+  clock.Advance(std::chrono::seconds(50));  // within the last minute: renew
   ASSERT_TRUE(transport->Deploy(request, deadline, response).Ok());
 
   const auto token_requests = token_server.Requests();
@@ -364,7 +393,8 @@ std::pair<std::string, std::string> SelfSignedLocalhost() {
   X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, "DNS:localhost");
   X509_add_ext(cert, san, -1);
   X509_EXTENSION_free(san);
-  X509_EXTENSION* bc = X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+  X509_EXTENSION* bc =
+      X509V3_EXT_conf_nid(nullptr, &ctx, NID_basic_constraints, "critical,CA:TRUE");
   X509_add_ext(cert, bc, -1);
   X509_EXTENSION_free(bc);
   X509_sign(cert, key, EVP_sha256());

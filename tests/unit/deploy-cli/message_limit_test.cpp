@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "deploy-cli/run.hpp"
+#include "deploy-cli/transport/grpc_transport.hpp"
 #include "fakes.hpp"
 
 namespace deploy_cli {
@@ -108,8 +109,10 @@ TEST(MessageLimit, InvalidSettingIsAnInvocationFailure) {
 
 TEST(MessageLimit, GrpcSizeRefusalOfTheServerIsExplained) {
   Harness h;
-  h.transport.deploys = {Err(StatusCode::RESOURCE_EXHAUSTED,
-                             "grpc: received message larger than max (4546607 vs. 4194304)")};
+  // What the gRPC transport makes of grpc-go's refusal.
+  h.transport.deploys = {
+      FromGrpcStatus(grpc::Status(StatusCode::RESOURCE_EXHAUSTED,
+                                  "grpc: received message larger than max (4546607 vs. 4194304)"))};
   EXPECT_EQ(h.Run(Harness::Base({"--actions"})), 4);
   ASSERT_EQ(h.transport.deploy_requests.size(), 1u);
   EXPECT_EQ(h.LastErrLine(),
@@ -119,6 +122,48 @@ TEST(MessageLimit, GrpcSizeRefusalOfTheServerIsExplained) {
                 "-byte deployment request as larger than its limit, which hookd's "
                 "--max-message-size or HOOKD_MAX_MESSAGE_SIZE raises (gRPC's default, and an "
                 "older hookd's, is 4 MiB)");
+}
+
+// The hint follows the failure kind the transport decided, never the wording of the message.
+TEST(MessageLimit, SizeRefusalWordingWithoutTheKindGetsNoHint) {
+  Harness h;
+  // Say, hookd's own code quoting gRPC's words: a plain RESOURCE_EXHAUSTED.
+  h.transport.deploys = {Err(StatusCode::RESOURCE_EXHAUSTED,
+                             "grpc: received message larger than max (4546607 vs. 4194304)")};
+  EXPECT_EQ(h.Run(Harness::Base({"--actions"})), 4);
+  EXPECT_EQ(h.LastErrLine(),
+            "::error::fatal: ResourceExhausted: grpc: received message larger than max (4546607 "
+            "vs. 4194304)");
+}
+
+TEST(MessageLimit, SizeRefusalKindGetsTheHintWhateverItsWording) {
+  Harness h;
+  h.transport.deploys = {
+      RpcStatus{StatusCode::RESOURCE_EXHAUSTED, "too big", RpcFailure::kGrpcMessageTooLarge}};
+  EXPECT_EQ(h.Run(Harness::Base({"--actions"})), 4);
+  ASSERT_EQ(h.transport.deploy_requests.size(), 1u);
+  EXPECT_EQ(h.LastErrLine(),
+            "::error::fatal: ResourceExhausted: too big; hookd refused the " +
+                std::to_string(h.transport.deploy_requests[0].ByteSizeLong()) +
+                "-byte deployment request as larger than its limit, which hookd's "
+                "--max-message-size or HOOKD_MAX_MESSAGE_SIZE raises (gRPC's default, and an "
+                "older hookd's, is 4 MiB)");
+}
+
+TEST(MessageLimit, GrpcStatusesAreClassifiedWhereTheyArrive) {
+  const auto kind = [](StatusCode code, const std::string& message) {
+    return FromGrpcStatus(grpc::Status(code, message)).failure;
+  };
+  EXPECT_EQ(kind(StatusCode::RESOURCE_EXHAUSTED, "Received message larger than max (9 vs. 4)"),
+            RpcFailure::kGrpcMessageTooLarge);
+  EXPECT_EQ(kind(StatusCode::RESOURCE_EXHAUSTED, "Sent message larger than max (9 vs. 4)"),
+            RpcFailure::kGrpcMessageTooLarge);
+  EXPECT_EQ(kind(StatusCode::RESOURCE_EXHAUSTED, "quota exhausted"), RpcFailure::kOther);
+  // The same words under another code are the server's text, not gRPC's refusal.
+  EXPECT_EQ(kind(StatusCode::INVALID_ARGUMENT, "message larger than max"), RpcFailure::kOther);
+  const RpcStatus status = FromGrpcStatus(grpc::Status(StatusCode::NOT_FOUND, "gone"));
+  EXPECT_EQ(status.code, StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.message, "gone");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,11 +8,6 @@
 
 #include <gtest/gtest.h>
 
-#include "common/http_client.hpp"
-#include "deployd/agent/rollout_watcher.hpp"
-#include "deployd/kube/kube_client.hpp"
-#include "support/process.hpp"
-
 namespace deployd::agent {
 namespace {
 
@@ -109,50 +104,6 @@ TEST(ThreadBudget, StartThreadFailsLikeAFullPidCgroupWhenTold) {
   }
   ASSERT_EQ(threads.size(), 1U);
   threads[0].join();
-}
-
-// The rollout watcher's streams: when the system refuses the second of a Deployment's three
-// watch threads, the wait ends with an error and the first thread is cancelled and joined (it
-// would otherwise keep retrying a server that is not there).
-TEST(RolloutWatcherThreads, AWatchThreadThatCannotStartEndsTheWaitWithAnError) {
-  kube::KubeConfig config;
-  config.server = "http://127.0.0.1:" + std::to_string(testsupport::FreePort());  // refused
-  kube::KubeClient client(config);
-  client.SetMaxAttempts(1);
-  RolloutWatcher watcher(client, RolloutOptions{});
-  kube::ApplyResult applied;
-  applied.object = nlohmann::json::parse(R"({"apiVersion":"apps/v1","kind":"Deployment",
-      "metadata":{"name":"web","namespace":"aura","generation":1},
-      "spec":{"selector":{"matchLabels":{"app":"web"}}}})");
-  applied.resource.group = "apps";
-  applied.resource.version = "v1";
-  applied.resource.kind = "Deployment";
-  applied.resource.plural = "deployments";
-  applied.resource.namespaced = true;
-  applied.namespace_ = "aura";
-  EXPECT_EQ(RolloutWatcher::Threads(applied), 3) << "object, pods, events";
-  std::optional<Verdict> verdict;
-  {
-    FailThreadStarts fail(1);
-    verdict = watcher.Await(applied, "system:serviceaccount:aura:serviceuser-aura", "id-1",
-                            Clock::now() + 600s, [](const std::string&) {});
-  }
-  ASSERT_TRUE(verdict);
-  EXPECT_EQ(verdict->state, pb::DeploymentState::error);
-  EXPECT_EQ(verdict->message,
-            "Deployment/web: cannot start a thread to watch the rollout: Resource temporarily "
-            "unavailable");
-}
-
-TEST(RolloutWatcherThreads, KindsWithoutARolloutNeedNoThread) {
-  kube::ApplyResult config_map;
-  config_map.object = nlohmann::json::parse(
-      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"aura"}})");
-  config_map.resource.version = "v1";
-  config_map.resource.kind = "ConfigMap";
-  config_map.resource.plural = "configmaps";
-  config_map.resource.namespaced = true;
-  EXPECT_EQ(RolloutWatcher::Threads(config_map), 0);
 }
 
 }  // namespace

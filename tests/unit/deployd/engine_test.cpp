@@ -1,0 +1,260 @@
+// The engine's pieces against a small in-process API server: shared watches (one list per
+// collection, stopped when unused), rollout waits fed from them, and a list the team may not do.
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/asio.hpp"
+#include "deployd/agent/rollout_watcher.hpp"
+#include "deployd/kube/async_kube_client.hpp"
+#include "deployd/kube/informer.hpp"
+#include "support/loopback_http_server.hpp"
+
+namespace deployd::agent {
+namespace {
+
+namespace http = boost::beast::http;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* kUser = "system:serviceaccount:aura:serviceuser-aura";
+
+json DeploymentObject(const std::string& name, bool complete) {
+  json d = {{"apiVersion", "apps/v1"},
+            {"kind", "Deployment"},
+            {"metadata",
+             {{"name", name},
+              {"namespace", "aura"},
+              {"generation", 1},
+              {"resourceVersion", "7"},
+              {"managedFields", json::array({{{"manager", "deployd"}}})}}},
+            {"spec",
+             {{"replicas", 1},
+              {"selector", {{"matchLabels", {{"app", name}}}}},
+              {"template", {{"metadata", {{"labels", {{"app", name}}}}}}}}}};
+  if (complete) {
+    d["status"] = {{"observedGeneration", 1},
+                   {"replicas", 1},
+                   {"updatedReplicas", 1},
+                   {"availableReplicas", 1}};
+  }
+  return d;
+}
+
+// Lists: Deployments (web complete, api complete), pods forbidden when `forbid_pods`, events
+// (resourceVersion only). Watches are held open until the test ends. Records every path?query.
+class FakeApiServer {
+ public:
+  explicit FakeApiServer(bool forbid_pods) : forbid_pods_(forbid_pods) {}
+  ~FakeApiServer() { Release(); }
+  std::string Url() const { return server_.Url(); }
+  void Release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+  int Count(const std::string& target) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count(requests_.begin(), requests_.end(), target));
+  }
+
+ private:
+  bool Handle(testsupport::LoopbackHttpServer::Socket& socket,
+              const testsupport::LoopbackHttpServer::Request& req) {
+    std::string target(req.target());
+    {
+      std::unique_lock lock(mutex_);
+      requests_.push_back(target);
+      if (target.find("watch=1") != std::string::npos) {
+        changed_.wait(lock, [this] { return released_; });  // a watch with nothing to say
+        return false;
+      }
+    }
+    auto path = target.substr(0, target.find('?'));
+    if (path == "/apis/apps/v1/namespaces/aura/deployments") {
+      json list = {
+          {"kind", "DeploymentList"},
+          {"metadata", {{"resourceVersion", "10"}}},
+          {"items", json::array({DeploymentObject("web", true), DeploymentObject("api", true)})}};
+      return Reply(socket, req, http::status::ok, list);
+    }
+    if (path == "/api/v1/namespaces/aura/pods") {
+      if (forbid_pods_) {
+        return Reply(socket, req, http::status::forbidden,
+                     {{"kind", "Status"},
+                      {"apiVersion", "v1"},
+                      {"status", "Failure"},
+                      {"message",
+                       "pods is forbidden: User \"system:serviceaccount:aura:serviceuser-aura\" "
+                       "cannot list resource \"pods\" in API group \"\" in the namespace "
+                       "\"aura\""},
+                      {"reason", "Forbidden"},
+                      {"code", 403}});
+      }
+      return Reply(socket, req, http::status::ok,
+                   {{"kind", "PodList"},
+                    {"metadata", {{"resourceVersion", "10"}}},
+                    {"items", json::array()}});
+    }
+    if (path == "/api/v1/namespaces/aura/events") {
+      return Reply(socket, req, http::status::ok,
+                   {{"kind", "EventList"},
+                    {"metadata", {{"resourceVersion", "10"}}},
+                    {"items", json::array()}});
+    }
+    return testsupport::LoopbackHttpServer::Reply(socket, req, http::status::not_found,
+                                                  "text/plain", "404 page not found\n");
+  }
+  static bool Reply(testsupport::LoopbackHttpServer::Socket& socket,
+                    const testsupport::LoopbackHttpServer::Request& req, http::status status,
+                    const json& body) {
+    return testsupport::LoopbackHttpServer::Reply(socket, req, status, "application/json",
+                                                  body.dump());
+  }
+
+  bool forbid_pods_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool released_ = false;
+  std::vector<std::string> requests_;
+  testsupport::LoopbackHttpServer server_{
+      [this](auto& socket, const auto& req) { return Handle(socket, req); }};
+};
+
+kube::AsyncApplier::Target DeploymentsIn(const std::string& ns) {
+  kube::AsyncApplier::Target target;
+  target.resource = {"apps", "v1", "Deployment", "deployments", true};
+  target.namespace_ = ns;
+  return target;
+}
+
+struct Outcome {
+  std::vector<std::optional<Verdict>> verdicts;
+  bool no_wait_for_config_map = false;
+  std::size_t informers_while_waiting = 0;
+  std::size_t informers_after = 99;
+};
+
+// Prepares and awaits the waits for `names` (as if each had just been written), one after the
+// other, then stops every watch so that the io_context runs out of work.
+net::awaitable<void> WaitFor(RolloutWatcher* watcher, kube::InformerRegistry* informers,
+                             std::vector<std::string> names, Outcome* out) {
+  json config_map_object = {
+      {"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "c"}}}};
+  kube::AsyncApplier::Target config_maps{{"", "v1", "ConfigMap", "configmaps", true}, "aura"};
+  auto config_map = co_await watcher->Prepare(config_map_object, config_maps, kUser, "id-1");
+  out->no_wait_for_config_map = config_map == nullptr && informers->Running() == 0;
+  std::vector<std::shared_ptr<RolloutWait>> waits;
+  for (const auto& name : names) {
+    auto object = DeploymentObject(name, false);
+    auto target = DeploymentsIn("aura");
+    auto wait = co_await watcher->Prepare(object, target, kUser, "id-1");
+    kube::ApplyResult result;
+    result.object = object;
+    result.resource = DeploymentsIn("aura").resource;
+    result.namespace_ = "aura";
+    result.applied_at = std::chrono::system_clock::now();
+    if (wait && watcher->Applied(*wait, result, nullptr)) waits.push_back(wait);
+  }
+  out->informers_while_waiting = informers->Running();
+  const ProgressFn ignore = [](const std::string&) {};
+  const auto deadline = std::chrono::system_clock::now() + 20s;
+  for (auto& wait : waits) {
+    auto verdict = co_await RolloutWatcher::Await(std::move(wait), deadline, ignore);
+    out->verdicts.push_back(std::move(verdict));
+  }
+  out->informers_after = informers->Running();
+  informers->StopAll();
+}
+
+Outcome RunWaits(FakeApiServer& server, std::vector<std::string> names) {
+  net::io_context io;
+  kube::KubeConfig config;
+  config.server = server.Url();
+  kube::AsyncKubeClient client(io.get_executor(), config);
+  kube::InformerRegistry informers(io.get_executor(), client);
+  RolloutWatcher watcher(informers, RolloutOptions{});
+  Outcome out;
+  net::co_spawn(io, WaitFor(&watcher, &informers, std::move(names), &out), net::detached);
+  io.run_for(30s);
+  server.Release();
+  return out;
+}
+
+TEST(Engine, WaitsShareOneListPerCollectionAndItStopsWhenUnused) {
+  FakeApiServer server(false);
+  auto out = RunWaits(server, {"web", "api"});
+  EXPECT_TRUE(out.no_wait_for_config_map) << "a ConfigMap needs no watch";
+  ASSERT_EQ(out.verdicts.size(), 2U);
+  for (const auto& verdict : out.verdicts) {
+    ASSERT_TRUE(verdict);
+    EXPECT_EQ(verdict->state, pb::DeploymentState::success);
+    EXPECT_EQ(verdict->message, "Deployment completed successfully.");
+  }
+  EXPECT_EQ(out.informers_while_waiting, 3U) << "deployments, pods and events of aura";
+  EXPECT_EQ(out.informers_after, 0U) << "stopped once no wait needs them";
+  EXPECT_EQ(server.Count("/apis/apps/v1/namespaces/aura/deployments"), 1);
+  EXPECT_EQ(server.Count("/api/v1/namespaces/aura/pods"), 1);
+  EXPECT_EQ(server.Count("/api/v1/namespaces/aura/events?limit=1&fieldSelector=metadata.name%3D"),
+            1);
+}
+
+TEST(Engine, AWatchTheTeamMayNotListEndsTheWaitWithAnError) {
+  FakeApiServer server(true);
+  auto out = RunWaits(server, {"web"});
+  ASSERT_EQ(out.verdicts.size(), 1U);
+  ASSERT_TRUE(out.verdicts[0]);
+  EXPECT_EQ(out.verdicts[0]->state, pb::DeploymentState::error);
+  EXPECT_EQ(out.verdicts[0]->message,
+            "watch failed: pods is forbidden: User "
+            "\"system:serviceaccount:aura:serviceuser-aura\" cannot list resource \"pods\" in API "
+            "group \"\" in the namespace \"aura\"");
+}
+
+TEST(Informer, IndexKeysAndWhatTheCacheKeeps) {
+  EXPECT_EQ(kube::IndexKeys(kube::IndexBy::kName, DeploymentObject("web", false)),
+            std::vector<std::string>({"web"}));
+  json pod = {{"metadata",
+               {{"name", "web-5d4f8c7b9d-x7k2p"},
+                {"labels", {{"app", "web"}, {"pod-template-hash", "5d4f8c7b9d"}}}}}};
+  EXPECT_EQ(kube::IndexKeys(kube::IndexBy::kLabels, pod),
+            std::vector<std::string>({"app=web", "pod-template-hash=5d4f8c7b9d"}));
+  json event = {{"involvedObject", {{"kind", "Pod"}, {"name", "web-5d4f8c7b9d-x7k2p"}}}};
+  EXPECT_EQ(kube::IndexKeys(kube::IndexBy::kEventTarget, event),
+            std::vector<std::string>({"web-5d4f8c7b9d-x7k2p", "web-5d4f8c7b9d", "web"}));
+  auto trimmed = DeploymentObject("web", true);
+  trimmed["metadata"]["annotations"] = {
+      {"kubectl.kubernetes.io/last-applied-configuration", "{...}"}, {"team", "aura"}};
+  kube::TrimForCache(trimmed);
+  EXPECT_EQ(trimmed["spec"],
+            (json{{"replicas", 1}, {"selector", {{"matchLabels", {{"app", "web"}}}}}}));
+  EXPECT_FALSE(trimmed["metadata"].contains("managedFields"));
+  EXPECT_EQ(trimmed["metadata"]["annotations"], (json{{"team", "aura"}}));
+  EXPECT_EQ(trimmed["status"]["availableReplicas"], 1);
+}
+
+TEST(AsyncKubeClient, RetriesOnlyWhatIsSafeToSendTwice) {
+  kube::KubeCall get;
+  EXPECT_TRUE(kube::IsRetryable(get));
+  kube::KubeCall apply;
+  apply.method = "PATCH";
+  apply.content_type = "application/apply-patch+yaml";
+  EXPECT_TRUE(kube::IsRetryable(apply));
+  kube::KubeCall merge = apply;
+  merge.content_type = "application/merge-patch+json";
+  EXPECT_FALSE(kube::IsRetryable(merge));
+  kube::KubeCall create;
+  create.method = "POST";
+  EXPECT_FALSE(kube::IsRetryable(create));
+  kube::KubeCall update;
+  update.method = "PUT";
+  EXPECT_FALSE(kube::IsRetryable(update));
+}
+
+}  // namespace
+}  // namespace deployd::agent
