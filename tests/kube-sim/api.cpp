@@ -1759,12 +1759,16 @@ HttpResponse DoFinalize(Ctx& c) {
   return ObjectResponse(c, 200, stored);
 }
 
+Json DecodeTokenRequestProtobuf(const std::string& body);
+
 // POST serviceaccounts/<name>/token: a TokenRequest answered with a bearer token that
 // authenticates as the service account from now on.
 HttpResponse DoToken(Ctx& c) {
   Json* sa = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
   if (sa == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
-  Json body = c.req.body.empty() ? Json::object() : ParseBody(c.req, false);
+  Json body = c.req.body.empty() ? Json::object()
+              : c.req.Header("content-type").find("protobuf") != std::string::npos ? DecodeTokenRequestProtobuf(c.req.body)
+                                                                                : ParseBody(c.req, false);
   Json spec = body.contains("spec") && body["spec"].is_object() ? body["spec"] : Json::object();
   std::int64_t seconds = spec.contains("expirationSeconds") && spec["expirationSeconds"].is_number_integer()
                              ? spec["expirationSeconds"].get<std::int64_t>()
@@ -2294,6 +2298,19 @@ Json DecodeReviewProtobuf(const ResourceType& rt, const std::string& body) {
     out["spec"]["namespace"] = PbString(spec, 1);
   }
   return out;
+}
+
+// kubectl create token posts a protobuf TokenRequest: spec.audiences (1), expirationSeconds (4).
+Json DecodeTokenRequestProtobuf(const std::string& body) {
+  if (body.size() < 4 || body.compare(0, 4, std::string("k8s\0", 4)) != 0) throw BadRequestError("invalid protobuf body");
+  auto envelope = PbParse(std::string_view(body).substr(4));
+  auto raw = PbParse(PbString(envelope, 2));
+  Json spec = Json::object();
+  for (const auto& f : PbParse(PbString(raw, 2))) {
+    if (f.num == 1) spec["audiences"].push_back(f.bytes);
+    if (f.num == 4) spec["expirationSeconds"] = static_cast<std::int64_t>(f.varint);
+  }
+  return Json{{"spec", spec}};
 }
 
 HttpResponse DoReview(Ctx& c) {

@@ -415,6 +415,19 @@ TEST_F(KubeSimApply, ServerSideDryRunThenApplyAndDeploydCanOnlyImpersonate) {
                       Source("tests/packaging/testdata/prometheusrules-crd.yaml")});
   ASSERT_EQ(crd.exit_code, 0) << crd.out << crd.err;
 
+  // Like kube-apiserver, a dry run cannot create objects in a namespace that does not exist yet:
+  // the overlay's namespaces first (as an operator does on a new cluster).
+  json namespaces = json::array();
+  for (const auto& d : Kustomize("example")) {
+    if (d["kind"] == "Namespace") namespaces.push_back(d);
+  }
+  ASSERT_EQ(namespaces.size(), 2u);
+  testsupport::WriteFile(
+      dir_ + "/namespaces.json",
+      json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", namespaces}}.dump());
+  auto created = Kubectl({"apply", "--server-side", "-f", dir_ + "/namespaces.json"});
+  ASSERT_EQ(created.exit_code, 0) << created.out << created.err;
+
   auto dry =
       Kubectl({"apply", "--server-side", "--dry-run=server", "-k", Source("manifests/example")});
   ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err << kube_sim_->Log();

@@ -144,3 +144,33 @@ contexts: [{name: c, context: {cluster: k, user: u}}]
 
 }  // namespace
 }  // namespace deployd
+
+namespace deployd {
+namespace {
+
+// --max-message-size: the largest request deployd receives, announced to hookd.
+TEST(DeploydConfig, MaxMessageSize) {
+  common::LayeredConfig config(Settings());
+  Parse(config, {}, Env({}));
+  EXPECT_EQ(config.Get("max-message-size"), "32MiB");
+  common::LayeredConfig from_env(Settings());
+  Parse(from_env, {}, Env({{"DEPLOYD_MAX_MESSAGE_SIZE", "8MiB"}}));
+  EXPECT_EQ(from_env.Get("max-message-size"), "8MiB");
+  const std::string dir = testsupport::MakeTempDir("deployd-config");
+  testsupport::WriteFile(dir + "/config", R"(current-context: c
+clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+)");
+  from_env.Set("kubeconfig", dir + "/config");
+  EXPECT_EQ(ToAgentOptions(from_env, Env({}), std::chrono::system_clock::now())
+                .hookd.max_message_size,
+            8u << 20);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(ConversionError({"--max-message-size", "1k"}),
+            "invalid value \"1k\" for max-message-size: want a size between 64 KiB and 256 MiB, "
+            "such as 33554432 or 32MiB");
+}
+
+}  // namespace
+}  // namespace deployd

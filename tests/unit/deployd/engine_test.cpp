@@ -46,7 +46,8 @@ json DeploymentObject(const std::string& name, bool complete) {
   return d;
 }
 
-// Lists: Deployments (web complete, api complete), pods forbidden when `forbid_pods`, events
+// Lists: Deployments (web and api, rolled out unless `forbid_pods`), pods (forbidden when
+// `forbid_pods`), events
 // (resourceVersion only). Watches are held open until the test ends. Records every path?query.
 class FakeApiServer {
  public:
@@ -77,10 +78,10 @@ class FakeApiServer {
     }
     auto path = target.substr(0, target.find('?'));
     if (path == "/apis/apps/v1/namespaces/aura/deployments") {
-      json list = {
-          {"kind", "DeploymentList"},
-          {"metadata", {{"resourceVersion", "10"}}},
-          {"items", json::array({DeploymentObject("web", true), DeploymentObject("api", true)})}};
+      json list = {{"kind", "DeploymentList"},
+                   {"metadata", {{"resourceVersion", "10"}}},
+                   {"items", json::array({DeploymentObject("web", !forbid_pods_),
+                                          DeploymentObject("api", !forbid_pods_)})}};
       return Reply(socket, req, http::status::ok, list);
     }
     if (path == "/api/v1/namespaces/aura/pods") {
