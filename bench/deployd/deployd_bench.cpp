@@ -16,7 +16,7 @@
 //   build/bin/deployd_bench [--resources 200] [--concurrent 50] [--rounds 2]
 //                       [--time-scale 0.02] [--max-rollout-threads N (default: deployd's)]
 //                       [--many 1000] [--batch 200] [--parts mixed,rss,many,batch]
-//                       [--deployd-flag --name=value ...]
+//                       [--deployd-flag --name=value ...] [--deployd PATH (default: this build's)]
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -55,6 +55,7 @@ struct Options {
   int batch = 200;
   std::string parts = "mixed,rss,many,batch";
   std::vector<std::string> deployd_flags;  // passed to deployd as they are
+  std::string deployd = "";                // another deployd binary (an older build, say)
   bool Part(const std::string& name) const {
     return ("," + parts + ",").find("," + name + ",") != std::string::npos;
   }
@@ -81,6 +82,8 @@ Options Parse(int argc, char** argv) {
       o.batch = std::stoi(value);
     } else if (flag == "--parts") {
       o.parts = value;
+    } else if (flag == "--deployd") {
+      o.deployd = value;
     } else if (flag == "--deployd-flag") {
       o.deployd_flags.push_back(value);
     } else {
@@ -313,19 +316,20 @@ int RunBench(const Options& options, const std::string& dir) {
 
   FakeHookd hookd;
   int metrics_port = testsupport::FreePort();
-  std::vector<std::string> argv = {testsupport::BinaryPath("deployd"),
-                                   "--cluster",
-                                   "local",
-                                   "--grpc.server",
-                                   hookd.Address(),
-                                   "--kubeconfig",
-                                   kubeconfig,
-                                   "--metrics-listen-address",
-                                   "127.0.0.1:" + std::to_string(metrics_port),
-                                   "--log-level",
-                                   "info",
-                                   "--max-concurrent-deployments",
-                                   std::to_string(options.concurrent)};
+  std::vector<std::string> argv = {
+      options.deployd.empty() ? testsupport::BinaryPath("deployd") : options.deployd,
+      "--cluster",
+      "local",
+      "--grpc.server",
+      hookd.Address(),
+      "--kubeconfig",
+      kubeconfig,
+      "--metrics-listen-address",
+      "127.0.0.1:" + std::to_string(metrics_port),
+      "--log-level",
+      "info",
+      "--max-concurrent-deployments",
+      std::to_string(options.concurrent)};
   if (options.max_rollout_threads > 0) {
     argv.push_back("--max-rollout-threads");
     argv.push_back(std::to_string(options.max_rollout_threads));

@@ -91,7 +91,10 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
     if (c == '-') c = '+';
     if (c == '_') c = '/';
   }
-  if (standard.size() % 4 == 1) standard.pop_back();  // six bits: no whole byte
+  if (standard.size() % 4 == 1) {  // six bits: no whole byte, but still a Base64 character
+    if (!Base64Decode(standard.substr(standard.size() - 1) + "A==")) return std::nullopt;
+    standard.pop_back();
+  }
   standard.append((4 - standard.size() % 4) % 4, '=');
   return Base64Decode(standard);
 }

@@ -174,8 +174,10 @@ TEST(OriginalReadme, WrongKeyIsRefusedByTheHttpApi) {
       {BinaryPath("deploy"), "--resource", dir + "/res.yaml", "--cluster", "local", "--apikey",
        wrong, "--deploy-server", "http://localhost:" + std::to_string(http_port), "--wait"},
       {{"GITHUB_STEP_SUMMARY", "\x01unset"}, {"APIKEY", "\x01unset"}, {"TEAM", "\x01unset"}}, 60s);
-  EXPECT_NE(result.exit_code, 0) << result.out << result.err;
-  EXPECT_NE((result.out + result.err).find("403"), std::string::npos) << result.out << result.err;
+  EXPECT_EQ(result.exit_code, 4) << result.out << result.err;  // the request was rejected
+  EXPECT_NE(result.err.find("level=error msg=\"fatal: PermissionDenied: failed authentication\""),
+            std::string::npos)
+      << result.out << result.err;
   EXPECT_EQ(hookd.Stop(), 0) << hookd.Log();
 }
 

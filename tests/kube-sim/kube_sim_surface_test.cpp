@@ -233,6 +233,7 @@ TEST_F(KubeSimSurfaceTest, PodLogsAndTokens) {
   auto who = sim().client().Do("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
                                R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})",
                                {{"Authorization", "Bearer " + token}});
+  ASSERT_EQ(who.status, 201) << who.body << " token [" << token << "]";
   EXPECT_EQ(who.Json()["status"]["userInfo"]["username"], "system:serviceaccount:aura:serviceuser-aura");
 }
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,45 +27,39 @@ std::string EntrypointProgram(const std::string& dockerfile) {
   return m[1];
 }
 
-class ComposeTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+// `docker-compose config` (all profiles), normalised, once per test process; nullptr with the
+// failure recorded when it does not validate.
+const json* Config() {
+  static const std::optional<json> config = []() -> std::optional<json> {
     auto result = testsupport::Run(
         {"docker-compose", "-f", Source("docker-compose.yml"), "--profile", "stack", "config"},
         {{"HOME", testsupport::MakeTempDir("compose-home")}}, std::chrono::seconds(60));
-    exit_code_ = result.exit_code;
-    output_ = result.out + result.err;
-    if (exit_code_ == 0) config_ = YamlDocs(result.out).at(0);
-  }
-  void SetUp() override {
-    ASSERT_EQ(exit_code_, 0) << "docker-compose config (scripts/bootstrap installs "
-                                "docker-compose):\n"
-                             << output_;
-  }
-  static const json& Service(const std::string& name) { return config_["services"][name]; }
-  static std::vector<std::string> Command(const std::string& service) {
-    return Service(service).value("command", json::array()).get<std::vector<std::string>>();
-  }
-  // KEY=VALUE of a service's environment (docker-compose config prints a mapping).
-  static std::map<std::string, std::string> Environment(const std::string& service) {
-    std::map<std::string, std::string> env;
-    const json environment = Service(service).value("environment", json::object());
-    for (const auto& [k, v] : environment.items()) {
-      env[k] = v.is_string() ? v.get<std::string>() : v.dump();
-    }
-    return env;
-  }
+    EXPECT_EQ(result.exit_code, 0) << "docker-compose config (scripts/bootstrap installs "
+                                      "docker-compose):\n"
+                                   << result.out << result.err;
+    if (result.exit_code != 0) return std::nullopt;
+    return YamlDocs(result.out).at(0);
+  }();
+  return config ? &*config : nullptr;
+}
 
-  static int exit_code_;
-  static std::string output_;
-  static json config_;
-};
+const json& Service(const std::string& name) { return (*Config())["services"][name]; }
 
-int ComposeTest::exit_code_ = -1;
-std::string ComposeTest::output_;
-json ComposeTest::config_;
+std::vector<std::string> Command(const std::string& service) {
+  return Service(service).value("command", json::array()).get<std::vector<std::string>>();
+}
 
-TEST_F(ComposeTest, DatabaseIsWhatHookdsDefaultUrlConnectsTo) {
+// KEY=VALUE of a service's environment (docker-compose config prints a mapping).
+std::map<std::string, std::string> Environment(const std::string& service) {
+  std::map<std::string, std::string> env;
+  const json environment = Service(service).value("environment", json::object());
+  for (const auto& [k, v] : environment.items()) {
+    env[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  }
+  return env;
+}
+
+void ExpectDatabaseIsWhatHookdsDefaultUrlConnectsTo() {
   const json& pg = Service("postgres-hookd");
   EXPECT_FALSE(pg.contains("profiles")) << "`docker-compose up` starts the database";
   const auto env = Environment("postgres-hookd");
@@ -84,7 +79,7 @@ TEST_F(ComposeTest, DatabaseIsWhatHookdsDefaultUrlConnectsTo) {
                              env.at("POSTGRES_DB"));
 }
 
-TEST_F(ComposeTest, TheStackIsAProfileWithTheProgramsImages) {
+void ExpectTheStackIsAProfileWithTheProgramsImages() {
   for (const char* name : {"hookd", "kube-sim", "deployd", "deploy"}) {
     const json& s = Service(name);
     ASSERT_TRUE(s.is_object()) << name;
@@ -96,7 +91,7 @@ TEST_F(ComposeTest, TheStackIsAProfileWithTheProgramsImages) {
   }
 }
 
-TEST_F(ComposeTest, HookdCommandLineIsAcceptedAndMigratesTheComposeDatabase) {
+void ExpectHookdCommandLineIsAccepted() {
   std::vector<std::string> args = Command("hookd");
   args.insert(args.begin(), "hookd");
   std::vector<const char*> argv;
@@ -114,7 +109,7 @@ TEST_F(ComposeTest, HookdCommandLineIsAcceptedAndMigratesTheComposeDatabase) {
   EXPECT_EQ(Service("hookd")["depends_on"]["postgres-hookd"]["condition"], "service_healthy");
 }
 
-TEST_F(ComposeTest, DeploydCommandLineIsAccepted) {
+void ExpectDeploydCommandLineIsAccepted() {
   common::LayeredConfig config(deployd::Settings());
   CLI::App app;
   config.Bind(app);
@@ -136,13 +131,13 @@ TEST_F(ComposeTest, DeploydCommandLineIsAccepted) {
   EXPECT_EQ(Service("deployd")["depends_on"]["kube-sim"]["condition"], "service_healthy");
 }
 
-TEST_F(ComposeTest, KubeSimFlagsExist) {
+void ExpectKubeSimFlagsExist() {
   for (const auto& flag : FlagNames(Command("kube-sim"))) {
     EXPECT_TRUE(HelpHasFlag("kube-sim", flag)) << "--" << flag;
   }
 }
 
-TEST_F(ComposeTest, CliDeploysTheExampleThroughHookd) {
+void ExpectCliDeploysTheExampleThroughHookd() {
   auto parsed = deploy_cli::ParseCommandLine(Command("deploy"), EnvOf(Environment("deploy")));
   ASSERT_EQ(parsed.error, "");
   EXPECT_TRUE(parsed.positional.empty());
@@ -160,6 +155,33 @@ TEST_F(ComposeTest, CliDeploysTheExampleThroughHookd) {
   EXPECT_EQ(volume, Source("examples"));
   ASSERT_EQ(parsed.options.resources[0].rfind(target + "/", 0), 0u);
   EXPECT_TRUE(std::filesystem::exists(volume + parsed.options.resources[0].substr(target.size())));
+}
+
+// One process per test under ctest, and docker-compose takes a second to start: two tests.
+TEST(Compose, ValidDatabaseAndStack) {
+  ASSERT_NE(Config(), nullptr);
+  ExpectDatabaseIsWhatHookdsDefaultUrlConnectsTo();
+  ExpectTheStackIsAProfileWithTheProgramsImages();
+}
+
+TEST(Compose, EveryCommandLineIsAcceptedByItsProgram) {
+  ASSERT_NE(Config(), nullptr);
+  {
+    SCOPED_TRACE("hookd");
+    ExpectHookdCommandLineIsAccepted();
+  }
+  {
+    SCOPED_TRACE("deployd");
+    ExpectDeploydCommandLineIsAccepted();
+  }
+  {
+    SCOPED_TRACE("kube-sim");
+    ExpectKubeSimFlagsExist();
+  }
+  {
+    SCOPED_TRACE("deploy");
+    ExpectCliDeploysTheExampleThroughHookd();
+  }
 }
 
 }  // namespace

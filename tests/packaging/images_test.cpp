@@ -84,7 +84,7 @@ std::map<std::string, std::string> PackagesOf(const std::set<std::string>& paths
     c.push_back(std::filesystem::canonical(path).string());
     argv.insert(argv.end(), c.begin(), c.end());
   }
-  auto r = testsupport::Run(argv);  // exit 1 when some spelling is unknown: expected
+  auto r = testsupport::Run(argv);           // exit 1 when some spelling is unknown: expected
   std::map<std::string, std::string> owner;  // "libc6:amd64: /lib/x86_64-linux-gnu/libc.so.6"
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);) {

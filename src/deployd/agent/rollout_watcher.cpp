@@ -102,7 +102,12 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
   std::optional<long long> written_generation;
   std::optional<unsigned long long> written_version;
   std::set<std::string> nais_seen;  // event lines reported (nais.io)
+  // What arrived before the write's result was known; judged by Applied (raw objects are not
+  // kept longer: a wait may start long after its resource was written).
   std::deque<Item> inbox;
+  bool applied = false;
+  std::vector<std::string> lines;  // in_progress lines not reported yet
+  std::optional<Verdict> verdict;
   std::optional<std::string> stop_reason;
   std::shared_ptr<RolloutWatcher::Claim> claim;
   struct Subscription {
@@ -117,10 +122,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
     return [weak, source](const kube::WatchEvent& event) {
       auto self = weak.lock();
       if (!self) return;
-      net::post(self->executor, [self, source, event] {
-        self->inbox.push_back(Item{source, event});
-        self->timer.cancel();
-      });
+      net::post(self->executor, [self, source, event] { self->Take(Item{source, event}); });
     };
   }
 
@@ -144,8 +146,30 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
     claim.reset();
   }
 
-  // Judges one item; a verdict ends the wait.
-  std::optional<Verdict> Handle(const Item& item, const ProgressFn& progress) {
+  // On the executor: queued until the write's result is known, judged from then on.
+  void Take(Item item) {
+    if (!applied) {
+      inbox.push_back(std::move(item));
+      return;
+    }
+    if (verdict) return;
+    verdict = Handle(item);
+    timer.cancel();
+  }
+
+  // Judges what arrived before the write's result.
+  void Drain() {
+    applied = true;
+    while (!inbox.empty() && !verdict) {
+      auto item = std::move(inbox.front());
+      inbox.pop_front();
+      verdict = Handle(item);
+    }
+    inbox.clear();
+  }
+
+  // Judges one item; a verdict ends the wait. in_progress lines go to `lines`.
+  std::optional<Verdict> Handle(const Item& item) {
     const auto& event = item.event;
     if (event.type == "ERROR") {
       return Verdict{pb::DeploymentState::error, fmt::format("watch failed: {}", event.error)};
@@ -169,11 +193,11 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
                                   StringAt(object, {"involvedObject", "name"}))) {
           return std::nullopt;
         }
-        if (rule == Rule::kNais) return NaisEvent(object, progress);
+        if (rule == Rule::kNais) return NaisEvent(object);
         step = tracker->OnEvent(object);
         break;
     }
-    for (const auto& line : step.progress) progress(line);
+    for (auto& line : step.progress) lines.push_back(std::move(line));
     if (step.outcome) return ToVerdict(*step.outcome);
     return std::nullopt;
   }
@@ -208,7 +232,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
   }
 
   // The original's event watcher, plus naiserator's status with our correlation ID.
-  std::optional<Verdict> NaisEvent(const json& ev, const ProgressFn& progress) {
+  std::optional<Verdict> NaisEvent(const json& ev) {
     auto annotated = StringAt(ev, {"metadata", "annotations", kCorrelationAnnotation});
     if (!annotated.empty() && annotated != correlation_id) return std::nullopt;
     auto last = common::ParseRfc3339(StringAt(ev, {"lastTimestamp"}));
@@ -217,7 +241,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
     }
     if (auto v = NaisEventVerdict(ev, correlation_id)) return v;
     auto text = EventMessage(ev);
-    if (nais_seen.insert(text).second) progress(text);
+    if (nais_seen.insert(text).second) lines.push_back(std::move(text));
     return std::nullopt;
   }
 
@@ -374,6 +398,9 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
           fmt::format("/api/v1/namespaces/{}/pods", common::UrlEncode(target.namespace_));
       pods.user = user;
       pods.index = kube::IndexBy::kLabels;
+      // Pods that exist before the write belong to older rollouts: none is cached, new ones
+      // come as they are created.
+      pods.keep_objects = false;
       auto first = wait->pod_selector.begin();
       wants.push_back(
           Want{pods, first.key() + "=" + first.value().get<std::string>(), Source::kPods});
@@ -425,6 +452,7 @@ bool RolloutWatcher::Applied(RolloutWait& wait, const kube::ApplyResult& result,
     };
     if (claim->stop_reason) wait.Stop(*claim->stop_reason);
   }
+  wait.Drain();
   return true;
 }
 
@@ -433,17 +461,17 @@ net::awaitable<std::optional<Verdict>> RolloutWatcher::Await(std::shared_ptr<Rol
                                                              ProgressFn progress) {
   std::optional<Verdict> verdict;
   while (!verdict) {
+    for (const auto& line : wait->lines) progress(line);
+    wait->lines.clear();
     if (wait->stop_reason) {
       verdict = Verdict{pb::DeploymentState::failure,
                         fmt::format("{}/{}: {}", wait->kind, wait->name, *wait->stop_reason)};
       break;
     }
-    while (!wait->inbox.empty() && !verdict) {
-      auto item = std::move(wait->inbox.front());
-      wait->inbox.pop_front();
-      verdict = wait->Handle(item, progress);
+    if (wait->verdict) {
+      verdict = wait->verdict;
+      break;
     }
-    if (verdict) break;
     const auto now = std::chrono::system_clock::now();
     auto due = common::SystemTime::max();
     if (wait->tracker) {
@@ -464,7 +492,6 @@ net::awaitable<std::optional<Verdict>> RolloutWatcher::Await(std::shared_ptr<Rol
     co_await wait->timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
   }
   wait->Release();
-  wait->inbox.clear();
   co_return verdict;
 }
 

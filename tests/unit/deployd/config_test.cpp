@@ -163,9 +163,9 @@ users: [{name: u, user: {token: t}}]
 contexts: [{name: c, context: {cluster: k, user: u}}]
 )");
   from_env.Set("kubeconfig", dir + "/config");
-  EXPECT_EQ(ToAgentOptions(from_env, Env({}), std::chrono::system_clock::now())
-                .hookd.max_message_size,
-            8u << 20);
+  EXPECT_EQ(
+      ToAgentOptions(from_env, Env({}), std::chrono::system_clock::now()).hookd.max_message_size,
+      8u << 20);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(ConversionError({"--max-message-size", "1k"}),
             "invalid value \"1k\" for max-message-size: want a size between 64 KiB and 256 MiB, "
