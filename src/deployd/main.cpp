@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   const auto startup_time = std::chrono::system_clock::now();
   // Before any message is parsed: manifests nested as deep as hookd accepts must be readable here.
   common::InstallProtobufLimits();
-  // Every rollout watch runs on its own thread; glibc would give each thread its own malloc arena
-  // (up to 8 per core) and keep their freed memory. Two arenas keep RSS close to what is in use.
+  // A few threads only (the engine's --threads, the hookd receiver, the status reporter, the
+  // metrics server, gRPC's); two malloc arenas keep RSS close to what is in use.
   mallopt(M_ARENA_MAX, 2);
   CLI::App app{"deployd: applies deployments from hookd to this Kubernetes cluster"};
   common::LayeredConfig config(deployd::Settings());

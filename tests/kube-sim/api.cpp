@@ -1832,21 +1832,6 @@ HttpResponse DoSubresource(Ctx& c, const Subresource& sr) {
   throw BadRequestError("Upgrade request required");
 }
 
-void RemoveNamespaceContents(State& s, const std::string& ns) {
-  std::vector<std::tuple<std::string, std::string, std::string>> doomed;
-  for (const auto& [key, obj] : s.objects) {
-    if (obj["metadata"].value("namespace", "") == ns) {
-      auto p1 = key.find('|');
-      auto p2 = key.find('|', p1 + 1);
-      doomed.emplace_back(key.substr(0, p1), key.substr(p1 + 1, p2 - p1 - 1), obj["metadata"]["name"].get<std::string>());
-    }
-  }
-  for (const auto& [g, plural, name] : doomed) {
-    auto versions = s.registry.Versions(g, plural);
-    if (!versions.empty()) s.Remove(*versions[0], ns, name);
-  }
-}
-
 HttpResponse DoDelete(Ctx& c) {
   Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
   if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
@@ -1872,13 +1857,47 @@ HttpResponse DoDelete(Ctx& c) {
       // DeleteOptions are optional.
     }
   }
+  // propagationPolicy (body or query; orphanDependents is its deprecated form). Background
+  // removes the object now and the garbage collector its dependents; Foreground and Orphan keep
+  // the object (finalizer foregroundDeletion / orphan) until the collector has dealt with them.
+  std::string policy = c.req.Query("propagationPolicy");
+  if (!c.req.body.empty()) {
+    try {
+      Json opts = Json::parse(c.req.body);
+      if (opts.is_object() && opts.contains("propagationPolicy") && opts["propagationPolicy"].is_string()) {
+        policy = opts["propagationPolicy"].get<std::string>();
+      } else if (opts.is_object() && opts.contains("orphanDependents") && opts["orphanDependents"].is_boolean()) {
+        policy = opts["orphanDependents"].get<bool>() ? "Orphan" : "Background";
+      }
+    } catch (const Json::exception&) {
+    }
+  }
+  if (!policy.empty() && policy != "Background" && policy != "Foreground" && policy != "Orphan") {
+    throw MakeError(422, "Invalid", "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: " + GoQuote(policy) +
+                                        ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
+                    {{"group", "meta.k8s.io"}, {"kind", "DeleteOptions"},
+                     {"causes", {{{"reason", "FieldValueNotSupported"}, {"message", "Unsupported value: " + GoQuote(policy) + ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""}, {"field", "propagationPolicy"}}}}});
+  }
   const Json& meta = old["metadata"];
-  if (meta.contains("finalizers") && !meta["finalizers"].empty()) {
-    if (meta.contains("deletionTimestamp")) return ObjectResponse(c, 200, old);
+  bool is_namespace = c.rt->group.empty() && c.rt->plural == "namespaces";
+  std::string gc_finalizer = policy == "Foreground" ? "foregroundDeletion" : policy == "Orphan" ? "orphan" : "";
+  bool keeps = (meta.contains("finalizers") && !meta["finalizers"].empty()) || !gc_finalizer.empty() ||
+               (is_namespace && !old.value("spec", Json::object()).value("finalizers", Json::array()).empty());
+  if (keeps) {
     Json next = old;
-    next["metadata"]["deletionTimestamp"] = NowRfc3339();
-    next["metadata"]["deletionGracePeriodSeconds"] = 0;
-    if (next["metadata"].contains("generation")) next["metadata"]["generation"] = next["metadata"]["generation"].get<std::int64_t>() + 1;
+    Json& m = next["metadata"];
+    if (!gc_finalizer.empty()) {
+      Json finalizers = m.value("finalizers", Json::array());
+      if (std::find(finalizers.begin(), finalizers.end(), gc_finalizer) == finalizers.end()) finalizers.push_back(gc_finalizer);
+      m["finalizers"] = finalizers;
+    }
+    if (!m.contains("deletionTimestamp")) {
+      m["deletionTimestamp"] = NowRfc3339();
+      m["deletionGracePeriodSeconds"] = 0;
+      if (m.contains("generation")) m["generation"] = m["generation"].get<std::int64_t>() + 1;
+    }
+    if (is_namespace) next["status"]["phase"] = "Terminating";
+    if (Stripped(next) == Stripped(old)) return ObjectResponse(c, 200, old);
     if (dry) return ObjectResponse(c, 200, next);
     Json stored = c.s.Commit(*c.rt, next, "MODIFIED");
     return ObjectResponse(c, 200, stored);
@@ -1899,7 +1918,6 @@ HttpResponse DoDelete(Ctx& c) {
     }
     c.s.registry.RemoveCrd(old);
   }
-  if (c.rt->group.empty() && c.rt->plural == "namespaces") RemoveNamespaceContents(c.s, c.attrs.name);
   c.s.Remove(*c.rt, c.ns, c.attrs.name);
   Json details{{"name", c.attrs.name}, {"kind", c.rt->plural}, {"uid", meta["uid"]}};
   if (!c.rt->group.empty()) details["group"] = c.rt->group;
@@ -2873,12 +2891,15 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
   Json& meta = object["metadata"];
   std::string ns = rt->namespaced ? meta.value("namespace", "") : "";
   std::string name = meta.value("name", "");
-  if (rt->namespaced && objects.count(Key("", "namespaces", "", ns)) == 0) return Json();
+  auto ns_it = objects.find(Key("", "namespaces", "", ns));
+  if (rt->namespaced && ns_it == objects.end()) return Json();
   object["apiVersion"] = rt->GroupVersion();
   object["kind"] = rt->kind;
   auto it = objects.find(Key(group, plural, ns, name));
   if (it == objects.end()) {
     if (status_only) return Json();
+    // NamespaceLifecycle: no new content in a terminating namespace.
+    if (rt->namespaced && ns_it->second["metadata"].contains("deletionTimestamp")) return Json();
     meta["uid"] = NewUid();
     meta["creationTimestamp"] = NowRfc3339();
     if (rt->generation != GenerationMode::kNone) meta["generation"] = 1;
@@ -2916,6 +2937,32 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
   Json stored = Commit(*rt, next, "MODIFIED");
   if (finalize) Remove(*rt, ns, name);
   return stored;
+}
+
+void Api::State::DeleteObject(const ResourceType& rt, const std::string& ns, const std::string& name,
+                              const std::string& policy) {
+  auto it = objects.find(Key(rt.group, rt.plural, ns, name));
+  if (it == objects.end()) return;
+  Json next = it->second;
+  Json& meta = next["metadata"];
+  Json finalizers = meta.value("finalizers", Json::array());
+  std::string add = policy == "Foreground" ? "foregroundDeletion" : policy == "Orphan" ? "orphan" : "";
+  if (!add.empty() && std::find(finalizers.begin(), finalizers.end(), add) == finalizers.end()) finalizers.push_back(add);
+  bool is_namespace = rt.group.empty() && rt.plural == "namespaces";
+  if (finalizers.empty() && !is_namespace) {
+    Remove(rt, ns, name);
+    return;
+  }
+  if (meta.contains("deletionTimestamp") && meta.value("finalizers", Json::array()) == finalizers) return;
+  meta["finalizers"] = finalizers;
+  if (finalizers.empty()) meta.erase("finalizers");
+  if (!meta.contains("deletionTimestamp")) {
+    meta["deletionTimestamp"] = NowRfc3339();
+    meta["deletionGracePeriodSeconds"] = 0;
+    if (meta.contains("generation")) meta["generation"] = meta["generation"].get<std::int64_t>() + 1;
+  }
+  if (is_namespace) next["status"]["phase"] = "Terminating";
+  Commit(rt, next, "MODIFIED");
 }
 
 void Api::State::EnsureNamespaceDefaults(const std::string& ns) {

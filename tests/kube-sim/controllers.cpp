@@ -77,6 +77,8 @@ struct Controllers::Impl {
   std::set<std::string> jobs_started;
   std::map<std::string, std::string> nais_inflight;  // key -> hash being synchronised
   std::map<std::string, std::string> awaiting_rollout;  // deployment key -> application key
+  std::set<std::string> rs_populated;                   // ns/name: the Deployment created its pods
+  std::map<std::string, std::int64_t> rs_generation;    // ns/name -> generation last reconciled
 
   std::chrono::steady_clock::duration Delay(double units) const {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -180,6 +182,10 @@ struct Controllers::Impl {
     deployment_generation[key] = gen;
     std::string scenario = DeploymentScenario(d);
     if (scenario == "never") return;
+    if (d["spec"].value("paused", false)) {
+      DeploymentPaused(d);
+      return;
+    }
     double first = scenario == "slow" ? 10 : 1;
     std::string ns = NsOf(d), name = NameOf(d);
     After(first, [this, ns, name, gen, scenario] { DeploymentStep1(ns, name, gen, scenario); });
@@ -196,14 +202,26 @@ struct Controllers::Impl {
     int max_rev = 0;
     int revision = 0;
     std::int64_t old_pods = 0;
+    std::string history;
     for (const auto& rs : old_sets) {
       int rev = std::atoi(Annotation(rs, "deployment.kubernetes.io/revision").c_str());
       max_rev = std::max(max_rev, rev);
-      if (NameOf(rs) == rs_name) revision = rev;
-      else old_pods += rs.value("status", Json::object()).value("replicas", std::int64_t{0});
+      if (NameOf(rs) == rs_name) {
+        revision = rev;
+        history = Annotation(rs, "deployment.kubernetes.io/revision-history");
+      } else {
+        old_pods += rs.value("status", Json::object()).value("replicas", std::int64_t{0});
+      }
     }
     bool existing = revision != 0;
-    if (!existing) revision = max_rev + 1;
+    if (!existing) {
+      revision = max_rev + 1;
+    } else if (revision != max_rev) {
+      // An older ReplicaSet taken back (rollout undo): it becomes the newest revision and keeps
+      // the numbers it had in its revision history.
+      history = (history.empty() ? "" : history + ",") + std::to_string(revision);
+      revision = max_rev + 1;
+    }
     Json labels = spec["template"].value("metadata", Json::object()).value("labels", Json::object());
     labels["pod-template-hash"] = hash;
     Json tmpl = spec["template"];
@@ -215,6 +233,9 @@ struct Controllers::Impl {
                                            {"deployment.kubernetes.io/desired-replicas", std::to_string(replicas)}}},
                           {"ownerReferences", {OwnerRef(d)}}}},
             {"spec", {{"replicas", replicas}, {"selector", selector}, {"template", tmpl}}}};
+    if (!history.empty()) rs["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = history;
+    std::string cause = Annotation(d, "kubernetes.io/change-cause");
+    if (!cause.empty()) rs["metadata"]["annotations"]["kubernetes.io/change-cause"] = cause;
     Json stored_rs = state.ControllerWrite("apps", "v1", "replicasets", rs, "kube-controller-manager", false);
     if (stored_rs.is_null()) return;
     Json status_rs = stored_rs;
@@ -246,6 +267,7 @@ struct Controllers::Impl {
     Json rs = state.ControllerGet("apps", "replicasets", ns, rs_name);
     if (d.is_null() || rs.is_null()) return;
     std::int64_t replicas = d["spec"].value("replicas", std::int64_t{1});
+    rs_populated.insert(ns + "/" + rs_name);
     auto pods = PodsOf(ns, rs["metadata"]["uid"].get<std::string>());
     for (auto i = static_cast<std::int64_t>(pods.size()); i < replicas; ++i) {
       Json tmpl = rs["spec"]["template"];
@@ -677,13 +699,325 @@ struct Controllers::Impl {
     NaisStatus(version, "applications", fresh, "RolloutComplete", "Successfully deployed.", "", false);
   }
 
-  // ---- loop ----
-  void Handle(const WatchEvent& ev) {
-    if (ev.type == "DELETED") {
-      if (ev.group == "nais.io") nais_inflight.erase(ev.plural + "/" + ev.ns + "/" + ev.object["metadata"].value("name", ""));
-      if (ev.group == "apps" && ev.plural == "deployments") deployment_generation.erase(ev.ns + "/" + ev.object["metadata"].value("name", ""));
+  // ---- paused Deployments ----
+  void DeploymentPaused(Json d) {
+    Json status = d.value("status", Json::object());
+    Json conditions = Json::array();
+    for (const auto& c : status.value("conditions", Json::array())) {
+      if (c.value("type", "") != "Progressing") conditions.push_back(c);
+    }
+    conditions.push_back(Condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", true));
+    status["conditions"] = conditions;
+    status["observedGeneration"] = d["metadata"].value("generation", std::int64_t{1});
+    WriteDeploymentStatus(d, status);
+  }
+
+  // ---- ReplicaSet controller: the pod count follows spec.replicas ----
+  // A Deployment's ReplicaSet gets its first pods from the Deployment controller (with the
+  // scenario's states); afterwards, and for ReplicaSets of their own, deleted pods are replaced
+  // and surplus pods (newest first) deleted.
+  void OnReplicaSet(const Json& rs) {
+    if (rs["metadata"].contains("deletionTimestamp")) return;
+    std::string key = NsOf(rs) + "/" + NameOf(rs);
+    std::int64_t gen = rs["metadata"].value("generation", std::int64_t{1});
+    auto it = rs_generation.find(key);
+    if (it != rs_generation.end() && it->second == gen) return;
+    rs_generation[key] = gen;
+    std::string ns = NsOf(rs), name = NameOf(rs);
+    After(1, [this, ns, name] { ReconcileReplicaSet(ns, name); });
+  }
+
+  std::string OwnerDeploymentScenario(const Json& rs) {
+    for (const auto& ref : rs["metadata"].value("ownerReferences", Json::array())) {
+      if (ref.value("kind", "") != "Deployment") continue;
+      Json d = state.ControllerGet("apps", "deployments", NsOf(rs), ref.value("name", ""));
+      return d.is_null() ? "success" : DeploymentScenario(d);
+    }
+    return "";
+  }
+
+  void ReconcileReplicaSet(const std::string& ns, const std::string& name) {
+    Json rs = state.ControllerGet("apps", "replicasets", ns, name);
+    if (rs.is_null() || rs["metadata"].contains("deletionTimestamp")) return;
+    std::int64_t want = rs["spec"].value("replicas", std::int64_t{1});
+    std::vector<Json> pods;
+    for (const auto& p : PodsOf(ns, rs["metadata"]["uid"].get<std::string>())) {
+      if (!p["metadata"].contains("deletionTimestamp")) pods.push_back(p);
+    }
+    std::string scenario = OwnerDeploymentScenario(rs);
+    bool standalone = scenario.empty();
+    auto have = static_cast<std::int64_t>(pods.size());
+    if (have > want) {
+      std::sort(pods.begin(), pods.end(), [](const Json& a, const Json& b) {
+        return a["metadata"].value("creationTimestamp", "") + NameOf(a) > b["metadata"].value("creationTimestamp", "") + NameOf(b);
+      });
+      for (std::int64_t i = 0; i < have - want; ++i) {
+        const Json& pod = pods[static_cast<std::size_t>(i)];
+        state.ControllerDelete("", "pods", ns, NameOf(pod));
+        Event(rs, "Normal", "SuccessfulDelete", "Deleted pod: " + NameOf(pod), "replicaset-controller");
+      }
+    } else if (have < want && (standalone || rs_populated.count(ns + "/" + name) != 0)) {
+      const Json tmpl = rs["spec"].value("template", Json::object());
+      for (std::int64_t i = have; i < want; ++i) {
+        Json pod{{"metadata", {{"name", name + "-" + RandomSuffix()}, {"namespace", ns},
+                               {"labels", tmpl.value("metadata", Json::object()).value("labels", Json::object())},
+                               {"ownerReferences", {OwnerRef(rs)}}}},
+                 {"spec", tmpl.value("spec", Json::object())}};
+        if (tmpl.contains("metadata") && tmpl["metadata"].contains("annotations")) pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
+        pod["spec"]["nodeName"] = "kube-sim-node";
+        Json stored = state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
+        if (stored.is_null()) return;
+        Json cs = Json::array();
+        for (const auto& c : stored["spec"].value("containers", Json::array())) {
+          cs.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")}, {"ready", false}, {"started", false},
+                        {"restartCount", 0}, {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}});
+        }
+        stored["status"] = {{"phase", "Pending"}, {"qosClass", "BestEffort"}, {"containerStatuses", cs},
+                            {"conditions", {Condition("PodScheduled", "True", "", "", false)}}};
+        stored["status"]["conditions"][0].erase("reason");
+        stored["status"]["conditions"][0].erase("message");
+        state.ControllerWrite("", "v1", "pods", stored, "kubelet", true);
+        Event(rs, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored), "replicaset-controller");
+        Event(stored, "Normal", "Scheduled", "Successfully assigned " + ns + "/" + NameOf(stored) + " to kube-sim-node", "default-scheduler");
+      }
+      if (standalone || scenario == "success" || scenario == "slow") {
+        After(1, [this, ns, name] {
+          Json fresh = state.ControllerGet("apps", "replicasets", ns, name);
+          if (fresh.is_null()) return;
+          SetPods(ns, fresh, [](Json&, const Json&, Json& cs) { cs["state"] = {{"running", {{"startedAt", NowRfc3339()}}}}; }, "Running", true);
+          ReplicaSetStatus(ns, name);
+        });
+      }
+    }
+    ReplicaSetStatus(ns, name);
+  }
+
+  void ReplicaSetStatus(const std::string& ns, const std::string& name) {
+    Json rs = state.ControllerGet("apps", "replicasets", ns, name);
+    if (rs.is_null()) return;
+    std::int64_t count = 0, ready = 0;
+    for (const auto& p : PodsOf(ns, rs["metadata"]["uid"].get<std::string>())) {
+      if (p["metadata"].contains("deletionTimestamp")) continue;
+      ++count;
+      bool all_ready = true;
+      for (const auto& cs : p.value("status", Json::object()).value("containerStatuses", Json::array())) {
+        all_ready = all_ready && cs.value("ready", false);
+      }
+      if (all_ready && p.value("status", Json::object()).value("phase", "") == "Running") ++ready;
+    }
+    rs["status"] = {{"replicas", count}, {"fullyLabeledReplicas", count}, {"readyReplicas", ready}, {"availableReplicas", ready},
+                    {"observedGeneration", rs["metadata"].value("generation", std::int64_t{1})}};
+    state.ControllerWrite("apps", "v1", "replicasets", rs, "kube-controller-manager", true);
+  }
+
+  // ---- garbage collector (ownerReferences) ----
+  struct ObjectRef {
+    const ResourceType* rt = nullptr;
+    std::string ns;
+    std::string name;
+    Json object;
+  };
+
+  // Every stored object whose ownerReferences name `uid`.
+  std::vector<ObjectRef> Dependents(const std::string& uid) {
+    std::vector<ObjectRef> out;
+    for (const auto& [key, obj] : state.objects) {
+      for (const auto& ref : obj["metadata"].value("ownerReferences", Json::array())) {
+        if (ref.value("uid", "") != uid) continue;
+        auto p1 = key.find('|');
+        auto p2 = key.find('|', p1 + 1);
+        auto versions = state.registry.Versions(key.substr(0, p1), key.substr(p1 + 1, p2 - p1 - 1));
+        if (!versions.empty()) out.push_back({versions[0], NsOf(obj), NameOf(obj), obj});
+        break;
+      }
+    }
+    return out;
+  }
+
+  bool Exists(const std::string& uid) {
+    for (const auto& [key, obj] : state.objects) {
+      if (obj["metadata"].value("uid", "") == uid) return true;
+    }
+    return false;
+  }
+
+  void WithoutOwner(ObjectRef& d, const std::string& uid) {
+    Json refs = Json::array();
+    for (const auto& ref : d.object["metadata"].value("ownerReferences", Json::array())) {
+      if (ref.value("uid", "") != uid) refs.push_back(ref);
+    }
+    Json next = d.object;
+    if (refs.empty()) {
+      next["metadata"].erase("ownerReferences");
+    } else {
+      next["metadata"]["ownerReferences"] = refs;
+    }
+    state.ControllerWrite(d.rt->group, d.rt->version, d.rt->plural, next, "kube-controller-manager", false);
+  }
+
+  Json WithoutFinalizer(Json o, const std::string& finalizer) {
+    Json kept = Json::array();
+    for (const auto& f : o["metadata"].value("finalizers", Json::array())) {
+      if (f != finalizer) kept.push_back(f);
+    }
+    if (kept.empty()) {
+      o["metadata"].erase("finalizers");
+    } else {
+      o["metadata"]["finalizers"] = kept;
+    }
+    return o;
+  }
+
+  void WriteBack(const std::string& group, const std::string& plural, Json o) {
+    auto versions = state.registry.Versions(group, plural);
+    if (!versions.empty()) state.ControllerWrite(group, versions[0]->version, plural, std::move(o), "kube-controller-manager", false);
+  }
+
+  // The owner is gone: dependents with no other live owner are deleted (background), the others
+  // lose the dangling reference.
+  void CollectGarbage(const Json& owner) {
+    std::string uid = owner["metadata"].value("uid", "");
+    for (auto& d : Dependents(uid)) {
+      bool other_owner = false;
+      for (const auto& ref : d.object["metadata"].value("ownerReferences", Json::array())) {
+        if (ref.value("uid", "") != uid && Exists(ref.value("uid", ""))) other_owner = true;
+      }
+      if (other_owner) {
+        WithoutOwner(d, uid);
+      } else if (!d.object["metadata"].contains("deletionTimestamp")) {
+        state.DeleteObject(*d.rt, d.ns, d.name, "Background");
+      }
+    }
+  }
+
+  // Foreground deletion: the owner waits (finalizer foregroundDeletion) until its dependents,
+  // deleted in the foreground as well, are gone.
+  void ForegroundDelete(const WatchEvent& ev) {
+    std::string uid = ev.object["metadata"].value("uid", "");
+    auto deps = Dependents(uid);
+    for (auto& d : deps) {
+      if (!d.object["metadata"].contains("deletionTimestamp")) state.DeleteObject(*d.rt, d.ns, d.name, "Foreground");
+    }
+    if (!Dependents(uid).empty()) return;
+    WriteBack(ev.group, ev.plural, WithoutFinalizer(ev.object, "foregroundDeletion"));
+  }
+
+  // Orphan deletion: the dependents lose their reference, then the owner goes.
+  void OrphanDependents(const WatchEvent& ev) {
+    std::string uid = ev.object["metadata"].value("uid", "");
+    for (auto& d : Dependents(uid)) WithoutOwner(d, uid);
+    WriteBack(ev.group, ev.plural, WithoutFinalizer(ev.object, "orphan"));
+  }
+
+  // A dependent went away: owners deleting in the foreground may be done.
+  void RecheckForegroundOwners(const Json& dependent) {
+    for (const auto& ref : dependent["metadata"].value("ownerReferences", Json::array())) {
+      std::string uid = ref.value("uid", "");
+      for (const auto& [key, obj] : state.objects) {
+        if (obj["metadata"].value("uid", "") != uid || !obj["metadata"].contains("deletionTimestamp")) continue;
+        const Json finalizers = obj["metadata"].value("finalizers", Json::array());
+        if (std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") == finalizers.end()) continue;
+        auto p1 = key.find('|');
+        auto p2 = key.find('|', p1 + 1);
+        WatchEvent owner{0, key.substr(0, p1), key.substr(p1 + 1, p2 - p1 - 1), NsOf(obj), "MODIFIED", obj, Json()};
+        ForegroundDelete(owner);
+        break;
+      }
+    }
+  }
+
+  // ---- namespace controller ----
+  // A terminating namespace: its content is deleted; when nothing is left its "kubernetes"
+  // finalizer is removed and the namespace goes. Until then its conditions say what remains.
+  void NamespaceCleanup(const std::string& ns) {
+    Json nso = state.ControllerGet("", "namespaces", "", ns);
+    if (nso.is_null() || !nso["metadata"].contains("deletionTimestamp")) return;
+    std::vector<std::tuple<const ResourceType*, std::string, bool>> content;
+    for (const auto& [key, obj] : state.objects) {
+      if (obj["metadata"].value("namespace", "") != ns) continue;
+      auto p1 = key.find('|');
+      auto p2 = key.find('|', p1 + 1);
+      auto versions = state.registry.Versions(key.substr(0, p1), key.substr(p1 + 1, p2 - p1 - 1));
+      if (!versions.empty()) content.emplace_back(versions[0], NameOf(obj), obj["metadata"].contains("deletionTimestamp"));
+    }
+    for (const auto& [rt, name, deleting] : content) {
+      if (!deleting) state.DeleteObject(*rt, ns, name, "Background");
+    }
+    std::map<std::string, int> remaining;
+    std::map<std::string, int> finalizers;
+    for (const auto& [key, obj] : state.objects) {
+      if (obj["metadata"].value("namespace", "") != ns) continue;
+      auto p1 = key.find('|');
+      auto p2 = key.find('|', p1 + 1);
+      std::string group = key.substr(0, p1), plural = key.substr(p1 + 1, p2 - p1 - 1);
+      remaining[group.empty() ? plural : plural + "." + group]++;
+      for (const auto& f : obj["metadata"].value("finalizers", Json::array())) finalizers[f.get<std::string>()]++;
+    }
+    if (remaining.empty()) {
+      nso["spec"].erase("finalizers");
+      Json stored = state.ControllerWrite("", "v1", "namespaces", nso, "kube-controller-manager", false);
+      if (!stored.is_null() && stored["metadata"].value("finalizers", Json::array()).empty()) {
+        state.Remove(*state.registry.Find("", "v1", "namespaces"), "", ns);
+      }
       return;
     }
+    std::string now = NowRfc3339();
+    std::string content_msg = "Some resources are remaining:";
+    for (const auto& [r, n] : remaining) content_msg += " " + r + " has " + std::to_string(n) + " resource instances,";
+    content_msg.pop_back();
+    auto cond = [&](const char* type, const char* status, const char* reason, const std::string& message) {
+      return Json{{"type", type}, {"status", status}, {"lastTransitionTime", now}, {"reason", reason}, {"message", message}};
+    };
+    Json conditions = Json::array({cond("NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered", "All resources successfully discovered"),
+                                   cond("NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions", "All legacy kube types successfully parsed"),
+                                   cond("NamespaceDeletionContentFailure", "False", "ContentDeleted", "All content successfully deleted, may be waiting on finalization"),
+                                   cond("NamespaceContentRemaining", "True", "SomeResourcesRemain", content_msg)});
+    if (!finalizers.empty()) {
+      std::string msg = "Some content in the namespace has finalizers remaining:";
+      for (const auto& [f, n] : finalizers) msg += " " + f + " in " + std::to_string(n) + " resource instances,";
+      msg.pop_back();
+      conditions.push_back(cond("NamespaceFinalizersRemaining", "True", "SomeFinalizersRemain", msg));
+    }
+    // Unchanged conditions (apart from their time) are not written again.
+    Json old = nso["status"].value("conditions", Json::array());
+    bool same = old.size() == conditions.size();
+    for (std::size_t i = 0; same && i < old.size(); ++i) {
+      same = old[i].value("message", "") == conditions[i]["message"] && old[i].value("type", "") == conditions[i]["type"];
+    }
+    if (same) return;
+    nso["status"]["conditions"] = conditions;
+    state.ControllerWrite("", "v1", "namespaces", nso, "kube-controller-manager", true);
+  }
+
+  // ---- loop ----
+  void Handle(const WatchEvent& ev) {
+    const Json& meta = ev.object["metadata"];
+    if (ev.type == "DELETED") {
+      if (ev.group == "nais.io") nais_inflight.erase(ev.plural + "/" + ev.ns + "/" + meta.value("name", ""));
+      if (ev.group == "apps" && ev.plural == "deployments") deployment_generation.erase(ev.ns + "/" + meta.value("name", ""));
+      if (ev.group == "apps" && ev.plural == "replicasets") {
+        rs_generation.erase(ev.ns + "/" + meta.value("name", ""));
+        rs_populated.erase(ev.ns + "/" + meta.value("name", ""));
+      }
+      CollectGarbage(ev.object);
+      RecheckForegroundOwners(ev.object);
+      if (ev.group.empty() && ev.plural == "pods") {
+        for (const auto& ref : meta.value("ownerReferences", Json::array())) {
+          if (ref.value("kind", "") != "ReplicaSet") continue;
+          std::string ns = ev.ns, name = ref.value("name", "");
+          After(1, [this, ns, name] { ReconcileReplicaSet(ns, name); });
+        }
+      }
+      if (!ev.ns.empty()) NamespaceCleanup(ev.ns);
+      return;
+    }
+    if (meta.contains("deletionTimestamp")) {
+      const Json finalizers = meta.value("finalizers", Json::array());
+      if (std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") != finalizers.end()) ForegroundDelete(ev);
+      if (std::find(finalizers.begin(), finalizers.end(), "orphan") != finalizers.end()) OrphanDependents(ev);
+      if (ev.group.empty() && ev.plural == "namespaces") NamespaceCleanup(meta.value("name", ""));
+    }
+    if (ev.group == "apps" && ev.plural == "replicasets") OnReplicaSet(ev.object);
     if (ev.group.empty() && ev.plural == "namespaces" && !ev.object["metadata"].contains("deletionTimestamp")) {
       state.EnsureNamespaceDefaults(ev.object["metadata"].value("name", ""));
     }

@@ -108,6 +108,10 @@ struct Api::State {
                      const std::string& name);
   void ControllerDelete(const std::string& group, const std::string& plural,
                         const std::string& ns, const std::string& name);
+  // A delete as the garbage collector sends it: objects with finalizers, or with policy
+  // Foreground/Orphan (its finalizer added), get a deletionTimestamp; others are removed.
+  void DeleteObject(const ResourceType& rt, const std::string& ns, const std::string& name,
+                    const std::string& policy);
   // The ServiceAccount "default" and the ConfigMap "kube-root-ca.crt" of a namespace (what the
   // serviceaccount and root-ca-cert-publisher controllers create).
   void EnsureNamespaceDefaults(const std::string& ns);

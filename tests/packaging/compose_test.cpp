@@ -157,15 +157,18 @@ void ExpectCliDeploysTheExampleThroughHookd() {
   EXPECT_TRUE(std::filesystem::exists(volume + parsed.options.resources[0].substr(target.size())));
 }
 
-// One process per test under ctest, and docker-compose takes a second to start: two tests.
-TEST(Compose, ValidDatabaseAndStack) {
+// One test: under ctest every test is a process of its own, and docker-compose takes a while
+// to start.
+TEST(Compose, ValidAndEveryCommandLineIsAcceptedByItsProgram) {
   ASSERT_NE(Config(), nullptr);
-  ExpectDatabaseIsWhatHookdsDefaultUrlConnectsTo();
-  ExpectTheStackIsAProfileWithTheProgramsImages();
-}
-
-TEST(Compose, EveryCommandLineIsAcceptedByItsProgram) {
-  ASSERT_NE(Config(), nullptr);
+  {
+    SCOPED_TRACE("database");
+    ExpectDatabaseIsWhatHookdsDefaultUrlConnectsTo();
+  }
+  {
+    SCOPED_TRACE("stack");
+    ExpectTheStackIsAProfileWithTheProgramsImages();
+  }
   {
     SCOPED_TRACE("hookd");
     ExpectHookdCommandLineIsAccepted();

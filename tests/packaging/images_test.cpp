@@ -167,6 +167,8 @@ struct Image {
   const char* program;
 };
 
+void PrintTo(const Image& image, std::ostream* os) { *os << image.dockerfile; }
+
 class ImageTest : public ::testing::TestWithParam<Image> {};
 
 TEST_P(ImageTest, RuntimeStageHasExactlyTheLibrariesTheBinaryNeeds) {
@@ -193,6 +195,15 @@ TEST_P(ImageTest, RuntimeStageHasExactlyTheLibrariesTheBinaryNeeds) {
   EXPECT_EQ(Instruction(runtime, "ENTRYPOINT"), "[\"" + app + "\"]");
   const std::string user = Instruction(runtime, "USER");
   EXPECT_TRUE(std::regex_match(user, std::regex("[1-9][0-9]*:[1-9][0-9]*"))) << user;
+
+  // Variables the image sets are the program's own.
+  for (const auto& instruction : runtime.instructions) {
+    if (instruction.rfind("ENV ", 0) != 0) continue;
+    for (const auto& word : Words(instruction.substr(4))) {
+      const std::string name = word.substr(0, word.find('='));
+      EXPECT_TRUE(HelpHasEnv(image.program, name)) << image.dockerfile << ": " << name;
+    }
+  }
 
   // Packages: exactly those of the NEEDED libraries, plus CA certificates (TLS to GitHub,
   // hookd, the Kubernetes API).

@@ -72,6 +72,9 @@ Verdict ToVerdict(const rollout::Outcome& outcome) {
 
 enum class Source { kObject, kPods, kEvents };
 
+// How long a write waits for the first list of a wait's new informers.
+constexpr std::chrono::seconds kSyncTimeout{10};
+
 }  // namespace
 
 // One resource's wait. Everything but `on_stop` runs on `executor` (the deployment's strand):
@@ -417,7 +420,7 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
   }
   std::vector<std::shared_ptr<kube::InformerRegistry::Use>> uses;
   for (const auto& want : wants) uses.push_back(informers_.Acquire(want.spec));
-  for (const auto& use : uses) co_await use->Get().WaitSynced();
+  for (const auto& use : uses) co_await use->Get().WaitSynced(kSyncTimeout);
   for (std::size_t i = 0; i < wants.size(); ++i) {
     auto id = informers_.NextId();
     uses[i]->Get().Subscribe(id, wants[i].key, wait->HandlerFor(wants[i].source));

@@ -1,14 +1,12 @@
 #pragma once
-// The cap on the threads deployd starts to wait for rollouts (--max-rollout-threads), and the one
-// place they are started.
+// A cap on threads that wait for rollouts, and the one place they are started. Only the blocking
+// front end of the runner uses it (RunDeployment over a blocking TeamCluster gives every wait a
+// thread of its own); deployd's engine waits in coroutines and starts no thread per wait.
 //
-// Until the engine waits for rollouts without a thread per watch, every wait costs threads: the
-// one that waits plus one per list+watch stream (a Deployment: object, pods, events). Without a
-// cap, a deployment of 350 Deployments started ~1,400 threads and a 300-PID cgroup aborted the
-// agent. A wait takes all its slots at once before its first thread starts and gives them back
-// when its last thread has ended, so the threads waiting for rollouts never exceed the capacity,
-// and a wait never holds slots while it waits for more (no deadlock). Waits are served first come,
-// first served, across all deployments.
+// A wait takes all its slots at once before its first thread starts and gives them back when its
+// last thread has ended, so the threads waiting for rollouts never exceed the capacity, and a wait
+// never holds slots while it waits for more (no deadlock). Waits are served first come, first
+// served.
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>

@@ -128,8 +128,7 @@ Informer::Informer(const net::any_io_executor& executor, AsyncKubeClient& client
     : strand_(net::make_strand(executor)),
       client_(client),
       spec_(std::move(spec)),
-      backoff_timer_(strand_),
-      sync_timer_(strand_) {}
+      backoff_timer_(strand_) {}
 
 void Informer::Start() {
   net::co_spawn(strand_, Run(shared_from_this()), [](const std::exception_ptr& error) {
@@ -152,7 +151,7 @@ void Informer::Stop() {
     self->stopped_ = true;
     if (self->watch_stop_) self->watch_stop_->Stop();
     self->backoff_timer_.cancel();
-    self->sync_timer_.cancel();
+    for (auto* waiter : self->sync_waiters_) waiter->cancel();
     self->subscribers_.clear();
     self->subscribed_.clear();
     self->objects_.clear();
@@ -192,16 +191,22 @@ void Informer::Unsubscribe(std::uint64_t id) {
   });
 }
 
-net::awaitable<void> Informer::WaitSyncedOnStrand(std::shared_ptr<Informer> self) {
-  while (!self->synced_ && !self->stopped_) {
-    self->sync_timer_.expires_at(net::steady_timer::time_point::max());
+net::awaitable<void> Informer::WaitSyncedOnStrand(std::shared_ptr<Informer> self,
+                                                 std::chrono::milliseconds timeout) {
+  net::steady_timer timer(self->strand_);
+  timer.expires_after(timeout);
+  while (!self->synced_ && !self->stopped_ &&
+         net::steady_timer::clock_type::now() < timer.expiry()) {
+    self->sync_waiters_.insert(&timer);
     boost::system::error_code ignored;
-    co_await self->sync_timer_.async_wait(net::redirect_error(net::use_awaitable, ignored));
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
+    self->sync_waiters_.erase(&timer);
   }
 }
 
-net::awaitable<void> Informer::WaitSynced() {
-  co_await net::co_spawn(strand_, WaitSyncedOnStrand(shared_from_this()), net::use_awaitable);
+net::awaitable<void> Informer::WaitSynced(std::chrono::milliseconds timeout) {
+  co_await net::co_spawn(strand_, WaitSyncedOnStrand(shared_from_this(), timeout),
+                         net::use_awaitable);
 }
 
 std::size_t Informer::CachedObjects() const {
@@ -216,7 +221,7 @@ int Informer::Lists() const {
 
 void Informer::Synced() {
   synced_ = true;
-  sync_timer_.cancel();
+  for (auto* waiter : sync_waiters_) waiter->cancel();
 }
 
 void Informer::Fail(const std::string& message) {

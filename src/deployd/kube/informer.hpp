@@ -81,9 +81,11 @@ class Informer : public std::enable_shared_from_this<Informer> {
   // Any thread. `handler` first gets the cached objects under `key` (or the current failure).
   void Subscribe(std::uint64_t id, std::string key, EventHandler handler);
   void Unsubscribe(std::uint64_t id);
-  // Returns (on the caller's executor) once the first list answered or failed, or the informer
-  // stopped: a subscriber that subscribes after it misses no change made after the call.
-  net::awaitable<void> WaitSynced();
+  // Returns (on the caller's executor) once the first list answered or failed, the informer
+  // stopped, or `timeout` passed (an API server that does not answer: the caller goes on, and its
+  // subscription gets the objects when the list comes). A subscriber that subscribes after a
+  // successful sync misses no change made after the call.
+  net::awaitable<void> WaitSynced(std::chrono::milliseconds timeout);
 
   // Tests and metrics (thread-safe snapshots).
   std::size_t CachedObjects() const;
@@ -100,7 +102,8 @@ class Informer : public std::enable_shared_from_this<Informer> {
   };
 
   static net::awaitable<void> Run(std::shared_ptr<Informer> self);
-  static net::awaitable<void> WaitSyncedOnStrand(std::shared_ptr<Informer> self);
+  static net::awaitable<void> WaitSyncedOnStrand(std::shared_ptr<Informer> self,
+                                                 std::chrono::milliseconds timeout);
   net::awaitable<void> Backoff(int failures);
   // On the strand.
   void Replace(nlohmann::json items);
@@ -124,7 +127,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
   std::multimap<std::string, std::uint64_t> subscribed_;  // index key -> subscriber ids
   std::shared_ptr<common::StreamStop> watch_stop_;
   net::steady_timer backoff_timer_;
-  net::steady_timer sync_timer_;
+  std::set<net::steady_timer*> sync_waiters_;  // timers of WaitSynced calls, in their frames
   // Snapshots for other threads.
   mutable std::mutex stats_mutex_;
   std::size_t cached_ = 0;

@@ -140,7 +140,7 @@ TEST_F(ProvisionTest, NewTeamGetsAKeyThenTheSameKeyThenANewOneOnRotate) {
   EXPECT_EQ(stored[1], std::make_pair(key, false)) << "rotation ends the older key at once";
 }
 
-TEST_F(ProvisionTest, EnvironmentVariablesAndFlagsWinOverThem) {
+TEST_F(ProvisionTest, EnvironmentVariablesFlagsWinOverThemAndTheServerPathIsReplaced) {
   auto result = Provision({"--team", "env-team"}, {{"PROVISION_SERVER", Server()},
                                                    {"PROVISION_SECRET", kProvisionKey},
                                                    {"PROVISION_TEAM", "ignored"},
@@ -148,9 +148,17 @@ TEST_F(ProvisionTest, EnvironmentVariablesAndFlagsWinOverThem) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(StoredKeys("env-team").size(), 1u);
   EXPECT_TRUE(StoredKeys("ignored").empty());
+
+  // A path in --server is replaced by the provisioning path, as in the original.
+  auto with_path = Provision(
+      {"--server", Server() + "/some/where?x=1", "--team", "path-team", "--secret", kProvisionKey});
+  ASSERT_EQ(with_path.exit_code, 0) << with_path.err;
+  EXPECT_NE(with_path.err.find("Submitting provision request to " + Url() + "..."),
+            std::string::npos)
+      << with_path.err;
 }
 
-TEST_F(ProvisionTest, WrongSecretIsRefusedWithExitCodeOne) {
+TEST_F(ProvisionTest, RefusalsExitOneWithHookdsMessage) {
   auto result = Provision({"--server", Server(), "--team", "aura", "--secret", "00ff"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(WithoutTimes(result.err),
@@ -158,9 +166,8 @@ TEST_F(ProvisionTest, WrongSecretIsRefusedWithExitCodeOne) {
                 "...\"\n"
                 "level=error msg=\"403 Forbidden: failed authentication\"\n");
   EXPECT_EQ(result.out, "");
-}
 
-TEST_F(ProvisionTest, HookdsValidationMessagesAreShown) {
+  // hookd's own validation messages are shown as they are.
   auto bad_team = Provision({"--server", Server(), "--team", "Aura_1", "--secret", kProvisionKey});
   EXPECT_EQ(bad_team.exit_code, 1);
   EXPECT_EQ(WithoutTimes(bad_team.err),
@@ -172,14 +179,6 @@ TEST_F(ProvisionTest, HookdsValidationMessagesAreShown) {
                 "character (e.g. 'my-name', regex used for validation is "
                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')\"\n");
   EXPECT_EQ(bad_team.out, "");
-}
-
-TEST_F(ProvisionTest, ServerPathIsReplacedAsInTheOriginal) {
-  auto result = Provision(
-      {"--server", Server() + "/some/where?x=1", "--team", "path-team", "--secret", kProvisionKey});
-  ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_NE(result.err.find("Submitting provision request to " + Url() + "..."), std::string::npos)
-      << result.err;
 }
 
 TEST(ProvisionProcess, HookdWithoutProvisionKeyAnswersNotFound) {
