@@ -23,7 +23,7 @@ std::optional<std::string> Base64Decode(std::string_view text);
 // ends at the first '=', a lone trailing character (less than a byte) is ignored.
 std::optional<std::string> Base64UrlDecode(std::string_view text);
 
-// API keys at rest, exactly as the original stores them (spec original.md 3.3):
+// API keys at rest, exactly as the original stores them:
 // lower-case hex of nonce(12) || AES-GCM ciphertext+tag(16); nonce = 8-byte big-endian Unix
 // nanoseconds + 4 random bytes; no AAD; AES-128/192/256 chosen by key length (16/24/32 bytes).
 // Throws Error{kInvalidArgument} for a bad key length.

@@ -22,7 +22,7 @@ std::string Version();
 
 inline constexpr std::chrono::seconds kRetryInterval{5};
 
-// Every flag of spec original.md 5.1 (plus our additions at the end).
+// Every flag of the original CLI (plus our additions at the end).
 struct Options {
   std::string apikey;
   bool actions = false;

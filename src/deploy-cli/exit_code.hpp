@@ -4,7 +4,7 @@
 
 namespace deploy_cli {
 
-// Process exit codes of the original CLI (spec original.md 5.5). Pipelines depend on them.
+// Process exit codes of the original CLI. Pipelines depend on them.
 enum class ExitCode : int {
   kSuccess = 0,
   kDeploymentFailure = 1,   // final state failure

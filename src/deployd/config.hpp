@@ -1,5 +1,5 @@
 #pragma once
-// deployd's settings (original.md 6.2 plus our additions) and their translation to AgentOptions.
+// deployd's settings (the original's plus our additions) and their translation to AgentOptions.
 #include <string>
 #include <vector>
 

@@ -23,7 +23,7 @@ struct DeploydKey {
 // and `key` is not empty; anything else is a plain key valid for every cluster.
 std::vector<DeploydKey> ParseDeploydKeys(const std::vector<std::string>& items);
 
-// The effective configuration of hookd (spec original.md 6.1 plus our additions).
+// The effective configuration of hookd (the original's plus our additions).
 struct Config {
   std::string base_url;
   std::string listen_address;

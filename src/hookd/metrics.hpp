@@ -8,7 +8,7 @@
 
 namespace hookd {
 
-// Every Prometheus metric of hookd, with the original's names (spec original.md 8), rendered in
+// Every Prometheus metric of hookd, with the original's names, rendered in
 // the text exposition format. Durations are in seconds (also deployment_hookd_lead_time_seconds,
 // which the original filled with nanoseconds). Thread-safe.
 class Metrics {

@@ -1,5 +1,5 @@
 #pragma once
-// kube-sim: an imitation of kube-apiserver for tests and the demo (spec: kube-api.md section 7).
+// kube-sim: an imitation of kube-apiserver for tests and the demo.
 //
 // Layout: http_server.cpp (Beast transport, thread per connection), tls.cpp (generated CA and
 // server certificate), registry.cpp (served types, discovery, OpenAPI), api.cpp (auth, RBAC,

@@ -1,6 +1,6 @@
-// kube-sim against spec kube-api.md 7.5 (validation of built-in kinds, strict field validation),
-// 7.11 (control hooks: dropping watches, CRDs removed at runtime, the manual clock), SSA list types
-// of custom resources (2.2) and the conformance items of 7.12 that kube_sim_test.cpp leaves out.
+// kube-sim against the apiserver's rules (validation of built-in kinds, strict field validation),
+// its control hooks (dropping watches, CRDs removed at runtime, the manual clock), SSA list types
+// of custom resources and the conformance items that kube_sim_test.cpp leaves out.
 // Raw HTTP plus the real kubectl where kubectl shows the behaviour.
 #include <gtest/gtest.h>
 

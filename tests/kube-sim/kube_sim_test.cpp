@@ -1,4 +1,4 @@
-// kube-sim driven by the real kubectl and by raw HTTP requests (spec kube-api.md section 7).
+// kube-sim driven by the real kubectl and by raw HTTP requests.
 #include <gtest/gtest.h>
 
 #include <chrono>

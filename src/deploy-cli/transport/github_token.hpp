@@ -12,7 +12,7 @@ class HttpClient;
 
 namespace deploy_cli {
 
-// GitHub Actions OIDC token for hookd (spec original.md 2.3.2): GET <token-url>&audience=hookd
+// GitHub Actions OIDC token for hookd: GET <token-url>&audience=hookd
 // with `Authorization: bearer <bearer>`; the JSON field `value` is the JWT. The token is cached
 // until one minute before its `exp`, so long waits renew it.
 class GithubTokenSource {

@@ -1,5 +1,5 @@
 // The HTTP API transport (`--deploy-server http(s)://host:port`): the original's public API of
-// spec original.md 1.7-1.9, served again by our hookd next to gRPC.
+// the original's pre-gRPC HTTP API, served again by our hookd next to gRPC.
 #include "deploy-cli/transport/http_transport.hpp"
 
 #include <fmt/format.h>

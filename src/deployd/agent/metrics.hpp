@@ -1,5 +1,5 @@
 #pragma once
-// deployd's Prometheus metrics (original.md 4.6) and the small HTTP server for /metrics and
+// deployd's Prometheus metrics and the small HTTP server for /metrics and
 // /healthz.
 #include <atomic>
 #include <functional>

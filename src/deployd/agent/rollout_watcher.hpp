@@ -43,7 +43,7 @@ struct RolloutOptions {
   int crash_loop_restarts = rollout::kDefaultCrashLoopRestarts;
 };
 
-// The original's event name matching (original.md 4.5).
+// The original's event name matching.
 bool EventMatchesResource(const std::string& resource_name, const std::string& involved_kind,
                           const std::string& involved_name);
 // `<Kind>/<name> (<reason>): <message>`

@@ -1,5 +1,5 @@
 #pragma once
-// Processing one deployment request (original.md 4.3): decode, order, annotate, apply each
+// Processing one deployment request: decode, order, annotate, apply each
 // resource as the team, report statuses, end with success or failure.
 //
 // The flow is one coroutine (RunDeploymentAsync) over AsyncTeamCluster: resources are applied in

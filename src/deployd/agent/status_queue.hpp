@@ -1,5 +1,5 @@
 #pragma once
-// Ordered retry queue of statuses for hookd (original.md 4.1 "Flush"): statuses are sent in
+// Ordered retry queue of statuses for hookd: statuses are sent in
 // order; a status rejected with FailedPrecondition, InvalidArgument or AlreadyExists is dropped;
 // any other failure keeps it (and everything after it) for the next flush.
 #include <condition_variable>

@@ -1,6 +1,6 @@
 #pragma once
 // Writing one manifest as the team: REST mapping, server-side apply or create-or-update, and the
-// original's rewriting of strict decoding errors (original.md 4.3-4.4, kube-api.md 2).
+// original's rewriting of strict decoding errors.
 #include <chrono>
 #include <string>
 
@@ -28,7 +28,7 @@ struct ObjectRef {
 ObjectRef RefOf(const nlohmann::json& object);
 // Go's GroupVersionKind.String(): "apps/v1, Kind=Deployment"; core group "/v1, Kind=ConfigMap".
 std::string GvkString(const ObjectRef& ref);
-// "<g>/<v>, Kind=<k>[, Namespace=<ns>], Name=<n>" (original.md 4.3b).
+// "<g>/<v>, Kind=<k>[, Namespace=<ns>], Name=<n>".
 std::string Identifier(const ObjectRef& ref);
 
 std::string CollectionPath(const ApiResource& resource, const std::string& ns);

@@ -1,6 +1,6 @@
 #pragma once
 // API discovery: aggregated (apidiscovery.k8s.io/v2) first, legacy per-group-version fallback;
-// cached, refreshed once when a kind is unknown (kube-api.md 1.1-1.5).
+// cached, refreshed once when a kind is unknown.
 #include <map>
 #include <mutex>
 #include <optional>

@@ -1,6 +1,6 @@
 #pragma once
 // Where deployd's own Kubernetes credentials come from: a kubeconfig file or the in-cluster
-// service account (kube-api.md 4.3, 4.4).
+// service account.
 #include <functional>
 #include <optional>
 #include <string>

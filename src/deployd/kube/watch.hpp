@@ -1,5 +1,5 @@
 #pragma once
-// Pieces of list-then-watch (kube-api.md 5.7) shared by the informers (informer.hpp): the
+// Pieces of list-then-watch shared by the informers (informer.hpp): the
 // splitting of a chunked watch body into events, and the probe query that only asks a list for
 // the collection's resourceVersion.
 #include <cstddef>

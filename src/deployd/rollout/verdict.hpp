@@ -1,6 +1,6 @@
 #pragma once
 // Pure rollout verdicts: object (as returned by the API) -> in progress / done / failed, gated on
-// observedGeneration (kube-api.md 6, peers.md). No I/O here.
+// observedGeneration. No I/O here.
 #include <chrono>
 #include <initializer_list>
 #include <optional>

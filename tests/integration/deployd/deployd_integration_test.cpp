@@ -470,7 +470,7 @@ TEST_F(DeploydIntegration, ExpiredDeadline) {
             std::vector<std::string>({kReceived, "failure context deadline exceeded"}));
 }
 
-// The original's create-or-update strategy, with its exact messages (original.md 12.1).
+// The original's create-or-update strategy, with its exact messages.
 class DeploydCreateOrUpdate : public DeploydIntegration {
  protected:
   std::vector<std::string> ExtraFlags() override { return {"--apply-mode", "create-or-update"}; }
@@ -738,7 +738,7 @@ TEST_F(DeploydIntegration, JobSucceedsOnComplete) {
       << deployd_->Log();
 }
 
-// original.md 12.1: Application cases, with the original's create-or-update strategy.
+// Application cases, with the original's create-or-update strategy.
 // (Server-side apply of custom resources currently fails inside kube-sim with a 500; see report.)
 std::string Application(const std::string& name) {
   return nlohmann::json{{"apiVersion", "nais.io/v1alpha1"},

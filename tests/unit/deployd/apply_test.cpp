@@ -41,7 +41,7 @@ TEST(Paths, MatchKubeApiTable) {
   EXPECT_EQ(CollectionPath(cm, "aura"), "/api/v1/namespaces/aura/configmaps");
 }
 
-// original.md 12.1 application-unknownfields-create, the text after "creating resource: ".
+// The original's application-unknownfields-create case, the text after "creating resource: ".
 TEST(StrictDecoding, RewritesLikeTheOriginal) {
   std::string api =
       "Application in version \"v1alpha1\" cannot be handled as a Application: strict decoding "

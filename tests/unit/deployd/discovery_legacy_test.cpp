@@ -1,4 +1,4 @@
-// Discovery against an API server without aggregated discovery (kube-api.md 1.4): a tiny local
+// Discovery against an API server without aggregated discovery: a tiny local
 // HTTP server answers /api and /apis with the legacy documents (plain application/json, whatever
 // the Accept header asks for) and serves one APIResourceList per group-version.
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Prometheus exposition of hookd's metrics (spec original.md 8).
+// Prometheus exposition of hookd's metrics.
 #include "hookd/metrics.hpp"
 
 #include <gtest/gtest.h>
