@@ -17,6 +17,7 @@
 //                       [--time-scale 0.02] [--max-rollout-threads N (default: deployd's)]
 //                       [--many 1000] [--batch 200] [--parts mixed,rss,many,batch]
 //                       [--deployd-flag --name=value ...] [--deployd PATH (default: this build's)]
+//   DEPLOYD_BENCH_KEEP=1 keeps the work directory (kube-sim's and deployd's logs).
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -558,6 +559,6 @@ int main(int argc, char** argv) {
   } catch (const BenchFailure&) {
     code = 1;
   }
-  std::filesystem::remove_all(dir);
+  if (std::getenv("DEPLOYD_BENCH_KEEP") == nullptr) std::filesystem::remove_all(dir);
   return code;
 }

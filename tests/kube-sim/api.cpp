@@ -146,8 +146,9 @@ std::optional<std::string> DiscoveryFormat(const HttpRequest& req) {
     if (as == m.params.end()) return "";
     auto g = m.params.find("g");
     auto v = m.params.find("v");
-    if (as->second == "APIGroupDiscoveryList" && g != m.params.end() && g->second == "apidiscovery.k8s.io" &&
-        v != m.params.end() && (v->second == "v2" || v->second == "v2beta1")) {
+    if (as->second == "APIGroupDiscoveryList" && g != m.params.end() &&
+        g->second == "apidiscovery.k8s.io" && v != m.params.end() &&
+        (v->second == "v2" || v->second == "v2beta1")) {
       return v->second;
     }
   }
@@ -160,32 +161,6 @@ bool AcceptsJson(const HttpRequest& req) {
   if (accept.empty()) return true;
   return accept.find("application/json") != std::string::npos ||
          accept.find("*/*") != std::string::npos || accept.find("application/*") != std::string::npos;
-}
-
-std::string HumanDuration(std::chrono::seconds d) {
-  long long s = d.count();
-  if (s < 0) s = 0;
-  char buf[32];
-  if (s < 120) {
-    std::snprintf(buf, sizeof buf, "%llds", s);
-  } else if (s < 600) {
-    std::snprintf(buf, sizeof buf, "%lldm%llds", s / 60, s % 60);
-  } else if (s < 3 * 3600) {
-    std::snprintf(buf, sizeof buf, "%lldm", s / 60);
-  } else if (s < 8 * 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh%lldm", s / 3600, (s % 3600) / 60);
-  } else if (s < 48 * 3600) {
-    std::snprintf(buf, sizeof buf, "%lldh", s / 3600);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldd", s / 86400);
-  }
-  return buf;
-}
-
-std::chrono::system_clock::time_point ParseTime(const std::string& t) {
-  std::tm tm{};
-  if (strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return std::chrono::system_clock::now();
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
 // ---- selectors ---------------------------------------------------------------------------------
@@ -862,6 +837,17 @@ void CheckNamespace(Ctx& c) {
   }
 }
 
+// A deleted object whose finalizers are all gone (a Namespace's spec.finalizers count too).
+bool Finalized(const ResourceType& rt, const Json& obj) {
+  const Json& meta = obj["metadata"];
+  if (!meta.contains("deletionTimestamp") || !meta.value("finalizers", Json::array()).empty())
+    return false;
+  if (rt.group.empty() && rt.plural == "namespaces") {
+    return obj.value("spec", Json::object()).value("finalizers", Json::array()).empty();
+  }
+  return true;
+}
+
 bool StatusSubresourceWrite(const Ctx& c) { return c.attrs.subresource == "status"; }
 
 Json Stripped(Json obj) {
@@ -872,7 +858,8 @@ Json Stripped(Json obj) {
 
 // managedFields without their timestamps: a write that changes nothing else is a no-op.
 Json ManagedFieldsWithoutTime(const Json& obj) {
-  Json mf = obj.contains("metadata") ? obj["metadata"].value("managedFields", Json::array()) : Json::array();
+  Json mf = obj.contains("metadata") ? obj["metadata"].value("managedFields", Json::array())
+                                     : Json::array();
   if (!mf.is_array()) return Json::array();
   for (auto& e : mf) {
     if (e.is_object()) e.erase("time");
@@ -1095,85 +1082,7 @@ void FixIdentity(Ctx& c, Json& body, bool apply) {
 }
 
 Json Table(const Ctx& c, const std::vector<Json>& objs, std::uint64_t rv) {
-  const ResourceType& rt = *c.rt;
-  Json cols = Json::array();
-  auto col = [&](const char* name, const char* type, const char* format, const char* desc, int prio = 0) {
-    cols.push_back({{"name", name}, {"type", type}, {"format", format}, {"description", desc}, {"priority", prio}});
-  };
-  col("Name", "string", "name", "Name must be unique within a namespace.");
-  std::string key = rt.group + "/" + rt.plural;
-  if (key == "apps/deployments") {
-    col("Ready", "string", "", "Number of the pod with ready state");
-    col("Up-to-date", "string", "", "Total number of non-terminated pods targeted by this deployment that have the desired template spec.");
-    col("Available", "string", "", "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.");
-  } else if (key == "/pods") {
-    col("Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.");
-    col("Status", "string", "", "The aggregate status of the containers in this pod.");
-    col("Restarts", "string", "", "The number of times the containers in this pod have been restarted.");
-  } else if (key == "/configmaps") {
-    col("Data", "string", "", "Data contains the configuration data.");
-  } else if (key == "/namespaces") {
-    col("Status", "string", "", "The status of the namespace");
-  } else if (key == "batch/jobs") {
-    col("Status", "string", "", "Status of the job.");
-    col("Completions", "string", "", "The desired number of successfully finished pods the job should be run with.");
-  }
-  col("Age", "string", "", "CreationTimestamp is a timestamp representing the server time when this object was created.");
-  std::string include = c.req.Query("includeObject");
-  Json rows = Json::array();
-  auto now = std::chrono::system_clock::now();
-  for (const auto& o : objs) {
-    const Json& meta = o["metadata"];
-    Json cells = Json::array({meta.value("name", "")});
-    const Json st = o.value("status", Json::object());
-    const Json sp = o.value("spec", Json::object());
-    if (key == "apps/deployments") {
-      cells.push_back(std::to_string(st.value("readyReplicas", 0)) + "/" + std::to_string(sp.value("replicas", 1)));
-      cells.push_back(st.value("updatedReplicas", 0));
-      cells.push_back(st.value("availableReplicas", 0));
-    } else if (key == "/pods") {
-      int ready = 0, total = 0, restarts = 0;
-      std::string reason = st.value("phase", "Pending");
-      for (const auto& cs : st.value("containerStatuses", Json::array())) {
-        total++;
-        if (cs.value("ready", false)) ready++;
-        restarts += cs.value("restartCount", 0);
-        if (cs.contains("state") && cs["state"].contains("waiting")) reason = cs["state"]["waiting"].value("reason", reason);
-        if (cs.contains("state") && cs["state"].contains("terminated")) {
-          const Json& t = cs["state"]["terminated"];
-          reason = t.contains("reason") ? t["reason"].get<std::string>() : "ExitCode:" + std::to_string(t.value("exitCode", 0));
-        }
-      }
-      if (total == 0) total = static_cast<int>(sp.value("containers", Json::array()).size());
-      cells.push_back(std::to_string(ready) + "/" + std::to_string(total));
-      cells.push_back(reason);
-      cells.push_back(std::to_string(restarts));
-    } else if (key == "/configmaps") {
-      cells.push_back(o.value("data", Json::object()).size() + o.value("binaryData", Json::object()).size());
-    } else if (key == "/namespaces") {
-      cells.push_back(st.value("phase", "Active"));
-    } else if (key == "batch/jobs") {
-      std::string status = "Running";
-      for (const auto& cond : st.value("conditions", Json::array())) {
-        if (cond.value("status", "") == "True" && cond.value("type", "") == "Complete") status = "Complete";
-        if (cond.value("status", "") == "True" && cond.value("type", "") == "Failed") status = "Failed";
-      }
-      cells.push_back(status);
-      cells.push_back(std::to_string(st.value("succeeded", 0)) + "/" + std::to_string(sp.value("completions", 1)));
-    }
-    auto created = ParseTime(meta.value("creationTimestamp", ""));
-    cells.push_back(HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - created)));
-    Json row{{"cells", cells}};
-    if (include == "Object") {
-      row["object"] = Output(rt, o);
-    } else if (include != "None") {
-      row["object"] = {{"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", meta}};
-    }
-    rows.push_back(row);
-  }
-  return Json{{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"},
-              {"metadata", {{"resourceVersion", std::to_string(rv)}}},
-              {"columnDefinitions", cols}, {"rows", rows}};
+  return TableOf(*c.rt, objs, rv, c.req.Query("includeObject"));
 }
 
 HttpResponse ObjectResponse(const Ctx& c, int code, const Json& obj) {
@@ -1287,7 +1196,8 @@ HttpResponse FinishUpdate(Ctx& c, const Json& old, Json next, const HttpResponse
     meta.erase("generation");
   }
   meta["resourceVersion"] = old["metadata"]["resourceVersion"];
-  if (Stripped(next) == Stripped(old) && ManagedFieldsWithoutTime(next) == ManagedFieldsWithoutTime(old)) {
+  if (Stripped(next) == Stripped(old) &&
+      ManagedFieldsWithoutTime(next) == ManagedFieldsWithoutTime(old)) {
     HttpResponse r = ObjectResponse(c, 200, old);
     for (auto& h : warnings.headers) r.headers.push_back(h);
     return r;
@@ -1297,8 +1207,7 @@ HttpResponse FinishUpdate(Ctx& c, const Json& old, Json next, const HttpResponse
     for (auto& h : warnings.headers) r.headers.push_back(h);
     return r;
   }
-  bool finalize = meta.contains("deletionTimestamp") &&
-                  (!meta.contains("finalizers") || meta["finalizers"].empty());
+  bool finalize = Finalized(*c.rt, next);
   Json stored = c.s.Commit(*c.rt, next, "MODIFIED");
   AfterCommit(c, stored);
   if (finalize) c.s.Remove(*c.rt, c.ns, stored["metadata"]["name"].get<std::string>());
@@ -1341,7 +1250,8 @@ HttpResponse DoUpdate(Ctx& c) {
     if (body.contains("status")) next["status"] = body["status"]; else next.erase("status");
   } else {
     next = body;
-    next["metadata"]["managedFields"] = ManagedFieldsForUpdate(body, old, !c.attrs.subresource.empty());
+    next["metadata"]["managedFields"] =
+        ManagedFieldsForUpdate(body, old, !c.attrs.subresource.empty());
     if (c.rt->status_subresource) {
       if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
     }
@@ -1367,7 +1277,9 @@ std::string LastApplied(const Json& obj) {
   const Json& meta = obj["metadata"];
   if (!meta.contains("annotations") || !meta["annotations"].is_object()) return "";
   const Json& a = meta["annotations"];
-  return a.contains(kLastApplied) && a[kLastApplied].is_string() ? a[kLastApplied].get<std::string>() : "";
+  return a.contains(kLastApplied) && a[kLastApplied].is_string()
+             ? a[kLastApplied].get<std::string>()
+             : "";
 }
 
 // The fields of the last-applied annotation whose live value is still the one it holds: the
@@ -1608,8 +1520,11 @@ HttpResponse DoPatch(Ctx& c) {
     }
     // A resourceVersion the patch wrote is a precondition (kubectl's managedFields upgrade
     // replaces it with the one it read).
-    std::string want = next.contains("metadata") && next["metadata"].is_object() ? next["metadata"].value("resourceVersion", "") : "";
-    if (!want.empty() && want != old["metadata"].value("resourceVersion", "")) throw ConflictError(*c.rt, c.attrs.name);
+    std::string want = next.contains("metadata") && next["metadata"].is_object()
+                           ? next["metadata"].value("resourceVersion", "")
+                           : "";
+    if (!want.empty() && want != old["metadata"].value("resourceVersion", ""))
+      throw ConflictError(*c.rt, c.attrs.name);
   }
   if (StatusSubresourceWrite(c)) {
     Json only = old;
@@ -1618,7 +1533,8 @@ HttpResponse DoPatch(Ctx& c) {
   } else if (c.rt->status_subresource) {
     if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
   }
-  next["metadata"]["managedFields"] = ManagedFieldsForUpdate(next, old, !c.attrs.subresource.empty());
+  next["metadata"]["managedFields"] =
+      ManagedFieldsForUpdate(next, old, !c.attrs.subresource.empty());
   HttpResponse warnings;
   if (!StatusSubresourceWrite(c)) {
     ValidateCustom(c, next, false, &warnings);
@@ -1753,7 +1669,8 @@ HttpResponse DoFinalize(Ctx& c) {
   }
   Json stored = c.s.ControllerWrite("", "v1", "namespaces", next, FieldManagerOf(c.req), false);
   const Json& meta = stored["metadata"];
-  if (meta.contains("deletionTimestamp") && finalizers.empty() && meta.value("finalizers", Json::array()).empty()) {
+  if (meta.contains("deletionTimestamp") && finalizers.empty() &&
+      meta.value("finalizers", Json::array()).empty()) {
     c.s.Remove(*c.rt, "", c.attrs.name);
   }
   return ObjectResponse(c, 200, stored);
@@ -1767,16 +1684,20 @@ HttpResponse DoToken(Ctx& c) {
   Json* sa = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
   if (sa == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
   Json body = c.req.body.empty() ? Json::object()
-              : c.req.Header("content-type").find("protobuf") != std::string::npos ? DecodeTokenRequestProtobuf(c.req.body)
-                                                                                : ParseBody(c.req, false);
+              : c.req.Header("content-type").find("protobuf") != std::string::npos
+                  ? DecodeTokenRequestProtobuf(c.req.body)
+                  : ParseBody(c.req, false);
   Json spec = body.contains("spec") && body["spec"].is_object() ? body["spec"] : Json::object();
-  std::int64_t seconds = spec.contains("expirationSeconds") && spec["expirationSeconds"].is_number_integer()
-                             ? spec["expirationSeconds"].get<std::int64_t>()
-                             : 3600;
+  std::int64_t seconds =
+      spec.contains("expirationSeconds") && spec["expirationSeconds"].is_number_integer()
+          ? spec["expirationSeconds"].get<std::int64_t>()
+          : 3600;
   if (seconds < 600) {
-    throw InvalidError("TokenRequest.authentication.k8s.io", "authentication.k8s.io", "TokenRequest", c.attrs.name,
+    throw InvalidError("TokenRequest.authentication.k8s.io", "authentication.k8s.io",
+                       "TokenRequest", c.attrs.name,
                        {{"FieldValueInvalid", "spec.expirationSeconds",
-                         "Invalid value: " + std::to_string(seconds) + ": may not specify a duration less than 10 minutes"}});
+                         "Invalid value: " + std::to_string(seconds) +
+                             ": may not specify a duration less than 10 minutes"}});
   }
   if (!spec.contains("audiences") || !spec["audiences"].is_array() || spec["audiences"].empty()) {
     spec["audiences"] = Json::array({"https://kubernetes.default.svc.cluster.local"});
@@ -1784,14 +1705,18 @@ HttpResponse DoToken(Ctx& c) {
   spec["expirationSeconds"] = seconds;
   spec["boundObjectRef"] = spec.value("boundObjectRef", Json());
   std::string token = "kube-sim." + RandomToken(24);
-  c.s.tokens[token] = Identity{"system:serviceaccount:" + c.ns + ":" + c.attrs.name,
-                               {"system:serviceaccounts", "system:serviceaccounts:" + c.ns, "system:authenticated"},
-                               (*sa)["metadata"].value("uid", ""),
-                               {}};
+  c.s.tokens[token] =
+      Identity{"system:serviceaccount:" + c.ns + ":" + c.attrs.name,
+               {"system:serviceaccounts", "system:serviceaccounts:" + c.ns, "system:authenticated"},
+               (*sa)["metadata"].value("uid", ""),
+               {}};
   auto expires = SimWallNow() + std::chrono::seconds(seconds);
-  Json out{{"kind", "TokenRequest"}, {"apiVersion", "authentication.k8s.io/v1"},
-           {"metadata", {{"name", c.attrs.name}, {"namespace", c.ns}, {"creationTimestamp", NowRfc3339()}}},
-           {"spec", spec}, {"status", {{"token", token}, {"expirationTimestamp", FormatRfc3339(expires)}}}};
+  Json out{{"kind", "TokenRequest"},
+           {"apiVersion", "authentication.k8s.io/v1"},
+           {"metadata",
+            {{"name", c.attrs.name}, {"namespace", c.ns}, {"creationTimestamp", NowRfc3339()}}},
+           {"spec", spec},
+           {"status", {{"token", token}, {"expirationTimestamp", FormatRfc3339(expires)}}}};
   return JsonResponse(201, out);
 }
 
@@ -1801,7 +1726,8 @@ HttpResponse DoToken(Ctx& c) {
 HttpResponse DoSubresource(Ctx& c, const Subresource& sr) {
   const std::string res = c.rt->plural + "/" + sr.name;
   if (std::find(sr.verbs.begin(), sr.verbs.end(), c.attrs.verb) == sr.verbs.end()) {
-    throw MakeError(405, "MethodNotAllowed", c.req.method + " is not supported on resources of kind \"" + res + "\"",
+    throw MakeError(405, "MethodNotAllowed",
+                    c.req.method + " is not supported on resources of kind \"" + res + "\"",
                     {{"kind", res}});
   }
   if (sr.name == "token") return DoToken(c);
@@ -1814,19 +1740,29 @@ HttpResponse DoSubresource(Ctx& c, const Subresource& sr) {
     std::string node = binding.value("target", Json::object()).value("name", "");
     Json pod = *existing;
     if (!pod["spec"].value("nodeName", "").empty()) {
-      throw MakeError(409, "Conflict", "Operation cannot be fulfilled on pods/binding \"" + c.attrs.name + "\": pod " +
-                                           c.attrs.name + " is already assigned to node \"" + pod["spec"]["nodeName"].get<std::string>() + "\"",
+      throw MakeError(409, "Conflict",
+                      "Operation cannot be fulfilled on pods/binding \"" + c.attrs.name +
+                          "\": pod " + c.attrs.name + " is already assigned to node \"" +
+                          pod["spec"]["nodeName"].get<std::string>() + "\"",
                       {{"name", c.attrs.name}, {"kind", "pods/binding"}});
     }
     pod["spec"]["nodeName"] = node;
     c.s.ControllerWrite("", "v1", "pods", pod, FieldManagerOf(c.req), false);
-    return JsonResponse(201, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}, {"code", 201}});
+    return JsonResponse(201, Json{{"kind", "Status"},
+                                  {"apiVersion", "v1"},
+                                  {"metadata", Json::object()},
+                                  {"status", "Success"},
+                                  {"code", 201}});
   }
   if (sr.name == "eviction") {
     Ctx one = c;
     one.attrs.subresource.clear();
     DoDelete(one);
-    return JsonResponse(201, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}, {"code", 201}});
+    return JsonResponse(201, Json{{"kind", "Status"},
+                                  {"apiVersion", "v1"},
+                                  {"metadata", Json::object()},
+                                  {"status", "Success"},
+                                  {"code", 201}});
   }
   if (sr.name == "finalize") return DoFinalize(c);
   throw BadRequestError("Upgrade request required");
@@ -1864,31 +1800,47 @@ HttpResponse DoDelete(Ctx& c) {
   if (!c.req.body.empty()) {
     try {
       Json opts = Json::parse(c.req.body);
-      if (opts.is_object() && opts.contains("propagationPolicy") && opts["propagationPolicy"].is_string()) {
+      if (opts.is_object() && opts.contains("propagationPolicy") &&
+          opts["propagationPolicy"].is_string()) {
         policy = opts["propagationPolicy"].get<std::string>();
-      } else if (opts.is_object() && opts.contains("orphanDependents") && opts["orphanDependents"].is_boolean()) {
+      } else if (opts.is_object() && opts.contains("orphanDependents") &&
+                 opts["orphanDependents"].is_boolean()) {
         policy = opts["orphanDependents"].get<bool>() ? "Orphan" : "Background";
       }
     } catch (const Json::exception&) {
     }
   }
   if (!policy.empty() && policy != "Background" && policy != "Foreground" && policy != "Orphan") {
-    throw MakeError(422, "Invalid", "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: " + GoQuote(policy) +
-                                        ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
-                    {{"group", "meta.k8s.io"}, {"kind", "DeleteOptions"},
-                     {"causes", {{{"reason", "FieldValueNotSupported"}, {"message", "Unsupported value: " + GoQuote(policy) + ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""}, {"field", "propagationPolicy"}}}}});
+    throw MakeError(
+        422, "Invalid",
+        "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: " +
+            GoQuote(policy) +
+            ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
+        {{"group", "meta.k8s.io"},
+         {"kind", "DeleteOptions"},
+         {"causes",
+          {{{"reason", "FieldValueNotSupported"},
+            {"message",
+             "Unsupported value: " + GoQuote(policy) +
+                 ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""},
+            {"field", "propagationPolicy"}}}}});
   }
   const Json& meta = old["metadata"];
   bool is_namespace = c.rt->group.empty() && c.rt->plural == "namespaces";
-  std::string gc_finalizer = policy == "Foreground" ? "foregroundDeletion" : policy == "Orphan" ? "orphan" : "";
-  bool keeps = (meta.contains("finalizers") && !meta["finalizers"].empty()) || !gc_finalizer.empty() ||
-               (is_namespace && !old.value("spec", Json::object()).value("finalizers", Json::array()).empty());
+  std::string gc_finalizer = policy == "Foreground" ? "foregroundDeletion"
+                             : policy == "Orphan"   ? "orphan"
+                                                    : "";
+  bool keeps = (meta.contains("finalizers") && !meta["finalizers"].empty()) ||
+               !gc_finalizer.empty() ||
+               (is_namespace &&
+                !old.value("spec", Json::object()).value("finalizers", Json::array()).empty());
   if (keeps) {
     Json next = old;
     Json& m = next["metadata"];
     if (!gc_finalizer.empty()) {
       Json finalizers = m.value("finalizers", Json::array());
-      if (std::find(finalizers.begin(), finalizers.end(), gc_finalizer) == finalizers.end()) finalizers.push_back(gc_finalizer);
+      if (std::find(finalizers.begin(), finalizers.end(), gc_finalizer) == finalizers.end())
+        finalizers.push_back(gc_finalizer);
       m["finalizers"] = finalizers;
     }
     if (!m.contains("deletionTimestamp")) {
@@ -1942,10 +1894,13 @@ std::vector<Json> Matching(Ctx& c) {
 // A list continue token: base64 of {"v":"meta.k8s.io/v1","rv":N,"start":"<ns>/<name>\u0000"}, like
 // the etcd3 store's.
 std::string ContinueToken(std::uint64_t rv, const std::string& after) {
-  return Base64(Json{{"v", "meta.k8s.io/v1"}, {"rv", rv}, {"start", after + std::string(1, '\0')}}.dump());
+  return Base64(
+      Json{{"v", "meta.k8s.io/v1"}, {"rv", rv}, {"start", after + std::string(1, '\0')}}.dump());
 }
 
-std::string ItemKey(const Json& o) { return o["metadata"].value("namespace", "") + "/" + o["metadata"].value("name", ""); }
+std::string ItemKey(const Json& o) {
+  return o["metadata"].value("namespace", "") + "/" + o["metadata"].value("name", "");
+}
 
 // limit/continue: pages in key order (namespace, name). A continued list reports the first
 // page's resourceVersion but reads the current state (kube-sim keeps no snapshots).
@@ -1958,24 +1913,32 @@ HttpResponse DoList(Ctx& c) {
     try {
       std::string raw = Unbase64(cont);
       token = Json::parse(raw);
-      if (!token.is_object() || token.value("v", "") != "meta.k8s.io/v1" || !token["rv"].is_number_unsigned() ||
-          !token["start"].is_string()) {
+      if (!token.is_object() || token.value("v", "") != "meta.k8s.io/v1" ||
+          !token["rv"].is_number_unsigned() || !token["start"].is_string()) {
         throw std::invalid_argument("unexpected token");
       }
     } catch (const std::exception&) {
-      throw BadRequestError("invalid continue token: continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+      throw BadRequestError(
+          "invalid continue token: continue key is not valid: incorrect encoded start "
+          "resourceVersion (version meta.k8s.io/v1)");
     }
     list_rv = token["rv"].get<std::uint64_t>();
     if (list_rv < c.s.compacted_rv) {
       throw MakeError(410, "Expired",
-                      "The provided continue parameter is too old to display a consistent list result. You can start a new "
-                      "list without the continue parameter, or use the continue token in this response to retrieve the "
-                      "remainder of the results. Continuing with the provided token results in an inconsistent list - "
-                      "objects that were created, modified, or deleted between the time the first chunk was returned and "
+                      "The provided continue parameter is too old to display a consistent list "
+                      "result. You can start a new "
+                      "list without the continue parameter, or use the continue token in this "
+                      "response to retrieve the "
+                      "remainder of the results. Continuing with the provided token results in an "
+                      "inconsistent list - "
+                      "objects that were created, modified, or deleted between the time the first "
+                      "chunk was returned and "
                       "now may show up in the list.");
     }
     std::string start = token["start"].get<std::string>();
-    items.erase(std::remove_if(items.begin(), items.end(), [&](const Json& o) { return ItemKey(o) < start; }), items.end());
+    items.erase(std::remove_if(items.begin(), items.end(),
+                               [&](const Json& o) { return ItemKey(o) < start; }),
+                items.end());
   }
   std::int64_t limit = 0;
   if (c.req.HasQuery("limit")) {
@@ -2009,8 +1972,10 @@ HttpResponse DoList(Ctx& c) {
     }
     arr.push_back(std::move(o));
   }
-  return JsonResponse(200, Json{{"kind", c.rt->kind + "List"}, {"apiVersion", c.rt->GroupVersion()},
-                                {"metadata", list_meta}, {"items", arr}});
+  return JsonResponse(200, Json{{"kind", c.rt->kind + "List"},
+                                {"apiVersion", c.rt->GroupVersion()},
+                                {"metadata", list_meta},
+                                {"items", arr}});
 }
 
 // ---- watch ---------------------------------------------------------------------------------------
@@ -2077,9 +2042,12 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
   }
   if (job->initial_events_end) {
     // sendInitialEvents: a bookmark marks the end of the initial state.
-    Json bm{{"kind", job->rt.kind}, {"apiVersion", job->rt.GroupVersion()},
-            {"metadata", {{"resourceVersion", std::to_string(job->start)}, {"creationTimestamp", nullptr},
-                          {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+    Json bm{{"kind", job->rt.kind},
+            {"apiVersion", job->rt.GroupVersion()},
+            {"metadata",
+             {{"resourceVersion", std::to_string(job->start)},
+              {"creationTimestamp", nullptr},
+              {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
     if (!sink.Write(EventLine(*job, "BOOKMARK", bm))) return;
   }
   if (!job->error.is_null()) {
@@ -2159,19 +2127,26 @@ HttpResponse DoWatch(Ctx& c) {
   // feature enabled checks them.
   bool has_initial = c.req.HasQuery("sendInitialEvents");
   bool initial = c.req.Query("sendInitialEvents") == "true";
-  bool bookmarks = c.req.Query("allowWatchBookmarks") == "true" || c.req.Query("allowWatchBookmarks") == "1";
+  bool bookmarks =
+      c.req.Query("allowWatchBookmarks") == "true" || c.req.Query("allowWatchBookmarks") == "1";
   std::string match = c.req.Query("resourceVersionMatch");
   std::vector<FieldError> errs;
   if (has_initial && match != "NotOlderThan") {
-    errs.push_back({"FieldValueForbidden", "resourceVersionMatch", "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"});
+    errs.push_back(
+        {"FieldValueForbidden", "resourceVersionMatch",
+         "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"});
   }
   if (!has_initial && !match.empty()) {
-    errs.push_back({"FieldValueForbidden", "resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"});
+    errs.push_back({"FieldValueForbidden", "resourceVersionMatch",
+                    "Forbidden: resourceVersionMatch is forbidden for watch unless "
+                    "sendInitialEvents is provided"});
   }
   if (initial && !bookmarks) {
-    errs.push_back({"FieldValueForbidden", "allowWatchBookmarks", "Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true"});
+    errs.push_back({"FieldValueForbidden", "allowWatchBookmarks",
+                    "Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true"});
   }
-  if (!errs.empty()) throw InvalidError("ListOptions.meta.k8s.io", "meta.k8s.io", "ListOptions", "", errs);
+  if (!errs.empty())
+    throw InvalidError("ListOptions.meta.k8s.io", "meta.k8s.io", "ListOptions", "", errs);
   auto job = std::make_shared<WatchJob>();
   job->s = &c.s;
   job->rt = *c.rt;
@@ -2320,7 +2295,8 @@ Json DecodeReviewProtobuf(const ResourceType& rt, const std::string& body) {
 
 // kubectl create token posts a protobuf TokenRequest: spec.audiences (1), expirationSeconds (4).
 Json DecodeTokenRequestProtobuf(const std::string& body) {
-  if (body.size() < 4 || body.compare(0, 4, std::string("k8s\0", 4)) != 0) throw BadRequestError("invalid protobuf body");
+  if (body.size() < 4 || body.compare(0, 4, std::string("k8s\0", 4)) != 0)
+    throw BadRequestError("invalid protobuf body");
   auto envelope = PbParse(std::string_view(body).substr(4));
   auto raw = PbParse(PbString(envelope, 2));
   Json spec = Json::object();
@@ -2338,12 +2314,20 @@ HttpResponse DoReview(Ctx& c) {
   Json out = Output(*c.rt, body);
   out["metadata"] = {{"creationTimestamp", nullptr}};
   if (c.rt->plural == "bindings") {
-    Json* pod = c.s.Lookup(*c.s.registry.Find("", "v1", "pods"), c.ns, body["metadata"].value("name", ""));
-    if (pod == nullptr) throw MakeError(404, "NotFound", "pods \"" + body["metadata"].value("name", "") + "\" not found", {{"name", body["metadata"].value("name", "")}, {"kind", "pods"}});
+    Json* pod =
+        c.s.Lookup(*c.s.registry.Find("", "v1", "pods"), c.ns, body["metadata"].value("name", ""));
+    if (pod == nullptr)
+      throw MakeError(404, "NotFound",
+                      "pods \"" + body["metadata"].value("name", "") + "\" not found",
+                      {{"name", body["metadata"].value("name", "")}, {"kind", "pods"}});
     Json next = *pod;
     next["spec"]["nodeName"] = body.value("target", Json::object()).value("name", "");
     c.s.ControllerWrite("", "v1", "pods", next, FieldManagerOf(c.req), false);
-    return JsonResponse(201, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}, {"code", 201}});
+    return JsonResponse(201, Json{{"kind", "Status"},
+                                  {"apiVersion", "v1"},
+                                  {"metadata", Json::object()},
+                                  {"status", "Success"},
+                                  {"code", 201}});
   }
   if (c.rt->plural == "tokenreviews") {
     std::string token = body.value("spec", Json::object()).value("token", "");
@@ -2351,7 +2335,9 @@ HttpResponse DoReview(Ctx& c) {
     Json status{{"authenticated", it != c.s.tokens.end()}};
     if (it != c.s.tokens.end()) {
       status["user"] = UserInfo(it->second);
-      status["audiences"] = body.value("spec", Json::object()).value("audiences", Json::array({"https://kubernetes.default.svc.cluster.local"}));
+      status["audiences"] =
+          body.value("spec", Json::object())
+              .value("audiences", Json::array({"https://kubernetes.default.svc.cluster.local"}));
     } else {
       status["error"] = "invalid bearer token";
     }
@@ -2366,7 +2352,10 @@ HttpResponse DoReview(Ctx& c) {
     const Json spec = body.value("spec", Json::object());
     Identity subject = c.who;
     if (c.rt->plural != "selfsubjectaccessreviews") {
-      subject = Identity{spec.value("user", ""), spec.value("groups", std::vector<std::string>{}), spec.value("uid", ""), {}};
+      subject = Identity{spec.value("user", ""),
+                         spec.value("groups", std::vector<std::string>{}),
+                         spec.value("uid", ""),
+                         {}};
     }
     if (spec.contains("resourceAttributes")) {
       const Json& ra = spec["resourceAttributes"];
@@ -2554,13 +2543,16 @@ HttpResponse Discovery(State& s, const HttpRequest& req, const std::vector<std::
   std::optional<std::string> format = DiscoveryFormat(req);
   bool root = parts.size() == 1;
   if (!format) {
-    throw MakeError(406, "NotAcceptable", "only the following media types are accepted: application/json, "
+    throw MakeError(406, "NotAcceptable",
+                    "only the following media types are accepted: application/json, "
                     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList, "
                     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList");
   }
   auto agg = [&](bool core) {
     Json body = s.registry.Aggregated(core, "apidiscovery.k8s.io/" + *format);
-    HttpResponse r = JsonResponse(200, body, "application/json;g=apidiscovery.k8s.io;v=" + *format + ";as=APIGroupDiscoveryList");
+    HttpResponse r = JsonResponse(
+        200, body,
+        "application/json;g=apidiscovery.k8s.io;v=" + *format + ";as=APIGroupDiscoveryList");
     std::size_t h = std::hash<std::string>{}(r.body);
     std::string etag = "\"" + std::to_string(h) + "\"";
     r.SetHeader("ETag", etag);
@@ -2626,18 +2618,21 @@ HttpResponse NonResource(State& s, const HttpRequest& req, const std::vector<std
       if (m.type == "application/com.github.proto-openapi.spec.v2@v1.0+protobuf" ||
           m.type == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf") {
         auto field = [](int num, const std::string& bytes) {
-          return std::string(1, static_cast<char>(num << 3 | 2)) + static_cast<char>(bytes.size()) + bytes;
+          return std::string(1, static_cast<char>(num << 3 | 2)) + static_cast<char>(bytes.size()) +
+                 bytes;
         };
         HttpResponse r;
         r.SetHeader("Content-Type", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
-        r.body = field(1, "2.0") + field(2, field(1, "Kubernetes") + field(2, s.options.git_version));
+        r.body =
+            field(1, "2.0") + field(2, field(1, "Kubernetes") + field(2, s.options.git_version));
         return r;
       }
       if (m.type == "application/json" || m.type == "*/*" || m.type == "application/*") {
         return JsonResponse(200, s.registry.OpenApiV2());
       }
     }
-    throw MakeError(406, "NotAcceptable", "only the following media types are accepted: application/json, "
+    throw MakeError(406, "NotAcceptable",
+                    "only the following media types are accepted: application/json, "
                     "application/com.github.proto-openapi.spec.v2@v1.0+protobuf");
   }
   if (StartsWith(p, "/openapi/v3/")) {
@@ -2645,7 +2640,9 @@ HttpResponse NonResource(State& s, const HttpRequest& req, const std::vector<std
     return doc ? JsonResponse(200, *doc) : TextNotFound();
   }
   if (p == "/") {
-    return JsonResponse(200, Json{{"paths", {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2", "/openapi/v3", "/readyz", "/version"}}});
+    return JsonResponse(200, Json{{"paths",
+                                   {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v2",
+                                    "/openapi/v3", "/readyz", "/version"}}});
   }
   return TextNotFound();
 }
@@ -2707,7 +2704,8 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
   for (const auto& sr : rt->subresources) {
     if (sr.name == a.subresource) other = &sr;
   }
-  if (!a.subresource.empty() && !(a.subresource == "status" && rt->status_subresource) && !scale && other == nullptr) {
+  if (!a.subresource.empty() && !(a.subresource == "status" && rt->status_subresource) && !scale &&
+      other == nullptr) {
     return TextNotFound();
   }
   bool is_namespace_object = rt->group.empty() && rt->plural == "namespaces";
@@ -2932,34 +2930,38 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
   next["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"];
   if (Stripped(next) == Stripped(old)) return old;
   RecordUpdate(*rt, old, next, manager, status_only ? "status" : "");
-  bool finalize = next["metadata"].contains("deletionTimestamp") &&
-                  (!next["metadata"].contains("finalizers") || next["metadata"]["finalizers"].empty());
+  bool finalize = Finalized(*rt, next);
   Json stored = Commit(*rt, next, "MODIFIED");
   if (finalize) Remove(*rt, ns, name);
   return stored;
 }
 
-void Api::State::DeleteObject(const ResourceType& rt, const std::string& ns, const std::string& name,
-                              const std::string& policy) {
+void Api::State::DeleteObject(const ResourceType& rt, const std::string& ns,
+                              const std::string& name, const std::string& policy) {
   auto it = objects.find(Key(rt.group, rt.plural, ns, name));
   if (it == objects.end()) return;
   Json next = it->second;
   Json& meta = next["metadata"];
   Json finalizers = meta.value("finalizers", Json::array());
-  std::string add = policy == "Foreground" ? "foregroundDeletion" : policy == "Orphan" ? "orphan" : "";
-  if (!add.empty() && std::find(finalizers.begin(), finalizers.end(), add) == finalizers.end()) finalizers.push_back(add);
+  std::string add = policy == "Foreground" ? "foregroundDeletion"
+                    : policy == "Orphan"   ? "orphan"
+                                           : "";
+  if (!add.empty() && std::find(finalizers.begin(), finalizers.end(), add) == finalizers.end())
+    finalizers.push_back(add);
   bool is_namespace = rt.group.empty() && rt.plural == "namespaces";
   if (finalizers.empty() && !is_namespace) {
     Remove(rt, ns, name);
     return;
   }
-  if (meta.contains("deletionTimestamp") && meta.value("finalizers", Json::array()) == finalizers) return;
+  if (meta.contains("deletionTimestamp") && meta.value("finalizers", Json::array()) == finalizers)
+    return;
   meta["finalizers"] = finalizers;
   if (finalizers.empty()) meta.erase("finalizers");
   if (!meta.contains("deletionTimestamp")) {
     meta["deletionTimestamp"] = NowRfc3339();
     meta["deletionGracePeriodSeconds"] = 0;
-    if (meta.contains("generation")) meta["generation"] = meta["generation"].get<std::int64_t>() + 1;
+    if (meta.contains("generation"))
+      meta["generation"] = meta["generation"].get<std::int64_t>() + 1;
   }
   if (is_namespace) next["status"]["phase"] = "Terminating";
   Commit(rt, next, "MODIFIED");
@@ -2967,17 +2969,22 @@ void Api::State::DeleteObject(const ResourceType& rt, const std::string& ns, con
 
 void Api::State::EnsureNamespaceDefaults(const std::string& ns) {
   if (objects.count(Key("", "serviceaccounts", ns, "default")) == 0) {
-    ControllerWrite("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "default"}, {"namespace", ns}}}},
+    ControllerWrite("", "v1", "serviceaccounts",
+                    Json{{"metadata", {{"name", "default"}, {"namespace", ns}}}},
                     "kube-controller-manager", false);
   }
-  if (!options.ca_pem.empty() && objects.count(Key("", "configmaps", ns, "kube-root-ca.crt")) == 0) {
+  if (!options.ca_pem.empty() &&
+      objects.count(Key("", "configmaps", ns, "kube-root-ca.crt")) == 0) {
     ControllerWrite("", "v1", "configmaps",
-                    Json{{"metadata", {{"name", "kube-root-ca.crt"}, {"namespace", ns},
-                                       {"annotations", {{"kubernetes.io/description",
-                                                         "Contains a CA bundle that can be used to verify the kube-apiserver "
-                                                         "when using internal endpoints such as the internal service IP or "
-                                                         "kubernetes.default.svc. No other usage is guaranteed across "
-                                                         "distributions of Kubernetes clusters."}}}}},
+                    Json{{"metadata",
+                          {{"name", "kube-root-ca.crt"},
+                           {"namespace", ns},
+                           {"annotations",
+                            {{"kubernetes.io/description",
+                              "Contains a CA bundle that can be used to verify the kube-apiserver "
+                              "when using internal endpoints such as the internal service IP or "
+                              "kubernetes.default.svc. No other usage is guaranteed across "
+                              "distributions of Kubernetes clusters."}}}}},
                          {"data", {{"ca.crt", options.ca_pem}}}},
                     "kube-controller-manager", false);
   }
@@ -3012,34 +3019,67 @@ Api::Api(Options options) : state_(std::make_unique<State>()) {
   }
   for (const auto& ns : namespaces) s.EnsureNamespaceDefaults(ns);
   make("", "v1", "services",
-       Json{{"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
-                          {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
-            {"spec", {{"ports", {{{"name", "https"}, {"port", 443}, {"protocol", "TCP"}, {"targetPort", 6443}}}},
-                      {"clusterIP", "10.96.0.1"}, {"clusterIPs", {"10.96.0.1"}}, {"type", "ClusterIP"},
-                      {"sessionAffinity", "None"}, {"ipFamilies", {"IPv4"}}, {"ipFamilyPolicy", "SingleStack"},
-                      {"internalTrafficPolicy", "Cluster"}}},
+       Json{{"metadata",
+             {{"name", "kubernetes"},
+              {"namespace", "default"},
+              {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
+            {"spec",
+             {{"ports",
+               {{{"name", "https"}, {"port", 443}, {"protocol", "TCP"}, {"targetPort", 6443}}}},
+              {"clusterIP", "10.96.0.1"},
+              {"clusterIPs", {"10.96.0.1"}},
+              {"type", "ClusterIP"},
+              {"sessionAffinity", "None"},
+              {"ipFamilies", {"IPv4"}},
+              {"ipFamilyPolicy", "SingleStack"},
+              {"internalTrafficPolicy", "Cluster"}}},
             {"status", {{"loadBalancer", Json::object()}}}});
   make("", "v1", "nodes",
-       Json{{"metadata", {{"name", "kube-sim-node"},
-                          {"labels", {{"kubernetes.io/hostname", "kube-sim-node"}, {"kubernetes.io/os", "linux"},
-                                      {"kubernetes.io/arch", "amd64"}, {"beta.kubernetes.io/os", "linux"},
-                                      {"beta.kubernetes.io/arch", "amd64"}}}}},
+       Json{{"metadata",
+             {{"name", "kube-sim-node"},
+              {"labels",
+               {{"kubernetes.io/hostname", "kube-sim-node"},
+                {"kubernetes.io/os", "linux"},
+                {"kubernetes.io/arch", "amd64"},
+                {"beta.kubernetes.io/os", "linux"},
+                {"beta.kubernetes.io/arch", "amd64"}}}}},
             {"spec", {{"podCIDR", "10.244.0.0/24"}, {"podCIDRs", {"10.244.0.0/24"}}}},
-            {"status", {{"capacity", {{"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}}},
-                        {"allocatable", {{"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}}},
-                        {"conditions", {{{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"},
-                                         {"message", "kubelet is posting ready status"},
-                                         {"lastHeartbeatTime", NowRfc3339()}, {"lastTransitionTime", NowRfc3339()}}}},
-                        {"addresses", {{{"type", "InternalIP"}, {"address", "127.0.0.1"}}, {{"type", "Hostname"}, {"address", "kube-sim-node"}}}},
-                        {"nodeInfo", {{"kubeletVersion", s.options.git_version}, {"containerRuntimeVersion", "containerd://1.7.24"},
-                                      {"kernelVersion", "6.1.0"}, {"osImage", "kube-sim"}, {"operatingSystem", "linux"},
-                                      {"architecture", "amd64"}, {"kubeProxyVersion", s.options.git_version},
-                                      {"machineID", ""}, {"systemUUID", ""}, {"bootID", ""}}}}}});
-  for (const auto& [pc, value] : std::vector<std::pair<std::string, int>>{{"system-cluster-critical", 2000000000},
-                                                                          {"system-node-critical", 2000001000}}) {
+            {"status",
+             {{"capacity",
+               {{"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}}},
+              {"allocatable",
+               {{"cpu", "8"}, {"memory", "32Gi"}, {"pods", "110"}, {"ephemeral-storage", "100Gi"}}},
+              {"conditions",
+               {{{"type", "Ready"},
+                 {"status", "True"},
+                 {"reason", "KubeletReady"},
+                 {"message", "kubelet is posting ready status"},
+                 {"lastHeartbeatTime", NowRfc3339()},
+                 {"lastTransitionTime", NowRfc3339()}}}},
+              {"addresses",
+               {{{"type", "InternalIP"}, {"address", "127.0.0.1"}},
+                {{"type", "Hostname"}, {"address", "kube-sim-node"}}}},
+              {"nodeInfo",
+               {{"kubeletVersion", s.options.git_version},
+                {"containerRuntimeVersion", "containerd://1.7.24"},
+                {"kernelVersion", "6.1.0"},
+                {"osImage", "kube-sim"},
+                {"operatingSystem", "linux"},
+                {"architecture", "amd64"},
+                {"kubeProxyVersion", s.options.git_version},
+                {"machineID", ""},
+                {"systemUUID", ""},
+                {"bootID", ""}}}}}});
+  for (const auto& [pc, value] : std::vector<std::pair<std::string, int>>{
+           {"system-cluster-critical", 2000000000}, {"system-node-critical", 2000001000}}) {
     make("scheduling.k8s.io", "v1", "priorityclasses",
-         Json{{"metadata", {{"name", pc}}}, {"value", value}, {"globalDefault", false}, {"preemptionPolicy", "PreemptLowerPriority"},
-              {"description", "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."}});
+         Json{{"metadata", {{"name", pc}}},
+              {"value", value},
+              {"globalDefault", false},
+              {"preemptionPolicy", "PreemptLowerPriority"},
+              {"description",
+               "Used for system critical pods that must run in the cluster, but can be moved to "
+               "another node if necessary."}});
   }
   make("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "deployd"}, {"namespace", "nais-system"}}}});
   for (const auto& t : s.options.teams) {
@@ -3059,20 +3099,30 @@ void Api::SetServerAddress(const std::string& host, int port) {
   State& s = *state_;
   std::lock_guard lock(s.mu);
   std::string ip = host == "0.0.0.0" || host == "::" || host.empty() ? "127.0.0.1" : host;
-  s.ControllerWrite("", "v1", "endpoints",
-                    Json{{"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
-                                       {"labels", {{"endpointslice.kubernetes.io/skip-mirror", "true"}}}}},
-                         {"subsets", {{{"addresses", {{{"ip", ip}}}},
-                                       {"ports", {{{"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}}}}},
-                    "kube-apiserver", false);
-  s.ControllerWrite("discovery.k8s.io", "v1", "endpointslices",
-                    Json{{"metadata", {{"name", "kubernetes"}, {"namespace", "default"},
-                                       {"labels", {{"kubernetes.io/service-name", "kubernetes"},
-                                                   {"endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io"}}}}},
-                         {"addressType", ip.find(':') != std::string::npos ? "IPv6" : "IPv4"},
-                         {"endpoints", {{{"addresses", {ip}}, {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}}}}},
-                         {"ports", {{{"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}},
-                    "kube-apiserver", false);
+  s.ControllerWrite(
+      "", "v1", "endpoints",
+      Json{{"metadata",
+            {{"name", "kubernetes"},
+             {"namespace", "default"},
+             {"labels", {{"endpointslice.kubernetes.io/skip-mirror", "true"}}}}},
+           {"subsets",
+            {{{"addresses", {{{"ip", ip}}}},
+              {"ports", {{{"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}}}}},
+      "kube-apiserver", false);
+  s.ControllerWrite(
+      "discovery.k8s.io", "v1", "endpointslices",
+      Json{{"metadata",
+            {{"name", "kubernetes"},
+             {"namespace", "default"},
+             {"labels",
+              {{"kubernetes.io/service-name", "kubernetes"},
+               {"endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io"}}}}},
+           {"addressType", ip.find(':') != std::string::npos ? "IPv6" : "IPv4"},
+           {"endpoints",
+            {{{"addresses", {ip}},
+              {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}}}}},
+           {"ports", {{{"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}},
+      "kube-apiserver", false);
 }
 
 void Api::AddToken(const std::string& token, Identity identity) {

@@ -81,8 +81,11 @@ Json WithStrategy(Json schema, const char* strategy) {
 }
 
 Json Conditions(const Props& extra = {}) {
-  Props p{{"type", Str()},          {"status", Str()},  {"reason", Str()},
-          {"message", Str()},       {"lastTransitionTime", Time()}};
+  Props p{{"type", Str()},
+          {"status", Str()},
+          {"reason", Str()},
+          {"message", Str()},
+          {"lastTransitionTime", Time()}};
   for (const auto& e : extra) p.push_back(e);
   return MapList(Obj(p, {"type", "status"}), {"type"}, "type");
 }
@@ -90,14 +93,22 @@ Json Conditions(const Props& extra = {}) {
 // ---- meta/v1 -----------------------------------------------------------------------------------
 
 Json OwnerReference() {
-  return AtomicObj({{"apiVersion", Str()}, {"kind", Str()}, {"name", Str()}, {"uid", Str()},
-                    {"controller", Bool()}, {"blockOwnerDeletion", Bool()}},
+  return AtomicObj({{"apiVersion", Str()},
+                    {"kind", Str()},
+                    {"name", Str()},
+                    {"uid", Str()},
+                    {"controller", Bool()},
+                    {"blockOwnerDeletion", Bool()}},
                    {"apiVersion", "kind", "name", "uid"});
 }
 
 Json ObjectMeta() {
-  Json managed = Obj({{"manager", Str()}, {"operation", Str()}, {"apiVersion", Str()},
-                      {"time", Time()}, {"fieldsType", Str()}, {"fieldsV1", Untyped()},
+  Json managed = Obj({{"manager", Str()},
+                      {"operation", Str()},
+                      {"apiVersion", Str()},
+                      {"time", Time()},
+                      {"fieldsType", Str()},
+                      {"fieldsV1", Untyped()},
                       {"subresource", Str()}});
   return Described(
       Obj({{"name", Str()},
@@ -127,8 +138,13 @@ Json LabelSelector() {
 
 Json LocalObjectReference() { return AtomicObj({{"name", Str()}}); }
 Json ObjectReference() {
-  return AtomicObj({{"kind", Str()}, {"namespace", Str()}, {"name", Str()}, {"uid", Str()},
-                    {"apiVersion", Str()}, {"resourceVersion", Str()}, {"fieldPath", Str()}});
+  return AtomicObj({{"kind", Str()},
+                    {"namespace", Str()},
+                    {"name", Str()},
+                    {"uid", Str()},
+                    {"apiVersion", Str()},
+                    {"resourceVersion", Str()},
+                    {"fieldPath", Str()}});
 }
 
 // ---- core/v1 pod template ----------------------------------------------------------------------
@@ -138,47 +154,49 @@ Json KeyToPaths() {
 }
 
 Json Volume() {
-  Props p{
-      {"name", Str()},
-      {"configMap",
-       Obj({{"name", Str()}, {"items", KeyToPaths()}, {"defaultMode", Int()}, {"optional", Bool()}})},
-      {"secret", Obj({{"secretName", Str()},
-                      {"items", KeyToPaths()},
-                      {"defaultMode", Int()},
-                      {"optional", Bool()}})},
-      {"emptyDir", Obj({{"medium", Str()}, {"sizeLimit", Quantity()}})},
-      {"persistentVolumeClaim", Obj({{"claimName", Str()}, {"readOnly", Bool()}})},
-      {"hostPath", Obj({{"path", Str()}, {"type", Str()}})},
-      {"nfs", Obj({{"server", Str()}, {"path", Str()}, {"readOnly", Bool()}})},
-      {"projected", Obj({{"sources", AtomicList(Untyped())}, {"defaultMode", Int()}})},
-      {"downwardAPI", Obj({{"items", AtomicList(Untyped())}, {"defaultMode", Int()}})},
-      {"csi", Obj({{"driver", Str()},
-                   {"readOnly", Bool()},
-                   {"fsType", Str()},
-                   {"volumeAttributes", StrMap()},
-                   {"nodePublishSecretRef", LocalObjectReference()}})},
-      {"ephemeral", Obj({{"volumeClaimTemplate", Untyped()}})},
-      {"image", Obj({{"reference", Str()}, {"pullPolicy", Str()}})}};
+  Props p{{"name", Str()},
+          {"configMap", Obj({{"name", Str()},
+                             {"items", KeyToPaths()},
+                             {"defaultMode", Int()},
+                             {"optional", Bool()}})},
+          {"secret", Obj({{"secretName", Str()},
+                          {"items", KeyToPaths()},
+                          {"defaultMode", Int()},
+                          {"optional", Bool()}})},
+          {"emptyDir", Obj({{"medium", Str()}, {"sizeLimit", Quantity()}})},
+          {"persistentVolumeClaim", Obj({{"claimName", Str()}, {"readOnly", Bool()}})},
+          {"hostPath", Obj({{"path", Str()}, {"type", Str()}})},
+          {"nfs", Obj({{"server", Str()}, {"path", Str()}, {"readOnly", Bool()}})},
+          {"projected", Obj({{"sources", AtomicList(Untyped())}, {"defaultMode", Int()}})},
+          {"downwardAPI", Obj({{"items", AtomicList(Untyped())}, {"defaultMode", Int()}})},
+          {"csi", Obj({{"driver", Str()},
+                       {"readOnly", Bool()},
+                       {"fsType", Str()},
+                       {"volumeAttributes", StrMap()},
+                       {"nodePublishSecretRef", LocalObjectReference()}})},
+          {"ephemeral", Obj({{"volumeClaimTemplate", Untyped()}})},
+          {"image", Obj({{"reference", Str()}, {"pullPolicy", Str()}})}};
   return Obj(p, {"name"});
 }
 
 Json Probe() {
   Json port = IntOrString();
-  return Obj({{"exec", Obj({{"command", AtomicList(Str())}})},
-              {"httpGet", Obj({{"path", Str()},
-                               {"port", port},
-                               {"host", Str()},
-                               {"scheme", Str()},
-                               {"httpHeaders", AtomicList(Obj({{"name", Str()}, {"value", Str()}}))}},
-                              {"port"})},
-              {"tcpSocket", Obj({{"port", port}, {"host", Str()}}, {"port"})},
-              {"grpc", Obj({{"port", Int()}, {"service", Str()}}, {"port"})},
-              {"initialDelaySeconds", Int()},
-              {"timeoutSeconds", Int()},
-              {"periodSeconds", Int()},
-              {"successThreshold", Int()},
-              {"failureThreshold", Int()},
-              {"terminationGracePeriodSeconds", Int64()}});
+  return Obj(
+      {{"exec", Obj({{"command", AtomicList(Str())}})},
+       {"httpGet", Obj({{"path", Str()},
+                        {"port", port},
+                        {"host", Str()},
+                        {"scheme", Str()},
+                        {"httpHeaders", AtomicList(Obj({{"name", Str()}, {"value", Str()}}))}},
+                       {"port"})},
+       {"tcpSocket", Obj({{"port", port}, {"host", Str()}}, {"port"})},
+       {"grpc", Obj({{"port", Int()}, {"service", Str()}}, {"port"})},
+       {"initialDelaySeconds", Int()},
+       {"timeoutSeconds", Int()},
+       {"periodSeconds", Int()},
+       {"successThreshold", Int()},
+       {"failureThreshold", Int()},
+       {"terminationGracePeriodSeconds", Int64()}});
 }
 
 Json LifecycleHandler() {
@@ -194,8 +212,10 @@ Json SeLinuxOptions() {
   return Obj({{"user", Str()}, {"role", Str()}, {"type", Str()}, {"level", Str()}});
 }
 Json WindowsOptions() {
-  return Obj({{"gmsaCredentialSpecName", Str()}, {"gmsaCredentialSpec", Str()},
-              {"runAsUserName", Str()}, {"hostProcess", Bool()}});
+  return Obj({{"gmsaCredentialSpecName", Str()},
+              {"gmsaCredentialSpec", Str()},
+              {"runAsUserName", Str()},
+              {"hostProcess", Bool()}});
 }
 
 Json SecurityContext() {
@@ -214,19 +234,22 @@ Json SecurityContext() {
 }
 
 Json ResourceRequirements() {
-  return Obj({{"limits", MapOf(Quantity())},
-              {"requests", MapOf(Quantity())},
-              {"claims", MapList(Obj({{"name", Str()}, {"request", Str()}}, {"name"}), {"name"}, "")}});
+  return Obj(
+      {{"limits", MapOf(Quantity())},
+       {"requests", MapOf(Quantity())},
+       {"claims", MapList(Obj({{"name", Str()}, {"request", Str()}}, {"name"}), {"name"}, "")}});
 }
 
 Json Container() {
-  Json env_source = Obj(
-      {{"fieldRef", AtomicObj({{"apiVersion", Str()}, {"fieldPath", Str()}}, {"fieldPath"})},
-       {"resourceFieldRef",
-        AtomicObj({{"containerName", Str()}, {"resource", Str()}, {"divisor", Quantity()}},
-                  {"resource"})},
-       {"configMapKeyRef", AtomicObj({{"name", Str()}, {"key", Str()}, {"optional", Bool()}}, {"key"})},
-       {"secretKeyRef", AtomicObj({{"name", Str()}, {"key", Str()}, {"optional", Bool()}}, {"key"})}});
+  Json env_source =
+      Obj({{"fieldRef", AtomicObj({{"apiVersion", Str()}, {"fieldPath", Str()}}, {"fieldPath"})},
+           {"resourceFieldRef",
+            AtomicObj({{"containerName", Str()}, {"resource", Str()}, {"divisor", Quantity()}},
+                      {"resource"})},
+           {"configMapKeyRef",
+            AtomicObj({{"name", Str()}, {"key", Str()}, {"optional", Bool()}}, {"key"})},
+           {"secretKeyRef",
+            AtomicObj({{"name", Str()}, {"key", Str()}, {"optional", Bool()}}, {"key"})}});
   Json env = Obj({{"name", Str()}, {"value", Str()}, {"valueFrom", env_source}}, {"name"});
   Json env_from = Obj({{"prefix", Str()},
                        {"configMapRef", AtomicObj({{"name", Str()}, {"optional", Bool()}})},
@@ -247,35 +270,35 @@ Json Container() {
                     {"mountPropagation", Str()},
                     {"subPathExpr", Str()}},
                    {"name", "mountPath"});
-  return Obj({{"name", Str()},
-              {"image", Str()},
-              {"command", AtomicList(Str())},
-              {"args", AtomicList(Str())},
-              {"workingDir", Str()},
-              {"ports", MapList(port, {"containerPort", "protocol"}, "containerPort")},
-              {"envFrom", AtomicList(env_from)},
-              {"env", MapList(env, {"name"}, "name")},
-              {"resources", ResourceRequirements()},
-              {"resizePolicy",
-               AtomicList(Obj({{"resourceName", Str()}, {"restartPolicy", Str()}}))},
-              {"restartPolicy", Str()},
-              {"volumeMounts", MapList(mount, {"mountPath"}, "mountPath")},
-              {"volumeDevices", MapList(Obj({{"name", Str()}, {"devicePath", Str()}}),
-                                        {"devicePath"}, "devicePath")},
-              {"livenessProbe", Probe()},
-              {"readinessProbe", Probe()},
-              {"startupProbe", Probe()},
-              {"lifecycle", Obj({{"postStart", LifecycleHandler()},
-                                 {"preStop", LifecycleHandler()},
-                                 {"stopSignal", Str()}})},
-              {"terminationMessagePath", Str()},
-              {"terminationMessagePolicy", Str()},
-              {"imagePullPolicy", Str()},
-              {"securityContext", SecurityContext()},
-              {"stdin", Bool()},
-              {"stdinOnce", Bool()},
-              {"tty", Bool()}},
-             {"name"});
+  return Obj(
+      {{"name", Str()},
+       {"image", Str()},
+       {"command", AtomicList(Str())},
+       {"args", AtomicList(Str())},
+       {"workingDir", Str()},
+       {"ports", MapList(port, {"containerPort", "protocol"}, "containerPort")},
+       {"envFrom", AtomicList(env_from)},
+       {"env", MapList(env, {"name"}, "name")},
+       {"resources", ResourceRequirements()},
+       {"resizePolicy", AtomicList(Obj({{"resourceName", Str()}, {"restartPolicy", Str()}}))},
+       {"restartPolicy", Str()},
+       {"volumeMounts", MapList(mount, {"mountPath"}, "mountPath")},
+       {"volumeDevices",
+        MapList(Obj({{"name", Str()}, {"devicePath", Str()}}), {"devicePath"}, "devicePath")},
+       {"livenessProbe", Probe()},
+       {"readinessProbe", Probe()},
+       {"startupProbe", Probe()},
+       {"lifecycle", Obj({{"postStart", LifecycleHandler()},
+                          {"preStop", LifecycleHandler()},
+                          {"stopSignal", Str()}})},
+       {"terminationMessagePath", Str()},
+       {"terminationMessagePolicy", Str()},
+       {"imagePullPolicy", Str()},
+       {"securityContext", SecurityContext()},
+       {"stdin", Bool()},
+       {"stdinOnce", Bool()},
+       {"tty", Bool()}},
+      {"name"});
 }
 
 Json Affinity() {
@@ -286,16 +309,16 @@ Json Affinity() {
                          {"matchLabelKeys", AtomicList(Str())},
                          {"mismatchLabelKeys", AtomicList(Str())}});
   Json weighted = Obj({{"weight", Int()}, {"podAffinityTerm", term}});
-  Json node_term = AtomicObj({{"matchExpressions", AtomicList(Untyped())},
-                              {"matchFields", AtomicList(Untyped())}});
-  Json pod_affinity = Obj({{"requiredDuringSchedulingIgnoredDuringExecution", AtomicList(term)},
-                           {"preferredDuringSchedulingIgnoredDuringExecution", AtomicList(weighted)}});
+  Json node_term = AtomicObj(
+      {{"matchExpressions", AtomicList(Untyped())}, {"matchFields", AtomicList(Untyped())}});
+  Json pod_affinity =
+      Obj({{"requiredDuringSchedulingIgnoredDuringExecution", AtomicList(term)},
+           {"preferredDuringSchedulingIgnoredDuringExecution", AtomicList(weighted)}});
   return Obj(
-      {{"nodeAffinity",
-        Obj({{"requiredDuringSchedulingIgnoredDuringExecution",
-              AtomicObj({{"nodeSelectorTerms", AtomicList(node_term)}})},
-             {"preferredDuringSchedulingIgnoredDuringExecution",
-              AtomicList(Obj({{"weight", Int()}, {"preference", node_term}}))}})},
+      {{"nodeAffinity", Obj({{"requiredDuringSchedulingIgnoredDuringExecution",
+                              AtomicObj({{"nodeSelectorTerms", AtomicList(node_term)}})},
+                             {"preferredDuringSchedulingIgnoredDuringExecution",
+                              AtomicList(Obj({{"weight", Int()}, {"preference", node_term}}))}})},
        {"podAffinity", pod_affinity},
        {"podAntiAffinity", pod_affinity}});
 }
@@ -329,55 +352,56 @@ Json PodSpec() {
                            {"appArmorProfile", Obj({{"type", Str()}, {"localhostProfile", Str()}})},
                            {"seLinuxChangePolicy", Str()}});
   Json name_only = Obj({{"name", Str()}}, {"name"});
-  return Obj({{"volumes", MapList(Volume(), {"name"}, "name", "merge,retainKeys")},
-              {"initContainers", MapList(Container(), {"name"}, "name")},
-              {"containers", MapList(Container(), {"name"}, "name")},
-              {"ephemeralContainers", MapList(Container(), {"name"}, "name")},
-              {"restartPolicy", Str()},
-              {"terminationGracePeriodSeconds", Int64()},
-              {"activeDeadlineSeconds", Int64()},
-              {"dnsPolicy", Str()},
-              {"nodeSelector", AtomicStrMap()},
-              {"serviceAccountName", Str()},
-              {"serviceAccount", Str()},
-              {"automountServiceAccountToken", Bool()},
-              {"nodeName", Str()},
-              {"hostNetwork", Bool()},
-              {"hostPID", Bool()},
-              {"hostIPC", Bool()},
-              {"shareProcessNamespace", Bool()},
-              {"securityContext", pod_security},
-              {"imagePullSecrets", MapList(LocalObjectReference(), {"name"}, "name")},
-              {"hostname", Str()},
-              {"subdomain", Str()},
-              {"affinity", Affinity()},
-              {"schedulerName", Str()},
-              {"tolerations", AtomicList(toleration)},
-              {"hostAliases", MapList(Obj({{"ip", Str()}, {"hostnames", AtomicList(Str())}}, {"ip"}),
-                                      {"ip"}, "ip")},
-              {"priorityClassName", Str()},
-              {"priority", Int()},
-              {"dnsConfig", Obj({{"nameservers", AtomicList(Str())},
-                                 {"searches", AtomicList(Str())},
-                                 {"options", AtomicList(Obj({{"name", Str()}, {"value", Str()}}))}})},
-              {"readinessGates", AtomicList(Obj({{"conditionType", Str()}}, {"conditionType"}))},
-              {"runtimeClassName", Str()},
-              {"enableServiceLinks", Bool()},
-              {"preemptionPolicy", Str()},
-              {"overhead", MapOf(Quantity())},
-              {"topologySpreadConstraints",
-               MapList(spread, {"topologyKey", "whenUnsatisfiable"}, "topologyKey")},
-              {"setHostnameAsFQDN", Bool()},
-              {"os", Obj({{"name", Str()}}, {"name"})},
-              {"hostUsers", Bool()},
-              {"schedulingGates", MapList(name_only, {"name"}, "name")},
-              {"resourceClaims", MapList(Obj({{"name", Str()},
-                                              {"resourceClaimName", Str()},
-                                              {"resourceClaimTemplateName", Str()}},
-                                             {"name"}),
-                                         {"name"}, "name", "merge,retainKeys")},
-              {"resources", ResourceRequirements()}},
-             {"containers"});
+  return Obj(
+      {{"volumes", MapList(Volume(), {"name"}, "name", "merge,retainKeys")},
+       {"initContainers", MapList(Container(), {"name"}, "name")},
+       {"containers", MapList(Container(), {"name"}, "name")},
+       {"ephemeralContainers", MapList(Container(), {"name"}, "name")},
+       {"restartPolicy", Str()},
+       {"terminationGracePeriodSeconds", Int64()},
+       {"activeDeadlineSeconds", Int64()},
+       {"dnsPolicy", Str()},
+       {"nodeSelector", AtomicStrMap()},
+       {"serviceAccountName", Str()},
+       {"serviceAccount", Str()},
+       {"automountServiceAccountToken", Bool()},
+       {"nodeName", Str()},
+       {"hostNetwork", Bool()},
+       {"hostPID", Bool()},
+       {"hostIPC", Bool()},
+       {"shareProcessNamespace", Bool()},
+       {"securityContext", pod_security},
+       {"imagePullSecrets", MapList(LocalObjectReference(), {"name"}, "name")},
+       {"hostname", Str()},
+       {"subdomain", Str()},
+       {"affinity", Affinity()},
+       {"schedulerName", Str()},
+       {"tolerations", AtomicList(toleration)},
+       {"hostAliases",
+        MapList(Obj({{"ip", Str()}, {"hostnames", AtomicList(Str())}}, {"ip"}), {"ip"}, "ip")},
+       {"priorityClassName", Str()},
+       {"priority", Int()},
+       {"dnsConfig", Obj({{"nameservers", AtomicList(Str())},
+                          {"searches", AtomicList(Str())},
+                          {"options", AtomicList(Obj({{"name", Str()}, {"value", Str()}}))}})},
+       {"readinessGates", AtomicList(Obj({{"conditionType", Str()}}, {"conditionType"}))},
+       {"runtimeClassName", Str()},
+       {"enableServiceLinks", Bool()},
+       {"preemptionPolicy", Str()},
+       {"overhead", MapOf(Quantity())},
+       {"topologySpreadConstraints",
+        MapList(spread, {"topologyKey", "whenUnsatisfiable"}, "topologyKey")},
+       {"setHostnameAsFQDN", Bool()},
+       {"os", Obj({{"name", Str()}}, {"name"})},
+       {"hostUsers", Bool()},
+       {"schedulingGates", MapList(name_only, {"name"}, "name")},
+       {"resourceClaims", MapList(Obj({{"name", Str()},
+                                       {"resourceClaimName", Str()},
+                                       {"resourceClaimTemplateName", Str()}},
+                                      {"name"}),
+                                  {"name"}, "name", "merge,retainKeys")},
+       {"resources", ResourceRequirements()}},
+      {"containers"});
 }
 
 Json PodTemplateSpec() { return Obj({{"metadata", ObjectMeta()}, {"spec", PodSpec()}}); }
@@ -386,22 +410,23 @@ Json ContainerStatuses() { return AtomicList(Untyped()); }
 
 Json PodStatus() {
   Json ip = Obj({{"ip", Str()}}, {"ip"});
-  return Obj({{"phase", Str()},
-              {"conditions", Conditions({{"lastProbeTime", Time()}, {"observedGeneration", Int64()}})},
-              {"message", Str()},
-              {"reason", Str()},
-              {"nominatedNodeName", Str()},
-              {"hostIP", Str()},
-              {"hostIPs", AtomicList(ip)},
-              {"podIP", Str()},
-              {"podIPs", MapList(ip, {"ip"}, "ip")},
-              {"startTime", Time()},
-              {"initContainerStatuses", ContainerStatuses()},
-              {"containerStatuses", ContainerStatuses()},
-              {"ephemeralContainerStatuses", ContainerStatuses()},
-              {"qosClass", Str()},
-              {"resize", Str()},
-              {"observedGeneration", Int64()}});
+  return Obj(
+      {{"phase", Str()},
+       {"conditions", Conditions({{"lastProbeTime", Time()}, {"observedGeneration", Int64()}})},
+       {"message", Str()},
+       {"reason", Str()},
+       {"nominatedNodeName", Str()},
+       {"hostIP", Str()},
+       {"hostIPs", AtomicList(ip)},
+       {"podIP", Str()},
+       {"podIPs", MapList(ip, {"ip"}, "ip")},
+       {"startTime", Time()},
+       {"initContainerStatuses", ContainerStatuses()},
+       {"containerStatuses", ContainerStatuses()},
+       {"ephemeralContainerStatuses", ContainerStatuses()},
+       {"qosClass", Str()},
+       {"resize", Str()},
+       {"observedGeneration", Int64()}});
 }
 
 // ---- kinds -------------------------------------------------------------------------------------
@@ -476,32 +501,34 @@ Json BuildSchema(const std::string& group, const std::string& kind) {
                        {"targetPort", IntOrString()},
                        {"nodePort", Int()}},
                       {"port"});
-      Json spec = Obj({{"ports", MapList(port, {"port", "protocol"}, "port")},
-                       {"selector", AtomicStrMap()},
-                       {"clusterIP", Str()},
-                       {"clusterIPs", AtomicList(Str())},
-                       {"type", Str()},
-                       {"externalIPs", AtomicList(Str())},
-                       {"sessionAffinity", Str()},
-                       {"loadBalancerIP", Str()},
-                       {"loadBalancerSourceRanges", AtomicList(Str())},
-                       {"externalName", Str()},
-                       {"externalTrafficPolicy", Str()},
-                       {"healthCheckNodePort", Int()},
-                       {"publishNotReadyAddresses", Bool()},
-                       {"sessionAffinityConfig", Obj({{"clientIP", Obj({{"timeoutSeconds", Int()}})}})},
-                       {"ipFamilies", AtomicList(Str())},
-                       {"ipFamilyPolicy", Str()},
-                       {"allocateLoadBalancerNodePorts", Bool()},
-                       {"loadBalancerClass", Str()},
-                       {"internalTrafficPolicy", Str()},
-                       {"trafficDistribution", Str()}});
+      Json spec =
+          Obj({{"ports", MapList(port, {"port", "protocol"}, "port")},
+               {"selector", AtomicStrMap()},
+               {"clusterIP", Str()},
+               {"clusterIPs", AtomicList(Str())},
+               {"type", Str()},
+               {"externalIPs", AtomicList(Str())},
+               {"sessionAffinity", Str()},
+               {"loadBalancerIP", Str()},
+               {"loadBalancerSourceRanges", AtomicList(Str())},
+               {"externalName", Str()},
+               {"externalTrafficPolicy", Str()},
+               {"healthCheckNodePort", Int()},
+               {"publishNotReadyAddresses", Bool()},
+               {"sessionAffinityConfig", Obj({{"clientIP", Obj({{"timeoutSeconds", Int()}})}})},
+               {"ipFamilies", AtomicList(Str())},
+               {"ipFamilyPolicy", Str()},
+               {"allocateLoadBalancerNodePorts", Bool()},
+               {"loadBalancerClass", Str()},
+               {"internalTrafficPolicy", Str()},
+               {"trafficDistribution", Str()}});
       Json status = Obj({{"loadBalancer", Obj({{"ingress", AtomicList(Untyped())}})},
                          {"conditions", Conditions({{"observedGeneration", Int64()}})}});
-      return Kind({{"spec", spec}, {"status", status}},
-                  "Service is a named abstraction of software service (for example, mysql) "
-                  "consisting of local port (for example 3306) that the proxy listens on, and the "
-                  "selector that determines which pods will answer requests sent through the proxy.");
+      return Kind(
+          {{"spec", spec}, {"status", status}},
+          "Service is a named abstraction of software service (for example, mysql) "
+          "consisting of local port (for example 3306) that the proxy listens on, and the "
+          "selector that determines which pods will answer requests sent through the proxy.");
     }
     if (kind == "Pod") {
       return Kind({{"spec", PodSpec()}, {"status", PodStatus()}},
@@ -533,10 +560,10 @@ Json BuildSchema(const std::string& group, const std::string& kind) {
   }
   if (group == "apps") {
     if (kind == "Deployment") {
-      Json strategy = WithStrategy(
-          Obj({{"type", Str()},
-               {"rollingUpdate", Obj({{"maxUnavailable", IntOrString()}, {"maxSurge", IntOrString()}})}}),
-          "retainKeys");
+      Json strategy = WithStrategy(Obj({{"type", Str()},
+                                        {"rollingUpdate", Obj({{"maxUnavailable", IntOrString()},
+                                                               {"maxSurge", IntOrString()}})}}),
+                                   "retainKeys");
       return Kind({{"spec", Obj({{"replicas", Int()},
                                  {"selector", LabelSelector()},
                                  {"template", PodTemplateSpec()},
@@ -570,9 +597,9 @@ Json BuildSchema(const std::string& group, const std::string& kind) {
                   "given time.");
     }
     if (kind == "StatefulSet") {
-      Json strategy = Obj(
-          {{"type", Str()},
-           {"rollingUpdate", Obj({{"partition", Int()}, {"maxUnavailable", IntOrString()}})}});
+      Json strategy =
+          Obj({{"type", Str()},
+               {"rollingUpdate", Obj({{"partition", Int()}, {"maxUnavailable", IntOrString()}})}});
       return Kind({{"spec", Obj({{"replicas", Int()},
                                  {"selector", LabelSelector()},
                                  {"template", PodTemplateSpec()},
@@ -597,9 +624,10 @@ Json BuildSchema(const std::string& group, const std::string& kind) {
                   "StatefulSet represents a set of pods with consistent identities.");
     }
     if (kind == "DaemonSet") {
-      Json strategy = Obj(
-          {{"type", Str()},
-           {"rollingUpdate", Obj({{"maxUnavailable", IntOrString()}, {"maxSurge", IntOrString()}})}});
+      Json strategy =
+          Obj({{"type", Str()},
+               {"rollingUpdate",
+                Obj({{"maxUnavailable", IntOrString()}, {"maxSurge", IntOrString()}})}});
       return Kind({{"spec", Obj({{"selector", LabelSelector()},
                                  {"template", PodTemplateSpec()},
                                  {"updateStrategy", strategy},
@@ -639,19 +667,20 @@ Json BuildSchema(const std::string& group, const std::string& kind) {
                   "Job represents the configuration of a single job.");
     }
     if (kind == "CronJob") {
-      return Kind({{"spec", Obj({{"schedule", Str()},
-                                 {"timeZone", Str()},
-                                 {"startingDeadlineSeconds", Int64()},
-                                 {"concurrencyPolicy", Str()},
-                                 {"suspend", Bool()},
-                                 {"jobTemplate", Obj({{"metadata", ObjectMeta()}, {"spec", JobSpec()}})},
-                                 {"successfulJobsHistoryLimit", Int()},
-                                 {"failedJobsHistoryLimit", Int()}},
-                                {"schedule", "jobTemplate"})},
-                   {"status", Obj({{"active", AtomicList(ObjectReference())},
-                                   {"lastScheduleTime", Time()},
-                                   {"lastSuccessfulTime", Time()}})}},
-                  "CronJob represents the configuration of a single cron job.");
+      return Kind(
+          {{"spec", Obj({{"schedule", Str()},
+                         {"timeZone", Str()},
+                         {"startingDeadlineSeconds", Int64()},
+                         {"concurrencyPolicy", Str()},
+                         {"suspend", Bool()},
+                         {"jobTemplate", Obj({{"metadata", ObjectMeta()}, {"spec", JobSpec()}})},
+                         {"successfulJobsHistoryLimit", Int()},
+                         {"failedJobsHistoryLimit", Int()}},
+                        {"schedule", "jobTemplate"})},
+           {"status", Obj({{"active", AtomicList(ObjectReference())},
+                           {"lastScheduleTime", Time()},
+                           {"lastSuccessfulTime", Time()}})}},
+          "CronJob represents the configuration of a single cron job.");
     }
     return nullptr;
   }
@@ -694,20 +723,22 @@ Json BuildSchema(const std::string& group, const std::string& kind) {
                       {"selectPolicy", Str()},
                       {"policies", AtomicList(Untyped())},
                       {"tolerance", Quantity()}});
-    return Kind({{"spec", Obj({{"scaleTargetRef", Obj({{"kind", Str()}, {"name", Str()}, {"apiVersion", Str()}})},
-                               {"minReplicas", Int()},
-                               {"maxReplicas", Int()},
-                               {"metrics", AtomicList(Untyped())},
-                               {"behavior", Obj({{"scaleUp", rules}, {"scaleDown", rules}})}})},
-                 {"status", Obj({{"observedGeneration", Int64()},
-                                 {"lastScaleTime", Time()},
-                                 {"currentReplicas", Int()},
-                                 {"desiredReplicas", Int()},
-                                 {"currentMetrics", AtomicList(Untyped())},
-                                 {"conditions", Conditions()}})}},
-                "HorizontalPodAutoscaler is the configuration for a horizontal pod autoscaler, "
-                "which automatically manages the replica count of any resource implementing the "
-                "scale subresource based on the metrics specified.");
+    return Kind(
+        {{"spec",
+          Obj({{"scaleTargetRef", Obj({{"kind", Str()}, {"name", Str()}, {"apiVersion", Str()}})},
+               {"minReplicas", Int()},
+               {"maxReplicas", Int()},
+               {"metrics", AtomicList(Untyped())},
+               {"behavior", Obj({{"scaleUp", rules}, {"scaleDown", rules}})}})},
+         {"status", Obj({{"observedGeneration", Int64()},
+                         {"lastScaleTime", Time()},
+                         {"currentReplicas", Int()},
+                         {"desiredReplicas", Int()},
+                         {"currentMetrics", AtomicList(Untyped())},
+                         {"conditions", Conditions()}})}},
+        "HorizontalPodAutoscaler is the configuration for a horizontal pod autoscaler, "
+        "which automatically manages the replica count of any resource implementing the "
+        "scale subresource based on the metrics specified.");
   }
   if (group == "rbac.authorization.k8s.io") {
     Json rule = Obj({{"verbs", AtomicList(Str())},
@@ -716,13 +747,17 @@ Json BuildSchema(const std::string& group, const std::string& kind) {
                      {"resourceNames", AtomicList(Str())},
                      {"nonResourceURLs", AtomicList(Str())}},
                     {"verbs"});
-    Json subject = AtomicObj({{"kind", Str()}, {"apiGroup", Str()}, {"name", Str()}, {"namespace", Str()}});
+    Json subject =
+        AtomicObj({{"kind", Str()}, {"apiGroup", Str()}, {"name", Str()}, {"namespace", Str()}});
     Json role_ref = AtomicObj({{"apiGroup", Str()}, {"kind", Str()}, {"name", Str()}});
-    if (kind == "Role") return Kind({{"rules", AtomicList(rule)}}, "Role is a namespaced, logical grouping of PolicyRules.");
+    if (kind == "Role")
+      return Kind({{"rules", AtomicList(rule)}},
+                  "Role is a namespaced, logical grouping of PolicyRules.");
     if (kind == "ClusterRole") {
-      return Kind({{"rules", AtomicList(rule)},
-                   {"aggregationRule", Obj({{"clusterRoleSelectors", AtomicList(LabelSelector())}})}},
-                  "ClusterRole is a cluster level, logical grouping of PolicyRules.");
+      return Kind(
+          {{"rules", AtomicList(rule)},
+           {"aggregationRule", Obj({{"clusterRoleSelectors", AtomicList(LabelSelector())}})}},
+          "ClusterRole is a cluster level, logical grouping of PolicyRules.");
     }
     if (kind == "RoleBinding" || kind == "ClusterRoleBinding") {
       return Kind({{"subjects", AtomicList(subject)}, {"roleRef", role_ref}},

@@ -34,6 +34,24 @@ std::string SafeHash(const std::string& text, std::size_t length) {
   return out;
 }
 
+// A value without null fields: the pod template as the Go types see it (kubectl sends
+// `creationTimestamp: null` inside templates), so that equal templates hash alike.
+Json WithoutNulls(const Json& v) {
+  if (v.is_object()) {
+    Json out = Json::object();
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (!it.value().is_null()) out[it.key()] = WithoutNulls(it.value());
+    }
+    return out;
+  }
+  if (v.is_array()) {
+    Json out = Json::array();
+    for (const auto& e : v) out.push_back(WithoutNulls(e));
+    return out;
+  }
+  return v;
+}
+
 std::string RandomSuffix() {
   static std::mt19937 rng{std::random_device{}()};
   std::string out;
@@ -196,7 +214,7 @@ struct Controllers::Impl {
     if (d.is_null()) return;
     const Json& spec = d["spec"];
     std::int64_t replicas = spec.value("replicas", std::int64_t{1});
-    std::string hash = SafeHash(spec["template"].dump(), 10);
+    std::string hash = SafeHash(WithoutNulls(spec["template"]).dump(), 10);
     std::string rs_name = name + "-" + hash;
     auto old_sets = Owned("apps", "replicasets", ns, d["metadata"]["uid"].get<std::string>());
     int max_rev = 0;
@@ -233,7 +251,8 @@ struct Controllers::Impl {
                                            {"deployment.kubernetes.io/desired-replicas", std::to_string(replicas)}}},
                           {"ownerReferences", {OwnerRef(d)}}}},
             {"spec", {{"replicas", replicas}, {"selector", selector}, {"template", tmpl}}}};
-    if (!history.empty()) rs["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = history;
+    if (!history.empty())
+      rs["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = history;
     std::string cause = Annotation(d, "kubernetes.io/change-cause");
     if (!cause.empty()) rs["metadata"]["annotations"]["kubernetes.io/change-cause"] = cause;
     Json stored_rs = state.ControllerWrite("apps", "v1", "replicasets", rs, "kube-controller-manager", false);
@@ -492,15 +511,21 @@ struct Controllers::Impl {
     Json pod{{"metadata", {{"name", name + "-" + RandomSuffix()}, {"namespace", ns}, {"labels", labels}, {"ownerReferences", {OwnerRef(job)}}}},
              {"spec", tmpl.value("spec", Json::object())}};
     pod["spec"]["nodeName"] = "kube-sim-node";
-    if (tmpl.contains("metadata") && tmpl["metadata"].contains("annotations")) pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
+    if (tmpl.contains("metadata") && tmpl["metadata"].contains("annotations"))
+      pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
     Json stored = state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
     if (!stored.is_null()) {
       Json statuses = Json::array();
       for (const auto& c : stored["spec"].value("containers", Json::array())) {
-        statuses.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")}, {"ready", true}, {"started", true},
-                            {"restartCount", 0}, {"state", {{"running", {{"startedAt", NowRfc3339()}}}}}});
+        statuses.push_back({{"name", c.value("name", "")},
+                            {"image", c.value("image", "")},
+                            {"ready", true},
+                            {"started", true},
+                            {"restartCount", 0},
+                            {"state", {{"running", {{"startedAt", NowRfc3339()}}}}}});
       }
-      stored["status"] = {{"phase", "Running"}, {"startTime", NowRfc3339()}, {"containerStatuses", statuses}};
+      stored["status"] = {
+          {"phase", "Running"}, {"startTime", NowRfc3339()}, {"containerStatuses", statuses}};
       state.ControllerWrite("", "v1", "pods", stored, "kubelet", true);
       Event(job, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored), "job-controller");
     }
@@ -519,8 +544,11 @@ struct Controllers::Impl {
       for (auto& cs : pod["status"]["containerStatuses"]) {
         cs["ready"] = false;
         cs["started"] = false;
-        cs["state"] = {{"terminated", {{"exitCode", fail ? 1 : 0}, {"reason", fail ? "Error" : "Completed"},
-                                       {"startedAt", pod["status"].value("startTime", NowRfc3339())}, {"finishedAt", NowRfc3339()}}}};
+        cs["state"] = {{"terminated",
+                        {{"exitCode", fail ? 1 : 0},
+                         {"reason", fail ? "Error" : "Completed"},
+                         {"startedAt", pod["status"].value("startTime", NowRfc3339())},
+                         {"finishedAt", NowRfc3339()}}}};
       }
       state.ControllerWrite("", "v1", "pods", pod, "kubelet", true);
     }
@@ -706,7 +734,8 @@ struct Controllers::Impl {
     for (const auto& c : status.value("conditions", Json::array())) {
       if (c.value("type", "") != "Progressing") conditions.push_back(c);
     }
-    conditions.push_back(Condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", true));
+    conditions.push_back(
+        Condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", true));
     status["conditions"] = conditions;
     status["observedGeneration"] = d["metadata"].value("generation", std::int64_t{1});
     WriteDeploymentStatus(d, status);
@@ -749,42 +778,63 @@ struct Controllers::Impl {
     auto have = static_cast<std::int64_t>(pods.size());
     if (have > want) {
       std::sort(pods.begin(), pods.end(), [](const Json& a, const Json& b) {
-        return a["metadata"].value("creationTimestamp", "") + NameOf(a) > b["metadata"].value("creationTimestamp", "") + NameOf(b);
+        return a["metadata"].value("creationTimestamp", "") + NameOf(a) >
+               b["metadata"].value("creationTimestamp", "") + NameOf(b);
       });
       for (std::int64_t i = 0; i < have - want; ++i) {
         const Json& pod = pods[static_cast<std::size_t>(i)];
         state.ControllerDelete("", "pods", ns, NameOf(pod));
-        Event(rs, "Normal", "SuccessfulDelete", "Deleted pod: " + NameOf(pod), "replicaset-controller");
+        Event(rs, "Normal", "SuccessfulDelete", "Deleted pod: " + NameOf(pod),
+              "replicaset-controller");
       }
     } else if (have < want && (standalone || rs_populated.count(ns + "/" + name) != 0)) {
       const Json tmpl = rs["spec"].value("template", Json::object());
       for (std::int64_t i = have; i < want; ++i) {
-        Json pod{{"metadata", {{"name", name + "-" + RandomSuffix()}, {"namespace", ns},
-                               {"labels", tmpl.value("metadata", Json::object()).value("labels", Json::object())},
-                               {"ownerReferences", {OwnerRef(rs)}}}},
-                 {"spec", tmpl.value("spec", Json::object())}};
-        if (tmpl.contains("metadata") && tmpl["metadata"].contains("annotations")) pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
+        Json pod{
+            {"metadata",
+             {{"name", name + "-" + RandomSuffix()},
+              {"namespace", ns},
+              {"labels", tmpl.value("metadata", Json::object()).value("labels", Json::object())},
+              {"ownerReferences", {OwnerRef(rs)}}}},
+            {"spec", tmpl.value("spec", Json::object())}};
+        if (tmpl.contains("metadata") && tmpl["metadata"].contains("annotations"))
+          pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
         pod["spec"]["nodeName"] = "kube-sim-node";
-        Json stored = state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
+        Json stored =
+            state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
         if (stored.is_null()) return;
         Json cs = Json::array();
         for (const auto& c : stored["spec"].value("containers", Json::array())) {
-          cs.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")}, {"ready", false}, {"started", false},
-                        {"restartCount", 0}, {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}});
+          cs.push_back({{"name", c.value("name", "")},
+                        {"image", c.value("image", "")},
+                        {"ready", false},
+                        {"started", false},
+                        {"restartCount", 0},
+                        {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}});
         }
-        stored["status"] = {{"phase", "Pending"}, {"qosClass", "BestEffort"}, {"containerStatuses", cs},
+        stored["status"] = {{"phase", "Pending"},
+                            {"qosClass", "BestEffort"},
+                            {"containerStatuses", cs},
                             {"conditions", {Condition("PodScheduled", "True", "", "", false)}}};
         stored["status"]["conditions"][0].erase("reason");
         stored["status"]["conditions"][0].erase("message");
         state.ControllerWrite("", "v1", "pods", stored, "kubelet", true);
-        Event(rs, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored), "replicaset-controller");
-        Event(stored, "Normal", "Scheduled", "Successfully assigned " + ns + "/" + NameOf(stored) + " to kube-sim-node", "default-scheduler");
+        Event(rs, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored),
+              "replicaset-controller");
+        Event(stored, "Normal", "Scheduled",
+              "Successfully assigned " + ns + "/" + NameOf(stored) + " to kube-sim-node",
+              "default-scheduler");
       }
       if (standalone || scenario == "success" || scenario == "slow") {
         After(1, [this, ns, name] {
           Json fresh = state.ControllerGet("apps", "replicasets", ns, name);
           if (fresh.is_null()) return;
-          SetPods(ns, fresh, [](Json&, const Json&, Json& cs) { cs["state"] = {{"running", {{"startedAt", NowRfc3339()}}}}; }, "Running", true);
+          SetPods(
+              ns, fresh,
+              [](Json&, const Json&, Json& cs) {
+                cs["state"] = {{"running", {{"startedAt", NowRfc3339()}}}};
+              },
+              "Running", true);
           ReplicaSetStatus(ns, name);
         });
       }
@@ -800,12 +850,16 @@ struct Controllers::Impl {
       if (p["metadata"].contains("deletionTimestamp")) continue;
       ++count;
       bool all_ready = true;
-      for (const auto& cs : p.value("status", Json::object()).value("containerStatuses", Json::array())) {
+      for (const auto& cs :
+           p.value("status", Json::object()).value("containerStatuses", Json::array())) {
         all_ready = all_ready && cs.value("ready", false);
       }
       if (all_ready && p.value("status", Json::object()).value("phase", "") == "Running") ++ready;
     }
-    rs["status"] = {{"replicas", count}, {"fullyLabeledReplicas", count}, {"readyReplicas", ready}, {"availableReplicas", ready},
+    rs["status"] = {{"replicas", count},
+                    {"fullyLabeledReplicas", count},
+                    {"readyReplicas", ready},
+                    {"availableReplicas", ready},
                     {"observedGeneration", rs["metadata"].value("generation", std::int64_t{1})}};
     state.ControllerWrite("apps", "v1", "replicasets", rs, "kube-controller-manager", true);
   }
@@ -852,7 +906,8 @@ struct Controllers::Impl {
     } else {
       next["metadata"]["ownerReferences"] = refs;
     }
-    state.ControllerWrite(d.rt->group, d.rt->version, d.rt->plural, next, "kube-controller-manager", false);
+    state.ControllerWrite(d.rt->group, d.rt->version, d.rt->plural, next, "kube-controller-manager",
+                          false);
   }
 
   Json WithoutFinalizer(Json o, const std::string& finalizer) {
@@ -870,7 +925,9 @@ struct Controllers::Impl {
 
   void WriteBack(const std::string& group, const std::string& plural, Json o) {
     auto versions = state.registry.Versions(group, plural);
-    if (!versions.empty()) state.ControllerWrite(group, versions[0]->version, plural, std::move(o), "kube-controller-manager", false);
+    if (!versions.empty())
+      state.ControllerWrite(group, versions[0]->version, plural, std::move(o),
+                            "kube-controller-manager", false);
   }
 
   // The owner is gone: dependents with no other live owner are deleted (background), the others
@@ -893,20 +950,25 @@ struct Controllers::Impl {
   // Foreground deletion: the owner waits (finalizer foregroundDeletion) until its dependents,
   // deleted in the foreground as well, are gone.
   void ForegroundDelete(const WatchEvent& ev) {
-    std::string uid = ev.object["metadata"].value("uid", "");
+    Json current = state.ControllerGet(ev.group, ev.plural, ev.ns, NameOf(ev.object));
+    if (current.is_null() || !current["metadata"].contains("deletionTimestamp")) return;
+    std::string uid = current["metadata"].value("uid", "");
     auto deps = Dependents(uid);
     for (auto& d : deps) {
-      if (!d.object["metadata"].contains("deletionTimestamp")) state.DeleteObject(*d.rt, d.ns, d.name, "Foreground");
+      if (!d.object["metadata"].contains("deletionTimestamp"))
+        state.DeleteObject(*d.rt, d.ns, d.name, "Foreground");
     }
     if (!Dependents(uid).empty()) return;
-    WriteBack(ev.group, ev.plural, WithoutFinalizer(ev.object, "foregroundDeletion"));
+    WriteBack(ev.group, ev.plural, WithoutFinalizer(current, "foregroundDeletion"));
   }
 
   // Orphan deletion: the dependents lose their reference, then the owner goes.
   void OrphanDependents(const WatchEvent& ev) {
-    std::string uid = ev.object["metadata"].value("uid", "");
+    Json current = state.ControllerGet(ev.group, ev.plural, ev.ns, NameOf(ev.object));
+    if (current.is_null() || !current["metadata"].contains("deletionTimestamp")) return;
+    std::string uid = current["metadata"].value("uid", "");
     for (auto& d : Dependents(uid)) WithoutOwner(d, uid);
-    WriteBack(ev.group, ev.plural, WithoutFinalizer(ev.object, "orphan"));
+    WriteBack(ev.group, ev.plural, WithoutFinalizer(current, "orphan"));
   }
 
   // A dependent went away: owners deleting in the foreground may be done.
@@ -914,12 +976,18 @@ struct Controllers::Impl {
     for (const auto& ref : dependent["metadata"].value("ownerReferences", Json::array())) {
       std::string uid = ref.value("uid", "");
       for (const auto& [key, obj] : state.objects) {
-        if (obj["metadata"].value("uid", "") != uid || !obj["metadata"].contains("deletionTimestamp")) continue;
+        if (obj["metadata"].value("uid", "") != uid ||
+            !obj["metadata"].contains("deletionTimestamp"))
+          continue;
         const Json finalizers = obj["metadata"].value("finalizers", Json::array());
-        if (std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") == finalizers.end()) continue;
+        if (std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") ==
+            finalizers.end())
+          continue;
         auto p1 = key.find('|');
         auto p2 = key.find('|', p1 + 1);
-        WatchEvent owner{0, key.substr(0, p1), key.substr(p1 + 1, p2 - p1 - 1), NsOf(obj), "MODIFIED", obj, Json()};
+        WatchEvent owner{0,         key.substr(0, p1), key.substr(p1 + 1, p2 - p1 - 1),
+                         NsOf(obj), "MODIFIED",        obj,
+                         Json()};
         ForegroundDelete(owner);
         break;
       }
@@ -938,7 +1006,9 @@ struct Controllers::Impl {
       auto p1 = key.find('|');
       auto p2 = key.find('|', p1 + 1);
       auto versions = state.registry.Versions(key.substr(0, p1), key.substr(p1 + 1, p2 - p1 - 1));
-      if (!versions.empty()) content.emplace_back(versions[0], NameOf(obj), obj["metadata"].contains("deletionTimestamp"));
+      if (!versions.empty())
+        content.emplace_back(versions[0], NameOf(obj),
+                             obj["metadata"].contains("deletionTimestamp"));
     }
     for (const auto& [rt, name, deleting] : content) {
       if (!deleting) state.DeleteObject(*rt, ns, name, "Background");
@@ -951,11 +1021,13 @@ struct Controllers::Impl {
       auto p2 = key.find('|', p1 + 1);
       std::string group = key.substr(0, p1), plural = key.substr(p1 + 1, p2 - p1 - 1);
       remaining[group.empty() ? plural : plural + "." + group]++;
-      for (const auto& f : obj["metadata"].value("finalizers", Json::array())) finalizers[f.get<std::string>()]++;
+      for (const auto& f : obj["metadata"].value("finalizers", Json::array()))
+        finalizers[f.get<std::string>()]++;
     }
     if (remaining.empty()) {
       nso["spec"].erase("finalizers");
-      Json stored = state.ControllerWrite("", "v1", "namespaces", nso, "kube-controller-manager", false);
+      Json stored =
+          state.ControllerWrite("", "v1", "namespaces", nso, "kube-controller-manager", false);
       if (!stored.is_null() && stored["metadata"].value("finalizers", Json::array()).empty()) {
         state.Remove(*state.registry.Find("", "v1", "namespaces"), "", ns);
       }
@@ -963,26 +1035,39 @@ struct Controllers::Impl {
     }
     std::string now = NowRfc3339();
     std::string content_msg = "Some resources are remaining:";
-    for (const auto& [r, n] : remaining) content_msg += " " + r + " has " + std::to_string(n) + " resource instances,";
+    for (const auto& [r, n] : remaining)
+      content_msg += " " + r + " has " + std::to_string(n) + " resource instances,";
     content_msg.pop_back();
-    auto cond = [&](const char* type, const char* status, const char* reason, const std::string& message) {
-      return Json{{"type", type}, {"status", status}, {"lastTransitionTime", now}, {"reason", reason}, {"message", message}};
+    auto cond = [&](const char* type, const char* status, const char* reason,
+                    const std::string& message) {
+      return Json{{"type", type},
+                  {"status", status},
+                  {"lastTransitionTime", now},
+                  {"reason", reason},
+                  {"message", message}};
     };
-    Json conditions = Json::array({cond("NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered", "All resources successfully discovered"),
-                                   cond("NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions", "All legacy kube types successfully parsed"),
-                                   cond("NamespaceDeletionContentFailure", "False", "ContentDeleted", "All content successfully deleted, may be waiting on finalization"),
-                                   cond("NamespaceContentRemaining", "True", "SomeResourcesRemain", content_msg)});
+    Json conditions = Json::array(
+        {cond("NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered",
+              "All resources successfully discovered"),
+         cond("NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions",
+              "All legacy kube types successfully parsed"),
+         cond("NamespaceDeletionContentFailure", "False", "ContentDeleted",
+              "All content successfully deleted, may be waiting on finalization"),
+         cond("NamespaceContentRemaining", "True", "SomeResourcesRemain", content_msg)});
     if (!finalizers.empty()) {
       std::string msg = "Some content in the namespace has finalizers remaining:";
-      for (const auto& [f, n] : finalizers) msg += " " + f + " in " + std::to_string(n) + " resource instances,";
+      for (const auto& [f, n] : finalizers)
+        msg += " " + f + " in " + std::to_string(n) + " resource instances,";
       msg.pop_back();
-      conditions.push_back(cond("NamespaceFinalizersRemaining", "True", "SomeFinalizersRemain", msg));
+      conditions.push_back(
+          cond("NamespaceFinalizersRemaining", "True", "SomeFinalizersRemain", msg));
     }
     // Unchanged conditions (apart from their time) are not written again.
     Json old = nso["status"].value("conditions", Json::array());
     bool same = old.size() == conditions.size();
     for (std::size_t i = 0; same && i < old.size(); ++i) {
-      same = old[i].value("message", "") == conditions[i]["message"] && old[i].value("type", "") == conditions[i]["type"];
+      same = old[i].value("message", "") == conditions[i]["message"] &&
+             old[i].value("type", "") == conditions[i]["type"];
     }
     if (same) return;
     nso["status"]["conditions"] = conditions;
@@ -993,8 +1078,10 @@ struct Controllers::Impl {
   void Handle(const WatchEvent& ev) {
     const Json& meta = ev.object["metadata"];
     if (ev.type == "DELETED") {
-      if (ev.group == "nais.io") nais_inflight.erase(ev.plural + "/" + ev.ns + "/" + meta.value("name", ""));
-      if (ev.group == "apps" && ev.plural == "deployments") deployment_generation.erase(ev.ns + "/" + meta.value("name", ""));
+      if (ev.group == "nais.io")
+        nais_inflight.erase(ev.plural + "/" + ev.ns + "/" + meta.value("name", ""));
+      if (ev.group == "apps" && ev.plural == "deployments")
+        deployment_generation.erase(ev.ns + "/" + meta.value("name", ""));
       if (ev.group == "apps" && ev.plural == "replicasets") {
         rs_generation.erase(ev.ns + "/" + meta.value("name", ""));
         rs_populated.erase(ev.ns + "/" + meta.value("name", ""));
@@ -1013,12 +1100,15 @@ struct Controllers::Impl {
     }
     if (meta.contains("deletionTimestamp")) {
       const Json finalizers = meta.value("finalizers", Json::array());
-      if (std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") != finalizers.end()) ForegroundDelete(ev);
-      if (std::find(finalizers.begin(), finalizers.end(), "orphan") != finalizers.end()) OrphanDependents(ev);
+      if (std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") != finalizers.end())
+        ForegroundDelete(ev);
+      if (std::find(finalizers.begin(), finalizers.end(), "orphan") != finalizers.end())
+        OrphanDependents(ev);
       if (ev.group.empty() && ev.plural == "namespaces") NamespaceCleanup(meta.value("name", ""));
     }
     if (ev.group == "apps" && ev.plural == "replicasets") OnReplicaSet(ev.object);
-    if (ev.group.empty() && ev.plural == "namespaces" && !ev.object["metadata"].contains("deletionTimestamp")) {
+    if (ev.group.empty() && ev.plural == "namespaces" &&
+        !ev.object["metadata"].contains("deletionTimestamp")) {
       state.EnsureNamespaceDefaults(ev.object["metadata"].value("name", ""));
     }
     if (ev.group == "apps" && ev.plural == "deployments") OnDeployment(ev.object);

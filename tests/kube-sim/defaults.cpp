@@ -48,12 +48,14 @@ void ContainerDefaults(Json& c, bool host_network) {
   if (!c.is_object()) return;
   Def(c, "terminationMessagePath", "/dev/termination-log");
   Def(c, "terminationMessagePolicy", "File");
-  if (c.contains("image") && c["image"].is_string()) Def(c, "imagePullPolicy", PullPolicy(c["image"].get<std::string>()));
+  if (c.contains("image") && c["image"].is_string())
+    Def(c, "imagePullPolicy", PullPolicy(c["image"].get<std::string>()));
   Def(c, "resources", Json::object());
   if (c.contains("ports") && c["ports"].is_array()) {
     for (auto& p : c["ports"]) {
       Def(p, "protocol", "TCP");
-      if (host_network && p.is_object() && p.contains("containerPort")) Def(p, "hostPort", p["containerPort"]);
+      if (host_network && p.is_object() && p.contains("containerPort"))
+        Def(p, "hostPort", p["containerPort"]);
     }
   }
   for (const char* probe : {"livenessProbe", "readinessProbe", "startupProbe"}) {
@@ -124,23 +126,27 @@ void PodAdmission(Json& pod) {
       mounted = mounted || v.value("name", "").rfind("kube-api-access-", 0) == 0;
     }
     if (!mounted) {
-      Json source{{"projected",
-                   {{"defaultMode", 420},
-                    {"sources",
-                     {{{"serviceAccountToken", {{"expirationSeconds", 3607}, {"path", "token"}}}},
-                      {{"configMap", {{"name", "kube-root-ca.crt"}, {"items", {{{"key", "ca.crt"}, {"path", "ca.crt"}}}}}}},
-                      {{"downwardAPI",
-                        {{"items",
-                          {{{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.namespace"}}},
-                            {"path", "namespace"}}}}}}}}}}}};
+      Json source{
+          {"projected",
+           {{"defaultMode", 420},
+            {"sources",
+             {{{"serviceAccountToken", {{"expirationSeconds", 3607}, {"path", "token"}}}},
+              {{"configMap",
+                {{"name", "kube-root-ca.crt"},
+                 {"items", {{{"key", "ca.crt"}, {"path", "ca.crt"}}}}}}},
+              {{"downwardAPI",
+                {{"items",
+                  {{{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.namespace"}}},
+                    {"path", "namespace"}}}}}}}}}}}};
       source["name"] = volume;
       spec["volumes"].push_back(source);
       for (const char* list : {"initContainers", "containers"}) {
         if (!spec.contains(list) || !spec[list].is_array()) continue;
         for (auto& c : spec[list]) {
-          c["volumeMounts"].push_back({{"name", volume},
-                                       {"readOnly", true},
-                                       {"mountPath", "/var/run/secrets/kubernetes.io/serviceaccount"}});
+          c["volumeMounts"].push_back(
+              {{"name", volume},
+               {"readOnly", true},
+               {"mountPath", "/var/run/secrets/kubernetes.io/serviceaccount"}});
         }
       }
     }
@@ -148,8 +154,10 @@ void PodAdmission(Json& pod) {
   if (!spec.contains("tolerations")) {
     spec["tolerations"] = Json::array();
     for (const char* key : {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}) {
-      spec["tolerations"].push_back(
-          {{"key", key}, {"operator", "Exists"}, {"effect", "NoExecute"}, {"tolerationSeconds", 300}});
+      spec["tolerations"].push_back({{"key", key},
+                                     {"operator", "Exists"},
+                                     {"effect", "NoExecute"},
+                                     {"tolerationSeconds", 300}});
     }
   }
   Def(spec, "priority", 0);
@@ -161,7 +169,10 @@ void PodAdmission(Json& pod) {
       any = any || !res.empty();
       guaranteed = guaranteed && res.contains("limits") && !res["limits"].empty();
     }
-    pod["status"] = {{"phase", "Pending"}, {"qosClass", !any ? "BestEffort" : guaranteed ? "Guaranteed" : "Burstable"}};
+    pod["status"] = {{"phase", "Pending"},
+                     {"qosClass", !any         ? "BestEffort"
+                                  : guaranteed ? "Guaranteed"
+                                               : "Burstable"}};
   }
 }
 
@@ -182,14 +193,18 @@ void ServiceDefaults(Json& svc, const Json* old) {
   std::string type = spec.value("type", "ClusterIP");
   if (type != "ExternalName") {
     // An update that leaves the allocated address out keeps it.
-    if ((!spec.contains("clusterIP") || spec["clusterIP"] == "") && old_spec.contains("clusterIP")) {
+    if ((!spec.contains("clusterIP") || spec["clusterIP"] == "") &&
+        old_spec.contains("clusterIP")) {
       spec["clusterIP"] = old_spec["clusterIP"];
-      if (old_spec.contains("clusterIPs") && (!spec.contains("clusterIPs") || spec["clusterIPs"].empty())) {
+      if (old_spec.contains("clusterIPs") &&
+          (!spec.contains("clusterIPs") || spec["clusterIPs"].empty())) {
         spec["clusterIPs"] = old_spec["clusterIPs"];
       }
     }
-    if (!spec.contains("clusterIP") || spec["clusterIP"] == "") spec["clusterIP"] = AllocateClusterIp();
-    if (!spec.contains("clusterIPs") || spec["clusterIPs"].empty()) spec["clusterIPs"] = {spec["clusterIP"]};
+    if (!spec.contains("clusterIP") || spec["clusterIP"] == "")
+      spec["clusterIP"] = AllocateClusterIp();
+    if (!spec.contains("clusterIPs") || spec["clusterIPs"].empty())
+      spec["clusterIPs"] = {spec["clusterIP"]};
     Def(spec, "ipFamilies", Json::array({"IPv4"}));
     Def(spec, "ipFamilyPolicy", "SingleStack");
     Def(spec, "internalTrafficPolicy", "Cluster");
@@ -207,12 +222,13 @@ void ServiceDefaults(Json& svc, const Json* old) {
       if (p.contains("port")) Def(p, "targetPort", p["port"]);
       if (!node_ports || (p.contains("nodePort") && p["nodePort"] != 0)) continue;
       for (const auto& o : old_spec.value("ports", Json::array())) {
-        if (o.value("port", Json()) == p.value("port", Json()) && o.value("protocol", "TCP") == p["protocol"] &&
-            o.contains("nodePort")) {
+        if (o.value("port", Json()) == p.value("port", Json()) &&
+            o.value("protocol", "TCP") == p["protocol"] && o.contains("nodePort")) {
           p["nodePort"] = o["nodePort"];
         }
       }
-      if (!p.contains("nodePort") || p["nodePort"] == 0) p["nodePort"] = 30000 + static_cast<int>(Rng()() % 2768);
+      if (!p.contains("nodePort") || p["nodePort"] == 0)
+        p["nodePort"] = 30000 + static_cast<int>(Rng()() % 2768);
     }
   }
   if (!svc.contains("status") || !svc["status"].is_object()) svc["status"] = Json::object();
@@ -222,11 +238,13 @@ void ServiceDefaults(Json& svc, const Json* old) {
 std::string Base64Encode(const std::string& in) { return Base64(in); }
 
 void SecretDefaults(Json& secret) {
-  if (!secret.contains("type") || secret["type"].is_null() || secret["type"] == "") secret["type"] = "Opaque";
+  if (!secret.contains("type") || secret["type"].is_null() || secret["type"] == "")
+    secret["type"] = "Opaque";
   if (secret.contains("stringData")) {
     if (secret["stringData"].is_object()) {
       for (auto it = secret["stringData"].begin(); it != secret["stringData"].end(); ++it) {
-        if (it.value().is_string()) secret["data"][it.key()] = Base64Encode(it.value().get<std::string>());
+        if (it.value().is_string())
+          secret["data"][it.key()] = Base64Encode(it.value().get<std::string>());
       }
     }
     secret.erase("stringData");
@@ -262,7 +280,8 @@ void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old) {
         Json& res = c["resources"];
         if (res.contains("limits") && res["limits"].is_object()) {
           for (auto it = res["limits"].begin(); it != res["limits"].end(); ++it) {
-            if (!res.contains("requests") || !res["requests"].contains(it.key())) res["requests"][it.key()] = it.value();
+            if (!res.contains("requests") || !res["requests"].contains(it.key()))
+              res["requests"][it.key()] = it.value();
           }
         }
       }
@@ -275,7 +294,8 @@ void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old) {
     Def(spec, "progressDeadlineSeconds", 600);
     Def(spec, "revisionHistoryLimit", 10);
     Def(spec, "strategy", Json::object());
-    Def(spec["strategy"], "type", "RollingUpdate");  // kubectl create deployment sends "strategy":{}
+    Def(spec["strategy"], "type",
+        "RollingUpdate");  // kubectl create deployment sends "strategy":{}
     if (spec["strategy"].value("type", "") == "RollingUpdate") {
       Def(spec["strategy"], "rollingUpdate", Json{{"maxSurge", "25%"}, {"maxUnavailable", "25%"}});
     }
@@ -287,7 +307,8 @@ void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old) {
     Def(spec, "replicas", 1);
     Def(spec, "revisionHistoryLimit", 10);
     Def(spec, "podManagementPolicy", "OrderedReady");
-    Def(spec, "persistentVolumeClaimRetentionPolicy", Json{{"whenDeleted", "Retain"}, {"whenScaled", "Retain"}});
+    Def(spec, "persistentVolumeClaimRetentionPolicy",
+        Json{{"whenDeleted", "Retain"}, {"whenScaled", "Retain"}});
     if (!spec.contains("updateStrategy") || !spec["updateStrategy"].contains("type")) {
       spec["updateStrategy"] = {{"type", "RollingUpdate"}, {"rollingUpdate", {{"partition", 0}}}};
     } else if (spec["updateStrategy"].contains("rollingUpdate")) {
@@ -307,15 +328,18 @@ void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old) {
     Def(spec, "parallelism", 1);
     Def(spec, "completionMode", "NonIndexed");
     Def(spec, "suspend", false);
-    Def(spec, "podReplacementPolicy", spec.contains("podFailurePolicy") ? "Failed" : "TerminatingOrFailed");
-    if (old == nullptr && spec.contains("template") && spec["template"].is_object()) JobSelector(obj, spec);
+    Def(spec, "podReplacementPolicy",
+        spec.contains("podFailurePolicy") ? "Failed" : "TerminatingOrFailed");
+    if (old == nullptr && spec.contains("template") && spec["template"].is_object())
+      JobSelector(obj, spec);
     TemplateDefaults(spec);
   } else if (key == "batch/cronjobs") {
     Def(spec, "concurrencyPolicy", "Allow");
     Def(spec, "suspend", false);
     Def(spec, "successfulJobsHistoryLimit", 3);
     Def(spec, "failedJobsHistoryLimit", 1);
-    if (spec.contains("jobTemplate") && spec["jobTemplate"].is_object() && spec["jobTemplate"].contains("spec")) {
+    if (spec.contains("jobTemplate") && spec["jobTemplate"].is_object() &&
+        spec["jobTemplate"].contains("spec")) {
       TemplateDefaults(spec["jobTemplate"]["spec"]);
     }
   }

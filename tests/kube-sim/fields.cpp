@@ -39,7 +39,8 @@ const Json* ItemSchema(const Json* schema) {
 }
 
 bool AtomicMap(const Json* schema) {
-  return schema != nullptr && schema->is_object() && schema->value("x-kubernetes-map-type", "") == "atomic";
+  return schema != nullptr && schema->is_object() &&
+         schema->value("x-kubernetes-map-type", "") == "atomic";
 }
 
 // metadata of every kind: finalizers is a set, ownerReferences a map keyed by uid (ObjectMeta's
@@ -58,7 +59,8 @@ ListInfo ListInfoOf(const Json& arr, const ListRules& rules, const Json* schema)
       if (!k.is_string()) return info;
       info.keys.push_back(k.get<std::string>());
       const Json* field = ChildSchema(item, info.keys.back());
-      info.defaults.push_back(field != nullptr && field->contains("default") ? (*field)["default"] : Json());
+      info.defaults.push_back(field != nullptr && field->contains("default") ? (*field)["default"]
+                                                                             : Json());
     }
     // Elements missing a key field without a default keep the list atomic (real servers reject
     // such objects).
@@ -392,7 +394,8 @@ namespace {
 void FillDefaults(Json& value, const Json* schema) {
   if (schema == nullptr || !schema->is_object()) return;
   if (value.is_object()) {
-    for (auto it = value.begin(); it != value.end(); ++it) FillDefaults(it.value(), ChildSchema(schema, it.key()));
+    for (auto it = value.begin(); it != value.end(); ++it)
+      FillDefaults(it.value(), ChildSchema(schema, it.key()));
     return;
   }
   if (!value.is_array()) return;
@@ -402,7 +405,8 @@ void FillDefaults(Json& value, const Json* schema) {
       const Json* field = ChildSchema(item, k.get<std::string>());
       if (field == nullptr || !field->contains("default")) continue;
       for (auto& e : value) {
-        if (e.is_object() && (!e.contains(k.get<std::string>()) || e[k.get<std::string>()].is_null())) {
+        if (e.is_object() &&
+            (!e.contains(k.get<std::string>()) || e[k.get<std::string>()].is_null())) {
           e[k.get<std::string>()] = (*field)["default"];
         }
       }

@@ -43,6 +43,7 @@ struct ResourceType {
   bool storage_version = true;
   GenerationMode generation = GenerationMode::kNone;
   Json schema;  // openAPIV3Schema of a CRD version (null for built-ins)
+  Json printer_columns;  // additionalPrinterColumns of a CRD version
   // Built-in associative lists are keyed by "name"; CRD lists are atomic unless declared.
   std::string GroupVersion() const { return group.empty() ? version : group + "/" + version; }
   std::string QualifiedResource() const { return group.empty() ? plural : plural + "." + group; }
@@ -162,9 +163,15 @@ void FillListKeyDefaults(Json& object, const ListRules& lists);
 // generated selector of Jobs).
 void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old = nullptr);
 // Validation of built-in kinds beyond names and workload selectors (validation.cpp).
-std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& obj, const Json* old);
+std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& obj,
+                                            const Json* old);
 // Decoding errors of built-in kinds (bad base64 in Secret data): throws ApiError 400.
 void CheckBuiltinDecoding(const ResourceType& rt, const Json& obj);
+
+// Server-side printing (tables.cpp): a meta.k8s.io/v1 Table of `objs` with kube-apiserver's
+// columns for the kind (CRD additionalPrinterColumns for custom resources); `include_object`
+// is the includeObject query (None, Object, or metadata by default).
+Json TableOf(const ResourceType& rt, const std::vector<Json>& objs, std::uint64_t rv, const std::string& include_object);
 
 // GET pods/<name>/log (podlog.cpp): the pod's simulated container output as text/plain; throws
 // ApiError 400 with the kubelet's texts (waiting containers, unknown container, ...).

@@ -2,9 +2,9 @@
 // (aggregated v2 and v2beta1), /openapi/v2, HEAD, sendInitialEvents watches, limit/continue, the
 // built-in groups of a v1.32 cluster, pods/log, create token; and `kpt live` and kubectl 1.27
 // unmodified.
-#include <gtest/gtest.h>
-
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "test_client.hpp"
 
@@ -27,19 +27,24 @@ class KubeSimSurfaceTest : public ::testing::Test {
   // A kubectl binary: "kubectl" (the dispatcher, v1.32 against kube-sim) or "1.27" etc.
   static std::string Binary(const std::string& version) {
     if (version.empty()) return "kubectl";
-    std::string dir = testsupport::Run({"sh", "-c", "dirname \"$(readlink -f \"$(command -v kubectl)\")\""}).out;
+    std::string dir =
+        testsupport::Run({"sh", "-c", "dirname \"$(readlink -f \"$(command -v kubectl)\")\""}).out;
     if (!dir.empty() && dir.back() == '\n') dir.pop_back();
     return dir + "/kubectl." + version;
   }
   static testsupport::RunResult Run(const std::string& binary, std::vector<std::string> args,
                                     const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> argv{binary, "--kubeconfig", sim().kubeconfig_path, "--context", "admin", "-n", "aura"};
+    std::vector<std::string> argv{
+        binary, "--kubeconfig", sim().kubeconfig_path, "--context", "admin", "-n", "aura"};
     argv.insert(argv.end(), args.begin(), args.end());
-    std::map<std::string, std::string> all{{"HOME", sim().dir}, {"KUBECACHEDIR", sim().dir + "/cache-" + std::to_string(binary.size())}};
+    std::map<std::string, std::string> all{
+        {"HOME", sim().dir},
+        {"KUBECACHEDIR", sim().dir + "/cache-" + std::to_string(binary.size())}};
     all.insert(env.begin(), env.end());
     return testsupport::Run(argv, all, std::chrono::seconds(60));
   }
-  static std::string Ok(std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
+  static std::string Ok(std::vector<std::string> args,
+                        const std::map<std::string, std::string>& env = {},
                         const std::string& binary = "kubectl") {
     auto r = Run(binary, std::move(args), env);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -50,7 +55,9 @@ class KubeSimSurfaceTest : public ::testing::Test {
     testsupport::WriteFile(path, text);
     return path;
   }
-  static std::size_t Next() { return sim().Admin("GET", "/_sim/requests").Json()["next"].get<std::size_t>(); }
+  static std::size_t Next() {
+    return sim().Admin("GET", "/_sim/requests").Json()["next"].get<std::size_t>();
+  }
   static std::vector<json> Logged(std::size_t since) {
     json log = sim().Admin("GET", "/_sim/requests?since=" + std::to_string(since)).Json();
     return log["items"].get<std::vector<json>>();
@@ -58,23 +65,33 @@ class KubeSimSurfaceTest : public ::testing::Test {
 };
 Sim* KubeSimSurfaceTest::sim_ = nullptr;
 
-std::string Deployment(const std::string& name, const std::string& image, const std::string& annotations = "{}") {
-  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + ", namespace: aura}\n"
-         "spec:\n  replicas: 2\n  selector: {matchLabels: {app: " + name + "}}\n"
-         "  template:\n    metadata: {labels: {app: " + name + "}, annotations: " + annotations + "}\n"
-         "    spec: {containers: [{name: web, image: \"" + image + "\"}]}\n";
+std::string Deployment(const std::string& name, const std::string& image,
+                       const std::string& annotations = "{}") {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name +
+         ", namespace: aura}\n"
+         "spec:\n  replicas: 2\n  selector: {matchLabels: {app: " +
+         name +
+         "}}\n"
+         "  template:\n    metadata: {labels: {app: " +
+         name + "}, annotations: " + annotations +
+         "}\n"
+         "    spec: {containers: [{name: web, image: \"" +
+         image + "\"}]}\n";
 }
 
-// ---- 4. wire and surface --------------------------------------------------------------------------
+// ---- 4. wire and surface
+// --------------------------------------------------------------------------
 
 TEST_F(KubeSimSurfaceTest, AggregatedDiscoveryIsNegotiatedPerVersion) {
   const std::string v2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
-  const std::string v2beta1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+  const std::string v2beta1 =
+      "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
   auto old = sim().Admin("GET", "/apis", "", {{"Accept", v2beta1 + ",application/json"}});
   ASSERT_EQ(old.status, 200);
   EXPECT_EQ(old.Header("content-type"), v2beta1);
   EXPECT_EQ(old.Json()["apiVersion"], "apidiscovery.k8s.io/v2beta1");
-  auto both = sim().Admin("GET", "/api", "", {{"Accept", v2 + "," + v2beta1 + ",application/json"}});
+  auto both =
+      sim().Admin("GET", "/api", "", {{"Accept", v2 + "," + v2beta1 + ",application/json"}});
   EXPECT_EQ(both.Header("content-type"), v2);
   auto legacy = sim().Admin("GET", "/apis", "", {{"Accept", "application/json"}});
   EXPECT_EQ(legacy.Json()["kind"], "APIGroupList");
@@ -84,11 +101,12 @@ TEST_F(KubeSimSurfaceTest, AggregatedDiscoveryIsNegotiatedPerVersion) {
   // kubectl 1.27 asks for v2beta1 and gets the v1.32 groups and resources.
   std::size_t since = Next();
   std::string out = Ok({"api-resources", "-o", "name"}, {}, Binary("1.27"));
-  for (const char* r : {"nodes", "endpoints", "persistentvolumeclaims", "resourcequotas", "limitranges",
-                        "leases.coordination.k8s.io", "endpointslices.discovery.k8s.io",
-                        "horizontalpodautoscalers.autoscaling", "poddisruptionbudgets.policy",
-                        "networkpolicies.networking.k8s.io", "storageclasses.storage.k8s.io",
-                        "priorityclasses.scheduling.k8s.io", "applications.nais.io"}) {
+  for (const char* r :
+       {"nodes", "endpoints", "persistentvolumeclaims", "resourcequotas", "limitranges",
+        "leases.coordination.k8s.io", "endpointslices.discovery.k8s.io",
+        "horizontalpodautoscalers.autoscaling", "poddisruptionbudgets.policy",
+        "networkpolicies.networking.k8s.io", "storageclasses.storage.k8s.io",
+        "priorityclasses.scheduling.k8s.io", "applications.nais.io"}) {
     EXPECT_NE(out.find(std::string(r) + "\n"), std::string::npos) << r << "\n" << out;
   }
   bool aggregated = false;
@@ -103,7 +121,8 @@ TEST_F(KubeSimSurfaceTest, AggregatedDiscoveryIsNegotiatedPerVersion) {
   json core = sim().Admin("GET", "/api/v1").Json();
   std::set<std::string> names;
   for (const auto& r : core["resources"]) names.insert(r["name"].get<std::string>());
-  for (const char* r : {"pods/log", "pods/exec", "pods/eviction", "serviceaccounts/token", "namespaces/finalize"}) {
+  for (const char* r :
+       {"pods/log", "pods/exec", "pods/eviction", "serviceaccounts/token", "namespaces/finalize"}) {
     EXPECT_EQ(names.count(r), 1u) << r;
   }
 }
@@ -118,17 +137,22 @@ TEST_F(KubeSimSurfaceTest, OpenApiV2HeadAndExplain) {
     for (const auto& gvk : schema.value("x-kubernetes-group-version-kind", json::array())) {
       if (gvk == json({{"group", "apps"}, {"version", "v1"}, {"kind", "Deployment"}})) {
         found = true;
-        const json& containers = schema["properties"]["spec"]["properties"]["template"]["properties"]["spec"]["properties"]["containers"];
+        const json& containers = schema["properties"]["spec"]["properties"]["template"]
+                                       ["properties"]["spec"]["properties"]["containers"];
         EXPECT_EQ(containers["x-kubernetes-patch-merge-key"], "name");
         EXPECT_EQ(containers["x-kubernetes-list-map-keys"], json({"name"}));
       }
     }
   }
   EXPECT_TRUE(found);
-  auto pb = sim().Admin("GET", "/openapi/v2", "", {{"Accept", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"}});
+  auto pb = sim().Admin("GET", "/openapi/v2", "",
+                        {{"Accept", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"}});
   EXPECT_EQ(pb.status, 200);
-  EXPECT_EQ(pb.Header("content-type"), "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
-  EXPECT_EQ(pb.body.substr(0, 5), std::string("\x0a\x03" "2.0", 5));
+  EXPECT_EQ(pb.Header("content-type"),
+            "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
+  EXPECT_EQ(pb.body.substr(0, 5), std::string("\x0a\x03"
+                                              "2.0",
+                                              5));
 
   // HEAD: the GET's headers, no body.
   auto head = sim().Admin("HEAD", "/api/v1/namespaces/default/services/kubernetes");
@@ -146,9 +170,11 @@ TEST_F(KubeSimSurfaceTest, ListPagesWithLimitAndContinue) {
   for (int i = 0; i < 5; ++i) Ok({"create", "configmap", "page-" + std::to_string(i)});
   std::size_t since = Next();
   std::string out = Ok({"get", "configmaps", "--chunk-size=2", "-o", "name"});
-  for (int i = 0; i < 5; ++i) EXPECT_NE(out.find("configmap/page-" + std::to_string(i) + "\n"), std::string::npos) << out;
+  for (int i = 0; i < 5; ++i)
+    EXPECT_NE(out.find("configmap/page-" + std::to_string(i) + "\n"), std::string::npos) << out;
   int continued = 0;
-  for (const auto& item : Logged(since)) continued += item["query"].get<std::string>().find("continue=") != std::string::npos;
+  for (const auto& item : Logged(since))
+    continued += item["query"].get<std::string>().find("continue=") != std::string::npos;
   EXPECT_GE(continued, 2);
 
   auto first = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?limit=2&labelSelector=");
@@ -156,7 +182,8 @@ TEST_F(KubeSimSurfaceTest, ListPagesWithLimitAndContinue) {
   ASSERT_EQ(page["items"].size(), 2u);
   std::string token = page["metadata"]["continue"];
   EXPECT_EQ(page["metadata"]["remainingItemCount"], 4);  // kube-root-ca.crt and the five pages
-  auto second = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?limit=2&continue=" + token).Json();
+  auto second =
+      sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?limit=2&continue=" + token).Json();
   EXPECT_EQ(second["metadata"]["resourceVersion"], page["metadata"]["resourceVersion"]);
   EXPECT_EQ(second["items"][0]["metadata"]["name"], "page-1");
   auto bad = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?limit=2&continue=xyz");
@@ -170,50 +197,68 @@ TEST_F(KubeSimSurfaceTest, ListPagesWithLimitAndContinue) {
 
 TEST_F(KubeSimSurfaceTest, SendInitialEventsWatchAsKubectlsWatchListClientUsesIt) {
   Ok({"create", "configmap", "initial"});
-  auto r = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
-                              "&allowWatchBookmarks=true&timeoutSeconds=1&fieldSelector=metadata.name%3Dinitial");
+  auto r = sim().Admin(
+      "GET",
+      "/api/v1/namespaces/aura/"
+      "configmaps?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan"
+      "&allowWatchBookmarks=true&timeoutSeconds=1&fieldSelector=metadata.name%3Dinitial");
   ASSERT_EQ(r.status, 200);
   auto events = Lines(r.body);
   ASSERT_GE(events.size(), 2u) << r.body;
   EXPECT_EQ(events[0]["type"], "ADDED");
   EXPECT_EQ(events[1]["type"], "BOOKMARK");
   EXPECT_EQ(events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
-  auto invalid = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=1&sendInitialEvents=true");
+  auto invalid =
+      sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=1&sendInitialEvents=true");
   EXPECT_EQ(invalid.status, 422);
   EXPECT_EQ(invalid.Json()["message"],
-            "ListOptions.meta.k8s.io \"\" is invalid: [resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
-            "resourceVersionMatch to NotOlderThan, allowWatchBookmarks: Forbidden: sendInitialEvents requires setting "
+            "ListOptions.meta.k8s.io \"\" is invalid: [resourceVersionMatch: Forbidden: "
+            "sendInitialEvents requires setting "
+            "resourceVersionMatch to NotOlderThan, allowWatchBookmarks: Forbidden: "
+            "sendInitialEvents requires setting "
             "allowWatchBookmarks to true]");
 
   // kubectl's WatchList client (a feature gate of client-go) waits through such a watch.
   Ok({"apply", "-f", File("wl.yaml", Deployment("wl", "nginx:1"))});
   std::size_t since = Next();
-  std::string rollout = Ok({"rollout", "status", "deployment/wl", "--timeout=30s"}, {{"KUBE_FEATURE_WatchListClient", "true"}});
-  EXPECT_NE(rollout.find("deployment \"wl\" successfully rolled out\n"), std::string::npos) << rollout;
+  std::string rollout = Ok({"rollout", "status", "deployment/wl", "--timeout=30s"},
+                           {{"KUBE_FEATURE_WatchListClient", "true"}});
+  EXPECT_NE(rollout.find("deployment \"wl\" successfully rolled out\n"), std::string::npos)
+      << rollout;
   bool watch_list = false;
   for (const auto& item : Logged(since)) {
-    watch_list = watch_list || item["query"].get<std::string>().find("sendInitialEvents=true") != std::string::npos;
+    watch_list = watch_list || item["query"].get<std::string>().find("sendInitialEvents=true") !=
+                                   std::string::npos;
   }
   EXPECT_TRUE(watch_list);
 }
 
 TEST_F(KubeSimSurfaceTest, PodLogsAndTokens) {
-  Ok({"apply", "-f", File("logs.yaml", Deployment("logs", "nginx:1", "{test.deployd.io/log: \"listening on :8080\\nready\"}"))});
+  Ok({"apply", "-f",
+      File("logs.yaml", Deployment("logs", "nginx:1",
+                                   "{test.deployd.io/log: \"listening on :8080\\nready\"}"))});
   Ok({"rollout", "status", "deployment/logs", "--timeout=30s"});
   EXPECT_EQ(Ok({"logs", "deployment/logs"}), "listening on :8080\nready\n");
   EXPECT_EQ(Ok({"logs", "deployment/logs", "--tail=1"}), "ready\n");
   auto prev = Run("kubectl", {"logs", "deployment/logs", "--previous"});
-  EXPECT_NE(prev.err.find("Error from server (BadRequest): previous terminated container \"web\" in pod \"logs-"), std::string::npos)
+  EXPECT_NE(
+      prev.err.find(
+          "Error from server (BadRequest): previous terminated container \"web\" in pod \"logs-"),
+      std::string::npos)
       << prev.err;
   Ok({"create", "job", "hello", "--image=busybox", "--", "echo", "hi"});
   Ok({"wait", "--for=condition=Complete", "job/hello", "--timeout=30s"});
-  EXPECT_EQ(Ok({"logs", "job/hello"}), "kube-sim: container hello started (image busybox)\nkube-sim: container hello completed\n");
+  EXPECT_EQ(
+      Ok({"logs", "job/hello"}),
+      "kube-sim: container hello started (image busybox)\nkube-sim: container hello completed\n");
 
   // Containers still waiting have no logs; a crash-looping one shows its last run.
-  Ok({"apply", "-f", File("crash.yaml", Deployment("crash", "nginx:1", "{test.deployd.io/scenario: crashloop}"))});
+  Ok({"apply", "-f",
+      File("crash.yaml", Deployment("crash", "nginx:1", "{test.deployd.io/scenario: crashloop}"))});
   std::string pod;
-  for (int i = 0; i < 200 && pod.empty(); ++i) {
-    json pods = json::parse(Ok({"get", "pods", "-l", "app=crash", "-o", "json"}));
+  // The controllers crash the container every few steps; poll the pods until one has restarted.
+  for (int i = 0; i < 2000 && pod.empty(); ++i) {
+    json pods = sim().Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Dcrash").Json();
     for (const auto& p : pods["items"]) {
       for (const auto& cs : p["status"].value("containerStatuses", json::array())) {
         if (cs.value("restartCount", 0) > 0) pod = p["metadata"]["name"];
@@ -221,7 +266,9 @@ TEST_F(KubeSimSurfaceTest, PodLogsAndTokens) {
     }
   }
   ASSERT_FALSE(pod.empty());
-  EXPECT_EQ(Ok({"logs", pod}), "kube-sim: container web started (image nginx:1)\nkube-sim: container web exited with code 1 (Error)\n");
+  EXPECT_EQ(Ok({"logs", pod}),
+            "kube-sim: container web started (image nginx:1)\nkube-sim: container web exited with "
+            "code 1 (Error)\n");
   auto many = sim().Admin("GET", "/api/v1/namespaces/aura/pods/" + pod + "/log?container=nope");
   EXPECT_EQ(many.status, 400);
   EXPECT_EQ(many.Json()["message"], "container nope is not valid for pod " + pod);
@@ -230,21 +277,77 @@ TEST_F(KubeSimSurfaceTest, PodLogsAndTokens) {
   std::string token = Ok({"create", "token", "serviceuser-aura"});
   ASSERT_FALSE(token.empty());
   if (token.back() == '\n') token.pop_back();
-  auto who = sim().client().Do("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                               R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})",
-                               {{"Authorization", "Bearer " + token}});
+  auto who =
+      sim().client().Do("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                        R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})",
+                        {{"Authorization", "Bearer " + token}});
   ASSERT_EQ(who.status, 201) << who.body;
-  EXPECT_EQ(who.Json()["status"]["userInfo"]["username"], "system:serviceaccount:aura:serviceuser-aura");
+  EXPECT_EQ(who.Json()["status"]["userInfo"]["username"],
+            "system:serviceaccount:aura:serviceuser-aura");
 }
 
-// ---- 5. kpt live and kubectl 1.27 ---------------------------------------------------------------------
+TEST_F(KubeSimSurfaceTest, ServerSidePrintingHasTheRealColumns) {
+  Ok({"apply", "-f", File("print.yaml", Deployment("print", "nginx:1"))});
+  Ok({"rollout", "status", "deployment/print", "--timeout=30s"});
+  std::string wide = Ok({"get", "deployment", "print", "-o", "wide"});
+  EXPECT_EQ(wide.substr(0, wide.find('\n')),
+            "NAME    READY   UP-TO-DATE   AVAILABLE   AGE   CONTAINERS   IMAGES    SELECTOR")
+      << wide;
+  wide = Ok({"get", "replicasets", "-l", "app=print", "-o", "wide"});
+  EXPECT_NE(wide.find("DESIRED   CURRENT   READY   AGE   CONTAINERS   IMAGES    SELECTOR"),
+            std::string::npos)
+      << wide;
+  std::string pods = Ok({"get", "pods", "-l", "app=print", "-o", "wide"});
+  EXPECT_NE(pods.find("NOMINATED NODE   READINESS GATES"), std::string::npos) << pods;
+  EXPECT_NE(pods.find("kube-sim-node"), std::string::npos) << pods;
+  std::string svc = Ok({"get", "service", "kubernetes", "-n", "default"});
+  EXPECT_EQ(svc.substr(0, svc.find('\n')),
+            "NAME         TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)   AGE");
+  std::string events = Ok({"get", "events", "--field-selector",
+                           "involvedObject.kind=Deployment,involvedObject.name=print"});
+  EXPECT_EQ(
+      events.rfind("LAST SEEN   TYPE     REASON              OBJECT             MESSAGE\n", 0), 0u)
+      << events;
+  // A CRD's additionalPrinterColumns, JSONPath and all.
+  Ok({"apply", "-f", File("printer-crd.yaml", R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+    additionalPrinterColumns:
+    - {name: Size, type: integer, jsonPath: .spec.size}
+    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type=="Ready")].status'}
+    - {name: Colour, type: string, jsonPath: .spec.colour, priority: 1}
+)")});
+  Ok({"apply", "-f",
+      File("widget.yaml",
+           "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+           "spec: {size: 3, colour: blue}\nstatus: {conditions: [{type: Ready, status: "
+           "\"True\"}]}\n")});
+  EXPECT_EQ(Ok({"get", "widgets"}), "NAME   SIZE   READY\nw      3      True\n");
+  EXPECT_EQ(Ok({"get", "widgets", "-o", "wide"}),
+            "NAME   SIZE   READY   COLOUR\nw      3      True    blue\n");
+}
+
+// ---- 5. kpt live and kubectl 1.27
+// ---------------------------------------------------------------------
 
 TEST_F(KubeSimSurfaceTest, KptLiveApplyStatusDestroy) {
   std::string pkg = sim().dir + "/kpt-pkg";
   std::filesystem::create_directories(pkg);
-  testsupport::WriteFile(pkg + "/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kpt-cm, namespace: aura}\ndata: {a: \"1\"}\n");
+  testsupport::WriteFile(pkg + "/cm.yaml",
+                         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kpt-cm, namespace: "
+                         "aura}\ndata: {a: \"1\"}\n");
   testsupport::WriteFile(pkg + "/deploy.yaml", Deployment("kpt-web", "nginx:1"));
-  std::map<std::string, std::string> env{{"HOME", sim().dir}, {"KUBECONFIG", sim().kubeconfig_path}};
+  std::map<std::string, std::string> env{{"HOME", sim().dir},
+                                         {"KUBECONFIG", sim().kubeconfig_path}};
   auto kpt = [&](std::vector<std::string> args) {
     std::vector<std::string> argv{"kpt", "live"};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -253,21 +356,50 @@ TEST_F(KubeSimSurfaceTest, KptLiveApplyStatusDestroy) {
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     return r.out + r.err;
   };
+  // kpt installs its ResourceGroup CRD itself and then polls it for a fixed 10 s whatever the
+  // cluster answers; the test installs an equivalent CRD with kubectl instead to stay fast.
+  Ok({"apply", "-f", File("rg-crd.yaml", R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: resourcegroups.kpt.dev}
+spec:
+  group: kpt.dev
+  names: {kind: ResourceGroup, listKind: ResourceGroupList, plural: resourcegroups, singular: resourcegroup}
+  scope: Namespaced
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+)")});
   std::string init = kpt({"init", "--namespace", "aura"});
   EXPECT_NE(init.find("success"), std::string::npos) << init;
-  std::string apply = kpt({"apply", "--reconcile-timeout=60s"});
-  EXPECT_NE(apply.find("apply result: 2 attempted, 2 successful, 0 skipped, 0 failed"), std::string::npos) << apply;
-  EXPECT_NE(apply.find("reconcile result: 2 attempted, 2 successful, 0 skipped, 0 failed, 0 timed out"), std::string::npos) << apply;
+  std::string apply = kpt({"apply", "--install-resource-group=false", "--reconcile-timeout=60s"});
+  EXPECT_NE(apply.find("apply result: 2 attempted, 2 successful, 0 skipped, 0 failed"),
+            std::string::npos)
+      << apply;
+  EXPECT_NE(
+      apply.find("reconcile result: 2 attempted, 2 successful, 0 skipped, 0 failed, 0 timed out"),
+      std::string::npos)
+      << apply;
   std::string status = kpt({"status"});
-  EXPECT_NE(status.find("deployment.apps/aura/kpt-web is Current: Deployment is available. Replicas: 2"), std::string::npos) << status;
+  EXPECT_NE(
+      status.find("deployment.apps/aura/kpt-web is Current: Deployment is available. Replicas: 2"),
+      std::string::npos)
+      << status;
   EXPECT_NE(status.find("configmap/aura/kpt-cm is Current"), std::string::npos) << status;
 
   // Server-side this time, with the ConfigMap changed and the Deployment pruned.
-  testsupport::WriteFile(pkg + "/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kpt-cm, namespace: aura}\ndata: {a: \"2\"}\n");
+  testsupport::WriteFile(pkg + "/cm.yaml",
+                         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kpt-cm, namespace: "
+                         "aura}\ndata: {a: \"2\"}\n");
   std::filesystem::remove(pkg + "/deploy.yaml");
-  apply = kpt({"apply", "--server-side", "--reconcile-timeout=60s"});
+  apply =
+      kpt({"apply", "--install-resource-group=false", "--server-side", "--reconcile-timeout=60s"});
   EXPECT_NE(apply.find("prune result: 1 attempted, 1 successful"), std::string::npos) << apply;
-  EXPECT_EQ(sim().Admin("GET", "/api/v1/namespaces/aura/configmaps/kpt-cm").Json()["data"]["a"], "2");
+  EXPECT_EQ(sim().Admin("GET", "/api/v1/namespaces/aura/configmaps/kpt-cm").Json()["data"]["a"],
+            "2");
   EXPECT_EQ(sim().Admin("GET", "/apis/apps/v1/namespaces/aura/deployments/kpt-web").status, 404);
   std::string destroy = kpt({"destroy"});
   EXPECT_NE(destroy.find("delete result: 1 attempted, 1 successful"), std::string::npos) << destroy;
@@ -278,15 +410,19 @@ TEST_F(KubeSimSurfaceTest, Kubectl127Unmodified) {
   const std::string k127 = Binary("1.27");
   std::string path = File("k127.yaml", Deployment("k127", "nginx:1"));
   EXPECT_EQ(Ok({"apply", "-f", path}, {}, k127), "deployment.apps/k127 created\n");
-  EXPECT_NE(Ok({"rollout", "status", "deployment/k127", "--timeout=30s"}, {}, k127).find("successfully rolled out"),
+  EXPECT_NE(Ok({"rollout", "status", "deployment/k127", "--timeout=30s"}, {}, k127)
+                .find("successfully rolled out"),
             std::string::npos);
-  EXPECT_EQ(Ok({"apply", "--server-side", "-f", File("k127.yaml", Deployment("k127", "nginx:2"))}, {}, k127),
+  EXPECT_EQ(Ok({"apply", "--server-side", "-f", File("k127.yaml", Deployment("k127", "nginx:2"))},
+               {}, k127),
             "deployment.apps/k127 serverside-applied\n");
-  EXPECT_EQ(Ok({"set", "image", "deployment/k127", "web=nginx:3"}, {}, k127), "deployment.apps/k127 image updated\n");
+  EXPECT_EQ(Ok({"set", "image", "deployment/k127", "web=nginx:3"}, {}, k127),
+            "deployment.apps/k127 image updated\n");
   std::string table = Ok({"get", "deployment", "k127"}, {}, k127);
   EXPECT_EQ(table.rfind("NAME   READY   UP-TO-DATE   AVAILABLE   AGE\nk127   ", 0), 0u) << table;
   Ok({"rollout", "status", "deployment/k127", "--timeout=30s"}, {}, k127);
-  EXPECT_EQ(Ok({"logs", "deployment/k127"}, {}, k127), "kube-sim: container web started (image nginx:3)\n");
+  EXPECT_EQ(Ok({"logs", "deployment/k127"}, {}, k127),
+            "kube-sim: container web started (image nginx:3)\n");
   EXPECT_EQ(Ok({"delete", "-f", path}, {}, k127), "deployment.apps \"k127\" deleted\n");
 }
 

@@ -128,8 +128,10 @@ TEST_F(KubeSimTypedTest, CreateDeploymentAndJob) {
   EXPECT_EQ(d["spec"]["replicas"], 2);
   EXPECT_EQ(d["spec"]["selector"], json({{"matchLabels", {{"app", "typed-web"}}}}));
   EXPECT_EQ(d["spec"]["template"]["metadata"]["labels"], json({{"app", "typed-web"}}));
-  EXPECT_EQ(d["spec"]["template"]["spec"]["containers"],
-            json::parse(R"([{"name":"nginx","image":"nginx:1","ports":[{"containerPort":8080,"protocol":"TCP"}],"resources":{},
+  EXPECT_EQ(
+      d["spec"]["template"]["spec"]["containers"],
+      json::parse(
+          R"([{"name":"nginx","image":"nginx:1","ports":[{"containerPort":8080,"protocol":"TCP"}],"resources":{},
                             "imagePullPolicy":"IfNotPresent","terminationMessagePath":"/dev/termination-log",
                             "terminationMessagePolicy":"File"}])"));
   // kubectl sends "strategy":{}; the server defaults it like kube-apiserver.
@@ -220,8 +222,10 @@ TEST_F(KubeSimTypedTest, CreateServiceRbacIngressPdbCronJobAndRun) {
   EXPECT_EQ(svc_spec["clusterIPs"], json({cluster_ip}));
   svc_spec.erase("clusterIP");
   svc_spec.erase("clusterIPs");
-  EXPECT_EQ(svc_spec,
-            json::parse(R"({"ports":[{"name":"81-8081","nodePort":30001,"port":81,"protocol":"TCP","targetPort":8081}],
+  EXPECT_EQ(
+      svc_spec,
+      json::parse(
+          R"({"ports":[{"name":"81-8081","nodePort":30001,"port":81,"protocol":"TCP","targetPort":8081}],
                             "selector":{"app":"typed-svc"},"type":"NodePort","externalTrafficPolicy":"Cluster",
                             "internalTrafficPolicy":"Cluster","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack",
                             "sessionAffinity":"None"})"));

@@ -60,7 +60,8 @@ HttpResponse PodLog(const Json& pod, const HttpRequest& req) {
     } else if (annotations.contains("kubectl.kubernetes.io/default-container")) {
       name = annotations["kubectl.kubernetes.io/default-container"].get<std::string>();
     } else {
-      std::string msg = "a container name must be specified for pod " + pod_name + ", choose one of: " + NameList(containers);
+      std::string msg = "a container name must be specified for pod " + pod_name +
+                        ", choose one of: " + NameList(containers);
       if (!init.empty()) msg += " or one of the init containers: " + NameList(init);
       throw BadRequestError(msg);
     }
@@ -73,18 +74,23 @@ HttpResponse PodLog(const Json& pod, const HttpRequest& req) {
     container = Find(init_specs, name);
     is_init = container != nullptr;
   }
-  if (container == nullptr) throw BadRequestError("container " + name + " is not valid for pod " + pod_name);
-  if (spec.value("nodeName", "").empty()) throw BadRequestError("pod " + pod_name + " does not have a host assigned");
+  if (container == nullptr)
+    throw BadRequestError("container " + name + " is not valid for pod " + pod_name);
+  if (spec.value("nodeName", "").empty())
+    throw BadRequestError("pod " + pod_name + " does not have a host assigned");
 
-  const Json statuses = status.value(is_init ? "initContainerStatuses" : "containerStatuses", Json::array());
+  const Json statuses =
+      status.value(is_init ? "initContainerStatuses" : "containerStatuses", Json::array());
   const Json* cs = Find(statuses, name);
   const Json state = cs != nullptr ? cs->value("state", Json::object()) : Json::object();
   const Json last = cs != nullptr ? cs->value("lastState", Json::object()) : Json::object();
   const std::string prefix = "container " + Quote(name) + " in pod " + Quote(pod_name);
   bool previous = req.Query("previous") == "true";
   if (previous) {
-    if (!last.contains("terminated")) throw BadRequestError("previous terminated " + prefix + " not found");
-  } else if (!state.contains("running") && !state.contains("terminated") && !last.contains("terminated")) {
+    if (!last.contains("terminated"))
+      throw BadRequestError("previous terminated " + prefix + " not found");
+  } else if (!state.contains("running") && !state.contains("terminated") &&
+             !last.contains("terminated")) {
     if (state.contains("waiting")) {
       std::string reason = state["waiting"].value("reason", "");
       if (reason == "ErrImagePull") reason = "image can't be pulled";
@@ -100,18 +106,22 @@ HttpResponse PodLog(const Json& pod, const HttpRequest& req) {
   if (annotations.contains(kLogAnnotation) && annotations[kLogAnnotation].is_string()) {
     lines = Lines(annotations[kLogAnnotation].get<std::string>());
   } else {
-    lines.push_back("kube-sim: container " + name + " started (image " + container->value("image", "") + ")");
-    const Json ended = previous || !state.contains("terminated") ? last.value("terminated", Json()) : state["terminated"];
+    lines.push_back("kube-sim: container " + name + " started (image " +
+                    container->value("image", "") + ")");
+    const Json ended = previous || !state.contains("terminated") ? last.value("terminated", Json())
+                                                                 : state["terminated"];
     if (ended.is_object()) {
       int code = ended.value("exitCode", 0);
-      lines.push_back(code == 0 ? "kube-sim: container " + name + " completed"
-                                : "kube-sim: container " + name + " exited with code " + std::to_string(code) +
-                                      " (" + ended.value("reason", "Error") + ")");
+      lines.push_back(code == 0
+                          ? "kube-sim: container " + name + " completed"
+                          : "kube-sim: container " + name + " exited with code " +
+                                std::to_string(code) + " (" + ended.value("reason", "Error") + ")");
     }
   }
   if (req.HasQuery("tailLines")) {
     std::size_t tail = static_cast<std::size_t>(std::max(0LL, std::stoll(req.Query("tailLines"))));
-    if (lines.size() > tail) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(tail));
+    if (lines.size() > tail)
+      lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(tail));
   }
   std::string body;
   std::string started = status.value("startTime", meta.value("creationTimestamp", ""));
@@ -122,7 +132,8 @@ HttpResponse PodLog(const Json& pod, const HttpRequest& req) {
     body += line + "\n";
   }
   if (req.HasQuery("limitBytes")) {
-    std::size_t limit = static_cast<std::size_t>(std::max(0LL, std::stoll(req.Query("limitBytes"))));
+    std::size_t limit =
+        static_cast<std::size_t>(std::max(0LL, std::stoll(req.Query("limitBytes"))));
     if (body.size() > limit) body.resize(limit);
   }
   HttpResponse r;

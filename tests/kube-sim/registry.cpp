@@ -77,9 +77,11 @@ std::string HashHex(const std::string& s) {
 
 std::vector<Subresource> Subresources(const ResourceType& t) {
   std::vector<Subresource> out = t.subresources;
-  if (t.scale_subresource) out.push_back({"scale", {"get", "patch", "update"}, "autoscaling", "v1", "Scale"});
+  if (t.scale_subresource)
+    out.push_back({"scale", {"get", "patch", "update"}, "autoscaling", "v1", "Scale"});
   if (t.status_subresource) out.push_back({"status", {"get", "patch", "update"}, "", "", ""});
-  std::sort(out.begin(), out.end(), [](const Subresource& a, const Subresource& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const Subresource& a, const Subresource& b) { return a.name < b.name; });
   return out;
 }
 
@@ -87,28 +89,36 @@ Registry::Registry() {
   using G = GenerationMode;
   auto& t = types_;
   const std::vector<std::string> read_only{"get", "list"};
-  const std::vector<std::string> no_collection{"create", "delete", "get", "list", "patch", "update", "watch"};
-  auto sub = [&](const std::string& name, std::vector<std::string> verbs, const std::string& group = "",
-                 const std::string& version = "", const std::string& kind = "") {
+  const std::vector<std::string> no_collection{"create", "delete", "get",  "list",
+                                               "patch",  "update", "watch"};
+  auto sub = [&](const std::string& name, std::vector<std::string> verbs,
+                 const std::string& group = "", const std::string& version = "",
+                 const std::string& kind = "") {
     t.back().subresources.push_back({name, std::move(verbs), group, version, kind});
   };
-  // The core group (the resources a v1.32 cluster lists, alphabetical as kube-apiserver serves them).
+  // The core group (the resources a v1.32 cluster lists, alphabetical as kube-apiserver serves
+  // them).
   t.push_back(Review("", "bindings", "Binding"));
   t.back().version = "v1";
   t.back().namespaced = true;
-  t.push_back(T("", "v1", "componentstatuses", "componentstatus", "ComponentStatus", false, {"cs"}, {}, false, G::kNone));
+  t.push_back(T("", "v1", "componentstatuses", "componentstatus", "ComponentStatus", false, {"cs"},
+                {}, false, G::kNone));
   t.back().verbs = read_only;
   t.push_back(T("", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}, false, G::kNone));
-  t.push_back(T("", "v1", "endpoints", "endpoints", "Endpoints", true, {"ep"}, {}, false, G::kNone));
+  t.push_back(
+      T("", "v1", "endpoints", "endpoints", "Endpoints", true, {"ep"}, {}, false, G::kNone));
   t.push_back(T("", "v1", "events", "event", "Event", true, {"ev"}, {}, false, G::kNone));
-  t.push_back(T("", "v1", "limitranges", "limitrange", "LimitRange", true, {"limits"}, {}, false, G::kNone));
+  t.push_back(T("", "v1", "limitranges", "limitrange", "LimitRange", true, {"limits"}, {}, false,
+                G::kNone));
   t.push_back(T("", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}, {}, true, G::kNone));
   t.back().verbs = no_collection;
   sub("finalize", {"update"});
   t.push_back(T("", "v1", "nodes", "node", "Node", false, {"no"}, {}, true, G::kNone));
   sub("proxy", {"create", "delete", "get", "patch", "update"}, "", "", "NodeProxyOptions");
-  t.push_back(T("", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true, {"pvc"}, {}, true, G::kNone));
-  t.push_back(T("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, {"pv"}, {}, true, G::kNone));
+  t.push_back(T("", "v1", "persistentvolumeclaims", "persistentvolumeclaim",
+                "PersistentVolumeClaim", true, {"pvc"}, {}, true, G::kNone));
+  t.push_back(T("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false,
+                {"pv"}, {}, true, G::kNone));
   t.push_back(T("", "v1", "pods", "pod", "Pod", true, {"po"}, {"all"}, true, G::kNone));
   sub("attach", {"create", "get"}, "", "", "PodAttachOptions");
   sub("binding", {"create"}, "", "", "Binding");
@@ -118,18 +128,23 @@ Registry::Registry() {
   sub("log", {"get"});
   sub("portforward", {"create", "get"}, "", "", "PodPortForwardOptions");
   sub("proxy", {"create", "delete", "get", "patch", "update"}, "", "", "PodProxyOptions");
-  t.push_back(T("", "v1", "podtemplates", "podtemplate", "PodTemplate", true, {}, {}, false, G::kNone));
-  t.push_back(T("", "v1", "replicationcontrollers", "replicationcontroller", "ReplicationController", true, {"rc"}, {"all"}, true, G::kSpec));
+  t.push_back(
+      T("", "v1", "podtemplates", "podtemplate", "PodTemplate", true, {}, {}, false, G::kNone));
+  t.push_back(T("", "v1", "replicationcontrollers", "replicationcontroller",
+                "ReplicationController", true, {"rc"}, {"all"}, true, G::kSpec));
   t.back().scale_subresource = true;
-  t.push_back(T("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", true, {"quota"}, {}, true, G::kNone));
+  t.push_back(T("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", true, {"quota"}, {},
+                true, G::kNone));
   t.push_back(T("", "v1", "secrets", "secret", "Secret", true, {}, {}, false, G::kNone));
   t.push_back(T("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {}, false, G::kNone));
   sub("token", {"create"}, "authentication.k8s.io", "v1", "TokenRequest");
   t.push_back(T("", "v1", "services", "service", "Service", true, {"svc"}, {"all"}, true, G::kNone));
   sub("proxy", {"create", "delete", "get", "patch", "update"}, "", "", "ServiceProxyOptions");
   // Named groups.
-  t.push_back(T("apiregistration.k8s.io", "v1", "apiservices", "apiservice", "APIService", false, {}, {"api-extensions"}, true, G::kSpec));
-  t.push_back(T("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, {}, {}, false, G::kNone));
+  t.push_back(T("apiregistration.k8s.io", "v1", "apiservices", "apiservice", "APIService", false,
+                {}, {"api-extensions"}, true, G::kSpec));
+  t.push_back(T("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision",
+                true, {}, {}, false, G::kNone));
   t.push_back(T("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}, {"all"}, true, G::kSpec));
   t.push_back(T("apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"all"}, true, G::kSpecOrAnnotations));
   t.back().scale_subresource = true;
@@ -140,19 +155,24 @@ Registry::Registry() {
   t.push_back(T("events.k8s.io", "v1", "events", "event", "Event", true, {"ev"}, {}, false, G::kNone));
   t.push_back(Review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"));
   t.push_back(Review("authentication.k8s.io", "tokenreviews", "TokenReview"));
-  t.push_back(Review("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview"));
+  t.push_back(
+      Review("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview"));
   t.back().namespaced = true;
   t.push_back(Review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"));
   t.push_back(Review("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview"));
   t.push_back(Review("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"));
   t.push_back(T("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", true, {"hpa"}, {"all"}, true, G::kSpec));
-  t.push_back(T("autoscaling", "v1", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", true, {"hpa"}, {"all"}, true, G::kSpec));
+  t.push_back(T("autoscaling", "v1", "horizontalpodautoscalers", "horizontalpodautoscaler",
+                "HorizontalPodAutoscaler", true, {"hpa"}, {"all"}, true, G::kSpec));
   t.back().storage_version = false;
   t.push_back(T("batch", "v1", "cronjobs", "cronjob", "CronJob", true, {"cj"}, {"all"}, true, G::kSpec));
   t.push_back(T("batch", "v1", "jobs", "job", "Job", true, {}, {"all"}, true, G::kSpec));
-  t.push_back(T("certificates.k8s.io", "v1", "certificatesigningrequests", "certificatesigningrequest", "CertificateSigningRequest", false, {"csr"}, {}, true, G::kNone));
+  t.push_back(T("certificates.k8s.io", "v1", "certificatesigningrequests",
+                "certificatesigningrequest", "CertificateSigningRequest", false, {"csr"}, {}, true,
+                G::kNone));
   sub("approval", {"get", "patch", "update"});
-  t.push_back(T("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", false, {}, {}, false, G::kSpec));
+  t.push_back(T("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", false,
+                {}, {}, false, G::kSpec));
   t.push_back(T("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true, {"ing"}, {}, true, G::kSpec));
   t.push_back(T("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, {"netpol"}, {}, false, G::kSpec));
   t.push_back(T("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, {"pdb"}, {}, true, G::kSpec));
@@ -160,28 +180,61 @@ Registry::Registry() {
   t.push_back(T("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, {}, {}, false, G::kNone));
   t.push_back(T("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, {}, {}, false, G::kNone));
   t.push_back(T("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, {}, {}, false, G::kNone));
-  t.push_back(T("storage.k8s.io", "v1", "csidrivers", "csidriver", "CSIDriver", false, {}, {}, false, G::kSpec));
-  t.push_back(T("storage.k8s.io", "v1", "csinodes", "csinode", "CSINode", false, {}, {}, false, G::kNone));
-  t.push_back(T("storage.k8s.io", "v1", "csistoragecapacities", "csistoragecapacity", "CSIStorageCapacity", true, {}, {}, false, G::kNone));
-  t.push_back(T("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false, {"sc"}, {}, false, G::kNone));
-  t.push_back(T("storage.k8s.io", "v1", "volumeattachments", "volumeattachment", "VolumeAttachment", false, {}, {}, true, G::kSpec));
-  t.push_back(T("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", false, {}, {"api-extensions"}, false, G::kNone));
-  t.push_back(T("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "validatingadmissionpolicy", "ValidatingAdmissionPolicy", false, {}, {"api-extensions"}, true, G::kSpec));
-  t.push_back(T("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings", "validatingadmissionpolicybinding", "ValidatingAdmissionPolicyBinding", false, {}, {"api-extensions"}, false, G::kSpec));
-  t.push_back(T("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, {}, {"api-extensions"}, false, G::kNone));
+  t.push_back(T("storage.k8s.io", "v1", "csidrivers", "csidriver", "CSIDriver", false, {}, {},
+                false, G::kSpec));
+  t.push_back(
+      T("storage.k8s.io", "v1", "csinodes", "csinode", "CSINode", false, {}, {}, false, G::kNone));
+  t.push_back(T("storage.k8s.io", "v1", "csistoragecapacities", "csistoragecapacity",
+                "CSIStorageCapacity", true, {}, {}, false, G::kNone));
+  t.push_back(T("storage.k8s.io", "v1", "storageclasses", "storageclass", "StorageClass", false,
+                {"sc"}, {}, false, G::kNone));
+  t.push_back(T("storage.k8s.io", "v1", "volumeattachments", "volumeattachment", "VolumeAttachment",
+                false, {}, {}, true, G::kSpec));
+  t.push_back(T("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+                "mutatingwebhookconfiguration", "MutatingWebhookConfiguration", false, {},
+                {"api-extensions"}, false, G::kNone));
+  t.push_back(T("admissionregistration.k8s.io", "v1", "validatingadmissionpolicies",
+                "validatingadmissionpolicy", "ValidatingAdmissionPolicy", false, {},
+                {"api-extensions"}, true, G::kSpec));
+  t.push_back(T("admissionregistration.k8s.io", "v1", "validatingadmissionpolicybindings",
+                "validatingadmissionpolicybinding", "ValidatingAdmissionPolicyBinding", false, {},
+                {"api-extensions"}, false, G::kSpec));
+  t.push_back(T("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+                "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, {},
+                {"api-extensions"}, false, G::kNone));
   t.push_back(T("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition", "CustomResourceDefinition", false, {"crd", "crds"}, {"api-extensions"}, true, G::kSpec));
-  t.push_back(T("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, {"pc"}, {}, false, G::kNone));
-  t.push_back(T("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}, {}, false, G::kNone));
-  t.push_back(T("node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", false, {}, {}, false, G::kNone));
-  t.push_back(T("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, {}, {}, false, G::kNone));
-  t.push_back(T("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "flowschema", "FlowSchema", false, {}, {}, true, G::kSpec));
-  t.push_back(T("flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations", "prioritylevelconfiguration", "PriorityLevelConfiguration", false, {}, {}, true, G::kSpec));
+  t.push_back(T("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass",
+                false, {"pc"}, {}, false, G::kNone));
+  t.push_back(
+      T("coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}, {}, false, G::kNone));
+  t.push_back(T("node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", false, {},
+                {}, false, G::kNone));
+  t.push_back(T("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true,
+                {}, {}, false, G::kNone));
+  t.push_back(T("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", "flowschema", "FlowSchema",
+                false, {}, {}, true, G::kSpec));
+  t.push_back(T("flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations",
+                "prioritylevelconfiguration", "PriorityLevelConfiguration", false, {}, {}, true,
+                G::kSpec));
   // kube-apiserver's order of the built-in groups in /apis.
-  group_order_ = {"apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io",
-                  "authorization.k8s.io", "autoscaling", "batch", "certificates.k8s.io",
-                  "networking.k8s.io", "policy", "rbac.authorization.k8s.io", "storage.k8s.io",
-                  "admissionregistration.k8s.io", "apiextensions.k8s.io", "scheduling.k8s.io",
-                  "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io",
+  group_order_ = {"apiregistration.k8s.io",
+                  "apps",
+                  "events.k8s.io",
+                  "authentication.k8s.io",
+                  "authorization.k8s.io",
+                  "autoscaling",
+                  "batch",
+                  "certificates.k8s.io",
+                  "networking.k8s.io",
+                  "policy",
+                  "rbac.authorization.k8s.io",
+                  "storage.k8s.io",
+                  "admissionregistration.k8s.io",
+                  "apiextensions.k8s.io",
+                  "scheduling.k8s.io",
+                  "coordination.k8s.io",
+                  "node.k8s.io",
+                  "discovery.k8s.io",
                   "flowcontrol.apiserver.k8s.io"};
 }
 
@@ -245,6 +298,7 @@ void Registry::InstallCrd(const Json& crd) {
     if (v.contains("schema") && v["schema"].contains("openAPIV3Schema")) {
       t.schema = v["schema"]["openAPIV3Schema"];
     }
+    if (v.contains("additionalPrinterColumns")) t.printer_columns = v["additionalPrinterColumns"];
     types_.push_back(std::move(t));
   }
   if (std::find(group_order_.begin(), group_order_.end(), group) == group_order_.end()) {
@@ -315,7 +369,8 @@ std::optional<Json> Registry::ResourceList(const std::string& group,
     if (!t.categories.empty()) r["categories"] = t.categories;
     resources.push_back(r);
     for (const auto& sr : Subresources(t)) {
-      Json entry{{"name", t.plural + "/" + sr.name}, {"singularName", ""}, {"namespaced", t.namespaced}};
+      Json entry{
+          {"name", t.plural + "/" + sr.name}, {"singularName", ""}, {"namespaced", t.namespaced}};
       if (!sr.group.empty() || !sr.version.empty()) {
         entry["group"] = sr.group;
         entry["version"] = sr.version;
@@ -362,8 +417,10 @@ Json Registry::Aggregated(bool core, const std::string& api_version) const {
     }
     if (!item["versions"].empty()) items.push_back(item);
   }
-  return Json{{"kind", "APIGroupDiscoveryList"}, {"apiVersion", api_version},
-              {"metadata", Json::object()}, {"items", items}};
+  return Json{{"kind", "APIGroupDiscoveryList"},
+              {"apiVersion", api_version},
+              {"metadata", Json::object()},
+              {"items", items}};
 }
 
 std::optional<Json> Registry::OpenApiDoc(const std::string& key) const {
@@ -392,7 +449,8 @@ std::optional<Json> Registry::OpenApiDoc(const std::string& key) const {
     // Built-in kinds the schema table describes: the real structure (for `kubectl explain`).
     // The patch operations carry no request body, so kubectl computes its client-side patches
     // from its compiled-in types, as it would for a kind whose schema it cannot use.
-    if (const Json* builtin = t.builtin ? BuiltinSchema(t.group, t.kind) : nullptr) schema = *builtin;
+    if (const Json* builtin = t.builtin ? BuiltinSchema(t.group, t.kind) : nullptr)
+      schema = *builtin;
     schema["x-kubernetes-group-version-kind"] = Json::array({gvk});
     schemas[schema_name] = schema;
     Json ref{{"$ref", "#/components/schemas/" + schema_name}};
@@ -449,9 +507,11 @@ Json SchemaToV2(const Json& schema) {
       out["format"] = "int-or-string";
     } else if (it.key() == "properties" && it.value().is_object()) {
       Json props = Json::object();
-      for (auto p = it.value().begin(); p != it.value().end(); ++p) props[p.key()] = SchemaToV2(p.value());
+      for (auto p = it.value().begin(); p != it.value().end(); ++p)
+        props[p.key()] = SchemaToV2(p.value());
       out["properties"] = props;
-    } else if ((it.key() == "items" || it.key() == "additionalProperties") && it.value().is_object()) {
+    } else if ((it.key() == "items" || it.key() == "additionalProperties") &&
+               it.value().is_object()) {
       out[it.key()] = SchemaToV2(it.value());
     } else {
       out[it.key()] = it.value();
@@ -465,8 +525,9 @@ Json SchemaToV2(const Json& schema) {
 Json Registry::OpenApiV2() const {
   Json definitions = Json::object();
   Json paths = Json::object();
-  const Json patch_types = Json::array({"application/json-patch+json", "application/merge-patch+json",
-                                        "application/strategic-merge-patch+json", "application/apply-patch+yaml"});
+  const Json patch_types =
+      Json::array({"application/json-patch+json", "application/merge-patch+json",
+                   "application/strategic-merge-patch+json", "application/apply-patch+yaml"});
   for (const auto& [g, v] : [&] {
          std::vector<std::pair<std::string, std::string>> gvs{{"", "v1"}};
          for (const auto& group : group_order_) {
@@ -476,7 +537,8 @@ Json Registry::OpenApiV2() const {
        }()) {
     auto doc = OpenApiDoc(g.empty() ? "api/" + v : "apis/" + g + "/" + v);
     if (!doc) continue;
-    for (auto it = (*doc)["components"]["schemas"].begin(); it != (*doc)["components"]["schemas"].end(); ++it) {
+    for (auto it = (*doc)["components"]["schemas"].begin();
+         it != (*doc)["components"]["schemas"].end(); ++it) {
       definitions[it.key()] = SchemaToV2(it.value());
     }
     for (auto it = (*doc)["paths"].begin(); it != (*doc)["paths"].end(); ++it) {

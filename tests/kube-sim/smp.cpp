@@ -94,8 +94,8 @@ long IndexIn(const Json& order, const Json& item, const std::string& merge_key) 
     const Json& o = order[i];
     if (merge_key.empty()) {
       if (o == item) return static_cast<long>(i);
-    } else if (o.is_object() && item.is_object() && o.contains(merge_key) && item.contains(merge_key) &&
-               o[merge_key] == item[merge_key]) {
+    } else if (o.is_object() && item.is_object() && o.contains(merge_key) &&
+               item.contains(merge_key) && o[merge_key] == item[merge_key]) {
       return static_cast<long>(i);
     }
   }
@@ -185,7 +185,8 @@ Json MergeList(Json original, const Json& patch, const Json* field, const std::s
         }
         Json kept = Json::array();
         for (const auto& o : original) {
-          if (!(o.is_object() && o.contains(merge_key) && o[merge_key] == e[merge_key])) kept.push_back(o);
+          if (!(o.is_object() && o.contains(merge_key) && o[merge_key] == e[merge_key]))
+            kept.push_back(o);
         }
         original = kept;
       } else if (type == "replace") {
@@ -244,7 +245,8 @@ Json MergeMap(Json original, Json patch, const Json* schema) {
     }
     std::vector<std::string> drop;
     for (auto it = original.begin(); it != original.end(); ++it) {
-      if (std::find(retain.begin(), retain.end(), it.key()) == retain.end()) drop.push_back(it.key());
+      if (std::find(retain.begin(), retain.end(), it.key()) == retain.end())
+        drop.push_back(it.key());
     }
     for (const auto& k : drop) original.erase(k);
   }
@@ -272,12 +274,14 @@ Json MergeMap(Json original, Json patch, const Json* schema) {
     } else if (!in_original && in_patch) {
       merged = MergeValue(nullptr, patch[list_key], field, false);
     } else if (in_original && in_patch) {
-      merged = meta.strategy == "merge" ? MergeList(server, patch[list_key], field, meta.merge_key, false)
-                                        : patch[list_key];
+      merged = meta.strategy == "merge"
+                   ? MergeList(server, patch[list_key], field, meta.merge_key, false)
+                   : patch[list_key];
     } else {
       continue;
     }
-    bool maps = std::any_of(merged.begin(), merged.end(), [](const Json& e) { return e.is_object(); });
+    bool maps =
+        std::any_of(merged.begin(), merged.end(), [](const Json& e) { return e.is_object(); });
     original[list_key] = NormalizeOrder(merged, order, server, maps ? meta.merge_key : "");
     patch.erase(list_key);
   }
@@ -286,7 +290,8 @@ Json MergeMap(Json original, Json patch, const Json* schema) {
     bool delete_list = false;
     if (StartsWith(key, kDeleteFromPrimitiveList)) {
       key = key.substr(std::string(kDeleteFromPrimitiveList).size());
-      if (key.empty() || !it.value().is_array()) BadFormat("invalid patch format of primitive list");
+      if (key.empty() || !it.value().is_array())
+        BadFormat("invalid patch format of primitive list");
       delete_list = true;
       if (!original.contains(key)) continue;
     }
@@ -296,8 +301,8 @@ Json MergeMap(Json original, Json patch, const Json* schema) {
       continue;
     }
     auto existing = original.find(key);
-    original[key] = MergeValue(existing == original.end() ? nullptr : &*existing, value, Child(schema, key),
-                               delete_list);
+    original[key] = MergeValue(existing == original.end() ? nullptr : &*existing, value,
+                               Child(schema, key), delete_list);
   }
   return original;
 }
@@ -306,7 +311,8 @@ Json MergeValue(const Json* original, const Json& patch, const Json* field, bool
   PatchMeta meta = MetaOf(field);
   if (delete_list) return MergeList(*original, patch, field, meta.merge_key, true);
   if (patch.is_object()) {
-    if (original == nullptr || !original->is_object()) return MergeMap(Json::object(), patch, field);
+    if (original == nullptr || !original->is_object())
+      return MergeMap(Json::object(), patch, field);
     if (meta.strategy == "replace") return patch;
     return MergeMap(*original, patch, field);
   }

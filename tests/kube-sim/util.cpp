@@ -130,7 +130,8 @@ std::string Unbase64(std::string_view data) {
   if (data.size() % 4 != 0) throw std::invalid_argument("bad base64 length");
   std::string out(data.size() / 4 * 3 + 1, '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
   if (n < 0) throw std::invalid_argument("bad base64");
   std::size_t pad = 0;
   if (!data.empty() && data.back() == '=') pad++;

@@ -15,9 +15,12 @@ namespace {
 
 std::string Quote(const std::string& s) { return Json(s).dump(); }
 
-std::string GoValue(const Json& v) { return v.is_string() ? Quote(v.get<std::string>()) : v.dump(); }
+std::string GoValue(const Json& v) {
+  return v.is_string() ? Quote(v.get<std::string>()) : v.dump();
+}
 
-void Add(std::vector<FieldError>& errs, const char* type, const std::string& field, const std::string& body) {
+void Add(std::vector<FieldError>& errs, const char* type, const std::string& field,
+         const std::string& body) {
   errs.push_back({type, field, body});
 }
 
@@ -25,7 +28,8 @@ void NotSupported(std::vector<FieldError>& errs, const std::string& field, const
                   const std::vector<std::string>& allowed) {
   std::string list;
   for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + Quote(a);
-  Add(errs, "FieldValueNotSupported", field, "Unsupported value: " + GoValue(value) + ": supported values: " + list);
+  Add(errs, "FieldValueNotSupported", field,
+      "Unsupported value: " + GoValue(value) + ": supported values: " + list);
 }
 
 const char* kPortRange = "must be between 1 and 65535, inclusive";
@@ -34,7 +38,8 @@ const char* kDns1123Label =
     "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used "
     "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const char* kConfigKey =
-    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', "
+    " "
     "or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
 
 // IANA_SVC_NAME (validation.IsValidPortName): one message per broken rule.
@@ -47,7 +52,8 @@ std::vector<std::string> PortNameErrors(const std::string& name) {
     out.emplace_back("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
   }
   if (!std::regex_search(name, kLetter)) out.emplace_back("must contain at least one letter (a-z)");
-  if (name.find("--") != std::string::npos) out.emplace_back("must not contain consecutive hyphens");
+  if (name.find("--") != std::string::npos)
+    out.emplace_back("must not contain consecutive hyphens");
   if (!name.empty() && (name.front() == '-' || name.back() == '-')) {
     out.emplace_back("must not begin or end with a hyphen");
   }
@@ -65,18 +71,24 @@ void ConfigKeys(std::vector<FieldError>& errs, const Json& obj, const char* fiel
     const std::string& key = it.key();
     std::string path = std::string(field) + "[" + key + "]";
     std::string bad = "Invalid value: " + Quote(key) + ": ";
-    if (key.size() > 253) Add(errs, "FieldValueInvalid", path, bad + "must be no more than 253 characters");
+    if (key.size() > 253)
+      Add(errs, "FieldValueInvalid", path, bad + "must be no more than 253 characters");
     if (!std::regex_match(key, kKey)) Add(errs, "FieldValueInvalid", path, bad + kConfigKey);
-    if (key == ".") Add(errs, "FieldValueInvalid", path, bad + "must not be '.'");
-    else if (key == "..") Add(errs, "FieldValueInvalid", path, bad + "must not be '..'");
-    else if (key.rfind("..", 0) == 0) Add(errs, "FieldValueInvalid", path, bad + "must not start with '..'");
+    if (key == ".")
+      Add(errs, "FieldValueInvalid", path, bad + "must not be '.'");
+    else if (key == "..")
+      Add(errs, "FieldValueInvalid", path, bad + "must not be '..'");
+    else if (key.rfind("..", 0) == 0)
+      Add(errs, "FieldValueInvalid", path, bad + "must not start with '..'");
   }
 }
 
-void Immutable(std::vector<FieldError>& errs, const Json& obj, const Json* old, std::initializer_list<const char*> fields) {
+void Immutable(std::vector<FieldError>& errs, const Json& obj, const Json* old,
+               std::initializer_list<const char*> fields) {
   if (old == nullptr || !old->value("immutable", false)) return;
   if (!obj.value("immutable", false)) {
-    Add(errs, "FieldValueForbidden", "immutable", "Forbidden: field is immutable when `immutable` is set");
+    Add(errs, "FieldValueForbidden", "immutable",
+        "Forbidden: field is immutable when `immutable` is set");
   }
   for (const char* f : fields) {
     if (obj.value(f, Json()) != old->value(f, Json())) {
@@ -86,7 +98,8 @@ void Immutable(std::vector<FieldError>& errs, const Json& obj, const Json* old, 
 }
 
 void ValidateContainers(std::vector<FieldError>& errs, const Json& spec, const std::string& prefix,
-                        const char* list, const std::set<std::string>& volumes, bool names_and_images) {
+                        const char* list, const std::set<std::string>& volumes,
+                        bool names_and_images) {
   const Json containers = spec.value(list, Json::array());
   if (!containers.is_array()) return;
   for (std::size_t i = 0; i < containers.size(); ++i) {
@@ -94,7 +107,8 @@ void ValidateContainers(std::vector<FieldError>& errs, const Json& spec, const s
     if (!c.is_object()) continue;
     std::string base = prefix + "." + list + "[" + std::to_string(i) + "]";
     if (names_and_images) {
-      if (c.value("name", "").empty()) Add(errs, "FieldValueRequired", base + ".name", "Required value");
+      if (c.value("name", "").empty())
+        Add(errs, "FieldValueRequired", base + ".name", "Required value");
       if (std::string(list) != "ephemeralContainers" && c.value("image", "").empty()) {
         Add(errs, "FieldValueRequired", base + ".image", "Required value");
       }
@@ -106,20 +120,26 @@ void ValidateContainers(std::vector<FieldError>& errs, const Json& spec, const s
       std::string pp = base + ".ports[" + std::to_string(j) + "]";
       if (p.contains("name") && p["name"].is_string() && !p["name"].get<std::string>().empty()) {
         std::string name = p["name"].get<std::string>();
-        for (const auto& msg : PortNameErrors(name)) Add(errs, "FieldValueInvalid", pp + ".name", "Invalid value: " + Quote(name) + ": " + msg);
-        if (!port_names.insert(name).second) Add(errs, "FieldValueDuplicate", pp + ".name", "Duplicate value: " + Quote(name));
+        for (const auto& msg : PortNameErrors(name))
+          Add(errs, "FieldValueInvalid", pp + ".name",
+              "Invalid value: " + Quote(name) + ": " + msg);
+        if (!port_names.insert(name).second)
+          Add(errs, "FieldValueDuplicate", pp + ".name", "Duplicate value: " + Quote(name));
       }
       if (!p.contains("containerPort") || p["containerPort"] == 0) {
         Add(errs, "FieldValueRequired", pp + ".containerPort", "Required value");
       } else if (!ValidPort(p["containerPort"])) {
-        Add(errs, "FieldValueInvalid", pp + ".containerPort", "Invalid value: " + p["containerPort"].dump() + ": " + kPortRange);
+        Add(errs, "FieldValueInvalid", pp + ".containerPort",
+            "Invalid value: " + p["containerPort"].dump() + ": " + kPortRange);
       }
       if (p.contains("hostPort") && p["hostPort"] != 0 && !ValidPort(p["hostPort"])) {
-        Add(errs, "FieldValueInvalid", pp + ".hostPort", "Invalid value: " + p["hostPort"].dump() + ": " + kPortRange);
+        Add(errs, "FieldValueInvalid", pp + ".hostPort",
+            "Invalid value: " + p["hostPort"].dump() + ": " + kPortRange);
       }
       if (p.contains("protocol")) {
         const Json& proto = p["protocol"];
-        if (proto != "TCP" && proto != "UDP" && proto != "SCTP") NotSupported(errs, pp + ".protocol", proto, {"SCTP", "TCP", "UDP"});
+        if (proto != "TCP" && proto != "UDP" && proto != "SCTP")
+          NotSupported(errs, pp + ".protocol", proto, {"SCTP", "TCP", "UDP"});
       }
     }
     std::set<std::string> mount_paths;
@@ -137,7 +157,8 @@ void ValidateContainers(std::vector<FieldError>& errs, const Json& spec, const s
       if (path.empty()) {
         Add(errs, "FieldValueRequired", mp + ".mountPath", "Required value");
       } else if (!mount_paths.insert(path).second) {
-        Add(errs, "FieldValueInvalid", mp + ".mountPath", "Invalid value: " + Quote(path) + ": must be unique");
+        Add(errs, "FieldValueInvalid", mp + ".mountPath",
+            "Invalid value: " + Quote(path) + ": must be unique");
       }
     }
     if (c.contains("imagePullPolicy")) {
@@ -162,26 +183,31 @@ void ValidatePodSpec(std::vector<FieldError>& errs, const Json& spec, const std:
     if (name.empty()) {
       Add(errs, "FieldValueRequired", vp + ".name", "Required value");
     } else if (!std::regex_match(name, kLabel) || name.size() > 63) {
-      Add(errs, "FieldValueInvalid", vp + ".name", "Invalid value: " + Quote(name) + ": " + kDns1123Label);
+      Add(errs, "FieldValueInvalid", vp + ".name",
+          "Invalid value: " + Quote(name) + ": " + kDns1123Label);
     } else if (!volumes.insert(name).second) {
       Add(errs, "FieldValueDuplicate", vp + ".name", "Duplicate value: " + Quote(name));
     }
     bool source = false;
-    for (auto it = v.begin(); it != v.end() && v.is_object(); ++it) source = source || it.key() != "name";
+    for (auto it = v.begin(); it != v.end() && v.is_object(); ++it)
+      source = source || it.key() != "name";
     if (!source) Add(errs, "FieldValueRequired", vp, "Required value: must specify a volume type");
   }
   ValidateContainers(errs, spec, prefix, "initContainers", volumes, names_and_images);
   ValidateContainers(errs, spec, prefix, "containers", volumes, names_and_images);
   if (spec.contains("restartPolicy")) {
     const Json& policy = spec["restartPolicy"];
-    if (std::find(restart.begin(), restart.end(), policy.is_string() ? policy.get<std::string>() : "") == restart.end()) {
+    if (std::find(restart.begin(), restart.end(),
+                  policy.is_string() ? policy.get<std::string>() : "") == restart.end()) {
       NotSupported(errs, prefix + ".restartPolicy", policy, restart);
     }
   }
   if (spec.contains("dnsPolicy")) {
     const Json& dns = spec["dnsPolicy"];
-    if (dns != "ClusterFirstWithHostNet" && dns != "ClusterFirst" && dns != "Default" && dns != "None") {
-      NotSupported(errs, prefix + ".dnsPolicy", dns, {"ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"});
+    if (dns != "ClusterFirstWithHostNet" && dns != "ClusterFirst" && dns != "Default" &&
+        dns != "None") {
+      NotSupported(errs, prefix + ".dnsPolicy", dns,
+                   {"ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"});
     }
   }
 }
@@ -190,8 +216,10 @@ void ValidateService(std::vector<FieldError>& errs, const Json& svc, const Json*
   static const std::regex kLabel("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
   const Json spec = svc.value("spec", Json::object());
   const Json& type = spec.contains("type") ? spec["type"] : Json("ClusterIP");
-  if (type != "ClusterIP" && type != "ExternalName" && type != "LoadBalancer" && type != "NodePort") {
-    NotSupported(errs, "spec.type", type, {"ClusterIP", "ExternalName", "LoadBalancer", "NodePort"});
+  if (type != "ClusterIP" && type != "ExternalName" && type != "LoadBalancer" &&
+      type != "NodePort") {
+    NotSupported(errs, "spec.type", type,
+                 {"ClusterIP", "ExternalName", "LoadBalancer", "NodePort"});
   }
   const Json ports = spec.value("ports", Json::array());
   bool headless = spec.value("clusterIP", "") == "None";
@@ -207,43 +235,54 @@ void ValidateService(std::vector<FieldError>& errs, const Json& svc, const Json*
       if (ports.size() > 1) Add(errs, "FieldValueRequired", pp + ".name", "Required value");
     } else {
       if (!std::regex_match(name, kLabel) || name.size() > 63) {
-        Add(errs, "FieldValueInvalid", pp + ".name", "Invalid value: " + Quote(name) + ": " + kDns1123Label);
+        Add(errs, "FieldValueInvalid", pp + ".name",
+            "Invalid value: " + Quote(name) + ": " + kDns1123Label);
       }
-      if (!names.insert(name).second) Add(errs, "FieldValueDuplicate", pp + ".name", "Duplicate value: " + Quote(name));
+      if (!names.insert(name).second)
+        Add(errs, "FieldValueDuplicate", pp + ".name", "Duplicate value: " + Quote(name));
     }
     if (!ValidPort(p.value("port", Json(0)))) {
-      Add(errs, "FieldValueInvalid", pp + ".port", "Invalid value: " + p.value("port", Json(0)).dump() + ": " + kPortRange);
+      Add(errs, "FieldValueInvalid", pp + ".port",
+          "Invalid value: " + p.value("port", Json(0)).dump() + ": " + kPortRange);
     }
     if (p.contains("protocol")) {
       const Json& proto = p["protocol"];
-      if (proto != "TCP" && proto != "UDP" && proto != "SCTP") NotSupported(errs, pp + ".protocol", proto, {"SCTP", "TCP", "UDP"});
+      if (proto != "TCP" && proto != "UDP" && proto != "SCTP")
+        NotSupported(errs, pp + ".protocol", proto, {"SCTP", "TCP", "UDP"});
     }
     if (p.contains("targetPort")) {
       const Json& target = p["targetPort"];
       if (target.is_string()) {
         for (const auto& msg : PortNameErrors(target.get<std::string>())) {
-          Add(errs, "FieldValueInvalid", pp + ".targetPort", "Invalid value: " + Quote(target.get<std::string>()) + ": " + msg);
+          Add(errs, "FieldValueInvalid", pp + ".targetPort",
+              "Invalid value: " + Quote(target.get<std::string>()) + ": " + msg);
         }
       } else if (!ValidPort(target)) {
-        Add(errs, "FieldValueInvalid", pp + ".targetPort", "Invalid value: " + target.dump() + ": " + kPortRange);
+        Add(errs, "FieldValueInvalid", pp + ".targetPort",
+            "Invalid value: " + target.dump() + ": " + kPortRange);
       }
     }
     if (p.contains("nodePort") && p["nodePort"] != 0) {
       const Json& np = p["nodePort"];
-      if (!np.is_number_integer() || np.get<std::int64_t>() < 30000 || np.get<std::int64_t>() > 32767) {
+      if (!np.is_number_integer() || np.get<std::int64_t>() < 30000 ||
+          np.get<std::int64_t>() > 32767) {
         Add(errs, "FieldValueInvalid", pp + ".nodePort",
-            "Invalid value: " + np.dump() + ": provided port is not in the valid range. The range of valid ports is 30000-32767");
+            "Invalid value: " + np.dump() +
+                ": provided port is not in the valid range. The range of valid ports is "
+                "30000-32767");
       }
     }
   }
   if (old != nullptr && old->contains("spec")) {
     std::string before = (*old)["spec"].value("clusterIP", "");
     std::string now = spec.value("clusterIP", "");
-    if (!before.empty() && before != "None" && !now.empty() && now != before && type != "ExternalName") {
+    if (!before.empty() && before != "None" && !now.empty() && now != before &&
+        type != "ExternalName") {
       std::string list = "[]string{";
       const Json ips = spec.value("clusterIPs", Json::array({now}));
       for (std::size_t i = 0; i < ips.size(); ++i) list += (i ? ", " : "") + GoValue(ips[i]);
-      Add(errs, "FieldValueInvalid", "spec.clusterIPs[0]", "Invalid value: " + list + "}: may not change once set");
+      Add(errs, "FieldValueInvalid", "spec.clusterIPs[0]",
+          "Invalid value: " + list + "}: may not change once set");
     }
   }
 }
@@ -253,7 +292,8 @@ void ValidateSecret(std::vector<FieldError>& errs, const Json& secret, const Jso
   std::string type = secret.value("type", "Opaque");
   const Json data = secret.value("data", Json::object());
   auto require = [&](const char* key) {
-    if (!data.contains(key)) Add(errs, "FieldValueRequired", std::string("data[") + key + "]", "Required value");
+    if (!data.contains(key))
+      Add(errs, "FieldValueRequired", std::string("data[") + key + "]", "Required value");
   };
   if (type == "kubernetes.io/tls") {
     require("tls.crt");
@@ -266,7 +306,8 @@ void ValidateSecret(std::vector<FieldError>& errs, const Json& secret, const Jso
     require("ssh-privatekey");
   }
   if (old != nullptr && old->value("type", "Opaque") != type) {
-    Add(errs, "FieldValueInvalid", "type", "Invalid value: " + Quote(type) + ": field is immutable");
+    Add(errs, "FieldValueInvalid", "type",
+        "Invalid value: " + Quote(type) + ": field is immutable");
   }
   Immutable(errs, secret, old, {"data"});
 }
@@ -274,7 +315,8 @@ void ValidateSecret(std::vector<FieldError>& errs, const Json& secret, const Jso
 // Go's base64.StdEncoding: the offset of the first bad byte (line breaks are skipped).
 std::optional<std::size_t> Base64Error(const std::string& s) {
   auto valid = [](char ch) {
-    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '+' || ch == '/';
   };
   std::size_t i = 0;
   for (;;) {
@@ -312,7 +354,8 @@ void CheckBase64(const ResourceType& rt, const Json& obj, const char* field) {
   for (auto it = obj[field].begin(); it != obj[field].end(); ++it) {
     if (!it.value().is_string()) continue;
     if (auto at = Base64Error(it.value().get<std::string>())) {
-      throw BadRequestError(rt.kind + " in version " + Quote(rt.version) + " cannot be handled as a " + rt.kind +
+      throw BadRequestError(rt.kind + " in version " + Quote(rt.version) +
+                            " cannot be handled as a " + rt.kind +
                             ": illegal base64 data at input byte " + std::to_string(*at));
     }
   }
@@ -326,12 +369,15 @@ void CheckBuiltinDecoding(const ResourceType& rt, const Json& obj) {
   if (rt.plural == "configmaps") CheckBase64(rt, obj, "binaryData");
 }
 
-std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& obj, const Json* old) {
+std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& obj,
+                                            const Json* old) {
   std::vector<FieldError> errs;
   if (!rt.builtin) return errs;
   const std::string key = rt.group + "/" + rt.plural;
   const Json spec = obj.value("spec", Json::object());
-  auto template_spec = [](const Json& s) { return s.value("template", Json::object()).value("spec", Json::object()); };
+  auto template_spec = [](const Json& s) {
+    return s.value("template", Json::object()).value("spec", Json::object());
+  };
   if (key == "/configmaps") {
     ConfigKeys(errs, obj, "data");
     ConfigKeys(errs, obj, "binaryData");
@@ -358,7 +404,8 @@ std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& 
       const Json& type = strategy.contains("type") ? strategy["type"] : Json("RollingUpdate");
       if (type != "Recreate" && type != "RollingUpdate") {
         NotSupported(errs, "spec.strategy.type", type, {"Recreate", "RollingUpdate"});
-      } else if (type == "Recreate" && strategy.contains("rollingUpdate") && !strategy["rollingUpdate"].is_null()) {
+      } else if (type == "Recreate" && strategy.contains("rollingUpdate") &&
+                 !strategy["rollingUpdate"].is_null()) {
         Add(errs, "FieldValueForbidden", "spec.strategy.rollingUpdate",
             "Forbidden: may not be specified when strategy `type` is 'Recreate'");
       }
@@ -367,7 +414,8 @@ std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& 
     ValidatePodSpec(errs, template_spec(spec), "spec.template.spec", {"OnFailure", "Never"}, false);
   } else if (key == "batch/cronjobs") {
     const Json job = spec.value("jobTemplate", Json::object()).value("spec", Json::object());
-    ValidatePodSpec(errs, template_spec(job), "spec.jobTemplate.spec.template.spec", {"OnFailure", "Never"}, true);
+    ValidatePodSpec(errs, template_spec(job), "spec.jobTemplate.spec.template.spec",
+                    {"OnFailure", "Never"}, true);
   }
   return errs;
 }

@@ -402,8 +402,9 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
       pods.user = user;
       pods.index = kube::IndexBy::kLabels;
       // Pods that exist before the write belong to older rollouts: none is cached, new ones
-      // come as they are created.
+      // come as they are created (and after an expired watch, from a full list).
       pods.keep_objects = false;
+      pods.relist_objects = true;
       auto first = wait->pod_selector.begin();
       wants.push_back(
           Want{pods, first.key() + "=" + first.value().get<std::string>(), Source::kPods});

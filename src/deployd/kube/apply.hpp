@@ -13,7 +13,6 @@ namespace deployd::kube {
 
 namespace net = common::net;
 
-class KubeClient;
 class AsyncKubeClient;
 
 struct ObjectRef {
@@ -57,41 +56,28 @@ struct ApplyResult {
   std::chrono::system_clock::time_point applied_at{};
 };
 
-class Applier {
- public:
-  Applier(KubeClient& client, Discovery& discovery, ApplyOptions options)
-      : client_(client), discovery_(discovery), options_(std::move(options)) {}
-
-  // Writes `object` impersonating `user`. A namespaced kind without metadata.namespace goes to
-  // `default_namespace`. Throws common::Error whose message is what the original prints after
-  // "<identifier>: ", e.g. `creating resource: <api error>`,
-  // `unable to discover resource using REST mapper: no matches for kind ...`.
-  ApplyResult Apply(const nlohmann::json& object, const std::string& user,
-                    const std::string& default_namespace);
-
- private:
-  KubeClient& client_;
-  Discovery& discovery_;
-  ApplyOptions options_;
-};
-
-// The engine's Applier: the same writes and messages on the asynchronous client, in two steps so
-// that the caller can prepare the rollout's watches between them (their lists then come before
-// the write, and nothing the write causes is missed). `client` and `discovery` outlive it.
+// Writes manifests as the team, in two steps so that the caller can prepare the rollout's watches
+// between them (their lists then come before the write, and nothing the write causes is missed).
+// Errors are common::Error whose message is what the original prints after "<identifier>: ", e.g.
+// `creating resource: <api error>`, `unable to discover resource using REST mapper: no matches
+// for kind ...`. Thread-safe; `client` and `discovery` outlive it.
 class AsyncApplier {
  public:
   AsyncApplier(AsyncKubeClient& client, AsyncDiscovery& discovery, ApplyOptions options)
       : client_(client), discovery_(discovery), options_(std::move(options)) {}
 
   // The REST mapping of `object` and its effective namespace (`default_namespace` for a namespaced
-  // kind without one). Throws common::Error with Applier::Apply's discovery messages.
+  // kind without one). Throws `unable to discover resource using REST mapper: ...` or `unable to
+  // run kubernetes resource discovery: ...`.
   struct Target {
     ApiResource resource;
     std::string namespace_;
   };
   net::awaitable<Target> Resolve(nlohmann::json object, std::string user,
                                  std::string default_namespace);
-  // Writes `object` (Applier::Apply's errors and messages).
+  // Writes `object` impersonating `user`: server-side apply (`applying resource: ...`) or the
+  // original's create-or-update (`get existing resource: ...`, `creating resource: ...`,
+  // `updating resource: ...`), strict decoding errors rewritten as the original did.
   net::awaitable<ApplyResult> Write(nlohmann::json object, Target target, std::string user);
 
  private:

@@ -119,7 +119,8 @@ void TrimForCache(json& object) {
 }
 
 std::string InformerSpec::Key() const {
-  return fmt::format("{} {}?{} {}", user, collection_path, selector_query, keep_objects);
+  return fmt::format("{} {}?{} {}{}", user, collection_path, selector_query, keep_objects,
+                     relist_objects);
 }
 
 // ---- Informer --------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ void Informer::Unsubscribe(std::uint64_t id) {
 }
 
 net::awaitable<void> Informer::WaitSyncedOnStrand(std::shared_ptr<Informer> self,
-                                                 std::chrono::milliseconds timeout) {
+                                                  std::chrono::milliseconds timeout) {
   net::steady_timer timer(self->strand_);
   timer.expires_after(timeout);
   while (!self->synced_ && !self->stopped_ &&
@@ -207,16 +208,6 @@ net::awaitable<void> Informer::WaitSyncedOnStrand(std::shared_ptr<Informer> self
 net::awaitable<void> Informer::WaitSynced(std::chrono::milliseconds timeout) {
   co_await net::co_spawn(strand_, WaitSyncedOnStrand(shared_from_this(), timeout),
                          net::use_awaitable);
-}
-
-std::size_t Informer::CachedObjects() const {
-  std::lock_guard lock(stats_mutex_);
-  return cached_;
-}
-
-int Informer::Lists() const {
-  std::lock_guard lock(stats_mutex_);
-  return lists_;
 }
 
 void Informer::Synced() {
@@ -337,10 +328,6 @@ net::awaitable<void> Informer::Run(std::shared_ptr<Informer> self) {
       permanent = IsPermanent(e);
     }
     if (self->stopped_) break;
-    {
-      std::lock_guard lock(self->stats_mutex_);
-      ++self->lists_;
-    }
     if (!error.empty()) {
       if (permanent) self->Fail(error);
       co_await self->Backoff(failures++);
@@ -355,10 +342,6 @@ net::awaitable<void> Informer::Run(std::shared_ptr<Informer> self) {
     // ---- watch, resuming from rv until a relist is needed
     bool relist = false;
     while (!relist && !self->stopped_) {
-      {
-        std::lock_guard lock(self->stats_mutex_);
-        self->cached_ = self->objects_.size();
-      }
       KubeCall watch;
       watch.path = Join(spec.collection_path,
                         WithQuery(spec.selector_query,

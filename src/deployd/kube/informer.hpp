@@ -66,6 +66,9 @@ struct InformerSpec {
   // false (events): the list only fetches the resourceVersion, nothing is cached and new
   // subscribers get changes from then on.
   bool keep_objects = true;
+  // With keep_objects false: a list after the first (the watch expired, 410) still fetches the
+  // objects and hands them on as MODIFIED, for what changed while nobody watched (pods).
+  bool relist_objects = false;
   std::string Key() const;
 };
 
@@ -86,10 +89,6 @@ class Informer : public std::enable_shared_from_this<Informer> {
   // subscription gets the objects when the list comes). A subscriber that subscribes after a
   // successful sync misses no change made after the call.
   net::awaitable<void> WaitSynced(std::chrono::milliseconds timeout);
-
-  // Tests and metrics (thread-safe snapshots).
-  std::size_t CachedObjects() const;
-  int Lists() const;
 
  private:
   struct Entry {
@@ -128,10 +127,6 @@ class Informer : public std::enable_shared_from_this<Informer> {
   std::shared_ptr<common::StreamStop> watch_stop_;
   net::steady_timer backoff_timer_;
   std::set<net::steady_timer*> sync_waiters_;  // timers of WaitSynced calls, in their frames
-  // Snapshots for other threads.
-  mutable std::mutex stats_mutex_;
-  std::size_t cached_ = 0;
-  int lists_ = 0;
 };
 
 // Hands out running informers by spec and stops each when its last user lets go. Thread-safe.
