@@ -99,6 +99,33 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return Base64Decode(standard);
 }
 
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out = Base64Encode(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecodeStrict(std::string_view text) {
+  if (text.find_first_of("+/=") != std::string_view::npos || text.size() % 4 == 1) {
+    return std::nullopt;
+  }
+  std::string standard(text);
+  for (char& c : standard) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  standard.append((4 - standard.size() % 4) % 4, '=');
+  auto bytes = Base64Decode(standard);
+  // Non-zero unused bits in the last group decode to the same bytes: only the canonical
+  // spelling, the one that encodes back to the text, is accepted.
+  if (!bytes || Base64UrlEncode(*bytes) != text) return std::nullopt;
+  return bytes;
+}
+
 std::string HmacSha256(std::string_view key, std::string_view message) {
   std::string out(EVP_MAX_MD_SIZE, '\0');
   unsigned int len = 0;

@@ -22,6 +22,12 @@ std::optional<std::string> Base64Decode(std::string_view text);
 // Lenient URL-safe Base64 for JWT segments (RFC 7515, unpadded): both alphabets accepted, input
 // ends at the first '=', a lone trailing character (less than a byte) is ignored.
 std::optional<std::string> Base64UrlDecode(std::string_view text);
+// URL-safe Base64 without padding (RFC 4648 section 5), as JWTs write it.
+std::string Base64UrlEncode(std::string_view bytes);
+// Strict inverse of Base64UrlEncode, for tokens that must have one spelling only: nullopt for
+// padding, the standard alphabet's '+' and '/', whitespace, a lone character in the last group
+// or unused bits that are not zero.
+std::optional<std::string> Base64UrlDecodeStrict(std::string_view text);
 
 // API keys at rest, exactly as the original stores them:
 // lower-case hex of nonce(12) || AES-GCM ciphertext+tag(16); nonce = 8-byte big-endian Unix

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/crypto.hpp"
 #include "common/error.hpp"
 
 namespace deployd::kube {
@@ -25,23 +25,15 @@ std::string ReadWholeFile(const std::string& path, const std::string& what) {
   return out.str();
 }
 
+// kubeconfig's *-data fields: standard Base64; line breaks and blanks inside are skipped.
 std::string Base64Decode(const std::string& text, const std::string& what) {
   std::string clean;
   for (char c : text) {
     if (c != '\n' && c != '\r' && c != ' ' && c != '\t') clean.push_back(c);
   }
-  if (clean.size() % 4 != 0) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: invalid base64", what));
-  }
-  std::vector<unsigned char> out(clean.size() / 4 * 3 + 1);
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(clean.data()),
-                          static_cast<int>(clean.size()));
-  if (n < 0) throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: invalid base64", what));
-  std::size_t len = static_cast<std::size_t>(n);
-  // EVP_DecodeBlock counts padding bytes as output; drop them.
-  if (!clean.empty() && clean.back() == '=') --len;
-  if (clean.size() > 1 && clean[clean.size() - 2] == '=') --len;
-  return std::string(reinterpret_cast<const char*>(out.data()), len);
+  auto bytes = common::Base64Decode(clean);
+  if (!bytes) throw Error(ErrorCode::kInvalidArgument, fmt::format("{}: invalid base64", what));
+  return *bytes;
 }
 
 std::string Str(const YAML::Node& node, const char* key) {

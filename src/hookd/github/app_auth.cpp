@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "common/crypto.hpp"
 #include "common/error.hpp"
 
 namespace hookd::github {
@@ -20,25 +21,6 @@ const char* const kPrefix = "cannot instantiate Github installation client: ";
 EVP_PKEY* Pkey(const std::shared_ptr<void>& key) { return static_cast<EVP_PKEY*>(key.get()); }
 
 }  // namespace
-
-std::string Base64UrlEncode(const std::string& bytes) {
-  static const char* const kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  unsigned int buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8U) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(buffer >> static_cast<unsigned>(bits)) & 0x3FU];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(buffer << static_cast<unsigned>(6 - bits)) & 0x3FU];
-  return out;
-}
 
 AppKey AppKey::FromFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -100,8 +82,9 @@ std::string MakeAppJwt(const AppKey& key, const std::string& app_id, common::Sys
   const nlohmann::json claims = {{"iat", seconds - kJwtBackdate.count()},
                                  {"exp", seconds + kJwtLifetime.count()},
                                  {"iss", app_id}};
-  const std::string input = Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims.dump());
-  return input + "." + Base64UrlEncode(key.SignRs256(input));
+  const std::string input =
+      common::Base64UrlEncode(header.dump()) + "." + common::Base64UrlEncode(claims.dump());
+  return input + "." + common::Base64UrlEncode(key.SignRs256(input));
 }
 
 std::optional<std::string> TokenCache::Get(common::SystemTime now) const {

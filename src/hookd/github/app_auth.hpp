@@ -11,9 +11,6 @@
 
 namespace hookd::github {
 
-// Base64url without padding (RFC 4648 section 5), as JWTs use it.
-std::string Base64UrlEncode(const std::string& bytes);
-
 // The App's private key (PEM: PKCS#1 "RSA PRIVATE KEY", as GitHub hands it out, or PKCS#8).
 class AppKey {
  public:

@@ -12,6 +12,7 @@
 #include <openssl/param_build.h>
 #include <spdlog/spdlog.h>
 
+#include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/http_client.hpp"
 
@@ -19,15 +20,6 @@ namespace hookd::grpcapi {
 namespace {
 
 using nlohmann::json;
-
-int Base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;  // '+', '/', '=', whitespace and everything else
-}
 
 std::shared_ptr<void> RsaPublicKey(const std::string& n, const std::string& e) {
   BIGNUM* bn_n = BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()),
@@ -89,29 +81,6 @@ bool IsDecimal(const std::string& text) {
 
 }  // namespace
 
-std::optional<std::string> Base64UrlDecode(const std::string& text) {
-  // One character alone cannot encode a byte.
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 2);
-  unsigned int buffer = 0;  // the low `bits` bits are not yet emitted
-  int bits = 0;
-  for (char c : text) {
-    const int v = Base64UrlValue(c);
-    if (v < 0) return std::nullopt;
-    buffer = ((buffer << 6) | static_cast<unsigned int>(v)) & 0x3FFFu;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xFF);
-    }
-  }
-  // A final group of 2 or 3 characters leaves 4 or 2 unused bits: the canonical encoding has
-  // them zero, any other value would be a second spelling of the same bytes.
-  if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
-
 JwkSet JwkSet::Parse(const std::string& text) {
   JwkSet set;
   json doc;
@@ -128,8 +97,8 @@ JwkSet JwkSet::Parse(const std::string& text) {
     if (!k.is_object() || k.value("kty", "") != "RSA") continue;
     if (!k.contains("n") || !k.contains("e") || !k["n"].is_string() || !k["e"].is_string())
       continue;
-    auto n = Base64UrlDecode(k["n"].get<std::string>());
-    auto e = Base64UrlDecode(k["e"].get<std::string>());
+    auto n = common::Base64UrlDecodeStrict(k["n"].get<std::string>());
+    auto e = common::Base64UrlDecodeStrict(k["e"].get<std::string>());
     if (!n || !e || n->empty() || e->empty()) continue;
     auto key = RsaPublicKey(*n, *e);
     if (!key) continue;
@@ -277,11 +246,11 @@ JwtResult JwtVerifier::Verify(const std::string& token) const {
   }
   const auto first = token.find('.');
   const auto second = token.find('.', first + 1);
-  auto header_raw = Base64UrlDecode(token.substr(0, first));
+  auto header_raw = common::Base64UrlDecodeStrict(token.substr(0, first));
   if (!header_raw) return invalid("failed to parse token: invalid base64url in the header");
-  auto payload_raw = Base64UrlDecode(token.substr(first + 1, second - first - 1));
+  auto payload_raw = common::Base64UrlDecodeStrict(token.substr(first + 1, second - first - 1));
   if (!payload_raw) return invalid("failed to parse token: invalid base64url in the payload");
-  auto signature = Base64UrlDecode(token.substr(second + 1));
+  auto signature = common::Base64UrlDecodeStrict(token.substr(second + 1));
   if (!signature) return invalid("failed to parse token: invalid base64url in the signature");
   json header, claims;
   try {

@@ -12,13 +12,6 @@
 
 namespace hookd::grpcapi {
 
-// Strict base64url without padding (RFC 7515 section 2, RFC 4648 section 5) -> bytes. nullopt
-// unless `text` is the one canonical encoding of its bytes: only A-Z a-z 0-9 '-' '_' (no '=',
-// '+', '/', whitespace), a length that is not 1 modulo 4, and zero unused bits in the last
-// character. So a token has exactly one spelling: no variant of a valid token (padded, standard
-// alphabet, other trailing bits) verifies as well.
-std::optional<std::string> Base64UrlDecode(const std::string& text);
-
 // The RSA public keys of a JWKS document, by `kid`. Only RSA keys ("kty":"RSA") with "n" and "e"
 // are kept; others are ignored. Throws common::Error{kInvalidArgument} when the document is not a
 // JWKS (`invalid JWKS: <reason>`).
@@ -86,9 +79,10 @@ struct JwtResult {
   std::string error;  // library-style reason, e.g. `"iss" not satisfied: values do not match`
 };
 
-// Verifies a GitHub Actions OIDC token: exactly three strict base64url segments (see
-// Base64UrlDecode), RS256 signature under the JWKS, issuer, audience (`hookd`), a required `exp`
-// and optional nbf/iat with 5 s skew, and a well-formed `repository_id` when present.
+// Verifies a GitHub Actions OIDC token: exactly three strict base64url segments
+// (common::Base64UrlDecodeStrict: one spelling per token, no variant of a valid token verifies),
+// RS256 signature under the JWKS, issuer, audience (`hookd`), a required `exp` and optional nbf/iat
+// with 5 s skew, and a well-formed `repository_id` when present.
 class JwtVerifier {
  public:
   JwtVerifier(JwksCache& jwks, std::string issuer, std::string audience,

@@ -7,6 +7,7 @@
 #include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/hex.hpp"
+#include "common/names.hpp"
 
 namespace common {
 namespace {
@@ -254,6 +255,34 @@ TEST(Base64Test, UrlDecodeReadsJwtSegments) {
   EXPECT_EQ(Base64UrlDecode("+/8="), std::string("\xfb\xff"));
   EXPECT_EQ(Base64UrlDecode("Zm9vY"), "foo");  // a lone last character holds no whole byte
   EXPECT_EQ(Base64UrlDecode("Zm9v!"), std::nullopt);
+}
+
+TEST(Base64UrlStrict, AcceptsOnlyTheCanonicalUnpaddedEncoding) {
+  EXPECT_EQ(Base64UrlDecodeStrict(""), "");
+  EXPECT_EQ(Base64UrlDecodeStrict("YQ"), "a");
+  EXPECT_EQ(Base64UrlDecodeStrict("YWI"), "ab");
+  EXPECT_EQ(Base64UrlDecodeStrict("YWJj"), "abc");
+  EXPECT_EQ(Base64UrlDecodeStrict("-_8"), "\xfb\xff");
+  for (const char* bad : {"YQ==", "YQ=", "YWI=", "=",  // padding
+                          "+/8", "YW+j", "YW/j",       // the standard alphabet
+                          "YW Jj", " YWJj", "YWJj\n",  // whitespace
+                          "YWJj\t", "YW\rJj", "YR", "YWK",
+                          "YWL",         // unused bits not zero: other spellings of "a", "ab"
+                          "YWJjZ", "Y",  // a lone character in the last group
+                          "YW.j", "YW\xc3\xa9"}) {
+    EXPECT_FALSE(Base64UrlDecodeStrict(bad).has_value()) << common::Quote(bad);
+  }
+}
+
+TEST(Base64UrlStrict, EncodesWithoutPaddingAndRoundTrips) {
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("a"), "YQ");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");
+  std::string all;
+  for (int i = 0; i < 256; ++i) all += static_cast<char>(i);
+  for (std::size_t n = 0; n <= all.size(); n += 37) {
+    EXPECT_EQ(Base64UrlDecodeStrict(Base64UrlEncode(all.substr(0, n))), all.substr(0, n));
+  }
 }
 
 }  // namespace

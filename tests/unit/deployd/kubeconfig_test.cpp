@@ -1,8 +1,8 @@
 #include "deployd/kube/kubeconfig.hpp"
 
-#include <gtest/gtest.h>
-
 #include <map>
+
+#include <gtest/gtest.h>
 
 #include "common/error.hpp"
 #include "support/process.hpp"
@@ -21,7 +21,8 @@ clusters:
 - name: sim
   cluster:
     server: https://127.0.0.1:6443
-    certificate-authority-data: )") + kCaB64 + R"(
+    certificate-authority-data: )") +
+         kCaB64 + R"(
     tls-server-name: kubernetes
 - name: other
   cluster:
@@ -66,6 +67,23 @@ TEST(Kubeconfig, UnknownContextIsAnError) {
     FAIL();
   } catch (const common::Error& e) {
     EXPECT_STREQ(e.what(), "kubeconfig /tmp/x/config: context \"nope\" not found");
+  }
+}
+
+TEST(Kubeconfig, CertificateDataThatIsNotBase64IsAnError) {
+  std::string text = Sample();
+  text.replace(text.find(kCaB64), std::string(kCaB64).size(), "LS0t LS1CRUdJ");
+  EXPECT_EQ(ParseKubeconfig(text, "/tmp/x/config").ca_pem, "-----BEGI");  // blanks skipped
+  for (const char* bad : {"LS0tLS1CRUdJTi", "LS0t!S1C", "LS=tLS1C"}) {
+    text = Sample();
+    text.replace(text.find(kCaB64), std::string(kCaB64).size(), bad);
+    try {
+      ParseKubeconfig(text, "/tmp/x/config");
+      ADD_FAILURE() << bad;
+    } catch (const common::Error& e) {
+      EXPECT_EQ(e.Code(), common::ErrorCode::kInvalidArgument);
+      EXPECT_STREQ(e.what(), "certificate authority: invalid base64") << bad;
+    }
   }
 }
 

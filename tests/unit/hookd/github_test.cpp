@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "hookd/config.hpp"
 #include "hookd/github/app_auth.hpp"
@@ -62,9 +63,9 @@ TEST(GithubAppJwt, IsSignedWithTheAppKeyAndHasGithubsClaims) {
     const auto dot1 = jwt.find('.');
     const auto dot2 = jwt.rfind('.');
     ASSERT_NE(dot1, dot2);
-    auto header = hookd::grpcapi::Base64UrlDecode(jwt.substr(0, dot1));
-    auto claims = hookd::grpcapi::Base64UrlDecode(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
-    auto signature = hookd::grpcapi::Base64UrlDecode(jwt.substr(dot2 + 1));
+    auto header = common::Base64UrlDecodeStrict(jwt.substr(0, dot1));
+    auto claims = common::Base64UrlDecodeStrict(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
+    auto signature = common::Base64UrlDecodeStrict(jwt.substr(dot2 + 1));
     ASSERT_TRUE(header && claims && signature);
     EXPECT_EQ(json::parse(*header), (json{{"alg", "RS256"}, {"typ", "JWT"}}));
     EXPECT_EQ(json::parse(*claims),
