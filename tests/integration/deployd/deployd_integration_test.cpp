@@ -739,7 +739,6 @@ TEST_F(DeploydIntegration, JobSucceedsOnComplete) {
 }
 
 // Application cases, with the original's create-or-update strategy.
-// (Server-side apply of custom resources currently fails inside kube-sim with a 500; see report.)
 std::string Application(const std::string& name) {
   return nlohmann::json{{"apiVersion", "nais.io/v1alpha1"},
                         {"kind", "Application"},
