@@ -7,6 +7,7 @@ find_package(nlohmann_json 3.11 CONFIG REQUIRED)  # nlohmann_json::nlohmann_json
 find_package(yaml-cpp CONFIG REQUIRED)            # yaml-cpp
 find_package(spdlog CONFIG REQUIRED)              # spdlog::spdlog
 find_package(CLI11 CONFIG REQUIRED)               # CLI11::CLI11
+find_package(prometheus-cpp CONFIG REQUIRED)      # prometheus-cpp::core (registry, text format)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET libpqxx)  # PkgConfig::PQXX
 if(DEPLOY_BUILD_TESTS)

@@ -67,6 +67,10 @@ const std::vector<Flag>& Flags() {
        "Use team API key (or GitHub token) to authenticate requests."},
       {"grpc-use-tls", "GRPC_USE_TLS", &Options::grpc_use_tls,
        "Use encrypted connection for gRPC calls."},
+      {"idempotency-key", "IDEMPOTENCY_KEY", &Options::idempotency_key,
+       "Name of this deployment request: a request with a key hookd has seen for the team (a "
+       "retry) is answered with the deployment it created instead of a new one (default: a "
+       "random key per run, reused by its own retries)."},
       {"max-message-size", "MAX_MESSAGE_SIZE", &Options::max_message_size,
        "Largest deployment request to send (bytes, or with a unit such as 32MiB); hookd and "
        "deployd have the same setting."},
@@ -542,7 +546,19 @@ std::optional<std::string> Validate(const Options& options) {
   } catch (const common::Error& e) {
     return e.what();
   }
+  if (!options.idempotency_key.empty() && !ValidIdempotencyKey(options.idempotency_key)) {
+    return "invalid idempotency key: it must be 1 to 128 characters of letters, digits, '-', "
+           "'_', '.' and ':'";
+  }
   return std::nullopt;
+}
+
+bool ValidIdempotencyKey(std::string_view key) {
+  if (key.empty() || key.size() > 128) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
+  });
 }
 
 }  // namespace deploy_cli

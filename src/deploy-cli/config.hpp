@@ -56,7 +56,14 @@ struct Options {
   // Largest deployment request sent (bytes, or with a unit: common::ParseMaxMessageSize); also
   // the gRPC channel's limits. Checked in Validate.
   std::string max_message_size = "32MiB";
+  // Names the logical deployment request for hookd (a retry sends it again, and hookd answers
+  // with the deployment the first attempt created). Empty: a new random key for this run.
+  std::string idempotency_key;
 };
+
+// What an idempotency key may be (hookd's rule): 1 to 128 characters of letters, digits, '-',
+// '_', '.' and ':'.
+bool ValidIdempotencyKey(std::string_view key);
 
 struct ParseResult {
   Options options;

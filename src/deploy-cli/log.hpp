@@ -2,8 +2,10 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "common/logging.hpp"
 #include "common/time.hpp"
 
 namespace deploy_cli {
@@ -12,7 +14,9 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 // The CLI's log output on stderr, formatted as the original's logrus set-up:
 // - default: logrus text `time="<RFC3339Nano>" level=info msg="<message>"` (msg quoted only
-//   when needed, Go %q escaping);
+//   when needed, Go %q escaping), followed by the fields set with SetFields (the deployment's
+//   correlation_id, delivery_id, team and cluster once hookd accepted it), formatted by the
+//   same common::FormatLogLine as hookd's and deployd's logs;
 // - actions: `::error::<msg>`, `::warn::<msg>`, otherwise `[<RFC3339Nano>] <msg>`;
 // - terminal (stderr is a TTY, not --actions): plain `<msg>` / `warning: <msg>` /
 //   `error: <msg>` lines plus one progress line that is rewritten in place;
@@ -26,6 +30,8 @@ class Logger {
     terminal_ = terminal && !actions;
   }
   bool Terminal() const { return terminal_; }
+  // Fields appended to every later logrus text line.
+  void SetFields(common::LogFields fields) { fields_ = std::move(fields); }
 
   // Terminal mode only: shows `lines` as the progress region below the log, rewritten in
   // place by the next call (empty removes it).
@@ -45,9 +51,9 @@ class Logger {
   void EraseProgress();
   void DrawProgress();
   std::vector<std::string> progress_;
+  common::LogFields fields_;
 };
 
-// logrus' value quoting: bare when only [A-Za-z0-9-._/@^+], else Go strconv.Quote.
-std::string LogrusValue(std::string_view value);
+using common::LogrusValue;
 
 }  // namespace deploy_cli

@@ -13,7 +13,8 @@ ResourceProgress::ResourceProgress(const pb::DeploymentRequest& request) {
     if (auto it = fields.find("kind"); it != fields.end()) entry.kind = it->second.string_value();
     if (auto it = fields.find("metadata"); it != fields.end()) {
       const auto& meta = it->second.struct_value().fields();
-      if (auto name = meta.find("name"); name != meta.end()) entry.name = name->second.string_value();
+      if (auto name = meta.find("name"); name != meta.end())
+        entry.name = name->second.string_value();
     }
     entries_.push_back(std::move(entry));
   }
@@ -73,8 +74,8 @@ void ResourceProgress::Update(const pb::DeploymentStatus& status) {
 std::vector<std::string> ResourceProgress::Render(std::chrono::milliseconds elapsed) const {
   std::vector<std::string> lines;
   for (const auto& e : entries_) {
-    const char* mark = e.state == "done"     ? "✅"
-                       : e.state == "failed" ? "❌"
+    const char* mark = e.state == "done"      ? "✅"
+                       : e.state == "failed"  ? "❌"
                        : e.state == "waiting" ? "·"
                                               : "⏳";
     std::string line = fmt::format("  {} {}/{}: {}", mark, e.kind, e.name, e.state);
@@ -82,8 +83,8 @@ std::vector<std::string> ResourceProgress::Render(std::chrono::milliseconds elap
     if (line.size() > 160) line = line.substr(0, 157) + "...";
     lines.push_back(std::move(line));
   }
-  std::string overall = fmt::format("[{:.1f}s] {}", static_cast<double>(elapsed.count()) / 1000.0,
-                                    overall_);
+  std::string overall =
+      fmt::format("[{:.1f}s] {}", static_cast<double>(elapsed.count()) / 1000.0, overall_);
   if (!last_message_.empty()) overall += ": " + last_message_;
   if (overall.size() > 160) overall = overall.substr(0, 157) + "...";
   lines.push_back(std::move(overall));

@@ -18,6 +18,8 @@
 #include "common/message_size.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
+#include "common/tracing.hpp"
+#include "common/uuid.hpp"
 #include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/log.hpp"
 #include "deploy-cli/manifest/prepare.hpp"
@@ -139,6 +141,8 @@ class Deployment {
       : options_(options), ports_(ports), log_(log) {}
 
   int Execute();
+  // The CLI's span (the request, from start to exit), once the trace is known.
+  std::optional<common::SpanData>& Span() { return span_; }
 
  private:
   bool Expired() const { return ports_.clock.Now() >= deadline_; }
@@ -204,6 +208,7 @@ class Deployment {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Summary> summary_;
   std::unique_ptr<ResourceProgress> progress_;
+  std::optional<common::SpanData> span_;
 };
 
 void Deployment::LogStatus(const pb::DeploymentStatus& status) {
@@ -297,10 +302,13 @@ void Deployment::SendDeploymentRequest() {
     }
     throw CliError(ExitCode::kNoDeployment, message);
   }
+  request_.set_id(status_.request().id());
+  if (span_) span_->attributes.emplace_back("deploy.id", request_.id());
+  // From here on every line is about this deployment: the same fields as hookd's and deployd's.
+  log_.SetFields(common::DeploymentFields(request_.id(), request_.team(), request_.cluster()));
   log_.Info(
       fmt::format("Deployment request accepted by NAIS deploy and dispatched to cluster '{}'.",
                   status_.request().cluster()));
-  request_.set_id(status_.request().id());
 }
 
 int Deployment::Execute() {
@@ -324,6 +332,10 @@ int Deployment::Execute() {
   config.clock = &ports_.clock;
   config.sleep = [this](std::chrono::nanoseconds d) { ports_.sleeper.Sleep(d); };
   config.max_message_size = MaxMessageSize();
+  // One logical request per run: its retries (RetryUnavailable) send the same key, so a request
+  // whose answer was lost creates no second deployment.
+  config.idempotency_key =
+      options_.idempotency_key.empty() ? common::NewUuidV4() : options_.idempotency_key;
   if (options_.grpc_authentication) {
     if (!options_.github_token_url.empty() && !options_.github_bearer_token.empty()) {
       config.token_url = options_.github_token_url;
@@ -360,6 +372,16 @@ int Deployment::Execute() {
 
   const Trace trace = MakeTrace(options_.traceparent);
   request_.set_traceparent(trace.parent);
+  span_.emplace();
+  span_->trace_id = trace.trace_id;
+  span_->span_id = trace.parent.substr(36, 16);
+  if (auto parent = common::ParseTraceparent(options_.traceparent)) {
+    span_->parent_span_id = parent->span_id;
+  }
+  span_->name = "deploy";
+  span_->kind = common::SpanKind::kClient;
+  span_->start = start_;
+  span_->attributes = {{"deploy.cluster", request_.cluster()}, {"deploy.team", request_.team()}};
   // Refused here, before anything is sent: exit 4 as when hookd refuses it.
   if (auto problem = SizeProblem()) throw CliError(ExitCode::kNoDeployment, *problem);
 
@@ -458,20 +480,51 @@ int Deployment::Execute() {
 
 }  // namespace
 
+namespace {
+
+// --otel-collector-endpoint, else OTEL_EXPORTER_OTLP_ENDPOINT (the daemons' variable).
+std::unique_ptr<common::Tracer> MakeTracer(const Options& options, const Ports& ports) {
+  common::TracerOptions tracing;
+  tracing.endpoint = options.otel_collector_endpoint;
+  if (tracing.endpoint.empty()) {
+    tracing.endpoint = ports.env("OTEL_EXPORTER_OTLP_ENDPOINT").value_or("");
+  }
+  tracing.service_name = "deploy";
+  return std::make_unique<common::Tracer>(std::move(tracing));
+}
+
+// Records the CLI's span; the tracer's destructor exports it before the CLI exits.
+void EndSpan(common::Tracer& tracer, std::optional<common::SpanData>& span, int code,
+             const std::string& error, common::SystemTime end) {
+  if (!span) return;
+  span->attributes.emplace_back("deploy.exit-code", std::to_string(code));
+  span->error = code != 0;
+  span->status_message = error;
+  tracer.End(std::move(*span), end);
+}
+
+}  // namespace
+
 int Run(Options options, const Ports& ports) {
   Logger log(ports.err, ports.clock);
   log.Configure(options.actions, options.quiet, ports.err_is_terminal);
+  const auto tracer = MakeTracer(options, ports);
+  Deployment deployment(options, ports, log);
   try {
-    Deployment deployment(options, ports, log);
-    return deployment.Execute();
+    const int code = deployment.Execute();
+    EndSpan(*tracer, deployment.Span(), code, "", ports.clock.Now());
+    return code;
   } catch (const CliError& e) {
     log.Progress({});
     if (e.Code() == ExitCode::kInvocationFailure) ports.err << Usage();
     log.Error(fmt::format("fatal: {}", e.what()));
+    EndSpan(*tracer, deployment.Span(), static_cast<int>(e.Code()), e.what(), ports.clock.Now());
     return static_cast<int>(e.Code());
   } catch (const std::exception& e) {
     log.Progress({});
     log.Error(fmt::format("fatal: {}", e.what()));
+    EndSpan(*tracer, deployment.Span(), static_cast<int>(ExitCode::kInternalError), e.what(),
+            ports.clock.Now());
     return static_cast<int>(ExitCode::kInternalError);
   }
 }

@@ -27,8 +27,8 @@ struct Ports {
   Sleeper& sleeper;
   EnvLookup env;
   TransportFactory transport_factory;
-  std::ostream& out;  // --print-payload, --output json
-  std::ostream& err;  // log lines
+  std::ostream& out;             // --print-payload, --output json
+  std::ostream& err;             // log lines
   bool err_is_terminal = false;  // live progress output instead of log lines
 };
 

@@ -14,6 +14,7 @@
 #include "hookd/github/mirror.hpp"
 #include "hookd/grpc/jwt.hpp"
 #include "hookd/grpc/server.hpp"
+#include "hookd/http/console.hpp"
 #include "hookd/http/handlers.hpp"
 #include "hookd/http/server.hpp"
 #include "hookd/metrics.hpp"
@@ -90,6 +91,12 @@ struct App::Impl {
         } catch (const std::exception& e) {
           spdlog::warn("forgetting old request keys: {}", e.what());
         }
+        try {
+          // A client retries a request within minutes; a day covers any pipeline's retries.
+          store.ForgetIdempotencyKeys(clock.Now() - std::chrono::hours(24));
+        } catch (const std::exception& e) {
+          spdlog::warn("forgetting old idempotency keys: {}", e.what());
+        }
       }
       lock.lock();
     }
@@ -109,6 +116,7 @@ struct App::Impl {
   grpcapi::JwtVerifier jwt;
   std::unique_ptr<github::Mirror> github;  // with --github-enabled
   std::unique_ptr<grpcapi::GrpcServer> grpc;
+  std::unique_ptr<http::Console> console;
   std::unique_ptr<http::Handlers> handlers;
   std::unique_ptr<http::Server> http;
   int grpc_port = 0;
@@ -171,6 +179,8 @@ void App::Start() {
   impl_->grpc_port = impl_->grpc->Start();
   impl_->notifier.Start();
   impl_->handlers = std::make_unique<http::Handlers>(c, impl_->dispatcher, impl_->metrics);
+  impl_->console = std::make_unique<http::Console>(c, impl_->dispatcher, impl_->pool);
+  impl_->handlers->SetConsole(impl_->console.get());
   impl_->handlers->SetReadinessCheck([this]() -> std::string {
     return impl_->notifier.Listening() ? "" : "not listening for notifications of other replicas";
   });

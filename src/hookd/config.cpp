@@ -186,6 +186,9 @@ std::vector<common::SettingSpec> HookdSettings() {
               {"DEPLOYD_KEYS"}, true),
       Setting("frontend-keys", "", "Accepted X-PSK values of the console API.", {"FRONTEND_KEYS"},
               true),
+      Flag("console-require-key",
+           "The deployment list (/ and /deployments) requires a frontend key (X-PSK header or "
+           "the console's cookie); deployment pages stay as open as /logs."),
       Setting("google-allowed-domains", "", "Unused; kept for compatibility."),
       Setting("google-cluster-projects", "", "cluster=project pairs for GCP log links."),
       Flag("nais-api-insecure-connection", "Plaintext connection to the Nais API."),
@@ -280,6 +283,11 @@ Config BuildConfig(const common::LayeredConfig& s) {
   c.database_connect_timeout = Millis(s.GetDuration("database-connect-timeout"));
   c.deployd_keys = ParseDeploydKeys(s.GetList("deployd-keys"));
   c.frontend_keys = s.GetList("frontend-keys");
+  c.console_require_key = s.GetBool("console-require-key");
+  if (c.console_require_key && c.frontend_keys.empty()) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        "--console-require-key needs at least one key in --frontend-keys");
+  }
   c.google_allowed_domains = s.GetList("google-allowed-domains");
   c.google_cluster_projects =
       ParsePairs(s.GetList("google-cluster-projects"), "google cluster projects");

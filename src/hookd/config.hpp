@@ -44,6 +44,9 @@ struct Config {
   std::chrono::milliseconds database_connect_timeout{300000};
   std::vector<DeploydKey> deployd_keys;
   std::vector<std::string> frontend_keys;
+  // --console-require-key: the deployment list (`/`, `/deployments`) wants a frontend key
+  // (X-PSK header or the console's cookie).
+  bool console_require_key = false;
   std::vector<std::string> google_allowed_domains;
   std::map<std::string, std::string> google_cluster_projects;
   bool nais_api_insecure_connection = false;

@@ -1,6 +1,7 @@
 // hookd: the relay server. Parses configuration, sets up logging and signals, runs App.
 #include <csignal>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include <malloc.h>
@@ -9,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/limits.hpp"
 #include "common/logging.hpp"
+#include "common/tracing.hpp"
 #include "hookd/app.hpp"
 #include "hookd/config.hpp"
 #include "hookd/store/pool.hpp"
@@ -46,6 +48,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (!config.otel_endpoint.empty()) {
+    common::TracerOptions tracing;
+    tracing.endpoint = config.otel_endpoint;
+    tracing.service_name = "hookd";
+    common::SetGlobalTracer(std::make_unique<common::Tracer>(std::move(tracing)));
+    spdlog::info("exporting traces over OTLP/HTTP to {}", config.otel_endpoint);
+  }
+
   hookd::App app(config);
   try {
     app.Start();
@@ -66,6 +76,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &received);
   spdlog::info("received signal {}, shutting down", strsignal(received));
   app.Stop();
+  common::SetGlobalTracer(nullptr);  // exports the spans still queued
   spdlog::info("hookd stopped");
   return 0;
 }

@@ -1,16 +1,24 @@
 #pragma once
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/summary.h>
+
 namespace hookd {
 
-// Every Prometheus metric of hookd, with the original's names, rendered in
-// the text exposition format. Durations are in seconds (also deployment_hookd_lead_time_seconds,
-// which the original filled with nanoseconds). Thread-safe.
+// Every Prometheus metric of hookd, with the original's names and labels, kept in a
+// prometheus-cpp registry and rendered in the text exposition format. Durations are in seconds
+// (also deployment_hookd_lead_time_seconds, which the original filled with nanoseconds).
+// Thread-safe.
 class Metrics {
  public:
   Metrics();
@@ -51,35 +59,25 @@ class Metrics {
   std::size_t QueueSize() const;
 
  private:
-  struct Histogram {
-    std::vector<std::uint64_t> buckets;
-    double sum = 0;
-    std::uint64_t count = 0;
-  };
-  static void Observe(Histogram& h, const std::vector<double>& bounds, double value);
-  static void RenderHistogram(std::string& out, const std::string& name,
-                              const std::map<std::string, Histogram>& series,
-                              const std::vector<double>& bounds);
-
-  mutable std::mutex mutex_;
-  std::map<std::string, std::uint64_t> requests_;  // label set -> count
-  std::map<std::string, Histogram> durations_;
-  std::map<std::string, Histogram> database_;
-  std::map<std::string, std::uint64_t> transitions_;
+  mutable std::mutex mutex_;  // guards unfinished_ (the families are thread-safe themselves)
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Histogram>& database_;
+  prometheus::Family<prometheus::Counter>& transitions_;
+  prometheus::Gauge& queue_size_;
+  prometheus::Family<prometheus::Summary>& lead_time_;
+  prometheus::Family<prometheus::Counter>& auth_;
+  prometheus::Family<prometheus::Counter>& github_requests_;
+  prometheus::Family<prometheus::Counter>& github_dropped_;
+  prometheus::Family<prometheus::Counter>& grpc_started_;
+  prometheus::Family<prometheus::Counter>& grpc_handled_;
+  prometheus::Family<prometheus::Counter>& grpc_received_;
+  prometheus::Family<prometheus::Counter>& grpc_sent_;
+  prometheus::Family<prometheus::Histogram>& grpc_seconds_;
   std::set<std::string> unfinished_;
-  std::map<std::string, Histogram> lead_time_;  // summary: count and sum only
-  std::map<std::string, std::uint64_t> auth_;
-  std::map<std::string, std::uint64_t> github_requests_;
-  std::map<std::string, std::uint64_t> github_dropped_;
-  std::map<std::string, std::uint64_t> grpc_started_;
-  std::map<std::string, std::uint64_t> grpc_received_;
-  std::map<std::string, std::uint64_t> grpc_sent_;
-  std::map<std::string, std::uint64_t> grpc_handled_;
-  std::map<std::string, Histogram> grpc_seconds_;
 };
 
-// Prometheus label value escaping (backslash, double quote, newline).
-std::string EscapeLabel(const std::string& value);
 // Go's name of a gRPC status code ("OK", "InvalidArgument", ...).
 std::string GrpcCodeName(int code);
 

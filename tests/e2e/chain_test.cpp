@@ -3,6 +3,9 @@
 #include "support/chain.hpp"
 
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,7 @@
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
+#include "support/loopback_http_server.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
@@ -199,3 +203,112 @@ TEST_F(ChainTest, OfflineClusterEndsWithTheReasonBeforeTheCliGivesUp) {
 }
 
 }  // namespace
+
+// What an operator searches and follows: traces exported to an OTLP/HTTP collector by the CLI,
+// hookd and deployd form one tree under the CLI's trace ID, and every JSON log line about the
+// deployment carries its fields (what hookd's log links search for).
+TEST_F(ChainTest, TracesFormOneTreeAndLogLinesCarryTheDeploymentFields) {
+  std::mutex mutex;
+  std::vector<std::string> bodies;
+  testsupport::LoopbackHttpServer collector(
+      [&](testsupport::LoopbackHttpServer::Socket& socket,
+          const testsupport::LoopbackHttpServer::Request& request) {
+        if (request.method() == boost::beast::http::verb::post &&
+            request.target() == "/v1/traces" &&
+            request[boost::beast::http::field::content_type] == "application/json") {
+          std::lock_guard lock(mutex);
+          bodies.push_back(request.body());
+        }
+        return testsupport::LoopbackHttpServer::Reply(
+            socket, request, boost::beast::http::status::ok, "application/json", "{}");
+      });
+  ASSERT_TRUE(db_.Available());
+  testsupport::ChainOptions options;
+  options.database_url = db_.Url();
+  options.dir_prefix = "e2e-traces";
+  options.hookd_flags = {"--log-format", "json", "--otel-exporter-otlp-endpoint", collector.Url()};
+  options.deployd_flags = {"--log-format", "json", "--otel-exporter-otlp-endpoint",
+                           collector.Url()};
+  ASSERT_NO_FATAL_FAILURE(chain_.Start(options));
+
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string workflow_span = "00f067aa0ba902b7";
+  auto result =
+      RunCli({"--apikey", "20cefcd6bd0e8b8860c4ea90e75d7123019ed7866c61bd09e23821948878a11d",
+              "--grpc-authentication=false", "--otel-collector-endpoint", collector.Url(),
+              "--traceparent", "00-" + trace_id + "-" + workflow_span + "-01"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err << Logs();
+  std::string id;
+  StoredStates(&id);
+  ASSERT_FALSE(id.empty());
+  // The CLI's own lines about the deployment carry the same fields, in logrus text.
+  EXPECT_NE(result.err.find("msg=\"Status: success: Deployment completed successfully.\" "
+                            "cluster=local correlation_id=" +
+                            id + " delivery_id=" + id + " team=aura\n"),
+            std::string::npos)
+      << result.err;
+  chain_.Stop();  // SIGTERM: hookd and deployd export the spans still queued
+
+  // Log lines of hookd and deployd that name the deployment.
+  int about = 0;
+  std::istringstream logs(Logs());
+  for (std::string line; std::getline(logs, line);) {
+    if (line.empty() || line.front() != '{') continue;
+    const auto entry = nlohmann::json::parse(line);
+    const std::string msg = entry.value("msg", "");
+    if (msg.find(id) == std::string::npos) continue;
+    ++about;
+    EXPECT_EQ(entry.value("correlation_id", ""), id) << line;
+    EXPECT_EQ(entry.value("delivery_id", ""), id) << line;
+    EXPECT_EQ(entry.value("cluster", ""), "local") << line;
+    if (msg.find("invalidating") == std::string::npos)
+      EXPECT_EQ(entry.value("team", ""), "aura") << line;
+  }
+  EXPECT_GE(about, 4) << Logs();  // queued, sent, received, statuses, finished
+
+  struct Span {
+    std::string service, trace, id, parent;
+    std::map<std::string, std::string> attributes;
+  };
+  std::map<std::string, Span> by_name;  // the last span of each name
+  std::lock_guard lock(mutex);
+  for (const auto& body : bodies) {
+    for (const auto& rs : nlohmann::json::parse(body)["resourceSpans"]) {
+      const std::string service = rs["resource"]["attributes"][0]["value"]["stringValue"];
+      for (const auto& ss : rs["scopeSpans"]) {
+        for (const auto& s : ss["spans"]) {
+          Span span{service, s["traceId"], s["spanId"], s.value("parentSpanId", ""), {}};
+          for (const auto& a : s["attributes"])
+            span.attributes[a["key"]] = a["value"]["stringValue"];
+          EXPECT_EQ(s["status"]["code"], 1) << s.dump();
+          EXPECT_LE(std::stoull(s["startTimeUnixNano"].get<std::string>()),
+                    std::stoull(s["endTimeUnixNano"].get<std::string>()));
+          by_name[s["name"]] = span;
+        }
+      }
+    }
+  }
+  for (const char* name : {"deploy", "Deploy", "Queue", "Dispatch", "Deploy to Kubernetes",
+                           "ConfigMap/hello-deploy", "apply", "wait"}) {
+    ASSERT_EQ(by_name.count(name), 1u) << name << "\n" << Logs();
+    EXPECT_EQ(by_name[name].trace, trace_id) << name;
+  }
+  EXPECT_EQ(by_name["deploy"].service, "deploy");
+  EXPECT_EQ(by_name["deploy"].parent, workflow_span);
+  EXPECT_EQ(by_name["deploy"].attributes["deploy.id"], id);
+  EXPECT_EQ(by_name["Deploy"].service, "hookd");
+  EXPECT_EQ(by_name["Deploy"].parent, by_name["deploy"].id);
+  EXPECT_EQ(by_name["Deploy"].attributes["deploy.team"], "aura");
+  EXPECT_EQ(by_name["Queue"].parent, by_name["Deploy"].id);
+  EXPECT_EQ(by_name["Dispatch"].parent, by_name["Deploy"].id);
+  EXPECT_EQ(by_name["Deploy to Kubernetes"].service, "deployd");
+  EXPECT_EQ(by_name["Deploy to Kubernetes"].parent, by_name["Deploy"].id);
+  EXPECT_EQ(by_name["Deploy to Kubernetes"].attributes["deploy.id"], id);
+  const Span& resource = by_name["ConfigMap/hello-deploy"];
+  EXPECT_EQ(resource.parent, by_name["Deploy to Kubernetes"].id);
+  EXPECT_EQ(resource.attributes.at("k8s.kind"), "ConfigMap");
+  EXPECT_EQ(resource.attributes.at("k8s.namespace"), "aura");
+  EXPECT_EQ(resource.attributes.at("k8s.apiVersion"), "v1");
+  EXPECT_EQ(by_name["apply"].parent, resource.id);
+  EXPECT_EQ(by_name["wait"].parent, resource.id);
+}

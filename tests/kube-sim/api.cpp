@@ -1599,6 +1599,8 @@ HttpResponse DoScale(Ctx& c) {
   if (c.attrs.verb == "get") return JsonResponse(200, scale);
   if (c.attrs.verb == "update") {
     Json body = ParseBody(c.req, true);
+    // As kube-apiserver's decoder: a body without kind/apiVersion is the type the path expects.
+    if (!body.contains("kind") && body.is_object()) body["kind"] = "Scale";
     if (body.value("kind", "") != "Scale") {
       throw BadRequestError("the body of the request must be an autoscaling/v1 Scale, not " + GoQuote(body.value("kind", "")));
     }
@@ -2928,12 +2930,41 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
     next["metadata"]["generation"] = (!status_only && GenerationChanged(*rt, old, next)) ? gen + 1 : gen;
   }
   next["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"];
+  if (group.empty() && plural == "pods") AssignPodNetwork(old, next);
   if (Stripped(next) == Stripped(old)) return old;
   RecordUpdate(*rt, old, next, manager, status_only ? "status" : "");
   bool finalize = Finalized(*rt, next);
   Json stored = Commit(*rt, next, "MODIFIED");
   if (finalize) Remove(*rt, ns, name);
   return stored;
+}
+
+void Api::State::AssignPodNetwork(const Json& old, Json& next) {
+  if (!next.contains("status") || !next["status"].is_object()) return;
+  if (next["spec"].value("nodeName", "").empty()) return;
+  Json& st = next["status"];
+  const Json old_st = old.value("status", Json::object());
+  const std::string host = old_st.value("hostIP", "127.0.0.1");  // the Node's InternalIP
+  st["hostIP"] = host;
+  st["hostIPs"] = {{{"ip", host}}};
+  std::string ip = old_st.value("podIP", "");
+  bool sandbox = st.value("phase", "Pending") != "Pending";
+  for (const auto& cs : st.value("containerStatuses", Json::array())) {
+    const Json state = cs.value("state", Json::object());
+    if (!state.contains("waiting") || state["waiting"].value("reason", "") != "ContainerCreating")
+      sandbox = true;
+  }
+  if (ip.empty() && next["spec"].value("hostNetwork", false)) ip = host;
+  if (ip.empty() && sandbox) {
+    std::uint32_t n = 0;
+    do {
+      n = ++pod_ips + 1;
+    } while ((n & 0xff) == 0 || (n & 0xff) == 0xff);
+    ip = "10.244." + std::to_string((n >> 8) & 0xff) + "." + std::to_string(n & 0xff);
+  }
+  if (ip.empty()) return;
+  st["podIP"] = ip;
+  st["podIPs"] = {{{"ip", ip}}};
 }
 
 void Api::State::DeleteObject(const ResourceType& rt, const std::string& ns,

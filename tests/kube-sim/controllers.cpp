@@ -1,7 +1,9 @@
-// Simulated controllers (spec 7.10): Deployment -> ReplicaSet -> Pods with events, Job, and the
-// naiserator imitation for Application/Naisjob. One thread follows the watch history and runs
-// timed steps; every step runs with the state mutex held. The scenario comes from the annotation
-// `test.deployd.io/scenario` (Deployment/Job/Application); delays are `--time-scale` seconds.
+// Simulated controllers: Deployment -> ReplicaSet -> Pods with events, Job, and the
+// naiserator imitation for Application/Naisjob; garbage collection, namespace lifecycle, the
+// scheduler/kubelet of bare pods, endpoints and endpointslices. One thread follows the watch
+// history and runs timed steps; every step runs with the state mutex held. The scenario comes
+// from the annotation `test.deployd.io/scenario` (Deployment/Job/Application); delays are
+// `--time-scale` seconds.
 #include <algorithm>
 #include <functional>
 #include <random>
@@ -864,6 +866,252 @@ struct Controllers::Impl {
     state.ControllerWrite("apps", "v1", "replicasets", rs, "kube-controller-manager", true);
   }
 
+  // ---- scheduler and kubelet for pods nobody else runs (kubectl run, a bare pod manifest) ----
+  void OnBarePod(const Json& pod) {
+    const Json& meta = pod["metadata"];
+    if (meta.contains("deletionTimestamp") || !meta.value("ownerReferences", Json::array()).empty())
+      return;
+    if (!pod["spec"].value("nodeName", "").empty() ||
+        pod.value("status", Json::object()).contains("startTime"))
+      return;
+    std::string ns = NsOf(pod), name = NameOf(pod), uid = meta.value("uid", "");
+    After(1, [this, ns, name, uid] {
+      Json p = state.ControllerGet("", "pods", ns, name);
+      if (p.is_null() || p["metadata"].value("uid", "") != uid ||
+          p["metadata"].contains("deletionTimestamp"))
+        return;
+      if (!p["spec"].value("nodeName", "").empty()) return;
+      p["spec"]["nodeName"] = "kube-sim-node";
+      Json bound = state.ControllerWrite("", "v1", "pods", p, "kube-scheduler", false);
+      if (bound.is_null()) return;
+      Event(bound, "Normal", "Scheduled",
+            "Successfully assigned " + ns + "/" + name + " to kube-sim-node", "default-scheduler");
+      Json cs = Json::array();
+      for (const auto& c : bound["spec"].value("containers", Json::array())) {
+        cs.push_back({{"name", c.value("name", "")},
+                      {"image", c.value("image", "")},
+                      {"ready", true},
+                      {"started", true},
+                      {"restartCount", 0},
+                      {"state", {{"running", {{"startedAt", NowRfc3339()}}}}}});
+        Event(bound, "Normal", "Started", "Started container " + c.value("name", ""), "kubelet");
+      }
+      Json conditions = Json::array();
+      for (const char* type : {"PodReadyToStartContainers", "Initialized", "Ready",
+                               "ContainersReady", "PodScheduled"}) {
+        Json c = Condition(type, "True", "", "", false);
+        c.erase("reason");
+        c.erase("message");
+        conditions.push_back(c);
+      }
+      bound["status"] = {
+          {"phase", "Running"},
+          {"qosClass", bound.value("status", Json::object()).value("qosClass", "BestEffort")},
+          {"startTime", NowRfc3339()},
+          {"containerStatuses", cs},
+          {"conditions", conditions}};
+      state.ControllerWrite("", "v1", "pods", bound, "kubelet", true);
+    });
+  }
+
+  // ---- endpoints and endpointslice controllers ----
+  // A port of a pod that a Service port targets (number, or a container port's name); 0 if none.
+  static std::int64_t TargetPort(const Json& pod, const Json& service_port) {
+    const Json target = service_port.value("targetPort", service_port.value("port", Json(0)));
+    if (target.is_number_integer()) return target.get<std::int64_t>();
+    if (!target.is_string()) return 0;
+    for (const auto& c : pod["spec"].value("containers", Json::array())) {
+      for (const auto& p : c.value("ports", Json::array())) {
+        if (p.value("name", "") == target.get<std::string>() &&
+            p.value("protocol", "TCP") == service_port.value("protocol", "TCP"))
+          return p.value("containerPort", std::int64_t{0});
+      }
+    }
+    return 0;
+  }
+
+  static bool PodReady(const Json& pod) {
+    if (pod["metadata"].contains("deletionTimestamp")) return false;
+    for (const auto& c : pod.value("status", Json::object()).value("conditions", Json::array())) {
+      if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+    }
+    return false;
+  }
+
+  // Endpoints and one EndpointSlice per set of resolved ports for every Service with a selector
+  // in `ns`, from the pods that match it and have an IP (ready ones as addresses, others as
+  // notReadyAddresses / ready=false).
+  void SyncEndpoints(const std::string& ns) {
+    auto ns_obj = state.ControllerGet("", "namespaces", "", ns);
+    if (ns_obj.is_null() || ns_obj["metadata"].contains("deletionTimestamp")) return;
+    std::vector<Json> services, pods;
+    for (const char* plural : {"services", "pods"}) {
+      std::string prefix = Api::State::Key("", plural, ns, "");
+      for (auto it = state.objects.lower_bound(prefix);
+           it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+        (std::string(plural) == "services" ? services : pods).push_back(it->second);
+      }
+    }
+    for (const auto& svc : services) {
+      const Json spec = svc.value("spec", Json::object());
+      const Json selector = spec.value("selector", Json::object());
+      if (!selector.is_object() || selector.empty() || spec.value("type", "") == "ExternalName")
+        continue;
+      if (svc["metadata"].contains("deletionTimestamp")) continue;
+      bool publish_not_ready = spec.value("publishNotReadyAddresses", false);
+      // Resolved ports (as JSON) -> the pods serving them.
+      std::map<std::string, std::pair<Json, std::vector<Json>>> groups;
+      for (const auto& pod : pods) {
+        const Json st = pod.value("status", Json::object());
+        if (st.value("podIP", "").empty() || pod["metadata"].contains("deletionTimestamp"))
+          continue;
+        if (st.value("phase", "") == "Succeeded" || st.value("phase", "") == "Failed") continue;
+        const Json labels = pod["metadata"].value("labels", Json::object());
+        bool match = true;
+        for (const auto& [k, v] : selector.items())
+          match = match && labels.contains(k) && labels[k] == v;
+        if (!match) continue;
+        Json ports = Json::array();
+        for (const auto& sp : spec.value("ports", Json::array())) {
+          std::int64_t port = TargetPort(pod, sp);
+          if (port == 0) continue;
+          Json p{{"port", port}, {"protocol", sp.value("protocol", "TCP")}};
+          if (sp.contains("name") && !sp["name"].get<std::string>().empty()) p["name"] = sp["name"];
+          ports.push_back(p);
+        }
+        auto& g = groups[ports.dump()];
+        g.first = ports;
+        g.second.push_back(pod);
+      }
+      const std::string name = NameOf(svc);
+      Json labels = svc["metadata"].value("labels", Json::object());
+      if (spec.value("clusterIP", "") == "None") labels["service.kubernetes.io/headless"] = "";
+      // Endpoints (named as the Service).
+      Json subsets = Json::array();
+      for (auto& [key, g] : groups) {
+        Json ready = Json::array(), not_ready = Json::array();
+        std::sort(g.second.begin(), g.second.end(), [](const Json& a, const Json& b) {
+          return a["status"].value("podIP", "") < b["status"].value("podIP", "");
+        });
+        for (const auto& pod : g.second) {
+          Json addr{{"ip", pod["status"]["podIP"]},
+                    {"nodeName", pod["spec"].value("nodeName", "")},
+                    {"targetRef",
+                     {{"kind", "Pod"},
+                      {"namespace", ns},
+                      {"name", NameOf(pod)},
+                      {"uid", pod["metadata"]["uid"]}}}};
+          (PodReady(pod) || publish_not_ready ? ready : not_ready).push_back(addr);
+        }
+        Json subset = Json::object();
+        if (!ready.empty()) subset["addresses"] = ready;
+        if (!not_ready.empty()) subset["notReadyAddresses"] = not_ready;
+        if (!g.first.empty()) {
+          subset["ports"] = g.first;
+          subsets.push_back(subset);
+        }
+      }
+      Json ep = state.ControllerGet("", "endpoints", ns, name);
+      if (ep.is_null()) ep = {{"metadata", {{"name", name}, {"namespace", ns}}}};
+      if (labels.empty())
+        ep["metadata"].erase("labels");
+      else
+        ep["metadata"]["labels"] = labels;
+      if (subsets.empty())
+        ep.erase("subsets");
+      else
+        ep["subsets"] = subsets;
+      state.ControllerWrite("", "v1", "endpoints", ep, "endpoint-controller", false);
+
+      // EndpointSlices, labelled with the Service and owned by it.
+      Json slice_labels = labels;
+      slice_labels.erase("service.kubernetes.io/headless");
+      slice_labels["kubernetes.io/service-name"] = name;
+      slice_labels["endpointslice.kubernetes.io/managed-by"] = "endpointslice-controller.k8s.io";
+      if (spec.value("clusterIP", "") == "None")
+        slice_labels["service.kubernetes.io/headless"] = "";
+      std::vector<Json> existing;
+      std::string prefix = Api::State::Key("discovery.k8s.io", "endpointslices", ns, "");
+      for (auto it = state.objects.lower_bound(prefix);
+           it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+        const Json l = it->second["metadata"].value("labels", Json::object());
+        if (l.value("kubernetes.io/service-name", "") == name &&
+            l.value("endpointslice.kubernetes.io/managed-by", "") ==
+                "endpointslice-controller.k8s.io")
+          existing.push_back(it->second);
+      }
+      std::vector<std::pair<Json, Json>> wanted;  // ports, endpoints
+      for (auto& [key, g] : groups) {
+        Json endpoints = Json::array(), ports = Json::array();
+        for (const auto& pod : g.second) {
+          bool ready = PodReady(pod);
+          endpoints.push_back({{"addresses", {pod["status"]["podIP"]}},
+                               {"conditions",
+                                {{"ready", ready || publish_not_ready},
+                                 {"serving", ready},
+                                 {"terminating", false}}},
+                               {"nodeName", pod["spec"].value("nodeName", "")},
+                               {"targetRef",
+                                {{"kind", "Pod"},
+                                 {"namespace", ns},
+                                 {"name", NameOf(pod)},
+                                 {"uid", pod["metadata"]["uid"]}}}});
+        }
+        for (Json p : g.first) {
+          if (!p.contains("name")) p["name"] = "";
+          ports.push_back(p);
+        }
+        wanted.emplace_back(ports, endpoints);
+      }
+      if (wanted.empty()) wanted.emplace_back(Json(), Json());  // the placeholder slice
+      std::vector<bool> used(existing.size(), false);
+      for (const auto& [ports, endpoints] : wanted) {
+        Json slice;
+        for (std::size_t i = 0; i < existing.size() && slice.is_null(); ++i) {
+          if (!used[i] && existing[i].value("ports", Json()) == ports) {
+            used[i] = true;
+            slice = existing[i];
+          }
+        }
+        for (std::size_t i = 0; i < existing.size() && slice.is_null(); ++i) {
+          if (!used[i]) {
+            used[i] = true;
+            slice = existing[i];
+          }
+        }
+        if (slice.is_null()) {
+          slice = {{"metadata",
+                    {{"name", name + "-" + RandomSuffix()},
+                     {"generateName", name + "-"},
+                     {"namespace", ns},
+                     {"ownerReferences",
+                      {{{"apiVersion", "v1"},
+                        {"kind", "Service"},
+                        {"name", name},
+                        {"uid", svc["metadata"]["uid"]},
+                        {"controller", true},
+                        {"blockOwnerDeletion", true}}}}}},
+                   {"addressType", "IPv4"}};
+        }
+        slice["metadata"]["labels"] = slice_labels;
+        if (endpoints.is_null())
+          slice.erase("endpoints");
+        else
+          slice["endpoints"] = endpoints;
+        if (ports.is_null())
+          slice.erase("ports");
+        else
+          slice["ports"] = ports;
+        state.ControllerWrite("discovery.k8s.io", "v1", "endpointslices", slice,
+                              "endpointslice-controller", false);
+      }
+      for (std::size_t i = 0; i < existing.size(); ++i) {
+        if (!used[i])
+          state.ControllerDelete("discovery.k8s.io", "endpointslices", ns, NameOf(existing[i]));
+      }
+    }
+  }
+
   // ---- garbage collector (ownerReferences) ----
   struct ObjectRef {
     const ResourceType* rt = nullptr;
@@ -1095,6 +1343,11 @@ struct Controllers::Impl {
           After(1, [this, ns, name] { ReconcileReplicaSet(ns, name); });
         }
       }
+      if (ev.group.empty() && ev.plural == "services" &&
+          !ev.object.value("spec", Json::object()).value("selector", Json::object()).empty())
+        state.ControllerDelete("", "endpoints", ev.ns, meta.value("name", ""));
+      if (ev.group.empty() && (ev.plural == "pods" || ev.plural == "services") && !ev.ns.empty())
+        SyncEndpoints(ev.ns);
       if (!ev.ns.empty()) NamespaceCleanup(ev.ns);
       return;
     }
@@ -1106,6 +1359,8 @@ struct Controllers::Impl {
         OrphanDependents(ev);
       if (ev.group.empty() && ev.plural == "namespaces") NamespaceCleanup(meta.value("name", ""));
     }
+    if (ev.group.empty() && (ev.plural == "pods" || ev.plural == "services")) SyncEndpoints(ev.ns);
+    if (ev.group.empty() && ev.plural == "pods" && ev.type == "ADDED") OnBarePod(ev.object);
     if (ev.group == "apps" && ev.plural == "replicasets") OnReplicaSet(ev.object);
     if (ev.group.empty() && ev.plural == "namespaces" &&
         !ev.object["metadata"].contains("deletionTimestamp")) {

@@ -1,8 +1,11 @@
 // kube-sim's wire and surface as other clients use them (issue 13): discovery negotiation
 // (aggregated v2 and v2beta1), /openapi/v2, HEAD, sendInitialEvents watches, limit/continue, the
 // built-in groups of a v1.32 cluster, pods/log, create token; and `kpt live` and kubectl 1.27
-// unmodified.
+// and 1.33 unmodified.
+#include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -336,7 +339,91 @@ spec:
             "NAME   SIZE   READY   COLOUR\nw      3      True    blue\n");
 }
 
-// ---- 5. kpt live and kubectl 1.27
+// The endpoints and endpointslice controllers follow ready pods (which get IPs from the
+// kubelet/CNI imitation); a bare pod (kubectl run) is scheduled and runs; kubectl autoscale's
+// protobuf HorizontalPodAutoscaler is stored and printed with the real columns.
+TEST_F(KubeSimSurfaceTest, ServicesGetEndpointsOfReadyPodsAndBarePodsRun) {
+  auto eventually = [](const std::function<bool()>& f) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (f()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  };
+  Ok({"create", "deployment", "ep", "--image=nginx:1", "--replicas=2", "--port=8080"});
+  Ok({"expose", "deployment", "ep", "--port=80", "--target-port=8080"});
+  Ok({"rollout", "status", "deployment/ep", "--timeout=30s"});
+  auto addresses = [] {
+    std::vector<std::string> out;
+    json ep = sim().Admin("GET", "/api/v1/namespaces/aura/endpoints/ep").Json();
+    for (const auto& subset : ep.value("subsets", json::array())) {
+      for (const auto& a : subset.value("addresses", json::array())) {
+        out.push_back(a["ip"].get<std::string>() + ":" +
+                      std::to_string(subset["ports"][0]["port"].get<int>()));
+      }
+    }
+    return out;
+  };
+  ASSERT_TRUE(eventually([&] { return addresses().size() == 2; }));
+  for (const auto& a : addresses()) EXPECT_EQ(a.rfind("10.244.", 0), 0u) << a;
+  std::string pods = Ok({"get", "pods", "-l", "app=ep", "-o", "wide"});
+  for (const auto& a : addresses()) {
+    EXPECT_NE(pods.find(a.substr(0, a.find(':')) + " "), std::string::npos) << pods;
+  }
+  std::string ep = Ok({"get", "endpoints", "ep"});
+  EXPECT_EQ(ep.rfind("NAME   ENDPOINTS ", 0), 0u) << ep;
+  EXPECT_NE(ep.find("\nep     " + addresses()[0] + "," + addresses()[1] + "   "), std::string::npos)
+      << ep;
+  std::string slices = Ok({"get", "endpointslices", "-l", "kubernetes.io/service-name=ep"});
+  EXPECT_NE(slices.find("IPv4          8080    10.244."), std::string::npos) << slices;
+  json slice = sim()
+                   .Admin("GET",
+                          "/apis/discovery.k8s.io/v1/namespaces/aura/endpointslices?labelSelector="
+                          "kubernetes.io%2Fservice-name%3Dep")
+                   .Json()["items"][0];
+  EXPECT_EQ(slice["metadata"]["ownerReferences"][0]["kind"], "Service");
+  EXPECT_EQ(slice["endpoints"][0]["conditions"]["ready"], true);
+
+  // A bare pod with the Service's labels is scheduled, runs and joins the endpoints.
+  Ok({"run", "bare", "--image=nginx:1", "--labels=app=ep", "--port=8080"});
+  Ok({"wait", "--for=condition=Ready", "pod/bare", "--timeout=30s"});
+  EXPECT_EQ(Ok({"get", "pod", "bare", "-o", "jsonpath={.spec.nodeName} {.status.phase}"}),
+            "kube-sim-node Running");
+  EXPECT_TRUE(eventually([&] { return addresses().size() == 3; }));
+  std::string describe = Ok({"describe", "service", "ep"});
+  std::size_t line = describe.find("Endpoints:                10.244.");
+  ASSERT_NE(line, std::string::npos) << describe;
+  std::string endpoints = describe.substr(line, describe.find('\n', line) - line);
+  EXPECT_EQ(std::count(endpoints.begin(), endpoints.end(), ','), 2) << endpoints;
+  Ok({"delete", "pod", "bare"});
+  Ok({"scale", "deployment", "ep", "--replicas=1"});
+  EXPECT_TRUE(eventually([&] { return addresses().size() == 1; }));
+
+  // kubectl autoscale sends an autoscaling/v1 HorizontalPodAutoscaler as protobuf.
+  EXPECT_EQ(Ok({"autoscale", "deployment", "ep", "--min=1", "--max=3", "--cpu-percent=50"}),
+            "horizontalpodautoscaler.autoscaling/ep autoscaled\n");
+  std::string hpa = Ok({"get", "hpa", "ep"});
+  EXPECT_EQ(hpa.rfind("NAME   REFERENCE       TARGETS              MINPODS   MAXPODS   REPLICAS   "
+                      "AGE\nep     Deployment/ep   cpu: <unknown>/50%   1         3         0  ",
+                      0),
+            0u)
+      << hpa;
+
+  // Deleting the Service removes its Endpoints and (garbage collection) its EndpointSlices.
+  Ok({"delete", "service", "ep"});
+  EXPECT_TRUE(eventually([] {
+    return sim().Admin("GET", "/api/v1/namespaces/aura/endpoints/ep").status == 404 &&
+           sim()
+               .Admin("GET",
+                      "/apis/discovery.k8s.io/v1/namespaces/aura/endpointslices?labelSelector="
+                      "kubernetes.io%2Fservice-name%3Dep")
+               .Json()["items"]
+               .empty();
+  }));
+}
+
+// ---- 5. kpt live and kubectl 1.27 and 1.33
 // ---------------------------------------------------------------------
 
 TEST_F(KubeSimSurfaceTest, KptLiveApplyStatusDestroy) {
@@ -406,24 +493,69 @@ spec:
   EXPECT_EQ(sim().Admin("GET", "/api/v1/namespaces/aura/configmaps/kpt-cm").status, 404);
 }
 
-TEST_F(KubeSimSurfaceTest, Kubectl127Unmodified) {
-  const std::string k127 = Binary("1.27");
-  std::string path = File("k127.yaml", Deployment("k127", "nginx:1"));
-  EXPECT_EQ(Ok({"apply", "-f", path}, {}, k127), "deployment.apps/k127 created\n");
-  EXPECT_NE(Ok({"rollout", "status", "deployment/k127", "--timeout=30s"}, {}, k127)
-                .find("successfully rolled out"),
-            std::string::npos);
-  EXPECT_EQ(Ok({"apply", "--server-side", "-f", File("k127.yaml", Deployment("k127", "nginx:2"))},
-               {}, k127),
-            "deployment.apps/k127 serverside-applied\n");
-  EXPECT_EQ(Ok({"set", "image", "deployment/k127", "web=nginx:3"}, {}, k127),
-            "deployment.apps/k127 image updated\n");
-  std::string table = Ok({"get", "deployment", "k127"}, {}, k127);
-  EXPECT_EQ(table.rfind("NAME   READY   UP-TO-DATE   AVAILABLE   AGE\nk127   ", 0), 0u) << table;
-  Ok({"rollout", "status", "deployment/k127", "--timeout=30s"}, {}, k127);
-  EXPECT_EQ(Ok({"logs", "deployment/k127"}, {}, k127),
-            "kube-sim: container web started (image nginx:3)\n");
-  EXPECT_EQ(Ok({"delete", "-f", path}, {}, k127), "deployment.apps \"k127\" deleted\n");
+// The official JavaScript client (@kubernetes/client-node, installed by scripts/bootstrap): CRUD,
+// the four patch types, the scale subresource, pagination, a watch and an informer.
+TEST_F(KubeSimSurfaceTest, OfficialJavaScriptClient) {
+  ASSERT_TRUE(std::filesystem::exists(std::string(KUBE_SIM_NPM_PREFIX) +
+                                      "/node_modules/@kubernetes/client-node/package.json"))
+      << "@kubernetes/client-node is missing: run scripts/bootstrap";
+  auto r = testsupport::Run({"node", KUBE_SIM_JS_TEST, sim().kubeconfig_path, KUBE_SIM_NPM_PREFIX},
+                            {{"HOME", sim().dir}}, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      "list namespaces aura\n"
+      "create {\"a\":\"1\"}\n"
+      "merge patch {\"a\":\"1\",\"b\":\"2\"}\n"
+      "json patch {\"b\":\"2\"}\n"
+      "apply {\"b\":\"2\",\"c\":\"3\"} node-fetch,js\n"
+      "replace {\"d\":\"4\"}\n"
+      "not found failed 404 {\"apiVersion\":\"v1\",\"code\":404,\"details\":{\"kind\":"
+      "\"configmaps\",\"name\":\"nope\"},\"kind\":\"Status\",\"message\":\"configmaps "
+      "\\\"nope\\\" not found\",\"metadata\":{},\"reason\":\"NotFound\",\"status\":\"Failure\"}\n"
+      "create deployment web,sidecar\n"
+      "strategic merge patch web=nginx:2,sidecar=envoy:1\n"
+      "scale 2\n"
+      "pages 1+1 continue\n"
+      "watch ADDED:js-watch MODIFIED:js-watch DELETED:js-watch\n"
+      "informer js-informer\n"
+      "delete foreground Deployment\n")
+      << r.err;
+}
+
+// kubectl 1.27 (aggregated discovery v2beta1, OpenAPI v2) and 1.33, unmodified.
+TEST_F(KubeSimSurfaceTest, Kubectl127And133Unmodified) {
+  for (const std::string version : {"1.27", "1.33"}) {
+    SCOPED_TRACE(version);
+    const std::string k = Binary(version);
+    const std::string name = "k" + version.substr(0, 1) + version.substr(2);
+    std::string path = File(name + ".yaml", Deployment(name, "nginx:1"));
+    EXPECT_EQ(Ok({"apply", "-f", path}, {}, k), "deployment.apps/" + name + " created\n");
+    EXPECT_NE(Ok({"rollout", "status", "deployment/" + name, "--timeout=30s"}, {}, k)
+                  .find("successfully rolled out"),
+              std::string::npos);
+    EXPECT_EQ(
+        Ok({"apply", "--server-side", "-f", File(name + ".yaml", Deployment(name, "nginx:2"))}, {},
+           k),
+        "deployment.apps/" + name + " serverside-applied\n");
+    EXPECT_EQ(Ok({"set", "image", "deployment/" + name, "web=nginx:3"}, {}, k),
+              "deployment.apps/" + name + " image updated\n");
+    std::string table = Ok({"get", "deployment", name}, {}, k);
+    EXPECT_EQ(table.rfind("NAME   READY   UP-TO-DATE   AVAILABLE   AGE\n" + name + "   ", 0), 0u)
+        << table;
+    Ok({"rollout", "status", "deployment/" + name, "--timeout=30s"}, {}, k);
+    EXPECT_EQ(Ok({"logs", "deployment/" + name}, {}, k),
+              "kube-sim: container web started (image nginx:3)\n");
+    EXPECT_EQ(Ok({"rollout", "undo", "deployment/" + name}, {}, k),
+              "deployment.apps/" + name + " rolled back\n");
+    Ok({"rollout", "status", "deployment/" + name, "--timeout=30s"}, {}, k);
+    EXPECT_EQ(
+        Ok({"get", "deployment", name, "-o", "jsonpath={.spec.template.spec.containers[0].image}"},
+           {}, k),
+        "nginx:2");
+    EXPECT_EQ(Ok({"delete", "-f", path, "--cascade=foreground"}, {}, k),
+              "deployment.apps \"" + name + "\" deleted\n");
+  }
 }
 
 }  // namespace

@@ -354,6 +354,17 @@ const PbMessage kScaleSpec{"ScaleSpec", {I(1, "replicas")}};
 const PbMessage kScaleStatus{"ScaleStatus", {I(1, "replicas"), S(2, "selector")}};
 const PbMessage kScale{"Scale", {M(1, "metadata", kObjectMeta), M(2, "spec", kScaleSpec), M(3, "status", kScaleStatus)}};
 
+// k8s.io/api/autoscaling/v1 HorizontalPodAutoscaler (kubectl autoscale)
+const PbMessage kCrossVersionObjectReference{"CrossVersionObjectReference",
+                                             {S(1, "kind"), S(2, "name"), S(3, "apiVersion")}};
+const PbMessage kHpaSpec{
+    "HorizontalPodAutoscalerSpec",
+    {M(1, "scaleTargetRef", kCrossVersionObjectReference), I(2, "minReplicas", true),
+     I(3, "maxReplicas"), I(4, "targetCPUUtilizationPercentage", true)}};
+const PbMessage kHpa{
+    "HorizontalPodAutoscaler",
+    {M(1, "metadata", kObjectMeta), M(2, "spec", kHpaSpec), M(3, "status", kEmptyStatus)}};
+
 const PbMessage* MessageFor(const std::string& api_version, const std::string& kind) {
   if (api_version == "v1") {
     if (kind == "ConfigMap") return &kConfigMap;
@@ -375,6 +386,7 @@ const PbMessage* MessageFor(const std::string& api_version, const std::string& k
   if (api_version == "networking.k8s.io/v1" && kind == "Ingress") return &kIngress;
   if (api_version == "policy/v1" && kind == "PodDisruptionBudget") return &kPdb;
   if (api_version == "autoscaling/v1" && kind == "Scale") return &kScale;
+  if (api_version == "autoscaling/v1" && kind == "HorizontalPodAutoscaler") return &kHpa;
   return nullptr;
 }
 

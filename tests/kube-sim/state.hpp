@@ -81,6 +81,11 @@ struct Api::State {
     return (options.manual_clock ? clock_start : std::chrono::steady_clock::now()) + clock_offset;
   }
   std::unique_ptr<Controllers> controllers;
+  std::uint32_t pod_ips = 0;  // pod IPs handed out (10.244.0.0/16, as kind's pod CIDR)
+
+  // What the kubelet and the CNI write into a pod's status: `hostIP` once it is bound to the
+  // node, `podIP` once its sandbox runs (a container left ContainerCreating); kept afterwards.
+  void AssignPodNetwork(const Json& old, Json& next);
 
   // ---- called with `mu` held ----
   static std::string Key(const std::string& group, const std::string& plural,

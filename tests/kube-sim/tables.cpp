@@ -233,6 +233,16 @@ Json TableOf(const ResourceType& rt, const std::vector<Json>& objs, std::uint64_
     col("Port(s)");
   } else if (key == "/endpoints") {
     col("Endpoints");
+  } else if (key == "discovery.k8s.io/endpointslices") {
+    col("AddressType");
+    col("Ports");
+    col("Endpoints");
+  } else if (key == "autoscaling/horizontalpodautoscalers") {
+    col("Reference");
+    col("Targets");
+    col("MinPods");
+    col("MaxPods", "integer");
+    col("Replicas", "integer");
   } else if (key == "/nodes") {
     col("Status");
     col("Roles");
@@ -361,14 +371,78 @@ Json TableOf(const ResourceType& rt, const std::vector<Json>& objs, std::uint64_
       }
       cells.push_back(ports.empty() ? "<none>" : Join(ports, ","));
     } else if (key == "/endpoints") {
+      // Ports outer, addresses inner; three at most, then " + N more...".
+      const Json subsets = o.value("subsets", Json::array());
       std::vector<std::string> eps;
-      for (const auto& subset : o.value("subsets", Json::array())) {
-        for (const auto& a : subset.value("addresses", Json::array())) {
-          for (const auto& p : subset.value("ports", Json::array()))
-            eps.push_back(a.value("ip", "") + ":" + std::to_string(p.value("port", 0)));
+      std::size_t count = 0;
+      for (const auto& subset : subsets) {
+        const Json addresses = subset.value("addresses", Json::array());
+        const Json ports = subset.value("ports", Json::array());
+        for (std::size_t i = 0; i < std::max<std::size_t>(ports.size(), 1); ++i) {
+          count += addresses.size();
+          for (const auto& a : addresses) {
+            if (eps.size() == 3) break;
+            std::string ip = a.value("ip", "");
+            if (ip.find(':') != std::string::npos && !ports.empty()) ip = "[" + ip + "]";
+            eps.push_back(ports.empty() ? ip
+                                        : ip + ":" + std::to_string(ports[i].value("port", 0)));
+          }
         }
       }
-      cells.push_back(eps.empty() ? "<none>" : Join(eps, ","));
+      std::string text = Join(eps, ",");
+      if (count > eps.size()) text += " + " + std::to_string(count - eps.size()) + " more...";
+      cells.push_back(subsets.empty() ? "<none>" : text);
+    } else if (key == "discovery.k8s.io/endpointslices") {
+      cells.push_back(o.value("addressType", ""));
+      auto limited = [](const std::vector<std::string>& all) {
+        if (all.empty()) return std::string("<unset>");
+        std::vector<std::string> head(
+            all.begin(), all.begin() + static_cast<long>(std::min<std::size_t>(all.size(), 3)));
+        std::string text = Join(head, ",");
+        if (all.size() > 3) text += " + " + std::to_string(all.size() - 3) + " more...";
+        return text;
+      };
+      std::vector<std::string> ports, addresses;
+      for (const auto& p : o.value("ports", Json::array()))
+        ports.push_back(p.contains("port") ? std::to_string(p.value("port", 0)) : "<unset>");
+      for (const auto& e : o.value("endpoints", Json::array())) {
+        for (const auto& a : e.value("addresses", Json::array()))
+          addresses.push_back(a.get<std::string>());
+      }
+      cells.push_back(limited(ports));
+      cells.push_back(limited(addresses));
+    } else if (key == "autoscaling/horizontalpodautoscalers") {
+      const Json ref = sp.value("scaleTargetRef", Json::object());
+      cells.push_back(ref.value("kind", "") + "/" + ref.value("name", ""));
+      // autoscaling/v1 objects carry targetCPUUtilizationPercentage, v2 ones metrics.
+      std::vector<std::string> targets;
+      if (sp.contains("targetCPUUtilizationPercentage")) {
+        Json current = st.value("currentCPUUtilizationPercentage", Json());
+        targets.push_back(
+            "cpu: " +
+            (current.is_number() ? std::to_string(current.get<int>()) + "%" : "<unknown>") + "/" +
+            std::to_string(sp.value("targetCPUUtilizationPercentage", 0)) + "%");
+      }
+      for (const auto& m : sp.value("metrics", Json::array())) {
+        const Json res = m.value("resource", m.value("containerResource", Json::object()));
+        const Json target = res.value("target", Json::object());
+        std::string want =
+            target.contains("averageUtilization")
+                ? std::to_string(target.value("averageUtilization", 0)) + "%"
+                : target.value("averageValue", target.value("value", Json("<unknown>"))).dump();
+        if (!want.empty() && want.front() == '"') want = want.substr(1, want.size() - 2);
+        if (res.contains("name"))
+          targets.push_back(res.value("name", "") + ": <unknown>/" + want);
+        else
+          targets.push_back("<unknown>/" + want);
+      }
+      std::string text = targets.empty() ? "<none>" : targets[0];
+      if (targets.size() > 1) text += " + " + std::to_string(targets.size() - 1) + " more...";
+      cells.push_back(text);
+      cells.push_back(sp.contains("minReplicas") ? std::to_string(sp.value("minReplicas", 1))
+                                                 : "<unset>");
+      cells.push_back(sp.value("maxReplicas", 0));
+      cells.push_back(st.value("currentReplicas", 0));
     } else if (key == "/nodes") {
       std::string ready = "Unknown";
       for (const auto& c : st.value("conditions", Json::array())) {

@@ -130,6 +130,11 @@ class GrpcTransport final : public Transport {
                    pb::DeploymentStatus& response) override {
     grpc::ClientContext context;
     if (RpcStatus failed = Prepare(context, deadline); !failed.Ok()) return failed;
+    if (!config_.idempotency_key.empty()) {
+      context.AddMetadata("idempotency-key", config_.idempotency_key);
+    }
+    // Also in the request (traceParent); the metadata lets gRPC middleware see it.
+    if (!request.traceparent().empty()) context.AddMetadata("traceparent", request.traceparent());
     return FromGrpcStatus(stub_->Deploy(&context, request, &response));
   }
 

@@ -116,7 +116,9 @@ class HttpTransport final : public Transport {
     };
     nlohmann::json answer;
     int status = 0;
-    if (RpcStatus failed = Post("/api/v1/deploy", body, deadline, answer, status); !failed.Ok()) {
+    if (RpcStatus failed =
+            Post("/api/v1/deploy", body, deadline, answer, status, config_.idempotency_key);
+        !failed.Ok()) {
       return failed;
     }
     if (status != 201) return ErrorFor(status, answer);
@@ -170,7 +172,7 @@ class HttpTransport final : public Transport {
   }
 
   RpcStatus Post(const std::string& target, const nlohmann::json& body, common::SystemTime deadline,
-                 nlohmann::json& answer, int& status) {
+                 nlohmann::json& answer, int& status, const std::string& idempotency_key = "") {
     common::HttpRequest http;
     http.method = "POST";
     http.target = target;
@@ -182,6 +184,7 @@ class HttpTransport final : public Transport {
                   "; hookd has the same setting and must accept the size too"};
     }
     http.headers.push_back({"Content-Type", "application/json"});
+    if (!idempotency_key.empty()) http.headers.push_back({"Idempotency-Key", idempotency_key});
     {  // The HTTP API has no unauthenticated mode: the body is always signed.
       http.headers.push_back(
           {"X-NAIS-Signature", common::HexEncode(common::HmacSha256(config_.api_key, http.body))});

@@ -61,6 +61,9 @@ struct TransportConfig {
   // --max-message-size: gRPC's send and receive limits (plus envelope); the HTTP API's largest
   // request body.
   std::size_t max_message_size = common::kDefaultMaxMessageSize;
+  // Sent with every Deploy call (gRPC metadata `idempotency-key`, HTTP header `Idempotency-Key`):
+  // the run's one logical request, the same on every retry. Empty: none sent.
+  std::string idempotency_key;
 };
 
 // Creates the transport; throws CliError (exit 6 `connect to NAIS deploy: ...`) on failure.

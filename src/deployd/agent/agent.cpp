@@ -12,6 +12,7 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include "common/logging.hpp"
 #include "common/error.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
@@ -21,7 +22,6 @@
 #include "deployd/agent/runner.hpp"
 #include "deployd/agent/seen_ids.hpp"
 #include "deployd/agent/status_queue.hpp"
-#include "deployd/agent/thread_budget.hpp"
 #include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/informer.hpp"
 
@@ -138,8 +138,11 @@ struct Agent::Impl {
       std::lock_guard lock(impl_.mutex);
       auto it = impl_.active.find(status.request().id());
       if (it != impl_.active.end() && it->second) {
-        spdlog::debug("deployment {}: status {} not reported: given up", status.request().id(),
-                      common::StateName(status.state()));
+        common::LogWith(spdlog::level::debug,
+                        common::DeploymentFields(status.request().id(), status.request().team(),
+                                                 status.request().cluster()),
+                        "deployment {}: status {} not reported: given up", status.request().id(),
+                        common::StateName(status.state()));
         return;
       }
       impl_.reporter.Push(std::move(status));
@@ -189,16 +192,22 @@ struct Agent::Impl {
         watcher(informers, options.rollout),
         hookd(options.hookd),
         reporter(
-            [this](const pb::DeploymentStatus& s) { return hookd.ReportStatus(s); },
+            io.get_executor(),
+            [this](const pb::DeploymentStatus& s, std::function<void(RpcResult)> done) {
+              hookd.ReportStatusAsync(s, std::move(done));
+            },
             options.status_flush_interval,
             [this](const pb::DeploymentStatus& s, bool) { metrics.StatusReported(s.state()); }) {
     kube.SetRateLimit(options.kube_qps, options.kube_burst);
-    metrics_server =
-        std::make_unique<MetricsServer>(options.metrics_listen_address, options.metrics_path,
-                                        metrics, [this] { return hookd.Connected(); });
+    metrics_server = std::make_unique<MetricsServer>(
+        io.get_executor(), options.metrics_listen_address, options.metrics_path, metrics,
+        [this] { return hookd.Connected(); });
     const int n = std::max(1, options.threads);
     try {
-      for (int i = 0; i < n; ++i) StartThreadInto(io_threads, [this] { RunEngine(); });
+      // Room first: a thread that started is never dropped unjoined by a failing push_back.
+      io_threads.reserve(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i) io_threads.emplace_back([this] { RunEngine(); });
+      reporter.Start();
     } catch (const std::system_error& e) {
       StopEngine();  // join the ones that started before anything is destroyed
       throw common::Error(common::ErrorCode::kUnavailable,
@@ -235,8 +244,10 @@ struct Agent::Impl {
     const auto deadline = common::FromTimestamp(request.deadline());
     std::unique_lock lock(mutex);
     if (!seen.Insert(request.id(), std::max(deadline, now) + kRememberAfterDeadline, now)) {
-      spdlog::info("deployment {}: delivered again; this deployd already has it, ignored",
-                   common::Quote(request.id()));
+      common::LogWith(spdlog::level::info,
+                      common::DeploymentFields(request.id(), request.team(), request.cluster()),
+                      "deployment {}: delivered again; this deployd already has it, ignored",
+                      common::Quote(request.id()));
       return;
     }
     active[request.id()] = false;
@@ -273,7 +284,7 @@ struct Agent::Impl {
 
   static net::awaitable<void> RunOne(Impl* impl, pb::DeploymentRequest request) {
     impl->metrics.DeploymentStarted();
-    RunOptions run{impl->options.hookd.cluster, nullptr, nullptr};
+    RunOptions run{impl->options.hookd.cluster, nullptr};
     run.abandoned = [impl, id = request.id()] {
       std::lock_guard lock(impl->mutex);
       auto it = impl->active.find(id);

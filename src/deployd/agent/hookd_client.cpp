@@ -2,16 +2,32 @@
 
 #include <condition_variable>
 #include <random>
+#include <set>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include "common/logging.hpp"
 #include "common/backoff.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "deployment.grpc.pb.h"
 
 namespace deployd::agent {
+
+namespace {
+
+// One ReportStatus in flight on the completion queue (the tag is its address).
+struct StatusCall {
+  grpc::ClientContext context;
+  pb::ReportStatusOpts reply;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<pb::ReportStatusOpts>> reader;
+  std::function<void(RpcResult)> done;
+};
+
+}  // namespace
 
 struct HookdClient::Impl {
   HookdOptions options;
@@ -21,6 +37,11 @@ struct HookdClient::Impl {
   std::condition_variable wake;
   bool stopping = false;
   grpc::ClientContext* active = nullptr;
+  // Status reports: one completion queue and the one thread that takes their outcomes from it,
+  // for the client's life, whatever the number of reports in flight.
+  grpc::CompletionQueue reports;
+  std::set<StatusCall*> in_flight;  // under `mutex`
+  std::thread reports_thread;
 
   explicit Impl(HookdOptions o) : options(std::move(o)) {
     grpc::ChannelArguments args;
@@ -33,6 +54,40 @@ struct HookdClient::Impl {
                                  : grpc::InsecureChannelCredentials();
     channel = grpc::CreateCustomChannel(options.server, creds, args);
     stub = pb::Dispatch::NewStub(channel);
+    reports_thread = std::thread([this] { TakeReports(); });  // throws std::system_error
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(mutex);
+      for (auto* call : in_flight) call->context.TryCancel();
+    }
+    reports.Shutdown();
+    reports_thread.join();
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  // The completion thread: hands every finished report's outcome to its callback. Nothing
+  // throws past it.
+  void TakeReports() {
+    void* tag = nullptr;
+    bool ok = false;
+    while (reports.Next(&tag, &ok)) {
+      std::unique_ptr<StatusCall> call(static_cast<StatusCall*>(tag));
+      {
+        std::lock_guard lock(mutex);
+        in_flight.erase(call.get());
+      }
+      try {
+        call->done(
+            RpcResult{static_cast<int>(call->status.error_code()), call->status.error_message()});
+      } catch (const std::exception& e) {
+        spdlog::error("status report: unexpected error: {}", e.what());
+      } catch (...) {
+        spdlog::error("status report: unexpected error");
+      }
+    }
   }
 
   void Prepare(grpc::ClientContext& context) const {
@@ -94,9 +149,11 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
       failures = 0;
       replacements = 0;
       // Quoted: the request is checked later, and a team may hold anything until then.
-      spdlog::info("received deployment request {} for team {} in cluster {}",
-                   common::Quote(request.id()), common::Quote(request.team()),
-                   common::Quote(request.cluster()));
+      common::LogWith(spdlog::level::info,
+                      common::DeploymentFields(request.id(), request.team(), request.cluster()),
+                      "received deployment request {} for team {} in cluster {}",
+                      common::Quote(request.id()), common::Quote(request.team()),
+                      common::Quote(request.cluster()));
       on_request(request);
     }
     connected_ = false;
@@ -131,6 +188,21 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
     std::unique_lock lock(impl_->mutex);
     impl_->wake.wait_for(lock, delay, [this] { return impl_->stopping; });
   }
+}
+
+void HookdClient::ReportStatusAsync(const pb::DeploymentStatus& status,
+                                    std::function<void(RpcResult)> done) {
+  auto call = std::make_unique<StatusCall>();
+  impl_->Prepare(call->context);
+  call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  call->done = std::move(done);
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->in_flight.insert(call.get());
+  }
+  call->reader = impl_->stub->AsyncReportStatus(&call->context, status, &impl_->reports);
+  StatusCall* tag = call.release();  // TakeReports owns it from here
+  tag->reader->Finish(&tag->reply, &tag->status, tag);
 }
 
 RpcResult HookdClient::ReportStatus(const pb::DeploymentStatus& status) {

@@ -55,6 +55,9 @@ class HookdClient {
   bool Connected() const;
 
   RpcResult ReportStatus(const pb::DeploymentStatus& status);
+  // The same call without blocking: `done` gets the outcome once, on the client's completion
+  // thread (it must not block). 10 s deadline, as ReportStatus; cancelled when the client goes.
+  void ReportStatusAsync(const pb::DeploymentStatus& status, std::function<void(RpcResult)> done);
 
  private:
   struct Impl;

@@ -1,7 +1,8 @@
 #include "deployd/agent/metrics.hpp"
 
 #include <memory>
-#include <thread>
+
+#include <prometheus/text_serializer.h>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,90 +21,79 @@ namespace http = beast::http;
 namespace net = common::net;
 using tcp = net::ip::tcp;
 
-std::string EscapeLabel(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
+prometheus::Counter& PlainCounter(prometheus::Registry& registry, const char* name,
+                                  const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
 }
 
 }  // namespace
 
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      successful_(PlainCounter(*registry_, "deployment_deployd_deploy_successful",
+                               "Number of successfully reported statuses")),
+      failed_(PlainCounter(*registry_, "deployment_deployd_deploy_failed",
+                           "Number of failed statuses")),
+      ignored_(PlainCounter(*registry_, "deployment_deployd_deploy_ignored",
+                            "Number of ignored statuses")),
+      resources_(prometheus::BuildCounter()
+                     .Name("deployment_deployd_kubernetes_resources")
+                     .Help("Kubernetes resources applied")
+                     .Register(*registry_)),
+      running_(prometheus::BuildGauge()
+                   .Name("deployment_deployd_deployments_running")
+                   .Help("Deployments being processed")
+                   .Register(*registry_)
+                   .Add({})) {}
+
 void Metrics::StatusReported(pb::DeploymentState state) {
   if (common::IsErrorState(state) && state != pb::DeploymentState::inactive) {
-    ++failed_;
+    failed_.Increment();
   } else {
-    ++successful_;
+    successful_.Increment();
   }
 }
 
 void Metrics::ResourceApplied(const std::string& team, const std::string& kind,
                               const std::string& name) {
-  std::lock_guard lock(mutex_);
-  ++resources_[{team, kind, name}];
+  resources_.Add({{"kind", kind}, {"name", name}, {"team", team}}).Increment();
 }
 
-void Metrics::DeploymentStarted() { ++running_; }
-void Metrics::DeploymentFinished() { --running_; }
+void Metrics::DeploymentStarted() { running_.Increment(); }
+void Metrics::DeploymentFinished() { running_.Decrement(); }
 
 std::string Metrics::Render() const {
-  std::string out;
-  auto counter = [&out](const char* name, const char* help, long long value) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
-  };
-  counter("deployment_deployd_deploy_successful", "Number of successfully reported statuses",
-          successful_.load());
-  counter("deployment_deployd_deploy_failed", "Number of failed statuses", failed_.load());
-  counter("deployment_deployd_deploy_ignored", "Number of ignored statuses", ignored_.load());
-  out +=
-      "# HELP deployment_deployd_kubernetes_resources Kubernetes resources applied\n"
-      "# TYPE deployment_deployd_kubernetes_resources counter\n";
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [key, value] : resources_) {
-      out += fmt::format(
-          "deployment_deployd_kubernetes_resources{{kind=\"{}\",name=\"{}\",team=\"{}\"}} {}\n",
-          EscapeLabel(std::get<1>(key)), EscapeLabel(std::get<2>(key)),
-          EscapeLabel(std::get<0>(key)), value);
-    }
-  }
-  out += fmt::format(
-      "# HELP deployment_deployd_deployments_running Deployments being processed\n"
-      "# TYPE deployment_deployd_deployments_running gauge\ndeployment_deployd_deployments_running "
-      "{}\n",
-      running_.load());
-  return out;
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 
-struct MetricsServer::Impl {
-  net::io_context ioc{1};
-  tcp::acceptor acceptor{ioc};
+struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
+  net::strand<net::any_io_executor> strand;
+  tcp::acceptor acceptor{strand};
   std::string path;
   const Metrics& metrics;
   std::function<bool()> healthy;
-  std::thread thread;
 
-  Impl(std::string p, const Metrics& m, std::function<bool()> h)
-      : path(std::move(p)), metrics(m), healthy(std::move(h)) {}
+  Impl(net::any_io_executor executor, std::string p, const Metrics& m, std::function<bool()> h)
+      : strand(net::make_strand(std::move(executor))),
+        path(std::move(p)),
+        metrics(m),
+        healthy(std::move(h)) {}
 
   void Accept() {
-    acceptor.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-      if (ec) return;
-      Serve(std::move(socket));
-      Accept();
-    });
+    acceptor.async_accept(
+        net::make_strand(strand.get_inner_executor()),
+        [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+          if (ec) return;  // closed by Stop (or out of descriptors)
+          self->Serve(std::move(socket));
+          self->Accept();
+        });
   }
 
-  // One request per connection, with a timeout, all on the server's single thread.
+  // One request per connection, with a timeout, each on a strand of its own.
   struct Session : std::enable_shared_from_this<Session> {
-    Session(Impl& server, tcp::socket socket) : impl(server), stream(std::move(socket)) {}
-    Impl& impl;
+    Session(std::shared_ptr<Impl> server, tcp::socket socket)
+        : impl(std::move(server)), stream(std::move(socket)) {}
+    std::shared_ptr<Impl> impl;
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
     http::request<http::string_body> req;
@@ -118,7 +108,7 @@ struct MetricsServer::Impl {
           });
     }
     void Respond() {
-      res = impl.Answer(req);
+      res = impl->Answer(req);
       stream.expires_after(std::chrono::seconds(10));
       http::async_write(stream, res,
                         [self = shared_from_this()](const boost::system::error_code&, std::size_t) {
@@ -128,8 +118,9 @@ struct MetricsServer::Impl {
     }
   };
 
-  void Serve(tcp::socket socket) { std::make_shared<Session>(*this, std::move(socket))->Start(); }
-
+  void Serve(tcp::socket socket) {
+    std::make_shared<Session>(shared_from_this(), std::move(socket))->Start();
+  }
   http::response<http::string_body> Answer(const http::request<http::string_body>& req) {
     http::response<http::string_body> res;
     res.version(req.version());
@@ -163,9 +154,11 @@ struct MetricsServer::Impl {
   }
 };
 
-MetricsServer::MetricsServer(const std::string& address, std::string metrics_path,
-                             const Metrics& metrics, std::function<bool()> healthy)
-    : impl_(std::make_unique<Impl>(std::move(metrics_path), metrics, std::move(healthy))) {
+MetricsServer::MetricsServer(net::any_io_executor executor, const std::string& address,
+                             std::string metrics_path, const Metrics& metrics,
+                             std::function<bool()> healthy)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(metrics_path), metrics,
+                                   std::move(healthy))) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) {
     throw common::Error(common::ErrorCode::kInvalidArgument,
@@ -175,7 +168,7 @@ MetricsServer::MetricsServer(const std::string& address, std::string metrics_pat
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   boost::system::error_code ec;
-  tcp::resolver resolver(impl_->ioc);
+  tcp::resolver resolver(impl_->strand);
   auto results = resolver.resolve(host, address.substr(colon + 1), ec);
   if (ec || results.empty()) {
     throw common::Error(common::ErrorCode::kInvalidArgument,
@@ -190,17 +183,20 @@ MetricsServer::MetricsServer(const std::string& address, std::string metrics_pat
                         fmt::format("listen on {}: {}", address, ec.message()));
   }
   impl_->acceptor.listen();
-  impl_->Accept();
-  impl_->thread = std::thread([this] { impl_->ioc.run(); });
+  port_ = impl_->acceptor.local_endpoint().port();
+  // Started on the strand: from here on only the strand touches the acceptor.
+  net::dispatch(impl_->strand, [impl = impl_] { impl->Accept(); });
 }
 
 MetricsServer::~MetricsServer() { Stop(); }
 
-int MetricsServer::Port() const { return impl_->acceptor.local_endpoint().port(); }
+int MetricsServer::Port() const { return port_; }
 
 void MetricsServer::Stop() {
-  impl_->ioc.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  net::dispatch(impl_->strand, [impl = impl_] {
+    boost::system::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
 }
 
 }  // namespace deployd::agent

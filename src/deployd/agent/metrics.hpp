@@ -1,20 +1,24 @@
 #pragma once
 // deployd's Prometheus metrics and the small HTTP server for /metrics and
 // /healthz.
-#include <atomic>
-#include <functional>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <tuple>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/asio.hpp"
 #include "deployment.pb.h"
 
 namespace deployd::agent {
 
+// deployd's metrics with the original's names, in a prometheus-cpp registry. Thread-safe.
 class Metrics {
  public:
+  Metrics();
   // Per reported status: error/failure -> deploy_failed, everything else -> deploy_successful.
   void StatusReported(pb::DeploymentState state);
   void ResourceApplied(const std::string& team, const std::string& kind, const std::string& name);
@@ -23,27 +27,31 @@ class Metrics {
   std::string Render() const;  // Prometheus text exposition format 0.0.4
 
  private:
-  std::atomic<long long> successful_{0};
-  std::atomic<long long> failed_{0};
-  std::atomic<long long> ignored_{0};
-  std::atomic<long long> running_{0};
-  mutable std::mutex mutex_;
-  std::map<std::tuple<std::string, std::string, std::string>, long long> resources_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Counter& successful_;
+  prometheus::Counter& failed_;
+  prometheus::Counter& ignored_;
+  prometheus::Family<prometheus::Counter>& resources_;
+  prometheus::Gauge& running_;
 };
 
 // Serves GET <metrics_path>, GET /healthz (always 200) and GET /readyz (200 while `healthy`
-// says so, else 503) on `address` ("host:port"; port 0 = any).
+// says so, else 503) on `address` ("host:port"; port 0 = any). Runs on `executor` (the engine's
+// io_context, on a strand of its own): no thread of its own. `metrics` and `healthy` must stay
+// usable until Stop() and until that executor runs no more handlers.
 class MetricsServer {
  public:
-  MetricsServer(const std::string& address, std::string metrics_path, const Metrics& metrics,
-                std::function<bool()> healthy);
+  MetricsServer(common::net::any_io_executor executor, const std::string& address,
+                std::string metrics_path, const Metrics& metrics, std::function<bool()> healthy);
   ~MetricsServer();
   int Port() const;
+  // Closes the listener (connections being served end by themselves, within 10 s).
   void Stop();
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Impl> impl_;
+  int port_ = 0;
 };
 
 }  // namespace deployd::agent

@@ -1,18 +1,17 @@
 #include "deployd/agent/runner.hpp"
 
 #include <algorithm>
-#include <mutex>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/logging.hpp"
 #include "common/error.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
+#include "common/tracing.hpp"
 #include "deployd/kube/apply.hpp"
 
 namespace deployd::agent {
@@ -34,11 +33,15 @@ class Reporter {
     *status.mutable_time() = common::ToTimestamp(clock_.Now());
     status.set_state(state);
     status.set_message(message);
-    spdlog::info("deployment {}: {}: {}", request_.id(), common::StateName(state), message);
+    common::LogWith(spdlog::level::info, Fields(), "deployment {}: {}: {}", request_.id(),
+                    common::StateName(state), message);
     sink_.Report(std::move(status));
   }
 
   const std::string& Id() const { return request_.id(); }
+  common::LogFields Fields() const {
+    return common::DeploymentFields(request_.id(), request_.team(), request_.cluster());
+  }
 
  private:
   pb::DeploymentRequest request_;
@@ -74,24 +77,6 @@ std::vector<nlohmann::json> OrderForApply(std::vector<nlohmann::json> resources)
 
 namespace {
 
-// "<Kind>/<name>", as rollout verdicts name a resource.
-std::string KindSlashName(const nlohmann::json& object) {
-  auto ref = kube::RefOf(object);
-  return ref.kind + "/" + ref.name;
-}
-
-// The verdict for a wait that never got its threads.
-Verdict NoThreads(const nlohmann::json& object, const ThreadBudget& budget) {
-  if (budget.ShuttingDown()) {
-    return Verdict{pb::DeploymentState::failure,
-                   fmt::format("{}: deployd is shutting down", KindSlashName(object))};
-  }
-  return Verdict{pb::DeploymentState::error,
-                 fmt::format("timeout while waiting for deployment to succeed; still waiting: a "
-                             "free thread to watch {} (--max-rollout-threads)",
-                             KindSlashName(object))};
-}
-
 // Waits spawned by a flow, all on its executor: counts them and wakes the flow when the last
 // one is done.
 struct WaitGroup {
@@ -116,23 +101,80 @@ struct WaitGroup {
 
 using RecordFn = std::function<void(const std::optional<Verdict>&)>;
 
+common::SystemTime SpanNow() { return std::chrono::system_clock::now(); }
+
+// The spans of one resource: `<Kind>/<name>` (child of `Deploy to Kubernetes`) and its current
+// step, `apply` or `wait`. Cheap when tracing is off (End does nothing).
+struct ResourceSpans {
+  common::SpanData resource;
+  common::SpanData step;
+
+  ResourceSpans(const common::SpanData& root, const nlohmann::json& object) {
+    const auto text = [&object](const char* key) {
+      return object.contains(key) && object[key].is_string() ? object[key].get<std::string>()
+                                                             : std::string();
+    };
+    const nlohmann::json empty = nlohmann::json::object();
+    const auto& meta = object.contains("metadata") ? object["metadata"] : empty;
+    const auto meta_text = [&meta](const char* key) {
+      return meta.is_object() && meta.contains(key) && meta[key].is_string()
+                 ? meta[key].get<std::string>()
+                 : std::string();
+    };
+    resource = common::StartSpan(text("kind") + "/" + meta_text("name"),
+                                 common::SpanKind::kInternal, common::ContextOf(root), SpanNow());
+    resource.attributes = {{"deploy.id", AttributeOf(root, "deploy.id")},
+                           {"k8s.kind", text("kind")},
+                           {"k8s.name", meta_text("name")},
+                           {"k8s.namespace", meta_text("namespace")},
+                           {"k8s.apiVersion", text("apiVersion")}};
+  }
+  void Start(const char* name) {
+    step = common::StartSpan(name, common::SpanKind::kClient, common::ContextOf(resource),
+                             SpanNow());
+  }
+  // Ends the step; with `last` (or an error) the resource too.
+  void End(const std::string& error, bool last) {
+    auto& tracer = common::GlobalTracer();
+    const auto now = SpanNow();
+    step.error = !error.empty();
+    step.status_message = error;
+    tracer.End(std::move(step), now);
+    if (!last && error.empty()) return;
+    resource.error = !error.empty();
+    resource.status_message = error;
+    tracer.End(std::move(resource), now);
+  }
+  static std::string AttributeOf(const common::SpanData& span, const std::string& key) {
+    for (const auto& [k, v] : span.attributes) {
+      if (k == key) return v;
+    }
+    return "";
+  }
+};
+
+std::string VerdictError(const std::optional<Verdict>& verdict) {
+  return verdict && common::IsErrorState(verdict->state) ? verdict->message : "";
+}
+
 // One wait: its verdict (an exception from it becomes an error verdict) is recorded. `record`
 // lives in the flow's frame, which outlives every wait it spawned (it joins them).
 net::awaitable<void> RecordWait(net::awaitable<std::optional<Verdict>> wait,
-                                const RecordFn* record) {
+                                const RecordFn* record, ResourceSpans spans) {
   std::optional<Verdict> verdict;
   try {
     verdict = co_await std::move(wait);
   } catch (const std::exception& e) {
     verdict = Verdict{pb::DeploymentState::error, e.what()};
   }
+  spans.End(VerdictError(verdict), true);
   (*record)(verdict);
 }
 
 // `report` and `options` live in RunDeploymentAsync's frame, which outlives this call.
 net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& clusters,
                           const Reporter& report, const common::Clock& clock,
-                          const RunOptions& options) {
+                          const RunOptions& options, const common::SpanData& root) {
   // Identities first: the team becomes the impersonated user of every Kubernetes call.
   if (auto invalid = common::InvalidLabel("team", request.team())) {
     report(pb::DeploymentState::error, *invalid);
@@ -182,6 +224,7 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
 
   std::vector<std::string> errors;
   std::vector<nlohmann::json> applied;
+  std::vector<ResourceSpans> applied_spans;
   const ProgressFn progress = [&report](const std::string& message) {
     report(pb::DeploymentState::in_progress, message);
   };
@@ -192,10 +235,11 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
   };
   const auto given_up = [&options, &request] {
     if (!options.abandoned || !options.abandoned()) return false;
-    spdlog::info(
-        "deployment {}: given up (another deployd took over the cluster); nothing more "
-        "is applied or reported",
-        request.id());
+    common::LogWith(spdlog::level::info,
+                    common::DeploymentFields(request.id(), request.team(), request.cluster()),
+                    "deployment {}: given up (another deployd took over the cluster); nothing more "
+                    "is applied or reported",
+                    request.id());
     return true;
   };
   auto ordered = OrderForApply(std::move(resources));
@@ -213,31 +257,38 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
     const bool crd = OrderRank(object) == 1;
     nlohmann::json stored;
     std::string apply_error;
+    ResourceSpans spans(root, object);
+    spans.Start("apply");
     try {
       stored = co_await cluster->Apply(std::move(object));
     } catch (const std::exception& e) {
       apply_error = e.what();
     }
     if (!apply_error.empty() || stored.is_null()) {
+      spans.End(apply_error.empty() ? "not applied" : apply_error, true);
       errors.push_back(fmt::format("{}: {}", identifier, apply_error));
       break;
     }
+    spans.End("", false);
     report(pb::DeploymentState::in_progress, fmt::format("Successfully applied {}", identifier));
     if (crd) {
       // A CRD must be Established before resources of its kinds can be written.
       std::optional<Verdict> verdict;
       std::string wait_error;
+      spans.Start("wait");
       try {
         verdict = co_await cluster->AwaitRollout(std::move(stored), deadline, progress);
       } catch (const std::exception& e) {
         wait_error = e.what();
       }
       if (!wait_error.empty()) verdict = Verdict{pb::DeploymentState::error, wait_error};
+      spans.End(VerdictError(verdict), true);
       record(verdict);
       if (verdict && common::IsErrorState(verdict->state)) break;
       continue;
     }
     applied.push_back(std::move(stored));
+    applied_spans.push_back(std::move(spans));
   }
   ordered.clear();
   if (given_up()) co_return;
@@ -249,17 +300,19 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
   WaitGroup group(executor);
   bool stopped = false;
   std::exception_ptr thrown;
-  for (auto& object : applied) {
+  for (std::size_t i = 0; i < applied.size(); ++i) {
+    auto& object = applied[i];
     if (given_up()) {
       stopped = true;
       break;
     }
     try {
+      applied_spans[i].Start("wait");
       auto wait = cluster->AwaitRollout(std::move(object), deadline, progress);
       ++group.outstanding;
       WaitGroup* joined = &group;  // the frame outlives the waits: Join below
       net::co_spawn(
-          executor, RecordWait(std::move(wait), &record),
+          executor, RecordWait(std::move(wait), &record, std::move(applied_spans[i])),
           net::bind_executor(executor, [joined](const std::exception_ptr& e) { joined->Done(e); }));
     } catch (...) {
       thrown = std::current_exception();
@@ -279,115 +332,6 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
   }
 }
 
-// ---- blocking clusters --------------------------------------------------------------------------
-
-// The verdict of a wait that runs on a thread, handed to the flow's executor.
-struct ThreadResult {
-  explicit ThreadResult(const net::any_io_executor& ex) : executor(ex), wake(ex) {}
-  net::any_io_executor executor;
-  net::system_timer wake;
-  std::optional<std::optional<Verdict>> verdict;  // set on the executor
-};
-
-net::awaitable<std::optional<Verdict>> Ready(std::optional<Verdict> verdict) { co_return verdict; }
-
-net::awaitable<std::optional<Verdict>> AwaitThread(std::shared_ptr<ThreadResult> result) {
-  while (!result->verdict) {
-    result->wake.expires_at(common::SystemTime::max());
-    boost::system::error_code ignored;
-    co_await result->wake.async_wait(net::redirect_error(net::use_awaitable, ignored));
-  }
-  co_return *result->verdict;
-}
-
-// A blocking TeamCluster driven by the flow: Apply runs on the flow's thread, each wait that
-// needs threads on one of its own, with slots from the budget for it and the threads it starts.
-// Its destructor joins them: nothing throws past a joinable thread.
-class BlockingCluster final : public AsyncTeamCluster {
- public:
-  BlockingCluster(std::unique_ptr<TeamCluster> inner, ThreadBudget* budget,
-                  net::any_io_executor executor)
-      : inner_(std::move(inner)), budget_(budget), executor_(std::move(executor)) {}
-  ~BlockingCluster() override {
-    for (auto& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  BlockingCluster(const BlockingCluster&) = delete;
-  BlockingCluster& operator=(const BlockingCluster&) = delete;
-
-  net::awaitable<nlohmann::json> Apply(nlohmann::json object) override {
-    co_return inner_->Apply(object);
-  }
-
-  // Not a coroutine: the slots are taken and the thread is started when the flow calls it, in
-  // the order of the resources, as the original runner did.
-  net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json applied,
-                                                      common::SystemTime deadline,
-                                                      ProgressFn progress) override {
-    const int threads = inner_->RolloutThreads(applied);  // may throw: ends the deployment
-    if (threads == 0) return Ready(Wait(*inner_, applied, deadline, progress));
-    ThreadBudget::Lease lease;
-    if (budget_ != nullptr) {
-      auto granted = budget_->Acquire(threads + 1, deadline);
-      if (!granted) return Ready(NoThreads(applied, *budget_));
-      lease = std::move(*granted);
-    }
-    auto result = std::make_shared<ThreadResult>(executor_);
-    auto held = std::make_shared<ThreadBudget::Lease>(std::move(lease));
-    auto object = std::make_shared<nlohmann::json>(std::move(applied));
-    TeamCluster* inner = inner_.get();
-    try {
-      StartThreadInto(threads_, [inner, object, deadline, progress, result, held] {
-        std::optional<Verdict> verdict;
-        try {
-          verdict = Wait(*inner, *object, deadline, progress);
-        } catch (...) {
-          verdict = Verdict{pb::DeploymentState::error, "unknown error"};
-        }
-        net::post(result->executor, [result, verdict] {
-          result->verdict = verdict;
-          result->wake.cancel();
-        });
-      });
-    } catch (const std::system_error& e) {
-      return Ready(Verdict{pb::DeploymentState::error,
-                           fmt::format("{}: cannot start a thread to wait for the rollout: {}",
-                                       KindSlashName(*object), e.what())});
-    }
-    return AwaitThread(result);
-  }
-
- private:
-  static std::optional<Verdict> Wait(TeamCluster& inner, const nlohmann::json& object,
-                                     common::SystemTime deadline, const ProgressFn& progress) {
-    try {
-      return inner.AwaitRollout(object, deadline, progress);
-    } catch (const std::exception& e) {
-      return Verdict{pb::DeploymentState::error, e.what()};
-    }
-  }
-
-  std::unique_ptr<TeamCluster> inner_;
-  ThreadBudget* budget_;
-  net::any_io_executor executor_;
-  std::vector<std::thread> threads_;
-};
-
-class BlockingFactory final : public AsyncClusterFactory {
- public:
-  BlockingFactory(ClusterFactory& inner, ThreadBudget* budget, net::any_io_executor executor)
-      : inner_(inner), budget_(budget), executor_(std::move(executor)) {}
-  std::unique_ptr<AsyncTeamCluster> ForTeam(const std::string& team) override {
-    return std::make_unique<BlockingCluster>(inner_.ForTeam(team), budget_, executor_);
-  }
-
- private:
-  ClusterFactory& inner_;
-  ThreadBudget* budget_;
-  net::any_io_executor executor_;
-};
-
 }  // namespace
 
 net::awaitable<void> RunDeploymentAsync(pb::DeploymentRequest request,
@@ -397,29 +341,37 @@ net::awaitable<void> RunDeploymentAsync(pb::DeploymentRequest request,
   pb::Kubernetes* manifests = request.release_kubernetes();
   const Reporter report(request, sink, clock);
   request.set_allocated_kubernetes(manifests);
+  // Continues hookd's `Deploy` span (traceParent), as the original's deployd does.
+  common::SpanData root =
+      common::StartSpan("Deploy to Kubernetes", common::SpanKind::kServer,
+                        common::ParseTraceparent(request.traceparent()), SpanNow());
+  root.attributes = {{"deploy.id", request.id()},
+                     {"deploy.cluster", request.cluster()},
+                     {"deploy.team", request.team()},
+                     {"deploy.git-ref-sha", request.gitrefsha()},
+                     {"deploy.repository", request.repository().owner() + "/" +
+                                               request.repository().name()},
+                     {"deploy.deadline", common::FormatRfc3339(
+                                             common::FromTimestamp(request.deadline()))}};
   std::string failure;
   try {
-    co_await Flow(std::move(request), clusters, report, clock, options);
+    co_await Flow(std::move(request), clusters, report, clock, options, root);
   } catch (const std::exception& e) {
     failure = e.what();
   } catch (...) {
     failure = "unknown error";
   }
+  root.error = !failure.empty();
+  root.status_message = failure;
+  common::GlobalTracer().End(std::move(root), SpanNow());
   if (failure.empty()) co_return;
   try {
     report(pb::DeploymentState::error,
            fmt::format("deployd could not process the deployment: {}", failure));
   } catch (const std::exception& e) {
-    spdlog::error("deployment {}: {}", report.Id(), e.what());
+    common::LogWith(spdlog::level::err, report.Fields(), "deployment {}: {}", report.Id(),
+                    e.what());
   }
-}
-
-void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& clusters, StatusSink& sink,
-                   const common::Clock& clock, const RunOptions& options) {
-  net::io_context io(1);
-  BlockingFactory factory(clusters, options.threads, io.get_executor());
-  net::co_spawn(io, RunDeploymentAsync(request, factory, sink, clock, options), net::detached);
-  io.run();
 }
 
 }  // namespace deployd::agent

@@ -4,10 +4,7 @@
 //
 // The flow is one coroutine (RunDeploymentAsync) over AsyncTeamCluster: resources are applied in
 // order, then every rollout wait runs as its own coroutine on the deployment's executor, at once.
-// deployd's engine runs it on its io_context. RunDeployment runs the same flow over a blocking
-// TeamCluster on a private io_context, giving each blocking wait a thread of its own (bounded by
-// a ThreadBudget): that is how blocking clusters (and the tests' fakes) are driven, never the
-// engine.
+// deployd's engine runs it on its io_context; nothing here starts a thread or blocks one.
 #include <functional>
 #include <memory>
 #include <optional>
@@ -17,7 +14,6 @@
 
 #include "common/asio.hpp"
 #include "common/time.hpp"
-#include "deployd/agent/thread_budget.hpp"
 #include "deployment.pb.h"
 
 namespace deployd::agent {
@@ -36,6 +32,7 @@ std::string TeamServiceAccount(const std::string& team);
 // "<first error> (total of <N> errors)"
 std::string FailureSummary(const std::string& first_error, std::size_t count);
 
+// Implementations must be thread-safe (deployments report from every engine thread).
 class StatusSink {
  public:
   virtual ~StatusSink() = default;
@@ -48,40 +45,9 @@ struct Verdict {
   std::string message;
 };
 
-// Kubernetes as one team sees it. Errors are common::Error whose message is the text the original
-// prints after "<identifier>: ".
-class TeamCluster {
- public:
-  virtual ~TeamCluster() = default;
-  virtual nlohmann::json Apply(const nlohmann::json& object) = 0;
-  // Blocks until the resource's rollout is judged or the deadline passes. nullopt: nothing to
-  // wait for (the resource is done once written).
-  // May be called from several threads at once (one per resource); `progress` forwards
-  // in_progress messages (events) and is thread-safe.
-  virtual std::optional<Verdict> AwaitRollout(
-      const nlohmann::json& applied, common::SystemTime deadline,
-      const std::function<void(const std::string&)>& progress) {
-    (void)applied;
-    (void)deadline;
-    (void)progress;
-    return std::nullopt;
-  }
-  // How many threads AwaitRollout(applied) starts besides the one calling it. 0: it returns
-  // without waiting for anything, so the runner calls it on its own thread.
-  virtual int RolloutThreads(const nlohmann::json& applied) {
-    (void)applied;
-    return 0;
-  }
-};
-
-class ClusterFactory {
- public:
-  virtual ~ClusterFactory() = default;
-  virtual std::unique_ptr<TeamCluster> ForTeam(const std::string& team) = 0;
-};
-
 // Kubernetes as one team sees it, for the engine: coroutines that resume on the caller's
-// executor (the deployment's strand). Errors as TeamCluster's.
+// executor (the deployment's strand). Errors are common::Error whose message is the text the
+// original prints after "<identifier>: ".
 class AsyncTeamCluster {
  public:
   virtual ~AsyncTeamCluster() = default;
@@ -101,35 +67,23 @@ class AsyncClusterFactory {
   virtual std::unique_ptr<AsyncTeamCluster> ForTeam(const std::string& team) = 0;
 };
 
-// StatusSink implementations must be thread-safe (watchers report from their own threads).
-
 // Stable order: Namespaces, then CustomResourceDefinitions, then the rest as given.
 std::vector<nlohmann::json> OrderForApply(std::vector<nlohmann::json> resources);
 
 struct RunOptions {
   // This agent's cluster (--cluster). A request for any other cluster is refused.
   std::string cluster;
-  // Caps the threads that wait for rollouts (nullptr: no cap). Waits that find no free slot wait
-  // their turn, until the request's deadline.
-  ThreadBudget* threads = nullptr;
   // true once deployd has given this deployment up (another deployd took over the cluster): the
   // runner applies nothing more, starts no further waits and returns without a final status.
   std::function<bool()> abandoned;
 };
 
-// Refuses, with a final `error` status and before anything reaches Kubernetes, a request whose
-// team is not a DNS-1123 label (common::InvalidLabel's message) or whose cluster is not
-// options.cluster (`deployment request is for cluster "<theirs>", but this deployd serves cluster
-// "<ours>"`). Never throws past a running thread: a thread that cannot be started ends its
-// resource with `<Kind>/<name>: cannot start a thread to wait for the rollout: <reason>`; any
-// other unexpected exception ends the deployment with `error deployd could not process the
-// deployment: <reason>`.
-void RunDeployment(const pb::DeploymentRequest& request, ClusterFactory& clusters, StatusSink& sink,
-                   const common::Clock& clock, const RunOptions& options);
-
-// The same flow and statuses, as the engine runs it: on the caller's executor, every rollout wait
-// a coroutine of its own (options.threads is not used). Never throws; `clusters`, `sink` and
-// `clock` outlive it.
+// One deployment, as the engine runs it: on the caller's executor, every rollout wait a coroutine
+// of its own. Refuses, with a final `error` status and before anything reaches Kubernetes, a
+// request whose team is not a DNS-1123 label (common::InvalidLabel's message) or whose cluster is
+// not options.cluster (`deployment request is for cluster "<theirs>", but this deployd serves
+// cluster "<ours>"`). Never throws: any unexpected exception ends the deployment with `error
+// deployd could not process the deployment: <reason>`. `clusters`, `sink` and `clock` outlive it.
 net::awaitable<void> RunDeploymentAsync(pb::DeploymentRequest request,
                                         AsyncClusterFactory& clusters, StatusSink& sink,
                                         const common::Clock& clock, RunOptions options);

@@ -7,9 +7,10 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 
+#include "common/asio.hpp"
 #include "deployment.pb.h"
 
 namespace deployd::agent {
@@ -38,6 +39,13 @@ class StatusQueue {
   // retried).
   std::size_t DropIf(const std::function<bool(const pb::DeploymentStatus&)>& drop);
 
+  // Flush's steps, for a sender that does not block (one send at a time, by one caller): the
+  // front to send (now being sent), or nullopt when the queue is empty ...
+  std::optional<pb::DeploymentStatus> BeginSend();
+  // ... and the end of that send: false when it stays in front for a retry; true when it left the
+  // queue, `*dropped_meanwhile` then saying whether DropIf removed it while it was being sent.
+  bool EndSend(ReportOutcome outcome, bool* dropped_meanwhile);
+
  private:
   mutable std::mutex mutex_;
   std::deque<pb::DeploymentStatus> queue_;
@@ -46,34 +54,54 @@ class StatusQueue {
   std::mutex flush_mutex_;      // one flush at a time keeps the order
 };
 
-// Background flusher: flushes on every push, retries failures with capped backoff + jitter,
-// and flushes at least every `idle_interval`.
+// Background flusher on an executor (the engine's io_context; no thread of its own): flushes on
+// every push, retries failures with capped backoff + jitter, and flushes at least every
+// `idle_interval`. Sends one status at a time, in order.
 class StatusReporter {
  public:
-  StatusReporter(StatusQueue::Sender send, std::chrono::milliseconds idle_interval,
+  // Starts sending `status` and calls `done` with the outcome exactly once, from any thread.
+  using AsyncSender =
+      std::function<void(const pb::DeploymentStatus& status, std::function<void(RpcResult)> done)>;
+
+  StatusReporter(common::net::any_io_executor executor, AsyncSender send,
+                 std::chrono::milliseconds idle_interval,
                  std::function<void(const pb::DeploymentStatus&, bool sent)> on_done = nullptr);
-  ~StatusReporter();
+  ~StatusReporter();  // Stop(0)
+  StatusReporter(const StatusReporter&) = delete;
+  StatusReporter& operator=(const StatusReporter&) = delete;
+
+  // Starts flushing (statuses pushed before are kept until then).
+  void Start();
   void Push(pb::DeploymentStatus status);
   std::size_t DropIf(const std::function<bool(const pb::DeploymentStatus&)>& drop) {
     return queue_.DropIf(drop);
   }
-  // Stops after trying to flush what is queued until `grace` has passed.
+  // Stops after trying to flush what is queued until `grace` has passed (a send in flight then
+  // ends first, within its own deadline). Blocks until the flusher has ended: call it from
+  // outside the executor, while the executor runs.
   void Stop(std::chrono::milliseconds grace);
   std::size_t Pending() const { return queue_.Size(); }
 
  private:
-  void Loop();
+  common::net::awaitable<void> Loop();
+  common::net::awaitable<bool> Flush();
+  common::net::awaitable<RpcResult> Send(const pb::DeploymentStatus& status);
+  void Wake();  // any thread
 
   StatusQueue queue_;
-  StatusQueue::Sender send_;
+  common::net::strand<common::net::any_io_executor> strand_;
+  common::net::steady_timer timer_;  // used on strand_ only
+  AsyncSender send_;
   std::chrono::milliseconds idle_interval_;
   std::function<void(const pb::DeploymentStatus&, bool)> on_done_;
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable ended_;
   bool pushed_ = false;
   bool stopping_ = false;
+  bool started_ = false;
+  bool running_ = false;  // the flusher has started and not yet ended
+  bool waiting_for_push_ = false;
   std::chrono::steady_clock::time_point stop_by_{};
-  std::thread thread_;
 };
 
 }  // namespace deployd::agent

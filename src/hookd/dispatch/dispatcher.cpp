@@ -7,6 +7,8 @@
 
 #include "common/error.hpp"
 #include "common/limits.hpp"
+#include "common/logging.hpp"
+#include "common/tracing.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
@@ -91,14 +93,65 @@ std::vector<std::string> Dispatcher::KnownClusters() {
   return {known.begin(), known.end()};
 }
 
+bool Dispatcher::ValidIdempotencyKey(const std::string& key) {
+  if (key.empty() || key.size() > 128) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
+  });
+}
+
+namespace {
+
+// hookd's `Deploy` span (accepting a request): continues the client's traceParent and replaces
+// it with its own, so that the queue, dispatch and deployd spans become its children. Ended when
+// Deploy returns; an exception (a refused request) marks it as an error.
+class AcceptSpan {
+ public:
+  explicit AcceptSpan(pb::DeploymentRequest& request)
+      : span_(common::StartSpan("Deploy", common::SpanKind::kServer,
+                                common::ParseTraceparent(request.traceparent()),
+                                std::chrono::system_clock::now())),
+        exceptions_(std::uncaught_exceptions()) {
+    span_.attributes = {{"deploy.id", request.id()},
+                        {"deploy.cluster", request.cluster()},
+                        {"deploy.team", request.team()},
+                        {"deploy.git-ref-sha", request.gitrefsha()},
+                        {"deploy.repository",
+                         request.repository().owner() + "/" + request.repository().name()}};
+    request.set_traceparent(common::FormatTraceparent(common::ContextOf(span_)));
+  }
+  ~AcceptSpan() {
+    if (std::uncaught_exceptions() > exceptions_) {
+      span_.error = true;
+      span_.status_message = "refused";
+    }
+    common::GlobalTracer().End(std::move(span_), std::chrono::system_clock::now());
+  }
+  AcceptSpan(const AcceptSpan&) = delete;
+  AcceptSpan& operator=(const AcceptSpan&) = delete;
+
+ private:
+  common::SpanData span_;
+  int exceptions_;
+};
+
+}  // namespace
+
 pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std::string& id,
-                                        const std::string& request_key) {
+                                        const std::string& request_key,
+                                        const std::string& idempotency_key) {
+  if (!idempotency_key.empty() && !ValidIdempotencyKey(idempotency_key)) {
+    throw common::Error(common::ErrorCode::kInvalidArgument,
+                        std::string("invalid idempotency key: it must be ") + kIdempotencyKeyRule);
+  }
   // Any client-supplied ID is ignored (as the original does).
   request.set_id(id.empty() ? common::NewUuidV4() : id);
   if (auto it = redirects_.find(request.cluster()); it != redirects_.end()) {
     spdlog::info("redirecting deployment for cluster {} to {}", it->first, it->second);
     request.set_cluster(it->second);
   }
+  const AcceptSpan span(request);
   // Names reach headers, paths and queries downstream: only DNS-1123 labels pass.
   common::RequireLabel("team", request.team());
   common::RequireLabel("cluster", request.cluster());
@@ -139,22 +192,30 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
   store::StatusRow row;
   try {
     row = store_.CreateDeployment(request, resources, created, deadline,
-                                  QueuedMessage(request.cluster(), deadline), request_key);
+                                  QueuedMessage(request.cluster(), deadline), request_key,
+                                  idempotency_key);
   } catch (const std::exception& e) {
-    spdlog::error("unable to store deployment {}: {}", request.id(), e.what());
+    common::LogWith(spdlog::level::err,
+                    common::DeploymentFields(request.id(), request.team(), request.cluster()),
+                    "unable to store deployment {}: {}", request.id(), e.what());
     throw common::Error(common::ErrorCode::kUnavailable,
                         "database is unavailable; try again later");
   }
   if (row.replayed) {
-    spdlog::info("request for team {} replayed: answering with deployment {}", request.team(),
-                 row.deployment_id);
+    common::LogWith(spdlog::level::info,
+                    common::DeploymentFields(row.deployment_id, request.team(), request.cluster()),
+                    "request for team {} replayed{}: answering with deployment {}", request.team(),
+                    idempotency_key.empty() ? "" : " (idempotency key " + idempotency_key + ")",
+                    row.deployment_id);
     pb::DeploymentStatus reply = ToWireStatus(row);
     request.set_id(row.deployment_id);
     *reply.mutable_request() = std::move(request);
     return reply;
   }
-  spdlog::info("deployment {} for team {} queued for cluster {}", request.id(), request.team(),
-               request.cluster());
+  common::LogWith(spdlog::level::info,
+                  common::DeploymentFields(request.id(), request.team(), request.cluster()),
+                  "deployment {} for team {} queued for cluster {}", request.id(), request.team(),
+                  request.cluster());
 
   if (metrics_ != nullptr) {
     metrics_->ObserveState(request.id(), row.state_name, row.repository, row.team, row.cluster, 0);
@@ -197,7 +258,9 @@ store::StatusRow Dispatcher::HandleStatus(const std::string& deployment_id,
   hub_.Publish(event);
   if (observer_ != nullptr) observer_->StatusStored(row);
   if (common::IsFinished(state)) {
-    spdlog::info("Deployment finished: {} {}: {}", deployment_id, row.state_name, message);
+    common::LogWith(spdlog::level::info,
+                    common::DeploymentFields(deployment_id, row.team, row.cluster),
+                    "Deployment finished: {} {}: {}", deployment_id, row.state_name, message);
   }
   return row;
 }
@@ -237,7 +300,8 @@ int Dispatcher::InvalidateHistoric(const std::string& cluster, common::SystemTim
   }
   int invalidated = 0;
   for (const auto& id : lost) {
-    spdlog::info("invalidating deployment {} of cluster {}: deployd restarted", id, cluster);
+    common::LogWith(spdlog::level::info, common::DeploymentFields(id, "", cluster),
+                    "invalidating deployment {} of cluster {}: deployd restarted", id, cluster);
     try {
       HandleStatus(id, pb::inactive, std::string(common::kInactiveMessage), clock_.Now());
       ++invalidated;

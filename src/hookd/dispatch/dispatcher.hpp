@@ -37,8 +37,15 @@ class Dispatcher {
   // `reject_unknown_clusters` is on.
   // `request_key`: see Store::CreateDeployment; a replayed request returns the first status of the
   // deployment created earlier (its request carries that deployment's ID) and changes nothing.
+  // `idempotency_key`: the client's name for the logical request (it sends the same key when it
+  // retries); like `request_key`, and validated first (kInvalidArgument, kIdempotencyKeyRule).
   pb::DeploymentStatus Deploy(pb::DeploymentRequest request, const std::string& id = "",
-                              const std::string& request_key = "");
+                              const std::string& request_key = "",
+                              const std::string& idempotency_key = "");
+  // What an idempotency key may be: its rule, as error messages say it.
+  static constexpr const char* kIdempotencyKeyRule =
+      "1 to 128 characters of letters, digits, '-', '_', '.' and ':'";
+  static bool ValidIdempotencyKey(const std::string& key);
   void SetRejectUnknownClusters(bool reject) { reject_unknown_clusters_ = reject; }
   // Optional: state transitions, queue size and lead time are recorded here.
   void SetMetrics(Metrics* metrics) { metrics_ = metrics; }

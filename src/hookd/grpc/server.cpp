@@ -17,6 +17,8 @@
 #include "common/error.hpp"
 #include "common/grpc_error.hpp"
 #include "common/limits.hpp"
+#include "common/logging.hpp"
+#include "common/tracing.hpp"
 #include "common/message_size.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
@@ -28,6 +30,28 @@
 
 namespace hookd::grpcapi {
 namespace {
+
+// Spans of a deployment handed to its cluster's deployd: `Queue` (from its creation until now)
+// and `Dispatch` (the hand-over), both children of hookd's `Deploy` span (the stored
+// traceParent).
+void TraceHandOut(const store::QueuedRequest& entry, const std::string& cluster) {
+  auto& tracer = common::GlobalTracer();
+  if (!tracer.Enabled()) return;
+  const auto parent = common::ParseTraceparent(entry.request.traceparent());
+  if (!parent) return;
+  const auto now = std::chrono::system_clock::now();
+  const std::vector<std::pair<std::string, std::string>> attributes = {
+      {"deploy.id", entry.request.id()},
+      {"deploy.cluster", cluster},
+      {"deploy.sent-again", entry.handed_to.empty() ? "false" : "true"}};
+  auto queue = common::StartSpan("Queue", common::SpanKind::kInternal, parent,
+                                 std::min(entry.created, now));
+  queue.attributes = attributes;
+  tracer.End(std::move(queue), now);
+  auto dispatch = common::StartSpan("Dispatch", common::SpanKind::kClient, parent, now);
+  dispatch.attributes = attributes;
+  tracer.End(std::move(dispatch), std::chrono::system_clock::now());
+}
 
 Metadata CopyMetadata(const grpc::CallbackServerContext* context) {
   Metadata out;
@@ -108,6 +132,9 @@ class SelfOwned : public std::enable_shared_from_this<Derived> {
  private:
   std::shared_ptr<Derived> self_;
 };
+
+// gRPC metadata of pb.Deploy/Deploy naming the logical request (see Dispatcher::Deploy).
+constexpr const char* kIdempotencyKeyMetadata = "idempotency-key";
 
 bool IsExpired(const grpc::CallbackServerContext* context) {
   return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
@@ -483,7 +510,18 @@ class DeployService final : public DeployBase {
           return status;
         }
       }
-      reply = shared_.dispatcher.Deploy(request);
+      // Optional (an original CLI sends none): the client's name for this logical request. A
+      // retry with the same key is answered with the deployment the first attempt created.
+      std::string idempotency_key;
+      if (auto it = metadata.find(kIdempotencyKeyMetadata); it != metadata.end()) {
+        idempotency_key = it->second;
+        if (idempotency_key.empty()) {
+          return {grpc::StatusCode::INVALID_ARGUMENT,
+                  std::string("invalid idempotency key: it must be ") +
+                      dispatch::Dispatcher::kIdempotencyKeyRule};
+        }
+      }
+      reply = shared_.dispatcher.Deploy(request, "", "", idempotency_key);
       return grpc::Status::OK;
     } catch (const common::Error& e) {
       return common::ToGrpcStatus(e);
@@ -701,7 +739,9 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         try {
           shared_.dispatcher.FailUnreadable(entry);
         } catch (const std::exception& e) {
-          spdlog::error("failing unreadable deployment {}: {}", entry.deployment_id, e.what());
+          common::LogWith(spdlog::level::err,
+                          common::DeploymentFields(entry.deployment_id, "", cluster_),
+                          "failing unreadable deployment {}: {}", entry.deployment_id, e.what());
         }
       }
       for (std::size_t i = 0; i < too_large.size(); ++i) {
@@ -709,7 +749,10 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         try {
           shared_.dispatcher.FailUndeliverable(queued[i], too_large[i]);
         } catch (const std::exception& e) {
-          spdlog::error("failing deployment {}: {}", queued[i].deployment_id, e.what());
+          common::LogWith(
+              spdlog::level::err,
+              common::DeploymentFields(queued[i].deployment_id, queued[i].request.team(), cluster_),
+              "failing deployment {}: {}", queued[i].deployment_id, e.what());
         }
         queued[i].unreadable = too_large[i];  // not sent below
       }
@@ -719,9 +762,12 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         if (!entry.unreadable.empty()) continue;
         if (entry.deadline <= now) continue;  // the sweeper ends it as `error`
         if (!handed_out_.insert(entry.request.id()).second) continue;
-        spdlog::info(
+        common::LogWith(
+            spdlog::level::info,
+            common::DeploymentFields(entry.request.id(), entry.request.team(), cluster_),
             "sending deployment {} to cluster {}{}", entry.request.id(), cluster_,
             entry.handed_to.empty() ? "" : " again (unconfirmed on " + entry.handed_to + ")");
+        TraceHandOut(entry, cluster_);
         queue_.push_back(std::move(entry.request));
       }
       MaybeWrite();

@@ -12,6 +12,7 @@
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
 #include "common/uuid.hpp"
+#include "hookd/http/console.hpp"
 #include "hookd/store/migrate.hpp"
 
 namespace hookd::http {
@@ -299,6 +300,13 @@ std::string RouteLabel(const std::string& p, const std::string& metrics_path) {
   }
   const std::string console = "/internal/api/v1/console/apikey/";
   if (p.rfind(console, 0) == 0) return console + "{team}";
+  if (p == "/" || p == "/deployments" || p == "/console/login") return p;
+  const std::string deployments = "/deployments/";
+  if (p.rfind(deployments, 0) == 0 && p.size() > deployments.size()) {
+    const auto slash = p.find('/', deployments.size());
+    if (slash == std::string::npos) return deployments + "{id}";
+    if (p.substr(slash) == "/events") return deployments + "{id}/events";
+  }
   const std::string teams = "/internal/api/v1/team/";
   if (p.rfind(teams, 0) == 0) {
     const auto slash = p.find('/', teams.size());
@@ -372,6 +380,9 @@ Response Handlers::Handle(const Request& r) {
     if (p.rfind(teams, 0) == 0 && p.size() > teams.size()) {
       return TeamRepositories(r, p.substr(teams.size()));
     }
+  }
+  if (console_ != nullptr) {
+    if (auto page = console_->Handle(r)) return *page;
   }
   return Text(404, "404 page not found\n");
 }
@@ -495,11 +506,20 @@ Response Handlers::Deploy(const Request& r) {
   } catch (const std::exception&) {
     return reply(400, "unable to create deployment message");
   }
+  // Optional: the client's name for this logical request (its retries send it again).
+  const auto idempotency = r.headers.find("idempotency-key");
+  if (idempotency != r.headers.end() &&
+      !dispatch::Dispatcher::ValidIdempotencyKey(idempotency->second)) {
+    return reply(400, std::string("invalid idempotency key: it must be ") +
+                          dispatch::Dispatcher::kIdempotencyKeyRule);
+  }
   pb::DeploymentStatus accepted;
   try {
     // The same signed body again (a replay within the signature's 30 s) creates nothing: it is
-    // answered with the deployment the first one created.
-    accepted = dispatcher_.Deploy(std::move(request), correlation, common::HexEncode(*mac));
+    // answered with the deployment the first one created. So does a request with an idempotency
+    // key seen before for the team.
+    accepted = dispatcher_.Deploy(std::move(request), correlation, common::HexEncode(*mac),
+                                  idempotency == r.headers.end() ? "" : idempotency->second);
   } catch (const common::Error& e) {
     if (e.Code() == common::ErrorCode::kInvalidArgument) return reply(400, e.what());
     return reply(503, "database is unavailable; try again later");
@@ -849,6 +869,7 @@ Response Handlers::Logs(const Request& r) {
   auto get = [&r](const std::string& key) { return QueryParam(r, key); };
   const std::string id = get("delivery_id");
   if (auto invalid = InvalidDeliveryId(id)) return *invalid;
+  if (console_ != nullptr) return console_->DeploymentPage(id);
   auto deployment = std::optional<store::DeploymentRow>();
   std::vector<store::StatusRow> statuses;
   std::vector<store::ResourceRow> resources;

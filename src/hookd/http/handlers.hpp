@@ -16,6 +16,8 @@
 
 namespace hookd::http {
 
+class Console;
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string path;    // without query string, trailing '/' stripped (chi StripSlashes)
@@ -55,6 +57,9 @@ class Handlers {
   void SetGithubDeployment(std::function<nlohmann::json(const std::string& deployment_id)> lookup) {
     github_deployment_ = std::move(lookup);
   }
+  // The console's pages (`/`, `/deployments...`; `/logs` shows its deployment page). Unset: none.
+  void SetConsole(Console* console) { console_ = console; }
+  Console* GetConsole() const { return console_; }
 
  private:
   enum class Signature { kValid, kInvalid, kBackendError };
@@ -75,6 +80,7 @@ class Handlers {
   Metrics& metrics_;
   std::function<std::string()> readiness_;
   std::function<nlohmann::json(const std::string&)> github_deployment_;
+  Console* console_ = nullptr;
 };
 
 // URL query string -> map (percent-decoding, '+' as space).

@@ -13,6 +13,7 @@
 #include "common/asio.hpp"
 #include "common/error.hpp"
 #include "common/message_size.hpp"
+#include "hookd/http/console_events.hpp"
 
 namespace hookd::http {
 namespace {
@@ -132,6 +133,19 @@ struct Server::Impl {
       auto started = std::chrono::steady_clock::now();
       auto in = parser.release();
       Request request = ToRequest(in);
+      // The console's live updates: a stream, not one answer; the connection ends with it.
+      if (Console* console = handlers.GetConsole();
+          console != nullptr && Console::EventsPath(request.path)) {
+        {
+          InFlight counted(in_flight);
+          co_await ServeEvents(stream, *console, request, blocking, stopping);
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        metrics.ObserveRequest(MethodLabel(request.method), handlers.Route(request.path), 200,
+                               seconds);
+        break;
+      }
       Response response;
       {
         InFlight counted(in_flight);

@@ -184,8 +184,8 @@ void Store::RotateApiKey(const std::string& team, const std::string& key) {
 StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
                                   const std::vector<ResourceRow>& resources,
                                   common::SystemTime created, common::SystemTime deadline,
-                                  const std::string& queued_message,
-                                  const std::string& request_key) {
+                                  const std::string& queued_message, const std::string& request_key,
+                                  const std::string& idempotency_key) {
   std::string repository;
   if (request.has_repository() && !request.repository().owner().empty() &&
       !request.repository().name().empty()) {
@@ -233,7 +233,10 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
       // A request key (when given) in the same statement: a second request with the same key
       // violates the primary key and the whole statement writes nothing.
       " k AS (INSERT INTO deployment_request_key (team, key, deployment_id, created)"
-      " SELECT $2, $17::text, $1, $3::timestamptz WHERE $17::text <> '')"
+      " SELECT $2, $17::text, $1, $3::timestamptz WHERE $17::text <> ''),"
+      // The client's idempotency key, likewise: a retry with the same key writes nothing.
+      " i AS (INSERT INTO deployment_idempotency_key (team, key, deployment_id, created)"
+      " SELECT $2, $18::text, $1, $3::timestamptz WHERE $18::text <> '')"
       " SELECT pg_notify($13, $14), pg_notify($15, $16)";
   bool replayed = false;
   pool_.With([&](pqxx::connection& conn) {
@@ -244,9 +247,9 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
                      queued_message, status.state_name, Ts(status.created), kQueueChannel,
                      origin_ + "|" + request.cluster(), kStatusChannel,
                      origin_ + "|" + request.id() + "|" + status.id + "|" + status.state_name,
-                     request_key);
+                     request_key, idempotency_key);
     } catch (const pqxx::unique_violation&) {
-      if (request_key.empty()) throw;
+      if (request_key.empty() && idempotency_key.empty()) throw;
       replayed = true;
     }
   });
@@ -255,8 +258,10 @@ StatusRow Store::CreateDeployment(const pb::DeploymentRequest& request,
   pool_.With([&](pqxx::connection& conn) {
     pqxx::nontransaction tx(conn);
     auto result = tx.exec_params(
-        "SELECT deployment_id FROM deployment_request_key WHERE team = $1 AND key = $2",
-        request.team(), request_key);
+        "SELECT deployment_id FROM deployment_idempotency_key WHERE team = $1 AND key = $2"
+        " UNION ALL"
+        " SELECT deployment_id FROM deployment_request_key WHERE team = $1 AND key = $3",
+        request.team(), idempotency_key, request_key);
     if (!result.empty()) first_id = result[0][0].as<std::string>();
   });
   if (first_id.empty()) {
@@ -281,6 +286,18 @@ int Store::ForgetRequestKeys(common::SystemTime before) {
     pqxx::nontransaction tx(conn);
     removed = static_cast<int>(
         tx.exec_params("DELETE FROM deployment_request_key WHERE created < $1::timestamptz",
+                       Ts(before))
+            .affected_rows());
+  });
+  return removed;
+}
+
+int Store::ForgetIdempotencyKeys(common::SystemTime before) {
+  int removed = 0;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    removed = static_cast<int>(
+        tx.exec_params("DELETE FROM deployment_idempotency_key WHERE created < $1::timestamptz",
                        Ts(before))
             .affected_rows());
   });

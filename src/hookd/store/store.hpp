@@ -96,13 +96,17 @@ class Store {
   // request, deadline) and the `queued` status, and sets deployment.state. Returns the status.
   // `request_key` (optional): identifies the request within its team; when a deployment was
   // already created under the same team and key, nothing is written and its first status is
-  // returned with `replayed` set.
+  // returned with `replayed` set. `idempotency_key` (optional): the client's name for the logical
+  // request (kept a day, ForgetIdempotencyKeys), handled the same way.
   StatusRow CreateDeployment(const pb::DeploymentRequest& request,
                              const std::vector<ResourceRow>& resources, common::SystemTime created,
                              common::SystemTime deadline, const std::string& queued_message,
-                             const std::string& request_key = "");
+                             const std::string& request_key = "",
+                             const std::string& idempotency_key = "");
   // Forgets request keys created before `before`. Returns how many.
   int ForgetRequestKeys(common::SystemTime before);
+  // Forgets idempotency keys created before `before`. Returns how many.
+  int ForgetIdempotencyKeys(common::SystemTime before);
   // Inserts a status and updates deployment.state in one transaction. An unknown deployment
   // throws Error{kFailedPrecondition} with the database message; a deployment that already has a
   // final state throws Error{kFailedPrecondition} `deployment <id> has already finished (<state>);

@@ -1,6 +1,7 @@
 // hookd as separate processes: two replicas on one database (LISTEN/NOTIFY), and Postgres going
 // away and coming back while hookd runs.
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
@@ -106,6 +107,51 @@ TEST(HookdReplicas, DeploymentAcceptedByOneReplicaReachesTheDeploydOfAnother) {
   EXPECT_FALSE(reader->Read(&status));
   EXPECT_TRUE(reader->Finish().ok());
   EXPECT_LT(Clock::now() - started, 3s);
+
+  // Idempotent retries across replicas: a request with a key that the team used before answers
+  // with the first deployment (the unique constraint in Postgres decides), whichever replica the
+  // retry reaches; a key of another team, or none, creates a new one.
+  auto deploy_a = pb::Deploy::NewStub(a.Channel());
+  const std::string other_key = ProvisionKey(db.Url(), "other");
+  auto deploy_with = [&](pb::Deploy::Stub& stub, const std::string& team, const std::string& api,
+                         const std::string& idempotency, pb::DeploymentStatus& out) {
+    grpc::ClientContext call;
+    SignApiKey(call, api, team);
+    SetDeadline(call, 10s);
+    if (!idempotency.empty()) call.AddMetadata("idempotency-key", idempotency);
+    return stub.Deploy(&call, ConfigMapRequest(team, "dev", "retried"), &out);
+  };
+  pb::DeploymentStatus first, retried, other_team, without;
+  ASSERT_TRUE(deploy_with(*deploy, "aura", key, "ci-run-1", first).ok());
+  ASSERT_TRUE(deploy_with(*deploy_a, "aura", key, "ci-run-1", retried).ok());
+  EXPECT_EQ(retried.request().id(), first.request().id());
+  EXPECT_EQ(retried.state(), pb::queued);
+  ASSERT_TRUE(deploy_with(*deploy_a, "other", other_key, "ci-run-1", other_team).ok());
+  EXPECT_NE(other_team.request().id(), first.request().id());
+  ASSERT_TRUE(deploy_with(*deploy_a, "aura", key, "", without).ok());
+  EXPECT_NE(without.request().id(), first.request().id());
+  auto bad = deploy_with(*deploy_a, "aura", key, "two words", without);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(bad.error_message(),
+            "invalid idempotency key: it must be 1 to 128 characters of letters, digits, '-', "
+            "'_', '.' and ':'");
+  {
+    hookd::store::ConnectionPool pool(db.Url(), 1);
+    int rows = 0;
+    pool.With([&](pqxx::connection& conn) {
+      pqxx::nontransaction tx(conn);
+      rows = tx.exec(
+                   "SELECT count(*) FROM deployment WHERE id IN (SELECT deployment_id FROM "
+                   "deployment_resource WHERE name = 'retried')")[0][0]
+                 .as<int>();
+    });
+    EXPECT_EQ(rows, 3);  // first (and its retry), other team's, the one without a key
+  }
+  for (int i = 0; i < 3; ++i) {  // each once; finished, so that none is redelivered below
+    auto sent = deployd.Next(3s);
+    ASSERT_TRUE(sent.has_value());
+    ASSERT_TRUE(deployd.Report(sent->id(), pb::success, "done").ok());
+  }
 
   // The deployd reconnects to the other replica: its old stream on A ends, so a half-open
   // connection there never takes deployments away from the new one.

@@ -1,9 +1,8 @@
 #include "common/logging.hpp"
 
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>
-
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
 #include "common/time.hpp"
@@ -91,10 +90,11 @@ TEST(LoggingTest, JsonFormat) {
 }
 
 TEST(LoggingTest, LevelsFilter) {
-  EXPECT_EQ(Capture("text", "error", [] {
-              spdlog::info("no");
-              spdlog::warn("no");
-            }),
+  EXPECT_EQ(Capture("text", "error",
+                    [] {
+                      spdlog::info("no");
+                      spdlog::warn("no");
+                    }),
             "");
   EXPECT_NE(Capture("text", "warning", [] { spdlog::warn("yes"); }), "");
   EXPECT_EQ(Capture("text", "warn", [] { spdlog::info("no"); }), "");
@@ -117,6 +117,67 @@ TEST(LoggingTest, SetupTwiceWithSameNameWorks) {
   SetupLogging("text", "info", "same");
   SetupLogging("json", "debug", "same");
   EXPECT_EQ(spdlog::default_logger()->level(), spdlog::level::debug);
+}
+
+// 2026-01-02T03:04:05.123456789Z
+SystemTime FixedTime() { return *ParseRfc3339("2026-01-02T03:04:05.123456789Z"); }
+
+TEST(LoggingTest, DeploymentFieldsTextLine) {
+  EXPECT_EQ(FormatLogLine(LogFormat::kText, FixedTime(), "info",
+                          "deployment 9f1c: success: Deployment completed successfully.",
+                          DeploymentFields("9f1c", "aura", "dev-fss")),
+            "time=\"2026-01-02T03:04:05.123456789Z\" level=info msg=\"deployment 9f1c: success: "
+            "Deployment completed successfully.\" cluster=dev-fss correlation_id=9f1c "
+            "delivery_id=9f1c team=aura\n");
+}
+
+TEST(LoggingTest, DeploymentFieldsJsonLine) {
+  EXPECT_EQ(FormatLogLine(LogFormat::kJson, FixedTime(), "warning", "say \"hi\"",
+                          DeploymentFields("9f1c", "aura", "dev-fss")),
+            "{\"time\":\"2026-01-02T03:04:05.123456789Z\",\"level\":\"warning\",\"msg\":\"say "
+            "\\\"hi\\\"\",\"cluster\":\"dev-fss\",\"correlation_id\":\"9f1c\",\"delivery_id\":"
+            "\"9f1c\",\"team\":\"aura\"}\n");
+}
+
+TEST(LoggingTest, FieldsSortedQuotedEmptyLeftOutClashesRenamed) {
+  const LogFields fields = {{"zeta", "a b"}, {"team", ""}, {"msg", "x"}, {"alpha", "1\n2"}};
+  EXPECT_EQ(FormatLogLine(LogFormat::kText, FixedTime(), "error", "m", fields),
+            "time=\"2026-01-02T03:04:05.123456789Z\" level=error msg=m alpha=\"1\\n2\" "
+            "fields.msg=x zeta=\"a b\"\n");
+  EXPECT_EQ(FormatLogLine(LogFormat::kJson, FixedTime(), "error", "m", fields),
+            "{\"time\":\"2026-01-02T03:04:05.123456789Z\",\"level\":\"error\",\"msg\":\"m\","
+            "\"alpha\":\"1\\n2\",\"fields.msg\":\"x\",\"zeta\":\"a b\"}\n");
+  // No ID yet: only what is known.
+  EXPECT_EQ(
+      FormatLogLine(LogFormat::kText, FixedTime(), "info", "m", DeploymentFields("", "aura", "")),
+      "time=\"2026-01-02T03:04:05.123456789Z\" level=info msg=m team=aura\n");
+}
+
+TEST(LoggingTest, LogWithCarriesFieldsOnlyOnItsLine) {
+  const std::string out = Capture("json", "info", [] {
+    LogWith(spdlog::level::info, DeploymentFields("id-1", "aura", "dev"), "deployment {}: {}",
+            "id-1", "queued");
+    spdlog::info("plain");
+    LogWith(spdlog::level::debug, DeploymentFields("id-2", "aura", "dev"), "filtered");
+  });
+  const auto newline = out.find('\n');
+  ASSERT_NE(newline, std::string::npos) << out;
+  const auto first = nlohmann::json::parse(out.substr(0, newline));
+  EXPECT_EQ(first["msg"], "deployment id-1: queued");
+  EXPECT_EQ(first["correlation_id"], "id-1");
+  EXPECT_EQ(first["delivery_id"], "id-1");
+  EXPECT_EQ(first["team"], "aura");
+  EXPECT_EQ(first["cluster"], "dev");
+  const auto second = nlohmann::json::parse(out.substr(newline + 1));
+  EXPECT_EQ(second.size(), 3u) << second.dump();
+  EXPECT_EQ(second["msg"], "plain");
+  const std::string text = Capture("text", "info", [] {
+    LogWith(spdlog::level::warn, DeploymentFields("id-1", "aura", "dev"), "slow");
+  });
+  EXPECT_NE(text.find(" level=warning msg=slow cluster=dev correlation_id=id-1 delivery_id=id-1 "
+                      "team=aura\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST(LoggingTest, UnknownValues) {

@@ -2,14 +2,20 @@
 // transports: gRPC and the HTTP API (`--deploy-server http://...`).
 #include "support/chain.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +37,81 @@ constexpr const char* kProvisionKey = "0011223344556677";
 std::string TestData(const std::string& name) {
   return std::string(DEPLOY_CLI_TESTDATA) + "/" + name;
 }
+
+// A TCP proxy in front of hookd's HTTP port whose first connection loses hookd's answer: it is
+// closed the moment hookd starts to reply, i.e. after hookd handled the request. The client sees
+// a network error, as when a connection breaks on its way back.
+class AnswerDroppingProxy {
+ public:
+  explicit AnswerDroppingProxy(int target_port) : target_port_(target_port) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "proxy: cannot listen";
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~AnswerDroppingProxy() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::close(listen_fd_);
+    if (acceptor_.joinable()) acceptor_.join();
+    for (auto& t : relays_) t.join();
+  }
+  AnswerDroppingProxy(const AnswerDroppingProxy&) = delete;
+  AnswerDroppingProxy& operator=(const AnswerDroppingProxy&) = delete;
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int Dropped() const { return dropped_; }
+
+ private:
+  void Accept() {
+    for (int n = 0;; ++n) {
+      const int client = ::accept(listen_fd_, nullptr, nullptr);
+      if (client < 0) return;
+      relays_.emplace_back([this, client, drop = n == 0] { Relay(client, drop); });
+    }
+  }
+  void Relay(int client, bool drop_answer) {
+    const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(target_port_));
+    if (::connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      char buffer[16384];
+      while (::poll(fds, 2, 60'000) > 0) {
+        if (fds[0].revents != 0) {
+          const auto n = ::read(client, buffer, sizeof buffer);
+          if (n <= 0 || ::write(server, buffer, static_cast<std::size_t>(n)) != n) break;
+        }
+        if (fds[1].revents != 0) {
+          if (drop_answer) {
+            ++dropped_;
+            break;
+          }
+          const auto n = ::read(server, buffer, sizeof buffer);
+          if (n <= 0 || ::write(client, buffer, static_cast<std::size_t>(n)) != n) break;
+        }
+      }
+    }
+    ::close(server);
+    ::close(client);
+  }
+
+  int target_port_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> dropped_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> relays_;
+};
 
 class CliChainTest : public ::testing::Test {
  protected:
@@ -192,6 +273,26 @@ TEST_F(CliChainTest, ApplicationSetCrd35LevelsDeepIsAppliedOverBothTransports) {
   EXPECT_EQ(object["metadata"]["labels"]["transport"], "grpc");
   EXPECT_EQ(object["spec"]["versions"][0]["schema"], crd["spec"]["versions"][0]["schema"]);
   EXPECT_EQ(common::JsonDepth(object["spec"]["versions"][0]["schema"], 10000), 31u);
+}
+
+// Idempotent retries through the whole chain: hookd stores the deployment, its answer is lost,
+// the CLI retries (a new signature and body, the same idempotency key) and hookd answers with the
+// deployment it created. One deployment in Postgres, applied once.
+TEST_F(CliChainTest, RetryAfterALostAnswerCreatesNoSecondDeployment) {
+  AnswerDroppingProxy proxy(chain_.HttpPort());
+  auto result =
+      RunCli({"--deploy-server", proxy.Url(), "--resource", TestData("configmap.yaml"), "--wait"});
+  ASSERT_EQ(result.exit_code, 0) << result.err << Logs();
+  EXPECT_EQ(proxy.Dropped(), 1);
+  EXPECT_NE(result.err.find("(retrying in 5s...)"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("Status: success: "), std::string::npos) << result.err;
+  auto count = testsupport::Run({"psql", db_.Url(), "-tAc",
+                                 "SELECT count(*) FROM deployment; SELECT count(*) FROM "
+                                 "deployment_idempotency_key"},
+                                {}, 30s);
+  ASSERT_EQ(count.exit_code, 0) << count.err;
+  EXPECT_EQ(count.out, "1\n1\n");
+  EXPECT_NE(Logs().find("replayed (idempotency key "), std::string::npos);
 }
 
 TEST_F(CliChainTest, WrongKeyOverHttpIsRejectedWithExitFour) {

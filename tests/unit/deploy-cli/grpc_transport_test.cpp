@@ -31,6 +31,7 @@ struct SeenCall {
   std::string request_id;
   std::string request_team;
   std::string jwt;
+  std::string idempotency_key;
 };
 
 std::string Meta(const grpc::ServerContext& context, const std::string& key) {
@@ -78,7 +79,7 @@ class FakeDeployService final : public pb::Deploy::Service {
     std::lock_guard lock(mutex_);
     calls_.push_back(SeenCall{method, Meta(context, "timestamp"), Meta(context, "authorization"),
                               Meta(context, "team"), request.id(), request.team(),
-                              Meta(context, "jwt")});
+                              Meta(context, "jwt"), Meta(context, "idempotency-key")});
   }
   std::mutex mutex_;
   std::vector<SeenCall> calls_;
@@ -142,6 +143,32 @@ TEST_F(GrpcTransportTest, ApiKeyMetadataIsHmacOfTimestamp) {
   EXPECT_EQ(after[1].method, "Status");
   EXPECT_EQ(after[1].team, "aura");
   EXPECT_EQ(after[1].timestamp, "2023-11-14T22:13:20.12345Z");
+}
+
+TEST_F(GrpcTransportTest, DeploySendsTheIdempotencyKeyOnEveryAttemptAndStatusNone) {
+  common::SystemClock clock;
+  TransportConfig config;
+  config.server = Address();
+  config.use_tls = false;
+  config.authentication = false;
+  config.clock = &clock;
+  config.idempotency_key = "run-42:attempt-any";
+  auto transport = MakeTransport(config);
+  pb::DeploymentRequest request;
+  pb::DeploymentStatus response;
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(10);
+  ASSERT_TRUE(transport->Deploy(request, deadline, response).Ok());
+  ASSERT_TRUE(transport->Deploy(request, deadline, response).Ok());
+  std::unique_ptr<StatusStream> stream;
+  ASSERT_TRUE(transport->OpenStatus(request, deadline, stream).Ok());
+  pb::DeploymentStatus received;
+  ASSERT_TRUE(stream->Recv(received).Ok());
+  const auto calls = service_.Calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].idempotency_key, "run-42:attempt-any");
+  EXPECT_EQ(calls[1].idempotency_key, "run-42:attempt-any");
+  EXPECT_EQ(calls[2].method, "Status");
+  EXPECT_EQ(calls[2].idempotency_key, "");
 }
 
 TEST_F(GrpcTransportTest, NoMetadataWithoutAuthentication) {

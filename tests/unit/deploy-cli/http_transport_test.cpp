@@ -1,6 +1,5 @@
 // The HTTP API transport against a fake hookd HTTP server.
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "common/crypto.hpp"
@@ -31,8 +30,10 @@ struct HttpRun {
                       &MakeTransport,
                       out,
                       err};
-    std::vector<std::string> args = {"--resource", testing::TestData("configmap.yaml"), "--cluster",
-                                     "local", "--apikey", "1234567812345678", "--deploy-server", url};
+    std::vector<std::string> args = {"--resource",      testing::TestData("configmap.yaml"),
+                                     "--cluster",       "local",
+                                     "--apikey",        "1234567812345678",
+                                     "--deploy-server", url};
     args.insert(args.end(), extra.begin(), extra.end());
     return RunCommandLine(args, ports);
   }
@@ -43,7 +44,9 @@ TEST(HttpTransportTest, DeploysSignedBodyThenPollsStatusUntilSuccess) {
   std::size_t polls = 0;
   FakeHttpServer server([&](const FakeHttpRequest& r) -> FakeHttpResponse {
     if (r.target == "/api/v1/deploy") {
-      return {201, R"({"message":"deployment request accepted and dispatched","correlationID":"abc-123"})"};
+      return {
+          201,
+          R"({"message":"deployment request accepted and dispatched","correlationID":"abc-123"})"};
     }
     const std::string state = states.at(std::min(polls++, states.size() - 1));
     return {200, json{{"status", state}, {"message", "msg " + state}}.dump()};
@@ -55,8 +58,9 @@ TEST(HttpTransportTest, DeploysSignedBodyThenPollsStatusUntilSuccess) {
   const FakeHttpRequest& deploy = requests[0];
   EXPECT_EQ(deploy.method, "POST");
   EXPECT_EQ(deploy.headers.at("content-type"), "application/json");
-  EXPECT_EQ(deploy.headers.at("x-nais-signature"),
-            common::HexEncode(common::HmacSha256(*common::HexDecode("1234567812345678"), deploy.body)));
+  EXPECT_EQ(
+      deploy.headers.at("x-nais-signature"),
+      common::HexEncode(common::HmacSha256(*common::HexDecode("1234567812345678"), deploy.body)));
   const json body = json::parse(deploy.body);
   EXPECT_EQ(body["team"], "aura");
   EXPECT_EQ(body["cluster"], "local");
@@ -85,8 +89,8 @@ TEST(HttpTransportTest, BodyIsSignedEvenWithGrpcAuthenticationOff) {
   const auto requests = server.Requests();
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].headers.at("x-nais-signature"),
-            common::HexEncode(common::HmacSha256(*common::HexDecode("1234567812345678"),
-                                                 requests[0].body)));
+            common::HexEncode(
+                common::HmacSha256(*common::HexDecode("1234567812345678"), requests[0].body)));
 }
 
 TEST(HttpTransportTest, ForbiddenIsRejectedDeployment) {
@@ -107,9 +111,39 @@ TEST(HttpTransportTest, ServiceUnavailableIsRetried) {
   });
   HttpRun run;
   EXPECT_EQ(run.Run(server.Url(), {}), 0) << run.err.str();
-  EXPECT_NE(run.err.str().find("Unavailable: deploy unavailable; try again later (retrying in 5s...)"),
-            std::string::npos);
+  EXPECT_NE(
+      run.err.str().find("Unavailable: deploy unavailable; try again later (retrying in 5s...)"),
+      std::string::npos);
   EXPECT_EQ(run.sleeper.sleeps.size(), 2u);
+}
+
+// Each attempt is signed anew (its body carries a new timestamp), so only the idempotency key
+// tells hookd that the three requests are one.
+TEST(HttpTransportTest, RetriesOfOneRunSendOneIdempotencyKey) {
+  int calls = 0;
+  FakeHttpServer server([&](const FakeHttpRequest&) -> FakeHttpResponse {
+    if (calls++ < 2) return {503, R"({"message":"database is unavailable; try again later"})"};
+    return {201, R"({"message":"ok","correlationID":"id"})"};
+  });
+  HttpRun run;
+  EXPECT_EQ(run.Run(server.Url(), {}), 0) << run.err.str();
+  auto requests = server.Requests();
+  ASSERT_EQ(requests.size(), 3u);
+  const std::string key = requests[0].headers["idempotency-key"];
+  EXPECT_EQ(key.size(), 36u) << key;  // a random UUID
+  EXPECT_EQ(requests[1].headers["idempotency-key"], key);
+  EXPECT_EQ(requests[2].headers["idempotency-key"], key);
+  EXPECT_NE(requests[0].body, requests[2].body);
+
+  // The next run is another logical request; --idempotency-key names one explicitly.
+  HttpRun second;
+  EXPECT_EQ(second.Run(server.Url(), {}), 0) << second.err.str();
+  HttpRun named;
+  EXPECT_EQ(named.Run(server.Url(), {"--idempotency-key", "pipeline-7.deploy"}), 0);
+  requests = server.Requests();
+  ASSERT_EQ(requests.size(), 5u);
+  EXPECT_NE(requests[3].headers["idempotency-key"], key);
+  EXPECT_EQ(requests[4].headers["idempotency-key"], "pipeline-7.deploy");
 }
 
 TEST(HttpTransportTest, UnknownDeploymentOnStatusExitsFive) {

@@ -1,12 +1,11 @@
 #include "deploy-cli/run.hpp"
 
-#include <gtest/gtest.h>
-
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
@@ -50,7 +49,8 @@ TEST(RunTest, SuccessfulDeployWithWait) {
   EXPECT_EQ(h.transport.status_requests[0].id(), "id-1");
   const std::string log = h.err.str();
   EXPECT_TRUE(Contains(
-      log, "msg=\"Deployment request accepted by NAIS deploy and dispatched to cluster 'dev-fss'.\""))
+      log,
+      "msg=\"Deployment request accepted by NAIS deploy and dispatched to cluster 'dev-fss'.\""))
       << log;
   EXPECT_TRUE(Contains(log, "msg=\"Status: success: Deployment completed successfully.\""));
   EXPECT_TRUE(Contains(log, "id...........: id-1"));
@@ -71,15 +71,17 @@ TEST(RunTest, DeployError) {
       std::deque<FakeTransport::Item>{MakeStatus(pb::error, "oops, we errored out")}}};
   EXPECT_EQ(h.Run(Harness::Base({"--wait"})), 2);
   EXPECT_TRUE(Contains(h.err.str(), "level=error msg=\"Status: error: oops, we errored out\""));
+  // Once hookd accepted it, every line carries the deployment's fields (as hookd's and deployd's).
   EXPECT_EQ(h.LastErrLine().substr(h.LastErrLine().find("level=")),
-            "level=error msg=\"fatal: deployment system encountered an error\"");
+            "level=error msg=\"fatal: deployment system encountered an error\" cluster=dev-fss "
+            "correlation_id=id-1 delivery_id=id-1 team=aura");
 }
 
 TEST(RunTest, DeployFailureExitsOne) {
   Harness h;
   h.transport.deploys = {MakeStatus(pb::queued, "")};
-  h.transport.streams = {FakeTransport::Stream{
-      std::deque<FakeTransport::Item>{MakeStatus(pb::failure, "it broke")}}};
+  h.transport.streams = {
+      FakeTransport::Stream{std::deque<FakeTransport::Item>{MakeStatus(pb::failure, "it broke")}}};
   EXPECT_EQ(h.Run(Harness::Base({"--wait"})), 1);
   EXPECT_TRUE(Contains(h.LastErrLine(), "fatal: deployment failed"));
 }
@@ -168,8 +170,8 @@ TEST(RunTest, WaitTimesOutWhileStreamKeepsBreaking) {
   Harness h;
   h.transport.deploys = {MakeStatus(pb::queued, "")};
   for (int i = 0; i < 100; ++i) {
-    h.transport.streams.push_back(
-        FakeTransport::Stream{std::deque<FakeTransport::Item>{Err(StatusCode::UNAVAILABLE, "gone")}});
+    h.transport.streams.push_back(FakeTransport::Stream{
+        std::deque<FakeTransport::Item>{Err(StatusCode::UNAVAILABLE, "gone")}});
   }
   EXPECT_EQ(h.Run(Harness::Base({"--wait", "--timeout", "1m"})), 9);
   EXPECT_TRUE(Contains(h.LastErrLine(), "fatal: deployment timed out: context deadline exceeded"));
@@ -226,6 +228,9 @@ TEST(RunTest, EveryValidationMessageExitsSixWithUsageAndFatalLine) {
       {{"--resource", "x.yaml", "--cluster", "c"}, "Github token or API key required"},
       {{"--resource", "x.yaml", "--cluster", "c", "--apikey", "malformed"},
        "API key must be a hex encoded string"},
+      {{"--resource", "x.yaml", "--cluster", "c", "--apikey", "00", "--idempotency-key", "a b"},
+       "invalid idempotency key: it must be 1 to 128 characters of letters, digits, '-', '_', "
+       "'.' and ':'"},
       {{"--bogus"}, "unknown flag: --bogus"},
   };
   for (const auto& c : cases) {
@@ -241,7 +246,9 @@ TEST(RunTest, EveryValidationMessageExitsSixWithUsageAndFatalLine) {
 
 TEST(RunTest, EnvironmentSuppliesFlags) {
   Harness h;
-  h.env = {{"RESOURCE", TestData("nais.yaml")}, {"CLUSTER", "env-cluster"}, {"APIKEY", "abcd"},
+  h.env = {{"RESOURCE", TestData("nais.yaml")},
+           {"CLUSTER", "env-cluster"},
+           {"APIKEY", "abcd"},
            {"WAIT", "garbage"}};
   h.transport.deploys = {MakeStatus(pb::success, "")};
   EXPECT_EQ(h.Run({"--cluster", "flag-cluster"}), 0) << h.err.str();
@@ -270,8 +277,9 @@ TEST(RunTest, RequestDeadlineIsStartPlusTimeoutAndTraceparentIsSet) {
                                  "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01"})),
             0);
   const auto& request = h.transport.deploy_requests.at(0);
-  EXPECT_EQ(request.deadline().seconds(),
-            std::chrono::duration_cast<std::chrono::seconds>(start.time_since_epoch()).count() + 90);
+  EXPECT_EQ(
+      request.deadline().seconds(),
+      std::chrono::duration_cast<std::chrono::seconds>(start.time_since_epoch()).count() + 90);
   EXPECT_EQ(request.traceparent().substr(0, 36), "00-0123456789abcdef0123456789abcdef-");
   EXPECT_EQ(request.traceparent().size(), 55u);
 }
@@ -305,8 +313,8 @@ TEST(RunTest, DryRunWithMalformedKeyFailsAtClientCreation) {
 TEST(RunTest, QuietPrintsOnlyErrors) {
   Harness h;
   h.transport.deploys = {MakeStatus(pb::queued, "")};
-  h.transport.streams = {FakeTransport::Stream{
-      std::deque<FakeTransport::Item>{MakeStatus(pb::in_progress, "x"), MakeStatus(pb::failure, "bad")}}};
+  h.transport.streams = {FakeTransport::Stream{std::deque<FakeTransport::Item>{
+      MakeStatus(pb::in_progress, "x"), MakeStatus(pb::failure, "bad")}}};
   EXPECT_EQ(h.Run(Harness::Base({"--wait", "--quiet"})), 1);
   const std::string log = h.err.str();
   EXPECT_FALSE(Contains(log, "level=info"));
@@ -317,10 +325,9 @@ TEST(RunTest, QuietPrintsOnlyErrors) {
 TEST(RunTest, ActionsLogFormat) {
   Harness h;
   h.transport.deploys = {MakeStatus(pb::queued, "")};
-  h.transport.streams = {FakeTransport::Stream{
-      std::deque<FakeTransport::Item>{Err(StatusCode::UNAVAILABLE, "blip")}},
-                         FakeTransport::Stream{std::deque<FakeTransport::Item>{
-                             MakeStatus(pb::error, "boom")}}};
+  h.transport.streams = {
+      FakeTransport::Stream{std::deque<FakeTransport::Item>{Err(StatusCode::UNAVAILABLE, "blip")}},
+      FakeTransport::Stream{std::deque<FakeTransport::Item>{MakeStatus(pb::error, "boom")}}};
   EXPECT_EQ(h.Run(Harness::Base({"--wait", "--actions"})), 2);
   const std::string log = h.err.str();
   EXPECT_TRUE(Contains(log, "[2023-11-14T22:13:20Z] NAIS deploy ")) << log;
@@ -332,8 +339,8 @@ TEST(RunTest, ActionsLogFormat) {
 TEST(RunTest, JsonOutputPrintsOneObjectPerStatus) {
   Harness h;
   h.transport.deploys = {MakeStatus(pb::queued, "q")};
-  h.transport.streams = {FakeTransport::Stream{
-      std::deque<FakeTransport::Item>{MakeStatus(pb::in_progress, "x"), MakeStatus(pb::success, "ok")}}};
+  h.transport.streams = {FakeTransport::Stream{std::deque<FakeTransport::Item>{
+      MakeStatus(pb::in_progress, "x"), MakeStatus(pb::success, "ok")}}};
   EXPECT_EQ(h.Run(Harness::Base({"--wait", "--output", "json"})), 0);
   EXPECT_EQ(h.out.str(),
             "{\"id\":\"id-1\",\"message\":\"x\",\"state\":\"in_progress\"}\n"
@@ -348,8 +355,8 @@ TEST(RunTest, StepSummaryIsAppended) {
   close(fd);
   h.env["GITHUB_STEP_SUMMARY"] = path;
   h.transport.deploys = {MakeStatus(pb::queued, "")};
-  h.transport.streams = {FakeTransport::Stream{
-      std::deque<FakeTransport::Item>{MakeStatus(pb::success, "Deployment completed successfully.")}}};
+  h.transport.streams = {FakeTransport::Stream{std::deque<FakeTransport::Item>{
+      MakeStatus(pb::success, "Deployment completed successfully.")}}};
   EXPECT_EQ(h.Run(Harness::Base({"--wait"})), 0);
   std::ifstream in(path);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

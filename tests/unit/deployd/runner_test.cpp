@@ -1,7 +1,6 @@
 #include "deployd/agent/runner.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -40,47 +39,49 @@ struct RecordingSink final : StatusSink {
   std::vector<pb::DeploymentStatus> statuses;
 };
 
-struct FakeCluster final : TeamCluster {
+struct FakeCluster final : AsyncTeamCluster {
   explicit FakeCluster(std::vector<nlohmann::json>& log) : applied(log) {}
-  nlohmann::json Apply(const nlohmann::json& object) override {
+  net::awaitable<nlohmann::json> Apply(nlohmann::json object) override {
     applied.push_back(object);
     auto name = object["metadata"].value("name", "");
     auto it = failures.find(name);
     if (it != failures.end()) throw common::Error(common::ErrorCode::kPermissionDenied, it->second);
-    return object;
+    co_return object;
   }
-  std::optional<Verdict> AwaitRollout(const nlohmann::json& object, common::SystemTime,
-                                      const std::function<void(const std::string&)>&) override {
+  net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json object, common::SystemTime,
+                                                      ProgressFn) override {
     auto it = verdicts.find(object["metadata"].value("name", ""));
-    if (it == verdicts.end()) return std::nullopt;
-    return it->second;
-  }
-  int RolloutThreads(const nlohmann::json& object) override {
-    return object.value("kind", "") == "Deployment" ? threads_per_wait : 0;
+    if (it == verdicts.end()) co_return std::nullopt;
+    co_return it->second;
   }
   std::vector<nlohmann::json>& applied;
   std::map<std::string, std::string> failures;
   std::map<std::string, Verdict> verdicts;
-  int threads_per_wait = 0;
 };
 
-struct FakeFactory final : ClusterFactory {
-  std::unique_ptr<TeamCluster> ForTeam(const std::string& team) override {
+struct FakeFactory final : AsyncClusterFactory {
+  std::unique_ptr<AsyncTeamCluster> ForTeam(const std::string& team) override {
     teams.push_back(team);
     if (make) return make(applied);
     auto c = std::make_unique<FakeCluster>(applied);
     c->failures = failures;
     c->verdicts = verdicts;
-    c->threads_per_wait = threads_per_wait;
     return c;
   }
   std::vector<std::string> teams;
   std::map<std::string, std::string> failures;
   std::map<std::string, Verdict> verdicts;
-  int threads_per_wait = 0;
-  std::function<std::unique_ptr<TeamCluster>(std::vector<nlohmann::json>&)> make;
+  std::function<std::unique_ptr<AsyncTeamCluster>(std::vector<nlohmann::json>&)> make;
   std::vector<nlohmann::json> applied;  // outlives the per-deployment cluster
 };
+
+// Runs one deployment to its end as the engine does, on an io_context of one thread (this one).
+void RunDeployment(const pb::DeploymentRequest& request, AsyncClusterFactory& clusters,
+                   StatusSink& sink, const common::Clock& clock, const RunOptions& options) {
+  net::io_context io(1);
+  net::co_spawn(io, RunDeploymentAsync(request, clusters, sink, clock, options), net::detached);
+  io.run();
+}
 
 class RunnerTest : public ::testing::Test {
  protected:
@@ -98,7 +99,7 @@ class RunnerTest : public ::testing::Test {
   FakeClock clock;
   RecordingSink sink;
   FakeFactory factory;
-  RunOptions options{"local", nullptr, nullptr};
+  RunOptions options{"local", nullptr};
 };
 
 constexpr const char* kConfigMap =
@@ -244,7 +245,7 @@ TEST_F(RunnerTest, RequestForAnotherClusterIsRefused) {
   EXPECT_TRUE(factory.applied.empty());
 }
 
-// ---- threads ------------------------------------------------------------------------------------
+// ---- waits are coroutines, not threads ---------------------------------------------------------
 
 std::string NamedDeployment(int i) {
   return nlohmann::json{{"apiVersion", "apps/v1"},
@@ -253,119 +254,87 @@ std::string NamedDeployment(int i) {
       .dump();
 }
 
-// Waits that block until another wait runs beside them (or, at the end, alone): shows how many
-// waits the runner lets run at once.
-struct OverlappingCluster : TeamCluster {
-  nlohmann::json Apply(const nlohmann::json& object) override { return object; }
-  int RolloutThreads(const nlohmann::json&) override { return 3; }
-  std::optional<Verdict> AwaitRollout(const nlohmann::json&, common::SystemTime,
-                                      const std::function<void(const std::string&)>&) override {
-    std::unique_lock lock(mutex);
-    ++active;
-    peak = std::max(peak, active);
-    changed.notify_all();
-    // A safety net, not a pause: released as soon as a second wait runs or none can follow.
-    changed.wait_for(lock, 20s, [&] { return active >= 2 || finished + active >= total; });
-    --active;
-    ++finished;
-    changed.notify_all();
-    return Verdict{pb::DeploymentState::success, "Deployment completed successfully."};
+// Waits that end only once every wait of the deployment is in flight at once: on an io_context
+// of one thread, that shows every wait is a coroutine (a wait that held a thread, or waits run
+// one by one, would never end). Counts are read by the test after the runner has destroyed it.
+struct OverlappingCluster final : AsyncTeamCluster {
+  OverlappingCluster(int total, int& peak, int& finished)
+      : total_(total), peak_(peak), finished_(finished) {}
+  net::awaitable<nlohmann::json> Apply(nlohmann::json object) override { co_return object; }
+  net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json, common::SystemTime,
+                                                      ProgressFn) override {
+    auto executor = co_await net::this_coro::executor;
+    if (!all_in_) all_in_ = std::make_unique<net::system_timer>(executor);
+    ++active_;
+    peak_ = std::max(peak_, active_);
+    if (active_ == total_) all_in_->cancel();
+    while (peak_ < total_) {
+      all_in_->expires_at(common::SystemTime::max());
+      boost::system::error_code ignored;
+      co_await all_in_->async_wait(net::redirect_error(net::use_awaitable, ignored));
+    }
+    --active_;
+    ++finished_;
+    co_return Verdict{pb::DeploymentState::success, "Deployment completed successfully."};
   }
-  std::mutex mutex;
-  std::condition_variable changed;
-  int active = 0;
-  int peak = 0;
-  int finished = 0;
-  int total = 0;
+  int total_;
+  int& peak_;
+  int& finished_;
+  int active_ = 0;
+  std::unique_ptr<net::system_timer> all_in_;
 };
 
-TEST_F(RunnerTest, RolloutWaitsStayWithinTheThreadBudget) {
-  ThreadBudget budget(8);  // two Deployment waits at once (1 waiting + 3 watch threads each)
-  options.threads = &budget;
-  // The runner destroys the cluster when it returns: read its counts before that.
-  int finished = -1;
-  int peak = -1;
-  struct Reporting final : OverlappingCluster {
-    Reporting(int& f, int& p) : finished_out(f), peak_out(p) {}
-    ~Reporting() override {
-      finished_out = finished;
-      peak_out = peak;
-    }
-    int& finished_out;
-    int& peak_out;
-  };
+TEST_F(RunnerTest, EveryRolloutWaitRunsAtOnceOnTheDeploymentsExecutor) {
+  int peak = 0;
+  int finished = 0;
   factory.make = [&](std::vector<nlohmann::json>&) {
-    auto c = std::make_unique<Reporting>(finished, peak);
-    c->total = 20;
-    return c;
+    return std::make_unique<OverlappingCluster>(200, peak, finished);
   };
   std::vector<std::string> resources;
-  for (int i = 0; i < 20; ++i) resources.push_back(NamedDeployment(i));
+  for (int i = 0; i < 200; ++i) resources.push_back(NamedDeployment(i));
   RunDeployment(Request(resources), factory, sink, clock, options);
-  EXPECT_EQ(finished, 20);
-  EXPECT_EQ(peak, 2) << "two at once, never more";
-  EXPECT_EQ(budget.PeakInUse(), 8);
-  EXPECT_EQ(budget.InUse(), 0) << "every slot came back";
+  EXPECT_EQ(finished, 200);
+  EXPECT_EQ(peak, 200) << "all at once, on one thread";
   EXPECT_EQ(sink.Lines().back(), "success Deployment completed successfully.");
 }
 
-TEST_F(RunnerTest, WaitThatFindsNoFreeThreadBeforeTheDeadlineTimesOut) {
-  ThreadBudget budget(4);
-  options.threads = &budget;
-  factory.threads_per_wait = 3;
-  auto held = budget.Acquire(4, std::chrono::system_clock::now() + 60s);  // all of it
-  // A deadline that is still ahead for the deployment's clock but has passed for the budget's:
-  // the budget gives up at once instead of waiting for it.
-  clock.now = std::chrono::system_clock::now() - 1h;
-  auto request = Request({kDeployment, kConfigMap});
-  *request.mutable_deadline() = common::ToTimestamp(std::chrono::system_clock::now() - 1s);
-  RunDeployment(request, factory, sink, clock, options);
-  EXPECT_EQ(sink.Lines().back(),
-            "failure timeout while waiting for deployment to succeed; still waiting: a free thread "
-            "to watch Deployment/web (--max-rollout-threads) (total of 1 errors)");
-  budget.Shutdown();
-  RecordingSink stopping;
-  clock.now = std::chrono::system_clock::now();
-  RunDeployment(Request({kDeployment}), factory, stopping, clock, options);
-  EXPECT_EQ(stopping.Lines().back(),
-            "failure Deployment/web: deployd is shutting down (total of 1 errors)");
-}
-
-// The system refuses a thread (a full PID cgroup): that resource ends with an error, the others
-// are still waited for, and nothing terminates the process.
-TEST_F(RunnerTest, ThreadThatCannotStartEndsItsResourceWithAnError) {
-  ThreadBudget budget(64);
-  options.threads = &budget;
-  factory.threads_per_wait = 3;
-  for (int i = 0; i < 3; ++i) {
-    factory.verdicts["web-" + std::to_string(i)] =
-        Verdict{pb::DeploymentState::success, "Deployment completed successfully."};
-  }
-  FailThreadStartsAfterForTest(1);
+// A wait that fails inside (its watch broke, say) ends its resource with an error; the others
+// are still waited for.
+TEST_F(RunnerTest, AWaitThatThrowsEndsItsResourceWithAnError) {
+  struct Failing final : AsyncTeamCluster {
+    net::awaitable<nlohmann::json> Apply(nlohmann::json object) override { co_return object; }
+    net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json object, common::SystemTime,
+                                                        ProgressFn) override {
+      auto name = object["metadata"].value("name", "");
+      if (name != "web-0") {
+        throw common::Error(common::ErrorCode::kUnavailable,
+                            "Deployment/" + name + ": watch ended: connection refused");
+      }
+      co_return Verdict{pb::DeploymentState::success, "Deployment completed successfully."};
+    }
+  };
+  factory.make = [](std::vector<nlohmann::json>&) { return std::make_unique<Failing>(); };
   RunDeployment(Request({NamedDeployment(0), NamedDeployment(1), NamedDeployment(2)}), factory,
                 sink, clock, options);
-  FailThreadStartsAfterForTest(-1);
   auto lines = sink.Lines();
   std::multiset<std::string> seen(lines.begin(), lines.end());
-  EXPECT_EQ(seen.count("in_progress Deployment/web-1: cannot start a thread to wait for the "
-                       "rollout: Resource temporarily unavailable"),
-            1U);
-  EXPECT_EQ(seen.count("in_progress Deployment/web-2: cannot start a thread to wait for the "
-                       "rollout: Resource temporarily unavailable"),
-            1U);
+  EXPECT_EQ(seen.count("in_progress Deployment/web-1: watch ended: connection refused"), 1U);
+  EXPECT_EQ(seen.count("in_progress Deployment/web-2: watch ended: connection refused"), 1U);
   EXPECT_EQ(seen.count("in_progress Deployment completed successfully."), 1U)
       << "web-0 was waited for";
   EXPECT_EQ(lines.back(),
-            "failure Deployment/web-1: cannot start a thread to wait for the rollout: Resource "
-            "temporarily unavailable (total of 2 errors)");
-  EXPECT_EQ(budget.InUse(), 0);
+            "failure Deployment/web-1: watch ended: connection refused (total of 2 errors)");
 }
 
 // Whatever goes wrong inside, the deployment ends with a final status.
 TEST_F(RunnerTest, UnexpectedExceptionEndsTheDeploymentWithAnError) {
-  struct Throwing final : TeamCluster {
-    nlohmann::json Apply(const nlohmann::json& object) override { return object; }
-    int RolloutThreads(const nlohmann::json&) override { throw std::runtime_error("boom"); }
+  struct Throwing final : AsyncTeamCluster {
+    net::awaitable<nlohmann::json> Apply(nlohmann::json object) override { co_return object; }
+    // Not a coroutine: the call itself throws.
+    net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json, common::SystemTime,
+                                                        ProgressFn) override {
+      throw std::runtime_error("boom");
+    }
   };
   factory.make = [](std::vector<nlohmann::json>&) { return std::make_unique<Throwing>(); };
   RunDeployment(Request({kDeployment}), factory, sink, clock, options);
@@ -388,7 +357,6 @@ TEST_F(RunnerTest, GivenUpWhileWaitingEndsWithoutAFinalStatus) {
   factory.make = [&given_up](std::vector<nlohmann::json>& log) {
     auto cluster = std::make_unique<FakeCluster>(log);
     cluster->verdicts["web"] = Verdict{pb::DeploymentState::failure, "Deployment/web: stopped"};
-    cluster->threads_per_wait = 0;
     return cluster;
   };
   options.abandoned = [&given_up] { return given_up; };

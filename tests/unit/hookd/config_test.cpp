@@ -203,3 +203,16 @@ TEST(HookdConfig, GrpcAuthenticationValueIsValidated) {
   EXPECT_EQ(ErrorOf({}, {{"HOOKD_GRPC_AUTHENTICATION", "yes"}}),
             "invalid value \"yes\" for grpc-authentication: want true or false");
 }
+
+namespace {
+
+TEST(HookdConfig, ConsoleRequireKeyWantsFrontendKeys) {
+  EXPECT_FALSE(Build({}).console_require_key);
+  EXPECT_TRUE(Build({"--console-require-key", "--frontend-keys=k1"}).console_require_key);
+  EXPECT_TRUE(
+      Build({}, {{"HOOKD_CONSOLE_REQUIRE_KEY", "true"}, {"FRONTEND_KEYS", "k1"}}).console_require_key);
+  EXPECT_EQ(ErrorOf({"--console-require-key"}),
+            "--console-require-key needs at least one key in --frontend-keys");
+}
+
+}  // namespace
