@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "common/error.hpp"
 #include "common/strings.hpp"
@@ -86,7 +87,7 @@ struct LayeredConfig::Impl {
       // Keys match case-insensitively, as viper does.
       std::string lower = k;
       for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      const std::string key = prefix.empty() ? lower : prefix + "." + lower;
+      const std::string key = prefix.empty() ? lower : fmt::format("{}.{}", prefix, lower);
       if (entries.count(key) != 0) {
         out[key] = FileValueText(v);
         continue;
@@ -96,7 +97,7 @@ struct LayeredConfig::Impl {
         continue;
       }
       throw Error(ErrorCode::kInvalidArgument,
-                  "config file " + path + ": unknown key \"" + key + "\"");
+                  fmt::format("config file {}: unknown key \"{}\"", path, key));
     }
   }
 };

@@ -551,7 +551,7 @@ struct HttpClient::Impl {
       if (ec) FailOrCancelled(r, a, ec, "read");
       HttpResponse out = ToResponse(parser.get().base());
       if (on_headers && !on_headers(out)) return out;  // connection dropped
-      std::vector<char> chunk(16 * 1024);
+      std::vector<char> chunk(std::size_t{16} * 1024);
       while (!parser.is_done()) {
         parser.get().body().data = chunk.data();
         parser.get().body().size = chunk.size();

@@ -213,14 +213,14 @@ std::optional<SystemTime> ParseRfc3339(std::string_view text) {
     if (pos >= text.size() || text[pos++] != ':') return std::nullopt;
     if (!ReadDigits(text, pos, 2, om)) return std::nullopt;
     if (oh > 23 || om > 59) return std::nullopt;
-    offset = (oh * 3600 + om * 60) * (zone == '-' ? -1 : 1);
+    offset = (std::int64_t{oh} * 3600 + std::int64_t{om} * 60) * (zone == '-' ? -1 : 1);
   } else {
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
   const std::int64_t days = DaysFromCivil(year, static_cast<unsigned>(month),
                                           static_cast<unsigned>(day));
-  const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  const std::int64_t secs = days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second - offset;
   return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
       std::chrono::seconds(secs) + nanoseconds(nanos)));
 }

@@ -1039,9 +1039,7 @@ class Scanner {
           value.push_back('\'');
           SkipChar();
           SkipChar();
-        } else if (single && Is('\'')) {
-          break;
-        } else if (!single && Is('"')) {
+        } else if (Is(single ? '\'' : '"')) {
           break;
         } else if (!single && Is('\\') && IsBreak(1)) {
           SkipChar();
@@ -2089,9 +2087,9 @@ std::string ToValidUtf8(std::string_view s) {
     const auto lead = static_cast<unsigned char>(s[i]);
     const std::size_t width = Utf8Width(lead);
     bool valid = width != 0 && i + width <= s.size();
-    std::uint32_t value = lead;
     if (valid && width > 1) {
-      value = width == 2 ? (lead & 0x1Fu) : width == 3 ? (lead & 0x0Fu) : (lead & 0x07u);
+      std::uint32_t value =
+          width == 2 ? (lead & 0x1Fu) : width == 3 ? (lead & 0x0Fu) : (lead & 0x07u);
       for (std::size_t k = 1; k < width && valid; ++k) {
         const auto trail = static_cast<unsigned char>(s[i + k]);
         valid = (trail & 0xC0) == 0x80;
@@ -2358,7 +2356,7 @@ std::string ScalarToKey(const Scalar& scalar, const Mark& mark, const YamlOption
     const Scalar reread = ResolveText("", written, options, tag);
     if (reread.kind == Scalar::Kind::kInt) return std::to_string(reread.integer);
   }
-  const std::string key = FormatGoFloat(scalar.real, true);
+  std::string key = FormatGoFloat(scalar.real, true);
   if (key == "+Inf") return ".inf";
   if (key == "-Inf") return "-.inf";
   if (key == "NaN") return ".nan";
