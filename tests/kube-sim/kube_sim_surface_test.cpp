@@ -548,7 +548,6 @@ TEST_F(KubeSimSurfaceTest, Kubectl127And133Unmodified) {
               "kube-sim: container web started (image nginx:3)\n");
     EXPECT_EQ(Ok({"rollout", "undo", "deployment/" + name}, {}, k),
               "deployment.apps/" + name + " rolled back\n");
-    Ok({"rollout", "status", "deployment/" + name, "--timeout=30s"}, {}, k);
     EXPECT_EQ(
         Ok({"get", "deployment", name, "-o", "jsonpath={.spec.template.spec.containers[0].image}"},
            {}, k),

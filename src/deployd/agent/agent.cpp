@@ -207,11 +207,19 @@ struct Agent::Impl {
       // Room first: a thread that started is never dropped unjoined by a failing push_back.
       io_threads.reserve(static_cast<std::size_t>(n));
       for (int i = 0; i < n; ++i) io_threads.emplace_back([this] { RunEngine(); });
-      reporter.Start();
     } catch (const std::system_error& e) {
       StopEngine();  // join the ones that started before anything is destroyed
       throw common::Error(common::ErrorCode::kUnavailable,
                           fmt::format("cannot start {} engine threads: {}", n, e.what()));
+    } catch (...) {
+      StopEngine();
+      throw;
+    }
+    try {
+      reporter.Start();
+    } catch (...) {
+      StopEngine();
+      throw;
     }
   }
 

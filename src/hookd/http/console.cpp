@@ -61,7 +61,12 @@ constexpr const char* kStyle =
     "button{cursor:pointer;font-weight:600}"
     "nav.pages{display:flex;gap:16px;margin-top:12px}"
     "@media (max-width:640px){main{padding:8px}dl{grid-template-columns:1fr}"
-    ".hide-narrow{display:none}}";
+    ".hide-narrow{display:none}"
+    "#deployments thead{position:absolute;left:-999px}"
+    "#deployments tr{display:block;border-bottom:1px solid var(--line);padding:6px 0}"
+    "#deployments td{display:flex;gap:8px;border:0;padding:2px 8px}"
+    "#deployments td::before{content:attr(data-label);font-weight:600;min-width:7em}"
+    "#deployments td>*{min-width:0;overflow-wrap:anywhere}}";
 
 // Live updates of a deployment page: replaces its live sections with what the `update` events
 // carry (HTML that hookd escaped). Without EventSource, or once the stream is refused, the page
@@ -704,7 +709,7 @@ Response Console::List(const Request& r) {
       "<div class=\"table\"><table id=\"deployments\"><caption class=\"skip\">Deployments, newest "
       "first</caption><thead><tr><th scope=\"col\">State</th><th scope=\"col\">Deployment</th>"
       "<th scope=\"col\">Team</th><th scope=\"col\">Cluster</th>"
-      "<th scope=\"col\" class=\"hide-narrow\">Repository</th><th scope=\"col\">Age</th>"
+      "<th scope=\"col\">Repository</th><th scope=\"col\">Age</th>"
       "<th scope=\"col\">Duration</th></tr></thead><tbody>\n";
   for (const auto& row : rows) {
     const std::string state = row.d.state.value_or("");
@@ -714,20 +719,22 @@ Response Console::List(const Request& r) {
     const std::string repository = row.d.github_repository.value_or("");
     const std::string cluster = row.d.cluster.value_or("");
     html +=
-        "<tr><td>" + StateBadge(state) + "</td><td><a href=\"/deployments/" +
-        QueryEscape(row.d.id) + "\"><code>" + Esc(row.d.id) + "</code></a></td><td><a href=\"" +
-        Esc(FilterLink("team", row.d.team)) + "\">" + Esc(row.d.team) + "</a></td><td>" +
+        "<tr><td data-label=\"State\">" + StateBadge(state) +
+        "</td><td data-label=\"Deployment\"><a href=\"/deployments/" + QueryEscape(row.d.id) +
+        "\"><code>" + Esc(row.d.id) + "</code></a></td><td data-label=\"Team\"><a href=\"" +
+        Esc(FilterLink("team", row.d.team)) + "\">" + Esc(row.d.team) +
+        "</a></td><td data-label=\"Cluster\">" +
         (cluster.empty()
              ? std::string()
              : "<a href=\"" + Esc(FilterLink("cluster", cluster)) + "\">" + Esc(cluster) + "</a>") +
-        "</td><td class=\"hide-narrow\">" +
+        "</td><td data-label=\"Repository\">" +
         (repository.empty() ? std::string()
                             : "<a href=\"" + Esc(FilterLink("repository", repository)) + "\">" +
                                   Esc(repository) + "</a>") +
-        "</td><td>" + "<time datetime=\"" + common::FormatRfc3339(row.d.created) + "\" title=\"" +
-        HumanTime(row.d.created) + "\">" +
+        "</td><td data-label=\"Age\"><time datetime=\"" + common::FormatRfc3339(row.d.created) +
+        "\" title=\"" + HumanTime(row.d.created) + "\">" +
         FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(now - row.d.created)) +
-        " ago</time></td><td>" +
+        " ago</time></td><td data-label=\"Duration\">" +
         FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(end - row.d.created)) +
         (finished ? "" : " so far") + "</td></tr>\n";
   }

@@ -1480,6 +1480,33 @@ class ThreadSampler {
   std::thread thread_;
 };
 
+// Entries of /proc/<pid>/task (one per thread); -1 when the process is gone.
+int TaskCount(int pid) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/task", ec);
+  if (ec) return -1;
+  int n = 0;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (ec) return -1;
+    ++n;
+  }
+  return n;
+}
+
+// "<name> <name> ..." of a process's threads, for failure messages.
+std::string Names(int pid) {
+  std::string out;
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::ifstream in(entry.path() / "comm");
+    std::string name;
+    std::getline(in, name);
+    out += name + " ";
+  }
+  return out;
+}
+
 std::string RollingOut(const std::string& name) {
   auto w = nlohmann::json::parse(rollouts::Workload(name));
   w["metadata"]["annotations"]["test.deployd.io/scenario"] = "success";
@@ -1549,6 +1576,64 @@ TEST(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
   RecordProperty("threads_idle", idle);
   RecordProperty("threads_peak", peak);
   RecordProperty("seconds", std::to_string(seconds));
+}
+
+// The engine's threads are fixed (--threads) and nothing else starts one per unit of work: the
+// number of tasks in /proc/<pid>/task is the same idle, while 100 Deployments are applied, and
+// while their rollouts are watched; and one more engine thread is one more task.
+TEST(DeploydThreadCap, ThreadCountIsTheSameIdleAndWhileWatchingManyDeployments) {
+  KubeSim sim({"--time-scale", "0.05"});
+  FakeHookd hookd;
+  auto deployd = StartDeployd(sim, hookd, {"--threads", "2"});
+  ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd->Log();
+  // A first deployment brings up what lives as long as the process (pooled connections, gRPC's
+  // own threads); count from there.
+  hookd.Send(Request("warm-up", {threads::RollingOut("warm-up")}));
+  ASSERT_EQ(Final(hookd.WaitFinished("warm-up", 60s)), "success Deployment completed successfully.")
+      << deployd->Log();
+  const int idle = threads::TaskCount(deployd->Pid());
+  ASSERT_GT(idle, 0);
+
+  // Rollouts that never end by themselves: deployd watches all 100 until the deadline.
+  std::vector<std::string> resources;
+  for (int i = 0; i < 100; ++i) {
+    auto w = nlohmann::json::parse(rollouts::Workload("watched-" + std::to_string(i)));
+    w["spec"]["replicas"] = 1;
+    resources.push_back(w.dump());
+  }
+  int peak_applying = 0;
+  {
+    threads::ThreadSampler sampler(deployd->Pid());
+    hookd.Send(Request("watched", resources, 120s));
+    ASSERT_TRUE(hookd.WaitForMessage("watched", "All resources saved", 60s)) << deployd->Log();
+    peak_applying = sampler.Peak();
+  }
+  int low = idle;
+  int high = idle;
+  for (int i = 0; i < 200; ++i) {
+    const int n = threads::TaskCount(deployd->Pid());
+    low = std::min(low, n);
+    high = std::max(high, n);
+  }
+  const auto statuses = hookd.WaitFinished("watched", 10ms);
+  ASSERT_TRUE(statuses.empty() || !common::IsFinished(statuses.back().state()))
+      << "still watching: " << Final(statuses);
+  EXPECT_EQ(peak_applying, idle) << threads::Names(deployd->Pid());
+  EXPECT_EQ(low, idle) << threads::Names(deployd->Pid());
+  EXPECT_EQ(high, idle) << threads::Names(deployd->Pid());
+  EXPECT_TRUE(deployd->Running());
+
+  // --threads sets the engine's share: two more engine threads, two more tasks.
+  FakeHookd other_hookd;
+  auto wider = StartDeployd(sim, other_hookd, {"--threads", "4"});
+  ASSERT_TRUE(other_hookd.WaitConnected(20s)) << wider->Log();
+  other_hookd.Send(Request("warm-up-4", {threads::RollingOut("warm-up-4")}));
+  ASSERT_EQ(Final(other_hookd.WaitFinished("warm-up-4", 60s)),
+            "success Deployment completed successfully.")
+      << wider->Log();
+  EXPECT_EQ(threads::TaskCount(wider->Pid()), idle + 2) << threads::Names(wider->Pid());
+  std::printf("[ figures ] %d threads idle, %d at most while applying, %d..%d while watching 100\n",
+              idle, peak_applying, low, high);
 }
 
 // A process limit for real: deployd runs as an otherwise unused user whose process limit

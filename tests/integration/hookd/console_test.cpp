@@ -304,7 +304,7 @@ TEST_F(Console, DeploymentPageShowsResourcesTimelineEvidenceAndCommit) {
       "', 'navikt', 'app', 'aura', '0123456789abcdef0123456789abcdef01234567', 'dev', '', 'done',"
       " now(), now())");
 
-  for (const std::string target : {"/deployments/" + id, "/logs?delivery_id=" + id}) {
+  for (const std::string& target : {"/deployments/" + id, "/logs?delivery_id=" + id}) {
     auto page = Fetch(port_, "GET", target);
     ASSERT_EQ(page.status, 200) << page.body;
     EXPECT_EQ(page.headers["Content-Security-Policy"], hookd::http::ConsoleContentSecurityPolicy());
@@ -347,7 +347,7 @@ TEST_F(Console, DeploymentPageShowsResourcesTimelineEvidenceAndCommit) {
   EXPECT_EQ(missing.body, "deployment '" + Id(99) + "' not found\n");
   auto bad = Fetch(port_, "GET", "/deployments/%3Cx%3E");
   EXPECT_EQ(bad.status, 400);
-  EXPECT_EQ(bad.body, "deployment ID '<x>' is not a well-formed UUID\n");
+  EXPECT_EQ(bad.body, "deployment ID '%3Cx%3E' is not a well-formed UUID\n");
   EXPECT_EQ(bad.headers["Content-Type"], "text/plain; charset=utf-8");
 }
 

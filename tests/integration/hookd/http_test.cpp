@@ -117,6 +117,33 @@ TEST_F(HttpApi, SignedDeployIsAcceptedDeliveredAndItsStatusReadable) {
   EXPECT_NE(page.body.find("http-equiv=\"refresh\""), std::string::npos);
 }
 
+// Two attempts of one logical request are signed anew (other bodies), but carry the same
+// Idempotency-Key: the second is answered with the first deployment.
+TEST_F(HttpApi, IdempotencyKeyAnswersARetryWithTheFirstDeployment) {
+  auto attempt = [&](const std::string& ref, const std::string& key) {
+    json body = DeployBody();
+    body["ref"] = ref;
+    const std::string text = body.dump();
+    return Call(port_, "POST", "/api/v1/deploy", text,
+                {{"Content-Type", "application/json"},
+                 {"Idempotency-Key", key},
+                 {"X-NAIS-Signature", common::HexEncode(common::HmacSha256(key_, text))}});
+  };
+  auto first = attempt("first", "ci-run-9");
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto retry = attempt("second", "ci-run-9");
+  ASSERT_EQ(retry.status, 201) << retry.body;
+  EXPECT_EQ(json::parse(retry.body)["correlationID"], json::parse(first.body)["correlationID"]);
+  auto other = attempt("third", "ci-run-10");
+  ASSERT_EQ(other.status, 201) << other.body;
+  EXPECT_NE(json::parse(other.body)["correlationID"], json::parse(first.body)["correlationID"]);
+  auto bad = attempt("fourth", std::string(129, 'k'));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["message"],
+            "invalid idempotency key: it must be 1 to 128 characters of letters, digits, '-', "
+            "'_', '.' and ':'");
+}
+
 TEST_F(HttpApi, StatusErrorPathsInTheOriginalsOrder) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())

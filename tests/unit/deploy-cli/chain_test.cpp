@@ -284,6 +284,9 @@ TEST_F(CliChainTest, RetryAfterALostAnswerCreatesNoSecondDeployment) {
       RunCli({"--deploy-server", proxy.Url(), "--resource", TestData("configmap.yaml"), "--wait"});
   ASSERT_EQ(result.exit_code, 0) << result.err << Logs();
   EXPECT_EQ(proxy.Dropped(), 1);
+  EXPECT_NE(result.err.find("msg=\"Unavailable: POST " + proxy.Url() + "/api/v1/deploy: "),
+            std::string::npos)
+      << result.err;
   EXPECT_NE(result.err.find("(retrying in 5s...)"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("Status: success: "), std::string::npos) << result.err;
   auto count = testsupport::Run({"psql", db_.Url(), "-tAc",
