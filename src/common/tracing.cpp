@@ -78,8 +78,9 @@ std::string OtlpJson(const std::string& service_name, const std::vector<SpanData
     s["startTimeUnixNano"] = Nanos(span.start);
     s["endTimeUnixNano"] = Nanos(span.end);
     s["attributes"] = nlohmann::ordered_json::array();
-    for (const auto& [key, value] : span.attributes)
-      s["attributes"].push_back(attribute(key, value));
+    for (const auto& [key, value] : span.attributes) {
+      if (!value.empty()) s["attributes"].push_back(attribute(key, value));  // unknown: left out
+    }
     if (span.error) {
       s["status"] = {{"code", 2}, {"message", span.status_message}};
     } else {

@@ -279,17 +279,21 @@ TEST_F(ChainTest, TracesFormOneTreeAndLogLinesCarryTheDeploymentFields) {
   std::map<std::string, Span> by_name;  // the last span of each name
   std::lock_guard lock(mutex);
   for (const auto& body : bodies) {
-    for (const auto& rs : nlohmann::json::parse(body)["resourceSpans"]) {
+    const auto parsed = nlohmann::json::parse(body);
+    for (const auto& rs : parsed["resourceSpans"]) {
       const std::string service = rs["resource"]["attributes"][0]["value"]["stringValue"];
       for (const auto& ss : rs["scopeSpans"]) {
         for (const auto& s : ss["spans"]) {
-          Span span{service, s["traceId"], s["spanId"], s.value("parentSpanId", ""), {}};
-          for (const auto& a : s["attributes"])
-            span.attributes[a["key"]] = a["value"]["stringValue"];
+          Span span{service, s["traceId"].get<std::string>(), s["spanId"].get<std::string>(),
+                    s.value("parentSpanId", ""), {}};
+          for (const auto& a : s["attributes"]) {
+            span.attributes[a["key"].get<std::string>()] =
+                a["value"]["stringValue"].get<std::string>();
+          }
           EXPECT_EQ(s["status"]["code"], 1) << s.dump();
           EXPECT_LE(std::stoull(s["startTimeUnixNano"].get<std::string>()),
                     std::stoull(s["endTimeUnixNano"].get<std::string>()));
-          by_name[s["name"]] = span;
+          by_name[s["name"].get<std::string>()] = span;
         }
       }
     }

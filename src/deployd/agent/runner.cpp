@@ -349,8 +349,10 @@ net::awaitable<void> RunDeploymentAsync(pb::DeploymentRequest request,
                      {"deploy.cluster", request.cluster()},
                      {"deploy.team", request.team()},
                      {"deploy.git-ref-sha", request.gitrefsha()},
-                     {"deploy.repository", request.repository().owner() + "/" +
-                                               request.repository().name()},
+                     {"deploy.repository", request.repository().owner().empty()
+                                               ? std::string()
+                                               : request.repository().owner() + "/" +
+                                                     request.repository().name()},
                      {"deploy.deadline", common::FormatRfc3339(
                                              common::FromTimestamp(request.deadline()))}};
   std::string failure;

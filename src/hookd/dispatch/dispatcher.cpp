@@ -118,7 +118,9 @@ class AcceptSpan {
                         {"deploy.team", request.team()},
                         {"deploy.git-ref-sha", request.gitrefsha()},
                         {"deploy.repository",
-                         request.repository().owner() + "/" + request.repository().name()}};
+                         request.repository().owner().empty()
+                             ? std::string()
+                             : request.repository().owner() + "/" + request.repository().name()}};
     request.set_traceparent(common::FormatTraceparent(common::ContextOf(span_)));
   }
   ~AcceptSpan() {

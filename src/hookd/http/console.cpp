@@ -53,7 +53,7 @@ constexpr const char* kStyle =
     ".evidence{border:2px solid var(--bad);background:var(--badbg);padding:8px 12px;"
     "margin:12px 0;border-radius:4px}.evidence h2{margin:0 0 4px;color:var(--bad)}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}"
-    "dt{font-weight:600}dd{margin:0;word-break:break-all}"
+    "dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}"
     "form{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:flex-end;margin-bottom:16px}"
     "label{display:flex;flex-direction:column;font-size:.9rem}"
     "input,select,button{font:inherit;padding:4px 6px;color:var(--fg);background:var(--bg);"
