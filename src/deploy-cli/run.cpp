@@ -465,7 +465,7 @@ int Deployment::Execute() {
           summary_->Line("❌ lost connection to NAIS deploy");
           throw;
         }
-        // Deliberate fix (spec 11.8): follow the new deployment ID on a new stream.
+        // Deliberate fix: follow the new deployment ID on a new stream.
         log_.Info(fmt::format("Following new deployment ID {}", request_.id()));
         break;
       }

@@ -32,7 +32,7 @@ struct Ports {
   bool err_is_terminal = false;  // live progress output instead of log lines
 };
 
-// Runs one deployment with parsed options; returns the process exit code (spec 5.5). Never
+// Runs one deployment with parsed options; returns the process exit code. Never
 // throws: failures end with the `fatal: <message>` log line (preceded by the usage text for
 // exit 6).
 int Run(Options options, const Ports& ports);

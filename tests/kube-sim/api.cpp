@@ -975,7 +975,7 @@ void RecordUpdate(const ResourceType& rt, const Json& before, Json& after, const
 
 // Strict field validation of a built-in kind: Strict fails with 400, Warn drops the unknown
 // fields with a Warning header each, Ignore drops them. An apply patch with an unknown field
-// fails like kube-apiserver's structured-merge-diff conversion (500, no reason; spec 2.2),
+// fails like kube-apiserver's structured-merge-diff conversion (500, no reason),
 // whatever fieldValidation says.
 void ValidateBuiltinFields(Ctx& c, Json& obj, bool apply, const std::string& mode, HttpResponse* warnings_to) {
   std::vector<std::string> unknown;

@@ -13,7 +13,7 @@
 
 namespace kubesim {
 
-// How metadata.generation moves for a type (spec 7.3).
+// How metadata.generation moves for a type.
 enum class GenerationMode { kNone, kSpec, kSpecOrAnnotations, kNonMetadata };
 
 // A subresource other than status and scale, as discovery lists it (`kind` empty: the parent's).

@@ -1,5 +1,4 @@
-// The fields of the built-in kinds that kube-sim checks for strict field validation (spec 2.6,
-// 7.5): a tree per kind where a key maps to `true` (anything below is accepted) or to an object
+// The fields of the built-in kinds that kube-sim checks for strict field validation: a tree per kind where a key maps to `true` (anything below is accepted) or to an object
 // of the known fields below it (applied to each element of a list of objects). Kinds without a
 // tree are not checked.
 #include "internal.hpp"

@@ -62,7 +62,7 @@ TEST_F(KubeSimSpecTest, DeploymentWithBadNameAndNoContainersListsBothErrors) {
   json d = Deployment("Web_1", {{"app", "x"}}, {{"app", "x"}}, json::array());
   auto r = sim().Admin("POST", "/apis/apps/v1/namespaces/aura/deployments", d.dump());
   ASSERT_EQ(r.status, 422) << r.body;
-  // The example of spec 3.2, byte for byte.
+  // kube-apiserver's answer to this object, byte for byte.
   EXPECT_EQ(r.Json(), json::parse(R"json({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
  "message":"Deployment.apps \"Web_1\" is invalid: [metadata.name: Invalid value: \"Web_1\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'), spec.template.spec.containers: Required value]",
  "reason":"Invalid",
@@ -227,7 +227,7 @@ TEST_F(KubeSimSpecTest, StrictFieldValidationOfBuiltins) {
   ASSERT_EQ(sp.status, 400) << sp.body;
   EXPECT_EQ(sp.Json()["message"], "Service in version \"v1\" cannot be handled as a Service: strict decoding error: unknown field \"spec.bar\"");
 
-  // Apply: the conversion to the typed object fails whatever fieldValidation says (spec 2.2).
+  // Apply: the conversion to the typed object fails whatever fieldValidation says.
   auto ap = sim().Admin("PATCH", "/apis/apps/v1/namespaces/aura/deployments/strict-dep?fieldManager=t&fieldValidation=Ignore", d.dump(), {{"Content-Type", kApplyType}});
   ASSERT_EQ(ap.status, 500) << ap.body;
   EXPECT_EQ(ap.Json(), json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"failed to create typed patch object (aura/strict-dep; apps/v1, Kind=Deployment): errors:\n  .spec.foo: field not declared in schema\n  .spec.template.spec.containers[name=\"web\"].bar: field not declared in schema","code":500})"));
@@ -336,7 +336,7 @@ TEST_F(KubeSimSpecTest, FinalizersAreASetOnEveryKind) {
 
 // ---- 7.12 conformance items without a test elsewhere -------------------------------------------
 
-// 7.12 item 1: legacy and aggregated discovery give the same mapping (group/version, resource,
+// Legacy and aggregated discovery give the same mapping (group/version, resource,
 // kind, scope) for every resource, and Application lives only in nais.io/v1alpha1.
 TEST_F(KubeSimSpecTest, LegacyAndAggregatedDiscoveryAgreeOnEveryResource) {
   std::set<std::string> legacy;
@@ -380,7 +380,7 @@ TEST_F(KubeSimSpecTest, LegacyAndAggregatedDiscoveryAgreeOnEveryResource) {
   }
 }
 
-// 7.12 item 8: a bookmark carries the current RV, so resuming from it replays nothing older.
+// A bookmark carries the current RV, so resuming from it replays nothing older.
 TEST_F(KubeSimSpecTest, BookmarkAdvancesTheResumeResourceVersion) {
   std::string rv0 = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps").Json()["metadata"]["resourceVersion"];
   auto c = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", json{{"metadata", {{"name", "bookmarked"}}}}.dump());
@@ -399,7 +399,7 @@ TEST_F(KubeSimSpecTest, BookmarkAdvancesTheResumeResourceVersion) {
   EXPECT_TRUE(Lines(resumed.body).empty()) << resumed.body;
 }
 
-// 7.12 item 3: the watch sees nothing for a no-op apply and one MODIFIED for a change.
+// The watch sees nothing for a no-op apply and one MODIFIED for a change.
 TEST_F(KubeSimSpecTest, NoOpApplyEmitsNoWatchEventAndAChangeOneModified) {
   std::string path = "/api/v1/namespaces/aura/configmaps/watched-apply?fieldManager=deployd";
   Headers h{{"Content-Type", kApplyType}};
@@ -421,7 +421,7 @@ TEST_F(KubeSimSpecTest, NoOpApplyEmitsNoWatchEventAndAChangeOneModified) {
   EXPECT_EQ(events[0]["object"]["metadata"]["resourceVersion"], changed.Json()["metadata"]["resourceVersion"]);
 }
 
-// 7.12 item 8: timeoutSeconds ends the stream cleanly; resuming from the last RV continues.
+// TimeoutSeconds ends the stream cleanly; resuming from the last RV continues.
 TEST_F(KubeSimSpecTest, WatchTimeoutThenResumeFromTheLastResourceVersion) {
   auto c = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", json{{"metadata", {{"name", "resume"}}}, {"data", {{"k", "1"}}}}.dump());
   ASSERT_EQ(c.status, 201);
@@ -451,7 +451,7 @@ json NaisEvents(const Sim& sim, const std::string& name, const std::string& uid)
   return sim.Admin("GET", "/api/v1/namespaces/aura/events?fieldSelector=involvedObject.name%3D" + name + ",involvedObject.uid%3D" + uid).Json()["items"];
 }
 
-// 7.12 item 10: a redeploy with an identical hash gets no new events; a new correlation ID
+// A redeploy with an identical hash gets no new events; a new correlation ID
 // re-tags the (deduplicated) events, so a client can tell its own rollout's events apart.
 TEST_F(KubeSimSpecTest, NaiseratorIgnoresAnIdenticalHashAndTagsEventsByCorrelation) {
   std::string path = "/apis/nais.io/v1alpha1/namespaces/aura/applications/hashapp";
@@ -577,7 +577,7 @@ TEST_F(KubeSimSpecTest, CrdRemovedAtRuntimeDisappearsFromPathsAndDiscovery) {
   EXPECT_EQ(back.Json()["message"], "gadgets.gone.test \"g1\" not found");
 }
 
-// ---- the manual clock (7.11), and generation gating with it (7.12 item 9) --------------------
+// ---- the manual clock, and generation gating with it --------------------
 
 std::chrono::system_clock::time_point ParseSeconds(const std::string& rfc3339) {
   std::tm tm{};

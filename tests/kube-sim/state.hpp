@@ -73,7 +73,7 @@ struct Api::State {
   // restarts).
   std::uint64_t watch_epoch = 0;
   int open_watches = 0;
-  // The controllers' clock (spec 7.11): real steady time (frozen at start with manual_clock)
+  // The controllers' clock: real steady time (frozen at start with manual_clock)
   // plus what POST /_sim/clock advanced.
   std::chrono::steady_clock::time_point clock_start = std::chrono::steady_clock::now();
   std::chrono::steady_clock::duration clock_offset{0};

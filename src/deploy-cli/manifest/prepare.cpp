@@ -317,7 +317,7 @@ pb::DeploymentRequest Prepare(Options& options, const EnvLookup& env, Logger& lo
       throw CliError(ExitCode::kInvocationFailure,
                      "no team specified, and unable to auto-detect from nais.yaml");
     }
-    // The original names the file with the same index as the document (spec 11.15).
+    // The original names the file with the same index as the document.
     log.Info(fmt::format("Detected team \"{}\" {}in \"{}\"", options.team,
                          from_namespace ? "from namespace " : "", options.resources.at(index)));
   }

@@ -50,7 +50,8 @@ std::map<std::string, std::string> EnvironmentAnnotations(const EnvLookup& env);
 nlohmann::json InjectAnnotations(const nlohmann::json& resource,
                                  const std::map<std::string, std::string>& annotations);
 
-// The whole of spec 5.3. Fills options.team / options.environment when auto-detected.
+// Everything the CLI does to a request before sending it. Fills options.team /
+// options.environment when auto-detected.
 pb::DeploymentRequest Prepare(Options& options, const EnvLookup& env, Logger& log,
                               common::SystemTime now, common::SystemTime deadline);
 

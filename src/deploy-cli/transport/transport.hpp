@@ -69,7 +69,7 @@ struct TransportConfig {
 // Creates the transport; throws CliError (exit 6 `connect to NAIS deploy: ...`) on failure.
 using TransportFactory = std::function<std::unique_ptr<Transport>(const TransportConfig&)>;
 
-// The per-RPC API-key metadata of spec 2.3.2: timestamp (RFC3339Nano), authorization
+// The per-RPC API-key metadata: timestamp (RFC3339Nano), authorization
 // (hex HMAC-SHA256 of the timestamp under the key bytes), team.
 struct ApiKeyMetadata {
   std::string timestamp;

@@ -16,7 +16,7 @@ namespace hookd::grpcapi {
 // Incoming metadata, keys lower case (copied out of the call context).
 using Metadata = std::multimap<std::string, std::string>;
 
-// Pre-shared key of deployd (spec 2.3.1): metadata `authorization` must equal one of `keys`.
+// Pre-shared key of deployd: metadata `authorization` must equal one of `keys`.
 grpc::Status CheckPreSharedKey(const Metadata& metadata, const std::vector<std::string>& keys);
 
 // Looks up a team's API keys; throws common::Error{kNotFound} when the team has none.
@@ -25,19 +25,19 @@ using KeyLookup = std::function<std::vector<store::ApiKey>(const std::string& te
 struct AuthResult {
   grpc::Status status;  // OK when authenticated
   std::string team;     // the authenticated team (metadata `team`)
-  // Label values of deployment_hookd_auth_interceptor_requests{type,error} (spec 2.3.2).
+  // Label values of deployment_hookd_auth_interceptor_requests{type,error}.
   std::string type = "api_key";  // "api_key" or "jwt"
   std::string error;             // "" when authenticated
 };
 
-// API-key HMAC authentication of the CLI (spec 2.3.2): HMAC-SHA256 over the `timestamp`
+// API-key HMAC authentication of the CLI: HMAC-SHA256 over the `timestamp`
 // metadata under any valid key of the `team` metadata. `stream` selects the message of an
 // expired signature ("signature expired" for Deploy, "signature is too old" for Status).
 // Blocks on the key lookup: call from a worker thread.
 AuthResult CheckApiKey(const Metadata& metadata, const KeyLookup& keys, const common::Clock& clock,
                        bool stream);
 
-// The JWT path is taken when metadata `jwt` has exactly one non-empty value (spec 2.3.2).
+// The JWT path is taken when metadata `jwt` has exactly one non-empty value.
 bool UsesJwt(const Metadata& metadata);
 
 // Looks up the row (team, repository) of table team_repositories and pins its repository_id on
@@ -48,7 +48,7 @@ bool UsesJwt(const Metadata& metadata);
 using RepositoryCheck = std::function<std::optional<std::string>(
     const std::string& team, const std::string& repo, const std::string& repository_id)>;
 
-// GitHub OIDC JWT authentication (spec 2.3.2). `stream` selects the message of a failed
+// GitHub OIDC JWT authentication. `stream` selects the message of a failed
 // repository lookup. Blocks (JWKS fetch, database): call from a worker thread.
 //
 // Authorisation rule. A token's `repository` ("owner/name") must be authorised by the team in

@@ -73,7 +73,7 @@ struct Shared {
     return [this](const std::string& team) { return dispatcher.Store().ApiKeys(team); };
   }
 
-  // CLI authentication of pb.Deploy (spec 2.3.2): the JWT path when metadata `jwt` has exactly
+  // CLI authentication of pb.Deploy: the JWT path when metadata `jwt` has exactly
   // one non-empty value, the API-key path otherwise.
   AuthResult Authenticate(const Metadata& metadata, bool stream) {
     AuthResult result;

@@ -405,7 +405,7 @@ Response Handlers::Ready() {
   }
 }
 
-// Signed with any valid key of `team` (spec 1.7 steps 6-7, 1.8): a team without keys fails
+// Signed with any valid key of `team`: a team without keys fails
 // authentication like a wrong signature.
 Handlers::Signature Handlers::CheckTeamSignature(const std::string& team, const std::string& body,
                                                  const std::string& mac) {
@@ -777,7 +777,7 @@ std::string QueryParam(const Request& r, const std::string& key) {
   return it == r.query.end() ? std::string() : it->second;
 }
 
-// The /logs checks shared by the HTML page and the redirects (spec 1.6 step 1).
+// The /logs checks shared by the HTML page and the redirects.
 std::optional<Response> InvalidDeliveryId(const std::string& id) {
   if (common::IsUuid(id)) return std::nullopt;
   return Text(400, "delivery_id '" + id + "' is not a well-formed UUID\n");

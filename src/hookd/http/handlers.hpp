@@ -92,13 +92,13 @@ std::vector<std::pair<std::string, std::string>> PageHeaders();
 // `other` for paths no route serves, so random paths cannot grow the series.
 std::string RouteLabel(const std::string& path, const std::string& metrics_path);
 
-// The original's /logs redirect targets (spec 1.6). `formatter` "GCP" -> Google Logs Explorer,
+// The original's /logs redirect targets. `formatter` "GCP" -> Google Logs Explorer,
 // anything else -> Kibana. Throws common::Error{kInvalidArgument} with the formatter error
 // (`unknown cluster <c>`, `version '<id>' is not supported`).
 std::string LogLink(const std::string& formatter, const std::string& delivery_id,
                     std::int64_t unix_seconds, int version, const std::string& cluster,
                     const std::map<std::string, std::string>& cluster_projects);
-// Rison encoding of a string (spec 1.6).
+// Rison encoding of a string.
 std::string RisonString(const std::string& value);
 
 }  // namespace hookd::http

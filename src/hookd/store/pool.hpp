@@ -51,7 +51,7 @@ struct ShutdownRequested : std::exception {
   const char* what() const noexcept override { return "shutdown requested"; }
 };
 
-// Connects to `url`, retrying every `interval` until `timeout` has passed (spec 3.1).
+// Connects to `url`, retrying every `interval` until `timeout` has passed.
 // Throws common::Error{kUnavailable} with the last connection error on timeout. Between attempts
 // it waits for SIGINT/SIGTERM (which main() blocks in every thread) and throws
 // ShutdownRequested when one arrives, so an operator can stop a hookd that waits for its

@@ -1,4 +1,4 @@
-// Authentication error paths with exact codes and messages (spec 2.3.1, 2.3.2).
+// Authentication error paths with exact codes and messages.
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 

@@ -1,4 +1,4 @@
-// GitHub OIDC JWT authentication of pb.Deploy (spec 2.3.2) against hookd with its JWKS served by a
+// GitHub OIDC JWT authentication of pb.Deploy against hookd with its JWKS served by a
 // local HTTP server, and the team_repositories endpoint that authorises repositories.
 #include <atomic>
 #include <set>

@@ -1,6 +1,6 @@
 #pragma once
 // In-process hookd on a private database, and gRPC clients that speak like the original CLI
-// (API-key metadata, spec 2.3.2) and deployd (pre-shared key, spec 2.3.1).
+// (API-key metadata) and deployd (pre-shared key).
 #include <chrono>
 #include <memory>
 #include <string>

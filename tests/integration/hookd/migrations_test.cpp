@@ -49,7 +49,7 @@ TEST(Migrations, ReproduceTheOriginalSchemaAndAreIdempotent) {
 
   auto columns = Columns(conn);
   using V = std::vector<std::string>;
-  // The original's final schema after 0001-0009 (spec 3.2), unchanged but for
+  // The original's final schema after 0001-0009, unchanged but for
   // deployment.github_id, widened to bigint by 0015 (GitHub deployment ids exceed 2^31).
   EXPECT_EQ(columns["apikey"],
             (V{"key character varying", "team character varying",

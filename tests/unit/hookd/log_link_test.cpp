@@ -1,4 +1,4 @@
-// The original's /logs redirect targets (spec 1.6), as fixed vectors.
+// The original's /logs redirect targets, as fixed vectors.
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
