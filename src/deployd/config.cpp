@@ -55,8 +55,8 @@ std::vector<common::SettingSpec> Settings() {
       spec("log-level", "debug", "Logging verbosity level."),
       spec("metrics-listen-address", "127.0.0.1:8081", "Serve metrics on this address."),
       spec("metrics-path", "/metrics", "Serve metrics on this endpoint."),
-      spec("otel-exporter-otlp-endpoint", "", "OpenTelemetry collector endpoint (OTLP/HTTP, JSON).", false,
-           {"OTEL_EXPORTER_OTLP_ENDPOINT"}),
+      spec("otel-exporter-otlp-endpoint", "", "OpenTelemetry collector endpoint (OTLP/HTTP, JSON).",
+           false, {"OTEL_EXPORTER_OTLP_ENDPOINT"}),
       spec("kubeconfig", "",
            "Path to a kubeconfig file (default: in-cluster, then $KUBECONFIG, then "
            "~/.kube/config)."),

@@ -284,8 +284,11 @@ TEST_F(ChainTest, TracesFormOneTreeAndLogLinesCarryTheDeploymentFields) {
       const std::string service = rs["resource"]["attributes"][0]["value"]["stringValue"];
       for (const auto& ss : rs["scopeSpans"]) {
         for (const auto& s : ss["spans"]) {
-          Span span{service, s["traceId"].get<std::string>(), s["spanId"].get<std::string>(),
-                    s.value("parentSpanId", ""), {}};
+          Span span{service,
+                    s["traceId"].get<std::string>(),
+                    s["spanId"].get<std::string>(),
+                    s.value("parentSpanId", ""),
+                    {}};
           for (const auto& a : s["attributes"]) {
             span.attributes[a["key"].get<std::string>()] =
                 a["value"]["stringValue"].get<std::string>();

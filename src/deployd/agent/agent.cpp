@@ -12,8 +12,8 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
-#include "common/logging.hpp"
 #include "common/error.hpp"
+#include "common/logging.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"

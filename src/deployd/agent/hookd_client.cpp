@@ -8,8 +8,8 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
-#include "common/logging.hpp"
 #include "common/backoff.hpp"
+#include "common/logging.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "deployment.grpc.pb.h"

@@ -2,11 +2,10 @@
 
 #include <memory>
 
-#include <prometheus/text_serializer.h>
-
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
+#include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
 #include "common/asio.hpp"

@@ -1,14 +1,14 @@
 #pragma once
 // deployd's Prometheus metrics and the small HTTP server for /metrics and
 // /healthz.
+#include <functional>
+#include <memory>
+#include <string>
+
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
-
-#include <functional>
-#include <memory>
-#include <string>
 
 #include "common/asio.hpp"
 #include "deployment.pb.h"

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "common/logging.hpp"
 #include "common/error.hpp"
+#include "common/logging.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
@@ -130,8 +130,8 @@ struct ResourceSpans {
                            {"k8s.apiVersion", text("apiVersion")}};
   }
   void Start(const char* name) {
-    step = common::StartSpan(name, common::SpanKind::kClient, common::ContextOf(resource),
-                             SpanNow());
+    step =
+        common::StartSpan(name, common::SpanKind::kClient, common::ContextOf(resource), SpanNow());
   }
   // Ends the step; with `last` (or an error) the resource too.
   void End(const std::string& error, bool last) {
@@ -159,8 +159,8 @@ std::string VerdictError(const std::optional<Verdict>& verdict) {
 
 // One wait: its verdict (an exception from it becomes an error verdict) is recorded. `record`
 // lives in the flow's frame, which outlives every wait it spawned (it joins them).
-net::awaitable<void> RecordWait(net::awaitable<std::optional<Verdict>> wait,
-                                const RecordFn* record, ResourceSpans spans) {
+net::awaitable<void> RecordWait(net::awaitable<std::optional<Verdict>> wait, const RecordFn* record,
+                                ResourceSpans spans) {
   std::optional<Verdict> verdict;
   try {
     verdict = co_await std::move(wait);
@@ -345,16 +345,15 @@ net::awaitable<void> RunDeploymentAsync(pb::DeploymentRequest request,
   common::SpanData root =
       common::StartSpan("Deploy to Kubernetes", common::SpanKind::kServer,
                         common::ParseTraceparent(request.traceparent()), SpanNow());
-  root.attributes = {{"deploy.id", request.id()},
-                     {"deploy.cluster", request.cluster()},
-                     {"deploy.team", request.team()},
-                     {"deploy.git-ref-sha", request.gitrefsha()},
-                     {"deploy.repository", request.repository().owner().empty()
-                                               ? std::string()
-                                               : request.repository().owner() + "/" +
-                                                     request.repository().name()},
-                     {"deploy.deadline", common::FormatRfc3339(
-                                             common::FromTimestamp(request.deadline()))}};
+  root.attributes = {
+      {"deploy.id", request.id()},
+      {"deploy.cluster", request.cluster()},
+      {"deploy.team", request.team()},
+      {"deploy.git-ref-sha", request.gitrefsha()},
+      {"deploy.repository", request.repository().owner().empty()
+                                ? std::string()
+                                : request.repository().owner() + "/" + request.repository().name()},
+      {"deploy.deadline", common::FormatRfc3339(common::FromTimestamp(request.deadline()))}};
   std::string failure;
   try {
     co_await Flow(std::move(request), clusters, report, clock, options, root);

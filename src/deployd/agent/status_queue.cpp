@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/logging.hpp"
 #include "common/backoff.hpp"
+#include "common/logging.hpp"
 #include "common/state.hpp"
 
 // g++ 12 pairs the allocation and deallocation of an inlined Asio coroutine frame wrongly

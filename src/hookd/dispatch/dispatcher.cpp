@@ -8,10 +8,10 @@
 #include "common/error.hpp"
 #include "common/limits.hpp"
 #include "common/logging.hpp"
-#include "common/tracing.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
+#include "common/tracing.hpp"
 #include "common/uuid.hpp"
 
 namespace hookd::dispatch {

@@ -18,12 +18,12 @@
 #include "common/grpc_error.hpp"
 #include "common/limits.hpp"
 #include "common/logging.hpp"
-#include "common/tracing.hpp"
 #include "common/message_size.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
 #include "common/pb_parse.hpp"
 #include "common/state.hpp"
+#include "common/tracing.hpp"
 #include "deployment.grpc.pb.h"
 #include "hookd/grpc/auth.hpp"
 #include "hookd/grpc/deployd_auth.hpp"
@@ -44,8 +44,8 @@ void TraceHandOut(const store::QueuedRequest& entry, const std::string& cluster)
       {"deploy.id", entry.request.id()},
       {"deploy.cluster", cluster},
       {"deploy.sent-again", entry.handed_to.empty() ? "false" : "true"}};
-  auto queue = common::StartSpan("Queue", common::SpanKind::kInternal, parent,
-                                 std::min(entry.created, now));
+  auto queue =
+      common::StartSpan("Queue", common::SpanKind::kInternal, parent, std::min(entry.created, now));
   queue.attributes = attributes;
   tracer.End(std::move(queue), now);
   auto dispatch = common::StartSpan("Dispatch", common::SpanKind::kClient, parent, now);
