@@ -159,8 +159,19 @@ struct Controllers::Impl {
     std::vector<Json> out;
     std::string prefix = Api::State::Key(group, plural, ns, "");
     for (auto it = state.objects.lower_bound(prefix); it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
-      for (const auto& ref : it->second["metadata"].value("ownerReferences", Json::array())) {
-        if (ref.value("uid", "") == owner_uid) out.push_back(it->second);
+      // By reference: a copy of every object per reconcile made a namespace of a thousand
+      // Deployments quadratic in memory traffic.
+      const Json& object = it->second;
+      const auto metadata = object.find("metadata");
+      if (metadata == object.end()) continue;
+      const auto refs = metadata->find("ownerReferences");
+      if (refs == metadata->end() || !refs->is_array()) continue;
+      for (const auto& ref : *refs) {
+        const auto uid = ref.find("uid");
+        if (uid != ref.end() && uid->is_string() && uid->get_ref<const std::string&>() == owner_uid) {
+          out.push_back(object);
+          break;
+        }
       }
     }
     return out;
@@ -944,15 +955,19 @@ struct Controllers::Impl {
   void SyncEndpoints(const std::string& ns) {
     auto ns_obj = state.ControllerGet("", "namespaces", "", ns);
     if (ns_obj.is_null() || ns_obj["metadata"].contains("deletionTimestamp")) return;
-    std::vector<Json> services, pods;
+    // Pointers into the store (nothing below writes to it before the last use): copying every
+    // pod on every pod event made large namespaces quadratic.
+    std::vector<const Json*> services, pods;
     for (const char* plural : {"services", "pods"}) {
       std::string prefix = Api::State::Key("", plural, ns, "");
       for (auto it = state.objects.lower_bound(prefix);
            it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
-        (std::string(plural) == "services" ? services : pods).push_back(it->second);
+        (std::string(plural) == "services" ? services : pods).push_back(&it->second);
       }
+      if (services.empty()) return;  // no Service here: nothing to publish
     }
-    for (const auto& svc : services) {
+    for (const Json* service : services) {
+      const Json& svc = *service;
       const Json spec = svc.value("spec", Json::object());
       const Json selector = spec.value("selector", Json::object());
       if (!selector.is_object() || selector.empty() || spec.value("type", "") == "ExternalName")
@@ -961,7 +976,8 @@ struct Controllers::Impl {
       bool publish_not_ready = spec.value("publishNotReadyAddresses", false);
       // Resolved ports (as JSON) -> the pods serving them.
       std::map<std::string, std::pair<Json, std::vector<Json>>> groups;
-      for (const auto& pod : pods) {
+      for (const Json* pod_in_store : pods) {
+        const Json& pod = *pod_in_store;
         const Json st = pod.value("status", Json::object());
         if (st.value("podIP", "").empty() || pod["metadata"].contains("deletionTimestamp"))
           continue;
