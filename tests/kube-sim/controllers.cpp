@@ -98,6 +98,9 @@ struct Controllers::Impl {
   std::map<std::string, std::string> nais_inflight;  // key -> hash being synchronised
   std::map<std::string, std::string> awaiting_rollout;  // deployment key -> application key
   std::set<std::string> rs_populated;                   // ns/name: the Deployment created its pods
+  // ns/service -> the pods its Endpoints were last built from, so that a pod event resyncs only
+  // the Services that select the pod now or listed it before.
+  std::map<std::string, std::set<std::string>> service_pods;
   std::map<std::string, std::int64_t> rs_generation;    // ns/name -> generation last reconciled
 
   std::chrono::steady_clock::duration Delay(double units) const {
@@ -952,7 +955,42 @@ struct Controllers::Impl {
   // Endpoints and one EndpointSlice per set of resolved ports for every Service with a selector
   // in `ns`, from the pods that match it and have an IP (ready ones as addresses, others as
   // notReadyAddresses / ready=false).
-  void SyncEndpoints(const std::string& ns) {
+  static bool Selects(const Json& selector, const Json& pod) {
+    const auto metadata = pod.find("metadata");
+    if (metadata == pod.end()) return false;
+    const auto labels = metadata->find("labels");
+    if (labels == metadata->end() || !labels->is_object()) return false;
+    for (const auto& [k, v] : selector.items()) {
+      const auto label = labels->find(k);
+      if (label == labels->end() || *label != v) return false;
+    }
+    return true;
+  }
+
+  // A pod changed: the Services of its namespace that select it or listed it.
+  void SyncEndpointsForPod(const std::string& ns, const Json& pod) {
+    std::set<std::string> names;
+    const std::string pod_name = NameOf(pod);
+    std::string prefix = Api::State::Key("", "services", ns, "");
+    for (auto it = state.objects.lower_bound(prefix);
+         it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      const Json& svc = it->second;
+      const std::string name = NameOf(svc);
+      const Json* selector = nullptr;
+      if (const auto spec = svc.find("spec"); spec != svc.end() && spec->is_object()) {
+        if (const auto found = spec->find("selector"); found != spec->end()) selector = &*found;
+      }
+      bool selects = selector != nullptr && selector->is_object() && !selector->empty() &&
+                     Selects(*selector, pod);
+      auto listed = service_pods.find(ns + "/" + name);
+      if (selects || (listed != service_pods.end() && listed->second.count(pod_name) != 0)) {
+        names.insert(name);
+      }
+    }
+    if (!names.empty()) SyncEndpoints(ns, &names);
+  }
+
+  void SyncEndpoints(const std::string& ns, const std::set<std::string>* only = nullptr) {
     auto ns_obj = state.ControllerGet("", "namespaces", "", ns);
     if (ns_obj.is_null() || ns_obj["metadata"].contains("deletionTimestamp")) return;
     // Pointers into the store (nothing below writes to it before the last use): copying every
@@ -962,7 +1000,11 @@ struct Controllers::Impl {
       std::string prefix = Api::State::Key("", plural, ns, "");
       for (auto it = state.objects.lower_bound(prefix);
            it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
-        (std::string(plural) == "services" ? services : pods).push_back(&it->second);
+        if (std::string(plural) == "pods") {
+          pods.push_back(&it->second);
+        } else if (only == nullptr || only->count(NameOf(it->second)) != 0) {
+          services.push_back(&it->second);
+        }
       }
       if (services.empty()) return;  // no Service here: nothing to publish
     }
@@ -976,17 +1018,15 @@ struct Controllers::Impl {
       bool publish_not_ready = spec.value("publishNotReadyAddresses", false);
       // Resolved ports (as JSON) -> the pods serving them.
       std::map<std::string, std::pair<Json, std::vector<Json>>> groups;
+      std::set<std::string>& listed = service_pods[ns + "/" + NameOf(svc)];
+      listed.clear();
       for (const Json* pod_in_store : pods) {
         const Json& pod = *pod_in_store;
+        if (!Selects(selector, pod)) continue;
         const Json st = pod.value("status", Json::object());
         if (st.value("podIP", "").empty() || pod["metadata"].contains("deletionTimestamp"))
           continue;
         if (st.value("phase", "") == "Succeeded" || st.value("phase", "") == "Failed") continue;
-        const Json labels = pod["metadata"].value("labels", Json::object());
-        bool match = true;
-        for (const auto& [k, v] : selector.items())
-          match = match && labels.contains(k) && labels[k] == v;
-        if (!match) continue;
         Json ports = Json::array();
         for (const auto& sp : spec.value("ports", Json::array())) {
           std::int64_t port = TargetPort(pod, sp);
@@ -998,6 +1038,7 @@ struct Controllers::Impl {
         auto& g = groups[ports.dump()];
         g.first = ports;
         g.second.push_back(pod);
+        listed.insert(NameOf(pod));
       }
       const std::string name = NameOf(svc);
       Json labels = svc["metadata"].value("labels", Json::object());
@@ -1362,8 +1403,10 @@ struct Controllers::Impl {
       if (ev.group.empty() && ev.plural == "services" &&
           !ev.object.value("spec", Json::object()).value("selector", Json::object()).empty())
         state.ControllerDelete("", "endpoints", ev.ns, meta.value("name", ""));
-      if (ev.group.empty() && (ev.plural == "pods" || ev.plural == "services") && !ev.ns.empty())
-        SyncEndpoints(ev.ns);
+      if (ev.group.empty() && ev.plural == "pods" && !ev.ns.empty())
+        SyncEndpointsForPod(ev.ns, ev.object);
+      if (ev.group.empty() && ev.plural == "services")
+        service_pods.erase(ev.ns + "/" + meta.value("name", ""));
       if (!ev.ns.empty()) NamespaceCleanup(ev.ns);
       return;
     }
@@ -1375,7 +1418,11 @@ struct Controllers::Impl {
         OrphanDependents(ev);
       if (ev.group.empty() && ev.plural == "namespaces") NamespaceCleanup(meta.value("name", ""));
     }
-    if (ev.group.empty() && (ev.plural == "pods" || ev.plural == "services")) SyncEndpoints(ev.ns);
+    if (ev.group.empty() && ev.plural == "pods") SyncEndpointsForPod(ev.ns, ev.object);
+    if (ev.group.empty() && ev.plural == "services") {
+      const std::set<std::string> name{meta.value("name", "")};
+      SyncEndpoints(ev.ns, &name);
+    }
     if (ev.group.empty() && ev.plural == "pods" && ev.type == "ADDED") OnBarePod(ev.object);
     if (ev.group == "apps" && ev.plural == "replicasets") OnReplicaSet(ev.object);
     if (ev.group.empty() && ev.plural == "namespaces" &&

@@ -5,8 +5,8 @@
 // 1,000 deployments), and a Cancel() that came after the answer left a close queued on a pooled
 // connection that then broke the next, unrelated call.
 //
-// Built twice: into deployd_unit_test, and with AddressSanitizer (deployd_http_cancel_asan_test),
-// where a use-after-free is reported the first time it happens instead of corrupting the heap.
+// scripts/test runs these again in its AddressSanitizer build (build-asan/), where a
+// use-after-free is reported the first time it happens instead of corrupting the heap.
 #include <atomic>
 #include <chrono>
 #include <memory>
