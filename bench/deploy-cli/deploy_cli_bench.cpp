@@ -3,11 +3,6 @@
 //  2. start-up of the `deploy` binary to its first request at a fake hookd (target < 50 ms);
 //  3. YAML to JSON conversion of a 5 MB multi-document manifest (common::YamlDocumentsToJson).
 // Usage: build/bin/deploy_cli_bench [--documents N] [--runs N]
-#include <grpcpp/grpcpp.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +13,11 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
@@ -62,8 +62,8 @@ double PrepareOnce(const std::string& manifest_path, const std::string& vars_pat
     return std::nullopt;
   };
   const auto start = Clock::now();
-  const auto request = deploy_cli::Prepare(options, env, log, clock.Now(),
-                                           clock.Now() + std::chrono::minutes(10));
+  const auto request =
+      deploy_cli::Prepare(options, env, log, clock.Now(), clock.Now() + std::chrono::minutes(10));
   std::string wire;
   request.SerializeToString(&wire);
   const auto key = *common::HexDecode("1234567812345678");
@@ -103,9 +103,17 @@ class FirstRequestService final : public pb::Deploy::Service {
 double StartupOnce(const std::string& binary, const std::string& manifest, int port,
                    FirstRequestService& service) {
   const std::string server = "127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = {binary, "--resource", manifest, "--cluster", "local",
-                                   "--apikey", "00", "--deploy-server", server,
-                                   "--grpc-authentication=false", "--grpc-use-tls=false",
+  std::vector<std::string> args = {binary,
+                                   "--resource",
+                                   manifest,
+                                   "--cluster",
+                                   "local",
+                                   "--apikey",
+                                   "00",
+                                   "--deploy-server",
+                                   server,
+                                   "--grpc-authentication=false",
+                                   "--grpc-use-tls=false",
                                    "--quiet"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -157,8 +165,8 @@ int main(int argc, char** argv) {
     if (flag == "--documents") documents = std::stoi(argv[i + 1]);
     if (flag == "--runs") runs = std::stoi(argv[i + 1]);
   }
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("deploy-cli-bench-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("deploy-cli-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string manifest = (dir / "manifest.yaml").string();
   const std::string vars = (dir / "vars.yaml").string();
@@ -168,8 +176,9 @@ int main(int argc, char** argv) {
 
   std::vector<double> prepare;
   for (int i = 0; i < runs; ++i) prepare.push_back(PrepareOnce(manifest, vars));
-  std::printf("prepare+sign %d templated documents: median %.1f ms, min %.1f ms (target < 500 ms)\n",
-              documents, Median(prepare), *std::min_element(prepare.begin(), prepare.end()));
+  std::printf(
+      "prepare+sign %d templated documents: median %.1f ms, min %.1f ms (target < 500 ms)\n",
+      documents, Median(prepare), *std::min_element(prepare.begin(), prepare.end()));
 
   const std::string big = PlainManifest(5 << 20);
   std::vector<double> yaml;
@@ -189,10 +198,10 @@ int main(int argc, char** argv) {
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   auto server = builder.BuildAndStart();
-  const std::string binary =
-      (std::filesystem::path(argv[0]).parent_path() / "deploy").string();
+  const std::string binary = (std::filesystem::path(argv[0]).parent_path() / "deploy").string();
   const std::string small = (dir / "configmap.yaml").string();
-  std::ofstream(small) << "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: aura\n";
+  std::ofstream(small)
+      << "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: aura\n";
   std::vector<double> startup;
   for (int i = 0; i < runs; ++i) {
     const double ms = StartupOnce(binary, small, port, service);

@@ -15,13 +15,13 @@ namespace common {
 
 // One configuration key of a daemon or the CLI.
 struct SettingSpec {
-  std::string key;                // e.g. "grpc.address"; the flag is "--grpc.address"
-  std::string default_value;      // text form; lists comma-separated
+  std::string key;            // e.g. "grpc.address"; the flag is "--grpc.address"
+  std::string default_value;  // text form; lists comma-separated
   std::string help;
-  std::vector<std::string> env;   // env names in precedence order (prefixed name, then aliases)
-  bool secret = false;            // redacted in Describe()
-  bool boolean = false;           // "--key" alone means true; "--key=false" allowed
-  bool list = false;              // flag may be repeated; uses are joined with "," (else last wins)
+  std::vector<std::string> env;  // env names in precedence order (prefixed name, then aliases)
+  bool secret = false;           // redacted in Describe()
+  bool boolean = false;          // "--key" alone means true; "--key=false" allowed
+  bool list = false;             // flag may be repeated; uses are joined with "," (else last wins)
   // Further flag names for the same key (without "--"), e.g. "grpc-authentication" next to
   // "grpc.authentication": the original's README spells some flags with dashes.
   std::vector<std::string> flag_aliases;

@@ -6,15 +6,15 @@ namespace common {
 
 // Protocol-neutral failure categories; each boundary (HTTP, gRPC, main) maps them once.
 enum class ErrorCode {
-  kInvalidArgument,    // 400 / INVALID_ARGUMENT
-  kUnauthenticated,    // 401 / UNAUTHENTICATED
-  kPermissionDenied,   // 403 / PERMISSION_DENIED
-  kNotFound,           // 404 / NOT_FOUND
-  kConflict,           // 409 / ALREADY_EXISTS
-  kFailedPrecondition, // 412 / FAILED_PRECONDITION
-  kDeadlineExceeded,   // 504 / DEADLINE_EXCEEDED
-  kUnavailable,        // 503 / UNAVAILABLE
-  kInternal,           // 500 / INTERNAL
+  kInvalidArgument,     // 400 / INVALID_ARGUMENT
+  kUnauthenticated,     // 401 / UNAUTHENTICATED
+  kPermissionDenied,    // 403 / PERMISSION_DENIED
+  kNotFound,            // 404 / NOT_FOUND
+  kConflict,            // 409 / ALREADY_EXISTS
+  kFailedPrecondition,  // 412 / FAILED_PRECONDITION
+  kDeadlineExceeded,    // 504 / DEADLINE_EXCEEDED
+  kUnavailable,         // 503 / UNAVAILABLE
+  kInternal,            // 500 / INTERNAL
 };
 
 // The only exception type our code throws on purpose. what() is the user-facing message.

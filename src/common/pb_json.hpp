@@ -1,7 +1,6 @@
 #pragma once
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/timestamp.pb.h>
-
 #include <nlohmann/json.hpp>
 
 #include "common/time.hpp"

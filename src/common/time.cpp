@@ -218,11 +218,12 @@ std::optional<SystemTime> ParseRfc3339(std::string_view text) {
     return std::nullopt;
   }
   if (pos != text.size()) return std::nullopt;
-  const std::int64_t days = DaysFromCivil(year, static_cast<unsigned>(month),
-                                          static_cast<unsigned>(day));
-  const std::int64_t secs = days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second - offset;
-  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
-      std::chrono::seconds(secs) + nanoseconds(nanos)));
+  const std::int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t secs =
+      days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second - offset;
+  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(std::chrono::seconds(secs) +
+                                                                     nanoseconds(nanos)));
 }
 
 std::optional<nanoseconds> ParseGoDuration(std::string_view s) {
@@ -290,8 +291,8 @@ std::optional<nanoseconds> ParseGoDuration(std::string_view s) {
     if (v > kMax / *unit) return std::nullopt;
     v *= *unit;
     if (f > 0) {
-      v += static_cast<std::uint64_t>(static_cast<double>(f) *
-                                      (static_cast<double>(*unit) / scale));
+      v +=
+          static_cast<std::uint64_t>(static_cast<double>(f) * (static_cast<double>(*unit) / scale));
       if (v > kMax) return std::nullopt;
     }
     total += v;

@@ -2088,8 +2088,9 @@ std::string ToValidUtf8(std::string_view s) {
     const std::size_t width = Utf8Width(lead);
     bool valid = width != 0 && i + width <= s.size();
     if (valid && width > 1) {
-      std::uint32_t value =
-          width == 2 ? (lead & 0x1Fu) : width == 3 ? (lead & 0x0Fu) : (lead & 0x07u);
+      std::uint32_t value = width == 2   ? (lead & 0x1Fu)
+                            : width == 3 ? (lead & 0x0Fu)
+                                         : (lead & 0x07u);
       for (std::size_t k = 1; k < width && valid; ++k) {
         const auto trail = static_cast<unsigned char>(s[i + k]);
         valid = (trail & 0xC0) == 0x80;

@@ -12,8 +12,8 @@ std::vector<common::SettingSpec> Settings();
 
 // Validates and converts. Throws common::Error{kInvalidArgument}, e.g.
 // `authenticated gRPC calls enabled, but --hookd-key is not specified`.
-agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config, const common::EnvLookup& env,
-                                   common::SystemTime startup_time);
+agent::AgentOptions ToAgentOptions(const common::LayeredConfig& config,
+                                   const common::EnvLookup& env, common::SystemTime startup_time);
 
 // The original reads an optional deployd.{yaml,json} from "." or "/etc"; explicit --config wins.
 std::string FindConfigFile(const std::string& explicit_path);

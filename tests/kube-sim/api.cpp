@@ -62,7 +62,8 @@ HttpResponse ErrorResponse(const ApiError& e) {
 }
 
 std::string ForbiddenReason(const Identity& who, const Attributes& a) {
-  if (!a.resource_request) return "User \"" + who.user + "\" cannot " + a.verb + " path \"" + a.path + "\"";
+  if (!a.resource_request)
+    return "User \"" + who.user + "\" cannot " + a.verb + " path \"" + a.path + "\"";
   std::string res = a.subresource.empty() ? a.resource : a.resource + "/" + a.subresource;
   std::string out = "User \"" + who.user + "\" cannot " + a.verb + " resource \"" + res +
                     "\" in API group \"" + a.group + "\"";
@@ -93,7 +94,8 @@ ApiError ForbiddenError(const Identity& who, const Attributes& a) {
 
 bool MatchUrl(const std::string& pattern, const std::string& path) {
   if (pattern == "*") return true;
-  if (!pattern.empty() && pattern.back() == '*') return StartsWith(path, pattern.substr(0, pattern.size() - 1));
+  if (!pattern.empty() && pattern.back() == '*')
+    return StartsWith(path, pattern.substr(0, pattern.size() - 1));
   return pattern == path;
 }
 
@@ -160,7 +162,8 @@ bool AcceptsJson(const HttpRequest& req) {
   std::string accept = req.Header("accept");
   if (accept.empty()) return true;
   return accept.find("application/json") != std::string::npos ||
-         accept.find("*/*") != std::string::npos || accept.find("application/*") != std::string::npos;
+         accept.find("*/*") != std::string::npos ||
+         accept.find("application/*") != std::string::npos;
 }
 
 // ---- selectors ---------------------------------------------------------------------------------
@@ -237,10 +240,12 @@ std::vector<LabelRequirement> ParseLabelSelector(const std::string& text) {
 
 bool MatchLabels(const std::vector<LabelRequirement>& reqs, const Json& object) {
   const Json* labels = nullptr;
-  if (object.contains("metadata") && object["metadata"].contains("labels")) labels = &object["metadata"]["labels"];
+  if (object.contains("metadata") && object["metadata"].contains("labels"))
+    labels = &object["metadata"]["labels"];
   for (const auto& r : reqs) {
     bool has = labels != nullptr && labels->contains(r.key);
-    std::string val = has && (*labels)[r.key].is_string() ? (*labels)[r.key].get<std::string>() : "";
+    std::string val =
+        has && (*labels)[r.key].is_string() ? (*labels)[r.key].get<std::string>() : "";
     if (r.op == "=" && (!has || val != r.values[0])) return false;
     if (r.op == "!=" && has && val == r.values[0]) return false;
     if (r.op == "in" && (!has || !Contains(r.values, val))) return false;
@@ -259,14 +264,20 @@ struct FieldRequirement {
 
 std::vector<FieldRequirement> ParseFieldSelector(const std::string& text, const ResourceType& rt) {
   static const std::set<std::string> kCommon{"metadata.name", "metadata.namespace"};
-  static const std::set<std::string> kEvent{"involvedObject.kind", "involvedObject.namespace",
-                                            "involvedObject.name", "involvedObject.uid",
-                                            "involvedObject.apiVersion", "involvedObject.resourceVersion",
-                                            "involvedObject.fieldPath", "reason", "reportingComponent",
-                                            "source", "type"};
-  static const std::set<std::string> kPod{"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-                                          "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
-                                          "status.podIP", "status.nominatedNodeName"};
+  static const std::set<std::string> kEvent{"involvedObject.kind",
+                                            "involvedObject.namespace",
+                                            "involvedObject.name",
+                                            "involvedObject.uid",
+                                            "involvedObject.apiVersion",
+                                            "involvedObject.resourceVersion",
+                                            "involvedObject.fieldPath",
+                                            "reason",
+                                            "reportingComponent",
+                                            "source",
+                                            "type"};
+  static const std::set<std::string> kPod{
+      "spec.nodeName",    "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+      "spec.hostNetwork", "status.phase",       "status.podIP",       "status.nominatedNodeName"};
   std::vector<FieldRequirement> out;
   std::stringstream ss(text);
   std::string part;
@@ -331,7 +342,8 @@ bool MatchFields(const std::vector<FieldRequirement>& reqs, const Json& object) 
 // ---- validation --------------------------------------------------------------------------------
 
 const char* kSubdomainMsg =
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', "
     "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
     "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const char* kLabelMsg =
@@ -346,23 +358,37 @@ const char* kDns1035Msg =
 std::string GoQuote(const std::string& s) { return Json(s).dump(); }
 
 std::vector<FieldError> ValidateName(const ResourceType& rt, const std::string& name) {
-  static const std::regex kSubdomain(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
+  static const std::regex kSubdomain(
+      R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
   static const std::regex kLabel(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?)");
   static const std::regex kDns1035(R"([a-z]([-a-z0-9]*[a-z0-9])?)");
   std::vector<FieldError> errs;
   if (name.empty()) {
-    errs.push_back({"FieldValueRequired", "metadata.name", "Required value: name or generateName is required"});
+    errs.push_back({"FieldValueRequired", "metadata.name",
+                    "Required value: name or generateName is required"});
     return errs;
   }
   if (rt.plural == "namespaces" && rt.group.empty()) {
-    if (name.size() > 63) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
-    if (!std::regex_match(name, kLabel)) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": " + kLabelMsg});
+    if (name.size() > 63)
+      errs.push_back({"FieldValueInvalid", "metadata.name",
+                      "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
+    if (!std::regex_match(name, kLabel))
+      errs.push_back({"FieldValueInvalid", "metadata.name",
+                      "Invalid value: " + GoQuote(name) + ": " + kLabelMsg});
   } else if (rt.plural == "services" && rt.group.empty()) {
-    if (name.size() > 63) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
-    if (!std::regex_match(name, kDns1035)) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": " + kDns1035Msg});
+    if (name.size() > 63)
+      errs.push_back({"FieldValueInvalid", "metadata.name",
+                      "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
+    if (!std::regex_match(name, kDns1035))
+      errs.push_back({"FieldValueInvalid", "metadata.name",
+                      "Invalid value: " + GoQuote(name) + ": " + kDns1035Msg});
   } else {
-    if (name.size() > 253) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": must be no more than 253 characters"});
-    if (!std::regex_match(name, kSubdomain)) errs.push_back({"FieldValueInvalid", "metadata.name", "Invalid value: " + GoQuote(name) + ": " + kSubdomainMsg});
+    if (name.size() > 253)
+      errs.push_back({"FieldValueInvalid", "metadata.name",
+                      "Invalid value: " + GoQuote(name) + ": must be no more than 253 characters"});
+    if (!std::regex_match(name, kSubdomain))
+      errs.push_back({"FieldValueInvalid", "metadata.name",
+                      "Invalid value: " + GoQuote(name) + ": " + kSubdomainMsg});
   }
   return errs;
 }
@@ -373,7 +399,8 @@ std::string GoMapString(const Json& labels) {
   std::string out = "map[string]string{";
   bool first = true;
   for (auto it = labels.begin(); it != labels.end(); ++it) {
-    out += (first ? "" : ", ") + GoQuote(it.key()) + ":" + (it.value().is_string() ? GoQuote(it.value().get<std::string>()) : it.value().dump());
+    out += (first ? "" : ", ") + GoQuote(it.key()) + ":" +
+           (it.value().is_string() ? GoQuote(it.value().get<std::string>()) : it.value().dump());
     first = false;
   }
   return out + "}";
@@ -383,7 +410,9 @@ std::string GoValue(const Json& v);
 
 // Go's %#v of a v1.LabelSelector (matchExpressions shown in the same style).
 std::string GoSelectorString(const Json& selector) {
-  std::string out = "v1.LabelSelector{MatchLabels:" + GoMapString(selector.value("matchLabels", Json())) + ", MatchExpressions:";
+  std::string out =
+      "v1.LabelSelector{MatchLabels:" + GoMapString(selector.value("matchLabels", Json())) +
+      ", MatchExpressions:";
   const Json exprs = selector.value("matchExpressions", Json());
   if (!exprs.is_array()) return out + "[]v1.LabelSelectorRequirement(nil)}";
   out += "[]v1.LabelSelectorRequirement{";
@@ -392,11 +421,13 @@ std::string GoSelectorString(const Json& selector) {
     std::string values = "[]string(nil)";
     if (e.contains("values") && e["values"].is_array()) {
       values = "[]string{";
-      for (std::size_t j = 0; j < e["values"].size(); ++j) values += (j ? ", " : "") + GoValue(e["values"][j]);
+      for (std::size_t j = 0; j < e["values"].size(); ++j)
+        values += (j ? ", " : "") + GoValue(e["values"][j]);
       values += "}";
     }
-    out += (i ? ", " : "") + std::string("v1.LabelSelectorRequirement{Key:") + GoQuote(e.value("key", "")) +
-           ", Operator:" + GoQuote(e.value("operator", "")) + ", Values:" + values + "}";
+    out += (i ? ", " : "") + std::string("v1.LabelSelectorRequirement{Key:") +
+           GoQuote(e.value("key", "")) + ", Operator:" + GoQuote(e.value("operator", "")) +
+           ", Values:" + values + "}";
   }
   return out + "}}";
 }
@@ -435,23 +466,36 @@ std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, 
       if (!it.value().is_string()) continue;
       std::string v = it.value().get<std::string>();
       std::string field = "metadata.labels";
-      if (v.size() > 63) errs.push_back({"FieldValueInvalid", field, "Invalid value: " + GoQuote(v) + ": must be no more than 63 characters"});
+      if (v.size() > 63)
+        errs.push_back({"FieldValueInvalid", field,
+                        "Invalid value: " + GoQuote(v) + ": must be no more than 63 characters"});
       else if (!std::regex_match(v, kLabelValue))
-        errs.push_back({"FieldValueInvalid", field, "Invalid value: " + GoQuote(v) + ": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"});
+        errs.push_back(
+            {"FieldValueInvalid", field,
+             "Invalid value: " + GoQuote(v) +
+                 ": a valid label must be an empty string or consist of alphanumeric characters, "
+                 "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
+                 "'MyValue',  or 'my_value',  or '12345', regex used for validation is "
+                 "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"});
     }
   }
-  bool workload = rt.group == "apps" && (rt.plural == "deployments" || rt.plural == "statefulsets" ||
-                                         rt.plural == "daemonsets" || rt.plural == "replicasets");
+  bool workload =
+      rt.group == "apps" && (rt.plural == "deployments" || rt.plural == "statefulsets" ||
+                             rt.plural == "daemonsets" || rt.plural == "replicasets");
   bool job = rt.group == "batch" && rt.plural == "jobs";
   if (workload || job) {
     const Json spec = obj.value("spec", Json::object());
     const Json tmpl = spec.value("template", Json::object());
     if (workload) {
-      if (spec.contains("replicas") && spec["replicas"].is_number_integer() && spec["replicas"].get<std::int64_t>() < 0) {
-        errs.push_back({"FieldValueInvalid", "spec.replicas", "Invalid value: " + spec["replicas"].dump() + ": must be greater than or equal to 0"});
+      if (spec.contains("replicas") && spec["replicas"].is_number_integer() &&
+          spec["replicas"].get<std::int64_t>() < 0) {
+        errs.push_back(
+            {"FieldValueInvalid", "spec.replicas",
+             "Invalid value: " + spec["replicas"].dump() + ": must be greater than or equal to 0"});
       }
       const Json labels = tmpl.value("metadata", Json::object()).value("labels", Json());
-      std::string mismatch = "Invalid value: " + GoMapString(labels) + ": `selector` does not match template `labels`";
+      std::string mismatch =
+          "Invalid value: " + GoMapString(labels) + ": `selector` does not match template `labels`";
       if (!spec.contains("selector") || spec["selector"].is_null()) {
         // A nil selector selects nothing, so the template check fails as well (apps/v1 validation).
         errs.push_back({"FieldValueRequired", "spec.selector", "Required value"});
@@ -463,7 +507,8 @@ std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, 
         if (empty) {
           if (rt.plural == "deployments") {
             errs.push_back({"FieldValueInvalid", "spec.selector",
-                            "Invalid value: " + GoSelectorString(selector) + ": empty selector is invalid for deployment"});
+                            "Invalid value: " + GoSelectorString(selector) +
+                                ": empty selector is invalid for deployment"});
           }
         } else if (!SelectorMatches(selector, labels)) {
           errs.push_back({"FieldValueInvalid", "spec.template.metadata.labels", mismatch});
@@ -487,11 +532,14 @@ std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, 
         if (cname.empty()) {
           errs.push_back({"FieldValueRequired", base + ".name", "Required value"});
         } else if (!std::regex_match(cname, kLabel) || cname.size() > 63) {
-          errs.push_back({"FieldValueInvalid", base + ".name", "Invalid value: " + GoQuote(cname) + ": " + kLabelMsg});
+          errs.push_back({"FieldValueInvalid", base + ".name",
+                          "Invalid value: " + GoQuote(cname) + ": " + kLabelMsg});
         } else if (!seen.insert(cname).second) {
-          errs.push_back({"FieldValueDuplicate", base + ".name", "Duplicate value: " + GoQuote(cname)});
+          errs.push_back(
+              {"FieldValueDuplicate", base + ".name", "Duplicate value: " + GoQuote(cname)});
         }
-        if (containers[i].value("image", "").empty()) errs.push_back({"FieldValueRequired", base + ".image", "Required value"});
+        if (containers[i].value("image", "").empty())
+          errs.push_back({"FieldValueRequired", base + ".image", "Required value"});
       }
     }
   }
@@ -522,13 +570,18 @@ void SchemaCheck(const Json& schema, Json& value, const std::string& path,
   if (!schema.is_object()) return;
   if (value.is_null()) {
     if (!schema.value("nullable", false) && schema.contains("type")) {
-      errs.push_back({"FieldValueTypeInvalid", path, "Invalid value: \"null\": " + path + " in body must be of type " + schema["type"].get<std::string>() + ": \"null\""});
+      errs.push_back({"FieldValueTypeInvalid", path,
+                      "Invalid value: \"null\": " + path + " in body must be of type " +
+                          schema["type"].get<std::string>() + ": \"null\""});
     }
     return;
   }
   if (schema.value("x-kubernetes-int-or-string", false)) {
     if (!value.is_string() && !value.is_number_integer()) {
-      errs.push_back({"FieldValueTypeInvalid", path, "Invalid value: " + GoQuote(JsonTypeName(value)) + ": " + path + " in body must be of type integer-or-string: " + GoQuote(JsonTypeName(value))});
+      errs.push_back(
+          {"FieldValueTypeInvalid", path,
+           "Invalid value: " + GoQuote(JsonTypeName(value)) + ": " + path +
+               " in body must be of type integer-or-string: " + GoQuote(JsonTypeName(value))});
     }
     return;
   }
@@ -536,7 +589,9 @@ void SchemaCheck(const Json& schema, Json& value, const std::string& path,
   std::string actual = JsonTypeName(value);
   bool type_ok = type.empty() || type == actual || (type == "number" && actual == "integer");
   if (!type_ok) {
-    errs.push_back({"FieldValueTypeInvalid", path, "Invalid value: " + GoQuote(actual) + ": " + path + " in body must be of type " + type + ": " + GoQuote(actual)});
+    errs.push_back({"FieldValueTypeInvalid", path,
+                    "Invalid value: " + GoQuote(actual) + ": " + path +
+                        " in body must be of type " + type + ": " + GoQuote(actual)});
     return;
   }
   if (schema.contains("enum")) {
@@ -545,43 +600,58 @@ void SchemaCheck(const Json& schema, Json& value, const std::string& path,
     if (!found) {
       std::string allowed;
       for (const auto& e : schema["enum"]) allowed += (allowed.empty() ? "" : ", ") + GoValue(e);
-      errs.push_back({"FieldValueNotSupported", path, "Unsupported value: " + GoValue(value) + ": supported values: " + allowed});
+      errs.push_back({"FieldValueNotSupported", path,
+                      "Unsupported value: " + GoValue(value) + ": supported values: " + allowed});
     }
   }
-  if (value.is_number() && schema.contains("minimum") && value.get<double>() < schema["minimum"].get<double>()) {
-    errs.push_back({"FieldValueInvalid", path, "Invalid value: " + value.dump() + ": " + path + " in body should be greater than or equal to " + schema["minimum"].dump()});
+  if (value.is_number() && schema.contains("minimum") &&
+      value.get<double>() < schema["minimum"].get<double>()) {
+    errs.push_back({"FieldValueInvalid", path,
+                    "Invalid value: " + value.dump() + ": " + path +
+                        " in body should be greater than or equal to " + schema["minimum"].dump()});
   }
-  if (value.is_number() && schema.contains("maximum") && value.get<double>() > schema["maximum"].get<double>()) {
-    errs.push_back({"FieldValueInvalid", path, "Invalid value: " + value.dump() + ": " + path + " in body should be less than or equal to " + schema["maximum"].dump()});
+  if (value.is_number() && schema.contains("maximum") &&
+      value.get<double>() > schema["maximum"].get<double>()) {
+    errs.push_back({"FieldValueInvalid", path,
+                    "Invalid value: " + value.dump() + ": " + path +
+                        " in body should be less than or equal to " + schema["maximum"].dump()});
   }
   if (value.is_object()) {
     const Json props = schema.value("properties", Json::object());
     if (schema.contains("required")) {
       for (const auto& r : schema["required"]) {
         if (!value.contains(r.get<std::string>())) {
-          errs.push_back({"FieldValueRequired", path.empty() ? r.get<std::string>() : path + "." + r.get<std::string>(), "Required value"});
+          errs.push_back({"FieldValueRequired",
+                          path.empty() ? r.get<std::string>() : path + "." + r.get<std::string>(),
+                          "Required value"});
         }
       }
     }
     bool preserve = schema.value("x-kubernetes-preserve-unknown-fields", false);
     std::vector<std::string> drop;
     for (auto it = value.begin(); it != value.end(); ++it) {
-      if (path.empty() && (it.key() == "apiVersion" || it.key() == "kind" || it.key() == "metadata")) continue;
+      if (path.empty() &&
+          (it.key() == "apiVersion" || it.key() == "kind" || it.key() == "metadata"))
+        continue;
       std::string child = path.empty() ? it.key() : path + "." + it.key();
       if (props.contains(it.key())) {
         SchemaCheck(props[it.key()], it.value(), child, errs, unknown, prune);
-      } else if (schema.contains("additionalProperties") && schema["additionalProperties"].is_object()) {
+      } else if (schema.contains("additionalProperties") &&
+                 schema["additionalProperties"].is_object()) {
         SchemaCheck(schema["additionalProperties"], it.value(), child, errs, unknown, prune);
-      } else if (!preserve && !(schema.contains("additionalProperties") && schema["additionalProperties"] == true)) {
+      } else if (!preserve && !(schema.contains("additionalProperties") &&
+                                schema["additionalProperties"] == true)) {
         unknown.push_back(child);
         drop.push_back(it.key());
       }
     }
-    if (prune) for (const auto& d : drop) value.erase(d);
+    if (prune)
+      for (const auto& d : drop) value.erase(d);
   }
   if (value.is_array() && schema.contains("items")) {
     for (std::size_t i = 0; i < value.size(); ++i) {
-      SchemaCheck(schema["items"], value[i], path + "[" + std::to_string(i) + "]", errs, unknown, prune);
+      SchemaCheck(schema["items"], value[i], path + "[" + std::to_string(i) + "]", errs, unknown,
+                  prune);
     }
   }
 }
@@ -745,8 +815,9 @@ void Api::State::InstallDefaultRbac() {
   Rule discovery;
   discovery.groups = {"system:authenticated"};
   discovery.verbs = {"get"};
-  discovery.non_resource_urls = {"/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*",
-                                 "/version", "/version/", "/healthz", "/livez", "/readyz"};
+  discovery.non_resource_urls = {"/api",     "/api/*",     "/apis",    "/apis/*",
+                                 "/openapi", "/openapi/*", "/version", "/version/",
+                                 "/healthz", "/livez",     "/readyz"};
   rules.push_back(discovery);
   Rule reviews;
   reviews.groups = {"system:authenticated"};
@@ -790,7 +861,8 @@ Json ParseBody(const HttpRequest& req, bool decode_protobuf = false) {
   }
   if (type.find("protobuf") != std::string::npos || type.find("cbor") != std::string::npos) {
     throw MakeError(415, "UnsupportedMediaType",
-                    "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml");
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: application/json, application/yaml");
   }
   if (req.body.empty()) throw BadRequestError("the body of the request was empty");
   try {
@@ -816,23 +888,35 @@ bool DryRun(const HttpRequest& req) {
   if (!req.HasQuery("dryRun")) return false;
   std::string v = req.Query("dryRun");
   if (v != "All") {
-    throw MakeError(422, "Invalid", "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: " + GoQuote(v) + ": supported values: \"All\"");
+    throw MakeError(422, "Invalid",
+                    "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: " +
+                        GoQuote(v) + ": supported values: \"All\"");
   }
   return true;
 }
 
 void CheckNamespace(Ctx& c) {
   if (!c.rt->namespaced) return;
-  Json* ns = c.s.objects.count(State::Key("", "namespaces", "", c.ns)) ? &c.s.objects[State::Key("", "namespaces", "", c.ns)] : nullptr;
+  Json* ns = c.s.objects.count(State::Key("", "namespaces", "", c.ns))
+                 ? &c.s.objects[State::Key("", "namespaces", "", c.ns)]
+                 : nullptr;
   if (ns == nullptr) {
-    throw MakeError(404, "NotFound", "namespaces \"" + c.ns + "\" not found", {{"name", c.ns}, {"kind", "namespaces"}});
+    throw MakeError(404, "NotFound", "namespaces \"" + c.ns + "\" not found",
+                    {{"name", c.ns}, {"kind", "namespaces"}});
   }
   if ((*ns)["metadata"].contains("deletionTimestamp")) {
     std::string name = c.attrs.name;
     ApiError e = MakeError(403, "Forbidden",
-                           c.rt->QualifiedResource() + " \"" + name + "\" is forbidden: unable to create new content in namespace " + c.ns + " because it is being terminated",
-                           {{"name", name}, {"group", c.rt->group}, {"kind", c.rt->plural},
-                            {"causes", {{{"reason", "NamespaceTerminating"}, {"message", "namespace " + c.ns + " is being terminated"}, {"field", "metadata.namespace"}}}}});
+                           c.rt->QualifiedResource() + " \"" + name +
+                               "\" is forbidden: unable to create new content in namespace " +
+                               c.ns + " because it is being terminated",
+                           {{"name", name},
+                            {"group", c.rt->group},
+                            {"kind", c.rt->plural},
+                            {"causes",
+                             {{{"reason", "NamespaceTerminating"},
+                               {"message", "namespace " + c.ns + " is being terminated"},
+                               {"field", "metadata.namespace"}}}}});
     throw e;
   }
 }
@@ -919,7 +1003,7 @@ void SetManagerEntry(Json& obj, const std::string& manager, const std::string& o
                      const Json& fields) {
   Json& mf = obj["metadata"]["managedFields"];
   if (!mf.is_array()) mf = Json::array();
-  Json entry{{"manager", manager}, {"operation", operation}, {"apiVersion", api_version},
+  Json entry{{"manager", manager},   {"operation", operation},   {"apiVersion", api_version},
              {"time", NowRfc3339()}, {"fieldsType", "FieldsV1"}, {"fieldsV1", fields}};
   if (!subresource.empty()) entry["subresource"] = subresource;
   for (auto& e : mf) {
@@ -950,8 +1034,8 @@ void PruneManagers(Json& obj, const ListRules& assoc) {
 }
 
 // An Update-operation write by `manager`: takes the changed fields from everybody else.
-void RecordUpdate(const ResourceType& rt, const Json& before, Json& after, const std::string& manager,
-                  const std::string& subresource) {
+void RecordUpdate(const ResourceType& rt, const Json& before, Json& after,
+                  const std::string& manager, const std::string& subresource) {
   ListRules assoc = ListRulesOf(rt);
   Json changed = ChangedFields(before, after, assoc, true);
   Json& mf = after["metadata"]["managedFields"];
@@ -968,7 +1052,8 @@ void RecordUpdate(const ResourceType& rt, const Json& before, Json& after, const
     }
   }
   if (!FieldSetEmpty(changed) || !FieldSetEmpty(mine)) {
-    SetManagerEntry(after, manager, "Update", rt.GroupVersion(), subresource, FieldSetUnion(mine, changed));
+    SetManagerEntry(after, manager, "Update", rt.GroupVersion(), subresource,
+                    FieldSetUnion(mine, changed));
   }
   PruneManagers(after, assoc);
 }
@@ -977,7 +1062,8 @@ void RecordUpdate(const ResourceType& rt, const Json& before, Json& after, const
 // fields with a Warning header each, Ignore drops them. An apply patch with an unknown field
 // fails like kube-apiserver's structured-merge-diff conversion (500, no reason),
 // whatever fieldValidation says.
-void ValidateBuiltinFields(Ctx& c, Json& obj, bool apply, const std::string& mode, HttpResponse* warnings_to) {
+void ValidateBuiltinFields(Ctx& c, Json& obj, bool apply, const std::string& mode,
+                           HttpResponse* warnings_to) {
   std::vector<std::string> unknown;
   std::vector<std::string> smd;
   Json copy = obj;
@@ -993,18 +1079,22 @@ void ValidateBuiltinFields(Ctx& c, Json& obj, bool apply, const std::string& mod
     std::string gvk = c.rt->GroupVersion() + ", Kind=" + c.rt->kind;
     if (c.rt->group.empty()) gvk = "/" + gvk;
     const Json& meta = obj.value("metadata", Json::object());
-    throw MakeError(500, "", "failed to create typed patch object (" + meta.value("namespace", "") + "/" +
-                                 meta.value("name", "") + "; " + gvk + "): " + what);
+    throw MakeError(500, "",
+                    "failed to create typed patch object (" + meta.value("namespace", "") + "/" +
+                        meta.value("name", "") + "; " + gvk + "): " + what);
   }
   if (mode == "Strict") {
     std::string list;
-    for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + std::string("unknown field ") + GoQuote(u);
-    throw BadRequestError(c.rt->kind + " in version " + GoQuote(c.rt->version) + " cannot be handled as a " +
-                          c.rt->kind + ": strict decoding error: " + list);
+    for (const auto& u : unknown)
+      list += (list.empty() ? "" : ", ") + std::string("unknown field ") + GoQuote(u);
+    throw BadRequestError(c.rt->kind + " in version " + GoQuote(c.rt->version) +
+                          " cannot be handled as a " + c.rt->kind +
+                          ": strict decoding error: " + list);
   }
   if (mode == "Warn" && warnings_to != nullptr) {
     for (const auto& u : unknown) {
-      warnings_to->headers.emplace_back("Warning", "299 - " + GoQuote("unknown field " + GoQuote(u)));
+      warnings_to->headers.emplace_back("Warning",
+                                        "299 - " + GoQuote("unknown field " + GoQuote(u)));
     }
   }
   obj = copy;
@@ -1030,18 +1120,22 @@ void ValidateCustom(Ctx& c, Json& obj, bool apply, HttpResponse* warnings_to) {
   SchemaCheck(c.rt->schema, copy, "", errs, unknown, true);
   if (!unknown.empty() && mode == "Strict") {
     std::string list;
-    for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + std::string("unknown field ") + GoQuote(u);
+    for (const auto& u : unknown)
+      list += (list.empty() ? "" : ", ") + std::string("unknown field ") + GoQuote(u);
     if (apply) throw BadRequestError("error strict decoding patch: " + list);
-    throw BadRequestError(c.rt->kind + " in version " + GoQuote(c.rt->version) + " cannot be handled as a " +
-                          c.rt->kind + ": strict decoding error: " + list);
+    throw BadRequestError(c.rt->kind + " in version " + GoQuote(c.rt->version) +
+                          " cannot be handled as a " + c.rt->kind +
+                          ": strict decoding error: " + list);
   }
   if (!unknown.empty() && mode == "Warn" && warnings_to != nullptr) {
     for (const auto& u : unknown) {
-      warnings_to->headers.emplace_back("Warning", "299 - " + GoQuote("unknown field " + GoQuote(u)));
+      warnings_to->headers.emplace_back("Warning",
+                                        "299 - " + GoQuote("unknown field " + GoQuote(u)));
     }
   }
   if (!errs.empty()) {
-    throw InvalidError(c.rt->QualifiedKind(), c.rt->group, c.rt->kind, obj["metadata"].value("name", ""), errs);
+    throw InvalidError(c.rt->QualifiedKind(), c.rt->group, c.rt->kind,
+                       obj["metadata"].value("name", ""), errs);
   }
   obj = copy;
 }
@@ -1054,18 +1148,21 @@ void CheckValid(Ctx& c, Json& obj, const Json* old) {
   auto more = ValidateBuiltinKind(*c.rt, obj, old);
   errs.insert(errs.end(), more.begin(), more.end());
   if (!errs.empty()) {
-    throw InvalidError(c.rt->QualifiedKind(), c.rt->group, c.rt->kind, obj["metadata"].value("name", ""), errs);
+    throw InvalidError(c.rt->QualifiedKind(), c.rt->group, c.rt->kind,
+                       obj["metadata"].value("name", ""), errs);
   }
 }
 
 // Normalises metadata.namespace/name of a body against the URL.
 void FixIdentity(Ctx& c, Json& body, bool apply) {
-  if (!body.contains("metadata") || !body["metadata"].is_object()) body["metadata"] = Json::object();
+  if (!body.contains("metadata") || !body["metadata"].is_object())
+    body["metadata"] = Json::object();
   Json& meta = body["metadata"];
   if (c.rt->namespaced) {
     std::string bns = meta.value("namespace", "");
     if (!bns.empty() && bns != c.ns) {
-      throw BadRequestError("the namespace of the provided object does not match the namespace sent on the request");
+      throw BadRequestError(
+          "the namespace of the provided object does not match the namespace sent on the request");
     }
     meta["namespace"] = c.ns;
   } else {
@@ -1076,7 +1173,8 @@ void FixIdentity(Ctx& c, Json& body, bool apply) {
     if (bname.empty() && !apply) {
       meta["name"] = c.attrs.name;
     } else if (bname != c.attrs.name) {
-      throw BadRequestError("the name of the object (" + bname + ") does not match the name on the URL (" + c.attrs.name + ")");
+      throw BadRequestError("the name of the object (" + bname +
+                            ") does not match the name on the URL (" + c.attrs.name + ")");
     }
   }
 }
@@ -1090,7 +1188,8 @@ HttpResponse ObjectResponse(const Ctx& c, int code, const Json& obj) {
   return JsonResponse(code, Output(*c.rt, obj));
 }
 
-// ---- object operations ---------------------------------------------------------------------------
+// ---- object operations
+// ---------------------------------------------------------------------------
 
 void AfterCommit(Ctx& c, const Json& stored) {
   if (c.rt->group == "apiextensions.k8s.io" && c.rt->plural == "customresourcedefinitions") {
@@ -1105,18 +1204,26 @@ void AfterCommit(Ctx& c, const Json& stored) {
 // Sets the established conditions of a CRD.
 void CrdStatus(Json& crd) {
   std::string now = NowRfc3339();
-  crd["status"] = {
-      {"acceptedNames", crd["spec"]["names"]},
-      {"conditions",
-       {{{"type", "NamesAccepted"}, {"status", "True"}, {"reason", "NoConflicts"}, {"message", "no conflicts found"}, {"lastTransitionTime", now}},
-        {{"type", "Established"}, {"status", "True"}, {"reason", "InitialNamesAccepted"}, {"message", "the initial names have been accepted"}, {"lastTransitionTime", now}}}},
-      {"storedVersions", Json::array()}};
+  crd["status"] = {{"acceptedNames", crd["spec"]["names"]},
+                   {"conditions",
+                    {{{"type", "NamesAccepted"},
+                      {"status", "True"},
+                      {"reason", "NoConflicts"},
+                      {"message", "no conflicts found"},
+                      {"lastTransitionTime", now}},
+                     {{"type", "Established"},
+                      {"status", "True"},
+                      {"reason", "InitialNamesAccepted"},
+                      {"message", "the initial names have been accepted"},
+                      {"lastTransitionTime", now}}}},
+                   {"storedVersions", Json::array()}};
   for (const auto& v : crd["spec"].value("versions", Json::array())) {
     if (v.value("storage", false)) crd["status"]["storedVersions"].push_back(v["name"]);
   }
 }
 
-HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply, const Json& apply_set) {
+HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply,
+                      const Json& apply_set) {
   HttpResponse warnings;
   bool dry = DryRun(c.req);
   FixIdentity(c, body, apply);
@@ -1134,8 +1241,9 @@ HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply,
   CheckNamespace(c);
   ValidateCustom(c, body, apply, &warnings);
   Json& m = body["metadata"];  // ValidateCustom may have replaced body
-  for (const char* k : {"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
-                        "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) {
+  for (const char* k :
+       {"uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
+        "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) {
     m.erase(k);
   }
   m["uid"] = NewUid();
@@ -1156,7 +1264,8 @@ HttpResponse DoCreate(Ctx& c, Json body, const std::string& manager, bool apply,
   if (apply) {
     SetManagerEntry(body, manager, "Apply", c.rt->GroupVersion(), "", apply_set);
   } else {
-    SetManagerEntry(body, manager, "Update", c.rt->GroupVersion(), "", FieldSet(body, ListRulesOf(*c.rt), false));
+    SetManagerEntry(body, manager, "Update", c.rt->GroupVersion(), "",
+                    FieldSet(body, ListRulesOf(*c.rt), false));
   }
   PruneManagers(body, ListRulesOf(*c.rt));
   if (dry) {
@@ -1222,20 +1331,30 @@ void CheckResourceVersion(Ctx& c, const Json& body, const Json& old, bool requir
     if (required_for_cr && !c.rt->builtin) {
       std::string name = old["metadata"]["name"].get<std::string>();
       throw MakeError(422, "Invalid",
-                      c.rt->QualifiedResource() + " \"" + name + "\" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update",
-                      {{"name", name}, {"group", c.rt->group}, {"kind", c.rt->kind},
-                       {"causes", {{{"reason", "FieldValueInvalid"}, {"message", "Invalid value: 0: must be specified for an update"}, {"field", "metadata.resourceVersion"}}}}});
+                      c.rt->QualifiedResource() + " \"" + name +
+                          "\" is invalid: metadata.resourceVersion: Invalid value: 0: must be "
+                          "specified for an update",
+                      {{"name", name},
+                       {"group", c.rt->group},
+                       {"kind", c.rt->kind},
+                       {"causes",
+                        {{{"reason", "FieldValueInvalid"},
+                          {"message", "Invalid value: 0: must be specified for an update"},
+                          {"field", "metadata.resourceVersion"}}}}});
     }
     return;
   }
-  if (want != old["metadata"].value("resourceVersion", "")) throw ConflictError(*c.rt, old["metadata"]["name"].get<std::string>());
+  if (want != old["metadata"].value("resourceVersion", ""))
+    throw ConflictError(*c.rt, old["metadata"]["name"].get<std::string>());
 }
 
 HttpResponse DoUpdate(Ctx& c) {
   Json body = ParseBody(c.req, true);
   std::string gv = body.value("apiVersion", "");
   if (!gv.empty() && gv != c.rt->GroupVersion()) {
-    throw BadRequestError("the API version in the data (" + gv + ") does not match the expected API version (" + c.rt->GroupVersion() + ")");
+    throw BadRequestError("the API version in the data (" + gv +
+                          ") does not match the expected API version (" + c.rt->GroupVersion() +
+                          ")");
   }
   FixIdentity(c, body, false);
   Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
@@ -1247,13 +1366,19 @@ HttpResponse DoUpdate(Ctx& c) {
   std::string manager = FieldManagerOf(c.req);
   if (StatusSubresourceWrite(c)) {
     next = old;
-    if (body.contains("status")) next["status"] = body["status"]; else next.erase("status");
+    if (body.contains("status"))
+      next["status"] = body["status"];
+    else
+      next.erase("status");
   } else {
     next = body;
     next["metadata"]["managedFields"] =
         ManagedFieldsForUpdate(body, old, !c.attrs.subresource.empty());
     if (c.rt->status_subresource) {
-      if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
+      if (old.contains("status"))
+        next["status"] = old["status"];
+      else
+        next.erase("status");
     }
     ValidateCustom(c, next, false, &warnings);
     CheckValid(c, next, &old);
@@ -1316,7 +1441,8 @@ bool FieldSetContainsLeaf(const Json& set, const std::vector<std::string>& leaf)
 
 std::string ConflictManager(const Json& entry) {
   std::string m = GoQuote(entry.value("manager", ""));
-  if (!entry.value("subresource", "").empty()) m += " with subresource " + GoQuote(entry["subresource"].get<std::string>());
+  if (!entry.value("subresource", "").empty())
+    m += " with subresource " + GoQuote(entry["subresource"].get<std::string>());
   if (entry.value("operation", "") == "Update") m += " using " + entry.value("apiVersion", "");
   return m;
 }
@@ -1325,17 +1451,24 @@ HttpResponse DoApply(Ctx& c) {
   std::string manager = c.req.Query("fieldManager");
   if (manager.empty()) {
     throw MakeError(422, "Invalid",
-                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-                    {{"group", "meta.k8s.io"}, {"kind", "PatchOptions"},
-                     {"causes", {{{"reason", "FieldValueRequired"}, {"message", "Required value: is required for apply patch"}, {"field", "fieldManager"}}}}});
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is "
+                    "required for apply patch",
+                    {{"group", "meta.k8s.io"},
+                     {"kind", "PatchOptions"},
+                     {"causes",
+                      {{{"reason", "FieldValueRequired"},
+                        {"message", "Required value: is required for apply patch"},
+                        {"field", "fieldManager"}}}}});
   }
   bool force = c.req.Query("force") == "true" || c.req.Query("force") == "1";
   Json applied = ParseBody(c.req);
   std::string gv = applied.value("apiVersion", "");
   if (gv != c.rt->GroupVersion()) {
-    throw BadRequestError("Incorrect version specified in apply patch. Specified patch version: " + gv + ", expected: " + c.rt->GroupVersion());
+    throw BadRequestError("Incorrect version specified in apply patch. Specified patch version: " +
+                          gv + ", expected: " + c.rt->GroupVersion());
   }
-  if (!applied.contains("kind") || !applied["kind"].is_string() || applied["kind"].get<std::string>().empty()) {
+  if (!applied.contains("kind") || !applied["kind"].is_string() ||
+      applied["kind"].get<std::string>().empty()) {
     throw BadRequestError("Object 'Kind' is missing in '" + c.req.body + "'");
   }
   if (applied.contains("metadata") && applied["metadata"].contains("managedFields")) {
@@ -1371,7 +1504,8 @@ HttpResponse DoApply(Ctx& c) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const Json& e = entries[i];
     if (e.value("manager", "") == manager && e.value("operation", "") == "Apply" &&
-        e.value("subresource", "") == subresource) continue;
+        e.value("subresource", "") == subresource)
+      continue;
     Json overlap = FieldSetIntersection(applied_set, e.value("fieldsV1", Json::object()));
     for (const auto& leaf : FieldSetLeaves(overlap)) {
       if (LeafDiffers(applied_full, old, leaf)) conflicts.emplace_back(i, leaf);
@@ -1394,12 +1528,16 @@ HttpResponse DoApply(Ctx& c) {
     std::map<std::string, std::vector<std::string>> by_manager;
     for (const auto& [i, leaf] : conflicts) {
       std::string m = ConflictManager(entries[i]);
-      causes.push_back({{"reason", "FieldManagerConflict"}, {"message", "conflict with " + m}, {"field", FieldPathString(leaf)}});
+      causes.push_back({{"reason", "FieldManagerConflict"},
+                        {"message", "conflict with " + m},
+                        {"field", FieldPathString(leaf)}});
       by_manager[m].push_back(FieldPathString(leaf));
     }
     std::string msg;
     if (conflicts.size() == 1) {
-      msg = "Apply failed with 1 conflict: conflict with " + ConflictManager(entries[conflicts[0].first]) + ": " + FieldPathString(conflicts[0].second);
+      msg = "Apply failed with 1 conflict: conflict with " +
+            ConflictManager(entries[conflicts[0].first]) + ": " +
+            FieldPathString(conflicts[0].second);
     } else {
       msg = "Apply failed with " + std::to_string(conflicts.size()) + " conflicts: ";
       bool first = true;
@@ -1465,7 +1603,8 @@ HttpResponse DoApply(Ctx& c) {
   for (auto* o : {&cmp_next, &cmp_old}) {
     for (auto& e : (*o)["metadata"]["managedFields"]) e.erase("time");
   }
-  if (cmp_next["metadata"].value("managedFields", Json()) == cmp_old["metadata"].value("managedFields", Json()) &&
+  if (cmp_next["metadata"].value("managedFields", Json()) ==
+          cmp_old["metadata"].value("managedFields", Json()) &&
       Stripped(next) == Stripped(old)) {
     return ObjectResponse(c, 200, old);
   }
@@ -1477,19 +1616,30 @@ HttpResponse DoPatch(Ctx& c) {
   auto semi = type.find(';');
   if (semi != std::string::npos) type = type.substr(0, semi);
   type = Trim(type);
-  if (type == "application/apply-patch+yaml" || type == "application/apply-patch+cbor") return DoApply(c);
+  if (type == "application/apply-patch+yaml" || type == "application/apply-patch+cbor")
+    return DoApply(c);
   if (c.req.HasQuery("force")) {
-    throw MakeError(422, "Invalid", "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
-                    {{"group", "meta.k8s.io"}, {"kind", "PatchOptions"},
-                     {"causes", {{{"reason", "FieldValueForbidden"}, {"message", "Forbidden: may not be specified for non-apply patch"}, {"field", "force"}}}}});
+    throw MakeError(422, "Invalid",
+                    "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be "
+                    "specified for non-apply patch",
+                    {{"group", "meta.k8s.io"},
+                     {"kind", "PatchOptions"},
+                     {"causes",
+                      {{{"reason", "FieldValueForbidden"},
+                        {"message", "Forbidden: may not be specified for non-apply patch"},
+                        {"field", "force"}}}}});
   }
   bool strategic = type == "application/strategic-merge-patch+json" && c.rt->builtin;
   bool merge = type == "application/merge-patch+json" || strategic;
   bool jsonpatch = type == "application/json-patch+json";
   if (!merge && !jsonpatch) {
-    std::string accepted = "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
+    std::string accepted =
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml";
     if (c.rt->builtin) accepted += ", application/strategic-merge-patch+json";
-    throw MakeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: " + accepted);
+    throw MakeError(
+        415, "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: " +
+            accepted);
   }
   Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
   if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
@@ -1502,7 +1652,8 @@ HttpResponse DoPatch(Ctx& c) {
   }
   Json next = old;
   if (merge) {
-    if (!patch.is_object()) throw BadRequestError("error decoding patch: the patch must be an object");
+    if (!patch.is_object())
+      throw BadRequestError("error decoding patch: the patch must be an object");
     if (patch.contains("metadata") && patch["metadata"].contains("resourceVersion") &&
         !patch["metadata"]["resourceVersion"].is_null()) {
       CheckResourceVersion(c, patch, old, false);
@@ -1516,7 +1667,10 @@ HttpResponse DoPatch(Ctx& c) {
     try {
       next = old.patch(patch);
     } catch (const Json::exception& e) {
-      throw MakeError(422, "Invalid", std::string("the server rejected our request due to an error in our request: ") + e.what());
+      throw MakeError(
+          422, "Invalid",
+          std::string("the server rejected our request due to an error in our request: ") +
+              e.what());
     }
     // A resourceVersion the patch wrote is a precondition (kubectl's managedFields upgrade
     // replaces it with the one it read).
@@ -1528,10 +1682,16 @@ HttpResponse DoPatch(Ctx& c) {
   }
   if (StatusSubresourceWrite(c)) {
     Json only = old;
-    if (next.contains("status")) only["status"] = next["status"]; else only.erase("status");
+    if (next.contains("status"))
+      only["status"] = next["status"];
+    else
+      only.erase("status");
     next = only;
   } else if (c.rt->status_subresource) {
-    if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
+    if (old.contains("status"))
+      next["status"] = old["status"];
+    else
+      next.erase("status");
   }
   next["metadata"]["managedFields"] =
       ManagedFieldsForUpdate(next, old, !c.attrs.subresource.empty());
@@ -1544,13 +1704,15 @@ HttpResponse DoPatch(Ctx& c) {
   return FinishUpdate(c, old, next, warnings);
 }
 
-// ---- the scale subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets -------
+// ---- the scale subresource (autoscaling/v1 Scale) of deployments, replicasets, statefulsets
+// -------
 
 // metav1.LabelSelector as a selector string, requirements sorted by key as kube-apiserver prints.
 std::string SelectorString(const Json& selector) {
   std::vector<std::pair<std::string, std::string>> reqs;
   if (selector.contains("matchLabels") && selector["matchLabels"].is_object()) {
-    for (const auto& [k, v] : selector["matchLabels"].items()) reqs.emplace_back(k, k + "=" + v.get<std::string>());
+    for (const auto& [k, v] : selector["matchLabels"].items())
+      reqs.emplace_back(k, k + "=" + v.get<std::string>());
   }
   if (selector.contains("matchExpressions") && selector["matchExpressions"].is_array()) {
     for (const auto& e : selector["matchExpressions"]) {
@@ -1560,13 +1722,18 @@ std::string SelectorString(const Json& selector) {
       std::sort(values.begin(), values.end());
       std::string list;
       for (const auto& v : values) list += (list.empty() ? "" : ",") + v;
-      if (op == "In") reqs.emplace_back(key, key + " in (" + list + ")");
-      else if (op == "NotIn") reqs.emplace_back(key, key + " notin (" + list + ")");
-      else if (op == "Exists") reqs.emplace_back(key, key);
-      else if (op == "DoesNotExist") reqs.emplace_back(key, "!" + key);
+      if (op == "In")
+        reqs.emplace_back(key, key + " in (" + list + ")");
+      else if (op == "NotIn")
+        reqs.emplace_back(key, key + " notin (" + list + ")");
+      else if (op == "Exists")
+        reqs.emplace_back(key, key);
+      else if (op == "DoesNotExist")
+        reqs.emplace_back(key, "!" + key);
     }
   }
-  std::stable_sort(reqs.begin(), reqs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(reqs.begin(), reqs.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::string out;
   for (const auto& r : reqs) out += (out.empty() ? "" : ",") + r.second;
   return out;
@@ -1574,7 +1741,9 @@ std::string SelectorString(const Json& selector) {
 
 Json ScaleOf(const Json& obj) {
   const Json& meta = obj["metadata"];
-  Json scale_meta{{"name", meta["name"]}, {"uid", meta["uid"]}, {"resourceVersion", meta["resourceVersion"]},
+  Json scale_meta{{"name", meta["name"]},
+                  {"uid", meta["uid"]},
+                  {"resourceVersion", meta["resourceVersion"]},
                   {"creationTimestamp", meta["creationTimestamp"]}};
   if (meta.contains("namespace")) scale_meta["namespace"] = meta["namespace"];
   Json spec = obj.value("spec", Json::object());
@@ -1586,7 +1755,10 @@ Json ScaleOf(const Json& obj) {
   }
   Json scale_spec = Json::object();
   if (spec.value("replicas", 0) != 0) scale_spec["replicas"] = spec["replicas"];
-  return Json{{"kind", "Scale"}, {"apiVersion", "autoscaling/v1"}, {"metadata", scale_meta}, {"spec", scale_spec},
+  return Json{{"kind", "Scale"},
+              {"apiVersion", "autoscaling/v1"},
+              {"metadata", scale_meta},
+              {"spec", scale_spec},
               {"status", status}};
 }
 
@@ -1602,17 +1774,20 @@ HttpResponse DoScale(Ctx& c) {
     // As kube-apiserver's decoder: a body without kind/apiVersion is the type the path expects.
     if (!body.contains("kind") && body.is_object()) body["kind"] = "Scale";
     if (body.value("kind", "") != "Scale") {
-      throw BadRequestError("the body of the request must be an autoscaling/v1 Scale, not " + GoQuote(body.value("kind", "")));
+      throw BadRequestError("the body of the request must be an autoscaling/v1 Scale, not " +
+                            GoQuote(body.value("kind", "")));
     }
     CheckResourceVersion(c, body, old, false);
     scale = body;
   } else if (c.attrs.verb == "patch") {
     std::string type = c.req.Header("content-type");
     type = Trim(type.substr(0, type.find(';')));
-    bool merge = type == "application/merge-patch+json" || type == "application/strategic-merge-patch+json";
+    bool merge =
+        type == "application/merge-patch+json" || type == "application/strategic-merge-patch+json";
     if (!merge && type != "application/json-patch+json") {
       throw MakeError(415, "UnsupportedMediaType",
-                      "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
+                      "the body of the request was in an unknown format - accepted media types "
+                      "include: application/json-patch+json, "
                       "application/merge-patch+json, application/strategic-merge-patch+json");
     }
     Json patch;
@@ -1622,7 +1797,8 @@ HttpResponse DoScale(Ctx& c) {
       throw BadRequestError(std::string("error decoding patch: ") + e.what());
     }
     if (merge) {
-      if (!patch.is_object()) throw BadRequestError("error decoding patch: the patch must be an object");
+      if (!patch.is_object())
+        throw BadRequestError("error decoding patch: the patch must be an object");
       if (patch.contains("metadata") && patch["metadata"].contains("resourceVersion") &&
           !patch["metadata"]["resourceVersion"].is_null()) {
         CheckResourceVersion(c, patch, old, false);
@@ -1632,18 +1808,28 @@ HttpResponse DoScale(Ctx& c) {
       try {
         scale = scale.patch(patch);
       } catch (const Json::exception& e) {
-        throw MakeError(422, "Invalid", std::string("the server rejected our request due to an error in our request: ") + e.what());
+        throw MakeError(
+            422, "Invalid",
+            std::string("the server rejected our request due to an error in our request: ") +
+                e.what());
       }
     }
   } else {
-    throw MakeError(405, "MethodNotAllowed", c.req.method + " is not supported on resources of kind \"" + c.rt->QualifiedResource() + "/scale\"");
+    throw MakeError(405, "MethodNotAllowed",
+                    c.req.method + " is not supported on resources of kind \"" +
+                        c.rt->QualifiedResource() + "/scale\"");
   }
-  const Json& replicas = scale.contains("spec") && scale["spec"].is_object() && scale["spec"].contains("replicas")
-                             ? scale["spec"]["replicas"] : Json(0);
-  if (!replicas.is_number_integer()) throw BadRequestError("spec.replicas of a Scale must be an integer");
+  const Json& replicas =
+      scale.contains("spec") && scale["spec"].is_object() && scale["spec"].contains("replicas")
+          ? scale["spec"]["replicas"]
+          : Json(0);
+  if (!replicas.is_number_integer())
+    throw BadRequestError("spec.replicas of a Scale must be an integer");
   if (replicas.get<std::int64_t>() < 0) {
-    throw InvalidError("Scale.autoscaling", "autoscaling", "Scale", c.attrs.name,
-                       {{"FieldValueInvalid", "spec.replicas", "Invalid value: " + replicas.dump() + ": must be greater than or equal to 0"}});
+    throw InvalidError(
+        "Scale.autoscaling", "autoscaling", "Scale", c.attrs.name,
+        {{"FieldValueInvalid", "spec.replicas",
+          "Invalid value: " + replicas.dump() + ": must be greater than or equal to 0"}});
   }
   Json next = old;
   next["spec"]["replicas"] = replicas;
@@ -1785,9 +1971,11 @@ HttpResponse DoDelete(Ctx& c) {
           throw ConflictError(*c.rt, c.attrs.name);
         }
         if (pre.contains("uid") && pre["uid"].is_string() && pre["uid"] != old["metadata"]["uid"]) {
-          throw MakeError(409, "Conflict", "Operation cannot be fulfilled on " + c.rt->QualifiedResource() + " \"" + c.attrs.name +
-                                               "\": Precondition failed: UID in precondition: " + pre["uid"].get<std::string>() +
-                                               ", UID in object meta: " + old["metadata"]["uid"].get<std::string>(),
+          throw MakeError(409, "Conflict",
+                          "Operation cannot be fulfilled on " + c.rt->QualifiedResource() + " \"" +
+                              c.attrs.name + "\": Precondition failed: UID in precondition: " +
+                              pre["uid"].get<std::string>() +
+                              ", UID in object meta: " + old["metadata"]["uid"].get<std::string>(),
                           {{"name", c.attrs.name}, {"group", c.rt->group}, {"kind", c.rt->plural}});
         }
       }
@@ -1859,13 +2047,16 @@ HttpResponse DoDelete(Ctx& c) {
   if (dry) return JsonResponse(200, Output(*c.rt, old));
   if (c.rt->group == "apiextensions.k8s.io" && c.rt->plural == "customresourcedefinitions") {
     const Json& spec = old["spec"];
-    auto versions = c.s.registry.Versions(spec["group"].get<std::string>(), spec["names"]["plural"].get<std::string>());
+    auto versions = c.s.registry.Versions(spec["group"].get<std::string>(),
+                                          spec["names"]["plural"].get<std::string>());
     if (!versions.empty()) {
       std::vector<std::pair<std::string, std::string>> doomed;
       std::string prefix = State::Key(versions[0]->group, versions[0]->plural, "", "");
       prefix = prefix.substr(0, prefix.size() - 2);
       for (const auto& [key, obj] : c.s.objects) {
-        if (StartsWith(key, prefix + "|")) doomed.emplace_back(obj["metadata"].value("namespace", ""), obj["metadata"]["name"].get<std::string>());
+        if (StartsWith(key, prefix + "|"))
+          doomed.emplace_back(obj["metadata"].value("namespace", ""),
+                              obj["metadata"]["name"].get<std::string>());
       }
       ResourceType rt = *versions[0];
       for (const auto& [ns, name] : doomed) c.s.Remove(rt, ns, name);
@@ -1875,8 +2066,11 @@ HttpResponse DoDelete(Ctx& c) {
   c.s.Remove(*c.rt, c.ns, c.attrs.name);
   Json details{{"name", c.attrs.name}, {"kind", c.rt->plural}, {"uid", meta["uid"]}};
   if (!c.rt->group.empty()) details["group"] = c.rt->group;
-  return JsonResponse(200, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()},
-                                {"status", "Success"}, {"details", details}});
+  return JsonResponse(200, Json{{"kind", "Status"},
+                                {"apiVersion", "v1"},
+                                {"metadata", Json::object()},
+                                {"status", "Success"},
+                                {"details", details}});
 }
 
 std::vector<Json> Matching(Ctx& c) {
@@ -1884,7 +2078,8 @@ std::vector<Json> Matching(Ctx& c) {
   auto fields = ParseFieldSelector(c.req.Query("fieldSelector"), *c.rt);
   std::vector<Json> out;
   std::string prefix = c.rt->group + "|" + c.rt->plural + "|";
-  for (auto it = c.s.objects.lower_bound(prefix); it != c.s.objects.end() && StartsWith(it->first, prefix); ++it) {
+  for (auto it = c.s.objects.lower_bound(prefix);
+       it != c.s.objects.end() && StartsWith(it->first, prefix); ++it) {
     const Json& o = it->second;
     if (!c.ns.empty() && o["metadata"].value("namespace", "") != c.ns) continue;
     if (!MatchLabels(labels, o) || !MatchFields(fields, o)) continue;
@@ -1980,7 +2175,8 @@ HttpResponse DoList(Ctx& c) {
                                 {"items", arr}});
 }
 
-// ---- watch ---------------------------------------------------------------------------------------
+// ---- watch
+// ---------------------------------------------------------------------------------------
 
 struct WatchJob {
   State* s = nullptr;
@@ -1996,7 +2192,7 @@ struct WatchJob {
   std::vector<Json> initial;
   Json error;  // a Status to send as an ERROR event, then close
   std::chrono::steady_clock::time_point deadline;
-  std::uint64_t epoch = 0;  // State::watch_epoch when the watch began
+  std::uint64_t epoch = 0;          // State::watch_epoch when the watch began
   bool initial_events_end = false;  // sendInitialEvents=true: bookmark after the initial events
 };
 
@@ -2018,7 +2214,8 @@ struct OpenWatch {
 // A watch ends when DELETE /_sim/watches dropped all of them, or when its type went away (CRD
 // deleted), as kube-apiserver ends them.
 bool WatchCancelled(const State& s, const WatchJob& job) {
-  return s.watch_epoch != job.epoch || s.registry.Find(job.rt.group, job.rt.version, job.rt.plural) == nullptr;
+  return s.watch_epoch != job.epoch ||
+         s.registry.Find(job.rt.group, job.rt.version, job.rt.plural) == nullptr;
 }
 
 std::string EventLine(const WatchJob& job, const std::string& type, const Json& object) {
@@ -2059,11 +2256,18 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
   std::uint64_t last = job->start;
   if (job->wait_for_rv > 0) {
     std::unique_lock lock(s.mu);
-    bool reached = s.cv.wait_for(lock, std::chrono::seconds(3), [&] { return s.rv >= job->wait_for_rv || WatchCancelled(s, *job); });
+    bool reached = s.cv.wait_for(lock, std::chrono::seconds(3), [&] {
+      return s.rv >= job->wait_for_rv || WatchCancelled(s, *job);
+    });
     if (WatchCancelled(s, *job)) return;
     if (!reached) {
-      Json err = StatusBody(504, "Timeout", "Timeout: Too large resource version: " + std::to_string(job->wait_for_rv) + ", current: " + std::to_string(s.rv),
-                            {{"causes", {{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}}}, {"retryAfterSeconds", 1}});
+      Json err = StatusBody(
+          504, "Timeout",
+          "Timeout: Too large resource version: " + std::to_string(job->wait_for_rv) +
+              ", current: " + std::to_string(s.rv),
+          {{"causes",
+            {{{"reason", "ResourceVersionTooLarge"}, {"message", "Too large resource version"}}}},
+           {"retryAfterSeconds", 1}});
       lock.unlock();
       sink.Write(EventLine(*job, "ERROR", err));
       return;
@@ -2078,12 +2282,15 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
       std::unique_lock lock(s.mu);
       auto now = std::chrono::steady_clock::now();
       if (now >= job->deadline || WatchCancelled(s, *job)) return;
-      auto wait = std::min<std::chrono::steady_clock::duration>(job->deadline - now, std::chrono::milliseconds(250));
+      auto wait = std::min<std::chrono::steady_clock::duration>(job->deadline - now,
+                                                                std::chrono::milliseconds(250));
       s.cv.wait_for(lock, wait, [&] { return s.rv > last || WatchCancelled(s, *job); });
       // Dropped: end now. Type removed: deliver the DELETED events first (the next round ends).
       if (s.watch_epoch != job->epoch) return;
       if (!s.history.empty() && s.history.front().rv > last + 1 && last < s.compacted_rv) {
-        Json err = StatusBody(410, "Expired", "too old resource version: " + std::to_string(last) + " (" + std::to_string(s.compacted_rv) + ")");
+        Json err = StatusBody(410, "Expired",
+                              "too old resource version: " + std::to_string(last) + " (" +
+                                  std::to_string(s.compacted_rv) + ")");
         lock.unlock();
         sink.Write(EventLine(*job, "ERROR", err));
         return;
@@ -2095,12 +2302,16 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
         if (ev.group != job->rt.group || ev.plural != job->rt.plural) continue;
         if (!job->ns.empty() && ev.ns != job->ns) continue;
         bool now_match = MatchLabels(job->labels, ev.object) && MatchFields(job->fields, ev.object);
-        bool was_match = !ev.previous.is_null() && MatchLabels(job->labels, ev.previous) && MatchFields(job->fields, ev.previous);
+        bool was_match = !ev.previous.is_null() && MatchLabels(job->labels, ev.previous) &&
+                         MatchFields(job->fields, ev.previous);
         std::string type = ev.type;
         if (ev.type == "MODIFIED") {
-          if (now_match && !was_match) type = "ADDED";
-          else if (!now_match && was_match) type = "DELETED";
-          else if (!now_match) continue;
+          if (now_match && !was_match)
+            type = "ADDED";
+          else if (!now_match && was_match)
+            type = "DELETED";
+          else if (!now_match)
+            continue;
         } else if (!now_match) {
           continue;
         }
@@ -2115,10 +2326,13 @@ void RunWatch(const std::shared_ptr<WatchJob>& job, StreamSink& sink) {
     }
     if (sink.PeerClosed()) return;
     auto now = std::chrono::steady_clock::now();
-    if (job->bookmarks && s.options.bookmark_interval_seconds > 0 && now - last_bookmark >= interval) {
+    if (job->bookmarks && s.options.bookmark_interval_seconds > 0 &&
+        now - last_bookmark >= interval) {
       last_bookmark = now;
-      Json bm{{"kind", job->rt.kind}, {"apiVersion", job->rt.GroupVersion()},
-              {"metadata", {{"resourceVersion", std::to_string(last)}, {"creationTimestamp", nullptr}}}};
+      Json bm{{"kind", job->rt.kind},
+              {"apiVersion", job->rt.GroupVersion()},
+              {"metadata",
+               {{"resourceVersion", std::to_string(last)}, {"creationTimestamp", nullptr}}}};
       if (!sink.Write(EventLine(*job, "BOOKMARK", bm))) return;
     }
   }
@@ -2155,7 +2369,8 @@ HttpResponse DoWatch(Ctx& c) {
   job->ns = c.ns;
   job->labels = ParseLabelSelector(c.req.Query("labelSelector"));
   job->fields = ParseFieldSelector(c.req.Query("fieldSelector"), *c.rt);
-  job->bookmarks = c.req.Query("allowWatchBookmarks") == "true" || c.req.Query("allowWatchBookmarks") == "1";
+  job->bookmarks =
+      c.req.Query("allowWatchBookmarks") == "true" || c.req.Query("allowWatchBookmarks") == "1";
   job->table = AcceptsTable(c.req);
   job->req = c.req;
   job->epoch = c.s.watch_epoch;
@@ -2180,7 +2395,9 @@ HttpResponse DoWatch(Ctx& c) {
       throw MakeError(400, "BadRequest", "invalid resource version: " + rv);
     }
     if (n < c.s.compacted_rv) {
-      job->error = StatusBody(410, "Expired", "too old resource version: " + rv + " (" + std::to_string(c.s.compacted_rv) + ")");
+      job->error = StatusBody(
+          410, "Expired",
+          "too old resource version: " + rv + " (" + std::to_string(c.s.compacted_rv) + ")");
     } else if (n > c.s.rv) {
       job->wait_for_rv = n;
     }
@@ -2195,7 +2412,8 @@ HttpResponse DoWatch(Ctx& c) {
     }
   }
   job->deadline = std::chrono::steady_clock::now() +
-                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout));
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      std::chrono::duration<double>(timeout));
   HttpResponse r;
   r.SetHeader("Content-Type", job->table ? kTableType : kJson);
   r.SetHeader("Cache-Control", "no-cache, private");
@@ -2203,7 +2421,8 @@ HttpResponse DoWatch(Ctx& c) {
   return r;
 }
 
-// ---- reviews ---------------------------------------------------------------------------------------
+// ---- reviews
+// ---------------------------------------------------------------------------------------
 
 Json UserInfo(const Identity& who) {
   Json u{{"username", who.user}, {"groups", who.groups}};
@@ -2212,7 +2431,8 @@ Json UserInfo(const Identity& who) {
   return u;
 }
 
-// ---- minimal protobuf decoding (kubectl's typed clients post reviews as protobuf) ----------------
+// ---- minimal protobuf decoding (kubectl's typed clients post reviews as protobuf)
+// ----------------
 
 struct PbField {
   std::uint64_t num = 0;
@@ -2241,9 +2461,15 @@ std::vector<PbField> PbParse(std::string_view data) {
     PbField f;
     f.num = tag >> 3;
     switch (tag & 7) {
-      case 0: f.varint = PbVarint(data, pos); break;
-      case 1: pos += 8; break;
-      case 5: pos += 4; break;
+      case 0:
+        f.varint = PbVarint(data, pos);
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 5:
+        pos += 4;
+        break;
       case 2: {
         std::uint64_t len = PbVarint(data, pos);
         if (pos + len > data.size()) throw BadRequestError("invalid protobuf body");
@@ -2251,7 +2477,8 @@ std::vector<PbField> PbParse(std::string_view data) {
         pos += len;
         break;
       }
-      default: throw BadRequestError("invalid protobuf body");
+      default:
+        throw BadRequestError("invalid protobuf body");
     }
     out.push_back(std::move(f));
   }
@@ -2267,7 +2494,8 @@ std::string PbString(const std::vector<PbField>& fields, std::uint64_t num) {
 
 // Decodes the review kinds from a runtime.Unknown protobuf envelope into JSON.
 Json DecodeReviewProtobuf(const ResourceType& rt, const std::string& body) {
-  if (body.size() < 4 || body.compare(0, 4, std::string("k8s\0", 4)) != 0) throw BadRequestError("invalid protobuf body");
+  if (body.size() < 4 || body.compare(0, 4, std::string("k8s\0", 4)) != 0)
+    throw BadRequestError("invalid protobuf body");
   auto envelope = PbParse(std::string_view(body).substr(4));
   auto raw = PbParse(PbString(envelope, 2));
   auto spec = PbParse(PbString(raw, 2));
@@ -2282,9 +2510,11 @@ Json DecodeReviewProtobuf(const ResourceType& rt, const std::string& body) {
     }
     if (has_ra) {
       auto a = PbParse(ra);
-      out["spec"]["resourceAttributes"] = {{"namespace", PbString(a, 1)}, {"verb", PbString(a, 2)}, {"group", PbString(a, 3)},
-                                           {"version", PbString(a, 4)}, {"resource", PbString(a, 5)},
-                                           {"subresource", PbString(a, 6)}, {"name", PbString(a, 7)}};
+      out["spec"]["resourceAttributes"] = {
+          {"namespace", PbString(a, 1)}, {"verb", PbString(a, 2)},
+          {"group", PbString(a, 3)},     {"version", PbString(a, 4)},
+          {"resource", PbString(a, 5)},  {"subresource", PbString(a, 6)},
+          {"name", PbString(a, 7)}};
     } else if (has_nra) {
       auto a = PbParse(nra);
       out["spec"]["nonResourceAttributes"] = {{"path", PbString(a, 1)}, {"verb", PbString(a, 2)}};
@@ -2372,8 +2602,11 @@ HttpResponse DoReview(Ctx& c) {
       a.verb = spec["nonResourceAttributes"].value("verb", "");
       a.path = spec["nonResourceAttributes"].value("path", "");
     } else {
-      throw InvalidError("SelfSubjectAccessReview.authorization.k8s.io", "authorization.k8s.io", "SelfSubjectAccessReview", "",
-                         {{"FieldValueRequired", "spec.resourceAttributes", "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified"}});
+      throw InvalidError("SelfSubjectAccessReview.authorization.k8s.io", "authorization.k8s.io",
+                         "SelfSubjectAccessReview", "",
+                         {{"FieldValueRequired", "spec.resourceAttributes",
+                           "Required value: exactly one of nonResourceAttributes or "
+                           "resourceAttributes must be specified"}});
     }
     if (c.rt->plural == "localsubjectaccessreviews") a.ns = c.ns;
     bool allowed = c.s.Authorize(subject, a);
@@ -2392,9 +2625,13 @@ HttpResponse DoReview(Ctx& c) {
         if (!r.resource_names.empty()) rr["resourceNames"] = r.resource_names;
         resource_rules.push_back(rr);
       }
-      if (!r.non_resource_urls.empty()) non_resource_rules.push_back({{"verbs", r.verbs}, {"nonResourceURLs", r.non_resource_urls}});
+      if (!r.non_resource_urls.empty())
+        non_resource_rules.push_back(
+            {{"verbs", r.verbs}, {"nonResourceURLs", r.non_resource_urls}});
     }
-    out["status"] = {{"resourceRules", resource_rules}, {"nonResourceRules", non_resource_rules}, {"incomplete", false}};
+    out["status"] = {{"resourceRules", resource_rules},
+                     {"nonResourceRules", non_resource_rules},
+                     {"incomplete", false}};
   }
   return JsonResponse(201, out);
 }
@@ -2413,7 +2650,8 @@ Identity Impersonate(State& s, const HttpRequest& req, const Identity& real) {
   std::string uid = req.Header("impersonate-uid");
   std::vector<std::pair<std::string, std::string>> extras;
   for (const auto& [k, v] : req.headers) {
-    if (StartsWith(k, "impersonate-extra-")) extras.emplace_back(PercentDecode(k.substr(18), false), v);
+    if (StartsWith(k, "impersonate-extra-"))
+      extras.emplace_back(PercentDecode(k.substr(18), false), v);
   }
   if (user.empty() && groups.empty() && uid.empty() && extras.empty()) return real;
   std::vector<std::string> refs;
@@ -2485,8 +2723,10 @@ Identity Impersonate(State& s, const HttpRequest& req, const Identity& real) {
     out.groups = {"system:serviceaccounts", "system:serviceaccounts:" + sa_ns};
   }
   if (user == "system:anonymous") {
-    if (!Contains(out.groups, "system:unauthenticated")) out.groups.push_back("system:unauthenticated");
-  } else if (!Contains(out.groups, "system:authenticated") && !Contains(out.groups, "system:unauthenticated")) {
+    if (!Contains(out.groups, "system:unauthenticated"))
+      out.groups.push_back("system:unauthenticated");
+  } else if (!Contains(out.groups, "system:authenticated") &&
+             !Contains(out.groups, "system:unauthenticated")) {
     out.groups.push_back("system:authenticated");
   }
   for (const auto& [k, v] : extras) out.extra[k].push_back(v);
@@ -2514,27 +2754,51 @@ std::optional<HttpResponse> InjectedFault(State& s, const HttpRequest& req) {
     std::string message = f.message;
     if (reason.empty()) {
       switch (f.code) {
-        case 429: reason = "TooManyRequests"; break;
-        case 409: reason = "Conflict"; break;
-        case 500: reason = "InternalError"; break;
-        case 503: reason = "ServiceUnavailable"; break;
-        case 504: reason = "Timeout"; break;
-        default: break;
+        case 429:
+          reason = "TooManyRequests";
+          break;
+        case 409:
+          reason = "Conflict";
+          break;
+        case 500:
+          reason = "InternalError";
+          break;
+        case 503:
+          reason = "ServiceUnavailable";
+          break;
+        case 504:
+          reason = "Timeout";
+          break;
+        default:
+          break;
       }
     }
     if (message.empty()) {
       switch (f.code) {
-        case 429: message = "Too many requests, please try again later."; break;
-        case 409: message = "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again"; break;
-        case 500: message = "Internal error occurred: injected fault"; break;
-        case 503: message = "the server is currently unable to handle the request"; break;
-        default: message = "injected fault"; break;
+        case 429:
+          message = "Too many requests, please try again later.";
+          break;
+        case 409:
+          message =
+              "Operation cannot be fulfilled: the object has been modified; please apply your "
+              "changes to the latest version and try again";
+          break;
+        case 500:
+          message = "Internal error occurred: injected fault";
+          break;
+        case 503:
+          message = "the server is currently unable to handle the request";
+          break;
+        default:
+          message = "injected fault";
+          break;
       }
     }
     Json details;
     if (f.retry_after_seconds > 0) details = {{"retryAfterSeconds", f.retry_after_seconds}};
     HttpResponse r = JsonResponse(f.code, StatusBody(f.code, reason, message, details));
-    if (f.retry_after_seconds > 0) r.SetHeader("Retry-After", std::to_string(f.retry_after_seconds));
+    if (f.retry_after_seconds > 0)
+      r.SetHeader("Retry-After", std::to_string(f.retry_after_seconds));
     if (--f.count <= 0) s.faults.erase(it);
     return r;
   }
@@ -2567,8 +2831,10 @@ HttpResponse Discovery(State& s, const HttpRequest& req, const std::vector<std::
     return r;
   };
   bool aggregated = root && !format->empty();
-  if (parts.size() == 1 && parts[0] == "api") return aggregated ? agg(true) : JsonResponse(200, s.registry.CoreVersions());
-  if (parts.size() == 1 && parts[0] == "apis") return aggregated ? agg(false) : JsonResponse(200, s.registry.GroupList());
+  if (parts.size() == 1 && parts[0] == "api")
+    return aggregated ? agg(true) : JsonResponse(200, s.registry.CoreVersions());
+  if (parts.size() == 1 && parts[0] == "apis")
+    return aggregated ? agg(false) : JsonResponse(200, s.registry.GroupList());
   if (parts.size() == 2 && parts[0] == "api") {
     auto l = s.registry.ResourceList("", parts[1]);
     return l ? JsonResponse(200, *l) : TextNotFound();
@@ -2593,10 +2859,15 @@ HttpResponse NonResource(State& s, const HttpRequest& req, const std::vector<std
     const std::string& v = s.options.git_version;
     auto dot1 = v.find('.');
     auto dot2 = v.find('.', dot1 + 1);
-    return JsonResponse(200, Json{{"major", v.substr(1, dot1 - 1)}, {"minor", v.substr(dot1 + 1, dot2 - dot1 - 1)},
-                                  {"gitVersion", v}, {"gitCommit", "0000000000000000000000000000000000000000"},
-                                  {"gitTreeState", "clean"}, {"buildDate", "2026-01-01T00:00:00Z"},
-                                  {"goVersion", "go1.23.6"}, {"compiler", "gc"}, {"platform", "linux/amd64"}});
+    return JsonResponse(200, Json{{"major", v.substr(1, dot1 - 1)},
+                                  {"minor", v.substr(dot1 + 1, dot2 - dot1 - 1)},
+                                  {"gitVersion", v},
+                                  {"gitCommit", "0000000000000000000000000000000000000000"},
+                                  {"gitTreeState", "clean"},
+                                  {"buildDate", "2026-01-01T00:00:00Z"},
+                                  {"goVersion", "go1.23.6"},
+                                  {"compiler", "gc"},
+                                  {"platform", "linux/amd64"}});
   }
   bool health = false;
   for (const char* h : {"/healthz", "/livez", "/readyz"}) {
@@ -2654,7 +2925,8 @@ std::string Lower(std::string s) {
   return s;
 }
 
-HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& lock, Identity& who_out) {
+HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& lock,
+                     Identity& who_out) {
   (void)lock;
   auto real = Authenticate(s, req);
   if (!real) throw Unauthorized();
@@ -2663,7 +2935,8 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
   Identity who = Impersonate(s, req, *real);
   who_out = who;
   auto parts = SplitPath(req.path);
-  bool resource_request = (parts.size() >= 3 && parts[0] == "api") || (parts.size() >= 4 && parts[0] == "apis");
+  bool resource_request =
+      (parts.size() >= 3 && parts[0] == "api") || (parts.size() >= 4 && parts[0] == "apis");
   Attributes a;
   if (!resource_request) {
     a.verb = Lower(req.method);
@@ -2684,19 +2957,26 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
   std::vector<std::string> rest(parts.begin() + static_cast<std::ptrdiff_t>(i), parts.end());
   if (rest[0] == "namespaces" && rest.size() > 1) {
     a.ns = rest[1];
-    if (rest.size() > 2 && rest[2] != "status" && rest[2] != "finalize") rest.erase(rest.begin(), rest.begin() + 2);
+    if (rest.size() > 2 && rest[2] != "status" && rest[2] != "finalize")
+      rest.erase(rest.begin(), rest.begin() + 2);
   }
   a.resource = rest[0];
   if (rest.size() >= 2) a.name = rest[1];
   if (rest.size() >= 3) a.subresource = rest[2];
   bool watch = req.Query("watch") == "1" || req.Query("watch") == "true";
   const std::string& m = req.method;
-  if (m == "GET" || m == "HEAD") a.verb = a.name.empty() ? (watch ? "watch" : "list") : "get";
-  else if (m == "POST") a.verb = "create";
-  else if (m == "PUT") a.verb = "update";
-  else if (m == "PATCH") a.verb = "patch";
-  else if (m == "DELETE") a.verb = a.name.empty() ? "deletecollection" : "delete";
-  else a.verb = Lower(m);
+  if (m == "GET" || m == "HEAD")
+    a.verb = a.name.empty() ? (watch ? "watch" : "list") : "get";
+  else if (m == "POST")
+    a.verb = "create";
+  else if (m == "PUT")
+    a.verb = "update";
+  else if (m == "PATCH")
+    a.verb = "patch";
+  else if (m == "DELETE")
+    a.verb = a.name.empty() ? "deletecollection" : "delete";
+  else
+    a.verb = Lower(m);
   if (!s.Authorize(who, a)) throw ForbiddenError(who, a);
 
   const ResourceType* rt = s.registry.Find(a.group, a.version, a.resource);
@@ -2712,10 +2992,13 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
   }
   bool is_namespace_object = rt->group.empty() && rt->plural == "namespaces";
   if (!rt->namespaced && !is_namespace_object && !a.ns.empty()) return TextNotFound();
-  if (rt->namespaced && a.ns.empty() && !(a.verb == "list" || a.verb == "watch")) return TextNotFound();
+  if (rt->namespaced && a.ns.empty() && !(a.verb == "list" || a.verb == "watch"))
+    return TextNotFound();
   if (rt->create_only && a.verb != "create") return TextNotFound();
   if (!AcceptsJson(req)) {
-    throw MakeError(406, "NotAcceptable", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf");
+    throw MakeError(406, "NotAcceptable",
+                    "only the following media types are accepted: application/json, "
+                    "application/yaml, application/vnd.kubernetes.protobuf");
   }
   Ctx c{s, req, who, a, rt, rt->namespaced ? a.ns : ""};
   if (rt->create_only) return DoReview(c);
@@ -2730,13 +3013,17 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
   if (a.verb == "watch") return DoWatch(c);
   if (a.verb == "create") {
     if (!a.name.empty()) {
-      throw MakeError(405, "MethodNotAllowed", "POST is not supported on resources of kind \"" + rt->QualifiedResource() + "\"",
-                      {{"group", rt->group}, {"kind", rt->plural}});
+      throw MakeError(
+          405, "MethodNotAllowed",
+          "POST is not supported on resources of kind \"" + rt->QualifiedResource() + "\"",
+          {{"group", rt->group}, {"kind", rt->plural}});
     }
     Json body = ParseBody(req, true);
     std::string gv = body.value("apiVersion", "");
     if (!gv.empty() && gv != rt->GroupVersion()) {
-      throw BadRequestError("the API version in the data (" + gv + ") does not match the expected API version (" + rt->GroupVersion() + ")");
+      throw BadRequestError("the API version in the data (" + gv +
+                            ") does not match the expected API version (" + rt->GroupVersion() +
+                            ")");
     }
     return DoCreate(c, body, FieldManagerOf(req), false, Json());
   }
@@ -2751,16 +3038,23 @@ HttpResponse Process(State& s, HttpRequest& req, std::unique_lock<std::mutex>& l
       one.ns = o["metadata"].value("namespace", "");
       DoDelete(one);
     }
-    return JsonResponse(200, Json{{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", Json::object()}, {"status", "Success"}});
+    return JsonResponse(200, Json{{"kind", "Status"},
+                                  {"apiVersion", "v1"},
+                                  {"metadata", Json::object()},
+                                  {"status", "Success"}});
   }
-  throw MakeError(405, "MethodNotAllowed", m + " is not supported on resources of kind \"" + rt->QualifiedResource() + "\"");
+  throw MakeError(405, "MethodNotAllowed",
+                  m + " is not supported on resources of kind \"" + rt->QualifiedResource() + "\"");
 }
 
-// ---- control API (/_sim/...) ---------------------------------------------------------------------
+// ---- control API (/_sim/...)
+// ---------------------------------------------------------------------
 
 Rule RuleFromJson(const Json& j) {
   Rule r;
-  auto list = [&](const char* k) { return j.contains(k) ? j[k].get<std::vector<std::string>>() : std::vector<std::string>{}; };
+  auto list = [&](const char* k) {
+    return j.contains(k) ? j[k].get<std::vector<std::string>>() : std::vector<std::string>{};
+  };
   r.users = list("users");
   r.groups = list("groups");
   r.namespaces = list("namespaces");
@@ -2773,8 +3067,13 @@ Rule RuleFromJson(const Json& j) {
 }
 
 Json RuleToJson(const Rule& r) {
-  return Json{{"users", r.users}, {"groups", r.groups}, {"namespaces", r.namespaces}, {"verbs", r.verbs},
-              {"apiGroups", r.api_groups}, {"resources", r.resources}, {"resourceNames", r.resource_names},
+  return Json{{"users", r.users},
+              {"groups", r.groups},
+              {"namespaces", r.namespaces},
+              {"verbs", r.verbs},
+              {"apiGroups", r.api_groups},
+              {"resources", r.resources},
+              {"resourceNames", r.resource_names},
               {"nonResourceURLs", r.non_resource_urls}};
 }
 
@@ -2845,9 +3144,12 @@ HttpResponse Control(State& s, HttpRequest& req) {
     return JsonResponse(200, Json::object());
   }
   if (p == "/_sim/state" && m == "GET") {
-    return JsonResponse(200, Json{{"resourceVersion", std::to_string(s.rv)}, {"compactedResourceVersion", std::to_string(s.compacted_rv)},
-                                  {"openWatches", s.open_watches}, {"manualClock", s.options.manual_clock},
-                                  {"clockOffsetSeconds", std::chrono::duration<double>(s.clock_offset).count()}});
+    return JsonResponse(
+        200, Json{{"resourceVersion", std::to_string(s.rv)},
+                  {"compactedResourceVersion", std::to_string(s.compacted_rv)},
+                  {"openWatches", s.open_watches},
+                  {"manualClock", s.options.manual_clock},
+                  {"clockOffsetSeconds", std::chrono::duration<double>(s.clock_offset).count()}});
   }
   if (p == "/_sim/watches" && m == "DELETE") {
     int dropped = s.open_watches;
@@ -2859,11 +3161,13 @@ HttpResponse Control(State& s, HttpRequest& req) {
     Json j = Json::parse(req.body);
     double seconds = j.value("advanceSeconds", 0.0);
     if (seconds < 0) throw BadRequestError("advanceSeconds must not be negative");
-    auto by = std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    auto by = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(seconds));
     s.clock_offset += by;
     AdvanceSimWallClock(std::chrono::duration_cast<std::chrono::nanoseconds>(by));
     s.cv.notify_all();
-    return JsonResponse(200, Json{{"clockOffsetSeconds", std::chrono::duration<double>(s.clock_offset).count()}});
+    return JsonResponse(
+        200, Json{{"clockOffsetSeconds", std::chrono::duration<double>(s.clock_offset).count()}});
   }
   return TextNotFound();
 }
@@ -2872,20 +3176,21 @@ HttpResponse Control(State& s, HttpRequest& req) {
 
 // ---- internal writes for the simulated controllers ---------------------------------------------
 
-Json Api::State::ControllerGet(const std::string& group, const std::string& plural, const std::string& ns,
-                               const std::string& name) {
+Json Api::State::ControllerGet(const std::string& group, const std::string& plural,
+                               const std::string& ns, const std::string& name) {
   auto it = objects.find(Key(group, plural, ns, name));
   return it == objects.end() ? Json() : it->second;
 }
 
-void Api::State::ControllerDelete(const std::string& group, const std::string& plural, const std::string& ns,
-                                  const std::string& name) {
+void Api::State::ControllerDelete(const std::string& group, const std::string& plural,
+                                  const std::string& ns, const std::string& name) {
   auto versions = registry.Versions(group, plural);
   if (!versions.empty()) Remove(*versions[0], ns, name);
 }
 
-Json Api::State::ControllerWrite(const std::string& group, const std::string& version, const std::string& plural,
-                                 Json object, const std::string& manager, bool status_only) {
+Json Api::State::ControllerWrite(const std::string& group, const std::string& version,
+                                 const std::string& plural, Json object, const std::string& manager,
+                                 bool status_only) {
   const ResourceType* rt = registry.Find(group, version, plural);
   if (rt == nullptr) return Json();
   Json& meta = object["metadata"];
@@ -2906,7 +3211,8 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
     meta.erase("resourceVersion");
     ApplyDefaults(*rt, object);
     meta.erase("managedFields");
-    SetManagerEntry(object, manager, "Update", rt->GroupVersion(), "", FieldSet(object, ListRulesOf(*rt), true));
+    SetManagerEntry(object, manager, "Update", rt->GroupVersion(), "",
+                    FieldSet(object, ListRulesOf(*rt), true));
     return Commit(*rt, object, "ADDED");
   }
   const Json old = it->second;
@@ -2918,16 +3224,24 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
   } else {
     next = object;
     next["metadata"]["managedFields"] = old["metadata"].value("managedFields", Json::array());
-    for (const char* k : {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
-      if (old["metadata"].contains(k)) next["metadata"][k] = old["metadata"][k]; else next["metadata"].erase(k);
+    for (const char* k :
+         {"uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"}) {
+      if (old["metadata"].contains(k))
+        next["metadata"][k] = old["metadata"][k];
+      else
+        next["metadata"].erase(k);
     }
     if (rt->status_subresource) {
-      if (old.contains("status")) next["status"] = old["status"]; else next.erase("status");
+      if (old.contains("status"))
+        next["status"] = old["status"];
+      else
+        next.erase("status");
     }
   }
   if (old["metadata"].contains("generation")) {
     std::int64_t gen = old["metadata"]["generation"].get<std::int64_t>();
-    next["metadata"]["generation"] = (!status_only && GenerationChanged(*rt, old, next)) ? gen + 1 : gen;
+    next["metadata"]["generation"] =
+        (!status_only && GenerationChanged(*rt, old, next)) ? gen + 1 : gen;
   }
   next["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"];
   if (group.empty() && plural == "pods") AssignPodNetwork(old, next);
@@ -3021,14 +3335,16 @@ void Api::State::EnsureNamespaceDefaults(const std::string& ns) {
   }
 }
 
-// ---- Api -------------------------------------------------------------------------------------------
+// ---- Api
+// -------------------------------------------------------------------------------------------
 
 Api::Api(Options options) : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.options = std::move(options);
   s.InstallDefaultRbac();
   std::lock_guard lock(s.mu);
-  auto make = [&](const std::string& group, const std::string& version, const std::string& plural, Json obj) {
+  auto make = [&](const std::string& group, const std::string& version, const std::string& plural,
+                  Json obj) {
     const ResourceType* rt = s.registry.Find(group, version, plural);
     Json& meta = obj["metadata"];
     meta["uid"] = NewUid();
@@ -3036,17 +3352,21 @@ Api::Api(Options options) : state_(std::make_unique<State>()) {
     if (rt->generation != GenerationMode::kNone) meta["generation"] = 1;
     obj["apiVersion"] = rt->GroupVersion();
     obj["kind"] = rt->kind;
-    SetManagerEntry(obj, "kube-apiserver", "Update", rt->GroupVersion(), "", FieldSet(obj, ListRulesOf(*rt), true));
+    SetManagerEntry(obj, "kube-apiserver", "Update", rt->GroupVersion(), "",
+                    FieldSet(obj, ListRulesOf(*rt), true));
     Json& stored = s.Commit(*rt, obj, "ADDED");
     if (plural == "customresourcedefinitions") s.registry.InstallCrd(stored);
   };
-  std::vector<std::string> namespaces{"default", "kube-system", "kube-public", "kube-node-lease", "nais-system"};
+  std::vector<std::string> namespaces{"default", "kube-system", "kube-public", "kube-node-lease",
+                                      "nais-system"};
   for (const auto& t : s.options.teams) {
     if (!Contains(namespaces, t)) namespaces.push_back(t);
   }
   for (const auto& ns : namespaces) {
-    make("", "v1", "namespaces", Json{{"metadata", {{"name", ns}, {"labels", {{"kubernetes.io/metadata.name", ns}}}}},
-                                      {"spec", {{"finalizers", {"kubernetes"}}}}, {"status", {{"phase", "Active"}}}});
+    make("", "v1", "namespaces",
+         Json{{"metadata", {{"name", ns}, {"labels", {{"kubernetes.io/metadata.name", ns}}}}},
+              {"spec", {{"finalizers", {"kubernetes"}}}},
+              {"status", {{"phase", "Active"}}}});
   }
   for (const auto& ns : namespaces) s.EnsureNamespaceDefaults(ns);
   make("", "v1", "services",
@@ -3112,9 +3432,11 @@ Api::Api(Options options) : state_(std::make_unique<State>()) {
                "Used for system critical pods that must run in the cluster, but can be moved to "
                "another node if necessary."}});
   }
-  make("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "deployd"}, {"namespace", "nais-system"}}}});
+  make("", "v1", "serviceaccounts",
+       Json{{"metadata", {{"name", "deployd"}, {"namespace", "nais-system"}}}});
   for (const auto& t : s.options.teams) {
-    make("", "v1", "serviceaccounts", Json{{"metadata", {{"name", "serviceuser-" + t}, {"namespace", t}}}});
+    make("", "v1", "serviceaccounts",
+         Json{{"metadata", {{"name", "serviceuser-" + t}, {"namespace", t}}}});
   }
   for (const auto& [name, text] : EmbeddedCrds()) {
     for (auto& doc : YamlToJson(text)) {
@@ -3189,9 +3511,12 @@ HttpResponse Api::Handle(HttpRequest& req) {
   for (const auto& [k, v] : req.headers) {
     headers[k].push_back(k == "authorization" ? std::string("<redacted>") : v);
   }
-  Json entry{{"seq", s.request_seq++}, {"time", FormatRfc3339Micro(std::chrono::system_clock::now())},
-             {"method", req.method}, {"path", req.path}, {"query", req.raw_query}, {"headers", headers},
-             {"body", req.body}, {"user", who.user}, {"status", res.status}};
+  Json entry{
+      {"seq", s.request_seq++}, {"time", FormatRfc3339Micro(std::chrono::system_clock::now())},
+      {"method", req.method},   {"path", req.path},
+      {"query", req.raw_query}, {"headers", headers},
+      {"body", req.body},       {"user", who.user},
+      {"status", res.status}};
   // Protobuf (or other binary) bodies are logged as base64, so that the log stays valid JSON.
   if (req.Header("content-type").find("protobuf") != std::string::npos || !IsValidUtf8(req.body)) {
     entry["body"] = Base64(req.body);

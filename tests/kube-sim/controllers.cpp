@@ -63,7 +63,8 @@ std::string RandomSuffix() {
 
 std::string Annotation(const Json& obj, const char* key) {
   const Json& meta = obj["metadata"];
-  if (meta.contains("annotations") && meta["annotations"].contains(key) && meta["annotations"][key].is_string()) {
+  if (meta.contains("annotations") && meta["annotations"].contains(key) &&
+      meta["annotations"][key].is_string()) {
     return meta["annotations"][key].get<std::string>();
   }
   return "";
@@ -73,14 +74,19 @@ std::string NameOf(const Json& o) { return o["metadata"].value("name", ""); }
 std::string NsOf(const Json& o) { return o["metadata"].value("namespace", ""); }
 
 Json OwnerRef(const Json& owner) {
-  return Json{{"apiVersion", owner["apiVersion"]}, {"kind", owner["kind"]}, {"name", NameOf(owner)},
-              {"uid", owner["metadata"]["uid"]}, {"controller", true}, {"blockOwnerDeletion", true}};
+  return Json{
+      {"apiVersion", owner["apiVersion"]}, {"kind", owner["kind"]}, {"name", NameOf(owner)},
+      {"uid", owner["metadata"]["uid"]},   {"controller", true},    {"blockOwnerDeletion", true}};
 }
 
 Json Condition(const std::string& type, const std::string& status, const std::string& reason,
                const std::string& message, bool update_time) {
   std::string now = NowRfc3339();
-  Json c{{"type", type}, {"status", status}, {"lastTransitionTime", now}, {"reason", reason}, {"message", message}};
+  Json c{{"type", type},
+         {"status", status},
+         {"lastTransitionTime", now},
+         {"reason", reason},
+         {"message", message}};
   if (update_time) c["lastUpdateTime"] = now;
   return c;
 }
@@ -95,13 +101,13 @@ struct Controllers::Impl {
   std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers;
   std::map<std::string, std::int64_t> deployment_generation;  // rollout started for generation
   std::set<std::string> jobs_started;
-  std::map<std::string, std::string> nais_inflight;  // key -> hash being synchronised
+  std::map<std::string, std::string> nais_inflight;     // key -> hash being synchronised
   std::map<std::string, std::string> awaiting_rollout;  // deployment key -> application key
   std::set<std::string> rs_populated;                   // ns/name: the Deployment created its pods
   // ns/service -> the pods its Endpoints were last built from, so that a pod event resyncs only
   // the Services that select the pod now or listed it before.
   std::map<std::string, std::set<std::string>> service_pods;
-  std::map<std::string, std::int64_t> rs_generation;    // ns/name -> generation last reconciled
+  std::map<std::string, std::int64_t> rs_generation;  // ns/name -> generation last reconciled
 
   std::chrono::steady_clock::duration Delay(double units) const {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -112,20 +118,26 @@ struct Controllers::Impl {
   }
 
   // ---- helpers ----
-  void Event(const Json& involved, const std::string& type, const std::string& reason, const std::string& message,
-             const std::string& component, const Json& annotations = Json()) {
+  void Event(const Json& involved, const std::string& type, const std::string& reason,
+             const std::string& message, const std::string& component,
+             const Json& annotations = Json()) {
     std::string ns = NsOf(involved);
     auto now = SimWallNow();
     std::string ts = FormatRfc3339(now);
-    Json inv{{"kind", involved["kind"]}, {"namespace", ns}, {"name", NameOf(involved)},
-             {"uid", involved["metadata"]["uid"]}, {"apiVersion", involved["apiVersion"]},
+    Json inv{{"kind", involved["kind"]},
+             {"namespace", ns},
+             {"name", NameOf(involved)},
+             {"uid", involved["metadata"]["uid"]},
+             {"apiVersion", involved["apiVersion"]},
              {"resourceVersion", involved["metadata"].value("resourceVersion", "")}};
     if (component == "naiserator") {
       // naiserator deduplicates by message for the same involved object.
       std::string prefix = Api::State::Key("", "events", ns, "");
-      for (auto it = state.objects.lower_bound(prefix); it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      for (auto it = state.objects.lower_bound(prefix);
+           it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
         const Json& e = it->second;
-        if (e["involvedObject"].value("uid", "") == inv["uid"] && e.value("message", "") == message &&
+        if (e["involvedObject"].value("uid", "") == inv["uid"] &&
+            e.value("message", "") == message &&
             e.value("reportingComponent", "") == "naiserator") {
           Json next = e;
           next["count"] = e.value("count", 1) + 1;
@@ -139,14 +151,23 @@ struct Controllers::Impl {
         }
       }
     }
-    auto ns_count = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+    auto ns_count =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
     char hex[32];
     std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(ns_count));
-    Json ev{{"metadata", {{"name", NameOf(involved) + "." + hex + RandomSuffix()}, {"namespace", ns}}},
-            {"involvedObject", inv}, {"reason", reason}, {"message", message},
-            {"source", {{"component", component}}}, {"firstTimestamp", ts}, {"lastTimestamp", ts},
-            {"count", 1}, {"type", type}, {"eventTime", nullptr},
-            {"reportingComponent", component}, {"reportingInstance", component}};
+    Json ev{
+        {"metadata", {{"name", NameOf(involved) + "." + hex + RandomSuffix()}, {"namespace", ns}}},
+        {"involvedObject", inv},
+        {"reason", reason},
+        {"message", message},
+        {"source", {{"component", component}}},
+        {"firstTimestamp", ts},
+        {"lastTimestamp", ts},
+        {"count", 1},
+        {"type", type},
+        {"eventTime", nullptr},
+        {"reportingComponent", component},
+        {"reportingInstance", component}};
     if (component == "naiserator") {
       ev["metadata"]["name"] = "naiserator-event-" + RandomSuffix();
       ev["metadata"]["labels"] = {{"app", NameOf(involved)}, {"team", ns}};
@@ -157,11 +178,12 @@ struct Controllers::Impl {
     state.ControllerWrite("", "v1", "events", ev, component, false);
   }
 
-  std::vector<Json> Owned(const std::string& group, const std::string& plural, const std::string& ns,
-                          const std::string& owner_uid) {
+  std::vector<Json> Owned(const std::string& group, const std::string& plural,
+                          const std::string& ns, const std::string& owner_uid) {
     std::vector<Json> out;
     std::string prefix = Api::State::Key(group, plural, ns, "");
-    for (auto it = state.objects.lower_bound(prefix); it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+    for (auto it = state.objects.lower_bound(prefix);
+         it != state.objects.end() && it->first.rfind(prefix, 0) == 0; ++it) {
       // By reference: a copy of every object per reconcile made a namespace of a thousand
       // Deployments quadratic in memory traffic.
       const Json& object = it->second;
@@ -171,7 +193,8 @@ struct Controllers::Impl {
       if (refs == metadata->end() || !refs->is_array()) continue;
       for (const auto& ref : *refs) {
         const auto uid = ref.find("uid");
-        if (uid != ref.end() && uid->is_string() && uid->get_ref<const std::string&>() == owner_uid) {
+        if (uid != ref.end() && uid->is_string() &&
+            uid->get_ref<const std::string&>() == owner_uid) {
           out.push_back(object);
           break;
         }
@@ -185,7 +208,8 @@ struct Controllers::Impl {
     std::string s = Annotation(d, kScenario);
     if (s.empty() && d["spec"].contains("template")) {
       const Json& t = d["spec"]["template"];
-      if (t.contains("metadata") && t["metadata"].contains("annotations") && t["metadata"]["annotations"].contains(kScenario)) {
+      if (t.contains("metadata") && t["metadata"].contains("annotations") &&
+          t["metadata"]["annotations"].contains(kScenario)) {
         s = t["metadata"]["annotations"][kScenario].get<std::string>();
       }
     }
@@ -225,7 +249,8 @@ struct Controllers::Impl {
     After(first, [this, ns, name, gen, scenario] { DeploymentStep1(ns, name, gen, scenario); });
   }
 
-  void DeploymentStep1(const std::string& ns, const std::string& name, std::int64_t gen, const std::string& scenario) {
+  void DeploymentStep1(const std::string& ns, const std::string& name, std::int64_t gen,
+                       const std::string& scenario) {
     Json d = CurrentDeployment(ns, name, gen);
     if (d.is_null()) return;
     const Json& spec = d["spec"];
@@ -256,25 +281,32 @@ struct Controllers::Impl {
       history = (history.empty() ? "" : history + ",") + std::to_string(revision);
       revision = max_rev + 1;
     }
-    Json labels = spec["template"].value("metadata", Json::object()).value("labels", Json::object());
+    Json labels =
+        spec["template"].value("metadata", Json::object()).value("labels", Json::object());
     labels["pod-template-hash"] = hash;
     Json tmpl = spec["template"];
     tmpl["metadata"]["labels"] = labels;
     Json selector = spec.value("selector", Json::object());
     selector["matchLabels"]["pod-template-hash"] = hash;
-    Json rs{{"metadata", {{"name", rs_name}, {"namespace", ns}, {"labels", labels},
-                          {"annotations", {{"deployment.kubernetes.io/revision", std::to_string(revision)},
-                                           {"deployment.kubernetes.io/desired-replicas", std::to_string(replicas)}}},
-                          {"ownerReferences", {OwnerRef(d)}}}},
+    Json rs{{"metadata",
+             {{"name", rs_name},
+              {"namespace", ns},
+              {"labels", labels},
+              {"annotations",
+               {{"deployment.kubernetes.io/revision", std::to_string(revision)},
+                {"deployment.kubernetes.io/desired-replicas", std::to_string(replicas)}}},
+              {"ownerReferences", {OwnerRef(d)}}}},
             {"spec", {{"replicas", replicas}, {"selector", selector}, {"template", tmpl}}}};
     if (!history.empty())
       rs["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = history;
     std::string cause = Annotation(d, "kubernetes.io/change-cause");
     if (!cause.empty()) rs["metadata"]["annotations"]["kubernetes.io/change-cause"] = cause;
-    Json stored_rs = state.ControllerWrite("apps", "v1", "replicasets", rs, "kube-controller-manager", false);
+    Json stored_rs =
+        state.ControllerWrite("apps", "v1", "replicasets", rs, "kube-controller-manager", false);
     if (stored_rs.is_null()) return;
     Json status_rs = stored_rs;
-    status_rs["status"] = {{"replicas", 0}, {"observedGeneration", stored_rs["metadata"]["generation"]}};
+    status_rs["status"] = {{"replicas", 0},
+                           {"observedGeneration", stored_rs["metadata"]["generation"]}};
     state.ControllerWrite("apps", "v1", "replicasets", status_rs, "kube-controller-manager", true);
 
     d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = std::to_string(revision);
@@ -282,22 +314,34 @@ struct Controllers::Impl {
     std::int64_t available = prev.value("availableReplicas", std::int64_t{0});
     Json conditions = Json::array();
     conditions.push_back(available > 0
-                             ? Condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", true)
-                             : Condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.", true));
-    conditions.push_back(revision == 1 ? Condition("Progressing", "True", "NewReplicaSetCreated", "Created new replica set \"" + rs_name + "\"", true)
-                                       : Condition("Progressing", "True", "ReplicaSetUpdated", "ReplicaSet \"" + rs_name + "\" is progressing.", true));
-    Json status{{"observedGeneration", gen}, {"replicas", old_pods}, {"updatedReplicas", 0},
-                {"readyReplicas", available}, {"availableReplicas", available},
-                {"unavailableReplicas", replicas}, {"conditions", conditions}};
+                             ? Condition("Available", "True", "MinimumReplicasAvailable",
+                                         "Deployment has minimum availability.", true)
+                             : Condition("Available", "False", "MinimumReplicasUnavailable",
+                                         "Deployment does not have minimum availability.", true));
+    conditions.push_back(revision == 1
+                             ? Condition("Progressing", "True", "NewReplicaSetCreated",
+                                         "Created new replica set \"" + rs_name + "\"", true)
+                             : Condition("Progressing", "True", "ReplicaSetUpdated",
+                                         "ReplicaSet \"" + rs_name + "\" is progressing.", true));
+    Json status{{"observedGeneration", gen},      {"replicas", old_pods},
+                {"updatedReplicas", 0},           {"readyReplicas", available},
+                {"availableReplicas", available}, {"unavailableReplicas", replicas},
+                {"conditions", conditions}};
     WriteDeploymentStatus(d, status);
-    Event(d, "Normal", "ScalingReplicaSet", "Scaled up replica set " + rs_name + " from 0 to " + std::to_string(replicas), "deployment-controller");
-    After(1, [this, ns, name, gen, scenario, rs_name] { DeploymentStep2(ns, name, gen, scenario, rs_name); });
+    Event(d, "Normal", "ScalingReplicaSet",
+          "Scaled up replica set " + rs_name + " from 0 to " + std::to_string(replicas),
+          "deployment-controller");
+    After(1, [this, ns, name, gen, scenario, rs_name] {
+      DeploymentStep2(ns, name, gen, scenario, rs_name);
+    });
   }
 
-  std::vector<Json> PodsOf(const std::string& ns, const std::string& rs_uid) { return Owned("", "pods", ns, rs_uid); }
+  std::vector<Json> PodsOf(const std::string& ns, const std::string& rs_uid) {
+    return Owned("", "pods", ns, rs_uid);
+  }
 
-  void DeploymentStep2(const std::string& ns, const std::string& name, std::int64_t gen, const std::string& scenario,
-                       const std::string& rs_name) {
+  void DeploymentStep2(const std::string& ns, const std::string& name, std::int64_t gen,
+                       const std::string& scenario, const std::string& rs_name) {
     Json d = CurrentDeployment(ns, name, gen);
     Json rs = state.ControllerGet("apps", "replicasets", ns, rs_name);
     if (d.is_null() || rs.is_null()) return;
@@ -306,36 +350,54 @@ struct Controllers::Impl {
     auto pods = PodsOf(ns, rs["metadata"]["uid"].get<std::string>());
     for (auto i = static_cast<std::int64_t>(pods.size()); i < replicas; ++i) {
       Json tmpl = rs["spec"]["template"];
-      Json pod{{"metadata", {{"name", rs_name + "-" + RandomSuffix()}, {"namespace", ns},
-                             {"labels", tmpl["metadata"]["labels"]}, {"ownerReferences", {OwnerRef(rs)}}}},
+      Json pod{{"metadata",
+                {{"name", rs_name + "-" + RandomSuffix()},
+                 {"namespace", ns},
+                 {"labels", tmpl["metadata"]["labels"]},
+                 {"ownerReferences", {OwnerRef(rs)}}}},
                {"spec", tmpl.value("spec", Json::object())}};
-      if (tmpl["metadata"].contains("annotations")) pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
+      if (tmpl["metadata"].contains("annotations"))
+        pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
       pod["spec"]["nodeName"] = scenario == "unschedulable" ? "" : "kube-sim-node";
       if (scenario == "unschedulable") pod["spec"].erase("nodeName");
       Json stored = state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
       if (stored.is_null()) return;
       Json st{{"phase", "Pending"}, {"qosClass", "BestEffort"}};
       if (scenario == "unschedulable") {
-        st["conditions"] = {Condition("PodScheduled", "False", "Unschedulable", "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.", false)};
+        st["conditions"] = {
+            Condition("PodScheduled", "False", "Unschedulable",
+                      "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are "
+                      "available: 1 No preemption victims found for incoming pod.",
+                      false)};
       } else {
         st["conditions"] = {Condition("PodScheduled", "True", "", "", false)};
         st["conditions"][0].erase("reason");
         st["conditions"][0].erase("message");
         Json cs = Json::array();
         for (const auto& c : stored["spec"].value("containers", Json::array())) {
-          cs.push_back({{"name", c.value("name", "")}, {"image", c.value("image", "")}, {"ready", false}, {"started", false},
-                        {"restartCount", 0}, {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}});
+          cs.push_back({{"name", c.value("name", "")},
+                        {"image", c.value("image", "")},
+                        {"ready", false},
+                        {"started", false},
+                        {"restartCount", 0},
+                        {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}});
         }
         st["containerStatuses"] = cs;
       }
       Json with_status = stored;
       with_status["status"] = st;
       state.ControllerWrite("", "v1", "pods", with_status, "kubelet", true);
-      Event(rs, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored), "replicaset-controller");
+      Event(rs, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored),
+            "replicaset-controller");
       if (scenario == "unschedulable") {
-        Event(stored, "Warning", "FailedScheduling", "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.", "default-scheduler");
+        Event(stored, "Warning", "FailedScheduling",
+              "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 "
+              "No preemption victims found for incoming pod.",
+              "default-scheduler");
       } else {
-        Event(stored, "Normal", "Scheduled", "Successfully assigned " + ns + "/" + NameOf(stored) + " to kube-sim-node", "default-scheduler");
+        Event(stored, "Normal", "Scheduled",
+              "Successfully assigned " + ns + "/" + NameOf(stored) + " to kube-sim-node",
+              "default-scheduler");
       }
     }
     Json status = d["status"];
@@ -343,29 +405,40 @@ struct Controllers::Impl {
     status["replicas"] = status.value("replicas", std::int64_t{0}) + replicas;
     status["unavailableReplicas"] = replicas;
     WriteDeploymentStatus(d, status);
-    double deadline = static_cast<double>(d["spec"].value("progressDeadlineSeconds", std::int64_t{600}));
+    double deadline =
+        static_cast<double>(d["spec"].value("progressDeadlineSeconds", std::int64_t{600}));
     if (scenario != "success" && scenario != "slow") {
-      After(deadline, [this, ns, name, gen, rs_name] { DeploymentDeadline(ns, name, gen, rs_name); });
+      After(deadline,
+            [this, ns, name, gen, rs_name] { DeploymentDeadline(ns, name, gen, rs_name); });
     }
-    After(1, [this, ns, name, gen, scenario, rs_name] { DeploymentStep3(ns, name, gen, scenario, rs_name, 1); });
+    After(1, [this, ns, name, gen, scenario, rs_name] {
+      DeploymentStep3(ns, name, gen, scenario, rs_name, 1);
+    });
   }
 
-  void SetPods(const std::string& ns, const Json& rs, const std::function<void(Json& pod, const Json& container, Json& cs)>& fn,
+  void SetPods(const std::string& ns, const Json& rs,
+               const std::function<void(Json& pod, const Json& container, Json& cs)>& fn,
                const std::string& phase, bool ready) {
     for (auto pod : PodsOf(ns, rs["metadata"]["uid"].get<std::string>())) {
       Json st = pod.value("status", Json::object());
       st["phase"] = phase;
       Json cs = Json::array();
       for (const auto& c : pod["spec"].value("containers", Json::array())) {
-        Json one{{"name", c.value("name", "")}, {"image", c.value("image", "")}, {"ready", ready}, {"started", ready}, {"restartCount", 0}};
+        Json one{{"name", c.value("name", "")},
+                 {"image", c.value("image", "")},
+                 {"ready", ready},
+                 {"started", ready},
+                 {"restartCount", 0}};
         for (const auto& old : st.value("containerStatuses", Json::array())) {
-          if (old.value("name", "") == one["name"]) one["restartCount"] = old.value("restartCount", 0);
+          if (old.value("name", "") == one["name"])
+            one["restartCount"] = old.value("restartCount", 0);
         }
         fn(pod, c, one);
         cs.push_back(one);
       }
       st["containerStatuses"] = cs;
-      st["conditions"] = {Condition("PodScheduled", "True", "", "", false), Condition("Ready", ready ? "True" : "False", "", "", false)};
+      st["conditions"] = {Condition("PodScheduled", "True", "", "", false),
+                          Condition("Ready", ready ? "True" : "False", "", "", false)};
       for (auto& c : st["conditions"]) {
         c.erase("reason");
         c.erase("message");
@@ -376,8 +449,8 @@ struct Controllers::Impl {
     }
   }
 
-  void DeploymentStep3(const std::string& ns, const std::string& name, std::int64_t gen, const std::string& scenario,
-                       const std::string& rs_name, int round) {
+  void DeploymentStep3(const std::string& ns, const std::string& name, std::int64_t gen,
+                       const std::string& scenario, const std::string& rs_name, int round) {
     Json d = CurrentDeployment(ns, name, gen);
     Json rs = state.ControllerGet("apps", "replicasets", ns, rs_name);
     if (d.is_null() || rs.is_null()) return;
@@ -388,16 +461,27 @@ struct Controllers::Impl {
         for (const auto& c : pod["spec"].value("containers", Json::array())) {
           std::string image = c.value("image", "");
           Event(pod, "Normal", "Pulling", "Pulling image \"" + image + "\"", "kubelet");
-          Event(pod, "Normal", "Pulled", "Successfully pulled image \"" + image + "\" in 1.2s (1.2s including waiting)", "kubelet");
+          Event(pod, "Normal", "Pulled",
+                "Successfully pulled image \"" + image + "\" in 1.2s (1.2s including waiting)",
+                "kubelet");
           Event(pod, "Normal", "Created", "Created container " + c.value("name", ""), "kubelet");
           Event(pod, "Normal", "Started", "Started container " + c.value("name", ""), "kubelet");
         }
       }
-      SetPods(ns, rs, [](Json&, const Json&, Json& cs) { cs["state"] = {{"running", {{"startedAt", NowRfc3339()}}}}; }, "Running", true);
+      SetPods(
+          ns, rs,
+          [](Json&, const Json&, Json& cs) {
+            cs["state"] = {{"running", {{"startedAt", NowRfc3339()}}}};
+          },
+          "Running", true);
       Json rs_status = rs;
-      rs_status["status"] = {{"replicas", replicas}, {"readyReplicas", replicas}, {"availableReplicas", replicas},
-                             {"fullyLabeledReplicas", replicas}, {"observedGeneration", rs["metadata"]["generation"]}};
-      state.ControllerWrite("apps", "v1", "replicasets", rs_status, "kube-controller-manager", true);
+      rs_status["status"] = {{"replicas", replicas},
+                             {"readyReplicas", replicas},
+                             {"availableReplicas", replicas},
+                             {"fullyLabeledReplicas", replicas},
+                             {"observedGeneration", rs["metadata"]["generation"]}};
+      state.ControllerWrite("apps", "v1", "replicasets", rs_status, "kube-controller-manager",
+                            true);
       // Scale the old ReplicaSets down.
       for (auto old : Owned("apps", "replicasets", ns, d["metadata"]["uid"].get<std::string>())) {
         if (NameOf(old) == rs_name) continue;
@@ -406,58 +490,111 @@ struct Controllers::Impl {
         }
         if (old["spec"].value("replicas", std::int64_t{0}) != 0) {
           old["spec"]["replicas"] = 0;
-          Json stored = state.ControllerWrite("apps", "v1", "replicasets", old, "kube-controller-manager", false);
-          stored["status"] = {{"replicas", 0}, {"observedGeneration", stored["metadata"]["generation"]}};
-          state.ControllerWrite("apps", "v1", "replicasets", stored, "kube-controller-manager", true);
-          Event(d, "Normal", "ScalingReplicaSet", "Scaled down replica set " + NameOf(old) + " from " +
-                std::to_string(old.value("status", Json::object()).value("replicas", 0)) + " to 0", "deployment-controller");
+          Json stored = state.ControllerWrite("apps", "v1", "replicasets", old,
+                                              "kube-controller-manager", false);
+          stored["status"] = {{"replicas", 0},
+                              {"observedGeneration", stored["metadata"]["generation"]}};
+          state.ControllerWrite("apps", "v1", "replicasets", stored, "kube-controller-manager",
+                                true);
+          Event(d, "Normal", "ScalingReplicaSet",
+                "Scaled down replica set " + NameOf(old) + " from " +
+                    std::to_string(old.value("status", Json::object()).value("replicas", 0)) +
+                    " to 0",
+                "deployment-controller");
         }
       }
-      Json status{{"observedGeneration", gen}, {"replicas", replicas}, {"updatedReplicas", replicas},
-                  {"readyReplicas", replicas}, {"availableReplicas", replicas},
-                  {"conditions", {Condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", true),
-                                  Condition("Progressing", "True", "NewReplicaSetAvailable", "ReplicaSet \"" + rs_name + "\" has successfully progressed.", true)}}};
+      Json status{
+          {"observedGeneration", gen},
+          {"replicas", replicas},
+          {"updatedReplicas", replicas},
+          {"readyReplicas", replicas},
+          {"availableReplicas", replicas},
+          {"conditions",
+           {Condition("Available", "True", "MinimumReplicasAvailable",
+                      "Deployment has minimum availability.", true),
+            Condition("Progressing", "True", "NewReplicaSetAvailable",
+                      "ReplicaSet \"" + rs_name + "\" has successfully progressed.", true)}}};
       WriteDeploymentStatus(d, status);
       return;
     }
     if (scenario == "crashloop") {
-      SetPods(ns, rs, [&](Json& pod, const Json& c, Json& cs) {
-        cs["restartCount"] = cs.value("restartCount", 0) + 1;
-        cs["state"] = {{"waiting", {{"reason", "CrashLoopBackOff"},
-                                    {"message", "back-off 10s restarting failed container=" + c.value("name", "") + " pod=" + NameOf(pod) + "_" + NsOf(pod) + "(" + pod["metadata"].value("uid", "") + ")"}}}};
-        cs["lastState"] = {{"terminated", {{"exitCode", 1}, {"reason", "Error"}, {"startedAt", NowRfc3339()}, {"finishedAt", NowRfc3339()}}}};
-        Event(pod, "Warning", "BackOff", "Back-off restarting failed container " + c.value("name", "") + " in pod " + NameOf(pod) + "_" + NsOf(pod) + "(" + pod["metadata"].value("uid", "") + ")", "kubelet");
-      }, "Running", false);
+      SetPods(
+          ns, rs,
+          [&](Json& pod, const Json& c, Json& cs) {
+            cs["restartCount"] = cs.value("restartCount", 0) + 1;
+            cs["state"] = {
+                {"waiting",
+                 {{"reason", "CrashLoopBackOff"},
+                  {"message", "back-off 10s restarting failed container=" + c.value("name", "") +
+                                  " pod=" + NameOf(pod) + "_" + NsOf(pod) + "(" +
+                                  pod["metadata"].value("uid", "") + ")"}}}};
+            cs["lastState"] = {{"terminated",
+                                {{"exitCode", 1},
+                                 {"reason", "Error"},
+                                 {"startedAt", NowRfc3339()},
+                                 {"finishedAt", NowRfc3339()}}}};
+            Event(pod, "Warning", "BackOff",
+                  "Back-off restarting failed container " + c.value("name", "") + " in pod " +
+                      NameOf(pod) + "_" + NsOf(pod) + "(" + pod["metadata"].value("uid", "") + ")",
+                  "kubelet");
+          },
+          "Running", false);
     } else if (scenario == "imagepull") {
-      SetPods(ns, rs, [&](Json& pod, const Json& c, Json& cs) {
-        std::string image = c.value("image", "");
-        if (round == 1) {
-          cs["state"] = {{"waiting", {{"reason", "ErrImagePull"}, {"message", "rpc error: code = NotFound desc = failed to pull and unpack image \"" + image + "\": not found"}}}};
-          Event(pod, "Normal", "Pulling", "Pulling image \"" + image + "\"", "kubelet");
-          Event(pod, "Warning", "Failed", "Failed to pull image \"" + image + "\": rpc error: code = NotFound desc = failed to pull and unpack image \"" + image + "\": not found", "kubelet");
-          Event(pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
-        } else {
-          cs["state"] = {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "Back-off pulling image \"" + image + "\""}}}};
-          Event(pod, "Normal", "BackOff", "Back-off pulling image \"" + image + "\"", "kubelet");
-          Event(pod, "Warning", "Failed", "Error: ImagePullBackOff", "kubelet");
-        }
-      }, "Pending", false);
+      SetPods(
+          ns, rs,
+          [&](Json& pod, const Json& c, Json& cs) {
+            std::string image = c.value("image", "");
+            if (round == 1) {
+              cs["state"] = {
+                  {"waiting",
+                   {{"reason", "ErrImagePull"},
+                    {"message",
+                     "rpc error: code = NotFound desc = failed to pull and unpack image \"" +
+                         image + "\": not found"}}}};
+              Event(pod, "Normal", "Pulling", "Pulling image \"" + image + "\"", "kubelet");
+              Event(pod, "Warning", "Failed",
+                    "Failed to pull image \"" + image +
+                        "\": rpc error: code = NotFound desc = failed to pull and unpack image \"" +
+                        image + "\": not found",
+                    "kubelet");
+              Event(pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
+            } else {
+              cs["state"] = {{"waiting",
+                              {{"reason", "ImagePullBackOff"},
+                               {"message", "Back-off pulling image \"" + image + "\""}}}};
+              Event(pod, "Normal", "BackOff", "Back-off pulling image \"" + image + "\"",
+                    "kubelet");
+              Event(pod, "Warning", "Failed", "Error: ImagePullBackOff", "kubelet");
+            }
+          },
+          "Pending", false);
     } else if (scenario == "configerror") {
-      SetPods(ns, rs, [&](Json& pod, const Json& c, Json& cs) {
-        std::string cm = name + "-config";
-        for (const auto& ef : c.value("envFrom", Json::array())) {
-          if (ef.contains("configMapRef")) cm = ef["configMapRef"].value("name", cm);
-        }
-        cs["state"] = {{"waiting", {{"reason", "CreateContainerConfigError"}, {"message", "configmap \"" + cm + "\" not found"}}}};
-        if (round == 1) Event(pod, "Warning", "Failed", "Error: configmap \"" + cm + "\" not found", "kubelet");
-      }, "Pending", false);
+      SetPods(
+          ns, rs,
+          [&](Json& pod, const Json& c, Json& cs) {
+            std::string cm = name + "-config";
+            for (const auto& ef : c.value("envFrom", Json::array())) {
+              if (ef.contains("configMapRef")) cm = ef["configMapRef"].value("name", cm);
+            }
+            cs["state"] = {{"waiting",
+                            {{"reason", "CreateContainerConfigError"},
+                             {"message", "configmap \"" + cm + "\" not found"}}}};
+            if (round == 1)
+              Event(pod, "Warning", "Failed", "Error: configmap \"" + cm + "\" not found",
+                    "kubelet");
+          },
+          "Pending", false);
     } else {
       return;  // unschedulable and unknown scenarios: pods stay as they are
     }
-    if (round < 50) After(round == 1 ? 1 : 3, [this, ns, name, gen, scenario, rs_name, round] { DeploymentStep3(ns, name, gen, scenario, rs_name, round + 1); });
+    if (round < 50)
+      After(round == 1 ? 1 : 3, [this, ns, name, gen, scenario, rs_name, round] {
+        DeploymentStep3(ns, name, gen, scenario, rs_name, round + 1);
+      });
   }
 
-  void DeploymentDeadline(const std::string& ns, const std::string& name, std::int64_t gen, const std::string& rs_name) {
+  void DeploymentDeadline(const std::string& ns, const std::string& name, std::int64_t gen,
+                          const std::string& rs_name) {
     Json d = CurrentDeployment(ns, name, gen);
     if (d.is_null()) return;
     Json status = d.value("status", Json::object());
@@ -465,7 +602,9 @@ struct Controllers::Impl {
     for (const auto& c : status.value("conditions", Json::array())) {
       if (c.value("type", "") != "Progressing") conditions.push_back(c);
     }
-    conditions.push_back(Condition("Progressing", "False", "ProgressDeadlineExceeded", "ReplicaSet \"" + rs_name + "\" has timed out progressing.", true));
+    conditions.push_back(Condition("Progressing", "False", "ProgressDeadlineExceeded",
+                                   "ReplicaSet \"" + rs_name + "\" has timed out progressing.",
+                                   true));
     status["conditions"] = conditions;
     WriteDeploymentStatus(d, status);
   }
@@ -473,7 +612,8 @@ struct Controllers::Impl {
   // ---- StatefulSet / DaemonSet: complete after one step (scenario never: no status) ----
   void OnSimpleWorkload(const std::string& plural, const Json& o) {
     std::int64_t gen = o["metadata"].value("generation", std::int64_t{1});
-    if (o.value("status", Json::object()).value("observedGeneration", std::int64_t{0}) >= gen) return;
+    if (o.value("status", Json::object()).value("observedGeneration", std::int64_t{0}) >= gen)
+      return;
     if (Annotation(o, kScenario) == "never" || o["metadata"].contains("deletionTimestamp")) return;
     std::string key = plural + "/" + NsOf(o) + "/" + NameOf(o);
     auto it = deployment_generation.find(key);
@@ -483,15 +623,20 @@ struct Controllers::Impl {
     After(1, [this, plural, ns, name, gen] {
       Json w = state.ControllerGet("apps", plural, ns, name);
       if (w.is_null() || w["metadata"].value("generation", std::int64_t{0}) != gen) return;
-      std::string revision = name + "-" + SafeHash(w["spec"].value("template", Json::object()).dump(), 10);
+      std::string revision =
+          name + "-" + SafeHash(w["spec"].value("template", Json::object()).dump(), 10);
       if (plural == "statefulsets") {
         std::int64_t n = w["spec"].value("replicas", std::int64_t{1});
-        w["status"] = {{"observedGeneration", gen}, {"replicas", n}, {"readyReplicas", n}, {"currentReplicas", n},
-                       {"updatedReplicas", n}, {"availableReplicas", n}, {"currentRevision", revision},
-                       {"updateRevision", revision}, {"collisionCount", 0}};
+        w["status"] = {{"observedGeneration", gen},   {"replicas", n},
+                       {"readyReplicas", n},          {"currentReplicas", n},
+                       {"updatedReplicas", n},        {"availableReplicas", n},
+                       {"currentRevision", revision}, {"updateRevision", revision},
+                       {"collisionCount", 0}};
       } else {
-        w["status"] = {{"observedGeneration", gen}, {"desiredNumberScheduled", 1}, {"currentNumberScheduled", 1},
-                       {"numberReady", 1}, {"updatedNumberScheduled", 1}, {"numberAvailable", 1}, {"numberMisscheduled", 0}};
+        w["status"] = {{"observedGeneration", gen},   {"desiredNumberScheduled", 1},
+                       {"currentNumberScheduled", 1}, {"numberReady", 1},
+                       {"updatedNumberScheduled", 1}, {"numberAvailable", 1},
+                       {"numberMisscheduled", 0}};
       }
       state.ControllerWrite("apps", "v1", plural, w, "kube-controller-manager", true);
     });
@@ -500,7 +645,9 @@ struct Controllers::Impl {
   // ---- Job controller ----
   void OnJob(const Json& job) {
     std::string key = NsOf(job) + "/" + NameOf(job) + "/" + job["metadata"].value("uid", "");
-    if (jobs_started.count(key) != 0 || (job.contains("status") && job["status"].contains("startTime"))) return;
+    if (jobs_started.count(key) != 0 ||
+        (job.contains("status") && job["status"].contains("startTime")))
+      return;
     jobs_started.insert(key);
     std::string scenario = Annotation(job, kScenario);
     if (scenario == "never") return;
@@ -515,7 +662,8 @@ struct Controllers::Impl {
     return j;
   }
 
-  void JobStart(const std::string& ns, const std::string& name, const std::string& uid, const std::string& scenario) {
+  void JobStart(const std::string& ns, const std::string& name, const std::string& uid,
+                const std::string& scenario) {
     Json job = CurrentJob(ns, name, uid);
     if (job.is_null()) return;
     Json tmpl = job["spec"].value("template", Json::object());
@@ -524,7 +672,11 @@ struct Controllers::Impl {
     labels["job-name"] = name;
     labels["batch.kubernetes.io/controller-uid"] = uid;
     labels["controller-uid"] = uid;
-    Json pod{{"metadata", {{"name", name + "-" + RandomSuffix()}, {"namespace", ns}, {"labels", labels}, {"ownerReferences", {OwnerRef(job)}}}},
+    Json pod{{"metadata",
+              {{"name", name + "-" + RandomSuffix()},
+               {"namespace", ns},
+               {"labels", labels},
+               {"ownerReferences", {OwnerRef(job)}}}},
              {"spec", tmpl.value("spec", Json::object())}};
     pod["spec"]["nodeName"] = "kube-sim-node";
     if (tmpl.contains("metadata") && tmpl["metadata"].contains("annotations"))
@@ -545,16 +697,21 @@ struct Controllers::Impl {
       state.ControllerWrite("", "v1", "pods", stored, "kubelet", true);
       Event(job, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored), "job-controller");
     }
-    job["status"] = {{"startTime", NowRfc3339()}, {"active", 1}, {"ready", 0}, {"terminating", 0},
+    job["status"] = {{"startTime", NowRfc3339()},
+                     {"active", 1},
+                     {"ready", 0},
+                     {"terminating", 0},
                      {"uncountedTerminatedPods", Json::object()}};
     state.ControllerWrite("batch", "v1", "jobs", job, "kube-controller-manager", true);
     After(1, [this, ns, name, uid, scenario] { JobFinish(ns, name, uid, scenario); });
   }
 
-  void JobFinish(const std::string& ns, const std::string& name, const std::string& uid, const std::string& scenario) {
+  void JobFinish(const std::string& ns, const std::string& name, const std::string& uid,
+                 const std::string& scenario) {
     Json job = CurrentJob(ns, name, uid);
     if (job.is_null()) return;
-    bool fail = scenario == "fail" || scenario == "failure" || scenario == "jobfailure" || scenario == "crashloop";
+    bool fail = scenario == "fail" || scenario == "failure" || scenario == "jobfailure" ||
+                scenario == "crashloop";
     for (auto pod : Owned("", "pods", ns, uid)) {
       pod["status"]["phase"] = fail ? "Failed" : "Succeeded";
       for (auto& cs : pod["status"]["containerStatuses"]) {
@@ -573,18 +730,25 @@ struct Controllers::Impl {
     st["ready"] = 0;
     std::string now = NowRfc3339();
     auto cond = [&](const char* type, const char* reason, const char* message) {
-      return Json{{"type", type}, {"status", "True"}, {"lastProbeTime", now}, {"lastTransitionTime", now}, {"reason", reason}, {"message", message}};
+      return Json{{"type", type},         {"status", "True"},
+                  {"lastProbeTime", now}, {"lastTransitionTime", now},
+                  {"reason", reason},     {"message", message}};
     };
     if (fail) {
       st["failed"] = job["spec"].value("backoffLimit", 6) + 1;
-      st["conditions"] = {cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-                          cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")};
-      Event(job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit", "job-controller");
+      st["conditions"] = {
+          cond("FailureTarget", "BackoffLimitExceeded",
+               "Job has reached the specified backoff limit"),
+          cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")};
+      Event(job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit",
+            "job-controller");
     } else {
       st["succeeded"] = job["spec"].value("completions", 1);
       st["completionTime"] = now;
-      st["conditions"] = {cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
-                          cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")};
+      st["conditions"] = {
+          cond("SuccessCriteriaMet", "CompletionsReached",
+               "Reached expected number of succeeded pods"),
+          cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")};
       Event(job, "Normal", "Completed", "Job completed", "job-controller");
     }
     job["status"] = st;
@@ -598,7 +762,9 @@ struct Controllers::Impl {
     for (auto it = all.begin(); it != all.end(); ++it) {
       if (it.key().rfind("nais.io/", 0) != 0) labels[it.key()] = it.value();
     }
-    Json input{{"spec", o.value("spec", Json())}, {"labels", labels}, {"changeCause", Annotation(o, "kubernetes.io/change-cause")}};
+    Json input{{"spec", o.value("spec", Json())},
+               {"labels", labels},
+               {"changeCause", Annotation(o, "kubernetes.io/change-cause")}};
     std::uint64_t h = 1469598103934665603ULL;
     for (unsigned char c : input.dump()) {
       h ^= c;
@@ -613,11 +779,13 @@ struct Controllers::Impl {
     std::string key = plural + "/" + NsOf(o) + "/" + NameOf(o);
     Json& meta = o["metadata"];
     Json finalizers = meta.value("finalizers", Json::array());
-    bool has_finalizer = std::find(finalizers.begin(), finalizers.end(), kFinalizer) != finalizers.end();
+    bool has_finalizer =
+        std::find(finalizers.begin(), finalizers.end(), kFinalizer) != finalizers.end();
     if (meta.contains("deletionTimestamp")) {
       if (has_finalizer) {
         Json kept = Json::array();
-        for (const auto& f : finalizers) if (f != kFinalizer) kept.push_back(f);
+        for (const auto& f : finalizers)
+          if (f != kFinalizer) kept.push_back(f);
         meta["finalizers"] = kept;
         state.ControllerWrite("nais.io", version, plural, o, "naiserator", false);
       }
@@ -635,20 +803,27 @@ struct Controllers::Impl {
     if (nais_inflight[key] == hash) return;
     nais_inflight[key] = hash;
     std::string ns = NsOf(o), name = NameOf(o);
-    After(1, [this, version, plural, ns, name, hash] { NaisSync(version, plural, ns, name, hash); });
+    After(1,
+          [this, version, plural, ns, name, hash] { NaisSync(version, plural, ns, name, hash); });
   }
 
-  void NaisStatus(const std::string& version, const std::string& plural, Json o, const std::string& state_name,
-                  const std::string& message, const std::string& hash, bool set_correlation) {
+  void NaisStatus(const std::string& version, const std::string& plural, Json o,
+                  const std::string& state_name, const std::string& message,
+                  const std::string& hash, bool set_correlation) {
     Json st = o.value("status", Json::object());
     st["synchronizationState"] = state_name;
     if (!hash.empty()) {
       st["synchronizationHash"] = hash;
-      st["synchronizationTime"] = std::chrono::duration_cast<std::chrono::nanoseconds>(SimWallNow().time_since_epoch()).count();
+      st["synchronizationTime"] =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(SimWallNow().time_since_epoch())
+              .count();
     }
     if (set_correlation) st["correlationID"] = Annotation(o, kCorrelation);
-    st["conditions"] = {{{"type", "SynchronizationState"}, {"status", "True"}, {"reason", state_name},
-                         {"message", message}, {"lastTransitionTime", NowRfc3339()}}};
+    st["conditions"] = {{{"type", "SynchronizationState"},
+                         {"status", "True"},
+                         {"reason", state_name},
+                         {"message", message},
+                         {"lastTransitionTime", NowRfc3339()}}};
     o["status"] = st;
     state.ControllerWrite("nais.io", version, plural, o, "naiserator", true);
   }
@@ -658,8 +833,8 @@ struct Controllers::Impl {
     return id.empty() ? Json() : Json{{kCorrelation, id}};
   }
 
-  void NaisSync(const std::string& version, const std::string& plural, const std::string& ns, const std::string& name,
-                const std::string& hash) {
+  void NaisSync(const std::string& version, const std::string& plural, const std::string& ns,
+                const std::string& name, const std::string& hash) {
     Json o = state.ControllerGet("nais.io", plural, ns, name);
     std::string key = plural + "/" + ns + "/" + name;
     if (o.is_null() || NaisHash(o) != hash) return;
@@ -667,21 +842,27 @@ struct Controllers::Impl {
     std::string scenario = Annotation(o, kScenario);
     Json ann = NaisEventAnnotations(o);
     if (scenario == "failgenerate") {
-      std::string msg = "generating resources: simulated failure (test.deployd.io/scenario=failgenerate)";
+      std::string msg =
+          "generating resources: simulated failure (test.deployd.io/scenario=failgenerate)";
       NaisStatus(version, plural, o, "FailedGenerate", msg, "", false);
       Event(o, "Warning", "FailedGenerate", msg, "naiserator", ann);
       return;
     }
     if (scenario == "failsync") {
-      std::string msg = "persisting resources to Kubernetes: simulated failure (test.deployd.io/scenario=failsync)";
+      std::string msg =
+          "persisting resources to Kubernetes: simulated failure "
+          "(test.deployd.io/scenario=failsync)";
       NaisStatus(version, plural, o, "FailedSynchronization", msg, hash, true);
       Event(o, "Warning", "FailedSynchronization", msg, "naiserator", ann);
       return;
     }
-    NaisStatus(version, plural, o, "Synchronized", "Successfully synchronized all application resources.", hash, true);
-    Event(o, "Normal", "Synchronized", "Deployment has been processed; waiting for completion...", "naiserator", ann);
+    NaisStatus(version, plural, o, "Synchronized",
+               "Successfully synchronized all application resources.", hash, true);
+    Event(o, "Normal", "Synchronized", "Deployment has been processed; waiting for completion...",
+          "naiserator", ann);
     if (plural == "naisjobs") {
-      Event(o, "Normal", "RolloutComplete", "No support for monitoring CronJobs", "naiserator", ann);
+      Event(o, "Normal", "RolloutComplete", "No support for monitoring CronJobs", "naiserator",
+            ann);
       Json fresh = state.ControllerGet("nais.io", plural, ns, name);
       NaisStatus(version, plural, fresh, "RolloutComplete", "Successfully deployed.", "", false);
       return;
@@ -689,25 +870,37 @@ struct Controllers::Impl {
     // Application: write the Deployment, then watch it complete.
     Json spec = o.value("spec", Json::object());
     std::int64_t replicas = 2;
-    if (spec.contains("replicas") && spec["replicas"].contains("min") && spec["replicas"]["min"].is_number_integer()) {
+    if (spec.contains("replicas") && spec["replicas"].contains("min") &&
+        spec["replicas"]["min"].is_number_integer()) {
       replicas = spec["replicas"]["min"].get<std::int64_t>();
     }
     Json container{{"name", name}, {"image", spec.value("image", "")}};
-    if (spec.contains("port")) container["ports"] = {{{"name", "http"}, {"containerPort", spec["port"]}, {"protocol", "TCP"}}};
+    if (spec.contains("port"))
+      container["ports"] = {
+          {{"name", "http"}, {"containerPort", spec["port"]}, {"protocol", "TCP"}}};
     Json annotations{{kCorrelation, Annotation(o, kCorrelation)}};
     std::string dep_scenario = Annotation(o, kDeploymentScenario);
     if (!dep_scenario.empty()) annotations[kScenario] = dep_scenario;
     Json existing = state.ControllerGet("apps", "deployments", ns, name);
-    Json d{{"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{"app", name}, {"team", ns}}},
-                         {"annotations", annotations}, {"ownerReferences", {OwnerRef(o)}}}},
-           {"spec", {{"replicas", replicas}, {"progressDeadlineSeconds", 300}, {"revisionHistoryLimit", 10},
-                     {"selector", {{"matchLabels", {{"app", name}}}}},
-                     {"template", {{"metadata", {{"labels", {{"app", name}, {"team", ns}}}}},
-                                   {"spec", {{"containers", {container}}}}}}}}};
+    Json d{{"metadata",
+            {{"name", name},
+             {"namespace", ns},
+             {"labels", {{"app", name}, {"team", ns}}},
+             {"annotations", annotations},
+             {"ownerReferences", {OwnerRef(o)}}}},
+           {"spec",
+            {{"replicas", replicas},
+             {"progressDeadlineSeconds", 300},
+             {"revisionHistoryLimit", 10},
+             {"selector", {{"matchLabels", {{"app", name}}}}},
+             {"template",
+              {{"metadata", {{"labels", {{"app", name}, {"team", ns}}}}},
+               {"spec", {{"containers", {container}}}}}}}}};
     if (!existing.is_null()) {
       const Json old_annotations = existing["metadata"].value("annotations", Json::object());
       for (auto it = old_annotations.begin(); it != old_annotations.end(); ++it) {
-        if (!d["metadata"]["annotations"].contains(it.key()) && it.key() != kScenario) d["metadata"]["annotations"][it.key()] = it.value();
+        if (!d["metadata"]["annotations"].contains(it.key()) && it.key() != kScenario)
+          d["metadata"]["annotations"][it.key()] = it.value();
       }
       d["spec"]["template"]["metadata"]["annotations"]["nais.io/synchronizationHash"] = hash;
     } else {
@@ -724,8 +917,10 @@ struct Controllers::Impl {
     if (it == awaiting_rollout.end()) return;
     const Json st = d.value("status", Json::object());
     std::int64_t want = d["spec"].value("replicas", std::int64_t{1});
-    bool complete = st.value("observedGeneration", std::int64_t{0}) >= d["metadata"].value("generation", std::int64_t{1}) &&
-                    st.value("updatedReplicas", std::int64_t{-1}) == want && st.value("replicas", std::int64_t{-1}) == want &&
+    bool complete = st.value("observedGeneration", std::int64_t{0}) >=
+                        d["metadata"].value("generation", std::int64_t{1}) &&
+                    st.value("updatedReplicas", std::int64_t{-1}) == want &&
+                    st.value("replicas", std::int64_t{-1}) == want &&
                     st.value("availableReplicas", std::int64_t{-1}) == want;
     if (!complete) return;
     std::string value = it->second;
@@ -736,11 +931,14 @@ struct Controllers::Impl {
     std::string version = value.substr(p1 + 1, p2 - p1 - 1);
     std::string hash = value.substr(p2 + 1);
     Json o = state.ControllerGet("nais.io", "applications", NsOf(d), NameOf(d));
-    if (o.is_null() || o.value("status", Json::object()).value("synchronizationHash", "") != hash) return;
+    if (o.is_null() || o.value("status", Json::object()).value("synchronizationHash", "") != hash)
+      return;
     o["apiVersion"] = "nais.io/" + version;
-    Event(o, "Normal", "RolloutComplete", "Rollout has completed", "naiserator", NaisEventAnnotations(o));
+    Event(o, "Normal", "RolloutComplete", "Rollout has completed", "naiserator",
+          NaisEventAnnotations(o));
     Json fresh = state.ControllerGet("nais.io", "applications", NsOf(d), NameOf(d));
-    NaisStatus(version, "applications", fresh, "RolloutComplete", "Successfully deployed.", "", false);
+    NaisStatus(version, "applications", fresh, "RolloutComplete", "Successfully deployed.", "",
+               false);
   }
 
   // ---- paused Deployments ----
@@ -1429,9 +1627,12 @@ struct Controllers::Impl {
         !ev.object["metadata"].contains("deletionTimestamp")) {
       state.EnsureNamespaceDefaults(ev.object["metadata"].value("name", ""));
     }
-    if (ev.group == "apps" && ev.plural == "deployments") OnDeployment(ev.object);
-    else if (ev.group == "apps" && (ev.plural == "statefulsets" || ev.plural == "daemonsets")) OnSimpleWorkload(ev.plural, ev.object);
-    else if (ev.group == "batch" && ev.plural == "jobs") OnJob(ev.object);
+    if (ev.group == "apps" && ev.plural == "deployments")
+      OnDeployment(ev.object);
+    else if (ev.group == "apps" && (ev.plural == "statefulsets" || ev.plural == "daemonsets"))
+      OnSimpleWorkload(ev.plural, ev.object);
+    else if (ev.group == "batch" && ev.plural == "jobs")
+      OnJob(ev.object);
     else if (ev.group == "nais.io" && (ev.plural == "applications" || ev.plural == "naisjobs")) {
       std::string version = ev.object.value("apiVersion", "nais.io/v1");
       version = version.substr(version.find('/') + 1);
@@ -1462,7 +1663,8 @@ struct Controllers::Impl {
         try {
           Handle(ev);
         } catch (const std::exception& e) {
-          spdlog::warn("controller failed on {} {}: {}", ev.plural, ev.object["metadata"].value("name", ""), e.what());
+          spdlog::warn("controller failed on {} {}: {}", ev.plural,
+                       ev.object["metadata"].value("name", ""), e.what());
         }
       }
       if (!events.empty()) continue;
@@ -1470,10 +1672,12 @@ struct Controllers::Impl {
       // advance (which notifies the condition variable).
       auto sim_now = state.SimSteady();
       auto wait = std::chrono::steady_clock::duration(std::chrono::milliseconds(500));
-      if (!timers.empty() && !state.options.manual_clock) wait = std::min(wait, timers.begin()->first - sim_now);
+      if (!timers.empty() && !state.options.manual_clock)
+        wait = std::min(wait, timers.begin()->first - sim_now);
       std::uint64_t seen = last;
       auto offset = state.clock_offset;
-      state.cv.wait_for(lock, wait, [&] { return state.rv > seen || state.clock_offset != offset; });
+      state.cv.wait_for(lock, wait,
+                        [&] { return state.rv > seen || state.clock_offset != offset; });
     }
   }
 };

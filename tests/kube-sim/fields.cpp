@@ -7,9 +7,15 @@
 namespace kubesim {
 namespace {
 
-const std::set<std::string> kUntrackedMeta{"name",          "namespace",         "uid",
-                                           "resourceVersion", "generation",      "creationTimestamp",
-                                           "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds",
+const std::set<std::string> kUntrackedMeta{"name",
+                                           "namespace",
+                                           "uid",
+                                           "resourceVersion",
+                                           "generation",
+                                           "creationTimestamp",
+                                           "managedFields",
+                                           "deletionTimestamp",
+                                           "deletionGracePeriodSeconds",
                                            "selfLink"};
 
 enum class ListKind { kAtomic, kMap, kSet };
@@ -50,7 +56,8 @@ const Json& MetadataSchema() { return ObjectMetaSchema(); }
 ListInfo ListInfoOf(const Json& arr, const ListRules& rules, const Json* schema) {
   ListInfo info;
   if (!arr.is_array() || arr.empty()) return info;
-  std::string type = schema != nullptr && schema->is_object() ? schema->value("x-kubernetes-list-type", "") : "";
+  std::string type =
+      schema != nullptr && schema->is_object() ? schema->value("x-kubernetes-list-type", "") : "";
   if (type == "map") {
     const Json keys = schema->value("x-kubernetes-list-map-keys", Json::array());
     if (!keys.is_array() || keys.empty()) return info;
@@ -329,19 +336,23 @@ void RemoveAt(Json& object, const std::vector<std::string>& path) {
     if (!(node->is_object() || node->is_array()) || !node->empty()) break;
     Json* parent = chain[i - 1];
     const std::string& key = p[i - 1];
-    if (key.rfind("f:", 0) == 0 && parent->is_object()) parent->erase(key.substr(2));
-    else break;
+    if (key.rfind("f:", 0) == 0 && parent->is_object())
+      parent->erase(key.substr(2));
+    else
+      break;
   }
 }
 
-Json ChangedFields(const Json& before, const Json& after, const ListRules& lists, bool include_status) {
+Json ChangedFields(const Json& before, const Json& after, const ListRules& lists,
+                   bool include_status) {
   Json out = Json::object();
   Json set = FieldSet(after, lists, include_status);
   for (const auto& leaf : FieldSetLeaves(set)) {
     const Json* a = ValueAt(after, leaf);
     const Json* b = ValueAt(before, leaf);
     bool element = !leaf.empty() && leaf.back() == ".";
-    if (element ? (a == nullptr) != (b == nullptr) : (b == nullptr || a == nullptr || *a != *b)) Insert(out, leaf);
+    if (element ? (a == nullptr) != (b == nullptr) : (b == nullptr || a == nullptr || *a != *b))
+      Insert(out, leaf);
   }
   // Elements of keyed lists that are new also own their "." node.
   return out;
@@ -349,14 +360,16 @@ Json ChangedFields(const Json& before, const Json& after, const ListRules& lists
 
 namespace {
 
-void MergeInto(Json& live, const Json& applied, const ListRules& rules, const Json* schema, bool root) {
+void MergeInto(Json& live, const Json& applied, const ListRules& rules, const Json* schema,
+               bool root) {
   if (!applied.is_object() || !live.is_object()) {
     live = applied;
     return;
   }
   for (auto it = applied.begin(); it != applied.end(); ++it) {
     const Json& v = it.value();
-    const Json* child = root && it.key() == "metadata" ? &MetadataSchema() : ChildSchema(schema, it.key());
+    const Json* child =
+        root && it.key() == "metadata" ? &MetadataSchema() : ChildSchema(schema, it.key());
     auto lit = live.find(it.key());
     if (lit == live.end()) {
       live[it.key()] = v;

@@ -1,17 +1,15 @@
 // HTTP/1.1 transport for kube-sim: one blocking thread per connection (a test server; watches
 // hold their thread). TLS through Asio's OpenSSL stream, or plain TCP.
-#include "common/asio.hpp"
-
-#include <poll.h>
-
 #include <atomic>
+#include <thread>
+
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <thread>
-
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include "common/asio.hpp"
 #include "kube_sim.hpp"
 
 namespace kubesim {

@@ -42,13 +42,15 @@ struct ResourceType {
   bool create_only = false;  // review types (selfsubjectaccessreviews, ...)
   bool storage_version = true;
   GenerationMode generation = GenerationMode::kNone;
-  Json schema;  // openAPIV3Schema of a CRD version (null for built-ins)
+  Json schema;           // openAPIV3Schema of a CRD version (null for built-ins)
   Json printer_columns;  // additionalPrinterColumns of a CRD version
   // Built-in associative lists are keyed by "name"; CRD lists are atomic unless declared.
   std::string GroupVersion() const { return group.empty() ? version : group + "/" + version; }
   std::string QualifiedResource() const { return group.empty() ? plural : plural + "." + group; }
   std::string QualifiedKind() const { return group.empty() ? kind : kind + "." + group; }
-  std::string PathPrefix() const { return group.empty() ? "/api/" + version : "/apis/" + group + "/" + version; }
+  std::string PathPrefix() const {
+    return group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+  }
 };
 
 // Every subresource of a type (status and scale included), sorted by name as discovery lists them.
@@ -62,20 +64,21 @@ class Registry {
   const ResourceType* FindKind(const std::string& group, const std::string& version,
                                const std::string& kind) const;
   // All versions of the resource, storage version first.
-  std::vector<const ResourceType*> Versions(const std::string& group, const std::string& plural) const;
+  std::vector<const ResourceType*> Versions(const std::string& group,
+                                            const std::string& plural) const;
   // Installs or replaces the types of a CRD object; returns an error text on bad CRDs.
   void InstallCrd(const Json& crd);
   void RemoveCrd(const Json& crd);
 
   // Discovery documents.
-  Json CoreVersions() const;                       // GET /api
-  Json GroupList() const;                          // GET /apis
+  Json CoreVersions() const;                                  // GET /api
+  Json GroupList() const;                                     // GET /apis
   std::optional<Json> Group(const std::string& group) const;  // GET /apis/{g}
   std::optional<Json> ResourceList(const std::string& group, const std::string& version) const;
   // Aggregated discovery for /api or /apis; `api_version` apidiscovery.k8s.io/v2 or v2beta1.
   Json Aggregated(bool core, const std::string& api_version) const;
-  Json OpenApiV2() const;                          // GET /openapi/v2 (Swagger 2.0, JSON)
-  Json OpenApiRoot() const;                        // GET /openapi/v3
+  Json OpenApiV2() const;    // GET /openapi/v2 (Swagger 2.0, JSON)
+  Json OpenApiRoot() const;  // GET /openapi/v3
   std::optional<Json> OpenApiDoc(const std::string& key) const;  // "api/v1", "apis/apps/v1"
   std::vector<std::string> GroupOrder() const;
   std::vector<std::string> GroupVersions(const std::string& group) const;  // preferred first
@@ -104,9 +107,9 @@ ApiError AlreadyExistsError(const ResourceType& rt, const std::string& name);
 ApiError ConflictError(const ResourceType& rt, const std::string& name);
 ApiError BadRequestError(const std::string& message);
 struct FieldError {
-  std::string type;   // "FieldValueRequired", ...
+  std::string type;  // "FieldValueRequired", ...
   std::string field;
-  std::string body;   // "Required value", "Invalid value: \"x\": detail"
+  std::string body;  // "Required value", "Invalid value: \"x\": detail"
 };
 ApiError InvalidError(const std::string& qualified_kind, const std::string& group,
                       const std::string& kind, const std::string& name,
@@ -121,11 +124,11 @@ bool BuiltinUnknownFields(const ResourceType& rt, Json& object, std::vector<std:
                           std::vector<std::string>* smd_paths, bool prune);
 
 // kubectl's protobuf request bodies (protobuf.cpp): decodes a `k8s\0` runtime.Unknown envelope of
-// ConfigMap, Secret, Namespace, ServiceAccount, Service, Pod (v1), Deployment (apps/v1), Job and CronJob
-// (batch/v1), Role/ClusterRole/RoleBinding/ClusterRoleBinding (rbac/v1), Ingress (networking/v1),
-// PodDisruptionBudget (policy/v1) and Scale (autoscaling/v1) into the JSON object; nullopt for
-// other kinds. Throws ApiError 400 on a malformed body and 415 when
-// a field kube-sim does not decode carries a non-zero value.
+// ConfigMap, Secret, Namespace, ServiceAccount, Service, Pod (v1), Deployment (apps/v1), Job and
+// CronJob (batch/v1), Role/ClusterRole/RoleBinding/ClusterRoleBinding (rbac/v1), Ingress
+// (networking/v1), PodDisruptionBudget (policy/v1) and Scale (autoscaling/v1) into the JSON object;
+// nullopt for other kinds. Throws ApiError 400 on a malformed body and 415 when a field kube-sim
+// does not decode carries a non-zero value.
 std::optional<Json> DecodeProtobufObject(const std::string& body);
 bool IsValidUtf8(std::string_view text);
 
@@ -171,7 +174,8 @@ void CheckBuiltinDecoding(const ResourceType& rt, const Json& obj);
 // Server-side printing (tables.cpp): a meta.k8s.io/v1 Table of `objs` with kube-apiserver's
 // columns for the kind (CRD additionalPrinterColumns for custom resources); `include_object`
 // is the includeObject query (None, Object, or metadata by default).
-Json TableOf(const ResourceType& rt, const std::vector<Json>& objs, std::uint64_t rv, const std::string& include_object);
+Json TableOf(const ResourceType& rt, const std::vector<Json>& objs, std::uint64_t rv,
+             const std::string& include_object);
 
 // GET pods/<name>/log (podlog.cpp): the pod's simulated container output as text/plain; throws
 // ApiError 400 with the kubelet's texts (waiting containers, unknown container, ...).
@@ -199,7 +203,8 @@ const Json* ValueAt(const Json& object, const std::vector<std::string>& path);
 // Removes the value at a path (a "." element removes the whole list element or map).
 void RemoveAt(Json& object, const std::vector<std::string>& path);
 // Changed leaves between two objects, as a field set.
-Json ChangedFields(const Json& before, const Json& after, const ListRules& lists, bool include_status);
+Json ChangedFields(const Json& before, const Json& after, const ListRules& lists,
+                   bool include_status);
 // Deep merge of an applied configuration into a live object (maps recursively, keyed lists
 // merged by key, sets merged by value, other lists replaced).
 void ApplyMerge(Json& live, const Json& applied, const ListRules& lists);

@@ -1,6 +1,6 @@
-// The fields of the built-in kinds that kube-sim checks for strict field validation: a tree per kind where a key maps to `true` (anything below is accepted) or to an object
-// of the known fields below it (applied to each element of a list of objects). Kinds without a
-// tree are not checked.
+// The fields of the built-in kinds that kube-sim checks for strict field validation: a tree per
+// kind where a key maps to `true` (anything below is accepted) or to an object of the known fields
+// below it (applied to each element of a list of objects). Kinds without a tree are not checked.
 #include "internal.hpp"
 
 namespace kubesim {
@@ -8,10 +8,10 @@ namespace {
 
 Json ObjectMeta() {
   Json m = Json::object();
-  for (const char* k : {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
-                        "generation", "creationTimestamp", "deletionTimestamp",
-                        "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
-                        "finalizers", "managedFields"}) {
+  for (const char* k :
+       {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+        "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+        "annotations", "ownerReferences", "finalizers", "managedFields"}) {
     m[k] = true;
   }
   return m;
@@ -24,24 +24,71 @@ Json Fields(std::initializer_list<const char*> names) {
 }
 
 Json Container() {
-  return Fields({"name", "image", "command", "args", "workingDir", "ports", "envFrom", "env",
-                 "resources", "resizePolicy", "restartPolicy", "volumeMounts", "volumeDevices",
-                 "livenessProbe", "readinessProbe", "startupProbe", "lifecycle",
-                 "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
-                 "securityContext", "stdin", "stdinOnce", "tty"});
+  return Fields({"name",
+                 "image",
+                 "command",
+                 "args",
+                 "workingDir",
+                 "ports",
+                 "envFrom",
+                 "env",
+                 "resources",
+                 "resizePolicy",
+                 "restartPolicy",
+                 "volumeMounts",
+                 "volumeDevices",
+                 "livenessProbe",
+                 "readinessProbe",
+                 "startupProbe",
+                 "lifecycle",
+                 "terminationMessagePath",
+                 "terminationMessagePolicy",
+                 "imagePullPolicy",
+                 "securityContext",
+                 "stdin",
+                 "stdinOnce",
+                 "tty"});
 }
 
 Json PodTemplate() {
-  Json spec = Fields({"volumes", "ephemeralContainers", "restartPolicy",
-                      "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy",
-                      "nodeSelector", "serviceAccountName", "serviceAccount",
-                      "automountServiceAccountToken", "nodeName", "hostNetwork", "hostPID",
-                      "hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets",
-                      "hostname", "subdomain", "affinity", "schedulerName", "tolerations",
-                      "hostAliases", "priorityClassName", "priority", "dnsConfig", "readinessGates",
-                      "runtimeClassName", "enableServiceLinks", "preemptionPolicy", "overhead",
-                      "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers",
-                      "schedulingGates", "resourceClaims", "resources"});
+  Json spec = Fields({"volumes",
+                      "ephemeralContainers",
+                      "restartPolicy",
+                      "terminationGracePeriodSeconds",
+                      "activeDeadlineSeconds",
+                      "dnsPolicy",
+                      "nodeSelector",
+                      "serviceAccountName",
+                      "serviceAccount",
+                      "automountServiceAccountToken",
+                      "nodeName",
+                      "hostNetwork",
+                      "hostPID",
+                      "hostIPC",
+                      "shareProcessNamespace",
+                      "securityContext",
+                      "imagePullSecrets",
+                      "hostname",
+                      "subdomain",
+                      "affinity",
+                      "schedulerName",
+                      "tolerations",
+                      "hostAliases",
+                      "priorityClassName",
+                      "priority",
+                      "dnsConfig",
+                      "readinessGates",
+                      "runtimeClassName",
+                      "enableServiceLinks",
+                      "preemptionPolicy",
+                      "overhead",
+                      "topologySpreadConstraints",
+                      "setHostnameAsFQDN",
+                      "os",
+                      "hostUsers",
+                      "schedulingGates",
+                      "resourceClaims",
+                      "resources"});
   spec["containers"] = Container();
   spec["initContainers"] = Container();
   return Json{{"metadata", ObjectMeta()}, {"spec", spec}};
@@ -75,7 +122,8 @@ Json BuildTree(const std::string& group, const std::string& plural) {
                         "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies",
                         "ipFamilyPolicy", "allocateLoadBalancerNodePorts", "loadBalancerClass",
                         "internalTrafficPolicy", "trafficDistribution"});
-    t["spec"]["ports"] = Fields({"name", "protocol", "appProtocol", "port", "targetPort", "nodePort"});
+    t["spec"]["ports"] =
+        Fields({"name", "protocol", "appProtocol", "port", "targetPort", "nodePort"});
     return t;
   }
   if (group == "apps" && plural == "deployments") {
@@ -109,7 +157,8 @@ void Walk(const Json& known, Json& value, const std::string& path, const std::st
       std::string key = e.is_object() && e.contains("name") && e["name"].is_string()
                             ? "[name=" + e["name"].dump() + "]"
                             : "[" + std::to_string(i) + "]";
-      Walk(known, value[i], path + "[" + std::to_string(i) + "]", smd + key, unknown, smd_out, prune);
+      Walk(known, value[i], path + "[" + std::to_string(i) + "]", smd + key, unknown, smd_out,
+           prune);
     }
     return;
   }
@@ -137,9 +186,14 @@ bool BuiltinUnknownFields(const ResourceType& rt, Json& object, std::vector<std:
                           std::vector<std::string>* smd_paths, bool prune) {
   static const std::map<std::string, Json> kTrees = [] {
     std::map<std::string, Json> trees;
-    for (const auto& [g, p] : std::vector<std::pair<std::string, std::string>>{
-             {"", "configmaps"}, {"", "secrets"}, {"", "serviceaccounts"}, {"", "namespaces"},
-             {"", "services"}, {"apps", "deployments"}, {"batch", "jobs"}}) {
+    for (const auto& [g, p] :
+         std::vector<std::pair<std::string, std::string>>{{"", "configmaps"},
+                                                          {"", "secrets"},
+                                                          {"", "serviceaccounts"},
+                                                          {"", "namespaces"},
+                                                          {"", "services"},
+                                                          {"apps", "deployments"},
+                                                          {"batch", "jobs"}}) {
       trees[g + "/" + p] = BuildTree(g, p);
     }
     return trees;

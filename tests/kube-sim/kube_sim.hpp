@@ -93,7 +93,7 @@ class HttpServer {
 
 struct Options {
   std::vector<std::string> teams{"aura"};
-  double time_scale = 1.0;        // controller delays are multiplied by this
+  double time_scale = 1.0;            // controller delays are multiplied by this
   std::size_t history_limit = 10000;  // watch event history kept (older RVs give 410)
   double bookmark_interval_seconds = 1.0;
   std::string git_version = "v1.32.4";

@@ -1,8 +1,8 @@
 // kube-sim driven by the real kubectl and by raw HTTP requests.
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "test_client.hpp"
 
@@ -16,7 +16,9 @@ const char* kApplyType = "application/apply-patch+yaml";
 
 class KubeSimTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { sim_ = new Sim({"--team", "aura", "--team", "other-team", "--time-scale", "0.02"}); }
+  static void SetUpTestSuite() {
+    sim_ = new Sim({"--team", "aura", "--team", "other-team", "--time-scale", "0.02"});
+  }
   static void TearDownTestSuite() {
     delete sim_;
     sim_ = nullptr;
@@ -30,8 +32,11 @@ class KubeSimTest : public ::testing::Test {
 Sim* KubeSimTest::sim_ = nullptr;
 
 std::string ConfigMap(const std::string& name, const std::string& ns, const std::string& value) {
-  return json{{"apiVersion", "v1"}, {"kind", "ConfigMap"},
-              {"metadata", {{"name", name}, {"namespace", ns}}}, {"data", {{"key", value}}}}.dump();
+  return json{{"apiVersion", "v1"},
+              {"kind", "ConfigMap"},
+              {"metadata", {{"name", name}, {"namespace", ns}}},
+              {"data", {{"key", value}}}}
+      .dump();
 }
 
 // ---- kubeconfig, TLS, basics -------------------------------------------------------------------
@@ -57,7 +62,10 @@ TEST_F(KubeSimTest, VersionIsAnonymous) {
 TEST_F(KubeSimTest, UnknownTokenIs401) {
   auto r = sim().client().Do("GET", "/api/v1/namespaces", "", {{"Authorization", "Bearer nope"}});
   EXPECT_EQ(r.status, 401);
-  EXPECT_EQ(r.Json(), json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})"));
+  EXPECT_EQ(
+      r.Json(),
+      json::parse(
+          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})"));
 }
 
 TEST_F(KubeSimTest, AnonymousDiscoveryIsForbidden) {
@@ -79,17 +87,22 @@ TEST_F(KubeSimTest, UnknownPathIsPlainText404) {
 TEST_F(KubeSimTest, MissingObjectIsStatus404) {
   auto r = sim().Admin("GET", "/apis/apps/v1/namespaces/aura/deployments/web");
   EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(r.Json(), json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"deployments.apps \"web\" not found","reason":"NotFound","details":{"name":"web","group":"apps","kind":"deployments"},"code":404})"));
+  EXPECT_EQ(
+      r.Json(),
+      json::parse(
+          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"deployments.apps \"web\" not found","reason":"NotFound","details":{"name":"web","group":"apps","kind":"deployments"},"code":404})"));
 }
 
-// ---- discovery -------------------------------------------------------------------------------------
+// ---- discovery
+// -------------------------------------------------------------------------------------
 
 TEST_F(KubeSimTest, LegacyAndAggregatedDiscovery) {
   auto core = sim().Deployd("GET", "/api/v1");
   ASSERT_EQ(core.status, 200);
   bool found = false;
   json core_body = core.Json();
-  for (const auto& r : core_body["resources"]) found = found || (r["name"] == "configmaps" && r["kind"] == "ConfigMap");
+  for (const auto& r : core_body["resources"])
+    found = found || (r["name"] == "configmaps" && r["kind"] == "ConfigMap");
   EXPECT_TRUE(found);
 
   auto groups = sim().Deployd("GET", "/apis");
@@ -104,10 +117,13 @@ TEST_F(KubeSimTest, LegacyAndAggregatedDiscovery) {
   ASSERT_EQ(v1alpha1.status, 200);
   EXPECT_EQ(v1alpha1.Json()["resources"][0]["name"], "applications");
 
-  Headers agg{{"Accept", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"}};
+  Headers agg{
+      {"Accept",
+       "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"}};
   auto a = sim().Deployd("GET", "/apis", "", agg);
   ASSERT_EQ(a.status, 200);
-  EXPECT_EQ(a.Header("content-type"), "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
+  EXPECT_EQ(a.Header("content-type"),
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList");
   json body = a.Json();
   EXPECT_EQ(body["kind"], "APIGroupDiscoveryList");
   bool apps = false;
@@ -135,18 +151,21 @@ TEST_F(KubeSimTest, KubectlApiResources) {
   EXPECT_NE(r.out.find("naisjobs"), std::string::npos);
 }
 
-// ---- kubectl: apply, get, table, can-i ----------------------------------------------------------------
+// ---- kubectl: apply, get, table, can-i
+// ----------------------------------------------------------------
 
 TEST_F(KubeSimTest, KubectlServerSideApplyAndGet) {
   std::string path = sim().dir + "/configmap.yaml";
-  testsupport::WriteFile(path,
-                         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: foo\n  namespace: aura\n"
-                         "  labels:\n    app: foo\ndata:\n  a: \"1\"\n  b: \"yes\"\n");
+  testsupport::WriteFile(
+      path,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: foo\n  namespace: aura\n"
+      "  labels:\n    app: foo\ndata:\n  a: \"1\"\n  b: \"yes\"\n");
   auto apply = sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path});
   ASSERT_EQ(apply.exit_code, 0) << apply.err;
   EXPECT_EQ(apply.out, "configmap/foo serverside-applied\n");
 
-  auto get = sim().Kubectl({"--context", "admin", "get", "configmap", "foo", "-n", "aura", "-o", "json"});
+  auto get =
+      sim().Kubectl({"--context", "admin", "get", "configmap", "foo", "-n", "aura", "-o", "json"});
   ASSERT_EQ(get.exit_code, 0) << get.err;
   json cm = json::parse(get.out);
   EXPECT_EQ(cm["data"]["a"], "1");
@@ -157,7 +176,8 @@ TEST_F(KubeSimTest, KubectlServerSideApplyAndGet) {
 
   auto again = sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path});
   ASSERT_EQ(again.exit_code, 0) << again.err;
-  auto get2 = sim().Kubectl({"--context", "admin", "get", "configmap", "foo", "-n", "aura", "-o", "json"});
+  auto get2 =
+      sim().Kubectl({"--context", "admin", "get", "configmap", "foo", "-n", "aura", "-o", "json"});
   EXPECT_EQ(json::parse(get2.out)["metadata"]["resourceVersion"], rv);
 
   auto raw = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps/foo");
@@ -175,46 +195,61 @@ TEST_F(KubeSimTest, KubectlServerSideApplyAndGet) {
 }
 
 TEST_F(KubeSimTest, KubectlAuthCanI) {
-  auto yes = sim().Kubectl({"--context", "admin", "auth", "can-i", "create", "configmaps", "-n", "aura",
-                            "--as=system:serviceaccount:aura:serviceuser-aura"});
+  auto yes = sim().Kubectl({"--context", "admin", "auth", "can-i", "create", "configmaps", "-n",
+                            "aura", "--as=system:serviceaccount:aura:serviceuser-aura"});
   EXPECT_EQ(yes.exit_code, 0) << yes.err;
   EXPECT_EQ(yes.out, "yes\n");
-  auto no = sim().Kubectl({"--context", "admin", "auth", "can-i", "create", "configmaps", "-n", "other",
-                           "--as=system:serviceaccount:aura:serviceuser-aura"});
+  auto no = sim().Kubectl({"--context", "admin", "auth", "can-i", "create", "configmaps", "-n",
+                           "other", "--as=system:serviceaccount:aura:serviceuser-aura"});
   EXPECT_EQ(no.exit_code, 1);
   EXPECT_EQ(no.out, "no\n");
-  auto deployd = sim().Kubectl({"auth", "can-i", "impersonate", "serviceaccounts", "-n", "anything"});
+  auto deployd =
+      sim().Kubectl({"auth", "can-i", "impersonate", "serviceaccounts", "-n", "anything"});
   EXPECT_EQ(deployd.out, "yes\n") << deployd.err;
   auto deployd_no = sim().Kubectl({"auth", "can-i", "get", "configmaps", "-n", "aura"});
   EXPECT_EQ(deployd_no.out, "no\n") << deployd_no.err;
 }
 
-// ---- impersonation -------------------------------------------------------------------------------------
+// ---- impersonation
+// -------------------------------------------------------------------------------------
 
 TEST_F(KubeSimTest, ImpersonatedTeamGetsItsNamespaceOnly) {
-  auto ok = sim().Deployd("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("team-cm", "aura", "v"), AsTeam());
+  auto ok = sim().Deployd("POST", "/api/v1/namespaces/aura/configmaps",
+                          ConfigMap("team-cm", "aura", "v"), AsTeam());
   EXPECT_EQ(ok.status, 201) << ok.body;
-  auto denied = sim().Deployd("GET", "/apis/nais.io/v1alpha1/namespaces/not-aura/applications/myapplication-unauthorized", "", AsTeam());
+  auto denied = sim().Deployd(
+      "GET", "/apis/nais.io/v1alpha1/namespaces/not-aura/applications/myapplication-unauthorized",
+      "", AsTeam());
   EXPECT_EQ(denied.status, 403);
   EXPECT_EQ(denied.Json()["message"],
-            "applications.nais.io \"myapplication-unauthorized\" is forbidden: User \"system:serviceaccount:aura:serviceuser-aura\" "
-            "cannot get resource \"applications\" in API group \"nais.io\" in the namespace \"not-aura\"");
-  EXPECT_EQ(denied.Json()["details"], json::parse(R"({"name":"myapplication-unauthorized","group":"nais.io","kind":"applications"})"));
+            "applications.nais.io \"myapplication-unauthorized\" is forbidden: User "
+            "\"system:serviceaccount:aura:serviceuser-aura\" "
+            "cannot get resource \"applications\" in API group \"nais.io\" in the namespace "
+            "\"not-aura\"");
+  EXPECT_EQ(
+      denied.Json()["details"],
+      json::parse(
+          R"({"name":"myapplication-unauthorized","group":"nais.io","kind":"applications"})"));
   auto list = sim().Deployd("GET", "/apis/apps/v1/namespaces/other-team/deployments", "", AsTeam());
   EXPECT_EQ(list.Json()["message"],
-            "deployments.apps is forbidden: User \"system:serviceaccount:aura:serviceuser-aura\" cannot list resource "
+            "deployments.apps is forbidden: User \"system:serviceaccount:aura:serviceuser-aura\" "
+            "cannot list resource "
             "\"deployments\" in API group \"apps\" in the namespace \"other-team\"");
-  auto create = sim().Deployd("POST", "/api/v1/namespaces/other-team/configmaps", ConfigMap("x", "other-team", "v"), AsTeam());
+  auto create = sim().Deployd("POST", "/api/v1/namespaces/other-team/configmaps",
+                              ConfigMap("x", "other-team", "v"), AsTeam());
   EXPECT_EQ(create.Json()["message"],
-            "configmaps is forbidden: User \"system:serviceaccount:aura:serviceuser-aura\" cannot create resource "
+            "configmaps is forbidden: User \"system:serviceaccount:aura:serviceuser-aura\" cannot "
+            "create resource "
             "\"configmaps\" in API group \"\" in the namespace \"other-team\"");
 }
 
 TEST_F(KubeSimTest, ImpersonationDenialsNameTheRealUser) {
-  auto user = sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps", "", {{"Impersonate-User", "alice"}});
+  auto user = sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps", "",
+                            {{"Impersonate-User", "alice"}});
   EXPECT_EQ(user.status, 403);
   EXPECT_EQ(user.Json()["message"],
-            "users \"alice\" is forbidden: User \"system:serviceaccount:nais-system:deployd\" cannot impersonate resource "
+            "users \"alice\" is forbidden: User \"system:serviceaccount:nais-system:deployd\" "
+            "cannot impersonate resource "
             "\"users\" in API group \"\" at the cluster scope");
 
   // Take the impersonate permission away from deployd.
@@ -227,7 +262,8 @@ TEST_F(KubeSimTest, ImpersonationDenialsNameTheRealUser) {
   auto sa = sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps", "", AsTeam());
   ASSERT_EQ(sim().Admin("POST", "/_sim/rbac/reset").status, 200);
   EXPECT_EQ(sa.status, 403);
-  EXPECT_EQ(sa.Json(), json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+  EXPECT_EQ(sa.Json(),
+            json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
     "message":"serviceaccounts \"serviceuser-aura\" is forbidden: User \"system:serviceaccount:nais-system:deployd\" cannot impersonate resource \"serviceaccounts\" in API group \"\" in the namespace \"aura\"",
     "reason":"Forbidden","details":{"name":"serviceuser-aura","kind":"serviceaccounts"},"code":403})"));
   EXPECT_EQ(sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps", "", AsTeam()).status, 200);
@@ -237,46 +273,64 @@ TEST_F(KubeSimTest, ImpersonateGroupWithoutUserIs400) {
   auto r = sim().Admin("GET", "/api/v1/namespaces", "", {{"Impersonate-Group", "system:masters"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.Json()["reason"], "BadRequest");
-  EXPECT_EQ(r.Json()["message"], "requested [{Group  system:masters    }] without impersonating a user");
+  EXPECT_EQ(r.Json()["message"],
+            "requested [{Group  system:masters    }] without impersonating a user");
 }
 
 TEST_F(KubeSimTest, SelfSubjectReviewShowsTheImpersonatedIdentity) {
   auto r = sim().Deployd("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                         R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})", AsTeam());
+                         R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})",
+                         AsTeam());
   ASSERT_EQ(r.status, 201) << r.body;
-  EXPECT_EQ(r.Json()["status"]["userInfo"]["username"], "system:serviceaccount:aura:serviceuser-aura");
-  EXPECT_EQ(r.Json()["status"]["userInfo"]["groups"],
-            json::parse(R"(["system:serviceaccounts","system:serviceaccounts:aura","system:authenticated"])"));
-  auto self = sim().Deployd("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-                            R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})");
-  EXPECT_EQ(self.Json()["status"]["userInfo"]["username"], "system:serviceaccount:nais-system:deployd");
+  EXPECT_EQ(r.Json()["status"]["userInfo"]["username"],
+            "system:serviceaccount:aura:serviceuser-aura");
+  EXPECT_EQ(
+      r.Json()["status"]["userInfo"]["groups"],
+      json::parse(
+          R"(["system:serviceaccounts","system:serviceaccounts:aura","system:authenticated"])"));
+  auto self =
+      sim().Deployd("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                    R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})");
+  EXPECT_EQ(self.Json()["status"]["userInfo"]["username"],
+            "system:serviceaccount:nais-system:deployd");
 }
 
-// ---- server-side apply and writes ------------------------------------------------------------------------
+// ---- server-side apply and writes
+// ------------------------------------------------------------------------
 
 TEST_F(KubeSimTest, ServerSideApplyCreateNoopChange) {
   std::string path = "/apis/apps/v1/namespaces/aura/deployments/ssa-web";
   auto body = [](int replicas) {
-    return json{{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
-                {"metadata", {{"name", "ssa-web"}, {"namespace", "aura"}, {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
-                {"spec", {{"replicas", replicas}, {"selector", {{"matchLabels", {{"app", "ssa-web"}}}}},
-                          {"template", {{"metadata", {{"labels", {{"app", "ssa-web"}}}}},
-                                        {"spec", {{"containers", {{{"name", "web"}, {"image", "nginx:1"}}}}}}}}}}}
+    return json{{"apiVersion", "apps/v1"},
+                {"kind", "Deployment"},
+                {"metadata",
+                 {{"name", "ssa-web"},
+                  {"namespace", "aura"},
+                  {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
+                {"spec",
+                 {{"replicas", replicas},
+                  {"selector", {{"matchLabels", {{"app", "ssa-web"}}}}},
+                  {"template",
+                   {{"metadata", {{"labels", {{"app", "ssa-web"}}}}},
+                    {"spec", {{"containers", {{{"name", "web"}, {"image", "nginx:1"}}}}}}}}}}}
         .dump();
   };
   Headers h{{"Content-Type", kApplyType}};
-  auto created = sim().Deployd("PATCH", path + "?fieldManager=deployd&force=true", body(2), {h[0], AsTeam()[0]});
+  auto created = sim().Deployd("PATCH", path + "?fieldManager=deployd&force=true", body(2),
+                               {h[0], AsTeam()[0]});
   ASSERT_EQ(created.status, 201) << created.body;
   json c = created.Json();
   EXPECT_EQ(c["metadata"]["generation"], 1);
   EXPECT_EQ(c["kind"], "Deployment");
   std::string rv = c["metadata"]["resourceVersion"];
 
-  auto noop = sim().Deployd("PATCH", path + "?fieldManager=deployd&force=true", body(2), {h[0], AsTeam()[0]});
+  auto noop = sim().Deployd("PATCH", path + "?fieldManager=deployd&force=true", body(2),
+                            {h[0], AsTeam()[0]});
   ASSERT_EQ(noop.status, 200) << noop.body;
   EXPECT_EQ(noop.Json()["metadata"]["resourceVersion"], rv);
 
-  auto changed = sim().Deployd("PATCH", path + "?fieldManager=deployd&force=true", body(3), {h[0], AsTeam()[0]});
+  auto changed = sim().Deployd("PATCH", path + "?fieldManager=deployd&force=true", body(3),
+                               {h[0], AsTeam()[0]});
   ASSERT_EQ(changed.status, 200) << changed.body;
   EXPECT_NE(changed.Json()["metadata"]["resourceVersion"], rv);
   EXPECT_EQ(changed.Json()["metadata"]["generation"], 2);
@@ -284,24 +338,35 @@ TEST_F(KubeSimTest, ServerSideApplyCreateNoopChange) {
 }
 
 TEST_F(KubeSimTest, ApplyWithoutFieldManagerIs422) {
-  auto r = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/nofm", ConfigMap("nofm", "aura", "x"), {{"Content-Type", kApplyType}});
+  auto r = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/nofm",
+                       ConfigMap("nofm", "aura", "x"), {{"Content-Type", kApplyType}});
   EXPECT_EQ(r.status, 422);
-  EXPECT_EQ(r.Json()["message"], "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
+  EXPECT_EQ(r.Json()["message"],
+            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required "
+            "for apply patch");
   EXPECT_EQ(r.Json()["reason"], "Invalid");
 }
 
 TEST_F(KubeSimTest, ApplyVersionMismatchIs400) {
-  auto r = sim().Admin("PATCH", "/apis/apps/v1/namespaces/aura/deployments/x?fieldManager=t",
-                       R"({"apiVersion":"apps/v1beta1","kind":"Deployment","metadata":{"name":"x"}})", {{"Content-Type", kApplyType}});
+  auto r =
+      sim().Admin("PATCH", "/apis/apps/v1/namespaces/aura/deployments/x?fieldManager=t",
+                  R"({"apiVersion":"apps/v1beta1","kind":"Deployment","metadata":{"name":"x"}})",
+                  {{"Content-Type", kApplyType}});
   EXPECT_EQ(r.status, 400);
-  EXPECT_EQ(r.Json()["message"], "Incorrect version specified in apply patch. Specified patch version: apps/v1beta1, expected: apps/v1");
+  EXPECT_EQ(r.Json()["message"],
+            "Incorrect version specified in apply patch. Specified patch version: apps/v1beta1, "
+            "expected: apps/v1");
 }
 
 TEST_F(KubeSimTest, CreateInMissingNamespaceIs404) {
   auto r = sim().Admin("POST", "/api/v1/namespaces/nope/configmaps", ConfigMap("a", "nope", "x"));
   EXPECT_EQ(r.status, 404);
-  EXPECT_EQ(r.Json(), json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"namespaces \"nope\" not found","reason":"NotFound","details":{"name":"nope","kind":"namespaces"},"code":404})"));
-  auto apply = sim().Admin("PATCH", "/api/v1/namespaces/nope/configmaps/a?fieldManager=t", ConfigMap("a", "nope", "x"), {{"Content-Type", kApplyType}});
+  EXPECT_EQ(
+      r.Json(),
+      json::parse(
+          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"namespaces \"nope\" not found","reason":"NotFound","details":{"name":"nope","kind":"namespaces"},"code":404})"));
+  auto apply = sim().Admin("PATCH", "/api/v1/namespaces/nope/configmaps/a?fieldManager=t",
+                           ConfigMap("a", "nope", "x"), {{"Content-Type", kApplyType}});
   EXPECT_EQ(apply.status, 404);
   EXPECT_EQ(apply.Json()["message"], "namespaces \"nope\" not found");
   auto list = sim().Admin("GET", "/api/v1/namespaces/nope/configmaps");
@@ -310,15 +375,21 @@ TEST_F(KubeSimTest, CreateInMissingNamespaceIs404) {
 }
 
 TEST_F(KubeSimTest, CreateTwiceIsAlreadyExists) {
-  ASSERT_EQ(sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("twice", "aura", "x")).status, 201);
-  auto r = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("twice", "aura", "x"));
+  ASSERT_EQ(
+      sim()
+          .Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("twice", "aura", "x"))
+          .status,
+      201);
+  auto r =
+      sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("twice", "aura", "x"));
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(r.Json()["reason"], "AlreadyExists");
   EXPECT_EQ(r.Json()["message"], "configmaps \"twice\" already exists");
 }
 
 TEST_F(KubeSimTest, PutWithStaleResourceVersionIsConflict) {
-  auto c = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("stale", "aura", "1"));
+  auto c =
+      sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("stale", "aura", "1"));
   ASSERT_EQ(c.status, 201);
   json obj = c.Json();
   obj["data"]["key"] = "2";
@@ -328,20 +399,26 @@ TEST_F(KubeSimTest, PutWithStaleResourceVersionIsConflict) {
   auto stale = sim().Admin("PUT", "/api/v1/namespaces/aura/configmaps/stale", obj.dump());
   EXPECT_EQ(stale.status, 409);
   EXPECT_EQ(stale.Json()["message"],
-            "Operation cannot be fulfilled on configmaps \"stale\": the object has been modified; please apply your changes to the latest version and try again");
+            "Operation cannot be fulfilled on configmaps \"stale\": the object has been modified; "
+            "please apply your changes to the latest version and try again");
 }
 
 TEST_F(KubeSimTest, InvalidNameIs422) {
-  auto r = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("Bad_Name", "aura", "1"));
+  auto r =
+      sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("Bad_Name", "aura", "1"));
   EXPECT_EQ(r.status, 422);
   EXPECT_EQ(r.Json()["message"],
-            "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must "
-            "consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
-            "(e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
+            "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a "
+            "lowercase RFC 1123 subdomain must "
+            "consist of lower case alphanumeric characters, '-' or '.', and must start and end "
+            "with an alphanumeric character "
+            "(e.g. 'example.com', regex used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')");
 }
 
 TEST_F(KubeSimTest, DeleteReturnsStatusSuccess) {
-  auto c = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("doomed", "aura", "1"));
+  auto c =
+      sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("doomed", "aura", "1"));
   ASSERT_EQ(c.status, 201);
   auto d = sim().Admin("DELETE", "/api/v1/namespaces/aura/configmaps/doomed");
   EXPECT_EQ(d.status, 200);
@@ -350,7 +427,8 @@ TEST_F(KubeSimTest, DeleteReturnsStatusSuccess) {
   EXPECT_EQ(sim().Admin("GET", "/api/v1/namespaces/aura/configmaps/doomed").status, 404);
 }
 
-// ---- control API -------------------------------------------------------------------------------------------
+// ---- control API
+// -------------------------------------------------------------------------------------------
 
 TEST_F(KubeSimTest, RequestLogRecordsImpersonationHeaders) {
   std::size_t next = sim().Admin("GET", "/_sim/requests").Json()["next"];
@@ -362,7 +440,8 @@ TEST_F(KubeSimTest, RequestLogRecordsImpersonationHeaders) {
   EXPECT_EQ(items[0]["method"], "GET");
   EXPECT_EQ(items[0]["path"], "/api/v1/namespaces/aura/configmaps");
   EXPECT_EQ(items[0]["query"], "limit=5");
-  EXPECT_EQ(items[0]["headers"]["impersonate-user"][0], "system:serviceaccount:aura:serviceuser-aura");
+  EXPECT_EQ(items[0]["headers"]["impersonate-user"][0],
+            "system:serviceaccount:aura:serviceuser-aura");
   EXPECT_EQ(items[0]["headers"]["authorization"][0], "<redacted>");
   EXPECT_EQ(items[0]["user"], "system:serviceaccount:aura:serviceuser-aura");
   EXPECT_EQ(items[0]["status"], 200);
@@ -374,7 +453,11 @@ TEST_F(KubeSimTest, ControlApiNeedsAdmin) {
 }
 
 TEST_F(KubeSimTest, InjectedFaults) {
-  json fault{{"method", "GET"}, {"path", "/api/v1/namespaces/aura/configmaps/faulty"}, {"count", 2}, {"code", 429}, {"retryAfterSeconds", 1}};
+  json fault{{"method", "GET"},
+             {"path", "/api/v1/namespaces/aura/configmaps/faulty"},
+             {"count", 2},
+             {"code", 429},
+             {"retryAfterSeconds", 1}};
   ASSERT_EQ(sim().Admin("POST", "/_sim/faults", fault.dump()).status, 201);
   for (int i = 0; i < 2; ++i) {
     auto r = sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps/faulty", "", AsTeam());
@@ -383,20 +466,28 @@ TEST_F(KubeSimTest, InjectedFaults) {
     EXPECT_EQ(r.Json()["reason"], "TooManyRequests");
     EXPECT_EQ(r.Json()["details"]["retryAfterSeconds"], 1);
   }
-  EXPECT_EQ(sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps/faulty", "", AsTeam()).status, 404);
+  EXPECT_EQ(sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps/faulty", "", AsTeam()).status,
+            404);
   json five{{"method", "PATCH"}, {"path", "/apis/apps/v1/namespaces/aura/*"}, {"code", 503}};
   ASSERT_EQ(sim().Admin("POST", "/_sim/faults", five.dump()).status, 201);
-  auto r = sim().Deployd("PATCH", "/apis/apps/v1/namespaces/aura/deployments/x?fieldManager=a", "{}", {{"Content-Type", kApplyType}, AsTeam()[0]});
+  auto r = sim().Deployd("PATCH", "/apis/apps/v1/namespaces/aura/deployments/x?fieldManager=a",
+                         "{}", {{"Content-Type", kApplyType}, AsTeam()[0]});
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.Json()["reason"], "ServiceUnavailable");
 }
 
-// ---- watch ---------------------------------------------------------------------------------------------------
-
+// ---- watch
+// ---------------------------------------------------------------------------------------------------
 
 TEST_F(KubeSimTest, WatchWithoutResourceVersionStartsWithAdded) {
-  ASSERT_EQ(sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("w1", "aura", "1")).status, 201);
-  auto r = sim().Deployd("GET", "/api/v1/namespaces/aura/configmaps?watch=1&fieldSelector=metadata.name%3Dw1&timeoutSeconds=1", "", AsTeam());
+  ASSERT_EQ(sim()
+                .Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("w1", "aura", "1"))
+                .status,
+            201);
+  auto r = sim().Deployd("GET",
+                         "/api/v1/namespaces/aura/"
+                         "configmaps?watch=1&fieldSelector=metadata.name%3Dw1&timeoutSeconds=1",
+                         "", AsTeam());
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("transfer-encoding"), "chunked");
   auto events = Lines(r.body);
@@ -411,9 +502,17 @@ TEST_F(KubeSimTest, WatchFromResourceVersionReplaysLaterChanges) {
   ASSERT_EQ(c.status, 201);
   std::string rv = c.Json()["metadata"]["resourceVersion"];
   std::string merge = R"({"data":{"key":"2"}})";
-  ASSERT_EQ(sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/w2", merge, {{"Content-Type", "application/merge-patch+json"}}).status, 200);
+  ASSERT_EQ(sim()
+                .Admin("PATCH", "/api/v1/namespaces/aura/configmaps/w2", merge,
+                       {{"Content-Type", "application/merge-patch+json"}})
+                .status,
+            200);
   ASSERT_EQ(sim().Admin("DELETE", "/api/v1/namespaces/aura/configmaps/w2").status, 200);
-  auto r = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=true&fieldSelector=metadata.name%3Dw2&timeoutSeconds=1&resourceVersion=" + rv);
+  auto r = sim().Admin(
+      "GET",
+      "/api/v1/namespaces/aura/"
+      "configmaps?watch=true&fieldSelector=metadata.name%3Dw2&timeoutSeconds=1&resourceVersion=" +
+          rv);
   auto events = Lines(r.body);
   ASSERT_EQ(events.size(), 2u) << r.body;
   EXPECT_EQ(events[0]["type"], "MODIFIED");
@@ -426,24 +525,35 @@ TEST_F(KubeSimTest, WatchFromResourceVersionReplaysLaterChanges) {
 TEST_F(KubeSimTest, WatchFromCompactedResourceVersionIsExpired) {
   auto c = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("w3", "aura", "1"));
   std::string rv = c.Json()["metadata"]["resourceVersion"];
-  ASSERT_EQ(sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/w3", R"({"data":{"key":"2"}})",
-                        {{"Content-Type", "application/merge-patch+json"}}).status, 200);
+  ASSERT_EQ(sim()
+                .Admin("PATCH", "/api/v1/namespaces/aura/configmaps/w3", R"({"data":{"key":"2"}})",
+                       {{"Content-Type", "application/merge-patch+json"}})
+                .status,
+            200);
   auto compact = sim().Admin("POST", "/_sim/compact");
   ASSERT_EQ(compact.status, 200);
   std::string compacted = compact.Json()["compactedResourceVersion"];
-  auto r = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=1&timeoutSeconds=5&resourceVersion=" + rv);
+  auto r = sim().Admin(
+      "GET", "/api/v1/namespaces/aura/configmaps?watch=1&timeoutSeconds=5&resourceVersion=" + rv);
   ASSERT_EQ(r.status, 200);
   auto events = Lines(r.body);
   ASSERT_EQ(events.size(), 1u) << r.body;
   EXPECT_EQ(events[0]["type"], "ERROR");
   EXPECT_EQ(events[0]["object"]["code"], 410);
   EXPECT_EQ(events[0]["object"]["reason"], "Expired");
-  EXPECT_EQ(events[0]["object"]["message"], "too old resource version: " + rv + " (" + compacted + ")");
+  EXPECT_EQ(events[0]["object"]["message"],
+            "too old resource version: " + rv + " (" + compacted + ")");
 }
 
 TEST_F(KubeSimTest, WatchSendsBookmarksWhenAllowed) {
-  std::string rv = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps").Json()["metadata"]["resourceVersion"];
-  auto r = sim().Admin("GET", "/api/v1/namespaces/kube-public/configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=" + rv);
+  std::string rv = sim()
+                       .Admin("GET", "/api/v1/namespaces/aura/configmaps")
+                       .Json()["metadata"]["resourceVersion"];
+  auto r =
+      sim().Admin("GET",
+                  "/api/v1/namespaces/kube-public/"
+                  "configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=" +
+                      rv);
   auto events = Lines(r.body);
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events[0]["type"], "BOOKMARK");
@@ -455,11 +565,13 @@ TEST_F(KubeSimTest, SelectorsFilterListsAndBadFieldsAre400) {
   json labelled = json::parse(ConfigMap("sel-a", "aura", "1"));
   labelled["metadata"]["labels"] = {{"tier", "front"}};
   ASSERT_EQ(sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", labelled.dump()).status, 201);
-  auto in = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?labelSelector=tier%20in%20(front,back)");
+  auto in = sim().Admin(
+      "GET", "/api/v1/namespaces/aura/configmaps?labelSelector=tier%20in%20(front,back)");
   ASSERT_EQ(in.Json()["items"].size(), 1u);
   EXPECT_EQ(in.Json()["items"][0]["metadata"]["name"], "sel-a");
   EXPECT_FALSE(in.Json()["items"][0].contains("kind"));
-  auto not_front = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?labelSelector=tier!%3Dfront");
+  auto not_front =
+      sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?labelSelector=tier!%3Dfront");
   json not_front_body = not_front.Json();
   for (const auto& item : not_front_body["items"]) EXPECT_NE(item["metadata"]["name"], "sel-a");
   auto bad = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?fieldSelector=spec.foo%3Dx");
@@ -468,38 +580,54 @@ TEST_F(KubeSimTest, SelectorsFilterListsAndBadFieldsAre400) {
 }
 
 TEST_F(KubeSimTest, KubectlGetWatchStreams) {
-  ASSERT_EQ(sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("kw", "aura", "1")).status, 201);
-  auto r = sim().Kubectl({"--context", "admin", "get", "configmap", "kw", "-n", "aura", "--watch", "--request-timeout=2s"});
+  ASSERT_EQ(sim()
+                .Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("kw", "aura", "1"))
+                .status,
+            201);
+  auto r = sim().Kubectl({"--context", "admin", "get", "configmap", "kw", "-n", "aura", "--watch",
+                          "--request-timeout=2s"});
   EXPECT_NE(r.out.find("kw "), std::string::npos) << r.out << r.err;
 }
 
-// ---- server-side apply conflicts --------------------------------------------------------------------------------
+// ---- server-side apply conflicts
+// --------------------------------------------------------------------------------
 
 TEST_F(KubeSimTest, ApplyConflictsAndForce) {
   std::string path = "/api/v1/namespaces/aura/configmaps/owned";
   Headers h{{"Content-Type", kApplyType}};
-  ASSERT_EQ(sim().Admin("PATCH", path + "?fieldManager=alpha", ConfigMap("owned", "aura", "1"), h).status, 201);
-  auto conflict = sim().Admin("PATCH", path + "?fieldManager=beta", ConfigMap("owned", "aura", "2"), h);
+  ASSERT_EQ(
+      sim().Admin("PATCH", path + "?fieldManager=alpha", ConfigMap("owned", "aura", "1"), h).status,
+      201);
+  auto conflict =
+      sim().Admin("PATCH", path + "?fieldManager=beta", ConfigMap("owned", "aura", "2"), h);
   EXPECT_EQ(conflict.status, 409);
-  EXPECT_EQ(conflict.Json(), json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
+  EXPECT_EQ(conflict.Json(),
+            json::parse(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
     "message":"Apply failed with 1 conflict: conflict with \"alpha\": .data.key","reason":"Conflict",
     "details":{"causes":[{"reason":"FieldManagerConflict","message":"conflict with \"alpha\"","field":".data.key"}]},"code":409})"));
   // Same value: shared ownership, no conflict.
-  EXPECT_EQ(sim().Admin("PATCH", path + "?fieldManager=gamma", ConfigMap("owned", "aura", "1"), h).status, 200);
-  auto forced = sim().Admin("PATCH", path + "?fieldManager=beta&force=true", ConfigMap("owned", "aura", "2"), h);
+  EXPECT_EQ(
+      sim().Admin("PATCH", path + "?fieldManager=gamma", ConfigMap("owned", "aura", "1"), h).status,
+      200);
+  auto forced = sim().Admin("PATCH", path + "?fieldManager=beta&force=true",
+                            ConfigMap("owned", "aura", "2"), h);
   ASSERT_EQ(forced.status, 200) << forced.body;
   EXPECT_EQ(forced.Json()["data"]["key"], "2");
   json forced_body = forced.Json();
   for (const auto& e : forced_body["metadata"]["managedFields"]) {
-    if (e["manager"] == "beta") EXPECT_TRUE(e["fieldsV1"]["f:data"].contains("f:key"));
-    else EXPECT_FALSE(e["fieldsV1"].contains("f:data")) << e.dump();
+    if (e["manager"] == "beta")
+      EXPECT_TRUE(e["fieldsV1"]["f:data"].contains("f:key"));
+    else
+      EXPECT_FALSE(e["fieldsV1"].contains("f:data")) << e.dump();
   }
   // An Update manager is named with its apiVersion.
-  auto patched = sim().Admin("PATCH", path + "?fieldManager=patcher", R"({"data":{"key":"3"}})", {{"Content-Type", "application/merge-patch+json"}});
+  auto patched = sim().Admin("PATCH", path + "?fieldManager=patcher", R"({"data":{"key":"3"}})",
+                             {{"Content-Type", "application/merge-patch+json"}});
   ASSERT_EQ(patched.status, 200);
   auto c2 = sim().Admin("PATCH", path + "?fieldManager=beta", ConfigMap("owned", "aura", "2"), h);
   EXPECT_EQ(c2.status, 409);
-  EXPECT_EQ(c2.Json()["message"], "Apply failed with 1 conflict: conflict with \"patcher\" using v1: .data.key");
+  EXPECT_EQ(c2.Json()["message"],
+            "Apply failed with 1 conflict: conflict with \"patcher\" using v1: .data.key");
 }
 
 TEST_F(KubeSimTest, ApplyRemovesFieldsTheManagerNoLongerApplies) {
@@ -515,25 +643,42 @@ TEST_F(KubeSimTest, ApplyRemovesFieldsTheManagerNoLongerApplies) {
 
 TEST_F(KubeSimTest, KubectlApplyConflictAndForceConflicts) {
   std::string path = sim().dir + "/kc-conflict.yaml";
-  testsupport::WriteFile(path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kconf\n  namespace: aura\ndata:\n  a: \"1\"\n");
-  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
-  testsupport::WriteFile(path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kconf\n  namespace: aura\ndata:\n  a: \"2\"\n");
-  auto conflict = sim().Kubectl({"--context", "admin", "apply", "--server-side", "--field-manager", "other", "-f", path});
+  testsupport::WriteFile(path,
+                         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kconf\n  namespace: "
+                         "aura\ndata:\n  a: \"1\"\n");
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code,
+            0);
+  testsupport::WriteFile(path,
+                         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kconf\n  namespace: "
+                         "aura\ndata:\n  a: \"2\"\n");
+  auto conflict = sim().Kubectl(
+      {"--context", "admin", "apply", "--server-side", "--field-manager", "other", "-f", path});
   EXPECT_NE(conflict.exit_code, 0);
-  EXPECT_NE(conflict.err.find("Apply failed with 1 conflict: conflict with \"kubectl\": .data.a"), std::string::npos) << conflict.err;
+  EXPECT_NE(conflict.err.find("Apply failed with 1 conflict: conflict with \"kubectl\": .data.a"),
+            std::string::npos)
+      << conflict.err;
   EXPECT_NE(conflict.err.find("--force-conflicts"), std::string::npos);
-  auto forced = sim().Kubectl({"--context", "admin", "apply", "--server-side", "--field-manager", "other", "--force-conflicts", "-f", path});
+  auto forced = sim().Kubectl({"--context", "admin", "apply", "--server-side", "--field-manager",
+                               "other", "--force-conflicts", "-f", path});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
-  EXPECT_EQ(sim().Admin("GET", "/api/v1/namespaces/aura/configmaps/kconf").Json()["data"]["a"], "2");
+  EXPECT_EQ(sim().Admin("GET", "/api/v1/namespaces/aura/configmaps/kconf").Json()["data"]["a"],
+            "2");
 }
 
-// ---- controllers ----------------------------------------------------------------------------------------------------
+// ---- controllers
+// ----------------------------------------------------------------------------------------------------
 
-std::string DeploymentYaml(const std::string& name, const std::string& scenario, int deadline = 600) {
-  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\n  namespace: aura\n  annotations:\n"
-         "    test.deployd.io/scenario: " + scenario + "\nspec:\n  replicas: 2\n  progressDeadlineSeconds: " + std::to_string(deadline) +
-         "\n  selector:\n    matchLabels:\n      app: " + name + "\n  template:\n    metadata:\n      labels:\n        app: " + name +
-         "\n    spec:\n      containers:\n      - name: web\n        image: ghcr.io/example/" + name + ":1\n";
+std::string DeploymentYaml(const std::string& name, const std::string& scenario,
+                           int deadline = 600) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
+         "\n  namespace: aura\n  annotations:\n"
+         "    test.deployd.io/scenario: " +
+         scenario +
+         "\nspec:\n  replicas: 2\n  progressDeadlineSeconds: " + std::to_string(deadline) +
+         "\n  selector:\n    matchLabels:\n      app: " + name +
+         "\n  template:\n    metadata:\n      labels:\n        app: " + name +
+         "\n    spec:\n      containers:\n      - name: web\n        image: ghcr.io/example/" +
+         name + ":1\n";
 }
 
 template <class F>
@@ -549,17 +694,27 @@ bool Eventually(F f, std::chrono::milliseconds timeout = std::chrono::seconds(15
 TEST_F(KubeSimTest, KubectlRolloutStatusSucceeds) {
   std::string path = sim().dir + "/dep-ok.yaml";
   testsupport::WriteFile(path, DeploymentYaml("rollout-ok", "success"));
-  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
-  auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "deployment/rollout-ok", "-n", "aura", "--timeout=30s"});
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code,
+            0);
+  auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "deployment/rollout-ok", "-n",
+                          "aura", "--timeout=30s"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("deployment \"rollout-ok\" successfully rolled out"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("deployment \"rollout-ok\" successfully rolled out"), std::string::npos)
+      << r.out;
   json d = sim().Admin("GET", "/apis/apps/v1/namespaces/aura/deployments/rollout-ok").Json();
   EXPECT_EQ(d["metadata"]["generation"], 1);
   EXPECT_EQ(d["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "1");
   EXPECT_EQ(d["status"]["availableReplicas"], 2);
-  auto pods = sim().Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Drollout-ok").Json()["items"];
+  auto pods = sim()
+                  .Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Drollout-ok")
+                  .Json()["items"];
   EXPECT_EQ(pods.size(), 2u);
-  auto events = sim().Admin("GET", "/api/v1/namespaces/aura/events?fieldSelector=involvedObject.name%3Drollout-ok,involvedObject.kind%3DDeployment").Json()["items"];
+  auto events = sim()
+                    .Admin("GET",
+                           "/api/v1/namespaces/aura/"
+                           "events?fieldSelector=involvedObject.name%3Drollout-ok,involvedObject."
+                           "kind%3DDeployment")
+                    .Json()["items"];
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events[0]["reason"], "ScalingReplicaSet");
 }
@@ -567,26 +722,38 @@ TEST_F(KubeSimTest, KubectlRolloutStatusSucceeds) {
 TEST_F(KubeSimTest, KubectlRolloutStatusFailsOnProgressDeadline) {
   std::string path = sim().dir + "/dep-crash.yaml";
   testsupport::WriteFile(path, DeploymentYaml("rollout-crash", "crashloop", 20));
-  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
-  auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "deployment/rollout-crash", "-n", "aura", "--timeout=30s"});
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code,
+            0);
+  auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "deployment/rollout-crash",
+                          "-n", "aura", "--timeout=30s"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("deployment \"rollout-crash\" exceeded its progress deadline"), std::string::npos) << r.err;
-  auto pods = sim().Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Drollout-crash").Json()["items"];
+  EXPECT_NE(r.err.find("deployment \"rollout-crash\" exceeded its progress deadline"),
+            std::string::npos)
+      << r.err;
+  auto pods = sim()
+                  .Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Drollout-crash")
+                  .Json()["items"];
   ASSERT_FALSE(pods.empty());
-  EXPECT_EQ(pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "CrashLoopBackOff");
+  EXPECT_EQ(pods[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"],
+            "CrashLoopBackOff");
   EXPECT_EQ(pods[0]["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"], 1);
 }
 
 TEST_F(KubeSimTest, ImagePullScenario) {
   std::string path = sim().dir + "/dep-pull.yaml";
   testsupport::WriteFile(path, DeploymentYaml("pull", "imagepull"));
-  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code,
+            0);
   EXPECT_TRUE(Eventually([] {
-    auto pods = sim().Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Dpull").Json()["items"];
+    auto pods =
+        sim().Admin("GET", "/api/v1/namespaces/aura/pods?labelSelector=app%3Dpull").Json()["items"];
     return !pods.empty() && pods[0]["status"].contains("containerStatuses") &&
-           pods[0]["status"]["containerStatuses"][0]["state"]["waiting"].value("reason", "") == "ImagePullBackOff";
+           pods[0]["status"]["containerStatuses"][0]["state"]["waiting"].value("reason", "") ==
+               "ImagePullBackOff";
   }));
-  auto events = sim().Admin("GET", "/api/v1/namespaces/aura/events?fieldSelector=reason%3DFailed").Json()["items"];
+  auto events = sim()
+                    .Admin("GET", "/api/v1/namespaces/aura/events?fieldSelector=reason%3DFailed")
+                    .Json()["items"];
   bool pull_failed = false;
   for (const auto& e : events) pull_failed = pull_failed || e["message"] == "Error: ErrImagePull";
   EXPECT_TRUE(pull_failed);
@@ -594,16 +761,22 @@ TEST_F(KubeSimTest, ImagePullScenario) {
 
 TEST_F(KubeSimTest, KubectlWaitForJobComplete) {
   std::string path = sim().dir + "/job.yaml";
-  testsupport::WriteFile(path, "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\n  namespace: aura\nspec:\n  template:\n"
-                               "    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox\n");
-  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
-  auto r = sim().Kubectl({"--context", "admin", "wait", "--for=condition=complete", "job/once", "-n", "aura", "--timeout=30s"});
+  testsupport::WriteFile(path,
+                         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\n  namespace: "
+                         "aura\nspec:\n  template:\n"
+                         "    spec:\n      restartPolicy: Never\n      containers:\n      - name: "
+                         "c\n        image: busybox\n");
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code,
+            0);
+  auto r = sim().Kubectl({"--context", "admin", "wait", "--for=condition=complete", "job/once",
+                          "-n", "aura", "--timeout=30s"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "job.batch/once condition met\n");
 }
 
 TEST_F(KubeSimTest, JobFailureScenario) {
-  std::string body = R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"fails","namespace":"aura",
+  std::string body =
+      R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"fails","namespace":"aura",
     "annotations":{"test.deployd.io/scenario":"fail"}},"spec":{"backoffLimit":2,"template":{"spec":{"restartPolicy":"Never",
     "containers":[{"name":"c","image":"busybox"}]}}}})";
   ASSERT_EQ(sim().Admin("POST", "/apis/batch/v1/namespaces/aura/jobs", body).status, 201);
@@ -615,33 +788,50 @@ TEST_F(KubeSimTest, JobFailureScenario) {
   EXPECT_EQ(job["status"]["failed"], 3);
   EXPECT_EQ(job["status"]["conditions"][1]["type"], "Failed");
   EXPECT_EQ(job["status"]["conditions"][1]["reason"], "BackoffLimitExceeded");
-  EXPECT_EQ(job["status"]["conditions"][1]["message"], "Job has reached the specified backoff limit");
+  EXPECT_EQ(job["status"]["conditions"][1]["message"],
+            "Job has reached the specified backoff limit");
 }
 
-// ---- nais.io -----------------------------------------------------------------------------------------------------------
+// ---- nais.io
+// -----------------------------------------------------------------------------------------------------------
 
-std::string Application(const std::string& name, const std::string& correlation, const std::string& scenario = "") {
-  json app{{"apiVersion", "nais.io/v1alpha1"}, {"kind", "Application"},
-           {"metadata", {{"name", name}, {"namespace", "aura"}, {"annotations", {{"nais.io/deploymentCorrelationID", correlation}}}}},
-           {"spec", {{"image", "ghcr.io/example/" + name + ":1"}, {"replicas", {{"min", 1}, {"max", 2}}}}}};
+std::string Application(const std::string& name, const std::string& correlation,
+                        const std::string& scenario = "") {
+  json app{{"apiVersion", "nais.io/v1alpha1"},
+           {"kind", "Application"},
+           {"metadata",
+            {{"name", name},
+             {"namespace", "aura"},
+             {"annotations", {{"nais.io/deploymentCorrelationID", correlation}}}}},
+           {"spec",
+            {{"image", "ghcr.io/example/" + name + ":1"}, {"replicas", {{"min", 1}, {"max", 2}}}}}};
   if (!scenario.empty()) app["metadata"]["annotations"]["test.deployd.io/scenario"] = scenario;
   return app.dump();
 }
 
 TEST_F(KubeSimTest, ApplicationReachesRolloutComplete) {
-  std::string path = "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp?fieldManager=deployd&force=true";
-  auto r = sim().Deployd("PATCH", path, Application("myapp", "corr-1"), {{"Content-Type", kApplyType}, AsTeam()[0]});
+  std::string path =
+      "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp?fieldManager=deployd&force=true";
+  auto r = sim().Deployd("PATCH", path, Application("myapp", "corr-1"),
+                         {{"Content-Type", kApplyType}, AsTeam()[0]});
   ASSERT_EQ(r.status, 201) << r.body;
   json app;
   EXPECT_TRUE(Eventually([&] {
     app = sim().Admin("GET", "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp").Json();
-    return app.contains("status") && app["status"].value("synchronizationState", "") == "RolloutComplete";
+    return app.contains("status") &&
+           app["status"].value("synchronizationState", "") == "RolloutComplete";
   }));
   EXPECT_EQ(app["status"]["correlationID"], "corr-1");
   EXPECT_EQ(app["metadata"]["finalizers"][0], "naiserator.nais.io/finalizer");
   EXPECT_EQ(app["metadata"]["labels"]["team"], "aura");
   std::string uid = app["metadata"]["uid"];
-  auto events = sim().Admin("GET", "/api/v1/namespaces/aura/events?fieldSelector=involvedObject.name%3Dmyapp,involvedObject.uid%3D" + uid).Json()["items"];
+  auto events =
+      sim()
+          .Admin("GET",
+                 "/api/v1/namespaces/aura/"
+                 "events?fieldSelector=involvedObject.name%3Dmyapp,involvedObject.uid%3D" +
+                     uid)
+          .Json()["items"];
   std::vector<std::string> reasons;
   for (const auto& e : events) {
     reasons.push_back(e["reason"]);
@@ -652,13 +842,20 @@ TEST_F(KubeSimTest, ApplicationReachesRolloutComplete) {
   EXPECT_NE(std::find(reasons.begin(), reasons.end(), "RolloutComplete"), reasons.end());
   EXPECT_EQ(sim().Admin("GET", "/apis/apps/v1/namespaces/aura/deployments/myapp").status, 200);
   // Deleting waits for naiserator's finalizer, which it removes.
-  EXPECT_EQ(sim().Admin("DELETE", "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp").status, 200);
-  EXPECT_TRUE(Eventually([] { return sim().Admin("GET", "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp").status == 404; }));
+  EXPECT_EQ(
+      sim().Admin("DELETE", "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp").status,
+      200);
+  EXPECT_TRUE(Eventually([] {
+    return sim().Admin("GET", "/apis/nais.io/v1alpha1/namespaces/aura/applications/myapp").status ==
+           404;
+  }));
 }
 
 TEST_F(KubeSimTest, ApplicationFailedSynchronization) {
-  auto r = sim().Deployd("PATCH", "/apis/nais.io/v1alpha1/namespaces/aura/applications/badapp?fieldManager=deployd&force=true",
-                         Application("badapp", "corr-2", "failsync"), {{"Content-Type", kApplyType}, AsTeam()[0]});
+  auto r = sim().Deployd(
+      "PATCH",
+      "/apis/nais.io/v1alpha1/namespaces/aura/applications/badapp?fieldManager=deployd&force=true",
+      Application("badapp", "corr-2", "failsync"), {{"Content-Type", kApplyType}, AsTeam()[0]});
   ASSERT_EQ(r.status, 201) << r.body;
   json app;
   EXPECT_TRUE(Eventually([&] {
@@ -673,31 +870,41 @@ TEST_F(KubeSimTest, StrictValidationOfCustomResources) {
   json app = json::parse(Application("strict", "c"));
   app["spec"]["unknownField"] = 1;
   app["spec"]["nestedField"] = 2;
-  auto r = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications?fieldValidation=Strict", app.dump());
+  auto r = sim().Admin("POST",
+                       "/apis/nais.io/v1alpha1/namespaces/aura/applications?fieldValidation=Strict",
+                       app.dump());
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.Json()["message"],
-            "Application in version \"v1alpha1\" cannot be handled as a Application: strict decoding error: unknown field "
+            "Application in version \"v1alpha1\" cannot be handled as a Application: strict "
+            "decoding error: unknown field "
             "\"spec.nestedField\", unknown field \"spec.unknownField\"");
-  auto warn = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", app.dump());
+  auto warn =
+      sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", app.dump());
   ASSERT_EQ(warn.status, 201);
   EXPECT_FALSE(warn.Json()["spec"].contains("unknownField"));
-  EXPECT_NE(warn.Header("warning").find("unknown field \\\"spec."), std::string::npos) << warn.Header("warning");
+  EXPECT_NE(warn.Header("warning").find("unknown field \\\"spec."), std::string::npos)
+      << warn.Header("warning");
   json bad = json::parse(Application("typed", "c"));
   bad["spec"]["replicas"]["min"] = "two";
-  auto invalid = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", bad.dump());
+  auto invalid =
+      sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", bad.dump());
   EXPECT_EQ(invalid.status, 422);
   EXPECT_EQ(invalid.Json()["message"],
-            "Application.nais.io \"typed\" is invalid: spec.replicas.min: Invalid value: \"string\": spec.replicas.min in body must be of type integer: \"string\"");
+            "Application.nais.io \"typed\" is invalid: spec.replicas.min: Invalid value: "
+            "\"string\": spec.replicas.min in body must be of type integer: \"string\"");
 }
 
 TEST_F(KubeSimTest, PutOfCustomResourceNeedsResourceVersion) {
-  auto c = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications", Application("putme", "c", "never"));
+  auto c = sim().Admin("POST", "/apis/nais.io/v1alpha1/namespaces/aura/applications",
+                       Application("putme", "c", "never"));
   ASSERT_EQ(c.status, 201);
   json obj = json::parse(Application("putme", "c", "never"));
-  auto r = sim().Admin("PUT", "/apis/nais.io/v1alpha1/namespaces/aura/applications/putme", obj.dump());
+  auto r =
+      sim().Admin("PUT", "/apis/nais.io/v1alpha1/namespaces/aura/applications/putme", obj.dump());
   EXPECT_EQ(r.status, 422);
   EXPECT_EQ(r.Json()["message"],
-            "applications.nais.io \"putme\" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update");
+            "applications.nais.io \"putme\" is invalid: metadata.resourceVersion: Invalid value: "
+            "0: must be specified for an update");
 }
 
 TEST_F(KubeSimTest, KubectlAppliesACrdThenACustomResource) {
@@ -726,9 +933,13 @@ spec:
 )");
   auto a = sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", crd});
   ASSERT_EQ(a.exit_code, 0) << a.err;
-  EXPECT_EQ(a.out, "customresourcedefinition.apiextensions.k8s.io/widgets.example.com serverside-applied\n");
+  EXPECT_EQ(
+      a.out,
+      "customresourcedefinition.apiextensions.k8s.io/widgets.example.com serverside-applied\n");
   std::string cr = sim().dir + "/widget.yaml";
-  testsupport::WriteFile(cr, "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: aura\nspec:\n  size: 3\n");
+  testsupport::WriteFile(cr,
+                         "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  "
+                         "namespace: aura\nspec:\n  size: 3\n");
   auto b = sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", cr});
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(b.out, "widget.example.com/w serverside-applied\n");
@@ -739,17 +950,25 @@ spec:
 
 TEST_F(KubeSimTest, StatusSubresourceWritesOnlyStatus) {
   std::string base = "/apis/apps/v1/namespaces/aura/deployments/statusonly";
-  json d{{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
-         {"metadata", {{"name", "statusonly"}, {"namespace", "aura"}, {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
-         {"spec", {{"selector", {{"matchLabels", {{"app", "s"}}}}},
-                   {"template", {{"metadata", {{"labels", {{"app", "s"}}}}}, {"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}}}},
+  json d{{"apiVersion", "apps/v1"},
+         {"kind", "Deployment"},
+         {"metadata",
+          {{"name", "statusonly"},
+           {"namespace", "aura"},
+           {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
+         {"spec",
+          {{"selector", {{"matchLabels", {{"app", "s"}}}}},
+           {"template",
+            {{"metadata", {{"labels", {{"app", "s"}}}}},
+             {"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}}}},
          {"status", {{"replicas", 99}}}};
   auto created = sim().Admin("POST", "/apis/apps/v1/namespaces/aura/deployments", d.dump());
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_FALSE(created.Json().contains("status"));
   EXPECT_EQ(created.Json()["spec"]["replicas"], 1);
   EXPECT_EQ(created.Json()["spec"]["progressDeadlineSeconds"], 600);
-  auto st = sim().Admin("PATCH", base + "/status?fieldManager=ctl", R"({"spec":{"replicas":5},"status":{"replicas":1}})",
+  auto st = sim().Admin("PATCH", base + "/status?fieldManager=ctl",
+                        R"({"spec":{"replicas":5},"status":{"replicas":1}})",
                         {{"Content-Type", "application/merge-patch+json"}});
   ASSERT_EQ(st.status, 200) << st.body;
   EXPECT_EQ(st.Json()["status"]["replicas"], 1);
@@ -757,9 +976,11 @@ TEST_F(KubeSimTest, StatusSubresourceWritesOnlyStatus) {
   EXPECT_EQ(st.Json()["metadata"]["generation"], 1);
   bool status_manager = false;
   json st_body = st.Json();
-  for (const auto& e : st_body["metadata"]["managedFields"]) status_manager = status_manager || (e["manager"] == "ctl" && e["subresource"] == "status");
+  for (const auto& e : st_body["metadata"]["managedFields"])
+    status_manager = status_manager || (e["manager"] == "ctl" && e["subresource"] == "status");
   EXPECT_TRUE(status_manager);
-  auto main = sim().Admin("PATCH", base + "?fieldManager=ctl", R"({"spec":{"replicas":3},"status":{"replicas":7}})",
+  auto main = sim().Admin("PATCH", base + "?fieldManager=ctl",
+                          R"({"spec":{"replicas":3},"status":{"replicas":7}})",
                           {{"Content-Type", "application/merge-patch+json"}});
   EXPECT_EQ(main.Json()["status"]["replicas"], 1);
   EXPECT_EQ(main.Json()["spec"]["replicas"], 3);
@@ -768,11 +989,17 @@ TEST_F(KubeSimTest, StatusSubresourceWritesOnlyStatus) {
 
 TEST_F(KubeSimTest, KubectlRolloutStatusForStatefulSet) {
   std::string path = sim().dir + "/sts.yaml";
-  testsupport::WriteFile(path, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\n  namespace: aura\nspec:\n  replicas: 2\n"
-                               "  serviceName: db\n  selector:\n    matchLabels:\n      app: db\n  template:\n    metadata:\n      labels:\n"
-                               "        app: db\n    spec:\n      containers:\n      - name: db\n        image: postgres\n");
-  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code, 0);
-  auto r = sim().Kubectl({"--context", "admin", "rollout", "status", "statefulset/db", "-n", "aura", "--timeout=30s"});
+  testsupport::WriteFile(
+      path,
+      "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\n  namespace: aura\nspec:\n  "
+      "replicas: 2\n"
+      "  serviceName: db\n  selector:\n    matchLabels:\n      app: db\n  template:\n    "
+      "metadata:\n      labels:\n"
+      "        app: db\n    spec:\n      containers:\n      - name: db\n        image: postgres\n");
+  ASSERT_EQ(sim().Kubectl({"--context", "admin", "apply", "--server-side", "-f", path}).exit_code,
+            0);
+  auto r = sim().Kubectl(
+      {"--context", "admin", "rollout", "status", "statefulset/db", "-n", "aura", "--timeout=30s"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("partitioned roll out complete"), std::string::npos) << r.out;
 }
@@ -787,25 +1014,40 @@ TEST_F(KubeSimTest, AggregatedDiscoveryEtag) {
 }
 
 TEST_F(KubeSimTest, ProtocolErrors) {
-  auto proto_only = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps", "", {{"Accept", "application/vnd.kubernetes.protobuf"}});
+  auto proto_only = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps", "",
+                                {{"Accept", "application/vnd.kubernetes.protobuf"}});
   EXPECT_EQ(proto_only.status, 406);
   EXPECT_EQ(proto_only.Json()["reason"], "NotAcceptable");
-  auto force = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/x?force=true", "{}", {{"Content-Type", "application/merge-patch+json"}});
+  auto force = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/x?force=true", "{}",
+                           {{"Content-Type", "application/merge-patch+json"}});
   EXPECT_EQ(force.status, 422);
-  EXPECT_EQ(force.Json()["message"], "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch");
-  ASSERT_EQ(sim().Admin("POST", "/apis/nais.io/v1/namespaces/aura/images", R"({"apiVersion":"nais.io/v1","kind":"Image","metadata":{"name":"img"},"spec":{"image":"x"}})").status, 201);
-  auto smp = sim().Admin("PATCH", "/apis/nais.io/v1/namespaces/aura/images/img", "{}", {{"Content-Type", "application/strategic-merge-patch+json"}});
+  EXPECT_EQ(force.Json()["message"],
+            "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for "
+            "non-apply patch");
+  ASSERT_EQ(
+      sim()
+          .Admin(
+              "POST", "/apis/nais.io/v1/namespaces/aura/images",
+              R"({"apiVersion":"nais.io/v1","kind":"Image","metadata":{"name":"img"},"spec":{"image":"x"}})")
+          .status,
+      201);
+  auto smp = sim().Admin("PATCH", "/apis/nais.io/v1/namespaces/aura/images/img", "{}",
+                         {{"Content-Type", "application/strategic-merge-patch+json"}});
   EXPECT_EQ(smp.status, 415);
   EXPECT_EQ(smp.Json()["message"],
-            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json-patch+json, "
             "application/merge-patch+json, application/apply-patch+yaml");
-  auto missing = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/absent", "{}", {{"Content-Type", "application/merge-patch+json"}});
+  auto missing = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/absent", "{}",
+                             {{"Content-Type", "application/merge-patch+json"}});
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.Json()["message"], "configmaps \"absent\" not found");
 }
 
 TEST_F(KubeSimTest, WatchFromFutureResourceVersionTimesOut) {
-  auto r = sim().Admin("GET", "/api/v1/namespaces/aura/configmaps?watch=1&timeoutSeconds=10&resourceVersion=999999999");
+  auto r = sim().Admin(
+      "GET",
+      "/api/v1/namespaces/aura/configmaps?watch=1&timeoutSeconds=10&resourceVersion=999999999");
   auto events = Lines(r.body);
   ASSERT_EQ(events.size(), 1u) << r.body;
   EXPECT_EQ(events[0]["type"], "ERROR");

@@ -1,9 +1,9 @@
 // kube-sim: an imitation of kube-apiserver for tests and the demo. See README.md.
-#include <signal.h>
-
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+
+#include <CLI/CLI.hpp>
+#include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -13,8 +13,12 @@ namespace {
 
 std::string Kubeconfig(const std::string& server, const kubesim::TlsMaterial* tls,
                        const std::string& deployd_token, const std::string& admin_token) {
-  std::string out = "apiVersion: v1\nkind: Config\ncurrent-context: deployd\nclusters:\n- name: kube-sim\n  cluster:\n    server: " + server + "\n";
-  if (tls != nullptr) out += "    certificate-authority-data: " + kubesim::Base64(tls->ca_cert_pem) + "\n";
+  std::string out =
+      "apiVersion: v1\nkind: Config\ncurrent-context: deployd\nclusters:\n- name: kube-sim\n  "
+      "cluster:\n    server: " +
+      server + "\n";
+  if (tls != nullptr)
+    out += "    certificate-authority-data: " + kubesim::Base64(tls->ca_cert_pem) + "\n";
   out += "users:\n- name: deployd\n  user:\n    token: " + deployd_token + "\n";
   out += "- name: admin\n  user:\n    token: " + admin_token + "\n";
   out += "contexts:\n- name: deployd\n  context:\n    cluster: kube-sim\n    user: deployd\n";
@@ -36,14 +40,20 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   bool manual_clock = false;
   app.add_option("--listen", listen, "host:port to listen on (port 0 picks a free port)");
-  app.add_option("--kubeconfig-out", kubeconfig_out, "write a kubeconfig here once listening (atomically)");
+  app.add_option("--kubeconfig-out", kubeconfig_out,
+                 "write a kubeconfig here once listening (atomically)");
   app.add_flag("--plain-http", plain_http, "serve plain HTTP instead of HTTPS");
-  app.add_option("--team", teams, "team namespace with serviceuser-<team> (repeatable; default aura)");
-  app.add_option("--time-scale", time_scale, "multiplier for simulated controller delays (0.01 = 100x faster)");
-  app.add_option("--history-limit", history_limit, "watch events kept for resuming (older RVs get 410)");
-  app.add_option("--bookmark-interval", bookmark_interval, "seconds between watch BOOKMARKs (0 = never)");
+  app.add_option("--team", teams,
+                 "team namespace with serviceuser-<team> (repeatable; default aura)");
+  app.add_option("--time-scale", time_scale,
+                 "multiplier for simulated controller delays (0.01 = 100x faster)");
+  app.add_option("--history-limit", history_limit,
+                 "watch events kept for resuming (older RVs get 410)");
+  app.add_option("--bookmark-interval", bookmark_interval,
+                 "seconds between watch BOOKMARKs (0 = never)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
-  app.add_flag("--manual-clock", manual_clock, "controllers only move on when POST /_sim/clock advances the clock");
+  app.add_flag("--manual-clock", manual_clock,
+               "controllers only move on when POST /_sim/clock advances the clock");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("kube-sim");
@@ -76,7 +86,10 @@ int main(int argc, char** argv) {
     std::string deployd_token = kubesim::RandomToken(24);
     std::string admin_token = kubesim::RandomToken(24);
     api.AddToken(deployd_token, {"system:serviceaccount:nais-system:deployd",
-                                 {"system:serviceaccounts", "system:serviceaccounts:nais-system", "system:authenticated"}, kubesim::NewUid(), {}});
+                                 {"system:serviceaccounts", "system:serviceaccounts:nais-system",
+                                  "system:authenticated"},
+                                 kubesim::NewUid(),
+                                 {}});
     api.AddToken(admin_token, {"system:admin", {"system:masters", "system:authenticated"}, "", {}});
 
     kubesim::Handler handler = [&api](kubesim::HttpRequest& req) { return api.Handle(req); };
@@ -85,9 +98,11 @@ int main(int argc, char** argv) {
     api.SetServerAddress(host, server.Port());
     api.StartControllers();
     std::string url = std::string(plain_http ? "http://" : "https://") +
-                      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(server.Port());
+                      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                      std::to_string(server.Port());
     if (!kubeconfig_out.empty()) {
-      kubesim::WriteFileAtomically(kubeconfig_out, Kubeconfig(url, tls.get(), deployd_token, admin_token));
+      kubesim::WriteFileAtomically(kubeconfig_out,
+                                   Kubeconfig(url, tls.get(), deployd_token, admin_token));
     }
     spdlog::info("kube-sim listening on {} (teams: {})", url, fmt::join(options.teams, ","));
 

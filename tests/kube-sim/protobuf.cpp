@@ -14,7 +14,18 @@
 namespace kubesim {
 namespace {
 
-enum class PbType { kString, kBytes, kInt, kBool, kMessage, kStringMap, kBytesMap, kQuantityMap, kTime, kIntOrString };
+enum class PbType {
+  kString,
+  kBytes,
+  kInt,
+  kBool,
+  kMessage,
+  kStringMap,
+  kBytesMap,
+  kQuantityMap,
+  kTime,
+  kIntOrString
+};
 
 struct PbMessage;
 
@@ -60,12 +71,16 @@ std::vector<RawField> Parse(std::string_view data) {
     f.num = tag >> 3;
     f.wire = static_cast<int>(tag & 7);
     switch (f.wire) {
-      case 0: f.varint = Varint(data, pos); break;
+      case 0:
+        f.varint = Varint(data, pos);
+        break;
       case 1:
       case 5: {
         std::size_t n = f.wire == 1 ? 8 : 4;
         if (pos + n > data.size()) throw Invalid();
-        for (std::size_t i = 0; i < n; ++i) f.varint |= static_cast<std::uint64_t>(static_cast<unsigned char>(data[pos + i])) << (8 * i);
+        for (std::size_t i = 0; i < n; ++i)
+          f.varint |= static_cast<std::uint64_t>(static_cast<unsigned char>(data[pos + i]))
+                      << (8 * i);
         pos += n;
         break;
       }
@@ -76,7 +91,8 @@ std::vector<RawField> Parse(std::string_view data) {
         pos += len;
         break;
       }
-      default: throw Invalid();
+      default:
+        throw Invalid();
     }
     if (f.num == 0) throw Invalid();
     out.push_back(f);
@@ -89,11 +105,16 @@ bool ValidUtf8(std::string_view s) {
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
-    if (c < 0x80) n = 0;
-    else if ((c >> 5) == 0x6) n = 1;
-    else if ((c >> 4) == 0xe) n = 2;
-    else if ((c >> 3) == 0x1e) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if ((c >> 5) == 0x6)
+      n = 1;
+    else if ((c >> 4) == 0xe)
+      n = 2;
+    else if ((c >> 3) == 0x1e)
+      n = 3;
+    else
+      return false;
     if (i + n >= s.size()) return false;
     for (std::size_t k = 1; k <= n; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
@@ -104,7 +125,8 @@ bool ValidUtf8(std::string_view s) {
 }
 
 std::string Text(std::string_view bytes) {
-  if (!ValidUtf8(bytes)) throw BadRequestError("invalid protobuf body: string field is not valid UTF-8");
+  if (!ValidUtf8(bytes))
+    throw BadRequestError("invalid protobuf body: string field is not valid UTF-8");
   return std::string(bytes);
 }
 
@@ -119,8 +141,10 @@ std::pair<std::string, Json> MapEntry(const PbFieldSpec& spec, std::string_view 
   for (const auto& f : Parse(data)) {
     if (f.num == 1 && f.wire == 2) key = Text(f.bytes);
     if (f.num != 2 || f.wire != 2) continue;
-    if (spec.type == PbType::kStringMap) value = Text(f.bytes);
-    else if (spec.type == PbType::kBytesMap) value = Base64(f.bytes);
+    if (spec.type == PbType::kStringMap)
+      value = Text(f.bytes);
+    else if (spec.type == PbType::kBytesMap)
+      value = Base64(f.bytes);
     else {  // resource.Quantity: string = 1
       for (const auto& q : Parse(f.bytes)) {
         if (q.num == 1 && q.wire == 2) value = Text(q.bytes);
@@ -171,7 +195,8 @@ Json Decode(const PbMessage& m, std::string_view data) {
     if (spec == nullptr) {
       if (IsZero(f)) continue;
       throw MakeError(415, "UnsupportedMediaType",
-                      std::string("kube-sim cannot decode protobuf field ") + std::to_string(f.num) + " of " + m.name +
+                      std::string("kube-sim cannot decode protobuf field ") +
+                          std::to_string(f.num) + " of " + m.name +
                           "; send this object as application/json");
     }
     bool want_bytes = spec->type != PbType::kInt && spec->type != PbType::kBool;
@@ -201,8 +226,12 @@ Json Decode(const PbMessage& m, std::string_view data) {
           Put(out, *spec, Decode(*spec->message, f.bytes));
         }
         break;
-      case PbType::kTime: Put(out, *spec, TimeValue(f.bytes)); break;
-      case PbType::kIntOrString: Put(out, *spec, IntOrStringValue(f.bytes)); break;
+      case PbType::kTime:
+        Put(out, *spec, TimeValue(f.bytes));
+        break;
+      case PbType::kIntOrString:
+        Put(out, *spec, IntOrStringValue(f.bytes));
+        break;
       case PbType::kStringMap:
       case PbType::kBytesMap:
       case PbType::kQuantityMap: {
@@ -220,139 +249,211 @@ using T = PbType;
 
 PbFieldSpec S(std::uint64_t n, const char* name) { return {n, name, T::kString}; }
 PbFieldSpec Ss(std::uint64_t n, const char* name) { return {n, name, T::kString, nullptr, true}; }
-PbFieldSpec I(std::uint64_t n, const char* name, bool pointer = false) { return {n, name, T::kInt, nullptr, false, pointer}; }
-PbFieldSpec B(std::uint64_t n, const char* name, bool pointer = false) { return {n, name, T::kBool, nullptr, false, pointer}; }
-PbFieldSpec M(std::uint64_t n, const char* name, const PbMessage& m) { return {n, name, T::kMessage, &m}; }
-PbFieldSpec Ms(std::uint64_t n, const char* name, const PbMessage& m) { return {n, name, T::kMessage, &m, true}; }
-PbFieldSpec Map(std::uint64_t n, const char* name, PbType t = T::kStringMap) { return {n, name, t}; }
+PbFieldSpec I(std::uint64_t n, const char* name, bool pointer = false) {
+  return {n, name, T::kInt, nullptr, false, pointer};
+}
+PbFieldSpec B(std::uint64_t n, const char* name, bool pointer = false) {
+  return {n, name, T::kBool, nullptr, false, pointer};
+}
+PbFieldSpec M(std::uint64_t n, const char* name, const PbMessage& m) {
+  return {n, name, T::kMessage, &m};
+}
+PbFieldSpec Ms(std::uint64_t n, const char* name, const PbMessage& m) {
+  return {n, name, T::kMessage, &m, true};
+}
+PbFieldSpec Map(std::uint64_t n, const char* name, PbType t = T::kStringMap) {
+  return {n, name, t};
+}
 
 // A created object's status is all zero values (ignored); anything else answers 415.
 const PbMessage kEmptyStatus{"status", {}};
 
 // k8s.io/apimachinery/pkg/apis/meta/v1
 const PbMessage kOwnerReference{"OwnerReference",
-                                {S(1, "kind"), S(3, "name"), S(4, "uid"), S(5, "apiVersion"), B(6, "controller", true),
-                                 B(7, "blockOwnerDeletion", true)}};
+                                {S(1, "kind"), S(3, "name"), S(4, "uid"), S(5, "apiVersion"),
+                                 B(6, "controller", true), B(7, "blockOwnerDeletion", true)}};
 const PbMessage kObjectMeta{"ObjectMeta",
-                            {S(1, "name"), S(2, "generateName"), S(3, "namespace"), S(4, "selfLink"), S(5, "uid"),
-                             S(6, "resourceVersion"), I(7, "generation"), {8, "creationTimestamp", T::kTime},
-                             {9, "deletionTimestamp", T::kTime, nullptr, false, true}, I(10, "deletionGracePeriodSeconds", true),
-                             Map(11, "labels"), Map(12, "annotations"), Ms(13, "ownerReferences", kOwnerReference),
+                            {S(1, "name"),
+                             S(2, "generateName"),
+                             S(3, "namespace"),
+                             S(4, "selfLink"),
+                             S(5, "uid"),
+                             S(6, "resourceVersion"),
+                             I(7, "generation"),
+                             {8, "creationTimestamp", T::kTime},
+                             {9, "deletionTimestamp", T::kTime, nullptr, false, true},
+                             I(10, "deletionGracePeriodSeconds", true),
+                             Map(11, "labels"),
+                             Map(12, "annotations"),
+                             Ms(13, "ownerReferences", kOwnerReference),
                              Ss(14, "finalizers")}};
-const PbMessage kLabelSelectorRequirement{"LabelSelectorRequirement", {S(1, "key"), S(2, "operator"), Ss(3, "values")}};
-const PbMessage kLabelSelector{"LabelSelector", {Map(1, "matchLabels"), Ms(2, "matchExpressions", kLabelSelectorRequirement)}};
+const PbMessage kLabelSelectorRequirement{"LabelSelectorRequirement",
+                                          {S(1, "key"), S(2, "operator"), Ss(3, "values")}};
+const PbMessage kLabelSelector{
+    "LabelSelector", {Map(1, "matchLabels"), Ms(2, "matchExpressions", kLabelSelectorRequirement)}};
 
 // k8s.io/api/core/v1
 const PbMessage kConfigMap{"ConfigMap",
-                           {M(1, "metadata", kObjectMeta), Map(2, "data"), Map(3, "binaryData", T::kBytesMap), B(4, "immutable", true)}};
+                           {M(1, "metadata", kObjectMeta), Map(2, "data"),
+                            Map(3, "binaryData", T::kBytesMap), B(4, "immutable", true)}};
 const PbMessage kSecret{"Secret",
-                        {M(1, "metadata", kObjectMeta), Map(2, "data", T::kBytesMap), S(3, "type"), Map(4, "stringData"),
-                         B(5, "immutable", true)}};
+                        {M(1, "metadata", kObjectMeta), Map(2, "data", T::kBytesMap), S(3, "type"),
+                         Map(4, "stringData"), B(5, "immutable", true)}};
 const PbMessage kNamespaceSpec{"NamespaceSpec", {Ss(1, "finalizers")}};
 const PbMessage kNamespaceStatus{"NamespaceStatus", {S(1, "phase")}};
 const PbMessage kNamespace{"Namespace",
-                           {M(1, "metadata", kObjectMeta), M(2, "spec", kNamespaceSpec), M(3, "status", kNamespaceStatus)}};
+                           {M(1, "metadata", kObjectMeta), M(2, "spec", kNamespaceSpec),
+                            M(3, "status", kNamespaceStatus)}};
 const PbMessage kObjectReference{"ObjectReference",
-                                 {S(1, "kind"), S(2, "namespace"), S(3, "name"), S(4, "uid"), S(5, "apiVersion"),
-                                  S(6, "resourceVersion"), S(7, "fieldPath")}};
+                                 {S(1, "kind"), S(2, "namespace"), S(3, "name"), S(4, "uid"),
+                                  S(5, "apiVersion"), S(6, "resourceVersion"), S(7, "fieldPath")}};
 const PbMessage kLocalObjectReference{"LocalObjectReference", {S(1, "name")}};
-const PbMessage kServiceAccount{"ServiceAccount",
-                                {M(1, "metadata", kObjectMeta), Ms(2, "secrets", kObjectReference),
-                                 Ms(3, "imagePullSecrets", kLocalObjectReference), B(4, "automountServiceAccountToken", true)}};
-const PbMessage kContainerPort{"ContainerPort",
-                               {S(1, "name"), I(2, "hostPort"), I(3, "containerPort"), S(4, "protocol"), S(5, "hostIP")}};
+const PbMessage kServiceAccount{
+    "ServiceAccount",
+    {M(1, "metadata", kObjectMeta), Ms(2, "secrets", kObjectReference),
+     Ms(3, "imagePullSecrets", kLocalObjectReference), B(4, "automountServiceAccountToken", true)}};
+const PbMessage kContainerPort{
+    "ContainerPort",
+    {S(1, "name"), I(2, "hostPort"), I(3, "containerPort"), S(4, "protocol"), S(5, "hostIP")}};
 const PbMessage kEnvVar{"EnvVar", {S(1, "name"), S(2, "value")}};
-const PbMessage kResourceRequirements{"ResourceRequirements",
-                                      {Map(1, "limits", T::kQuantityMap), Map(2, "requests", T::kQuantityMap)}};
-const PbMessage kContainer{"Container",
-                           {S(1, "name"), S(2, "image"), Ss(3, "command"), Ss(4, "args"), S(5, "workingDir"),
-                            Ms(6, "ports", kContainerPort), Ms(7, "env", kEnvVar), M(8, "resources", kResourceRequirements),
-                            S(13, "terminationMessagePath"), S(14, "imagePullPolicy"), B(16, "stdin"), B(17, "stdinOnce"),
-                            B(18, "tty"), S(20, "terminationMessagePolicy")}};
-const PbMessage kPodSpec{"PodSpec",
-                         {Ms(2, "containers", kContainer), S(3, "restartPolicy"), I(4, "terminationGracePeriodSeconds", true),
-                          I(5, "activeDeadlineSeconds", true), S(6, "dnsPolicy"), Map(7, "nodeSelector"),
-                          S(8, "serviceAccountName"), S(9, "serviceAccount"), S(10, "nodeName"), B(11, "hostNetwork"),
-                          B(12, "hostPID"), B(13, "hostIPC"), Ms(15, "imagePullSecrets", kLocalObjectReference),
-                          S(16, "hostname"), S(17, "subdomain"), S(19, "schedulerName"), Ms(20, "initContainers", kContainer)}};
-const PbMessage kPodTemplateSpec{"PodTemplateSpec", {M(1, "metadata", kObjectMeta), M(2, "spec", kPodSpec)}};
+const PbMessage kResourceRequirements{
+    "ResourceRequirements",
+    {Map(1, "limits", T::kQuantityMap), Map(2, "requests", T::kQuantityMap)}};
+const PbMessage kContainer{
+    "Container",
+    {S(1, "name"), S(2, "image"), Ss(3, "command"), Ss(4, "args"), S(5, "workingDir"),
+     Ms(6, "ports", kContainerPort), Ms(7, "env", kEnvVar),
+     M(8, "resources", kResourceRequirements), S(13, "terminationMessagePath"),
+     S(14, "imagePullPolicy"), B(16, "stdin"), B(17, "stdinOnce"), B(18, "tty"),
+     S(20, "terminationMessagePolicy")}};
+const PbMessage kPodSpec{
+    "PodSpec",
+    {Ms(2, "containers", kContainer), S(3, "restartPolicy"),
+     I(4, "terminationGracePeriodSeconds", true), I(5, "activeDeadlineSeconds", true),
+     S(6, "dnsPolicy"), Map(7, "nodeSelector"), S(8, "serviceAccountName"), S(9, "serviceAccount"),
+     S(10, "nodeName"), B(11, "hostNetwork"), B(12, "hostPID"), B(13, "hostIPC"),
+     Ms(15, "imagePullSecrets", kLocalObjectReference), S(16, "hostname"), S(17, "subdomain"),
+     S(19, "schedulerName"), Ms(20, "initContainers", kContainer)}};
+const PbMessage kPodTemplateSpec{"PodTemplateSpec",
+                                 {M(1, "metadata", kObjectMeta), M(2, "spec", kPodSpec)}};
 
-const PbMessage kPod{"Pod", {M(1, "metadata", kObjectMeta), M(2, "spec", kPodSpec), M(3, "status", kEmptyStatus)}};
+const PbMessage kPod{
+    "Pod", {M(1, "metadata", kObjectMeta), M(2, "spec", kPodSpec), M(3, "status", kEmptyStatus)}};
 
 // k8s.io/api/apps/v1
-const PbMessage kRollingUpdateDeployment{"RollingUpdateDeployment",
-                                         {{1, "maxUnavailable", T::kIntOrString}, {2, "maxSurge", T::kIntOrString}}};
-const PbMessage kDeploymentStrategy{"DeploymentStrategy", {S(1, "type"), M(2, "rollingUpdate", kRollingUpdateDeployment)}};
-const PbMessage kDeploymentSpec{"DeploymentSpec",
-                                {I(1, "replicas", true), M(2, "selector", kLabelSelector), M(3, "template", kPodTemplateSpec),
-                                 M(4, "strategy", kDeploymentStrategy), I(5, "minReadySeconds"),
-                                 I(6, "revisionHistoryLimit", true), B(7, "paused"), I(9, "progressDeadlineSeconds", true)}};
-const PbMessage kDeployment{"Deployment",
-                            {M(1, "metadata", kObjectMeta), M(2, "spec", kDeploymentSpec), M(3, "status", kEmptyStatus)}};
+const PbMessage kRollingUpdateDeployment{
+    "RollingUpdateDeployment",
+    {{1, "maxUnavailable", T::kIntOrString}, {2, "maxSurge", T::kIntOrString}}};
+const PbMessage kDeploymentStrategy{
+    "DeploymentStrategy", {S(1, "type"), M(2, "rollingUpdate", kRollingUpdateDeployment)}};
+const PbMessage kDeploymentSpec{
+    "DeploymentSpec",
+    {I(1, "replicas", true), M(2, "selector", kLabelSelector), M(3, "template", kPodTemplateSpec),
+     M(4, "strategy", kDeploymentStrategy), I(5, "minReadySeconds"),
+     I(6, "revisionHistoryLimit", true), B(7, "paused"), I(9, "progressDeadlineSeconds", true)}};
+const PbMessage kDeployment{
+    "Deployment",
+    {M(1, "metadata", kObjectMeta), M(2, "spec", kDeploymentSpec), M(3, "status", kEmptyStatus)}};
 
 // k8s.io/api/batch/v1
-const PbMessage kJobSpec{"JobSpec",
-                         {I(1, "parallelism", true), I(2, "completions", true), I(3, "activeDeadlineSeconds", true),
-                          M(4, "selector", kLabelSelector), B(5, "manualSelector", true), M(6, "template", kPodTemplateSpec),
-                          I(7, "backoffLimit", true), I(8, "ttlSecondsAfterFinished", true), S(9, "completionMode"),
-                          B(10, "suspend", true)}};
-const PbMessage kJob{"Job", {M(1, "metadata", kObjectMeta), M(2, "spec", kJobSpec), M(3, "status", kEmptyStatus)}};
+const PbMessage kJobSpec{
+    "JobSpec",
+    {I(1, "parallelism", true), I(2, "completions", true), I(3, "activeDeadlineSeconds", true),
+     M(4, "selector", kLabelSelector), B(5, "manualSelector", true),
+     M(6, "template", kPodTemplateSpec), I(7, "backoffLimit", true),
+     I(8, "ttlSecondsAfterFinished", true), S(9, "completionMode"), B(10, "suspend", true)}};
+const PbMessage kJob{
+    "Job", {M(1, "metadata", kObjectMeta), M(2, "spec", kJobSpec), M(3, "status", kEmptyStatus)}};
 
 // k8s.io/api/core/v1 Service
 const PbMessage kServicePort{"ServicePort",
-                             {S(1, "name"), S(2, "protocol"), I(3, "port"), {4, "targetPort", T::kIntOrString}, I(5, "nodePort"),
+                             {S(1, "name"),
+                              S(2, "protocol"),
+                              I(3, "port"),
+                              {4, "targetPort", T::kIntOrString},
+                              I(5, "nodePort"),
                               {6, "appProtocol", T::kString, nullptr, false, true}}};
-const PbMessage kServiceSpec{"ServiceSpec",
-                             {Ms(1, "ports", kServicePort), Map(2, "selector"), S(3, "clusterIP"), S(4, "type"),
-                              Ss(5, "externalIPs"), S(7, "sessionAffinity"), S(8, "loadBalancerIP"),
-                              Ss(9, "loadBalancerSourceRanges"), S(10, "externalName"), S(11, "externalTrafficPolicy"),
-                              I(12, "healthCheckNodePort"), B(13, "publishNotReadyAddresses")}};
-const PbMessage kService{"Service", {M(1, "metadata", kObjectMeta), M(2, "spec", kServiceSpec), M(3, "status", kEmptyStatus)}};
+const PbMessage kServiceSpec{
+    "ServiceSpec",
+    {Ms(1, "ports", kServicePort), Map(2, "selector"), S(3, "clusterIP"), S(4, "type"),
+     Ss(5, "externalIPs"), S(7, "sessionAffinity"), S(8, "loadBalancerIP"),
+     Ss(9, "loadBalancerSourceRanges"), S(10, "externalName"), S(11, "externalTrafficPolicy"),
+     I(12, "healthCheckNodePort"), B(13, "publishNotReadyAddresses")}};
+const PbMessage kService{
+    "Service",
+    {M(1, "metadata", kObjectMeta), M(2, "spec", kServiceSpec), M(3, "status", kEmptyStatus)}};
 
 // k8s.io/api/batch/v1 CronJob
-const PbMessage kJobTemplateSpec{"JobTemplateSpec", {M(1, "metadata", kObjectMeta), M(2, "spec", kJobSpec)}};
+const PbMessage kJobTemplateSpec{"JobTemplateSpec",
+                                 {M(1, "metadata", kObjectMeta), M(2, "spec", kJobSpec)}};
 const PbMessage kCronJobSpec{"CronJobSpec",
-                             {S(1, "schedule"), I(2, "startingDeadlineSeconds", true), S(3, "concurrencyPolicy"),
-                              B(4, "suspend", true), M(5, "jobTemplate", kJobTemplateSpec), I(6, "successfulJobsHistoryLimit", true),
-                              I(7, "failedJobsHistoryLimit", true), {8, "timeZone", T::kString, nullptr, false, true}}};
-const PbMessage kCronJob{"CronJob", {M(1, "metadata", kObjectMeta), M(2, "spec", kCronJobSpec), M(3, "status", kEmptyStatus)}};
+                             {S(1, "schedule"),
+                              I(2, "startingDeadlineSeconds", true),
+                              S(3, "concurrencyPolicy"),
+                              B(4, "suspend", true),
+                              M(5, "jobTemplate", kJobTemplateSpec),
+                              I(6, "successfulJobsHistoryLimit", true),
+                              I(7, "failedJobsHistoryLimit", true),
+                              {8, "timeZone", T::kString, nullptr, false, true}}};
+const PbMessage kCronJob{
+    "CronJob",
+    {M(1, "metadata", kObjectMeta), M(2, "spec", kCronJobSpec), M(3, "status", kEmptyStatus)}};
 
 // k8s.io/api/rbac/v1
 const PbMessage kPolicyRule{"PolicyRule",
-                            {Ss(1, "verbs"), Ss(2, "apiGroups"), Ss(3, "resources"), Ss(4, "resourceNames"), Ss(5, "nonResourceURLs")}};
+                            {Ss(1, "verbs"), Ss(2, "apiGroups"), Ss(3, "resources"),
+                             Ss(4, "resourceNames"), Ss(5, "nonResourceURLs")}};
 const PbMessage kRole{"Role", {M(1, "metadata", kObjectMeta), Ms(2, "rules", kPolicyRule)}};
-const PbMessage kClusterRole{"ClusterRole", {M(1, "metadata", kObjectMeta), Ms(2, "rules", kPolicyRule)}};
-const PbMessage kSubject{"Subject", {S(1, "kind"), S(2, "apiGroup"), S(3, "name"), S(4, "namespace")}};
+const PbMessage kClusterRole{"ClusterRole",
+                             {M(1, "metadata", kObjectMeta), Ms(2, "rules", kPolicyRule)}};
+const PbMessage kSubject{"Subject",
+                         {S(1, "kind"), S(2, "apiGroup"), S(3, "name"), S(4, "namespace")}};
 const PbMessage kRoleRef{"RoleRef", {S(1, "apiGroup"), S(2, "kind"), S(3, "name")}};
-const PbMessage kRoleBinding{"RoleBinding", {M(1, "metadata", kObjectMeta), Ms(2, "subjects", kSubject), M(3, "roleRef", kRoleRef)}};
-const PbMessage kClusterRoleBinding{"ClusterRoleBinding",
-                                    {M(1, "metadata", kObjectMeta), Ms(2, "subjects", kSubject), M(3, "roleRef", kRoleRef)}};
+const PbMessage kRoleBinding{
+    "RoleBinding",
+    {M(1, "metadata", kObjectMeta), Ms(2, "subjects", kSubject), M(3, "roleRef", kRoleRef)}};
+const PbMessage kClusterRoleBinding{
+    "ClusterRoleBinding",
+    {M(1, "metadata", kObjectMeta), Ms(2, "subjects", kSubject), M(3, "roleRef", kRoleRef)}};
 
 // k8s.io/api/networking/v1
 const PbMessage kServiceBackendPort{"ServiceBackendPort", {S(1, "name"), I(2, "number")}};
-const PbMessage kIngressServiceBackend{"IngressServiceBackend", {S(1, "name"), M(2, "port", kServiceBackendPort)}};
+const PbMessage kIngressServiceBackend{"IngressServiceBackend",
+                                       {S(1, "name"), M(2, "port", kServiceBackendPort)}};
 const PbMessage kIngressBackend{"IngressBackend", {M(4, "service", kIngressServiceBackend)}};
 const PbMessage kHttpIngressPath{"HTTPIngressPath",
-                                 {S(1, "path"), M(2, "backend", kIngressBackend), {3, "pathType", T::kString, nullptr, false, true}}};
+                                 {S(1, "path"),
+                                  M(2, "backend", kIngressBackend),
+                                  {3, "pathType", T::kString, nullptr, false, true}}};
 const PbMessage kHttpIngressRuleValue{"HTTPIngressRuleValue", {Ms(1, "paths", kHttpIngressPath)}};
 const PbMessage kIngressRuleValue{"IngressRuleValue", {M(1, "http", kHttpIngressRuleValue)}};
 const PbMessage kIngressRule{"IngressRule", {S(1, "host"), M(2, "", kIngressRuleValue)}};
 const PbMessage kIngressTls{"IngressTLS", {Ss(1, "hosts"), S(2, "secretName")}};
 const PbMessage kIngressSpec{"IngressSpec",
-                             {M(1, "defaultBackend", kIngressBackend), Ms(2, "tls", kIngressTls), Ms(3, "rules", kIngressRule),
+                             {M(1, "defaultBackend", kIngressBackend),
+                              Ms(2, "tls", kIngressTls),
+                              Ms(3, "rules", kIngressRule),
                               {4, "ingressClassName", T::kString, nullptr, false, true}}};
-const PbMessage kIngress{"Ingress", {M(1, "metadata", kObjectMeta), M(2, "spec", kIngressSpec), M(3, "status", kEmptyStatus)}};
+const PbMessage kIngress{
+    "Ingress",
+    {M(1, "metadata", kObjectMeta), M(2, "spec", kIngressSpec), M(3, "status", kEmptyStatus)}};
 
 // k8s.io/api/policy/v1
 const PbMessage kPdbSpec{"PodDisruptionBudgetSpec",
-                         {{1, "minAvailable", T::kIntOrString}, M(2, "selector", kLabelSelector), {3, "maxUnavailable", T::kIntOrString},
+                         {{1, "minAvailable", T::kIntOrString},
+                          M(2, "selector", kLabelSelector),
+                          {3, "maxUnavailable", T::kIntOrString},
                           {4, "unhealthyPodEvictionPolicy", T::kString, nullptr, false, true}}};
-const PbMessage kPdb{"PodDisruptionBudget", {M(1, "metadata", kObjectMeta), M(2, "spec", kPdbSpec), M(3, "status", kEmptyStatus)}};
+const PbMessage kPdb{
+    "PodDisruptionBudget",
+    {M(1, "metadata", kObjectMeta), M(2, "spec", kPdbSpec), M(3, "status", kEmptyStatus)}};
 
 // k8s.io/api/autoscaling/v1
 const PbMessage kScaleSpec{"ScaleSpec", {I(1, "replicas")}};
 const PbMessage kScaleStatus{"ScaleStatus", {I(1, "replicas"), S(2, "selector")}};
-const PbMessage kScale{"Scale", {M(1, "metadata", kObjectMeta), M(2, "spec", kScaleSpec), M(3, "status", kScaleStatus)}};
+const PbMessage kScale{
+    "Scale",
+    {M(1, "metadata", kObjectMeta), M(2, "spec", kScaleSpec), M(3, "status", kScaleStatus)}};
 
 // k8s.io/api/autoscaling/v1 HorizontalPodAutoscaler (kubectl autoscale)
 const PbMessage kCrossVersionObjectReference{"CrossVersionObjectReference",

@@ -104,13 +104,15 @@ Registry::Registry() {
   t.push_back(T("", "v1", "componentstatuses", "componentstatus", "ComponentStatus", false, {"cs"},
                 {}, false, G::kNone));
   t.back().verbs = read_only;
-  t.push_back(T("", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}, false, G::kNone));
+  t.push_back(
+      T("", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}, false, G::kNone));
   t.push_back(
       T("", "v1", "endpoints", "endpoints", "Endpoints", true, {"ep"}, {}, false, G::kNone));
   t.push_back(T("", "v1", "events", "event", "Event", true, {"ev"}, {}, false, G::kNone));
   t.push_back(T("", "v1", "limitranges", "limitrange", "LimitRange", true, {"limits"}, {}, false,
                 G::kNone));
-  t.push_back(T("", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}, {}, true, G::kNone));
+  t.push_back(
+      T("", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}, {}, true, G::kNone));
   t.back().verbs = no_collection;
   sub("finalize", {"update"});
   t.push_back(T("", "v1", "nodes", "node", "Node", false, {"no"}, {}, true, G::kNone));
@@ -136,36 +138,46 @@ Registry::Registry() {
   t.push_back(T("", "v1", "resourcequotas", "resourcequota", "ResourceQuota", true, {"quota"}, {},
                 true, G::kNone));
   t.push_back(T("", "v1", "secrets", "secret", "Secret", true, {}, {}, false, G::kNone));
-  t.push_back(T("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {}, false, G::kNone));
+  t.push_back(T("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {},
+                false, G::kNone));
   sub("token", {"create"}, "authentication.k8s.io", "v1", "TokenRequest");
-  t.push_back(T("", "v1", "services", "service", "Service", true, {"svc"}, {"all"}, true, G::kNone));
+  t.push_back(
+      T("", "v1", "services", "service", "Service", true, {"svc"}, {"all"}, true, G::kNone));
   sub("proxy", {"create", "delete", "get", "patch", "update"}, "", "", "ServiceProxyOptions");
   // Named groups.
   t.push_back(T("apiregistration.k8s.io", "v1", "apiservices", "apiservice", "APIService", false,
                 {}, {"api-extensions"}, true, G::kSpec));
   t.push_back(T("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision",
                 true, {}, {}, false, G::kNone));
-  t.push_back(T("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}, {"all"}, true, G::kSpec));
-  t.push_back(T("apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"all"}, true, G::kSpecOrAnnotations));
+  t.push_back(T("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}, {"all"}, true,
+                G::kSpec));
+  t.push_back(T("apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"all"},
+                true, G::kSpecOrAnnotations));
   t.back().scale_subresource = true;
-  t.push_back(T("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, {"rs"}, {"all"}, true, G::kSpec));
+  t.push_back(T("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, {"rs"}, {"all"},
+                true, G::kSpec));
   t.back().scale_subresource = true;
-  t.push_back(T("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, {"sts"}, {"all"}, true, G::kSpec));
+  t.push_back(T("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, {"sts"}, {"all"},
+                true, G::kSpec));
   t.back().scale_subresource = true;
-  t.push_back(T("events.k8s.io", "v1", "events", "event", "Event", true, {"ev"}, {}, false, G::kNone));
+  t.push_back(
+      T("events.k8s.io", "v1", "events", "event", "Event", true, {"ev"}, {}, false, G::kNone));
   t.push_back(Review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"));
   t.push_back(Review("authentication.k8s.io", "tokenreviews", "TokenReview"));
   t.push_back(
       Review("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview"));
   t.back().namespaced = true;
-  t.push_back(Review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"));
+  t.push_back(
+      Review("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"));
   t.push_back(Review("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview"));
   t.push_back(Review("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview"));
-  t.push_back(T("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", true, {"hpa"}, {"all"}, true, G::kSpec));
+  t.push_back(T("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
+                "HorizontalPodAutoscaler", true, {"hpa"}, {"all"}, true, G::kSpec));
   t.push_back(T("autoscaling", "v1", "horizontalpodautoscalers", "horizontalpodautoscaler",
                 "HorizontalPodAutoscaler", true, {"hpa"}, {"all"}, true, G::kSpec));
   t.back().storage_version = false;
-  t.push_back(T("batch", "v1", "cronjobs", "cronjob", "CronJob", true, {"cj"}, {"all"}, true, G::kSpec));
+  t.push_back(
+      T("batch", "v1", "cronjobs", "cronjob", "CronJob", true, {"cj"}, {"all"}, true, G::kSpec));
   t.push_back(T("batch", "v1", "jobs", "job", "Job", true, {}, {"all"}, true, G::kSpec));
   t.push_back(T("certificates.k8s.io", "v1", "certificatesigningrequests",
                 "certificatesigningrequest", "CertificateSigningRequest", false, {"csr"}, {}, true,
@@ -173,13 +185,20 @@ Registry::Registry() {
   sub("approval", {"get", "patch", "update"});
   t.push_back(T("networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", false,
                 {}, {}, false, G::kSpec));
-  t.push_back(T("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true, {"ing"}, {}, true, G::kSpec));
-  t.push_back(T("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, {"netpol"}, {}, false, G::kSpec));
-  t.push_back(T("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, {"pdb"}, {}, true, G::kSpec));
-  t.push_back(T("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false, {}, {}, false, G::kNone));
-  t.push_back(T("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, {}, {}, false, G::kNone));
-  t.push_back(T("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, {}, {}, false, G::kNone));
-  t.push_back(T("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, {}, {}, false, G::kNone));
+  t.push_back(T("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true, {"ing"}, {},
+                true, G::kSpec));
+  t.push_back(T("networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy",
+                true, {"netpol"}, {}, false, G::kSpec));
+  t.push_back(T("policy", "v1", "poddisruptionbudgets", "poddisruptionbudget",
+                "PodDisruptionBudget", true, {"pdb"}, {}, true, G::kSpec));
+  t.push_back(T("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding",
+                "ClusterRoleBinding", false, {}, {}, false, G::kNone));
+  t.push_back(T("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole",
+                false, {}, {}, false, G::kNone));
+  t.push_back(T("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding",
+                true, {}, {}, false, G::kNone));
+  t.push_back(
+      T("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, {}, {}, false, G::kNone));
   t.push_back(T("storage.k8s.io", "v1", "csidrivers", "csidriver", "CSIDriver", false, {}, {},
                 false, G::kSpec));
   t.push_back(
@@ -202,7 +221,9 @@ Registry::Registry() {
   t.push_back(T("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
                 "validatingwebhookconfiguration", "ValidatingWebhookConfiguration", false, {},
                 {"api-extensions"}, false, G::kNone));
-  t.push_back(T("apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition", "CustomResourceDefinition", false, {"crd", "crds"}, {"api-extensions"}, true, G::kSpec));
+  t.push_back(T("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                "customresourcedefinition", "CustomResourceDefinition", false, {"crd", "crds"},
+                {"api-extensions"}, true, G::kSpec));
   t.push_back(T("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass",
                 false, {"pc"}, {}, false, G::kNone));
   t.push_back(
@@ -288,8 +309,10 @@ void Registry::InstallCrd(const Json& crd) {
     t.kind = names.at("kind").get<std::string>();
     t.namespaced = spec.value("scope", "Namespaced") == "Namespaced";
     t.verbs = kAllVerbs;
-    if (names.contains("shortNames")) t.short_names = names["shortNames"].get<std::vector<std::string>>();
-    if (names.contains("categories")) t.categories = names["categories"].get<std::vector<std::string>>();
+    if (names.contains("shortNames"))
+      t.short_names = names["shortNames"].get<std::vector<std::string>>();
+    if (names.contains("categories"))
+      t.categories = names["categories"].get<std::vector<std::string>>();
     t.status_subresource = v.contains("subresources") && v["subresources"].contains("status");
     t.scale_subresource = v.contains("subresources") && v["subresources"].contains("scale");
     t.builtin = false;
@@ -310,12 +333,13 @@ void Registry::RemoveCrd(const Json& crd) {
   const Json& spec = crd.at("spec");
   std::string group = spec.at("group").get<std::string>();
   std::string plural = spec.at("names").at("plural").get<std::string>();
-  types_.remove_if([&](const ResourceType& t) {
-    return !t.builtin && t.group == group && t.plural == plural;
-  });
+  types_.remove_if(
+      [&](const ResourceType& t) { return !t.builtin && t.group == group && t.plural == plural; });
   bool any = std::any_of(types_.begin(), types_.end(),
                          [&](const ResourceType& t) { return t.group == group; });
-  if (!any) group_order_.erase(std::remove(group_order_.begin(), group_order_.end(), group), group_order_.end());
+  if (!any)
+    group_order_.erase(std::remove(group_order_.begin(), group_order_.end(), group),
+                       group_order_.end());
 }
 
 std::vector<std::string> Registry::GroupOrder() const { return group_order_; }
@@ -363,8 +387,11 @@ std::optional<Json> Registry::ResourceList(const std::string& group,
   Json resources = Json::array();
   for (const auto& t : types_) {
     if (t.group != group || t.version != version) continue;
-    Json r{{"name", t.plural}, {"singularName", t.singular}, {"namespaced", t.namespaced},
-           {"kind", t.kind}, {"verbs", t.verbs}};
+    Json r{{"name", t.plural},
+           {"singularName", t.singular},
+           {"namespaced", t.namespaced},
+           {"kind", t.kind},
+           {"verbs", t.verbs}};
     if (!t.short_names.empty()) r["shortNames"] = t.short_names;
     if (!t.categories.empty()) r["categories"] = t.categories;
     resources.push_back(r);
@@ -382,7 +409,9 @@ std::optional<Json> Registry::ResourceList(const std::string& group,
   }
   if (resources.empty()) return std::nullopt;
   std::string gv = group.empty() ? version : group + "/" + version;
-  return Json{{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", gv},
+  return Json{{"kind", "APIResourceList"},
+              {"apiVersion", "v1"},
+              {"groupVersion", gv},
               {"resources", resources}};
 }
 
@@ -413,7 +442,8 @@ Json Registry::Aggregated(bool core, const std::string& api_version) const {
         if (!subs.empty()) r["subresources"] = subs;
         resources.push_back(r);
       }
-      item["versions"].push_back({{"version", v}, {"resources", resources}, {"freshness", "Current"}});
+      item["versions"].push_back(
+          {{"version", v}, {"resources", resources}, {"freshness", "Current"}});
     }
     if (!item["versions"].empty()) items.push_back(item);
   }
@@ -443,9 +473,12 @@ std::optional<Json> Registry::OpenApiDoc(const std::string& key) const {
     if (t.group != group || t.version != version) continue;
     any = true;
     Json gvk{{"group", t.group}, {"version", t.version}, {"kind", t.kind}};
-    std::string schema_name = (t.group.empty() ? "io.k8s.api.core." : "io.k8s.sim." + t.group + ".") +
-                              t.version + "." + t.kind;
-    Json schema = t.schema.is_null() ? Json{{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}} : t.schema;
+    std::string schema_name =
+        (t.group.empty() ? "io.k8s.api.core." : "io.k8s.sim." + t.group + ".") + t.version + "." +
+        t.kind;
+    Json schema = t.schema.is_null()
+                      ? Json{{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}
+                      : t.schema;
     // Built-in kinds the schema table describes: the real structure (for `kubectl explain`).
     // The patch operations carry no request body, so kubectl computes its client-side patches
     // from its compiled-in types, as it would for a kind whose schema it cannot use.
@@ -454,37 +487,68 @@ std::optional<Json> Registry::OpenApiDoc(const std::string& key) const {
     schema["x-kubernetes-group-version-kind"] = Json::array({gvk});
     schemas[schema_name] = schema;
     Json ref{{"$ref", "#/components/schemas/" + schema_name}};
-    Json ok{{"200", {{"description", "OK"}, {"content", {{"application/json", {{"schema", ref}}}}}}}};
+    Json ok{
+        {"200", {{"description", "OK"}, {"content", {{"application/json", {{"schema", ref}}}}}}}};
     auto param = [](const char* name) {
-      return Json{{"name", name}, {"in", "query"}, {"schema", {{"type", "string"}, {"uniqueItems", true}}}};
+      return Json{
+          {"name", name}, {"in", "query"}, {"schema", {{"type", "string"}, {"uniqueItems", true}}}};
     };
-    std::string base = t.PathPrefix() + (t.namespaced ? "/namespaces/{namespace}/" : "/") + t.plural;
+    std::string base =
+        t.PathPrefix() + (t.namespaced ? "/namespaces/{namespace}/" : "/") + t.plural;
     if (t.create_only) {
-      paths[base] = {{"post", {{"operationId", "create" + t.kind}, {"x-kubernetes-action", "post"},
-                               {"x-kubernetes-group-version-kind", gvk},
-                               {"parameters", {param("dryRun"), param("fieldManager"), param("fieldValidation")}},
-                               {"responses", ok}}}};
+      paths[base] = {
+          {"post",
+           {{"operationId", "create" + t.kind},
+            {"x-kubernetes-action", "post"},
+            {"x-kubernetes-group-version-kind", gvk},
+            {"parameters", {param("dryRun"), param("fieldManager"), param("fieldValidation")}},
+            {"responses", ok}}}};
       continue;
     }
-    Json write_params = Json::array({param("dryRun"), param("fieldManager"), param("fieldValidation")});
+    Json write_params =
+        Json::array({param("dryRun"), param("fieldManager"), param("fieldValidation")});
     Json patch_params = write_params;
-    patch_params.push_back({{"name", "force"}, {"in", "query"}, {"schema", {{"type", "boolean"}, {"uniqueItems", true}}}});
-    paths[base] = {{"get", {{"operationId", "list" + t.kind}, {"x-kubernetes-action", "list"},
-                            {"x-kubernetes-group-version-kind", gvk}, {"responses", ok}}},
-                   {"post", {{"operationId", "create" + t.kind}, {"x-kubernetes-action", "post"},
-                             {"x-kubernetes-group-version-kind", gvk}, {"parameters", write_params},
-                             {"responses", ok}}}};
-    Json item{{"get", {{"operationId", "read" + t.kind}, {"x-kubernetes-action", "get"},
-                       {"x-kubernetes-group-version-kind", gvk}, {"responses", ok}}},
-              {"put", {{"operationId", "replace" + t.kind}, {"x-kubernetes-action", "put"},
-                       {"x-kubernetes-group-version-kind", gvk}, {"parameters", write_params},
-                       {"responses", ok}}},
-              {"patch", {{"operationId", "patch" + t.kind}, {"x-kubernetes-action", "patch"},
-                         {"x-kubernetes-group-version-kind", gvk}, {"parameters", patch_params},
-                         {"responses", ok}}},
-              {"delete", {{"operationId", "delete" + t.kind}, {"x-kubernetes-action", "delete"},
-                          {"x-kubernetes-group-version-kind", gvk}, {"responses", ok}}},
-              {"parameters", {{{"name", "name"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}}}};
+    patch_params.push_back({{"name", "force"},
+                            {"in", "query"},
+                            {"schema", {{"type", "boolean"}, {"uniqueItems", true}}}});
+    paths[base] = {{"get",
+                    {{"operationId", "list" + t.kind},
+                     {"x-kubernetes-action", "list"},
+                     {"x-kubernetes-group-version-kind", gvk},
+                     {"responses", ok}}},
+                   {"post",
+                    {{"operationId", "create" + t.kind},
+                     {"x-kubernetes-action", "post"},
+                     {"x-kubernetes-group-version-kind", gvk},
+                     {"parameters", write_params},
+                     {"responses", ok}}}};
+    Json item{{"get",
+               {{"operationId", "read" + t.kind},
+                {"x-kubernetes-action", "get"},
+                {"x-kubernetes-group-version-kind", gvk},
+                {"responses", ok}}},
+              {"put",
+               {{"operationId", "replace" + t.kind},
+                {"x-kubernetes-action", "put"},
+                {"x-kubernetes-group-version-kind", gvk},
+                {"parameters", write_params},
+                {"responses", ok}}},
+              {"patch",
+               {{"operationId", "patch" + t.kind},
+                {"x-kubernetes-action", "patch"},
+                {"x-kubernetes-group-version-kind", gvk},
+                {"parameters", patch_params},
+                {"responses", ok}}},
+              {"delete",
+               {{"operationId", "delete" + t.kind},
+                {"x-kubernetes-action", "delete"},
+                {"x-kubernetes-group-version-kind", gvk},
+                {"responses", ok}}},
+              {"parameters",
+               {{{"name", "name"},
+                 {"in", "path"},
+                 {"required", true},
+                 {"schema", {{"type", "string"}}}}}}};
     paths[base + "/{name}"] = item;
     if (t.status_subresource) paths[base + "/{name}/status"] = item;
   }
@@ -655,7 +719,8 @@ ApiError InvalidError(const std::string& qualified_kind, const std::string& grou
   if (!group.empty()) details["group"] = group;
   details["kind"] = kind;
   details["causes"] = causes;
-  return MakeError(422, "Invalid", qualified_kind + " \"" + name + "\" is invalid: " + joined, details);
+  return MakeError(422, "Invalid", qualified_kind + " \"" + name + "\" is invalid: " + joined,
+                   details);
 }
 
 }  // namespace kubesim

@@ -65,7 +65,7 @@ struct Api::State {
   std::map<std::string, Json> objects;  // key: group|plural|ns|name
   std::deque<WatchEvent> history;
   std::uint64_t compacted_rv = 0;  // watches from an RV below this get 410
-  std::deque<Json> request_log;  // the newest kRequestLogLimit requests
+  std::deque<Json> request_log;    // the newest kRequestLogLimit requests
   std::size_t request_seq = 0;
   static constexpr std::size_t kRequestLogLimit = 50000;
   std::vector<Fault> faults;
@@ -88,8 +88,8 @@ struct Api::State {
   void AssignPodNetwork(const Json& old, Json& next);
 
   // ---- called with `mu` held ----
-  static std::string Key(const std::string& group, const std::string& plural,
-                         const std::string& ns, const std::string& name) {
+  static std::string Key(const std::string& group, const std::string& plural, const std::string& ns,
+                         const std::string& name) {
     return group + "|" + plural + "|" + ns + "|" + name;
   }
   Json* Lookup(const ResourceType& rt, const std::string& ns, const std::string& name);
@@ -111,8 +111,8 @@ struct Api::State {
                        bool status_only);
   Json ControllerGet(const std::string& group, const std::string& plural, const std::string& ns,
                      const std::string& name);
-  void ControllerDelete(const std::string& group, const std::string& plural,
-                        const std::string& ns, const std::string& name);
+  void ControllerDelete(const std::string& group, const std::string& plural, const std::string& ns,
+                        const std::string& name);
   // A delete as the garbage collector sends it: objects with finalizers, or with policy
   // Foreground/Orphan (its finalizer added), get a deletionTimestamp; others are removed.
   void DeleteObject(const ResourceType& rt, const std::string& ns, const std::string& name,

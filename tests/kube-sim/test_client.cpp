@@ -1,18 +1,17 @@
 #include "test_client.hpp"
 
+#include <chrono>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
 #include <utility>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <chrono>
-#include <filesystem>
-#include <stdexcept>
-#include <thread>
-#include <yaml-cpp/yaml.h>
-
 #include <openssl/evp.h>
+#include <yaml-cpp/yaml.h>
 
 namespace kubesim::testing {
 
@@ -63,7 +62,8 @@ Response Exchange(Stream& stream, const std::string& host, const std::string& me
 std::string Unbase64(const std::string& in) {
   std::string out(in.size(), '\0');
   int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+                          reinterpret_cast<const unsigned char*>(in.data()),
+                          static_cast<int>(in.size()));
   if (n < 0) throw std::runtime_error("bad base64");
   std::size_t pad = 0;
   if (!in.empty() && in.back() == '=') pad++;
@@ -95,7 +95,8 @@ Sim::Sim(std::vector<std::string> extra_args) {
   std::vector<std::string> argv{testsupport::BinaryPath("kube-sim"), "--listen", "127.0.0.1:0",
                                 "--kubeconfig-out", kubeconfig_path};
   for (auto& a : extra_args) argv.push_back(a);
-  process = std::make_unique<testsupport::ChildProcess>(argv, std::map<std::string, std::string>{}, dir + "/kube-sim.log");
+  process = std::make_unique<testsupport::ChildProcess>(argv, std::map<std::string, std::string>{},
+                                                        dir + "/kube-sim.log");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!std::filesystem::exists(kubeconfig_path)) {
     if (std::chrono::steady_clock::now() > deadline || !process->Running()) {
@@ -111,7 +112,8 @@ Sim::Sim(std::vector<std::string> extra_args) {
   }
   for (const auto& u : kc["users"]) {
     if (u["name"].as<std::string>() == "admin") admin_token = u["user"]["token"].as<std::string>();
-    if (u["name"].as<std::string>() == "deployd") deployd_token = u["user"]["token"].as<std::string>();
+    if (u["name"].as<std::string>() == "deployd")
+      deployd_token = u["user"]["token"].as<std::string>();
   }
 }
 
@@ -127,10 +129,12 @@ Response Sim::Deployd(const std::string& method, const std::string& target, cons
   return client().Do(method, target, body, headers);
 }
 
-testsupport::RunResult Sim::Kubectl(const std::vector<std::string>& args, const std::string& stdin_data) const {
+testsupport::RunResult Sim::Kubectl(const std::vector<std::string>& args,
+                                    const std::string& stdin_data) const {
   std::vector<std::string> argv{"kubectl", "--kubeconfig", kubeconfig_path};
   for (const auto& a : args) argv.push_back(a);
-  return testsupport::Run(argv, {{"HOME", dir}, {"KUBECACHEDIR", dir + "/cache"}}, std::chrono::seconds(60), stdin_data);
+  return testsupport::Run(argv, {{"HOME", dir}, {"KUBECACHEDIR", dir + "/cache"}},
+                          std::chrono::seconds(60), stdin_data);
 }
 
 std::vector<nlohmann::json> Lines(const std::string& body) {

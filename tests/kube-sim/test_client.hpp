@@ -49,10 +49,12 @@ class Sim {
   // Request as the admin or deployd user; extra headers appended.
   Response Admin(const std::string& method, const std::string& target, const std::string& body = "",
                  std::vector<std::pair<std::string, std::string>> headers = {}) const;
-  Response Deployd(const std::string& method, const std::string& target, const std::string& body = "",
+  Response Deployd(const std::string& method, const std::string& target,
+                   const std::string& body = "",
                    std::vector<std::pair<std::string, std::string>> headers = {}) const;
   // kubectl --kubeconfig <file> args...
-  testsupport::RunResult Kubectl(const std::vector<std::string>& args, const std::string& stdin_data = "") const;
+  testsupport::RunResult Kubectl(const std::vector<std::string>& args,
+                                 const std::string& stdin_data = "") const;
 };
 
 // One JSON value per non-empty line: the events of a watch response body.

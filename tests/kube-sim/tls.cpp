@@ -1,12 +1,12 @@
 // A throw-away CA and a server certificate (SAN 127.0.0.1, ::1, localhost, kubernetes...).
+#include <memory>
+#include <stdexcept>
+
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <memory>
-#include <stdexcept>
 
 #include "kube_sim.hpp"
 

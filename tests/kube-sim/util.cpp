@@ -1,15 +1,15 @@
 // Small helpers: randomness, time formatting, base64, percent-decoding, YAML to JSON, files.
 #include <atomic>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <yaml-cpp/yaml.h>
-
 #include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <regex>
 #include <stdexcept>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <yaml-cpp/yaml.h>
 
 #include "kube_sim.hpp"
 
@@ -110,7 +110,8 @@ std::atomic<std::int64_t> g_wall_offset_ns{0};
 
 std::chrono::system_clock::time_point SimWallNow() {
   return std::chrono::system_clock::now() +
-         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(g_wall_offset_ns.load()));
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(
+             std::chrono::nanoseconds(g_wall_offset_ns.load()));
 }
 
 void AdvanceSimWallClock(std::chrono::nanoseconds by) { g_wall_offset_ns += by.count(); }

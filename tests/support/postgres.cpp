@@ -1,11 +1,11 @@
 #include "support/postgres.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdlib>
-#include <pqxx/pqxx>
 #include <random>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 namespace testsupport {
 namespace {
@@ -37,8 +37,9 @@ TestDatabase::TestDatabase() {
   if (url == nullptr || *url == '\0') {
     const char* allow = std::getenv("DEPLOY_TESTS_ALLOW_NO_DB");
     if (allow == nullptr || std::string(allow) != "1") {
-      ADD_FAILURE() << "HOOKD_TEST_DATABASE_URL is not set: run the tests through scripts/test, "
-                       "which starts a private Postgres (or set DEPLOY_TESTS_ALLOW_NO_DB=1 to skip)";
+      ADD_FAILURE()
+          << "HOOKD_TEST_DATABASE_URL is not set: run the tests through scripts/test, "
+             "which starts a private Postgres (or set DEPLOY_TESTS_ALLOW_NO_DB=1 to skip)";
     }
     return;
   }

@@ -14,7 +14,7 @@ class TestDatabase {
   TestDatabase& operator=(const TestDatabase&) = delete;
 
   bool Available() const { return !url_.empty(); }
-  const std::string& Url() const { return url_; }    // URL of the fresh database
+  const std::string& Url() const { return url_; }  // URL of the fresh database
   const std::string& Name() const { return name_; }
 
  private:
@@ -24,8 +24,8 @@ class TestDatabase {
 };
 
 // Use at the top of a test body: skips/fails as documented above.
-#define REQUIRE_TEST_DATABASE(db)                                                   \
-  do {                                                                              \
+#define REQUIRE_TEST_DATABASE(db)                                                       \
+  do {                                                                                  \
     if (!(db).Available()) GTEST_SKIP() << "HOOKD_TEST_DATABASE_URL not set (allowed)"; \
   } while (0)
 

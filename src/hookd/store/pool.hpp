@@ -1,8 +1,8 @@
 #pragma once
-#include <exception>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>

@@ -1,10 +1,10 @@
 #include "common/config.hpp"
 
-#include <gtest/gtest.h>
-
-#include <CLI/CLI.hpp>
 #include <fstream>
 #include <map>
+
+#include <CLI/CLI.hpp>
+#include <gtest/gtest.h>
 
 #include "common/error.hpp"
 
@@ -139,12 +139,12 @@ TEST(ConfigTest, EnvAliasesAndEmptyValues) {
   EXPECT_EQ(alias->Get("database-url"), "postgres://alias");
   EXPECT_EQ(alias->Source("database-url"), "env:DATABASE_URL");
 
-  auto both = Load({}, {{"DATABASE_URL", "postgres://alias"}, {"HOOKD_DATABASE_URL", "postgres://p"}});
+  auto both =
+      Load({}, {{"DATABASE_URL", "postgres://alias"}, {"HOOKD_DATABASE_URL", "postgres://p"}});
   EXPECT_EQ(both->Get("database-url"), "postgres://p");
   EXPECT_EQ(both->Source("database-url"), "env:HOOKD_DATABASE_URL");
 
-  auto empty_first =
-      Load({}, {{"HOOKD_DATABASE_URL", ""}, {"DATABASE_URL", "postgres://alias"}});
+  auto empty_first = Load({}, {{"HOOKD_DATABASE_URL", ""}, {"DATABASE_URL", "postgres://alias"}});
   EXPECT_EQ(empty_first->Get("database-url"), "postgres://alias");
 
   const std::string file = WriteFile("empty-env.yaml", "log-level: info\n");
@@ -188,7 +188,8 @@ TEST(ConfigTest, BooleanFlagDoesNotConsumeNextArgument) {
 
 TEST(ConfigTest, BooleanFromEnvAndFile) {
   for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    EXPECT_TRUE(Load({}, {{"HOOKD_GRPC_CLI_AUTHENTICATION", t}})->GetBool("grpc.cli-authentication"))
+    EXPECT_TRUE(
+        Load({}, {{"HOOKD_GRPC_CLI_AUTHENTICATION", t}})->GetBool("grpc.cli-authentication"))
         << t;
   }
   for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
@@ -242,7 +243,8 @@ TEST(ConfigTest, NonListFlagLastWins) {
 TEST(ConfigTest, FlatAndNestedFileKeys) {
   const std::string flat = WriteFile("flat.yaml", "grpc.address: flat:1\n");
   EXPECT_EQ(Load({}, {}, flat)->Get("grpc.address"), "flat:1");
-  const std::string nested = WriteFile("nested.yaml", "grpc: {address: nested:1, cli-authentication: true}\n");
+  const std::string nested =
+      WriteFile("nested.yaml", "grpc: {address: nested:1, cli-authentication: true}\n");
   auto c = Load({}, {}, nested);
   EXPECT_EQ(c->Get("grpc.address"), "nested:1");
   EXPECT_TRUE(c->GetBool("grpc.cli-authentication"));

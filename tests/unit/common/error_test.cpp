@@ -1,8 +1,8 @@
 #include "common/error.hpp"
 
-#include <gtest/gtest.h>
-
 #include <stdexcept>
+
+#include <gtest/gtest.h>
 
 #include "common/grpc_error.hpp"
 

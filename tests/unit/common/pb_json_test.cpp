@@ -95,8 +95,8 @@ TEST(PbJsonTest, Timestamps) {
   EXPECT_EQ(ts.nanos(), 123456789);
   EXPECT_EQ(FromTimestamp(ts), t);
 
-  const SystemTime before_epoch = SystemTime(std::chrono::duration_cast<SystemTime::duration>(
-      std::chrono::nanoseconds(-1500000000)));
+  const SystemTime before_epoch = SystemTime(
+      std::chrono::duration_cast<SystemTime::duration>(std::chrono::nanoseconds(-1500000000)));
   const auto ts2 = ToTimestamp(before_epoch);
   EXPECT_EQ(ts2.seconds(), -2);
   EXPECT_EQ(ts2.nanos(), 500000000);
@@ -128,9 +128,9 @@ pb::DeploymentRequest SampleRequest() {
 TEST(PbJsonTest, ProtoJsonUsesOriginalFieldNames) {
   const std::string compact = MessageToProtoJson(SampleRequest(), false);
   const json j = json::parse(compact);
-  for (const char* name : {"ID", "time", "deadline", "cluster", "team", "gitRefSha", "kubernetes",
-                           "repository", "GithubEnvironment", "traceParent", "deployerUsername",
-                           "triggerUrl"}) {
+  for (const char* name :
+       {"ID", "time", "deadline", "cluster", "team", "gitRefSha", "kubernetes", "repository",
+        "GithubEnvironment", "traceParent", "deployerUsername", "triggerUrl"}) {
     EXPECT_TRUE(j.contains(name)) << name << " in " << compact;
   }
   EXPECT_EQ(j["time"], "2006-01-02T15:04:05Z");

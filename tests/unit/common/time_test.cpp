@@ -1,8 +1,8 @@
 #include "common/time.hpp"
 
-#include <gtest/gtest.h>
-
 #include <limits>
+
+#include <gtest/gtest.h>
 
 namespace common {
 namespace {
@@ -15,8 +15,8 @@ using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
 SystemTime At(std::int64_t unix_seconds, std::int64_t nanos = 0) {
-  return SystemTime(std::chrono::duration_cast<SystemTime::duration>(seconds(unix_seconds) +
-                                                                     nanoseconds(nanos)));
+  return SystemTime(
+      std::chrono::duration_cast<SystemTime::duration>(seconds(unix_seconds) + nanoseconds(nanos)));
 }
 
 TEST(Rfc3339Test, Format) {
@@ -54,14 +54,27 @@ TEST(Rfc3339Test, Parse) {
 }
 
 TEST(Rfc3339Test, ParseRejectsMalformed) {
-  for (const char* bad :
-       {"", "2006-01-02", "2006-01-02T15:04:05", "2006-01-02 15:04:05Z", "2006-1-02T15:04:05Z",
-        "2006-01-02T15:04Z", "2006-01-02T15:04:05.Z", "2006-01-02T15:04:05.1234567890Z",
-        "2006-13-02T15:04:05Z", "2006-00-02T15:04:05Z", "2006-02-30T15:04:05Z",
-        "2001-02-29T00:00:00Z", "2006-01-32T15:04:05Z", "2006-01-02T24:00:00Z",
-        "2006-01-02T15:60:05Z", "2006-01-02T15:04:60Z", "2006-01-02T15:04:05+0700",
-        "2006-01-02T15:04:05+07", "2006-01-02T15:04:05Zjunk", "2006-01-02T15:04:05+24:00",
-        "x006-01-02T15:04:05Z"}) {
+  for (const char* bad : {"",
+                          "2006-01-02",
+                          "2006-01-02T15:04:05",
+                          "2006-01-02 15:04:05Z",
+                          "2006-1-02T15:04:05Z",
+                          "2006-01-02T15:04Z",
+                          "2006-01-02T15:04:05.Z",
+                          "2006-01-02T15:04:05.1234567890Z",
+                          "2006-13-02T15:04:05Z",
+                          "2006-00-02T15:04:05Z",
+                          "2006-02-30T15:04:05Z",
+                          "2001-02-29T00:00:00Z",
+                          "2006-01-32T15:04:05Z",
+                          "2006-01-02T24:00:00Z",
+                          "2006-01-02T15:60:05Z",
+                          "2006-01-02T15:04:60Z",
+                          "2006-01-02T15:04:05+0700",
+                          "2006-01-02T15:04:05+07",
+                          "2006-01-02T15:04:05Zjunk",
+                          "2006-01-02T15:04:05+24:00",
+                          "x006-01-02T15:04:05Z"}) {
     EXPECT_EQ(ParseRfc3339(bad), std::nullopt) << bad;
   }
 }
@@ -108,8 +121,8 @@ TEST(GoDurationTest, Parse) {
       {"3h30m", hours(3) + minutes(30)},
       {"10.5s4m", minutes(4) + milliseconds(10500)},
       {"-2m3.4s", -(minutes(2) + milliseconds(3400))},
-      {"1h2m3s4ms5us6ns", hours(1) + minutes(2) + seconds(3) + milliseconds(4) +
-                              microseconds(5) + nanoseconds(6)},
+      {"1h2m3s4ms5us6ns",
+       hours(1) + minutes(2) + seconds(3) + milliseconds(4) + microseconds(5) + nanoseconds(6)},
       {"39h9m14.425s", hours(39) + minutes(9) + milliseconds(14425)},
       {"52763797000ns", nanoseconds(52763797000)},
       {"0.3333333333333333333h", minutes(20)},
@@ -136,11 +149,31 @@ TEST(GoDurationTest, Parse) {
 }
 
 TEST(GoDurationTest, ParseRejects) {
-  for (const char* bad : {"", "3", "-", "s", ".", "-.", ".s", "+.s", "1d", "\x85\x85", "\xff\xff",
-                          "hello \xff\xff world", "9223372036854775808ns",
-                          "9223372036854775.808us", "9223372036854ms775us808ns",
-                          "-9223372036854775809ns", "9223372036854s775ms807us", "10", "1h 2m", " 1s", "1s ", "1S", "--1s",
-                          "1e3s", "0x10s"}) {
+  for (const char* bad : {"",
+                          "3",
+                          "-",
+                          "s",
+                          ".",
+                          "-.",
+                          ".s",
+                          "+.s",
+                          "1d",
+                          "\x85\x85",
+                          "\xff\xff",
+                          "hello \xff\xff world",
+                          "9223372036854775808ns",
+                          "9223372036854775.808us",
+                          "9223372036854ms775us808ns",
+                          "-9223372036854775809ns",
+                          "9223372036854s775ms807us",
+                          "10",
+                          "1h 2m",
+                          " 1s",
+                          "1s ",
+                          "1S",
+                          "--1s",
+                          "1e3s",
+                          "0x10s"}) {
     EXPECT_EQ(ParseGoDuration(bad), std::nullopt) << bad;
   }
 }

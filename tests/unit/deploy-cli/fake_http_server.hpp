@@ -1,11 +1,6 @@
 #pragma once
 // A tiny blocking HTTP/1.1 server on 127.0.0.1:0 for unit tests: one connection at a time,
 // `Connection: close` on every answer, handler sees method, target, headers and body.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cctype>
 #include <functional>
@@ -14,6 +9,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace deploy_cli::testing {
 

@@ -10,8 +10,10 @@ namespace {
 
 pb::DeploymentRequest TwoResources() {
   pb::DeploymentRequest request;
-  *request.mutable_kubernetes()->add_resources() = common::JsonToStruct(
-      {{"apiVersion", "nais.io/v1alpha1"}, {"kind", "Application"}, {"metadata", {{"name", "app"}}}});
+  *request.mutable_kubernetes()->add_resources() =
+      common::JsonToStruct({{"apiVersion", "nais.io/v1alpha1"},
+                            {"kind", "Application"},
+                            {"metadata", {{"name", "app"}}}});
   *request.mutable_kubernetes()->add_resources() = common::JsonToStruct(
       {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "cfg"}}}});
   return request;
@@ -36,8 +38,7 @@ TEST(ResourceProgressTest, OneLinePerResourceFollowingDeploydMessages) {
             "[1.5s] in_progress: Pod/app-5d8f7c9b4f-x2x7q (Pulled): Successfully pulled image");
 
   progress.Update(testing::MakeStatus(
-      pb::failure,
-      "Application/app (FailedSynchronization): oops (total of 1 errors)"));
+      pb::failure, "Application/app (FailedSynchronization): oops (total of 1 errors)"));
   lines = progress.Render(std::chrono::milliseconds(2000));
   EXPECT_EQ(lines[0].rfind("  ❌ Application/app: failed", 0), 0u) << lines[0];
 }
@@ -55,14 +56,16 @@ TEST(ResourceProgressTest, TerminalRunRewritesProgressInPlaceAndEndsWithSummary)
   h.terminal = true;
   h.transport.deploys = {testing::MakeStatus(pb::queued, "queued")};
   h.transport.streams = {testing::FakeTransport::Stream{std::deque<testing::FakeTransport::Item>{
-      testing::MakeStatus(pb::in_progress, "Successfully applied apps/v1, Kind=Application, Name=testapp"),
+      testing::MakeStatus(pb::in_progress,
+                          "Successfully applied apps/v1, Kind=Application, Name=testapp"),
       testing::MakeStatus(pb::success, "Deployment completed successfully.")}}};
   EXPECT_EQ(h.Run(testing::Harness::Base({"--wait"})), 0);
   const std::string out = h.err.str();
   EXPECT_EQ(out.find("level="), std::string::npos) << out;  // no logrus lines on a terminal
   EXPECT_NE(out.find("\033[J"), std::string::npos);
   EXPECT_NE(out.find("  ✅ Application/testapp: done\n"), std::string::npos) << out;
-  EXPECT_NE(out.find("✅ success after 0.0s: Deployment completed successfully.\n"), std::string::npos)
+  EXPECT_NE(out.find("✅ success after 0.0s: Deployment completed successfully.\n"),
+            std::string::npos)
       << out;
 }
 

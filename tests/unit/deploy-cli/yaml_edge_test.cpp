@@ -1,10 +1,9 @@
 // YAML edge cases as the CLI sees them (the conversion itself is common::YamlDocumentsToJson).
-#include <gtest/gtest.h>
-
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/manifest/prepare.hpp"

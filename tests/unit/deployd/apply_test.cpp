@@ -23,7 +23,8 @@ TEST(Identifier, NamedGroupClusterScoped) {
 TEST(Identifier, Application) {
   auto ref = RefOf(nlohmann::json::parse(
       R"({"apiVersion":"nais.io/v1alpha1","kind":"Application","metadata":{"name":"myapplication","namespace":"aura"}})"));
-  EXPECT_EQ(Identifier(ref), "nais.io/v1alpha1, Kind=Application, Namespace=aura, Name=myapplication");
+  EXPECT_EQ(Identifier(ref),
+            "nais.io/v1alpha1, Kind=Application, Namespace=aura, Name=myapplication");
 }
 
 TEST(Paths, MatchKubeApiTable) {
@@ -57,22 +58,27 @@ TEST(StrictDecoding, RewritesLikeTheOriginal) {
 }
 
 TEST(StrictDecoding, SingleFieldWithoutLink) {
-  std::string api = "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding "
-                    "error: unknown field \"spec\"";
-  EXPECT_EQ(RewriteStrictDecodingError(api, "/v1, Kind=ConfigMap"),
-            "strict decoding error:\n"
-            "| ⚠️ unknown field \"spec\"\n"
-            "| The field might be misspelled, incorrectly indented, or unsupported. Fields are case "
-            "sensitive.\n"
-            "| Please verify your resource against the reference documentation");
+  std::string api =
+      "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding "
+      "error: unknown field \"spec\"";
+  EXPECT_EQ(
+      RewriteStrictDecodingError(api, "/v1, Kind=ConfigMap"),
+      "strict decoding error:\n"
+      "| ⚠️ unknown field \"spec\"\n"
+      "| The field might be misspelled, incorrectly indented, or unsupported. Fields are case "
+      "sensitive.\n"
+      "| Please verify your resource against the reference documentation");
 }
 
 TEST(StrictDecoding, ApplyVariantAndOtherLinks) {
   auto out = RewriteStrictDecodingError("error strict decoding patch: unknown field \"spec.x\"",
                                         "nais.io/v1, Kind=Naisjob");
-  EXPECT_EQ(out.rfind("strict decoding error:\n| ⚠️ unknown field \"spec.x\"\n| The field might", 0), 0U)
+  EXPECT_EQ(
+      out.rfind("strict decoding error:\n| ⚠️ unknown field \"spec.x\"\n| The field might", 0),
+      0U)
       << out;
-  EXPECT_NE(out.find("at https://doc.nais.io/workloads/job/reference/naisjob-spec/"), std::string::npos);
+  EXPECT_NE(out.find("at https://doc.nais.io/workloads/job/reference/naisjob-spec/"),
+            std::string::npos);
 }
 
 TEST(StrictDecoding, LeavesOtherMessagesAlone) {

@@ -1,14 +1,14 @@
 // Discovery against an API server without aggregated discovery: a tiny local
 // HTTP server answers /api and /apis with the legacy documents (plain application/json, whatever
 // the Accept header asks for) and serves one APIResourceList per group-version.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "common/asio.hpp"
 #include "common/error.hpp"
@@ -62,8 +62,8 @@ class LegacyApiServer {
                                                     "text/plain; charset=utf-8",
                                                     "404 page not found\n");
     }
-    return testsupport::LoopbackHttpServer::Reply(socket, req, http::status::ok,
-                                                  "application/json", it->second);
+    return testsupport::LoopbackHttpServer::Reply(socket, req, http::status::ok, "application/json",
+                                                  it->second);
   }
 
   std::mutex mutex_;
@@ -131,9 +131,9 @@ TEST_F(LegacyDiscovery, UnknownKindAndUnservedGroupVersionAreClearErrors) {
   }
   // The unserved group-version answered the plain 404 once (one refresh per miss).
   auto requests = server_.Requests();
-  EXPECT_EQ(std::count(requests.begin(), requests.end(),
-                       std::string("/apis/nais.io/v1alpha1 ") + kUser),
-            1);
+  EXPECT_EQ(
+      std::count(requests.begin(), requests.end(), std::string("/apis/nais.io/v1alpha1 ") + kUser),
+      1);
 }
 
 }  // namespace

@@ -73,7 +73,8 @@ TEST(Discovery, CoreGroupHasNoName) {
   auto cm = FindKind(parsed["v1"], "ConfigMap");
   ASSERT_TRUE(cm.has_value());
   EXPECT_EQ(cm->group, "");
-  EXPECT_EQ(FindKind(parsed["v1"], "namespace")->plural, "namespaces") << "lower-case kind accepted";
+  EXPECT_EQ(FindKind(parsed["v1"], "namespace")->plural, "namespaces")
+      << "lower-case kind accepted";
 }
 
 TEST(Discovery, RecognisesAggregatedContentType) {

@@ -29,18 +29,21 @@ TEST(ApiError, TellsPlainTextNotFoundApartFromObjectNotFound) {
   EXPECT_FALSE(path.IsStatus());
   EXPECT_FALSE(path.IsNotFoundObject());
   EXPECT_STREQ(path.what(), "the server could not find the requested resource");
-  auto object = ParseApiError(Response(404, "application/json",
+  auto object = ParseApiError(Response(
+      404, "application/json",
       R"({"kind":"Status","status":"Failure","message":"configmaps \"foo\" not found","reason":"NotFound","code":404})"));
   EXPECT_TRUE(object.IsNotFoundObject());
   EXPECT_STREQ(object.what(), "configmaps \"foo\" not found");
 }
 
 TEST(ApiError, RetryAfterFromHeaderOrDetails) {
-  auto r = Response(429, "application/json",
-                    R"({"kind":"Status","message":"slow down","reason":"TooManyRequests","code":429})");
+  auto r =
+      Response(429, "application/json",
+               R"({"kind":"Status","message":"slow down","reason":"TooManyRequests","code":429})");
   r.headers.push_back({"Retry-After", "3"});
   EXPECT_EQ(ParseApiError(r).RetryAfterSeconds(), 3);
-  auto d = Response(500, "application/json",
+  auto d = Response(
+      500, "application/json",
       R"({"kind":"Status","message":"m","reason":"ServerTimeout","details":{"retryAfterSeconds":2},"code":500})");
   EXPECT_EQ(ParseApiError(d).RetryAfterSeconds(), 2);
   EXPECT_EQ(ParseApiError(d).Reason(), "ServerTimeout");
@@ -84,7 +87,9 @@ TEST(ApiError, TransientClassification) {
   EXPECT_TRUE(IsTransient(make(429, "slow down")));
   EXPECT_TRUE(IsTransient(make(500, "Internal error occurred: etcd")));
   EXPECT_TRUE(IsTransient(make(503, "unavailable")));
-  EXPECT_FALSE(IsTransient(make(500, "failed to create typed patch object (aura/x; apps/v1, Kind=Deployment): .spec.foo: field not declared in schema")));
+  EXPECT_FALSE(IsTransient(make(500,
+                                "failed to create typed patch object (aura/x; apps/v1, "
+                                "Kind=Deployment): .spec.foo: field not declared in schema")));
   EXPECT_FALSE(IsTransient(make(403, "forbidden")));
   EXPECT_FALSE(IsTransient(make(409, "conflict")));
 }

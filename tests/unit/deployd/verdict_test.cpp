@@ -13,15 +13,19 @@ using nlohmann::json;
 json Deployment(int generation, int observed, int spec, int replicas, int updated, int available) {
   return json{{"metadata", {{"name", "web"}, {"generation", generation}}},
               {"spec", {{"replicas", spec}}},
-              {"status", {{"observedGeneration", observed}, {"replicas", replicas},
-                          {"updatedReplicas", updated}, {"availableReplicas", available}}}};
+              {"status",
+               {{"observedGeneration", observed},
+                {"replicas", replicas},
+                {"updatedReplicas", updated},
+                {"availableReplicas", available}}}};
 }
 
 TEST(DeploymentVerdict, GatedOnObservedGeneration) {
   auto a = AssessDeployment(Deployment(2, 1, 2, 2, 2, 2));
   EXPECT_EQ(a.phase, Phase::kInProgress);
   EXPECT_EQ(a.message, "waiting for the controller to observe generation 2 (observed 1)");
-  json no_status = {{"metadata", {{"name", "web"}, {"generation", 1}}}, {"spec", {{"replicas", 1}}}};
+  json no_status = {{"metadata", {{"name", "web"}, {"generation", 1}}},
+                    {"spec", {{"replicas", 1}}}};
   EXPECT_EQ(AssessDeployment(no_status).phase, Phase::kInProgress);
 }
 
@@ -39,14 +43,17 @@ TEST(DeploymentVerdict, KubectlSteps) {
 
 TEST(DeploymentVerdict, ProgressDeadlineExceededFails) {
   auto d = Deployment(2, 2, 3, 3, 1, 0);
-  d["status"]["conditions"] = json::array({{{"type", "Progressing"}, {"status", "False"},
-                                            {"reason", "ProgressDeadlineExceeded"},
-                                            {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  d["status"]["conditions"] =
+      json::array({{{"type", "Progressing"},
+                    {"status", "False"},
+                    {"reason", "ProgressDeadlineExceeded"},
+                    {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
   auto a = AssessDeployment(d);
   EXPECT_EQ(a.phase, Phase::kFailed);
-  EXPECT_EQ(a.message,
-            "deployment \"web\" exceeded its progress deadline: ReplicaSet \"web-abc\" has timed out "
-            "progressing.");
+  EXPECT_EQ(
+      a.message,
+      "deployment \"web\" exceeded its progress deadline: ReplicaSet \"web-abc\" has timed out "
+      "progressing.");
 }
 
 TEST(JobVerdict, CompleteFailedAndFailureTarget) {
@@ -54,27 +61,36 @@ TEST(JobVerdict, CompleteFailedAndFailureTarget) {
   EXPECT_EQ(AssessJob(j).phase, Phase::kInProgress);
   j["status"]["conditions"] = json::array({{{"type", "Complete"}, {"status", "True"}}});
   EXPECT_EQ(AssessJob(j).phase, Phase::kDone);
-  j["status"]["conditions"] = json::array({{{"type", "FailureTarget"}, {"status", "True"},
-                                            {"reason", "BackoffLimitExceeded"},
-                                            {"message", "Job has reached the specified backoff limit"}}});
+  j["status"]["conditions"] =
+      json::array({{{"type", "FailureTarget"},
+                    {"status", "True"},
+                    {"reason", "BackoffLimitExceeded"},
+                    {"message", "Job has reached the specified backoff limit"}}});
   auto a = AssessJob(j);
   EXPECT_EQ(a.phase, Phase::kFailed);
-  EXPECT_EQ(a.message, "job failed: BackoffLimitExceeded: Job has reached the specified backoff limit");
+  EXPECT_EQ(a.message,
+            "job failed: BackoffLimitExceeded: Job has reached the specified backoff limit");
   j["status"]["conditions"] = json::array({{{"type", "Complete"}, {"status", "False"}}});
   EXPECT_EQ(AssessJob(j).phase, Phase::kInProgress) << "the condition status counts";
 }
 
 TEST(StatefulSetAndDaemonSet, Rules) {
-  json s = {{"metadata", {{"name", "db"}, {"generation", 1}}},
-            {"spec", {{"replicas", 2}, {"updateStrategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"partition", 0}}}}}}},
-            {"status", {{"observedGeneration", 1}, {"readyReplicas", 1}, {"updatedReplicas", 1}}}};
+  json s = {
+      {"metadata", {{"name", "db"}, {"generation", 1}}},
+      {"spec",
+       {{"replicas", 2},
+        {"updateStrategy", {{"type", "RollingUpdate"}, {"rollingUpdate", {{"partition", 0}}}}}}},
+      {"status", {{"observedGeneration", 1}, {"readyReplicas", 1}, {"updatedReplicas", 1}}}};
   EXPECT_EQ(AssessStatefulSet(s).message, "Waiting for 1 pods to be ready");
   s["status"]["readyReplicas"] = 2;
   s["status"]["updatedReplicas"] = 2;
   EXPECT_EQ(AssessStatefulSet(s).phase, Phase::kDone);
   json d = {{"metadata", {{"name", "agent"}, {"generation", 3}}},
-            {"status", {{"observedGeneration", 3}, {"desiredNumberScheduled", 2},
-                        {"updatedNumberScheduled", 2}, {"numberAvailable", 1}}}};
+            {"status",
+             {{"observedGeneration", 3},
+              {"desiredNumberScheduled", 2},
+              {"updatedNumberScheduled", 2},
+              {"numberAvailable", 1}}}};
   EXPECT_EQ(AssessDaemonSet(d).message, "1 of 2 updated pods are available");
   d["status"]["numberAvailable"] = 2;
   EXPECT_EQ(AssessDaemonSet(d).phase, Phase::kDone);
@@ -85,7 +101,8 @@ TEST(RuleSelection, ByGroupAndKind) {
   EXPECT_EQ(RuleFor("batch", "Job", {}), Rule::kJob);
   EXPECT_EQ(RuleFor("", "ConfigMap", {}), Rule::kNone);
   EXPECT_EQ(RuleFor("", "Service", json{{"spec", {{"type", "ClusterIP"}}}}), Rule::kNone);
-  EXPECT_EQ(RuleFor("", "Service", json{{"spec", {{"type", "LoadBalancer"}}}}), Rule::kLoadBalancerService);
+  EXPECT_EQ(RuleFor("", "Service", json{{"spec", {{"type", "LoadBalancer"}}}}),
+            Rule::kLoadBalancerService);
   EXPECT_EQ(RuleFor("nais.io", "Application", {}), Rule::kNais);
   EXPECT_EQ(RuleFor("nais.io", "Naisjob", {}), Rule::kNais);
   EXPECT_EQ(RuleFor("rbac.authorization.k8s.io", "Role", {}), Rule::kNone);
@@ -93,11 +110,14 @@ TEST(RuleSelection, ByGroupAndKind) {
 }
 
 TEST(ConditionsVerdict, ReadyStalledReconciling) {
-  json o = {{"metadata", {{"generation", 1}}}, {"status", {{"observedGeneration", 1}, {"conditions", json::array()}}}};
+  json o = {{"metadata", {{"generation", 1}}},
+            {"status", {{"observedGeneration", 1}, {"conditions", json::array()}}}};
   EXPECT_EQ(AssessConditions(o).phase, Phase::kDone);
-  o["status"]["conditions"] = json::array({{{"type", "Ready"}, {"status", "False"}, {"message", "creating"}}});
+  o["status"]["conditions"] =
+      json::array({{{"type", "Ready"}, {"status", "False"}, {"message", "creating"}}});
   EXPECT_EQ(AssessConditions(o).phase, Phase::kInProgress);
-  o["status"]["conditions"] = json::array({{{"type", "Stalled"}, {"status", "True"}, {"reason", "BadConfig"}, {"message", "no"}}});
+  o["status"]["conditions"] = json::array(
+      {{{"type", "Stalled"}, {"status", "True"}, {"reason", "BadConfig"}, {"message", "no"}}});
   EXPECT_EQ(AssessConditions(o).phase, Phase::kFailed);
   EXPECT_EQ(AssessConditions(o).message, "BadConfig: no");
   o["metadata"]["generation"] = 2;
@@ -106,10 +126,17 @@ TEST(ConditionsVerdict, ReadyStalledReconciling) {
 
 TEST(PodProblems, CrashLoopIsFatalWithEvidence) {
   json pod = {{"metadata", {{"name", "web-5d4f8c7b9d-x7k2p"}}},
-              {"status", {{"phase", "Running"},
-                          {"containerStatuses", json::array({{{"name", "web"}, {"restartCount", 3},
-                               {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 40s restarting failed container"}}}}},
-                               {"lastState", {{"terminated", {{"reason", "Error"}, {"exitCode", 1}}}}}}})}}}};
+              {"status",
+               {{"phase", "Running"},
+                {"containerStatuses",
+                 json::array({{{"name", "web"},
+                               {"restartCount", 3},
+                               {"state",
+                                {{"waiting",
+                                  {{"reason", "CrashLoopBackOff"},
+                                   {"message", "back-off 40s restarting failed container"}}}}},
+                               {"lastState",
+                                {{"terminated", {{"reason", "Error"}, {"exitCode", 1}}}}}}})}}}};
   auto problems = PodProblems(pod);
   ASSERT_EQ(problems.size(), 1U);
   EXPECT_TRUE(problems[0].fatal_now);
@@ -120,26 +147,41 @@ TEST(PodProblems, CrashLoopIsFatalWithEvidence) {
 
 TEST(PodProblems, ImagePullIsTransientAndUnschedulableToo) {
   json pod = {{"metadata", {{"name", "web-1"}}},
-              {"status", {{"phase", "Pending"},
-                          {"conditions", json::array({{{"type", "PodScheduled"}, {"status", "False"}, {"reason", "Unschedulable"}, {"message", "0/3 nodes are available"}}})},
-                          {"containerStatuses", json::array({{{"name", "web"},
-                               {"state", {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "Back-off pulling image \"x\""}}}}}}})}}}};
+              {"status",
+               {{"phase", "Pending"},
+                {"conditions", json::array({{{"type", "PodScheduled"},
+                                             {"status", "False"},
+                                             {"reason", "Unschedulable"},
+                                             {"message", "0/3 nodes are available"}}})},
+                {"containerStatuses",
+                 json::array({{{"name", "web"},
+                               {"state",
+                                {{"waiting",
+                                  {{"reason", "ImagePullBackOff"},
+                                   {"message", "Back-off pulling image \"x\""}}}}}}})}}}};
   auto problems = PodProblems(pod);
   ASSERT_EQ(problems.size(), 2U);
   EXPECT_FALSE(problems[0].fatal_now);
   EXPECT_EQ(problems[0].message, "pod web-1 cannot be scheduled: 0/3 nodes are available");
   EXPECT_FALSE(problems[1].fatal_now);
-  EXPECT_EQ(problems[1].message, "pod web-1 container web: ImagePullBackOff: Back-off pulling image \"x\"");
-  json creating = {{"metadata", {{"name", "p"}}}, {"status", {{"containerStatuses", json::array({{{"name", "c"},
-                   {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}}})}}}};
+  EXPECT_EQ(problems[1].message,
+            "pod web-1 container web: ImagePullBackOff: Back-off pulling image \"x\"");
+  json creating = {
+      {"metadata", {{"name", "p"}}},
+      {"status",
+       {{"containerStatuses",
+         json::array(
+             {{{"name", "c"}, {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}}})}}}};
   EXPECT_TRUE(PodProblems(creating).empty()) << "normal waiting reasons are not problems";
 }
 
 TEST(DeploymentVerdict, StaleProgressDeadlineOfAnEarlierGenerationIsNotAFailure) {
   auto d = Deployment(3, 2, 3, 3, 1, 0);
-  d["status"]["conditions"] = json::array({{{"type", "Progressing"}, {"status", "False"},
-                                            {"reason", "ProgressDeadlineExceeded"},
-                                            {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  d["status"]["conditions"] =
+      json::array({{{"type", "Progressing"},
+                    {"status", "False"},
+                    {"reason", "ProgressDeadlineExceeded"},
+                    {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
   auto a = AssessDeployment(d);
   EXPECT_EQ(a.phase, Phase::kInProgress);
   EXPECT_EQ(a.message, "waiting for the controller to observe generation 3 (observed 2)");
@@ -147,9 +189,11 @@ TEST(DeploymentVerdict, StaleProgressDeadlineOfAnEarlierGenerationIsNotAFailure)
 
 TEST(DeploymentVerdict, ProgressDeadlineNamesTheCause) {
   auto d = Deployment(2, 2, 3, 3, 1, 0);
-  d["status"]["conditions"] = json::array({{{"type", "Progressing"}, {"status", "False"},
-                                            {"reason", "ProgressDeadlineExceeded"},
-                                            {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  d["status"]["conditions"] =
+      json::array({{{"type", "Progressing"},
+                    {"status", "False"},
+                    {"reason", "ProgressDeadlineExceeded"},
+                    {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
   EXPECT_EQ(AssessDeployment(d, "pod web-abc-x7k2p container web: ErrImagePull: not found").message,
             "deployment \"web\" exceeded its progress deadline: pod web-abc-x7k2p container web: "
             "ErrImagePull: not found (ReplicaSet \"web-abc\" has timed out progressing.)");
@@ -157,10 +201,16 @@ TEST(DeploymentVerdict, ProgressDeadlineNamesTheCause) {
 
 TEST(PodProblems, CrashLoopIsFatalOnlyFromTheConfiguredRestartCount) {
   auto pod = [](int restarts) {
-    return json{{"metadata", {{"name", "web-1"}}},
-                {"status", {{"phase", "Running"},
-                            {"containerStatuses", json::array({{{"name", "web"}, {"restartCount", restarts},
-                                 {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 10s"}}}}}}})}}}};
+    return json{
+        {"metadata", {{"name", "web-1"}}},
+        {"status",
+         {{"phase", "Running"},
+          {"containerStatuses",
+           json::array({{{"name", "web"},
+                         {"restartCount", restarts},
+                         {"state",
+                          {{"waiting",
+                            {{"reason", "CrashLoopBackOff"}, {"message", "back-off 10s"}}}}}}})}}}};
   };
   auto one = PodProblems(pod(1));
   ASSERT_EQ(one.size(), 1U);
@@ -203,7 +253,9 @@ TEST(NaisEvents, NameMatchingLikeTheOriginal) {
 }
 
 TEST(NaisEvents, NaiseratorDecisions) {
-  json ev = {{"reportingComponent", "naiserator"}, {"reason", "RolloutComplete"}, {"message", "completed"},
+  json ev = {{"reportingComponent", "naiserator"},
+             {"reason", "RolloutComplete"},
+             {"message", "completed"},
              {"involvedObject", {{"kind", "Application"}, {"name", "myapplication"}}},
              {"metadata", {{"annotations", {{"nais.io/deploymentCorrelationID", "id"}}}}}};
   auto v = agent::NaisEventVerdict(ev, "id");

@@ -209,8 +209,8 @@ namespace {
 TEST(HookdConfig, ConsoleRequireKeyWantsFrontendKeys) {
   EXPECT_FALSE(Build({}).console_require_key);
   EXPECT_TRUE(Build({"--console-require-key", "--frontend-keys=k1"}).console_require_key);
-  EXPECT_TRUE(
-      Build({}, {{"HOOKD_CONSOLE_REQUIRE_KEY", "true"}, {"FRONTEND_KEYS", "k1"}}).console_require_key);
+  EXPECT_TRUE(Build({}, {{"HOOKD_CONSOLE_REQUIRE_KEY", "true"}, {"FRONTEND_KEYS", "k1"}})
+                  .console_require_key);
   EXPECT_EQ(ErrorOf({"--console-require-key"}),
             "--console-require-key needs at least one key in --frontend-keys");
 }

@@ -49,11 +49,9 @@ TEST(Metrics, AuthDatabaseAndGrpcCounters) {
   EXPECT_TRUE(Has(text,
                   "deployment_hookd_auth_interceptor_requests{error=\"repo_not_authorized\","
                   "type=\"jwt\"} 1"));
-  EXPECT_TRUE(
-      Has(text, "deployment_hookd_database_queries_bucket{status=\"ok\",le=\"0.015\"} 1"))
+  EXPECT_TRUE(Has(text, "deployment_hookd_database_queries_bucket{status=\"ok\",le=\"0.015\"} 1"))
       << text;
-  EXPECT_TRUE(
-      Has(text, "deployment_hookd_database_queries_bucket{status=\"ok\",le=\"0.01\"} 0"));
+  EXPECT_TRUE(Has(text, "deployment_hookd_database_queries_bucket{status=\"ok\",le=\"0.01\"} 0"));
   EXPECT_TRUE(Has(text, "deployment_hookd_database_queries_bucket{status=\"error\",le=\"0.1\"} 0"));
   EXPECT_TRUE(Has(text, "deployment_hookd_database_queries_count{status=\"error\"} 1"));
   const std::string deploy =
