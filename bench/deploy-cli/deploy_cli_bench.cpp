@@ -116,6 +116,7 @@ double StartupOnce(const std::string& binary, const std::string& manifest, int p
                                    "--grpc-use-tls=false",
                                    "--quiet"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   const auto start = Clock::now();
@@ -139,13 +140,16 @@ std::string PlainManifest(std::size_t bytes) {
   std::string out;
   for (std::size_t i = 0; out.size() < bytes; ++i) {
     const std::string n = std::to_string(i);
-    out += "---\napiVersion: nais.io/v1alpha1\nkind: Application\nmetadata:\n  name: app-" + n +
-           "\n  namespace: aura\n  labels:\n    team: aura\nspec:\n  image: ghcr.io/navikt/app:1." +
-           n +
-           "\n  replicas: {min: 2, max: 4}\n  env:\n    - name: ENVIRONMENT\n"
-           "      value: \"dev\"\n    - name: FLAG\n      value: 'on'\n  config: |\n"
-           "    line one\n    line two\n  ingresses:\n    - https://app-" +
-           n + ".example.com\n";
+    out += "---\napiVersion: nais.io/v1alpha1\nkind: Application\nmetadata:\n  name: app-";
+    out += n;
+    out += "\n  namespace: aura\n  labels:\n    team: aura\nspec:\n  image: ghcr.io/navikt/app:1.";
+    out += n;
+    out +=
+        "\n  replicas: {min: 2, max: 4}\n  env:\n    - name: ENVIRONMENT\n"
+        "      value: \"dev\"\n    - name: FLAG\n      value: 'on'\n  config: |\n"
+        "    line one\n    line two\n  ingresses:\n    - https://app-";
+    out += n;
+    out += ".example.com\n";
   }
   return out;
 }
@@ -175,6 +179,7 @@ int main(int argc, char** argv) {
                          "  - https://a.example.com\n  - https://b.example.com\n";
 
   std::vector<double> prepare;
+  prepare.reserve(static_cast<std::size_t>(runs));
   for (int i = 0; i < runs; ++i) prepare.push_back(PrepareOnce(manifest, vars));
   std::printf(
       "prepare+sign %d templated documents: median %.1f ms, min %.1f ms (target < 500 ms)\n",
