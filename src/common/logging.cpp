@@ -9,6 +9,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include "common/error.hpp"
+#include "common/names.hpp"
 
 namespace common {
 namespace {
@@ -85,40 +86,13 @@ class Formatter final : public spdlog::formatter {
 }  // namespace
 
 std::string LogrusValue(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
   const bool plain = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '/' || c == '@' || c == '^' || c == '+';
   });
   if (plain) return std::string(value);
   std::string out = "\"";
-  for (const char c : value) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out.push_back(kHex[(static_cast<unsigned char>(c) >> 4) & 0xf]);
-          out.push_back(kHex[static_cast<unsigned char>(c) & 0xf]);
-        } else {
-          out.push_back(c);  // printable ASCII and UTF-8 bytes pass through
-        }
-    }
-  }
+  AppendEscaped(out, value, false);
   out.push_back('"');
   return out;
 }

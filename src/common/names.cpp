@@ -20,11 +20,9 @@ bool IsDnsLabel(std::string_view name) {
   return true;
 }
 
-std::string Quote(std::string_view text, std::size_t max) {
-  std::string out = "\"";
-  const std::size_t n = std::min(text.size(), max);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
+void AppendEscaped(std::string& out, std::string_view text, bool escape_non_ascii) {
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
     switch (c) {
       case '\n':
         out += "\\n";
@@ -42,13 +40,18 @@ std::string Quote(std::string_view text, std::size_t max) {
         out += "\\\\";
         break;
       default:
-        if (c < 0x20 || c >= 0x7f) {
+        if (c < 0x20 || c == 0x7f || (escape_non_ascii && c > 0x7f)) {
           out += fmt::format("\\x{:02x}", c);
         } else {
-          out += static_cast<char>(c);
+          out += ch;
         }
     }
   }
+}
+
+std::string Quote(std::string_view text, std::size_t max) {
+  std::string out = "\"";
+  AppendEscaped(out, text.substr(0, std::min(text.size(), max)), true);
   if (text.size() > max) out += "...";
   return out + "\"";
 }

@@ -29,5 +29,8 @@ void RequireLabel(std::string_view what, std::string_view name);
 // `text` in double quotes with control and non-ASCII bytes escaped (\n, \r, \t, \", \\, \xNN);
 // at most `max` input bytes, then "...".
 std::string Quote(std::string_view text, std::size_t max = 80);
+// Appends `text` with Quote's escapes, no quotes around it; bytes from 0x80 up are escaped only
+// when `escape_non_ascii` (the log formatter lets UTF-8 through).
+void AppendEscaped(std::string& out, std::string_view text, bool escape_non_ascii);
 
 }  // namespace common
