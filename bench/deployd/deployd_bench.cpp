@@ -41,6 +41,7 @@
 #include "common/time.hpp"
 #include "deployd/agent/runner.hpp"
 #include "deployment.grpc.pb.h"
+#include "support/fake_hookd.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -97,108 +98,34 @@ Options Parse(int argc, char** argv) {
   return o;
 }
 
-// hookd as deployd sees it: hands out queued requests, records when each status arrives.
-class FakeHookd final : public pb::Dispatch::Service {
- public:
-  FakeHookd() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-  }
-  ~FakeHookd() override {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-      cv_.notify_all();
-    }
-    server_->Shutdown(std::chrono::system_clock::now() + 2s);
-  }
-  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+using testsupport::FakeHookd;
 
-  grpc::Status Deployments(grpc::ServerContext* context, const pb::GetDeploymentOpts*,
-                           grpc::ServerWriter<pb::DeploymentRequest>* writer) override {
-    std::unique_lock lock(mutex_);
-    ++connects_;
-    cv_.notify_all();
-    while (!stopping_ && !context->IsCancelled()) {
-      if (pending_.empty()) {
-        cv_.wait_for(lock, 5ms);
-        continue;
-      }
-      std::vector<pb::DeploymentRequest> batch(pending_.begin(), pending_.end());
-      pending_.clear();
-      lock.unlock();
-      for (const auto& request : batch) {
-        if (!writer->Write(request)) return grpc::Status::OK;
-      }
-      lock.lock();
-    }
-    return grpc::Status::OK;
+// The first final status of `id` and when it arrived (it must have finished).
+std::pair<Clock::time_point, pb::DeploymentStatus> Finished(FakeHookd& hookd,
+                                                            const std::string& id) {
+  for (auto& r : hookd.ReportsOf(id)) {
+    if (common::IsFinished(r.status.state())) return {r.at, std::move(r.status)};
   }
-
-  grpc::Status ReportStatus(grpc::ServerContext*, const pb::DeploymentStatus* status,
-                            pb::ReportStatusOpts*) override {
-    std::lock_guard lock(mutex_);
-    auto now = Clock::now();
-    const auto& id = status->request().id();
-    if (status->message() == deployd::agent::kAllSavedMessage) saved_[id] = now;
-    if (common::IsFinished(status->state())) {
-      finished_[id] = {now, *status};
-      cv_.notify_all();
-    }
-    return grpc::Status::OK;
+  throw std::runtime_error("deployment " + id + " has not finished");
+}
+// When "All resources saved" of `id` arrived (the epoch when it did not).
+Clock::time_point Saved(FakeHookd& hookd, const std::string& id) {
+  for (const auto& r : hookd.ReportsOf(id)) {
+    if (r.status.message() == deployd::agent::kAllSavedMessage) return r.at;
   }
-
-  bool WaitConnected(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [this] { return connects_ > 0; });
+  return {};
+}
+// The latest "All resources saved" and final status of `ids` (all must have finished).
+std::pair<Clock::time_point, Clock::time_point> LastSavedAndFinished(
+    FakeHookd& hookd, const std::vector<std::string>& ids) {
+  Clock::time_point saved{};
+  Clock::time_point finished{};
+  for (const auto& id : ids) {
+    saved = std::max(saved, Saved(hookd, id));
+    finished = std::max(finished, Finished(hookd, id).first);
   }
-  void Send(std::vector<pb::DeploymentRequest> requests) {
-    std::lock_guard lock(mutex_);
-    for (auto& r : requests) pending_.push_back(std::move(r));
-    cv_.notify_all();
-  }
-  // The latest "All resources saved" and final status of `ids` (all must have finished).
-  std::pair<Clock::time_point, Clock::time_point> LastSavedAndFinished(
-      const std::vector<std::string>& ids) {
-    std::lock_guard lock(mutex_);
-    Clock::time_point saved{};
-    Clock::time_point finished{};
-    for (const auto& id : ids) {
-      auto it = saved_.find(id);
-      if (it != saved_.end()) saved = std::max(saved, it->second);
-      finished = std::max(finished, finished_.at(id).first);
-    }
-    return {saved, finished};
-  }
-  bool WaitFinished(const std::vector<std::string>& ids, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] {
-      return std::all_of(ids.begin(), ids.end(),
-                         [&](const auto& id) { return finished_.count(id) > 0; });
-    });
-  }
-  std::pair<Clock::time_point, pb::DeploymentStatus> Finished(const std::string& id) {
-    std::lock_guard lock(mutex_);
-    return finished_.at(id);
-  }
-  Clock::time_point Saved(const std::string& id) {
-    std::lock_guard lock(mutex_);
-    return saved_.at(id);
-  }
-
- private:
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  int connects_ = 0;
-  std::deque<pb::DeploymentRequest> pending_;
-  std::map<std::string, Clock::time_point> saved_;
-  std::map<std::string, std::pair<Clock::time_point, pb::DeploymentStatus>> finished_;
-};
+  return {saved, finished};
+}
 
 nlohmann::json ConfigMap(const std::string& name) {
   return {{"apiVersion", "v1"},
@@ -362,7 +289,7 @@ int RunBench(const Options& options, const std::string& dir) {
   // A first deployment brings up what lives as long as the process (gRPC's threads for status
   // reports, pooled connections); idle is counted after it.
   hookd.Send({Request("bench-warm-up", {ConfigMap("bench-warm-up")})});
-  if (!hookd.WaitFinished({"bench-warm-up"}, 30s)) Fail("warm-up did not finish", &deployd);
+  if (!hookd.WaitAllFinished({"bench-warm-up"}, 30s)) Fail("warm-up did not finish", &deployd);
   std::this_thread::sleep_for(500ms);
   long idle_kib = RssKiB(deployd.Pid());
   long idle_anon_kib = StatusKiB(deployd.Pid(), "RssAnon");
@@ -391,18 +318,18 @@ void RunMixed(const Options& options, const std::string& dir, const std::string&
   auto start = Clock::now();
   hookd.Send({Request("bench-mixed", resources)});
   long mixed_peak_threads = 0;
-  while (!hookd.WaitFinished({"bench-mixed"}, 10ms)) {
+  while (!hookd.WaitAllFinished({"bench-mixed"}, 10ms)) {
     mixed_peak_threads = std::max(mixed_peak_threads, Threads(deployd.Pid()));
     if (Clock::now() - start > 300s) Fail("deployment did not finish", &deployd);
   }
-  auto [finished_at, final_status] = hookd.Finished("bench-mixed");
+  auto [finished_at, final_status] = Finished(hookd, "bench-mixed");
   if (final_status.state() != pb::DeploymentState::success) {
     Fail("deployment ended " + common::StateName(final_status.state()) + ": " +
              final_status.message(),
          &deployd);
   }
   double deployd_total = Seconds(finished_at - start);
-  double deployd_saved = Seconds(hookd.Saved("bench-mixed") - start);
+  double deployd_saved = Seconds(Saved(hookd, "bench-mixed") - start);
 
   // 1b. kubectl apply --server-side of the same files into a fresh namespace.
   auto manifests = dir + "/manifests";
@@ -477,12 +404,12 @@ void RunRss(const Options& options, FakeHookd& hookd, const testsupport::ChildPr
     while (!done) {
       peak_kib = std::max(peak_kib, RssKiB(deployd.Pid()));
       peak_threads = std::max(peak_threads, Threads(deployd.Pid()));
-      done = hookd.WaitFinished(ids, 10ms);
+      done = hookd.WaitAllFinished(ids, 10ms);
       if (Clock::now() - start > 300s) Fail("concurrent deployments did not finish", &deployd);
     }
     int failed = 0;
     for (const auto& id : ids) {
-      if (hookd.Finished(id).second.state() != pb::DeploymentState::success) ++failed;
+      if (Finished(hookd, id).second.state() != pb::DeploymentState::success) ++failed;
     }
     double seconds = Seconds(Clock::now() - start);
     std::this_thread::sleep_for(200ms);
@@ -508,17 +435,17 @@ void RunAtOnce(const std::string& label, std::vector<pb::DeploymentRequest> requ
   for (bool done = false; !done;) {
     peak_kib = std::max(peak_kib, RssKiB(deployd.Pid()));
     peak_threads = std::max(peak_threads, Threads(deployd.Pid()));
-    done = hookd.WaitFinished(ids, 10ms);
+    done = hookd.WaitAllFinished(ids, 10ms);
     if (Clock::now() - start > 600s) Fail(label + " did not finish", &deployd);
   }
   int failed = 0;
   std::string first_failure;
   for (const auto& id : ids) {
-    const auto& status = hookd.Finished(id).second;
+    const auto& status = Finished(hookd, id).second;
     if (status.state() == pb::DeploymentState::success) continue;
     if (failed++ == 0) first_failure = status.message();
   }
-  auto [saved, finished] = hookd.LastSavedAndFinished(ids);
+  auto [saved, finished] = LastSavedAndFinished(hookd, ids);
   std::printf(
       "%s: all saved %.3f s, all final %.3f s, %d failed; threads %ld idle, %ld peak; "
       "RSS peak %.1f MiB, after %.1f MiB; CPU deployd %.1f s, kube-sim %.1f s\n",

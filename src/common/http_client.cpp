@@ -13,7 +13,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
@@ -299,16 +301,9 @@ std::string HttpResponse::Header(std::string_view name) const {
 }
 
 std::string UrlEncode(std::string_view text) {
-  std::string out;
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
+  boost::urls::encoding_opts opts;
+  opts.lower_case = false;  // %2F, as Go's url.QueryEscape and kubectl write it
+  return boost::urls::encode(text, boost::urls::unreserved_chars, opts);
 }
 
 // ------------------------------------------------------------------------------------------------

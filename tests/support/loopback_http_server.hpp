@@ -1,10 +1,16 @@
 #pragma once
-// A tiny blocking HTTP/1.1 server on 127.0.0.1:<free port> for client tests: one thread accepts,
-// one thread per connection reads requests and hands each to the test's handler, which writes
-// the response itself (so it can also stall, stream chunks or close). Header-only: only tests
-// that need Beast pay for it.
+// The tests' one HTTP/1.1 server, on 127.0.0.1:<free port>: one thread accepts, one thread per
+// connection reads requests. Three ways to answer:
+//  - a Handler writes the response itself (so it can also stall, stream chunks or close);
+//  - a Responder returns status and body for each request (`Connection: close`);
+//  - a fixed status and body, changeable with SetResponse (e.g. a JWKS document).
+// Every request is recorded (Requests(), RequestCount()). Header-only: only tests that need Beast
+// pay for it.
 #include <atomic>
+#include <cctype>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +28,40 @@ class LoopbackHttpServer {
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
   // Writes the response for `request`; returns false to close the connection.
   using Handler = std::function<bool(Socket& socket, const Request& request)>;
+  // A request as the server saw it; header names in lower case.
+  struct RecordedRequest {
+    std::string method;
+    std::string target;
+    std::map<std::string, std::string> headers;
+    std::string body;
+  };
+  struct Response {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+  };
+  using Responder = std::function<Response(const RecordedRequest& request)>;
+
+  explicit LoopbackHttpServer(Responder responder)
+      : LoopbackHttpServer(
+            Handler([responder = std::move(responder)](Socket& socket, const Request& request) {
+              const Response r = responder(Record(request));
+              ReplyAndClose(socket, r);
+              return false;
+            })) {}
+  // Answers every request with `body` and `status` until SetResponse changes them.
+  explicit LoopbackHttpServer(std::string body, int status = 200)
+      : LoopbackHttpServer(Handler([this](Socket& socket, const Request&) {
+          Response r;
+          {
+            std::lock_guard lock(fixed_mutex_);
+            r = fixed_;
+          }
+          ReplyAndClose(socket, r);
+          return false;
+        })) {
+    SetResponse(std::move(body), status);
+  }
 
   explicit LoopbackHttpServer(Handler handler)
       : handler_(std::move(handler)),
@@ -46,6 +86,33 @@ class LoopbackHttpServer {
   std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   // Connections accepted so far.
   int Connections() const { return connections_.load(); }
+  // Requests read so far, in order.
+  std::vector<RecordedRequest> Requests() const {
+    std::lock_guard lock(requests_mutex_);
+    return requests_;
+  }
+  int RequestCount() const {
+    std::lock_guard lock(requests_mutex_);
+    return static_cast<int>(requests_.size());
+  }
+  void SetResponse(std::string body, int status = 200) {
+    std::lock_guard lock(fixed_mutex_);
+    fixed_.body = std::move(body);
+    fixed_.status = status;
+  }
+
+  static RecordedRequest Record(const Request& request) {
+    RecordedRequest r;
+    r.method = std::string(request.method_string());
+    r.target = std::string(request.target());
+    for (const auto& field : request) {
+      std::string name(field.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = std::string(field.value());
+    }
+    r.body = request.body();
+    return r;
+  }
 
   // Writes a complete response with `body` (keep-alive as the request asked).
   static bool Reply(Socket& socket, const Request& request, boost::beast::http::status status,
@@ -61,6 +128,18 @@ class LoopbackHttpServer {
   }
 
  private:
+  static void ReplyAndClose(Socket& socket, const Response& r) {
+    boost::beast::http::response<boost::beast::http::string_body> res{
+        static_cast<boost::beast::http::status>(r.status), 11};
+    res.set(boost::beast::http::field::content_type, r.content_type);
+    res.body() = r.body;
+    res.keep_alive(false);
+    res.prepare_payload();
+    boost::system::error_code ec;
+    boost::beast::http::write(socket, res, ec);
+    socket.shutdown(Socket::shutdown_send, ec);
+  }
+
   void AcceptLoop() {
     for (;;) {
       Socket socket(ioc_);
@@ -78,7 +157,12 @@ class LoopbackHttpServer {
       Request request;
       boost::system::error_code ec;
       boost::beast::http::read(socket, buffer, request, ec);
-      if (ec || !handler_(socket, request)) return;
+      if (ec) return;
+      {
+        std::lock_guard lock(requests_mutex_);
+        requests_.push_back(Record(request));
+      }
+      if (!handler_(socket, request)) return;
     }
   }
 
@@ -90,6 +174,10 @@ class LoopbackHttpServer {
   std::atomic<int> connections_{0};
   std::thread thread_;
   std::vector<std::thread> sessions_;
+  mutable std::mutex requests_mutex_;
+  std::vector<RecordedRequest> requests_;
+  std::mutex fixed_mutex_;
+  Response fixed_;
 };
 
 }  // namespace testsupport

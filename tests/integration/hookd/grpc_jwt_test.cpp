@@ -15,12 +15,13 @@
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
 #include "http_call.hpp"
-#include "static_http_server.hpp"
+#include "support/loopback_http_server.hpp"
 #include "support/process.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using StaticHttpServer = testsupport::LoopbackHttpServer;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
@@ -44,7 +45,7 @@ class GrpcJwt : public ::testing::Test {
     if (!db_.Available()) GTEST_SKIP() << "no test database";
     jwks_ = std::make_unique<StaticHttpServer>(Signer().Jwks());
     auto config = TestConfig(db_.Url(), true, true);
-    config.github_jwks_url = jwks_->Url();
+    config.github_jwks_url = jwks_->Url() + "/.well-known/jwks";
     config.github_jwks_allow_http = true;  // the test's JWKS server speaks plain http
     config.github_issuer = kIssuer;
     config.frontend_keys = {kPsk};
@@ -183,7 +184,7 @@ TEST_F(GrpcJwt, ValidTokenOfAnAuthorizedRepositoryDeploysAndReadsStatus) {
       metrics.body.find("deployment_hookd_auth_interceptor_requests{error=\"\",type=\"jwt\"} 2"),
       std::string::npos)
       << metrics.body;
-  EXPECT_EQ(jwks_->Requests(), 1);  // cached
+  EXPECT_EQ(jwks_->RequestCount(), 1);  // cached
 }
 
 TEST_F(GrpcJwt, InvalidTokensAreRejectedWithTheOriginalMessages) {
@@ -222,7 +223,7 @@ TEST_F(GrpcJwt, InvalidTokensAreRejectedWithTheOriginalMessages) {
 
 TEST_F(GrpcJwt, UnreachableJwksIsUnavailableAndHookdKeepsRunning) {
   Authorize("aura", "navikt/app");
-  jwks_->Set("oops", 500);
+  jwks_->SetResponse("oops", 500);
   ExpectStatus(DeployWith(Signer().Sign(GitHubClaims(Now(), kIssuer)), "aura"),
                grpc::StatusCode::UNAVAILABLE,
                "unable to verify JWT token: GitHub JWKS is unavailable");
@@ -329,7 +330,7 @@ TEST_F(GrpcJwt, TeamThatIsNotADnsLabelIsRefusedBeforeAnyLookup) {
                "characters, lower case alphanumeric characters or '-', starting and ending with "
                "an alphanumeric character (e.g. 'my-name', regex used for validation is "
                "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
-  EXPECT_EQ(jwks_->Requests(), 0);
+  EXPECT_EQ(jwks_->RequestCount(), 0);
 }
 
 TEST_F(GrpcJwt, MalformedTokensAreUnauthenticated) {
@@ -354,7 +355,7 @@ TEST(GrpcJwtHttp, HttpJwksIsNotFetchedWithoutTheFlag) {
   REQUIRE_TEST_DATABASE(db);
   StaticHttpServer jwks(Signer().Jwks());
   auto config = TestConfig(db.Url(), true, true);
-  config.github_jwks_url = jwks.Url();
+  config.github_jwks_url = jwks.Url() + "/.well-known/jwks";
   config.github_issuer = kIssuer;
   hookd::App app(config);
   app.Start();
@@ -368,7 +369,7 @@ TEST(GrpcJwtHttp, HttpJwksIsNotFetchedWithoutTheFlag) {
   ExpectStatus(deploy->Deploy(&context, ConfigMapRequest("aura", "dev", "foo"), &reply),
                grpc::StatusCode::UNAVAILABLE,
                "unable to verify JWT token: GitHub JWKS is unavailable");
-  EXPECT_EQ(jwks.Requests(), 0);
+  EXPECT_EQ(jwks.RequestCount(), 0);
   app.Stop();
 }
 
@@ -401,7 +402,8 @@ TEST(HookdJwtProcess, WithTheFlagHttpJwksServesAndARecreatedRepositoryCannotDepl
       {testsupport::BinaryPath("hookd"), "--database-url", db.Url(), "--grpc.address",
        "127.0.0.1:" + std::to_string(grpc_port), "--listen-address",
        "127.0.0.1:" + std::to_string(http_port), "--grpc.cli-authentication=true",
-       "--frontend-keys", kPsk, "--github-jwks-url", jwks.Url(), "--github-issuer", kIssuer},
+       "--frontend-keys", kPsk, "--github-jwks-url", jwks.Url() + "/.well-known/jwks",
+       "--github-issuer", kIssuer},
       {{"HOOKD_GITHUB_JWKS_ALLOW_HTTP", "true"}});
   ASSERT_TRUE(testsupport::WaitForPort(grpc_port, 30s)) << hookd.Log();
   ASSERT_TRUE(testsupport::WaitForPort(http_port, 30s)) << hookd.Log();
@@ -423,7 +425,7 @@ TEST(HookdJwtProcess, WithTheFlagHttpJwksServesAndARecreatedRepositoryCannotDepl
   EXPECT_TRUE(first.ok()) << first.error_message() << hookd.Log();
   ExpectStatus(deploy_with(TokenOf("navikt/app", "2002")), grpc::StatusCode::PERMISSION_DENIED,
                Impostor("navikt/app", "aura", "2002", "1001"));
-  EXPECT_GE(jwks.Requests(), 1);
+  EXPECT_GE(jwks.RequestCount(), 1);
   EXPECT_EQ(hookd.Stop(), 0) << hookd.Log();
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
+#include "support/fake_env.hpp"
 
 namespace common {
 namespace {
@@ -40,13 +41,7 @@ std::vector<SettingSpec> Specs() {
 
 using Env = std::map<std::string, std::string>;
 
-EnvLookup FakeEnv(Env env) {
-  return [env = std::move(env)](const std::string& name) -> std::optional<std::string> {
-    auto it = env.find(name);
-    if (it == env.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testsupport::FakeEnv;
 
 std::string WriteFile(const std::string& name, const std::string& content) {
   const std::string path = ::testing::TempDir() + "/" + name;

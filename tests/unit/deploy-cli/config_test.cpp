@@ -5,20 +5,15 @@
 #include <gtest/gtest.h>
 
 #include "fakes.hpp"
+#include "support/fake_env.hpp"
 
 namespace deploy_cli {
 namespace {
 
-EnvLookup Env(std::map<std::string, std::string> values) {
-  return [values = std::move(values)](const std::string& name) -> std::optional<std::string> {
-    auto it = values.find(name);
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testsupport::FakeEnv;
 
 TEST(ConfigTest, DefaultsWithoutEnvironment) {
-  const ParseResult r = ParseCommandLine({}, Env({}));
+  const ParseResult r = ParseCommandLine({}, FakeEnv({}));
   EXPECT_TRUE(r.error.empty());
   EXPECT_EQ(r.options.deploy_server, DefaultDeployServer());
   EXPECT_TRUE(r.options.grpc_authentication);
@@ -30,7 +25,7 @@ TEST(ConfigTest, DefaultsWithoutEnvironment) {
 }
 
 TEST(ConfigTest, FlagBeatsEnvironmentBeatsDefault) {
-  const auto env = Env({{"CLUSTER", "env-cluster"}, {"TEAM", "env-team"}, {"WAIT", "true"}});
+  const auto env = FakeEnv({{"CLUSTER", "env-cluster"}, {"TEAM", "env-team"}, {"WAIT", "true"}});
   const ParseResult r = ParseCommandLine({"--cluster", "flag-cluster", "--wait=false"}, env);
   ASSERT_TRUE(r.error.empty()) << r.error;
   EXPECT_EQ(r.options.cluster, "flag-cluster");
@@ -40,31 +35,32 @@ TEST(ConfigTest, FlagBeatsEnvironmentBeatsDefault) {
 
 TEST(ConfigTest, EnvironmentBooleansUseGoParseBool) {
   for (const char* yes : {"1", "t", "T", "TRUE", "true", "True"}) {
-    EXPECT_TRUE(ParseCommandLine({}, Env({{"WAIT", yes}})).options.wait) << yes;
+    EXPECT_TRUE(ParseCommandLine({}, FakeEnv({{"WAIT", yes}})).options.wait) << yes;
   }
   for (const char* no : {"0", "f", "F", "FALSE", "false", "False"}) {
-    EXPECT_FALSE(ParseCommandLine({}, Env({{"RETRY", no}})).options.retry) << no;
+    EXPECT_FALSE(ParseCommandLine({}, FakeEnv({{"RETRY", no}})).options.retry) << no;
   }
   // Anything else keeps the default.
-  EXPECT_TRUE(ParseCommandLine({}, Env({{"RETRY", "yes"}})).options.retry);
-  EXPECT_FALSE(ParseCommandLine({}, Env({{"WAIT", "on"}})).options.wait);
-  EXPECT_TRUE(ParseCommandLine({}, Env({{"GRPC_USE_TLS", ""}})).options.grpc_use_tls);
+  EXPECT_TRUE(ParseCommandLine({}, FakeEnv({{"RETRY", "yes"}})).options.retry);
+  EXPECT_FALSE(ParseCommandLine({}, FakeEnv({{"WAIT", "on"}})).options.wait);
+  EXPECT_TRUE(ParseCommandLine({}, FakeEnv({{"GRPC_USE_TLS", ""}})).options.grpc_use_tls);
 }
 
 TEST(ConfigTest, EnvironmentDurationInvalidKeepsDefault) {
-  EXPECT_EQ(ParseCommandLine({}, Env({{"TIMEOUT", "90s"}})).options.timeout,
+  EXPECT_EQ(ParseCommandLine({}, FakeEnv({{"TIMEOUT", "90s"}})).options.timeout,
             std::chrono::seconds(90));
-  EXPECT_EQ(ParseCommandLine({}, Env({{"TIMEOUT", "ten minutes"}})).options.timeout,
+  EXPECT_EQ(ParseCommandLine({}, FakeEnv({{"TIMEOUT", "ten minutes"}})).options.timeout,
             std::chrono::minutes(10));
 }
 
 TEST(ConfigTest, GetEnvStringSliceStripsSpaces) {
-  const ParseResult r = ParseCommandLine({}, Env({{"RESOURCE", "file.name, foo.json, bar.com"}}));
+  const ParseResult r =
+      ParseCommandLine({}, FakeEnv({{"RESOURCE", "file.name, foo.json, bar.com"}}));
   EXPECT_EQ(r.options.resources, (std::vector<std::string>{"file.name", "foo.json", "bar.com"}));
 }
 
 TEST(ConfigTest, ListFlagsRepeatCommaSplitAndReplaceEnvironment) {
-  const auto env = Env({{"RESOURCE", "env.yaml"}, {"VAR", "a=1"}});
+  const auto env = FakeEnv({{"RESOURCE", "env.yaml"}, {"VAR", "a=1"}});
   const ParseResult r =
       ParseCommandLine({"--resource", "a.yaml,b.yaml", "--resource=c.yaml", "--var", "x=1"}, env);
   EXPECT_EQ(r.options.resources, (std::vector<std::string>{"a.yaml", "b.yaml", "c.yaml"}));
@@ -72,38 +68,39 @@ TEST(ConfigTest, ListFlagsRepeatCommaSplitAndReplaceEnvironment) {
 }
 
 TEST(ConfigTest, OwnerAndRepositoryAreClearedTogether) {
-  const ParseResult r = ParseCommandLine({"--owner", "navikt"}, Env({}));
+  const ParseResult r = ParseCommandLine({"--owner", "navikt"}, FakeEnv({}));
   EXPECT_EQ(r.options.owner, "");
   EXPECT_EQ(r.options.repository, "");
-  const ParseResult both = ParseCommandLine({"--owner", "o", "--repository", "r"}, Env({}));
+  const ParseResult both = ParseCommandLine({"--owner", "o", "--repository", "r"}, FakeEnv({}));
   EXPECT_EQ(both.options.owner, "o");
   EXPECT_EQ(both.options.repository, "r");
 }
 
 TEST(ConfigTest, SetButEmptyStringEnvironmentOverridesDefault) {
-  EXPECT_EQ(ParseCommandLine({}, Env({{"DEPLOY_SERVER", ""}})).options.deploy_server, "");
+  EXPECT_EQ(ParseCommandLine({}, FakeEnv({{"DEPLOY_SERVER", ""}})).options.deploy_server, "");
 }
 
 TEST(ConfigTest, UsageErrorsUsePflagWording) {
-  EXPECT_EQ(ParseCommandLine({"--nope"}, Env({})).error, "unknown flag: --nope");
-  EXPECT_EQ(ParseCommandLine({"--cluster"}, Env({})).error, "flag needs an argument: --cluster");
-  EXPECT_EQ(ParseCommandLine({"-x"}, Env({})).error, "unknown shorthand flag: 'x' in -x");
-  EXPECT_EQ(ParseCommandLine({"--wait=maybe"}, Env({})).error,
+  EXPECT_EQ(ParseCommandLine({"--nope"}, FakeEnv({})).error, "unknown flag: --nope");
+  EXPECT_EQ(ParseCommandLine({"--cluster"}, FakeEnv({})).error,
+            "flag needs an argument: --cluster");
+  EXPECT_EQ(ParseCommandLine({"-x"}, FakeEnv({})).error, "unknown shorthand flag: 'x' in -x");
+  EXPECT_EQ(ParseCommandLine({"--wait=maybe"}, FakeEnv({})).error,
             "invalid argument \"maybe\" for \"--wait\" flag: strconv.ParseBool: parsing "
             "\"maybe\": invalid syntax");
-  EXPECT_EQ(ParseCommandLine({"--timeout", "soon"}, Env({})).error,
+  EXPECT_EQ(ParseCommandLine({"--timeout", "soon"}, FakeEnv({})).error,
             "invalid argument \"soon\" for \"--timeout\" flag: time: invalid duration \"soon\"");
 }
 
 TEST(ConfigTest, BooleanFlagDoesNotConsumeNextArgument) {
-  const ParseResult r = ParseCommandLine({"--wait", "extra", "--", "--cluster"}, Env({}));
+  const ParseResult r = ParseCommandLine({"--wait", "extra", "--", "--cluster"}, FakeEnv({}));
   EXPECT_TRUE(r.options.wait);
   EXPECT_EQ(r.positional, (std::vector<std::string>{"extra", "--cluster"}));
   EXPECT_TRUE(r.options.cluster.empty());
 }
 
 TEST(ConfigTest, HelpListsEveryFlagWithItsEnvironmentVariable) {
-  EXPECT_TRUE(ParseCommandLine({"--help"}, Env({})).help);
+  EXPECT_TRUE(ParseCommandLine({"--help"}, FakeEnv({})).help);
   const std::string usage = Usage();
   for (const char* text : {"--apikey", "(env APIKEY)", "--workload-name", "(env WORKLOAD_NAME)",
                            "--timeout duration", "(default 10m0s)", "--grpc-use-tls"}) {
@@ -130,11 +127,11 @@ TEST(ConfigTest, ListFlagsSplitAsCsvRecords) {
       {{"--var", "key=caf\xC3\xA9"}, {"key=caf\xC3\xA9"}},
   };
   for (const auto& c : cases) {
-    const ParseResult r = ParseCommandLine(c.args, Env({{"VAR", "from-env"}}));
+    const ParseResult r = ParseCommandLine(c.args, FakeEnv({{"VAR", "from-env"}}));
     ASSERT_TRUE(r.error.empty()) << r.error;
     EXPECT_EQ(r.options.vars, c.vars) << c.args.back();
   }
-  EXPECT_EQ(ParseCommandLine({"--resource", "\"a,b.yaml\",c.yaml"}, Env({})).options.resources,
+  EXPECT_EQ(ParseCommandLine({"--resource", "\"a,b.yaml\",c.yaml"}, FakeEnv({})).options.resources,
             (std::vector<std::string>{"a,b.yaml", "c.yaml"}));
 }
 
@@ -154,13 +151,13 @@ TEST(ConfigTest, MalformedCsvRecordIsAFlagError) {
       {"\n", R"(invalid argument "\n" for "--var" flag: EOF)"},
   };
   for (const auto& c : cases) {
-    EXPECT_EQ(ParseCommandLine({"--var", c.value}, Env({})).error, c.error) << c.value;
+    EXPECT_EQ(ParseCommandLine({"--var", c.value}, FakeEnv({})).error, c.error) << c.value;
   }
 }
 
 // The VAR environment variable is split on commas (parts trimmed), not read as CSV.
 TEST(ConfigTest, VarEnvironmentIsCommaSplitNotCsv) {
-  EXPECT_EQ(ParseCommandLine({}, Env({{"VAR", "\"one=a,b\", two=c"}})).options.vars,
+  EXPECT_EQ(ParseCommandLine({}, FakeEnv({{"VAR", "\"one=a,b\", two=c"}})).options.vars,
             (std::vector<std::string>{"\"one=a", "b\"", "two=c"}));
 }
 

@@ -16,6 +16,7 @@
 #include "common/time.hpp"
 #include "deploy-cli/run.hpp"
 #include "deploy-cli/transport/transport.hpp"
+#include "support/fake_clock.hpp"
 
 namespace deploy_cli::testing {
 
@@ -43,13 +44,10 @@ class ScratchFile {
   std::string path_;
 };
 
-class FakeClock final : public common::Clock {
+// The tests' fake clock, started where the CLI's expected outputs were written: 1'700'000'000 s.
+class FakeClock : public testsupport::FakeClock {
  public:
-  common::SystemTime Now() const override { return now_; }
-  void Advance(std::chrono::nanoseconds d) {
-    now_ += std::chrono::duration_cast<common::SystemTime::duration>(d);
-  }
-  common::SystemTime now_ = common::SystemTime(std::chrono::seconds(1'700'000'000));
+  FakeClock() : testsupport::FakeClock(common::SystemTime(std::chrono::seconds(1'700'000'000))) {}
 };
 
 class FakeSleeper final : public Sleeper {

@@ -17,8 +17,8 @@
 #include "deploy-cli/run.hpp"
 #include "deploy-cli/transport/github_token.hpp"
 #include "deployment.grpc.pb.h"
-#include "fake_http_server.hpp"
 #include "fakes.hpp"
+#include "support/loopback_http_server.hpp"
 
 namespace deploy_cli {
 namespace {
@@ -106,7 +106,7 @@ class GrpcTransportTest : public ::testing::Test {
 
 TEST_F(GrpcTransportTest, ApiKeyMetadataIsHmacOfTimestamp) {
   deploy_cli::testing::FakeClock clock;
-  clock.now_ += std::chrono::nanoseconds(123'450'000);
+  clock.now += std::chrono::nanoseconds(123'450'000);
   TransportConfig config;
   config.server = Address();
   config.use_tls = false;
@@ -341,8 +341,9 @@ TEST(GithubTokenTest, JwtExpiry) {
 TEST_F(GrpcTransportTest, GithubOidcTokenIsFetchedCachedAndRenewed) {
   deploy_cli::testing::FakeClock clock;  // 1'700'000'000
   int issued = 0;
-  deploy_cli::testing::FakeHttpServer token_server(
-      [&](const deploy_cli::testing::FakeHttpRequest&) -> deploy_cli::testing::FakeHttpResponse {
+  testsupport::LoopbackHttpServer token_server(
+      [&](const testsupport::LoopbackHttpServer::RecordedRequest&)
+          -> testsupport::LoopbackHttpServer::Response {
         ++issued;
         return {200, "{\"value\":\"" + MakeJwt(1'700'000'000 + 300, issued) + "\"}"};
       });
@@ -380,8 +381,9 @@ TEST_F(GrpcTransportTest, GithubOidcTokenIsFetchedCachedAndRenewed) {
 
 TEST_F(GrpcTransportTest, GithubTokenEndpointRefusalIsUnauthenticated) {
   deploy_cli::testing::FakeClock clock;
-  deploy_cli::testing::FakeHttpServer token_server(
-      [](const deploy_cli::testing::FakeHttpRequest&) -> deploy_cli::testing::FakeHttpResponse {
+  testsupport::LoopbackHttpServer token_server(
+      [](const testsupport::LoopbackHttpServer::RecordedRequest&)
+          -> testsupport::LoopbackHttpServer::Response {
         return {401, "{}"};
       });
   TransportConfig config;

@@ -6,16 +6,16 @@
 #include "common/hex.hpp"
 #include "deploy-cli/run.hpp"
 #include "deploy-cli/transport/grpc_transport.hpp"
-#include "fake_http_server.hpp"
 #include "fakes.hpp"
+#include "support/loopback_http_server.hpp"
 
 namespace deploy_cli {
 namespace {
 
 using nlohmann::json;
-using testing::FakeHttpRequest;
-using testing::FakeHttpResponse;
-using testing::FakeHttpServer;
+using FakeHttpRequest = testsupport::LoopbackHttpServer::RecordedRequest;
+using FakeHttpResponse = testsupport::LoopbackHttpServer::Response;
+using FakeHttpServer = testsupport::LoopbackHttpServer;
 
 struct HttpRun {
   testing::FakeClock clock;

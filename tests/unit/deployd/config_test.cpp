@@ -7,18 +7,13 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
+#include "support/fake_env.hpp"
 #include "support/process.hpp"
 
 namespace deployd {
 namespace {
 
-common::EnvLookup Env(std::map<std::string, std::string> values) {
-  return [values](const std::string& k) -> std::optional<std::string> {
-    auto it = values.find(k);
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
+using testsupport::FakeEnv;
 
 void Parse(common::LayeredConfig& config, std::vector<std::string> args,
            const common::EnvLookup& env) {
@@ -31,7 +26,7 @@ void Parse(common::LayeredConfig& config, std::vector<std::string> args,
 
 TEST(DeploydConfig, DefaultsOfTheOriginal) {
   common::LayeredConfig config(Settings());
-  Parse(config, {}, Env({}));
+  Parse(config, {}, FakeEnv({}));
   EXPECT_EQ(config.Get("cluster"), "local");
   EXPECT_EQ(config.Get("grpc.server"), "127.0.0.1:9090");
   EXPECT_FALSE(config.GetBool("grpc.authentication"));
@@ -44,8 +39,9 @@ TEST(DeploydConfig, DefaultsOfTheOriginal) {
 
 TEST(DeploydConfig, EnvironmentAndAliases) {
   common::LayeredConfig config(Settings());
-  Parse(config, {"--cluster", "prod"},
-        Env({{"DEPLOYD_CLUSTER", "dev"}, {"DEPLOYD_GRPC_USE_TLS", "true"}, {"HOOKD_KEY", "k"}}));
+  Parse(
+      config, {"--cluster", "prod"},
+      FakeEnv({{"DEPLOYD_CLUSTER", "dev"}, {"DEPLOYD_GRPC_USE_TLS", "true"}, {"HOOKD_KEY", "k"}}));
   EXPECT_EQ(config.Get("cluster"), "prod") << "flag beats environment";
   EXPECT_TRUE(config.GetBool("grpc.use-tls"));
   EXPECT_EQ(config.Get("hookd-key"), "k");
@@ -54,9 +50,9 @@ TEST(DeploydConfig, EnvironmentAndAliases) {
 
 TEST(DeploydConfig, AuthenticationNeedsAKey) {
   common::LayeredConfig config(Settings());
-  Parse(config, {"--grpc.authentication=true"}, Env({}));
+  Parse(config, {"--grpc.authentication=true"}, FakeEnv({}));
   try {
-    ToAgentOptions(config, Env({}), std::chrono::system_clock::now());
+    ToAgentOptions(config, FakeEnv({}), std::chrono::system_clock::now());
     FAIL();
   } catch (const common::Error& e) {
     EXPECT_STREQ(e.what(), "authenticated gRPC calls enabled, but --hookd-key is not specified");
@@ -65,9 +61,9 @@ TEST(DeploydConfig, AuthenticationNeedsAKey) {
 
 std::string ConversionError(std::vector<std::string> args) {
   common::LayeredConfig config(Settings());
-  Parse(config, std::move(args), Env({}));
+  Parse(config, std::move(args), FakeEnv({}));
   try {
-    ToAgentOptions(config, Env({}), std::chrono::system_clock::now());
+    ToAgentOptions(config, FakeEnv({}), std::chrono::system_clock::now());
   } catch (const common::Error& e) {
     EXPECT_EQ(e.Code(), common::ErrorCode::kInvalidArgument);
     return e.what();
@@ -77,10 +73,10 @@ std::string ConversionError(std::vector<std::string> args) {
 
 TEST(DeploydConfig, MaxRolloutThreads) {
   common::LayeredConfig config(Settings());
-  Parse(config, {}, Env({}));
+  Parse(config, {}, FakeEnv({}));
   EXPECT_EQ(config.Get("max-rollout-threads"), "128");
   common::LayeredConfig from_env(Settings());
-  Parse(from_env, {}, Env({{"DEPLOYD_MAX_ROLLOUT_THREADS", "64"}}));
+  Parse(from_env, {}, FakeEnv({{"DEPLOYD_MAX_ROLLOUT_THREADS", "64"}}));
   EXPECT_EQ(from_env.Get("max-rollout-threads"), "64");
   EXPECT_EQ(ConversionError({"--max-rollout-threads", "3"}),
             "invalid value \"3\" for max-rollout-threads: want an integer of at least 4");
@@ -92,10 +88,10 @@ TEST(DeploydConfig, MaxRolloutThreads) {
 
 TEST(DeploydConfig, ReplacedBackoff) {
   common::LayeredConfig config(Settings());
-  Parse(config, {}, Env({}));
+  Parse(config, {}, FakeEnv({}));
   EXPECT_EQ(config.GetDuration("replaced-backoff"), std::chrono::seconds(60));
   common::LayeredConfig from_env(Settings());
-  Parse(from_env, {}, Env({{"DEPLOYD_REPLACED_BACKOFF", "5m"}}));
+  Parse(from_env, {}, FakeEnv({{"DEPLOYD_REPLACED_BACKOFF", "5m"}}));
   EXPECT_EQ(from_env.GetDuration("replaced-backoff"), std::chrono::minutes(5));
 }
 
@@ -116,7 +112,7 @@ namespace {
 // The original README spells deployd's gRPC switches with dashes.
 TEST(DeploydConfig, DashedGrpcFlagsOfTheOriginalReadme) {
   common::LayeredConfig config(Settings());
-  Parse(config, {"--grpc-authentication", "--grpc-use-tls=true", "--hookd-key", "k"}, Env({}));
+  Parse(config, {"--grpc-authentication", "--grpc-use-tls=true", "--hookd-key", "k"}, FakeEnv({}));
   EXPECT_TRUE(config.GetBool("grpc.authentication"));
   EXPECT_EQ(config.Source("grpc.authentication"), "flag");
   EXPECT_TRUE(config.GetBool("grpc.use-tls"));
@@ -127,18 +123,18 @@ users: [{name: u, user: {token: t}}]
 contexts: [{name: c, context: {cluster: k, user: u}}]
 )");
   config.Set("kubeconfig", dir + "/config");
-  auto options = ToAgentOptions(config, Env({}), std::chrono::system_clock::now());
+  auto options = ToAgentOptions(config, FakeEnv({}), std::chrono::system_clock::now());
   EXPECT_TRUE(options.hookd.authentication);
   EXPECT_TRUE(options.hookd.use_tls);
   std::filesystem::remove_all(dir);
 
   common::LayeredConfig dotted(Settings());
-  Parse(dotted, {"--grpc.authentication=false", "--grpc.use-tls"}, Env({}));
+  Parse(dotted, {"--grpc.authentication=false", "--grpc.use-tls"}, FakeEnv({}));
   EXPECT_FALSE(dotted.GetBool("grpc.authentication"));
   EXPECT_TRUE(dotted.GetBool("grpc.use-tls"));
 
   common::LayeredConfig off(Settings());
-  Parse(off, {"--grpc-use-tls=false"}, Env({{"DEPLOYD_GRPC_USE_TLS", "true"}}));
+  Parse(off, {"--grpc-use-tls=false"}, FakeEnv({{"DEPLOYD_GRPC_USE_TLS", "true"}}));
   EXPECT_FALSE(off.GetBool("grpc.use-tls")) << "the dashed flag beats the environment";
 }
 
@@ -151,10 +147,10 @@ namespace {
 // --max-message-size: the largest request deployd receives, announced to hookd.
 TEST(DeploydConfig, MaxMessageSize) {
   common::LayeredConfig config(Settings());
-  Parse(config, {}, Env({}));
+  Parse(config, {}, FakeEnv({}));
   EXPECT_EQ(config.Get("max-message-size"), "32MiB");
   common::LayeredConfig from_env(Settings());
-  Parse(from_env, {}, Env({{"DEPLOYD_MAX_MESSAGE_SIZE", "8MiB"}}));
+  Parse(from_env, {}, FakeEnv({{"DEPLOYD_MAX_MESSAGE_SIZE", "8MiB"}}));
   EXPECT_EQ(from_env.Get("max-message-size"), "8MiB");
   const std::string dir = testsupport::MakeTempDir("deployd-config");
   testsupport::WriteFile(dir + "/config", R"(current-context: c
@@ -163,9 +159,9 @@ users: [{name: u, user: {token: t}}]
 contexts: [{name: c, context: {cluster: k, user: u}}]
 )");
   from_env.Set("kubeconfig", dir + "/config");
-  EXPECT_EQ(
-      ToAgentOptions(from_env, Env({}), std::chrono::system_clock::now()).hookd.max_message_size,
-      8u << 20);
+  EXPECT_EQ(ToAgentOptions(from_env, FakeEnv({}), std::chrono::system_clock::now())
+                .hookd.max_message_size,
+            8u << 20);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(ConversionError({"--max-message-size", "1k"}),
             "invalid value \"1k\" for max-message-size: want a size between 64 KiB and 256 MiB, "

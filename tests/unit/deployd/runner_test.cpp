@@ -13,17 +13,14 @@
 #include "common/error.hpp"
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
+#include "support/fake_clock.hpp"
 
 namespace deployd::agent {
 namespace {
 
 using namespace std::chrono_literals;
 
-class FakeClock final : public common::Clock {
- public:
-  common::SystemTime Now() const override { return now; }
-  common::SystemTime now = common::SystemTime(std::chrono::seconds(1'800'000'000));
-};
+using testsupport::FakeClock;
 
 struct RecordingSink final : StatusSink {
   void Report(pb::DeploymentStatus status) override {

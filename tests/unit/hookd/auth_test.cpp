@@ -6,6 +6,7 @@
 #include "common/crypto.hpp"
 #include "common/error.hpp"
 #include "common/hex.hpp"
+#include "support/fake_clock.hpp"
 
 namespace {
 
@@ -14,11 +15,7 @@ using hookd::grpcapi::CheckPreSharedKey;
 using hookd::grpcapi::Metadata;
 using namespace std::chrono_literals;
 
-class FakeClock : public common::Clock {
- public:
-  common::SystemTime Now() const override { return now; }
-  common::SystemTime now = common::SystemTime(std::chrono::seconds(1'800'000'000));
-};
+using testsupport::FakeClock;
 
 class ApiKeyAuth : public ::testing::Test {
  protected:

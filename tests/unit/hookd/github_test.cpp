@@ -11,6 +11,7 @@
 
 #include "common/crypto.hpp"
 #include "common/error.hpp"
+#include "config_builder.hpp"
 #include "hookd/config.hpp"
 #include "hookd/github/app_auth.hpp"
 #include "hookd/github/policy.hpp"
@@ -236,37 +237,12 @@ TEST(GithubPolicy, OnlyGithubNamesReachPathsAndTheLogUrlIsTheDeploymentPage) {
             "https://deploy.example.com/logs?delivery_id=0b5c-1&ts=1700000000&v=1&cluster=dev-gcp");
 }
 
-common::EnvLookup Env(std::map<std::string, std::string> values) {
-  return [values](const std::string& name) -> std::optional<std::string> {
-    auto it = values.find(name);
-    if (it == values.end()) return std::nullopt;
-    return it->second;
-  };
-}
-
-hookd::Config Build(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-  CLI::App app;
-  common::LayeredConfig settings(hookd::HookdSettings());
-  settings.Bind(app);
-  args.insert(args.begin(), "hookd");
-  std::vector<const char*> argv;
-  for (auto& a : args) argv.push_back(a.c_str());
-  app.parse(static_cast<int>(argv.size()), argv.data());
-  settings.Resolve(Env(std::move(env)), "");
-  return hookd::BuildConfig(settings);
-}
-
-std::string ErrorOf(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-  try {
-    Build(std::move(args), std::move(env));
-  } catch (const common::Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using hookdtest::BuildConfig;
+using hookdtest::ConfigError;
+using testsupport::FakeEnv;
 
 TEST(GithubConfig, OffByDefault) {
-  auto c = Build({});
+  auto c = BuildConfig({});
   EXPECT_FALSE(c.github_enabled);
   EXPECT_EQ(c.github_api_url, "https://api.github.com");
   EXPECT_EQ(c.github_create_timeout, 3s);
@@ -281,7 +257,7 @@ TEST(GithubConfig, ReadmeFlagsDottedNamesAndEnvironment) {
       "--github-client-id",     "Iv1.abc",
       "--github-client-secret", "s3cret",
       "--github-api-url",       "https://ghe.example.com/api/v3/"};
-  auto c = Build(readme);
+  auto c = BuildConfig(readme);
   EXPECT_TRUE(c.github_enabled);
   EXPECT_EQ(c.github_app_id, "1234");
   EXPECT_EQ(c.github_install_id, "5678");
@@ -290,32 +266,33 @@ TEST(GithubConfig, ReadmeFlagsDottedNamesAndEnvironment) {
   EXPECT_EQ(c.github_client_secret, "s3cret");
   EXPECT_EQ(c.github_api_url, "https://ghe.example.com/api/v3");
 
-  auto dotted = Build({"--github.enabled=true", "--github.app-id", "1", "--github.install-id", "2",
-                       "--github.key-file", "k.pem", "--github.create-timeout", "500ms",
-                       "--github.queue-limit", "5"});
+  auto dotted = BuildConfig({"--github.enabled=true", "--github.app-id", "1", "--github.install-id",
+                             "2", "--github.key-file", "k.pem", "--github.create-timeout", "500ms",
+                             "--github.queue-limit", "5"});
   EXPECT_TRUE(dotted.github_enabled);
   EXPECT_EQ(dotted.github_create_timeout, 500ms);
   EXPECT_EQ(dotted.github_queue_limit, 5U);
 
-  auto env = Build({}, {{"HOOKD_GITHUB_ENABLED", "true"},
-                        {"HOOKD_GITHUB_APP_ID", "11"},
-                        {"HOOKD_GITHUB_INSTALL_ID", "22"},
-                        {"HOOKD_GITHUB_KEY_FILE", "env.pem"},
-                        {"HOOKD_GITHUB_CLIENT_SECRET", "hidden"},
-                        {"HOOKD_GITHUB_API_URL", "http://127.0.0.1:9999"}});
+  auto env = BuildConfig({}, {{"HOOKD_GITHUB_ENABLED", "true"},
+                              {"HOOKD_GITHUB_APP_ID", "11"},
+                              {"HOOKD_GITHUB_INSTALL_ID", "22"},
+                              {"HOOKD_GITHUB_KEY_FILE", "env.pem"},
+                              {"HOOKD_GITHUB_CLIENT_SECRET", "hidden"},
+                              {"HOOKD_GITHUB_API_URL", "http://127.0.0.1:9999"}});
   EXPECT_TRUE(env.github_enabled);
   EXPECT_EQ(env.github_app_id, "11");
   EXPECT_EQ(env.github_install_id, "22");
   EXPECT_EQ(env.github_key_file, "env.pem");
   EXPECT_EQ(env.github_api_url, "http://127.0.0.1:9999");
   // The flag wins over the environment.
-  EXPECT_EQ(Build({"--github-app-id", "99"}, {{"HOOKD_GITHUB_APP_ID", "11"}}).github_app_id, "99");
+  EXPECT_EQ(BuildConfig({"--github-app-id", "99"}, {{"HOOKD_GITHUB_APP_ID", "11"}}).github_app_id,
+            "99");
 
   // The client secret never shows in the start-up log.
   CLI::App app;
   common::LayeredConfig settings(hookd::HookdSettings());
   settings.Bind(app);
-  settings.Resolve(Env({{"HOOKD_GITHUB_CLIENT_SECRET", "hidden"}}), "");
+  settings.Resolve(FakeEnv({{"HOOKD_GITHUB_CLIENT_SECRET", "hidden"}}), "");
   EXPECT_EQ(settings.Describe().find("hidden"), std::string::npos);
   EXPECT_NE(settings.Describe().find("github.client-secret=***"), std::string::npos);
 }
@@ -323,16 +300,16 @@ TEST(GithubConfig, ReadmeFlagsDottedNamesAndEnvironment) {
 TEST(GithubConfig, MissingOrBadSettingsAreClearErrors) {
   const std::string ids =
       "--github-install-id and --github-app-id must be specified when --github-enabled=true";
-  EXPECT_EQ(ErrorOf({"--github-enabled"}), ids);
-  EXPECT_EQ(ErrorOf({"--github-enabled", "--github-app-id", "1"}), ids);
-  EXPECT_EQ(ErrorOf({"--github-enabled", "--github-install-id", "1"}), ids);
-  EXPECT_EQ(ErrorOf({"--github-enabled", "--github-app-id", "1", "--github-install-id", "2"}),
+  EXPECT_EQ(ConfigError({"--github-enabled"}), ids);
+  EXPECT_EQ(ConfigError({"--github-enabled", "--github-app-id", "1"}), ids);
+  EXPECT_EQ(ConfigError({"--github-enabled", "--github-install-id", "1"}), ids);
+  EXPECT_EQ(ConfigError({"--github-enabled", "--github-app-id", "1", "--github-install-id", "2"}),
             "--github-key-file must be specified when --github-enabled=true");
-  EXPECT_EQ(ErrorOf({"--github-enabled", "--github-app-id", "my-app", "--github-install-id", "2",
-                     "--github-key-file", "k"}),
+  EXPECT_EQ(ConfigError({"--github-enabled", "--github-app-id", "my-app", "--github-install-id",
+                         "2", "--github-key-file", "k"}),
             "invalid value \"my-app\" for github.app-id: want the number GitHub shows for it");
-  EXPECT_EQ(ErrorOf({"--github-enabled", "--github-app-id", "1", "--github-install-id", "0",
-                     "--github-key-file", "k"}),
+  EXPECT_EQ(ConfigError({"--github-enabled", "--github-app-id", "1", "--github-install-id", "0",
+                         "--github-key-file", "k"}),
             "invalid value \"0\" for github.install-id: want the number GitHub shows for it");
   const std::vector<std::string> valid = {"--github-enabled",
                                           "--github-app-id",
@@ -344,7 +321,7 @@ TEST(GithubConfig, MissingOrBadSettingsAreClearErrors) {
   auto with_url = [&](const std::string& url) {
     auto args = valid;
     args.push_back("--github-api-url=" + url);
-    return ErrorOf(args);
+    return ConfigError(args);
   };
   EXPECT_EQ(with_url("http://api.github.com"),
             "invalid github.api-url \"http://api.github.com\": want an https:// URL (http:// only "
@@ -352,12 +329,12 @@ TEST(GithubConfig, MissingOrBadSettingsAreClearErrors) {
   EXPECT_NE(with_url("ftp://x"), "");
   EXPECT_EQ(with_url("http://localhost:8080/api"), "");
   EXPECT_EQ(with_url("http://[::1]:8080"), "");
-  EXPECT_EQ(ErrorOf({"--github.queue-limit", "0"}),
+  EXPECT_EQ(ConfigError({"--github.queue-limit", "0"}),
             "invalid value \"0\" for github.queue-limit: want a positive number of deployments");
-  EXPECT_EQ(ErrorOf({"--github.create-timeout", "soon"}),
+  EXPECT_EQ(ConfigError({"--github.create-timeout", "soon"}),
             "invalid value \"soon\" for github.create-timeout: want a duration such as 10s");
   // Disabled: ids and key are not needed.
-  EXPECT_EQ(ErrorOf({"--github-app-id", "x"}), "");
+  EXPECT_EQ(ConfigError({"--github-app-id", "x"}), "");
 }
 
 }  // namespace

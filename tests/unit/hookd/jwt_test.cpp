@@ -12,6 +12,7 @@
 #include "common/names.hpp"
 #include "hookd/grpc/auth.hpp"
 #include "jwt_signer.hpp"
+#include "support/fake_clock.hpp"
 #include "support/loopback_http_server.hpp"
 
 namespace {
@@ -23,11 +24,7 @@ using hookdtest::RsaSigner;
 
 const std::string kIssuer = "https://token.actions.githubusercontent.com";
 
-class FakeClock : public common::Clock {
- public:
-  common::SystemTime Now() const override { return now; }
-  common::SystemTime now = common::SystemTime(std::chrono::seconds(1'800'000'000));
-};
+using testsupport::FakeClock;
 
 long long Unix(common::SystemTime t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
