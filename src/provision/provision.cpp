@@ -10,6 +10,7 @@
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
+#include "common/strings.hpp"
 #include "deploy-cli/config.hpp"
 #include "deploy-cli/log.hpp"
 
@@ -67,11 +68,6 @@ std::string StatusLine(int code) {
       static_cast<boost::beast::http::status>(static_cast<unsigned>(code)));
   if (reason == "<unknown-status>") return std::to_string(code);
   return fmt::format("{} {}", code, std::string_view(reason.data(), reason.size()));
-}
-
-std::string TrimNewlines(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
 }
 
 }  // namespace
@@ -226,7 +222,7 @@ int Run(const Options& options, const Ports& ports) {
       }
     }
   } catch (const std::exception&) {
-    message = TrimNewlines(response.body);  // not JSON: the body is the message
+    message = common::Trim(response.body, "\r\n");  // not JSON: the body is the message
   }
 
   const std::string line = StatusLine(response.status) + ": " + message;

@@ -10,8 +10,9 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
+
+#include "kube_sim.hpp"
 
 namespace kubesim::testing {
 
@@ -59,19 +60,6 @@ Response Exchange(Stream& stream, const std::string& host, const std::string& me
   return out;
 }
 
-std::string Unbase64(const std::string& in) {
-  std::string out(in.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) throw std::runtime_error("bad base64");
-  std::size_t pad = 0;
-  if (!in.empty() && in.back() == '=') pad++;
-  if (in.size() > 1 && in[in.size() - 2] == '=') pad++;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  return out;
-}
-
 }  // namespace
 
 Response Client::Do(const std::string& method, const std::string& target, const std::string& body,
@@ -108,7 +96,8 @@ Sim::Sim(std::vector<std::string> extra_args) {
   server = kc["clusters"][0]["cluster"]["server"].as<std::string>();
   port = std::stoi(server.substr(server.rfind(':') + 1));
   if (kc["clusters"][0]["cluster"]["certificate-authority-data"]) {
-    ca_pem = Unbase64(kc["clusters"][0]["cluster"]["certificate-authority-data"].as<std::string>());
+    ca_pem = kubesim::Unbase64(
+        kc["clusters"][0]["cluster"]["certificate-authority-data"].as<std::string>());
   }
   for (const auto& u : kc["users"]) {
     if (u["name"].as<std::string>() == "admin") admin_token = u["user"]["token"].as<std::string>();

@@ -15,7 +15,6 @@ namespace deployd::kube {
 
 namespace net = common::net;
 
-class KubeClient;
 class AsyncKubeClient;
 
 struct ApiResource {
@@ -42,30 +41,12 @@ bool IsAggregatedContentType(const std::string& content_type);
 std::optional<ApiResource> FindKind(const std::vector<ApiResource>& resources,
                                     const std::string& kind);
 
-// Thread-safe cache shared by all deployments. Every request carries the caller's impersonation.
-class Discovery {
- public:
-  explicit Discovery(KubeClient& client) : client_(client) {}
-
-  // Throws common::Error{kNotFound} `no matches for kind "<Kind>" in version "<g/v>"` after one
-  // refresh, and ApiError/common::Error for failing discovery calls.
-  ApiResource Resolve(const std::string& api_version, const std::string& kind,
-                      const std::string& impersonate_user);
-  void Invalidate();
-
- private:
-  std::optional<ApiResource> Cached(const std::string& gv, const std::string& kind);
-  void Refresh(const std::string& group, const std::string& version, const std::string& user);
-
-  KubeClient& client_;
-  std::mutex mutex_;
-  std::map<std::string, std::vector<ApiResource>> by_group_version_;
-  bool aggregated_loaded_ = false;
-  std::optional<bool> aggregated_supported_;
-};
-
-// Discovery on the asynchronous client, for the engine: the same lookups, cache and errors as
-// Discovery. Thread-safe; coroutines resume on the caller's executor. `client` outlives it.
+// The API's resources as the engine resolves them: one cache shared by all deployments, filled
+// from aggregated discovery (/api and /apis at once) or, where the server has none, from the one
+// group-version asked for. Every request carries the caller's impersonation. Resolve throws
+// common::Error{kNotFound} `no matches for kind "<Kind>" in version "<g/v>"` after one refresh,
+// and ApiError/common::Error for failing discovery calls. Thread-safe; coroutines resume on the
+// caller's executor. `client` outlives it.
 class AsyncDiscovery {
  public:
   explicit AsyncDiscovery(AsyncKubeClient& client) : client_(client) {}

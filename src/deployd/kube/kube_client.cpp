@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/backoff.hpp"
+#include "common/strings.hpp"
 
 namespace deployd::kube {
 namespace {
@@ -70,11 +71,6 @@ std::string GenericReason(int status) {
   }
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
 }  // namespace
 
 ApiError::ApiError(int http_status, std::string reason, const std::string& message, bool is_status,
@@ -115,7 +111,7 @@ ApiError ParseApiError(const common::HttpResponse& response) {
       message = "Unauthorized";
       break;
     default: {
-      auto text = Trim(response.body);
+      auto text = common::Trim(response.body);
       message =
           text.empty()
               ? fmt::format("the server responded with status {}", response.status)
@@ -192,7 +188,7 @@ std::string BearerTokenSource::Get() {
     }
     std::ostringstream out;
     out << in.rdbuf();
-    file_token_ = Trim(out.str());
+    file_token_ = common::Trim(out.str());
     read_at_ = now;
   }
   return file_token_;

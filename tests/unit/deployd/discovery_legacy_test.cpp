@@ -3,6 +3,8 @@
 // the Accept header asks for) and serves one APIResourceList per group-version.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -13,8 +15,8 @@
 #include "common/asio.hpp"
 #include "common/error.hpp"
 #include "deployd/kube/apply.hpp"
+#include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/discovery.hpp"
-#include "deployd/kube/kube_client.hpp"
 #include "support/loopback_http_server.hpp"
 
 namespace {
@@ -76,25 +78,33 @@ constexpr const char* kUser = "system:serviceaccount:aura:serviceuser-aura";
 
 class LegacyDiscovery : public ::testing::Test {
  protected:
-  deployd::kube::KubeClient MakeClient() {
+  // Resolves on the test's io_context, as the engine does on its own.
+  deployd::kube::ApiResource Resolve(const std::string& api_version, const std::string& kind) {
+    auto result = common::net::co_spawn(ioc_, discovery_.Resolve(api_version, kind, kUser),
+                                        common::net::use_future);
+    ioc_.restart();
+    while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) ioc_.run_one();
+    return result.get();
+  }
+  deployd::kube::KubeConfig Config() const {
     deployd::kube::KubeConfig config;
     config.server = server_.Url();
     config.token = "token";
-    return deployd::kube::KubeClient(config);
+    return config;
   }
   LegacyApiServer server_;
+  common::net::io_context ioc_;
+  deployd::kube::AsyncKubeClient client_{ioc_.get_executor(), Config()};
+  deployd::kube::AsyncDiscovery discovery_{client_};
 };
 
 TEST_F(LegacyDiscovery, FallsBackToTheGroupVersionDocumentsAndCachesThem) {
-  auto client = MakeClient();
-  deployd::kube::Discovery discovery(client);
-
-  auto deployment = discovery.Resolve("apps/v1", "Deployment", kUser);
+  auto deployment = Resolve("apps/v1", "Deployment");
   EXPECT_EQ(deployment.group, "apps");
   EXPECT_EQ(deployment.version, "v1");
   EXPECT_EQ(deployment.plural, "deployments");
   EXPECT_TRUE(deployment.namespaced);
-  auto ns = discovery.Resolve("v1", "Namespace", kUser);
+  auto ns = Resolve("v1", "Namespace");
   EXPECT_EQ(ns.plural, "namespaces");
   EXPECT_FALSE(ns.namespaced);
   EXPECT_EQ(deployd::kube::ObjectPath(deployment, "aura", "web"),
@@ -102,9 +112,9 @@ TEST_F(LegacyDiscovery, FallsBackToTheGroupVersionDocumentsAndCachesThem) {
 
   // Asked once whether /api is aggregated, then only the group-versions needed, each once; every
   // request impersonates the team.
-  auto again = discovery.Resolve("apps/v1", "Deployment", kUser);
+  auto again = Resolve("apps/v1", "Deployment");
   EXPECT_EQ(again.plural, "deployments");
-  EXPECT_EQ(discovery.Resolve("v1", "ConfigMap", kUser).plural, "configmaps");
+  EXPECT_EQ(Resolve("v1", "ConfigMap").plural, "configmaps");
   EXPECT_EQ(server_.Requests(), std::vector<std::string>({
                                     std::string("/api ") + kUser,
                                     std::string("/apis/apps/v1 ") + kUser,
@@ -113,17 +123,15 @@ TEST_F(LegacyDiscovery, FallsBackToTheGroupVersionDocumentsAndCachesThem) {
 }
 
 TEST_F(LegacyDiscovery, UnknownKindAndUnservedGroupVersionAreClearErrors) {
-  auto client = MakeClient();
-  deployd::kube::Discovery discovery(client);
   try {
-    discovery.Resolve("apps/v1", "Rollout", kUser);
+    Resolve("apps/v1", "Rollout");
     FAIL() << "expected an error";
   } catch (const common::Error& e) {
     EXPECT_EQ(e.Code(), common::ErrorCode::kNotFound);
     EXPECT_STREQ(e.what(), "no matches for kind \"Rollout\" in version \"apps/v1\"");
   }
   try {
-    discovery.Resolve("nais.io/v1alpha1", "Application", kUser);
+    Resolve("nais.io/v1alpha1", "Application");
     FAIL() << "expected an error";
   } catch (const common::Error& e) {
     EXPECT_EQ(e.Code(), common::ErrorCode::kNotFound);
