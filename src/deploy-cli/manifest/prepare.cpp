@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/error.hpp"
+#include "common/json_path.hpp"
 #include "common/limits.hpp"
 #include "common/pb_json.hpp"
 #include "common/yaml_json.hpp"
@@ -47,17 +48,6 @@ std::string ReplaceNewlines(std::string text) {
     }
   }
   return out;
-}
-
-std::string StringAt(const nlohmann::json& doc, std::initializer_list<const char*> path) {
-  const nlohmann::json* node = &doc;
-  for (const char* key : path) {
-    if (!node->is_object()) return "";
-    auto it = node->find(key);
-    if (it == node->end()) return "";
-    node = &*it;
-  }
-  return node->is_string() ? node->get<std::string>() : "";
 }
 
 }  // namespace
@@ -210,11 +200,12 @@ std::string DetectTeam(const std::vector<nlohmann::json>& documents, std::size_t
                        std::size_t* index, bool* from_namespace) {
   for (std::size_t i = 0; i < files && i < documents.size(); ++i) {
     if (index != nullptr) *index = i;
-    if (auto team = StringAt(documents[i], {"metadata", "labels", "team"}); !team.empty()) {
+    if (auto team = common::JsonString(documents[i], {"metadata", "labels", "team"});
+        !team.empty()) {
       if (from_namespace != nullptr) *from_namespace = false;
       return team;
     }
-    if (auto ns = StringAt(documents[i], {"metadata", "namespace"}); !ns.empty()) {
+    if (auto ns = common::JsonString(documents[i], {"metadata", "namespace"}); !ns.empty()) {
       if (from_namespace != nullptr) *from_namespace = true;
       return ns;
     }
@@ -226,7 +217,7 @@ std::string DetectEnvironment(const std::vector<nlohmann::json>& documents, std:
                               const std::string& cluster) {
   std::set<std::string> namespaces;
   for (std::size_t i = 0; i < files && i < documents.size(); ++i) {
-    namespaces.insert(StringAt(documents[i], {"metadata", "namespace"}));
+    namespaces.insert(common::JsonString(documents[i], {"metadata", "namespace"}));
   }
   if (namespaces.size() == 1 && !namespaces.begin()->empty()) {
     return cluster + ":" + *namespaces.begin();
@@ -332,10 +323,10 @@ pb::DeploymentRequest Prepare(Options& options, const EnvLookup& env, Logger& lo
     if (name.empty()) {
       std::vector<std::string> names;
       for (const auto& doc : resources) {
-        const std::string api_version = StringAt(doc, {"apiVersion"});
-        const std::string kind = StringAt(doc, {"kind"});
+        const std::string api_version = common::JsonString(doc, {"apiVersion"});
+        const std::string kind = common::JsonString(doc, {"kind"});
         if (api_version.rfind("nais.io", 0) == 0 && (kind == "Application" || kind == "Naisjob")) {
-          names.push_back(StringAt(doc, {"metadata", "name"}));
+          names.push_back(common::JsonString(doc, {"metadata", "name"}));
         }
       }
       if (names.size() == 1) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/backoff.hpp"
+#include "common/json_path.hpp"
 #include "common/state.hpp"
 #include "common/strings.hpp"
 #include "common/uuid.hpp"
@@ -11,6 +12,25 @@ namespace common {
 namespace {
 
 using std::chrono::milliseconds;
+
+TEST(JsonPathTest, AbsentStepsAreNeverErrors) {
+  const auto doc = nlohmann::json::parse(R"({"metadata":{"name":"web","generation":3,
+      "labels":null,"ratio":2.9},"spec":["not","an","object"],"status":{"replicas":"3"}})");
+  EXPECT_EQ(JsonString(doc, {"metadata", "name"}), "web");
+  EXPECT_EQ(JsonString(doc, {"metadata", "generation"}), "");  // not a string
+  EXPECT_EQ(JsonString(doc, {"metadata", "name", "deeper"}), "");
+  EXPECT_EQ(JsonString(doc, {"spec", "template"}), "");  // a step that is not an object
+  EXPECT_EQ(JsonInt(doc, {"metadata", "generation"}), 3);
+  EXPECT_EQ(JsonInt(doc, {"metadata", "ratio"}), 2);
+  EXPECT_EQ(JsonInt(doc, {"status", "replicas"}, -1), -1);  // a string is not a number
+  EXPECT_EQ(JsonInt(doc, {"status", "missing"}, 7), 7);
+  EXPECT_TRUE(JsonHas(doc, {"metadata", "name"}));
+  EXPECT_FALSE(JsonHas(doc, {"metadata", "labels"}));  // null
+  EXPECT_FALSE(JsonHas(doc, {"nothing"}));
+  ASSERT_NE(JsonFind(doc, {"spec"}), nullptr);
+  EXPECT_TRUE(JsonFind(doc, {"spec"})->is_array());
+  EXPECT_EQ(JsonFind(doc, {}), &doc);
+}
 
 TEST(UuidTest, V4Format) {
   std::set<std::string> seen;
