@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/applyset.hpp"
 #include "common/error.hpp"
 #include "common/message_size.hpp"
 #include "common/strings.hpp"
@@ -52,9 +53,15 @@ const std::vector<Flag>& Flags() {
       {"actions", "ACTIONS", &Options::actions,
        "Use GitHub Actions compatible error and warning messages."},
       {"apikey", "APIKEY", &Options::apikey, "NAIS Deploy API key (hex)."},
+      {"applyset", "APPLYSET", &Options::applyset,
+       "With --prune: name of the ApplySet (its parent Secret in the team's namespace) (default: "
+       "derived from team, repository and environment)."},
       {"cluster", "CLUSTER", &Options::cluster, "NAIS cluster to deploy into."},
       {"deploy-server", "DEPLOY_SERVER", &Options::deploy_server,
        "gRPC server host:port, or http(s)://host:port for the HTTP API."},
+      {"detailed-exitcode", "DETAILED_EXITCODE", &Options::detailed_exitcode,
+       "With --plan: exit 10 when the plan has changes (created, changed or pruned resources), 0 "
+       "when it has none."},
       {"dry-run", "DRY_RUN", &Options::dry_run,
        "Run templating, but don't actually make any requests."},
       {"environment", "ENVIRONMENT", &Options::environment,
@@ -79,8 +86,14 @@ const std::vector<Flag>& Flags() {
       {"output", "OUTPUT", &Options::output,
        "Output format: text (log lines) or json (one JSON object per status on stdout)."},
       {"owner", "OWNER", &Options::owner, "Owner of GitHub repository."},
+      {"plan", "PLAN", &Options::plan,
+       "Show what the deployment would change (a server-side dry run as the team) without "
+       "changing anything; implies --wait."},
       {"print-payload", "PRINT_PAYLOAD", &Options::print_payload,
        "Print templated resources to standard output."},
+      {"prune", "PRUNE", &Options::prune,
+       "Delete resources that an earlier deployment of the same ApplySet applied and this one "
+       "no longer contains (kubectl's ApplySet labels and annotations)."},
       {"quiet", "QUIET", &Options::quiet,
        "Suppress printing of informational messages except errors."},
       {"repository", "REPOSITORY", &Options::repository, "Name of GitHub repository."},
@@ -478,7 +491,8 @@ std::string Usage() {
   out +=
       "\nExit codes: 0 success, 1 deployment failed, 2 deployment error, 3 inactive,\n"
       "4 request rejected, 5 status unavailable, 6 invocation failure, 7 internal error,\n"
-      "8 template error, 9 timeout.\n";
+      "8 template error, 9 timeout, 10 the plan has changes (--plan --detailed-exitcode).\n"
+      "A plan with a refused resource exits 1.\n";
   return out;
 }
 
@@ -549,6 +563,11 @@ std::optional<std::string> Validate(const Options& options) {
   if (!options.idempotency_key.empty() && !ValidIdempotencyKey(options.idempotency_key)) {
     return "invalid idempotency key: it must be 1 to 128 characters of letters, digits, '-', "
            "'_', '.' and ':'";
+  }
+  if (options.detailed_exitcode && !options.plan) return "--detailed-exitcode requires --plan";
+  if (!options.applyset.empty()) {
+    if (!options.prune) return "--applyset requires --prune";
+    if (auto problem = common::ApplySetNameProblem(options.applyset)) return *problem;
   }
   return std::nullopt;
 }

@@ -59,6 +59,14 @@ struct Options {
   // Names the logical deployment request for hookd (a retry sends it again, and hookd answers
   // with the deployment the first attempt created). Empty: a new random key for this run.
   std::string idempotency_key;
+  // Plan: a server-side dry run of every resource; the plan is printed and nothing is changed.
+  bool plan = false;
+  // With plan: exit 10 (ExitCode::kPlanHasChanges) when the plan creates, changes or prunes.
+  bool detailed_exitcode = false;
+  // Prune: delete what an earlier deployment of the same ApplySet applied and this one lacks.
+  bool prune = false;
+  // The ApplySet's name (its parent Secret); empty: derived from team, repository, environment.
+  std::string applyset;
 };
 
 // What an idempotency key may be (hookd's rule): 1 to 128 characters of letters, digits, '-',

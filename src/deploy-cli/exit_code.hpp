@@ -16,6 +16,8 @@ enum class ExitCode : int {
   kInternalError = 7,
   kTemplateError = 8,
   kTimeout = 9,
+  // Additions (not in the original).
+  kPlanHasChanges = 10,  // --plan --detailed-exitcode: the plan creates, changes or prunes
 };
 
 // Failure that ends the run with `code`; what() is printed as the `fatal: <message>` line.

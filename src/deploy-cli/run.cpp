@@ -20,6 +20,7 @@
 #include "common/state.hpp"
 #include "common/tracing.hpp"
 #include "common/uuid.hpp"
+#include "deploy-cli/cancel.hpp"
 #include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/log.hpp"
 #include "deploy-cli/manifest/prepare.hpp"
@@ -50,6 +51,26 @@ std::string GoTimeString(common::SystemTime t, bool with_fraction) {
   char zone[64];
   std::strftime(zone, sizeof zone, " %z %Z", &tm);
   return out + zone;
+}
+
+bool PlanHasChanges(std::string_view summary) {
+  if (summary.substr(0, kPlanPrefix.size()) != kPlanPrefix) return false;
+  summary.remove_prefix(kPlanPrefix.size());
+  // "<n> <what>" parts separated by ", ".
+  while (!summary.empty()) {
+    const auto comma = summary.find(", ");
+    const std::string_view part = summary.substr(0, comma);
+    const auto space = part.find(' ');
+    if (space != std::string_view::npos) {
+      const std::string_view count = part.substr(0, space);
+      const std::string_view what = part.substr(space + 1);
+      const bool nonzero = !count.empty() && count.find_first_not_of('0') != std::string_view::npos;
+      if (nonzero && (what == "created" || what == "changed" || what == "pruned")) return true;
+    }
+    if (comma == std::string_view::npos) break;
+    summary.remove_prefix(comma + 2);
+  }
+  return false;
 }
 
 namespace {
@@ -212,6 +233,13 @@ class Deployment {
 };
 
 void Deployment::LogStatus(const pb::DeploymentStatus& status) {
+  const bool plan_line = options_.plan && status.message().rfind(kPlanPrefix, 0) == 0;
+  if (plan_line && options_.output == "text") {
+    // The plan itself goes to standard output: one line per resource (with its diff), then the
+    // summary.
+    ports_.out << status.message().substr(kPlanPrefix.size()) << '\n' << std::flush;
+    if (!common::IsFinished(status.state())) return;
+  }
   const std::string line =
       fmt::format("Status: {}: {}", common::StateName(status.state()), status.message());
   if (log_.Terminal()) {
@@ -232,10 +260,22 @@ void Deployment::LogStatus(const pb::DeploymentStatus& status) {
     } else {
       log_.Progress(progress_->Render(elapsed));
     }
-  } else if (status.state() == pb::failure || status.state() == pb::error) {
-    log_.Error(line);
   } else {
-    log_.Info(line);
+    // A message of several lines (a failure with a crashed container's last log lines): one log
+    // line each, the later ones indented, so that none hides behind quoting as `\n`.
+    const bool bad = status.state() == pb::failure || status.state() == pb::error;
+    std::size_t start = 0;
+    for (bool first = true; start <= line.size(); first = false) {
+      auto end = line.find('\n', start);
+      if (end == std::string::npos) end = line.size();
+      const std::string part = (first ? "" : "    ") + line.substr(start, end - start);
+      if (bad) {
+        log_.Error(part);
+      } else {
+        log_.Info(part);
+      }
+      start = end + 1;
+    }
   }
   if (options_.output == "json") {
     nlohmann::json object = {{"id", request_.id()},
@@ -260,10 +300,18 @@ void Deployment::FinalSummary(const pb::DeploymentStatus& status) {
 }
 
 int Deployment::ExitForState(const pb::DeploymentStatus& status) {
+  if (options_.plan && options_.detailed_exitcode && status.state() == pb::success &&
+      PlanHasChanges(status.message())) {
+    log_.Info("The plan has changes (exit code 10).");
+    return static_cast<int>(ExitCode::kPlanHasChanges);
+  }
   switch (status.state()) {
     case pb::error:
       throw CliError(ExitCode::kDeploymentError, "deployment system encountered an error");
     case pb::failure:
+      if (status.message().rfind("cancelled by ", 0) == 0) {
+        throw CliError(ExitCode::kDeploymentFailure, "deployment was cancelled");
+      }
       throw CliError(ExitCode::kDeploymentFailure, "deployment failed");
     case pb::inactive:
       throw CliError(ExitCode::kDeploymentInactive, "deployment has been stopped");
@@ -322,6 +370,10 @@ int Deployment::Execute() {
   }
 
   request_ = Prepare(options_, ports_.env, log_, start_, deadline_);
+  request_.set_plan(options_.plan);
+  request_.set_prune(options_.prune);
+  request_.set_applyset(options_.applyset);
+  if (options_.plan) options_.wait = true;  // the plan is what the statuses carry
   progress_ = std::make_unique<ResourceProgress>(request_);
 
   TransportConfig config;
@@ -530,9 +582,13 @@ int Run(Options options, const Ports& ports) {
 }
 
 int RunCommandLine(const std::vector<std::string>& args, const Ports& ports) {
+  // The one command besides deploying (an addition): `deploy cancel <id>`.
+  if (!args.empty() && args.front() == "cancel") {
+    return RunCancel(std::vector<std::string>(args.begin() + 1, args.end()), ports);
+  }
   ParseResult parsed = ParseCommandLine(args, ports.env);
   if (parsed.help) {
-    ports.err << Usage();
+    ports.err << Usage() << CancelUsage();
     return 0;
   }
   if (!parsed.error.empty()) {

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/time.hpp"
@@ -40,6 +41,12 @@ int Run(Options options, const Ports& ports);
 // Parses args (without argv[0]) with the environment of `ports`, handles --help and usage
 // errors (exit 6, or 0 for help), then calls Run.
 int RunCommandLine(const std::vector<std::string>& args, const Ports& ports);
+
+// Prefix of the status messages of a plan (one per resource, and the final summary).
+inline constexpr std::string_view kPlanPrefix = "plan: ";
+// Whether a plan's final summary ("plan: 2 created, 1 changed, 0 unchanged, 0 refused[, 0
+// pruned]") counts anything created, changed or pruned.
+bool PlanHasChanges(std::string_view summary);
 
 // Go's time.Time.String() in local time: "2006-01-02 15:04:05.999999999 -0700 MST".
 std::string GoTimeString(common::SystemTime t, bool with_fraction = true);

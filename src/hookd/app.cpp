@@ -14,6 +14,7 @@
 #include "hookd/github/mirror.hpp"
 #include "hookd/grpc/jwt.hpp"
 #include "hookd/grpc/server.hpp"
+#include "hookd/http/cancel.hpp"
 #include "hookd/http/console.hpp"
 #include "hookd/http/handlers.hpp"
 #include "hookd/http/server.hpp"
@@ -110,6 +111,8 @@ struct App::Impl {
   dispatch::StatusHub hub;
   dispatch::ClusterRegistry clusters;
   dispatch::Dispatcher dispatcher;
+  http::DispatcherIntake intake{dispatcher};
+  http::DispatcherCanceller canceller{dispatcher};
   dispatch::Notifier notifier;
   WorkerPool workers;
   grpcapi::JwksCache jwks;
@@ -178,7 +181,16 @@ void App::Start() {
   impl_->grpc = std::make_unique<grpcapi::GrpcServer>(impl_->dispatcher, impl_->workers, options);
   impl_->grpc_port = impl_->grpc->Start();
   impl_->notifier.Start();
-  impl_->handlers = std::make_unique<http::Handlers>(c, impl_->dispatcher, impl_->metrics);
+  impl_->handlers =
+      std::make_unique<http::Handlers>(c,
+                                       http::Backends{impl_->store, impl_->store, impl_->store,
+                                                      impl_->store, impl_->intake, impl_->clock},
+                                       impl_->metrics);
+  // Beyond the original: POST /api/v1/cancel (http/cancel.hpp).
+  impl_->handlers->AddRoute(
+      "/api/v1/cancel", {"POST"}, [this](const http::Request& r, const http::PathParams&) {
+        return http::Cancel(r, {impl_->store, impl_->canceller, impl_->clock});
+      });
   impl_->console = std::make_unique<http::Console>(c, impl_->dispatcher, impl_->pool);
   impl_->handlers->SetConsole(impl_->console.get());
   impl_->handlers->SetReadinessCheck([this]() -> std::string {

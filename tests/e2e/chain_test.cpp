@@ -17,6 +17,7 @@
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
+#include "support/cli_env.hpp"
 #include "support/loopback_http_server.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
@@ -26,8 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 using testsupport::BinaryPath;
 
-constexpr const char* kDefaultEncryptionKey =
-    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 constexpr const char* kDeploydKey = "e2e-deployd-psk";
 
 // The whole chain on loopback: kube-sim, hookd and deployd as child processes.
@@ -49,21 +48,6 @@ class ChainTest : public ::testing::Test {
 
   std::string Logs() const { return chain_.Logs(); }
 
-  // Inserts an API key for `team` the way the original stores it.
-  std::string ProvisionApiKey(const std::string& team) {
-    const std::string key = common::RandomBytes(32);
-    const std::string stored =
-        common::EncryptApiKey(*common::HexDecode(kDefaultEncryptionKey), key);
-    pqxx::connection conn(db_.Url());
-    pqxx::work tx(conn);
-    tx.exec_params(
-        "INSERT INTO apikey (key, team, created, expires) "
-        "VALUES ($1, $2, NOW(), NOW() + MAKE_INTERVAL(years := 5))",
-        stored, team);
-    tx.commit();
-    return common::HexEncode(key);
-  }
-
   testsupport::RunResult RunCli(const std::vector<std::string>& extra,
                                 const std::string& cluster = "local",
                                 const std::string& timeout = "60s") {
@@ -80,13 +64,7 @@ class ChainTest : public ::testing::Test {
                                   timeout};
     argv.insert(argv.end(), extra.begin(), extra.end());
     // A CI-like environment without GitHub variables from the machine running the tests.
-    return testsupport::Run(argv,
-                            {{"GITHUB_STEP_SUMMARY", "\x01unset"},
-                             {"GITHUB_ACTIONS", "\x01unset"},
-                             {"GITHUB_SHA", "\x01unset"},
-                             {"APIKEY", "\x01unset"},
-                             {"TEAM", "\x01unset"}},
-                            90s);
+    return testsupport::Run(argv, testsupport::CiEnvironment(), 90s);
   }
 
   // States of the only deployment, oldest first, as hookd stored them.
@@ -157,7 +135,7 @@ TEST_F(ChainTest, SeedExampleWithoutAuthenticationDeploysConfigMap) {
 TEST_F(ChainTest, SeedExampleWithApiKeyAuthenticationDeploysConfigMap) {
   StartChain(/*authentication=*/true);
   if (HasFatalFailure()) return;
-  const std::string apikey = ProvisionApiKey("aura");
+  const std::string apikey = testsupport::ProvisionApiKey(db_.Url(), "aura");
 
   auto result = RunCli({"--apikey", apikey, "--team", "aura"});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err << Logs();
@@ -174,7 +152,7 @@ TEST_F(ChainTest, SeedExampleWithApiKeyAuthenticationDeploysConfigMap) {
 TEST_F(ChainTest, WrongApiKeyIsRejectedWithExitCode4) {
   StartChain(/*authentication=*/true);
   if (HasFatalFailure()) return;
-  ProvisionApiKey("aura");
+  testsupport::ProvisionApiKey(db_.Url(), "aura");
   const std::string wrong = common::HexEncode(common::RandomBytes(32));
 
   auto result = RunCli({"--apikey", wrong, "--team", "aura", "--retry=false"});

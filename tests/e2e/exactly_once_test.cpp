@@ -19,6 +19,7 @@
 #include <signal.h>
 
 #include "support/chain.hpp"
+#include "support/cli_env.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
@@ -129,13 +130,7 @@ class DeploydFaults : public ::testing::Test {
                                   "--timeout",
                                   "120s",
                                   wait ? "--wait=true" : "--wait=false"};
-    auto result = testsupport::Run(argv,
-                                   {{"GITHUB_STEP_SUMMARY", "\x01unset"},
-                                    {"GITHUB_ACTIONS", "\x01unset"},
-                                    {"GITHUB_SHA", "\x01unset"},
-                                    {"APIKEY", "\x01unset"},
-                                    {"TEAM", "\x01unset"}},
-                                   180s);
+    auto result = testsupport::Run(argv, testsupport::CiEnvironment(), 180s);
     if (out != nullptr) *out = result;
     EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
     pqxx::connection conn(db_.Url());

@@ -14,10 +14,17 @@
 
 #include "common/time.hpp"
 #include "support/chain.hpp"
+#include "support/cli_env.hpp"
 #include "support/postgres.hpp"
 #include "support/process.hpp"
 
 namespace {
+
+// The CI job's environment for the CLI, plus `extra`.
+std::map<std::string, std::string> Environment(std::map<std::string, std::string> extra) {
+  extra.insert(testsupport::CiEnvironment().begin(), testsupport::CiEnvironment().end());
+  return extra;
+}
 
 using namespace std::chrono_literals;
 using testsupport::BinaryPath;
@@ -56,14 +63,7 @@ testsupport::RunResult RunCli(const std::string& server, const std::string& reso
                                 "--timeout",
                                 "120s"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  return testsupport::Run(argv,
-                          {{"GITHUB_STEP_SUMMARY", "\x01unset"},
-                           {"GITHUB_ACTIONS", "\x01unset"},
-                           {"GITHUB_SHA", "\x01unset"},
-                           {"APIKEY", "\x01unset"},
-                           {"TEAM", "\x01unset"},
-                           {"MAX_MESSAGE_SIZE", "\x01unset"}},
-                          150s);
+  return testsupport::Run(argv, Environment({{"MAX_MESSAGE_SIZE", "\x01unset"}}), 150s);
 }
 
 // The last line of the CLI's log, which carries `fatal: ...` on failure.

@@ -449,6 +449,62 @@ struct Controllers::Impl {
     }
   }
 
+  // The crashloop scenario of a pod with init containers: the first one crashes and is restarted
+  // (Init:CrashLoopBackOff), the others and the containers wait (PodInitializing).
+  void CrashFirstInitContainer(const std::string& ns, const Json& rs) {
+    for (auto pod : PodsOf(ns, rs["metadata"]["uid"].get<std::string>())) {
+      Json st = pod.value("status", Json::object());
+      st["phase"] = "Pending";
+      int restarts = 0;
+      for (const auto& old : st.value("initContainerStatuses", Json::array())) {
+        restarts = std::max(restarts, old.value("restartCount", 0));
+      }
+      Json init = Json::array();
+      bool first = true;
+      for (const auto& c : pod["spec"].value("initContainers", Json::array())) {
+        Json one{{"name", c.value("name", "")},
+                 {"image", c.value("image", "")},
+                 {"ready", false},
+                 {"started", false},
+                 {"restartCount", first ? restarts + 1 : 0}};
+        if (first) {
+          one["state"] = {
+              {"waiting",
+               {{"reason", "CrashLoopBackOff"},
+                {"message", "back-off 10s restarting failed container=" + c.value("name", "") +
+                                " pod=" + NameOf(pod) + "_" + NsOf(pod) + "(" +
+                                pod["metadata"].value("uid", "") + ")"}}}};
+          one["lastState"] = {{"terminated",
+                               {{"exitCode", 1},
+                                {"reason", "Error"},
+                                {"startedAt", NowRfc3339()},
+                                {"finishedAt", NowRfc3339()}}}};
+          Event(pod, "Warning", "BackOff",
+                "Back-off restarting failed container " + c.value("name", "") + " in pod " +
+                    NameOf(pod) + "_" + NsOf(pod) + "(" + pod["metadata"].value("uid", "") + ")",
+                "kubelet");
+        } else {
+          one["state"] = {{"waiting", {{"reason", "PodInitializing"}}}};
+        }
+        first = false;
+        init.push_back(one);
+      }
+      Json cs = Json::array();
+      for (const auto& c : pod["spec"].value("containers", Json::array())) {
+        cs.push_back({{"name", c.value("name", "")},
+                      {"image", c.value("image", "")},
+                      {"ready", false},
+                      {"started", false},
+                      {"restartCount", 0},
+                      {"state", {{"waiting", {{"reason", "PodInitializing"}}}}}});
+      }
+      st["initContainerStatuses"] = init;
+      st["containerStatuses"] = cs;
+      pod["status"] = st;
+      state.ControllerWrite("", "v1", "pods", pod, "kubelet", true);
+    }
+  }
+
   void DeploymentStep3(const std::string& ns, const std::string& name, std::int64_t gen,
                        const std::string& scenario, const std::string& rs_name, int round) {
     Json d = CurrentDeployment(ns, name, gen);
@@ -517,7 +573,13 @@ struct Controllers::Impl {
       WriteDeploymentStatus(d, status);
       return;
     }
-    if (scenario == "crashloop") {
+    const bool has_init = !rs["spec"]["template"]
+                               .value("spec", Json::object())
+                               .value("initContainers", Json::array())
+                               .empty();
+    if (scenario == "crashloop" && has_init) {
+      CrashFirstInitContainer(ns, rs);
+    } else if (scenario == "crashloop") {
       SetPods(
           ns, rs,
           [&](Json& pod, const Json& c, Json& cs) {
@@ -683,17 +745,36 @@ struct Controllers::Impl {
       pod["metadata"]["annotations"] = tmpl["metadata"]["annotations"];
     Json stored = state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
     if (!stored.is_null()) {
+      // With init containers the pod starts with the first of them (the rest and the containers
+      // wait); without, the containers run.
+      const Json init_specs = stored["spec"].value("initContainers", Json::array());
+      const bool initializing = !init_specs.empty();
+      Json init = Json::array();
+      for (const auto& c : init_specs) {
+        Json state_of = init.empty() ? Json{{"running", {{"startedAt", NowRfc3339()}}}}
+                                     : Json{{"waiting", {{"reason", "PodInitializing"}}}};
+        init.push_back({{"name", c.value("name", "")},
+                        {"image", c.value("image", "")},
+                        {"ready", false},
+                        {"started", init.empty()},
+                        {"restartCount", 0},
+                        {"state", state_of}});
+      }
       Json statuses = Json::array();
       for (const auto& c : stored["spec"].value("containers", Json::array())) {
-        statuses.push_back({{"name", c.value("name", "")},
-                            {"image", c.value("image", "")},
-                            {"ready", true},
-                            {"started", true},
-                            {"restartCount", 0},
-                            {"state", {{"running", {{"startedAt", NowRfc3339()}}}}}});
+        statuses.push_back(
+            {{"name", c.value("name", "")},
+             {"image", c.value("image", "")},
+             {"ready", !initializing},
+             {"started", !initializing},
+             {"restartCount", 0},
+             {"state", initializing ? Json{{"waiting", {{"reason", "PodInitializing"}}}}
+                                    : Json{{"running", {{"startedAt", NowRfc3339()}}}}}});
       }
-      stored["status"] = {
-          {"phase", "Running"}, {"startTime", NowRfc3339()}, {"containerStatuses", statuses}};
+      stored["status"] = {{"phase", initializing ? "Pending" : "Running"},
+                          {"startTime", NowRfc3339()},
+                          {"containerStatuses", statuses}};
+      if (initializing) stored["status"]["initContainerStatuses"] = init;
       state.ControllerWrite("", "v1", "pods", stored, "kubelet", true);
       Event(job, "Normal", "SuccessfulCreate", "Created pod: " + NameOf(stored), "job-controller");
     }
@@ -714,6 +795,23 @@ struct Controllers::Impl {
                 scenario == "crashloop";
     for (auto pod : Owned("", "pods", ns, uid)) {
       pod["status"]["phase"] = fail ? "Failed" : "Succeeded";
+      if (pod["status"].contains("initContainerStatuses")) {
+        // A failure is the first init container's (the containers never start); a success ran
+        // them all.
+        for (auto& cs : pod["status"]["initContainerStatuses"]) {
+          cs["started"] = false;
+          cs["state"] = {{"terminated",
+                          {{"exitCode", fail ? 1 : 0},
+                           {"reason", fail ? "Error" : "Completed"},
+                           {"startedAt", pod["status"].value("startTime", NowRfc3339())},
+                           {"finishedAt", NowRfc3339()}}}};
+          if (fail) break;
+        }
+        if (fail) {
+          state.ControllerWrite("", "v1", "pods", pod, "kubelet", true);
+          continue;
+        }
+      }
       for (auto& cs : pod["status"]["containerStatuses"]) {
         cs["ready"] = false;
         cs["started"] = false;

@@ -1,8 +1,10 @@
 // pods/log: the simulated output of a pod's container, with the kubelet's answers for containers
 // that have none yet. The text is the pod annotation `test.deployd.io/log` (copied from the pod
-// template, so a Deployment or Job can set it) or, without one, a start line per container plus,
-// for a container that exited, its exit line. Query: container, previous, tailLines, timestamps,
-// limitBytes (follow ends after the text: kube-sim's containers write nothing later).
+// template, so a Deployment or Job can set it; `test.deployd.io/previous-log`, when set, is the
+// text of the instance before the last restart, `previous=true`) or, without one, a start line
+// per container plus, for a container that exited, its exit line. Query: container, previous,
+// tailLines, timestamps, limitBytes (follow ends after the text: kube-sim's containers write
+// nothing later).
 #include <algorithm>
 #include <sstream>
 
@@ -12,6 +14,7 @@ namespace kubesim {
 namespace {
 
 constexpr const char* kLogAnnotation = "test.deployd.io/log";
+constexpr const char* kPreviousLogAnnotation = "test.deployd.io/previous-log";
 
 std::string Quote(const std::string& s) { return Json(s).dump(); }
 
@@ -103,7 +106,10 @@ HttpResponse PodLog(const Json& pod, const HttpRequest& req) {
   // The text: the annotation, or what kube-sim's containers print.
   std::vector<std::string> lines;
   const Json annotations = meta.value("annotations", Json::object());
-  if (annotations.contains(kLogAnnotation) && annotations[kLogAnnotation].is_string()) {
+  if (previous && annotations.contains(kPreviousLogAnnotation) &&
+      annotations[kPreviousLogAnnotation].is_string()) {
+    lines = Lines(annotations[kPreviousLogAnnotation].get<std::string>());
+  } else if (annotations.contains(kLogAnnotation) && annotations[kLogAnnotation].is_string()) {
     lines = Lines(annotations[kLogAnnotation].get<std::string>());
   } else {
     lines.push_back("kube-sim: container " + name + " started (image " +

@@ -138,6 +138,13 @@ class GrpcTransport final : public Transport {
     return FromGrpcStatus(stub_->Deploy(&context, request, &response));
   }
 
+  RpcStatus Cancel(const pb::CancelRequest& request, common::SystemTime deadline,
+                   pb::DeploymentStatus& response) override {
+    grpc::ClientContext context;
+    if (RpcStatus failed = Prepare(context, deadline); !failed.Ok()) return failed;
+    return FromGrpcStatus(stub_->Cancel(&context, request, &response));
+  }
+
   RpcStatus OpenStatus(const pb::DeploymentRequest& request, common::SystemTime deadline,
                        std::unique_ptr<StatusStream>& stream) override {
     auto context = std::make_unique<grpc::ClientContext>();

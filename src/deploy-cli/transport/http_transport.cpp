@@ -136,6 +136,33 @@ class HttpTransport final : public Transport {
     return {};
   }
 
+  // POST /api/v1/cancel: 200 with the final status (withdrawn), 202 with the current one (the
+  // cluster's deployd was asked to stop it); 409 is a failed precondition here.
+  RpcStatus Cancel(const pb::CancelRequest& request, common::SystemTime deadline,
+                   pb::DeploymentStatus& response) override {
+    const nlohmann::json body = {{"deploymentID", request.id()},
+                                 {"team", request.team()},
+                                 {"reason", request.reason()},
+                                 {"timestamp", UnixNow()}};
+    nlohmann::json answer;
+    int status = 0;
+    if (RpcStatus failed = Post("/api/v1/cancel", body, deadline, answer, status); !failed.Ok()) {
+      return failed;
+    }
+    if (status == 409) {
+      RpcStatus refused = ErrorFor(status, answer);
+      refused.code = grpc::StatusCode::FAILED_PRECONDITION;
+      return refused;
+    }
+    if (status != 200 && status != 202) return ErrorFor(status, answer);
+    const std::string state = answer.is_object() ? answer.value("status", "") : "";
+    response.mutable_request()->set_id(request.id());
+    response.set_state(common::ParseStateName(state).value_or(pb::in_progress));
+    response.set_message(answer.is_object() ? answer.value("message", "") : "");
+    *response.mutable_time() = common::ToTimestamp(config_.clock->Now());
+    return {};
+  }
+
   // One /api/v1/status call: state name and message.
   RpcStatus QueryStatus(const pb::DeploymentRequest& request, common::SystemTime deadline,
                         std::string& state, std::string& message) {

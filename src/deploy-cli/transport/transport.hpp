@@ -45,6 +45,12 @@ class Transport {
                            pb::DeploymentStatus& response) = 0;
   virtual RpcStatus OpenStatus(const pb::DeploymentRequest& request, common::SystemTime deadline,
                                std::unique_ptr<StatusStream>& stream) = 0;
+  // pb.Deploy/Cancel (POST /api/v1/cancel over HTTP). A transport without it answers
+  // UNIMPLEMENTED.
+  virtual RpcStatus Cancel(const pb::CancelRequest& /*request*/, common::SystemTime /*deadline*/,
+                           pb::DeploymentStatus& /*response*/) {
+    return {grpc::StatusCode::UNIMPLEMENTED, "this transport cannot cancel deployments"};
+  }
 };
 
 struct TransportConfig {

@@ -1,5 +1,6 @@
 #include "deployd/agent/agent.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -98,6 +99,53 @@ class KubeTeamCluster final : public AsyncTeamCluster {
     co_return co_await RolloutWatcher::Await(std::move(wait), deadline, std::move(progress));
   }
 
+  net::awaitable<std::optional<nlohmann::json>> Get(nlohmann::json ref) override {
+    const nlohmann::json outline = Outline(ref);
+    auto target = co_await applier_.Resolve(outline, user_, team_);
+    co_return co_await applier_.Get(target, kube::RefOf(outline).name, user_);
+  }
+
+  net::awaitable<nlohmann::json> Write(nlohmann::json object, bool dry_run) override {
+    auto target = co_await applier_.Resolve(Outline(object), user_, team_);
+    auto result = co_await applier_.Write(std::move(object), target, user_, dry_run);
+    co_return std::move(result.object);
+  }
+
+  net::awaitable<std::vector<nlohmann::json>> List(std::string group, std::string kind,
+                                                   std::string ns,
+                                                   std::string label_selector) override {
+    std::string api_version;
+    std::optional<kube::AsyncApplier::Target> target;
+    bool unknown = false;
+    try {
+      const std::string version = co_await applier_.PreferredVersion(group, user_);
+      api_version = group.empty() ? version : group + "/" + version;
+      const nlohmann::json outline = {
+          {"apiVersion", api_version}, {"kind", kind}, {"metadata", {{"namespace", ns}}}};
+      target = co_await applier_.Resolve(outline, user_, team_);
+    } catch (const common::Error& e) {
+      if (e.Code() != common::ErrorCode::kNotFound) throw;
+      unknown = true;  // no longer served: nothing of it to list
+    }
+    if (unknown) co_return std::vector<nlohmann::json>{};
+    auto items = co_await applier_.List(*target, label_selector, user_);
+    for (auto& item : items) {
+      item["apiVersion"] = api_version;
+      item["kind"] = kind;
+    }
+    co_return items;
+  }
+
+  net::awaitable<void> Delete(nlohmann::json object) override {
+    const nlohmann::json outline = Outline(object);
+    auto target = co_await applier_.Resolve(outline, user_, team_);
+    std::string uid;
+    if (object.contains("metadata") && object["metadata"].is_object()) {
+      uid = object["metadata"].value("uid", "");
+    }
+    co_await applier_.Delete(target, kube::RefOf(outline).name, uid, user_);
+  }
+
  private:
   static std::string CorrelationOf(const nlohmann::json& object) {
     return object["metadata"]["annotations"].value(kCorrelationAnnotation, "");
@@ -177,6 +225,8 @@ struct Agent::Impl {
   SeenIds seen;
   // Accepted and not yet done (waiting for its turn or running): given up?
   std::map<std::string, bool> active;
+  // Running deployments that were cancelled: who cancelled them ("team <t> (reason: <r>)").
+  std::map<std::string, std::string> cancelled;
   int running = 0;
   int io_threads_running = 0;
   bool stopping = false;
@@ -189,7 +239,7 @@ struct Agent::Impl {
         kube(io.get_executor(), options.kube),
         applier(kube, discovery, options.apply),
         informers(io.get_executor(), kube),
-        watcher(informers, options.rollout),
+        watcher(informers, options.rollout, &kube),
         hookd(options.hookd),
         reporter(
             io.get_executor(),
@@ -248,6 +298,10 @@ struct Agent::Impl {
   // From the receiver thread: remembers the ID, confirms the request to hookd at once (before it
   // waits for its turn) and queues it. A request whose ID was accepted before is ignored.
   void Accept(pb::DeploymentRequest request) {
+    if (request.cancel()) {
+      Cancel(request);
+      return;
+    }
     const auto now = clock.Now();
     const auto deadline = common::FromTimestamp(request.deadline());
     std::unique_lock lock(mutex);
@@ -292,7 +346,13 @@ struct Agent::Impl {
 
   static net::awaitable<void> RunOne(Impl* impl, pb::DeploymentRequest request) {
     impl->metrics.DeploymentStarted();
-    RunOptions run{impl->options.hookd.cluster, nullptr};
+    RunOptions run{impl->options.hookd.cluster, nullptr, nullptr};
+    run.cancelled = [impl, id = request.id()]() -> std::optional<std::string> {
+      std::lock_guard lock(impl->mutex);
+      auto it = impl->cancelled.find(id);
+      if (it == impl->cancelled.end()) return std::nullopt;
+      return it->second;
+    };
     run.abandoned = [impl, id = request.id()] {
       std::lock_guard lock(impl->mutex);
       auto it = impl->active.find(id);
@@ -315,11 +375,53 @@ struct Agent::Impl {
     }
     std::unique_lock lock(mutex);
     active.erase(id);
+    cancelled.erase(id);
     --running;
     const bool idle = running == 0 && pending.empty();
     changed.notify_all();
     StartMore(lock);           // unlocks
     if (idle) malloc_trim(0);  // give the rollouts' buffers back to the system (RSS while idle)
+  }
+
+  // A cancel from hookd (request.cancel): a deployment waiting for its turn ends at once with
+  // nothing applied; a running one is marked (its runner applies nothing more and reports the
+  // final status) and its waits end now. A cancel of a deployment this deployd does not have (or
+  // no longer has) is ignored.
+  void Cancel(const pb::DeploymentRequest& message) {
+    std::string by = message.cancelledby().empty() ? "hookd" : message.cancelledby();
+    if (!message.cancelreason().empty()) by += " (reason: " + message.cancelreason() + ")";
+    const auto fields = common::DeploymentFields(message.id(), message.team(), message.cluster());
+    {
+      std::lock_guard lock(mutex);
+      auto waiting = std::find_if(pending.begin(), pending.end(),
+                                  [&](const auto& r) { return r.id() == message.id(); });
+      if (waiting != pending.end()) {
+        pb::DeploymentStatus status;
+        *status.mutable_request() = *waiting;
+        status.mutable_request()->clear_kubernetes();
+        *status.mutable_time() = common::ToTimestamp(clock.Now());
+        status.set_state(pb::DeploymentState::failure);
+        status.set_message(
+            CancelMessage(by, 0, static_cast<std::size_t>(waiting->kubernetes().resources_size())));
+        pending.erase(waiting);
+        active.erase(message.id());
+        reporter.Push(std::move(status));
+        common::LogWith(spdlog::level::info, fields,
+                        "deployment {}: cancelled by {} before it started", message.id(), by);
+        return;
+      }
+      auto it = active.find(message.id());
+      if (it == active.end() || it->second) {
+        common::LogWith(spdlog::level::info, fields,
+                        "deployment {}: cancel by {} ignored: this deployd is not running it",
+                        common::Quote(message.id()), by);
+        return;
+      }
+      if (!cancelled.emplace(message.id(), by).second) return;  // cancelled already
+    }
+    common::LogWith(spdlog::level::info, fields, "deployment {}: cancelled by {}; stopping it",
+                    message.id(), by);
+    watcher.Abandon({message.id()}, "cancelled by " + by);
   }
 
   // hookd replaced this deployd's stream by another deployd's: stop working on every deployment

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/backoff.hpp"
+#include "common/capabilities.hpp"
 #include "common/logging.hpp"
 #include "common/names.hpp"
 #include "common/pb_json.hpp"
@@ -127,6 +128,9 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
     // (gRPC here would refuse it and end the stream on every attempt).
     context.AddMetadata(common::kMaxMessageSizeMetadata,
                         std::to_string(impl_->options.max_message_size));
+    // This deployd understands cancels on the stream (DeploymentRequest.cancel); hookd sends them
+    // to no deployd that did not say so.
+    context.AddMetadata(common::kCapabilitiesMetadata, common::kCancelCapability);
     // Wait for the channel to (re)connect, governed by gRPC's reconnect backoff (capped at 2 s,
     // with jitter), instead of failing fast while hookd is away.
     context.set_wait_for_ready(true);

@@ -1,12 +1,14 @@
 #include "deployd/agent/rollout_watcher.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "common/http_client.hpp"
+#include "deployd/rollout/container_log.hpp"
 #include "deployd/rollout/tracker.hpp"
 
 // g++ 12 pairs the allocation and deallocation of an inlined Asio coroutine frame wrongly here
@@ -20,7 +22,6 @@ namespace {
 using nlohmann::json;
 using rollout::Phase;
 using rollout::Rule;
-using rollout::StringAt;
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -39,7 +40,7 @@ bool UsesPods(Rule rule) {
 
 // spec.selector.matchLabels (string values only), or an empty object.
 json MatchLabels(const json& object) {
-  const json* labels = rollout::Find(object, {"spec", "selector", "matchLabels"});
+  const json* labels = common::JsonFind(object, {"spec", "selector", "matchLabels"});
   json out = json::object();
   if (labels == nullptr || !labels->is_object()) return out;
   for (const auto& [k, v] : labels->items()) {
@@ -49,7 +50,7 @@ json MatchLabels(const json& object) {
 }
 
 bool LabelsMatch(const json& selector, const json& pod) {
-  const json* labels = rollout::Find(pod, {"metadata", "labels"});
+  const json* labels = common::JsonFind(pod, {"metadata", "labels"});
   if (labels == nullptr || !labels->is_object()) return selector.empty();
   for (const auto& [k, v] : selector.items()) {
     auto it = labels->find(k);
@@ -74,6 +75,99 @@ enum class Source { kObject, kPods, kEvents };
 
 // How long a write waits for the first list of a wait's new informers.
 constexpr std::chrono::seconds kSyncTimeout{10};
+
+// One GET as `user` (not retried), its body cut at max_bytes, given up after `timeout` (its
+// connection is closed then): the body, or the error that ended it.
+struct Fetched {
+  std::string body;
+  std::string error;
+};
+// `budget` is the whole deadline named in the error (timeout is what is left of it).
+net::awaitable<Fetched> TimedGet(kube::AsyncKubeClient& kube, kube::KubeCall call,
+                                 std::size_t max_bytes, std::chrono::milliseconds timeout,
+                                 std::chrono::milliseconds budget) {
+  call.timeout = timeout;
+  auto stop = std::make_shared<common::StreamStop>();
+  auto expired = std::make_shared<std::atomic<bool>>(false);
+  net::steady_timer timer(co_await net::this_coro::executor);
+  timer.expires_after(timeout);
+  timer.async_wait([stop, expired](const boost::system::error_code& ec) {
+    if (ec) return;
+    expired->store(true);
+    stop->Stop();
+  });
+  Fetched out;
+  try {
+    co_await kube.Stream(
+        call,
+        [&out, max_bytes](std::string_view data) {
+          out.body.append(data.substr(0, std::min(data.size(), max_bytes - out.body.size())));
+          return out.body.size() < max_bytes;
+        },
+        stop);
+  } catch (const std::exception& e) {
+    out.error =
+        expired->load()
+            ? fmt::format("no answer within {} s",
+                          std::chrono::duration_cast<std::chrono::duration<double>>(budget).count())
+            : std::string(e.what());
+  }
+  timer.cancel();
+  co_return out;
+}
+
+// A failing container's last lines as `user`, or why they are not available.
+net::awaitable<std::string> ReadContainerLog(kube::AsyncKubeClient& kube, std::string user,
+                                             std::string ns, std::string prefix,
+                                             rollout::LogSource source,
+                                             std::chrono::milliseconds timeout,
+                                             std::chrono::milliseconds budget) {
+  kube::KubeCall call;
+  call.path = fmt::format(
+      "/api/v1/namespaces/{}/pods/{}/log?container={}&tailLines={}&limitBytes={}",
+      common::UrlEncode(ns), common::UrlEncode(source.pod), common::UrlEncode(source.container),
+      rollout::kLogMaxLines, rollout::kLogFetchBytes);
+  if (source.previous) call.path += "&previous=true";
+  call.impersonate_user = std::move(user);
+  call.accept = "text/plain, */*";
+  auto fetched = co_await TimedGet(kube, std::move(call), rollout::kLogFetchBytes, timeout, budget);
+  if (!fetched.error.empty()) {
+    spdlog::info("{}: log of container {} in pod {} not available: {}", prefix, source.container,
+                 source.pod, fetched.error);
+    co_return rollout::LogUnavailable(prefix, source, fetched.error);
+  }
+  co_return rollout::LogBlock(prefix, source, rollout::CleanLogLines(fetched.body));
+}
+
+// The pods of a failed Job whose failure no pod event showed yet (the Job's status and its pods'
+// come on different watches): the newest pod created since the write with a failed container.
+net::awaitable<std::optional<rollout::LogSource>> FailedJobContainer(
+    kube::AsyncKubeClient& kube, std::string user, std::string ns, std::string job,
+    common::SystemTime since, std::chrono::milliseconds timeout) {
+  kube::KubeCall call;
+  call.path = fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", common::UrlEncode(ns),
+                          common::UrlEncode("job-name=" + job));
+  call.impersonate_user = std::move(user);
+  auto fetched = co_await TimedGet(kube, std::move(call), std::size_t{4} << 20, timeout, timeout);
+  if (!fetched.error.empty()) co_return std::nullopt;
+  auto list = json::parse(fetched.body, nullptr, false);
+  const json* items = common::JsonFind(list, {"items"});
+  if (items == nullptr || !items->is_array()) co_return std::nullopt;
+  const auto after = std::chrono::time_point_cast<std::chrono::seconds>(since);
+  std::optional<rollout::LogSource> found;
+  std::string newest;
+  for (const auto& pod : *items) {
+    const auto created_text = common::JsonString(pod, {"metadata", "creationTimestamp"});
+    auto created = common::ParseRfc3339(created_text);
+    if (created && *created < after) continue;
+    auto failed = rollout::FailedContainer(pod);
+    if (failed && (!found || created_text >= newest)) {
+      found = failed;
+      newest = created_text;
+    }
+  }
+  co_return found;
+}
 
 }  // namespace
 
@@ -111,6 +205,12 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
   bool applied = false;
   std::vector<std::string> lines;  // in_progress lines not reported yet
   std::optional<Verdict> verdict;
+  // The failure's container, whose log the verdict gets (Await reads it once the wait is over).
+  std::optional<rollout::LogSource> log_source;
+  kube::AsyncKubeClient* logs = nullptr;
+  std::string user;
+  std::string namespace_;
+  std::chrono::milliseconds log_timeout{0};
   std::optional<std::string> stop_reason;
   std::shared_ptr<RolloutWatcher::Claim> claim;
   struct Subscription {
@@ -182,7 +282,8 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
     rollout::RolloutTracker::Step step;
     switch (item.source) {
       case Source::kObject:
-        if (StringAt(object, {"metadata", "name"}) != name || Older(object)) return std::nullopt;
+        if (common::JsonString(object, {"metadata", "name"}) != name || Older(object))
+          return std::nullopt;
         if (rule == Rule::kNais) return NaisObject(object);
         step = tracker->OnObject(event.type, object, now);
         break;
@@ -192,8 +293,8 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
         break;
       case Source::kEvents:
         if (event.type == "DELETED") return std::nullopt;
-        if (!EventMatchesResource(name, StringAt(object, {"involvedObject", "kind"}),
-                                  StringAt(object, {"involvedObject", "name"}))) {
+        if (!EventMatchesResource(name, common::JsonString(object, {"involvedObject", "kind"}),
+                                  common::JsonString(object, {"involvedObject", "name"}))) {
           return std::nullopt;
         }
         if (rule == Rule::kNais) return NaisEvent(object);
@@ -201,8 +302,14 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
         break;
     }
     for (auto& line : step.progress) lines.push_back(std::move(line));
-    if (step.outcome) return ToVerdict(*step.outcome);
+    if (step.outcome) return Conclude(*step.outcome);
     return std::nullopt;
+  }
+
+  // The verdict of an outcome; remembers the container whose log a failure gets.
+  Verdict Conclude(const rollout::Outcome& outcome) {
+    if (outcome.kind == rollout::Outcome::Kind::kFailure) log_source = outcome.log;
+    return ToVerdict(outcome);
   }
 
   void Written(const json& object) {
@@ -218,7 +325,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
   }
 
   static std::optional<long long> Generation(const json& object) {
-    const json* g = rollout::Find(object, {"metadata", "generation"});
+    const json* g = common::JsonFind(object, {"metadata", "generation"});
     if (g == nullptr || !g->is_number_integer()) return std::nullopt;
     return g->get<long long>();
   }
@@ -226,7 +333,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
   // resourceVersions are opaque, but etcd's revisions behind them grow with every write; one
   // that is not a number is never compared.
   static std::optional<unsigned long long> Version(const json& object) {
-    auto text = StringAt(object, {"metadata", "resourceVersion"});
+    auto text = common::JsonString(object, {"metadata", "resourceVersion"});
     if (text.empty() || text.size() > 19 ||
         text.find_first_not_of("0123456789") != std::string::npos) {
       return std::nullopt;
@@ -236,9 +343,9 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
 
   // The original's event watcher, plus naiserator's status with our correlation ID.
   std::optional<Verdict> NaisEvent(const json& ev) {
-    auto annotated = StringAt(ev, {"metadata", "annotations", kCorrelationAnnotation});
+    auto annotated = common::JsonString(ev, {"metadata", "annotations", kCorrelationAnnotation});
     if (!annotated.empty() && annotated != correlation_id) return std::nullopt;
-    auto last = common::ParseRfc3339(StringAt(ev, {"lastTimestamp"}));
+    auto last = common::ParseRfc3339(common::JsonString(ev, {"lastTimestamp"}));
     if (!last || *last < std::chrono::time_point_cast<std::chrono::seconds>(since)) {
       return std::nullopt;
     }
@@ -249,15 +356,15 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
   }
 
   std::optional<Verdict> NaisObject(const json& o) const {
-    if (StringAt(o, {"status", "correlationID"}) != correlation_id) return std::nullopt;
-    auto state = StringAt(o, {"status", "synchronizationState"});
+    if (common::JsonString(o, {"status", "correlationID"}) != correlation_id) return std::nullopt;
+    auto state = common::JsonString(o, {"status", "synchronizationState"});
     if (state == "RolloutComplete") {
       return Verdict{pb::DeploymentState::success,
                      fmt::format("{}/{} (RolloutComplete): Successfully deployed.", kind, name)};
     }
     if (state == "FailedSynchronization") {
       std::string message;
-      const json* conditions = rollout::Find(o, {"status", "conditions"});
+      const json* conditions = common::JsonFind(o, {"status", "conditions"});
       if (conditions != nullptr && conditions->is_array()) {
         for (const auto& c : *conditions) {
           if (c.is_object() && c.value("type", "") == "SynchronizationState") {
@@ -292,14 +399,14 @@ std::string EventMessage(const json& event) { return rollout::EventLine(event); 
 
 std::optional<Verdict> NaisEventVerdict(const json& event, const std::string& correlation_id) {
   (void)correlation_id;
-  auto controller = StringAt(event, {"reportingComponent"});
-  if (controller.empty()) controller = StringAt(event, {"reportingController"});
+  auto controller = common::JsonString(event, {"reportingComponent"});
+  if (controller.empty()) controller = common::JsonString(event, {"reportingController"});
   if (controller != "naiserator") return std::nullopt;
   bool has_annotation = event.contains("metadata") && event["metadata"].contains("annotations") &&
                         event["metadata"]["annotations"].is_object() &&
                         event["metadata"]["annotations"].contains(kCorrelationAnnotation);
   if (!has_annotation) return Verdict{pb::DeploymentState::failure, kRedeployedMessage};
-  auto reason = StringAt(event, {"reason"});
+  auto reason = common::JsonString(event, {"reason"});
   if (reason == "FailedPrepare" || reason == "FailedGenerate" ||
       reason == "FailedSynchronization") {
     return Verdict{pb::DeploymentState::failure, EventMessage(event)};
@@ -374,6 +481,10 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
   wait->kind = resource.kind;
   wait->name = kube::RefOf(object).name;
   wait->correlation_id = std::move(correlation_id);
+  wait->logs = logs_;
+  wait->user = user;
+  wait->namespace_ = target.namespace_;
+  wait->log_timeout = options_.log_timeout;
 
   // What to watch: the object's collection (one object's, for cluster-scoped kinds: a cluster's
   // CRDs with their schemas are too big to list for one of them), and for workloads their pods
@@ -420,6 +531,7 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
     wants.push_back(Want{events, wait->name, Source::kEvents});
   }
   std::vector<std::shared_ptr<kube::InformerRegistry::Use>> uses;
+  uses.reserve(wants.size());
   for (const auto& want : wants) uses.push_back(informers_.Acquire(want.spec));
   for (const auto& use : uses) co_await use->Get().WaitSynced(kSyncTimeout);
   for (std::size_t i = 0; i < wants.size(); ++i) {
@@ -481,7 +593,7 @@ net::awaitable<std::optional<Verdict>> RolloutWatcher::Await(std::shared_ptr<Rol
     if (wait->tracker) {
       auto step = wait->tracker->OnTime(now);
       if (step.outcome) {
-        verdict = ToVerdict(*step.outcome);
+        verdict = wait->Conclude(*step.outcome);
         break;
       }
       due = wait->tracker->NextDue().value_or(common::SystemTime::max());
@@ -496,6 +608,22 @@ net::awaitable<std::optional<Verdict>> RolloutWatcher::Await(std::shared_ptr<Rol
     co_await wait->timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
   }
   wait->Release();
+  const bool failed = verdict && verdict->state == pb::DeploymentState::failure &&
+                      wait->logs != nullptr && !wait->stop_reason;
+  const auto started = std::chrono::steady_clock::now();
+  if (failed && !wait->log_source && wait->rule == Rule::kJob) {
+    wait->log_source = co_await FailedJobContainer(*wait->logs, wait->user, wait->namespace_,
+                                                   wait->name, wait->since, wait->log_timeout);
+  }
+  if (failed && wait->log_source) {
+    // One deadline for both reads.
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    const auto left = std::max(std::chrono::milliseconds(100), wait->log_timeout - spent);
+    verdict->log = co_await ReadContainerLog(*wait->logs, wait->user, wait->namespace_,
+                                             fmt::format("{}/{}", wait->kind, wait->name),
+                                             *wait->log_source, left, wait->log_timeout);
+  }
   co_return verdict;
 }
 

@@ -25,6 +25,7 @@
 #include "common/time.hpp"
 #include "deployd/agent/runner.hpp"
 #include "deployd/kube/apply.hpp"
+#include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/informer.hpp"
 #include "deployd/rollout/verdict.hpp"
 
@@ -41,6 +42,9 @@ struct RolloutOptions {
   std::chrono::milliseconds transient_grace{std::chrono::seconds(60)};
   // CrashLoopBackOff fails the rollout from this restart count on (--crash-loop-restarts).
   int crash_loop_restarts = rollout::kDefaultCrashLoopRestarts;
+  // How long reading a failing container's log may take (rollout/container_log.hpp); the final
+  // status then says `(log not available: no answer within <n> s)`.
+  std::chrono::milliseconds log_timeout{std::chrono::seconds(5)};
 };
 
 // The original's event name matching.
@@ -57,9 +61,12 @@ class RolloutWait;
 
 class RolloutWatcher {
  public:
-  // `informers` outlives the watcher and every wait.
-  RolloutWatcher(kube::InformerRegistry& informers, RolloutOptions options)
-      : informers_(informers), options_(options) {}
+  // `informers` (and `logs`, when given) outlive the watcher and every wait. With `logs`, a
+  // failure caused by a crashing or failing container carries that container's last log lines
+  // (Verdict::log), read through it as the wait's user.
+  RolloutWatcher(kube::InformerRegistry& informers, RolloutOptions options,
+                 kube::AsyncKubeClient* logs = nullptr)
+      : informers_(informers), options_(options), logs_(logs) {}
 
   // A deployment's claim on one written object. Claiming an object supersedes the claims of
   // other deployments on it: their waits end with `<Kind>/<name>: superseded by deployment <id>`
@@ -103,6 +110,7 @@ class RolloutWatcher {
  private:
   kube::InformerRegistry& informers_;
   RolloutOptions options_;
+  kube::AsyncKubeClient* logs_;
   std::mutex claims_mutex_;
   std::vector<std::weak_ptr<Claim>> claims_;
   bool shutting_down_ = false;

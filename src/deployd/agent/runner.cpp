@@ -1,6 +1,8 @@
 #include "deployd/agent/runner.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -12,7 +14,10 @@
 #include "common/pb_json.hpp"
 #include "common/state.hpp"
 #include "common/tracing.hpp"
+#include "deployd/agent/plan.hpp"
+#include "deployd/agent/prune.hpp"
 #include "deployd/kube/apply.hpp"
+#include "deployd/rollout/container_log.hpp"
 
 namespace deployd::agent {
 namespace {
@@ -62,6 +67,38 @@ int OrderRank(const nlohmann::json& object) {
 
 std::string TeamServiceAccount(const std::string& team) {
   return fmt::format("system:serviceaccount:{}:serviceuser-{}", team, team);
+}
+
+namespace {
+common::Error NotSupported() {
+  return common::Error(common::ErrorCode::kFailedPrecondition, "not supported by this cluster");
+}
+}  // namespace
+
+net::awaitable<std::optional<nlohmann::json>> AsyncTeamCluster::Get(nlohmann::json /*ref*/) {
+  throw NotSupported();
+  co_return std::nullopt;
+}
+net::awaitable<nlohmann::json> AsyncTeamCluster::Write(nlohmann::json /*object*/,
+                                                       bool /*dry_run*/) {
+  throw NotSupported();
+  co_return nlohmann::json();
+}
+net::awaitable<std::vector<nlohmann::json>> AsyncTeamCluster::List(std::string /*group*/,
+                                                                   std::string /*kind*/,
+                                                                   std::string /*ns*/,
+                                                                   std::string /*selector*/) {
+  throw NotSupported();
+  co_return std::vector<nlohmann::json>{};
+}
+net::awaitable<void> AsyncTeamCluster::Delete(nlohmann::json /*object*/) {
+  throw NotSupported();
+  co_return;
+}
+
+std::string CancelMessage(const std::string& by, std::size_t applied, std::size_t total) {
+  return fmt::format("cancelled by {}: {} of {} resources had been applied and stay in the cluster",
+                     by, applied, total);
 }
 
 std::string FailureSummary(const std::string& first_error, std::size_t count) {
@@ -171,6 +208,85 @@ net::awaitable<void> RecordWait(net::awaitable<std::optional<Verdict>> wait, con
   (*record)(verdict);
 }
 
+void Annotate(nlohmann::json& object, const std::string& correlation_id) {
+  if (!object.contains("metadata") || !object["metadata"].is_object()) {
+    object["metadata"] = nlohmann::json::object();
+  }
+  auto& metadata = object["metadata"];
+  if (!metadata.contains("annotations") || !metadata["annotations"].is_object()) {
+    metadata["annotations"] = nlohmann::json::object();
+  }
+  metadata["annotations"][kCorrelationAnnotation] = correlation_id;
+}
+
+// A plan: every resource read and dry-run applied as the team, one status per resource, then
+// (with a set) what pruning would delete; nothing is written. Ends with success and the counts,
+// or failure when a resource was refused.
+net::awaitable<void> PlanFlow(std::vector<nlohmann::json> ordered, AsyncTeamCluster& cluster,
+                              const Reporter& report, const pb::DeploymentRequest& request,
+                              std::optional<ApplySetRef> set) {
+  PlanCounts counts;
+  std::set<MemberKey> keep;
+  const std::vector<std::string> ignored = {kCorrelationAnnotation};
+  for (auto& object : ordered) {
+    Annotate(object, request.id());
+    if (set) LabelMember(object, *set);
+    std::string subject = PlanSubject(object);
+    std::optional<nlohmann::json> live;
+    nlohmann::json planned;
+    std::string refused;
+    try {
+      live = co_await cluster.Get(object);
+      planned = co_await cluster.Write(object, true);
+    } catch (const std::exception& e) {
+      refused = e.what();
+    }
+    PlanAction action = PlanAction::kRefused;
+    std::string detail = refused;
+    if (refused.empty()) {
+      subject = PlanSubject(planned);
+      keep.insert(KeyOf(planned, ""));
+      if (!live) {
+        action = PlanAction::kCreated;
+      } else {
+        auto before = Comparable(std::move(*live), ignored);
+        auto after = Comparable(std::move(planned), ignored);
+        MaskSecretValues(before, after);
+        detail = PlanDiff(before, after);
+        action = detail.empty() ? PlanAction::kUnchanged : PlanAction::kChanged;
+      }
+    } else {
+      keep.insert(KeyOf(object, request.team()));
+    }
+    counts.Add(action);
+    report(pb::DeploymentState::in_progress, PlanEntryMessage(action, subject, detail));
+  }
+  if (set) {
+    std::vector<nlohmann::json> candidates;
+    std::string problem;
+    try {
+      const auto state = co_await ReadApplySet(cluster, *set);
+      candidates = co_await PruneCandidates(cluster, *set, state, keep);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) {
+      counts.Add(PlanAction::kRefused);
+      report(pb::DeploymentState::in_progress,
+             PlanEntryMessage(PlanAction::kRefused,
+                              fmt::format("Secret {}/{}", set->namespace_, set->name),
+                              fmt::format("ApplySet {}: {}", set->name, problem)));
+    }
+    for (const auto& candidate : candidates) {
+      counts.Add(PlanAction::kPruned);
+      report(pb::DeploymentState::in_progress,
+             PlanEntryMessage(PlanAction::kPruned, PlanSubject(candidate), ""));
+    }
+  }
+  report(counts.refused > 0 ? pb::DeploymentState::failure : pb::DeploymentState::success,
+         PlanSummary(counts, set.has_value()));
+}
+
 // `report` and `options` live in RunDeploymentAsync's frame, which outlives this call.
 net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& clusters,
                           const Reporter& report, const common::Clock& clock,
@@ -222,15 +338,57 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
     co_return;
   }
 
+  std::optional<ApplySetRef> set;
+  if (request.prune()) {
+    std::string invalid;
+    try {
+      set = ApplySetFor(request);
+    } catch (const std::exception& e) {
+      invalid = e.what();
+    }
+    if (!set) {
+      report(pb::DeploymentState::failure, invalid);
+      co_return;
+    }
+  }
+  if (request.plan()) {
+    co_await PlanFlow(OrderForApply(std::move(resources)), *cluster, report, request, set);
+    co_return;
+  }
+  // Pruning: the parent first records what this deployment adds (so that a deployment that
+  // stops half-way leaves every member findable), every member is labelled part-of the set.
+  ApplySetState recorded;
+  std::set<MemberKey> applied_keys;
+  if (set) {
+    std::set<MemberKey> manifest_keys;
+    for (auto& object : resources) {
+      LabelMember(object, *set);
+      manifest_keys.insert(KeyOf(object, request.team()));
+    }
+    std::string problem;
+    try {
+      recorded = Union(co_await ReadApplySet(*cluster, *set), StateOf(manifest_keys, *set));
+      co_await WriteApplySet(*cluster, *set, recorded);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) {
+      report(pb::DeploymentState::failure, fmt::format("ApplySet {}: {}", set->name, problem));
+      co_return;
+    }
+  }
+
   std::vector<std::string> errors;
   std::vector<nlohmann::json> applied;
   std::vector<ResourceSpans> applied_spans;
   const ProgressFn progress = [&report](const std::string& message) {
     report(pb::DeploymentState::in_progress, message);
   };
-  const RecordFn record = [&errors, &report](const std::optional<Verdict>& verdict) {
+  std::vector<std::string> logs;  // the failing containers' last lines, for the final message
+  const RecordFn record = [&errors, &logs, &report](const std::optional<Verdict>& verdict) {
     if (!verdict) return;
     if (common::IsErrorState(verdict->state)) errors.push_back(verdict->message);
+    if (common::IsErrorState(verdict->state) && !verdict->log.empty()) logs.push_back(verdict->log);
     report(pb::DeploymentState::in_progress, verdict->message);
   };
   const auto given_up = [&options, &request] {
@@ -243,16 +401,16 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
     return true;
   };
   auto ordered = OrderForApply(std::move(resources));
+  // Cancel: how many resources were applied when it came, of how many.
+  const std::size_t total = ordered.size();
+  std::size_t applied_count = 0;
+  const auto cancelled = [&options] {
+    return options.cancelled ? options.cancelled() : std::optional<std::string>();
+  };
   for (auto& object : ordered) {
     if (given_up()) co_return;
-    if (!object.contains("metadata") || !object["metadata"].is_object()) {
-      object["metadata"] = nlohmann::json::object();
-    }
-    auto& metadata = object["metadata"];
-    if (!metadata.contains("annotations") || !metadata["annotations"].is_object()) {
-      metadata["annotations"] = nlohmann::json::object();
-    }
-    metadata["annotations"][kCorrelationAnnotation] = request.id();
+    if (cancelled()) break;
+    Annotate(object, request.id());
     const auto identifier = kube::Identifier(kube::RefOf(object));
     const bool crd = OrderRank(object) == 1;
     nlohmann::json stored;
@@ -270,6 +428,8 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
       break;
     }
     spans.End("", false);
+    ++applied_count;
+    if (set) applied_keys.insert(KeyOf(stored, ""));
     report(pb::DeploymentState::in_progress, fmt::format("Successfully applied {}", identifier));
     if (crd) {
       // A CRD must be Established before resources of its kinds can be written.
@@ -292,6 +452,32 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
   }
   ordered.clear();
   if (given_up()) co_return;
+  if (auto by = cancelled()) {
+    report(pb::DeploymentState::failure, CancelMessage(*by, applied_count, total));
+    co_return;
+  }
+  bool prune_skipped = false;
+  if (set && !errors.empty()) {
+    prune_skipped = true;
+    report(pb::DeploymentState::in_progress, kPruneSkippedMessage);
+  } else if (set) {
+    // Only objects that carry this set's label, of the kinds and namespaces it records.
+    std::string prune_error;
+    try {
+      auto candidates = co_await PruneCandidates(*cluster, *set, recorded, applied_keys);
+      for (auto& candidate : candidates) {
+        const auto subject = PlanSubject(candidate);
+        co_await cluster->Delete(std::move(candidate));
+        report(pb::DeploymentState::in_progress, fmt::format("Pruned {}", subject));
+      }
+      co_await WriteApplySet(*cluster, *set, StateOf(applied_keys, *set));
+    } catch (const std::exception& e) {
+      prune_error = e.what();
+    }
+    if (!prune_error.empty()) {
+      errors.push_back(fmt::format("pruning ApplySet {}: {}", set->name, prune_error));
+    }
+  }
   report(pb::DeploymentState::in_progress, kAllSavedMessage);
 
   // Every wait at once, each a coroutine on this executor. A wait that starts late still judges
@@ -302,7 +488,7 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
   std::exception_ptr thrown;
   for (std::size_t i = 0; i < applied.size(); ++i) {
     auto& object = applied[i];
-    if (given_up()) {
+    if (given_up() || cancelled()) {
       stopped = true;
       break;
     }
@@ -323,10 +509,18 @@ net::awaitable<void> Flow(pb::DeploymentRequest request, AsyncClusterFactory& cl
   co_await group.Join();
   if (thrown) std::rethrow_exception(thrown);
   if (group.error) std::rethrow_exception(group.error);
-  if (stopped || (options.abandoned && options.abandoned())) co_return;
+  if (options.abandoned && options.abandoned()) co_return;
+  if (auto by = cancelled()) {
+    report(pb::DeploymentState::failure, CancelMessage(*by, applied_count, total));
+    co_return;
+  }
+  if (stopped) co_return;
 
   if (!errors.empty()) {
-    report(pb::DeploymentState::failure, FailureSummary(errors.front(), errors.size()));
+    report(pb::DeploymentState::failure,
+           rollout::WithLogs(FailureSummary(errors.front(), errors.size()) +
+                                 (prune_skipped ? "; nothing was pruned" : ""),
+                             logs));
   } else {
     report(pb::DeploymentState::success, std::string(common::kSuccessMessage));
   }

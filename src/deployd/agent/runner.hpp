@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,8 @@ using ProgressFn = std::function<void(const std::string& message)>;
 inline constexpr const char* kCorrelationAnnotation = "nais.io/deploymentCorrelationID";
 inline constexpr const char* kAllSavedMessage =
     "All resources saved to Kubernetes; waiting for completion";
+inline constexpr const char* kPruneSkippedMessage =
+    "Not every resource was applied: nothing is pruned";
 
 // "system:serviceaccount:<team>:serviceuser-<team>"
 std::string TeamServiceAccount(const std::string& team);
@@ -43,6 +46,10 @@ class StatusSink {
 struct Verdict {
   pb::DeploymentState state = pb::DeploymentState::success;
   std::string message;
+  // For a failure caused by a crashing or failing container: its last log lines, or why they are
+  // not available (rollout/container_log.hpp). Appended to the final failure message on lines of
+  // their own, not to the resource's in_progress line.
+  std::string log{};
 };
 
 // Kubernetes as one team sees it, for the engine: coroutines that resume on the caller's
@@ -59,6 +66,23 @@ class AsyncTeamCluster {
   virtual net::awaitable<std::optional<Verdict>> AwaitRollout(nlohmann::json applied,
                                                               common::SystemTime deadline,
                                                               ProgressFn progress) = 0;
+
+  // For plans and pruning. The defaults throw common::Error{kFailedPrecondition} "not supported
+  // by this cluster".
+  // The live object that `ref` names (apiVersion, kind, metadata.name and .namespace; the team's
+  // namespace when it names none); nullopt when there is none.
+  virtual net::awaitable<std::optional<nlohmann::json>> Get(nlohmann::json ref);
+  // Server-side apply of `object` without any wait; with `dry_run` nothing is changed and the
+  // answer is what the API server would store.
+  virtual net::awaitable<nlohmann::json> Write(nlohmann::json object, bool dry_run);
+  // The objects of a group-kind (in namespace `ns`; every one of a cluster-scoped kind) that
+  // match `label_selector`, each with apiVersion and kind set. A kind the API server does not
+  // serve has none.
+  virtual net::awaitable<std::vector<nlohmann::json>> List(std::string group, std::string kind,
+                                                           std::string ns,
+                                                           std::string label_selector);
+  // Deletes the object (propagation Background, only if its uid is still metadata.uid).
+  virtual net::awaitable<void> Delete(nlohmann::json object);
 };
 
 class AsyncClusterFactory {
@@ -76,7 +100,14 @@ struct RunOptions {
   // true once deployd has given this deployment up (another deployd took over the cluster): the
   // runner applies nothing more, starts no further waits and returns without a final status.
   std::function<bool()> abandoned;
+  // Who cancelled the deployment ("team <t> (reason: <r>)"), nullopt while it is not cancelled.
+  // Once cancelled, the runner applies nothing more, starts no further waits (deployd ends the
+  // running ones) and reports `failure` with CancelMessage.
+  std::function<std::optional<std::string>()> cancelled;
 };
+
+// "cancelled by <by>: <applied> of <total> resources had been applied and stay in the cluster"
+std::string CancelMessage(const std::string& by, std::size_t applied, std::size_t total);
 
 // One deployment, as the engine runs it: on the caller's executor, every rollout wait a coroutine
 // of its own. Refuses, with a final `error` status and before anything reaches Kubernetes, a

@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "common/http_client.hpp"
+#include "common/strings.hpp"
 #include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/kube_client.hpp"
 
@@ -20,13 +21,6 @@ using common::ErrorCode;
 std::string Str(const nlohmann::json& j, const char* key) {
   if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
   return j[key].get<std::string>();
-}
-
-std::string Trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\n\r");
-  if (b == std::string::npos) return "";
-  auto e = s.find_last_not_of(" \t\n\r");
-  return s.substr(b, e - b + 1);
 }
 
 const std::map<std::string, std::string>& DocumentationLinks() {
@@ -104,8 +98,8 @@ std::string RewriteStrictDecodingError(const std::string& message, const std::st
   std::size_t start = 0;
   while (true) {
     auto comma = rest.find(',', start);
-    parts.push_back(
-        Trim(rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+    parts.push_back(common::Trim(
+        rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -156,7 +150,8 @@ net::awaitable<AsyncApplier::Target> AsyncApplier::Resolve(nlohmann::json object
 }
 
 net::awaitable<ApplyResult> AsyncApplier::Write(nlohmann::json object, Target target,
-                                                std::string user) {
+                                                std::string user, bool dry_run) {
+  const std::string dry = dry_run ? "&dryRun=All" : "";
   auto ref = RefOf(object);
   auto gvk = GvkString(ref);
   ApplyResult result;
@@ -176,9 +171,9 @@ net::awaitable<ApplyResult> AsyncApplier::Write(nlohmann::json object, Target ta
   if (options_.mode == ApplyMode::kServerSide) {
     KubeCall call;
     call.method = "PATCH";
-    call.path =
-        fmt::format("{}?fieldManager={}&fieldValidation=Strict{}", path,
-                    common::UrlEncode(options_.field_manager), options_.force ? "&force=true" : "");
+    call.path = fmt::format("{}?fieldManager={}&fieldValidation=Strict{}{}", path,
+                            common::UrlEncode(options_.field_manager),
+                            options_.force ? "&force=true" : "", dry);
     call.impersonate_user = user;
     call.content_type = "application/apply-patch+yaml";
     call.body = object.dump();
@@ -212,7 +207,8 @@ net::awaitable<ApplyResult> AsyncApplier::Write(nlohmann::json object, Target ta
   write.content_type = "application/json";
   if (!found) {
     write.method = "POST";
-    write.path = CollectionPath(result.resource, result.namespace_) + "?fieldValidation=Strict";
+    write.path =
+        CollectionPath(result.resource, result.namespace_) + "?fieldValidation=Strict" + dry;
     write.body = object.dump();
     try {
       result.object = co_await client_.CallJson(write);
@@ -226,7 +222,7 @@ net::awaitable<ApplyResult> AsyncApplier::Write(nlohmann::json object, Target ta
     object["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"];
   }
   write.method = "PUT";
-  write.path = path + "?fieldValidation=Strict";
+  write.path = path + "?fieldValidation=Strict" + dry;
   write.body = object.dump();
   try {
     result.object = co_await client_.CallJson(write);
@@ -235,6 +231,110 @@ net::awaitable<ApplyResult> AsyncApplier::Write(nlohmann::json object, Target ta
   }
   if (failed) throw *failed;
   co_return result;
+}
+
+net::awaitable<std::optional<nlohmann::json>> AsyncApplier::Get(Target target, std::string name,
+                                                                std::string user) {
+  KubeCall get;
+  get.path = ObjectPath(target.resource, target.namespace_, name);
+  get.impersonate_user = std::move(user);
+  std::optional<Error> failed;
+  std::optional<nlohmann::json> live;
+  try {
+    live = co_await client_.CallJson(std::move(get));
+  } catch (const ApiError& e) {
+    if (!e.IsNotFoundObject()) {
+      failed.emplace(e.Code(), fmt::format("get existing resource: {}", e.what()));
+    }
+  }
+  if (failed) throw *failed;
+  co_return live;
+}
+
+net::awaitable<std::vector<nlohmann::json>> AsyncApplier::List(Target target,
+                                                               std::string label_selector,
+                                                               std::string user) {
+  constexpr std::size_t kMaxObjects = 10000;
+  std::vector<nlohmann::json> items;
+  std::string continue_token;
+  std::optional<Error> failed;
+  while (true) {
+    KubeCall list;
+    list.path = fmt::format(
+        "{}?labelSelector={}&limit=500{}", CollectionPath(target.resource, target.namespace_),
+        common::UrlEncode(label_selector),
+        continue_token.empty() ? std::string() : "&continue=" + common::UrlEncode(continue_token));
+    list.impersonate_user = user;
+    nlohmann::json page;
+    try {
+      page = co_await client_.CallJson(std::move(list));
+    } catch (const ApiError& e) {
+      failed.emplace(e.Code(), fmt::format("listing {}: {}", target.resource.plural, e.what()));
+    }
+    if (failed) throw *failed;
+    if (page.contains("items") && page["items"].is_array()) {
+      for (auto& item : page["items"]) items.push_back(std::move(item));
+    }
+    if (items.size() > kMaxObjects) {
+      throw Error(ErrorCode::kFailedPrecondition, fmt::format("listing {}: more than {} objects",
+                                                              target.resource.plural, kMaxObjects));
+    }
+    continue_token.clear();
+    if (page.contains("metadata") && page["metadata"].is_object()) {
+      continue_token = Str(page["metadata"], "continue");
+    }
+    if (continue_token.empty()) break;
+  }
+  co_return items;
+}
+
+net::awaitable<void> AsyncApplier::Delete(Target target, std::string name, std::string uid,
+                                          std::string user) {
+  KubeCall del;
+  del.method = "DELETE";
+  del.path = ObjectPath(target.resource, target.namespace_, name);
+  del.impersonate_user = std::move(user);
+  del.content_type = "application/json";
+  nlohmann::json options = {
+      {"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"propagationPolicy", "Background"}};
+  if (!uid.empty()) options["preconditions"] = {{"uid", uid}};
+  del.body = options.dump();
+  std::optional<Error> failed;
+  try {
+    co_await client_.CallJson(std::move(del));
+  } catch (const ApiError& e) {
+    if (!e.IsNotFoundObject()) {
+      failed.emplace(e.Code(), fmt::format("deleting resource: {}", e.what()));
+    }
+  }
+  if (failed) throw *failed;
+}
+
+net::awaitable<std::string> AsyncApplier::PreferredVersion(std::string group, std::string user) {
+  if (group.empty()) co_return "v1";
+  KubeCall get;
+  get.path = "/apis/" + common::UrlEncode(group);
+  get.impersonate_user = std::move(user);
+  std::optional<Error> failed;
+  nlohmann::json doc;
+  try {
+    doc = co_await client_.CallJson(std::move(get));
+  } catch (const ApiError& e) {
+    failed.emplace(e.Code(),
+                   fmt::format("unable to run kubernetes resource discovery: {}", e.what()));
+  }
+  if (failed) throw *failed;
+  std::string version;
+  if (doc.contains("preferredVersion") && doc["preferredVersion"].is_object()) {
+    version = Str(doc["preferredVersion"], "version");
+  }
+  if (version.empty()) {
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("unable to run kubernetes resource discovery: group {} has no "
+                            "preferred version",
+                            group));
+  }
+  co_return version;
 }
 
 }  // namespace deployd::kube

@@ -2,7 +2,9 @@
 // Writing one manifest as the team: REST mapping, server-side apply or create-or-update, and the
 // original's rewriting of strict decoding errors.
 #include <chrono>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -78,7 +80,25 @@ class AsyncApplier {
   // Writes `object` impersonating `user`: server-side apply (`applying resource: ...`) or the
   // original's create-or-update (`get existing resource: ...`, `creating resource: ...`,
   // `updating resource: ...`), strict decoding errors rewritten as the original did.
-  net::awaitable<ApplyResult> Write(nlohmann::json object, Target target, std::string user);
+  // With `dry_run` the write is sent with dryRun=All: the API server answers with what it would
+  // store and changes nothing.
+  net::awaitable<ApplyResult> Write(nlohmann::json object, Target target, std::string user,
+                                    bool dry_run = false);
+  // The live object `name` of `target` as `user`; nullopt when it does not exist (404 Status).
+  // Other failures throw `get existing resource: <api error>`.
+  net::awaitable<std::optional<nlohmann::json>> Get(Target target, std::string name,
+                                                    std::string user);
+  // Every object of `target` (its namespace; all of a cluster-scoped kind) matching the label
+  // selector, page by page (at most 10000 objects, then `listing <plural>: more than 10000
+  // objects`). Failures throw `listing <plural>: <api error>`.
+  net::awaitable<std::vector<nlohmann::json>> List(Target target, std::string label_selector,
+                                                   std::string user);
+  // Deletes `name` (propagationPolicy Background, precondition: its uid is `uid`); an object that
+  // is gone already is no error. Failures throw `deleting resource: <api error>`.
+  net::awaitable<void> Delete(Target target, std::string name, std::string uid, std::string user);
+  // The preferred version of an API group ("v1" for the core group ""), from discovery's group
+  // document. Throws `unable to run kubernetes resource discovery: ...`.
+  net::awaitable<std::string> PreferredVersion(std::string group, std::string user);
 
  private:
   AsyncKubeClient& client_;

@@ -5,9 +5,9 @@
 namespace deployd::rollout {
 
 std::string EventLine(const nlohmann::json& event) {
-  return fmt::format("{}/{} ({}): {}", StringAt(event, {"involvedObject", "kind"}),
-                     StringAt(event, {"involvedObject", "name"}), StringAt(event, {"reason"}),
-                     StringAt(event, {"message"}));
+  return fmt::format("{}/{} ({}): {}", common::JsonString(event, {"involvedObject", "kind"}),
+                     common::JsonString(event, {"involvedObject", "name"}),
+                     common::JsonString(event, {"reason"}), common::JsonString(event, {"message"}));
 }
 
 RolloutTracker::RolloutTracker(Rule rule, std::string kind, std::string name,
@@ -22,10 +22,11 @@ std::string RolloutTracker::Prefixed(const std::string& message) const {
   return fmt::format("{}/{}: {}", kind_, name_, message);
 }
 
-RolloutTracker::Step RolloutTracker::Finish(Outcome::Kind kind, std::string message) {
+RolloutTracker::Step RolloutTracker::Finish(Outcome::Kind kind, std::string message,
+                                            std::optional<LogSource> log) {
   finished_ = true;
   Step step;
-  step.outcome = Outcome{kind, std::move(message)};
+  step.outcome = Outcome{kind, std::move(message), std::move(log)};
   return step;
 }
 
@@ -55,7 +56,10 @@ RolloutTracker::Step RolloutTracker::OnObject(const std::string& type, const nlo
                                                ? std::string("Deployment completed successfully.")
                                                : Prefixed(a.message));
   }
-  if (a.phase == Phase::kFailed) return Finish(Outcome::Kind::kFailure, Prefixed(a.message));
+  if (a.phase == Phase::kFailed) {
+    std::optional<LogSource> log = rule_ == Rule::kPod ? FailedContainer(object) : std::nullopt;
+    return Finish(Outcome::Kind::kFailure, Prefixed(a.message), log ? log : last_failed_);
+  }
   pending_ = a.message;
   return {};
 }
@@ -63,16 +67,18 @@ RolloutTracker::Step RolloutTracker::OnObject(const std::string& type, const nlo
 RolloutTracker::Step RolloutTracker::OnPod(const std::string& type, const nlohmann::json& pod,
                                            common::SystemTime now) {
   if (finished_) return {};
-  const std::string pod_name = StringAt(pod, {"metadata", "name"});
+  const std::string pod_name = common::JsonString(pod, {"metadata", "name"});
   std::set<std::string>& keys = pod_problems_[pod_name];
   std::set<std::string> current;
   Step step;
   if (type != "DELETED") {
-    auto created = common::ParseRfc3339(StringAt(pod, {"metadata", "creationTimestamp"}));
+    auto created = common::ParseRfc3339(common::JsonString(pod, {"metadata", "creationTimestamp"}));
     if (created && *created < since_) {
       pod_problems_.erase(pod_name);
       return {};  // a pod of an older rollout
     }
+    auto failed_container = FailedContainer(pod);
+    if (failed_container) last_failed_ = failed_container;
     for (const auto& p : PodProblems(pod, options_.crash_loop_restarts)) {
       current.insert(p.key);
       last_problem_ = p.message;
@@ -81,7 +87,8 @@ RolloutTracker::Step RolloutTracker::OnPod(const std::string& type, const nlohma
       it->second.message = p.message;
       it->second.transient = p.transient;
       if (p.fatal_now || (p.transient && now - it->second.first_seen >= options_.transient_grace)) {
-        auto failed = Finish(Outcome::Kind::kFailure, Prefixed(p.message));
+        auto failed = Finish(Outcome::Kind::kFailure, Prefixed(p.message),
+                             p.fatal_now ? failed_container : std::nullopt);
         failed.progress = std::move(step.progress);
         return failed;
       }
@@ -103,7 +110,7 @@ RolloutTracker::Step RolloutTracker::OnEvent(const nlohmann::json& event) {
   if (finished_) return {};
   Step step;
   auto line = EventLine(event);
-  if (StringAt(event, {"type"}) == "Warning") last_warning_ = line;
+  if (common::JsonString(event, {"type"}) == "Warning") last_warning_ = line;
   Report(step, line);
   return step;
 }

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.hpp"
+#include "deployd/rollout/container_log.hpp"
 #include "deployd/rollout/verdict.hpp"
 
 namespace deployd::rollout {
@@ -35,6 +36,9 @@ struct Outcome {
   enum class Kind { kSuccess, kFailure, kTimeout };
   Kind kind = Kind::kSuccess;
   std::string message;
+  // A failure caused by a crashing or failing container: the container whose log explains it
+  // (the failing pod's, or for a workload that failed as a whole the last one seen failing).
+  std::optional<LogSource> log{};
   bool operator==(const Outcome&) const = default;
 };
 
@@ -84,7 +88,7 @@ class RolloutTracker {
     bool transient = false;
   };
   std::string Prefixed(const std::string& message) const;
-  Step Finish(Outcome::Kind kind, std::string message);
+  Step Finish(Outcome::Kind kind, std::string message, std::optional<LogSource> log = std::nullopt);
   void Report(Step& step, const std::string& line);
 
   Rule rule_;
@@ -98,7 +102,8 @@ class RolloutTracker {
   std::map<std::string, std::set<std::string>> pod_problems_;  // pod name -> its problem keys
   std::string last_active_key_;                                // the active problem seen last
   std::string last_warning_;                                   // the last Warning event's line
-  std::string last_problem_;  // the last pod problem seen, even if gone
+  std::string last_problem_;              // the last pod problem seen, even if gone
+  std::optional<LogSource> last_failed_;  // the last container seen crashing or failed
   std::set<std::string> reported_;
 };
 

@@ -4,45 +4,12 @@
 
 namespace deployd::rollout {
 
-const nlohmann::json* Find(const nlohmann::json& o, std::initializer_list<const char*> path) {
-  const nlohmann::json* cur = &o;
-  for (const char* key : path) {
-    if (!cur->is_object()) return nullptr;
-    auto it = cur->find(key);
-    if (it == cur->end()) return nullptr;
-    cur = &*it;
-  }
-  return cur;
-}
-
-std::string StringAt(const nlohmann::json& o, std::initializer_list<const char*> path) {
-  const nlohmann::json* cur = Find(o, path);
-  return cur != nullptr && cur->is_string() ? cur->get<std::string>() : "";
-}
-
 namespace {
 
 using nlohmann::json;
 
-long long Int(const json& o, std::initializer_list<const char*> path, long long def = 0) {
-  const json* cur = Find(o, path);
-  if (cur == nullptr) return def;
-  if (cur->is_number_integer() || cur->is_number_unsigned()) return cur->get<long long>();
-  if (cur->is_number_float()) return static_cast<long long>(cur->get<double>());
-  return def;
-}
-
-bool Has(const json& o, std::initializer_list<const char*> path) {
-  const json* cur = Find(o, path);
-  return cur != nullptr && !cur->is_null();
-}
-
-std::string Str(const json& o, std::initializer_list<const char*> path) {
-  return StringAt(o, path);
-}
-
 std::optional<json> Condition(const json& o, const std::string& type) {
-  if (!Has(o, {"status", "conditions"}) || !o["status"]["conditions"].is_array())
+  if (!common::JsonHas(o, {"status", "conditions"}) || !o["status"]["conditions"].is_array())
     return std::nullopt;
   for (const auto& c : o["status"]["conditions"]) {
     if (c.is_object() && c.value("type", "") == type) return c;
@@ -55,23 +22,25 @@ bool ConditionTrue(const json& o, const std::string& type) {
   return c && c->value("status", "") == "True";
 }
 
-std::string Name(const json& o) { return Str(o, {"metadata", "name"}); }
+std::string Name(const json& o) { return common::JsonString(o, {"metadata", "name"}); }
 
 // Generation gate: nullopt when the controller has observed the latest generation.
 std::optional<Assessment> GenerationGate(const json& o, bool require_observed) {
-  bool has_gen = Has(o, {"metadata", "generation"});
-  bool has_obs = Has(o, {"status", "observedGeneration"});
+  bool has_gen = common::JsonHas(o, {"metadata", "generation"});
+  bool has_obs = common::JsonHas(o, {"status", "observedGeneration"});
   if (!has_gen) return std::nullopt;
   if (!has_obs) {
     if (!require_observed) return std::nullopt;
     return Assessment{Phase::kInProgress,
                       "waiting for the controller to observe the new generation"};
   }
-  if (Int(o, {"status", "observedGeneration"}) < Int(o, {"metadata", "generation"})) {
+  if (common::JsonInt(o, {"status", "observedGeneration"}) <
+      common::JsonInt(o, {"metadata", "generation"})) {
     return Assessment{
         Phase::kInProgress,
         fmt::format("waiting for the controller to observe generation {} (observed {})",
-                    Int(o, {"metadata", "generation"}), Int(o, {"status", "observedGeneration"}))};
+                    common::JsonInt(o, {"metadata", "generation"}),
+                    common::JsonInt(o, {"status", "observedGeneration"}))};
   }
   return std::nullopt;
 }
@@ -90,8 +59,9 @@ Rule RuleFor(const std::string& group, const std::string& kind, const json& obje
     if (kind == "Pod") return Rule::kPod;
     if (kind == "PersistentVolumeClaim") return Rule::kPersistentVolumeClaim;
     if (kind == "Service") {
-      return Str(object, {"spec", "type"}) == "LoadBalancer" ? Rule::kLoadBalancerService
-                                                             : Rule::kNone;
+      return common::JsonString(object, {"spec", "type"}) == "LoadBalancer"
+                 ? Rule::kLoadBalancerService
+                 : Rule::kNone;
     }
     return Rule::kNone;
   }
@@ -117,10 +87,10 @@ Assessment AssessDeployment(const json& d, const std::string& cause) {
     return {Phase::kFailed, fmt::format("deployment \"{}\" exceeded its progress deadline: {} ({})",
                                         Name(d), cause, message)};
   }
-  long long spec = Int(d, {"spec", "replicas"}, 1);
-  long long replicas = Int(d, {"status", "replicas"});
-  long long updated = Int(d, {"status", "updatedReplicas"});
-  long long available = Int(d, {"status", "availableReplicas"});
+  long long spec = common::JsonInt(d, {"spec", "replicas"}, 1);
+  long long replicas = common::JsonInt(d, {"status", "replicas"});
+  long long updated = common::JsonInt(d, {"status", "updatedReplicas"});
+  long long available = common::JsonInt(d, {"status", "availableReplicas"});
   if (updated < spec) {
     return {Phase::kInProgress,
             fmt::format("{} out of {} new replicas have been updated", updated, spec)};
@@ -137,20 +107,21 @@ Assessment AssessDeployment(const json& d, const std::string& cause) {
 }
 
 Assessment AssessStatefulSet(const json& s) {
-  if (Str(s, {"spec", "updateStrategy", "type"}) == "OnDelete") {
+  if (common::JsonString(s, {"spec", "updateStrategy", "type"}) == "OnDelete") {
     return {Phase::kDone, "OnDelete update strategy: not watched"};
   }
-  if (Int(s, {"status", "observedGeneration"}) == 0) {
+  if (common::JsonInt(s, {"status", "observedGeneration"}) == 0) {
     return {Phase::kInProgress, "waiting for the controller to observe the statefulset"};
   }
   if (auto gate = GenerationGate(s, true)) return *gate;
-  long long spec = Int(s, {"spec", "replicas"}, 1);
-  long long ready = Int(s, {"status", "readyReplicas"});
+  long long spec = common::JsonInt(s, {"spec", "replicas"}, 1);
+  long long ready = common::JsonInt(s, {"status", "readyReplicas"});
   if (ready < spec)
     return {Phase::kInProgress, fmt::format("Waiting for {} pods to be ready", spec - ready)};
-  if (Has(s, {"spec", "updateStrategy", "rollingUpdate"})) {
-    long long partition = Int(s, {"spec", "updateStrategy", "rollingUpdate", "partition"});
-    long long updated = Int(s, {"status", "updatedReplicas"});
+  if (common::JsonHas(s, {"spec", "updateStrategy", "rollingUpdate"})) {
+    long long partition =
+        common::JsonInt(s, {"spec", "updateStrategy", "rollingUpdate", "partition"});
+    long long updated = common::JsonInt(s, {"status", "updatedReplicas"});
     if (updated < spec - partition) {
       return {
           Phase::kInProgress,
@@ -160,23 +131,24 @@ Assessment AssessStatefulSet(const json& s) {
     }
     return {Phase::kDone, fmt::format("statefulset \"{}\" rolled out", Name(s))};
   }
-  if (Str(s, {"status", "updateRevision"}) != Str(s, {"status", "currentRevision"})) {
+  if (common::JsonString(s, {"status", "updateRevision"}) !=
+      common::JsonString(s, {"status", "currentRevision"})) {
     return {Phase::kInProgress, "waiting for statefulset rolling update to complete"};
   }
   return {Phase::kDone, fmt::format("statefulset \"{}\" rolled out", Name(s))};
 }
 
 Assessment AssessDaemonSet(const json& d) {
-  auto type = Str(d, {"spec", "updateStrategy", "type"});
+  auto type = common::JsonString(d, {"spec", "updateStrategy", "type"});
   if (!type.empty() && type != "RollingUpdate")
     return {Phase::kDone, "OnDelete update strategy: not watched"};
-  if (!Has(d, {"status", "observedGeneration"})) {
+  if (!common::JsonHas(d, {"status", "observedGeneration"})) {
     return {Phase::kInProgress, "waiting for the controller to observe the daemonset"};
   }
   if (auto gate = GenerationGate(d, true)) return *gate;
-  long long desired = Int(d, {"status", "desiredNumberScheduled"});
-  long long updated = Int(d, {"status", "updatedNumberScheduled"});
-  long long available = Int(d, {"status", "numberAvailable"});
+  long long desired = common::JsonInt(d, {"status", "desiredNumberScheduled"});
+  long long updated = common::JsonInt(d, {"status", "updatedNumberScheduled"});
+  long long available = common::JsonInt(d, {"status", "numberAvailable"});
   if (updated < desired) {
     return {Phase::kInProgress,
             fmt::format("{} out of {} new pods have been updated", updated, desired)};
@@ -194,11 +166,12 @@ Assessment AssessReplicaSet(const json& r) {
     auto c = Condition(r, "ReplicaFailure");
     return {Phase::kInProgress, fmt::format("replica failure: {}", c->value("message", ""))};
   }
-  long long spec = Int(r, {"spec", "replicas"}, 1);
-  if (Int(r, {"status", "availableReplicas"}) < spec ||
-      Int(r, {"status", "readyReplicas"}) < spec) {
-    return {Phase::kInProgress, fmt::format("{} of {} replicas are available",
-                                            Int(r, {"status", "availableReplicas"}), spec)};
+  long long spec = common::JsonInt(r, {"spec", "replicas"}, 1);
+  if (common::JsonInt(r, {"status", "availableReplicas"}) < spec ||
+      common::JsonInt(r, {"status", "readyReplicas"}) < spec) {
+    return {Phase::kInProgress,
+            fmt::format("{} of {} replicas are available",
+                        common::JsonInt(r, {"status", "availableReplicas"}), spec)};
   }
   return {Phase::kDone, fmt::format("replica set \"{}\" is available", Name(r))};
 }
@@ -213,14 +186,14 @@ Assessment AssessJob(const json& j) {
   }
   if (ConditionTrue(j, "Complete"))
     return {Phase::kDone, fmt::format("job \"{}\" completed", Name(j))};
-  return {Phase::kInProgress,
-          fmt::format("job \"{}\": {} active, {} succeeded, {} failed", Name(j),
-                      Int(j, {"status", "active"}), Int(j, {"status", "succeeded"}),
-                      Int(j, {"status", "failed"}))};
+  return {Phase::kInProgress, fmt::format("job \"{}\": {} active, {} succeeded, {} failed", Name(j),
+                                          common::JsonInt(j, {"status", "active"}),
+                                          common::JsonInt(j, {"status", "succeeded"}),
+                                          common::JsonInt(j, {"status", "failed"}))};
 }
 
 Assessment AssessConditions(const json& o) {
-  if (Has(o, {"metadata", "deletionTimestamp"}))
+  if (common::JsonHas(o, {"metadata", "deletionTimestamp"}))
     return {Phase::kInProgress, "resource is being deleted"};
   if (auto gate = GenerationGate(o, false)) return *gate;
   if (ConditionTrue(o, "Reconciling")) {
@@ -270,10 +243,11 @@ Assessment Assess(Rule rule, const json& object, common::SystemTime now, int cra
     case Rule::kJob:
       return AssessJob(object);
     case Rule::kPod: {
-      auto phase = Str(object, {"status", "phase"});
+      auto phase = common::JsonString(object, {"status", "phase"});
       if (phase == "Succeeded") return {Phase::kDone, "pod succeeded"};
       if (phase == "Failed")
-        return {Phase::kFailed, fmt::format("pod failed: {}", Str(object, {"status", "message"}))};
+        return {Phase::kFailed,
+                fmt::format("pod failed: {}", common::JsonString(object, {"status", "message"}))};
       for (const auto& p : PodProblems(object, crash_loop_restarts)) {
         if (p.fatal_now) return {Phase::kFailed, p.message};
       }
@@ -282,11 +256,11 @@ Assessment Assess(Rule rule, const json& object, common::SystemTime now, int cra
       return {Phase::kInProgress, fmt::format("pod is {}", phase.empty() ? "pending" : phase)};
     }
     case Rule::kPersistentVolumeClaim:
-      return Str(object, {"status", "phase"}) == "Bound"
+      return common::JsonString(object, {"status", "phase"}) == "Bound"
                  ? Assessment{Phase::kDone, "bound"}
                  : Assessment{Phase::kInProgress, "waiting for the claim to be bound"};
     case Rule::kLoadBalancerService: {
-      if (Has(object, {"status", "loadBalancer", "ingress"}) &&
+      if (common::JsonHas(object, {"status", "loadBalancer", "ingress"}) &&
           !object["status"]["loadBalancer"]["ingress"].empty()) {
         return {Phase::kDone, "load balancer ready"};
       }
@@ -315,26 +289,28 @@ std::vector<PodProblem> PodProblems(const json& pod, int crash_loop_restarts) {
     }
   }
   for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
-    if (!Has(pod, {"status", list}) || !pod["status"][list].is_array()) continue;
+    if (!common::JsonHas(pod, {"status", list}) || !pod["status"][list].is_array()) continue;
     for (const auto& c : pod["status"][list]) {
       auto container = c.value("name", "");
-      auto reason = Str(c, {"state", "waiting", "reason"});
-      auto message = Str(c, {"state", "waiting", "message"});
+      auto reason = common::JsonString(c, {"state", "waiting", "reason"});
+      auto message = common::JsonString(c, {"state", "waiting", "message"});
       if (reason.empty()) continue;
       const bool crash_loop = reason == "CrashLoopBackOff";
-      const bool fatal = (crash_loop && Int(c, {"restartCount"}) >= crash_loop_restarts) ||
-                         reason == "CreateContainerConfigError" || reason == "InvalidImageName" ||
-                         reason == "ErrImageNeverPull" || reason == "CreateContainerError" ||
-                         reason == "RunContainerError";
+      const bool fatal =
+          (crash_loop && common::JsonInt(c, {"restartCount"}) >= crash_loop_restarts) ||
+          reason == "CreateContainerConfigError" || reason == "InvalidImageName" ||
+          reason == "ErrImageNeverPull" || reason == "CreateContainerError" ||
+          reason == "RunContainerError";
       const bool transient = reason == "ErrImagePull" || reason == "ImagePullBackOff" ||
                              reason == "RegistryUnavailable" || reason == "ImageInspectError";
       if (!fatal && !transient && !crash_loop) continue;
       std::string text = fmt::format("pod {} container {}: {}", pod_name, container, reason);
       if (!message.empty()) text += ": " + message;
-      if (Has(c, {"lastState", "terminated"})) {
-        text += fmt::format(
-            " (last exit: {}, code {}, {} restarts)", Str(c, {"lastState", "terminated", "reason"}),
-            Int(c, {"lastState", "terminated", "exitCode"}), Int(c, {"restartCount"}));
+      if (common::JsonHas(c, {"lastState", "terminated"})) {
+        text += fmt::format(" (last exit: {}, code {}, {} restarts)",
+                            common::JsonString(c, {"lastState", "terminated", "reason"}),
+                            common::JsonInt(c, {"lastState", "terminated", "exitCode"}),
+                            common::JsonInt(c, {"restartCount"}));
       }
       out.push_back({pod_name + "/" + container + "/" + (transient ? "image" : reason), text, fatal,
                      transient});

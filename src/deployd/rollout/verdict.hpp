@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_path.hpp"
 #include "common/time.hpp"
 
 namespace deployd::rollout {
@@ -34,11 +35,6 @@ enum class Rule {
   kNais,        // nais.io Application / Naisjob: naiserator events and status
   kConditions,  // other custom resources: Ready / Stalled / Reconciling conditions
 };
-
-// The value at a path of object keys; nullptr when a step is missing or not an object.
-const nlohmann::json* Find(const nlohmann::json& o, std::initializer_list<const char*> path);
-// The string at a path of object keys; "" when missing or not a string.
-std::string StringAt(const nlohmann::json& o, std::initializer_list<const char*> path);
 
 Rule RuleFor(const std::string& group, const std::string& kind, const nlohmann::json& object);
 

@@ -93,14 +93,6 @@ std::vector<std::string> Dispatcher::KnownClusters() {
   return {known.begin(), known.end()};
 }
 
-bool Dispatcher::ValidIdempotencyKey(const std::string& key) {
-  if (key.empty() || key.size() > 128) return false;
-  return std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_' || c == '.' || c == ':';
-  });
-}
-
 namespace {
 
 // hookd's `Deploy` span (accepting a request): continues the client's traceParent and replaces
@@ -193,9 +185,10 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
 
   store::StatusRow row;
   try {
-    row = store_.CreateDeployment(request, resources, created, deadline,
-                                  QueuedMessage(request.cluster(), deadline), request_key,
-                                  idempotency_key);
+    row = store_.CreateDeployment(
+        request, resources, created, deadline,
+        (request.plan() ? "[plan] " : "") + QueuedMessage(request.cluster(), deadline), request_key,
+        idempotency_key);
   } catch (const std::exception& e) {
     common::LogWith(spdlog::level::err,
                     common::DeploymentFields(request.id(), request.team(), request.cluster()),
@@ -227,7 +220,8 @@ pb::DeploymentStatus Dispatcher::Deploy(pb::DeploymentRequest request, const std
   event->status = ToWireStatus(row);
   hub_.Publish(event);
   clusters_.Wake(request.cluster());
-  if (observer_ != nullptr) observer_->Accepted(request);
+  // A plan changes nothing: it gets no GitHub deployment (and so no GitHub statuses).
+  if (observer_ != nullptr && !request.plan()) observer_->Accepted(request);
 
   pb::DeploymentStatus reply = ToWireStatus(row);
   *reply.mutable_request() = std::move(request);
@@ -248,10 +242,15 @@ store::StatusRow Dispatcher::HandleStatus(const std::string& deployment_id,
     throw common::Error(common::ErrorCode::kUnavailable,
                         std::string("write deployment status to database: ") + e.what());
   }
+  AnnounceStored(row);
+  return row;
+}
+
+void Dispatcher::AnnounceStored(const store::StatusRow& row) {
   if (metrics_ != nullptr) {
     const double lead =
         std::chrono::duration<double>(clock_.Now() - row.deployment_created).count();
-    metrics_->ObserveState(deployment_id, row.state_name, row.repository, row.team, row.cluster,
+    metrics_->ObserveState(row.deployment_id, row.state_name, row.repository, row.team, row.cluster,
                            lead);
   }
   auto event = std::make_shared<StatusEvent>();
@@ -259,12 +258,11 @@ store::StatusRow Dispatcher::HandleStatus(const std::string& deployment_id,
   event->status = ToWireStatus(row);
   hub_.Publish(event);
   if (observer_ != nullptr) observer_->StatusStored(row);
-  if (common::IsFinished(state)) {
-    common::LogWith(spdlog::level::info,
-                    common::DeploymentFields(deployment_id, row.team, row.cluster),
-                    "Deployment finished: {} {}: {}", deployment_id, row.state_name, message);
+  if (common::IsFinished(row.state)) {
+    common::LogWith(
+        spdlog::level::info, common::DeploymentFields(row.deployment_id, row.team, row.cluster),
+        "Deployment finished: {} {}: {}", row.deployment_id, row.state_name, row.message);
   }
-  return row;
 }
 
 void Dispatcher::PublishStored(const std::string& deployment_id, const std::string& status_id) {

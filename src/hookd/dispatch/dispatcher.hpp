@@ -8,6 +8,7 @@
 #include "deployment.pb.h"
 #include "hookd/dispatch/hub.hpp"
 #include "hookd/dispatch/observer.hpp"
+#include "hookd/dispatch/rules.hpp"
 #include "hookd/metrics.hpp"
 #include "hookd/store/store.hpp"
 
@@ -43,9 +44,8 @@ class Dispatcher {
                               const std::string& request_key = "",
                               const std::string& idempotency_key = "");
   // What an idempotency key may be: its rule, as error messages say it.
-  static constexpr const char* kIdempotencyKeyRule =
-      "1 to 128 characters of letters, digits, '-', '_', '.' and ':'";
-  static bool ValidIdempotencyKey(const std::string& key);
+  static constexpr const char* kIdempotencyKeyRule = dispatch::kIdempotencyKeyRule;
+  static bool ValidIdempotencyKey(const std::string& key) { return IsValidIdempotencyKey(key); }
   void SetRejectUnknownClusters(bool reject) { reject_unknown_clusters_ = reject; }
   // Optional: state transitions, queue size and lead time are recorded here.
   void SetMetrics(Metrics* metrics) { metrics_ = metrics; }
@@ -67,6 +67,9 @@ class Dispatcher {
   // -> kUnavailable `write deployment status to database: <err>`.
   store::StatusRow HandleStatus(const std::string& deployment_id, pb::DeploymentState state,
                                 const std::string& message, common::SystemTime time);
+  // After a status was stored (by HandleStatus, or by another write such as a cancel): records
+  // it in the metrics, fans it out to local subscribers and tells the observer.
+  void AnnounceStored(const store::StatusRow& row);
 
   // A deployd process `instance` of `cluster` (started at `startup`) connected: deployments that
   // an earlier process confirmed and never finished become `inactive` ("Deployment has been
@@ -100,7 +103,7 @@ class Dispatcher {
   const common::Clock& Clock() const { return clock_; }
 
   // Queue deadline for requests without one (the original's HTTP API used now + 30 min).
-  static constexpr std::chrono::minutes kDefaultDeadline{30};
+  static constexpr std::chrono::minutes kDefaultDeadline = dispatch::kDefaultDeadline;
   // How far a client-set deadline may lie ahead, and a client-set time behind.
   static constexpr std::chrono::hours kMaxClientHorizon{24};
   // How long after its deadline a deployment that deployd confirmed may still end by itself.

@@ -33,7 +33,7 @@ class JwkSet {
 using JwksFetcher = std::function<std::string()>;
 
 // Largest JWKS document accepted (GitHub's is about 2 KiB).
-inline constexpr std::size_t kMaxJwksBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxJwksBytes = std::size_t{1024} * 1024;
 
 // A fetcher that GETs `url` with common::HttpClient (5 s timeout, 2xx required, at most
 // kMaxJwksBytes). The keys that authenticate every JWT must come over TLS: an http:// URL throws

@@ -14,6 +14,7 @@
 #include <grpcpp/support/proto_buffer_writer.h>
 #include <spdlog/spdlog.h>
 
+#include "common/capabilities.hpp"
 #include "common/error.hpp"
 #include "common/grpc_error.hpp"
 #include "common/limits.hpp"
@@ -25,7 +26,9 @@
 #include "common/state.hpp"
 #include "common/tracing.hpp"
 #include "deployment.grpc.pb.h"
+#include "hookd/dispatch/cancel.hpp"
 #include "hookd/grpc/auth.hpp"
+#include "hookd/grpc/deploy_handlers.hpp"
 #include "hookd/grpc/deployd_auth.hpp"
 
 namespace hookd::grpcapi {
@@ -64,40 +67,22 @@ Metadata CopyMetadata(const grpc::CallbackServerContext* context) {
 // What the services share.
 struct Shared {
   Shared(dispatch::Dispatcher& d, WorkerPool& w, GrpcOptions o)
-      : dispatcher(d), workers(w), options(std::move(o)) {}
+      : dispatcher(d),
+        workers(w),
+        options(std::move(o)),
+        deployments(d.Store()),
+        intake(d),
+        canceller(d),
+        deploy(DeployBackends{d.Store(), d.Store(), d.Store(), intake, canceller, d.Clock()},
+               DeployAuthOptions{options.cli_authentication, options.jwt, options.metrics}) {}
   dispatch::Dispatcher& dispatcher;
   WorkerPool& workers;
   GrpcOptions options;
-
-  KeyLookup Keys() {
-    return [this](const std::string& team) { return dispatcher.Store().ApiKeys(team); };
-  }
-
-  // CLI authentication of pb.Deploy: the JWT path when metadata `jwt` has exactly
-  // one non-empty value, the API-key path otherwise.
-  AuthResult Authenticate(const Metadata& metadata, bool stream) {
-    AuthResult result;
-    if (UsesJwt(metadata)) {
-      if (options.jwt == nullptr) {
-        result.type = "jwt";
-        result.error = "invalid_jwt";
-        result.status = {grpc::StatusCode::UNAUTHENTICATED,
-                         "invalid JWT token: JWT authentication is not configured"};
-      } else {
-        result = CheckJwt(
-            metadata, *options.jwt,
-            [this](const std::string& team, const std::string& repository,
-                   const std::string& repository_id) {
-              return dispatcher.Store().AuthorizeRepository(team, repository, repository_id);
-            },
-            stream);
-      }
-    } else {
-      result = CheckApiKey(metadata, Keys(), dispatcher.Clock(), stream);
-    }
-    if (options.metrics != nullptr) options.metrics->ObserveAuth(result.type, result.error);
-    return result;
-  }
+  store::DeploymentReader& deployments;
+  http::DispatcherIntake intake;
+  http::DispatcherCanceller canceller;
+  // pb.Deploy's logic over the storage interfaces (grpc/deploy_handlers.hpp).
+  DeployHandlers deploy;
 
   void Started(const char* type, const char* service, const char* method) {
     if (options.metrics == nullptr) return;
@@ -132,9 +117,6 @@ class SelfOwned : public std::enable_shared_from_this<Derived> {
  private:
   std::shared_ptr<Derived> self_;
 };
-
-// gRPC metadata of pb.Deploy/Deploy naming the logical request (see Dispatcher::Deploy).
-constexpr const char* kIdempotencyKeyMetadata = "idempotency-key";
 
 bool IsExpired(const grpc::CallbackServerContext* context) {
   return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
@@ -353,20 +335,9 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
     raw_request_.Clear();
     const std::string& id = request_.id();
     SetSubject("deployment " + common::Quote(id));
-    if (!request_.team().empty()) {
-      if (auto invalid = common::InvalidLabel("team", request_.team())) {
-        return Fail({grpc::StatusCode::INVALID_ARGUMENT, *invalid});
-      }
-    }
-    if (shared_.options.cli_authentication) {
-      auto auth = shared_.Authenticate(metadata_, true);
-      if (!auth.status.ok()) return Fail(auth.status);
-      if (!request_.team().empty()) {
-        if (auto status = CheckTeamMatches(auth.team, request_.team()); !status.ok()) {
-          return Fail(status);
-        }
-      }
-      authenticated_team_ = auth.team;
+    if (auto admitted = shared_.deploy.AdmitStatus(metadata_, request_, authenticated_team_);
+        !admitted.ok()) {
+      return Fail(admitted);
     }
     {
       std::lock_guard lock(mutex_);
@@ -383,21 +354,8 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
       }
     }
     std::vector<store::StatusRow> history;
-    try {
-      auto deployment = shared_.dispatcher.Store().Deployment(id);
-      if (!deployment) {
-        return Fail({grpc::StatusCode::NOT_FOUND, "deployment '" + id + "' not found"});
-      }
-      if (shared_.options.cli_authentication && deployment->team != authenticated_team_) {
-        return Fail(
-            {grpc::StatusCode::PERMISSION_DENIED,
-             "deployment '" + id + "' does not belong to team \"" + authenticated_team_ + "\""});
-      }
-      history = shared_.dispatcher.Store().Statuses(id);
-    } catch (const std::exception& e) {
-      spdlog::error("reading statuses of deployment {}: {}", id, e.what());
-      return Fail({grpc::StatusCode::UNAVAILABLE,
-                   "unable to determine deployment status; database is unavailable"});
+    if (auto read = shared_.deploy.StatusHistory(id, authenticated_team_, history); !read.ok()) {
+      return Fail(read);
     }
     std::lock_guard lock(mutex_);
     if (Finishing()) return;
@@ -452,8 +410,9 @@ class StatusStream final : public QueuedWriteReactor<pb::DeploymentStatus>,
   std::set<std::string> seen_;                     // status IDs already sent or skipped
 };
 
-using DeployBase = pb::Deploy::WithRawCallbackMethod_Deploy<
-    pb::Deploy::WithRawCallbackMethod_Status<pb::Deploy::Service>>;
+using DeployBase =
+    pb::Deploy::WithRawCallbackMethod_Deploy<pb::Deploy::WithRawCallbackMethod_Status<
+        pb::Deploy::WithRawCallbackMethod_Cancel<pb::Deploy::Service>>>;
 
 class DeployService final : public DeployBase {
  public:
@@ -469,7 +428,7 @@ class DeployService final : public DeployBase {
       pb::DeploymentRequest parsed;
       pb::DeploymentStatus answer;
       auto status = ReadRequest(*request, shared_.options.max_message_size, parsed);
-      if (status.ok()) status = HandleDeploy(context, metadata, parsed, answer);
+      if (status.ok()) status = shared_.deploy.Deploy(metadata, parsed, IsExpired(context), answer);
       status = WithText(status);
       if (status.ok()) {
         WriteMessage(answer, *reply);
@@ -495,41 +454,35 @@ class DeployService final : public DeployBase {
     return stream.get();
   }
 
- private:
-  grpc::Status HandleDeploy(const grpc::CallbackServerContext* context, const Metadata& metadata,
-                            const pb::DeploymentRequest& request, pb::DeploymentStatus& reply) {
-    try {
-      if (IsExpired(context)) {
-        return {grpc::StatusCode::DEADLINE_EXCEEDED,
-                "deployment request timed out while you were waiting"};
+  // Beyond the original: authenticated like Deploy; only the deployment's own team may cancel it.
+  grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* reply) override {
+    auto* reactor = context->DefaultReactor();
+    shared_.Started("unary", "pb.Deploy", "Cancel");
+    shared_.workers.Post([this, context, request, reply, reactor, metadata = CopyMetadata(context),
+                          started = std::chrono::steady_clock::now()] {
+      pb::CancelRequest parsed;
+      pb::DeploymentStatus answer;
+      auto status = ReadRequest(*request, shared_.options.max_message_size, parsed);
+      if (status.ok()) status = shared_.deploy.Cancel(metadata, parsed, IsExpired(context), answer);
+      status = WithText(status);
+      if (status.ok()) {
+        WriteMessage(answer, *reply);
+        shared_.Sent("unary", "pb.Deploy", "Cancel");
+      } else {
+        LogFailure("pb.Deploy/Cancel", context->peer(),
+                   "deployment " + common::Quote(parsed.id()) + " and team " +
+                       common::Quote(parsed.team()),
+                   status);
       }
-      if (shared_.options.cli_authentication) {
-        auto auth = shared_.Authenticate(metadata, false);
-        if (!auth.status.ok()) return auth.status;
-        if (auto status = CheckTeamMatches(auth.team, request.team()); !status.ok()) {
-          return status;
-        }
-      }
-      // Optional (an original CLI sends none): the client's name for this logical request. A
-      // retry with the same key is answered with the deployment the first attempt created.
-      std::string idempotency_key;
-      if (auto it = metadata.find(kIdempotencyKeyMetadata); it != metadata.end()) {
-        idempotency_key = it->second;
-        if (idempotency_key.empty()) {
-          return {grpc::StatusCode::INVALID_ARGUMENT,
-                  std::string("invalid idempotency key: it must be ") +
-                      dispatch::Dispatcher::kIdempotencyKeyRule};
-        }
-      }
-      reply = shared_.dispatcher.Deploy(request, "", "", idempotency_key);
-      return grpc::Status::OK;
-    } catch (const common::Error& e) {
-      return common::ToGrpcStatus(e);
-    } catch (...) {
-      return common::CurrentExceptionToGrpcStatus();
-    }
+      shared_.Handled("unary", "pb.Deploy", "Cancel", status, started);
+      reactor->Finish(status);
+    });
+    return reactor;
   }
 
+ private:
   Shared& shared_;
 };
 
@@ -546,7 +499,8 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
         cluster_(opts.cluster()),
         startup_(common::FromTimestamp(opts.startuptime())),
         instance_(cluster_ + "@" + common::FormatRfc3339Nano(startup_)),
-        deployd_limit_(AnnouncedLimit(metadata_)) {
+        deployd_limit_(AnnouncedLimit(metadata_)),
+        capabilities_(AnnouncedCapabilities(metadata_)) {
     SetSubject("cluster " + common::Quote(cluster_));
   }
 
@@ -663,6 +617,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
                  common::FormatRfc3339Nano(startup_));
     try {
       shared_.dispatcher.Store().TouchCluster(cluster_, registered_at, identity_.credential);
+      shared_.dispatcher.Store().SetClusterCapabilities(cluster_, capabilities_);
       shared_.dispatcher.InvalidateHistoric(cluster_, startup_, instance_);
     } catch (const std::exception& e) {
       spdlog::error("invalidating historic deployments of cluster {}: {}", cluster_, e.what());
@@ -692,6 +647,8 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
       }
       std::vector<store::QueuedRequest> queued;
       std::vector<std::string> too_large;  // per entry of `queued`: why it is not sent
+      std::vector<store::Store::PendingCancel> cancels;
+      bool cancels_read = false;
       try {
         const auto unconfirmed = shared_.dispatcher.Store().UnconfirmedIds(cluster_);
         std::vector<std::string> fresh;
@@ -726,10 +683,24 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
             sending.push_back(queued[i].deployment_id);
           }
         }
-        shared_.dispatcher.Store().MarkHandedOut(sending, instance_);
+        // Only what was marked is sent: a request withdrawn meanwhile (Cancel) is not.
+        const auto marked = shared_.dispatcher.Store().HandOut(sending, instance_);
+        const std::set<std::string> sendable(marked.begin(), marked.end());
+        for (std::size_t i = 0; i < queued.size(); ++i) {
+          if (queued[i].unreadable.empty() && too_large[i].empty() &&
+              !sendable.count(queued[i].deployment_id)) {
+            queued[i].deployment_id.clear();  // withdrawn: dropped below
+          }
+        }
+        if (CanCancel()) {
+          cancels = shared_.dispatcher.Store().PendingCancels(cluster_);
+          cancels_read = true;
+        }
       } catch (const std::exception& e) {
         queued.clear();
         too_large.clear();
+        cancels.clear();
+        cancels_read = false;
         // The sweeper wakes every stream periodically, so this is retried.
         spdlog::error("reading the queue of cluster {}: {}", cluster_, e.what());
       }
@@ -759,7 +730,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
       const auto now = shared_.dispatcher.Clock().Now();
       std::lock_guard lock(mutex_);
       for (auto& entry : queued) {
-        if (!entry.unreadable.empty()) continue;
+        if (!entry.unreadable.empty() || entry.deployment_id.empty()) continue;
         if (entry.deadline <= now) continue;  // the sweeper ends it as `error`
         if (!handed_out_.insert(entry.request.id()).second) continue;
         common::LogWith(
@@ -769,6 +740,31 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
             entry.handed_to.empty() ? "" : " again (unconfirmed on " + entry.handed_to + ")");
         TraceHandOut(entry, cluster_);
         queue_.push_back(std::move(entry.request));
+      }
+      // After the requests: a deployment and its cancel in one batch arrive in that order. Each
+      // cancel is sent once per stream; the next connection of the cluster gets it again while
+      // the deployment has not ended.
+      std::set<std::string> still_pending;
+      for (const auto& cancel : cancels) {
+        still_pending.insert(cancel.deployment_id);
+        if (!cancels_sent_.insert(cancel.deployment_id).second) continue;
+        common::LogWith(spdlog::level::info,
+                        common::DeploymentFields(cancel.deployment_id, cancel.team, cluster_),
+                        "sending the cancel of deployment {} to cluster {}", cancel.deployment_id,
+                        cluster_);
+        pb::DeploymentRequest message;
+        message.set_id(cancel.deployment_id);
+        message.set_cluster(cluster_);
+        message.set_team(cancel.team);
+        message.set_cancel(true);
+        message.set_cancelledby("team " + cancel.team);
+        message.set_cancelreason(cancel.reason);
+        queue_.push_back(std::move(message));
+      }
+      if (cancels_read) {
+        for (auto it = cancels_sent_.begin(); it != cancels_sent_.end();) {
+          it = still_pending.count(*it) ? std::next(it) : cancels_sent_.erase(it);
+        }
       }
       MaybeWrite();
       if (!pump_again_ || Finishing()) {
@@ -792,6 +788,21 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
     return {*bytes, true};
   }
 
+  // What deployd announced with metadata common::kCapabilitiesMetadata (trimmed, as sent).
+  static std::string AnnouncedCapabilities(const Metadata& metadata) {
+    auto it = metadata.find(common::kCapabilitiesMetadata);
+    if (it == metadata.end()) return "";
+    std::string out;
+    for (char c : it->second.substr(0, 256)) {
+      if (c != ' ') out += c;
+    }
+    return out;
+  }
+  bool CanCancel() const {
+    return ("," + capabilities_ + ",").find(std::string(",") + common::kCancelCapability + ",") !=
+           std::string::npos;
+  }
+
   const Metadata metadata_;
   const std::string cluster_;
   const common::SystemTime startup_;
@@ -799,6 +810,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
   // process has the same instance; a restarted one a new one).
   const std::string instance_;
   const Limit deployd_limit_;
+  const std::string capabilities_;
   DeploydIdentity identity_;
 
   bool done_ = false;
@@ -808,6 +820,8 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
   bool pump_again_ = false;
   // IDs written (or being written) on this stream and not yet confirmed: never sent twice on it.
   std::set<std::string> handed_out_;
+  // Deployments whose cancel was written on this stream (bounded by the pending cancels).
+  std::set<std::string> cancels_sent_;
 };
 
 // A server stream refused before it started (its request could not be read).
@@ -881,7 +895,7 @@ class DispatchService final : public DispatchBase {
     try {
       if (!identity.any_cluster) {
         // A key bound to clusters reports only on deployments of those clusters.
-        auto deployment = shared_.dispatcher.Store().Deployment(status.request().id());
+        auto deployment = shared_.deployments.Deployment(status.request().id());
         const std::string cluster = deployment ? deployment->cluster.value_or("") : "";
         if (deployment && !identity.MayServe(cluster)) {
           spdlog::warn(
@@ -923,7 +937,8 @@ class UnknownMethods final : public grpc::CallbackGenericService {
     const grpc::Status status(
         grpc::StatusCode::UNIMPLEMENTED,
         "hookd does not implement " + context->method() +
-            " (it serves /pb.Deploy/Deploy, /pb.Deploy/Status, /pb.Dispatch/Deployments, "
+            " (it serves /pb.Deploy/Deploy, /pb.Deploy/Status, /pb.Deploy/Cancel, "
+            "/pb.Dispatch/Deployments, "
             "/pb.Dispatch/ReportStatus and /grpc.health.v1.Health)");
     std::string_view call = context->method();
     if (!call.empty() && call.front() == '/') call.remove_prefix(1);

@@ -50,6 +50,7 @@ constexpr const char* kStyle =
     ".state-in_progress,.state-queued,.state-pending,.state-waiting,.state-applied{color:var(--run)"
     "}"
     ".muted{color:var(--muted)}"
+    ".msg{white-space:pre-wrap;overflow-wrap:anywhere}"
     ".evidence{border:2px solid var(--bad);background:var(--badbg);padding:8px 12px;"
     "margin:12px 0;border-radius:4px}.evidence h2{margin:0 0 4px;color:var(--bad)}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:0}"
@@ -312,10 +313,13 @@ bool FailurePhrase(const std::string& text) {
   return false;
 }
 
+// A final message's first line without its error count: what went wrong with the resource (the
+// lines after it, such as a failing container's last log lines, are shown with the whole message).
 std::string WithoutErrorCount(const std::string& message) {
-  const auto at = message.rfind(" (total of ");
-  if (at == std::string::npos || !EndsWith(message, " errors)")) return message;
-  return message.substr(0, at);
+  const std::string first = message.substr(0, message.find('\n'));
+  const auto at = first.rfind(" (total of ");
+  if (at == std::string::npos || !EndsWith(first, " errors)")) return first;
+  return first.substr(0, at);
 }
 
 // ---- rendering of the live sections
@@ -343,13 +347,13 @@ std::string RenderSummary(const PageData& d, common::SystemTime now) {
               std::chrono::duration_cast<std::chrono::milliseconds>(end - d.deployment.created)) +
           "</dd>";
   if (!d.statuses.empty()) {
-    html += "<dt>Last message</dt><dd>" + Esc(d.statuses.front().message) + "</dd>";
+    html += "<dt>Last message</dt><dd class=\"msg\">" + Esc(d.statuses.front().message) + "</dd>";
   }
   html += "</dl>";
   if (finished && common::IsErrorState(d.statuses.front().state)) {
     html += "<div class=\"evidence\" role=\"alert\"><h2>Why it " +
             std::string(d.statuses.front().state_name == "failure" ? "failed" : "ended") +
-            "</h2><p>" + Esc(d.statuses.front().message) + "</p>";
+            "</h2><p class=\"msg\">" + Esc(d.statuses.front().message) + "</p>";
     const auto states = DeriveResourceStates(d.resources, d.statuses, state);
     std::string failed;
     for (const auto& s : states) {
@@ -392,7 +396,8 @@ std::string RenderTimeline(const PageData& d) {
         std::chrono::duration_cast<std::chrono::milliseconds>(it->created - d.deployment.created);
     html += "<tr><td><time datetime=\"" + common::FormatRfc3339Nano(it->created) + "\" title=\"" +
             HumanTime(it->created) + "\">+" + FormatDuration(after) + "</time></td><td>" +
-            StateBadge(it->state_name) + "</td><td>" + Esc(it->message) + "</td></tr>";
+            StateBadge(it->state_name) + "</td><td class=\"msg\">" + Esc(it->message) +
+            "</td></tr>";
   }
   html += "</tbody></table></div>";
   return html;

@@ -21,6 +21,8 @@ class Server {
   int Start();
   // Stops accepting, lets in-flight requests finish up to `grace`, then closes everything.
   void Stop(std::chrono::milliseconds grace);
+  // Requests being answered now (released on every path: answer, error, closed connection).
+  int InFlight() const;
 
  private:
   struct Impl;

@@ -655,4 +655,111 @@ std::optional<std::string> Store::AuthorizeRepository(const std::string& team,
   return out;
 }
 
+std::vector<std::string> Store::HandOut(const std::vector<std::string>& deployment_ids,
+                                        const std::string& instance) {
+  std::vector<std::string> marked;
+  if (deployment_ids.empty()) return marked;
+  pool_.With([&](pqxx::connection& conn) {
+    marked.clear();
+    pqxx::nontransaction tx(conn);
+    auto rows = tx.exec_params(
+        "UPDATE deployment_queue SET handed_to = $2, handed_out = now() WHERE deployment_id = "
+        "ANY($1::text[]) AND confirmed IS NULL RETURNING deployment_id",
+        TextArray(deployment_ids), instance);
+    for (const auto& r : rows) marked.push_back(r[0].as<std::string>());
+  });
+  return marked;
+}
+
+Store::CancelOutcome Store::CancelDeployment(const std::string& id, const std::string& team,
+                                             const std::string& reason,
+                                             pb::DeploymentState withdrawn_state,
+                                             const std::string& withdrawn_message,
+                                             common::SystemTime now) {
+  CancelOutcome out;
+  pool_.With([&](pqxx::connection& conn) {
+    out = CancelOutcome{};
+    pqxx::work tx(conn);
+    // The row lock orders the cancel with status writers (WriteStatus locks it too).
+    auto deployment = tx.exec_params(
+        "SELECT team, COALESCE(cluster, ''), COALESCE(state, '') FROM deployment WHERE id = $1 "
+        "FOR UPDATE",
+        id);
+    if (deployment.empty()) {
+      throw common::Error(common::ErrorCode::kNotFound, "deployment '" + id + "' not found");
+    }
+    if (deployment[0][0].as<std::string>() != team) {
+      throw common::Error(common::ErrorCode::kPermissionDenied,
+                          "deployment '" + id + "' does not belong to team \"" + team +
+                              "\"; only its own team may cancel it");
+    }
+    out.cluster = deployment[0][1].as<std::string>();
+    out.state = deployment[0][2].as<std::string>();
+    if (const auto state = common::ParseStateName(out.state); state && common::IsFinished(*state)) {
+      throw common::Error(common::ErrorCode::kFailedPrecondition,
+                          "deployment '" + id + "' has already finished (" + out.state +
+                              "); there is nothing to cancel");
+    }
+    // The queue row lock orders the cancel with a hand-out (HandOut's UPDATE): one that comes
+    // later finds no row and marks nothing, so the request is never sent.
+    auto queued = tx.exec_params(
+        "SELECT handed_to IS NULL FROM deployment_queue WHERE deployment_id = $1 FOR UPDATE", id);
+    if (!queued.empty() && queued[0][0].as<bool>()) {
+      tx.exec_params("DELETE FROM deployment_queue WHERE deployment_id = $1", id);
+      out.withdrawn = true;
+      out.status = InsertStatus(tx, origin_, id, withdrawn_state, withdrawn_message, now);
+      tx.commit();
+      return;
+    }
+    auto capabilities =
+        tx.exec_params("SELECT capabilities FROM cluster WHERE name = $1", out.cluster);
+    bool can_cancel = false;
+    if (!capabilities.empty()) {
+      const std::string list = "," + capabilities[0][0].as<std::string>() + ",";
+      can_cancel = list.find(",cancel,") != std::string::npos;
+    }
+    if (!can_cancel) {
+      throw common::Error(
+          common::ErrorCode::kFailedPrecondition,
+          "cluster \"" + out.cluster + "\"'s deployd cannot cancel a running deployment");
+    }
+    out.already_requested =
+        tx.exec_params(
+              "INSERT INTO deployment_cancel (deployment_id, team, reason, created) "
+              "VALUES ($1, $2, $3, $4::timestamptz) ON CONFLICT (deployment_id) DO NOTHING",
+              id, team, reason, Ts(now))
+            .affected_rows() == 0;
+    // The replica holding the cluster's deployd stream looks at its queue and pending cancels.
+    tx.exec_params("SELECT pg_notify($1, $2)", kQueueChannel, origin_ + "|" + out.cluster);
+    tx.commit();
+  });
+  return out;
+}
+
+std::vector<Store::PendingCancel> Store::PendingCancels(const std::string& cluster) {
+  std::vector<PendingCancel> out;
+  pool_.With([&](pqxx::connection& conn) {
+    out.clear();
+    pqxx::read_transaction tx(conn);
+    auto rows = tx.exec_params(
+        "SELECT c.deployment_id, c.team, c.reason FROM deployment_cancel c "
+        "JOIN deployment d ON d.id = c.deployment_id WHERE d.cluster = $1 AND "
+        "COALESCE(d.state, '') NOT IN ('success', 'error', 'failure', 'inactive') "
+        "ORDER BY c.created ASC, c.deployment_id ASC",
+        cluster);
+    for (const auto& r : rows) {
+      out.push_back(
+          PendingCancel{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>()});
+    }
+  });
+  return out;
+}
+
+void Store::SetClusterCapabilities(const std::string& cluster, const std::string& capabilities) {
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::nontransaction tx(conn);
+    tx.exec_params("UPDATE cluster SET capabilities = $2 WHERE name = $1", cluster, capabilities);
+  });
+}
+
 }  // namespace hookd::store

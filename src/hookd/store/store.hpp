@@ -5,70 +5,20 @@
 
 #include "common/time.hpp"
 #include "deployment.pb.h"
+#include "hookd/store/interfaces.hpp"
 #include "hookd/store/pool.hpp"
+#include "hookd/store/records.hpp"
 
 namespace hookd::store {
-
-struct ApiKey {
-  std::string key;  // raw (decrypted) key bytes
-  std::string team;
-  common::SystemTime created;
-  common::SystemTime expires;
-};
-
-struct DeploymentRow {
-  std::string id;
-  std::string team;
-  common::SystemTime created;
-  std::optional<long long> github_id;
-  std::optional<std::string> github_repository;
-  std::optional<std::string> cluster;
-  std::optional<std::string> state;
-};
-
-struct ResourceRow {
-  int index = 0;
-  std::string group;
-  std::string version;
-  std::string kind;
-  std::string name;
-  std::string ns;
-};
-
-struct StatusRow {
-  std::string id;
-  std::string deployment_id;
-  pb::DeploymentState state = pb::success;
-  std::string state_name;  // as stored
-  std::string message;
-  common::SystemTime created;
-  // Filled by writes (for metrics): the deployment's team, repository, cluster and creation.
-  std::string team;
-  std::string repository;
-  std::string cluster;
-  common::SystemTime deployment_created{};
-  // CreateDeployment with a request key seen before: this is the first status of the deployment
-  // that the earlier request created, and nothing new was stored.
-  bool replayed = false;
-};
-
-struct QueuedRequest {
-  std::string deployment_id;
-  std::string cluster;
-  pb::DeploymentRequest request;  // empty when `unreadable` is set
-  common::SystemTime deadline;
-  common::SystemTime created;
-  // Why the stored request could not be parsed ("" when it could). Such a row fails its own
-  // deployment and never blocks the others.
-  std::string unreadable;
-  std::string handed_to;     // deployd instance it was last written to ("" when never)
-  std::string confirmed_by;  // deployd instance whose status confirmed it ("" when none yet)
-};
 
 // Everything hookd keeps in Postgres. Every method blocks: call from worker threads only.
 // Errors: common::Error{kNotFound} where documented, common::Error{kUnavailable} when the
 // database cannot be reached, other pqxx exceptions pass through.
-class Store {
+class Store final : public ApiKeyStore,
+                    public DeploymentReader,
+                    public TeamRepositoryStore,
+                    public RepositoryAuthorizer,
+                    public SchemaStore {
  public:
   Store(ConnectionPool& pool, std::string encryption_key);
 
@@ -88,9 +38,9 @@ class Store {
 
   // Keys of a team, newest expiry first, decrypted. Throws kNotFound when the team has no rows.
   // Rows that cannot be decrypted are skipped (logged).
-  std::vector<ApiKey> ApiKeys(const std::string& team);
+  std::vector<ApiKey> ApiKeys(const std::string& team) override;
   // Expires the team's current keys and inserts `key` valid for 5 years, in one transaction.
-  void RotateApiKey(const std::string& team, const std::string& key);
+  void RotateApiKey(const std::string& team, const std::string& key) override;
 
   // Deploy: one transaction writes the deployment, its resources, the queue entry (serialized
   // request, deadline) and the `queued` status, and sets deployment.state. Returns the status.
@@ -115,10 +65,10 @@ class Store {
   StatusRow WriteStatus(const std::string& deployment_id, pb::DeploymentState state,
                         const std::string& message, common::SystemTime created);
 
-  std::optional<DeploymentRow> Deployment(const std::string& id);
-  std::vector<ResourceRow> Resources(const std::string& deployment_id);
+  std::optional<DeploymentRow> Deployment(const std::string& id) override;
+  std::vector<ResourceRow> Resources(const std::string& deployment_id) override;
   // Newest first (created DESC).
-  std::vector<StatusRow> Statuses(const std::string& deployment_id);
+  std::vector<StatusRow> Statuses(const std::string& deployment_id) override;
   // Deployments of `cluster` created before `before` whose state is queued/in_progress, except
   // queued ones still waiting in the durable queue (those are delivered instead).
   std::vector<DeploymentRow> HistoricDeployments(const std::string& cluster,
@@ -162,16 +112,16 @@ class Store {
 
   // Repositories ("owner/name") allowed to deploy for a team with a GitHub OIDC token.
   bool RepositoryAuthorized(const std::string& team, const std::string& repository);
-  std::vector<std::string> TeamRepositories(const std::string& team);
+  std::vector<std::string> TeamRepositories(const std::string& team) override;
   // true when added (false: it was there already).
-  bool AddTeamRepository(const std::string& team, const std::string& repository);
+  bool AddTeamRepository(const std::string& team, const std::string& repository) override;
   // true when removed (false: it was not there).
-  bool RemoveTeamRepository(const std::string& team, const std::string& repository);
+  bool RemoveTeamRepository(const std::string& team, const std::string& repository) override;
 
   // SELECT 1 (for readiness).
   void Ping();
   // Schema version of the database (0 when not migrated at all).
-  int SchemaVersion();
+  int SchemaVersion() override;
 
   // JWT authorisation of `repository` for `team` with pinning (the rule: grpc/auth.hpp).
   // nullopt when the team does not authorise the repository. Else the row's repository_id
@@ -179,7 +129,43 @@ class Store {
   // first use; concurrent first uses pin exactly one), "" when it stays unpinned.
   std::optional<std::string> AuthorizeRepository(const std::string& team,
                                                  const std::string& repository,
-                                                 const std::string& repository_id);
+                                                 const std::string& repository_id) override;
+
+  // Cancel (pb.Deploy/Cancel, POST /api/v1/cancel). Every call blocks, like the rest.
+  // Like MarkHandedOut, and returns the IDs it marked: a request withdrawn meanwhile
+  // (CancelDeployment) is not among them and must not be sent.
+  std::vector<std::string> HandOut(const std::vector<std::string>& deployment_ids,
+                                   const std::string& instance);
+  // What CancelDeployment did.
+  struct CancelOutcome {
+    // true: the request had not been handed to a deployd; it left the queue and `status` (the
+    // final status `withdrawn_state` with `withdrawn_message`) was written. false: a deployd has
+    // it; the cancel is recorded (deployment_cancel) and the cluster's stream was notified.
+    bool withdrawn = false;
+    StatusRow status;
+    std::string cluster;
+    std::string state;               // the deployment's state before the cancel
+    bool already_requested = false;  // not withdrawn: a cancel was recorded earlier
+  };
+  // Cancels deployment `id` on behalf of `team`, in one transaction that locks the deployment
+  // and its queue entry (so a concurrent hand-out either happened before, or marks nothing).
+  // Errors (common::Error): kNotFound `deployment '<id>' not found`; kPermissionDenied
+  // `deployment '<id>' does not belong to team "<team>"; only its own team may cancel it`;
+  // kFailedPrecondition `deployment '<id>' has already finished (<state>); there is nothing to
+  // cancel`, or `cluster "<c>"'s deployd cannot cancel a running deployment` when the cluster's
+  // deployd did not announce the capability `cancel`.
+  CancelOutcome CancelDeployment(const std::string& id, const std::string& team,
+                                 const std::string& reason, pb::DeploymentState withdrawn_state,
+                                 const std::string& withdrawn_message, common::SystemTime now);
+  struct PendingCancel {
+    std::string deployment_id;
+    std::string team;
+    std::string reason;
+  };
+  // Recorded cancels of deployments of `cluster` that have not ended, oldest first.
+  std::vector<PendingCancel> PendingCancels(const std::string& cluster);
+  // What the cluster's deployd announced (comma-separated, "" for nothing); stored at connect.
+  void SetClusterCapabilities(const std::string& cluster, const std::string& capabilities);
 
  private:
   ConnectionPool& pool_;

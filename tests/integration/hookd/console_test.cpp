@@ -4,14 +4,17 @@
 // notification).
 #include "hookd/http/console.hpp"
 
+#include <array>
 #include <thread>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
+#include <openssl/sha.h>
 #include <pqxx/pqxx>
 
 #include "common/asio.hpp"
+#include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "common/time.hpp"
 #include "harness.hpp"
@@ -349,6 +352,56 @@ TEST_F(Console, DeploymentPageShowsResourcesTimelineEvidenceAndCommit) {
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.body, "deployment ID '%3Cx%3E' is not a well-formed UUID\n");
   EXPECT_EQ(bad.headers["Content-Type"], "text/plain; charset=utf-8");
+}
+
+// A final message with a crashed container's last lines: shown whole, newlines kept (pre-wrap, a
+// style the policy allows by its hash), escaped; the resource's row names the reason only.
+TEST_F(Console, DeploymentPageShowsTheCrashedContainersLogLines) {
+  Start();
+  const std::string id = Id(12);
+  const std::string message =
+      "Deployment/web: pod web-7d9c-x2x container web: CrashLoopBackOff: back-off 10s (last exit: "
+      "Error, code 1, 2 restarts) (total of 1 errors)\n"
+      "Deployment/web: last 2 log lines of container \"web\" in pod web-7d9c-x2x (previous "
+      "instance):\n"
+      "panic: <script>alert(1)</script>\n"
+      "\texit status 2";
+  Insert(id, "aura", "dev-gcp", "failure", "", 1,
+         {{"queued", "queued for dev-gcp", 0},
+          {"in_progress", "Successfully applied apps/v1, Kind=Deployment, Namespace=aura, Name=web",
+           1},
+          {"failure", message, 20}});
+  Resource(id, 0, "apps", "Deployment", "web");
+  auto page = Fetch(port_, "GET", "/deployments/" + id);
+  ASSERT_EQ(page.status, 200) << page.body;
+  const std::string& b = page.body;
+  const std::string escaped =
+      "Deployment/web: pod web-7d9c-x2x container web: CrashLoopBackOff: back-off 10s (last exit: "
+      "Error, code 1, 2 restarts) (total of 1 errors)\n"
+      "Deployment/web: last 2 log lines of container &quot;web&quot; in pod web-7d9c-x2x "
+      "(previous instance):\n"
+      "panic: &lt;script&gt;alert(1)&lt;/script&gt;\n"
+      "\texit status 2";
+  EXPECT_TRUE(Contains(b, "<h2>Why it failed</h2><p class=\"msg\">" + escaped + "</p>")) << b;
+  EXPECT_TRUE(Contains(b, "<dt>Last message</dt><dd class=\"msg\">" + escaped + "</dd>"));
+  EXPECT_TRUE(Contains(b, "<td class=\"msg\">" + escaped + "</td></tr>"));
+  EXPECT_TRUE(Contains(b,
+                       "<span class=\"state state-failed\">failed</span></td><td>pod web-7d9c-x2x "
+                       "container web: CrashLoopBackOff: back-off 10s (last exit: Error, code 1, 2 "
+                       "restarts)</td>"));
+  EXPECT_EQ(Count(b, "<script"), 0U);
+  // The inline style keeps the lines and is the one the policy's hash allows.
+  const auto style_at = b.find("<style>");
+  const auto style_end = b.find("</style>");
+  ASSERT_NE(style_at, std::string::npos);
+  const std::string style = b.substr(style_at + 7, style_end - style_at - 7);
+  EXPECT_TRUE(Contains(style, ".msg{white-space:pre-wrap;overflow-wrap:anywhere}"));
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(style.data()), style.size(), digest.data());
+  const std::string hash = common::Base64Encode(
+      std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+  EXPECT_TRUE(Contains(page.headers["Content-Security-Policy"], "style-src 'sha256-" + hash + "'"))
+      << page.headers["Content-Security-Policy"];
 }
 
 TEST_F(Console, KeyOptionGuardsTheListOnly) {

@@ -441,10 +441,12 @@ TEST_F(HostileHookd, UnsignedLargeBodiesCostTheirSizeNotADom) {
   const long after = PeakRssKib(hookd_->Pid());
   std::cout << "unsigned " << text.size() / 1024 << " KiB body x3: hookd peak RSS " << before
             << " -> " << after << " KiB\n";
-  // The body itself is held a few times (socket buffer, request, scan); a DOM would be >100 MiB.
-  // (Under AddressSanitizer every freed body stays in its quarantine: no bound to hold.)
+  // The body itself is held a few times (socket buffer, request, scan), and freed blocks may stay
+  // in another thread's malloc arena: 35 MiB typically, 48 MiB seen on a loaded machine. A DOM
+  // would be >100 MiB. (Under AddressSanitizer every freed body stays in its quarantine: no
+  // bound to hold.)
   if (!testsupport::kAddressSanitizer) {
-    EXPECT_LT(after - before, 48 * 1024)
+    EXPECT_LT(after - before, 72 * 1024)
         << "peak RSS grew from " << before << " to " << after << " KiB";
   }
   ExpectServing();

@@ -22,7 +22,8 @@ using namespace hookdtest;
 using namespace std::chrono_literals;
 
 const std::string kServes =
-    " (it serves /pb.Deploy/Deploy, /pb.Deploy/Status, /pb.Dispatch/Deployments, "
+    " (it serves /pb.Deploy/Deploy, /pb.Deploy/Status, /pb.Deploy/Cancel, "
+    "/pb.Dispatch/Deployments, "
     "/pb.Dispatch/ReportStatus and /grpc.health.v1.Health)";
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes (waits for an event: a line in

@@ -322,6 +322,32 @@ TEST(RunTest, QuietPrintsOnlyErrors) {
   EXPECT_TRUE(Contains(log, "fatal: deployment failed"));
 }
 
+// A failure with a crashed container's last log lines: each line of the message is a log line.
+TEST(RunTest, MultiLineFailurePrintsEveryLine) {
+  Harness h;
+  h.transport.deploys = {MakeStatus(pb::queued, "")};
+  h.transport.streams = {FakeTransport::Stream{std::deque<FakeTransport::Item>{MakeStatus(
+      pb::failure,
+      "Deployment/web: pod web-1 container web: CrashLoopBackOff (total of 1 errors)\n"
+      "Deployment/web: last 2 log lines of container \"web\" in pod web-1 (previous instance):\n"
+      "panic: boom\n"
+      "exit status 2")}}};
+  EXPECT_EQ(h.Run(Harness::Base({"--wait"})), 1);
+  const std::string log = h.err.str();
+  EXPECT_TRUE(
+      Contains(log,
+               "level=error msg=\"Status: failure: Deployment/web: pod web-1 container web: "
+               "CrashLoopBackOff (total of 1 errors)\""))
+      << log;
+  EXPECT_TRUE(Contains(log,
+                       "level=error msg=\"    Deployment/web: last 2 log lines of container "
+                       "\\\"web\\\" in pod web-1 (previous instance):\""))
+      << log;
+  EXPECT_TRUE(Contains(log, "level=error msg=\"    panic: boom\"")) << log;
+  EXPECT_TRUE(Contains(log, "level=error msg=\"    exit status 2\"")) << log;
+  EXPECT_FALSE(Contains(log, "\\n")) << log;
+}
+
 TEST(RunTest, ActionsLogFormat) {
   Harness h;
   h.transport.deploys = {MakeStatus(pb::queued, "")};

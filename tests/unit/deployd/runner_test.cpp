@@ -96,7 +96,7 @@ class RunnerTest : public ::testing::Test {
   FakeClock clock;
   RecordingSink sink;
   FakeFactory factory;
-  RunOptions options{"local", nullptr};
+  RunOptions options{"local", nullptr, nullptr};
 };
 
 constexpr const char* kConfigMap =

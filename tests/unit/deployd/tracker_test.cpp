@@ -167,10 +167,12 @@ TEST(RolloutTracker, OneRestartIsNotACrashLoop) {
                  Pod("web-1", "CrashLoopBackOff", "back-off 20s restarting failed container", 2),
                  kStart + 30s);
   ASSERT_TRUE(step.outcome);
+  // The crashed container's previous instance has the log that explains it.
   EXPECT_EQ(*step.outcome, (Outcome{Kind::kFailure,
                                     "Deployment/web: pod web-1 container web: CrashLoopBackOff: "
                                     "back-off 20s restarting failed container (last exit: Error, "
-                                    "code 1, 2 restarts)"}));
+                                    "code 1, 2 restarts)",
+                                    LogSource{"web-1", "web", true}}));
 }
 
 TEST(RolloutTracker, CrashLoopRestartsAreConfigurable) {

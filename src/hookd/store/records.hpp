@@ -1,0 +1,68 @@
+#pragma once
+// The plain values that cross the storage boundary: what the store interfaces
+// (store/interfaces.hpp) take and return. No database types.
+#include <optional>
+#include <string>
+
+#include "common/time.hpp"
+#include "deployment.pb.h"
+
+namespace hookd::store {
+
+struct ApiKey {
+  std::string key;  // raw (decrypted) key bytes
+  std::string team;
+  common::SystemTime created;
+  common::SystemTime expires;
+};
+
+struct DeploymentRow {
+  std::string id;
+  std::string team;
+  common::SystemTime created;
+  std::optional<long long> github_id;
+  std::optional<std::string> github_repository;
+  std::optional<std::string> cluster;
+  std::optional<std::string> state;
+};
+
+struct ResourceRow {
+  int index = 0;
+  std::string group;
+  std::string version;
+  std::string kind;
+  std::string name;
+  std::string ns;
+};
+
+struct StatusRow {
+  std::string id;
+  std::string deployment_id;
+  pb::DeploymentState state = pb::success;
+  std::string state_name;  // as stored
+  std::string message;
+  common::SystemTime created;
+  // Filled by writes (for metrics): the deployment's team, repository, cluster and creation.
+  std::string team;
+  std::string repository;
+  std::string cluster;
+  common::SystemTime deployment_created{};
+  // CreateDeployment with a request key seen before: this is the first status of the deployment
+  // that the earlier request created, and nothing new was stored.
+  bool replayed = false;
+};
+
+struct QueuedRequest {
+  std::string deployment_id;
+  std::string cluster;
+  pb::DeploymentRequest request;  // empty when `unreadable` is set
+  common::SystemTime deadline;
+  common::SystemTime created;
+  // Why the stored request could not be parsed ("" when it could). Such a row fails its own
+  // deployment and never blocks the others.
+  std::string unreadable;
+  std::string handed_to;     // deployd instance it was last written to ("" when never)
+  std::string confirmed_by;  // deployd instance whose status confirmed it ("" when none yet)
+};
+
+}  // namespace hookd::store
