@@ -246,6 +246,9 @@ std::optional<std::vector<std::string>> ReadCsvRecord(std::string_view input, st
   std::size_t col = 1;
   std::vector<std::string> fields;
   std::string_view rest = line;
+  // The continuation line `rest` looks at once a quoted field spans lines; it lives as long as the
+  // record, since the fields after that quoted field are read from it too.
+  std::string storage;
   for (;;) {
     if (rest.empty() || rest.front() != '"') {
       const auto comma = rest.find(',');
@@ -264,7 +267,6 @@ std::optional<std::vector<std::string>> ReadCsvRecord(std::string_view input, st
     std::string field;
     rest.remove_prefix(1);
     col += 1;
-    std::string storage;  // keeps a continuation line alive
     for (;;) {
       const auto quote = rest.find('"');
       if (quote != std::string_view::npos) {
