@@ -82,7 +82,8 @@ class PlanPruneTest : public ::testing::Test {
     EXPECT_EQ(result.exit_code, 0) << result.err;
     std::map<std::string, std::string> out;
     if (result.exit_code != 0) return out;
-    for (const auto& item : nlohmann::json::parse(result.out)["items"]) {
+    const auto list = nlohmann::json::parse(result.out);  // outlives the loop over its items
+    for (const auto& item : list["items"]) {
       out[item["kind"].get<std::string>() + "/" + item["metadata"]["name"].get<std::string>()] =
           item["metadata"]["resourceVersion"].get<std::string>();
     }
