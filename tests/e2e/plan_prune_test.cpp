@@ -42,7 +42,7 @@ class PlanPruneTest : public ::testing::Test {
 
   // Writes a manifest file into the chain's directory; returns its path.
   std::string Manifest(const std::string& name, const std::string& text) {
-    const std::string path = chain_.Dir() + "/" + name;
+    std::string path = chain_.Dir() + "/" + name;
     std::ofstream(path) << text;
     return path;
   }
