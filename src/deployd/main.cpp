@@ -18,6 +18,13 @@
 #include "deployd/config.hpp"
 
 int main(int argc, char** argv) {
+  // Signals are taken by sigwait in this thread only; block them first thing, before any thread
+  // starts (a SIGTERM while deployd starts up then still ends it cleanly).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const auto startup_time = std::chrono::system_clock::now();
   // Before any message is parsed: manifests nested as deep as hookd accepts must be readable here.
   common::InstallProtobufLimits();
@@ -31,13 +38,6 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_file,
                  "Configuration file (default ./deployd.yaml or /etc/deployd.yaml)");
   CLI11_PARSE(app, argc, argv);
-
-  // Signals are taken by sigwait in this thread only; block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<deployd::agent::Agent> agent;
   try {

@@ -38,11 +38,11 @@ struct App::Impl {
         pool(config.database_url, kDatabaseConnections),
         store(pool, config.database_encryption_key),
         dispatcher(store, hub, clusters, clock),
-        notifier(config.database_url, dispatcher),
+        notifier(config.database_url, dispatcher, origin),
         workers(kWorkerThreads),
         jwks(MakeJwksFetcher(config.github_jwks_url, config.github_jwks_allow_http), clock),
         jwt(jwks, config.github_issuer, "hookd", clock) {
-    store.SetOrigin(common::NewUuidV4());
+    store.SetOrigin(origin);
     pool.SetObserver(
         [this](bool ok, double seconds) { metrics.ObserveDatabaseQuery(ok, seconds); });
     dispatcher.SetMetrics(&metrics);
@@ -107,6 +107,8 @@ struct App::Impl {
   common::SystemClock clock;
   Metrics metrics;
   store::ConnectionPool pool;
+  // Names this process in its NOTIFY payloads, so that it skips its own notifications.
+  std::string origin = common::NewUuidV4();
   store::Store store;
   dispatch::StatusHub hub;
   dispatch::ClusterRegistry clusters;
@@ -178,7 +180,10 @@ void App::Start() {
   options.max_message_size = c.max_message_size;
   options.jwt = &impl_->jwt;
   options.metrics = &impl_->metrics;
-  impl_->grpc = std::make_unique<grpcapi::GrpcServer>(impl_->dispatcher, impl_->workers, options);
+  impl_->grpc = std::make_unique<grpcapi::GrpcServer>(
+      impl_->dispatcher,
+      grpcapi::GrpcStores{impl_->store, impl_->store, impl_->store, impl_->store}, impl_->workers,
+      options);
   impl_->grpc_port = impl_->grpc->Start();
   impl_->notifier.Start();
   impl_->handlers =
@@ -191,7 +196,7 @@ void App::Start() {
       "/api/v1/cancel", {"POST"}, [this](const http::Request& r, const http::PathParams&) {
         return http::Cancel(r, {impl_->store, impl_->canceller, impl_->clock});
       });
-  impl_->console = std::make_unique<http::Console>(c, impl_->dispatcher, impl_->pool);
+  impl_->console = std::make_unique<http::Console>(c, impl_->dispatcher, impl_->store, impl_->pool);
   impl_->handlers->SetConsole(impl_->console.get());
   impl_->handlers->SetReadinessCheck([this]() -> std::string {
     return impl_->notifier.Listening() ? "" : "not listening for notifications of other replicas";

@@ -25,25 +25,6 @@ struct ListInfo {
   std::vector<Json> defaults;     // kMap: the schema default of each key field (null: none)
 };
 
-// The schema of field `key` of an object with schema `schema` (nullptr when not described).
-const Json* ChildSchema(const Json* schema, const std::string& key) {
-  if (schema == nullptr || !schema->is_object()) return nullptr;
-  auto props = schema->find("properties");
-  if (props != schema->end() && props->is_object()) {
-    auto it = props->find(key);
-    if (it != props->end()) return &*it;
-  }
-  auto extra = schema->find("additionalProperties");
-  if (extra != schema->end() && extra->is_object()) return &*extra;
-  return nullptr;
-}
-
-const Json* ItemSchema(const Json* schema) {
-  if (schema == nullptr || !schema->is_object()) return nullptr;
-  auto items = schema->find("items");
-  return items != schema->end() && items->is_object() ? &*items : nullptr;
-}
-
 bool AtomicMap(const Json* schema) {
   return schema != nullptr && schema->is_object() &&
          schema->value("x-kubernetes-map-type", "") == "atomic";
@@ -451,6 +432,24 @@ void MergePatch(Json& target, const Json& patch) {
       MergePatch(target[it.key()], it.value());
     }
   }
+}
+
+const Json* ChildSchema(const Json* schema, const std::string& key) {
+  if (schema == nullptr || !schema->is_object()) return nullptr;
+  auto props = schema->find("properties");
+  if (props != schema->end() && props->is_object()) {
+    auto it = props->find(key);
+    if (it != props->end()) return &*it;
+  }
+  auto extra = schema->find("additionalProperties");
+  if (extra != schema->end() && extra->is_object()) return &*extra;
+  return nullptr;
+}
+
+const Json* ItemSchema(const Json* schema) {
+  if (schema == nullptr || !schema->is_object()) return nullptr;
+  auto items = schema->find("items");
+  return items != schema->end() && items->is_object() ? &*items : nullptr;
 }
 
 }  // namespace kubesim

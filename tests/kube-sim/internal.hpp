@@ -142,6 +142,11 @@ std::vector<std::pair<std::string_view, std::string_view>> EmbeddedCrds();
 const Json* BuiltinSchema(const std::string& group, const std::string& kind);
 // ObjectMeta's schema (finalizers a set, ownerReferences a map keyed by uid, ...).
 const Json& ObjectMetaSchema();
+// Walking an OpenAPI v3 schema (fields.cpp; the merges in smp.cpp walk the same way): the schema
+// of field `key` of an object described by `schema` (its `properties`, else its
+// `additionalProperties`), and the schema of a list's items; nullptr when not described.
+const Json* ChildSchema(const Json* schema, const std::string& key);
+const Json* ItemSchema(const Json* schema);
 
 // How lists take part in field ownership and apply merges. A list the schema describes follows
 // its markers: `x-kubernetes-list-type: map` (keyed by `x-kubernetes-list-map-keys`, a missing key

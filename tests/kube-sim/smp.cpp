@@ -46,24 +46,6 @@ std::string GoPrint(const Json& v) {
 // Other merge errors surface as a 500 Status without a reason.
 [[noreturn]] void MergeError(const std::string& message) { throw MakeError(500, "", message); }
 
-const Json* Child(const Json* schema, const std::string& key) {
-  if (schema == nullptr || !schema->is_object()) return nullptr;
-  auto props = schema->find("properties");
-  if (props != schema->end() && props->is_object()) {
-    auto it = props->find(key);
-    if (it != props->end()) return &*it;
-  }
-  auto extra = schema->find("additionalProperties");
-  if (extra != schema->end() && extra->is_object()) return &*extra;
-  return nullptr;
-}
-
-const Json* Items(const Json* schema) {
-  if (schema == nullptr || !schema->is_object()) return nullptr;
-  auto it = schema->find("items");
-  return it != schema->end() && it->is_object() ? &*it : nullptr;
-}
-
 struct PatchMeta {
   std::string strategy;  // "merge", "replace" or "" (retainKeys is separate)
   std::string merge_key;
@@ -207,12 +189,12 @@ Json MergeList(Json original, const Json& patch, const Json* field, const std::s
       for (auto& o : merged) {
         if (!o.is_object()) MergeError("value for key is not a map.");
         if (o.contains(merge_key) && o[merge_key] == e[merge_key]) {
-          o = MergeMap(o, e, Items(field));
+          o = MergeMap(o, e, ItemSchema(field));
           found = true;
           break;
         }
       }
-      if (!found) merged.push_back(MergeMap(Json::object(), e, Items(field)));
+      if (!found) merged.push_back(MergeMap(Json::object(), e, ItemSchema(field)));
     }
   }
   return NormalizeOrder(merged, patch_items, original, maps ? merge_key : "");
@@ -261,7 +243,7 @@ Json MergeMap(Json original, Json patch, const Json* schema) {
     if (!order.is_array()) BadFormat("invalid patch format of setElementOrder list");
     std::string list_key = key.substr(std::string(kSetElementOrder).size());
     if (list_key.empty()) BadFormat("invalid patch format of setElementOrder list");
-    const Json* field = Child(schema, list_key);
+    const Json* field = ChildSchema(schema, list_key);
     PatchMeta meta = MetaOf(field);
     bool in_original = original.contains(list_key);
     bool in_patch = patch.contains(list_key);
@@ -302,7 +284,7 @@ Json MergeMap(Json original, Json patch, const Json* schema) {
     }
     auto existing = original.find(key);
     original[key] = MergeValue(existing == original.end() ? nullptr : &*existing, value,
-                               Child(schema, key), delete_list);
+                               ChildSchema(schema, key), delete_list);
   }
   return original;
 }

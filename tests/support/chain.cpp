@@ -57,6 +57,7 @@ void Chain::Start(const ChainOptions& options) {
   ASSERT_TRUE(WaitForPort(grpc_port_, 30s)) << hookd_->Log();
   ASSERT_TRUE(WaitForPort(http_port_, 30s)) << hookd_->Log();
 
+  const int deployd_metrics_port = FreePort();
   std::vector<std::string> deployd_args{BinaryPath("deployd"),
                                         "--cluster",
                                         "local",
@@ -65,7 +66,7 @@ void Chain::Start(const ChainOptions& options) {
                                         "--kubeconfig",
                                         kubeconfig_,
                                         "--metrics-listen-address",
-                                        "127.0.0.1:" + std::to_string(FreePort())};
+                                        "127.0.0.1:" + std::to_string(deployd_metrics_port)};
   if (options_.authentication) {
     deployd_args.insert(deployd_args.end(),
                         {"--grpc.authentication=true", "--hookd-key", options_.deployd_key});
@@ -74,6 +75,9 @@ void Chain::Start(const ChainOptions& options) {
                       options_.deployd_flags.end());
   deployd_ = std::make_unique<ChildProcess>(deployd_args, std::map<std::string, std::string>{},
                                             dir_ + "/deployd.log");
+  // Its metrics listener is up once deployd has started (signals are handled from then on, so a
+  // test that ends at once still sees it exit cleanly on SIGTERM); it connects to hookd by itself.
+  ASSERT_TRUE(WaitForPort(deployd_metrics_port, 60s)) << deployd_->Log();
 }
 
 void Chain::KillAndRestartHookd() {

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "common/html.hpp"
 #include "common/strings.hpp"
 
 namespace deploy_cli {
@@ -165,32 +166,7 @@ void GoPrint(const json& v, char verb, bool top, std::string& out) {
   }
 }
 
-std::string Escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string Escape(const std::string& s) { return common::EscapeHtml(s, "&quot;", "&apos;"); }
 
 // ---------------------------------------------------------------------------------------------
 // Syntax tree

@@ -35,16 +35,8 @@ bool IsRetryable(const KubeCall& call) {
 
 AsyncKubeClient::AsyncKubeClient(net::any_io_executor executor, KubeConfig config)
     : config_(std::move(config)) {
-  common::HttpClientOptions options;
-  options.base_url = config_.server;
-  options.ca_pem = config_.ca_pem;
-  options.client_cert_pem = config_.client_cert_pem;
-  options.client_key_pem = config_.client_key_pem;
-  options.tls_server_name = config_.tls_server_name;
-  options.insecure_skip_tls_verify = config_.insecure_skip_tls_verify;
-  options.user_agent = "deployd";
-  options.max_idle_connections = 64;
-  http_ = std::make_unique<common::AsyncHttpClient>(std::move(executor), options);
+  http_ =
+      std::make_unique<common::AsyncHttpClient>(std::move(executor), HttpOptionsFor(config_, 64));
 }
 
 AsyncKubeClient::~AsyncKubeClient() = default;
@@ -134,7 +126,7 @@ net::awaitable<void> AsyncKubeClient::Stream(KubeCall call,
   auto on_body = [&status, &error_body, &on_data](std::string_view data) {
     if (status >= 300) {
       error_body.append(data);
-      return error_body.size() < 1024 * 1024;
+      return error_body.size() < std::size_t{1024} * 1024;  // keeps at most 1 MiB of an error
     }
     return on_data(data);
   };

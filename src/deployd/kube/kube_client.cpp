@@ -160,16 +160,7 @@ void KubeClient::Throttle() {
 }
 
 KubeClient::KubeClient(KubeConfig config) : config_(std::move(config)) {
-  common::HttpClientOptions options;
-  options.base_url = config_.server;
-  options.ca_pem = config_.ca_pem;
-  options.client_cert_pem = config_.client_cert_pem;
-  options.client_key_pem = config_.client_key_pem;
-  options.tls_server_name = config_.tls_server_name;
-  options.insecure_skip_tls_verify = config_.insecure_skip_tls_verify;
-  options.user_agent = "deployd";
-  options.max_idle_connections = 16;
-  http_ = std::make_unique<common::HttpClient>(options);
+  http_ = std::make_unique<common::HttpClient>(HttpOptionsFor(config_, 16));
   sleep_ = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
 }
 
@@ -233,7 +224,7 @@ void KubeClient::Stream(const KubeCall& call, const std::function<bool(std::stri
       [&](std::string_view data) {
         if (status >= 300) {
           error_body.append(data);
-          return error_body.size() < 1024 * 1024;
+          return error_body.size() < std::size_t{1024} * 1024;  // keeps at most 1 MiB of an error
         }
         return on_data(data);
       },

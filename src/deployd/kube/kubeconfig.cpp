@@ -168,4 +168,18 @@ KubeConfig ResolveKubeConfig(const std::string& flag_path, const EnvFn& env) {
   return LoadKubeconfigFile(*home + "/.kube/config");
 }
 
+common::HttpClientOptions HttpOptionsFor(const KubeConfig& config,
+                                         std::size_t max_idle_connections) {
+  common::HttpClientOptions options;
+  options.base_url = config.server;
+  options.ca_pem = config.ca_pem;
+  options.client_cert_pem = config.client_cert_pem;
+  options.client_key_pem = config.client_key_pem;
+  options.tls_server_name = config.tls_server_name;
+  options.insecure_skip_tls_verify = config.insecure_skip_tls_verify;
+  options.user_agent = "deployd";
+  options.max_idle_connections = max_idle_connections;
+  return options;
+}
+
 }  // namespace deployd::kube

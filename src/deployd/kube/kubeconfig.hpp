@@ -1,9 +1,12 @@
 #pragma once
 // Where deployd's own Kubernetes credentials come from: a kubeconfig file or the in-cluster
 // service account.
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
+
+#include "common/http_client.hpp"
 
 namespace deployd::kube {
 
@@ -37,5 +40,10 @@ std::optional<KubeConfig> LoadInCluster(
 // deployd's order: --kubeconfig flag if given; else in-cluster when available; else the first
 // file of $KUBECONFIG (colon separated); else ~/.kube/config.
 KubeConfig ResolveKubeConfig(const std::string& flag_path, const EnvFn& env);
+
+// The HTTP client options for talking to the API server of `config` as deployd (user agent
+// `deployd`), keeping up to `max_idle_connections` idle connections.
+common::HttpClientOptions HttpOptionsFor(const KubeConfig& config,
+                                         std::size_t max_idle_connections);
 
 }  // namespace deployd::kube

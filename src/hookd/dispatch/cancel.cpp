@@ -34,7 +34,7 @@ pb::DeploymentStatus CancelDeployment(Dispatcher& dispatcher, const std::string&
   }
   const std::string by = CancelledBy(team, reason);
   const auto now = dispatcher.Clock().Now();
-  store::Store::CancelOutcome outcome;
+  store::CancelOutcome outcome;
   try {
     outcome = dispatcher.Store().CancelDeployment(
         id, team, reason, pb::failure, "cancelled by " + by + " before it was sent to the cluster",

@@ -23,7 +23,7 @@ std::string CancelledBy(const std::string& team, const std::string& reason);
 //   deployment's waits, applies nothing more and reports the final `failure`. The answer is the
 //   deployment's current state with a message saying that the cancel was requested.
 // Errors (common::Error): kInvalidArgument `invalid cancel request: <why>`, and those of
-// store::Store::CancelDeployment; kUnavailable `database is unavailable: <err>`.
+// store::DispatchStore::CancelDeployment; kUnavailable `database is unavailable: <err>`.
 pb::DeploymentStatus CancelDeployment(Dispatcher& dispatcher, const std::string& id,
                                       const std::string& team, const std::string& reason);
 

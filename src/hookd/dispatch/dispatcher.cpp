@@ -74,7 +74,7 @@ pb::DeploymentStatus ToWireStatus(const store::StatusRow& row) {
   return status;
 }
 
-Dispatcher::Dispatcher(store::Store& store, StatusHub& hub, ClusterRegistry& clusters,
+Dispatcher::Dispatcher(store::DispatchStore& store, StatusHub& hub, ClusterRegistry& clusters,
                        const common::Clock& clock)
     : store_(store), hub_(hub), clusters_(clusters), clock_(clock) {}
 

@@ -10,7 +10,7 @@
 #include "hookd/dispatch/observer.hpp"
 #include "hookd/dispatch/rules.hpp"
 #include "hookd/metrics.hpp"
-#include "hookd/store/store.hpp"
+#include "hookd/store/interfaces.hpp"
 
 namespace hookd::dispatch {
 
@@ -20,10 +20,11 @@ std::vector<store::ResourceRow> ParseResources(const pb::DeploymentRequest& requ
 
 // The transport-neutral core of hookd: accepting deployments, storing statuses and fanning them
 // out, invalidating lost deployments, expiring the durable queue. Blocking (database): call it
-// from worker threads. Errors are common::Error with the user-facing message.
+// from worker threads. Errors are common::Error with the user-facing message. Storage is reached
+// only through store::DispatchStore (Postgres in hookd, an in-memory fake in the unit tests).
 class Dispatcher {
  public:
-  Dispatcher(store::Store& store, StatusHub& hub, ClusterRegistry& clusters,
+  Dispatcher(store::DispatchStore& store, StatusHub& hub, ClusterRegistry& clusters,
              const common::Clock& clock);
 
   // Fixed clusters (--clusters) that are always known, and --cluster-migration-redirect.
@@ -97,7 +98,7 @@ class Dispatcher {
   // Known clusters: --clusters, every cluster that ever connected, and the connected ones.
   std::vector<std::string> KnownClusters();
 
-  store::Store& Store() { return store_; }
+  store::DispatchStore& Store() { return store_; }
   StatusHub& Hub() { return hub_; }
   ClusterRegistry& Clusters() { return clusters_; }
   const common::Clock& Clock() const { return clock_; }
@@ -110,7 +111,7 @@ class Dispatcher {
   static constexpr std::chrono::seconds kConfirmedGrace{60};
 
  private:
-  store::Store& store_;
+  store::DispatchStore& store_;
   StatusHub& hub_;
   ClusterRegistry& clusters_;
   const common::Clock& clock_;

@@ -30,8 +30,8 @@ class Receiver final : public pqxx::notification_receiver {
 
 }  // namespace
 
-Notifier::Notifier(std::string url, Dispatcher& dispatcher)
-    : url_(std::move(url)), dispatcher_(dispatcher) {}
+Notifier::Notifier(std::string url, Dispatcher& dispatcher, std::string origin)
+    : url_(std::move(url)), dispatcher_(dispatcher), origin_(std::move(origin)) {}
 
 Notifier::~Notifier() { Stop(); }
 
@@ -64,7 +64,7 @@ bool Notifier::WaitStopping(std::chrono::milliseconds d) {
 void Notifier::Handle(const std::string& channel, const std::string& payload) {
   const auto bar = payload.find('|');
   if (bar == std::string::npos) return;
-  if (payload.compare(0, bar, dispatcher_.Store().Origin()) == 0) return;  // our own
+  if (payload.compare(0, bar, origin_) == 0) return;  // our own
   const std::string rest = payload.substr(bar + 1);
   if (channel == store::Store::kQueueChannel) {
     dispatcher_.Clusters().Wake(rest);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "hookd/dispatch/dispatcher.hpp"
+#include "hookd/store/store.hpp"
 
 namespace hookd::dispatch {
 
@@ -17,7 +18,8 @@ namespace hookd::dispatch {
 // the statuses of every subscribed deployment), so nothing missed in between is lost.
 class Notifier {
  public:
-  Notifier(std::string url, Dispatcher& dispatcher);
+  // `origin`: this process's store::Store::Origin(), whose own notifications are skipped.
+  Notifier(std::string url, Dispatcher& dispatcher, std::string origin);
   ~Notifier();
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
@@ -37,6 +39,7 @@ class Notifier {
 
   std::string url_;
   Dispatcher& dispatcher_;
+  std::string origin_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable changed_;

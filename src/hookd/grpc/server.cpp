@@ -66,19 +66,22 @@ Metadata CopyMetadata(const grpc::CallbackServerContext* context) {
 
 // What the services share.
 struct Shared {
-  Shared(dispatch::Dispatcher& d, WorkerPool& w, GrpcOptions o)
+  Shared(dispatch::Dispatcher& d, GrpcStores s, WorkerPool& w, GrpcOptions o)
       : dispatcher(d),
         workers(w),
         options(std::move(o)),
-        deployments(d.Store()),
+        deployments(s.deployments),
+        queue(s.queue),
         intake(d),
         canceller(d),
-        deploy(DeployBackends{d.Store(), d.Store(), d.Store(), intake, canceller, d.Clock()},
-               DeployAuthOptions{options.cli_authentication, options.jwt, options.metrics}) {}
+        deploy(
+            DeployBackends{s.api_keys, s.repositories, s.deployments, intake, canceller, d.Clock()},
+            DeployAuthOptions{options.cli_authentication, options.jwt, options.metrics}) {}
   dispatch::Dispatcher& dispatcher;
   WorkerPool& workers;
   GrpcOptions options;
   store::DeploymentReader& deployments;
+  store::QueueStore& queue;
   http::DispatcherIntake intake;
   http::DispatcherCanceller canceller;
   // pb.Deploy's logic over the storage interfaces (grpc/deploy_handlers.hpp).
@@ -572,10 +575,11 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
       shared_.dispatcher.Clusters().Unregister(cluster_, this);
       // Off the gRPC thread: the database. A newer stream of the cluster here keeps the lease.
       // Logged once the lease is given up: from then on new deployments say "not connected".
-      shared_.workers.Post([&dispatcher = shared_.dispatcher, cluster = cluster_, peer = peer_] {
+      shared_.workers.Post([&dispatcher = shared_.dispatcher, &queue = shared_.queue,
+                            cluster = cluster_, peer = peer_] {
         if (!dispatcher.Clusters().IsConnected(cluster)) {
           try {
-            dispatcher.Store().ReleasePresence(cluster);
+            queue.ReleasePresence(cluster);
           } catch (const std::exception& e) {
             spdlog::warn("releasing the presence of cluster {}: {}", cluster, e.what());
           }
@@ -616,8 +620,8 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
     spdlog::info("deployd for cluster {} connected ({}, started {})", cluster_, peer_,
                  common::FormatRfc3339Nano(startup_));
     try {
-      shared_.dispatcher.Store().TouchCluster(cluster_, registered_at, identity_.credential);
-      shared_.dispatcher.Store().SetClusterCapabilities(cluster_, capabilities_);
+      shared_.queue.TouchCluster(cluster_, registered_at, identity_.credential);
+      shared_.queue.SetClusterCapabilities(cluster_, capabilities_);
       shared_.dispatcher.InvalidateHistoric(cluster_, startup_, instance_);
     } catch (const std::exception& e) {
       spdlog::error("invalidating historic deployments of cluster {}: {}", cluster_, e.what());
@@ -647,10 +651,10 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
       }
       std::vector<store::QueuedRequest> queued;
       std::vector<std::string> too_large;  // per entry of `queued`: why it is not sent
-      std::vector<store::Store::PendingCancel> cancels;
+      std::vector<store::PendingCancel> cancels;
       bool cancels_read = false;
       try {
-        const auto unconfirmed = shared_.dispatcher.Store().UnconfirmedIds(cluster_);
+        const auto unconfirmed = shared_.queue.UnconfirmedIds(cluster_);
         std::vector<std::string> fresh;
         {
           std::lock_guard lock(mutex_);
@@ -663,7 +667,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
             if (!handed_out_.count(id)) fresh.push_back(id);
           }
         }
-        queued = shared_.dispatcher.Store().QueuedRequests(fresh);
+        queued = shared_.queue.QueuedRequests(fresh);
         // A request this deployd cannot receive would break its stream on every attempt until the
         // deadline: it fails at once instead, naming the limit.
         too_large.assign(queued.size(), "");
@@ -684,7 +688,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
           }
         }
         // Only what was marked is sent: a request withdrawn meanwhile (Cancel) is not.
-        const auto marked = shared_.dispatcher.Store().HandOut(sending, instance_);
+        const auto marked = shared_.queue.HandOut(sending, instance_);
         const std::set<std::string> sendable(marked.begin(), marked.end());
         for (std::size_t i = 0; i < queued.size(); ++i) {
           if (queued[i].unreadable.empty() && too_large[i].empty() &&
@@ -693,7 +697,7 @@ class DispatchStream final : public QueuedWriteReactor<pb::DeploymentRequest>,
           }
         }
         if (CanCancel()) {
-          cancels = shared_.dispatcher.Store().PendingCancels(cluster_);
+          cancels = shared_.queue.PendingCancels(cluster_);
           cancels_read = true;
         }
       } catch (const std::exception& e) {
@@ -958,8 +962,8 @@ std::string ReadWholeFile(const std::string& path) {
 }  // namespace
 
 struct GrpcServer::Impl {
-  Impl(dispatch::Dispatcher& d, WorkerPool& w, GrpcOptions o)
-      : shared(d, w, std::move(o)), deploy(shared), dispatch(shared) {}
+  Impl(dispatch::Dispatcher& d, GrpcStores s, WorkerPool& w, GrpcOptions o)
+      : shared(d, s, w, std::move(o)), deploy(shared), dispatch(shared) {}
   Shared shared;
   DeployService deploy;
   DispatchService dispatch;
@@ -967,8 +971,9 @@ struct GrpcServer::Impl {
   std::unique_ptr<grpc::Server> server;
 };
 
-GrpcServer::GrpcServer(dispatch::Dispatcher& dispatcher, WorkerPool& workers, GrpcOptions options)
-    : impl_(std::make_unique<Impl>(dispatcher, workers, std::move(options))) {}
+GrpcServer::GrpcServer(dispatch::Dispatcher& dispatcher, GrpcStores stores, WorkerPool& workers,
+                       GrpcOptions options)
+    : impl_(std::make_unique<Impl>(dispatcher, stores, workers, std::move(options))) {}
 
 GrpcServer::~GrpcServer() {
   if (impl_->server) Shutdown(std::chrono::milliseconds(0));

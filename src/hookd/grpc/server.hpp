@@ -10,6 +10,7 @@
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/grpc/jwt.hpp"
 #include "hookd/metrics.hpp"
+#include "hookd/store/interfaces.hpp"
 #include "hookd/worker_pool.hpp"
 
 namespace hookd::grpcapi {
@@ -34,10 +35,20 @@ struct GrpcOptions {
   Metrics* metrics = nullptr;
 };
 
+// The storage the gRPC services reach, besides the dispatcher's: pb.Deploy's reads and
+// pb.Dispatch's queue (store::Store in hookd; in-memory fakes in the unit tests).
+struct GrpcStores {
+  store::ApiKeyStore& api_keys;
+  store::RepositoryAuthorizer& repositories;
+  store::DeploymentReader& deployments;
+  store::QueueStore& queue;
+};
+
 // The gRPC listener with pb.Deploy and pb.Dispatch (callback API: streams hold no thread).
 class GrpcServer {
  public:
-  GrpcServer(dispatch::Dispatcher& dispatcher, WorkerPool& workers, GrpcOptions options);
+  GrpcServer(dispatch::Dispatcher& dispatcher, GrpcStores stores, WorkerPool& workers,
+             GrpcOptions options);
   ~GrpcServer();
   GrpcServer(const GrpcServer&) = delete;
   GrpcServer& operator=(const GrpcServer&) = delete;

@@ -511,8 +511,8 @@ std::vector<std::pair<std::string, std::string>> ConsoleHeaders() {
 }
 
 Console::Console(const Config& config, dispatch::Dispatcher& dispatcher,
-                 store::ConnectionPool& pool)
-    : config_(config), dispatcher_(dispatcher), pool_(pool) {}
+                 store::DeploymentReader& deployments, store::ConnectionPool& pool)
+    : config_(config), dispatcher_(dispatcher), deployments_(deployments), pool_(pool) {}
 
 std::optional<std::string> Console::EventsPath(const std::string& path) {
   const std::string prefix = "/deployments/";
@@ -759,7 +759,7 @@ Response Console::List(const Request& r) {
 namespace {
 
 // The deployment, its commit (when known), statuses and resources. nullopt when absent.
-std::optional<PageData> LoadPage(store::ConnectionPool& pool, store::Store& store,
+std::optional<PageData> LoadPage(store::ConnectionPool& pool, store::DeploymentReader& store,
                                  const std::string& id) {
   PageData d;
   bool found = false;
@@ -800,7 +800,7 @@ std::optional<PageData> LoadPage(store::ConnectionPool& pool, store::Store& stor
 Response Console::DeploymentPage(const std::string& id) {
   std::optional<PageData> data;
   try {
-    data = LoadPage(pool_, dispatcher_.Store(), id);
+    data = LoadPage(pool_, deployments_, id);
   } catch (const std::exception& e) {
     spdlog::warn("console: deployment {}: {}", id, e.what());
     return Text(503, "database is unavailable; try again later\n");
@@ -857,7 +857,7 @@ Response Console::DeploymentPage(const std::string& id) {
 }
 
 std::optional<Console::Live> Console::LiveUpdate(const std::string& id) {
-  auto data = LoadPage(pool_, dispatcher_.Store(), id);
+  auto data = LoadPage(pool_, deployments_, id);
   if (!data) return std::nullopt;
   const auto& d = *data;
   Live live;

@@ -57,8 +57,10 @@ struct ListQuery {
 
 class Console {
  public:
-  // `pool`: the database for the console's own queries (list, page).
-  Console(const Config& config, dispatch::Dispatcher& dispatcher, store::ConnectionPool& pool);
+  // `deployments`: a deployment's statuses and resources; `pool`: the database for the console's
+  // own queries (list, page).
+  Console(const Config& config, dispatch::Dispatcher& dispatcher,
+          store::DeploymentReader& deployments, store::ConnectionPool& pool);
 
   // The console's pages; nullopt when `request` is not for one. Blocking (database).
   std::optional<Response> Handle(const Request& request);
@@ -96,6 +98,7 @@ class Console {
 
   const Config& config_;
   dispatch::Dispatcher& dispatcher_;
+  store::DeploymentReader& deployments_;
   store::ConnectionPool& pool_;
   std::atomic<std::size_t> streams_{0};
 };

@@ -6,6 +6,7 @@
 
 #include "common/crypto.hpp"
 #include "common/error.hpp"
+#include "common/html.hpp"
 
 namespace hookd::http {
 namespace {
@@ -207,29 +208,7 @@ bool SignedByAny(const std::vector<std::string>& keys, const std::string& body,
 
 // &, <, >, ' and " as HTML entities; `quote` is the entity for the double quote.
 std::string EscapeHtml(const std::string& text, const char* quote) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += quote;
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
+  return common::EscapeHtml(text, quote, "&#39;");
 }
 
 Response MethodNotAllowed(const std::vector<std::string>& allowed) {

@@ -65,4 +65,23 @@ struct QueuedRequest {
   std::string confirmed_by;  // deployd instance whose status confirmed it ("" when none yet)
 };
 
+// What a cancel did (DispatchStore::CancelDeployment).
+struct CancelOutcome {
+  // true: the request had not been handed to a deployd; it left the queue and `status` (the
+  // final status `withdrawn_state` with `withdrawn_message`) was written. false: a deployd has
+  // it; the cancel is recorded and the cluster's stream was notified.
+  bool withdrawn = false;
+  StatusRow status;
+  std::string cluster;
+  std::string state;               // the deployment's state before the cancel
+  bool already_requested = false;  // not withdrawn: a cancel was recorded earlier
+};
+
+// A recorded cancel of a deployment that has not ended (QueueStore::PendingCancels).
+struct PendingCancel {
+  std::string deployment_id;
+  std::string team;
+  std::string reason;
+};
+
 }  // namespace hookd::store

@@ -671,11 +671,11 @@ std::vector<std::string> Store::HandOut(const std::vector<std::string>& deployme
   return marked;
 }
 
-Store::CancelOutcome Store::CancelDeployment(const std::string& id, const std::string& team,
-                                             const std::string& reason,
-                                             pb::DeploymentState withdrawn_state,
-                                             const std::string& withdrawn_message,
-                                             common::SystemTime now) {
+CancelOutcome Store::CancelDeployment(const std::string& id, const std::string& team,
+                                      const std::string& reason,
+                                      pb::DeploymentState withdrawn_state,
+                                      const std::string& withdrawn_message,
+                                      common::SystemTime now) {
   CancelOutcome out;
   pool_.With([&](pqxx::connection& conn) {
     out = CancelOutcome{};
@@ -736,7 +736,7 @@ Store::CancelOutcome Store::CancelDeployment(const std::string& id, const std::s
   return out;
 }
 
-std::vector<Store::PendingCancel> Store::PendingCancels(const std::string& cluster) {
+std::vector<PendingCancel> Store::PendingCancels(const std::string& cluster) {
   std::vector<PendingCancel> out;
   pool_.With([&](pqxx::connection& conn) {
     out.clear();

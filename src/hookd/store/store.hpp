@@ -18,7 +18,9 @@ class Store final : public ApiKeyStore,
                     public DeploymentReader,
                     public TeamRepositoryStore,
                     public RepositoryAuthorizer,
-                    public SchemaStore {
+                    public SchemaStore,
+                    public DispatchStore,
+                    public QueueStore {
  public:
   Store(ConnectionPool& pool, std::string encryption_key);
 
@@ -34,7 +36,7 @@ class Store final : public ApiKeyStore,
   // "<origin>|<unix microseconds>|<cluster>": a deployd of the cluster registered at that time.
   static constexpr const char* kClusterChannel = "hookd_cluster";
   // One status by its ID (nullopt when absent).
-  std::optional<StatusRow> StatusById(const std::string& status_id);
+  std::optional<StatusRow> StatusById(const std::string& status_id) override;
 
   // Keys of a team, newest expiry first, decrypted. Throws kNotFound when the team has no rows.
   // Rows that cannot be decrypted are skipped (logged).
@@ -52,7 +54,7 @@ class Store final : public ApiKeyStore,
                              const std::vector<ResourceRow>& resources, common::SystemTime created,
                              common::SystemTime deadline, const std::string& queued_message,
                              const std::string& request_key = "",
-                             const std::string& idempotency_key = "");
+                             const std::string& idempotency_key = "") override;
   // Forgets request keys created before `before`. Returns how many.
   int ForgetRequestKeys(common::SystemTime before);
   // Forgets idempotency keys created before `before`. Returns how many.
@@ -63,7 +65,7 @@ class Store final : public ApiKeyStore,
   // later statuses are refused` (the final state is final). The first status of a queued
   // request confirms it; a final status removes it from the queue.
   StatusRow WriteStatus(const std::string& deployment_id, pb::DeploymentState state,
-                        const std::string& message, common::SystemTime created);
+                        const std::string& message, common::SystemTime created) override;
 
   std::optional<DeploymentRow> Deployment(const std::string& id) override;
   std::vector<ResourceRow> Resources(const std::string& deployment_id) override;
@@ -72,24 +74,27 @@ class Store final : public ApiKeyStore,
   // Deployments of `cluster` created before `before` whose state is queued/in_progress, except
   // queued ones still waiting in the durable queue (those are delivered instead).
   std::vector<DeploymentRow> HistoricDeployments(const std::string& cluster,
-                                                 common::SystemTime before);
+                                                 common::SystemTime before) override;
 
   // IDs of the requests of `cluster` that no deployd has confirmed yet, oldest first.
-  std::vector<std::string> UnconfirmedIds(const std::string& cluster);
+  std::vector<std::string> UnconfirmedIds(const std::string& cluster) override;
   // The queue entries of the given deployments (those still queued), oldest first.
-  std::vector<QueuedRequest> QueuedRequests(const std::vector<std::string>& deployment_ids);
+  std::vector<QueuedRequest> QueuedRequests(
+      const std::vector<std::string>& deployment_ids) override;
   // Records that the requests were written to the stream of deployd instance `instance` (one
   // statement). They stay queued until deployd confirms them with a status.
   void MarkHandedOut(const std::vector<std::string>& deployment_ids, const std::string& instance);
   // Removes a request from the queue (a final state, or a row that cannot be read).
-  bool MarkDelivered(const std::string& deployment_id);
+  bool MarkDelivered(const std::string& deployment_id) override;
   // Queue entries that end now, any cluster: unconfirmed ones whose deadline is less than
   // a margin away (10 % of their time, at most 30 s, so a waiting CLI still sees the reason), and
   // confirmed ones `grace` past their deadline (their deployd never reported a final state).
-  std::vector<QueuedRequest> ExpiredRequests(common::SystemTime now, std::chrono::seconds grace);
+  std::vector<QueuedRequest> ExpiredRequests(common::SystemTime now,
+                                             std::chrono::seconds grace) override;
   // Deployments of `cluster` that a deployd instance other than `instance` confirmed and never
   // finished: the process that was running them is gone.
-  std::vector<std::string> LostDeployments(const std::string& cluster, const std::string& instance);
+  std::vector<std::string> LostDeployments(const std::string& cluster,
+                                           const std::string& instance) override;
 
   // Known clusters: every cluster whose deployd has connected at least once. Also tells the other
   // replicas that a deployd of `cluster` registered here at `now` (kClusterChannel).
@@ -97,8 +102,8 @@ class Store final : public ApiKeyStore,
   // It also takes the cluster's presence lease (ClusterPresent) for this replica until
   // now + kPresenceLease.
   void TouchCluster(const std::string& cluster, common::SystemTime now,
-                    const std::string& credential = "");
-  std::vector<std::string> SeenClusters();
+                    const std::string& credential = "") override;
+  std::vector<std::string> SeenClusters() override;
 
   // Presence of deployd streams across replicas: a replica holding the stream of a cluster keeps
   // a lease on it (TouchCluster, then RenewPresence more often than kPresenceLease), and gives it
@@ -106,9 +111,9 @@ class Store final : public ApiKeyStore,
   // leaves a lease that runs out.
   static constexpr std::chrono::seconds kPresenceLease{90};
   void RenewPresence(const std::vector<std::string>& clusters, common::SystemTime now);
-  void ReleasePresence(const std::string& cluster);
+  void ReleasePresence(const std::string& cluster) override;
   // Some replica holds an unexpired lease on `cluster` at `now`.
-  bool ClusterPresent(const std::string& cluster, common::SystemTime now);
+  bool ClusterPresent(const std::string& cluster, common::SystemTime now) override;
 
   // Repositories ("owner/name") allowed to deploy for a team with a GitHub OIDC token.
   bool RepositoryAuthorized(const std::string& team, const std::string& repository);
@@ -135,18 +140,7 @@ class Store final : public ApiKeyStore,
   // Like MarkHandedOut, and returns the IDs it marked: a request withdrawn meanwhile
   // (CancelDeployment) is not among them and must not be sent.
   std::vector<std::string> HandOut(const std::vector<std::string>& deployment_ids,
-                                   const std::string& instance);
-  // What CancelDeployment did.
-  struct CancelOutcome {
-    // true: the request had not been handed to a deployd; it left the queue and `status` (the
-    // final status `withdrawn_state` with `withdrawn_message`) was written. false: a deployd has
-    // it; the cancel is recorded (deployment_cancel) and the cluster's stream was notified.
-    bool withdrawn = false;
-    StatusRow status;
-    std::string cluster;
-    std::string state;               // the deployment's state before the cancel
-    bool already_requested = false;  // not withdrawn: a cancel was recorded earlier
-  };
+                                   const std::string& instance) override;
   // Cancels deployment `id` on behalf of `team`, in one transaction that locks the deployment
   // and its queue entry (so a concurrent hand-out either happened before, or marks nothing).
   // Errors (common::Error): kNotFound `deployment '<id>' not found`; kPermissionDenied
@@ -156,16 +150,12 @@ class Store final : public ApiKeyStore,
   // deployd did not announce the capability `cancel`.
   CancelOutcome CancelDeployment(const std::string& id, const std::string& team,
                                  const std::string& reason, pb::DeploymentState withdrawn_state,
-                                 const std::string& withdrawn_message, common::SystemTime now);
-  struct PendingCancel {
-    std::string deployment_id;
-    std::string team;
-    std::string reason;
-  };
+                                 const std::string& withdrawn_message,
+                                 common::SystemTime now) override;
   // Recorded cancels of deployments of `cluster` that have not ended, oldest first.
-  std::vector<PendingCancel> PendingCancels(const std::string& cluster);
+  std::vector<PendingCancel> PendingCancels(const std::string& cluster) override;
   // What the cluster's deployd announced (comma-separated, "" for nothing); stored at connect.
-  void SetClusterCapabilities(const std::string& cluster, const std::string& capabilities);
+  void SetClusterCapabilities(const std::string& cluster, const std::string& capabilities) override;
 
  private:
   ConnectionPool& pool_;

@@ -7,13 +7,14 @@
 #include "common/capabilities.hpp"
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
-#include "fake_deployd.hpp"
 #include "harness.hpp"
 #include "http_call.hpp"
+#include "support/fake_deployd.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 using nlohmann::json;
 

@@ -8,15 +8,16 @@
 #include <pqxx/pqxx>
 
 #include "common/hex.hpp"
-#include "fake_deployd.hpp"
 #include "harness.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/store/migrate.hpp"
 #include "hookd/store/pool.hpp"
+#include "support/fake_deployd.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 
 long long Count(const std::string& url, const std::string& sql) {

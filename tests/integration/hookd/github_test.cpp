@@ -7,16 +7,17 @@
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
-#include "fake_deployd.hpp"
 #include "fake_github.hpp"
 #include "harness.hpp"
 #include "hookd/store/migrate.hpp"
 #include "http_call.hpp"
+#include "support/fake_deployd.hpp"
 #include "support/process.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 using nlohmann::json;
 

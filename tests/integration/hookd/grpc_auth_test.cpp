@@ -4,12 +4,13 @@
 
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
-#include "fake_deployd.hpp"
 #include "harness.hpp"
+#include "support/fake_deployd.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 
 class GrpcAuth : public ::testing::Test {

@@ -3,14 +3,15 @@
 #include <pqxx/pqxx>
 
 #include "common/state.hpp"
-#include "fake_deployd.hpp"
 #include "harness.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
+#include "support/fake_deployd.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 
 struct StatusReader {

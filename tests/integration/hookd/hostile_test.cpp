@@ -17,16 +17,17 @@
 #include "common/limits.hpp"
 #include "common/pb_json.hpp"
 #include "common/uuid.hpp"
-#include "fake_deployd.hpp"
 #include "harness.hpp"
 #include "hookd/http/console.hpp"
 #include "http_call.hpp"
+#include "support/fake_deployd.hpp"
 #include "support/process.hpp"
 #include "support/sanitizers.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 using nlohmann::json;
 

@@ -7,14 +7,15 @@
 #include "common/asio.hpp"
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
-#include "fake_deployd.hpp"
 #include "harness.hpp"
 #include "hookd/store/migrate.hpp"
 #include "http_call.hpp"
+#include "support/fake_deployd.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;

@@ -11,14 +11,15 @@
 #include "common/hex.hpp"
 #include "common/state.hpp"
 #include "common/time.hpp"
-#include "fake_deployd.hpp"
 #include "harness.hpp"
 #include "http_call.hpp"
+#include "support/fake_deployd.hpp"
 #include "support/process.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 
 const std::string kServes =

@@ -6,16 +6,17 @@
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "common/state.hpp"
-#include "fake_deployd.hpp"
 #include "harness.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
 #include "http_call.hpp"
+#include "support/fake_deployd.hpp"
 #include "support/process.hpp"
 
 namespace {
 
 using namespace hookdtest;
+using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 

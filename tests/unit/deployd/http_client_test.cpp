@@ -23,13 +23,16 @@ namespace http = beast::http;
 namespace net = common::net;
 using tcp = net::ip::tcp;
 
-// Echoes "<method> <target> <Impersonate-User> <body>"; /slow stalls past the client's timeout
-// and closes; /chunked streams watch-like events split across chunks.
+// Echoes "<method> <target> <Impersonate-User> <body>"; /slow never answers: it holds the
+// connection until the client gives up and closes it (no sleep: the client's timeout decides);
+// /chunked streams watch-like events split across chunks.
 bool Echo(testsupport::LoopbackHttpServer::Socket& socket,
           const testsupport::LoopbackHttpServer::Request& req) {
   std::string target(req.target());
   if (target == "/slow") {
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    boost::system::error_code ec;
+    char byte = 0;
+    while (!ec) socket.read_some(net::buffer(&byte, 1), ec);  // until the client hangs up
     return false;
   }
   if (target.rfind("/big/", 0) == 0) {  // /big/<bytes>: a body of that size, Content-Length

@@ -18,6 +18,7 @@
 #include "common/hex.hpp"
 #include "hookd/http/handlers.hpp"
 #include "hookd/store/migrations.hpp"
+#include "http_fixture.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_stores.hpp"
 
@@ -32,7 +33,7 @@ constexpr const char* kTeamKey = "team-key-of-aura";
 constexpr const char* kProvisionKey = "provision-secret";
 constexpr const char* kPsk = "console-psk";
 
-class HttpEndpoints : public ::testing::Test {
+class HttpEndpoints : public testsupport::HttpFakesTest {
  protected:
   HttpEndpoints() {
     config_.base_url = "http://hookd.test";
@@ -41,13 +42,6 @@ class HttpEndpoints : public ::testing::Test {
     config_.frontend_keys = {kPsk};
     keys_.Add("aura", kTeamKey, clock_.now - 1h, clock_.now + 24h);
     Build();
-  }
-
-  void Build() {
-    handlers_ = std::make_unique<hookd::http::Handlers>(
-        config_,
-        hookd::http::Backends{keys_, deployments_, repositories_, schema_, intake_, clock_},
-        metrics_);
   }
 
   std::int64_t Now() const {
@@ -88,16 +82,6 @@ class HttpEndpoints : public ::testing::Test {
   }
 
   static json Body(const Response& r) { return json::parse(r.body); }
-
-  testsupport::FakeClock clock_;
-  testsupport::FakeApiKeyStore keys_{clock_};
-  testsupport::FakeDeploymentStore deployments_;
-  testsupport::FakeTeamRepositoryStore repositories_;
-  testsupport::FakeSchemaStore schema_{hookd::store::LatestMigrationVersion()};
-  testsupport::FakeIntake intake_{clock_};
-  hookd::Metrics metrics_;
-  hookd::Config config_;
-  std::unique_ptr<hookd::http::Handlers> handlers_;
 };
 
 // ---- /api/v1/deploy ----

@@ -14,33 +14,22 @@
 #include "common/hex.hpp"
 #include "hookd/http/server.hpp"
 #include "hookd/store/migrations.hpp"
+#include "http_fixture.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_stores.hpp"
 
 namespace {
 
-class HttpServerUnit : public ::testing::Test {
+class HttpServerUnit : public testsupport::HttpFakesTest {
  protected:
   void SetUp() override {
     config_.metrics_path = "/metrics";
-    handlers_ = std::make_unique<hookd::http::Handlers>(
-        config_,
-        hookd::http::Backends{keys_, deployments_, repositories_, schema_, intake_, clock_},
-        metrics_);
+    Build();
     server_ = std::make_unique<hookd::http::Server>(*handlers_, metrics_, "127.0.0.1:0", 1000);
     port_ = server_->Start();
   }
   void TearDown() override { server_->Stop(std::chrono::milliseconds(0)); }
 
-  testsupport::FakeClock clock_;
-  testsupport::FakeApiKeyStore keys_{clock_};
-  testsupport::FakeDeploymentStore deployments_;
-  testsupport::FakeTeamRepositoryStore repositories_;
-  testsupport::FakeSchemaStore schema_{hookd::store::LatestMigrationVersion()};
-  testsupport::FakeIntake intake_{clock_};
-  hookd::Metrics metrics_;
-  hookd::Config config_;
-  std::unique_ptr<hookd::http::Handlers> handlers_;
   std::unique_ptr<hookd::http::Server> server_;
   int port_ = 0;
 };

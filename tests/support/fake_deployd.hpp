@@ -1,5 +1,6 @@
 #pragma once
-// A deployd stand-in: a pb.Dispatch client holding the Deployments stream open in a thread.
+// The tests' one deployd stand-in for hookd: a pb.Dispatch client holding the Deployments stream
+// open in a thread, reporting statuses when told (hookd's unit and integration tests).
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -12,7 +13,7 @@
 #include "common/pb_json.hpp"
 #include "deployment.grpc.pb.h"
 
-namespace hookdtest {
+namespace testsupport {
 
 class FakeDeployd {
  public:
@@ -92,4 +93,4 @@ class FakeDeployd {
   std::optional<grpc::Status> final_;
 };
 
-}  // namespace hookdtest
+}  // namespace testsupport
