@@ -225,12 +225,11 @@ class FakeQueueStore final : public hookd::store::DispatchStore,
 
   // --- QueueStore
   void TouchCluster(const std::string& cluster, common::SystemTime now,
-                    const std::string& credential) override {
+                    const std::string& /*credential*/) override {
     const std::lock_guard lock(mutex_);
     Check();
     seen_.insert(cluster);
     presence_[cluster] = now + std::chrono::seconds(90);
-    credentials[cluster] = credential;
   }
 
   void SetClusterCapabilities(const std::string& cluster,
@@ -344,7 +343,6 @@ class FakeQueueStore final : public hookd::store::DispatchStore,
 
   std::vector<std::string> handed_out;  // "<id>@<instance>", in order
   std::vector<std::string> released;    // clusters whose presence was released
-  std::map<std::string, std::string> credentials;
 
  private:
   struct StoredDeployment {

@@ -9,6 +9,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "hookd/store/store.hpp"
+
 namespace hookd::dispatch {
 namespace {
 

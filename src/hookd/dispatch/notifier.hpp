@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "hookd/dispatch/dispatcher.hpp"
-#include "hookd/store/store.hpp"
 
 namespace hookd::dispatch {
 
