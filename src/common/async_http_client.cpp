@@ -1,9 +1,9 @@
 // The asynchronous HTTP(S) client. See async_http_client.hpp.
 //
-// Threading: a Connection's streams are created with the connection's strand as their executor
-// (Beast's tcp_stream timers and its operations must share one strand), and every operation on
-// them runs in a coroutine co_spawned onto that strand; the caller awaits it from wherever it
-// runs. Only the idle pool is shared between threads (a mutex).
+// Threading: an AsyncConnection's streams are created with the connection's strand as their
+// executor (Beast's tcp_stream timers and its operations must share one strand), and every
+// operation on them runs in a coroutine co_spawned onto that strand; the caller awaits it from
+// wherever it runs. Only the idle pool is shared between threads (a mutex).
 #include "common/async_http_client.hpp"
 
 #include <algorithm>
@@ -31,8 +31,9 @@ using ErrorCodeT = boost::system::error_code;
 
 constexpr std::size_t kChunk = std::size_t{16} * 1024;
 
-struct Connection {
-  explicit Connection(const net::any_io_executor& executor) : strand(net::make_strand(executor)) {}
+struct AsyncConnection {
+  explicit AsyncConnection(const net::any_io_executor& executor)
+      : strand(net::make_strand(executor)) {}
   net::strand<net::any_io_executor> strand;
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
@@ -48,7 +49,7 @@ struct Connection {
     Lowest().socket().close(ignored);
   }
 };
-using ConnectionPtr = std::shared_ptr<Connection>;
+using ConnectionPtr = std::shared_ptr<AsyncConnection>;
 
 std::chrono::milliseconds Remaining(SteadyClock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
@@ -307,7 +308,7 @@ net::awaitable<HttpResponse> AsyncHttpClient::Send(HttpRequest request) {
     ConnectionPtr c = attempt == 0 ? impl->TakeIdle() : nullptr;
     const bool reused = c != nullptr;
     if (!reused) {
-      c = std::make_shared<Connection>(impl->executor);
+      c = std::make_shared<AsyncConnection>(impl->executor);
       co_await net::co_spawn(c->strand,
                              ConnectOn(impl, c, request.method, impl->Url(request), deadline),
                              net::use_awaitable);
@@ -346,7 +347,7 @@ net::awaitable<HttpResponse> AsyncHttpClient::Stream(
   for (int attempt = 0;; ++attempt) {
     ConnectionPtr c = attempt == 0 ? impl->TakeIdle() : nullptr;
     const bool reused = c != nullptr;
-    if (!reused) c = std::make_shared<Connection>(impl->executor);
+    if (!reused) c = std::make_shared<AsyncConnection>(impl->executor);
     stop->Attach([c] { PostClose(c); });
     if (stop->Stopped()) impl->Cancelled(request);
     if (!reused) {

@@ -1,8 +1,8 @@
 // The one HTTP(S) client (Beast + OpenSSL). See http_client.hpp.
 //
-// Each Connection owns an io_context; a call runs the asynchronous Beast operations on it from the
-// calling thread (io_context::run), which gives us tcp_stream timeouts and cancellation from other
-// threads (HttpCancel posts a close) while keeping the API blocking.
+// Each SyncConnection owns an io_context; a call runs the asynchronous Beast operations on it from
+// the calling thread (io_context::run), which gives us tcp_stream timeouts and cancellation from
+// other threads (HttpCancel posts a close) while keeping the API blocking.
 #include "common/http_client.hpp"
 
 #include <algorithm>
@@ -89,7 +89,7 @@ using http_detail::OpenSslError;
 using http_detail::ParseBaseUrl;
 
 // A kept-alive connection with its own io_context.
-struct Connection {
+struct SyncConnection {
   net::io_context ioc{1};
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
@@ -110,7 +110,7 @@ struct Connection {
 };
 
 template <class Fn>
-void WithStream(Connection& c, Fn&& fn) {
+void WithStream(SyncConnection& c, Fn&& fn) {
   if (c.secure) {
     fn(*c.secure);
   } else {
@@ -314,7 +314,7 @@ struct HttpClient::Impl {
   std::string verify_name;
   std::optional<ssl::context> tls;
   std::mutex mutex;
-  std::deque<std::unique_ptr<Connection>> idle;
+  std::deque<std::unique_ptr<SyncConnection>> idle;
 
   explicit Impl(HttpClientOptions o)
       : options(std::move(o)), endpoint(ParseBaseUrl(options.base_url)) {
@@ -337,7 +337,7 @@ struct HttpClient::Impl {
                 fmt::format("{} {}: {}: {}", r.method, Url(r), stage, ec.message()));
   }
 
-  std::unique_ptr<Connection> TakeIdle() {
+  std::unique_ptr<SyncConnection> TakeIdle() {
     std::lock_guard lock(mutex);
     if (idle.empty()) return nullptr;
     auto c = std::move(idle.back());
@@ -345,7 +345,7 @@ struct HttpClient::Impl {
     return c;
   }
 
-  void GiveBack(std::unique_ptr<Connection> c) {
+  void GiveBack(std::unique_ptr<SyncConnection> c) {
     std::lock_guard lock(mutex);
     if (idle.size() < options.max_idle_connections) idle.push_back(std::move(c));
   }
@@ -358,7 +358,7 @@ struct HttpClient::Impl {
     HttpCancel* cancel = nullptr;
     std::uint64_t attachment = 0;
     bool reused = false;
-    std::unique_ptr<Connection> connection;  // declared last: destroyed after the detach
+    std::unique_ptr<SyncConnection> connection;  // declared last: destroyed after the detach
 
     Attempt() = default;
     Attempt(const Attempt&) = delete;
@@ -368,9 +368,9 @@ struct HttpClient::Impl {
     void Attach(HttpCancel* handle) {
       cancel = handle;
       if (cancel == nullptr) return;
-      Connection* raw = connection.get();
+      SyncConnection* raw = connection.get();
       // Runs on the cancelling thread, under the handle's lock: only posts. The close itself
-      // runs on the calling thread inside Connection::Run (or never, if the call is over).
+      // runs on the calling thread inside SyncConnection::Run (or never, if the call is over).
       attachment = cancel->Attach([raw] { net::post(raw->ioc, [raw] { raw->Close(); }); });
     }
     void Detach() {
@@ -405,8 +405,8 @@ struct HttpClient::Impl {
 
   // A new connection for the attempt, cancellable from the start (resolving excepted).
   void Connect(const HttpRequest& r, Attempt& a, HttpCancel* cancel) {
-    a.connection = std::make_unique<Connection>();
-    Connection* c = a.connection.get();
+    a.connection = std::make_unique<SyncConnection>();
+    SyncConnection* c = a.connection.get();
     tcp::resolver resolver(c->ioc);
     boost::system::error_code ec;
     auto results = resolver.resolve(endpoint.host, endpoint.port, ec);
@@ -453,7 +453,7 @@ struct HttpClient::Impl {
   // Runs one asynchronous Beast operation on the connection's stream with a timeout:
   // `op(stream, buffer, handler)` starts it. Returns its error.
   template <class Op>
-  static boost::system::error_code RunOp(Connection& c, std::chrono::milliseconds timeout,
+  static boost::system::error_code RunOp(SyncConnection& c, std::chrono::milliseconds timeout,
                                          Op&& op) {
     boost::system::error_code ec;
     c.Lowest().expires_after(timeout);
@@ -466,7 +466,7 @@ struct HttpClient::Impl {
 
   // Writes the request; returns the error (if any) so that the caller can retry on a stale
   // pooled connection.
-  static boost::system::error_code Write(Connection& c, http::request<http::string_body>& req,
+  static boost::system::error_code Write(SyncConnection& c, http::request<http::string_body>& req,
                                          std::chrono::milliseconds timeout) {
     return RunOp(c, timeout, [&req](auto& stream, auto&, auto handler) {
       http::async_write(stream, req, std::move(handler));

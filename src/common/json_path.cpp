@@ -32,4 +32,13 @@ bool JsonHas(const nlohmann::json& doc, std::initializer_list<const char*> path)
   return cur != nullptr && !cur->is_null();
 }
 
+const char* GoJsonTypeName(const nlohmann::json& value) {
+  if (value.is_number()) return "number";
+  if (value.is_string()) return "string";
+  if (value.is_boolean()) return "bool";
+  if (value.is_array()) return "array";
+  if (value.is_object()) return "object";
+  return "null";
+}
+
 }  // namespace common

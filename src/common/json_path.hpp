@@ -18,5 +18,8 @@ long long JsonInt(const nlohmann::json& doc, std::initializer_list<const char*> 
                   long long absent = 0);
 // True when `path` holds a value other than null.
 bool JsonHas(const nlohmann::json& doc, std::initializer_list<const char*> path);
+// Go's name for a JSON value's type in encoding/json's unmarshal errors: "number", "string",
+// "bool", "array", "object" or "null".
+const char* GoJsonTypeName(const nlohmann::json& value);
 
 }  // namespace common

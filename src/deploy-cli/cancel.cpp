@@ -48,15 +48,6 @@ CancelArgs SplitReason(const std::vector<std::string>& args) {
   return out;
 }
 
-std::string Describe(const RpcStatus& status) {
-  return fmt::format("{}: {}", common::GoCodeName(status.code),
-                     status.message.empty() ? "no message from NAIS deploy" : status.message);
-}
-
-bool Retriable(const RpcStatus& status) {
-  return status.code == grpc::StatusCode::UNAVAILABLE || status.code == grpc::StatusCode::INTERNAL;
-}
-
 class Cancellation {
  public:
   Cancellation(Options options, std::string id, std::string reason, const Ports& ports, Logger& log)
@@ -86,14 +77,14 @@ class Cancellation {
       answer.Clear();
       status = transport_->Cancel(request, deadline_, answer);
       if (!options_.retry || !Retriable(status) || Expired()) break;
-      log_.Warn(fmt::format("{} (retrying in {}...)", Describe(status),
+      log_.Warn(fmt::format("{} (retrying in {}...)", FormatRpc(status),
                             common::FormatGoDuration(kRetryInterval)));
       Sleep();
     }
     if (!status.Ok()) {
       if (Expired())
         throw CliError(ExitCode::kTimeout, "cancel timed out: context deadline exceeded");
-      throw CliError(ExitCode::kNoDeployment, "cancel refused: " + Describe(status));
+      throw CliError(ExitCode::kNoDeployment, "cancel refused: " + FormatRpc(status));
     }
     if (common::IsFinished(answer.state())) return Final(answer);
     Show(answer);
@@ -172,12 +163,12 @@ class Cancellation {
       RpcStatus open = transport_->OpenStatus(request, deadline_, stream);
       if (!open.Ok()) {
         if (options_.retry && Retriable(open) && !Expired()) {
-          log_.Warn(Describe(open));
+          log_.Warn(FormatRpc(open));
           Sleep();
           continue;
         }
         if (Expired()) break;
-        throw CliError(ExitCode::kUnavailable, Describe(open));
+        throw CliError(ExitCode::kUnavailable, FormatRpc(open));
       }
       bool received = false;
       while (!Expired()) {
@@ -186,11 +177,11 @@ class Cancellation {
         if (!recv.Ok()) {
           if (Expired()) break;
           if (options_.retry && Retriable(recv)) {
-            log_.Warn(Describe(recv));
+            log_.Warn(FormatRpc(recv));
             if (!received) Sleep();
             break;
           }
-          throw CliError(ExitCode::kUnavailable, Describe(recv));
+          throw CliError(ExitCode::kUnavailable, FormatRpc(recv));
         }
         received = true;
         // Only the final status matters here; the stream replays the history first.

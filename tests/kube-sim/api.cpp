@@ -355,8 +355,6 @@ const char* kDns1035Msg =
     "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
     "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
-std::string GoQuote(const std::string& s) { return Json(s).dump(); }
-
 std::vector<FieldError> ValidateName(const ResourceType& rt, const std::string& name) {
   static const std::regex kSubdomain(
       R"([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)");
@@ -371,24 +369,24 @@ std::vector<FieldError> ValidateName(const ResourceType& rt, const std::string& 
   if (rt.plural == "namespaces" && rt.group.empty()) {
     if (name.size() > 63)
       errs.push_back({"FieldValueInvalid", "metadata.name",
-                      "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
+                      "Invalid value: " + Quote(name) + ": must be no more than 63 characters"});
     if (!std::regex_match(name, kLabel))
       errs.push_back({"FieldValueInvalid", "metadata.name",
-                      "Invalid value: " + GoQuote(name) + ": " + kLabelMsg});
+                      "Invalid value: " + Quote(name) + ": " + kLabelMsg});
   } else if (rt.plural == "services" && rt.group.empty()) {
     if (name.size() > 63)
       errs.push_back({"FieldValueInvalid", "metadata.name",
-                      "Invalid value: " + GoQuote(name) + ": must be no more than 63 characters"});
+                      "Invalid value: " + Quote(name) + ": must be no more than 63 characters"});
     if (!std::regex_match(name, kDns1035))
       errs.push_back({"FieldValueInvalid", "metadata.name",
-                      "Invalid value: " + GoQuote(name) + ": " + kDns1035Msg});
+                      "Invalid value: " + Quote(name) + ": " + kDns1035Msg});
   } else {
     if (name.size() > 253)
       errs.push_back({"FieldValueInvalid", "metadata.name",
-                      "Invalid value: " + GoQuote(name) + ": must be no more than 253 characters"});
+                      "Invalid value: " + Quote(name) + ": must be no more than 253 characters"});
     if (!std::regex_match(name, kSubdomain))
       errs.push_back({"FieldValueInvalid", "metadata.name",
-                      "Invalid value: " + GoQuote(name) + ": " + kSubdomainMsg});
+                      "Invalid value: " + Quote(name) + ": " + kSubdomainMsg});
   }
   return errs;
 }
@@ -399,8 +397,8 @@ std::string GoMapString(const Json& labels) {
   std::string out = "map[string]string{";
   bool first = true;
   for (auto it = labels.begin(); it != labels.end(); ++it) {
-    out += (first ? "" : ", ") + GoQuote(it.key()) + ":" +
-           (it.value().is_string() ? GoQuote(it.value().get<std::string>()) : it.value().dump());
+    out += (first ? "" : ", ") + Quote(it.key()) + ":" +
+           (it.value().is_string() ? Quote(it.value().get<std::string>()) : it.value().dump());
     first = false;
   }
   return out + "}";
@@ -426,7 +424,7 @@ std::string GoSelectorString(const Json& selector) {
       values += "}";
     }
     out += (i ? ", " : "") + std::string("v1.LabelSelectorRequirement{Key:") +
-           GoQuote(e.value("key", "")) + ", Operator:" + GoQuote(e.value("operator", "")) +
+           Quote(e.value("key", "")) + ", Operator:" + Quote(e.value("operator", "")) +
            ", Values:" + values + "}";
   }
   return out + "}}";
@@ -468,11 +466,11 @@ std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, 
       std::string field = "metadata.labels";
       if (v.size() > 63)
         errs.push_back({"FieldValueInvalid", field,
-                        "Invalid value: " + GoQuote(v) + ": must be no more than 63 characters"});
+                        "Invalid value: " + Quote(v) + ": must be no more than 63 characters"});
       else if (!std::regex_match(v, kLabelValue))
         errs.push_back(
             {"FieldValueInvalid", field,
-             "Invalid value: " + GoQuote(v) +
+             "Invalid value: " + Quote(v) +
                  ": a valid label must be an empty string or consist of alphanumeric characters, "
                  "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
                  "'MyValue',  or 'my_value',  or '12345', regex used for validation is "
@@ -533,10 +531,10 @@ std::vector<FieldError> ValidateObject(const ResourceType& rt, const Json& obj, 
           errs.push_back({"FieldValueRequired", base + ".name", "Required value"});
         } else if (!std::regex_match(cname, kLabel) || cname.size() > 63) {
           errs.push_back({"FieldValueInvalid", base + ".name",
-                          "Invalid value: " + GoQuote(cname) + ": " + kLabelMsg});
+                          "Invalid value: " + Quote(cname) + ": " + kLabelMsg});
         } else if (!seen.insert(cname).second) {
           errs.push_back(
-              {"FieldValueDuplicate", base + ".name", "Duplicate value: " + GoQuote(cname)});
+              {"FieldValueDuplicate", base + ".name", "Duplicate value: " + Quote(cname)});
         }
         if (containers[i].value("image", "").empty())
           errs.push_back({"FieldValueRequired", base + ".image", "Required value"});
@@ -559,7 +557,7 @@ std::string JsonTypeName(const Json& v) {
 }
 
 std::string GoValue(const Json& v) {
-  if (v.is_string()) return GoQuote(v.get<std::string>());
+  if (v.is_string()) return Quote(v.get<std::string>());
   return v.dump();
 }
 
@@ -580,8 +578,8 @@ void SchemaCheck(const Json& schema, Json& value, const std::string& path,
     if (!value.is_string() && !value.is_number_integer()) {
       errs.push_back(
           {"FieldValueTypeInvalid", path,
-           "Invalid value: " + GoQuote(JsonTypeName(value)) + ": " + path +
-               " in body must be of type integer-or-string: " + GoQuote(JsonTypeName(value))});
+           "Invalid value: " + Quote(JsonTypeName(value)) + ": " + path +
+               " in body must be of type integer-or-string: " + Quote(JsonTypeName(value))});
     }
     return;
   }
@@ -590,8 +588,8 @@ void SchemaCheck(const Json& schema, Json& value, const std::string& path,
   bool type_ok = type.empty() || type == actual || (type == "number" && actual == "integer");
   if (!type_ok) {
     errs.push_back({"FieldValueTypeInvalid", path,
-                    "Invalid value: " + GoQuote(actual) + ": " + path +
-                        " in body must be of type " + type + ": " + GoQuote(actual)});
+                    "Invalid value: " + Quote(actual) + ": " + path + " in body must be of type " +
+                        type + ": " + Quote(actual)});
     return;
   }
   if (schema.contains("enum")) {
@@ -890,7 +888,7 @@ bool DryRun(const HttpRequest& req) {
   if (v != "All") {
     throw MakeError(422, "Invalid",
                     "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: " +
-                        GoQuote(v) + ": supported values: \"All\"");
+                        Quote(v) + ": supported values: \"All\"");
   }
   return true;
 }
@@ -1086,15 +1084,14 @@ void ValidateBuiltinFields(Ctx& c, Json& obj, bool apply, const std::string& mod
   if (mode == "Strict") {
     std::string list;
     for (const auto& u : unknown)
-      list += (list.empty() ? "" : ", ") + std::string("unknown field ") + GoQuote(u);
-    throw BadRequestError(c.rt->kind + " in version " + GoQuote(c.rt->version) +
+      list += (list.empty() ? "" : ", ") + std::string("unknown field ") + Quote(u);
+    throw BadRequestError(c.rt->kind + " in version " + Quote(c.rt->version) +
                           " cannot be handled as a " + c.rt->kind +
                           ": strict decoding error: " + list);
   }
   if (mode == "Warn" && warnings_to != nullptr) {
     for (const auto& u : unknown) {
-      warnings_to->headers.emplace_back("Warning",
-                                        "299 - " + GoQuote("unknown field " + GoQuote(u)));
+      warnings_to->headers.emplace_back("Warning", "299 - " + Quote("unknown field " + Quote(u)));
     }
   }
   obj = copy;
@@ -1121,16 +1118,15 @@ void ValidateCustom(Ctx& c, Json& obj, bool apply, HttpResponse* warnings_to) {
   if (!unknown.empty() && mode == "Strict") {
     std::string list;
     for (const auto& u : unknown)
-      list += (list.empty() ? "" : ", ") + std::string("unknown field ") + GoQuote(u);
+      list += (list.empty() ? "" : ", ") + std::string("unknown field ") + Quote(u);
     if (apply) throw BadRequestError("error strict decoding patch: " + list);
-    throw BadRequestError(c.rt->kind + " in version " + GoQuote(c.rt->version) +
+    throw BadRequestError(c.rt->kind + " in version " + Quote(c.rt->version) +
                           " cannot be handled as a " + c.rt->kind +
                           ": strict decoding error: " + list);
   }
   if (!unknown.empty() && mode == "Warn" && warnings_to != nullptr) {
     for (const auto& u : unknown) {
-      warnings_to->headers.emplace_back("Warning",
-                                        "299 - " + GoQuote("unknown field " + GoQuote(u)));
+      warnings_to->headers.emplace_back("Warning", "299 - " + Quote("unknown field " + Quote(u)));
     }
   }
   if (!errs.empty()) {
@@ -1440,9 +1436,9 @@ bool FieldSetContainsLeaf(const Json& set, const std::vector<std::string>& leaf)
 }
 
 std::string ConflictManager(const Json& entry) {
-  std::string m = GoQuote(entry.value("manager", ""));
+  std::string m = Quote(entry.value("manager", ""));
   if (!entry.value("subresource", "").empty())
-    m += " with subresource " + GoQuote(entry["subresource"].get<std::string>());
+    m += " with subresource " + Quote(entry["subresource"].get<std::string>());
   if (entry.value("operation", "") == "Update") m += " using " + entry.value("apiVersion", "");
   return m;
 }
@@ -1775,7 +1771,7 @@ HttpResponse DoScale(Ctx& c) {
     if (!body.contains("kind") && body.is_object()) body["kind"] = "Scale";
     if (body.value("kind", "") != "Scale") {
       throw BadRequestError("the body of the request must be an autoscaling/v1 Scale, not " +
-                            GoQuote(body.value("kind", "")));
+                            Quote(body.value("kind", "")));
     }
     CheckResourceVersion(c, body, old, false);
     scale = body;
@@ -2004,14 +2000,14 @@ HttpResponse DoDelete(Ctx& c) {
     throw MakeError(
         422, "Invalid",
         "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: " +
-            GoQuote(policy) +
+            Quote(policy) +
             ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\"",
         {{"group", "meta.k8s.io"},
          {"kind", "DeleteOptions"},
          {"causes",
           {{{"reason", "FieldValueNotSupported"},
             {"message",
-             "Unsupported value: " + GoQuote(policy) +
+             "Unsupported value: " + Quote(policy) +
                  ": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""},
             {"field", "propagationPolicy"}}}}});
   }

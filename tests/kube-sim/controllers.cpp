@@ -54,13 +54,6 @@ Json WithoutNulls(const Json& v) {
   return v;
 }
 
-std::string RandomSuffix() {
-  static std::mt19937 rng{std::random_device{}()};
-  std::string out;
-  for (int i = 0; i < 5; ++i) out.push_back(kAlphabet[rng() % 27]);
-  return out;
-}
-
 std::string Annotation(const Json& obj, const char* key) {
   const Json& meta = obj["metadata"];
   if (meta.contains("annotations") && meta["annotations"].contains(key) &&

@@ -106,13 +106,6 @@ void TemplateDefaults(Json& spec) {
   if (tmpl.contains("spec")) PodSpecDefaults(tmpl["spec"]);
 }
 
-std::string RandomSuffix() {
-  static const char* kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string out;
-  for (int i = 0; i < 5; ++i) out.push_back(kAlphabet[Rng()() % 27]);
-  return out;
-}
-
 // What the ServiceAccount, DefaultTolerationSeconds and Priority admission plugins add to a new
 // pod, and the status a created pod starts with.
 void PodAdmission(Json& pod) {
@@ -264,6 +257,13 @@ void JobSelector(Json& job, Json& spec) {
 }
 
 }  // namespace
+
+std::string RandomSuffix() {
+  static const char* kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::string out;
+  for (int i = 0; i < 5; ++i) out.push_back(kAlphabet[Rng()() % 27]);
+  return out;
+}
 
 void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old) {
   FillListKeyDefaults(obj, ListRulesOf(rt));

@@ -170,6 +170,10 @@ void FillListKeyDefaults(Json& object, const ListRules& lists);
 // cluster IPs and node ports are kept), nullptr on create (admission defaults of pods, the
 // generated selector of Jobs).
 void ApplyDefaults(const ResourceType& rt, Json& obj, const Json* old = nullptr);
+// A string quoted as the apiserver's messages quote values (Go's %q for printable text).
+inline std::string Quote(const std::string& s) { return Json(s).dump(); }
+// Five characters from the apiserver's alphabet for generated names ("web-7d4b9-x7k2p").
+std::string RandomSuffix();
 // Validation of built-in kinds beyond names and workload selectors (validation.cpp).
 std::vector<FieldError> ValidateBuiltinKind(const ResourceType& rt, const Json& obj,
                                             const Json* old);

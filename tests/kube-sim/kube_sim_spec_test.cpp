@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/eventually.hpp"
 #include "test_client.hpp"
 
 namespace kubesim::testing {
@@ -18,18 +19,7 @@ namespace {
 using nlohmann::json;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-const char* kApplyType = "application/apply-patch+yaml";
-const char* kMergeType = "application/merge-patch+json";
-
-template <typename F>
-bool Eventually(F f, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
+using testsupport::Eventually;
 
 json Deployment(const std::string& name, const json& selector_labels, const json& template_labels,
                 const json& containers, const std::string& scenario = "never") {
@@ -600,8 +590,8 @@ TEST_F(KubeSimSpecTest, WatchTimeoutThenResumeFromTheLastResourceVersion) {
   EXPECT_EQ(more[0]["object"]["data"]["k"], "2");
 }
 
-std::string Application(const std::string& name, const std::string& correlation,
-                        const json& extra_labels = json::object()) {
+std::string SpecApplication(const std::string& name, const std::string& correlation,
+                            const json& extra_labels = json::object()) {
   json app{{"apiVersion", "nais.io/v1alpha1"},
            {"kind", "Application"},
            {"metadata",
@@ -628,7 +618,7 @@ TEST_F(KubeSimSpecTest, NaiseratorIgnoresAnIdenticalHashAndTagsEventsByCorrelati
   Headers h{{"Content-Type", kApplyType}};
   ASSERT_EQ(sim()
                 .Admin("PATCH", path + "?fieldManager=deployd&force=true",
-                       Application("hashapp", "c-1"), h)
+                       SpecApplication("hashapp", "c-1"), h)
                 .status,
             201);
   json app;
@@ -644,7 +634,7 @@ TEST_F(KubeSimSpecTest, NaiseratorIgnoresAnIdenticalHashAndTagsEventsByCorrelati
 
   // Only a nais.io/ label changes: not part of the hash, so naiserator does nothing.
   auto same = sim().Admin("PATCH", path + "?fieldManager=deployd&force=true",
-                          Application("hashapp", "c-1", {{"nais.io/extra", "x"}}), h);
+                          SpecApplication("hashapp", "c-1", {{"nais.io/extra", "x"}}), h);
   ASSERT_EQ(same.status, 200) << same.body;
   std::string same_rv = same.Json()["metadata"]["resourceVersion"];
   // A later marker write proves the controllers have seen the change (they handle events in order).
@@ -661,7 +651,7 @@ TEST_F(KubeSimSpecTest, NaiseratorIgnoresAnIdenticalHashAndTagsEventsByCorrelati
   EXPECT_EQ(sim().Admin("GET", path).Json()["metadata"]["resourceVersion"], same_rv);
 
   // A new correlation ID with a new image: new events tagged c-2, the old ones still c-1.
-  json next = json::parse(Application("hashapp", "c-2"));
+  json next = json::parse(SpecApplication("hashapp", "c-2"));
   next["spec"]["image"] = "ghcr.io/example/hashapp:2";
   ASSERT_EQ(sim().Admin("PATCH", path + "?fieldManager=deployd&force=true", next.dump(), h).status,
             200);

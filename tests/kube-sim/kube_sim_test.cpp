@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "support/eventually.hpp"
 #include "test_client.hpp"
 
 namespace kubesim::testing {
@@ -11,8 +12,6 @@ namespace {
 
 using nlohmann::json;
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-const char* kApplyType = "application/apply-patch+yaml";
 
 class KubeSimTest : public ::testing::Test {
  protected:
@@ -681,15 +680,7 @@ std::string DeploymentYaml(const std::string& name, const std::string& scenario,
          name + ":1\n";
 }
 
-template <class F>
-bool Eventually(F f, std::chrono::milliseconds timeout = std::chrono::seconds(15)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
+using testsupport::Eventually;
 
 TEST_F(KubeSimTest, KubectlRolloutStatusSucceeds) {
   std::string path = sim().dir + "/dep-ok.yaml";

@@ -16,8 +16,6 @@ namespace {
 constexpr const char* kLogAnnotation = "test.deployd.io/log";
 constexpr const char* kPreviousLogAnnotation = "test.deployd.io/previous-log";
 
-std::string Quote(const std::string& s) { return Json(s).dump(); }
-
 std::string NameList(const std::vector<std::string>& names) {
   std::string out = "[";
   for (std::size_t i = 0; i < names.size(); ++i) out += (i ? " " : "") + names[i];

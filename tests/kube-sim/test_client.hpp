@@ -11,6 +11,9 @@
 
 namespace kubesim::testing {
 
+inline constexpr const char* kApplyType = "application/apply-patch+yaml";
+inline constexpr const char* kMergeType = "application/merge-patch+json";
+
 struct Response {
   int status = 0;
   std::string body;

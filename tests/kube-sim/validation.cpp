@@ -13,8 +13,6 @@
 namespace kubesim {
 namespace {
 
-std::string Quote(const std::string& s) { return Json(s).dump(); }
-
 std::string GoValue(const Json& v) {
   return v.is_string() ? Quote(v.get<std::string>()) : v.dump();
 }

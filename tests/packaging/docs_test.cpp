@@ -24,13 +24,6 @@ std::string Basename(const std::string& word) {
   return slash == std::string::npos ? word : word.substr(slash + 1);
 }
 
-std::vector<std::string> Words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
 struct Finding {
   std::string where;
   std::string text;

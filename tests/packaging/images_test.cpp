@@ -43,13 +43,6 @@ std::vector<Stage> ParseDockerfile(const std::string& path) {
   return stages;
 }
 
-std::vector<std::string> Words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> out;
-  for (std::string w; in >> w;) out.push_back(w);
-  return out;
-}
-
 // Packages after `apt-get install [options]`, up to the next `&&`.
 std::set<std::string> AptInstalled(const Stage& stage) {
   std::set<std::string> out;

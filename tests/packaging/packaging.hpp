@@ -3,6 +3,7 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,14 @@ inline std::vector<std::string> FlagNames(const std::vector<std::string>& args) 
     out.push_back(
         a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2));
   }
+  return out;
+}
+
+// The whitespace-separated words of `text`.
+inline std::vector<std::string> Words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "common/json_path.hpp"
 #include "deploy-cli/template/handlebars.hpp"
 
 namespace deploy_cli {
@@ -46,7 +47,7 @@ const Type kOperation{Kind::kString, "v1.ManagedFieldsOperationType", "", nullpt
 const Type kInt64{Kind::kInt64, "int64", "", nullptr, {}};
 const Type kBool{Kind::kBool, "bool", "", nullptr, {}};
 const Type kTime{Kind::kTime, "v1.Time", "", nullptr, {}};
-const Type kRaw{Kind::kRawJson, "v1.FieldsV1", "", nullptr, {}};
+const Type kRawFields{Kind::kRawJson, "v1.FieldsV1", "", nullptr, {}};
 const Type kStringMap{Kind::kStringMap, "map[string]string", "", &kString, {}};
 const Type kStrings{Kind::kSlice, "[]string", "", &kString, {}};
 const Type kOwnerReference{Kind::kStruct,
@@ -69,7 +70,7 @@ const Type kManagedFieldsEntry{Kind::kStruct,
                                 {"apiVersion", &kString, false, true},
                                 {"time", &kTime, true, true},
                                 {"fieldsType", &kString, false, true},
-                                {"fieldsV1", &kRaw, true, true},
+                                {"fieldsV1", &kRawFields, true, true},
                                 {"subresource", &kString, false, true}}};
 const Type kManagedFields{Kind::kSlice, "[]v1.ManagedFieldsEntry", "", &kManagedFieldsEntry, {}};
 const Type kObjectMeta{Kind::kStruct,
@@ -91,16 +92,6 @@ const Type kObjectMeta{Kind::kStruct,
                         {"ownerReferences", &kOwnerReferences, false, true},
                         {"finalizers", &kStrings, false, true},
                         {"managedFields", &kManagedFields, false, true}}};
-
-// Go's name for a JSON value in unmarshal errors.
-std::string JsonKind(const json& value) {
-  if (value.is_number()) return "number";
-  if (value.is_string()) return "string";
-  if (value.is_boolean()) return "bool";
-  if (value.is_array()) return "array";
-  if (value.is_object()) return "object";
-  return "null";
-}
 
 // The number as the original's JSON carries it (json.Marshal of the YAML value): integers as
 // digits, floats in 'f' form, or 'e' form below 1e-6 and from 1e21 on ("1e+21", "1.5e-7").
@@ -333,12 +324,12 @@ class Decoder {
         if (in.is_string()) {
           target = in;
         } else {
-          Save(JsonKind(in), type.go_name);
+          Save(common::GoJsonTypeName(in), type.go_name);
         }
         return;
       case Kind::kInt64: {
         if (!in.is_number()) {
-          Save(JsonKind(in), type.go_name);
+          Save(common::GoJsonTypeName(in), type.go_name);
           return;
         }
         const std::string text = GoJsonNumber(in);
@@ -353,12 +344,12 @@ class Decoder {
         if (in.is_boolean()) {
           target = in;
         } else {
-          Save(JsonKind(in), type.go_name);
+          Save(common::GoJsonTypeName(in), type.go_name);
         }
         return;
       case Kind::kTime: {
         // metav1.Time.UnmarshalJSON: a string in RFC 3339; its errors end decoding at once.
-        if (!in.is_string()) throw ObjectMetaError(TypeError(JsonKind(in), "string"));
+        if (!in.is_string()) throw ObjectMetaError(TypeError(common::GoJsonTypeName(in), "string"));
         const GoTime t = ParseGoRfc3339(in.get<std::string>());
         constexpr long long kZeroTime = -62135596800;  // 0001-01-01T00:00:00Z: Time.IsZero
         target = t.seconds == kZeroTime && t.nanos == 0 ? json(nullptr)
@@ -370,7 +361,7 @@ class Decoder {
         return;
       case Kind::kStringMap:
         if (!in.is_object()) {
-          Save(JsonKind(in), type.go_name);
+          Save(common::GoJsonTypeName(in), type.go_name);
           return;
         }
         if (!target.is_object()) target = json::object();
@@ -382,7 +373,7 @@ class Decoder {
         return;
       case Kind::kSlice:
         if (!in.is_array()) {
-          Save(JsonKind(in), type.go_name);
+          Save(common::GoJsonTypeName(in), type.go_name);
           return;
         }
         target = json::array();
@@ -404,7 +395,7 @@ class Decoder {
  private:
   void DecodeStruct(const json& in, const Type& type, json& target) {
     if (!in.is_object()) {
-      Save(JsonKind(in), type.go_name);
+      Save(common::GoJsonTypeName(in), type.go_name);
       return;
     }
     if (!target.is_object()) target = json::object();
@@ -518,8 +509,9 @@ json RoundTripObjectMeta(const json& metadata) {
   if (metadata.is_object()) {
     decoder.Decode(metadata, kObjectMeta, false, decoded);
   } else if (!metadata.is_null()) {
-    throw ObjectMetaError(fmt::format(
-        "json: cannot unmarshal {} into Go value of type v1.ObjectMeta", JsonKind(metadata)));
+    throw ObjectMetaError(
+        fmt::format("json: cannot unmarshal {} into Go value of type v1.ObjectMeta",
+                    common::GoJsonTypeName(metadata)));
   }
   if (decoder.SavedError()) throw ObjectMetaError(*decoder.SavedError());
   return Encode(decoded, kObjectMeta);

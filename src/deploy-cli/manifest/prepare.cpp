@@ -28,16 +28,6 @@ std::string GoErrno(int err) {
   return text;
 }
 
-// Go's name for a JSON value's type in unmarshal errors.
-std::string JsonKind(const nlohmann::json& value) {
-  if (value.is_number()) return "number";
-  if (value.is_string()) return "string";
-  if (value.is_boolean()) return "bool";
-  if (value.is_array()) return "array";
-  if (value.is_object()) return "object";
-  return "null";
-}
-
 std::string ReplaceNewlines(std::string text) {
   std::string out;
   for (const char c : text) {
@@ -111,7 +101,7 @@ nlohmann::json LoadTemplateVariables(const Options& options, Logger& log) {
         throw CliError(ExitCode::kInvocationFailure,
                        prefix + fmt::format("error unmarshaling JSON: json: cannot unmarshal {} "
                                             "into Go value of type deployclient.TemplateVariables",
-                                            JsonKind(docs.front())));
+                                            common::GoJsonTypeName(docs.front())));
       }
       if (common::JsonDepth(docs.front()) > common::kMaxDocumentDepth) {
         throw CliError(ExitCode::kInvocationFailure, prefix + common::DepthMessage());
@@ -267,7 +257,7 @@ nlohmann::json InjectAnnotations(const nlohmann::json& resource,
   if (!resource.is_object()) {
     throw std::runtime_error(
         fmt::format("json: cannot unmarshal {} into Go value of type map[string]json.RawMessage",
-                    JsonKind(resource)));
+                    common::GoJsonTypeName(resource)));
   }
   auto meta_it = resource.find("metadata");
   if (meta_it == resource.end()) {

@@ -28,6 +28,14 @@ struct RpcStatus {
   bool Ok() const noexcept { return code == grpc::StatusCode::OK; }
 };
 
+// Whether a failed call is worth another try: UNAVAILABLE or INTERNAL, as the original retries.
+bool Retriable(const RpcStatus& status);
+// The server's message, or what the code means when it sent none (no failure is shown without
+// text): "no message from NAIS deploy; the server cannot be reached or is not ready".
+std::string DescribeRpc(const RpcStatus& status);
+// "Unavailable: <DescribeRpc>", with the code named as grpc-go names it.
+std::string FormatRpc(const RpcStatus& status);
+
 // An open Status stream.
 class StatusStream {
  public:

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/json_path.hpp"
 #include "common/line_diff.hpp"
 
 namespace deployd::agent {
@@ -94,11 +95,6 @@ void Emit(const nlohmann::json& value, const std::string& indent, std::vector<st
   out.push_back(indent + Scalar(value));
 }
 
-std::string Text(const nlohmann::json& object, const char* key) {
-  if (!object.is_object() || !object.contains(key) || !object[key].is_string()) return "";
-  return object[key].get<std::string>();
-}
-
 }  // namespace
 
 const char* PlanActionName(PlanAction action) {
@@ -137,7 +133,8 @@ nlohmann::json Comparable(nlohmann::json object,
 
 void MaskSecretValues(nlohmann::json& live, nlohmann::json& planned) {
   const auto is_secret = [](const nlohmann::json& o) {
-    return o.is_object() && Text(o, "kind") == "Secret" && Text(o, "apiVersion") == "v1";
+    return o.is_object() && common::JsonString(o, {"kind"}) == "Secret" &&
+           common::JsonString(o, {"apiVersion"}) == "v1";
   };
   if (!is_secret(planned) && !is_secret(live)) return;
   for (const char* field : {"data", "stringData"}) {
@@ -164,13 +161,9 @@ std::vector<std::string> YamlLines(const nlohmann::json& value) {
 }
 
 std::string PlanSubject(const nlohmann::json& object) {
-  const std::string kind = Text(object, "kind");
-  std::string name;
-  std::string ns;
-  if (object.is_object() && object.contains("metadata")) {
-    name = Text(object["metadata"], "name");
-    ns = Text(object["metadata"], "namespace");
-  }
+  const std::string kind = common::JsonString(object, {"kind"});
+  const std::string name = common::JsonString(object, {"metadata", "name"});
+  const std::string ns = common::JsonString(object, {"metadata", "namespace"});
   return ns.empty() ? fmt::format("{} {}", kind, name) : fmt::format("{} {}/{}", kind, ns, name);
 }
 

@@ -6,16 +6,12 @@
 
 #include "common/applyset.hpp"
 #include "common/error.hpp"
+#include "common/json_path.hpp"
 #include "common/names.hpp"
 #include "deployd/kube/apply.hpp"
 
 namespace deployd::agent {
 namespace {
-
-std::string Text(const nlohmann::json& object, const char* key) {
-  if (!object.is_object() || !object.contains(key) || !object[key].is_string()) return "";
-  return object[key].get<std::string>();
-}
 
 nlohmann::json Metadata(const nlohmann::json& object) {
   if (object.is_object() && object.contains("metadata") && object["metadata"].is_object()) {
@@ -96,7 +92,8 @@ net::awaitable<ApplySetState> ReadApplySet(AsyncTeamCluster& cluster, ApplySetRe
   const auto metadata = Metadata(*parent);
   const std::string where = fmt::format("{}/{}", set.namespace_, set.name);
   std::string id;
-  if (metadata.contains("labels")) id = Text(metadata["labels"], common::kApplySetIdLabel);
+  if (metadata.contains("labels"))
+    id = common::JsonString(metadata["labels"], {common::kApplySetIdLabel});
   if (id != set.id) {
     throw common::Error(
         common::ErrorCode::kFailedPrecondition,
@@ -107,21 +104,21 @@ net::awaitable<ApplySetState> ReadApplySet(AsyncTeamCluster& cluster, ApplySetRe
   if (metadata.contains("annotations") && metadata["annotations"].is_object()) {
     annotations = metadata["annotations"];
   }
-  const std::string tooling = Text(annotations, common::kApplySetToolingAnnotation);
+  const std::string tooling = common::JsonString(annotations, {common::kApplySetToolingAnnotation});
   const std::string tool = tooling.substr(0, tooling.find('/'));
   if (!tooling.empty() && tool != "kubectl" && tool != "deployd") {
     throw common::Error(common::ErrorCode::kFailedPrecondition,
                         fmt::format("ApplySet parent Secret {} is managed by tooling {}", where,
                                     common::Quote(tooling)));
   }
-  for (const auto& gk :
-       common::SplitList(Text(annotations, common::kApplySetGroupKindsAnnotation))) {
+  for (const auto& gk : common::SplitList(
+           common::JsonString(annotations, {common::kApplySetGroupKindsAnnotation}))) {
     state.group_kinds.insert(gk);
   }
   // Written by early kubectl: "resource.group" (plural resources). Kept as the kinds discovery
   // has for them would need another lookup; kubectl 1.27 and later write group-kinds.
-  for (const auto& ns :
-       common::SplitList(Text(annotations, common::kApplySetNamespacesAnnotation))) {
+  for (const auto& ns : common::SplitList(
+           common::JsonString(annotations, {common::kApplySetNamespacesAnnotation}))) {
     if (ns != set.namespace_) state.namespaces.insert(ns);
   }
   co_return state;
@@ -154,14 +151,16 @@ net::awaitable<std::vector<nlohmann::json>> PruneCandidates(AsyncTeamCluster& cl
         const auto metadata = Metadata(item);
         // The selector asked for it; checked again: nothing without this set's label goes.
         if (!metadata.contains("labels") ||
-            Text(metadata["labels"], common::kApplySetPartOfLabel) != set.id) {
+            common::JsonString(metadata["labels"], {common::kApplySetPartOfLabel}) != set.id) {
           continue;
         }
-        const std::string uid = Text(metadata, "uid");
+        const std::string uid = common::JsonString(metadata, {"uid"});
         if (found.contains(uid)) continue;
-        MemberKey key{group, kind, Text(metadata, "namespace"), Text(metadata, "name")};
+        MemberKey key{group, kind, common::JsonString(metadata, {"namespace"}),
+                      common::JsonString(metadata, {"name"})};
         if (keep.contains(key)) continue;
-        if (!Text(metadata, "deletionTimestamp").empty()) continue;  // going already
+        if (!common::JsonString(metadata, {"deletionTimestamp"}).empty())
+          continue;  // going already
         order.push_back(uid);
         found.emplace(uid, std::move(item));
       }

@@ -83,19 +83,31 @@ struct Fetched {
   std::string error;
 };
 // `budget` is the whole deadline named in the error (timeout is what is left of it).
-net::awaitable<Fetched> TimedGet(kube::AsyncKubeClient& kube, kube::KubeCall call,
-                                 std::size_t max_bytes, std::chrono::milliseconds timeout,
+net::awaitable<Fetched> TimedGet(const common::Timers& timers, kube::AsyncKubeClient& kube,
+                                 kube::KubeCall call, std::size_t max_bytes,
+                                 std::chrono::milliseconds timeout,
                                  std::chrono::milliseconds budget) {
-  call.timeout = timeout;
-  auto stop = std::make_shared<common::StreamStop>();
-  auto expired = std::make_shared<std::atomic<bool>>(false);
-  net::steady_timer timer(co_await net::this_coro::executor);
-  timer.expires_after(timeout);
-  timer.async_wait([stop, expired](const boost::system::error_code& ec) {
-    if (ec) return;
-    expired->store(true);
-    stop->Stop();
-  });
+  call.timeout = timeout;  // the HTTP client's own limit, should the timer below be late
+  // The watchdog runs beside the read on this strand: it stops the read when `timeout` has passed
+  // before the read ended.
+  struct Watchdog {
+    std::unique_ptr<common::Timer> timer;
+    std::shared_ptr<common::StreamStop> stop = std::make_shared<common::StreamStop>();
+    bool finished = false;
+    bool expired = false;
+  };
+  const auto executor = co_await net::this_coro::executor;
+  auto watchdog = std::make_shared<Watchdog>();
+  watchdog->timer = timers.MakeTimer(executor);
+  net::co_spawn(
+      executor,
+      [watchdog, timeout]() -> net::awaitable<void> {
+        co_await watchdog->timer->WaitFor(timeout);
+        if (watchdog->finished) co_return;
+        watchdog->expired = true;
+        watchdog->stop->Stop();
+      },
+      net::detached);
   Fetched out;
   try {
     co_await kube.Stream(
@@ -104,20 +116,22 @@ net::awaitable<Fetched> TimedGet(kube::AsyncKubeClient& kube, kube::KubeCall cal
           out.body.append(data.substr(0, std::min(data.size(), max_bytes - out.body.size())));
           return out.body.size() < max_bytes;
         },
-        stop);
+        watchdog->stop);
   } catch (const std::exception& e) {
     out.error =
-        expired->load()
+        watchdog->expired
             ? fmt::format("no answer within {} s",
                           std::chrono::duration_cast<std::chrono::duration<double>>(budget).count())
             : std::string(e.what());
   }
-  timer.cancel();
+  watchdog->finished = true;
+  watchdog->timer->Cancel();
   co_return out;
 }
 
 // A failing container's last lines as `user`, or why they are not available.
-net::awaitable<std::string> ReadContainerLog(kube::AsyncKubeClient& kube, std::string user,
+net::awaitable<std::string> ReadContainerLog(const common::Timers& timers,
+                                             kube::AsyncKubeClient& kube, std::string user,
                                              std::string ns, std::string prefix,
                                              rollout::LogSource source,
                                              std::chrono::milliseconds timeout,
@@ -130,7 +144,8 @@ net::awaitable<std::string> ReadContainerLog(kube::AsyncKubeClient& kube, std::s
   if (source.previous) call.path += "&previous=true";
   call.impersonate_user = std::move(user);
   call.accept = "text/plain, */*";
-  auto fetched = co_await TimedGet(kube, std::move(call), rollout::kLogFetchBytes, timeout, budget);
+  auto fetched =
+      co_await TimedGet(timers, kube, std::move(call), rollout::kLogFetchBytes, timeout, budget);
   if (!fetched.error.empty()) {
     spdlog::info("{}: log of container {} in pod {} not available: {}", prefix, source.container,
                  source.pod, fetched.error);
@@ -142,13 +157,14 @@ net::awaitable<std::string> ReadContainerLog(kube::AsyncKubeClient& kube, std::s
 // The pods of a failed Job whose failure no pod event showed yet (the Job's status and its pods'
 // come on different watches): the newest pod created since the write with a failed container.
 net::awaitable<std::optional<rollout::LogSource>> FailedJobContainer(
-    kube::AsyncKubeClient& kube, std::string user, std::string ns, std::string job,
-    common::SystemTime since, std::chrono::milliseconds timeout) {
+    const common::Timers& timers, kube::AsyncKubeClient& kube, std::string user, std::string ns,
+    std::string job, common::SystemTime since, std::chrono::milliseconds timeout) {
   kube::KubeCall call;
   call.path = fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", common::UrlEncode(ns),
                           common::UrlEncode("job-name=" + job));
   call.impersonate_user = std::move(user);
-  auto fetched = co_await TimedGet(kube, std::move(call), std::size_t{4} << 20, timeout, timeout);
+  auto fetched =
+      co_await TimedGet(timers, kube, std::move(call), std::size_t{4} << 20, timeout, timeout);
   if (!fetched.error.empty()) co_return std::nullopt;
   auto list = json::parse(fetched.body, nullptr, false);
   const json* items = common::JsonFind(list, {"items"});
@@ -175,7 +191,8 @@ net::awaitable<std::optional<rollout::LogSource>> FailedJobContainer(
 // informers post what they see there, claims post their stop there.
 class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
  public:
-  explicit RolloutWait(net::any_io_executor ex) : executor(std::move(ex)), timer(executor) {}
+  RolloutWait(net::any_io_executor ex, const common::Timers& clock)
+      : executor(std::move(ex)), timers(clock), timer(clock.MakeTimer(executor)) {}
   ~RolloutWait() { Release(); }
   RolloutWait(const RolloutWait&) = delete;
   RolloutWait& operator=(const RolloutWait&) = delete;
@@ -186,7 +203,8 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
   };
 
   net::any_io_executor executor;
-  net::system_timer timer;  // wakes Await: new items, a stop, a due time, the deadline
+  const common::Timers& timers;
+  std::unique_ptr<common::Timer> timer;  // wakes Await: new items, a stop, a due time, the deadline
   Rule rule = Rule::kNone;
   std::string kind;
   std::string name;
@@ -235,7 +253,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
       auto self = weak.lock();
       if (!self || self->stop_reason) return;
       self->stop_reason = reason;
-      self->timer.cancel();
+      self->timer->Cancel();
     });
   }
 
@@ -257,7 +275,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
     }
     if (verdict) return;
     verdict = Handle(item);
-    timer.cancel();
+    timer->Cancel();
   }
 
   // Judges what arrived before the write's result.
@@ -278,7 +296,7 @@ class RolloutWait : public std::enable_shared_from_this<RolloutWait> {
       return Verdict{pb::DeploymentState::error, fmt::format("watch failed: {}", event.error)};
     }
     const json& object = *event.object;
-    const auto now = std::chrono::system_clock::now();
+    const auto now = timers.Now();
     rollout::RolloutTracker::Step step;
     switch (item.source) {
       case Source::kObject:
@@ -476,7 +494,7 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
   const auto& resource = target.resource;
   const Rule rule = rollout::RuleFor(resource.group, resource.kind, object);
   if (rule == Rule::kNone) co_return nullptr;
-  auto wait = std::make_shared<RolloutWait>(co_await net::this_coro::executor);
+  auto wait = std::make_shared<RolloutWait>(co_await net::this_coro::executor, timers_);
   wait->rule = rule;
   wait->kind = resource.kind;
   wait->name = kube::RefOf(object).name;
@@ -545,15 +563,13 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
 bool RolloutWatcher::Applied(RolloutWait& wait, const kube::ApplyResult& result,
                              const std::shared_ptr<Claim>& claim) const {
   if (wait.rule == Rule::kConditions && !result.object.contains("status") &&
-      rollout::Assess(wait.rule, result.object, std::chrono::system_clock::now()).phase ==
-          Phase::kDone) {
+      rollout::Assess(wait.rule, result.object, wait.timers.Now()).phase == Phase::kDone) {
     wait.Release();  // a custom resource without status: done once written
     return false;
   }
   wait.Written(result.object);
   // Events and pods newer than the write (seconds precision, as the original) are relevant.
-  wait.since = result.applied_at == common::SystemTime{} ? std::chrono::system_clock::now()
-                                                         : result.applied_at;
+  wait.since = result.applied_at == common::SystemTime{} ? wait.timers.Now() : result.applied_at;
   if (wait.rule != Rule::kNais) {
     wait.tracker.emplace(
         wait.rule, wait.kind, wait.name, wait.since,
@@ -588,7 +604,7 @@ net::awaitable<std::optional<Verdict>> RolloutWatcher::Await(std::shared_ptr<Rol
       verdict = wait->verdict;
       break;
     }
-    const auto now = std::chrono::system_clock::now();
+    const auto now = wait->timers.Now();
     auto due = common::SystemTime::max();
     if (wait->tracker) {
       auto step = wait->tracker->OnTime(now);
@@ -603,26 +619,25 @@ net::awaitable<std::optional<Verdict>> RolloutWatcher::Await(std::shared_ptr<Rol
                               : Verdict{pb::DeploymentState::error, kTimeoutMessage};
       break;
     }
-    wait->timer.expires_at(std::min(deadline, due));
-    boost::system::error_code ignored;
-    co_await wait->timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
+    co_await wait->timer->WaitUntil(std::min(deadline, due));
   }
   wait->Release();
   const bool failed = verdict && verdict->state == pb::DeploymentState::failure &&
                       wait->logs != nullptr && !wait->stop_reason;
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = wait->timers.SteadyNow();
   if (failed && !wait->log_source && wait->rule == Rule::kJob) {
-    wait->log_source = co_await FailedJobContainer(*wait->logs, wait->user, wait->namespace_,
-                                                   wait->name, wait->since, wait->log_timeout);
+    wait->log_source =
+        co_await FailedJobContainer(wait->timers, *wait->logs, wait->user, wait->namespace_,
+                                    wait->name, wait->since, wait->log_timeout);
   }
   if (failed && wait->log_source) {
     // One deadline for both reads.
-    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
+    const auto spent =
+        std::chrono::duration_cast<std::chrono::milliseconds>(wait->timers.SteadyNow() - started);
     const auto left = std::max(std::chrono::milliseconds(100), wait->log_timeout - spent);
-    verdict->log = co_await ReadContainerLog(*wait->logs, wait->user, wait->namespace_,
-                                             fmt::format("{}/{}", wait->kind, wait->name),
-                                             *wait->log_source, left, wait->log_timeout);
+    verdict->log = co_await ReadContainerLog(
+        wait->timers, *wait->logs, wait->user, wait->namespace_,
+        fmt::format("{}/{}", wait->kind, wait->name), *wait->log_source, left, wait->log_timeout);
   }
   co_return verdict;
 }

@@ -23,6 +23,7 @@
 
 #include "common/asio.hpp"
 #include "common/time.hpp"
+#include "common/timers.hpp"
 #include "deployd/agent/runner.hpp"
 #include "deployd/kube/apply.hpp"
 #include "deployd/kube/async_kube_client.hpp"
@@ -63,10 +64,12 @@ class RolloutWatcher {
  public:
   // `informers` (and `logs`, when given) outlive the watcher and every wait. With `logs`, a
   // failure caused by a crashing or failing container carries that container's last log lines
-  // (Verdict::log), read through it as the wait's user.
+  // (Verdict::log), read through it as the wait's user. `timers` (outliving the watcher too)
+  // times the waits: deadlines, pod problems' grace, the log read.
   RolloutWatcher(kube::InformerRegistry& informers, RolloutOptions options,
-                 kube::AsyncKubeClient* logs = nullptr)
-      : informers_(informers), options_(options), logs_(logs) {}
+                 kube::AsyncKubeClient* logs = nullptr,
+                 const common::Timers& timers = common::RealTimers())
+      : informers_(informers), options_(options), logs_(logs), timers_(timers) {}
 
   // A deployment's claim on one written object. Claiming an object supersedes the claims of
   // other deployments on it: their waits end with `<Kind>/<name>: superseded by deployment <id>`
@@ -111,6 +114,7 @@ class RolloutWatcher {
   kube::InformerRegistry& informers_;
   RolloutOptions options_;
   kube::AsyncKubeClient* logs_;
+  const common::Timers& timers_;
   std::mutex claims_mutex_;
   std::vector<std::weak_ptr<Claim>> claims_;
   bool shutting_down_ = false;

@@ -95,9 +95,11 @@ std::size_t StatusQueue::DropIf(const std::function<bool(const pb::DeploymentSta
 
 StatusReporter::StatusReporter(net::any_io_executor executor, AsyncSender send,
                                std::chrono::milliseconds idle_interval,
-                               std::function<void(const pb::DeploymentStatus&, bool)> on_done)
+                               std::function<void(const pb::DeploymentStatus&, bool)> on_done,
+                               const common::Timers& timers)
     : strand_(net::make_strand(std::move(executor))),
-      timer_(strand_),
+      timers_(timers),
+      timer_(timers.MakeTimer(strand_)),
       send_(std::move(send)),
       idle_interval_(idle_interval),
       on_done_(std::move(on_done)) {}
@@ -129,7 +131,7 @@ void StatusReporter::Start() {
 }
 
 void StatusReporter::Wake() {
-  net::post(strand_, [this] { timer_.cancel(); });
+  net::post(strand_, [this] { timer_->Cancel(); });
 }
 
 void StatusReporter::Push(pb::DeploymentStatus status) {
@@ -146,7 +148,7 @@ void StatusReporter::Stop(std::chrono::milliseconds grace) {
   std::unique_lock lock(mutex_);
   if (!stopping_) {
     stopping_ = true;
-    stop_by_ = std::chrono::steady_clock::now() + grace;
+    stop_by_ = timers_.SteadyNow() + grace;
   }
   if (!running_) return;
   Wake();
@@ -217,26 +219,25 @@ net::awaitable<void> StatusReporter::Loop() {
   for (;;) {
     const bool empty = co_await Flush();
     failures = empty ? 0 : failures + 1;
+    std::chrono::milliseconds wait{};
     {
       std::lock_guard lock(mutex_);
-      if (stopping_ && (empty || std::chrono::steady_clock::now() >= stop_by_)) break;
+      if (stopping_ && (empty || timers_.SteadyNow() >= stop_by_)) break;
       // A new status wakes us up early only when the last flush succeeded (otherwise hookd is
       // still unreachable and we honour the backoff).
       if (empty && (pushed_ || stopping_)) {
         pushed_ = false;
         continue;
       }
-      auto wait = empty ? idle_interval_
-                        : common::WithJitter(
-                              common::BackoffDelay(failures - 1, std::chrono::milliseconds(200),
-                                                   idle_interval_),
-                              random());
+      wait = empty ? idle_interval_
+                   : common::WithJitter(
+                         common::BackoffDelay(failures - 1, std::chrono::milliseconds(200),
+                                              idle_interval_),
+                         random());
       if (stopping_) wait = std::min(wait, std::chrono::milliseconds(200));
       waiting_for_push_ = empty;
-      timer_.expires_after(wait);
     }
-    boost::system::error_code ignored;
-    co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ignored));
+    co_await timer_->WaitFor(wait);
     std::lock_guard lock(mutex_);
     waiting_for_push_ = false;
     pushed_ = false;

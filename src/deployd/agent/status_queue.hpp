@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/asio.hpp"
+#include "common/timers.hpp"
 #include "deployment.pb.h"
 
 namespace deployd::agent {
@@ -63,9 +64,11 @@ class StatusReporter {
   using AsyncSender =
       std::function<void(const pb::DeploymentStatus& status, std::function<void(RpcResult)> done)>;
 
+  // `timers` (outliving the reporter) times the retries, the idle flush and Stop's grace.
   StatusReporter(common::net::any_io_executor executor, AsyncSender send,
                  std::chrono::milliseconds idle_interval,
-                 std::function<void(const pb::DeploymentStatus&, bool sent)> on_done = nullptr);
+                 std::function<void(const pb::DeploymentStatus&, bool sent)> on_done = nullptr,
+                 const common::Timers& timers = common::RealTimers());
   ~StatusReporter();  // Stop(0)
   StatusReporter(const StatusReporter&) = delete;
   StatusReporter& operator=(const StatusReporter&) = delete;
@@ -90,7 +93,8 @@ class StatusReporter {
 
   StatusQueue queue_;
   common::net::strand<common::net::any_io_executor> strand_;
-  common::net::steady_timer timer_;  // used on strand_ only
+  const common::Timers& timers_;
+  std::unique_ptr<common::Timer> timer_;  // used on strand_ only
   AsyncSender send_;
   std::chrono::milliseconds idle_interval_;
   std::function<void(const pb::DeploymentStatus&, bool)> on_done_;
@@ -101,7 +105,7 @@ class StatusReporter {
   bool started_ = false;
   bool running_ = false;  // the flusher has started and not yet ended
   bool waiting_for_push_ = false;
-  std::chrono::steady_clock::time_point stop_by_{};
+  common::SteadyTime stop_by_{};
 };
 
 }  // namespace deployd::agent

@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "common/http_client.hpp"
+#include "common/json_path.hpp"
 #include "common/strings.hpp"
 #include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/kube_client.hpp"
@@ -17,11 +18,6 @@ namespace {
 
 using common::Error;
 using common::ErrorCode;
-
-std::string Str(const nlohmann::json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
-  return j[key].get<std::string>();
-}
 
 const std::map<std::string, std::string>& DocumentationLinks() {
   static const std::map<std::string, std::string> links = {
@@ -46,14 +42,14 @@ const std::map<std::string, std::string>& DocumentationLinks() {
 
 ObjectRef RefOf(const nlohmann::json& object) {
   ObjectRef ref;
-  ref.api_version = Str(object, "apiVersion");
+  ref.api_version = common::JsonString(object, {"apiVersion"});
   auto [group, version] = SplitApiVersion(ref.api_version);
   ref.group = group;
   ref.version = version;
-  ref.kind = Str(object, "kind");
+  ref.kind = common::JsonString(object, {"kind"});
   if (object.is_object() && object.contains("metadata")) {
-    ref.name = Str(object["metadata"], "name");
-    ref.namespace_ = Str(object["metadata"], "namespace");
+    ref.name = common::JsonString(object, {"metadata", "name"});
+    ref.namespace_ = common::JsonString(object, {"metadata", "namespace"});
   }
   return ref;
 }
@@ -281,7 +277,7 @@ net::awaitable<std::vector<nlohmann::json>> AsyncApplier::List(Target target,
     }
     continue_token.clear();
     if (page.contains("metadata") && page["metadata"].is_object()) {
-      continue_token = Str(page["metadata"], "continue");
+      continue_token = common::JsonString(page, {"metadata", "continue"});
     }
     if (continue_token.empty()) break;
   }
@@ -326,7 +322,7 @@ net::awaitable<std::string> AsyncApplier::PreferredVersion(std::string group, st
   if (failed) throw *failed;
   std::string version;
   if (doc.contains("preferredVersion") && doc["preferredVersion"].is_object()) {
-    version = Str(doc["preferredVersion"], "version");
+    version = common::JsonString(doc, {"preferredVersion", "version"});
   }
   if (version.empty()) {
     throw Error(ErrorCode::kNotFound,

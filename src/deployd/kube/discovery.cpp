@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/json_path.hpp"
 #include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/kube_client.hpp"
 
@@ -19,11 +20,6 @@ std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
-}
-
-std::string Str(const nlohmann::json& j, const char* key) {
-  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
-  return j[key].get<std::string>();
 }
 
 }  // namespace
@@ -44,20 +40,20 @@ std::map<std::string, std::vector<ApiResource>> ParseAggregatedDiscovery(
   if (!doc.is_object() || !doc.contains("items") || !doc["items"].is_array()) return out;
   for (const auto& item : doc["items"]) {
     std::string group;
-    if (item.contains("metadata")) group = Str(item["metadata"], "name");
+    if (item.contains("metadata")) group = common::JsonString(item, {"metadata", "name"});
     if (!item.contains("versions") || !item["versions"].is_array()) continue;
     for (const auto& v : item["versions"]) {
-      auto version = Str(v, "version");
-      if (version.empty() || Str(v, "freshness") == "Stale") continue;
+      auto version = common::JsonString(v, {"version"});
+      if (version.empty() || common::JsonString(v, {"freshness"}) == "Stale") continue;
       auto& list = out[GroupVersion(group, version)];
       if (!v.contains("resources") || !v["resources"].is_array()) continue;
       for (const auto& r : v["resources"]) {
         ApiResource res;
         res.group = group;
         res.version = version;
-        res.plural = Str(r, "resource");
-        if (r.contains("responseKind")) res.kind = Str(r["responseKind"], "kind");
-        res.namespaced = Str(r, "scope") == "Namespaced";
+        res.plural = common::JsonString(r, {"resource"});
+        if (r.contains("responseKind")) res.kind = common::JsonString(r, {"responseKind", "kind"});
+        res.namespaced = common::JsonString(r, {"scope"}) == "Namespaced";
         if (!res.plural.empty() && !res.kind.empty()) list.push_back(res);
       }
     }
@@ -67,15 +63,15 @@ std::map<std::string, std::vector<ApiResource>> ParseAggregatedDiscovery(
 
 std::vector<ApiResource> ParseResourceList(const nlohmann::json& doc) {
   std::vector<ApiResource> out;
-  auto [group, version] = SplitApiVersion(Str(doc, "groupVersion"));
+  auto [group, version] = SplitApiVersion(common::JsonString(doc, {"groupVersion"}));
   if (!doc.contains("resources") || !doc["resources"].is_array()) return out;
   for (const auto& r : doc["resources"]) {
     ApiResource res;
-    res.plural = Str(r, "name");
+    res.plural = common::JsonString(r, {"name"});
     if (res.plural.empty() || res.plural.find('/') != std::string::npos) continue;
     res.group = group;
     res.version = version;
-    res.kind = Str(r, "kind");
+    res.kind = common::JsonString(r, {"kind"});
     res.namespaced = r.value("namespaced", false);
     out.push_back(res);
   }

@@ -15,6 +15,7 @@
 #include "common/time.hpp"
 #include "common/uuid.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
+#include "hookd/http/endpoint_util.hpp"
 
 namespace hookd::http {
 namespace {
@@ -133,21 +134,6 @@ std::string QueryEscape(const std::string& text) {
     }
   }
   return out;
-}
-
-std::string Header(const Request& r, const std::string& name) {
-  auto it = r.headers.find(name);
-  return it == r.headers.end() ? "" : it->second;
-}
-
-std::string Param(const Request& r, const std::string& key) {
-  auto it = r.query.find(key);
-  return it == r.query.end() ? std::string() : it->second;
-}
-
-Response Text(int status, const std::string& body) {
-  return Response{
-      status, "text/plain; charset=utf-8", body, {{"X-Content-Type-Options", "nosniff"}}};
 }
 
 std::int64_t MicrosOf(common::SystemTime t) {
@@ -601,17 +587,17 @@ Response Console::List(const Request& r) {
     return Page(401, std::move(html));
   }
   ListQuery q;
-  q.team = Param(r, "team");
-  q.cluster = Param(r, "cluster");
-  q.state = Param(r, "state");
-  q.repository = Param(r, "repository");
-  q.before = Param(r, "before");
+  q.team = QueryParam(r, "team");
+  q.cluster = QueryParam(r, "cluster");
+  q.state = QueryParam(r, "state");
+  q.repository = QueryParam(r, "repository");
+  q.before = QueryParam(r, "before");
   if (!q.state.empty() && !KnownState(q.state)) {
     return Text(400, "unknown state \"" + q.state +
                          "\": want queued, pending, in_progress, success, failure, error or "
                          "inactive\n");
   }
-  if (const std::string limit = Param(r, "limit"); !limit.empty()) {
+  if (const std::string limit = QueryParam(r, "limit"); !limit.empty()) {
     const bool digits =
         limit.size() <= 3 && limit.find_first_not_of("0123456789") == std::string::npos;
     const int value = digits ? std::stoi(limit) : 0;

@@ -102,7 +102,8 @@ Response Json(int status, const json& body) {
 }
 
 Response Text(int status, const std::string& body) {
-  return Response{status, "text/plain; charset=utf-8", body, {}};
+  return Response{
+      status, "text/plain; charset=utf-8", body, {{"X-Content-Type-Options", "nosniff"}}};
 }
 
 Response Empty(int status) { return Response{status, "", "", {}}; }

@@ -18,6 +18,7 @@ namespace hookd::http {
 
 // JSON responses say so (the original sent them as text/plain).
 Response Json(int status, const nlohmann::json& body);
+// Plain text, marked `X-Content-Type-Options: nosniff` so that no browser reads it as HTML.
 Response Text(int status, const std::string& body);
 // No body and no Content-Type.
 Response Empty(int status);

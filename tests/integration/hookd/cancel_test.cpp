@@ -21,11 +21,7 @@ using nlohmann::json;
 const std::multimap<std::string, std::string> kCanCancel = {
     {common::kCapabilitiesMetadata, common::kCancelCapability}};
 
-long long Count(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction tx(conn);
-  return tx.exec(sql)[0][0].as<long long>();
-}
+using hookdtest::QueryCount;
 
 class Cancel : public ::testing::Test {
  protected:
@@ -100,11 +96,11 @@ TEST_F(Cancel, AQueuedDeploymentIsWithdrawnAndNeverDelivered) {
   EXPECT_EQ(reply.state(), pb::failure);
   EXPECT_EQ(reply.message(),
             "cancelled by team aura (reason: wrong image) before it was sent to the cluster");
-  EXPECT_EQ(
-      Count(db_.Url(), "SELECT count(*) FROM deployment_queue WHERE deployment_id = '" + id + "'"),
-      0);
-  EXPECT_EQ(Count(db_.Url(),
-                  "SELECT count(*) FROM deployment WHERE id = '" + id + "' AND state = 'failure'"),
+  EXPECT_EQ(QueryCount(db_.Url(),
+                       "SELECT count(*) FROM deployment_queue WHERE deployment_id = '" + id + "'"),
+            0);
+  EXPECT_EQ(QueryCount(db_.Url(), "SELECT count(*) FROM deployment WHERE id = '" + id +
+                                      "' AND state = 'failure'"),
             1);
   // The cluster's deployd connects later: the first thing it gets is the next deployment.
   FakeDeployd deployd(channel_, "dev", kDeploydKey, std::chrono::system_clock::now(), kCanCancel);
@@ -156,9 +152,9 @@ TEST_F(Cancel, ARunningDeploymentGetsItsCancelSentToDeploydAgainAfterAReconnect)
                           "cancelled by team aura (reason: stuck): 1 of 1 "
                           "resources had been applied and stay in the cluster")
                   .ok());
-  EXPECT_EQ(
-      Count(db_.Url(), "SELECT count(*) FROM deployment_cancel WHERE deployment_id = '" + id + "'"),
-      1);
+  EXPECT_EQ(QueryCount(db_.Url(),
+                       "SELECT count(*) FROM deployment_cancel WHERE deployment_id = '" + id + "'"),
+            1);
 }
 
 TEST_F(Cancel, GrpcRefusals) {
@@ -195,7 +191,7 @@ TEST_F(Cancel, GrpcRefusals) {
   status = CancelRpc(id, "aura", "", reply);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(status.error_message(), "cluster \"dev\"'s deployd cannot cancel a running deployment");
-  EXPECT_EQ(Count(db_.Url(), "SELECT count(*) FROM deployment_cancel"), 0);
+  EXPECT_EQ(QueryCount(db_.Url(), "SELECT count(*) FROM deployment_cancel"), 0);
 }
 
 TEST_F(Cancel, HttpAnswers) {

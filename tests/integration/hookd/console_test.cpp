@@ -105,7 +105,7 @@ bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-std::size_t Count(const std::string& text, const std::string& part) {
+std::size_t Occurrences(const std::string& text, const std::string& part) {
   std::size_t n = 0;
   for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
   return n;
@@ -206,7 +206,7 @@ TEST_F(Console, ListsNewestFirstWithFiltersAndEscaping) {
     // Escaped, and no script the page did not bring itself.
     EXPECT_TRUE(Contains(page.body, "&lt;script&gt;alert(1)&lt;/script&gt;"));
     EXPECT_FALSE(Contains(page.body, "<script>alert"));
-    EXPECT_EQ(Count(page.body, "<script"), 0U);
+    EXPECT_EQ(Occurrences(page.body, "<script"), 0U);
     EXPECT_TRUE(Contains(page.body, "navikt/&quot;x&quot;"));
     // Links and durations: 1m 15s from creation to the final status.
     EXPECT_TRUE(Contains(page.body, "href=\"/deployments/" + Id(1) + "\""));
@@ -233,7 +233,7 @@ TEST_F(Console, ListsNewestFirstWithFiltersAndEscaping) {
   // A filter value is shown escaped in the form.
   auto hostile = Fetch(port_, "GET", "/deployments?team=%22%3E%3Cscript%3E");
   EXPECT_TRUE(Contains(hostile.body, "value=\"&quot;&gt;&lt;script&gt;\""));
-  EXPECT_EQ(Count(hostile.body, "<script"), 0U);
+  EXPECT_EQ(Occurrences(hostile.body, "<script"), 0U);
 
   auto bad_state = Fetch(port_, "GET", "/deployments?state=done");
   EXPECT_EQ(bad_state.status, 400);
@@ -334,7 +334,7 @@ TEST_F(Console, DeploymentPageShowsResourcesTimelineEvidenceAndCommit) {
     // Finished: no live updates, no refresh, no script.
     EXPECT_FALSE(Contains(b, "data-events="));
     EXPECT_FALSE(Contains(b, "http-equiv=\"refresh\""));
-    EXPECT_EQ(Count(b, "<script"), 0U);
+    EXPECT_EQ(Occurrences(b, "<script"), 0U);
   }
 
   // Running: the event stream, the script (allowed by its hash) and the refresh without JS.
@@ -342,7 +342,7 @@ TEST_F(Console, DeploymentPageShowsResourcesTimelineEvidenceAndCommit) {
   auto running = Fetch(port_, "GET", "/deployments/" + Id(11));
   EXPECT_TRUE(Contains(running.body, "data-events=\"/deployments/" + Id(11) + "/events\""));
   EXPECT_TRUE(Contains(running.body, "<noscript><meta http-equiv=\"refresh\" content=\"5\">"));
-  EXPECT_EQ(Count(running.body, "<script>"), 1U);
+  EXPECT_EQ(Occurrences(running.body, "<script>"), 1U);
   EXPECT_FALSE(Contains(running.body, "/commit/"));
 
   auto missing = Fetch(port_, "GET", "/deployments/" + Id(99));
@@ -389,7 +389,7 @@ TEST_F(Console, DeploymentPageShowsTheCrashedContainersLogLines) {
                        "<span class=\"state state-failed\">failed</span></td><td>pod web-7d9c-x2x "
                        "container web: CrashLoopBackOff: back-off 10s (last exit: Error, code 1, 2 "
                        "restarts)</td>"));
-  EXPECT_EQ(Count(b, "<script"), 0U);
+  EXPECT_EQ(Occurrences(b, "<script"), 0U);
   // The inline style keeps the lines and is the one the policy's hash allows.
   const auto style_at = b.find("<style>");
   const auto style_end = b.find("</style>");

@@ -20,11 +20,7 @@ using namespace hookdtest;
 using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 
-long long Count(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction tx(conn);
-  return tx.exec(sql)[0][0].as<long long>();
-}
+using hookdtest::QueryCount;
 
 class ExactlyOnce : public ::testing::Test {
  protected:
@@ -44,8 +40,9 @@ class ExactlyOnce : public ::testing::Test {
   }
 
   long long Finals(const std::string& id) {
-    return Count(db_.Url(), "SELECT count(*) FROM deployment_status WHERE deployment_id = '" + id +
-                                "' AND status IN ('success', 'failure', 'error', 'inactive')");
+    return QueryCount(db_.Url(), "SELECT count(*) FROM deployment_status WHERE deployment_id = '" +
+                                     id +
+                                     "' AND status IN ('success', 'failure', 'error', 'inactive')");
   }
 
   testsupport::TestDatabase db_;
@@ -63,8 +60,8 @@ TEST_F(ExactlyOnce, AWrittenButUnconfirmedRequestGoesToTheNextConnection) {
     ASSERT_TRUE(got.has_value());
     EXPECT_EQ(got->id(), id);
   }
-  EXPECT_EQ(Count(db_.Url(), "SELECT count(*) FROM deployment_queue WHERE deployment_id = '" + id +
-                                 "' AND confirmed IS NULL AND handed_to LIKE 'dev@%'"),
+  EXPECT_EQ(QueryCount(db_.Url(), "SELECT count(*) FROM deployment_queue WHERE deployment_id = '" +
+                                      id + "' AND confirmed IS NULL AND handed_to LIKE 'dev@%'"),
             1);
   // The same process reconnects: it gets the request again (and would drop it if it had it).
   FakeDeployd again(hookd_->Channel(), "dev", kDeploydKey, started);
@@ -74,7 +71,7 @@ TEST_F(ExactlyOnce, AWrittenButUnconfirmedRequestGoesToTheNextConnection) {
   ASSERT_TRUE(again.Report(id, pb::in_progress, "applying").ok());
   ASSERT_TRUE(again.Report(id, pb::success, "done").ok());
   EXPECT_EQ(Finals(id), 1);
-  EXPECT_EQ(Count(db_.Url(), "SELECT count(*) FROM deployment_queue"), 0);
+  EXPECT_EQ(QueryCount(db_.Url(), "SELECT count(*) FROM deployment_queue"), 0);
   EXPECT_FALSE(again.Next(500ms).has_value());
 }
 
@@ -90,7 +87,8 @@ TEST_F(ExactlyOnce, AFinalStateIsFinal) {
                                         " has already finished (success); later statuses are "
                                         "refused");
   }
-  EXPECT_EQ(Count(db_.Url(), "SELECT count(*) FROM deployment_status WHERE message = 'late'"), 0);
+  EXPECT_EQ(QueryCount(db_.Url(), "SELECT count(*) FROM deployment_status WHERE message = 'late'"),
+            0);
 
   // Racing final statuses (two deployd, a replica's sweeper): exactly one is stored.
   const std::string raced = Deploy();
@@ -123,16 +121,16 @@ TEST_F(ExactlyOnce, AReconnectOfTheSameProcessKeepsItsWorkAndARestartLosesIt) {
   ASSERT_TRUE(delivered.has_value());
   EXPECT_EQ(delivered->id(), queued_offline);
   ASSERT_TRUE(reconnected.Report(queued_offline, pb::in_progress, "rolling out").ok());
-  EXPECT_EQ(Count(db_.Url(), "SELECT count(*) FROM deployment_status WHERE status = 'inactive'"),
-            0);
+  EXPECT_EQ(
+      QueryCount(db_.Url(), "SELECT count(*) FROM deployment_status WHERE status = 'inactive'"), 0);
   ASSERT_TRUE(reconnected.Report(running, pb::success, "done").ok());
   EXPECT_EQ(Finals(running), 1);
 
   // A restarted process (a new start time): what the old one confirmed is lost, once.
   FakeDeployd restarted(hookd_->Channel(), "dev", kDeploydKey, std::chrono::system_clock::now());
   auto lost_once = [&] {
-    return Count(db_.Url(), "SELECT count(*) FROM deployment_status WHERE deployment_id = '" +
-                                queued_offline + "' AND status = 'inactive'");
+    return QueryCount(db_.Url(), "SELECT count(*) FROM deployment_status WHERE deployment_id = '" +
+                                     queued_offline + "' AND status = 'inactive'");
   };
   for (int i = 0; i < 200 && lost_once() == 0; ++i) std::this_thread::sleep_for(50ms);
   EXPECT_EQ(lost_once(), 1);
@@ -201,11 +199,12 @@ TEST(ExactlyOnceDeadline, TheDeadlineEndsEveryUnfinishedDeploymentOnce) {
   clock.now = start + 1h;
   EXPECT_EQ(dispatcher.ExpireQueued(), 0);
   for (const auto& id : {offline, sent, confirmed}) {
-    EXPECT_EQ(Count(db.Url(), "SELECT count(*) FROM deployment_status WHERE deployment_id = '" +
-                                  id + "' AND status = 'error'"),
-              1);
+    EXPECT_EQ(
+        QueryCount(db.Url(), "SELECT count(*) FROM deployment_status WHERE deployment_id = '" + id +
+                                 "' AND status = 'error'"),
+        1);
   }
-  EXPECT_EQ(Count(db.Url(), "SELECT count(*) FROM deployment_queue"), 0);
+  EXPECT_EQ(QueryCount(db.Url(), "SELECT count(*) FROM deployment_queue"), 0);
 }
 
 }  // namespace

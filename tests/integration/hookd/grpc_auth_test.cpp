@@ -58,10 +58,7 @@ class GrpcAuth : public ::testing::Test {
   std::unique_ptr<pb::Deploy::Stub> deploy_;
 };
 
-void ExpectStatus(const grpc::Status& status, grpc::StatusCode code, const std::string& message) {
-  EXPECT_EQ(status.error_code(), code) << status.error_message();
-  EXPECT_EQ(status.error_message(), message);
-}
+using hookdtest::ExpectStatus;
 
 TEST_F(GrpcAuth, ValidSignatureIsAccepted) { EXPECT_TRUE(DeployWith(Signed(key_, "aura")).ok()); }
 

@@ -6,6 +6,7 @@
 #include "harness.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_deployd.hpp"
 
 namespace {
@@ -30,22 +31,9 @@ struct StatusReader {
   std::unique_ptr<grpc::ClientReader<pb::DeploymentStatus>> reader;
 };
 
-// Polls `condition` every 10 ms until it holds or `timeout` passes.
-template <class F>
-bool Eventually(F condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return condition();
-}
+using testsupport::Eventually;
 
-long long QueryCount(const std::string& url, const std::string& sql) {
-  pqxx::connection conn(url);
-  pqxx::nontransaction tx(conn);
-  return tx.exec(sql)[0][0].as<long long>();
-}
+using hookdtest::QueryCount;
 
 class GrpcFlow : public ::testing::Test {
  protected:

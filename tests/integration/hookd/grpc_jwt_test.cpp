@@ -115,10 +115,7 @@ class GrpcJwt : public ::testing::Test {
   std::unique_ptr<pb::Deploy::Stub> deploy_;
 };
 
-void ExpectStatus(const grpc::Status& status, grpc::StatusCode code, const std::string& message) {
-  EXPECT_EQ(status.error_code(), code) << status.error_message();
-  EXPECT_EQ(status.error_message(), message);
-}
+using hookdtest::ExpectStatus;
 
 // A token of GitHub repository `repository` with ID `repository_id`.
 std::string TokenOf(const std::string& repository, const std::string& repository_id) {

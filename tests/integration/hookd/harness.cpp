@@ -1,6 +1,7 @@
 #include "harness.hpp"
 
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include "common/config.hpp"
 #include "common/crypto.hpp"
@@ -75,6 +76,17 @@ pb::DeploymentRequest ConfigMapRequest(const std::string& team, const std::strin
 
 void SetDeadline(grpc::ClientContext& context, std::chrono::milliseconds in) {
   context.set_deadline(std::chrono::system_clock::now() + in);
+}
+
+long long QueryCount(const std::string& url, const std::string& sql) {
+  pqxx::connection conn(url);
+  pqxx::nontransaction tx(conn);
+  return tx.exec(sql)[0][0].as<long long>();
+}
+
+void ExpectStatus(const grpc::Status& status, grpc::StatusCode code, const std::string& message) {
+  EXPECT_EQ(status.error_code(), code) << status.error_message();
+  EXPECT_EQ(status.error_message(), message);
 }
 
 }  // namespace hookdtest

@@ -46,4 +46,9 @@ pb::DeploymentRequest ConfigMapRequest(const std::string& team, const std::strin
 
 void SetDeadline(grpc::ClientContext& context, std::chrono::milliseconds in);
 
+// The number the SQL query `sql` (SELECT count(*) ...) answers on the database at `url`.
+long long QueryCount(const std::string& url, const std::string& sql);
+// Expects a gRPC status with this code and exactly this message.
+void ExpectStatus(const grpc::Status& status, grpc::StatusCode code, const std::string& message);
+
 }  // namespace hookdtest

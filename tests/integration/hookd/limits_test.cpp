@@ -13,6 +13,7 @@
 #include "common/time.hpp"
 #include "harness.hpp"
 #include "http_call.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_deployd.hpp"
 #include "support/process.hpp"
 
@@ -27,17 +28,7 @@ const std::string kServes =
     "/pb.Dispatch/Deployments, "
     "/pb.Dispatch/ReportStatus and /grpc.health.v1.Health)";
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes (waits for an event: a line in
-// a log written by another process).
-template <class F>
-bool Eventually(F condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
+using testsupport::Eventually;
 
 std::string Varint(std::size_t n) {
   std::string out;

@@ -10,6 +10,7 @@
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
 #include "http_call.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_deployd.hpp"
 #include "support/process.hpp"
 
@@ -43,16 +44,7 @@ struct HookdProcess {
   testsupport::ChildProcess process;
 };
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes.
-template <class F>
-bool Eventually(F condition, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
+using testsupport::Eventually;
 
 bool ClusterConnected(int http_port, const std::string& cluster) {
   auto metrics = Call(http_port, "GET", "/metrics");

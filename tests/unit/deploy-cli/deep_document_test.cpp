@@ -18,7 +18,8 @@ using testing::Harness;
 using testing::MakeStatus;
 using testing::ScratchFile;
 
-std::vector<std::string> Args(const std::string& resource, std::vector<std::string> extra) {
+std::vector<std::string> DeepDocumentArgs(const std::string& resource,
+                                          std::vector<std::string> extra) {
   std::vector<std::string> args = {"--resource", resource,           "--cluster", "dev-fss",
                                    "--apikey",   "1234567812345678", "--team",    "aura"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -42,7 +43,8 @@ TEST(DeepDocumentTest, ApplicationSetCrd35LevelsPrintsDryRunsAndIsSent) {
   ScratchFile file(testing::ToBlockYaml(crd));
 
   Harness dry;
-  ASSERT_EQ(dry.Run(Args(file.Path(), {"--print-payload", "--dry-run"})), 0) << dry.err.str();
+  ASSERT_EQ(dry.Run(DeepDocumentArgs(file.Path(), {"--print-payload", "--dry-run"})), 0)
+      << dry.err.str();
   const json printed = PrintedResource(dry.out.str());
   EXPECT_EQ(common::JsonDepth(printed, 10000), 35u);
   EXPECT_EQ(printed["spec"]["versions"][0]["schema"], crd["spec"]["versions"][0]["schema"]);
@@ -50,7 +52,7 @@ TEST(DeepDocumentTest, ApplicationSetCrd35LevelsPrintsDryRunsAndIsSent) {
 
   Harness send;
   send.transport.deploys = {MakeStatus(pb::success, "done")};
-  ASSERT_EQ(send.Run(Args(file.Path(), {"--print-payload"})), 0) << send.err.str();
+  ASSERT_EQ(send.Run(DeepDocumentArgs(file.Path(), {"--print-payload"})), 0) << send.err.str();
   ASSERT_EQ(send.transport.deploy_requests.size(), 1u);
   const auto& resource = send.transport.deploy_requests[0].kubernetes().resources(0);
   EXPECT_EQ(common::StructDepth(resource, 10000), 35u);
@@ -63,7 +65,7 @@ TEST(DeepDocumentTest, TemplatedDeepDocumentIsRenderedAndSent) {
   ScratchFile file(testing::ToBlockYaml(crd));
   Harness h;
   h.transport.deploys = {MakeStatus(pb::success, "done")};
-  ASSERT_EQ(h.Run(Args(file.Path(), {"--var", "name=applicationsets.argoproj.io"})), 0)
+  ASSERT_EQ(h.Run(DeepDocumentArgs(file.Path(), {"--var", "name=applicationsets.argoproj.io"})), 0)
       << h.err.str();
   const auto& resource = h.transport.deploy_requests.at(0).kubernetes().resources(0);
   EXPECT_EQ(common::StructDepth(resource, 10000), 35u);
@@ -75,7 +77,7 @@ TEST(DeepDocumentTest, AtTheLimitEverythingWorks) {
   ScratchFile file(testing::ApplicationSetCrd(common::kMaxDocumentDepth).dump(), ".json");
   Harness h;
   h.transport.deploys = {MakeStatus(pb::success, "done")};
-  ASSERT_EQ(h.Run(Args(file.Path(), {"--print-payload"})), 0) << h.err.str();
+  ASSERT_EQ(h.Run(DeepDocumentArgs(file.Path(), {"--print-payload"})), 0) << h.err.str();
   EXPECT_EQ(common::JsonDepth(PrintedResource(h.out.str()), 10000), common::kMaxDocumentDepth);
   ASSERT_EQ(h.transport.deploy_requests.size(), 1u);
   EXPECT_EQ(common::StructDepth(h.transport.deploy_requests[0].kubernetes().resources(0), 10000),
@@ -92,7 +94,7 @@ TEST(DeepDocumentTest, OneLevelDeeperFailsOnceWithTheLimitMessage) {
           std::vector<std::string>{"--print-payload"}, std::vector<std::string>{}}) {
       Harness h;
       h.transport.deploys = {MakeStatus(pb::success, "done")};
-      EXPECT_EQ(h.Run(Args(file.Path(), extra)), 8);
+      EXPECT_EQ(h.Run(DeepDocumentArgs(file.Path(), extra)), 8);
       EXPECT_TRUE(h.out.str().empty());
       EXPECT_TRUE(h.transport.deploy_requests.empty());
       // The YAML reader refuses the document at the limit, naming the line and column.

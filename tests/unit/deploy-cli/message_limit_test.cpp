@@ -38,7 +38,8 @@ class BigConfigMap {
   std::filesystem::path path_;
 };
 
-std::vector<std::string> Args(const std::string& resource, std::vector<std::string> extra = {}) {
+std::vector<std::string> LimitArgs(const std::string& resource,
+                                   std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"--resource", resource,   "--cluster", "dev-fss",
                                    "--apikey",   "12345678", "--actions"};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -50,9 +51,9 @@ TEST(MessageLimit, RequestOverTheLimitIsRefusedBeforeAnythingIsSent) {
   for (const bool from_env : {false, true}) {
     Harness h;
     if (from_env) h.env["MAX_MESSAGE_SIZE"] = "64KiB";
-    const int code =
-        h.Run(Args(big.Path(), from_env ? std::vector<std::string>{}
-                                        : std::vector<std::string>{"--max-message-size", "65536"}));
+    const int code = h.Run(
+        LimitArgs(big.Path(), from_env ? std::vector<std::string>{}
+                                       : std::vector<std::string>{"--max-message-size", "65536"}));
     EXPECT_EQ(code, 4) << h.err.str();
     EXPECT_TRUE(h.transport.deploy_requests.empty());
     const std::regex expected(
@@ -70,7 +71,7 @@ TEST(MessageLimit, RequestOverTheLimitIsRefusedBeforeAnythingIsSent) {
 TEST(MessageLimit, DryRunOnlyWarns) {
   BigConfigMap big(100000);
   Harness h;
-  EXPECT_EQ(h.Run(Args(big.Path(), {"--max-message-size", "64KiB", "--dry-run"})), 0);
+  EXPECT_EQ(h.Run(LimitArgs(big.Path(), {"--max-message-size", "64KiB", "--dry-run"})), 0);
   EXPECT_NE(h.err.str().find("::warn::deployment request is "), std::string::npos) << h.err.str();
 }
 
@@ -80,7 +81,8 @@ TEST(MessageLimit, RequestWithinTheLimitIsSentAndTheChannelUsesTheLimit) {
   h.transport.deploys = {MakeStatus(pb::queued, "queued")};
   h.transport.streams = {
       FakeTransport::Stream{std::deque<FakeTransport::Item>{MakeStatus(pb::success, "done")}}};
-  EXPECT_EQ(h.Run(Args(big.Path(), {"--max-message-size", "1MiB", "--wait"})), 0) << h.err.str();
+  EXPECT_EQ(h.Run(LimitArgs(big.Path(), {"--max-message-size", "1MiB", "--wait"})), 0)
+      << h.err.str();
   ASSERT_TRUE(h.transport.config);
   EXPECT_EQ(h.transport.config->max_message_size, 1u << 20);
   ASSERT_EQ(h.transport.deploy_requests.size(), 1u);

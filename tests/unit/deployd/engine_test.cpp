@@ -4,7 +4,9 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -13,6 +15,7 @@
 #include "deployd/agent/rollout_watcher.hpp"
 #include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/informer.hpp"
+#include "support/fake_timers.hpp"
 #include "support/loopback_http_server.hpp"
 
 namespace deployd::agent {
@@ -46,12 +49,13 @@ json DeploymentObject(const std::string& name, bool complete) {
   return d;
 }
 
-// Lists: Deployments (web and api, rolled out unless `forbid_pods`), pods (forbidden when
-// `forbid_pods`), events
+// Lists: Deployments (web and api, rolled out unless `forbid_pods` or not `complete`), pods
+// (forbidden when `forbid_pods`), events
 // (resourceVersion only). Watches are held open until the test ends. Records every path?query.
 class FakeApiServer {
  public:
-  explicit FakeApiServer(bool forbid_pods) : forbid_pods_(forbid_pods) {}
+  explicit FakeApiServer(bool forbid_pods, bool complete = true)
+      : forbid_pods_(forbid_pods), complete_(complete && !forbid_pods) {}
   ~FakeApiServer() { Release(); }
   std::string Url() const { return server_.Url(); }
   void Release() {
@@ -80,8 +84,8 @@ class FakeApiServer {
     if (path == "/apis/apps/v1/namespaces/aura/deployments") {
       json list = {{"kind", "DeploymentList"},
                    {"metadata", {{"resourceVersion", "10"}}},
-                   {"items", json::array({DeploymentObject("web", !forbid_pods_),
-                                          DeploymentObject("api", !forbid_pods_)})}};
+                   {"items", json::array({DeploymentObject("web", complete_),
+                                          DeploymentObject("api", complete_)})}};
       return Reply(socket, req, http::status::ok, list);
     }
     if (path == "/api/v1/namespaces/aura/pods") {
@@ -119,6 +123,7 @@ class FakeApiServer {
   }
 
   bool forbid_pods_;
+  bool complete_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool released_ = false;
@@ -256,6 +261,69 @@ TEST(AsyncKubeClient, RetriesOnlyWhatIsSafeToSendTwice) {
   kube::KubeCall update;
   update.method = "PUT";
   EXPECT_FALSE(kube::IsRetryable(update));
+}
+
+// The rollout's deadline comes by the injected clock: nothing sleeps, and the wait is still
+// running one minute before its deadline.
+TEST(Engine, ARolloutThatNeverCompletesEndsAtItsDeadlineByTheClock) {
+  FakeApiServer server(false, /*complete=*/false);
+  testsupport::FakeTimers timers;
+  net::io_context io;
+  kube::KubeConfig config;
+  config.server = server.Url();
+  kube::AsyncKubeClient client(io.get_executor(), config);
+  kube::InformerRegistry informers(io.get_executor(), client);
+  RolloutWatcher watcher(informers, RolloutOptions{}, nullptr, timers);
+  const auto deadline = timers.Now() + 10min;
+  std::mutex mutex;
+  std::optional<Verdict> verdict;
+  bool ended = false;
+  auto run = [&]() -> net::awaitable<void> {
+    auto object = DeploymentObject("web", false);
+    auto wait = co_await watcher.Prepare(object, DeploymentsIn("aura"), kUser, "id-1");
+    kube::ApplyResult result;
+    result.object = object;
+    result.resource = DeploymentsIn("aura").resource;
+    result.namespace_ = "aura";
+    result.applied_at = timers.Now();
+    if (wait && watcher.Applied(*wait, result, nullptr)) {
+      auto got =
+          co_await RolloutWatcher::Await(std::move(wait), deadline, [](const std::string&) {});
+      std::lock_guard lock(mutex);
+      verdict = std::move(got);
+    }
+    std::lock_guard lock(mutex);
+    ended = true;
+    informers.StopAll();
+  };
+  net::co_spawn(io, run(), net::detached);
+  std::thread thread([&io] { io.run_for(120s); });
+  struct Joiner {  // on an early return too
+    net::io_context& io;
+    std::thread& thread;
+    ~Joiner() {
+      io.stop();
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{io, thread};
+
+  ASSERT_TRUE(timers.AwaitWaiting()) << "the wait never parked";
+  timers.Advance(9min);
+  // Woken or not, it waits again: the deadline has not come.
+  EXPECT_TRUE(timers.AwaitWaiting());
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_FALSE(ended) << "one minute before the deadline the wait is still running";
+  }
+  timers.Advance(1min);
+  thread.join();
+  server.Release();
+  ASSERT_TRUE(ended);
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(verdict->state, pb::DeploymentState::error);
+  EXPECT_EQ(verdict->message,
+            "timeout while waiting for deployment to succeed; still waiting: waiting for the "
+            "controller to observe the new generation");
 }
 
 }  // namespace

@@ -1,8 +1,13 @@
 #include "deployd/agent/status_queue.hpp"
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "support/fake_timers.hpp"
 
 namespace deployd::agent {
 namespace {
@@ -12,6 +17,120 @@ pb::DeploymentStatus Status(const std::string& message) {
   s.set_message(message);
   s.set_state(pb::DeploymentState::in_progress);
   return s;
+}
+
+using namespace std::chrono_literals;
+using Strings = std::vector<std::string>;
+
+// A sender that answers Unavailable to its first `failures` sends and OK after, recording them.
+class ScriptedSender {
+ public:
+  explicit ScriptedSender(int failures) : failures_(failures) {}
+  StatusReporter::AsyncSender Sender() {
+    return [this](const pb::DeploymentStatus& status, const std::function<void(RpcResult)>& done) {
+      RpcResult result;
+      {
+        std::lock_guard lock(mutex_);
+        sent_.push_back(status.message());
+        changed_.notify_all();
+        if (failures_ < 0 || static_cast<int>(sent_.size()) <= failures_) {
+          result = RpcResult{14, "hookd is down"};
+        }
+      }
+      done(result);
+    };
+  }
+  Strings Sent() const {
+    std::lock_guard lock(mutex_);
+    return sent_;
+  }
+  // Blocks until `count` sends were made; false after `limit` of real time (a hung test).
+  [[nodiscard]] bool AwaitSent(std::size_t count,
+                               std::chrono::seconds limit = std::chrono::seconds(120)) const {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return sent_.size() >= count; });
+  }
+
+ private:
+  int failures_;  // negative: every send fails
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  Strings sent_;
+};
+
+// An io_context on a thread of its own until the test ends (the reporter is stopped first).
+class IoThread {
+ public:
+  IoThread() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+  ~IoThread() {
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  IoThread(const IoThread&) = delete;
+  IoThread& operator=(const IoThread&) = delete;
+  common::net::any_io_executor Executor() { return io_.get_executor(); }
+
+ private:
+  common::net::io_context io_;
+  common::net::executor_work_guard<common::net::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+// How long the reporter's pending wait is, by the fake clock.
+std::chrono::nanoseconds WaitLength(const testsupport::FakeTimers& timers) {
+  const auto next = timers.NextWake();
+  return next ? *next - timers.SteadyNow() : std::chrono::nanoseconds::max();
+}
+
+TEST(StatusReporter, RetriesOnItsBackoffByTheClockAndThenWaitsItsIdleInterval) {
+  testsupport::FakeTimers timers;
+  IoThread io;
+  ScriptedSender sender(2);
+  StatusReporter reporter(io.Executor(), sender.Sender(), 10s, nullptr, timers);
+  reporter.Push(Status("a"));
+  reporter.Start();
+  ASSERT_TRUE(timers.AwaitWaiting());
+  EXPECT_EQ(sender.Sent(), Strings({"a"}));
+  EXPECT_GE(WaitLength(timers), 100ms) << "first retry: 200 ms, jittered down to half at most";
+  EXPECT_LE(WaitLength(timers), 200ms);
+  timers.Advance(100ms - 1ns);
+  ASSERT_TRUE(timers.AwaitWaiting());
+  EXPECT_EQ(sender.Sent(), Strings({"a"})) << "not retried before its backoff";
+  timers.Advance(100ms + 1ns);
+  ASSERT_TRUE(timers.AwaitWaiting());
+  EXPECT_EQ(sender.Sent(), Strings({"a", "a"}));
+  EXPECT_GE(WaitLength(timers), 200ms) << "second retry: 400 ms, jittered";
+  EXPECT_LE(WaitLength(timers), 400ms);
+  timers.Advance(400ms);
+  ASSERT_TRUE(timers.AwaitWaiting());
+  EXPECT_EQ(sender.Sent(), Strings({"a", "a", "a"}));
+  EXPECT_EQ(reporter.Pending(), 0U);
+  EXPECT_EQ(WaitLength(timers), 10s) << "sent: it waits its idle interval";
+}
+
+TEST(StatusReporter, StopKeepsTryingUntilItsGraceHasPassedByTheClock) {
+  testsupport::FakeTimers timers;
+  IoThread io;
+  ScriptedSender sender(-1);
+  StatusReporter reporter(io.Executor(), sender.Sender(), 10s, nullptr, timers);
+  reporter.Push(Status("final"));
+  reporter.Start();
+  ASSERT_TRUE(timers.AwaitWaiting());
+  std::thread stopper([&reporter] { reporter.Stop(1s); });
+  // Stop wakes the flusher: it tries again at once, then every 200 ms until 1 s has passed by
+  // the clock.
+  ASSERT_TRUE(sender.AwaitSent(2));
+  for (std::size_t k = 1; k <= 5; ++k) {
+    ASSERT_TRUE(timers.AwaitWaiting());
+    EXPECT_EQ(WaitLength(timers), 200ms);
+    timers.Advance(200ms);
+    ASSERT_TRUE(sender.AwaitSent(2 + k));
+  }
+  stopper.join();  // the try at 1 s failed: the grace has passed, the flusher ended
+  EXPECT_EQ(sender.Sent().size(), 7U) << "the first try, one on Stop, one after each wait";
+  EXPECT_EQ(timers.Waiting(), 0U);
+  EXPECT_EQ(reporter.Pending(), 1U) << "never sent: it stays queued";
 }
 
 TEST(StatusQueue, ClassifiesLikeTheOriginal) {

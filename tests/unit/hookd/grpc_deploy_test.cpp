@@ -19,6 +19,7 @@
 #include "support/fake_clock.hpp"
 #include "support/fake_stores.hpp"
 
+namespace grpc_deploy_test {
 namespace {
 
 using hookd::grpcapi::DeployAuthOptions;
@@ -329,3 +330,4 @@ TEST_F(GrpcDeployHandlers, CancelErrorsKeepTheirCodeAndMessage) {
 }
 
 }  // namespace
+}  // namespace grpc_deploy_test

@@ -15,6 +15,7 @@
 #include "support/fake_clock.hpp"
 #include "support/fake_stores.hpp"
 
+namespace http_cancel_test {
 namespace {
 
 using hookd::http::Request;
@@ -140,3 +141,4 @@ TEST_F(HttpCancel, CancellerErrorsMapToStatuses) {
 }
 
 }  // namespace
+}  // namespace http_cancel_test

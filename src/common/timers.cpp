@@ -1,0 +1,38 @@
+#include "common/timers.hpp"
+
+namespace common {
+namespace {
+
+class SteadyTimer final : public Timer {
+ public:
+  explicit SteadyTimer(net::any_io_executor executor) : timer_(std::move(executor)) {}
+
+  net::awaitable<void> WaitUntil(SystemTime when) override {
+    co_await WaitFor(when - std::chrono::system_clock::now());
+  }
+
+  net::awaitable<void> WaitFor(std::chrono::nanoseconds span) override {
+    // Asio's expires_after saturates at the clock's maximum: "never" (SystemTime::max) is safe.
+    timer_.expires_after(span);
+    boost::system::error_code ignored;  // operation_aborted on Cancel(): an ordinary wake-up
+    co_await timer_.async_wait(net::redirect_error(net::use_awaitable, ignored));
+  }
+
+  void Cancel() override { timer_.cancel(); }
+
+ private:
+  net::steady_timer timer_;
+};
+
+}  // namespace
+
+std::unique_ptr<Timer> SystemTimers::MakeTimer(net::any_io_executor executor) const {
+  return std::make_unique<SteadyTimer>(std::move(executor));
+}
+
+const Timers& RealTimers() {
+  static const SystemTimers timers;
+  return timers;
+}
+
+}  // namespace common
