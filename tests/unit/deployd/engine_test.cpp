@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,8 +55,12 @@ json DeploymentObject(const std::string& name, bool complete) {
 // (resourceVersion only). Watches are held open until the test ends. Records every path?query.
 class FakeApiServer {
  public:
-  explicit FakeApiServer(bool forbid_pods, bool complete = true)
-      : forbid_pods_(forbid_pods), complete_(complete && !forbid_pods) {}
+  // `crash_pod`: the pod watch shows that pod (a crash-looping container of web) once ShowPod is
+  // called, and its log never comes (the request is held until Release).
+  explicit FakeApiServer(bool forbid_pods, bool complete = true, json crash_pod = nullptr)
+      : forbid_pods_(forbid_pods),
+        complete_(complete && !forbid_pods),
+        crash_pod_(std::move(crash_pod)) {}
   ~FakeApiServer() { Release(); }
   std::string Url() const { return server_.Url(); }
   void Release() {
@@ -67,6 +72,20 @@ class FakeApiServer {
     std::lock_guard lock(mutex_);
     return static_cast<int>(std::count(requests_.begin(), requests_.end(), target));
   }
+  void ShowPod() {
+    std::lock_guard lock(mutex_);
+    show_pod_ = true;
+    changed_.notify_all();
+  }
+  // Blocks until a request whose target starts with `prefix` arrived (false after two minutes: a
+  // hung test).
+  bool AwaitRequest(const std::string& prefix) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 120s, [&] {
+      return std::any_of(requests_.begin(), requests_.end(),
+                         [&](const std::string& r) { return r.rfind(prefix, 0) == 0; });
+    });
+  }
 
  private:
   bool Handle(testsupport::LoopbackHttpServer::Socket& socket,
@@ -75,8 +94,24 @@ class FakeApiServer {
     {
       std::unique_lock lock(mutex_);
       requests_.push_back(target);
-      if (target.find("watch=1") != std::string::npos) {
-        changed_.wait(lock, [this] { return released_; });  // a watch with nothing to say
+      changed_.notify_all();
+      const bool watch = target.find("watch=1") != std::string::npos;
+      if (watch && !crash_pod_.is_null() && target.rfind("/api/v1/namespaces/aura/pods?", 0) == 0) {
+        // The pod comes once the test has the Deployment written (ShowPod), as a real one would.
+        changed_.wait(lock, [this] { return show_pod_ || released_; });
+        lock.unlock();
+        const std::string event = json{{"type", "ADDED"}, {"object", crash_pod_}}.dump() + "\n";
+        std::ostringstream chunk;
+        chunk << "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+              << "Transfer-Encoding: chunked\r\n\r\n"
+              << std::hex << event.size() << "\r\n"
+              << event << "\r\n";
+        boost::system::error_code ignored;
+        net::write(socket, net::buffer(chunk.str()), ignored);
+        lock.lock();
+      }
+      if (watch || target.find("/log?") != std::string::npos) {
+        changed_.wait(lock, [this] { return released_; });  // nothing more to say, or no answer
         return false;
       }
     }
@@ -124,9 +159,11 @@ class FakeApiServer {
 
   bool forbid_pods_;
   bool complete_;
+  json crash_pod_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool released_ = false;
+  bool show_pod_ = false;
   std::vector<std::string> requests_;
   testsupport::LoopbackHttpServer server_{
       [this](auto& socket, const auto& req) { return Handle(socket, req); }};
@@ -263,67 +300,129 @@ TEST(AsyncKubeClient, RetriesOnlyWhatIsSafeToSendTwice) {
   EXPECT_FALSE(kube::IsRetryable(update));
 }
 
+// Deployment "web" (not rolled out) prepared, written and awaited until `deadline` on an
+// io_context of its own thread, the watcher timed by `timers` (and reading container logs through
+// the same client when `read_logs`).
+class ClockedRollout {
+ public:
+  ClockedRollout(FakeApiServer& server, const testsupport::FakeTimers& timers,
+                 common::SystemTime deadline, bool read_logs)
+      : server_(server),
+        client_(io_.get_executor(), Config(server)),
+        informers_(io_.get_executor(), client_),
+        watcher_(informers_, RolloutOptions{}, read_logs ? &client_ : nullptr, timers) {
+    net::co_spawn(io_, Run(timers.Now(), deadline), net::detached);
+    thread_ = std::thread([this] { io_.run_for(120s); });
+  }
+  ~ClockedRollout() {
+    io_.stop();
+    server_.Release();
+    if (thread_.joinable()) thread_.join();
+  }
+  ClockedRollout(const ClockedRollout&) = delete;
+  ClockedRollout& operator=(const ClockedRollout&) = delete;
+
+  bool Ended() {
+    std::lock_guard lock(mutex_);
+    return ended_;
+  }
+  // Waits for the end (the io_context runs out of work) and returns the verdict.
+  std::optional<Verdict> Join() {
+    thread_.join();
+    std::lock_guard lock(mutex_);
+    return verdict_;
+  }
+
+ private:
+  static kube::KubeConfig Config(const FakeApiServer& server) {
+    kube::KubeConfig config;
+    config.server = server.Url();
+    return config;
+  }
+  net::awaitable<void> Run(common::SystemTime now, common::SystemTime deadline) {
+    auto object = DeploymentObject("web", false);
+    auto wait = co_await watcher_.Prepare(object, DeploymentsIn("aura"), kUser, "id-1");
+    kube::ApplyResult result;
+    result.object = object;
+    result.resource = DeploymentsIn("aura").resource;
+    result.namespace_ = "aura";
+    result.applied_at = now;
+    std::optional<Verdict> verdict;
+    if (wait && watcher_.Applied(*wait, result, nullptr)) {
+      verdict =
+          co_await RolloutWatcher::Await(std::move(wait), deadline, [](const std::string&) {});
+    }
+    informers_.StopAll();
+    std::lock_guard lock(mutex_);
+    verdict_ = std::move(verdict);
+    ended_ = true;
+  }
+
+  FakeApiServer& server_;
+  net::io_context io_;
+  kube::AsyncKubeClient client_;
+  kube::InformerRegistry informers_;
+  RolloutWatcher watcher_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::optional<Verdict> verdict_;
+  bool ended_ = false;
+};
+
 // The rollout's deadline comes by the injected clock: nothing sleeps, and the wait is still
 // running one minute before its deadline.
 TEST(Engine, ARolloutThatNeverCompletesEndsAtItsDeadlineByTheClock) {
   FakeApiServer server(false, /*complete=*/false);
   testsupport::FakeTimers timers;
-  net::io_context io;
-  kube::KubeConfig config;
-  config.server = server.Url();
-  kube::AsyncKubeClient client(io.get_executor(), config);
-  kube::InformerRegistry informers(io.get_executor(), client);
-  RolloutWatcher watcher(informers, RolloutOptions{}, nullptr, timers);
-  const auto deadline = timers.Now() + 10min;
-  std::mutex mutex;
-  std::optional<Verdict> verdict;
-  bool ended = false;
-  auto run = [&]() -> net::awaitable<void> {
-    auto object = DeploymentObject("web", false);
-    auto wait = co_await watcher.Prepare(object, DeploymentsIn("aura"), kUser, "id-1");
-    kube::ApplyResult result;
-    result.object = object;
-    result.resource = DeploymentsIn("aura").resource;
-    result.namespace_ = "aura";
-    result.applied_at = timers.Now();
-    if (wait && watcher.Applied(*wait, result, nullptr)) {
-      auto got =
-          co_await RolloutWatcher::Await(std::move(wait), deadline, [](const std::string&) {});
-      std::lock_guard lock(mutex);
-      verdict = std::move(got);
-    }
-    std::lock_guard lock(mutex);
-    ended = true;
-    informers.StopAll();
-  };
-  net::co_spawn(io, run(), net::detached);
-  std::thread thread([&io] { io.run_for(120s); });
-  struct Joiner {  // on an early return too
-    net::io_context& io;
-    std::thread& thread;
-    ~Joiner() {
-      io.stop();
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{io, thread};
-
+  ClockedRollout rollout(server, timers, timers.Now() + 10min, false);
   ASSERT_TRUE(timers.AwaitWaiting()) << "the wait never parked";
   timers.Advance(9min);
   // Woken or not, it waits again: the deadline has not come.
-  EXPECT_TRUE(timers.AwaitWaiting());
-  {
-    std::lock_guard lock(mutex);
-    EXPECT_FALSE(ended) << "one minute before the deadline the wait is still running";
-  }
+  ASSERT_TRUE(timers.AwaitWaiting());
+  EXPECT_FALSE(rollout.Ended()) << "one minute before the deadline the wait is still running";
   timers.Advance(1min);
-  thread.join();
-  server.Release();
-  ASSERT_TRUE(ended);
+  const auto verdict = rollout.Join();
   ASSERT_TRUE(verdict);
   EXPECT_EQ(verdict->state, pb::DeploymentState::error);
   EXPECT_EQ(verdict->message,
             "timeout while waiting for deployment to succeed; still waiting: waiting for the "
             "controller to observe the new generation");
+}
+
+// A failed rollout's container log that never comes: the read gives up when its 5 s have passed
+// by the clock, and the verdict says why the log is missing.
+TEST(Engine, AContainerLogThatNeverComesIsGivenUpWhenItsTimeHasPassedByTheClock) {
+  testsupport::FakeTimers timers;
+  json crashing = {{"name", "web"}, {"restartCount", 3}};
+  crashing["state"]["waiting"] = {{"reason", "CrashLoopBackOff"},
+                                  {"message", "back-off 40s restarting failed container"}};
+  crashing["lastState"]["terminated"] = {{"reason", "Error"}, {"exitCode", 1}};
+  json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}};
+  pod["metadata"] = {{"name", "web-1"},
+                     {"namespace", "aura"},
+                     {"labels", {{"app", "web"}}},
+                     {"resourceVersion", "11"},
+                     {"creationTimestamp", common::FormatRfc3339(timers.Now() + 1s)}};
+  pod["status"] = {{"phase", "Running"}, {"containerStatuses", json::array({crashing})}};
+  FakeApiServer server(false, /*complete=*/false, pod);
+  ClockedRollout rollout(server, timers, timers.Now() + 10min, true);
+
+  ASSERT_TRUE(timers.AwaitWaiting()) << "the wait never parked";
+  server.ShowPod();
+  ASSERT_TRUE(server.AwaitRequest("/api/v1/namespaces/aura/pods/web-1/log?container=web"));
+  ASSERT_TRUE(timers.AwaitWaiting()) << "the log read is timed";
+  timers.Advance(5s - 1ms);
+  EXPECT_FALSE(rollout.Ended()) << "the log read has time left";
+  timers.Advance(1ms);
+  const auto verdict = rollout.Join();
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(verdict->state, pb::DeploymentState::failure);
+  EXPECT_EQ(verdict->message,
+            "Deployment/web: pod web-1 container web: CrashLoopBackOff: back-off 40s restarting "
+            "failed container (last exit: Error, code 1, 3 restarts)");
+  EXPECT_EQ(verdict->log,
+            "Deployment/web: log of container \"web\" in pod web-1 (previous instance): (log not "
+            "available: no answer within 5 s)");
 }
 
 }  // namespace
