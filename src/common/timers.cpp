@@ -5,7 +5,7 @@ namespace {
 
 class SteadyTimer final : public Timer {
  public:
-  explicit SteadyTimer(net::any_io_executor executor) : timer_(std::move(executor)) {}
+  explicit SteadyTimer(const net::any_io_executor& executor) : timer_(executor) {}
 
   net::awaitable<void> WaitUntil(SystemTime when) override {
     co_await WaitFor(when - std::chrono::system_clock::now());
@@ -27,7 +27,7 @@ class SteadyTimer final : public Timer {
 }  // namespace
 
 std::unique_ptr<Timer> SystemTimers::MakeTimer(net::any_io_executor executor) const {
-  return std::make_unique<SteadyTimer>(std::move(executor));
+  return std::make_unique<SteadyTimer>(executor);
 }
 
 const Timers& RealTimers() {

@@ -31,7 +31,7 @@ class FakeTimers final : public common::Timers {
   }
 
   std::unique_ptr<common::Timer> MakeTimer(common::net::any_io_executor executor) const override {
-    return std::make_unique<FakeTimer>(*this, std::move(executor));
+    return std::make_unique<FakeTimer>(*this, executor);
   }
 
   // Moves both clocks and completes every wait whose time has come (on its own executor).
@@ -74,7 +74,7 @@ class FakeTimers final : public common::Timers {
   // the clock posted may arrive after a Cancel and a new wait: a spurious wake-up, which callers
   // tolerate (they re-check the time).
   struct State {
-    explicit State(common::net::any_io_executor executor) : timer(std::move(executor)) {}
+    explicit State(const common::net::any_io_executor& executor) : timer(executor) {}
     common::net::steady_timer timer;
   };
   struct Wait {
@@ -84,8 +84,8 @@ class FakeTimers final : public common::Timers {
 
   class FakeTimer final : public common::Timer {
    public:
-    FakeTimer(const FakeTimers& clock, common::net::any_io_executor executor)
-        : clock_(clock), state_(std::make_shared<State>(std::move(executor))) {}
+    FakeTimer(const FakeTimers& clock, const common::net::any_io_executor& executor)
+        : clock_(clock), state_(std::make_shared<State>(executor)) {}
     ~FakeTimer() override { clock_.Forget(state_.get()); }
     FakeTimer(const FakeTimer&) = delete;
     FakeTimer& operator=(const FakeTimer&) = delete;
