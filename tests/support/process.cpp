@@ -86,9 +86,21 @@ int DecodeStatus(int status) {
 
 }  // namespace
 
-std::string BinaryPath(const std::string& name) { return std::string(DEPLOY_BIN_DIR) + "/" + name; }
+std::string BinaryPath(const std::string& name) {
+  if (name == "kube-sim") return DEPLOY_KUBE_SIM_BIN;
+  return std::string(DEPLOY_BIN_DIR) + "/" + name;
+}
 
 std::string SourceDir() { return DEPLOY_SOURCE_DIR; }
+
+long PeakRssKib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
 
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

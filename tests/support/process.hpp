@@ -7,7 +7,8 @@
 
 namespace testsupport {
 
-// Path of one of our built executables: "<build>/bin/<name>" (hookd, deployd, deploy, kube-sim).
+// Path of one of our built executables: "<build>/bin/<name>" (hookd, deployd, deploy, kube-sim;
+// kube-sim's is the tree's DEPLOY_KUBE_SIM when that is set).
 std::string BinaryPath(const std::string& name);
 // Repository root (for examples/, migrations/).
 std::string SourceDir();
@@ -19,6 +20,9 @@ bool WaitForPort(int port, std::chrono::milliseconds timeout);
 std::string MakeTempDir(const std::string& prefix);
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
+// The resident set peak of a running process in KiB (VmHWM in /proc/<pid>/status); -1 when
+// unknown.
+long PeakRssKib(int pid);
 
 // A child process; stdout+stderr go to `log_path` (a temp file when empty).
 // The destructor sends SIGTERM, waits up to 5 s, then SIGKILL.

@@ -8,7 +8,7 @@
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "harness.hpp"
-#include "http_call.hpp"
+#include "support/http_call.hpp"
 #include "support/fake_deployd.hpp"
 
 namespace {

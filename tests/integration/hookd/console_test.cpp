@@ -20,7 +20,7 @@
 #include "harness.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
-#include "http_call.hpp"
+#include "support/http_call.hpp"
 
 namespace {
 

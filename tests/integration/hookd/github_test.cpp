@@ -10,7 +10,7 @@
 #include "fake_github.hpp"
 #include "harness.hpp"
 #include "hookd/store/migrate.hpp"
-#include "http_call.hpp"
+#include "support/http_call.hpp"
 #include "support/fake_deployd.hpp"
 #include "support/process.hpp"
 

@@ -14,7 +14,7 @@
 #include "harness.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
-#include "http_call.hpp"
+#include "support/http_call.hpp"
 #include "support/loopback_http_server.hpp"
 #include "support/process.hpp"
 

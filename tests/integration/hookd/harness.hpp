@@ -10,9 +10,13 @@
 #include "deployment.grpc.pb.h"
 #include "hookd/app.hpp"
 #include "hookd/config.hpp"
+#include "support/http_call.hpp"
 #include "support/postgres.hpp"
 
 namespace hookdtest {
+
+using testsupport::Call;   // one HTTP request (support/http_call.hpp)
+using testsupport::Reply;
 
 inline const std::string kEncryptionKeyHex =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";

@@ -9,7 +9,7 @@
 #include "common/hex.hpp"
 #include "harness.hpp"
 #include "hookd/store/migrate.hpp"
-#include "http_call.hpp"
+#include "support/http_call.hpp"
 #include "support/fake_deployd.hpp"
 
 namespace {

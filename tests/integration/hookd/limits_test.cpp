@@ -12,7 +12,7 @@
 #include "common/state.hpp"
 #include "common/time.hpp"
 #include "harness.hpp"
-#include "http_call.hpp"
+#include "support/http_call.hpp"
 #include "support/eventually.hpp"
 #include "support/fake_deployd.hpp"
 #include "support/process.hpp"

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "../../integration/hookd/http_call.hpp"
+#include "support/http_call.hpp"
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "hookd/http/server.hpp"
@@ -36,7 +36,7 @@ class HttpServerUnit : public testsupport::HttpFakesTest {
 
 TEST_F(HttpServerUnit, AThrowingEndpointAnswers500AndReleasesItsSlot) {
   schema_.failure = std::make_exception_ptr(std::runtime_error("unexpected"));
-  const auto ready = hookdtest::Call(port_, "GET", "/readyz");
+  const auto ready = testsupport::Call(port_, "GET", "/readyz");
   EXPECT_EQ(ready.status, 503);
   EXPECT_EQ(ready.body, "database unavailable\n");
   EXPECT_EQ(server_->InFlight(), 0);
@@ -54,7 +54,7 @@ TEST_F(HttpServerUnit, AThrowingEndpointAnswers500AndReleasesItsSlot) {
        std::chrono::duration_cast<std::chrono::seconds>(clock_.now.time_since_epoch()).count()}};
   const std::string text = body.dump();
   const auto broken =
-      hookdtest::Call(port_, "POST", "/api/v1/deploy", text,
+      testsupport::Call(port_, "POST", "/api/v1/deploy", text,
                       {{"Content-Type", "application/json"},
                        {"X-NAIS-Signature", common::HexEncode(common::HmacSha256("key", text))}});
   EXPECT_EQ(broken.status, 500);
@@ -62,11 +62,11 @@ TEST_F(HttpServerUnit, AThrowingEndpointAnswers500AndReleasesItsSlot) {
   EXPECT_EQ(broken.body, "internal server error\n");
   EXPECT_EQ(server_->InFlight(), 0);
   // The server goes on serving.
-  EXPECT_EQ(hookdtest::Call(port_, "GET", "/healthz").body, "ok\n");
+  EXPECT_EQ(testsupport::Call(port_, "GET", "/healthz").body, "ok\n");
 }
 
 TEST_F(HttpServerUnit, AnOversizedBodyIs413InTheApisJson) {
-  const auto reply = hookdtest::Call(port_, "POST", "/api/v1/deploy", std::string(2000, ' '),
+  const auto reply = testsupport::Call(port_, "POST", "/api/v1/deploy", std::string(2000, ' '),
                                      {{"Content-Type", "application/json"}});
   EXPECT_EQ(reply.status, 413);
   EXPECT_EQ(reply.content_type, "application/json");

@@ -1,5 +1,5 @@
 #pragma once
-// One blocking HTTP/1.1 request to 127.0.0.1:<port> (Beast), for the hookd tests.
+// One blocking HTTP/1.1 request to 127.0.0.1:<port> (Beast), for the hookd and end-to-end tests.
 #include <map>
 #include <string>
 
@@ -8,7 +8,7 @@
 
 #include "common/asio.hpp"
 
-namespace hookdtest {
+namespace testsupport {
 
 struct Reply {
   int status = 0;  // 0 when the connection failed
@@ -44,4 +44,4 @@ inline Reply Call(int port, const std::string& method, const std::string& target
                res.body(), std::string(res[bhttp::field::location])};
 }
 
-}  // namespace hookdtest
+}  // namespace testsupport
