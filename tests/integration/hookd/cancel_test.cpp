@@ -8,8 +8,8 @@
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "harness.hpp"
-#include "support/http_call.hpp"
 #include "support/fake_deployd.hpp"
+#include "support/http_call.hpp"
 
 namespace {
 

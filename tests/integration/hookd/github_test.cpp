@@ -10,8 +10,8 @@
 #include "fake_github.hpp"
 #include "harness.hpp"
 #include "hookd/store/migrate.hpp"
-#include "support/http_call.hpp"
 #include "support/fake_deployd.hpp"
+#include "support/http_call.hpp"
 #include "support/process.hpp"
 
 namespace {

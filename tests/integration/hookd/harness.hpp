@@ -15,7 +15,7 @@
 
 namespace hookdtest {
 
-using testsupport::Call;   // one HTTP request (support/http_call.hpp)
+using testsupport::Call;  // one HTTP request (support/http_call.hpp)
 using testsupport::Reply;
 
 inline const std::string kEncryptionKeyHex =

@@ -18,8 +18,8 @@
 #include "common/uuid.hpp"
 #include "harness.hpp"
 #include "hookd/http/console.hpp"
-#include "support/http_call.hpp"
 #include "support/fake_deployd.hpp"
+#include "support/http_call.hpp"
 #include "support/process.hpp"
 
 namespace {

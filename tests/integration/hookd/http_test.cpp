@@ -9,8 +9,8 @@
 #include "common/hex.hpp"
 #include "harness.hpp"
 #include "hookd/store/migrate.hpp"
-#include "support/http_call.hpp"
 #include "support/fake_deployd.hpp"
+#include "support/http_call.hpp"
 
 namespace {
 

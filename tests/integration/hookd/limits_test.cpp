@@ -12,9 +12,9 @@
 #include "common/state.hpp"
 #include "common/time.hpp"
 #include "harness.hpp"
-#include "support/http_call.hpp"
 #include "support/eventually.hpp"
 #include "support/fake_deployd.hpp"
+#include "support/http_call.hpp"
 #include "support/process.hpp"
 
 namespace {

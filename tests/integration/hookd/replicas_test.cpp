@@ -9,9 +9,9 @@
 #include "harness.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
-#include "support/http_call.hpp"
 #include "support/eventually.hpp"
 #include "support/fake_deployd.hpp"
+#include "support/http_call.hpp"
 #include "support/process.hpp"
 
 namespace {

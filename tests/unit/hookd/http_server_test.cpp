@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "support/http_call.hpp"
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "hookd/http/server.hpp"
@@ -17,6 +16,7 @@
 #include "http_fixture.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_stores.hpp"
+#include "support/http_call.hpp"
 
 namespace {
 
@@ -55,8 +55,8 @@ TEST_F(HttpServerUnit, AThrowingEndpointAnswers500AndReleasesItsSlot) {
   const std::string text = body.dump();
   const auto broken =
       testsupport::Call(port_, "POST", "/api/v1/deploy", text,
-                      {{"Content-Type", "application/json"},
-                       {"X-NAIS-Signature", common::HexEncode(common::HmacSha256("key", text))}});
+                        {{"Content-Type", "application/json"},
+                         {"X-NAIS-Signature", common::HexEncode(common::HmacSha256("key", text))}});
   EXPECT_EQ(broken.status, 500);
   EXPECT_EQ(broken.content_type, "text/plain; charset=utf-8");
   EXPECT_EQ(broken.body, "internal server error\n");
@@ -67,7 +67,7 @@ TEST_F(HttpServerUnit, AThrowingEndpointAnswers500AndReleasesItsSlot) {
 
 TEST_F(HttpServerUnit, AnOversizedBodyIs413InTheApisJson) {
   const auto reply = testsupport::Call(port_, "POST", "/api/v1/deploy", std::string(2000, ' '),
-                                     {{"Content-Type", "application/json"}});
+                                       {{"Content-Type", "application/json"}});
   EXPECT_EQ(reply.status, 413);
   EXPECT_EQ(reply.content_type, "application/json");
   const std::string message = nlohmann::json::parse(reply.body)["message"];
