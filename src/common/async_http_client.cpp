@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -158,28 +159,6 @@ net::awaitable<ChunkResult> ReadSomeOn(ConnectionPtr c, std::chrono::millisecond
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
-
-void StreamStop::Stop() {
-  std::lock_guard lock(mutex_);
-  stopped_ = true;
-  if (close_) close_();
-}
-
-bool StreamStop::Stopped() const {
-  std::lock_guard lock(mutex_);
-  return stopped_;
-}
-
-void StreamStop::Attach(std::function<void()> close) {
-  std::lock_guard lock(mutex_);
-  close_ = std::move(close);
-  if (stopped_) close_();
-}
-
-void StreamStop::Detach() {
-  std::lock_guard lock(mutex_);
-  close_ = nullptr;
-}
 
 // ------------------------------------------------------------------------------------------------
 
@@ -333,23 +312,26 @@ net::awaitable<HttpResponse> AsyncHttpClient::Send(HttpRequest request) {
 
 net::awaitable<HttpResponse> AsyncHttpClient::Stream(
     HttpRequest request, std::function<bool(const HttpResponse&)> on_headers,
-    std::function<bool(std::string_view)> on_data, std::shared_ptr<StreamStop> stop) {
+    std::function<bool(std::string_view)> on_data, std::shared_ptr<HttpCancel> stop) {
   Impl* impl = impl_.get();
-  if (!stop) stop = std::make_shared<StreamStop>();
+  if (!stop) stop = std::make_shared<HttpCancel>();
   const auto timeout = request.timeout.value_or(impl->options.request_timeout);
   auto req = std::make_shared<http::request<http::string_body>>(
       http_detail::BuildRequest(request, impl->options, impl->endpoint));
   // Detaches the stop handle however the call ends; the connection is not reused after a stop.
   struct Detach {
-    StreamStop& stop;
-    ~Detach() { stop.Detach(); }
+    HttpCancel& stop;
+    std::uint64_t id = 0;
+    ~Detach() {
+      if (id != 0) stop.Detach(id);
+    }
   } detach{*stop};
   for (int attempt = 0;; ++attempt) {
     ConnectionPtr c = attempt == 0 ? impl->TakeIdle() : nullptr;
     const bool reused = c != nullptr;
     if (!reused) c = std::make_shared<AsyncConnection>(impl->executor);
-    stop->Attach([c] { PostClose(c); });
-    if (stop->Stopped()) impl->Cancelled(request);
+    detach.id = stop->Attach([c] { PostClose(c); });
+    if (stop->Cancelled()) impl->Cancelled(request);
     if (!reused) {
       co_await net::co_spawn(
           c->strand,
@@ -357,15 +339,15 @@ net::awaitable<HttpResponse> AsyncHttpClient::Stream(
           net::use_awaitable);
     }
     auto ec = co_await net::co_spawn(c->strand, WriteOn(c, req, timeout), net::use_awaitable);
-    if (ec && reused && !stop->Stopped()) continue;
-    if (ec && stop->Stopped()) impl->Cancelled(request);
+    if (ec && reused && !stop->Cancelled()) continue;
+    if (ec && stop->Cancelled()) impl->Cancelled(request);
     if (ec) impl->Fail(request, ec, "write");
     std::optional<std::size_t> limit = request.max_response_body;
     auto head =
         co_await net::co_spawn(c->strand, ReadHeaderOn(c, limit, timeout), net::use_awaitable);
-    if (head.ec && reused && !head.got_some && !stop->Stopped()) continue;
+    if (head.ec && reused && !head.got_some && !stop->Cancelled()) continue;
     if (head.ec == http::error::body_limit) impl->TooLarge(request, limit.value_or(0));
-    if (head.ec && stop->Stopped()) impl->Cancelled(request);
+    if (head.ec && stop->Cancelled()) impl->Cancelled(request);
     if (head.ec) impl->Fail(request, head.ec, "read");
     if (on_headers && !on_headers(head.response)) {
       PostClose(c);
@@ -378,11 +360,11 @@ net::awaitable<HttpResponse> AsyncHttpClient::Stream(
         co_return head.response;
       }
       if (chunk.ec == http::error::body_limit) impl->TooLarge(request, limit.value_or(0));
-      if (chunk.ec && stop->Stopped()) impl->Cancelled(request);
+      if (chunk.ec && stop->Cancelled()) impl->Cancelled(request);
       if (chunk.ec) impl->Fail(request, chunk.ec, "read");
       if (chunk.done) {
-        stop->Detach();
-        if (chunk.keep_alive && !stop->Stopped()) impl->GiveBack(std::move(c));
+        stop->Detach(std::exchange(detach.id, 0));
+        if (chunk.keep_alive && !stop->Cancelled()) impl->GiveBack(std::move(c));
         co_return head.response;
       }
     }

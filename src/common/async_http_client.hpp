@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -20,25 +19,6 @@
 #include "common/http_client.hpp"
 
 namespace common {
-
-// Ends a running Stream() from outside. Stop() may be called from any thread, at any time and as
-// often as wanted, also before the stream started or after it ended; the stream then ends with
-// kUnavailable `<METHOD> <url>: cancelled` (or returns, if its body was complete).
-class StreamStop {
- public:
-  void Stop();
-  bool Stopped() const;
-
- private:
-  friend class AsyncHttpClient;
-  // `close` only posts to the connection's strand; it runs under the lock, so after Detach it
-  // never runs again.
-  void Attach(std::function<void()> close);
-  void Detach();
-  mutable std::mutex mutex_;
-  bool stopped_ = false;
-  std::function<void()> close_;
-};
 
 class AsyncHttpClient {
  public:
@@ -54,10 +34,13 @@ class AsyncHttpClient {
   // Hands the body to on_data as it arrives (chunked transfer decoded), on the caller's executor.
   // on_headers is called once before any data; returning false from either ends the call early
   // (the connection is then closed, not reused). Returns the response with an empty body.
+  // `stop` (the same handle as HttpClient's) ends a running Stream() from outside, also before
+  // the stream started or after it ended: the stream then ends with kUnavailable
+  // `<METHOD> <url>: cancelled` (or returns, if its body was complete).
   net::awaitable<HttpResponse> Stream(HttpRequest request,
                                       std::function<bool(const HttpResponse&)> on_headers,
                                       std::function<bool(std::string_view)> on_data,
-                                      std::shared_ptr<StreamStop> stop);
+                                      std::shared_ptr<HttpCancel> stop);
 
   const HttpClientOptions& Options() const;
   std::size_t IdleConnections() const;

@@ -74,6 +74,7 @@ class HttpCancel {
 
  private:
   friend class HttpClient;
+  friend class AsyncHttpClient;
   // Makes Cancel() call `abort` (under the handle's lock) until Detach(id). Returns the id.
   std::uint64_t Attach(std::function<void()> abort);
   // Removes the abort attached as `id` (if still attached). When Detach returns, that abort is

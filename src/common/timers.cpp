@@ -30,6 +30,17 @@ std::unique_ptr<Timer> SystemTimers::MakeTimer(net::any_io_executor executor) co
   return std::make_unique<SteadyTimer>(executor);
 }
 
+bool SystemTimers::BlockFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                            std::chrono::nanoseconds span,
+                            const std::function<bool()>& done) const {
+  // wait_for adds the span to the clock's reading: a span of years ("never") would overflow it.
+  if (span >= std::chrono::hours(24 * 365)) {
+    cv.wait(lock, done);
+    return true;
+  }
+  return cv.wait_for(lock, span, done);
+}
+
 const Timers& RealTimers() {
   static const SystemTimers timers;
   return timers;

@@ -4,7 +4,10 @@
 // replace with a clock it moves by hand (tests/support/fake_timers.hpp), so that no test sleeps
 // for time to pass.
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
 
 #include "common/asio.hpp"
 #include "common/time.hpp"
@@ -31,6 +34,11 @@ class Timers : public Clock {
   // The monotonic clock: only differences between two readings mean anything.
   virtual SteadyTime SteadyNow() const = 0;
   virtual std::unique_ptr<Timer> MakeTimer(net::any_io_executor executor) const = 0;
+  // A thread's wait (not a coroutine's), as condition_variable::wait_for with a predicate: blocks
+  // on `cv` (`lock` held on entry and on return) until done() or until `span` has passed on the
+  // monotonic clock; returns done(). Whoever makes done() true notifies `cv` as usual.
+  virtual bool BlockFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                        std::chrono::nanoseconds span, const std::function<bool()>& done) const = 0;
 };
 
 // The system's clocks and Asio's steady timer (a wall-clock instant is waited for as the span to
@@ -40,6 +48,8 @@ class SystemTimers final : public Timers {
   SystemTime Now() const override { return std::chrono::system_clock::now(); }
   SteadyTime SteadyNow() const override { return std::chrono::steady_clock::now(); }
   std::unique_ptr<Timer> MakeTimer(net::any_io_executor executor) const override;
+  bool BlockFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                std::chrono::nanoseconds span, const std::function<bool()>& done) const override;
 };
 
 // The process's one SystemTimers, for production code that takes no injected clock.

@@ -400,12 +400,13 @@ class Scanner {
   // ---- the token queue ---------------------------------------------------------------------
   std::size_t NextTokenNumber() const noexcept { return tokens_parsed_ + tokens_.size(); }
 
-  void AddToken(TokenType type, const Mark& start, const Mark& end) {
-    Token token;
+  // Appends a token; the caller fills in its value, style or suffix.
+  Token& AddToken(TokenType type, const Mark& start, const Mark& end) {
+    Token& token = tokens_.emplace_back();
     token.type = type;
     token.start = start;
     token.end = end;
-    tokens_.push_back(std::move(token));
+    return token;
   }
 
   // Inserts at `position` tokens after the head; a negative position appends.
@@ -812,12 +813,7 @@ class Scanner {
       ScanError(type == TokenType::kAnchor ? "while scanning an anchor" : "while scanning an alias",
                 start, "did not find expected alphabetic or numeric character");
     }
-    Token token;
-    token.type = type;
-    token.start = start;
-    token.end = end;
-    token.value = std::move(name);
-    tokens_.push_back(std::move(token));
+    AddToken(type, start, end).value = std::move(name);
   }
 
   void ScanTag() {
@@ -843,13 +839,9 @@ class Scanner {
     if (!IsBlankZ()) {
       ScanError("while scanning a tag", start, "did not find expected whitespace or line break");
     }
-    Token token;
-    token.type = TokenType::kTag;
-    token.start = start;
-    token.end = mark_;
+    Token& token = AddToken(TokenType::kTag, start, mark_);
     token.value = std::move(handle);
     token.suffix = std::move(suffix);
-    tokens_.push_back(std::move(token));
   }
 
   static const char* TagContext(bool directive) {
@@ -977,13 +969,9 @@ class Scanner {
     if (chomping != -1) value += leading_break;
     if (chomping == 1) value += trailing_breaks;
 
-    Token token;
-    token.type = TokenType::kScalar;
-    token.start = start;
-    token.end = end;
+    Token& token = AddToken(TokenType::kScalar, start, end);
     token.value = std::move(value);
     token.style = literal ? ScalarStyle::kLiteral : ScalarStyle::kFolded;
-    tokens_.push_back(std::move(token));
   }
 
   // Reads the indentation and empty lines before a line of block scalar content; when the
@@ -1010,15 +998,57 @@ class Scanner {
     }
   }
 
+  // What lies between two words of a flow scalar (quoted or plain).
+  struct ScalarGap {
+    std::string whitespaces;      // blanks after the last word, on its line
+    std::string leading_break;    // the first line break
+    std::string trailing_breaks;  // the line breaks after it (empty lines)
+    bool leading_blanks = false;  // a line break was read: the gap folds
+
+    // Appends the gap as YAML folds it: one line break becomes a space, more become all but the
+    // first; blanks without a break stay as they are. The gap's text is emptied.
+    void FoldInto(std::string& value) {
+      if (!leading_blanks) {
+        value += whitespaces;
+        whitespaces.clear();
+        return;
+      }
+      if (!leading_break.empty() && leading_break[0] == '\n') {
+        value += trailing_breaks.empty() ? std::string(" ") : trailing_breaks;
+      } else {
+        value += leading_break;
+        value += trailing_breaks;
+      }
+      trailing_breaks.clear();
+      leading_break.clear();
+    }
+  };
+
+  // One blank or line break of a gap: blanks count until the first break, then they are
+  // indentation and skipped.
+  void ReadBlankOrBreak(ScalarGap& gap) {
+    if (IsBlank()) {
+      if (gap.leading_blanks) {
+        SkipChar();
+      } else {
+        ReadChar(gap.whitespaces);
+      }
+    } else if (!gap.leading_blanks) {
+      gap.whitespaces.clear();
+      ReadLine(gap.leading_break);
+      gap.leading_blanks = true;
+    } else {
+      ReadLine(gap.trailing_breaks);
+    }
+  }
+
   // Single- and double-quoted scalars. Line breaks fold into a space (or into the empty lines
   // that follow them); in double quotes a backslash escapes a character or the line break.
   void ScanFlowScalar(bool single) {
     const Mark start = mark_;
     SkipChar();  // the opening quote
     std::string value;
-    std::string leading_break;
-    std::string trailing_breaks;
-    std::string whitespaces;
+    ScalarGap gap;
     bool after_break = false;
     for (;;) {
       if (AtDocumentIndicator()) {
@@ -1033,7 +1063,7 @@ class Scanner {
         ScanError("while scanning a quoted scalar", start,
                   "found a continuation line less indented than the current block");
       }
-      bool leading_blanks = false;
+      gap.leading_blanks = false;
       while (!IsBlankZ()) {
         if (single && Is('\'') && Is('\'', 1)) {
           value.push_back('\'');
@@ -1044,7 +1074,7 @@ class Scanner {
         } else if (!single && Is('\\') && IsBreak(1)) {
           SkipChar();
           SkipLine();
-          leading_blanks = true;
+          gap.leading_blanks = true;
           break;
         } else if (!single && Is('\\')) {
           ReadEscape(value, start);
@@ -1055,47 +1085,15 @@ class Scanner {
       if (Is(single ? '\'' : '"')) break;
 
       while (IsBlank() || IsBreak()) {
-        if (IsBlank()) {
-          if (!leading_blanks) {
-            ReadChar(whitespaces);
-          } else {
-            SkipChar();
-          }
-        } else if (!leading_blanks) {
-          whitespaces.clear();
-          ReadLine(leading_break);
-          leading_blanks = true;
-        } else {
-          ReadLine(trailing_breaks);
-        }
+        ReadBlankOrBreak(gap);
       }
-      if (leading_blanks) {
-        if (!leading_break.empty() && leading_break[0] == '\n') {
-          if (trailing_breaks.empty()) {
-            value.push_back(' ');
-          } else {
-            value += trailing_breaks;
-          }
-        } else {
-          value += leading_break;
-          value += trailing_breaks;
-        }
-        trailing_breaks.clear();
-        leading_break.clear();
-      } else {
-        value += whitespaces;
-        whitespaces.clear();
-      }
-      after_break = leading_blanks;
+      gap.FoldInto(value);
+      after_break = gap.leading_blanks;
     }
     SkipChar();  // the closing quote
-    Token token;
-    token.type = TokenType::kScalar;
-    token.start = start;
-    token.end = mark_;
+    Token& token = AddToken(TokenType::kScalar, start, mark_);
     token.value = std::move(value);
     token.style = single ? ScalarStyle::kSingleQuoted : ScalarStyle::kDoubleQuoted;
-    tokens_.push_back(std::move(token));
   }
 
   // One escape sequence of a double-quoted scalar (YAML 1.1's set, as libyaml reads it).
@@ -1190,10 +1188,7 @@ class Scanner {
   // a document marker, or (in block context) a line indented no more than the current block.
   void ScanPlainScalar() {
     std::string value;
-    std::string leading_break;
-    std::string trailing_breaks;
-    std::string whitespaces;
-    bool leading_blanks = false;
+    ScalarGap gap;
     const Pos indent = indent_ + 1;
     const Mark start = mark_;
     Mark end = mark_;
@@ -1205,59 +1200,25 @@ class Scanner {
             (flow_level_ > 0 && (Is(',') || Is('?') || Is('[') || Is(']') || Is('{') || Is('}')))) {
           break;
         }
-        if (leading_blanks || !whitespaces.empty()) {
-          if (leading_blanks) {
-            if (leading_break[0] == '\n') {
-              if (trailing_breaks.empty()) {
-                value.push_back(' ');
-              } else {
-                value += trailing_breaks;
-              }
-            } else {
-              value += leading_break;
-              value += trailing_breaks;
-            }
-            trailing_breaks.clear();
-            leading_break.clear();
-            leading_blanks = false;
-          } else {
-            value += whitespaces;
-            whitespaces.clear();
-          }
-        }
+        gap.FoldInto(value);
+        gap.leading_blanks = false;
         ReadChar(value);
         end = mark_;
       }
       if (!(IsBlank() || IsBreak())) break;
       while (IsBlank() || IsBreak()) {
-        if (IsBlank()) {
-          if (leading_blanks && mark_.column < indent && IsTab()) {
-            ScanError("while scanning a plain scalar", start,
-                      "found a tab character that violates indentation");
-          }
-          if (!leading_blanks) {
-            ReadChar(whitespaces);
-          } else {
-            SkipChar();
-          }
-        } else if (!leading_blanks) {
-          whitespaces.clear();
-          ReadLine(leading_break);
-          leading_blanks = true;
-        } else {
-          ReadLine(trailing_breaks);
+        if (gap.leading_blanks && mark_.column < indent && IsTab()) {
+          ScanError("while scanning a plain scalar", start,
+                    "found a tab character that violates indentation");
         }
+        ReadBlankOrBreak(gap);
       }
       if (flow_level_ == 0 && mark_.column < indent) break;
     }
-    Token token;
-    token.type = TokenType::kScalar;
-    token.start = start;
-    token.end = end;
+    Token& token = AddToken(TokenType::kScalar, start, end);
     token.value = std::move(value);
     token.style = ScalarStyle::kPlain;
-    tokens_.push_back(std::move(token));
-    if (leading_blanks) simple_key_allowed_ = true;
+    if (gap.leading_blanks) simple_key_allowed_ = true;
   }
 
   const char* b_;
@@ -1611,31 +1572,56 @@ class Parser {
                "did not find expected node content", token->start);
   }
 
-  void ParseBlockSequenceEntry(Event& event, bool first) {
-    if (first) {
-      marks_.push_back(Peek().start);
-      Skip();
+  // The node after an indicator (an entry, key or value): parsed now unless the next token is one
+  // of `ends`, which leave the node empty (a null at `empty_at`). The parser goes on in `then`.
+  void NodeOrEmpty(Event& event, State then, std::initializer_list<TokenType> ends,
+                   const Mark& empty_at, bool block, bool indentless) {
+    if (std::find(ends.begin(), ends.end(), PeekType()) == ends.end()) {
+      states_.push_back(then);
+      ParseNode(event, block, indentless);
+    } else {
+      state_ = then;
+      EmptyScalar(event, empty_at);
     }
+  }
+
+  // The end of a collection at `token` (its closing token, consumed).
+  void EndCollection(Event& event, EventType type, const Token& token) {
+    PopState();
+    marks_.pop_back();
+    event.type = type;
+    event.start = token.start;
+    Skip();
+  }
+
+  // Before a collection's first entry: the token that opens it (the first '-' or key, '[' or '{')
+  // is consumed, and its errors point there.
+  void BeginCollection(bool first) { BeginCollection(first); }
+
+  // Between two entries of a flow collection: the ',' that must come (consumed); returns the
+  // token after it.
+  Token& AfterFlowEntry(const char* context, const char* closing) {
+    const Token& token = Peek();
+    if (token.type != TokenType::kFlowEntry) {
+      ParseError(context, marks_.back(), std::string("did not find expected ',' or ") + closing,
+                 token.start);
+    }
+    Skip();
+    return Peek();
+  }
+
+  void ParseBlockSequenceEntry(Event& event, bool first) {
+    BeginCollection(first);
     Token& token = Peek();
     if (token.type == TokenType::kBlockEntry) {
       const Mark mark = token.end;
       Skip();
-      const TokenType next = PeekType();
-      if (next != TokenType::kBlockEntry && next != TokenType::kBlockEnd) {
-        states_.push_back(State::kBlockSequenceEntry);
-        ParseNode(event, true, false);
-      } else {
-        state_ = State::kBlockSequenceEntry;
-        EmptyScalar(event, mark);
-      }
+      NodeOrEmpty(event, State::kBlockSequenceEntry, {TokenType::kBlockEntry, TokenType::kBlockEnd},
+                  mark, true, false);
       return;
     }
     if (token.type == TokenType::kBlockEnd) {
-      PopState();
-      marks_.pop_back();
-      event.type = EventType::kSequenceEnd;
-      event.start = token.start;
-      Skip();
+      EndCollection(event, EventType::kSequenceEnd, token);
       return;
     }
     const Mark context = marks_.back();
@@ -1648,15 +1634,10 @@ class Parser {
     if (token.type == TokenType::kBlockEntry) {
       const Mark mark = token.end;
       Skip();
-      const TokenType next = PeekType();
-      if (next != TokenType::kBlockEntry && next != TokenType::kKey && next != TokenType::kValue &&
-          next != TokenType::kBlockEnd) {
-        states_.push_back(State::kIndentlessSequenceEntry);
-        ParseNode(event, true, false);
-      } else {
-        state_ = State::kIndentlessSequenceEntry;
-        EmptyScalar(event, mark);
-      }
+      NodeOrEmpty(
+          event, State::kIndentlessSequenceEntry,
+          {TokenType::kBlockEntry, TokenType::kKey, TokenType::kValue, TokenType::kBlockEnd}, mark,
+          true, false);
       return;
     }
     PopState();
@@ -1665,30 +1646,17 @@ class Parser {
   }
 
   void ParseBlockMappingKey(Event& event, bool first) {
-    if (first) {
-      marks_.push_back(Peek().start);
-      Skip();
-    }
+    BeginCollection(first);
     Token& token = Peek();
     if (token.type == TokenType::kKey) {
       const Mark mark = token.end;
       Skip();
-      const TokenType next = PeekType();
-      if (next != TokenType::kKey && next != TokenType::kValue && next != TokenType::kBlockEnd) {
-        states_.push_back(State::kBlockMappingValue);
-        ParseNode(event, true, true);
-      } else {
-        state_ = State::kBlockMappingValue;
-        EmptyScalar(event, mark);
-      }
+      NodeOrEmpty(event, State::kBlockMappingValue,
+                  {TokenType::kKey, TokenType::kValue, TokenType::kBlockEnd}, mark, true, true);
       return;
     }
     if (token.type == TokenType::kBlockEnd) {
-      PopState();
-      marks_.pop_back();
-      event.type = EventType::kMappingEnd;
-      event.start = token.start;
-      Skip();
+      EndCollection(event, EventType::kMappingEnd, token);
       return;
     }
     const Mark context = marks_.back();
@@ -1700,14 +1668,8 @@ class Parser {
     if (token.type == TokenType::kValue) {
       const Mark mark = token.end;
       Skip();
-      const TokenType next = PeekType();
-      if (next != TokenType::kKey && next != TokenType::kValue && next != TokenType::kBlockEnd) {
-        states_.push_back(State::kBlockMappingKey);
-        ParseNode(event, true, true);
-      } else {
-        state_ = State::kBlockMappingKey;
-        EmptyScalar(event, mark);
-      }
+      NodeOrEmpty(event, State::kBlockMappingKey,
+                  {TokenType::kKey, TokenType::kValue, TokenType::kBlockEnd}, mark, true, true);
       return;
     }
     state_ = State::kBlockMappingKey;
@@ -1715,21 +1677,10 @@ class Parser {
   }
 
   void ParseFlowSequenceEntry(Event& event, bool first) {
-    if (first) {
-      marks_.push_back(Peek().start);
-      Skip();
-    }
+    BeginCollection(first);
     Token* token = &Peek();
     if (token->type != TokenType::kFlowSequenceEnd) {
-      if (!first) {
-        if (token->type != TokenType::kFlowEntry) {
-          const Mark context = marks_.back();
-          ParseError("while parsing a flow sequence", context, "did not find expected ',' or ']'",
-                     token->start);
-        }
-        Skip();
-        token = &Peek();
-      }
+      if (!first) token = &AfterFlowEntry("while parsing a flow sequence", "']'");
       if (token->type == TokenType::kKey) {  // [a: b] is a sequence of one single-pair mapping
         state_ = State::kFlowSequenceEntryMappingKey;
         event.type = EventType::kMappingStart;
@@ -1744,11 +1695,7 @@ class Parser {
         return;
       }
     }
-    PopState();
-    marks_.pop_back();
-    event.type = EventType::kSequenceEnd;
-    event.start = token->start;
-    Skip();
+    EndCollection(event, EventType::kSequenceEnd, *token);
   }
 
   void ParseFlowSequenceEntryMappingKey(Event& event) {
@@ -1771,12 +1718,9 @@ class Parser {
     const Mark mark = token.start;
     if (token.type == TokenType::kValue) {
       Skip();
-      const TokenType next = PeekType();
-      if (next != TokenType::kFlowEntry && next != TokenType::kFlowSequenceEnd) {
-        states_.push_back(State::kFlowSequenceEntryMappingEnd);
-        ParseNode(event, false, false);
-        return;
-      }
+      NodeOrEmpty(event, State::kFlowSequenceEntryMappingEnd,
+                  {TokenType::kFlowEntry, TokenType::kFlowSequenceEnd}, mark, false, false);
+      return;
     }
     state_ = State::kFlowSequenceEntryMappingEnd;
     EmptyScalar(event, mark);
@@ -1789,32 +1733,15 @@ class Parser {
   }
 
   void ParseFlowMappingKey(Event& event, bool first) {
-    if (first) {
-      marks_.push_back(Peek().start);
-      Skip();
-    }
+    BeginCollection(first);
     Token* token = &Peek();
     if (token->type != TokenType::kFlowMappingEnd) {
-      if (!first) {
-        if (token->type != TokenType::kFlowEntry) {
-          const Mark context = marks_.back();
-          ParseError("while parsing a flow mapping", context, "did not find expected ',' or '}'",
-                     token->start);
-        }
-        Skip();
-        token = &Peek();
-      }
+      if (!first) token = &AfterFlowEntry("while parsing a flow mapping", "'}'");
       if (token->type == TokenType::kKey) {
         Skip();
-        token = &Peek();
-        if (token->type != TokenType::kValue && token->type != TokenType::kFlowEntry &&
-            token->type != TokenType::kFlowMappingEnd) {
-          states_.push_back(State::kFlowMappingValue);
-          ParseNode(event, false, false);
-        } else {
-          state_ = State::kFlowMappingValue;
-          EmptyScalar(event, token->start);
-        }
+        NodeOrEmpty(event, State::kFlowMappingValue,
+                    {TokenType::kValue, TokenType::kFlowEntry, TokenType::kFlowMappingEnd},
+                    Peek().start, false, false);
         return;
       }
       if (token->type != TokenType::kFlowMappingEnd) {
@@ -1823,11 +1750,7 @@ class Parser {
         return;
       }
     }
-    PopState();
-    marks_.pop_back();
-    event.type = EventType::kMappingEnd;
-    event.start = token->start;
-    Skip();
+    EndCollection(event, EventType::kMappingEnd, *token);
   }
 
   void ParseFlowMappingValue(Event& event, bool empty) {
@@ -1839,12 +1762,9 @@ class Parser {
     }
     if (token->type == TokenType::kValue) {
       Skip();
-      token = &Peek();
-      if (token->type != TokenType::kFlowEntry && token->type != TokenType::kFlowMappingEnd) {
-        states_.push_back(State::kFlowMappingKey);
-        ParseNode(event, false, false);
-        return;
-      }
+      NodeOrEmpty(event, State::kFlowMappingKey,
+                  {TokenType::kFlowEntry, TokenType::kFlowMappingEnd}, Peek().start, false, false);
+      return;
     }
     state_ = State::kFlowMappingKey;
     EmptyScalar(event, token->start);

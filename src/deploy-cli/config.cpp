@@ -369,6 +369,40 @@ std::optional<bool> ParseGoBool(std::string_view text) {
   return std::nullopt;
 }
 
+std::string InvalidBoolFlag(std::string_view value, std::string_view flag) {
+  return fmt::format(
+      "invalid argument \"{}\" for \"--{}\" flag: strconv.ParseBool: parsing \"{}\": invalid "
+      "syntax",
+      value, flag, value);
+}
+
+std::optional<FlagArgument> ReadFlagArgument(const std::vector<std::string>& args, std::size_t& i,
+                                             const FlagKind& kind, std::string& error) {
+  std::string_view body = std::string_view(args[i]).substr(2);
+  std::optional<std::string> inline_value;
+  if (const auto eq = body.find('='); eq != std::string_view::npos) {
+    inline_value = std::string(body.substr(eq + 1));
+    body = body.substr(0, eq);
+  }
+  const std::optional<bool> boolean = kind(body);
+  if (!boolean) {
+    error = fmt::format("unknown flag: --{}", body);
+    return std::nullopt;
+  }
+  FlagArgument argument{std::string(body), ""};
+  if (inline_value) {
+    argument.value = std::move(*inline_value);
+  } else if (*boolean) {
+    argument.value = "true";
+  } else if (i + 1 < args.size()) {
+    argument.value = args[++i];
+  } else {
+    error = fmt::format("flag needs an argument: --{}", body);
+    return std::nullopt;
+  }
+  return argument;
+}
+
 ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLookup& env) {
   ParseResult result;
   Options& options = result.options;
@@ -396,29 +430,17 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLook
       result.error = fmt::format("unknown shorthand flag: '{}' in {}", arg[1], arg);
       return result;
     }
-    std::string_view body = std::string_view(arg).substr(2);
-    std::optional<std::string> inline_value;
-    if (const auto eq = body.find('='); eq != std::string_view::npos) {
-      inline_value = std::string(body.substr(eq + 1));
-      body = body.substr(0, eq);
-    }
-    const Flag* flag = FindFlag(body);
-    if (flag == nullptr) {
-      result.error = fmt::format("unknown flag: --{}", body);
-      return result;
-    }
-    const bool is_bool = std::holds_alternative<bool Options::*>(flag->member);
-    std::string value;
-    if (inline_value) {
-      value = *inline_value;
-    } else if (is_bool) {
-      value = "true";
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      result.error = fmt::format("flag needs an argument: --{}", flag->name);
-      return result;
-    }
+    const auto argument = ReadFlagArgument(
+        args, i,
+        [](std::string_view name) -> std::optional<bool> {
+          const Flag* found = FindFlag(name);
+          if (found == nullptr) return std::nullopt;
+          return std::holds_alternative<bool Options::*>(found->member);
+        },
+        result.error);
+    if (!argument) return result;
+    const Flag* flag = FindFlag(argument->name);
+    const std::string& value = argument->value;
     std::visit(
         [&](auto member) {
           using T = std::remove_reference_t<decltype(options.*member)>;
@@ -428,10 +450,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLook
             if (auto b = ParseGoBool(value)) {
               options.*member = *b;
             } else {
-              result.error = fmt::format(
-                  "invalid argument \"{}\" for \"--{}\" flag: strconv.ParseBool: parsing \"{}\": "
-                  "invalid syntax",
-                  value, flag->name, value);
+              result.error = InvalidBoolFlag(value, flag->name);
             }
           } else if constexpr (std::is_same_v<T, std::chrono::nanoseconds>) {
             if (auto d = common::ParseGoDuration(value)) {

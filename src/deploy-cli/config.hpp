@@ -94,6 +94,21 @@ std::string Usage();
 
 // Go strconv.ParseBool: 1 t T TRUE true True 0 f F FALSE false False.
 std::optional<bool> ParseGoBool(std::string_view text);
+// pflag's error for a boolean flag's value that ParseGoBool refuses.
+std::string InvalidBoolFlag(std::string_view value, std::string_view flag);
+
+// One flag on a command line as pflag reads it (the deploy CLI's and provision's): `--name=value`,
+// `--name value`, or a boolean's bare `--name` (value "true").
+struct FlagArgument {
+  std::string name;
+  std::string value;
+};
+// Whether a flag of that name exists (nullopt: unknown) and whether it is a boolean.
+using FlagKind = std::function<std::optional<bool>(std::string_view name)>;
+// Reads the flag at args[i], which starts with "--"; `i` moves past a separate value. On an
+// unknown flag or a missing value, pflag's error message goes to `error` and nullopt comes back.
+std::optional<FlagArgument> ReadFlagArgument(const std::vector<std::string>& args, std::size_t& i,
+                                             const FlagKind& kind, std::string& error);
 
 // Spec 5.2; the first failing rule's message, or nullopt.
 std::optional<std::string> Validate(const Options& options);

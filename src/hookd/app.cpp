@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
+#include "common/timers.hpp"
 #include "common/uuid.hpp"
 #include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/dispatch/hub.hpp"
@@ -33,9 +34,10 @@ constexpr int kWakeEverySweeps = 30;
 }  // namespace
 
 struct App::Impl {
-  explicit Impl(Config c)
+  Impl(Config c, const common::Timers& timers)
       : config(std::move(c)),
-        pool(config.database_url, kDatabaseConnections),
+        clock(timers),
+        pool(config.database_url, kDatabaseConnections, std::chrono::seconds(10), &clock),
         store(pool, config.database_encryption_key),
         dispatcher(store, hub, clusters, clock),
         notifier(config.database_url, dispatcher, origin),
@@ -68,7 +70,7 @@ struct App::Impl {
     int ticks = 0;
     std::unique_lock lock(mutex);
     while (!stopping) {
-      stop_signal.wait_for(lock, kSweepInterval, [this] { return stopping; });
+      clock.BlockFor(stop_signal, lock, kSweepInterval, [this] { return stopping; });
       if (stopping) break;
       lock.unlock();
       try {
@@ -104,7 +106,7 @@ struct App::Impl {
   }
 
   Config config;
-  common::SystemClock clock;
+  const common::Timers& clock;
   Metrics metrics;
   store::ConnectionPool pool;
   // Names this process in its NOTIFY payloads, so that it skips its own notifications.
@@ -134,7 +136,9 @@ struct App::Impl {
   bool started = false;
 };
 
-App::App(Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+App::App(Config config, const common::Timers* timers)
+    : impl_(std::make_unique<Impl>(std::move(config),
+                                   timers != nullptr ? *timers : common::RealTimers())) {}
 
 App::~App() { Stop(); }
 

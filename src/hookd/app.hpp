@@ -3,13 +3,19 @@
 
 #include "hookd/config.hpp"
 
+namespace common {
+class Timers;
+}
+
 namespace hookd {
 
 // The whole hookd process minus argument parsing and signals: database, migrations, gRPC
-// server, queue sweeper, HTTP server. Tests run it in-process.
+// server, queue sweeper, HTTP server. Tests run it in-process, and may give it their clock
+// (`timers`, default the system's): the wall time it stamps and judges deadlines by, and the
+// waits of its sweeper and its database pool.
 class App {
  public:
-  explicit App(Config config);
+  explicit App(Config config, const common::Timers* timers = nullptr);
   ~App();
   App(const App&) = delete;
   App& operator=(const App&) = delete;

@@ -120,40 +120,25 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLook
                          : fmt::format("unexpected argument \"{}\"", arg);
       return result;
     }
-    std::string_view body = std::string_view(arg).substr(2);
-    std::optional<std::string> inline_value;
-    if (const auto eq = body.find('='); eq != std::string_view::npos) {
-      inline_value = std::string(body.substr(eq + 1));
-      body = body.substr(0, eq);
-    }
-    const FlagSpec* flag = FindFlag(body);
-    if (flag == nullptr) {
-      result.error = fmt::format("unknown flag: --{}", body);
-      return result;
-    }
-    std::string value;
-    if (inline_value) {
-      value = *inline_value;
-    } else if (flag->boolean) {
-      value = "true";
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      result.error = fmt::format("flag needs an argument: --{}", flag->name);
-      return result;
-    }
+    const auto argument = deploy_cli::ReadFlagArgument(
+        args, i,
+        [](std::string_view name) -> std::optional<bool> {
+          const FlagSpec* found = FindFlag(name);
+          if (found == nullptr) return std::nullopt;
+          return found->boolean;
+        },
+        result.error);
+    if (!argument) return result;
+    const FlagSpec* flag = FindFlag(argument->name);
     if (flag->boolean) {
-      auto b = deploy_cli::ParseGoBool(value);
+      auto b = deploy_cli::ParseGoBool(argument->value);
       if (!b) {
-        result.error = fmt::format(
-            "invalid argument \"{}\" for \"--{}\" flag: strconv.ParseBool: parsing \"{}\": "
-            "invalid syntax",
-            value, flag->name, value);
+        result.error = deploy_cli::InvalidBoolFlag(argument->value, flag->name);
         return result;
       }
       options.*flag->flag = *b;
     } else {
-      options.*flag->text = value;
+      options.*flag->text = argument->value;
     }
   }
   return result;

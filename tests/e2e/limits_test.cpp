@@ -231,7 +231,9 @@ TEST(HookdMemory, UnsignedLargeBodiesCostTheirSizeNotADom) {
                          {"cluster", "local"},
                          {"environment", "dev"},
                          {"ref", "main"},
-                         {"timestamp", 1700000000}};
+                         {"timestamp", std::chrono::duration_cast<std::chrono::seconds>(
+                                           std::chrono::system_clock::now().time_since_epoch())
+                                           .count()}};
   std::string text = body.dump();
   std::string filler = "[";
   for (int i = 0; i < 1800000; ++i) filler += "[],";

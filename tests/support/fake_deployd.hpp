@@ -19,7 +19,7 @@ class FakeDeployd {
  public:
   // Returns once hookd registered the stream (it sends headers then) or ended it. `metadata` is
   // sent on the stream, e.g. {"max-message-size", "65536"} as our deployd announces its limit.
-  FakeDeployd(std::shared_ptr<grpc::Channel> channel, std::string cluster, std::string key,
+  FakeDeployd(const std::shared_ptr<grpc::Channel>& channel, std::string cluster, std::string key,
               std::chrono::system_clock::time_point startup = std::chrono::system_clock::now(),
               const std::multimap<std::string, std::string>& metadata = {})
       : stub_(pb::Dispatch::NewStub(channel)), cluster_(std::move(cluster)), key_(std::move(key)) {

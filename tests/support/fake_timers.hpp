@@ -1,13 +1,16 @@
 #pragma once
-// The tests' clock for code that waits on an Asio executor (common::Timers): wall and monotonic
-// time stand still until Advance() moves both, and a pending wait completes when the time it waits
-// for has come. AwaitWaiting() lets a test know that the code under test is parked in a wait
-// before it moves the clock, so nothing depends on how fast the machine is.
+// The tests' clock for code that waits (common::Timers), on an Asio executor or in a thread of its
+// own: wall and monotonic time stand still until Advance() moves both, and a pending wait
+// completes when the time it waits for has come. AwaitWaiting() lets a test know that the code
+// under test is parked in a wait before it moves the clock, so nothing depends on how fast the
+// machine is.
 #include <algorithm>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "common/timers.hpp"
@@ -34,9 +37,31 @@ class FakeTimers final : public common::Timers {
     return std::make_unique<FakeTimer>(*this, executor);
   }
 
+  // The caller's mutex is taken before this clock's, never the other way round: Advance() lets go
+  // of its own before it wakes a blocked thread (so the condition variable must outlive the
+  // Advance() that may wake it, as it does in a test that owns the object under test).
+  bool BlockFor(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                std::chrono::nanoseconds span, const std::function<bool()>& done) const override {
+    if (done()) return true;  // no wait: not counted as waiting
+    auto blocked = std::make_shared<Blocked>(Blocked{&cv, lock.mutex()});
+    common::SteadyTime until;
+    {
+      std::lock_guard guard(mutex_);
+      until = Until(span);
+      blocked_.emplace_back(until, blocked);
+      changed_.notify_all();
+    }
+    while (!done() && SteadyNow() < until) cv.wait(lock);
+    {
+      std::lock_guard guard(mutex_);
+      std::erase_if(blocked_, [&](const auto& entry) { return entry.second == blocked; });
+    }
+    return done();
+  }
+
   // Moves both clocks and completes every wait whose time has come (on its own executor).
   void Advance(std::chrono::nanoseconds span) {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     wall_ += std::chrono::duration_cast<common::SystemTime::duration>(span);
     steady_ += std::chrono::duration_cast<common::SteadyTime::duration>(span);
     auto due = std::partition(waits_.begin(), waits_.end(),
@@ -46,7 +71,19 @@ class FakeTimers final : public common::Timers {
       common::net::post(state->timer.get_executor(), [state] { state->timer.cancel(); });
     }
     waits_.erase(due, waits_.end());
+    // A woken thread is no longer waiting (Waiting() drops) until it blocks again.
+    std::vector<std::shared_ptr<Blocked>> wake;
+    std::erase_if(blocked_, [&](const auto& entry) {
+      if (entry.first > steady_) return false;
+      wake.push_back(entry.second);
+      return true;
+    });
     changed_.notify_all();
+    lock.unlock();
+    for (const auto& blocked : wake) {
+      std::lock_guard theirs(*blocked->mutex);
+      blocked->cv->notify_all();
+    }
   }
 
   // Blocks until at least `count` waits are pending (the code under test is parked); false if
@@ -54,19 +91,19 @@ class FakeTimers final : public common::Timers {
   [[nodiscard]] bool AwaitWaiting(std::size_t count = 1,
                                   std::chrono::seconds limit = std::chrono::seconds(120)) const {
     std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, limit, [&] { return waits_.size() >= count; });
+    return changed_.wait_for(lock, limit, [&] { return waits_.size() + blocked_.size() >= count; });
   }
   std::size_t Waiting() const {
     std::lock_guard lock(mutex_);
-    return waits_.size();
+    return waits_.size() + blocked_.size();
   }
   // When the earliest pending wait ends (monotonic), if any wait is pending.
   std::optional<common::SteadyTime> NextWake() const {
     std::lock_guard lock(mutex_);
-    if (waits_.empty()) return std::nullopt;
-    return std::min_element(waits_.begin(), waits_.end(),
-                            [](const Wait& a, const Wait& b) { return a.until < b.until; })
-        ->until;
+    std::optional<common::SteadyTime> next;
+    for (const auto& wait : waits_) next = std::min(next.value_or(wait.until), wait.until);
+    for (const auto& entry : blocked_) next = std::min(next.value_or(entry.first), entry.first);
+    return next;
   }
 
  private:
@@ -108,15 +145,24 @@ class FakeTimers final : public common::Timers {
     std::shared_ptr<State> state_;
   };
 
+  // A blocked thread's condition variable and the mutex it waits with.
+  struct Blocked {
+    std::condition_variable* cv;
+    std::mutex* mutex;
+  };
+
+  // When a wait of `span` from now ends (saturating at the clock's end). mutex_ held.
+  common::SteadyTime Until(std::chrono::nanoseconds span) const {
+    const auto left = common::SteadyTime::max() - steady_;
+    return span >= left ? common::SteadyTime::max()
+                        : steady_ + std::chrono::duration_cast<common::SteadyTime::duration>(span);
+  }
+
   // False when `span` has already passed (nothing to wait for).
   bool Register(const std::shared_ptr<State>& state, std::chrono::nanoseconds span) const {
     std::lock_guard lock(mutex_);
     if (span <= std::chrono::nanoseconds::zero()) return false;
-    const auto left = common::SteadyTime::max() - steady_;
-    const auto until =
-        span >= left ? common::SteadyTime::max()
-                     : steady_ + std::chrono::duration_cast<common::SteadyTime::duration>(span);
-    waits_.push_back(Wait{until, state});
+    waits_.push_back(Wait{Until(span), state});
     changed_.notify_all();
     return true;
   }
@@ -130,6 +176,7 @@ class FakeTimers final : public common::Timers {
   common::SystemTime wall_ = common::SystemTime(std::chrono::seconds(1'800'000'000));
   common::SteadyTime steady_ = common::SteadyTime(std::chrono::hours(1));
   mutable std::vector<Wait> waits_;
+  mutable std::vector<std::pair<common::SteadyTime, std::shared_ptr<Blocked>>> blocked_;
 };
 
 }  // namespace testsupport

@@ -18,7 +18,8 @@ struct Reply {
 };
 
 inline Reply Call(int port, const std::string& method, const std::string& target,
-                  const std::string& body = "", std::map<std::string, std::string> headers = {}) {
+                  const std::string& body = "",
+                  const std::map<std::string, std::string>& headers = {}) {
   namespace beast = boost::beast;
   namespace bhttp = beast::http;
   common::net::io_context io;

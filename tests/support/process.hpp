@@ -28,8 +28,9 @@ long PeakRssKib(int pid);
 // The destructor sends SIGTERM, waits up to 5 s, then SIGKILL.
 class ChildProcess {
  public:
-  ChildProcess(std::vector<std::string> argv, std::map<std::string, std::string> extra_env = {},
-               std::string log_path = "");
+  explicit ChildProcess(std::vector<std::string> argv,
+                        std::map<std::string, std::string> extra_env = {},
+                        std::string log_path = "");
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

@@ -92,7 +92,7 @@ net::awaitable<Fetched> TimedGet(const common::Timers& timers, kube::AsyncKubeCl
   // before the read ended.
   struct Watchdog {
     std::unique_ptr<common::Timer> timer;
-    std::shared_ptr<common::StreamStop> stop = std::make_shared<common::StreamStop>();
+    std::shared_ptr<common::HttpCancel> stop = std::make_shared<common::HttpCancel>();
     bool finished = false;
     bool expired = false;
   };
@@ -105,7 +105,7 @@ net::awaitable<Fetched> TimedGet(const common::Timers& timers, kube::AsyncKubeCl
         co_await watchdog->timer->WaitFor(timeout);
         if (watchdog->finished) co_return;
         watchdog->expired = true;
-        watchdog->stop->Stop();
+        watchdog->stop->Cancel();
       },
       net::detached);
   Fetched out;

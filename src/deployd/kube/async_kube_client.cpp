@@ -112,7 +112,7 @@ net::awaitable<nlohmann::json> AsyncKubeClient::CallJson(KubeCall call) {
 
 net::awaitable<void> AsyncKubeClient::Stream(KubeCall call,
                                              std::function<bool(std::string_view)> on_data,
-                                             std::shared_ptr<common::StreamStop> stop) {
+                                             std::shared_ptr<common::HttpCancel> stop) {
   auto request = BuildKubeRequest(call, token_.Get());
   co_await Throttle();
   int status = 0;

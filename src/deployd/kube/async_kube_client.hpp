@@ -46,7 +46,7 @@ class AsyncKubeClient {
   // Streams the body of a watch to on_data (on the caller's executor; return false to stop).
   // Non-2xx answers are read whole and thrown as ApiError. `stop` ends it from any thread.
   net::awaitable<void> Stream(KubeCall call, std::function<bool(std::string_view)> on_data,
-                              std::shared_ptr<common::StreamStop> stop);
+                              std::shared_ptr<common::HttpCancel> stop);
 
   const KubeConfig& Config() const { return config_; }
   void SetMaxAttempts(int attempts) { max_attempts_ = attempts; }

@@ -150,7 +150,7 @@ void Informer::Stop() {
   auto self = shared_from_this();
   net::post(strand_, [self] {
     self->stopped_ = true;
-    if (self->watch_stop_) self->watch_stop_->Stop();
+    if (self->watch_stop_) self->watch_stop_->Cancel();
     self->backoff_timer_.cancel();
     for (auto* waiter : self->sync_waiters_) waiter->cancel();
     self->subscribers_.clear();
@@ -350,7 +350,7 @@ net::awaitable<void> Informer::Run(std::shared_ptr<Informer> self) {
                                               common::UrlEncode(rv), kWatchSeconds)));
       watch.impersonate_user = spec.user;
       watch.timeout = std::chrono::seconds(kWatchSeconds + 15);
-      self->watch_stop_ = std::make_shared<common::StreamStop>();
+      self->watch_stop_ = std::make_shared<common::HttpCancel>();
       WatchDecoder decoder;
       bool error_event = false;
       std::function<bool(const json&)> on_event = [&](const json& event) {

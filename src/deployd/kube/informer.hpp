@@ -124,7 +124,7 @@ class Informer : public std::enable_shared_from_this<Informer> {
   std::map<std::string, std::set<std::string>> by_key_;   // index key -> names
   std::map<std::uint64_t, Subscriber> subscribers_;       // by id
   std::multimap<std::string, std::uint64_t> subscribed_;  // index key -> subscriber ids
-  std::shared_ptr<common::StreamStop> watch_stop_;
+  std::shared_ptr<common::HttpCancel> watch_stop_;
   net::steady_timer backoff_timer_;
   std::set<net::steady_timer*> sync_waiters_;  // timers of WaitSynced calls, in their frames
 };

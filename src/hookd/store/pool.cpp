@@ -8,12 +8,17 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.hpp"
+#include "common/timers.hpp"
 
 namespace hookd::store {
 
 ConnectionPool::ConnectionPool(std::string url, std::size_t size,
-                               std::chrono::milliseconds acquire_timeout)
-    : url_(std::move(url)), acquire_timeout_(acquire_timeout), free_slots_(size) {}
+                               std::chrono::milliseconds acquire_timeout,
+                               const common::Timers* timers)
+    : url_(std::move(url)),
+      acquire_timeout_(acquire_timeout),
+      timers_(timers != nullptr ? *timers : common::RealTimers()),
+      free_slots_(size) {}
 
 ConnectionPool::~ConnectionPool() = default;
 
@@ -21,7 +26,7 @@ void ConnectionPool::With(const std::function<void(pqxx::connection&)>& work) {
   std::unique_ptr<pqxx::connection> conn;
   {
     std::unique_lock lock(mutex_);
-    if (!available_.wait_for(lock, acquire_timeout_, [this] { return free_slots_ > 0; })) {
+    if (!timers_.BlockFor(available_, lock, acquire_timeout_, [this] { return free_slots_ > 0; })) {
       throw common::Error(common::ErrorCode::kUnavailable,
                           "database is busy: no connection became free in time");
     }

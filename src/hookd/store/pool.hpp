@@ -11,6 +11,10 @@
 
 #include <pqxx/connection>
 
+namespace common {
+class Timers;
+}
+
 namespace hookd::store {
 
 // A small pool of Postgres connections. libpqxx connections are not thread-safe, so each call
@@ -18,8 +22,10 @@ namespace hookd::store {
 // recovers by itself when Postgres comes back. Call only from worker threads (it blocks).
 class ConnectionPool {
  public:
+  // `timers` (default: the system's) times the wait for a free connection.
   ConnectionPool(std::string url, std::size_t size,
-                 std::chrono::milliseconds acquire_timeout = std::chrono::seconds(10));
+                 std::chrono::milliseconds acquire_timeout = std::chrono::seconds(10),
+                 const common::Timers* timers = nullptr);
   ~ConnectionPool();
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -39,6 +45,7 @@ class ConnectionPool {
  private:
   std::string url_;
   std::chrono::milliseconds acquire_timeout_;
+  const common::Timers& timers_;
   std::mutex mutex_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;

@@ -25,6 +25,7 @@ constexpr const char* kBaseUrl = "https://deploy.example.com";
 
 std::vector<std::string> States(const std::vector<json>& statuses) {
   std::vector<std::string> out;
+  out.reserve(statuses.size());
   for (const auto& s : statuses) out.push_back(s.value("state", ""));
   return out;
 }

@@ -1,13 +1,20 @@
 // The main job through gRPC: Deploy -> deployd stream -> ReportStatus -> Status stream.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include "common/error.hpp"
 #include "common/state.hpp"
 #include "harness.hpp"
 #include "hookd/store/pool.hpp"
 #include "hookd/store/store.hpp"
 #include "support/eventually.hpp"
 #include "support/fake_deployd.hpp"
+#include "support/fake_timers.hpp"
 
 namespace {
 
@@ -253,6 +260,94 @@ TEST_F(GrpcFlow, QueuedDeploymentEndsAsErrorAtItsDeadline) {
             "deadline passed before a deployd for cluster 'offline' picked up the deployment "
             "(cluster offline)");
   EXPECT_FALSE(reader.Next().has_value());
+}
+
+// hookd judges deadlines by its clock, and its sweeper waits on it: with a clock the test moves, a
+// deployment queued for a minute ends at its deadline, not before, without a minute passing.
+TEST(GrpcFlowClock, QueuedDeploymentEndsAtItsDeadlineByTheClock) {
+  testsupport::TestDatabase db;
+  if (!db.Available()) GTEST_SKIP() << "no test database";
+  testsupport::FakeTimers timers(std::chrono::system_clock::now());
+  Hookd hookd(db.Url(), true, true, &timers);
+  const std::string key = ProvisionKey(db.Url(), "aura");
+  auto deploy = pb::Deploy::NewStub(hookd.Channel());
+  auto request = ConfigMapRequest("aura", "offline", "foo");
+  *request.mutable_deadline() = common::ToTimestamp(timers.Now() + 60s);
+  pb::DeploymentStatus queued;
+  {
+    grpc::ClientContext context;
+    SignApiKey(context, key, "aura", timers.Now());
+    SetDeadline(context, 10s);
+    ASSERT_TRUE(deploy->Deploy(&context, request, &queued).ok());
+  }
+  const std::string errors = "SELECT count(*) FROM deployment_status WHERE deployment_id = '" +
+                             queued.request().id() + "' AND status = 'error'";
+  // The sweeper is parked in its wait; each Advance wakes it once, and it parks again when its
+  // sweep is done.
+  ASSERT_TRUE(timers.AwaitWaiting(1));
+  timers.Advance(59s);
+  ASSERT_TRUE(timers.AwaitWaiting(1));
+  EXPECT_EQ(QueryCount(db.Url(), errors), 0) << "ended before its deadline";
+  timers.Advance(2s);
+  ASSERT_TRUE(timers.AwaitWaiting(1));
+  EXPECT_EQ(QueryCount(db.Url(), errors), 1);
+  EXPECT_EQ(QueryCount(db.Url(),
+                       "SELECT count(*) FROM deployment_status WHERE message = 'deadline passed "
+                       "before a deployd for cluster ''offline'' picked up the deployment "
+                       "(cluster offline)'"),
+            1);
+}
+
+// A borrower waits for a free connection up to the pool's timeout, measured on its clock.
+TEST(ConnectionPoolClock, AWaitForAFreeConnectionEndsAtItsTimeoutByTheClock) {
+  testsupport::TestDatabase db;
+  if (!db.Available()) GTEST_SKIP() << "no test database";
+  testsupport::FakeTimers timers;
+  hookd::store::ConnectionPool pool(db.Url(), 1, std::chrono::seconds(10), &timers);
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool holding = false;
+  bool release = false;
+  std::thread holder([&] {
+    pool.With([&](pqxx::connection&) {
+      std::unique_lock lock(mutex);
+      holding = true;
+      changed.notify_all();
+      changed.wait(lock, [&] { return release; });
+    });
+  });
+  {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return holding; });
+  }
+  std::string error;
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    try {
+      pool.With([](pqxx::connection&) {});
+      error = "got a connection";
+    } catch (const common::Error& e) {
+      error = e.what();
+    }
+    done = true;
+  });
+  ASSERT_TRUE(timers.AwaitWaiting(1));
+  timers.Advance(9s);
+  ASSERT_TRUE(timers.AwaitWaiting(1));
+  EXPECT_FALSE(done.load()) << error;
+  timers.Advance(1s);
+  waiter.join();
+  EXPECT_EQ(error, "database is busy: no connection became free in time");
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  changed.notify_all();
+  holder.join();
+  // The slot came back: the next borrower gets it without waiting.
+  bool ran = false;
+  pool.With([&](pqxx::connection&) { ran = true; });
+  EXPECT_TRUE(ran);
 }
 
 TEST_F(GrpcFlow, InvalidResourceIsRejectedWithoutWritingAnything) {

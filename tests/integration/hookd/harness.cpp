@@ -28,8 +28,9 @@ hookd::Config TestConfig(const std::string& database_url, bool cli_auth, bool de
   return config;
 }
 
-Hookd::Hookd(const std::string& database_url, bool cli_auth, bool deployd_auth)
-    : app_(std::make_unique<hookd::App>(TestConfig(database_url, cli_auth, deployd_auth))) {
+Hookd::Hookd(const std::string& database_url, bool cli_auth, bool deployd_auth,
+             const common::Timers* timers)
+    : app_(std::make_unique<hookd::App>(TestConfig(database_url, cli_auth, deployd_auth), timers)) {
   app_->Start();
 }
 

@@ -27,7 +27,9 @@ hookd::Config TestConfig(const std::string& database_url, bool cli_auth, bool de
 
 class Hookd {
  public:
-  explicit Hookd(const std::string& database_url, bool cli_auth = true, bool deployd_auth = true);
+  // `timers`: hookd's clock (default the system's), e.g. a testsupport::FakeTimers.
+  explicit Hookd(const std::string& database_url, bool cli_auth = true, bool deployd_auth = true,
+                 const common::Timers* timers = nullptr);
   ~Hookd();
   std::string Target() const { return "127.0.0.1:" + std::to_string(app_->GrpcPort()); }
   std::shared_ptr<grpc::Channel> Channel();

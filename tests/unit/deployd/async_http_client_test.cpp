@@ -63,12 +63,12 @@ TEST(AsyncHttpClient, ReusesKeptAliveConnectionsAndRefusesHeaderInjection) {
 }
 
 net::awaitable<void> StreamUntilStopped(common::AsyncHttpClient* client,
-                                        std::shared_ptr<common::StreamStop> stop, Results* out) {
+                                        std::shared_ptr<common::HttpCancel> stop, Results* out) {
   common::HttpRequest request;
   request.target = "/watch";
   std::function<bool(std::string_view)> on_data = [out, stop](std::string_view data) {
     out->streamed.append(data);
-    stop->Stop();  // from inside, as an informer that stops does
+    stop->Cancel();  // from inside, as an informer that stops does
     return true;
   };
   try {
@@ -101,7 +101,7 @@ TEST(AsyncHttpClient, AStoppedStreamEndsAsCancelled) {
   options.base_url = server.Url();
   common::AsyncHttpClient client(io.get_executor(), options);
   Results out;
-  auto stop = std::make_shared<common::StreamStop>();
+  auto stop = std::make_shared<common::HttpCancel>();
   net::co_spawn(io, StreamUntilStopped(&client, stop, &out), net::detached);
   io.run_for(10s);
   {
