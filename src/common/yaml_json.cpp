@@ -1596,7 +1596,12 @@ class Parser {
 
   // Before a collection's first entry: the token that opens it (the first '-' or key, '[' or '{')
   // is consumed, and its errors point there.
-  void BeginCollection(bool first) { BeginCollection(first); }
+  void BeginCollection(bool first) {
+    if (first) {
+      marks_.push_back(Peek().start);
+      Skip();
+    }
+  }
 
   // Between two entries of a flow collection: the ',' that must come (consumed); returns the
   // token after it.

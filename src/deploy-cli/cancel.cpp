@@ -93,29 +93,11 @@ class Cancellation {
   }
 
  private:
+  // The HTTP API signs every request, so it needs the key even without gRPC authentication.
   TransportConfig Config() const {
-    TransportConfig config;
-    config.server = options_.deploy_server;
-    config.use_tls = options_.grpc_use_tls;
-    config.authentication = options_.grpc_authentication;
-    config.team = options_.team;
-    config.clock = &ports_.clock;
-    config.sleep = [this](std::chrono::nanoseconds d) { ports_.sleeper.Sleep(d); };
-    const bool jwt = !options_.github_token_url.empty() && !options_.github_bearer_token.empty();
-    if (options_.grpc_authentication && jwt) {
-      config.token_url = options_.github_token_url;
-      config.bearer_token = options_.github_bearer_token;
-    } else {
-      std::string error;
-      auto key = GoHexDecode(options_.apikey, &error);
-      if (key) {
-        config.api_key = *key;
-      } else if (options_.grpc_authentication || options_.deploy_server.rfind("http", 0) == 0) {
-        throw CliError(ExitCode::kInvocationFailure,
-                       "API key must be a hex encoded string: " + error);
-      }
-    }
-    return config;
+    return MakeTransportConfig(
+        options_, ports_,
+        options_.grpc_authentication || options_.deploy_server.rfind("http", 0) == 0);
   }
 
   bool Expired() const { return ports_.clock.Now() >= deadline_; }

@@ -335,35 +335,14 @@ int Deployment::Execute() {
   if (options_.plan) options_.wait = true;  // the plan is what the statuses carry
   progress_ = std::make_unique<ResourceProgress>(request_);
 
-  TransportConfig config;
-  config.server = options_.deploy_server;
-  config.use_tls = options_.grpc_use_tls;
-  config.authentication = options_.grpc_authentication;
-  config.team = options_.team;
-  config.clock = &ports_.clock;
-  config.sleep = [this](std::chrono::nanoseconds d) { ports_.sleeper.Sleep(d); };
+  // gRPC without authentication sends no credentials, but the HTTP API signs its bodies with a
+  // key when there is one.
+  TransportConfig config = MakeTransportConfig(options_, ports_, options_.grpc_authentication);
   config.max_message_size = MaxMessageSize();
   // One logical request per run: its retries (RetryUnavailable) send the same key, so a request
   // whose answer was lost creates no second deployment.
   config.idempotency_key =
       options_.idempotency_key.empty() ? common::NewUuidV4() : options_.idempotency_key;
-  if (options_.grpc_authentication) {
-    if (!options_.github_token_url.empty() && !options_.github_bearer_token.empty()) {
-      config.token_url = options_.github_token_url;
-      config.bearer_token = options_.github_bearer_token;
-    } else {
-      std::string error;
-      auto key = GoHexDecode(options_.apikey, &error);
-      if (!key) {
-        throw CliError(ExitCode::kInvocationFailure,
-                       "API key must be a hex encoded string: " + error);
-      }
-      config.api_key = *key;
-    }
-  } else if (auto key = GoHexDecode(options_.apikey, nullptr)) {
-    // gRPC sends no credentials, but the HTTP API always signs its bodies.
-    config.api_key = *key;
-  }
   try {
     transport_ = ports_.transport_factory(config);
   } catch (const CliError&) {
@@ -515,6 +494,29 @@ void EndSpan(common::Tracer& tracer, std::optional<common::SpanData>& span, int 
 }
 
 }  // namespace
+
+TransportConfig MakeTransportConfig(const Options& options, const Ports& ports, bool key_required) {
+  TransportConfig config;
+  config.server = options.deploy_server;
+  config.use_tls = options.grpc_use_tls;
+  config.authentication = options.grpc_authentication;
+  config.team = options.team;
+  config.clock = &ports.clock;
+  config.sleep = [&sleeper = ports.sleeper](std::chrono::nanoseconds d) { sleeper.Sleep(d); };
+  if (options.grpc_authentication && !options.github_token_url.empty() &&
+      !options.github_bearer_token.empty()) {
+    config.token_url = options.github_token_url;
+    config.bearer_token = options.github_bearer_token;
+    return config;
+  }
+  std::string error;
+  if (auto key = GoHexDecode(options.apikey, &error)) {
+    config.api_key = *key;
+  } else if (key_required) {
+    throw CliError(ExitCode::kInvocationFailure, "API key must be a hex encoded string: " + error);
+  }
+  return config;
+}
 
 int Run(Options options, const Ports& ports) {
   Logger log(ports.err, ports.clock);

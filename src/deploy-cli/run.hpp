@@ -38,6 +38,12 @@ struct Ports {
 // exit 6).
 int Run(Options options, const Ports& ports);
 
+// The transport settings a deployment and a cancellation share: server, TLS, authentication,
+// team, clock, and credentials (the GitHub token when authentication is on and one is configured,
+// else the API key). An API key that is not hex fails with exit 1 when `key_required`, and is
+// left out otherwise.
+TransportConfig MakeTransportConfig(const Options& options, const Ports& ports, bool key_required);
+
 // Parses args (without argv[0]) with the environment of `ports`, handles --help and usage
 // errors (exit 6, or 0 for help), then calls Run.
 int RunCommandLine(const std::vector<std::string>& args, const Ports& ports);

@@ -1344,6 +1344,37 @@ void CheckResourceVersion(Ctx& c, const Json& body, const Json& old, bool requir
     throw ConflictError(*c.rt, old["metadata"]["name"].get<std::string>());
 }
 
+// A PATCH body as JSON (400 when it is not).
+Json ParsePatch(const std::string& body) {
+  try {
+    return Json::parse(body);
+  } catch (const Json::exception& e) {
+    throw BadRequestError(std::string("error decoding patch: ") + e.what());
+  }
+}
+
+// A merge patch is an object; a resourceVersion it names is a precondition on `old`.
+void CheckMergePatch(Ctx& c, const Json& patch, const Json& old) {
+  if (!patch.is_object()) {
+    throw BadRequestError("error decoding patch: the patch must be an object");
+  }
+  if (patch.contains("metadata") && patch["metadata"].contains("resourceVersion") &&
+      !patch["metadata"]["resourceVersion"].is_null()) {
+    CheckResourceVersion(c, patch, old, false);
+  }
+}
+
+// A JSON patch (RFC 6902) applied to `target`; an operation that cannot apply is 422 Invalid.
+Json ApplyJsonPatch(const Json& target, const Json& patch) {
+  try {
+    return target.patch(patch);
+  } catch (const Json::exception& e) {
+    throw MakeError(
+        422, "Invalid",
+        std::string("the server rejected our request due to an error in our request: ") + e.what());
+  }
+}
+
 HttpResponse DoUpdate(Ctx& c) {
   Json body = ParseBody(c.req, true);
   std::string gv = body.value("apiVersion", "");
@@ -1640,34 +1671,17 @@ HttpResponse DoPatch(Ctx& c) {
   Json* existing = c.s.Lookup(*c.rt, c.ns, c.attrs.name);
   if (existing == nullptr) throw NotFoundError(*c.rt, c.attrs.name);
   Json old = *existing;
-  Json patch;
-  try {
-    patch = Json::parse(c.req.body);
-  } catch (const Json::exception& e) {
-    throw BadRequestError(std::string("error decoding patch: ") + e.what());
-  }
+  const Json patch = ParsePatch(c.req.body);
   Json next = old;
   if (merge) {
-    if (!patch.is_object())
-      throw BadRequestError("error decoding patch: the patch must be an object");
-    if (patch.contains("metadata") && patch["metadata"].contains("resourceVersion") &&
-        !patch["metadata"]["resourceVersion"].is_null()) {
-      CheckResourceVersion(c, patch, old, false);
-    }
+    CheckMergePatch(c, patch, old);
     if (strategic) {
       StrategicMergePatch(next, patch, BuiltinSchema(c.rt->group, c.rt->kind));
     } else {
       MergePatch(next, patch);
     }
   } else {
-    try {
-      next = old.patch(patch);
-    } catch (const Json::exception& e) {
-      throw MakeError(
-          422, "Invalid",
-          std::string("the server rejected our request due to an error in our request: ") +
-              e.what());
-    }
+    next = ApplyJsonPatch(old, patch);
     // A resourceVersion the patch wrote is a precondition (kubectl's managedFields upgrade
     // replaces it with the one it read).
     std::string want = next.contains("metadata") && next["metadata"].is_object()
@@ -1786,29 +1800,12 @@ HttpResponse DoScale(Ctx& c) {
                       "include: application/json-patch+json, "
                       "application/merge-patch+json, application/strategic-merge-patch+json");
     }
-    Json patch;
-    try {
-      patch = Json::parse(c.req.body);
-    } catch (const Json::exception& e) {
-      throw BadRequestError(std::string("error decoding patch: ") + e.what());
-    }
+    const Json patch = ParsePatch(c.req.body);
     if (merge) {
-      if (!patch.is_object())
-        throw BadRequestError("error decoding patch: the patch must be an object");
-      if (patch.contains("metadata") && patch["metadata"].contains("resourceVersion") &&
-          !patch["metadata"]["resourceVersion"].is_null()) {
-        CheckResourceVersion(c, patch, old, false);
-      }
+      CheckMergePatch(c, patch, old);
       MergePatch(scale, patch);
     } else {
-      try {
-        scale = scale.patch(patch);
-      } catch (const Json::exception& e) {
-        throw MakeError(
-            422, "Invalid",
-            std::string("the server rejected our request due to an error in our request: ") +
-                e.what());
-      }
+      scale = ApplyJsonPatch(scale, patch);
     }
   } else {
     throw MakeError(405, "MethodNotAllowed",

@@ -442,6 +442,25 @@ struct Controllers::Impl {
     }
   }
 
+  // Container `c` of `pod` has exited with an error and waits to be restarted, as the kubelet
+  // reports it in the container's status `cs` and in an event.
+  void CrashLoopBackOff(const Json& pod, const Json& c, Json& cs) {
+    const std::string name = c.value("name", "");
+    const std::string pod_ref = NameOf(pod) + "_" + NsOf(pod) + "(" +
+                                pod.value("metadata", Json::object()).value("uid", "") + ")";
+    cs["state"] = {
+        {"waiting",
+         {{"reason", "CrashLoopBackOff"},
+          {"message", "back-off 10s restarting failed container=" + name + " pod=" + pod_ref}}}};
+    cs["lastState"] = {{"terminated",
+                        {{"exitCode", 1},
+                         {"reason", "Error"},
+                         {"startedAt", NowRfc3339()},
+                         {"finishedAt", NowRfc3339()}}}};
+    Event(pod, "Warning", "BackOff",
+          "Back-off restarting failed container " + name + " in pod " + pod_ref, "kubelet");
+  }
+
   // The crashloop scenario of a pod with init containers: the first one crashes and is restarted
   // (Init:CrashLoopBackOff), the others and the containers wait (PodInitializing).
   void CrashFirstInitContainer(const std::string& ns, const Json& rs) {
@@ -461,21 +480,7 @@ struct Controllers::Impl {
                  {"started", false},
                  {"restartCount", first ? restarts + 1 : 0}};
         if (first) {
-          one["state"] = {
-              {"waiting",
-               {{"reason", "CrashLoopBackOff"},
-                {"message", "back-off 10s restarting failed container=" + c.value("name", "") +
-                                " pod=" + NameOf(pod) + "_" + NsOf(pod) + "(" +
-                                pod["metadata"].value("uid", "") + ")"}}}};
-          one["lastState"] = {{"terminated",
-                               {{"exitCode", 1},
-                                {"reason", "Error"},
-                                {"startedAt", NowRfc3339()},
-                                {"finishedAt", NowRfc3339()}}}};
-          Event(pod, "Warning", "BackOff",
-                "Back-off restarting failed container " + c.value("name", "") + " in pod " +
-                    NameOf(pod) + "_" + NsOf(pod) + "(" + pod["metadata"].value("uid", "") + ")",
-                "kubelet");
+          CrashLoopBackOff(pod, c, one);
         } else {
           one["state"] = {{"waiting", {{"reason", "PodInitializing"}}}};
         }
@@ -577,21 +582,7 @@ struct Controllers::Impl {
           ns, rs,
           [&](Json& pod, const Json& c, Json& cs) {
             cs["restartCount"] = cs.value("restartCount", 0) + 1;
-            cs["state"] = {
-                {"waiting",
-                 {{"reason", "CrashLoopBackOff"},
-                  {"message", "back-off 10s restarting failed container=" + c.value("name", "") +
-                                  " pod=" + NameOf(pod) + "_" + NsOf(pod) + "(" +
-                                  pod["metadata"].value("uid", "") + ")"}}}};
-            cs["lastState"] = {{"terminated",
-                                {{"exitCode", 1},
-                                 {"reason", "Error"},
-                                 {"startedAt", NowRfc3339()},
-                                 {"finishedAt", NowRfc3339()}}}};
-            Event(pod, "Warning", "BackOff",
-                  "Back-off restarting failed container " + c.value("name", "") + " in pod " +
-                      NameOf(pod) + "_" + NsOf(pod) + "(" + pod["metadata"].value("uid", "") + ")",
-                  "kubelet");
+            CrashLoopBackOff(pod, c, cs);
           },
           "Running", false);
     } else if (scenario == "imagepull") {
