@@ -11,16 +11,8 @@ namespace {
 
 using nlohmann::json;
 
-class KubeSimClientsTest : public ::testing::Test {
+class KubeSimClientsTest : public SharedSimTest {
  protected:
-  static void SetUpTestSuite() { sim_ = new Sim({"--team", "aura", "--time-scale", "0.02"}); }
-  static void TearDownTestSuite() {
-    delete sim_;
-    sim_ = nullptr;
-  }
-  static Sim& sim() { return *sim_; }
-  static Sim* sim_;
-
   static testsupport::RunResult Run(std::vector<std::string> args,
                                     const std::map<std::string, std::string>& env = {}) {
     std::vector<std::string> argv{
@@ -82,7 +74,6 @@ class KubeSimClientsTest : public ::testing::Test {
     return out;
   }
 };
-Sim* KubeSimClientsTest::sim_ = nullptr;
 
 // A Deployment with the lists whose keys are not "name": ports (containerPort+protocol) and
 // volumeMounts (mountPath). Scenario "never": no controller writes.

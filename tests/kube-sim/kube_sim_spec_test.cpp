@@ -37,17 +37,7 @@ json Deployment(const std::string& name, const json& selector_labels, const json
 
 json OneContainer() { return json::array({{{"name", "web"}, {"image", "nginx:1"}}}); }
 
-class KubeSimSpecTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() { sim_ = new Sim({"--team", "aura", "--time-scale", "0.02"}); }
-  static void TearDownTestSuite() {
-    delete sim_;
-    sim_ = nullptr;
-  }
-  static Sim& sim() { return *sim_; }
-  static Sim* sim_;
-};
-Sim* KubeSimSpecTest::sim_ = nullptr;
+class KubeSimSpecTest : public SharedSimTest {};
 
 // ---- 7.5 validation of built-in kinds ----------------------------------------------------------
 

@@ -17,16 +17,8 @@ namespace {
 using nlohmann::json;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-class KubeSimSurfaceTest : public ::testing::Test {
+class KubeSimSurfaceTest : public SharedSimTest {
  protected:
-  static void SetUpTestSuite() { sim_ = new Sim({"--team", "aura", "--time-scale", "0.02"}); }
-  static void TearDownTestSuite() {
-    delete sim_;
-    sim_ = nullptr;
-  }
-  static Sim& sim() { return *sim_; }
-  static Sim* sim_;
-
   // A kubectl binary: "kubectl" (the dispatcher, v1.32 against kube-sim) or "1.27" etc.
   static std::string Binary(const std::string& version) {
     if (version.empty()) return "kubectl";
@@ -66,7 +58,6 @@ class KubeSimSurfaceTest : public ::testing::Test {
     return log["items"].get<std::vector<json>>();
   }
 };
-Sim* KubeSimSurfaceTest::sim_ = nullptr;
 
 std::string Deployment(const std::string& name, const std::string& image,
                        const std::string& annotations = "{}") {

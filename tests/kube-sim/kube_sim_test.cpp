@@ -13,22 +13,13 @@ namespace {
 using nlohmann::json;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
-class KubeSimTest : public ::testing::Test {
+class KubeSimTest : public SharedSimTest {
  protected:
-  static void SetUpTestSuite() {
-    sim_ = new Sim({"--team", "aura", "--team", "other-team", "--time-scale", "0.02"});
-  }
-  static void TearDownTestSuite() {
-    delete sim_;
-    sim_ = nullptr;
-  }
-  static Sim& sim() { return *sim_; }
+  static void SetUpTestSuite() { StartSim({"aura", "other-team"}); }
   static Headers AsTeam(const std::string& team = "aura") {
     return {{"Impersonate-User", "system:serviceaccount:" + team + ":serviceuser-" + team}};
   }
-  static Sim* sim_;
 };
-Sim* KubeSimTest::sim_ = nullptr;
 
 std::string ConfigMap(const std::string& name, const std::string& ns, const std::string& value) {
   return json{{"apiVersion", "v1"},

@@ -13,16 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-class KubeSimTypedTest : public ::testing::Test {
+class KubeSimTypedTest : public SharedSimTest {
  protected:
-  static void SetUpTestSuite() { sim_ = new Sim({"--team", "aura", "--time-scale", "0.02"}); }
-  static void TearDownTestSuite() {
-    delete sim_;
-    sim_ = nullptr;
-  }
-  static Sim& sim() { return *sim_; }
-  static Sim* sim_;
-
   // kubectl as the admin; fails the test on a non-zero exit.
   static std::string Ok(std::vector<std::string> args) {
     args.insert(args.begin(), {"--context", "admin"});
@@ -51,7 +43,6 @@ class KubeSimTypedTest : public ::testing::Test {
     return sim().Admin("GET", "/_sim/requests").Json()["next"].get<std::size_t>();
   }
 };
-Sim* KubeSimTypedTest::sim_ = nullptr;
 
 // Protobuf encoding helpers for hand-made bodies.
 std::string Varint(std::uint64_t v) {

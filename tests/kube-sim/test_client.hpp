@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "support/process.hpp"
@@ -58,6 +59,29 @@ class Sim {
   // kubectl --kubeconfig <file> args...
   testsupport::RunResult Kubectl(const std::vector<std::string>& args,
                                  const std::string& stdin_data = "") const;
+};
+
+// A test suite that shares one kube-sim: started before its first test (for the team aura, unless
+// the suite's own SetUpTestSuite calls StartSim with others), controllers at 50 times speed, and
+// stopped after its last test.
+class SharedSimTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { StartSim({"aura"}); }
+  static void TearDownTestSuite() { sim_.reset(); }
+  static void StartSim(const std::vector<std::string>& teams) {
+    std::vector<std::string> args;
+    for (const auto& team : teams) {
+      args.emplace_back("--team");
+      args.push_back(team);
+    }
+    args.emplace_back("--time-scale");
+    args.emplace_back("0.02");
+    sim_ = std::make_unique<Sim>(args);
+  }
+  static Sim& sim() { return *sim_; }
+
+ private:
+  inline static std::unique_ptr<Sim> sim_;
 };
 
 // One JSON value per non-empty line: the events of a watch response body.

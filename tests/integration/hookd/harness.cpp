@@ -36,6 +36,37 @@ Hookd::Hookd(const std::string& database_url, bool cli_auth, bool deployd_auth,
 
 Hookd::~Hookd() { app_->Stop(); }
 
+void HookdProcessTest::SetUp() {
+  if (!db_.Available()) GTEST_SKIP() << "no test database";
+}
+
+void HookdProcessTest::Start(const std::vector<std::string>& extra) {
+  grpc_port_ = testsupport::FreePort();
+  http_port_ = testsupport::FreePort();
+  std::vector<std::string> argv = {testsupport::BinaryPath("hookd"),
+                                   "--database-url",
+                                   db_.Url(),
+                                   "--grpc.address",
+                                   "127.0.0.1:" + std::to_string(grpc_port_),
+                                   "--listen-address",
+                                   "127.0.0.1:" + std::to_string(http_port_),
+                                   "--log-level",
+                                   "info"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  hookd_ = std::make_unique<testsupport::ChildProcess>(argv);
+  ASSERT_TRUE(testsupport::WaitForPort(grpc_port_, std::chrono::seconds(60))) << hookd_->Log();
+  ASSERT_TRUE(testsupport::WaitForPort(http_port_, std::chrono::seconds(60))) << hookd_->Log();
+  key_ = ProvisionKey(db_.Url(), "aura");
+}
+
+std::shared_ptr<grpc::Channel> HookdProcessTest::Channel(std::size_t max_send) const {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(static_cast<int>(max_send));
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(grpc_port_),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
 std::shared_ptr<grpc::Channel> Hookd::Channel() {
   return grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials());
 }

@@ -6,12 +6,14 @@
 #include <string>
 
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include "deployment.grpc.pb.h"
 #include "hookd/app.hpp"
 #include "hookd/config.hpp"
 #include "support/http_call.hpp"
 #include "support/postgres.hpp"
+#include "support/process.hpp"
 
 namespace hookdtest {
 
@@ -37,6 +39,23 @@ class Hookd {
 
  private:
   std::unique_ptr<hookd::App> app_;
+};
+
+// The hookd binary as a child process on the test's private database (skipped without one).
+class HookdProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  // Starts hookd on free ports with `extra` after its test flags (info logs), waits for both
+  // ports and provisions an API key for the team aura (key_).
+  void Start(const std::vector<std::string>& extra = {});
+  // A channel to its gRPC port, sending messages up to `max_send` bytes.
+  std::shared_ptr<grpc::Channel> Channel(std::size_t max_send = 64u << 20) const;
+
+  testsupport::TestDatabase db_;
+  std::unique_ptr<testsupport::ChildProcess> hookd_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::string key_;
 };
 
 // Adds API-key metadata: timestamp, authorization = hex(HMAC(key, timestamp)), team.

@@ -50,38 +50,13 @@ long ScalarQuery(const std::string& url, const std::string& sql) {
 }
 
 // The hookd binary on a private database.
-class HostileHookd : public ::testing::Test {
+class HostileHookd : public HookdProcessTest {
  protected:
-  void SetUp() override {
-    if (!db_.Available()) GTEST_SKIP() << "no test database";
-  }
-
+  // hookd with the provisioning and console keys as well.
   void Start(std::vector<std::string> extra = {}) {
-    grpc_port_ = testsupport::FreePort();
-    http_port_ = testsupport::FreePort();
-    std::vector<std::string> argv = {testsupport::BinaryPath("hookd"),
-                                     "--database-url",
-                                     db_.Url(),
-                                     "--grpc.address",
-                                     "127.0.0.1:" + std::to_string(grpc_port_),
-                                     "--listen-address",
-                                     "127.0.0.1:" + std::to_string(http_port_),
-                                     "--provision-key",
-                                     common::HexEncode("provision-secret"),
-                                     "--frontend-keys",
-                                     "console-psk",
-                                     "--log-level",
-                                     "info"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    hookd_ = std::make_unique<testsupport::ChildProcess>(argv);
-    ASSERT_TRUE(testsupport::WaitForPort(grpc_port_, 60s)) << hookd_->Log();
-    ASSERT_TRUE(testsupport::WaitForPort(http_port_, 60s)) << hookd_->Log();
-    key_ = ProvisionKey(db_.Url(), "aura");
-  }
-
-  std::shared_ptr<grpc::Channel> Channel() {
-    return grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
-                               grpc::InsecureChannelCredentials());
+    extra.insert(extra.begin(), {"--provision-key", common::HexEncode("provision-secret"),
+                                 "--frontend-keys", "console-psk"});
+    HookdProcessTest::Start(extra);
   }
 
   Reply Signed(const std::string& path, const std::string& text, const std::string& key) {
@@ -109,12 +84,6 @@ class HostileHookd : public ::testing::Test {
     EXPECT_TRUE(hookd_->Running()) << hookd_->Log();
     EXPECT_EQ(Call(http_port_, "GET", "/healthz").status, 200);
   }
-
-  testsupport::TestDatabase db_;
-  std::unique_ptr<testsupport::ChildProcess> hookd_;
-  int grpc_port_ = 0;
-  int http_port_ = 0;
-  std::string key_;
 };
 
 // ---------------------------------------------------------------------------------------------

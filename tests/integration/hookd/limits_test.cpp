@@ -116,37 +116,8 @@ grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::s
   return status;
 }
 
-class HookdLimits : public ::testing::Test {
+class HookdLimits : public HookdProcessTest {
  protected:
-  void SetUp() override { ASSERT_TRUE(db_.Available()); }
-
-  void Start(std::vector<std::string> extra = {}) {
-    grpc_port_ = testsupport::FreePort();
-    http_port_ = testsupport::FreePort();
-    std::vector<std::string> argv = {testsupport::BinaryPath("hookd"),
-                                     "--database-url",
-                                     db_.Url(),
-                                     "--grpc.address",
-                                     "127.0.0.1:" + std::to_string(grpc_port_),
-                                     "--listen-address",
-                                     "127.0.0.1:" + std::to_string(http_port_),
-                                     "--log-level",
-                                     "info"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    hookd_ = std::make_unique<testsupport::ChildProcess>(argv);
-    ASSERT_TRUE(testsupport::WaitForPort(grpc_port_, 60s)) << hookd_->Log();
-    ASSERT_TRUE(testsupport::WaitForPort(http_port_, 60s)) << hookd_->Log();
-    key_ = ProvisionKey(db_.Url(), "aura");
-  }
-
-  std::shared_ptr<grpc::Channel> Channel(std::size_t max_send = 64u << 20) {
-    grpc::ChannelArguments args;
-    args.SetMaxSendMessageSize(static_cast<int>(max_send));
-    args.SetMaxReceiveMessageSize(64 << 20);
-    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(grpc_port_),
-                                     grpc::InsecureChannelCredentials(), args);
-  }
-
   grpc::Status Deploy(const pb::DeploymentRequest& request, pb::DeploymentStatus& reply) {
     auto stub = pb::Deploy::NewStub(Channel());
     grpc::ClientContext context;
@@ -162,12 +133,6 @@ class HookdLimits : public ::testing::Test {
     return ::testing::AssertionFailure() << "hookd did not log \"" << text << "\":\n"
                                          << hookd_->Log();
   }
-
-  testsupport::TestDatabase db_;
-  std::unique_ptr<testsupport::ChildProcess> hookd_;
-  int grpc_port_ = 0;
-  int http_port_ = 0;
-  std::string key_;
 };
 
 TEST_F(HookdLimits, RequestsGrpcCannotParseAreRefusedWithTheReasonAndLogged) {

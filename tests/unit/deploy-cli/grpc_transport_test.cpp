@@ -98,6 +98,17 @@ class GrpcTransportTest : public ::testing::Test {
   void TearDown() override { server_->Shutdown(); }
 
   std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // The fake server without TLS or authentication, on the system clock.
+  TransportConfig PlainConfig() {
+    TransportConfig config;
+    config.server = Address();
+    config.use_tls = false;
+    config.authentication = false;
+    config.clock = &clock_;
+    return config;
+  }
+
+  common::SystemClock clock_;
 
   FakeDeployService service_;
   std::unique_ptr<grpc::Server> server_;
@@ -146,12 +157,7 @@ TEST_F(GrpcTransportTest, ApiKeyMetadataIsHmacOfTimestamp) {
 }
 
 TEST_F(GrpcTransportTest, DeploySendsTheIdempotencyKeyOnEveryAttemptAndStatusNone) {
-  common::SystemClock clock;
-  TransportConfig config;
-  config.server = Address();
-  config.use_tls = false;
-  config.authentication = false;
-  config.clock = &clock;
+  TransportConfig config = PlainConfig();
   config.idempotency_key = "run-42:attempt-any";
   auto transport = MakeTransport(config);
   pb::DeploymentRequest request;
@@ -172,12 +178,7 @@ TEST_F(GrpcTransportTest, DeploySendsTheIdempotencyKeyOnEveryAttemptAndStatusNon
 }
 
 TEST_F(GrpcTransportTest, NoMetadataWithoutAuthentication) {
-  common::SystemClock clock;
-  TransportConfig config;
-  config.server = Address();
-  config.use_tls = false;
-  config.authentication = false;
-  config.clock = &clock;
+  TransportConfig config = PlainConfig();
   auto transport = MakeTransport(config);
   pb::DeploymentRequest request;
   pb::DeploymentStatus response;
@@ -193,12 +194,7 @@ TEST_F(GrpcTransportTest, NoMetadataWithoutAuthentication) {
 }
 
 TEST_F(GrpcTransportTest, StreamEndedByServerReadsAsEof) {
-  common::SystemClock clock;
-  TransportConfig config;
-  config.server = Address();
-  config.use_tls = false;
-  config.authentication = false;
-  config.clock = &clock;
+  TransportConfig config = PlainConfig();
   auto transport = MakeTransport(config);
   pb::DeploymentRequest request;
   request.set_id("abc");
