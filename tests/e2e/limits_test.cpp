@@ -87,6 +87,32 @@ std::size_t SizeIn(const std::string& line, const std::string& pattern) {
   return std::stoul(match[1]);
 }
 
+// hookd alone (no deployd, no kube-sim) on a private database, on free ports, with `extra` flags.
+struct LoneHookd {
+  LoneHookd(const testsupport::TestDatabase& db, const std::vector<std::string>& extra = {})
+      : process(Argv(db, extra)) {}
+  // Both ports accept connections.
+  bool Up() const {
+    return testsupport::WaitForPort(grpc_port, 30s) && testsupport::WaitForPort(http_port, 30s);
+  }
+  std::vector<std::string> Argv(const testsupport::TestDatabase& db,
+                                const std::vector<std::string>& extra) const {
+    std::vector<std::string> argv{BinaryPath("hookd"),
+                                  "--database-url",
+                                  db.Url(),
+                                  "--grpc.address",
+                                  "127.0.0.1:" + std::to_string(grpc_port),
+                                  "--listen-address",
+                                  "127.0.0.1:" + std::to_string(http_port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return argv;
+  }
+
+  const int grpc_port = testsupport::FreePort();
+  const int http_port = testsupport::FreePort();
+  testsupport::ChildProcess process;
+};
+
 class LimitsChain : public ::testing::Test {
  protected:
   void StartChain(std::vector<std::string> hookd_flags, std::vector<std::string> deployd_flags) {
@@ -189,17 +215,14 @@ TEST_F(LimitsChain, DeploydWithASmallerLimitEndsTheDeploymentWithItsLimit) {
 TEST(QueuedWithoutDeployd, StatusSaysTheClustersDeploydIsNotConnectedUntilWhen) {
   testsupport::TestDatabase db;
   ASSERT_TRUE(db.Available());
-  const int grpc_port = testsupport::FreePort();
-  const int http_port = testsupport::FreePort();
-  testsupport::ChildProcess hookd({BinaryPath("hookd"), "--database-url", db.Url(),
-                                   "--grpc.address", "127.0.0.1:" + std::to_string(grpc_port),
-                                   "--listen-address", "127.0.0.1:" + std::to_string(http_port)});
-  ASSERT_TRUE(testsupport::WaitForPort(grpc_port, 30s)) << hookd.Log();
+  LoneHookd hookd(db);
+  ASSERT_TRUE(hookd.Up()) << hookd.process.Log();
+  const int grpc_port = hookd.grpc_port;
   const auto before = std::chrono::system_clock::now();
   auto result = RunCli("127.0.0.1:" + std::to_string(grpc_port),
                        testsupport::SourceDir() + "/examples/configmap.yaml");
   const auto after = std::chrono::system_clock::now();
-  ASSERT_EQ(result.exit_code, 0) << result.err << hookd.Log();
+  ASSERT_EQ(result.exit_code, 0) << result.err << hookd.process.Log();
   std::smatch match;
   const std::string line = LastLine(result.err);
   ASSERT_TRUE(std::regex_match(
@@ -219,13 +242,9 @@ TEST(QueuedWithoutDeployd, StatusSaysTheClustersDeploydIsNotConnectedUntilWhen) 
 TEST(HookdMemory, UnsignedLargeBodiesCostTheirSizeNotADom) {
   testsupport::TestDatabase db;
   ASSERT_TRUE(db.Available());
-  const int grpc_port = testsupport::FreePort();
-  const int http_port = testsupport::FreePort();
-  testsupport::ChildProcess hookd({BinaryPath("hookd"), "--database-url", db.Url(),
-                                   "--grpc.address", "127.0.0.1:" + std::to_string(grpc_port),
-                                   "--listen-address", "127.0.0.1:" + std::to_string(http_port),
-                                   "--max-message-size", "8MiB"});
-  ASSERT_TRUE(testsupport::WaitForPort(http_port, 30s)) << hookd.Log();
+  LoneHookd hookd(db, {"--max-message-size", "8MiB"});
+  ASSERT_TRUE(hookd.Up()) << hookd.process.Log();
+  const int http_port = hookd.http_port;
   nlohmann::json body = {{"resources", nlohmann::json::array()},
                          {"team", "aura"},
                          {"cluster", "local"},
@@ -241,7 +260,7 @@ TEST(HookdMemory, UnsignedLargeBodiesCostTheirSizeNotADom) {
   text.insert(text.find("\"resources\":[") + 13, filler);
   ASSERT_GT(text.size(), 5u << 20);
   ASSERT_TRUE(nlohmann::json::accept(text));
-  const long before = testsupport::PeakRssKib(hookd.Pid());
+  const long before = testsupport::ProcStatus(hookd.process.Pid(), "VmHWM");
   for (int i = 0; i < 3; ++i) {
     auto reply = testsupport::Call(
         http_port, "POST", "/api/v1/deploy", text,
@@ -250,7 +269,7 @@ TEST(HookdMemory, UnsignedLargeBodiesCostTheirSizeNotADom) {
     EXPECT_EQ(nlohmann::json::parse(reply.body, nullptr, false).value("message", ""),
               "failed authentication");
   }
-  const long after = testsupport::PeakRssKib(hookd.Pid());
+  const long after = testsupport::ProcStatus(hookd.process.Pid(), "VmHWM");
   std::cout << "unsigned " << text.size() / 1024 << " KiB body x3: hookd peak RSS " << before
             << " -> " << after << " KiB\n";
   ASSERT_GT(before, 0);
@@ -262,7 +281,7 @@ TEST(HookdMemory, UnsignedLargeBodiesCostTheirSizeNotADom) {
     EXPECT_LT(after - before, 72 * 1024)
         << "peak RSS grew from " << before << " to " << after << " KiB";
   }
-  EXPECT_TRUE(hookd.Running()) << hookd.Log();
+  EXPECT_TRUE(hookd.process.Running()) << hookd.process.Log();
   EXPECT_EQ(testsupport::Call(http_port, "GET", "/healthz").status, 200);
 }
 

@@ -93,11 +93,12 @@ std::string BinaryPath(const std::string& name) {
 
 std::string SourceDir() { return DEPLOY_SOURCE_DIR; }
 
-long PeakRssKib(int pid) {
+long ProcStatus(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  const std::string prefix = field + ":";
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(prefix, 0) == 0) return std::stol(line.substr(prefix.size()));
   }
   return -1;
 }

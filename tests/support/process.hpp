@@ -20,9 +20,9 @@ bool WaitForPort(int port, std::chrono::milliseconds timeout);
 std::string MakeTempDir(const std::string& prefix);
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);
-// The resident set peak of a running process in KiB (VmHWM in /proc/<pid>/status); -1 when
-// unknown.
-long PeakRssKib(int pid);
+// A number from /proc/<pid>/status, e.g. "VmHWM" (the resident set peak, KiB) or "Threads"; -1
+// when the process or the field is gone.
+long ProcStatus(int pid, const std::string& field);
 
 // A child process; stdout+stderr go to `log_path` (a temp file when empty).
 // The destructor sends SIGTERM, waits up to 5 s, then SIGKILL.

@@ -1268,14 +1268,7 @@ TEST(DeploydProcess, ClusterThatIsNotADnsLabelIsFatal) {
 namespace threads {
 
 // "Threads:" of /proc/<pid>/status; -1 when the process is gone.
-int ThreadCount(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  }
-  return -1;
-}
+int ThreadCount(int pid) { return static_cast<int>(testsupport::ProcStatus(pid, "Threads")); }
 
 // Samples a process's thread count on its own thread until destroyed; keeps the highest.
 class ThreadSampler {
