@@ -2427,89 +2427,44 @@ Json UserInfo(const Identity& who) {
 // ---- minimal protobuf decoding (kubectl's typed clients post reviews as protobuf)
 // ----------------
 
-struct PbField {
-  std::uint64_t num = 0;
-  std::uint64_t varint = 0;
-  std::string bytes;
-};
-
-std::uint64_t PbVarint(std::string_view data, std::size_t& pos) {
-  std::uint64_t out = 0;
-  int shift = 0;
-  while (pos < data.size()) {
-    auto b = static_cast<unsigned char>(data[pos++]);
-    out |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return out;
-    shift += 7;
-    if (shift > 63) break;
-  }
-  throw BadRequestError("invalid protobuf body");
-}
-
-std::vector<PbField> PbParse(std::string_view data) {
-  std::vector<PbField> out;
-  std::size_t pos = 0;
-  while (pos < data.size()) {
-    std::uint64_t tag = PbVarint(data, pos);
-    PbField f;
-    f.num = tag >> 3;
-    switch (tag & 7) {
-      case 0:
-        f.varint = PbVarint(data, pos);
-        break;
-      case 1:
-        pos += 8;
-        break;
-      case 5:
-        pos += 4;
-        break;
-      case 2: {
-        std::uint64_t len = PbVarint(data, pos);
-        if (pos + len > data.size()) throw BadRequestError("invalid protobuf body");
-        f.bytes = std::string(data.substr(pos, len));
-        pos += len;
-        break;
-      }
-      default:
-        throw BadRequestError("invalid protobuf body");
-    }
-    out.push_back(std::move(f));
-  }
-  return out;
-}
-
-std::string PbString(const std::vector<PbField>& fields, std::uint64_t num) {
+// The first length-delimited field `num` (a view into the same data), or "".
+std::string_view PbBytes(const std::vector<PbWireField>& fields, std::uint64_t num) {
   for (const auto& f : fields) {
     if (f.num == num) return f.bytes;
   }
-  return "";
+  return {};
+}
+
+// The same as text.
+std::string PbString(const std::vector<PbWireField>& fields, std::uint64_t num) {
+  return std::string(PbBytes(fields, num));
 }
 
 // Decodes the review kinds from a runtime.Unknown protobuf envelope into JSON.
 Json DecodeReviewProtobuf(const ResourceType& rt, const std::string& body) {
   if (body.size() < 4 || body.compare(0, 4, std::string("k8s\0", 4)) != 0)
     throw BadRequestError("invalid protobuf body");
-  auto envelope = PbParse(std::string_view(body).substr(4));
-  auto raw = PbParse(PbString(envelope, 2));
-  auto spec = PbParse(PbString(raw, 2));
+  auto envelope = ParsePbFields(std::string_view(body).substr(4));
+  auto raw = ParsePbFields(PbBytes(envelope, 2));
+  auto spec = ParsePbFields(PbBytes(raw, 2));
   Json out{{"apiVersion", rt.GroupVersion()}, {"kind", rt.kind}, {"spec", Json::object()}};
   if (rt.plural == "selfsubjectaccessreviews") {
-    std::string ra = PbString(spec, 1);
-    std::string nra = PbString(spec, 2);
+    const std::string_view ra = PbBytes(spec, 1);
+    const std::string_view nra = PbBytes(spec, 2);
     bool has_ra = false, has_nra = false;
     for (const auto& f : spec) {
       has_ra = has_ra || f.num == 1;
       has_nra = has_nra || f.num == 2;
     }
     if (has_ra) {
-      auto a = PbParse(ra);
+      auto a = ParsePbFields(ra);
       out["spec"]["resourceAttributes"] = {
           {"namespace", PbString(a, 1)}, {"verb", PbString(a, 2)},
           {"group", PbString(a, 3)},     {"version", PbString(a, 4)},
           {"resource", PbString(a, 5)},  {"subresource", PbString(a, 6)},
           {"name", PbString(a, 7)}};
     } else if (has_nra) {
-      auto a = PbParse(nra);
+      auto a = ParsePbFields(nra);
       out["spec"]["nonResourceAttributes"] = {{"path", PbString(a, 1)}, {"verb", PbString(a, 2)}};
     }
   } else if (rt.plural == "selfsubjectrulesreviews") {
@@ -2522,11 +2477,11 @@ Json DecodeReviewProtobuf(const ResourceType& rt, const std::string& body) {
 Json DecodeTokenRequestProtobuf(const std::string& body) {
   if (body.size() < 4 || body.compare(0, 4, std::string("k8s\0", 4)) != 0)
     throw BadRequestError("invalid protobuf body");
-  auto envelope = PbParse(std::string_view(body).substr(4));
-  auto raw = PbParse(PbString(envelope, 2));
+  auto envelope = ParsePbFields(std::string_view(body).substr(4));
+  auto raw = ParsePbFields(PbBytes(envelope, 2));
   Json spec = Json::object();
-  for (const auto& f : PbParse(PbString(raw, 2))) {
-    if (f.num == 1) spec["audiences"].push_back(f.bytes);
+  for (const auto& f : ParsePbFields(PbBytes(raw, 2))) {
+    if (f.num == 1) spec["audiences"].push_back(std::string(f.bytes));
     if (f.num == 4) spec["expirationSeconds"] = static_cast<std::int64_t>(f.varint);
   }
   return Json{{"spec", spec}};

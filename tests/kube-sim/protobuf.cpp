@@ -12,6 +12,7 @@
 #include "internal.hpp"
 
 namespace kubesim {
+
 namespace {
 
 enum class PbType {
@@ -43,12 +44,7 @@ struct PbMessage {
   std::vector<PbFieldSpec> fields;
 };
 
-struct RawField {
-  std::uint64_t num = 0;
-  int wire = 0;
-  std::uint64_t varint = 0;
-  std::string_view bytes;
-};
+using RawField = PbWireField;
 
 ApiError Invalid() { return BadRequestError("invalid protobuf body"); }
 
@@ -62,12 +58,14 @@ std::uint64_t Varint(std::string_view data, std::size_t& pos) {
   throw Invalid();
 }
 
-std::vector<RawField> Parse(std::string_view data) {
-  std::vector<RawField> out;
+}  // namespace
+
+std::vector<PbWireField> ParsePbFields(std::string_view data) {
+  std::vector<PbWireField> out;
   std::size_t pos = 0;
   while (pos < data.size()) {
     std::uint64_t tag = Varint(data, pos);
-    RawField f;
+    PbWireField f;
     f.num = tag >> 3;
     f.wire = static_cast<int>(tag & 7);
     switch (f.wire) {
@@ -99,6 +97,8 @@ std::vector<RawField> Parse(std::string_view data) {
   }
   return out;
 }
+
+namespace {
 
 bool ValidUtf8(std::string_view s) {
   std::size_t i = 0;
@@ -138,7 +138,7 @@ Json Decode(const PbMessage& m, std::string_view data);
 std::pair<std::string, Json> MapEntry(const PbFieldSpec& spec, std::string_view data) {
   std::string key;
   Json value = "";
-  for (const auto& f : Parse(data)) {
+  for (const auto& f : ParsePbFields(data)) {
     if (f.num == 1 && f.wire == 2) key = Text(f.bytes);
     if (f.num != 2 || f.wire != 2) continue;
     if (spec.type == PbType::kStringMap)
@@ -146,7 +146,7 @@ std::pair<std::string, Json> MapEntry(const PbFieldSpec& spec, std::string_view 
     else if (spec.type == PbType::kBytesMap)
       value = Base64(f.bytes);
     else {  // resource.Quantity: string = 1
-      for (const auto& q : Parse(f.bytes)) {
+      for (const auto& q : ParsePbFields(f.bytes)) {
         if (q.num == 1 && q.wire == 2) value = Text(q.bytes);
       }
     }
@@ -156,7 +156,7 @@ std::pair<std::string, Json> MapEntry(const PbFieldSpec& spec, std::string_view 
 
 Json TimeValue(std::string_view data) {
   std::int64_t seconds = 0;
-  for (const auto& f : Parse(data)) {
+  for (const auto& f : ParsePbFields(data)) {
     if (f.num == 1 && f.wire == 0) seconds = static_cast<std::int64_t>(f.varint);
   }
   if (seconds == 0) return nullptr;
@@ -167,7 +167,7 @@ Json IntOrStringValue(std::string_view data) {
   std::uint64_t type = 0;
   std::int64_t int_val = 0;
   std::string str_val;
-  for (const auto& f : Parse(data)) {
+  for (const auto& f : ParsePbFields(data)) {
     if (f.num == 1 && f.wire == 0) type = f.varint;
     if (f.num == 2 && f.wire == 0) int_val = static_cast<std::int32_t>(f.varint);
     if (f.num == 3 && f.wire == 2) str_val = Text(f.bytes);
@@ -187,7 +187,7 @@ void Put(Json& out, const PbFieldSpec& spec, Json value) {
 
 Json Decode(const PbMessage& m, std::string_view data) {
   Json out = Json::object();
-  for (const auto& f : Parse(data)) {
+  for (const auto& f : ParsePbFields(data)) {
     const PbFieldSpec* spec = nullptr;
     for (const auto& s : m.fields) {
       if (s.num == f.num) spec = &s;
@@ -500,11 +500,11 @@ std::optional<Json> DecodeProtobufObject(const std::string& body) {
   // runtime.Unknown: typeMeta = 1 (apiVersion = 1, kind = 2), raw = 2.
   std::string api_version, kind;
   std::string_view raw;
-  for (const auto& f : Parse(std::string_view(body).substr(4))) {
+  for (const auto& f : ParsePbFields(std::string_view(body).substr(4))) {
     if (f.wire != 2) continue;
     if (f.num == 2) raw = f.bytes;
     if (f.num != 1) continue;
-    for (const auto& t : Parse(f.bytes)) {
+    for (const auto& t : ParsePbFields(f.bytes)) {
       if (t.num == 1 && t.wire == 2) api_version = Text(t.bytes);
       if (t.num == 2 && t.wire == 2) kind = Text(t.bytes);
     }

@@ -12,6 +12,7 @@
 #include "common/state.hpp"
 #include "common/time.hpp"
 #include "harness.hpp"
+#include "support/deep_request.hpp"
 #include "support/eventually.hpp"
 #include "support/fake_deployd.hpp"
 #include "support/http_call.hpp"
@@ -30,38 +31,14 @@ const std::string kServes =
 
 using testsupport::Eventually;
 
-std::string Varint(std::size_t n) {
-  std::string out;
-  while (n >= 0x80) {
-    out.push_back(static_cast<char>((n & 0x7F) | 0x80));
-    n >>= 7;
-  }
-  out.push_back(static_cast<char>(n));
-  return out;
-}
+using testsupport::wire::Tag;
+using testsupport::wire::Varint;
 
-std::string Tag(int field) { return std::string(1, static_cast<char>((field << 3) | 2)); }
-
-// A pb.DeploymentRequest (team aura, cluster dev) whose resource nests `levels` objects, written
-// in linear time without recursion (see tests/unit/common/message_size_test.cpp).
+// A pb.DeploymentRequest (team aura, cluster dev) whose resource nests `levels` objects.
 std::string DeepRequestBytes(int levels) {
-  std::vector<std::string> prefixes;
-  std::size_t inner = 0;
-  for (int i = 0; i < levels; ++i) {
-    const std::size_t value = 1 + Varint(inner).size() + inner;
-    const std::string key = Tag(1) + Varint(1) + "x";
-    const std::size_t entry = key.size() + 1 + Varint(value).size() + value;
-    prefixes.push_back(Tag(1) + Varint(entry) + key + Tag(2) + Varint(value) + Tag(5) +
-                       Varint(inner));
-    inner = 1 + Varint(entry).size() + entry;
-  }
-  std::string bytes = Tag(pb::DeploymentRequest::kClusterFieldNumber) + Varint(3) + "dev" +
-                      Tag(pb::DeploymentRequest::kTeamFieldNumber) + Varint(4) + "aura";
-  const std::size_t resources = 1 + Varint(inner).size() + inner;
-  bytes += Tag(pb::DeploymentRequest::kKubernetesFieldNumber) + Varint(resources);
-  bytes += Tag(1) + Varint(inner);
-  for (auto it = prefixes.rbegin(); it != prefixes.rend(); ++it) bytes += *it;
-  return bytes;
+  return testsupport::wire::DeepRequestBytes(
+      levels, Tag(pb::DeploymentRequest::kClusterFieldNumber) + Varint(3) + "dev" +
+                  Tag(pb::DeploymentRequest::kTeamFieldNumber) + Varint(4) + "aura");
 }
 
 // A request with one ConfigMap holding `bytes` of data.

@@ -10,6 +10,7 @@
 #include "common/pb_json.hpp"
 #include "common/pb_parse.hpp"
 #include "deployment.pb.h"
+#include "support/deep_request.hpp"
 
 namespace {
 
@@ -110,40 +111,9 @@ pb::DeploymentRequest SmallRequest() {
   return request;
 }
 
-std::string Varint(std::size_t n) {
-  std::string out;
-  while (n >= 0x80) {
-    out.push_back(static_cast<char>((n & 0x7F) | 0x80));
-    n >>= 7;
-  }
-  out.push_back(static_cast<char>(n));
-  return out;
-}
-
-std::string Tag(int field) { return std::string(1, static_cast<char>((field << 3) | 2)); }
-
-// A request whose one resource nests `levels` objects ({"x": {"x": ...}}), serialised by hand in
-// linear time: protobuf's own serialiser would recurse once per level. A Struct is field 1 (map
-// entry: key 1, value 2), a Value's struct_value field 5: three messages per level. Nothing
-// follows the innermost Struct, so the bytes are the levels' prefixes, outermost first.
-std::string DeepRequestBytes(int levels) {
-  std::vector<std::string> prefixes;
-  std::size_t inner = 0;  // size of the Struct inside the current level
-  for (int i = 0; i < levels; ++i) {
-    const std::size_t value = 1 + Varint(inner).size() + inner;
-    const std::string key = Tag(1) + Varint(1) + "x";
-    const std::size_t entry = key.size() + 1 + Varint(value).size() + value;
-    prefixes.push_back(Tag(1) + Varint(entry) + key + Tag(2) + Varint(value) + Tag(5) +
-                       Varint(inner));
-    inner = 1 + Varint(entry).size() + entry;
-  }
-  std::string bytes;
-  const std::size_t resources = 1 + Varint(inner).size() + inner;
-  bytes += Tag(pb::DeploymentRequest::kKubernetesFieldNumber) + Varint(resources);
-  bytes += Tag(1) + Varint(inner);
-  for (auto it = prefixes.rbegin(); it != prefixes.rend(); ++it) bytes += *it;
-  return bytes;
-}
+using testsupport::wire::DeepRequestBytes;
+using testsupport::wire::Tag;
+using testsupport::wire::Varint;
 
 TEST(BoundedParse, ValidRequestParses) {
   const std::string bytes = SmallRequest().SerializeAsString();
