@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "state.hpp"
@@ -297,7 +298,8 @@ std::vector<FieldRequirement> ParseFieldSelector(const std::string& text, const 
       r.field = part.substr(0, p);
       r.value = part.substr(p + 1);
     } else {
-      throw BadRequestError("invalid selector: '" + text + "'; can't understand '" + part + "'");
+      throw BadRequestError(
+          fmt::format("invalid selector: '{}'; can't understand '{}'", text, part));
     }
     bool ok = kCommon.count(r.field) != 0 ||
               (rt.plural == "events" && kEvent.count(r.field) != 0) ||
@@ -803,7 +805,7 @@ void Api::State::InstallDefaultRbac() {
   rules.push_back(deployd);
   for (const auto& team : options.teams) {
     Rule t;
-    t.users = {"system:serviceaccount:" + team + ":serviceuser-" + team};
+    t.users = {fmt::format("system:serviceaccount:{}:serviceuser-{}", team, team)};
     t.namespaces = {team};
     t.verbs = {"*"};
     t.api_groups = {"*"};
@@ -1733,9 +1735,9 @@ std::string SelectorString(const Json& selector) {
       std::string list;
       for (const auto& v : values) list += (list.empty() ? "" : ",") + v;
       if (op == "In")
-        reqs.emplace_back(key, key + " in (" + list + ")");
+        reqs.emplace_back(key, fmt::format("{} in ({})", key, list));
       else if (op == "NotIn")
-        reqs.emplace_back(key, key + " notin (" + list + ")");
+        reqs.emplace_back(key, fmt::format("{} notin ({})", key, list));
       else if (op == "Exists")
         reqs.emplace_back(key, key);
       else if (op == "DoesNotExist")
@@ -3193,7 +3195,7 @@ Json Api::State::ControllerWrite(const std::string& group, const std::string& ve
   }
   next["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"];
   if (group.empty() && plural == "pods") AssignPodNetwork(old, next);
-  if (Stripped(next) == Stripped(old)) return old;
+  if (Stripped(next) == Stripped(old)) return Json(old);  // unchanged: a copy of what is stored
   RecordUpdate(*rt, old, next, manager, status_only ? "status" : "");
   bool finalize = Finalized(*rt, next);
   Json stored = Commit(*rt, next, "MODIFIED");

@@ -8,6 +8,7 @@
 #include <functional>
 #include <random>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "state.hpp"
@@ -82,6 +83,26 @@ Json Condition(const std::string& type, const std::string& status, const std::st
          {"message", message}};
   if (update_time) c["lastUpdateTime"] = now;
   return c;
+}
+
+// The status of a container that has not started: waiting for `reason` (ContainerCreating,
+// PodInitializing), not ready, never restarted.
+Json WaitingContainer(const Json& container, const std::string& reason) {
+  return {{"name", container.value("name", "")},
+          {"image", container.value("image", "")},
+          {"ready", false},
+          {"started", false},
+          {"restartCount", 0},
+          {"state", {{"waiting", {{"reason", reason}}}}}};
+}
+
+// The statuses of all the containers of `spec`, each waiting for `reason`.
+Json WaitingContainers(const Json& spec, const std::string& reason) {
+  Json statuses = Json::array();
+  for (const auto& c : spec.value("containers", Json::array())) {
+    statuses.push_back(WaitingContainer(c, reason));
+  }
+  return statuses;
 }
 
 }  // namespace
@@ -366,15 +387,7 @@ struct Controllers::Impl {
         st["conditions"] = {Condition("PodScheduled", "True", "", "", false)};
         st["conditions"][0].erase("reason");
         st["conditions"][0].erase("message");
-        Json cs = Json::array();
-        for (const auto& c : stored["spec"].value("containers", Json::array())) {
-          cs.push_back({{"name", c.value("name", "")},
-                        {"image", c.value("image", "")},
-                        {"ready", false},
-                        {"started", false},
-                        {"restartCount", 0},
-                        {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}});
-        }
+        Json cs = WaitingContainers(stored["spec"], "ContainerCreating");
         st["containerStatuses"] = cs;
       }
       Json with_status = stored;
@@ -474,28 +487,15 @@ struct Controllers::Impl {
       Json init = Json::array();
       bool first = true;
       for (const auto& c : pod["spec"].value("initContainers", Json::array())) {
-        Json one{{"name", c.value("name", "")},
-                 {"image", c.value("image", "")},
-                 {"ready", false},
-                 {"started", false},
-                 {"restartCount", first ? restarts + 1 : 0}};
+        Json one = WaitingContainer(c, "PodInitializing");
         if (first) {
+          one["restartCount"] = restarts + 1;
           CrashLoopBackOff(pod, c, one);
-        } else {
-          one["state"] = {{"waiting", {{"reason", "PodInitializing"}}}};
         }
         first = false;
         init.push_back(one);
       }
-      Json cs = Json::array();
-      for (const auto& c : pod["spec"].value("containers", Json::array())) {
-        cs.push_back({{"name", c.value("name", "")},
-                      {"image", c.value("image", "")},
-                      {"ready", false},
-                      {"started", false},
-                      {"restartCount", 0},
-                      {"state", {{"waiting", {{"reason", "PodInitializing"}}}}}});
-      }
+      Json cs = WaitingContainers(pod["spec"], "PodInitializing");
       st["initContainerStatuses"] = init;
       st["containerStatuses"] = cs;
       pod["status"] = st;
@@ -1099,15 +1099,7 @@ struct Controllers::Impl {
         Json stored =
             state.ControllerWrite("", "v1", "pods", pod, "kube-controller-manager", false);
         if (stored.is_null()) return;
-        Json cs = Json::array();
-        for (const auto& c : stored["spec"].value("containers", Json::array())) {
-          cs.push_back({{"name", c.value("name", "")},
-                        {"image", c.value("image", "")},
-                        {"ready", false},
-                        {"started", false},
-                        {"restartCount", 0},
-                        {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}});
-        }
+        Json cs = WaitingContainers(stored["spec"], "ContainerCreating");
         stored["status"] = {{"phase", "Pending"},
                             {"qosClass", "BestEffort"},
                             {"containerStatuses", cs},
@@ -1262,7 +1254,7 @@ struct Controllers::Impl {
       }
       bool selects = selector != nullptr && selector->is_object() && !selector->empty() &&
                      Selects(*selector, pod);
-      auto listed = service_pods.find(ns + "/" + name);
+      auto listed = service_pods.find(fmt::format("{}/{}", ns, name));
       if (selects || (listed != service_pods.end() && listed->second.count(pod_name) != 0)) {
         names.insert(name);
       }
@@ -1605,7 +1597,7 @@ struct Controllers::Impl {
       auto p1 = key.find('|');
       auto p2 = key.find('|', p1 + 1);
       std::string group = key.substr(0, p1), plural = key.substr(p1 + 1, p2 - p1 - 1);
-      remaining[group.empty() ? plural : plural + "." + group]++;
+      remaining[group.empty() ? plural : fmt::format("{}.{}", plural, group)]++;
       for (const auto& f : obj["metadata"].value("finalizers", Json::array()))
         finalizers[f.get<std::string>()]++;
     }

@@ -1337,6 +1337,14 @@ std::string RollingOut(const std::string& name) {
   return w.dump();
 }
 
+// A first deployment brings up everything that lives as long as the process (discovery cache,
+// pooled connections, gRPC's threads for status reports): thread counts are taken after it.
+void WarmUp(FakeHookd& hookd, testsupport::ChildProcess& deployd) {
+  hookd.Send(Request("warm-up", {RollingOut("warm-up")}));
+  ASSERT_EQ(Final(hookd.WaitFinished("warm-up", 60s)), "success Deployment completed successfully.")
+      << deployd.Log();
+}
+
 }  // namespace threads
 
 // 300 resources, 60 of them Deployments that really roll out (kube-sim's controller, 20x faster),
@@ -1348,11 +1356,7 @@ TEST(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
   FakeHookd hookd;
   auto deployd = StartDeployd(sim, hookd, {"--max-rollout-threads", "16"});
   ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd->Log();
-  // A first deployment brings up everything that lives as long as the process (discovery cache,
-  // pooled connections, gRPC's threads for status reports); count from there.
-  hookd.Send(Request("warm-up", {threads::RollingOut("warm-up")}));
-  ASSERT_EQ(Final(hookd.WaitFinished("warm-up", 60s)), "success Deployment completed successfully.")
-      << deployd->Log();
+  ASSERT_NO_FATAL_FAILURE(threads::WarmUp(hookd, *deployd));
   const int idle = threads::ThreadCount(deployd->Pid());
   ASSERT_GT(idle, 0);
 
@@ -1410,11 +1414,7 @@ TEST(DeploydThreadCap, ThreadCountIsTheSameIdleAndWhileWatchingManyDeployments) 
   FakeHookd hookd;
   auto deployd = StartDeployd(sim, hookd, {"--threads", "2"});
   ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd->Log();
-  // A first deployment brings up what lives as long as the process (pooled connections, gRPC's
-  // own threads); count from there.
-  hookd.Send(Request("warm-up", {threads::RollingOut("warm-up")}));
-  ASSERT_EQ(Final(hookd.WaitFinished("warm-up", 60s)), "success Deployment completed successfully.")
-      << deployd->Log();
+  ASSERT_NO_FATAL_FAILURE(threads::WarmUp(hookd, *deployd));
   const int idle = threads::OwnThreadCount(deployd->Pid());
   ASSERT_GT(idle, 0);
 
