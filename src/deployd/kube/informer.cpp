@@ -125,11 +125,12 @@ std::string InformerSpec::Key() const {
 
 // ---- Informer --------------------------------------------------------------------------------
 
-Informer::Informer(const net::any_io_executor& executor, AsyncKubeClient& client, InformerSpec spec)
+Informer::Informer(const net::any_io_executor& executor, AsyncKubeClient& client, InformerSpec spec,
+                   const common::Timers& timers)
     : strand_(net::make_strand(executor)),
       client_(client),
       spec_(std::move(spec)),
-      backoff_timer_(strand_) {}
+      backoff_timer_(timers.MakeTimer(strand_)) {}
 
 void Informer::Start() {
   net::co_spawn(strand_, Run(shared_from_this()), [](const std::exception_ptr& error) {
@@ -151,7 +152,7 @@ void Informer::Stop() {
   net::post(strand_, [self] {
     self->stopped_ = true;
     if (self->watch_stop_) self->watch_stop_->Cancel();
-    self->backoff_timer_.cancel();
+    self->backoff_timer_->Cancel();
     for (auto* waiter : self->sync_waiters_) waiter->cancel();
     self->subscribers_.clear();
     self->subscribed_.clear();
@@ -301,9 +302,7 @@ void Informer::Replace(json items) {
 }
 
 net::awaitable<void> Informer::Backoff(int failures) {
-  backoff_timer_.expires_after(BackoffDelay(failures));
-  boost::system::error_code ignored;
-  co_await backoff_timer_.async_wait(net::redirect_error(net::use_awaitable, ignored));
+  co_await backoff_timer_->WaitFor(BackoffDelay(failures));
 }
 
 net::awaitable<void> Informer::Run(std::shared_ptr<Informer> self) {
@@ -409,8 +408,9 @@ net::awaitable<void> Informer::Run(std::shared_ptr<Informer> self) {
 
 // ---- InformerRegistry --------------------------------------------------------------------------
 
-InformerRegistry::InformerRegistry(net::any_io_executor executor, AsyncKubeClient& client)
-    : executor_(std::move(executor)), client_(client) {}
+InformerRegistry::InformerRegistry(net::any_io_executor executor, AsyncKubeClient& client,
+                                   const common::Timers& timers)
+    : executor_(std::move(executor)), client_(client), timers_(timers) {}
 
 InformerRegistry::~InformerRegistry() { StopAll(); }
 
@@ -420,7 +420,7 @@ std::shared_ptr<InformerRegistry::Use> InformerRegistry::Acquire(const InformerS
   std::lock_guard lock(mutex_);
   auto& slot = running_[spec.Key()];
   if (!slot.informer) {
-    slot.informer = std::make_shared<Informer>(executor_, client_, spec);
+    slot.informer = std::make_shared<Informer>(executor_, client_, spec, timers_);
     slot.informer->Start();
   }
   ++slot.uses;

@@ -29,6 +29,7 @@
 
 #include "common/asio.hpp"
 #include "common/async_http_client.hpp"
+#include "common/timers.hpp"
 
 namespace deployd::kube {
 
@@ -74,8 +75,9 @@ struct InformerSpec {
 
 class Informer : public std::enable_shared_from_this<Informer> {
  public:
-  // `client` outlives the informer.
-  Informer(const net::any_io_executor& executor, AsyncKubeClient& client, InformerSpec spec);
+  // `client` and `timers` (the clock of the backoff between failed calls) outlive the informer.
+  Informer(const net::any_io_executor& executor, AsyncKubeClient& client, InformerSpec spec,
+           const common::Timers& timers = common::RealTimers());
   const InformerSpec& Spec() const { return spec_; }
 
   void Start();
@@ -125,14 +127,16 @@ class Informer : public std::enable_shared_from_this<Informer> {
   std::map<std::uint64_t, Subscriber> subscribers_;       // by id
   std::multimap<std::string, std::uint64_t> subscribed_;  // index key -> subscriber ids
   std::shared_ptr<common::HttpCancel> watch_stop_;
-  net::steady_timer backoff_timer_;
+  std::unique_ptr<common::Timer> backoff_timer_;
   std::set<net::steady_timer*> sync_waiters_;  // timers of WaitSynced calls, in their frames
 };
 
 // Hands out running informers by spec and stops each when its last user lets go. Thread-safe.
 class InformerRegistry {
  public:
-  InformerRegistry(net::any_io_executor executor, AsyncKubeClient& client);
+  // Its informers back off by `timers` (which outlives the registry).
+  InformerRegistry(net::any_io_executor executor, AsyncKubeClient& client,
+                   const common::Timers& timers = common::RealTimers());
   ~InformerRegistry();
   InformerRegistry(const InformerRegistry&) = delete;
   InformerRegistry& operator=(const InformerRegistry&) = delete;
@@ -164,6 +168,7 @@ class InformerRegistry {
 
   net::any_io_executor executor_;
   AsyncKubeClient& client_;
+  const common::Timers& timers_;
   mutable std::mutex mutex_;
   struct Slot {
     std::shared_ptr<Informer> informer;

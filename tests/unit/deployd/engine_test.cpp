@@ -16,6 +16,7 @@
 #include "deployd/agent/rollout_watcher.hpp"
 #include "deployd/kube/async_kube_client.hpp"
 #include "deployd/kube/informer.hpp"
+#include "support/eventually.hpp"
 #include "support/fake_timers.hpp"
 #include "support/loopback_http_server.hpp"
 
@@ -71,6 +72,12 @@ class FakeApiServer {
   int Count(const std::string& target) {
     std::lock_guard lock(mutex_);
     return static_cast<int>(std::count(requests_.begin(), requests_.end(), target));
+  }
+  // Requests whose target starts with `prefix`.
+  int CountPrefix(const std::string& prefix) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count_if(requests_.begin(), requests_.end(),
+                                          [&](const auto& r) { return r.rfind(prefix, 0) == 0; }));
   }
   void ShowPod() {
     std::lock_guard lock(mutex_);
@@ -258,6 +265,43 @@ TEST(Engine, AWatchTheTeamMayNotListEndsTheWaitWithAnError) {
             "watch failed: pods is forbidden: User "
             "\"system:serviceaccount:aura:serviceuser-aura\" cannot list resource \"pods\" in API "
             "group \"\" in the namespace \"aura\"");
+}
+
+// A list that fails is tried again after the informer's backoff, on the informer's clock: not a
+// moment before its time, and as soon as it has come.
+TEST(Informer, AFailedListIsTriedAgainAfterItsBackoffByTheClock) {
+  FakeApiServer server(true);  // pods are forbidden
+  testsupport::FakeTimers timers;
+  net::io_context io;
+  kube::KubeConfig config;
+  config.server = server.Url();
+  kube::AsyncKubeClient client(io.get_executor(), config);
+  kube::InformerRegistry informers(io.get_executor(), client, timers);
+  auto work = net::make_work_guard(io);
+  std::thread thread([&] { io.run_for(120s); });
+  kube::InformerSpec spec;
+  spec.collection_path = "/api/v1/namespaces/aura/pods";
+  spec.user = kUser;
+  auto use = informers.Acquire(spec);
+  const std::string lists = "/api/v1/namespaces/aura/pods";
+  ASSERT_TRUE(server.AwaitRequest(lists));
+  ASSERT_TRUE(timers.AwaitWaiting()) << "no backoff after the refused list";
+  const auto wake = timers.NextWake();
+  ASSERT_TRUE(wake.has_value());
+  const auto backoff = *wake - timers.SteadyNow();
+  EXPECT_GE(backoff, 100ms);
+  EXPECT_LE(backoff, 5s);
+  timers.Advance(backoff - 1ms);
+  EXPECT_EQ(server.CountPrefix(lists), 1) << "listed again before the backoff was over";
+  timers.Advance(1ms);
+  EXPECT_TRUE(testsupport::Eventually([&] { return server.CountPrefix(lists) == 2; }));
+  ASSERT_TRUE(timers.AwaitWaiting()) << "no backoff after the second refusal";
+  use.reset();
+  informers.StopAll();
+  work.reset();
+  io.stop();
+  server.Release();
+  thread.join();
 }
 
 TEST(Informer, IndexKeysAndWhatTheCacheKeeps) {
