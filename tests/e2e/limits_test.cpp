@@ -41,7 +41,7 @@ constexpr std::size_t kConfigMapBytes = 850000;
 // `count` ConfigMaps named <prefix>-<i> of kConfigMapBytes each, in one file (the shape of a
 // generated dashboard or CRD bundle); returns its path.
 std::string WriteConfigMapSet(const std::string& dir, const std::string& prefix, int count) {
-  const std::string path = dir + "/" + prefix + ".yaml";
+  std::string path = dir + "/" + prefix + ".yaml";
   std::ofstream out(path);
   for (int i = 0; i < count; ++i) {
     out << "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " << prefix << "-" << i
@@ -89,7 +89,8 @@ std::size_t SizeIn(const std::string& line, const std::string& pattern) {
 
 // hookd alone (no deployd, no kube-sim) on a private database, on free ports, with `extra` flags.
 struct LoneHookd {
-  LoneHookd(const testsupport::TestDatabase& db, const std::vector<std::string>& extra = {})
+  explicit LoneHookd(const testsupport::TestDatabase& db,
+                     const std::vector<std::string>& extra = {})
       : process(Argv(db, extra)) {}
   // Both ports accept connections.
   bool Up() const {

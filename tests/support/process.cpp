@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -42,7 +43,12 @@ std::vector<std::string> BuildEnv(const std::map<std::string, std::string>& extr
   }
   std::vector<std::string> out;
   out.reserve(env.size());
-  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  for (const auto& [k, v] : env) {
+    std::string entry = k;
+    entry += '=';
+    entry += v;
+    out.push_back(std::move(entry));
+  }
   return out;
 }
 
@@ -159,8 +165,9 @@ void WriteFile(const std::string& path, const std::string& content) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-ChildProcess::ChildProcess(std::vector<std::string> argv,
-                           std::map<std::string, std::string> extra_env, std::string log_path)
+ChildProcess::ChildProcess(const std::vector<std::string>& argv,
+                           const std::map<std::string, std::string>& extra_env,
+                           std::string log_path)
     : log_path_(std::move(log_path)) {
   if (log_path_.empty()) {
     log_path_ = MakeTempDir("child") + "/output.log";

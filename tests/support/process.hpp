@@ -28,8 +28,8 @@ long ProcStatus(int pid, const std::string& field);
 // The destructor sends SIGTERM, waits up to 5 s, then SIGKILL.
 class ChildProcess {
  public:
-  explicit ChildProcess(std::vector<std::string> argv,
-                        std::map<std::string, std::string> extra_env = {},
+  explicit ChildProcess(const std::vector<std::string>& argv,
+                        const std::map<std::string, std::string>& extra_env = {},
                         std::string log_path = "");
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;

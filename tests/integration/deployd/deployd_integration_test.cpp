@@ -125,6 +125,7 @@ pb::DeploymentRequest Request(const std::string& id, const std::vector<std::stri
 
 std::vector<std::string> Lines(const std::vector<pb::DeploymentStatus>& statuses) {
   std::vector<std::string> out;
+  out.reserve(statuses.size());
   for (const auto& s : statuses) out.push_back(common::StateName(s.state()) + " " + s.message());
   return out;
 }
@@ -1521,6 +1522,7 @@ TEST(DeploydThreadCap, AProcessLimitLeavesRoomForAnyNumberOfWaits) {
   ChildProcess deployd(argv);
   ASSERT_TRUE(limited_hookd.WaitConnected(20s)) << deployd.Log();
   std::vector<std::string> resources;
+  resources.reserve(30);
   for (int i = 0; i < 30; ++i)
     resources.push_back(threads::RollingOut("squeezed-" + std::to_string(i)));
   limited_hookd.Send(Request("squeezed", resources, 120s));
