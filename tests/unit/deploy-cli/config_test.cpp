@@ -171,17 +171,9 @@ TEST(ConfigTest, MalformedVarExitsSixWithUsageAndFatalLine) {
   EXPECT_TRUE(h.transport.deploy_requests.empty());
 }
 
-Options Valid() {
-  Options o;
-  o.resources = {"x.yaml"};
-  o.cluster = "dev-fss";
-  o.apikey = "1234567812345678";
-  return o;
-}
-
 TEST(ConfigTest, ValidationFailuresInOrder) {
-  EXPECT_EQ(Validate(Valid()), std::nullopt);
-  Options o = Valid();
+  EXPECT_EQ(Validate(testing::ValidOptions()), std::nullopt);
+  Options o = testing::ValidOptions();
   o.resources.clear();
   EXPECT_EQ(Validate(o),
             "at least one Kubernetes resource is required to make sense of the deployment");
@@ -189,19 +181,19 @@ TEST(ConfigTest, ValidationFailuresInOrder) {
   EXPECT_EQ(Validate(o), "workload-image is required when using workload-name");
   o.workload_image = "image:1";
   EXPECT_EQ(Validate(o), std::nullopt);
-  o = Valid();
+  o = testing::ValidOptions();
   o.cluster = "";
   EXPECT_EQ(Validate(o),
             "cluster required; see reference section in the documentation for available "
             "environments");
-  o = Valid();
+  o = testing::ValidOptions();
   o.apikey = "";
   EXPECT_EQ(Validate(o), "Github token or API key required");
   o.github_token_url = "http://token";
   EXPECT_EQ(Validate(o), "Github token or API key required");
   o.github_bearer_token = "bearer";
   EXPECT_EQ(Validate(o), std::nullopt);
-  o = Valid();
+  o = testing::ValidOptions();
   o.apikey = "malformed";
   EXPECT_EQ(Validate(o), "API key must be a hex encoded string");
 }

@@ -20,6 +20,15 @@
 
 namespace deploy_cli::testing {
 
+// Options that pass Validate: one resource, a cluster and a hex API key.
+inline Options ValidOptions() {
+  Options o;
+  o.resources = {"x.yaml"};
+  o.cluster = "dev-fss";
+  o.apikey = "1234567812345678";
+  return o;
+}
+
 inline std::string TestData(const std::string& name) {
   return std::string(DEPLOY_CLI_TESTDATA) + "/" + name;
 }

@@ -5,20 +5,13 @@
 #include "deploy-cli/config.hpp"
 #include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/run.hpp"
+#include "fakes.hpp"
 #include "support/fake_env.hpp"
 
 namespace deploy_cli {
 namespace {
 
 using testsupport::FakeEnv;
-
-Options Valid() {
-  Options o;
-  o.resources = {"x.yaml"};
-  o.cluster = "dev-fss";
-  o.apikey = "1234567812345678";
-  return o;
-}
 
 TEST(PlanFlagsTest, FlagsAndEnvironment) {
   const auto r = ParseCommandLine({"--plan", "--detailed-exitcode", "--prune", "--applyset", "s1"},
@@ -43,12 +36,12 @@ TEST(PlanFlagsTest, FlagsAndEnvironment) {
 }
 
 TEST(PlanFlagsTest, Validation) {
-  Options o = Valid();
+  Options o = testing::ValidOptions();
   o.detailed_exitcode = true;
   EXPECT_EQ(Validate(o), "--detailed-exitcode requires --plan");
   o.plan = true;
   EXPECT_EQ(Validate(o), std::nullopt);
-  o = Valid();
+  o = testing::ValidOptions();
   o.applyset = "my-set";
   EXPECT_EQ(Validate(o), "--applyset requires --prune");
   o.prune = true;

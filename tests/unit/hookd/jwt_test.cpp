@@ -453,7 +453,7 @@ TEST(JwksFetcher, OnlyHttpsUnlessAllowed) {
 
 namespace http = boost::beast::http;
 using Socket = testsupport::LoopbackHttpServer::Socket;
-using Request = testsupport::LoopbackHttpServer::Request;
+using LoopbackRequest = testsupport::LoopbackHttpServer::Request;
 
 std::string FetchError(const JwksFetcher& fetch) {
   try {
@@ -467,7 +467,7 @@ std::string FetchError(const JwksFetcher& fetch) {
 TEST(JwksFetcher, ResponsesAreSizeLimited) {
   const std::string jwks = Signer().Jwks();
   // Announced with Content-Length: refused before the body is read.
-  testsupport::LoopbackHttpServer announced([](Socket& socket, const Request& request) {
+  testsupport::LoopbackHttpServer announced([](Socket& socket, const LoopbackRequest& request) {
     const std::string target(request.target());
     std::string body =
         target == "/big" ? std::string(kMaxJwksBytes + 1, ' ') : std::string(kMaxJwksBytes, ' ');
@@ -480,7 +480,7 @@ TEST(JwksFetcher, ResponsesAreSizeLimited) {
   EXPECT_EQ(HttpJwksFetcher(announced.Url() + "/limit", true)().size(), kMaxJwksBytes);
 
   // Chunked, without a length: cut off once the limit is passed.
-  testsupport::LoopbackHttpServer chunked([&jwks](Socket& socket, const Request& request) {
+  testsupport::LoopbackHttpServer chunked([&jwks](Socket& socket, const LoopbackRequest& request) {
     boost::system::error_code ec;
     const std::string head =
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -503,7 +503,7 @@ TEST(JwksFetcher, ResponsesAreSizeLimited) {
 }
 
 TEST(JwksFetcher, ErrorStatusIsUnavailable) {
-  testsupport::LoopbackHttpServer server([](Socket& socket, const Request& request) {
+  testsupport::LoopbackHttpServer server([](Socket& socket, const LoopbackRequest& request) {
     return testsupport::LoopbackHttpServer::Reply(socket, request, http::status::bad_gateway,
                                                   "text/plain", "oops");
   });
