@@ -52,7 +52,7 @@ class Jwt : public ::testing::Test {
             clock),
         verifier(cache, kIssuer, "hookd", clock) {}
 
-  std::string Token(nlohmann::json claims) { return Signer().Sign(claims); }
+  std::string Token(const nlohmann::json& claims) { return Signer().Sign(claims); }
   nlohmann::json Claims() { return GitHubClaims(Unix(clock.now), kIssuer); }
 
   FakeClock clock;
@@ -275,7 +275,7 @@ class JwtFormat : public Jwt {
     return s;
   }
   static std::string Space(std::string s) { return s.insert(s.size() / 2, " "); }
-  static std::string Newline(std::string s) { return s + "\n"; }
+  static std::string Newline(const std::string& s) { return s + "\n"; }
 };
 
 TEST_F(JwtFormat, RespelledSegmentsAreRejected) {
@@ -490,7 +490,7 @@ TEST(JwksFetcher, ResponsesAreSizeLimited) {
       common::net::write(socket, common::net::buffer(chunk), ec);
       return false;
     }
-    const std::string piece(64 * 1024, ' ');
+    const std::string piece(std::size_t{64} * 1024, ' ');
     const std::string chunk = fmt::format("{:x}\r\n{}\r\n", piece.size(), piece);
     // 64 MiB at most: the client must hang up long before.
     for (int i = 0; i < 1024 && !ec; ++i)
