@@ -275,7 +275,10 @@ class JwtFormat : public Jwt {
     return s;
   }
   static std::string Space(std::string s) { return s.insert(s.size() / 2, " "); }
-  static std::string Newline(const std::string& s) { return s + "\n"; }
+  static std::string Newline(std::string s) {
+    s += '\n';
+    return s;
+  }
 };
 
 TEST_F(JwtFormat, RespelledSegmentsAreRejected) {
