@@ -182,16 +182,7 @@ std::vector<nlohmann::json> MixedResources(int n) {
 }
 
 pb::DeploymentRequest Request(const std::string& id, const std::vector<nlohmann::json>& resources) {
-  pb::DeploymentRequest r;
-  r.set_id(id);
-  r.set_team("aura");
-  r.set_cluster("local");
-  *r.mutable_time() = common::ToTimestamp(std::chrono::system_clock::now());
-  *r.mutable_deadline() = common::ToTimestamp(std::chrono::system_clock::now() + 300s);
-  for (const auto& object : resources) {
-    *r.mutable_kubernetes()->add_resources() = common::JsonToStruct(object);
-  }
-  return r;
+  return testsupport::AuraRequest(id, resources, 300s);
 }
 
 // A field of /proc/<pid>/status in KiB (0 if unreadable): VmRSS, RssAnon, RssFile.

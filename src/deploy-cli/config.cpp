@@ -41,83 +41,81 @@ using Member =
     std::variant<std::string Options::*, bool Options::*, std::chrono::nanoseconds Options::*,
                  std::vector<std::string> Options::*>;
 
+// A flag --<name>, also read from the environment variable named like it in upper case with '_'
+// for '-' (--deploy-server: DEPLOY_SERVER).
 struct Flag {
   std::string_view name;
-  std::string_view env;
   Member member;
   std::string_view help;
+  std::string Env() const {
+    std::string env(name);
+    for (char& c : env) c = c == '-' ? '_' : static_cast<char>(c - 'a' + 'A');
+    return env;
+  }
 };
 
 const std::vector<Flag>& Flags() {
   static const std::vector<Flag> flags = {
-      {"actions", "ACTIONS", &Options::actions,
-       "Use GitHub Actions compatible error and warning messages."},
-      {"apikey", "APIKEY", &Options::apikey, "NAIS Deploy API key (hex)."},
-      {"applyset", "APPLYSET", &Options::applyset,
+      {"actions", &Options::actions, "Use GitHub Actions compatible error and warning messages."},
+      {"apikey", &Options::apikey, "NAIS Deploy API key (hex)."},
+      {"applyset", &Options::applyset,
        "With --prune: name of the ApplySet (its parent Secret in the team's namespace) (default: "
        "derived from team, repository and environment)."},
-      {"cluster", "CLUSTER", &Options::cluster, "NAIS cluster to deploy into."},
-      {"deploy-server", "DEPLOY_SERVER", &Options::deploy_server,
+      {"cluster", &Options::cluster, "NAIS cluster to deploy into."},
+      {"deploy-server", &Options::deploy_server,
        "gRPC server host:port, or http(s)://host:port for the HTTP API."},
-      {"detailed-exitcode", "DETAILED_EXITCODE", &Options::detailed_exitcode,
+      {"detailed-exitcode", &Options::detailed_exitcode,
        "With --plan: exit 10 when the plan has changes (created, changed or pruned resources), 0 "
        "when it has none."},
-      {"dry-run", "DRY_RUN", &Options::dry_run,
-       "Run templating, but don't actually make any requests."},
-      {"environment", "ENVIRONMENT", &Options::environment,
+      {"dry-run", &Options::dry_run, "Run templating, but don't actually make any requests."},
+      {"environment", &Options::environment,
        "Environment for GitHub deployment. Autodetected from nais.yaml if not specified."},
-      {"github-bearer-token", "GITHUB_BEARER_TOKEN", &Options::github_bearer_token,
+      {"github-bearer-token", &Options::github_bearer_token,
        "Bearer token for the GitHub OIDC token request URL."},
-      {"github-token-url", "GITHUB_TOKEN_URL", &Options::github_token_url,
-       "GitHub OIDC token request URL."},
-      {"grpc-authentication", "GRPC_AUTHENTICATION", &Options::grpc_authentication,
+      {"github-token-url", &Options::github_token_url, "GitHub OIDC token request URL."},
+      {"grpc-authentication", &Options::grpc_authentication,
        "Use team API key (or GitHub token) to authenticate requests."},
-      {"grpc-use-tls", "GRPC_USE_TLS", &Options::grpc_use_tls,
-       "Use encrypted connection for gRPC calls."},
-      {"idempotency-key", "IDEMPOTENCY_KEY", &Options::idempotency_key,
+      {"grpc-use-tls", &Options::grpc_use_tls, "Use encrypted connection for gRPC calls."},
+      {"idempotency-key", &Options::idempotency_key,
        "Name of this deployment request: a request with a key hookd has seen for the team (a "
        "retry) is answered with the deployment it created instead of a new one (default: a "
        "random key per run, reused by its own retries)."},
-      {"max-message-size", "MAX_MESSAGE_SIZE", &Options::max_message_size,
+      {"max-message-size", &Options::max_message_size,
        "Largest deployment request to send (bytes, or with a unit such as 32MiB); hookd and "
        "deployd have the same setting."},
-      {"otel-collector-endpoint", "OTEL_COLLECTOR_ENDPOINT", &Options::otel_collector_endpoint,
+      {"otel-collector-endpoint", &Options::otel_collector_endpoint,
        "OpenTelemetry collector endpoint."},
-      {"output", "OUTPUT", &Options::output,
+      {"output", &Options::output,
        "Output format: text (log lines) or json (one JSON object per status on stdout)."},
-      {"owner", "OWNER", &Options::owner, "Owner of GitHub repository."},
-      {"plan", "PLAN", &Options::plan,
+      {"owner", &Options::owner, "Owner of GitHub repository."},
+      {"plan", &Options::plan,
        "Show what the deployment would change (a server-side dry run as the team) without "
        "changing anything; implies --wait."},
-      {"print-payload", "PRINT_PAYLOAD", &Options::print_payload,
-       "Print templated resources to standard output."},
-      {"prune", "PRUNE", &Options::prune,
+      {"print-payload", &Options::print_payload, "Print templated resources to standard output."},
+      {"prune", &Options::prune,
        "Delete resources that an earlier deployment of the same ApplySet applied and this one "
        "no longer contains (kubectl's ApplySet labels and annotations)."},
-      {"quiet", "QUIET", &Options::quiet,
-       "Suppress printing of informational messages except errors."},
-      {"repository", "REPOSITORY", &Options::repository, "Name of GitHub repository."},
-      {"resource", "RESOURCE", &Options::resources,
+      {"quiet", &Options::quiet, "Suppress printing of informational messages except errors."},
+      {"repository", &Options::repository, "Name of GitHub repository."},
+      {"resource", &Options::resources,
        "File with Kubernetes resource. Can be specified multiple times."},
-      {"retry", "RETRY", &Options::retry, "Retry deploy when encountering transient errors."},
-      {"strict-vars", "STRICT_VARS", &Options::strict_vars,
+      {"retry", &Options::retry, "Retry deploy when encountering transient errors."},
+      {"strict-vars", &Options::strict_vars,
        "Fail when a template refers to a variable that is not defined."},
-      {"team", "TEAM", &Options::team,
+      {"team", &Options::team,
        "Team making the deployment. Auto-detected from nais.yaml if possible."},
-      {"timeout", "TIMEOUT", &Options::timeout, "Time to wait for successful deployment."},
-      {"traceparent", "TRACEPARENT", &Options::traceparent,
+      {"timeout", &Options::timeout, "Time to wait for successful deployment."},
+      {"traceparent", &Options::traceparent,
        "The W3C Trace Context traceparent value for the workflow run."},
-      {"tracing-dashboard-url", "TRACING_DASHBOARD_URL", &Options::tracing_dashboard_url,
+      {"tracing-dashboard-url", &Options::tracing_dashboard_url,
        "Base URL to the tracing dashboard onto which the trace ID can be appended."},
-      {"var", "VAR", &Options::vars,
+      {"var", &Options::vars,
        "Template variable in the form KEY=VALUE. Can be specified multiple times."},
-      {"vars", "VARS", &Options::vars_file, "File containing template variables."},
-      {"wait", "WAIT", &Options::wait,
+      {"vars", &Options::vars_file, "File containing template variables."},
+      {"wait", &Options::wait,
        "Block until deployment reaches final state (success, failure, error)."},
-      {"workload-image", "WORKLOAD_IMAGE", &Options::workload_image,
-       "Use this image in a companion Image resource."},
-      {"workload-name", "WORKLOAD_NAME", &Options::workload_name,
-       "Name of workload if no resource specified."},
+      {"workload-image", &Options::workload_image, "Use this image in a companion Image resource."},
+      {"workload-name", &Options::workload_name, "Name of workload if no resource specified."},
   };
   return flags;
 }
@@ -407,7 +405,7 @@ ParseResult ParseCommandLine(const std::vector<std::string>& args, const EnvLook
   ParseResult result;
   Options& options = result.options;
   for (const auto& flag : Flags()) {
-    if (auto value = env(std::string(flag.env))) ApplyEnv(options, flag, *value);
+    if (auto value = env(flag.Env())) ApplyEnv(options, flag, *value);
   }
 
   std::vector<std::string_view> lists_seen;
@@ -500,7 +498,7 @@ std::string Usage() {
   for (const auto& flag : Flags()) {
     std::string left = fmt::format("      --{}", flag.name);
     if (auto type = TypeName(flag); !type.empty()) left += " " + type;
-    std::string right = fmt::format("{} (env {})", flag.help, flag.env);
+    std::string right = fmt::format("{} (env {})", flag.help, flag.Env());
     if (auto def = DefaultText(flag); !def.empty()) right += fmt::format(" (default {})", def);
     width = std::max(width, left.size());
     rows.emplace_back(std::move(left), std::move(right));

@@ -200,7 +200,9 @@ void App::Start() {
       "/api/v1/cancel", {"POST"}, [this](const http::Request& r, const http::PathParams&) {
         return http::Cancel(r, {impl_->store, impl_->canceller, impl_->clock});
       });
-  impl_->console = std::make_unique<http::Console>(c, impl_->dispatcher, impl_->store, impl_->pool);
+  impl_->console = std::make_unique<http::Console>(
+      c, http::ConsoleBackends{impl_->store, impl_->store, impl_->clock,
+                               [this] { return impl_->dispatcher.KnownClusters(); }, impl_->hub});
   impl_->handlers->SetConsole(impl_->console.get());
   impl_->handlers->SetReadinessCheck([this]() -> std::string {
     return impl_->notifier.Listening() ? "" : "not listening for notifications of other replicas";

@@ -28,30 +28,19 @@ using testsupport::ChildProcess;
 
 constexpr const char* kDeploydKey = "e2e-cancel-psk";
 
-// A Deployment kube-sim never rolls out (scenario `never`): its wait lasts until the deadline.
-std::string NeverReadyDeployment(const std::string& name) {
-  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
-         "\n  namespace: aura\n  annotations:\n    test.deployd.io/scenario: never\nspec:\n"
-         "  replicas: 1\n  selector:\n    matchLabels:\n      app: " +
-         name + "\n  template:\n    metadata:\n      labels:\n        app: " + name +
-         "\n    spec:\n      containers:\n        - name: app\n          image: example/app:1\n";
-}
-
 std::string ConfigMap(const std::string& name) {
   return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name +
          "\n  namespace: aura\ndata:\n  a: b\n";
 }
 
-class CancelChain : public ::testing::Test {
+class CancelChain : public testsupport::ChainFixture {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(db_.Available());
     testsupport::ChainOptions options;
-    options.database_url = db_.Url();
     options.dir_prefix = "e2e-cancel";
     options.authentication = true;
     options.deployd_key = kDeploydKey;
-    ASSERT_NO_FATAL_FAILURE(chain_.Start(options));
+    ASSERT_NO_FATAL_FAILURE(StartChainOn(options));
     apikey_ = testsupport::ProvisionApiKey(db_.Url(), "aura");
   }
   void TearDown() override {
@@ -122,8 +111,6 @@ class CancelChain : public ::testing::Test {
     return testsupport::Run(argv, {}, 60s);
   }
 
-  testsupport::TestDatabase db_;
-  testsupport::Chain chain_;
   std::string apikey_;
   int files_ = 0;
   std::unique_ptr<ChildProcess> later_;
@@ -131,7 +118,7 @@ class CancelChain : public ::testing::Test {
 
 TEST_F(CancelChain, CancelEndsAWaitingDeployAndWhatWasAppliedStays) {
   const std::string file =
-      Manifest(ConfigMap("settings") + "---\n" + NeverReadyDeployment("stuck"));
+      Manifest(ConfigMap("settings") + "---\n" + testsupport::NeverReadyDeployment("stuck"));
   ChildProcess waiting(DeployArgs(file, "local", chain_.GrpcAddress(), true),
                        testsupport::CiEnvironment(), chain_.Dir() + "/deploy-wait.log");
   // Both resources applied; deployd waits for the rollout that never comes.

@@ -30,21 +30,16 @@ using testsupport::BinaryPath;
 constexpr const char* kDeploydKey = "e2e-deployd-psk";
 
 // The whole chain on loopback: kube-sim, hookd and deployd as child processes.
-class ChainTest : public ::testing::Test {
+class ChainTest : public testsupport::ChainFixture {
  protected:
   void StartChain(bool authentication) {
-    ASSERT_TRUE(db_.Available());
     testsupport::ChainOptions options;
-    options.database_url = db_.Url();
     options.dir_prefix = "e2e";
     options.authentication = authentication;
     options.deployd_key = kDeploydKey;
     options.hookd_flags = {"--log-level", "debug"};
-    chain_.Start(options);
+    StartChainOn(options);
   }
-
-  // Stop in reverse order; every daemon must exit cleanly on SIGTERM.
-  void TearDown() override { chain_.Stop(); }
 
   std::string Logs() const { return chain_.Logs(); }
 
@@ -103,9 +98,6 @@ class ChainTest : public ::testing::Test {
     if (result.exit_code != 0) return {};
     return nlohmann::json::parse(result.out);
   }
-
-  testsupport::TestDatabase db_;
-  testsupport::Chain chain_;
 };
 
 TEST_F(ChainTest, SeedExampleWithoutAuthenticationDeploysConfigMap) {
@@ -202,14 +194,12 @@ TEST_F(ChainTest, TracesFormOneTreeAndLogLinesCarryTheDeploymentFields) {
         return testsupport::LoopbackHttpServer::Reply(
             socket, request, boost::beast::http::status::ok, "application/json", "{}");
       });
-  ASSERT_TRUE(db_.Available());
   testsupport::ChainOptions options;
-  options.database_url = db_.Url();
   options.dir_prefix = "e2e-traces";
   options.hookd_flags = {"--log-format", "json", "--otel-exporter-otlp-endpoint", collector.Url()};
   options.deployd_flags = {"--log-format", "json", "--otel-exporter-otlp-endpoint",
                            collector.Url()};
-  ASSERT_NO_FATAL_FAILURE(chain_.Start(options));
+  ASSERT_NO_FATAL_FAILURE(StartChainOn(options));
 
   const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
   const std::string workflow_span = "00f067aa0ba902b7";

@@ -37,15 +37,6 @@ std::string ConfigMap(const std::string& name, const std::string& version) {
          "\n  namespace: aura\ndata:\n  version: \"" + version + "\"\n";
 }
 
-// A Deployment kube-sim never rolls out (scenario `never`): its wait lasts until the deadline.
-std::string NeverReadyDeployment(const std::string& name) {
-  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
-         "\n  namespace: aura\n  annotations:\n    test.deployd.io/scenario: never\nspec:\n"
-         "  replicas: 1\n  selector:\n    matchLabels:\n      app: " +
-         name + "\n  template:\n    metadata:\n      labels:\n        app: " + name +
-         "\n    spec:\n      containers:\n        - name: app\n          image: example/app:1\n";
-}
-
 bool IsFinal(const std::string& state) {
   return state == "success" || state == "failure" || state == "error" || state == "inactive";
 }
@@ -55,16 +46,14 @@ struct Row {
   std::string message;
 };
 
-class DeploydFaults : public ::testing::Test {
+class DeploydFaults : public testsupport::ChainFixture {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(db_.Available());
     testsupport::ChainOptions options;
-    options.database_url = db_.Url();
     options.dir_prefix = "e2e-once";
     options.time_scale = 0.02;
     options.deployd_flags = {"--cluster", "spare"};
-    ASSERT_NO_FATAL_FAILURE(chain_.Start(options));
+    ASSERT_NO_FATAL_FAILURE(StartChainOn(options));
   }
 
   void TearDown() override {
@@ -114,22 +103,9 @@ class DeploydFaults : public ::testing::Test {
                      testsupport::RunResult* out = nullptr) {
     const std::string file = chain_.Dir() + "/manifest-" + std::to_string(++files_) + ".yaml";
     testsupport::WriteFile(file, manifest);
-    std::vector<std::string> argv{BinaryPath("deploy"),
-                                  "--resource",
-                                  file,
-                                  "--cluster",
-                                  "local",
-                                  "--team",
-                                  "aura",
-                                  "--deploy-server",
-                                  chain_.GrpcAddress(),
-                                  "--grpc-use-tls=false",
-                                  "--grpc-authentication=false",
-                                  "--apikey",
-                                  kApiKey,
-                                  "--timeout",
-                                  "120s",
-                                  wait ? "--wait=true" : "--wait=false"};
+    std::vector<std::string> argv = chain_.CliCommand(kApiKey);
+    argv.insert(argv.end(), {"--resource", file, "--team", "aura", "--timeout", "120s",
+                             wait ? "--wait=true" : "--wait=false"});
     auto result = testsupport::Run(argv, testsupport::CiEnvironment(), 180s);
     if (out != nullptr) *out = result;
     EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
@@ -228,8 +204,6 @@ class DeploydFaults : public ::testing::Test {
     return out;
   }
 
-  testsupport::TestDatabase db_;
-  testsupport::Chain chain_;
   std::vector<std::unique_ptr<ChildProcess>> deployds_;
   std::set<std::string> seen_ids_;
   int files_ = 0;
@@ -308,7 +282,7 @@ TEST_F(DeploydFaults, HookdKilledBetweenWriteAndConfirmationAppliesTheRequestOnc
 // deployment `inactive` once, and nothing comes after it; the Deployment was written once.
 TEST_F(DeploydFaults, DeploydKilledMidRolloutEndsTheDeploymentInactiveOnce) {
   auto& a = StartDeployd("a");
-  auto id = Deploy(NeverReadyDeployment("lost"), /*wait=*/false);
+  auto id = Deploy(testsupport::NeverReadyDeployment("lost"), /*wait=*/false);
   ASSERT_TRUE(Poll(60s, [&] {
     for (const auto& r : Statuses(id)) {
       if (r.message == "All resources saved to Kubernetes; waiting for completion") return true;
@@ -333,7 +307,7 @@ TEST_F(DeploydFaults, SecondDeploydTakesOverAndTheOlderOneNeverWritesAgain) {
   auto& a = StartDeployd("a", {"--replaced-backoff", "10m"});
   auto v1 = Deploy(ConfigMap("versioned", "v1"), /*wait=*/true);
   ExpectOneFinalLast(v1, "success", kSuccess);
-  auto rollout = Deploy(NeverReadyDeployment("held"), /*wait=*/false);
+  auto rollout = Deploy(testsupport::NeverReadyDeployment("held"), /*wait=*/false);
   ASSERT_TRUE(Poll(60s, [&] {
     for (const auto& r : Statuses(rollout)) {
       if (r.message == "All resources saved to Kubernetes; waiting for completion") return true;

@@ -114,19 +114,16 @@ struct LoneHookd {
   testsupport::ChildProcess process;
 };
 
-class LimitsChain : public ::testing::Test {
+class LimitsChain : public testsupport::ChainFixture {
  protected:
   void StartChain(std::vector<std::string> hookd_flags, std::vector<std::string> deployd_flags) {
-    ASSERT_TRUE(db_.Available());
     testsupport::ChainOptions options;
-    options.database_url = db_.Url();
     options.dir_prefix = "e2e-limits";
     options.hookd_flags = std::move(hookd_flags);
     options.deployd_flags = std::move(deployd_flags);
     options.remove_dir = true;
-    chain_.Start(options);
+    StartChainOn(options);
   }
-  void TearDown() override { chain_.Stop(); }
 
   long Deployments() {
     pqxx::connection conn(db_.Url());
@@ -142,9 +139,6 @@ class LimitsChain : public ::testing::Test {
     if (result.exit_code != 0) return nullptr;
     return nlohmann::json::parse(result.out, nullptr, false);
   }
-
-  testsupport::TestDatabase db_;
-  testsupport::Chain chain_;
 };
 
 TEST_F(LimitsChain, FiveMegabyteManifestDeploysAndLargerOnesNameTheLimitThatRefusedThem) {

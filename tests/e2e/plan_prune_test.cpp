@@ -29,16 +29,13 @@ std::string ConfigMap(const std::string& name, const std::string& value) {
          "\n  namespace: aura\ndata:\n  value: \"" + value + "\"\n";
 }
 
-class PlanPruneTest : public ::testing::Test {
+class PlanPruneTest : public testsupport::ChainFixture {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(db_.Available());
     testsupport::ChainOptions options;
-    options.database_url = db_.Url();
     options.dir_prefix = "e2e-plan";
-    ASSERT_NO_FATAL_FAILURE(chain_.Start(options));
+    ASSERT_NO_FATAL_FAILURE(StartChainOn(options));
   }
-  void TearDown() override { chain_.Stop(); }
 
   // Writes a manifest file into the chain's directory; returns its path.
   std::string Manifest(const std::string& name, const std::string& text) {
@@ -49,18 +46,8 @@ class PlanPruneTest : public ::testing::Test {
 
   testsupport::RunResult Deploy(const std::vector<std::string>& files,
                                 const std::vector<std::string>& extra) {
-    std::vector<std::string> argv{BinaryPath("deploy"),
-                                  "--cluster",
-                                  "local",
-                                  "--deploy-server",
-                                  chain_.GrpcAddress(),
-                                  "--grpc-use-tls=false",
-                                  "--grpc-authentication=false",
-                                  "--apikey",
-                                  kApiKey,
-                                  "--wait",
-                                  "--timeout",
-                                  "60s"};
+    std::vector<std::string> argv = chain_.CliCommand(kApiKey);
+    argv.insert(argv.end(), {"--wait", "--timeout", "60s"});
     for (const auto& file : files) {
       argv.push_back("--resource");
       argv.push_back(file);
@@ -115,9 +102,6 @@ class PlanPruneTest : public ::testing::Test {
   }
 
   std::string Logs() const { return chain_.Logs(); }
-
-  testsupport::TestDatabase db_;
-  testsupport::Chain chain_;
 };
 
 TEST_F(PlanPruneTest, PlanShowsCreatedChangedUnchangedAndChangesNothing) {

@@ -777,6 +777,14 @@ struct Controllers::Impl {
     if (job.is_null()) return;
     bool fail = scenario == "fail" || scenario == "failure" || scenario == "jobfailure" ||
                 scenario == "crashloop";
+    // A container's state once it ran to its end.
+    auto terminated = [fail](const Json& pod) {
+      return Json{{"terminated",
+                   {{"exitCode", fail ? 1 : 0},
+                    {"reason", fail ? "Error" : "Completed"},
+                    {"startedAt", pod["status"].value("startTime", NowRfc3339())},
+                    {"finishedAt", NowRfc3339()}}}};
+    };
     for (auto pod : Owned("", "pods", ns, uid)) {
       pod["status"]["phase"] = fail ? "Failed" : "Succeeded";
       if (pod["status"].contains("initContainerStatuses")) {
@@ -784,11 +792,7 @@ struct Controllers::Impl {
         // them all.
         for (auto& cs : pod["status"]["initContainerStatuses"]) {
           cs["started"] = false;
-          cs["state"] = {{"terminated",
-                          {{"exitCode", fail ? 1 : 0},
-                           {"reason", fail ? "Error" : "Completed"},
-                           {"startedAt", pod["status"].value("startTime", NowRfc3339())},
-                           {"finishedAt", NowRfc3339()}}}};
+          cs["state"] = terminated(pod);
           if (fail) break;
         }
         if (fail) {
@@ -799,11 +803,7 @@ struct Controllers::Impl {
       for (auto& cs : pod["status"]["containerStatuses"]) {
         cs["ready"] = false;
         cs["started"] = false;
-        cs["state"] = {{"terminated",
-                        {{"exitCode", fail ? 1 : 0},
-                         {"reason", fail ? "Error" : "Completed"},
-                         {"startedAt", pod["status"].value("startTime", NowRfc3339())},
-                         {"finishedAt", NowRfc3339()}}}};
+        cs["state"] = terminated(pod);
       }
       state.ControllerWrite("", "v1", "pods", pod, "kubelet", true);
     }

@@ -261,13 +261,13 @@ TEST_F(KubeSimSpecTest, StrictFieldValidationOfBuiltins) {
   EXPECT_EQ(w.Header("warning"), "299 - \"unknown field \\\"spec.foo\\\"\"");
   EXPECT_FALSE(w.Json()["spec"].contains("foo"));
   // Ignore: silently dropped. The same on PUT and merge patch.
-  auto ig = sim().Admin("PATCH", "/api/v1/namespaces/aura/services/warned?fieldValidation=Ignore",
-                        R"({"spec":{"bar":2}})", {{"Content-Type", kMergeType}});
+  auto ig = sim().MergePatch("/api/v1/namespaces/aura/services/warned?fieldValidation=Ignore",
+                             R"({"spec":{"bar":2}})");
   ASSERT_EQ(ig.status, 200) << ig.body;
   EXPECT_EQ(ig.Header("warning"), "");
   EXPECT_FALSE(ig.Json()["spec"].contains("bar"));
-  auto sp = sim().Admin("PATCH", "/api/v1/namespaces/aura/services/warned?fieldValidation=Strict",
-                        R"({"spec":{"bar":2}})", {{"Content-Type", kMergeType}});
+  auto sp = sim().MergePatch("/api/v1/namespaces/aura/services/warned?fieldValidation=Strict",
+                             R"({"spec":{"bar":2}})");
   ASSERT_EQ(sp.status, 400) << sp.body;
   EXPECT_EQ(sp.Json()["message"],
             "Service in version \"v1\" cannot be handled as a Service: strict decoding error: "
@@ -434,8 +434,8 @@ TEST_F(KubeSimSpecTest, FinalizersAreASetOnEveryKind) {
   EXPECT_EQ(ManagerFields(r.Json(), "two"),
             json::parse(R"({"f:metadata":{"f:finalizers":{"v:\"b.test/two\"":{}}}})"));
   ASSERT_EQ(sim()
-                .Admin("PATCH", "/api/v1/namespaces/aura/configmaps/fin",
-                       R"({"metadata":{"finalizers":null}})", {{"Content-Type", kMergeType}})
+                .MergePatch("/api/v1/namespaces/aura/configmaps/fin",
+                            R"({"metadata":{"finalizers":null}})")
                 .status,
             200);
 }
@@ -564,11 +564,9 @@ TEST_F(KubeSimSpecTest, WatchTimeoutThenResumeFromTheLastResourceVersion) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["type"], "ADDED");
   std::string last = events[0]["object"]["metadata"]["resourceVersion"];
-  ASSERT_EQ(sim()
-                .Admin("PATCH", "/api/v1/namespaces/aura/configmaps/resume",
-                       R"({"data":{"k":"2"}})", {{"Content-Type", kMergeType}})
-                .status,
-            200);
+  ASSERT_EQ(
+      sim().MergePatch("/api/v1/namespaces/aura/configmaps/resume", R"({"data":{"k":"2"}})").status,
+      200);
   auto second = sim().Admin(
       "GET",
       "/api/v1/namespaces/aura/"
@@ -816,10 +814,9 @@ TEST(KubeSimManualClock, ControllersMoveOnlyWhenTheClockIsAdvanced) {
 
   // Generation gating: a new spec is not observed until the clock moves 10 more units.
   ASSERT_EQ(
-      sim.Admin(
-             "PATCH", "/apis/apps/v1/namespaces/aura/deployments/clocked",
-             R"({"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:2"}]}}}})",
-             {{"Content-Type", kMergeType}})
+      sim.MergePatch(
+             "/apis/apps/v1/namespaces/aura/deployments/clocked",
+             R"({"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:2"}]}}}})")
           .status,
       200);
   json lagging = Status(sim, "clocked");

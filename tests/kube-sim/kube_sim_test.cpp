@@ -492,11 +492,7 @@ TEST_F(KubeSimTest, WatchFromResourceVersionReplaysLaterChanges) {
   ASSERT_EQ(c.status, 201);
   std::string rv = c.Json()["metadata"]["resourceVersion"];
   std::string merge = R"({"data":{"key":"2"}})";
-  ASSERT_EQ(sim()
-                .Admin("PATCH", "/api/v1/namespaces/aura/configmaps/w2", merge,
-                       {{"Content-Type", "application/merge-patch+json"}})
-                .status,
-            200);
+  ASSERT_EQ(sim().MergePatch("/api/v1/namespaces/aura/configmaps/w2", merge).status, 200);
   ASSERT_EQ(sim().Admin("DELETE", "/api/v1/namespaces/aura/configmaps/w2").status, 200);
   auto r = sim().Admin(
       "GET",
@@ -515,11 +511,9 @@ TEST_F(KubeSimTest, WatchFromResourceVersionReplaysLaterChanges) {
 TEST_F(KubeSimTest, WatchFromCompactedResourceVersionIsExpired) {
   auto c = sim().Admin("POST", "/api/v1/namespaces/aura/configmaps", ConfigMap("w3", "aura", "1"));
   std::string rv = c.Json()["metadata"]["resourceVersion"];
-  ASSERT_EQ(sim()
-                .Admin("PATCH", "/api/v1/namespaces/aura/configmaps/w3", R"({"data":{"key":"2"}})",
-                       {{"Content-Type", "application/merge-patch+json"}})
-                .status,
-            200);
+  ASSERT_EQ(
+      sim().MergePatch("/api/v1/namespaces/aura/configmaps/w3", R"({"data":{"key":"2"}})").status,
+      200);
   auto compact = sim().Admin("POST", "/_sim/compact");
   ASSERT_EQ(compact.status, 200);
   std::string compacted = compact.Json()["compactedResourceVersion"];
@@ -611,8 +605,7 @@ TEST_F(KubeSimTest, ApplyConflictsAndForce) {
       EXPECT_FALSE(e["fieldsV1"].contains("f:data")) << e.dump();
   }
   // An Update manager is named with its apiVersion.
-  auto patched = sim().Admin("PATCH", path + "?fieldManager=patcher", R"({"data":{"key":"3"}})",
-                             {{"Content-Type", "application/merge-patch+json"}});
+  auto patched = sim().MergePatch(path + "?fieldManager=patcher", R"({"data":{"key":"3"}})");
   ASSERT_EQ(patched.status, 200);
   auto c2 = sim().Admin("PATCH", path + "?fieldManager=beta", ConfigMap("owned", "aura", "2"), h);
   EXPECT_EQ(c2.status, 409);
@@ -949,9 +942,8 @@ TEST_F(KubeSimTest, StatusSubresourceWritesOnlyStatus) {
   EXPECT_FALSE(created.Json().contains("status"));
   EXPECT_EQ(created.Json()["spec"]["replicas"], 1);
   EXPECT_EQ(created.Json()["spec"]["progressDeadlineSeconds"], 600);
-  auto st = sim().Admin("PATCH", base + "/status?fieldManager=ctl",
-                        R"({"spec":{"replicas":5},"status":{"replicas":1}})",
-                        {{"Content-Type", "application/merge-patch+json"}});
+  auto st = sim().MergePatch(base + "/status?fieldManager=ctl",
+                             R"({"spec":{"replicas":5},"status":{"replicas":1}})");
   ASSERT_EQ(st.status, 200) << st.body;
   EXPECT_EQ(st.Json()["status"]["replicas"], 1);
   EXPECT_EQ(st.Json()["spec"]["replicas"], 1);
@@ -961,9 +953,8 @@ TEST_F(KubeSimTest, StatusSubresourceWritesOnlyStatus) {
   for (const auto& e : st_body["metadata"]["managedFields"])
     status_manager = status_manager || (e["manager"] == "ctl" && e["subresource"] == "status");
   EXPECT_TRUE(status_manager);
-  auto main = sim().Admin("PATCH", base + "?fieldManager=ctl",
-                          R"({"spec":{"replicas":3},"status":{"replicas":7}})",
-                          {{"Content-Type", "application/merge-patch+json"}});
+  auto main = sim().MergePatch(base + "?fieldManager=ctl",
+                               R"({"spec":{"replicas":3},"status":{"replicas":7}})");
   EXPECT_EQ(main.Json()["status"]["replicas"], 1);
   EXPECT_EQ(main.Json()["spec"]["replicas"], 3);
   EXPECT_EQ(main.Json()["metadata"]["generation"], 2);
@@ -1000,8 +991,7 @@ TEST_F(KubeSimTest, ProtocolErrors) {
                                 {{"Accept", "application/vnd.kubernetes.protobuf"}});
   EXPECT_EQ(proto_only.status, 406);
   EXPECT_EQ(proto_only.Json()["reason"], "NotAcceptable");
-  auto force = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/x?force=true", "{}",
-                           {{"Content-Type", "application/merge-patch+json"}});
+  auto force = sim().MergePatch("/api/v1/namespaces/aura/configmaps/x?force=true", "{}");
   EXPECT_EQ(force.status, 422);
   EXPECT_EQ(force.Json()["message"],
             "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for "
@@ -1020,8 +1010,7 @@ TEST_F(KubeSimTest, ProtocolErrors) {
             "the body of the request was in an unknown format - accepted media types include: "
             "application/json-patch+json, "
             "application/merge-patch+json, application/apply-patch+yaml");
-  auto missing = sim().Admin("PATCH", "/api/v1/namespaces/aura/configmaps/absent", "{}",
-                             {{"Content-Type", "application/merge-patch+json"}});
+  auto missing = sim().MergePatch("/api/v1/namespaces/aura/configmaps/absent", "{}");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.Json()["message"], "configmaps \"absent\" not found");
 }

@@ -203,9 +203,8 @@ TEST_F(KubeSimTypedTest, ScaleUsesTheScaleSubresource) {
   EXPECT_EQ(s["status"]["selector"], "app=typed-scale");
   EXPECT_EQ(s["metadata"]["uid"], d["metadata"]["uid"]);
 
-  auto negative = sim().Admin(
-      "PATCH", "/apis/apps/v1/namespaces/aura/deployments/typed-scale/scale",
-      R"({"spec":{"replicas":-1}})", {{"Content-Type", "application/merge-patch+json"}});
+  auto negative = sim().MergePatch("/apis/apps/v1/namespaces/aura/deployments/typed-scale/scale",
+                                   R"({"spec":{"replicas":-1}})");
   EXPECT_EQ(negative.status, 422);
   EXPECT_EQ(negative.Json()["message"],
             "Scale.autoscaling \"typed-scale\" is invalid: spec.replicas: Invalid value: -1: must "

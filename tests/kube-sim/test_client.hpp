@@ -53,6 +53,10 @@ class Sim {
   // Request as the admin or deployd user; extra headers appended.
   Response Admin(const std::string& method, const std::string& target, const std::string& body = "",
                  std::vector<std::pair<std::string, std::string>> headers = {}) const;
+  // PATCH as the admin with a JSON merge patch.
+  Response MergePatch(const std::string& target, const std::string& patch) const {
+    return Admin("PATCH", target, patch, {{"Content-Type", kMergeType}});
+  }
   Response Deployd(const std::string& method, const std::string& target,
                    const std::string& body = "",
                    std::vector<std::pair<std::string, std::string>> headers = {}) const;

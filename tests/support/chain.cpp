@@ -114,4 +114,30 @@ std::string Chain::Logs() const {
   return out;
 }
 
+std::vector<std::string> Chain::CliCommand(const std::string& apikey) const {
+  return {BinaryPath("deploy"),
+          "--cluster",
+          "local",
+          "--deploy-server",
+          GrpcAddress(),
+          "--grpc-use-tls=false",
+          options_.authentication ? "--grpc-authentication=true" : "--grpc-authentication=false",
+          "--apikey",
+          apikey};
+}
+
+std::string NeverReadyDeployment(const std::string& name) {
+  return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name +
+         "\n  namespace: aura\n  annotations:\n    test.deployd.io/scenario: never\nspec:\n"
+         "  replicas: 1\n  selector:\n    matchLabels:\n      app: " +
+         name + "\n  template:\n    metadata:\n      labels:\n        app: " + name +
+         "\n    spec:\n      containers:\n        - name: app\n          image: example/app:1\n";
+}
+
+void ChainFixture::StartChainOn(ChainOptions options) {
+  ASSERT_TRUE(db_.Available()) << "no test database";
+  options.database_url = db_.Url();
+  ASSERT_NO_FATAL_FAILURE(chain_.Start(options));
+}
+
 }  // namespace testsupport

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "support/postgres.hpp"
 #include "support/process.hpp"
 
 namespace testsupport {
@@ -57,6 +60,9 @@ class Chain {
   void KillAndRestartHookd();
   // Every started process' log, each after a "---- <log path>" line.
   std::string Logs() const;
+  // `deploy` to this chain's hookd over gRPC without TLS, for the cluster "local", with the API key
+  // `apikey` (--grpc-authentication as the chain was started); callers add the rest.
+  std::vector<std::string> CliCommand(const std::string& apikey) const;
 
  private:
   ChainOptions options_;
@@ -69,6 +75,21 @@ class Chain {
   std::vector<std::string> hookd_args_;
   int hookd_starts_ = 0;
   std::unique_ptr<ChildProcess> deployd_;
+};
+
+// A Deployment in the team aura that kube-sim never makes ready (its scenario "never").
+std::string NeverReadyDeployment(const std::string& name);
+
+// A test with its own database and a chain on it, stopped after the test.
+class ChainFixture : public ::testing::Test {
+ protected:
+  // Starts the chain on the test's database (options.database_url is set here). Fails the test
+  // fatally when the database is not available or a process does not come up.
+  void StartChainOn(ChainOptions options);
+  void TearDown() override { chain_.Stop(); }
+
+  TestDatabase db_;
+  Chain chain_;
 };
 
 }  // namespace testsupport

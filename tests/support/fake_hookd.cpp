@@ -210,4 +210,20 @@ std::string FakeHookd::StreamMetadata(const std::string& key) {
   return it == stream_metadata_.end() ? "" : it->second;
 }
 
+pb::DeploymentRequest AuraRequest(const std::string& id,
+                                  const std::vector<nlohmann::json>& resources,
+                                  std::chrono::seconds deadline) {
+  pb::DeploymentRequest r;
+  r.set_id(id);
+  r.set_team("aura");
+  r.set_cluster("local");
+  const auto now = std::chrono::system_clock::now();
+  *r.mutable_time() = common::ToTimestamp(now);
+  *r.mutable_deadline() = common::ToTimestamp(now + deadline);
+  for (const auto& object : resources) {
+    *r.mutable_kubernetes()->add_resources() = common::JsonToStruct(object);
+  }
+  return r;
+}
+
 }  // namespace testsupport

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
 
 #include "common/time.hpp"
 #include "deployment.grpc.pb.h"
@@ -101,5 +102,10 @@ class FakeHookd final : public pb::Dispatch::Service {
   std::deque<pb::DeploymentRequest> pending_;
   std::vector<Report> reports_;
 };
+
+// A request of the team aura for the cluster "local", made now, that ends `deadline` from now.
+pb::DeploymentRequest AuraRequest(const std::string& id,
+                                  const std::vector<nlohmann::json>& resources,
+                                  std::chrono::seconds deadline);
 
 }  // namespace testsupport

@@ -5,11 +5,13 @@
 // as it answers (kNotFound for a team without keys, newest expiry first, statuses newest first) and
 // can be told to fail: `failure` set makes every call throw it.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <exception>
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -66,18 +68,21 @@ class FakeApiKeyStore final : public hookd::store::ApiKeyStore {
   std::map<std::string, std::vector<hookd::store::ApiKey>> keys_;
 };
 
-class FakeDeploymentStore final : public hookd::store::DeploymentReader {
+// Deployments with their resources and statuses; also the console's list and commit reads.
+class FakeDeploymentStore final : public hookd::store::DeploymentReader,
+                                  public hookd::store::ConsoleReader {
  public:
   struct Entry {
     hookd::store::DeploymentRow row;
     std::vector<hookd::store::ResourceRow> resources;
-    std::vector<hookd::store::StatusRow> statuses;  // oldest first, as added
+    std::vector<hookd::store::StatusRow> statuses;     // oldest first, as added
+    std::optional<std::array<std::string, 3>> commit;  // owner, repository, ref
   };
 
   void AddDeployment(hookd::store::DeploymentRow row,
                      std::vector<hookd::store::ResourceRow> resources = {}) {
     const std::string id = row.id;
-    entries_[id] = Entry{std::move(row), std::move(resources), {}};
+    entries_[id] = Entry{std::move(row), std::move(resources), {}, std::nullopt};
   }
   // A status of an added deployment (later calls are newer).
   void AddStatus(const std::string& deployment_id, pb::DeploymentState state,
@@ -111,6 +116,64 @@ class FakeDeploymentStore final : public hookd::store::DeploymentReader {
     auto it = entries_.find(deployment_id);
     if (it == entries_.end()) return {};
     return {it->second.statuses.rbegin(), it->second.statuses.rend()};
+  }
+
+  // The commit hookd registered on GitHub for an added deployment.
+  void SetCommit(const std::string& deployment_id, const std::string& owner,
+                 const std::string& repository, const std::string& ref) {
+    entries_.at(deployment_id).commit = {owner, repository, ref};
+  }
+
+  std::vector<hookd::store::ListedDeployment> ListDeployments(
+      const hookd::store::DeploymentFilter& filter) override {
+    ThrowIfSet(failure);
+    using Micros = std::chrono::microseconds;
+    auto micros = [](common::SystemTime t) {
+      return std::chrono::duration_cast<Micros>(t.time_since_epoch()).count();
+    };
+    auto matches = [](const std::string& want, const std::optional<std::string>& value) {
+      return want.empty() || value == want;
+    };
+    std::vector<hookd::store::ListedDeployment> out;
+    for (const auto& [id, entry] : entries_) {
+      const auto& row = entry.row;
+      if (!matches(filter.team, row.team) || !matches(filter.cluster, row.cluster) ||
+          !matches(filter.state, row.state) || !matches(filter.repository, row.github_repository)) {
+        continue;
+      }
+      if (filter.before_micros &&
+          (micros(row.created) > *filter.before_micros ||
+           (micros(row.created) == *filter.before_micros && row.id >= filter.before_id))) {
+        continue;
+      }
+      hookd::store::ListedDeployment listed{row, std::nullopt};
+      for (const auto& status : entry.statuses) {
+        if (!listed.last_status || status.created > *listed.last_status) {
+          listed.last_status = status.created;
+        }
+      }
+      out.push_back(std::move(listed));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.deployment.created, a.deployment.id) >
+             std::tie(b.deployment.created, b.deployment.id);
+    });
+    if (out.size() > static_cast<std::size_t>(filter.limit)) out.resize(filter.limit);
+    return out;
+  }
+
+  std::optional<hookd::store::DeploymentCommit> DeploymentWithCommit(
+      const std::string& id) override {
+    ThrowIfSet(failure);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return std::nullopt;
+    hookd::store::DeploymentCommit out{it->second.row, {}, {}, {}};
+    if (it->second.commit) {
+      out.owner = (*it->second.commit)[0];
+      out.repository = (*it->second.commit)[1];
+      out.ref = (*it->second.commit)[2];
+    }
+    return out;
   }
 
   std::exception_ptr failure;

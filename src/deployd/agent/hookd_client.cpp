@@ -189,8 +189,10 @@ void HookdClient::RunReceiver(const std::function<void(pb::DeploymentRequest)>& 
                                impl_->options.backoff_cap),
           random());
     }
+    const common::Timers& timers =
+        impl_->options.timers != nullptr ? *impl_->options.timers : common::RealTimers();
     std::unique_lock lock(impl_->mutex);
-    impl_->wake.wait_for(lock, delay, [this] { return impl_->stopping; });
+    timers.BlockFor(impl_->wake, lock, delay, [this] { return impl_->stopping; });
   }
 }
 

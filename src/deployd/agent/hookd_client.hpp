@@ -10,6 +10,7 @@
 
 #include "common/message_size.hpp"
 #include "common/time.hpp"
+#include "common/timers.hpp"
 #include "deployd/agent/status_queue.hpp"
 #include "deployment.pb.h"
 
@@ -33,6 +34,8 @@ struct HookdOptions {
   // --max-message-size: largest request received (gRPC's receive limit, plus envelope), announced
   // to hookd with metadata common::kMaxMessageSizeMetadata on the Deployments stream.
   std::size_t max_message_size = common::kDefaultMaxMessageSize;
+  // The clock of the waits between connections (null: the system's); outlives the client.
+  const common::Timers* timers = nullptr;
 };
 
 // hookd's message when a newer Deployments stream of the same cluster replaced this one.

@@ -522,17 +522,22 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
   objects.index = kube::IndexBy::kName;
   wants.push_back(Want{objects, wait->name, Source::kObject});
   const bool namespaced = !target.namespace_.empty();
+  // Pods and events of the target's namespace, as seen by `user`. Nothing is cached: those that
+  // exist before the write belong to older rollouts, new ones come as they are created.
+  auto core_list = [&](const char* plural, kube::IndexBy index) {
+    kube::InformerSpec spec;
+    spec.collection_path =
+        fmt::format("/api/v1/namespaces/{}/{}", common::UrlEncode(target.namespace_), plural);
+    spec.user = user;
+    spec.index = index;
+    spec.keep_objects = false;
+    return spec;
+  };
   if (UsesPods(rule) && namespaced) {
     wait->pod_selector = rule == Rule::kJob ? json{{"job-name", wait->name}} : MatchLabels(object);
     if (!wait->pod_selector.empty()) {
-      kube::InformerSpec pods;
-      pods.collection_path =
-          fmt::format("/api/v1/namespaces/{}/pods", common::UrlEncode(target.namespace_));
-      pods.user = user;
-      pods.index = kube::IndexBy::kLabels;
-      // Pods that exist before the write belong to older rollouts: none is cached, new ones
-      // come as they are created (and after an expired watch, from a full list).
-      pods.keep_objects = false;
+      auto pods = core_list("pods", kube::IndexBy::kLabels);
+      // After an expired watch, the pods come from a full list.
       pods.relist_objects = true;
       auto first = wait->pod_selector.begin();
       wants.push_back(
@@ -540,13 +545,8 @@ net::awaitable<std::shared_ptr<RolloutWait>> RolloutWatcher::Prepare(
     }
   }
   if ((UsesPods(rule) || rule == Rule::kNais) && namespaced) {
-    kube::InformerSpec events;
-    events.collection_path =
-        fmt::format("/api/v1/namespaces/{}/events", common::UrlEncode(target.namespace_));
-    events.user = user;
-    events.index = kube::IndexBy::kEventTarget;
-    events.keep_objects = false;
-    wants.push_back(Want{events, wait->name, Source::kEvents});
+    wants.push_back(
+        Want{core_list("events", kube::IndexBy::kEventTarget), wait->name, Source::kEvents});
   }
   std::vector<std::shared_ptr<kube::InformerRegistry::Use>> uses;
   uses.reserve(wants.size());

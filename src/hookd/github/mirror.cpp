@@ -21,25 +21,20 @@ std::string Describe(const Response& r) {
   return "HTTP " + std::to_string(r.answer.status) + (r.error.empty() ? "" : ": " + r.error);
 }
 
-std::chrono::steady_clock::time_point SteadyIn(std::chrono::nanoseconds d) {
-  return std::chrono::steady_clock::now() +
-         std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
-}
-
 }  // namespace
 
 Mirror::Mirror(MirrorOptions options, AppKey key, store::ConnectionPool& pool, Metrics* metrics,
-               const common::Clock& clock)
+               const common::Timers& timers)
     : options_(std::move(options)),
       metrics_(metrics),
-      clock_(clock),
-      api_(options_.api, std::move(key), clock,
+      clock_(timers),
+      api_(options_.api, std::move(key), timers,
            [metrics](int status, const Labels& labels) {
              if (metrics != nullptr) {
                metrics->ObserveGithubRequest(status, labels.repository, labels.team);
              }
            }),
-      queue_(pool),
+      queue_(pool, timers),
       random_(std::random_device{}()) {}
 
 Mirror::~Mirror() { Stop(); }
@@ -143,7 +138,7 @@ nlohmann::json Mirror::AwaitDeployment(const std::string& deployment_id) {
   {
     std::unique_lock lock(mutex_);
     if (waiters_.contains(deployment_id)) {
-      created_.wait_for(lock, options_.create_wait, [&] {
+      clock_.BlockFor(created_, lock, options_.create_wait, [&] {
         auto it = waiters_.find(deployment_id);
         return stopping_ || it == waiters_.end() || it->second.done;
       });
@@ -177,10 +172,9 @@ void Mirror::Finish(const std::string& deployment_id, nlohmann::json deployment)
   wake_.notify_all();
 }
 
-bool Mirror::SleepUntil(std::chrono::steady_clock::time_point deadline) {
+bool Mirror::SleepFor(std::chrono::nanoseconds span) {
   std::unique_lock lock(mutex_);
-  wake_.wait_until(lock, deadline, [this] { return stopping_; });
-  return !stopping_;
+  return !clock_.BlockFor(wake_, lock, span, [this] { return stopping_; });
 }
 
 std::unique_ptr<pqxx::connection>& Mirror::Connection(std::unique_ptr<pqxx::connection>& conn) {
@@ -203,7 +197,7 @@ void Mirror::CreatorLoop() {
     // While the rate limit is spent the pump creates it, once the pause is over.
     if (api_.PausedUntil() <= clock_.Now()) {
       try {
-        auto claim = Claim::ForCreation(*Connection(conn), id);
+        auto claim = Claim::ForCreation(*Connection(conn), id, clock_);
         if (claim) {
           deployment = Work(*claim, &creator_cancel_);
           claim->Commit();
@@ -228,17 +222,17 @@ void Mirror::PumpLoop() {
     const auto now = clock_.Now();
     const auto paused = api_.PausedUntil();
     if (paused > now) {
-      if (!SleepUntil(SteadyIn(paused - now))) return;
+      if (!SleepFor(paused - now)) return;
       continue;
     }
     std::chrono::milliseconds idle = options_.poll_interval;
     try {
-      if (auto claim = Claim::Next(*Connection(conn))) {
+      if (auto claim = Claim::Next(*Connection(conn), clock_)) {
         Work(*claim, &pump_cancel_);
         claim->Commit();
         continue;
       }
-      if (auto due = Claim::NextDue(*Connection(conn))) {
+      if (auto due = Claim::NextDue(*Connection(conn), clock_)) {
         idle = std::max(kMinIdle, std::min(idle, *due));
       }
     } catch (const std::exception& e) {
@@ -246,7 +240,7 @@ void Mirror::PumpLoop() {
       conn.reset();
     }
     std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, idle, [this] { return stopping_ || work_signalled_; });
+    clock_.BlockFor(wake_, lock, idle, [this] { return stopping_ || work_signalled_; });
     work_signalled_ = false;
   }
 }

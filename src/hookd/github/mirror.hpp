@@ -22,6 +22,7 @@
 
 #include "common/http_client.hpp"
 #include "common/time.hpp"
+#include "common/timers.hpp"
 #include "hookd/dispatch/observer.hpp"
 #include "hookd/github/api.hpp"
 #include "hookd/github/queue.hpp"
@@ -49,8 +50,9 @@ struct MirrorOptions {
 
 class Mirror final : public dispatch::DeploymentObserver {
  public:
+  // `timers`: the clock of due times, rate limits and every wait.
   Mirror(MirrorOptions options, AppKey key, store::ConnectionPool& pool, Metrics* metrics,
-         const common::Clock& clock);
+         const common::Timers& timers);
   ~Mirror() override;
   Mirror(const Mirror&) = delete;
   Mirror& operator=(const Mirror&) = delete;
@@ -89,14 +91,14 @@ class Mirror final : public dispatch::DeploymentObserver {
   // Logs and counts the state changes folded into `status` (once, when it is done).
   void CountCollapsed(const Job& job, const OwedStatus& status);
   void Finish(const std::string& deployment_id, nlohmann::json deployment);
-  // Waits until `deadline` or Stop(); false when stopping.
-  bool SleepUntil(std::chrono::steady_clock::time_point deadline);
+  // Waits `span` or until Stop(); false when stopping.
+  bool SleepFor(std::chrono::nanoseconds span);
   std::unique_ptr<pqxx::connection>& Connection(std::unique_ptr<pqxx::connection>& conn);
   std::uint64_t Random();
 
   MirrorOptions options_;
   Metrics* metrics_;
-  const common::Clock& clock_;
+  const common::Timers& clock_;
   Api api_;
   QueueStore queue_;
 

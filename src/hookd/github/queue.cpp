@@ -1,9 +1,15 @@
 #include "hookd/github/queue.hpp"
 
+#include <algorithm>
+
 #include "common/time.hpp"
 
 namespace hookd::github {
 namespace {
+
+// Times are the process's clock (injected, so tests move it by hand), never the database's: due
+// times are compared with the clock that waits for them. Replicas' clocks agree to NTP's accuracy.
+std::string Ts(common::SystemTime t) { return common::FormatRfc3339Nano(t); }
 
 const std::string kJobColumns =
     "g.deployment_id, g.owner, g.repository, g.team, g.ref, g.environment, g.log_url, g.phase, "
@@ -14,7 +20,7 @@ const std::string kJobColumns =
 const std::string kNextSql =
     "SELECT " + kJobColumns +
     " FROM github_deployment g"
-    " WHERE g.phase IN ('create', 'statuses') AND g.next_attempt <= clock_timestamp()"
+    " WHERE g.phase IN ('create', 'statuses') AND g.next_attempt <= $1::timestamptz"
     " AND (g.phase = 'create' OR EXISTS (SELECT 1 FROM github_status s"
     " WHERE s.deployment_id = g.deployment_id AND s.posted IS NULL))"
     " ORDER BY g.next_attempt LIMIT 1 FOR NO KEY UPDATE OF g SKIP LOCKED";
@@ -31,6 +37,7 @@ const char* const kLockNotAvailable = "55P03";
 
 RegisterResult QueueStore::Register(const Registration& r, std::size_t limit,
                                     std::chrono::milliseconds hold) {
+  const auto now = clock_.Now();
   RegisterResult result = RegisterResult::kRegistered;
   pool_.With([&](pqxx::connection& conn) {
     pqxx::work tx(conn);
@@ -41,12 +48,12 @@ RegisterResult QueueStore::Register(const Registration& r, std::size_t limit,
         "INSERT INTO github_deployment (deployment_id, owner, repository, team, ref, environment,"
         " log_url, phase, next_attempt, created)"
         " SELECT $1, $2, $3, $4, $5, $6, $7, 'create',"
-        " clock_timestamp() + $8::double precision * interval '1 millisecond', clock_timestamp()"
+        " $8::timestamptz, $10::timestamptz"
         " WHERE (SELECT count(*) FROM (SELECT 1 FROM github_deployment"
         " WHERE phase IN ('create', 'statuses') LIMIT $9) AS active) < $9"
         " ON CONFLICT (deployment_id) DO NOTHING RETURNING 1",
         r.deployment_id, r.owner, r.repository, r.team, r.ref, r.environment, r.log_url,
-        static_cast<long long>(hold.count()), static_cast<long long>(limit));
+        Ts(now + hold), static_cast<long long>(limit), Ts(now));
     if (inserted.empty()) {
       auto exists = tx.exec_params("SELECT 1 FROM github_deployment WHERE deployment_id = $1",
                                    r.deployment_id);
@@ -78,35 +85,39 @@ std::optional<long long> QueueStore::GithubId(const std::string& deployment_id) 
   return out;
 }
 
-std::unique_ptr<Claim> Claim::Next(pqxx::connection& conn) { return Take(conn, kNextSql, ""); }
+std::unique_ptr<Claim> Claim::Next(pqxx::connection& conn, const common::Clock& clock) {
+  return Take(conn, kNextSql, "", clock);
+}
 
-std::optional<std::chrono::milliseconds> Claim::NextDue(pqxx::connection& conn) {
+std::optional<std::chrono::milliseconds> Claim::NextDue(pqxx::connection& conn,
+                                                        const common::Clock& clock) {
   // Rows that other workers hold are skipped (their work is theirs): locking the first free row
   // for the length of this statement is the only way to see which rows are free.
   pqxx::work tx(conn);
-  auto rows = tx.exec(
-      "SELECT GREATEST(0, EXTRACT(EPOCH FROM (g.next_attempt - clock_timestamp())) * 1000)"
+  auto rows = tx.exec_params(
+      "SELECT GREATEST(0, EXTRACT(EPOCH FROM (g.next_attempt - $1::timestamptz)) * 1000)"
       "::bigint FROM github_deployment g"
       " WHERE g.phase IN ('create', 'statuses')"
       " AND (g.phase = 'create' OR EXISTS (SELECT 1 FROM github_status s"
       " WHERE s.deployment_id = g.deployment_id AND s.posted IS NULL))"
-      " ORDER BY g.next_attempt LIMIT 1 FOR NO KEY UPDATE OF g SKIP LOCKED");
+      " ORDER BY g.next_attempt LIMIT 1 FOR NO KEY UPDATE OF g SKIP LOCKED",
+      Ts(clock.Now()));
   tx.commit();
   if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
   return std::chrono::milliseconds(rows[0][0].as<long long>());
 }
 
-std::unique_ptr<Claim> Claim::ForCreation(pqxx::connection& conn,
-                                          const std::string& deployment_id) {
-  return Take(conn, kForCreationSql, deployment_id);
+std::unique_ptr<Claim> Claim::ForCreation(pqxx::connection& conn, const std::string& deployment_id,
+                                          const common::Clock& clock) {
+  return Take(conn, kForCreationSql, deployment_id, clock);
 }
 
 std::unique_ptr<Claim> Claim::Take(pqxx::connection& conn, const std::string& sql,
-                                   const std::string& deployment_id) {
-  std::unique_ptr<Claim> claim(new Claim(conn));
+                                   const std::string& deployment_id, const common::Clock& clock) {
+  std::unique_ptr<Claim> claim(new Claim(conn, clock));
   pqxx::result rows;
   if (deployment_id.empty()) {
-    rows = claim->tx_.exec(sql);
+    rows = claim->tx_.exec_params(sql, Ts(clock.Now()));
   } else {
     // Held longer than this, the row is another worker's (it is creating it).
     claim->tx_.exec("SET LOCAL lock_timeout = '500ms'");
@@ -154,8 +165,8 @@ std::optional<OwedStatus> Claim::NextStatus() {
 void Claim::Created(long long github_id) {
   tx_.exec_params(
       "UPDATE github_deployment SET phase = 'statuses', github_id = $2, attempts = 0,"
-      " next_attempt = clock_timestamp(), last_error = '' WHERE deployment_id = $1",
-      job_.deployment_id, github_id);
+      " next_attempt = $3::timestamptz, last_error = '' WHERE deployment_id = $1",
+      job_.deployment_id, github_id, Ts(clock_.Now()));
   tx_.exec_params("UPDATE deployment SET github_id = $2 WHERE id = $1", job_.deployment_id,
                   github_id);
   job_.phase = "statuses";
@@ -168,36 +179,35 @@ void Claim::Skip(const std::string& reason) {
       "UPDATE github_deployment SET phase = 'skipped', last_error = $2 WHERE deployment_id = $1",
       job_.deployment_id, reason);
   tx_.exec_params(
-      "UPDATE github_status SET posted = clock_timestamp(), result = $2"
+      "UPDATE github_status SET posted = $3::timestamptz, result = $2"
       " WHERE deployment_id = $1 AND posted IS NULL",
-      job_.deployment_id, "not sent: " + reason);
+      job_.deployment_id, "not sent: " + reason, Ts(clock_.Now()));
 }
 
 void Claim::Retry(std::chrono::milliseconds delay, const std::string& error) {
   tx_.exec_params(
       "UPDATE github_deployment SET attempts = attempts + 1,"
-      " next_attempt = clock_timestamp() + $2::double precision * interval '1 millisecond', "
-      "last_error = $3"
-      " WHERE deployment_id = $1",
-      job_.deployment_id, static_cast<long long>(delay.count()), error);
+      " next_attempt = $2::timestamptz, last_error = $3 WHERE deployment_id = $1",
+      job_.deployment_id, Ts(clock_.Now() + delay), error);
 }
 
 void Claim::Defer(common::SystemTime until, const std::string& error) {
   tx_.exec_params(
-      "UPDATE github_deployment SET next_attempt = GREATEST(clock_timestamp(), $2::timestamptz),"
-      " last_error = $3 WHERE deployment_id = $1",
-      job_.deployment_id, common::FormatRfc3339Nano(until), error);
+      "UPDATE github_deployment SET next_attempt = $2::timestamptz, last_error = $3"
+      " WHERE deployment_id = $1",
+      job_.deployment_id, Ts(std::max(clock_.Now(), until)), error);
 }
 
 void Claim::StatusDone(long long seq, const std::string& result, bool final,
                        const std::string& posted_state) {
-  tx_.exec_params("UPDATE github_status SET posted = clock_timestamp(), result = $2 WHERE seq = $1",
-                  seq, result);
+  const std::string now = Ts(clock_.Now());
+  tx_.exec_params("UPDATE github_status SET posted = $3::timestamptz, result = $2 WHERE seq = $1",
+                  seq, result, now);
   tx_.exec_params(
-      "UPDATE github_deployment SET attempts = 0, next_attempt = clock_timestamp(),"
+      "UPDATE github_deployment SET attempts = 0, next_attempt = $4::timestamptz,"
       " last_error = '', phase = CASE WHEN $2 THEN 'done' ELSE phase END,"
       " last_state = COALESCE(NULLIF($3, ''), last_state) WHERE deployment_id = $1",
-      job_.deployment_id, final, posted_state);
+      job_.deployment_id, final, posted_state, now);
   job_.attempts = 0;
   if (!posted_state.empty()) job_.last_state = posted_state;
 }

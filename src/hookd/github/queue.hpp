@@ -43,7 +43,9 @@ enum class RegisterResult { kRegistered, kAlreadyRegistered, kQueueFull };
 // Short statements on the shared pool.
 class QueueStore {
  public:
-  explicit QueueStore(store::ConnectionPool& pool) : pool_(pool) {}
+  // `clock`: the time of every due time it writes.
+  QueueStore(store::ConnectionPool& pool, const common::Clock& clock)
+      : pool_(pool), clock_(clock) {}
   // Queues the GitHub deployment of `r` and the statuses it already has, unless `limit`
   // deployments are owed GitHub work already. Workers leave the row alone for `hold` (the time
   // the request waits for it) unless they are asked for it by name.
@@ -53,17 +55,11 @@ class QueueStore {
 
  private:
   store::ConnectionPool& pool_;
+  const common::Clock& clock_;
 };
 
-// A github_deployment row claimed for work.
-struct Job {
-  std::string deployment_id;
-  std::string owner;
-  std::string repository;
-  std::string team;
-  std::string ref;
-  std::string environment;
-  std::string log_url;
+// A github_deployment row claimed for work: what was registered, and how far the work got.
+struct Job : Registration {
   std::string phase;  // "create" or "statuses"
   long long github_id = 0;
   int attempts = 0;        // failures in a row
@@ -83,15 +79,18 @@ class Claim {
  public:
   // The next due deployment with work (a GitHub deployment to create, or a status owed), oldest
   // next_attempt first; rows other workers hold are skipped. nullptr when there is none.
-  static std::unique_ptr<Claim> Next(pqxx::connection& conn);
+  // Every time the claim writes is `clock`'s.
+  static std::unique_ptr<Claim> Next(pqxx::connection& conn, const common::Clock& clock);
   // The row of `deployment_id` while its GitHub deployment still has to be created, due or not;
   // nullptr when there is none, or another worker holds it for more than half a second.
   static std::unique_ptr<Claim> ForCreation(pqxx::connection& conn,
-                                            const std::string& deployment_id);
+                                            const std::string& deployment_id,
+                                            const common::Clock& clock);
 
   // How long until the next row with work that no other worker holds is due (zero when one is
   // due now); nullopt when there is none.
-  static std::optional<std::chrono::milliseconds> NextDue(pqxx::connection& conn);
+  static std::optional<std::chrono::milliseconds> NextDue(pqxx::connection& conn,
+                                                          const common::Clock& clock);
 
   const Job& job() const { return job_; }
   std::optional<OwedStatus> NextStatus();
@@ -113,10 +112,11 @@ class Claim {
   void Commit();
 
  private:
-  explicit Claim(pqxx::connection& conn) : tx_(conn) {}
+  Claim(pqxx::connection& conn, const common::Clock& clock) : tx_(conn), clock_(clock) {}
   static std::unique_ptr<Claim> Take(pqxx::connection& conn, const std::string& sql,
-                                     const std::string& deployment_id);
+                                     const std::string& deployment_id, const common::Clock& clock);
   pqxx::work tx_;
+  const common::Clock& clock_;
   Job job_;
 };
 

@@ -93,13 +93,9 @@ Response Cancel(const Request& request, const CancelBackends& backends) {
   if (auto bad_team = common::InvalidLabel("team", team)) {
     return Message(400, "invalid cancel request: " + *bad_team);
   }
-  switch (CheckTeamSignature(backends.api_keys, backends.clock, team, request.body, *mac)) {
-    case Signature::kValid:
-      break;
-    case Signature::kInvalid:
-      return Message(403, "failed authentication");
-    case Signature::kBackendError:
-      return Message(502, "something wrong happened when communicating with api key service");
+  if (auto refused =
+          CheckTeamSignature(backends.api_keys, backends.clock, team, request.body, *mac)) {
+    return Message(refused->status, refused->message);
   }
   pb::DeploymentStatus status;
   try {

@@ -7,14 +7,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <openssl/sha.h>
-#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
 #include "common/crypto.hpp"
 #include "common/state.hpp"
 #include "common/time.hpp"
 #include "common/uuid.hpp"
-#include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/http/endpoint_util.hpp"
 
 namespace hookd::http {
@@ -138,11 +136,6 @@ std::string QueryEscape(const std::string& text) {
 
 std::int64_t MicrosOf(common::SystemTime t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
-}
-
-common::SystemTime FromMicros(std::int64_t micros) {
-  return common::SystemTime(
-      std::chrono::duration_cast<common::SystemTime::duration>(std::chrono::microseconds(micros)));
 }
 
 // "2026-11-30 11:38:27 UTC"
@@ -496,9 +489,8 @@ std::vector<std::pair<std::string, std::string>> ConsoleHeaders() {
           {"Cache-Control", "no-store"}};
 }
 
-Console::Console(const Config& config, dispatch::Dispatcher& dispatcher,
-                 store::DeploymentReader& deployments, store::ConnectionPool& pool)
-    : config_(config), dispatcher_(dispatcher), deployments_(deployments), pool_(pool) {}
+Console::Console(const Config& config, ConsoleBackends backends)
+    : config_(config), backends_(std::move(backends)) {}
 
 std::optional<std::string> Console::EventsPath(const std::string& path) {
   const std::string prefix = "/deployments/";
@@ -620,55 +612,24 @@ Response Console::List(const Request& r) {
     before_id = q.before.substr(dot + 1);
   }
 
-  struct Row {
-    store::DeploymentRow d;
-    std::optional<common::SystemTime> last;
-    std::string last_state;
-  };
-  std::vector<Row> rows;
+  store::DeploymentFilter filter{q.team,        q.cluster, q.state,    q.repository,
+                                 before_micros, before_id, q.limit + 1};
+  std::vector<store::ListedDeployment> rows;
   std::vector<std::string> clusters;
   try {
-    // Keyset pagination over (created, id): the index on created serves both the order and the
-    // cursor (created <= the cursor's time), ties are broken by id.
-    pool_.With([&](pqxx::connection& conn) {
-      pqxx::nontransaction tx(conn);
-      auto result = tx.exec_params(
-          "SELECT d.id, d.team, (EXTRACT(EPOCH FROM d.created) * 1000000)::bigint,"
-          " d.github_repository, d.cluster, d.state,"
-          " (SELECT (EXTRACT(EPOCH FROM max(s.created)) * 1000000)::bigint"
-          "  FROM deployment_status s WHERE s.deployment_id = d.id)"
-          " FROM deployment d"
-          " WHERE ($1 = '' OR d.team = $1) AND ($2 = '' OR d.cluster = $2)"
-          " AND ($3 = '' OR d.state = $3) AND ($4 = '' OR d.github_repository = $4)"
-          " AND ($5::bigint IS NULL OR (d.created <= 'epoch'::timestamptz + $5::bigint *"
-          " interval '1 microsecond' AND (d.created < 'epoch'::timestamptz + $5::bigint *"
-          " interval '1 microsecond' OR d.id < $6)))"
-          " ORDER BY d.created DESC, d.id DESC LIMIT $7",
-          q.team, q.cluster, q.state, q.repository, before_micros, before_id, q.limit + 1);
-      for (const auto& row : result) {
-        Row out;
-        out.d.id = row[0].as<std::string>();
-        out.d.team = row[1].as<std::string>();
-        out.d.created = FromMicros(row[2].as<long long>());
-        if (!row[3].is_null()) out.d.github_repository = row[3].as<std::string>();
-        if (!row[4].is_null()) out.d.cluster = row[4].as<std::string>();
-        if (!row[5].is_null()) out.d.state = row[5].as<std::string>();
-        if (!row[6].is_null()) out.last = FromMicros(row[6].as<long long>());
-        rows.push_back(std::move(out));
-      }
-    });
+    rows = backends_.reads.ListDeployments(filter);
   } catch (const std::exception& e) {
     spdlog::warn("console: listing deployments: {}", e.what());
     return Text(503, "database is unavailable; try again later\n");
   }
   try {
-    clusters = dispatcher_.KnownClusters();
+    clusters = backends_.known_clusters();
   } catch (const std::exception&) {
     // The suggestions are a convenience; the list works without them.
   }
   const bool more = rows.size() > static_cast<std::size_t>(q.limit);
   if (more) rows.pop_back();
-  const auto now = dispatcher_.Clock().Now();
+  const auto now = backends_.clock.Now();
 
   std::string html = PageStart("Deployments", false) + "<body>" + kNav + "<main id=\"main\">";
   html += "<h1>Deployments</h1>\n";
@@ -702,38 +663,38 @@ Response Console::List(const Request& r) {
       "<th scope=\"col\">Team</th><th scope=\"col\">Cluster</th>"
       "<th scope=\"col\">Repository</th><th scope=\"col\">Age</th>"
       "<th scope=\"col\">Duration</th></tr></thead><tbody>\n";
-  for (const auto& row : rows) {
-    const std::string state = row.d.state.value_or("");
+  for (const auto& listed : rows) {
+    const store::DeploymentRow& d = listed.deployment;
+    const std::string state = d.state.value_or("");
     const auto parsed = common::ParseStateName(state);
     const bool finished = parsed && common::IsFinished(*parsed);
-    const auto end = finished && row.last ? *row.last : now;
-    const std::string repository = row.d.github_repository.value_or("");
-    const std::string cluster = row.d.cluster.value_or("");
-    html +=
-        "<tr><td data-label=\"State\">" + StateBadge(state) +
-        "</td><td data-label=\"Deployment\"><a href=\"/deployments/" + QueryEscape(row.d.id) +
-        "\"><code>" + Esc(row.d.id) + "</code></a></td><td data-label=\"Team\"><a href=\"" +
-        Esc(FilterLink("team", row.d.team)) + "\">" + Esc(row.d.team) +
-        "</a></td><td data-label=\"Cluster\">" +
-        (cluster.empty()
-             ? std::string()
-             : "<a href=\"" + Esc(FilterLink("cluster", cluster)) + "\">" + Esc(cluster) + "</a>") +
-        "</td><td data-label=\"Repository\">" +
-        (repository.empty() ? std::string()
-                            : "<a href=\"" + Esc(FilterLink("repository", repository)) + "\">" +
-                                  Esc(repository) + "</a>") +
-        "</td><td data-label=\"Age\"><time datetime=\"" + common::FormatRfc3339(row.d.created) +
-        "\" title=\"" + HumanTime(row.d.created) + "\">" +
-        FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(now - row.d.created)) +
-        " ago</time></td><td data-label=\"Duration\">" +
-        FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(end - row.d.created)) +
-        (finished ? "" : " so far") + "</td></tr>\n";
+    const auto end = finished && listed.last_status ? *listed.last_status : now;
+    const std::string repository = d.github_repository.value_or("");
+    const std::string cluster = d.cluster.value_or("");
+    html += "<tr><td data-label=\"State\">" + StateBadge(state) +
+            "</td><td data-label=\"Deployment\"><a href=\"/deployments/" + QueryEscape(d.id) +
+            "\"><code>" + Esc(d.id) + "</code></a></td><td data-label=\"Team\"><a href=\"" +
+            Esc(FilterLink("team", d.team)) + "\">" + Esc(d.team) +
+            "</a></td><td data-label=\"Cluster\">" +
+            (cluster.empty() ? std::string()
+                             : "<a href=\"" + Esc(FilterLink("cluster", cluster)) + "\">" +
+                                   Esc(cluster) + "</a>") +
+            "</td><td data-label=\"Repository\">" +
+            (repository.empty() ? std::string()
+                                : "<a href=\"" + Esc(FilterLink("repository", repository)) + "\">" +
+                                      Esc(repository) + "</a>") +
+            "</td><td data-label=\"Age\"><time datetime=\"" + common::FormatRfc3339(d.created) +
+            "\" title=\"" + HumanTime(d.created) + "\">" +
+            FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(now - d.created)) +
+            " ago</time></td><td data-label=\"Duration\">" +
+            FormatDuration(std::chrono::duration_cast<std::chrono::milliseconds>(end - d.created)) +
+            (finished ? "" : " so far") + "</td></tr>\n";
   }
   if (rows.empty()) html += "<tr><td colspan=\"7\">No deployments match.</td></tr>\n";
   html += "</tbody></table></div>\n<nav class=\"pages\" aria-label=\"Pages\">";
   if (!q.before.empty()) html += "<a href=\"" + Esc(ListLink(q, "")) + "\">Newest</a>";
   if (more) {
-    const auto& last = rows.back().d;
+    const auto& last = rows.back().deployment;
     html += "<a href=\"" +
             Esc(ListLink(q, std::to_string(MicrosOf(last.created)) + "." + last.id)) +
             "\" rel=\"next\">Older</a>";
@@ -745,39 +706,20 @@ Response Console::List(const Request& r) {
 namespace {
 
 // The deployment, its commit (when known), statuses and resources. nullopt when absent.
-std::optional<PageData> LoadPage(store::ConnectionPool& pool, store::DeploymentReader& store,
-                                 const std::string& id) {
+std::optional<PageData> LoadPage(const ConsoleBackends& backends, const std::string& id) {
+  auto head = backends.reads.DeploymentWithCommit(id);
+  if (!head) return std::nullopt;
   PageData d;
-  bool found = false;
-  pool.With([&](pqxx::connection& conn) {
-    pqxx::nontransaction tx(conn);
-    auto result = tx.exec_params(
-        "SELECT d.id, d.team, (EXTRACT(EPOCH FROM d.created) * 1000000)::bigint,"
-        " d.github_repository, d.cluster, d.state, g.owner, g.repository, g.ref"
-        " FROM deployment d LEFT JOIN github_deployment g ON g.deployment_id = d.id"
-        " WHERE d.id = $1",
-        id);
-    if (result.empty()) return;
-    found = true;
-    const auto& row = result[0];
-    d.deployment.id = row[0].as<std::string>();
-    d.deployment.team = row[1].as<std::string>();
-    d.deployment.created = FromMicros(row[2].as<long long>());
-    if (!row[3].is_null()) d.deployment.github_repository = row[3].as<std::string>();
-    if (!row[4].is_null()) d.deployment.cluster = row[4].as<std::string>();
-    if (!row[5].is_null()) d.deployment.state = row[5].as<std::string>();
-    if (!row[8].is_null()) {
-      const std::string repo = row[6].as<std::string>() + "/" + row[7].as<std::string>();
-      const std::string ref = row[8].as<std::string>();
-      if (PlainRepository(repo) && CommitSha(ref)) {
-        d.commit_repository = repo;
-        d.commit_sha = ref;
-      }
+  d.deployment = std::move(head->deployment);
+  if (head->owner && head->repository && head->ref) {
+    const std::string repo = *head->owner + "/" + *head->repository;
+    if (PlainRepository(repo) && CommitSha(*head->ref)) {
+      d.commit_repository = repo;
+      d.commit_sha = *head->ref;
     }
-  });
-  if (!found) return std::nullopt;
-  d.statuses = store.Statuses(id);
-  d.resources = store.Resources(id);
+  }
+  d.statuses = backends.deployments.Statuses(id);
+  d.resources = backends.deployments.Resources(id);
   return d;
 }
 
@@ -786,7 +728,7 @@ std::optional<PageData> LoadPage(store::ConnectionPool& pool, store::DeploymentR
 Response Console::DeploymentPage(const std::string& id) {
   std::optional<PageData> data;
   try {
-    data = LoadPage(pool_, deployments_, id);
+    data = LoadPage(backends_, id);
   } catch (const std::exception& e) {
     spdlog::warn("console: deployment {}: {}", id, e.what());
     return Text(503, "database is unavailable; try again later\n");
@@ -794,7 +736,7 @@ Response Console::DeploymentPage(const std::string& id) {
   if (!data) return Text(404, "deployment '" + id + "' not found\n");
   const auto& d = *data;
   const bool finished = Finished(d);
-  const auto now = dispatcher_.Clock().Now();
+  const auto now = backends_.clock.Now();
   std::string html = PageStart("Deployment " + id, !finished);
   html += "<body";
   if (!finished) html += " data-events=\"/deployments/" + Esc(QueryEscape(id)) + "/events\"";
@@ -843,7 +785,7 @@ Response Console::DeploymentPage(const std::string& id) {
 }
 
 std::optional<Console::Live> Console::LiveUpdate(const std::string& id) {
-  auto data = LoadPage(pool_, deployments_, id);
+  auto data = LoadPage(backends_, id);
   if (!data) return std::nullopt;
   const auto& d = *data;
   Live live;
@@ -852,7 +794,7 @@ std::optional<Console::Live> Console::LiveUpdate(const std::string& id) {
                  (d.statuses.empty() ? "" : d.statuses.front().id);
   nlohmann::json body = {{"state", d.deployment.state.value_or("")},
                          {"finished", live.finished},
-                         {"summary", RenderSummary(d, dispatcher_.Clock().Now())},
+                         {"summary", RenderSummary(d, backends_.clock.Now())},
                          {"resources", RenderResources(d)},
                          {"timeline", RenderTimeline(d)}};
   live.json = body.dump();

@@ -9,18 +9,19 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/time.hpp"
 #include "hookd/config.hpp"
 #include "hookd/http/handlers.hpp"
-#include "hookd/store/pool.hpp"
-#include "hookd/store/store.hpp"
+#include "hookd/store/interfaces.hpp"
 
 namespace hookd::dispatch {
-class Dispatcher;
+class StatusHub;
 }
 
 namespace hookd::http {
@@ -55,12 +56,19 @@ struct ListQuery {
   int limit = 50;
 };
 
+// What the console reads and listens to.
+struct ConsoleBackends {
+  store::ConsoleReader& reads;           // the list, and a deployment with its commit
+  store::DeploymentReader& deployments;  // a deployment's statuses and resources
+  const common::Clock& clock;
+  // The clusters the list suggests in its filter (a failure only loses the suggestions).
+  std::function<std::vector<std::string>()> known_clusters;
+  dispatch::StatusHub& hub;  // new statuses, for the live updates
+};
+
 class Console {
  public:
-  // `deployments`: a deployment's statuses and resources; `pool`: the database for the console's
-  // own queries (list, page).
-  Console(const Config& config, dispatch::Dispatcher& dispatcher,
-          store::DeploymentReader& deployments, store::ConnectionPool& pool);
+  Console(const Config& config, ConsoleBackends backends);
 
   // The console's pages; nullopt when `request` is not for one. Blocking (database).
   std::optional<Response> Handle(const Request& request);
@@ -82,7 +90,7 @@ class Console {
   bool TryAcquireStream();
   void ReleaseStream();
   std::size_t Streams() const { return streams_.load(); }
-  dispatch::Dispatcher& Dispatcher() { return dispatcher_; }
+  dispatch::StatusHub& Hub() { return backends_.hub; }
 
   static constexpr std::size_t kMaxStreams = 200;
   // An event stream writes a comment this often when nothing else happened (proxies and clients
@@ -97,9 +105,7 @@ class Console {
   bool KeyPresented(const Request& request) const;
 
   const Config& config_;
-  dispatch::Dispatcher& dispatcher_;
-  store::DeploymentReader& deployments_;
-  store::ConnectionPool& pool_;
+  ConsoleBackends backends_;
   std::atomic<std::size_t> streams_{0};
 };
 

@@ -11,11 +11,8 @@
 #include "hookd/http/endpoints.hpp"
 
 namespace hookd::http {
-namespace {
 
 using nlohmann::json;
-
-}  // namespace
 
 Response ConsoleApiKeyEndpoint::Handle(const Request& r, const std::string& team) const {
   if (!FrontendKeyValid(config_, r)) return Text(403, "Unauthorized access: Invalid key");

@@ -11,7 +11,6 @@
 #include <spdlog/spdlog.h>
 
 #include "common/uuid.hpp"
-#include "hookd/dispatch/dispatcher.hpp"
 #include "hookd/dispatch/hub.hpp"
 
 namespace hookd::http {
@@ -110,7 +109,7 @@ net::awaitable<void> ServeEvents(beast::tcp_stream& stream, Console& console,
   const auto executor = co_await net::this_coro::executor;
   auto waker = std::make_shared<Waker>(executor);
   // Subscribed before the first read: a status stored in between wakes the loop again.
-  Subscription subscription(console.Dispatcher().Hub(), id, waker);
+  Subscription subscription(console.Hub(), id, waker);
 
   bool started = false;
   std::string version;

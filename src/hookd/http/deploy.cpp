@@ -12,11 +12,8 @@
 #include "hookd/http/endpoints.hpp"
 
 namespace hookd::http {
-namespace {
 
 using nlohmann::json;
-
-}  // namespace
 
 Response DeployEndpoint::Handle(const Request& r) const {
   if (!r.body.empty() && !IsJsonContentType(r)) return Empty(415);
@@ -75,13 +72,8 @@ Response DeployEndpoint::Handle(const Request& r) const {
   }
   if (!invalid.empty()) return reply(400, "invalid deployment request: " + invalid);
 
-  switch (CheckTeamSignature(keys_, clock_, team, r.body, *mac)) {
-    case Signature::kValid:
-      break;
-    case Signature::kInvalid:
-      return reply(403, "failed authentication");
-    case Signature::kBackendError:
-      return reply(502, "something wrong happened when communicating with api key service");
+  if (auto refused = CheckTeamSignature(keys_, clock_, team, r.body, *mac)) {
+    return reply(refused->status, refused->message);
   }
 
   pb::DeploymentRequest request;

@@ -223,20 +223,21 @@ std::string QueryParam(const Request& r, const std::string& key) {
   return it == r.query.end() ? std::string() : it->second;
 }
 
-Signature CheckTeamSignature(store::ApiKeyStore& keys, const common::Clock& clock,
-                             const std::string& team, const std::string& body,
-                             const std::string& mac) {
+std::optional<Refusal> CheckTeamSignature(store::ApiKeyStore& keys, const common::Clock& clock,
+                                          const std::string& team, const std::string& body,
+                                          const std::string& mac) {
+  const Refusal invalid{403, "failed authentication"};
+  const Refusal backend{502, "something wrong happened when communicating with api key service"};
   std::vector<store::ApiKey> team_keys;
   try {
     team_keys = keys.ApiKeys(team);
   } catch (const common::Error& e) {
-    if (e.Code() == common::ErrorCode::kNotFound) return Signature::kInvalid;
-    return Signature::kBackendError;
+    return e.Code() == common::ErrorCode::kNotFound ? invalid : backend;
   } catch (const std::exception&) {
-    return Signature::kBackendError;
+    return backend;
   }
-  return SignedByAny(ValidKeys(team_keys, clock.Now()), body, mac) ? Signature::kValid
-                                                                   : Signature::kInvalid;
+  if (SignedByAny(ValidKeys(team_keys, clock.Now()), body, mac)) return std::nullopt;
+  return invalid;
 }
 
 bool FrontendKeyValid(const Config& config, const Request& r) {

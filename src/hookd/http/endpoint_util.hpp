@@ -3,6 +3,7 @@
 // encoding/json does it, the signature time window and the team signature check.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,12 +62,17 @@ std::vector<std::string> ValidKeys(const std::vector<store::ApiKey>& keys, commo
 bool SignedByAny(const std::vector<std::string>& keys, const std::string& body,
                  const std::string& mac);
 
-enum class Signature { kValid, kInvalid, kBackendError };
-// Signed with any valid key of `team`: a team without keys fails authentication like a wrong
-// signature; a failing key store is kBackendError.
-Signature CheckTeamSignature(store::ApiKeyStore& keys, const common::Clock& clock,
-                             const std::string& team, const std::string& body,
-                             const std::string& mac);
+// Why a request is refused: its HTTP status and message.
+struct Refusal {
+  int status = 0;
+  std::string message;
+};
+// nullopt when `body` is signed with any valid key of `team`. Otherwise 403 `failed
+// authentication` (a team without keys fails like a wrong signature), or 502 when the key store
+// failed, with the original's messages.
+std::optional<Refusal> CheckTeamSignature(store::ApiKeyStore& keys, const common::Clock& clock,
+                                          const std::string& team, const std::string& body,
+                                          const std::string& mac);
 
 // X-PSK is one of the configured console (frontend) keys, each compared in constant time.
 bool FrontendKeyValid(const Config& config, const Request& r);

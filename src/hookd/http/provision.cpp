@@ -11,11 +11,8 @@
 #include "hookd/http/endpoints.hpp"
 
 namespace hookd::http {
-namespace {
 
 using nlohmann::json;
-
-}  // namespace
 
 Response ProvisionEndpoint::Handle(const Request& r) const {
   const bool apikey_only = mode_ == Mode::kApiKey;

@@ -1,6 +1,8 @@
 #include "hookd/http/server.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -77,13 +79,19 @@ struct Server::Impl {
     co_return handlers->Handle(request);
   }
 
-  // Keeps the in-flight count right whatever happens to the session.
+  // Keeps the in-flight count right whatever happens to the session; the last one out wakes
+  // Stop().
   struct InFlight {
-    explicit InFlight(std::atomic<int>& n) : count(n) { ++count; }
-    ~InFlight() { --count; }
+    explicit InFlight(Impl& i) : impl(i) { ++impl.in_flight; }
+    ~InFlight() {
+      if (--impl.in_flight == 0) {
+        std::lock_guard lock(impl.drain_mutex);
+        impl.drained.notify_all();
+      }
+    }
     InFlight(const InFlight&) = delete;
     InFlight& operator=(const InFlight&) = delete;
-    std::atomic<int>& count;
+    Impl& impl;
   };
 
   net::awaitable<void> Session(beast::tcp_stream stream) {
@@ -130,7 +138,7 @@ struct Server::Impl {
       if (Console* console = handlers.GetConsole();
           console != nullptr && Console::EventsPath(request.path)) {
         {
-          InFlight counted(in_flight);
+          InFlight counted(*this);
           co_await ServeEvents(stream, *console, request, blocking, stopping);
         }
         const double seconds =
@@ -141,7 +149,7 @@ struct Server::Impl {
       }
       Response response;
       {
-        InFlight counted(in_flight);
+        InFlight counted(*this);
         // Probes get their own thread so that they answer while request work queues up.
         auto& pool = handlers.IsProbe(request.path) ? probes : blocking;
         response = co_await net::co_spawn(pool.get_executor(), RunHandler(&handlers, request),
@@ -196,6 +204,8 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
   std::atomic<int> in_flight{0};
+  std::mutex drain_mutex;
+  std::condition_variable drained;  // in_flight reached 0
 };
 
 Server::Server(Handlers& handlers, Metrics& metrics, std::string address, std::size_t max_body)
@@ -246,9 +256,9 @@ void Server::Stop(std::chrono::milliseconds grace) {
     boost::system::error_code ec;
     impl_->acceptor.close(ec);
   });
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (impl_->in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  {
+    std::unique_lock lock(impl_->drain_mutex);
+    impl_->drained.wait_for(lock, grace, [this] { return impl_->in_flight.load() == 0; });
   }
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();

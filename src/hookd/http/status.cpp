@@ -8,11 +8,8 @@
 #include "hookd/http/endpoints.hpp"
 
 namespace hookd::http {
-namespace {
 
 using nlohmann::json;
-
-}  // namespace
 
 Response StatusEndpoint::Handle(const Request& r) const {
   if (!r.body.empty() && !IsJsonContentType(r)) return Empty(415);
@@ -43,13 +40,8 @@ Response StatusEndpoint::Handle(const Request& r) const {
   if (auto bad_team = common::InvalidLabel("team", team)) {
     return reply(400, "invalid status request: " + *bad_team);
   }
-  switch (CheckTeamSignature(keys_, clock_, team, r.body, *mac)) {
-    case Signature::kValid:
-      break;
-    case Signature::kInvalid:
-      return reply(403, "failed authentication");
-    case Signature::kBackendError:
-      return reply(502, "something wrong happened when communicating with api key service");
+  if (auto refused = CheckTeamSignature(keys_, clock_, team, r.body, *mac)) {
+    return reply(refused->status, refused->message);
   }
   std::vector<store::StatusRow> statuses;
   try {

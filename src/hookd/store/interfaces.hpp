@@ -40,6 +40,17 @@ class DeploymentReader {
   virtual std::vector<StatusRow> Statuses(const std::string& deployment_id) = 0;
 };
 
+// The console's own reads. Consumer: the console (its list and deployment pages).
+class ConsoleReader {
+ public:
+  virtual ~ConsoleReader() = default;
+  // Deployments matching `filter`, newest first (created, then id, both descending), at most
+  // filter.limit of them.
+  virtual std::vector<ListedDeployment> ListDeployments(const DeploymentFilter& filter) = 0;
+  // nullopt when there is no such deployment.
+  virtual std::optional<DeploymentCommit> DeploymentWithCommit(const std::string& id) = 0;
+};
+
 // Repositories ("owner/name") a team authorises to deploy with a GitHub OIDC token.
 // Consumer: the HTTP team repositories endpoint.
 class TeamRepositoryStore {

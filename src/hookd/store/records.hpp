@@ -26,6 +26,28 @@ struct DeploymentRow {
   std::optional<std::string> state;
 };
 
+// A filter of the console's deployment list; an empty string matches every value.
+struct DeploymentFilter {
+  std::string team, cluster, state, repository;
+  // Only the deployments after this cursor in the list's order (created, then id, newest first):
+  // created at `before_micros` (unix microseconds) with an id below `before_id`, or earlier.
+  std::optional<long long> before_micros;
+  std::string before_id;
+  int limit = 50;
+};
+
+// A row of the console's deployment list.
+struct ListedDeployment {
+  DeploymentRow deployment;
+  std::optional<common::SystemTime> last_status;  // when its newest status was written
+};
+
+// A deployment with the commit hookd registered on GitHub for it (github_deployment), if any.
+struct DeploymentCommit {
+  DeploymentRow deployment;
+  std::optional<std::string> owner, repository, ref;
+};
+
 struct ResourceRow {
   int index = 0;
   std::string group;

@@ -353,6 +353,47 @@ std::optional<DeploymentRow> Store::Deployment(const std::string& id) {
   return out;
 }
 
+std::vector<ListedDeployment> Store::ListDeployments(const DeploymentFilter& filter) {
+  // The cursor's time as a timestamptz, exact to the microsecond.
+  const std::string cursor = "('epoch'::timestamptz + $5::bigint * interval '1 microsecond')";
+  std::vector<ListedDeployment> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result = tx.exec_params(
+        "SELECT " + kDeploymentColumns + ", (SELECT " + Micros("max(s.created)") +
+            " FROM deployment_status s WHERE s.deployment_id = deployment.id) FROM deployment"
+            " WHERE ($1 = '' OR team = $1) AND ($2 = '' OR cluster = $2)"
+            " AND ($3 = '' OR state = $3) AND ($4 = '' OR github_repository = $4)"
+            " AND ($5::bigint IS NULL OR (created <= " +
+            cursor + " AND (created < " + cursor +
+            " OR id < $6))) ORDER BY created DESC, id DESC LIMIT $7",
+        filter.team, filter.cluster, filter.state, filter.repository, filter.before_micros,
+        filter.before_id, filter.limit);
+    for (const auto& r : result) {
+      ListedDeployment row{ToDeployment(r), std::nullopt};
+      if (!r[7].is_null()) row.last_status = FromMicros(r[7]);
+      out.push_back(std::move(row));
+    }
+  });
+  return out;
+}
+
+std::optional<DeploymentCommit> Store::DeploymentWithCommit(const std::string& id) {
+  std::optional<DeploymentCommit> out;
+  pool_.With([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn);
+    auto result = tx.exec_params("SELECT d.*, g.owner, g.repository, g.ref FROM (SELECT " +
+                                     kDeploymentColumns +
+                                     " FROM deployment WHERE id = $1) d"
+                                     " LEFT JOIN github_deployment g ON g.deployment_id = d.id",
+                                 id);
+    if (result.empty()) return;
+    const auto& r = result[0];
+    out = DeploymentCommit{ToDeployment(r), OptString(r[7]), OptString(r[8]), OptString(r[9])};
+  });
+  return out;
+}
+
 std::vector<ResourceRow> Store::Resources(const std::string& deployment_id) {
   std::vector<ResourceRow> out;
   pool_.With([&](pqxx::connection& conn) {

@@ -16,6 +16,7 @@ namespace hookd::store {
 // database cannot be reached, other pqxx exceptions pass through.
 class Store final : public ApiKeyStore,
                     public DeploymentReader,
+                    public ConsoleReader,
                     public TeamRepositoryStore,
                     public RepositoryAuthorizer,
                     public SchemaStore,
@@ -71,6 +72,10 @@ class Store final : public ApiKeyStore,
   std::vector<ResourceRow> Resources(const std::string& deployment_id) override;
   // Newest first (created DESC).
   std::vector<StatusRow> Statuses(const std::string& deployment_id) override;
+  // Keyset pagination over (created, id): the index on created serves both the order and the
+  // cursor; ties are broken by id.
+  std::vector<ListedDeployment> ListDeployments(const DeploymentFilter& filter) override;
+  std::optional<DeploymentCommit> DeploymentWithCommit(const std::string& id) override;
   // Deployments of `cluster` created before `before` whose state is queued/in_progress, except
   // queued ones still waiting in the durable queue (those are delivered instead).
   std::vector<DeploymentRow> HistoricDeployments(const std::string& cluster,

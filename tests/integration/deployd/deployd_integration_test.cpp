@@ -111,16 +111,10 @@ std::unique_ptr<ChildProcess> StartDeployd(const KubeSim& sim, const FakeHookd& 
 
 pb::DeploymentRequest Request(const std::string& id, const std::vector<std::string>& resources,
                               std::chrono::seconds deadline = 60s) {
-  pb::DeploymentRequest r;
-  r.set_id(id);
-  r.set_team("aura");
-  r.set_cluster("local");
-  *r.mutable_time() = common::ToTimestamp(std::chrono::system_clock::now());
-  *r.mutable_deadline() = common::ToTimestamp(std::chrono::system_clock::now() + deadline);
-  for (const auto& text : resources) {
-    *r.mutable_kubernetes()->add_resources() = common::JsonToStruct(nlohmann::json::parse(text));
-  }
-  return r;
+  std::vector<nlohmann::json> objects;
+  objects.reserve(resources.size());
+  for (const auto& text : resources) objects.push_back(nlohmann::json::parse(text));
+  return testsupport::AuraRequest(id, objects, deadline);
 }
 
 std::vector<std::string> Lines(const std::vector<pb::DeploymentStatus>& statuses) {
@@ -137,6 +131,14 @@ std::string Final(const std::vector<pb::DeploymentStatus>& statuses) {
 constexpr const char* kTeamUser = "system:serviceaccount:aura:serviceuser-aura";
 // deployd's first status for every request it accepts: hookd's confirmation of delivery.
 constexpr const char* kReceived = "in_progress Deployment request received by deployd";
+
+// The statuses of a deployment of one ConfigMap `name` that succeeds, as Lines() gives them.
+std::vector<std::string> OneConfigMapLines(const std::string& name) {
+  return {kReceived,
+          "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=" + name,
+          "in_progress All resources saved to Kubernetes; waiting for completion",
+          "success Deployment completed successfully."};
+}
 
 class DeploydIntegration : public ::testing::Test {
  protected:
@@ -183,14 +185,7 @@ TEST_F(DeploydIntegration, AppliesConfigMapAsTheTeamAndReportsSuccess) {
   auto started = std::chrono::system_clock::now();
   auto statuses = Deploy("configmap-1", {R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"foo","namespace":"aura"},"data":{"key":"value"}})"});
-  EXPECT_EQ(Lines(statuses),
-            std::vector<std::string>({
-                kReceived,
-                "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=foo",
-                "in_progress All resources saved to Kubernetes; waiting for completion",
-                "success Deployment completed successfully.",
-            }))
-      << deployd_->Log();
+  EXPECT_EQ(Lines(statuses), OneConfigMapLines("foo")) << deployd_->Log();
   EXPECT_EQ(hookd_.Cluster(), "local");
   EXPECT_LE(hookd_.StartupTime(), started) << "startupTime is the process start";
   EXPECT_EQ(hookd_.Authorization(), "<none>");
@@ -642,14 +637,7 @@ TEST_F(DeploydIntegration, StatusesSurviveAnUnavailableHookdInOrder) {
   hookd_.RejectNextReports(4);
   auto statuses = Deploy("retry-1", {R"({"apiVersion":"v1","kind":"ConfigMap",
       "metadata":{"name":"retry","namespace":"aura"}})"});
-  EXPECT_EQ(Lines(statuses),
-            std::vector<std::string>({
-                kReceived,
-                "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=retry",
-                "in_progress All resources saved to Kubernetes; waiting for completion",
-                "success Deployment completed successfully.",
-            }))
-      << deployd_->Log();
+  EXPECT_EQ(Lines(statuses), OneConfigMapLines("retry")) << deployd_->Log();
   EXPECT_GE(hookd_.ReportCalls(), 8);
 }
 
@@ -1348,17 +1336,27 @@ void WarmUp(FakeHookd& hookd, testsupport::ChildProcess& deployd) {
 
 }  // namespace threads
 
+// kube-sim at 20x its speed, the fake hookd and deployd, connected and past a first deployment.
+class DeploydThreadCap : public ::testing::Test {
+ protected:
+  void Start(const std::vector<std::string>& flags) {
+    deployd_ = StartDeployd(sim_, hookd_, flags);
+    ASSERT_TRUE(hookd_.WaitConnected(20s)) << deployd_->Log();
+    ASSERT_NO_FATAL_FAILURE(threads::WarmUp(hookd_, *deployd_));
+  }
+
+  KubeSim sim_{{"--time-scale", "0.05"}};
+  FakeHookd hookd_;
+  std::unique_ptr<ChildProcess> deployd_;
+};
+
 // 300 resources, 60 of them Deployments that really roll out (kube-sim's controller, 20x faster),
 // with room for 16 rollout threads: the deployment completes and deployd's thread count stays
 // within the cap. Before the cap it started a thread per resource and four per Deployment
 // (~480 at once here; 350 Deployments aborted the agent in a 300-PID cgroup).
-TEST(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
-  KubeSim sim({"--time-scale", "0.05"});
-  FakeHookd hookd;
-  auto deployd = StartDeployd(sim, hookd, {"--max-rollout-threads", "16"});
-  ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd->Log();
-  ASSERT_NO_FATAL_FAILURE(threads::WarmUp(hookd, *deployd));
-  const int idle = threads::ThreadCount(deployd->Pid());
+TEST_F(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--max-rollout-threads", "16"}));
+  const int idle = threads::ThreadCount(deployd_->Pid());
   ASSERT_GT(idle, 0);
 
   std::vector<std::string> resources;
@@ -1379,15 +1377,15 @@ TEST(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
   long samples = 0;
   const auto started = std::chrono::steady_clock::now();
   {
-    threads::ThreadSampler sampler(deployd->Pid());
-    hookd.Send(Request("many", resources, 240s));
-    statuses = hookd.WaitFinished("many", 240s);
+    threads::ThreadSampler sampler(deployd_->Pid());
+    hookd_.Send(Request("many", resources, 240s));
+    statuses = hookd_.WaitFinished("many", 240s);
     peak = sampler.Peak();
     samples = sampler.Samples();
   }
   const auto seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  ASSERT_EQ(Final(statuses), "success Deployment completed successfully.") << deployd->Log();
+  ASSERT_EQ(Final(statuses), "success Deployment completed successfully.") << deployd_->Log();
   int applied = 0;
   int completed = 0;
   for (const auto& line : Lines(statuses)) {
@@ -1398,7 +1396,7 @@ TEST(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
   EXPECT_EQ(completed, 60) << "every Deployment was waited for";
   // 16 rollout threads at most; a few more for gRPC's own pool while statuses stream out.
   EXPECT_LE(peak, idle + 16 + 8) << "idle " << idle << ", peak " << peak;
-  EXPECT_TRUE(deployd->Running());
+  EXPECT_TRUE(deployd_->Running());
   std::printf("[ figures ] threads idle %d, peak %d over %ld samples; 300 resources in %.1f s\n",
               idle, peak, samples, seconds);
   RecordProperty("threads_idle", idle);
@@ -1410,13 +1408,9 @@ TEST(DeploydThreadCap, ManyResourcesCompleteWithABoundedThreadCount) {
 // number of tasks in /proc/<pid>/task (gRPC's timer threads aside) is the same idle, while 100
 // Deployments are applied, and while their rollouts are watched; and one more engine thread is
 // one more task.
-TEST(DeploydThreadCap, ThreadCountIsTheSameIdleAndWhileWatchingManyDeployments) {
-  KubeSim sim({"--time-scale", "0.05"});
-  FakeHookd hookd;
-  auto deployd = StartDeployd(sim, hookd, {"--threads", "2"});
-  ASSERT_TRUE(hookd.WaitConnected(20s)) << deployd->Log();
-  ASSERT_NO_FATAL_FAILURE(threads::WarmUp(hookd, *deployd));
-  const int idle = threads::OwnThreadCount(deployd->Pid());
+TEST_F(DeploydThreadCap, ThreadCountIsTheSameIdleAndWhileWatchingManyDeployments) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--threads", "2"}));
+  const int idle = threads::OwnThreadCount(deployd_->Pid());
   ASSERT_GT(idle, 0);
 
   // Rollouts that never end by themselves: deployd watches all 100 until the deadline.
@@ -1427,30 +1421,30 @@ TEST(DeploydThreadCap, ThreadCountIsTheSameIdleAndWhileWatchingManyDeployments) 
     resources.push_back(w.dump());
   }
   int peak_applying = 0;
-  hookd.Send(Request("watched", resources, 120s));
+  hookd_.Send(Request("watched", resources, 120s));
   const auto give_up = std::chrono::steady_clock::now() + 60s;
-  while (!hookd.WaitForMessage("watched", "All resources saved", 2ms)) {
-    peak_applying = std::max(peak_applying, threads::OwnThreadCount(deployd->Pid()));
-    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << deployd->Log();
+  while (!hookd_.WaitForMessage("watched", "All resources saved", 2ms)) {
+    peak_applying = std::max(peak_applying, threads::OwnThreadCount(deployd_->Pid()));
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << deployd_->Log();
   }
   int low = idle;
   int high = idle;
   for (int i = 0; i < 200; ++i) {
-    const int n = threads::OwnThreadCount(deployd->Pid());
+    const int n = threads::OwnThreadCount(deployd_->Pid());
     low = std::min(low, n);
     high = std::max(high, n);
   }
-  const auto statuses = hookd.WaitFinished("watched", 10ms);
+  const auto statuses = hookd_.WaitFinished("watched", 10ms);
   ASSERT_TRUE(statuses.empty() || !common::IsFinished(statuses.back().state()))
       << "still watching: " << Final(statuses);
-  EXPECT_EQ(peak_applying, idle) << threads::Names(deployd->Pid());
-  EXPECT_EQ(low, idle) << threads::Names(deployd->Pid());
-  EXPECT_EQ(high, idle) << threads::Names(deployd->Pid());
-  EXPECT_TRUE(deployd->Running());
+  EXPECT_EQ(peak_applying, idle) << threads::Names(deployd_->Pid());
+  EXPECT_EQ(low, idle) << threads::Names(deployd_->Pid());
+  EXPECT_EQ(high, idle) << threads::Names(deployd_->Pid());
+  EXPECT_TRUE(deployd_->Running());
 
   // --threads sets the engine's share: two more engine threads, two more tasks.
   FakeHookd other_hookd;
-  auto wider = StartDeployd(sim, other_hookd, {"--threads", "4"});
+  auto wider = StartDeployd(sim_, other_hookd, {"--threads", "4"});
   ASSERT_TRUE(other_hookd.WaitConnected(20s)) << wider->Log();
   other_hookd.Send(Request("warm-up-4", {threads::RollingOut("warm-up-4")}));
   ASSERT_EQ(Final(other_hookd.WaitFinished("warm-up-4", 60s)),
@@ -1467,24 +1461,22 @@ TEST(DeploydThreadCap, ThreadCountIsTheSameIdleAndWhileWatchingManyDeployments) 
 // waits are coroutines on the engine's fixed threads, so 30 Deployments at once roll out within
 // it, and the process stays up and keeps serving. (Root ignores RLIMIT_NPROC, hence another
 // user; setpriv and prlimit are util-linux, always on Debian.)
-TEST(DeploydThreadCap, AProcessLimitLeavesRoomForAnyNumberOfWaits) {
+TEST_F(DeploydThreadCap, AProcessLimitLeavesRoomForAnyNumberOfWaits) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to run deployd as another user";
-  KubeSim sim({"--time-scale", "0.05"});
-  FakeHookd hookd;
   // A copy of the kubeconfig the other user can read.
   auto dir = testsupport::MakeTempDir("deployd-nproc");
   std::filesystem::permissions(
       dir, std::filesystem::perms::owner_all | std::filesystem::perms::group_read |
                std::filesystem::perms::group_exec | std::filesystem::perms::others_read |
                std::filesystem::perms::others_exec);
-  testsupport::WriteFile(dir + "/kubeconfig", testsupport::ReadFile(sim.Kubeconfig()));
+  testsupport::WriteFile(dir + "/kubeconfig", testsupport::ReadFile(sim_.Kubeconfig()));
   std::filesystem::permissions(dir + "/kubeconfig", std::filesystem::perms::owner_read |
                                                         std::filesystem::perms::owner_write |
                                                         std::filesystem::perms::others_read);
   const std::string uid = std::to_string(40000 + getpid() % 20000);
   std::vector<std::string> deployd_argv = {BinaryPath("deployd"),
                                            "--grpc.server",
-                                           hookd.Address(),
+                                           hookd_.Address(),
                                            "--kubeconfig",
                                            dir + "/kubeconfig",
                                            "--metrics-listen-address",
@@ -1502,10 +1494,11 @@ TEST(DeploydThreadCap, AProcessLimitLeavesRoomForAnyNumberOfWaits) {
                                      "--clear-groups"};
     argv.insert(argv.end(), deployd_argv.begin(), deployd_argv.end());
     ChildProcess probe(argv);
-    ASSERT_TRUE(hookd.WaitConnected(20s)) << probe.Log();
-    hookd.Send(Request("probe", {R"({"apiVersion":"v1","kind":"ConfigMap",
+    ASSERT_TRUE(hookd_.WaitConnected(20s)) << probe.Log();
+    hookd_.Send(Request("probe", {R"({"apiVersion":"v1","kind":"ConfigMap",
         "metadata":{"name":"probe","namespace":"aura"}})"}));
-    ASSERT_EQ(Final(hookd.WaitFinished("probe", 30s)), "success Deployment completed successfully.")
+    ASSERT_EQ(Final(hookd_.WaitFinished("probe", 30s)),
+              "success Deployment completed successfully.")
         << probe.Log();
     idle = threads::ThreadCount(probe.Pid());
   }
@@ -1517,7 +1510,7 @@ TEST(DeploydThreadCap, AProcessLimitLeavesRoomForAnyNumberOfWaits) {
                                    "prlimit",        "--nproc=" + std::to_string(limit)};
   argv.insert(argv.end(), deployd_argv.begin(), deployd_argv.end());
   FakeHookd limited_hookd;
-  argv[std::find(argv.begin(), argv.end(), hookd.Address()) - argv.begin()] =
+  argv[std::find(argv.begin(), argv.end(), hookd_.Address()) - argv.begin()] =
       limited_hookd.Address();
   ChildProcess deployd(argv);
   ASSERT_TRUE(limited_hookd.WaitConnected(20s)) << deployd.Log();
@@ -1587,14 +1580,7 @@ TEST_F(DeploydIntegration, RequestDeliveredTwiceIsAppliedOnce) {
       30s))
       << deployd_->Log();
   // Once the copy was ignored and the first run has finished, nothing more can come.
-  EXPECT_EQ(Lines(hookd_.StatusesOf("twice-1")),
-            std::vector<std::string>({
-                kReceived,
-                "in_progress Successfully applied /v1, Kind=ConfigMap, Namespace=aura, Name=twice",
-                "in_progress All resources saved to Kubernetes; waiting for completion",
-                "success Deployment completed successfully.",
-            }))
-      << deployd_->Log();
+  EXPECT_EQ(Lines(hookd_.StatusesOf("twice-1")), OneConfigMapLines("twice")) << deployd_->Log();
   EXPECT_EQ(DeploydWrites(sim_, "/api/v1/namespaces/aura/configmaps/twice"), 1)
       << sim_.Requests().dump();
   // Delivered once more after it finished (as if hookd had missed the final status): ignored.

@@ -95,6 +95,13 @@ struct FakeGithub::Impl {
 
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key{EVP_RSA_gen(2048), EVP_PKEY_free};
 
+  std::atomic<const common::Clock*> clock{&SystemClock()};
+  common::SystemTime Now() const { return clock.load()->Now(); }
+  static const common::Clock& SystemClock() {
+    static const common::SystemClock system;
+    return system;
+  }
+
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
   std::vector<std::shared_ptr<tcp::socket>> sockets;
@@ -213,9 +220,8 @@ struct FakeGithub::Impl {
       why = "JWT signature does not verify with the App's public key";
       return false;
     }
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(Now().time_since_epoch()).count();
     if (!claims.contains("iat") || !claims["iat"].is_number_integer() || !claims.contains("exp") ||
         !claims["exp"].is_number_integer()) {
       why = "JWT without integer iat and exp";
@@ -254,7 +260,7 @@ struct FakeGithub::Impl {
     auto token = tokens.find(value);
     if (token == tokens.end()) {
       why = "not an installation token the fake issued";
-    } else if (token->second.expires <= std::chrono::system_clock::now()) {
+    } else if (token->second.expires <= Now()) {
       why = "an expired installation token";
     } else if (token->second.revoked) {
       why.clear();  // GitHub's doing, not a mistake of the client
@@ -269,7 +275,7 @@ struct FakeGithub::Impl {
     call.method = std::string(request.method_string());
     call.target = std::string(request.target());
     call.body = request.body();
-    call.at = std::chrono::system_clock::now();
+    call.at = Now();
     for (const auto& field : request) {
       std::string name(field.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -334,7 +340,7 @@ struct FakeGithub::Impl {
       }
       if (m[1].str() != kInstallId) return Message(404, "Not Found");
       const std::string token = "ghs_fake" + std::to_string(++token_counter);
-      const auto expires = std::chrono::system_clock::now() + token_lifetime;
+      const auto expires = Now() + token_lifetime;
       tokens[token] = Token{expires, false};
       return Answer(201, json{{"token", token},
                               {"expires_at", common::FormatRfc3339(expires)},
@@ -406,7 +412,7 @@ struct FakeGithub::Impl {
                        {"environment", body["environment"]},
                        {"description", nullptr},
                        {"creator", {{"login", "nais-deploy[bot]"}, {"type", "Bot"}}},
-                       {"created_at", common::FormatRfc3339(std::chrono::system_clock::now())},
+                       {"created_at", common::FormatRfc3339(Now())},
                        {"statuses_url", "https://api.github.com/repos/" + repository +
                                             "/deployments/" + std::to_string(id) + "/statuses"},
                        {"repository_url", "https://api.github.com/repos/" + repository}};
@@ -440,6 +446,8 @@ struct FakeGithub::Impl {
 
 FakeGithub::FakeGithub() : impl_(std::make_unique<Impl>()) {}
 FakeGithub::~FakeGithub() = default;
+
+void FakeGithub::SetClock(const common::Clock& clock) { impl_->clock = &clock; }
 
 std::string FakeGithub::Url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
 

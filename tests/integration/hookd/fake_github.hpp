@@ -28,6 +28,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/time.hpp"
+
 namespace hookdtest {
 
 struct GithubCall {
@@ -65,6 +67,10 @@ class FakeGithub {
   ~FakeGithub();
   FakeGithub(const FakeGithub&) = delete;
   FakeGithub& operator=(const FakeGithub&) = delete;
+
+  // The clock of tokens, JWT checks, calls' times and created_at (the system's until set).
+  // `clock` outlives this fake.
+  void SetClock(const common::Clock& clock);
 
   std::string Url() const;
   // The App's private key as GitHub hands it out (PKCS#1 PEM), written to `path`.

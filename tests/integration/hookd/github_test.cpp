@@ -11,6 +11,7 @@
 #include "harness.hpp"
 #include "hookd/store/migrate.hpp"
 #include "support/fake_deployd.hpp"
+#include "support/fake_timers.hpp"
 #include "support/http_call.hpp"
 #include "support/process.hpp"
 
@@ -62,8 +63,10 @@ class Github : public ::testing::Test {
     return c;
   }
 
-  static std::unique_ptr<hookd::App> Start(const hookd::Config& config) {
-    auto app = std::make_unique<hookd::App>(config);
+  // `timers`: hookd's clock (the system's when null).
+  static std::unique_ptr<hookd::App> Start(const hookd::Config& config,
+                                           const common::Timers* timers = nullptr) {
+    auto app = std::make_unique<hookd::App>(config, timers);
     app->Start();
     return app;
   }
@@ -298,23 +301,31 @@ TEST_F(Github, ASlowGithubNeitherDelaysNorLosesTheDeployment) {
   EXPECT_TRUE(github_.Problems().empty());
 }
 
+// hookd and the fake GitHub on one clock that the test moves: the rate limit's reset (a minute
+// away), Retry-After (30 s) and the backoff after errors are waited out on it, not in real time.
 TEST_F(Github, ServerErrorsAndRateLimitsAreRetriedAndRespected) {
-  auto app = Start(GithubConfig());
+  testsupport::FakeTimers timers(std::chrono::system_clock::now());
+  github_.SetClock(timers);
+  auto config = GithubConfig();
+  config.github_retry_base = 2s;
+  config.github_retry_cap = 10s;
+  config.github_poll_interval = 5s;
+  auto app = Start(config, &timers);
   FakeDeployd deployd(Channel(*app), "dev", kDeploydKey);
   github_.FailNext("token", 1, Failure(500));
   github_.FailNext("create", 2, Failure(502));
-  const auto reset = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count() +
-                     2;
+  const auto reset =
+      std::chrono::duration_cast<std::chrono::seconds>(timers.Now().time_since_epoch()).count() +
+      60;
   github_.FailNext(
       "status", 1,
       ScriptedAnswer{403,
                      {{"X-RateLimit-Remaining", "0"}, {"X-RateLimit-Reset", std::to_string(reset)}},
                      R"({"message":"API rate limit exceeded"})"});
-  github_.FailNext("status", 1, ScriptedAnswer{429, {{"Retry-After", "1"}}, "{}"});
+  github_.FailNext("status", 1, ScriptedAnswer{429, {{"Retry-After", "30"}}, "{}"});
   github_.FailNext("status", 1, Failure(503));
 
+  // The creator's first try fails at once (the token's 500): the request does not wait for it.
   auto reply = Deploy(*app, "flaky");
   ASSERT_EQ(reply.status, 201) << reply.body;
   const std::string id = json::parse(reply.body)["correlationID"];
@@ -322,7 +333,14 @@ TEST_F(Github, ServerErrorsAndRateLimitsAreRetriedAndRespected) {
   ASSERT_TRUE(deployd.Report(id, pb::in_progress, "working").ok());
   ASSERT_TRUE(deployd.Report(id, pb::failure, "broken").ok());
 
-  ASSERT_TRUE(WaitForPhase(id, "done", 60s)) << Phase(id);
+  // hookd's sweeper and the pump are parked (both wait on the clock): on to the next wake-up.
+  for (int step = 0; step < 1000 && Phase(id).rfind("done", 0) != 0; ++step) {
+    ASSERT_TRUE(timers.AwaitWaiting(2));
+    const auto next = timers.NextWake();
+    ASSERT_TRUE(next.has_value());
+    timers.Advance(std::max(std::chrono::nanoseconds(0), *next - timers.SteadyNow()));
+  }
+  ASSERT_EQ(Phase(id).rfind("done", 0), 0U) << Phase(id);
   ASSERT_EQ(github_.Deployments().size(), 1U);  // the 502s created nothing, no duplicate
   const long long github_id = github_.Deployments()[0]["id"];
   EXPECT_EQ(States(github_.Statuses(github_id)),
@@ -334,7 +352,9 @@ TEST_F(Github, ServerErrorsAndRateLimitsAreRetriedAndRespected) {
   EXPECT_EQ(statuses[0].answered, 403);
   EXPECT_GE(statuses[1].at, std::chrono::system_clock::time_point(std::chrono::seconds(reset)));
   EXPECT_EQ(statuses[1].answered, 429);
-  EXPECT_GE(statuses[2].at - statuses[1].at, 900ms);
+  EXPECT_GE(statuses[2].at - statuses[1].at, 30s);
+  EXPECT_EQ(statuses[2].answered, 503);
+  EXPECT_GE(statuses[3].at - statuses[2].at, 1s) << "the backoff after a 503 (jittered 2 s)";
   for (const auto& call : github_.Calls()) {
     if (call.at > statuses[0].at && call.at < statuses[1].at) {
       ADD_FAILURE() << "sent while paused: " << call.target;

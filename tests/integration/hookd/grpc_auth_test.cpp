@@ -13,15 +13,8 @@ using namespace hookdtest;
 using testsupport::FakeDeployd;
 using namespace std::chrono_literals;
 
-class GrpcAuth : public ::testing::Test {
+class GrpcAuth : public InProcessHookdTest {
  protected:
-  void SetUp() override {
-    if (!db_.Available()) GTEST_SKIP() << "no test database";
-    hookd_ = std::make_unique<Hookd>(db_.Url());
-    key_ = ProvisionKey(db_.Url(), "aura");
-    deploy_ = pb::Deploy::NewStub(hookd_->Channel());
-  }
-
   // Deploy with hand-made metadata.
   grpc::Status DeployWith(const std::vector<std::pair<std::string, std::string>>& metadata,
                           const std::string& team = "aura") {
@@ -51,11 +44,6 @@ class GrpcAuth : public ::testing::Test {
             {"authorization", common::HexEncode(common::HmacSha256(key, ts))},
             {"team", team}};
   }
-
-  testsupport::TestDatabase db_;
-  std::unique_ptr<Hookd> hookd_;
-  std::string key_;
-  std::unique_ptr<pb::Deploy::Stub> deploy_;
 };
 
 using hookdtest::ExpectStatus;

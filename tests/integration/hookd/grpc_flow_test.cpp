@@ -42,15 +42,8 @@ using testsupport::Eventually;
 
 using hookdtest::QueryCount;
 
-class GrpcFlow : public ::testing::Test {
+class GrpcFlow : public InProcessHookdTest {
  protected:
-  void SetUp() override {
-    if (!db_.Available()) GTEST_SKIP() << "no test database";
-    hookd_ = std::make_unique<Hookd>(db_.Url());
-    key_ = ProvisionKey(db_.Url(), "aura");
-    deploy_ = pb::Deploy::NewStub(hookd_->Channel());
-  }
-
   grpc::Status Deploy(const pb::DeploymentRequest& request, pb::DeploymentStatus& reply,
                       const std::string& team = "aura") {
     grpc::ClientContext context;
@@ -58,11 +51,6 @@ class GrpcFlow : public ::testing::Test {
     SetDeadline(context, 10s);
     return deploy_->Deploy(&context, request, &reply);
   }
-
-  testsupport::TestDatabase db_;
-  std::unique_ptr<Hookd> hookd_;
-  std::string key_;
-  std::unique_ptr<pb::Deploy::Stub> deploy_;
 };
 
 TEST_F(GrpcFlow, DeployIsDeliveredAndStatusesStreamUntilFinal) {
@@ -244,24 +232,6 @@ TEST_F(GrpcFlow, SecondDeploydForSameClusterReplacesTheFirst) {
   EXPECT_EQ(delivered->id(), queued.request().id());
 }
 
-TEST_F(GrpcFlow, QueuedDeploymentEndsAsErrorAtItsDeadline) {
-  auto request = ConfigMapRequest("aura", "offline", "foo");
-  *request.mutable_deadline() = common::ToTimestamp(std::chrono::system_clock::now() + 1s);
-  pb::DeploymentStatus queued;
-  ASSERT_TRUE(Deploy(request, queued).ok());
-  StatusReader reader(*deploy_, queued.request(), key_, "aura");
-  auto first = reader.Next();
-  ASSERT_TRUE(first.has_value());
-  EXPECT_EQ(first->state(), pb::queued);
-  auto expired = reader.Next();
-  ASSERT_TRUE(expired.has_value());
-  EXPECT_EQ(expired->state(), pb::error);
-  EXPECT_EQ(expired->message(),
-            "deadline passed before a deployd for cluster 'offline' picked up the deployment "
-            "(cluster offline)");
-  EXPECT_FALSE(reader.Next().has_value());
-}
-
 // hookd judges deadlines by its clock, and its sweeper waits on it: with a clock the test moves, a
 // deployment queued for a minute ends when its time is up, not before, without a minute passing.
 // A request no deployd has confirmed ends a tenth of its time (at most 30 s) before its deadline,
@@ -282,6 +252,11 @@ TEST(GrpcFlowClock, QueuedDeploymentEndsAtItsDeadlineByTheClock) {
     SetDeadline(context, 10s);
     ASSERT_TRUE(deploy->Deploy(&context, request, &queued).ok());
   }
+  // The CLI's view: a Status stream that hears the end.
+  StatusReader reader(*deploy, queued.request(), key, "aura");
+  auto first = reader.Next();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->state(), pb::queued);
   const std::string errors = "SELECT count(*) FROM deployment_status WHERE deployment_id = '" +
                              queued.request().id() + "' AND status = 'error'";
   // The sweeper is parked in its wait; each Advance wakes it once, and it parks again when its
@@ -298,6 +273,13 @@ TEST(GrpcFlowClock, QueuedDeploymentEndsAtItsDeadlineByTheClock) {
                        "before a deployd for cluster ''offline'' picked up the deployment "
                        "(cluster offline)'"),
             1);
+  auto expired = reader.Next();
+  ASSERT_TRUE(expired.has_value());
+  EXPECT_EQ(expired->state(), pb::error);
+  EXPECT_EQ(expired->message(),
+            "deadline passed before a deployd for cluster 'offline' picked up the deployment "
+            "(cluster offline)");
+  EXPECT_FALSE(reader.Next().has_value());
 }
 
 // A borrower waits for a free connection up to the pool's timeout, measured on its clock.

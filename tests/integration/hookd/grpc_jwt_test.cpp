@@ -389,27 +389,19 @@ TEST(HookdJwtProcess, HttpJwksUrlWithoutTheFlagExitsOne) {
   }
 }
 
-TEST(HookdJwtProcess, WithTheFlagHttpJwksServesAndARecreatedRepositoryCannotDeploy) {
-  testsupport::TestDatabase db;
-  REQUIRE_TEST_DATABASE(db);
+class HookdJwtBinary : public HookdProcessTest {};
+
+TEST_F(HookdJwtBinary, WithTheFlagHttpJwksServesAndARecreatedRepositoryCannotDeploy) {
   StaticHttpServer jwks(Signer().Jwks());
-  const int grpc_port = testsupport::FreePort();
-  const int http_port = testsupport::FreePort();
-  testsupport::ChildProcess hookd(
-      {testsupport::BinaryPath("hookd"), "--database-url", db.Url(), "--grpc.address",
-       "127.0.0.1:" + std::to_string(grpc_port), "--listen-address",
-       "127.0.0.1:" + std::to_string(http_port), "--grpc.cli-authentication=true",
-       "--frontend-keys", kPsk, "--github-jwks-url", jwks.Url() + "/.well-known/jwks",
-       "--github-issuer", kIssuer},
-      {{"HOOKD_GITHUB_JWKS_ALLOW_HTTP", "true"}});
-  ASSERT_TRUE(testsupport::WaitForPort(grpc_port, 30s)) << hookd.Log();
-  ASSERT_TRUE(testsupport::WaitForPort(http_port, 30s)) << hookd.Log();
-  auto added = Call(http_port, "POST", "/internal/api/v1/team/aura/repositories",
+  ASSERT_NO_FATAL_FAILURE(
+      Start({"--grpc.cli-authentication=true", "--frontend-keys", kPsk, "--github-jwks-url",
+             jwks.Url() + "/.well-known/jwks", "--github-issuer", kIssuer},
+            {{"HOOKD_GITHUB_JWKS_ALLOW_HTTP", "true"}}));
+  auto added = Call(http_port_, "POST", "/internal/api/v1/team/aura/repositories",
                     R"({"repository":"navikt/app"})",
                     {{"X-PSK", kPsk}, {"Content-Type", "application/json"}});
   ASSERT_EQ(added.status, 201) << added.body;
-  auto deploy = pb::Deploy::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port),
-                                                        grpc::InsecureChannelCredentials()));
+  auto deploy = pb::Deploy::NewStub(Channel());
   auto deploy_with = [&](const std::string& token) {
     grpc::ClientContext context;
     context.AddMetadata("jwt", token);
@@ -419,13 +411,13 @@ TEST(HookdJwtProcess, WithTheFlagHttpJwksServesAndARecreatedRepositoryCannotDepl
     return deploy->Deploy(&context, ConfigMapRequest("aura", "dev", "foo"), &reply);
   };
   auto first = deploy_with(TokenOf("navikt/app", "1001"));
-  EXPECT_TRUE(first.ok()) << first.error_message() << hookd.Log();
+  EXPECT_TRUE(first.ok()) << first.error_message() << hookd_->Log();
   ExpectStatus(deploy_with(TokenOf("navikt/app", "2002")), grpc::StatusCode::PERMISSION_DENIED,
                Impostor("navikt/app", "aura", "2002", "1001"));
   EXPECT_GE(jwks.RequestCount(), 1);
   // hookd bounds its shutdown by --shutdown-grace (10 s); under the sanitizers, on a loaded
   // machine, it once took 5 s, which the default 5 s before SIGKILL did not allow.
-  EXPECT_EQ(hookd.Stop(std::chrono::seconds(15)), 0) << hookd.Log();
+  EXPECT_EQ(hookd_->Stop(std::chrono::seconds(15)), 0) << hookd_->Log();
 }
 
 }  // namespace

@@ -36,11 +36,19 @@ Hookd::Hookd(const std::string& database_url, bool cli_auth, bool deployd_auth,
 
 Hookd::~Hookd() { app_->Stop(); }
 
+void InProcessHookdTest::SetUp() {
+  if (!db_.Available()) GTEST_SKIP() << "no test database";
+  hookd_ = std::make_unique<Hookd>(db_.Url());
+  key_ = ProvisionKey(db_.Url(), "aura");
+  deploy_ = pb::Deploy::NewStub(hookd_->Channel());
+}
+
 void HookdProcessTest::SetUp() {
   if (!db_.Available()) GTEST_SKIP() << "no test database";
 }
 
-void HookdProcessTest::Start(const std::vector<std::string>& extra) {
+void HookdProcessTest::Start(const std::vector<std::string>& extra,
+                             const std::map<std::string, std::string>& env) {
   grpc_port_ = testsupport::FreePort();
   http_port_ = testsupport::FreePort();
   std::vector<std::string> argv = {testsupport::BinaryPath("hookd"),
@@ -53,7 +61,7 @@ void HookdProcessTest::Start(const std::vector<std::string>& extra) {
                                    "--log-level",
                                    "info"};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  hookd_ = std::make_unique<testsupport::ChildProcess>(argv);
+  hookd_ = std::make_unique<testsupport::ChildProcess>(argv, env);
   ASSERT_TRUE(testsupport::WaitForPort(grpc_port_, std::chrono::seconds(60))) << hookd_->Log();
   ASSERT_TRUE(testsupport::WaitForPort(http_port_, std::chrono::seconds(60))) << hookd_->Log();
   key_ = ProvisionKey(db_.Url(), "aura");

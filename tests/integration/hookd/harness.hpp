@@ -2,6 +2,7 @@
 // In-process hookd on a private database, and gRPC clients that speak like the original CLI
 // (API-key metadata) and deployd (pre-shared key).
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -41,13 +42,26 @@ class Hookd {
   std::unique_ptr<hookd::App> app_;
 };
 
+// hookd in this process on the test's private database (skipped without one), an API key of the
+// team aura (key_) and a pb.Deploy client (deploy_).
+class InProcessHookdTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  testsupport::TestDatabase db_;
+  std::unique_ptr<Hookd> hookd_;
+  std::string key_;
+  std::unique_ptr<pb::Deploy::Stub> deploy_;
+};
+
 // The hookd binary as a child process on the test's private database (skipped without one).
 class HookdProcessTest : public ::testing::Test {
  protected:
   void SetUp() override;
-  // Starts hookd on free ports with `extra` after its test flags (info logs), waits for both
-  // ports and provisions an API key for the team aura (key_).
-  void Start(const std::vector<std::string>& extra = {});
+  // Starts hookd on free ports with `extra` after its test flags (info logs) and `env` added to
+  // its environment, waits for both ports and provisions an API key for the team aura (key_).
+  void Start(const std::vector<std::string>& extra = {},
+             const std::map<std::string, std::string>& env = {});
   // A channel to its gRPC port, sending messages up to `max_send` bytes.
   std::shared_ptr<grpc::Channel> Channel(std::size_t max_send = 64u << 20) const;
 

@@ -9,6 +9,7 @@
 #include "common/hex.hpp"
 #include "harness.hpp"
 #include "hookd/store/migrate.hpp"
+#include "support/deploy_body.hpp"
 #include "support/fake_deployd.hpp"
 #include "support/http_call.hpp"
 
@@ -43,19 +44,10 @@ class HttpApi : public ::testing::Test {
                 {{"Content-Type", "application/json"},
                  {"X-NAIS-Signature", common::HexEncode(common::HmacSha256(key, text))}});
   }
-  json DeployBody() {
-    return {{"resources", json::array({{{"apiVersion", "v1"},
-                                        {"kind", "ConfigMap"},
-                                        {"metadata", {{"name", "foo"}, {"namespace", "aura"}}}}})},
-            {"team", "aura"},
-            {"cluster", "dev"},
-            {"environment", "dev"},
-            {"ref", "main"},
-            {"owner", "navikt"},
-            {"repository", "app"},
-            {"timestamp", std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count()}};
+  static json DeployBody() {
+    return testsupport::DeployBody(std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
   }
   std::string Target() { return "127.0.0.1:" + std::to_string(app_->GrpcPort()); }
 

@@ -9,22 +9,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(HookdProcess, StartsWithTheE2eCommandLineAndStopsOnSigterm) {
-  testsupport::TestDatabase db;
-  REQUIRE_TEST_DATABASE(db);
-  const int grpc_port = testsupport::FreePort();
-  const int http_port = testsupport::FreePort();
-  testsupport::ChildProcess hookd(
-      {testsupport::BinaryPath("hookd"), "--database-url", db.Url(), "--grpc.address",
-       "127.0.0.1:" + std::to_string(grpc_port), "--listen-address",
-       "127.0.0.1:" + std::to_string(http_port), "--grpc.cli-authentication=true",
-       "--grpc.deployd-authentication=true", "--deployd-keys", "k1,k2"});
-  ASSERT_TRUE(testsupport::WaitForPort(grpc_port, 30s)) << hookd.Log();
-  EXPECT_EQ(hookd.Stop(), 0) << hookd.Log();
-  const std::string log = hookd.Log();
+class HookdBinary : public hookdtest::HookdProcessTest {};
+
+TEST_F(HookdBinary, StartsWithTheE2eCommandLineAndStopsOnSigterm) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--grpc.cli-authentication=true",
+                                 "--grpc.deployd-authentication=true", "--deployd-keys", "k1,k2"}));
+  EXPECT_EQ(hookd_->Stop(), 0) << hookd_->Log();
+  const std::string log = hookd_->Log();
   EXPECT_NE(log.find("hookd starting"), std::string::npos) << log;
   // Secrets are redacted in the logged configuration.
-  EXPECT_EQ(log.find(db.Url()), std::string::npos) << log;
+  EXPECT_EQ(log.find(db_.Url()), std::string::npos) << log;
   EXPECT_EQ(log.find("k1,k2"), std::string::npos) << log;
 }
 

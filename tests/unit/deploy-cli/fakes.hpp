@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "common/time.hpp"
 #include "deploy-cli/run.hpp"
+#include "deploy-cli/transport/grpc_transport.hpp"
 #include "deploy-cli/transport/transport.hpp"
 #include "support/fake_clock.hpp"
 
@@ -48,6 +50,11 @@ class ScratchFile {
   ScratchFile(const ScratchFile&) = delete;
   ScratchFile& operator=(const ScratchFile&) = delete;
   const std::string& Path() const { return path_; }
+  // What the file holds now ("" when it is gone).
+  std::string Content() const {
+    std::ifstream in(path_, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
 
  private:
   std::string path_;
@@ -155,6 +162,17 @@ class TransportRef final : public Transport {
  private:
   FakeTransport& fake_;
 };
+
+// Ports for a CLI run through the real transports (MakeTransport), with no environment variables.
+inline Ports RealTransportPorts(const common::Clock& clock, Sleeper& sleeper, std::ostream& out,
+                                std::ostream& err) {
+  return Ports{clock,
+               sleeper,
+               [](const std::string&) -> std::optional<std::string> { return std::nullopt; },
+               &MakeTransport,
+               out,
+               err};
+}
 
 // A CLI run with fakes for every port.
 struct Harness {

@@ -85,6 +85,16 @@ class FakeDeployService final : public pb::Deploy::Service {
   std::vector<SeenCall> calls_;
 };
 
+// A server without TLS or authentication.
+TransportConfig PlainConfig(const std::string& server, const common::Clock& clock) {
+  TransportConfig config;
+  config.server = server;
+  config.use_tls = false;
+  config.authentication = false;
+  config.clock = &clock;
+  return config;
+}
+
 class GrpcTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -99,14 +109,7 @@ class GrpcTransportTest : public ::testing::Test {
 
   std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
   // The fake server without TLS or authentication, on the system clock.
-  TransportConfig PlainConfig() {
-    TransportConfig config;
-    config.server = Address();
-    config.use_tls = false;
-    config.authentication = false;
-    config.clock = &clock_;
-    return config;
-  }
+  TransportConfig PlainConfig() { return deploy_cli::PlainConfig(Address(), clock_); }
 
   common::SystemClock clock_;
 
@@ -118,13 +121,10 @@ class GrpcTransportTest : public ::testing::Test {
 TEST_F(GrpcTransportTest, ApiKeyMetadataIsHmacOfTimestamp) {
   deploy_cli::testing::FakeClock clock;
   clock.now += std::chrono::nanoseconds(123'450'000);
-  TransportConfig config;
-  config.server = Address();
-  config.use_tls = false;
+  TransportConfig config = deploy_cli::PlainConfig(Address(), clock);
   config.authentication = true;
   config.api_key = *common::HexDecode("1234567812345678");
   config.team = "aura";
-  config.clock = &clock;
   auto transport = MakeTransport(config);
 
   pb::DeploymentRequest request;
@@ -212,11 +212,7 @@ TEST_F(GrpcTransportTest, StreamEndedByServerReadsAsEof) {
 
 TEST_F(GrpcTransportTest, UnreachableServerIsUnavailable) {
   common::SystemClock clock;
-  TransportConfig config;
-  config.server = "127.0.0.1:1";
-  config.use_tls = false;
-  config.authentication = false;
-  config.clock = &clock;
+  TransportConfig config = deploy_cli::PlainConfig("127.0.0.1:1", clock);
   auto transport = MakeTransport(config);
   pb::DeploymentRequest request;
   pb::DeploymentStatus response;
@@ -231,12 +227,7 @@ TEST_F(GrpcTransportTest, WholeCliRunWithWaitAndAuthentication) {
   RealSleeper sleeper;
   std::ostringstream out;
   std::ostringstream err;
-  const Ports ports{clock,
-                    sleeper,
-                    [](const std::string&) -> std::optional<std::string> { return std::nullopt; },
-                    &MakeTransport,
-                    out,
-                    err};
+  const Ports ports = testing::RealTransportPorts(clock, sleeper, out, err);
   const int code = RunCommandLine(
       {"--resource", deploy_cli::testing::TestData("configmap.yaml"), "--cluster", "local",
        "--apikey", "1234567812345678", "--deploy-server", Address(), "--grpc-authentication=true",
@@ -263,12 +254,7 @@ TEST_F(GrpcTransportTest, RejectedDeployThroughRealTransportExitsFour) {
   RealSleeper sleeper;
   std::ostringstream out;
   std::ostringstream err;
-  const Ports ports{clock,
-                    sleeper,
-                    [](const std::string&) -> std::optional<std::string> { return std::nullopt; },
-                    &MakeTransport,
-                    out,
-                    err};
+  const Ports ports = testing::RealTransportPorts(clock, sleeper, out, err);
   EXPECT_EQ(RunCommandLine(
                 {"--resource", deploy_cli::testing::TestData("configmap.yaml"), "--cluster",
                  "local", "--apikey", "00", "--deploy-server", Address(), "--grpc-use-tls=false"},
@@ -288,11 +274,7 @@ TEST(GrpcSizeRefusalTest, ServerRefusalOfALargeRequestCarriesItsKind) {
   auto server = builder.BuildAndStart();
   ASSERT_TRUE(server);
   common::SystemClock clock;
-  TransportConfig config;
-  config.server = "127.0.0.1:" + std::to_string(port);
-  config.use_tls = false;
-  config.authentication = false;
-  config.clock = &clock;
+  TransportConfig config = PlainConfig("127.0.0.1:" + std::to_string(port), clock);
   auto transport = MakeGrpcTransport(config);
   pb::DeploymentRequest request;
   request.set_team(std::string(4096, 'x'));
@@ -343,14 +325,11 @@ TEST_F(GrpcTransportTest, GithubOidcTokenIsFetchedCachedAndRenewed) {
         ++issued;
         return {200, "{\"value\":\"" + MakeJwt(1'700'000'000 + 300, issued) + "\"}"};
       });
-  TransportConfig config;
-  config.server = Address();
-  config.use_tls = false;
+  TransportConfig config = deploy_cli::PlainConfig(Address(), clock);
   config.authentication = true;
   config.team = "aura";
   config.token_url = token_server.Url() + "/token?api-version=2.0";
   config.bearer_token = "runner-secret";
-  config.clock = &clock;
   auto transport = MakeTransport(config);
   pb::DeploymentRequest request;
   pb::DeploymentStatus response;
@@ -382,13 +361,11 @@ TEST_F(GrpcTransportTest, GithubTokenEndpointRefusalIsUnauthenticated) {
           -> testsupport::LoopbackHttpServer::Response {
         return {401, "{}"};
       });
-  TransportConfig config;
-  config.server = Address();
-  config.use_tls = false;
+  TransportConfig config = deploy_cli::PlainConfig(Address(), clock);
+  config.authentication = true;
   config.team = "aura";
   config.token_url = token_server.Url() + "/token";
   config.bearer_token = "x";
-  config.clock = &clock;
   auto transport = MakeTransport(config);
   pb::DeploymentRequest request;
   pb::DeploymentStatus response;

@@ -24,12 +24,7 @@ struct HttpRun {
   std::ostringstream err;
 
   int Run(const std::string& url, std::vector<std::string> extra) {
-    const Ports ports{clock,
-                      sleeper,
-                      [](const std::string&) -> std::optional<std::string> { return std::nullopt; },
-                      &MakeTransport,
-                      out,
-                      err};
+    const Ports ports = testing::RealTransportPorts(clock, sleeper, out, err);
     std::vector<std::string> args = {"--resource",      testing::TestData("configmap.yaml"),
                                      "--cluster",       "local",
                                      "--apikey",        "1234567812345678",

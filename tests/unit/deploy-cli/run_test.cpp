@@ -21,6 +21,7 @@ using testing::Err;
 using testing::FakeTransport;
 using testing::Harness;
 using testing::MakeStatus;
+using testing::ScratchFile;
 using testing::TestData;
 
 bool Contains(const std::string& haystack, const std::string& needle) {
@@ -375,18 +376,13 @@ TEST(RunTest, JsonOutputPrintsOneObjectPerStatus) {
 
 TEST(RunTest, StepSummaryIsAppended) {
   Harness h;
-  char path[] = "/tmp/deploy-summary-XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
-  h.env["GITHUB_STEP_SUMMARY"] = path;
+  const ScratchFile summary("", ".md");
+  h.env["GITHUB_STEP_SUMMARY"] = summary.Path();
   h.transport.deploys = {MakeStatus(pb::queued, "")};
   h.transport.streams = {FakeTransport::Stream{std::deque<FakeTransport::Item>{
       MakeStatus(pb::success, "Deployment completed successfully.")}}};
   EXPECT_EQ(h.Run(Harness::Base({"--wait"})), 0);
-  std::ifstream in(path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::remove(path);
+  const std::string text = summary.Content();
   EXPECT_EQ(text.rfind("## 🚀 NAIS deploy\n\n* Detailed trace: [", 0), 0u) << text;
   EXPECT_TRUE(Contains(text, "* Request ID: id-1\n"));
   EXPECT_TRUE(Contains(text, "* Deadline: "));
@@ -395,17 +391,12 @@ TEST(RunTest, StepSummaryIsAppended) {
 
 TEST(RunTest, StepSummaryDisabledByEnvironment) {
   Harness h;
-  char path[] = "/tmp/deploy-summary-XXXXXX";
-  const int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  close(fd);
-  h.env["GITHUB_STEP_SUMMARY"] = path;
+  const ScratchFile summary("", ".md");
+  h.env["GITHUB_STEP_SUMMARY"] = summary.Path();
   h.env["NAIS_DEPLOY_SUMMARY"] = "FALSE";
   h.transport.deploys = {MakeStatus(pb::success, "")};
   EXPECT_EQ(h.Run(Harness::Base()), 0);
-  std::ifstream in(path);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::remove(path);
+  const std::string text = summary.Content();
   EXPECT_EQ(text, "");
 }
 

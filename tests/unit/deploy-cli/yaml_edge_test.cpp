@@ -7,30 +7,15 @@
 
 #include "deploy-cli/exit_code.hpp"
 #include "deploy-cli/manifest/prepare.hpp"
+#include "fakes.hpp"
 
 namespace deploy_cli {
 namespace {
 
 using nlohmann::json;
 
-class TempFile {
- public:
-  explicit TempFile(const std::string& content) {
-    char name[] = "/tmp/deploy-yaml-XXXXXX";
-    const int fd = mkstemp(name);
-    if (fd >= 0) close(fd);
-    path_ = name;
-    std::ofstream(path_) << content;
-  }
-  ~TempFile() { std::remove(path_.c_str()); }
-  const std::string& Path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 std::vector<json> Load(const std::string& content, const json& vars = json::object()) {
-  TempFile file(content);
+  const testing::ScratchFile file(content);
   return LoadResourceFile(file.Path(), vars, false);
 }
 
@@ -61,7 +46,7 @@ TEST(YamlEdgeTest, YamlBombIsRejectedAsTemplateError) {
     bomb += "]\n";
     prev = c;
   }
-  TempFile file(bomb);
+  const testing::ScratchFile file(bomb);
   try {
     LoadResourceFile(file.Path(), json::object(), false);
     FAIL() << "bomb accepted";
@@ -74,7 +59,7 @@ TEST(YamlEdgeTest, YamlBombIsRejectedAsTemplateError) {
 }
 
 TEST(YamlEdgeTest, SyntaxErrorNamesLineAndColumn) {
-  TempFile file("a: 1\nb: [1, 2\nc: 3\n");
+  const testing::ScratchFile file("a: 1\nb: [1, 2\nc: 3\n");
   try {
     LoadResourceFile(file.Path(), json::object(), false);
     FAIL();

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 
 #include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
@@ -22,6 +23,23 @@ void Parse(common::LayeredConfig& config, std::vector<std::string> args,
   std::reverse(args.begin(), args.end());
   app.parse(args);
   config.Resolve(env, "");
+}
+
+// A kubeconfig with one context (a token user on https://127.0.0.1:6443) at `path`.
+void WriteKubeconfig(const std::string& path) {
+  testsupport::WriteFile(path, R"(current-context: c
+clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+)");
+}
+
+// deployd's settings after the command line `args` and the environment `env`.
+std::unique_ptr<common::LayeredConfig> Configured(std::vector<std::string> args = {},
+                                                  std::map<std::string, std::string> env = {}) {
+  auto config = std::make_unique<common::LayeredConfig>(Settings());
+  Parse(*config, std::move(args), FakeEnv(std::move(env)));
+  return config;
 }
 
 TEST(DeploydConfig, DefaultsOfTheOriginal) {
@@ -72,12 +90,9 @@ std::string ConversionError(std::vector<std::string> args) {
 }
 
 TEST(DeploydConfig, MaxRolloutThreads) {
-  common::LayeredConfig config(Settings());
-  Parse(config, {}, FakeEnv({}));
-  EXPECT_EQ(config.Get("max-rollout-threads"), "128");
-  common::LayeredConfig from_env(Settings());
-  Parse(from_env, {}, FakeEnv({{"DEPLOYD_MAX_ROLLOUT_THREADS", "64"}}));
-  EXPECT_EQ(from_env.Get("max-rollout-threads"), "64");
+  EXPECT_EQ(Configured()->Get("max-rollout-threads"), "128");
+  EXPECT_EQ(Configured({}, {{"DEPLOYD_MAX_ROLLOUT_THREADS", "64"}})->Get("max-rollout-threads"),
+            "64");
   EXPECT_EQ(ConversionError({"--max-rollout-threads", "3"}),
             "invalid value \"3\" for max-rollout-threads: want an integer of at least 4");
   EXPECT_EQ(ConversionError({"--max-rollout-threads", "many"}),
@@ -87,12 +102,9 @@ TEST(DeploydConfig, MaxRolloutThreads) {
 }
 
 TEST(DeploydConfig, ReplacedBackoff) {
-  common::LayeredConfig config(Settings());
-  Parse(config, {}, FakeEnv({}));
-  EXPECT_EQ(config.GetDuration("replaced-backoff"), std::chrono::seconds(60));
-  common::LayeredConfig from_env(Settings());
-  Parse(from_env, {}, FakeEnv({{"DEPLOYD_REPLACED_BACKOFF", "5m"}}));
-  EXPECT_EQ(from_env.GetDuration("replaced-backoff"), std::chrono::minutes(5));
+  EXPECT_EQ(Configured()->GetDuration("replaced-backoff"), std::chrono::seconds(60));
+  EXPECT_EQ(Configured({}, {{"DEPLOYD_REPLACED_BACKOFF", "5m"}})->GetDuration("replaced-backoff"),
+            std::chrono::minutes(5));
 }
 
 TEST(DeploydConfig, ClusterMustBeADnsLabel) {
@@ -117,11 +129,7 @@ TEST(DeploydConfig, DashedGrpcFlagsOfTheOriginalReadme) {
   EXPECT_EQ(config.Source("grpc.authentication"), "flag");
   EXPECT_TRUE(config.GetBool("grpc.use-tls"));
   const std::string dir = testsupport::MakeTempDir("deployd-config");
-  testsupport::WriteFile(dir + "/config", R"(current-context: c
-clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: c, context: {cluster: k, user: u}}]
-)");
+  WriteKubeconfig(dir + "/config");
   config.Set("kubeconfig", dir + "/config");
   auto options = ToAgentOptions(config, FakeEnv({}), std::chrono::system_clock::now());
   EXPECT_TRUE(options.hookd.authentication);
@@ -146,20 +154,13 @@ namespace {
 
 // --max-message-size: the largest request deployd receives, announced to hookd.
 TEST(DeploydConfig, MaxMessageSize) {
-  common::LayeredConfig config(Settings());
-  Parse(config, {}, FakeEnv({}));
-  EXPECT_EQ(config.Get("max-message-size"), "32MiB");
-  common::LayeredConfig from_env(Settings());
-  Parse(from_env, {}, FakeEnv({{"DEPLOYD_MAX_MESSAGE_SIZE", "8MiB"}}));
-  EXPECT_EQ(from_env.Get("max-message-size"), "8MiB");
+  EXPECT_EQ(Configured()->Get("max-message-size"), "32MiB");
+  const auto from_env = Configured({}, {{"DEPLOYD_MAX_MESSAGE_SIZE", "8MiB"}});
+  EXPECT_EQ(from_env->Get("max-message-size"), "8MiB");
   const std::string dir = testsupport::MakeTempDir("deployd-config");
-  testsupport::WriteFile(dir + "/config", R"(current-context: c
-clusters: [{name: k, cluster: {server: "https://127.0.0.1:6443"}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: c, context: {cluster: k, user: u}}]
-)");
-  from_env.Set("kubeconfig", dir + "/config");
-  EXPECT_EQ(ToAgentOptions(from_env, FakeEnv({}), std::chrono::system_clock::now())
+  WriteKubeconfig(dir + "/config");
+  from_env->Set("kubeconfig", dir + "/config");
+  EXPECT_EQ(ToAgentOptions(*from_env, FakeEnv({}), std::chrono::system_clock::now())
                 .hookd.max_message_size,
             8u << 20);
   std::filesystem::remove_all(dir);

@@ -20,6 +20,16 @@ json Deployment(int generation, int observed, int spec, int replicas, int update
                 {"availableReplicas", available}}}};
 }
 
+// `d` with the condition a Deployment gets when it exceeds its progress deadline.
+json TimedOut(json d) {
+  d["status"]["conditions"] =
+      json::array({{{"type", "Progressing"},
+                    {"status", "False"},
+                    {"reason", "ProgressDeadlineExceeded"},
+                    {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  return d;
+}
+
 TEST(DeploymentVerdict, GatedOnObservedGeneration) {
   auto a = AssessDeployment(Deployment(2, 1, 2, 2, 2, 2));
   EXPECT_EQ(a.phase, Phase::kInProgress);
@@ -42,12 +52,7 @@ TEST(DeploymentVerdict, KubectlSteps) {
 }
 
 TEST(DeploymentVerdict, ProgressDeadlineExceededFails) {
-  auto d = Deployment(2, 2, 3, 3, 1, 0);
-  d["status"]["conditions"] =
-      json::array({{{"type", "Progressing"},
-                    {"status", "False"},
-                    {"reason", "ProgressDeadlineExceeded"},
-                    {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  auto d = TimedOut(Deployment(2, 2, 3, 3, 1, 0));
   auto a = AssessDeployment(d);
   EXPECT_EQ(a.phase, Phase::kFailed);
   EXPECT_EQ(
@@ -176,24 +181,14 @@ TEST(PodProblems, ImagePullIsTransientAndUnschedulableToo) {
 }
 
 TEST(DeploymentVerdict, StaleProgressDeadlineOfAnEarlierGenerationIsNotAFailure) {
-  auto d = Deployment(3, 2, 3, 3, 1, 0);
-  d["status"]["conditions"] =
-      json::array({{{"type", "Progressing"},
-                    {"status", "False"},
-                    {"reason", "ProgressDeadlineExceeded"},
-                    {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  auto d = TimedOut(Deployment(3, 2, 3, 3, 1, 0));
   auto a = AssessDeployment(d);
   EXPECT_EQ(a.phase, Phase::kInProgress);
   EXPECT_EQ(a.message, "waiting for the controller to observe generation 3 (observed 2)");
 }
 
 TEST(DeploymentVerdict, ProgressDeadlineNamesTheCause) {
-  auto d = Deployment(2, 2, 3, 3, 1, 0);
-  d["status"]["conditions"] =
-      json::array({{{"type", "Progressing"},
-                    {"status", "False"},
-                    {"reason", "ProgressDeadlineExceeded"},
-                    {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
+  auto d = TimedOut(Deployment(2, 2, 3, 3, 1, 0));
   EXPECT_EQ(AssessDeployment(d, "pod web-abc-x7k2p container web: ErrImagePull: not found").message,
             "deployment \"web\" exceeded its progress deadline: pod web-abc-x7k2p container web: "
             "ErrImagePull: not found (ReplicaSet \"web-abc\" has timed out progressing.)");

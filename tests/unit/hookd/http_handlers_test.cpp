@@ -19,6 +19,7 @@
 #include "hookd/http/handlers.hpp"
 #include "hookd/store/migrations.hpp"
 #include "http_fixture.hpp"
+#include "support/deploy_body.hpp"
 #include "support/fake_clock.hpp"
 #include "support/fake_stores.hpp"
 
@@ -68,18 +69,7 @@ class HttpEndpoints : public testsupport::HttpFakesTest {
     return Signed(path, body.dump(), key);
   }
 
-  json DeployBody() const {
-    return {{"resources", json::array({{{"apiVersion", "v1"},
-                                        {"kind", "ConfigMap"},
-                                        {"metadata", {{"name", "foo"}, {"namespace", "aura"}}}}})},
-            {"team", "aura"},
-            {"cluster", "dev"},
-            {"environment", "dev"},
-            {"ref", "main"},
-            {"owner", "navikt"},
-            {"repository", "app"},
-            {"timestamp", Now()}};
-  }
+  json DeployBody() const { return testsupport::DeployBody(Now()); }
 
   static json Body(const Response& r) { return json::parse(r.body); }
 };
