@@ -580,14 +580,7 @@ TEST_F(KubeSimSpecTest, WatchTimeoutThenResumeFromTheLastResourceVersion) {
 
 std::string SpecApplication(const std::string& name, const std::string& correlation,
                             const json& extra_labels = json::object()) {
-  json app{{"apiVersion", "nais.io/v1alpha1"},
-           {"kind", "Application"},
-           {"metadata",
-            {{"name", name},
-             {"namespace", "aura"},
-             {"annotations", {{"nais.io/deploymentCorrelationID", correlation}}}}},
-           {"spec",
-            {{"image", "ghcr.io/example/" + name + ":1"}, {"replicas", {{"min", 1}, {"max", 1}}}}}};
+  json app = NaisApplication(name, correlation, 1);
   if (!extra_labels.empty()) app["metadata"]["labels"] = extra_labels;
   return app.dump();
 }

@@ -772,14 +772,7 @@ TEST_F(KubeSimTest, JobFailureScenario) {
 
 std::string Application(const std::string& name, const std::string& correlation,
                         const std::string& scenario = "") {
-  json app{{"apiVersion", "nais.io/v1alpha1"},
-           {"kind", "Application"},
-           {"metadata",
-            {{"name", name},
-             {"namespace", "aura"},
-             {"annotations", {{"nais.io/deploymentCorrelationID", correlation}}}}},
-           {"spec",
-            {{"image", "ghcr.io/example/" + name + ":1"}, {"replicas", {{"min", 1}, {"max", 2}}}}}};
+  json app = NaisApplication(name, correlation, 2);
   if (!scenario.empty()) app["metadata"]["annotations"]["test.deployd.io/scenario"] = scenario;
   return app.dump();
 }

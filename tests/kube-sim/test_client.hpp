@@ -91,4 +91,19 @@ class SharedSimTest : public ::testing::Test {
 // One JSON value per non-empty line: the events of a watch response body.
 std::vector<nlohmann::json> Lines(const std::string& body);
 
+// A nais.io Application `name` in the namespace aura, annotated with the deployment correlation ID
+// `correlation`, of 1 to `max_replicas` replicas.
+inline nlohmann::json NaisApplication(const std::string& name, const std::string& correlation,
+                                      int max_replicas) {
+  return {{"apiVersion", "nais.io/v1alpha1"},
+          {"kind", "Application"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", "aura"},
+            {"annotations", {{"nais.io/deploymentCorrelationID", correlation}}}}},
+          {"spec",
+           {{"image", "ghcr.io/example/" + name + ":1"},
+            {"replicas", {{"min", 1}, {"max", max_replicas}}}}}};
+}
+
 }  // namespace kubesim::testing

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/crypto.hpp"
+#include "common/http_client.hpp"
 #include "common/state.hpp"
 #include "common/time.hpp"
 #include "common/uuid.hpp"
@@ -109,30 +110,8 @@ bool KnownState(const std::string& s) {
 
 std::string Esc(const std::string& text) { return HtmlEscape(text); }
 
-bool StartsWith(const std::string& s, const std::string& prefix) {
-  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Percent-encoding of a query value (everything but the unreserved characters).
-std::string QueryEscape(const std::string& text) {
-  static const char* const kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+// A query value or path segment, percent-encoded (all but the unreserved characters).
+std::string QueryEscape(const std::string& text) { return common::UrlEncode(text); }
 
 std::int64_t MicrosOf(common::SystemTime t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -244,9 +223,9 @@ bool SameNamespace(const store::ResourceRow& r, const std::string& message) {
 
 // deployd's "Successfully applied <group>/<version>, Kind=<kind>, [Namespace=<ns>, ]Name=<name>".
 bool AppliedMessageFor(const std::string& message, const store::ResourceRow& r) {
-  return StartsWith(message, "Successfully applied ") &&
+  return message.starts_with("Successfully applied ") &&
          message.find(", Kind=" + r.kind + ",") != std::string::npos &&
-         EndsWith(message, "Name=" + r.name) && SameNamespace(r, message);
+         message.ends_with("Name=" + r.name) && SameNamespace(r, message);
 }
 
 // What a message says about the resource: rollout messages "<Kind>/<name>: <text>", events
@@ -254,8 +233,8 @@ bool AppliedMessageFor(const std::string& message, const store::ResourceRow& r) 
 // "<group>/<version>, Kind=<kind>, …, Name=<name>: <error>". nullopt when it is not about it.
 std::optional<std::string> AboutResource(const std::string& message, const store::ResourceRow& r) {
   const std::string short_name = r.kind + "/" + r.name;
-  if (StartsWith(message, short_name + ": ")) return message.substr(short_name.size() + 2);
-  if (StartsWith(message, short_name + " ")) return message;
+  if (message.starts_with(short_name + ": ")) return message.substr(short_name.size() + 2);
+  if (message.starts_with(short_name + " ")) return message;
   const std::string tail = "Name=" + r.name + ": ";
   const auto kind = message.find(", Kind=" + r.kind + ",");
   const auto name = message.find(tail);
@@ -277,8 +256,8 @@ bool DonePhrase(const std::string& text) {
   for (const char* e : kExact) {
     if (text == e) return true;
   }
-  return EndsWith(text, " rolled out") || EndsWith(text, " is available") ||
-         EndsWith(text, " completed") || text == std::string(common::kSuccessMessage);
+  return text.ends_with(" rolled out") || text.ends_with(" is available") ||
+         text.ends_with(" completed") || text == std::string(common::kSuccessMessage);
 }
 
 bool FailurePhrase(const std::string& text) {
@@ -297,7 +276,7 @@ bool FailurePhrase(const std::string& text) {
 std::string WithoutErrorCount(const std::string& message) {
   const std::string first = message.substr(0, message.find('\n'));
   const auto at = first.rfind(" (total of ");
-  if (at == std::string::npos || !EndsWith(first, " errors)")) return first;
+  if (at == std::string::npos || !first.ends_with(" errors)")) return first;
   return first.substr(0, at);
 }
 
@@ -495,7 +474,7 @@ Console::Console(const Config& config, ConsoleBackends backends)
 std::optional<std::string> Console::EventsPath(const std::string& path) {
   const std::string prefix = "/deployments/";
   const std::string suffix = "/events";
-  if (!StartsWith(path, prefix) || !EndsWith(path, suffix)) return std::nullopt;
+  if (!path.starts_with(prefix) || !path.ends_with(suffix)) return std::nullopt;
   if (path.size() <= prefix.size() + suffix.size()) return std::nullopt;
   std::string id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
   if (id.find('/') != std::string::npos) return std::nullopt;
@@ -534,7 +513,7 @@ std::optional<Response> Console::Handle(const Request& r) {
     return Login(r);
   }
   const std::string prefix = "/deployments/";
-  if (StartsWith(p, prefix) && p.find('/', prefix.size()) == std::string::npos) {
+  if (p.starts_with(prefix) && p.find('/', prefix.size()) == std::string::npos) {
     if (!read) return Text(405, "method not allowed\n");
     const std::string id = p.substr(prefix.size());
     if (!common::IsUuid(id))
@@ -561,7 +540,7 @@ Response Console::Login(const Request& r) {
   }
   std::string cookie = std::string(kKeyCookie) + "=" + QueryEscape(it->second) +
                        "; Path=/; HttpOnly; SameSite=Strict";
-  if (StartsWith(config_.base_url, "https://")) cookie += "; Secure";
+  if (config_.base_url.starts_with("https://")) cookie += "; Secure";
   Response out{303, "text/plain; charset=utf-8", "see /deployments\n", ConsoleHeaders()};
   out.headers.emplace_back("Location", "/deployments");
   out.headers.emplace_back("Set-Cookie", cookie);

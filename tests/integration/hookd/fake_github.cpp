@@ -12,6 +12,7 @@
 
 #include "common/asio.hpp"
 #include "common/time.hpp"
+#include "support/base64url.hpp"
 
 namespace hookdtest {
 namespace {
@@ -23,26 +24,9 @@ using nlohmann::json;
 
 // Independent of hookd's own code on purpose: the fake checks what hookd produces.
 std::string DecodeBase64Url(const std::string& text, bool& ok) {
-  static const std::string kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned int buffer = 0;
-  int bits = 0;
-  ok = true;
-  for (char c : text) {
-    const auto pos = kAlphabet.find(c);
-    if (pos == std::string::npos) {
-      ok = false;
-      return "";
-    }
-    buffer = (buffer << 6U) | static_cast<unsigned int>(pos);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> static_cast<unsigned>(bits)) & 0xFFU);
-    }
-  }
-  return out;
+  auto decoded = testsupport::Base64UrlDecode(text);
+  ok = decoded.has_value();
+  return decoded.value_or("");
 }
 
 bool ValidUtf8(const std::string& s) {

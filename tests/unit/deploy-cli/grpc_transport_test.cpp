@@ -18,6 +18,7 @@
 #include "deploy-cli/transport/github_token.hpp"
 #include "deployment.grpc.pb.h"
 #include "fakes.hpp"
+#include "support/base64url.hpp"
 #include "support/loopback_http_server.hpp"
 
 namespace deploy_cli {
@@ -287,26 +288,10 @@ TEST(GrpcSizeRefusalTest, ServerRefusalOfALargeRequestCarriesItsKind) {
   EXPECT_TRUE(service.Calls().empty());
 }
 
-std::string Base64Url(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (const unsigned char c : in) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(buffer >> bits) & 63u]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(buffer << (6 - bits)) & 63u]);
-  return out;
-}
-
 std::string MakeJwt(std::int64_t exp, int serial) {
-  return Base64Url(R"({"alg":"RS256"})") + "." +
-         Base64Url("{\"exp\":" + std::to_string(exp) + ",\"n\":" + std::to_string(serial) + "}") +
+  return testsupport::Base64UrlEncode(R"({"alg":"RS256"})") + "." +
+         testsupport::Base64UrlEncode("{\"exp\":" + std::to_string(exp) +
+                                      ",\"n\":" + std::to_string(serial) + "}") +
          ".sig";
 }
 

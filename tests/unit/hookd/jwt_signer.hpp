@@ -10,23 +10,12 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "support/base64url.hpp"
+
 namespace hookdtest {
 
 inline std::string Base64Url(const std::string& bytes) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned int buffer = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    buffer = (buffer << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kAlphabet[(buffer >> bits) & 0x3F];
-    }
-  }
-  if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 0x3F];
-  return out;
+  return testsupport::Base64UrlEncode(bytes);
 }
 
 class RsaSigner {
