@@ -8,6 +8,7 @@
 #include "common/crypto.hpp"
 #include "common/hex.hpp"
 #include "common/http_client.hpp"
+#include "common/timers.hpp"
 
 namespace common {
 namespace {
@@ -190,9 +191,10 @@ bool Tracer::ExportSome(std::unique_lock<std::mutex>& lock) {
 }
 
 void Tracer::Loop() {
+  const Timers& timers = options_.timers != nullptr ? *options_.timers : RealTimers();
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait_for(lock, options_.interval, [&] {
+    timers.BlockFor(wake_, lock, options_.interval, [&] {
       return stopping_ || flush_requested_ > flush_done_ || queue_.size() >= options_.max_batch;
     });
     const std::uint64_t flush_target = flush_requested_;

@@ -61,6 +61,8 @@ SpanContext ContextOf(const SpanData& span);
 // The OTLP/JSON body (ExportTraceServiceRequest) for `spans` of one service.
 std::string OtlpJson(const std::string& service_name, const std::vector<SpanData>& spans);
 
+class Timers;  // common/timers.hpp
+
 struct TracerOptions {
   std::string endpoint;          // OTLP/HTTP base URL ("http://collector:4318"); empty = off
   std::string service_name;      // resource attribute service.name
@@ -68,6 +70,8 @@ struct TracerOptions {
   std::size_t max_batch = 512;   // spans per POST
   std::chrono::milliseconds interval{5000};  // export at least this often while spans wait
   std::chrono::milliseconds timeout{5000};   // per POST (and for the flush at shutdown)
+  // The clock of the export interval (null: the system's); outlives the tracer.
+  const Timers* timers = nullptr;
 };
 
 // Batches finished spans on a bounded queue and exports them from a thread of its own, so that

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "support/fake_timers.hpp"
+#include "support/loopback_http_server.hpp"
+
 namespace common {
 namespace {
 
@@ -60,6 +63,28 @@ TEST(TracingTest, FullQueueDropsAndCountsWithoutBlocking) {
   tracer.Flush();  // the two queued spans fail to export: dropped too
   EXPECT_EQ(tracer.Dropped(), 5u);
   EXPECT_EQ(tracer.Exported(), 0u);
+}
+
+// Spans waiting for export go out once the interval has passed on the tracer's clock.
+TEST(TracingTest, QueuedSpansAreExportedAfterTheIntervalByTheClock) {
+  testsupport::LoopbackHttpServer collector("{}");
+  testsupport::FakeTimers timers;
+  TracerOptions options;
+  options.endpoint = collector.Url();
+  options.service_name = "test";
+  options.interval = std::chrono::seconds(5);
+  options.timers = &timers;
+  Tracer tracer(options);
+  ASSERT_TRUE(timers.AwaitWaiting(1));  // the export thread waits for the interval
+  tracer.End(StartSpan("s", SpanKind::kInternal, std::nullopt, {}), {});
+  timers.Advance(std::chrono::seconds(4));
+  ASSERT_TRUE(timers.AwaitWaiting(1));
+  EXPECT_EQ(collector.RequestCount(), 0);
+  EXPECT_EQ(tracer.Exported(), 0u);
+  timers.Advance(std::chrono::seconds(1));
+  ASSERT_TRUE(timers.AwaitWaiting(1));  // waiting again: the export is done
+  EXPECT_EQ(collector.RequestCount(), 1);
+  EXPECT_EQ(tracer.Exported(), 1u);
 }
 
 TEST(TracingTest, DisabledTracerDoesNothing) {
