@@ -42,6 +42,7 @@
 #include "deployd/agent/runner.hpp"
 #include "deployment.grpc.pb.h"
 #include "support/fake_hookd.hpp"
+#include "support/manifests.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -144,19 +145,11 @@ nlohmann::json Service(const std::string& name) {
 }
 
 nlohmann::json Deployment(const std::string& name, const std::string& scenario = "") {
-  nlohmann::json d = {{"apiVersion", "apps/v1"},
-                      {"kind", "Deployment"},
-                      {"metadata", {{"name", name}, {"labels", {{"app", name}}}}},
-                      {"spec",
-                       {{"replicas", 2},
-                        {"selector", {{"matchLabels", {{"app", name}}}}},
-                        {"template",
-                         {{"metadata", {{"labels", {{"app", name}}}}},
-                          {"spec",
-                           {{"containers",
-                             {{{"name", "app"},
-                               {"image", "ghcr.io/navikt/" + name + ":1"},
-                               {"ports", {{{"containerPort", 8080}}}}}}}}}}}}}};
+  nlohmann::json d =
+      testsupport::DeploymentManifest(name, {{"name", "app"},
+                                             {"image", "ghcr.io/navikt/" + name + ":1"},
+                                             {"ports", {{{"containerPort", 8080}}}}});
+  d["metadata"]["labels"] = {{"app", name}};
   if (!scenario.empty()) d["metadata"]["annotations"]["test.deployd.io/scenario"] = scenario;
   return d;
 }

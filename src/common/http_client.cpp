@@ -27,10 +27,7 @@
 namespace common {
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = net::ssl;
-using tcp = net::ip::tcp;
+using namespace http_detail::names;  // NOLINT(google-build-using-namespace)
 
 }  // namespace
 

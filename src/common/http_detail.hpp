@@ -13,6 +13,14 @@
 
 namespace common::http_detail {
 
+// The short names both front ends use (`using namespace http_detail::names;`).
+namespace names {
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+}  // namespace names
+
 struct Endpoint {
   bool tls = false;
   std::string host;

@@ -19,13 +19,6 @@ std::uint64_t Random() {
   return random();
 }
 
-net::awaitable<void> SleepFor(std::chrono::nanoseconds duration) {
-  net::steady_timer timer(co_await net::this_coro::executor);
-  timer.expires_after(duration);
-  boost::system::error_code ignored;
-  co_await timer.async_wait(net::redirect_error(net::use_awaitable, ignored));
-}
-
 }  // namespace
 
 bool IsRetryable(const KubeCall& call) {
@@ -33,8 +26,9 @@ bool IsRetryable(const KubeCall& call) {
   return call.method == "PATCH" && call.content_type == "application/apply-patch+yaml";
 }
 
-AsyncKubeClient::AsyncKubeClient(net::any_io_executor executor, KubeConfig config)
-    : config_(std::move(config)) {
+AsyncKubeClient::AsyncKubeClient(net::any_io_executor executor, KubeConfig config,
+                                 const common::Timers& timers)
+    : config_(std::move(config)), timers_(timers) {
   http_ =
       std::make_unique<common::AsyncHttpClient>(std::move(executor), HttpOptionsFor(config_, 64));
 }
@@ -55,9 +49,14 @@ net::awaitable<void> AsyncKubeClient::Throttle() {
   {
     std::lock_guard lock(bucket_mutex_);
     if (!bucket_) co_return;
-    wait = bucket_->Reserve(std::chrono::steady_clock::now());
+    wait = bucket_->Reserve(timers_.SteadyNow());
   }
   if (wait.count() > 0) co_await SleepFor(wait);
+}
+
+net::awaitable<void> AsyncKubeClient::SleepFor(std::chrono::nanoseconds span) {
+  auto timer = timers_.MakeTimer(co_await net::this_coro::executor);
+  co_await timer->WaitFor(span);
 }
 
 net::awaitable<common::HttpResponse> AsyncKubeClient::Call(KubeCall call) {

@@ -26,6 +26,7 @@
 
 #include "common/asio.hpp"
 #include "common/async_http_client.hpp"
+#include "common/timers.hpp"
 #include "deployd/kube/kube_client.hpp"
 #include "deployd/kube/kubeconfig.hpp"
 
@@ -38,7 +39,9 @@ bool IsRetryable(const KubeCall& call);
 
 class AsyncKubeClient {
  public:
-  AsyncKubeClient(net::any_io_executor executor, KubeConfig config);
+  // `timers`: the clock of the rate limit and of the waits between attempts; outlives the client.
+  AsyncKubeClient(net::any_io_executor executor, KubeConfig config,
+                  const common::Timers& timers = common::RealTimers());
   ~AsyncKubeClient();
 
   net::awaitable<common::HttpResponse> Call(KubeCall call);
@@ -57,8 +60,10 @@ class AsyncKubeClient {
 
  private:
   net::awaitable<void> Throttle();
+  net::awaitable<void> SleepFor(std::chrono::nanoseconds span);
 
   KubeConfig config_;
+  const common::Timers& timers_;
   BearerTokenSource token_{config_};
   std::unique_ptr<common::AsyncHttpClient> http_;
   std::mutex bucket_mutex_;

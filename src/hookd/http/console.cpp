@@ -274,7 +274,7 @@ bool FailurePhrase(const std::string& text) {
 // A final message's first line without its error count: what went wrong with the resource (the
 // lines after it, such as a failing container's last log lines, are shown with the whole message).
 std::string WithoutErrorCount(const std::string& message) {
-  const std::string first = message.substr(0, message.find('\n'));
+  std::string first = message.substr(0, message.find('\n'));
   const auto at = first.rfind(" (total of ");
   if (at == std::string::npos || !first.ends_with(" errors)")) return first;
   return first.substr(0, at);
@@ -389,6 +389,7 @@ std::vector<ResourceState> DeriveResourceStates(const std::vector<store::Resourc
                                                 const std::vector<store::StatusRow>& statuses,
                                                 const std::string& deployment_state) {
   std::vector<ResourceState> out;
+  out.reserve(resources.size());
   for (const auto& r : resources) out.push_back(ResourceState{r, "pending", ""});
   std::sort(out.begin(), out.end(), [](const ResourceState& a, const ResourceState& b) {
     return a.resource.index < b.resource.index;

@@ -23,6 +23,7 @@
 #include "deployd/kube/kubeconfig.hpp"
 #include "deployment.grpc.pb.h"
 #include "support/fake_hookd.hpp"
+#include "support/manifests.hpp"
 #include "support/process.hpp"
 
 namespace {
@@ -387,21 +388,10 @@ TEST(DeploydProcess, KeyFromEnvironment) {
 namespace rollouts {
 
 std::string Workload(const std::string& name) {
-  return nlohmann::json{
-      {"apiVersion", "apps/v1"},
-      {"kind", "Deployment"},
-      {"metadata",
-       {{"name", name},
-        {"namespace", "aura"},
-        {"annotations", {{"test.deployd.io/scenario", "never"}}}}},
-      {"spec",
-       {{"replicas", 2},
-        {"selector", {{"matchLabels", {{"app", name}}}}},
-        {"template",
-         {{"metadata", {{"labels", {{"app", name}}}}},
-          {"spec",
-           {{"containers", nlohmann::json::array({{{"name", "web"}, {"image", "nginx"}}})}}}}}}}}
-      .dump();
+  auto d = testsupport::DeploymentManifest(name, {{"name", "web"}, {"image", "nginx"}});
+  d["metadata"]["namespace"] = "aura";
+  d["metadata"]["annotations"] = {{"test.deployd.io/scenario", "never"}};
+  return d.dump();
 }
 
 nlohmann::json Complete(const nlohmann::json& d) {

@@ -1,6 +1,7 @@
 // The engine's pieces against a small in-process API server: shared watches (one list per
 // collection, stopped when unused), rollout waits fed from them, and a list the team may not do.
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -342,6 +343,57 @@ TEST(AsyncKubeClient, RetriesOnlyWhatIsSafeToSendTwice) {
   kube::KubeCall update;
   update.method = "PUT";
   EXPECT_FALSE(kube::IsRetryable(update));
+}
+
+// A 429 that asks for 30 s is sent again once 30 s have passed on the client's clock, not before.
+TEST(AsyncKubeClient, RetryAfterIsWaitedOutOnItsClock) {
+  std::atomic<int> calls{0};
+  testsupport::LoopbackHttpServer server(
+      [&](const testsupport::LoopbackHttpServer::RecordedRequest&)
+          -> testsupport::LoopbackHttpServer::Response {
+        if (calls.fetch_add(1) == 0) {
+          return {429,
+                  R"({"kind":"Status","apiVersion":"v1","status":"Failure","message":"slow down",)"
+                  R"("reason":"TooManyRequests","details":{"retryAfterSeconds":30},"code":429})"};
+        }
+        return {200, R"({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"x"}})"};
+      });
+  testsupport::FakeTimers timers;
+  net::io_context io;
+  auto work = net::make_work_guard(io);
+  kube::KubeConfig config;
+  config.server = server.Url();
+  kube::AsyncKubeClient client(io.get_executor(), config, timers);
+  kube::KubeCall call;
+  call.path = "/api/v1/namespaces/aura/configmaps/x";
+  std::mutex mutex;
+  std::optional<json> got;
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        auto body = co_await client.CallJson(call);
+        std::lock_guard lock(mutex);
+        got = std::move(body);
+      },
+      net::detached);
+  std::thread runner([&] { io.run(); });
+  ASSERT_TRUE(timers.AwaitWaiting(1));  // the retry waits on the clock
+  EXPECT_EQ(calls.load(), 1);
+  timers.Advance(29s);
+  ASSERT_TRUE(timers.AwaitWaiting(1));
+  EXPECT_EQ(calls.load(), 1);
+  timers.Advance(1s);
+  EXPECT_TRUE(testsupport::Eventually([&] {
+    std::lock_guard lock(mutex);
+    return got.has_value();
+  }));
+  work.reset();
+  io.stop();
+  runner.join();
+  EXPECT_EQ(calls.load(), 2);
+  std::lock_guard lock(mutex);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ((*got)["metadata"]["name"], "x");
 }
 
 // Deployment "web" (not rolled out) prepared, written and awaited until `deadline` on an
