@@ -1,6 +1,4 @@
 // The CLI's side of the message size limit (--max-message-size) and of errors without text.
-#include <filesystem>
-#include <fstream>
 #include <regex>
 
 #include <gtest/gtest.h>
@@ -14,28 +12,17 @@ namespace {
 
 using grpc::StatusCode;
 using testing::Err;
-using testing::FakeTransport;
 using testing::Harness;
 using testing::MakeStatus;
 
 // A ConfigMap with `bytes` of data, in a file that lives as long as the object.
-class BigConfigMap {
+class BigConfigMap : public testing::ScratchFile {
  public:
   explicit BigConfigMap(std::size_t bytes)
-      : path_(std::filesystem::temp_directory_path() /
-              ("big-configmap-" + std::to_string(::getpid()) + "-" + std::to_string(bytes) +
-               ".yaml")) {
-    std::ofstream out(path_);
-    out << "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n  namespace: aura\ndata:\n"
-        << "  blob: " << std::string(bytes, 'x') << "\n";
-  }
-  ~BigConfigMap() { std::filesystem::remove(path_); }
-  BigConfigMap(const BigConfigMap&) = delete;
-  BigConfigMap& operator=(const BigConfigMap&) = delete;
-  std::string Path() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
+      : ScratchFile(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n  namespace: aura\n"
+            "data:\n  blob: " +
+            std::string(bytes, 'x') + "\n") {}
 };
 
 std::vector<std::string> LimitArgs(const std::string& resource,
@@ -79,8 +66,8 @@ TEST(MessageLimit, RequestWithinTheLimitIsSentAndTheChannelUsesTheLimit) {
   BigConfigMap big(100000);
   Harness h;
   h.transport.deploys = {MakeStatus(pb::queued, "queued")};
-  h.transport.streams = {
-      FakeTransport::Stream{std::deque<FakeTransport::Item>{MakeStatus(pb::success, "done")}}};
+  h.transport.streams = {testing::FakeTransport::Stream{
+      std::deque<testing::FakeTransport::Item>{MakeStatus(pb::success, "done")}}};
   EXPECT_EQ(h.Run(LimitArgs(big.Path(), {"--max-message-size", "1MiB", "--wait"})), 0)
       << h.err.str();
   ASSERT_TRUE(h.transport.config);
@@ -193,8 +180,8 @@ TEST(EmptyErrors, StatusErrorsWithoutMessageNameTheCode) {
   {
     Harness h;
     h.transport.deploys = {MakeStatus(pb::queued, "queued")};
-    h.transport.streams = {FakeTransport::Stream{
-        std::deque<FakeTransport::Item>{Err(StatusCode::PERMISSION_DENIED, "")}}};
+    h.transport.streams = {testing::FakeTransport::Stream{
+        std::deque<testing::FakeTransport::Item>{Err(StatusCode::PERMISSION_DENIED, "")}}};
     EXPECT_EQ(h.Run(Harness::Base({"--wait", "--actions"})), 5);
     EXPECT_EQ(h.LastErrLine(),
               "::error::fatal: PermissionDenied: no message from NAIS deploy; this client may not "
