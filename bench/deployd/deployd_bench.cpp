@@ -409,6 +409,7 @@ void RunRss(const Options& options, FakeHookd& hookd, const testsupport::ChildPr
 void RunAtOnce(const std::string& label, std::vector<pb::DeploymentRequest> requests,
                FakeHookd& hookd, const testsupport::ChildProcess& deployd, long idle_threads) {
   std::vector<std::string> ids;
+  ids.reserve(requests.size());
   for (const auto& r : requests) ids.push_back(r.id());
   const auto start = Clock::now();
   const double cpu_before = CpuSeconds(deployd.Pid());
@@ -442,8 +443,10 @@ void RunAtOnce(const std::string& label, std::vector<pb::DeploymentRequest> requ
 void RunMany(const Options& options, FakeHookd& hookd, const testsupport::ChildProcess& deployd,
              long idle_threads) {
   std::vector<nlohmann::json> resources;
-  for (int i = 0; i < options.many; ++i)
+  resources.reserve(static_cast<std::size_t>(options.many));
+  for (int i = 0; i < options.many; ++i) {
     resources.push_back(Deployment("many-" + std::to_string(i)));
+  }
   std::vector<pb::DeploymentRequest> requests;
   requests.push_back(Request("bench-many", resources));
   RunAtOnce(std::to_string(options.many) + " Deployments in one deployment", std::move(requests),

@@ -162,7 +162,7 @@ bool Tracer::ExportSome(std::unique_lock<std::mutex>& lock) {
     client_options.base_url = base;
     client_options.connect_timeout = options_.timeout;
     client_options.request_timeout = options_.timeout;
-    client_options.max_response_body = 1024 * 1024;
+    client_options.max_response_body = std::size_t{1024} * 1024;
     HttpClient client(client_options);
     HttpRequest request;
     request.method = "POST";

@@ -49,7 +49,7 @@ class CancelChain : public testsupport::ChainFixture {
   }
 
   std::string Manifest(const std::string& text) {
-    const std::string file = chain_.Dir() + "/manifest-" + std::to_string(++files_) + ".yaml";
+    std::string file = chain_.Dir() + "/manifest-" + std::to_string(++files_) + ".yaml";
     testsupport::WriteFile(file, text);
     return file;
   }

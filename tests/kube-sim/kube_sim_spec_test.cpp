@@ -450,8 +450,11 @@ TEST_F(KubeSimSpecTest, LegacyAndAggregatedDiscoveryAgreeOnEveryResource) {
     for (const auto& r : list["resources"]) {
       std::string name = r["name"];
       if (name.find('/') != std::string::npos) continue;  // subresources
-      legacy.insert(gv + " " + name + " " + r["kind"].get<std::string>() +
-                    (r["namespaced"].get<bool>() ? " Namespaced" : " Cluster"));
+      std::string entry = gv;
+      entry += " " + name + " ";
+      entry += r["kind"].get<std::string>();
+      entry += r["namespaced"].get<bool>() ? " Namespaced" : " Cluster";
+      legacy.insert(entry);
     }
   };
   add_legacy("v1", sim().Admin("GET", "/api/v1").Json());

@@ -462,7 +462,7 @@ void FakeGithub::RevokeTokens() {
   for (auto& [token, t] : impl_->tokens) t.revoked = true;
 }
 
-void FakeGithub::FailNext(const std::string& route, int count, ScriptedAnswer answer) {
+void FakeGithub::FailNext(const std::string& route, int count, const ScriptedAnswer& answer) {
   std::lock_guard lock(impl_->mutex);
   for (int i = 0; i < count; ++i) impl_->scripted[route].push_back(answer);
 }

@@ -83,7 +83,7 @@ class FakeGithub {
   // Every token issued so far stops working (401 Bad credentials).
   void RevokeTokens();
   // The next `count` calls of `route` get `answer` instead of their normal one.
-  void FailNext(const std::string& route, int count, ScriptedAnswer answer);
+  void FailNext(const std::string& route, int count, const ScriptedAnswer& answer);
   // Forgets the scripted answers not used yet.
   void ClearFailures();
   // While held, deployment creations wait (unanswered) until released.
