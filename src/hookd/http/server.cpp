@@ -86,7 +86,7 @@ struct Server::Impl {
     ~InFlight() {
       if (--impl.in_flight == 0) {
         std::lock_guard lock(impl.drain_mutex);
-        impl.drained.notify_all();
+        impl.all_done.notify_all();
       }
     }
     InFlight(const InFlight&) = delete;
@@ -205,7 +205,7 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<int> in_flight{0};
   std::mutex drain_mutex;
-  std::condition_variable drained;  // in_flight reached 0
+  std::condition_variable all_done;  // in_flight reached 0
 };
 
 Server::Server(Handlers& handlers, Metrics& metrics, std::string address, std::size_t max_body)
@@ -258,7 +258,7 @@ void Server::Stop(std::chrono::milliseconds grace) {
   });
   {
     std::unique_lock lock(impl_->drain_mutex);
-    impl_->drained.wait_for(lock, grace, [this] { return impl_->in_flight.load() == 0; });
+    impl_->all_done.wait_for(lock, grace, [this] { return impl_->in_flight.load() == 0; });
   }
   impl_->io.stop();
   for (auto& t : impl_->threads) t.join();
