@@ -42,8 +42,10 @@ bool SystemTimers::BlockFor(std::condition_variable& cv, std::unique_lock<std::m
 }
 
 const Timers& RealTimers() {
-  static const SystemTimers timers;
-  return timers;
+  // Never destroyed: threads of other static objects (the global tracer) may still wait on it
+  // while the process exits.
+  static const SystemTimers* const timers = new SystemTimers();
+  return *timers;
 }
 
 }  // namespace common

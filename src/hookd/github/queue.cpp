@@ -37,9 +37,9 @@ const char* const kLockNotAvailable = "55P03";
 
 RegisterResult QueueStore::Register(const Registration& r, std::size_t limit,
                                     std::chrono::milliseconds hold) {
-  const auto now = clock_.Now();
   RegisterResult result = RegisterResult::kRegistered;
   pool_.With([&](pqxx::connection& conn) {
+    const auto now = clock_.Now();  // once a connection is had: the hold starts now
     pqxx::work tx(conn);
     // The deployment's row lock orders this with WriteStatus: a status stored before it is copied
     // below, one stored after it finds the github_deployment row (the trigger queues it).

@@ -197,15 +197,17 @@ struct Server::Impl {
   Metrics& metrics;
   std::string address;
   std::size_t max_body;
+  // Before `io`: a request still running when Stop() gives up is destroyed with `io`, and its
+  // InFlight guard then still counts down and notifies.
+  std::atomic<bool> stopping{false};
+  std::atomic<int> in_flight{0};
+  std::mutex drain_mutex;
+  std::condition_variable all_done;  // in_flight reached 0
   net::io_context io;
   net::thread_pool blocking{kBlockingThreads};
   net::thread_pool probes{1};
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
-  std::atomic<bool> stopping{false};
-  std::atomic<int> in_flight{0};
-  std::mutex drain_mutex;
-  std::condition_variable all_done;  // in_flight reached 0
 };
 
 Server::Server(Handlers& handlers, Metrics& metrics, std::string address, std::size_t max_body)
