@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "deployment_objects.hpp"
+
 namespace deployd::rollout {
 namespace {
 
@@ -13,22 +15,7 @@ const common::SystemTime kStart = common::SystemTime(std::chrono::seconds(1'800'
 constexpr const char* kCreated = "2027-01-15T08:00:00Z";  // == kStart
 
 json Deployment(int generation, int observed, int updated, int available) {
-  return json{{"metadata", {{"name", "web"}, {"generation", generation}}},
-              {"spec", {{"replicas", 2}}},
-              {"status",
-               {{"observedGeneration", observed},
-                {"replicas", 2},
-                {"updatedReplicas", updated},
-                {"availableReplicas", available}}}};
-}
-
-json WithDeadlineExceeded(json d) {
-  d["status"]["conditions"] =
-      json::array({{{"type", "Progressing"},
-                    {"status", "False"},
-                    {"reason", "ProgressDeadlineExceeded"},
-                    {"message", "ReplicaSet \"web-5d4f8c7b9d\" has timed out progressing."}}});
-  return d;
+  return DeploymentObject(generation, observed, 2, 2, updated, available);
 }
 
 json Pod(const std::string& name, const std::string& reason, const std::string& message,
@@ -70,7 +57,8 @@ TEST(RolloutTracker, ProgressDeadlineNamesThePodProblemSeenBefore) {
                                "image \"web:2\"",
                            }));
   EXPECT_FALSE(step.outcome);
-  step = t.OnObject("MODIFIED", WithDeadlineExceeded(Deployment(2, 2, 1, 0)), kStart + 2s);
+  step = t.OnObject("MODIFIED", WithDeadlineExceeded(Deployment(2, 2, 1, 0), "web-5d4f8c7b9d"),
+                    kStart + 2s);
   ASSERT_TRUE(step.outcome);
   EXPECT_EQ(*step.outcome,
             (Outcome{Kind::kFailure,
@@ -85,7 +73,8 @@ TEST(RolloutTracker, ProgressDeadlineNamesThePodProblemSeenBefore) {
 
 TEST(RolloutTracker, ProgressDeadlineWithoutEvidenceKeepsTheConditionMessage) {
   auto t = Tracker();
-  auto step = t.OnObject("ADDED", WithDeadlineExceeded(Deployment(2, 2, 1, 0)), kStart + 2s);
+  auto step = t.OnObject("ADDED", WithDeadlineExceeded(Deployment(2, 2, 1, 0), "web-5d4f8c7b9d"),
+                         kStart + 2s);
   ASSERT_TRUE(step.outcome);
   EXPECT_EQ(step.outcome->message,
             "Deployment/web: deployment \"web\" exceeded its progress deadline: ReplicaSet "
@@ -106,7 +95,8 @@ TEST(RolloutTracker, WarningEventIsTheCauseWhenNoPodHasAProblem) {
                                 "compute, requested: cpu=2, used: cpu=8, limited: cpu=8"))
                   .progress.empty())
       << "each line once";
-  step = t.OnObject("MODIFIED", WithDeadlineExceeded(Deployment(2, 2, 0, 0)), kStart + 2s);
+  step = t.OnObject("MODIFIED", WithDeadlineExceeded(Deployment(2, 2, 0, 0), "web-5d4f8c7b9d"),
+                    kStart + 2s);
   ASSERT_TRUE(step.outcome);
   EXPECT_EQ(step.outcome->message,
             "Deployment/web: deployment \"web\" exceeded its progress deadline: "
@@ -232,7 +222,8 @@ TEST(RolloutTracker, PodsOfOlderRolloutsAreNotLookedAt) {
 TEST(RolloutTracker, RedeployAfterAFailureIsJudgedOnTheNewGeneration) {
   auto t = Tracker();
   // The previous rollout's condition is still there until the controller observes generation 3.
-  auto step = t.OnObject("ADDED", WithDeadlineExceeded(Deployment(3, 2, 1, 0)), kStart + 1s);
+  auto step = t.OnObject("ADDED", WithDeadlineExceeded(Deployment(3, 2, 1, 0), "web-5d4f8c7b9d"),
+                         kStart + 1s);
   EXPECT_FALSE(step.outcome);
   EXPECT_EQ(t.Pending(), "waiting for the controller to observe generation 3 (observed 2)");
   step = t.OnObject("MODIFIED", Deployment(3, 3, 2, 2), kStart + 2s);

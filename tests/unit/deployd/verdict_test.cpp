@@ -4,34 +4,15 @@
 
 #include "deployd/agent/rollout_watcher.hpp"
 #include "deployd/kube/watch.hpp"
+#include "deployment_objects.hpp"
 
 namespace deployd::rollout {
 namespace {
 
 using nlohmann::json;
 
-json Deployment(int generation, int observed, int spec, int replicas, int updated, int available) {
-  return json{{"metadata", {{"name", "web"}, {"generation", generation}}},
-              {"spec", {{"replicas", spec}}},
-              {"status",
-               {{"observedGeneration", observed},
-                {"replicas", replicas},
-                {"updatedReplicas", updated},
-                {"availableReplicas", available}}}};
-}
-
-// `d` with the condition a Deployment gets when it exceeds its progress deadline.
-json TimedOut(json d) {
-  d["status"]["conditions"] =
-      json::array({{{"type", "Progressing"},
-                    {"status", "False"},
-                    {"reason", "ProgressDeadlineExceeded"},
-                    {"message", "ReplicaSet \"web-abc\" has timed out progressing."}}});
-  return d;
-}
-
 TEST(DeploymentVerdict, GatedOnObservedGeneration) {
-  auto a = AssessDeployment(Deployment(2, 1, 2, 2, 2, 2));
+  auto a = AssessDeployment(DeploymentObject(2, 1, 2, 2, 2, 2));
   EXPECT_EQ(a.phase, Phase::kInProgress);
   EXPECT_EQ(a.message, "waiting for the controller to observe generation 2 (observed 1)");
   json no_status = {{"metadata", {{"name", "web"}, {"generation", 1}}},
@@ -40,19 +21,19 @@ TEST(DeploymentVerdict, GatedOnObservedGeneration) {
 }
 
 TEST(DeploymentVerdict, KubectlSteps) {
-  EXPECT_EQ(AssessDeployment(Deployment(2, 2, 3, 3, 1, 1)).message,
+  EXPECT_EQ(AssessDeployment(DeploymentObject(2, 2, 3, 3, 1, 1)).message,
             "1 out of 3 new replicas have been updated");
-  EXPECT_EQ(AssessDeployment(Deployment(2, 2, 3, 4, 3, 3)).message,
+  EXPECT_EQ(AssessDeployment(DeploymentObject(2, 2, 3, 4, 3, 3)).message,
             "1 old replicas are pending termination");
-  EXPECT_EQ(AssessDeployment(Deployment(2, 2, 3, 3, 3, 2)).message,
+  EXPECT_EQ(AssessDeployment(DeploymentObject(2, 2, 3, 3, 3, 2)).message,
             "2 of 3 updated replicas are available");
-  auto done = AssessDeployment(Deployment(2, 2, 3, 3, 3, 3));
+  auto done = AssessDeployment(DeploymentObject(2, 2, 3, 3, 3, 3));
   EXPECT_EQ(done.phase, Phase::kDone);
   EXPECT_EQ(done.message, "deployment \"web\" successfully rolled out");
 }
 
 TEST(DeploymentVerdict, ProgressDeadlineExceededFails) {
-  auto d = TimedOut(Deployment(2, 2, 3, 3, 1, 0));
+  auto d = WithDeadlineExceeded(DeploymentObject(2, 2, 3, 3, 1, 0), "web-abc");
   auto a = AssessDeployment(d);
   EXPECT_EQ(a.phase, Phase::kFailed);
   EXPECT_EQ(
@@ -181,14 +162,14 @@ TEST(PodProblems, ImagePullIsTransientAndUnschedulableToo) {
 }
 
 TEST(DeploymentVerdict, StaleProgressDeadlineOfAnEarlierGenerationIsNotAFailure) {
-  auto d = TimedOut(Deployment(3, 2, 3, 3, 1, 0));
+  auto d = WithDeadlineExceeded(DeploymentObject(3, 2, 3, 3, 1, 0), "web-abc");
   auto a = AssessDeployment(d);
   EXPECT_EQ(a.phase, Phase::kInProgress);
   EXPECT_EQ(a.message, "waiting for the controller to observe generation 3 (observed 2)");
 }
 
 TEST(DeploymentVerdict, ProgressDeadlineNamesTheCause) {
-  auto d = TimedOut(Deployment(2, 2, 3, 3, 1, 0));
+  auto d = WithDeadlineExceeded(DeploymentObject(2, 2, 3, 3, 1, 0), "web-abc");
   EXPECT_EQ(AssessDeployment(d, "pod web-abc-x7k2p container web: ErrImagePull: not found").message,
             "deployment \"web\" exceeded its progress deadline: pod web-abc-x7k2p container web: "
             "ErrImagePull: not found (ReplicaSet \"web-abc\" has timed out progressing.)");
